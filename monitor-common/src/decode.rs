@@ -1,0 +1,352 @@
+//! Bounds-checked decoding of ring-buffer records (agent side).
+//!
+//! A record is untrusted bytes: [`decode`] checks the kind, the size and every
+//! embedded length before anything is read, and returns a [`DecodeError`]
+//! (never panics) so the caller can count the record as malformed and skip it.
+
+use core::mem::size_of;
+
+use crate::kinds::{EventKind, SyscallId};
+use crate::records::*;
+
+extern crate alloc;
+use alloc::boxed::Box;
+
+/// Why a record could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("record of {len} bytes is shorter than a header ({need} bytes)")]
+    ShortHeader { len: usize, need: usize },
+    #[error("unknown event kind {0}")]
+    UnknownKind(u16),
+    #[error("unsupported record version {version} for kind {kind}")]
+    Version { kind: u16, version: u16 },
+    #[error("{kind:?} record of {len} bytes, expected {need}")]
+    Size { kind: EventKind, len: usize, need: usize },
+    #[error("{kind:?} record field {field} has length {len} beyond its buffer of {cap}")]
+    Length { kind: EventKind, field: &'static str, len: usize, cap: usize },
+    #[error("unknown syscall id {0}")]
+    UnknownSyscall(u16),
+}
+
+/// A decoded record. Large records are boxed so the enum stays small.
+#[derive(Clone)]
+pub enum Record {
+    Exec(Box<ExecRecord>),
+    Fork(ForkRecord),
+    Exit(ExitRecord),
+    Syscall(Box<SyscallRecord>),
+    ModuleLoad(ModuleRecord),
+    CgroupMkdir(CgroupRecord),
+    CgroupRmdir(CgroupRecord),
+    OomKill(OomRecord),
+}
+
+impl Record {
+    pub fn header(&self) -> &Header {
+        match self {
+            Record::Exec(r) => &r.header,
+            Record::Fork(r) => &r.header,
+            Record::Exit(r) => &r.header,
+            Record::Syscall(r) => &r.header,
+            Record::ModuleLoad(r) => &r.header,
+            Record::CgroupMkdir(r) | Record::CgroupRmdir(r) => &r.header,
+            Record::OomKill(r) => &r.header,
+        }
+    }
+
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Record::Exec(_) => EventKind::Exec,
+            Record::Fork(_) => EventKind::Fork,
+            Record::Exit(_) => EventKind::Exit,
+            Record::Syscall(_) => EventKind::Syscall,
+            Record::ModuleLoad(_) => EventKind::ModuleLoad,
+            Record::CgroupMkdir(_) => EventKind::CgroupMkdir,
+            Record::CgroupRmdir(_) => EventKind::CgroupRmdir,
+            Record::OomKill(_) => EventKind::OomKill,
+        }
+    }
+}
+
+/// Peek at the kind of a record without decoding it (for drop accounting of
+/// malformed records).
+pub fn peek_kind(buf: &[u8]) -> Option<EventKind> {
+    let raw = u16::from_ne_bytes([*buf.first()?, *buf.get(1)?]);
+    EventKind::from_u16(raw)
+}
+
+/// Decode one ring-buffer record.
+pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
+    if buf.len() < size_of::<Header>() {
+        return Err(DecodeError::ShortHeader { len: buf.len(), need: size_of::<Header>() });
+    }
+    // SAFETY: length checked above; Header is plain integers and arrays.
+    let header: Header = unsafe { read(buf) };
+    let kind = EventKind::from_u16(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
+    if header.version != RECORD_VERSION {
+        return Err(DecodeError::Version { kind: header.kind, version: header.version });
+    }
+    Ok(match kind {
+        EventKind::Exec => {
+            let r: ExecRecord = checked(kind, buf)?;
+            check_len(kind, "args", r.args_len as usize, ARGS_LEN)?;
+            check_len(kind, "filename", r.filename_len as usize, PATH_LEN)?;
+            check_len(kind, "exe", r.exe_start as usize + r.exe_len as usize, EXE_BUF_LEN)?;
+            Record::Exec(Box::new(r))
+        }
+        EventKind::Fork => Record::Fork(checked(kind, buf)?),
+        EventKind::Exit => Record::Exit(checked(kind, buf)?),
+        EventKind::Syscall => {
+            let r: SyscallRecord = checked(kind, buf)?;
+            SyscallId::from_u16(r.syscall).ok_or(DecodeError::UnknownSyscall(r.syscall))?;
+            check_len(kind, "str0", r.str0_len as usize, PATH_LEN)?;
+            check_len(kind, "str1", r.str1_len as usize, PATH_LEN)?;
+            check_len(kind, "short", r.short_len as usize, SHORT_LEN)?;
+            Record::Syscall(Box::new(r))
+        }
+        EventKind::ModuleLoad => {
+            let r: ModuleRecord = checked(kind, buf)?;
+            check_len(kind, "name", r.name_len as usize, SHORT_LEN)?;
+            Record::ModuleLoad(r)
+        }
+        EventKind::CgroupMkdir | EventKind::CgroupRmdir => {
+            let r: CgroupRecord = checked(kind, buf)?;
+            check_len(kind, "path", r.path_len as usize, PATH_LEN)?;
+            if kind == EventKind::CgroupMkdir {
+                Record::CgroupMkdir(r)
+            } else {
+                Record::CgroupRmdir(r)
+            }
+        }
+        EventKind::OomKill => Record::OomKill(checked(kind, buf)?),
+    })
+}
+
+fn checked<T: Copy>(kind: EventKind, buf: &[u8]) -> Result<T, DecodeError> {
+    if buf.len() < size_of::<T>() {
+        return Err(DecodeError::Size { kind, len: buf.len(), need: size_of::<T>() });
+    }
+    // SAFETY: length checked; every record type is repr(C) integers/arrays
+    // for which any byte pattern is valid.
+    Ok(unsafe { read(buf) })
+}
+
+fn check_len(kind: EventKind, field: &'static str, len: usize, cap: usize) -> Result<(), DecodeError> {
+    if len > cap {
+        Err(DecodeError::Length { kind, field, len, cap })
+    } else {
+        Ok(())
+    }
+}
+
+/// # Safety
+/// `buf` must hold at least `size_of::<T>()` bytes and `T` must be valid for
+/// any byte pattern.
+unsafe fn read<T: Copy>(buf: &[u8]) -> T {
+    debug_assert!(buf.len() >= size_of::<T>());
+    unsafe { core::ptr::read_unaligned(buf.as_ptr().cast::<T>()) }
+}
+
+/// A string field: the bytes kept and whether the kernel cut it short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bytes<'a> {
+    pub bytes: &'a [u8],
+    pub truncated: bool,
+}
+
+/// Lengths were validated by [`decode`]; `min` keeps these total anyway.
+fn slice(buf: &[u8], start: usize, len: usize) -> &[u8] {
+    let start = start.min(buf.len());
+    let end = start.saturating_add(len).min(buf.len());
+    &buf[start..end]
+}
+
+impl Header {
+    /// `comm` up to its first NUL.
+    pub fn comm(&self) -> &[u8] {
+        until_nul(&self.comm)
+    }
+}
+
+/// Bytes up to the first NUL (or all of them).
+pub fn until_nul(b: &[u8]) -> &[u8] {
+    match b.iter().position(|&c| c == 0) {
+        Some(i) => &b[..i],
+        None => b,
+    }
+}
+
+impl ExecRecord {
+    pub fn filename(&self) -> Bytes<'_> {
+        Bytes {
+            bytes: slice(&self.filename, 0, self.filename_len as usize),
+            truncated: self.flags & exec_flags::FILENAME_TRUNCATED != 0,
+        }
+    }
+
+    /// Resolved path of the executable; empty if it could not be resolved.
+    pub fn exe(&self) -> Bytes<'_> {
+        Bytes {
+            bytes: slice(&self.exe, self.exe_start as usize, self.exe_len as usize),
+            truncated: self.flags & exec_flags::EXE_TRUNCATED != 0,
+        }
+    }
+
+    /// argv entries, as kept. The last one may be cut if `args_truncated`.
+    pub fn args(&self) -> impl Iterator<Item = &[u8]> {
+        let used = slice(&self.args, 0, self.args_len as usize);
+        let used = used.strip_suffix(&[0]).unwrap_or(used);
+        used.split(|&b| b == 0).filter(move |_| !used.is_empty())
+    }
+
+    pub fn args_truncated(&self) -> bool {
+        self.flags & exec_flags::ARGS_TRUNCATED != 0
+    }
+}
+
+impl SyscallRecord {
+    pub fn id(&self) -> Option<SyscallId> {
+        SyscallId::from_u16(self.syscall)
+    }
+
+    pub fn str0(&self) -> Bytes<'_> {
+        Bytes {
+            bytes: slice(&self.str0, 0, self.str0_len as usize),
+            truncated: self.flags & syscall_flags::STR0_TRUNCATED != 0,
+        }
+    }
+
+    pub fn str1(&self) -> Bytes<'_> {
+        Bytes {
+            bytes: slice(&self.str1, 0, self.str1_len as usize),
+            truncated: self.flags & syscall_flags::STR1_TRUNCATED != 0,
+        }
+    }
+
+    pub fn short(&self) -> Bytes<'_> {
+        Bytes {
+            bytes: slice(&self.short, 0, self.short_len as usize),
+            truncated: self.flags & syscall_flags::SHORT_TRUNCATED != 0,
+        }
+    }
+}
+
+impl ModuleRecord {
+    pub fn name(&self) -> &[u8] {
+        slice(&self.name, 0, self.name_len as usize)
+    }
+}
+
+impl CgroupRecord {
+    pub fn path(&self) -> Bytes<'_> {
+        Bytes { bytes: slice(&self.path, 0, self.path_len as usize), truncated: self.truncated != 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec::Vec;
+
+    fn header(kind: EventKind, size: usize) -> Header {
+        Header {
+            kind: kind as u16,
+            version: RECORD_VERSION,
+            size: size as u32,
+            boot_ns: 1,
+            cgroup_id: 2,
+            tgid: 3,
+            tid: 3,
+            ppid: 1,
+            uid: 0,
+            gid: 0,
+            euid: 0,
+            egid: 0,
+            _pad: 0,
+            comm: *b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            ns: Namespaces::default(),
+        }
+    }
+
+    fn bytes_of<T>(v: &T) -> Vec<u8> {
+        // SAFETY: test-only view of a repr(C) value as bytes.
+        unsafe { core::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+    }
+
+    fn exec_record() -> ExecRecord {
+        let mut r = ExecRecord {
+            header: header(EventKind::Exec, size_of::<ExecRecord>()),
+            cap_effective: 0,
+            cap_permitted: 0,
+            exe_ino: 7,
+            flags: 0,
+            args_len: 0,
+            filename_len: 0,
+            exe_start: 0,
+            exe_len: 0,
+            argc: 2,
+            filename: [0; PATH_LEN],
+            exe: [0; EXE_BUF_LEN],
+            args: [0; ARGS_LEN],
+        };
+        let args = b"ls\0-la\0";
+        r.args[..args.len()].copy_from_slice(args);
+        r.args_len = args.len() as u32;
+        r.filename[..7].copy_from_slice(b"/bin/ls");
+        r.filename_len = 7;
+        let exe = b"/usr/bin/ls";
+        r.exe_start = (EXE_BUF_LEN - exe.len()) as u16;
+        r.exe[EXE_BUF_LEN - exe.len()..].copy_from_slice(exe);
+        r.exe_len = exe.len() as u16;
+        r
+    }
+
+    #[test]
+    fn decodes_exec() {
+        let buf = bytes_of(&exec_record());
+        let Record::Exec(r) = decode(&buf).unwrap() else { panic!("not exec") };
+        assert_eq!(r.filename().bytes, b"/bin/ls");
+        assert_eq!(r.exe().bytes, b"/usr/bin/ls");
+        let args: Vec<&[u8]> = r.args().collect();
+        assert_eq!(args, [&b"ls"[..], &b"-la"[..]]);
+        assert_eq!(r.header.comm(), b"sh");
+    }
+
+    #[test]
+    fn rejects_short_and_unknown() {
+        assert!(matches!(decode(&[]), Err(DecodeError::ShortHeader { .. })));
+        let mut buf = bytes_of(&exec_record());
+        buf[0] = 0xff;
+        buf[1] = 0xff;
+        assert_eq!(decode(&buf).err(), Some(DecodeError::UnknownKind(0xffff)));
+        let buf = bytes_of(&exec_record());
+        assert!(matches!(decode(&buf[..200]), Err(DecodeError::Size { .. })));
+    }
+
+    #[test]
+    fn rejects_lengths_beyond_buffers() {
+        let mut r = exec_record();
+        r.exe_start = (EXE_BUF_LEN - 1) as u16;
+        r.exe_len = 2;
+        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::Length { field: "exe", .. })));
+        let mut r = exec_record();
+        r.args_len = ARGS_LEN as u32 + 1;
+        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::Length { field: "args", .. })));
+    }
+
+    #[test]
+    fn rejects_wrong_version() {
+        let mut r = exec_record();
+        r.header.version = 99;
+        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::Version { .. })));
+    }
+
+    #[test]
+    fn empty_args_yield_nothing() {
+        let mut r = exec_record();
+        r.args_len = 0;
+        assert_eq!(r.args().count(), 0);
+    }
+}

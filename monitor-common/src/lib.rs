@@ -1,0 +1,43 @@
+//! The wire contract between the eBPF programs and the agent.
+//!
+//! Everything the kernel side writes into the ring buffer, every map the two
+//! sides share, and every number both must agree on lives here and nowhere
+//! else. The crate is `#![no_std]` so the eBPF crate can use it; the `user`
+//! feature adds `aya::Pod` impls and bounds-checked decoding for the agent.
+//!
+//! Ids are stable: a retired id stays a hole so recorded logs keep their
+//! meaning (see [`kinds`]).
+#![no_std]
+
+pub mod filter;
+pub mod kinds;
+pub mod offsets;
+pub mod records;
+
+#[cfg(feature = "user")]
+pub mod decode;
+#[cfg(feature = "user")]
+mod pod;
+
+pub use kinds::{EventKind, SyscallId};
+pub use offsets::KernelOffsets;
+pub use records::*;
+
+/// Names of maps and globals in the eBPF object, shared so a rename is a
+/// compile error on one side rather than a runtime "map not found".
+pub mod names {
+    /// Ring buffer carrying every record to the agent.
+    pub const EVENTS: &str = "EVENTS";
+    /// Per-CPU array of u64: ring-buffer reservation failures per [`crate::EventKind::slot`].
+    pub const DROPS: &str = "DROPS";
+    /// LRU hash: syscall records waiting for their sys_exit, keyed by pid_tgid.
+    pub const PENDING: &str = "PENDING";
+    /// LPM trie of path prefixes that make an open interesting ([`crate::filter`]).
+    pub const OPEN_PREFIXES: &str = "OPEN_PREFIXES";
+    /// Hash of final path components that make an open interesting.
+    pub const OPEN_NAMES: &str = "OPEN_NAMES";
+    /// Global: [`crate::KernelOffsets`] resolved from the running kernel's BTF.
+    pub const OFFSETS: &str = "OFFSETS";
+    /// Global: the agent's own tgid, whose activity is not reported.
+    pub const AGENT_TGID: &str = "AGENT_TGID";
+}

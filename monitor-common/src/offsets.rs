@@ -1,0 +1,150 @@
+//! Kernel struct member offsets, resolved at start from the running kernel's
+//! BTF (`/sys/kernel/btf/vmlinux`) and handed to the eBPF programs as the
+//! global `OFFSETS` before load. Nothing about kernel struct layout is baked
+//! in at compile time, so one build runs on 6.1 and 6.18 alike.
+//!
+//! Each field is a byte offset of a member within its struct (nested members
+//! such as `file.f_path.dentry` are summed by the resolver). A value of
+//! [`KernelOffsets::MISSING`] means the kernel lacks that member; programs
+//! must then skip the read and flag the data as unknown.
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelOffsets {
+    // task_struct
+    pub task_real_parent: u32,
+    pub task_tgid: u32,
+    pub task_pid: u32,
+    pub task_cred: u32,
+    pub task_nsproxy: u32,
+    pub task_mm: u32,
+    pub task_exit_code: u32,
+    pub task_comm: u32,
+    // cred
+    pub cred_uid: u32,
+    pub cred_gid: u32,
+    pub cred_euid: u32,
+    pub cred_egid: u32,
+    pub cred_cap_effective: u32,
+    pub cred_cap_permitted: u32,
+    pub cred_user_ns: u32,
+    // nsproxy
+    pub nsproxy_uts_ns: u32,
+    pub nsproxy_ipc_ns: u32,
+    pub nsproxy_mnt_ns: u32,
+    pub nsproxy_pid_ns_for_children: u32,
+    pub nsproxy_net_ns: u32,
+    pub nsproxy_cgroup_ns: u32,
+    // `ns.inum` within each namespace struct
+    pub uts_ns_inum: u32,
+    pub ipc_ns_inum: u32,
+    pub mnt_ns_inum: u32,
+    pub pid_ns_inum: u32,
+    pub net_ns_inum: u32,
+    pub cgroup_ns_inum: u32,
+    pub user_ns_inum: u32,
+    // mm_struct
+    pub mm_arg_start: u32,
+    pub mm_arg_end: u32,
+    pub mm_exe_file: u32,
+    // file / path / dentry / inode / super_block
+    pub file_f_path_dentry: u32,
+    pub file_f_path_mnt: u32,
+    pub file_f_inode: u32,
+    pub dentry_d_parent: u32,
+    pub dentry_d_name_name: u32,
+    pub dentry_d_name_len: u32,
+    pub dentry_d_inode: u32,
+    pub dentry_d_sb: u32,
+    pub inode_i_ino: u32,
+    pub inode_i_nlink: u32,
+    /// `sizeof(struct inode)`: overlayfs's `ovl_inode` puts its upper
+    /// dentry pointer right after the embedded inode.
+    pub inode_size: u32,
+    pub sb_s_magic: u32,
+    // struct mount (vfsmount is embedded at `mount_mnt`)
+    pub mount_mnt: u32,
+    pub mount_mnt_parent: u32,
+    pub mount_mnt_mountpoint: u32,
+    pub vfsmount_mnt_root: u32,
+    // linux_binprm
+    pub bprm_filename: u32,
+    pub bprm_file: u32,
+    // cgroup
+    pub cgroup_kn: u32,
+    pub cgroup_root: u32,
+    pub cgroup_level: u32,
+    pub kernfs_node_id: u32,
+    pub cgroup_root_hierarchy_id: u32,
+    // module
+    pub module_name: u32,
+    pub _pad: u32,
+}
+
+impl KernelOffsets {
+    pub const MISSING: u32 = u32::MAX;
+
+    /// All offsets missing: what the programs see if userspace never set them.
+    pub const fn missing() -> Self {
+        // Every field is a u32, so this is sound in a const context.
+        let m = Self::MISSING;
+        KernelOffsets {
+            task_real_parent: m,
+            task_tgid: m,
+            task_pid: m,
+            task_cred: m,
+            task_nsproxy: m,
+            task_mm: m,
+            task_exit_code: m,
+            task_comm: m,
+            cred_uid: m,
+            cred_gid: m,
+            cred_euid: m,
+            cred_egid: m,
+            cred_cap_effective: m,
+            cred_cap_permitted: m,
+            cred_user_ns: m,
+            nsproxy_uts_ns: m,
+            nsproxy_ipc_ns: m,
+            nsproxy_mnt_ns: m,
+            nsproxy_pid_ns_for_children: m,
+            nsproxy_net_ns: m,
+            nsproxy_cgroup_ns: m,
+            uts_ns_inum: m,
+            ipc_ns_inum: m,
+            mnt_ns_inum: m,
+            pid_ns_inum: m,
+            net_ns_inum: m,
+            cgroup_ns_inum: m,
+            user_ns_inum: m,
+            mm_arg_start: m,
+            mm_arg_end: m,
+            mm_exe_file: m,
+            file_f_path_dentry: m,
+            file_f_path_mnt: m,
+            file_f_inode: m,
+            dentry_d_parent: m,
+            dentry_d_name_name: m,
+            dentry_d_name_len: m,
+            dentry_d_inode: m,
+            dentry_d_sb: m,
+            inode_i_ino: m,
+            inode_i_nlink: m,
+            inode_size: m,
+            sb_s_magic: m,
+            mount_mnt: m,
+            mount_mnt_parent: m,
+            mount_mnt_mountpoint: m,
+            vfsmount_mnt_root: m,
+            bprm_filename: m,
+            bprm_file: m,
+            cgroup_kn: m,
+            cgroup_root: m,
+            cgroup_level: m,
+            kernfs_node_id: m,
+            cgroup_root_hierarchy_id: m,
+            module_name: m,
+            _pad: 0,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! vigil: the agent library. The `vigil` binary is a thin CLI over it.
