@@ -1,0 +1,640 @@
+//! Periodic sampling of many containers' cgroups, and their windowed numbers.
+//!
+//! The agent registers each container's cgroup ([`Sampler::add`], keyed by
+//! the cgroup v2 id the kernel stamps on every record) and calls
+//! [`Sampler::sample_all`] once per interval (one second is the default
+//! design point; a pass reads about fifteen small files per container). Each
+//! container keeps a [`Window`] per raw series, so memory is bounded by
+//! `containers × series × horizon / resolution`.
+//!
+//! Counts only the kernel sees (forks, failed forks, EMFILE/ENFILE, OOM kill
+//! events) are pushed in with [`Sampler::record_counter`] (cumulative totals,
+//! e.g. from a per-cgroup BPF map) or [`Sampler::add_count`] (one event at a
+//! time). Rules then read derived numbers through [`Sampler::value`] with a
+//! compiled [`FieldRef`]; the formulas are in `docs/resources.md`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::cgroupfs::{CgroupReader, CgroupSample, CpuQuota};
+use crate::layout::{CgroupLayout, LayoutError};
+use crate::metrics::{FieldRef, Metric};
+use crate::psi::{HostPsi, Psi, PsiResource};
+use crate::time::Timestamp;
+use crate::windows::Window;
+
+/// The cgroup v2 id (kernfs inode number) of a container's cgroup.
+pub type CgroupId = u64;
+
+/// Counts pushed from the kernel side, per cgroup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Counter {
+    /// Processes created (fork/vfork/clone without CLONE_THREAD).
+    Forks,
+    /// fork/clone calls that failed with EAGAIN (pids.max or RLIMIT_NPROC).
+    FailedForks,
+    /// Calls that failed with EMFILE or ENFILE.
+    Emfile,
+    /// OOM kills seen on the kernel's OOM tracepoint.
+    OomKills,
+}
+
+impl Counter {
+    const ALL: [Counter; 4] = [
+        Counter::Forks,
+        Counter::FailedForks,
+        Counter::Emfile,
+        Counter::OomKills,
+    ];
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Sampling resolution and history.
+#[derive(Clone, Copy, Debug)]
+pub struct SamplerConfig {
+    /// At most one sample per series per `resolution`.
+    pub resolution: Duration,
+    /// The longest window rules may ask for.
+    pub horizon: Duration,
+    /// Online CPUs, for [`Metric::CpuHostPct`]; detected by [`Default`].
+    pub cpus: usize,
+}
+
+impl Default for SamplerConfig {
+    fn default() -> Self {
+        SamplerConfig {
+            resolution: Duration::from_secs(1),
+            horizon: Duration::from_secs(90),
+            cpus: online_cpus(),
+        }
+    }
+}
+
+fn online_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl SamplerConfig {
+    fn window(&self) -> Window {
+        // +2: a window of exactly `horizon` still finds a base sample at or
+        // before its start.
+        let slots = (self.horizon.as_nanos() / self.resolution.as_nanos().max(1)) as usize + 2;
+        Window::new(slots, self.resolution)
+    }
+}
+
+/// Lazily allocated window: series a host does not have cost nothing.
+#[derive(Debug, Default)]
+struct Series(Option<Window>);
+
+impl Series {
+    fn push(&mut self, cfg: &SamplerConfig, at: Timestamp, v: Option<u64>) {
+        if let Some(v) = v {
+            self.0
+                .get_or_insert_with(|| cfg.window())
+                .push(at, v as f64);
+        }
+    }
+    fn get(&self) -> Option<&Window> {
+        self.0.as_ref()
+    }
+}
+
+/// PSI `some`/`full` totals of one resource.
+#[derive(Debug, Default)]
+struct PsiSeries {
+    some: Series,
+    full: Series,
+}
+
+impl PsiSeries {
+    fn push(&mut self, cfg: &SamplerConfig, at: Timestamp, psi: Option<&Psi>) {
+        if let Some(p) = psi {
+            self.some.push(cfg, at, p.some.map(|l| l.total_us));
+            self.full.push(cfg, at, p.full.map(|l| l.total_us));
+        }
+    }
+}
+
+/// Per-container state.
+#[derive(Debug, Default)]
+struct Container {
+    reader: Option<CgroupReader>,
+    last: Option<CgroupSample>,
+    last_update: Timestamp,
+    cpu_usage_usec: Series,
+    cpu_periods: Series,
+    cpu_throttled: Series,
+    oom_kills: Series,
+    pids_max_hits: Series,
+    pids_current: Series,
+    memory_working_set: Series,
+    psi: [PsiSeries; 3],
+    pushed: [Series; 4],
+    /// Running totals behind [`Sampler::add_count`].
+    pushed_totals: [u64; 4],
+}
+
+impl Container {
+    fn ingest(&mut self, cfg: &SamplerConfig, at: Timestamp, s: CgroupSample) {
+        self.cpu_usage_usec.push(cfg, at, s.cpu_usage_usec);
+        self.cpu_periods.push(cfg, at, s.cpu_nr_periods);
+        self.cpu_throttled.push(cfg, at, s.cpu_nr_throttled);
+        self.oom_kills.push(cfg, at, s.oom_kills);
+        self.pids_max_hits.push(cfg, at, s.pids_max_hits);
+        self.pids_current.push(cfg, at, s.pids_current);
+        self.memory_working_set
+            .push(cfg, at, s.memory_working_set());
+        for (i, r) in PsiResource::ALL.into_iter().enumerate() {
+            self.psi[i].push(cfg, at, s.psi(r));
+        }
+        self.last = Some(s);
+        self.last_update = at;
+    }
+
+    fn quota(&self) -> Option<CpuQuota> {
+        self.last.as_ref()?.cpu_quota
+    }
+}
+
+/// Samples every registered container's cgroup and answers windowed queries.
+#[derive(Debug)]
+pub struct Sampler {
+    cfg: SamplerConfig,
+    layout: CgroupLayout,
+    host_psi: HostPsi,
+    host: [PsiSeries; 3],
+    containers: HashMap<CgroupId, Container>,
+}
+
+impl Sampler {
+    pub fn new(layout: CgroupLayout, cfg: SamplerConfig) -> Sampler {
+        Sampler::with_host_psi(layout, cfg, HostPsi::default())
+    }
+
+    /// As [`Sampler::new`], reading host PSI from `host_psi` (tests).
+    pub fn with_host_psi(layout: CgroupLayout, cfg: SamplerConfig, host_psi: HostPsi) -> Sampler {
+        Sampler {
+            cfg,
+            layout,
+            host_psi,
+            host: Default::default(),
+            containers: HashMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> &SamplerConfig {
+        &self.cfg
+    }
+
+    pub fn layout(&self) -> &CgroupLayout {
+        &self.layout
+    }
+
+    /// The longest window [`Sampler::value`] can answer.
+    pub fn horizon(&self) -> Duration {
+        self.cfg.horizon
+    }
+
+    /// Starts sampling the cgroup at `cgroup_path` (relative to the
+    /// hierarchy root) under `id`. Re-adding replaces the paths but keeps
+    /// history.
+    pub fn add(&mut self, id: CgroupId, cgroup_path: &str) -> Result<(), LayoutError> {
+        let dirs = self.layout.resolve(cgroup_path)?;
+        self.containers.entry(id).or_default().reader = Some(CgroupReader::new(dirs));
+        Ok(())
+    }
+
+    /// Forgets a container and its history.
+    pub fn remove(&mut self, id: CgroupId) {
+        self.containers.remove(&id);
+    }
+
+    pub fn contains(&self, id: CgroupId) -> bool {
+        self.containers.contains_key(&id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.containers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty()
+    }
+
+    /// One pass over every registered cgroup and the host PSI files.
+    /// Entries that only ever received pushed counters and saw none for a
+    /// whole horizon are dropped (their cgroup is gone). Returns the number
+    /// of cgroups read.
+    pub fn sample_all(&mut self, at: Timestamp) -> usize {
+        for (i, r) in PsiResource::ALL.into_iter().enumerate() {
+            let p = self.host_psi.read(r);
+            self.host[i].push(&self.cfg, at, p.as_ref());
+        }
+        let cfg = self.cfg;
+        let mut read = 0;
+        self.containers.retain(|_, c| match c.reader.as_mut() {
+            Some(r) => {
+                let s = r.sample();
+                c.ingest(&cfg, at, s);
+                read += 1;
+                true
+            }
+            None => at.secs_since(c.last_update) <= cfg.horizon.as_secs_f64(),
+        });
+        read
+    }
+
+    /// Reads one cgroup now (e.g. right after an OOM event).
+    pub fn sample_one(&mut self, id: CgroupId, at: Timestamp) -> bool {
+        let cfg = self.cfg;
+        let Some(c) = self.containers.get_mut(&id) else {
+            return false;
+        };
+        let Some(r) = c.reader.as_mut() else {
+            return false;
+        };
+        let s = r.sample();
+        c.ingest(&cfg, at, s);
+        true
+    }
+
+    /// The latest raw reading of a cgroup.
+    pub fn last_sample(&self, id: CgroupId) -> Option<&CgroupSample> {
+        self.containers.get(&id)?.last.as_ref()
+    }
+
+    /// Records a kernel-side cumulative count for a cgroup. A cgroup not yet
+    /// registered gets a counter-only entry (the kernel may see a cgroup's
+    /// forks before the agent has its path).
+    pub fn record_counter(&mut self, id: CgroupId, counter: Counter, total: u64, at: Timestamp) {
+        let cfg = self.cfg;
+        let c = self.containers.entry(id).or_default();
+        c.pushed_totals[counter.index()] = total;
+        c.pushed[counter.index()].push(&cfg, at, Some(total));
+        if c.reader.is_none() {
+            c.last_update = c.last_update.max(at);
+        }
+    }
+
+    /// Adds `n` events to a cgroup's count (event-driven counting).
+    pub fn add_count(&mut self, id: CgroupId, counter: Counter, n: u64, at: Timestamp) {
+        let c = self.containers.entry(id).or_default();
+        let first = c.pushed[counter.index()].get().is_none();
+        if first {
+            // A base of zero, so the very first events count as growth.
+            c.pushed[counter.index()].push(&self.cfg, at, Some(0));
+        }
+        let total = c.pushed_totals[counter.index()].saturating_add(n);
+        self.record_counter(id, counter, total, at);
+    }
+
+    /// The value of a compiled field for cgroup `id` (ignored for `host.*`
+    /// fields) as of `now`. `None` when the number is not known: the
+    /// container is not sampled, the host lacks the file, the limit is
+    /// `max` for a percentage of it, or there is not enough history yet.
+    pub fn value(&self, id: CgroupId, field: &FieldRef, now: Timestamp) -> Option<f64> {
+        let w = field.window.unwrap_or(Duration::ZERO);
+        let host = |i: usize, full: bool| {
+            let s = &self.host[i];
+            let series = if full { &s.full } else { &s.some };
+            series.get()?.slope(now, w).map(usec_per_sec_to_pct)
+        };
+        match field.metric {
+            Metric::HostPsiSomePct(r) => return host(psi_index(r), false),
+            Metric::HostPsiFullPct(r) => return host(psi_index(r), true),
+            _ => {}
+        }
+        let c = self.containers.get(&id)?;
+        let pushed_rate = |k: Counter| c.pushed[k.index()].get()?.rate(now, w);
+        let pct_of = |gauge: &Series, limit: Option<u64>| {
+            let limit = limit.filter(|&l| l > 0)? as f64;
+            let g = gauge.get()?;
+            let v = match field.window {
+                Some(_) => g.max(now, w)?,
+                None => g.last()?,
+            };
+            Some(v / limit * 100.0)
+        };
+        let cpu_pct = || {
+            c.cpu_usage_usec
+                .get()?
+                .slope(now, w)
+                .map(usec_per_sec_to_pct)
+        };
+        let last = c.last.as_ref();
+        match field.metric {
+            Metric::ForkRate => pushed_rate(Counter::Forks),
+            Metric::FailedForkRate => max_opt(
+                pushed_rate(Counter::FailedForks),
+                c.pids_max_hits.get().and_then(|s| s.rate(now, w)),
+            ),
+            Metric::EmfileRate => pushed_rate(Counter::Emfile),
+            Metric::OomKills => max_opt(
+                c.oom_kills.get().and_then(|s| s.increase(now, w)),
+                c.pushed[Counter::OomKills.index()]
+                    .get()
+                    .and_then(|s| s.increase(now, w)),
+            ),
+            Metric::CpuPct => cpu_pct(),
+            Metric::CpuQuotaPct => {
+                let cpus = c.quota()?.cpus().filter(|&n| n > 0.0)?;
+                Some(cpu_pct()? / cpus)
+            }
+            Metric::CpuHostPct => Some(cpu_pct()? / self.cfg.cpus.max(1) as f64),
+            Metric::CpuThrottledPct => {
+                let periods = c.cpu_periods.get()?.increase(now, w)?;
+                let throttled = c.cpu_throttled.get()?.increase(now, w)?;
+                Some(if periods > 0.0 {
+                    (throttled / periods * 100.0).min(100.0)
+                } else {
+                    0.0
+                })
+            }
+            Metric::MemoryUsagePct => pct_of(
+                &c.memory_working_set,
+                last.and_then(|s| s.memory_max?.value()),
+            ),
+            Metric::MemoryUsage => gauge(&c.memory_working_set, field.window, now),
+            Metric::MemoryLimit => last?.memory_max?.value().map(|v| v as f64),
+            Metric::PidsUsagePct => pct_of(&c.pids_current, last.and_then(|s| s.pids_max?.value())),
+            Metric::PidsCurrent => gauge(&c.pids_current, field.window, now),
+            Metric::PidsMax => last?.pids_max?.value().map(|v| v as f64),
+            Metric::PsiSomePct(r) => c.psi[psi_index(r)]
+                .some
+                .get()?
+                .slope(now, w)
+                .map(usec_per_sec_to_pct),
+            Metric::PsiFullPct(r) => c.psi[psi_index(r)]
+                .full
+                .get()?
+                .slope(now, w)
+                .map(usec_per_sec_to_pct),
+            Metric::HostPsiSomePct(_) | Metric::HostPsiFullPct(_) => unreachable!("handled above"),
+        }
+    }
+
+    /// The cgroups whose `field` is highest right now, best first: which
+    /// container is behind host-wide pressure.
+    pub fn top(&self, field: &FieldRef, now: Timestamp, n: usize) -> Vec<(CgroupId, f64)> {
+        let mut v: Vec<_> = self
+            .containers
+            .keys()
+            .filter_map(|&id| Some((id, self.value(id, field, now)?)))
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+}
+
+fn gauge(s: &Series, window: Option<Duration>, now: Timestamp) -> Option<f64> {
+    let w = s.get()?;
+    match window {
+        Some(d) => w.max(now, d),
+        None => w.last(),
+    }
+}
+
+fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Microseconds of time per second of wall time, as a percentage.
+fn usec_per_sec_to_pct(v: f64) -> f64 {
+    v / 10_000.0
+}
+
+fn psi_index(r: PsiResource) -> usize {
+    match r {
+        PsiResource::Cpu => 0,
+        PsiResource::Memory => 1,
+        PsiResource::Io => 2,
+    }
+}
+
+const _: () = assert!(Counter::ALL.len() == 4);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::path::Path;
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn f(s: &str) -> FieldRef {
+        FieldRef::parse(s).unwrap()
+    }
+
+    /// A pure-v2 tree with one container whose files the test rewrites.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        sampler: Sampler,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let mi = format!(
+                "40 1 0:30 / {} rw - cgroup2 cgroup2 rw\n",
+                dir.path().join("cg").display()
+            );
+            fs::create_dir_all(dir.path().join("cg/pod/ctr")).unwrap();
+            fs::create_dir_all(dir.path().join("pressure")).unwrap();
+            let cfg = SamplerConfig {
+                resolution: Duration::from_secs(1),
+                horizon: Duration::from_secs(90),
+                cpus: 2,
+            };
+            let mut sampler = Sampler::with_host_psi(
+                CgroupLayout::from_mountinfo(&mi),
+                cfg,
+                HostPsi::new(dir.path().join("pressure")),
+            );
+            sampler.add(7, "/pod/ctr").unwrap();
+            Fixture { dir, sampler }
+        }
+        fn write(&self, file: &str, s: &str) {
+            let p: &Path = self.dir.path();
+            let path = if file.starts_with("pressure/") {
+                p.join(file)
+            } else {
+                p.join("cg/pod/ctr").join(file)
+            };
+            fs::write(path, s).unwrap();
+        }
+    }
+
+    #[test]
+    fn cpu_burner_under_quota() {
+        let mut fx = Fixture::new();
+        fx.write("cpu.max", "50000 100000\n");
+        // 0.5 CPU used each second, throttled in 8 of 10 periods.
+        for i in 0..=20u64 {
+            fx.write(
+                "cpu.stat",
+                &format!(
+                    "usage_usec {}\nuser_usec 0\nsystem_usec 0\nnr_periods {}\nnr_throttled {}\nthrottled_usec {}\n",
+                    i * 500_000,
+                    i * 10,
+                    i * 8,
+                    i * 400_000
+                ),
+            );
+            fx.sampler.sample_all(Timestamp(i * SEC));
+        }
+        let now = Timestamp(20 * SEC);
+        let v = |s: &str| fx.sampler.value(7, &f(s), now).unwrap();
+        assert!((v("container.cpu.pct[10s]") - 50.0).abs() < 1e-9);
+        assert!((v("container.cpu.quota_pct[10s]") - 100.0).abs() < 1e-9);
+        assert!((v("container.cpu.host_pct[10s]") - 25.0).abs() < 1e-9);
+        assert!((v("container.cpu.throttled_pct[30s]") - 80.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn memory_and_pids_percentages() {
+        let mut fx = Fixture::new();
+        fx.write("memory.max", "67108864\n");
+        fx.write("memory.stat", "anon 1\ninactive_file 4194304\n");
+        fx.write("memory.current", "62914560\n"); // 60 MiB, 4 MiB inactive cache
+        fx.write("memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+        fx.write("pids.max", "20\n");
+        fx.write("pids.current", "19\n");
+        fx.sampler.sample_all(Timestamp(0));
+        fx.write("pids.current", "5\n");
+        fx.write("memory.events", "low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n");
+        fx.sampler.sample_all(Timestamp(SEC));
+        let now = Timestamp(SEC);
+        let v = |s: &str| fx.sampler.value(7, &f(s), now);
+        assert_eq!(v("container.memory.usage_pct"), Some(87.5));
+        assert_eq!(v("container.memory.usage"), Some(58720256.0));
+        assert_eq!(v("container.memory.limit"), Some(67108864.0));
+        assert_eq!(v("container.pids.usage_pct"), Some(25.0));
+        // With a window: the peak.
+        assert_eq!(v("container.pids.usage_pct[10s]"), Some(95.0));
+        assert_eq!(v("container.pids.max"), Some(20.0));
+        assert_eq!(v("container.oom_kills[60s]"), Some(2.0));
+        // Unlimited memory has no percentage.
+        fx.write("memory.max", "max\n");
+        fx.sampler.sample_all(Timestamp(2 * SEC));
+        assert_eq!(
+            fx.sampler
+                .value(7, &f("container.memory.usage_pct"), Timestamp(2 * SEC)),
+            None
+        );
+    }
+
+    #[test]
+    fn pushed_counters_and_failed_forks() {
+        let mut fx = Fixture::new();
+        fx.write("pids.current", "1\n");
+        fx.write("pids.events", "max 0\n");
+        fx.sampler.sample_all(Timestamp(0));
+        // Kernel map totals, pushed each second: 300 forks/s for 10 s.
+        for i in 0..=10u64 {
+            fx.sampler
+                .record_counter(7, Counter::Forks, 1000 + i * 300, Timestamp(i * SEC));
+        }
+        // 50 EMFILE failures, one event at a time, within a second.
+        for k in 0..50u64 {
+            fx.sampler
+                .add_count(7, Counter::Emfile, 1, Timestamp(9 * SEC + k * 10_000_000));
+        }
+        fx.write("pids.events", "max 40\n");
+        fx.sampler.sample_all(Timestamp(10 * SEC));
+        let now = Timestamp(10 * SEC);
+        let v = |s: &str| fx.sampler.value(7, &f(s), now);
+        assert_eq!(v("container.fork_rate[10s]"), Some(300.0));
+        assert_eq!(v("container.emfile_rate[10s]"), Some(5.0));
+        assert_eq!(v("container.failed_fork_rate[10s]"), Some(4.0));
+        // Later, with nothing new, the rates decay to zero.
+        let later = Timestamp(40 * SEC);
+        assert_eq!(
+            fx.sampler.value(7, &f("container.fork_rate[10s]"), later),
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn psi_host_and_container() {
+        let mut fx = Fixture::new();
+        for i in 0..=10u64 {
+            // Host: some tasks stalled 30% of the time; container: 20%.
+            fx.write(
+                "pressure/cpu",
+                &format!(
+                    "some avg10=30.00 avg60=30.00 avg300=30.00 total={}\n",
+                    i * 300_000
+                ),
+            );
+            fx.write(
+                "cpu.pressure",
+                &format!(
+                    "some avg10=20.00 avg60=0.00 avg300=0.00 total={}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total={}\n",
+                    i * 200_000,
+                    i * 100_000
+                ),
+            );
+            fx.sampler.sample_all(Timestamp(i * SEC));
+        }
+        let now = Timestamp(10 * SEC);
+        let v = |s: &str| fx.sampler.value(7, &f(s), now).unwrap();
+        assert!((v("host.psi.cpu.some_pct[10s]") - 30.0).abs() < 1e-9);
+        assert!((v("container.psi.cpu.some_pct[10s]") - 20.0).abs() < 1e-9);
+        assert!((v("container.psi.cpu.full_pct[5s]") - 10.0).abs() < 1e-9);
+        // Host fields need no container.
+        assert!(fx
+            .sampler
+            .value(999, &f("host.psi.cpu.some_pct[10s]"), now)
+            .is_some());
+        assert_eq!(
+            fx.sampler.value(7, &f("host.psi.io.some_pct[10s]"), now),
+            None
+        );
+    }
+
+    #[test]
+    fn top_names_the_heaviest_container() {
+        let mut fx = Fixture::new();
+        fs::create_dir_all(fx.dir.path().join("cg/pod/other")).unwrap();
+        fx.sampler.add(8, "/pod/other").unwrap();
+        for i in 0..=5u64 {
+            fx.write("cpu.stat", &format!("usage_usec {}\n", i * 900_000));
+            fs::write(
+                fx.dir.path().join("cg/pod/other/cpu.stat"),
+                format!("usage_usec {}\n", i * 100_000),
+            )
+            .unwrap();
+            fx.sampler.sample_all(Timestamp(i * SEC));
+        }
+        let top = fx
+            .sampler
+            .top(&f("container.cpu.pct[5s]"), Timestamp(5 * SEC), 1);
+        assert_eq!(top.len(), 1);
+        assert_eq!(top[0].0, 7);
+        assert!((top[0].1 - 90.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn unknown_and_removed_containers() {
+        let mut fx = Fixture::new();
+        let field = f("container.cpu.pct[10s]");
+        assert_eq!(fx.sampler.value(1234, &field, Timestamp(0)), None);
+        // Counter-only entries expire after a horizon without updates.
+        fx.sampler
+            .record_counter(55, Counter::Forks, 1, Timestamp(0));
+        assert!(fx.sampler.contains(55));
+        fx.sampler.sample_all(Timestamp(200 * SEC));
+        assert!(!fx.sampler.contains(55));
+        assert!(fx.sampler.contains(7));
+        fx.sampler.remove(7);
+        assert!(fx.sampler.is_empty());
+    }
+}
