@@ -193,6 +193,20 @@ impl CgroupLayout {
     }
 }
 
+impl CgroupLayout {
+    /// The cgroup v2 id of `cgroup_path`: the inode number of its v2
+    /// directory, which is the kernfs node id `bpf_get_current_cgroup_id()`
+    /// returns and every kernel record carries. `None` without a v2 mount
+    /// showing it, or if the directory does not exist.
+    pub fn v2_id(&self, cgroup_path: &str) -> Result<Option<u64>, LayoutError> {
+        use std::os::unix::fs::MetadataExt;
+        let Some(dir) = self.resolve(cgroup_path)?.v2 else {
+            return Ok(None);
+        };
+        Ok(std::fs::metadata(dir).ok().map(|m| m.ino()))
+    }
+}
+
 fn set_preferring_root(slot: &mut Option<Mount>, mount: Mount) {
     match slot {
         None => *slot = Some(mount),

@@ -1,0 +1,446 @@
+//! Root tests against this host's real cgroups (v1, v2 or hybrid).
+//!
+//! Each test creates its own cgroup in every hierarchy the sampler reads,
+//! sets a limit, moves a bounded child (always under `timeout`) into it, and
+//! checks the sampler's numbers: a CPU burner under a quota is throttled, a
+//! fork fan-out fills `pids.max` and has forks refused, a memory hog under a
+//! memory limit is OOM-killed. A [`TestCgroup`] guard kills everything in
+//! its cgroup and removes the directories, also when a test fails.
+//!
+//! Without root these tests print why and pass; with `CI` set they fail.
+
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use vigil_stateful::uid_nproc::{read_nproc_limit, read_threads};
+use vigil_stateful::{
+    CgroupLayout, FieldRef, LayoutKind, Limit, Sampler, SamplerConfig, Timestamp, UidTable,
+};
+
+/// True if the test can run; otherwise explains, and fails under CI.
+fn can_run(test: &str) -> Option<CgroupLayout> {
+    let why = if unsafe { libc::geteuid() } != 0 {
+        "needs root to create cgroups".to_owned()
+    } else {
+        match CgroupLayout::detect() {
+            Ok(l) if l.kind() != LayoutKind::None => return Some(l),
+            Ok(_) => "no cgroup filesystem is mounted".to_owned(),
+            Err(e) => format!("cannot read the mount table: {e}"),
+        }
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: {why} (CI is set, so this is a failure, not a skip)");
+    }
+    eprintln!("skipping {test}: {why}");
+    None
+}
+
+/// A cgroup created for one test in every hierarchy the sampler reads.
+struct TestCgroup {
+    rel: String,
+    /// Directories created, deepest hierarchy order irrelevant.
+    dirs: Vec<PathBuf>,
+    v2: Option<PathBuf>,
+    pids: Option<PathBuf>,
+    memory: Option<PathBuf>,
+    cpu: Option<PathBuf>,
+    children: Vec<Child>,
+}
+
+impl TestCgroup {
+    fn create(layout: &CgroupLayout, name: &str) -> TestCgroup {
+        let rel = format!("/vigil-test-{}-{name}", std::process::id());
+        let d = layout.resolve(&rel).expect("valid path");
+        let mut cg = TestCgroup {
+            rel,
+            dirs: Vec::new(),
+            v2: None,
+            pids: None,
+            memory: None,
+            cpu: None,
+            children: Vec::new(),
+        };
+        if layout.kind() == LayoutKind::Unified {
+            enable_v2_controllers(&layout.v2().expect("v2").mount_point);
+        }
+        for dir in [&d.v2, &d.memory, &d.pids, &d.cpu, &d.cpuacct]
+            .into_iter()
+            .flatten()
+        {
+            if cg.dirs.contains(dir) {
+                continue; // co-mounted controllers (cpu,cpuacct)
+            }
+            match fs::create_dir(dir) {
+                Ok(()) => cg.dirs.push(dir.clone()),
+                Err(e) => panic!("mkdir {}: {e}", dir.display()),
+            }
+        }
+        cg.v2 = d.v2.clone();
+        // Where each limit lives: v2 when the controller is enabled there.
+        let in_v2 = |file: &str| d.v2.clone().filter(|v| v.join(file).exists());
+        cg.pids = in_v2("pids.max").or(d.pids.clone());
+        cg.memory = in_v2("memory.max").or(d.memory.clone());
+        cg.cpu = in_v2("cpu.max").or(d.cpu.clone());
+        cg
+    }
+
+    fn is_v2(&self, dir: &Option<PathBuf>) -> bool {
+        dir.is_some() && *dir == self.v2
+    }
+
+    fn set_pids_max(&self, n: u64) {
+        write(
+            self.pids.as_ref().expect("pids controller"),
+            "pids.max",
+            &n.to_string(),
+        );
+    }
+
+    fn set_memory_max(&self, bytes: u64) {
+        let dir = self.memory.as_ref().expect("memory controller");
+        if self.is_v2(&self.memory) {
+            write(dir, "memory.max", &bytes.to_string());
+            if dir.join("memory.swap.max").exists() {
+                write(dir, "memory.swap.max", "0");
+            }
+        } else {
+            write(dir, "memory.limit_in_bytes", &bytes.to_string());
+            if dir.join("memory.memsw.limit_in_bytes").exists() {
+                write(dir, "memory.memsw.limit_in_bytes", &bytes.to_string());
+            }
+        }
+    }
+
+    fn set_cpu_quota(&self, quota_us: u64, period_us: u64) {
+        let dir = self.cpu.as_ref().expect("cpu controller");
+        if self.is_v2(&self.cpu) {
+            write(dir, "cpu.max", &format!("{quota_us} {period_us}"));
+        } else {
+            write(dir, "cpu.cfs_period_us", &period_us.to_string());
+            write(dir, "cpu.cfs_quota_us", &quota_us.to_string());
+        }
+    }
+
+    /// Starts `cmd` inside the cgroup: the child joins every hierarchy
+    /// before it execs, so nothing it does escapes the limits.
+    fn spawn(&mut self, cmd: &mut Command) -> u32 {
+        let procs: Vec<CString> = self
+            .dirs
+            .iter()
+            .map(|d| {
+                CString::new(d.join("cgroup.procs").into_os_string().into_encoded_bytes()).unwrap()
+            })
+            .collect();
+        // SAFETY: the closure only calls async-signal-safe functions (open,
+        // write, close) on buffers prepared before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                for p in &procs {
+                    let fd = libc::open(p.as_ptr(), libc::O_WRONLY);
+                    if fd < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    let r = libc::write(fd, b"0".as_ptr().cast(), 1);
+                    libc::close(fd);
+                    if r != 1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn child in cgroup");
+        let pid = child.id();
+        self.children.push(child);
+        pid
+    }
+
+    /// Pids in the cgroup (all of them started by this test).
+    fn procs(&self) -> Vec<i32> {
+        let mut v = Vec::new();
+        for d in &self.dirs {
+            if let Ok(t) = fs::read_to_string(d.join("cgroup.procs")) {
+                v.extend(t.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            }
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // cgroup.kill (v2, 5.14+) kills the whole cgroup atomically, forks
+        // in flight included; then each remaining member by pid.
+        if let Some(v2) = &self.v2 {
+            let _ = fs::write(v2.join("cgroup.kill"), "1");
+        }
+        for c in &mut self.children {
+            let _ = c.kill();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            for pid in self.procs() {
+                // SAFETY: plain syscall; the pid is in this test's cgroup.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            for c in &mut self.children {
+                let _ = c.try_wait();
+            }
+            if self.procs().is_empty() || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for c in &mut self.children {
+            let _ = c.wait();
+        }
+        for d in &self.dirs {
+            let mut ok = false;
+            for _ in 0..100 {
+                if fs::remove_dir(d).is_ok() || !d.exists() {
+                    ok = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if !ok {
+                eprintln!("warning: could not remove {}", d.display());
+            }
+        }
+    }
+}
+
+/// On a pure v2 host, makes sure the root delegates the controllers used.
+fn enable_v2_controllers(root: &Path) {
+    let enabled = fs::read_to_string(root.join("cgroup.subtree_control")).unwrap_or_default();
+    for c in ["pids", "memory", "cpu"] {
+        if !enabled.split_whitespace().any(|e| e == c) {
+            let _ = fs::write(root.join("cgroup.subtree_control"), format!("+{c}"));
+        }
+    }
+}
+
+fn write(dir: &Path, file: &str, value: &str) {
+    let p = dir.join(file);
+    fs::write(&p, value).unwrap_or_else(|e| panic!("write {value:?} to {}: {e}", p.display()));
+}
+
+fn field(s: &str) -> FieldRef {
+    FieldRef::parse(s).unwrap()
+}
+
+fn sampler(layout: &CgroupLayout) -> Sampler {
+    Sampler::new(layout.clone(), SamplerConfig::default())
+}
+
+/// The id the sampler is keyed by: the v2 cgroup id where there is one.
+fn id_of(layout: &CgroupLayout, rel: &str) -> u64 {
+    layout.v2_id(rel).unwrap().unwrap_or(1)
+}
+
+#[test]
+fn cpu_burner_is_throttled_under_quota() {
+    let Some(layout) = can_run("cpu_burner_is_throttled_under_quota") else {
+        return;
+    };
+    let mut cg = TestCgroup::create(&layout, "cpu");
+    // 10% of one CPU: well below what a busy loop gets even on a loaded host.
+    cg.set_cpu_quota(10_000, 100_000);
+    let id = id_of(&layout, &cg.rel);
+    let mut s = sampler(&layout);
+    s.add(id, &cg.rel).unwrap();
+    s.sample_all(Timestamp::now());
+    cg.spawn(Command::new("timeout").args(["20", "sh", "-c", "while :; do :; done"]));
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(500));
+        s.sample_all(Timestamp::now());
+    }
+    let now = Timestamp::now();
+    let v = |f: &str| s.value(id, &field(f), now);
+    let last = s.last_sample(id).unwrap();
+    assert_eq!(last.cpu_quota.and_then(|q| q.cpus()), Some(0.1), "{last:?}");
+    let cpu = v("container.cpu.pct[10s]").expect("cpu usage");
+    let throttled = v("container.cpu.throttled_pct[10s]").expect("throttling");
+    let quota = v("container.cpu.quota_pct[10s]").expect("quota use");
+    eprintln!(
+        "cpu {cpu:.1}% of a CPU, {quota:.0}% of quota, throttled in {throttled:.0}% of periods"
+    );
+    assert!(
+        cpu > 2.0 && cpu < 20.0,
+        "cpu.pct {cpu} outside (2, 20) for a 10% quota"
+    );
+    assert!(
+        throttled > 20.0,
+        "throttled_pct {throttled}: a busy loop under a 10% quota must be throttled"
+    );
+    assert!(last.cpu_nr_throttled.unwrap() > 0);
+    assert!(quota > 20.0);
+    // Per-cgroup PSI comes from the v2 directory (present on hybrid hosts too).
+    if layout.v2().is_some() {
+        assert!(v("container.psi.cpu.some_pct[10s]").is_some());
+    }
+}
+
+#[test]
+fn fork_fanout_fills_pids_max() {
+    let Some(layout) = can_run("fork_fanout_fills_pids_max") else {
+        return;
+    };
+    let mut cg = TestCgroup::create(&layout, "pids");
+    cg.set_pids_max(16);
+    let id = id_of(&layout, &cg.rel);
+    let mut s = sampler(&layout);
+    s.add(id, &cg.rel).unwrap();
+    s.sample_all(Timestamp::now());
+    // 40 background sleeps: the 16-task limit refuses the rest.
+    cg.spawn(Command::new("timeout").args([
+        "20",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 40 ]; do sleep 15 & i=$((i+1)); done; wait",
+    ]));
+    let start = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        s.sample_all(Timestamp::now());
+        let cur = s.last_sample(id).and_then(|l| l.pids_current).unwrap_or(0);
+        let hits = s.last_sample(id).and_then(|l| l.pids_max_hits).unwrap_or(0);
+        if (cur >= 15 && hits > 0) || start.elapsed() > Duration::from_secs(8) {
+            break;
+        }
+    }
+    let now = Timestamp::now();
+    let v = |f: &str| s.value(id, &field(f), now);
+    let last = s.last_sample(id).unwrap().clone();
+    eprintln!("{last:?}");
+    assert_eq!(last.pids_max, Some(Limit::Value(16)));
+    assert_eq!(v("container.pids.max"), Some(16.0));
+    let pct = v("container.pids.usage_pct").unwrap();
+    assert!(pct >= 90.0, "pids.usage_pct {pct}");
+    let failed = v("container.failed_fork_rate[10s]").unwrap();
+    assert!(failed > 0.0, "failed forks must be seen from pids.events");
+    assert!(cg.procs().len() <= 16);
+}
+
+#[test]
+fn memory_hog_is_oom_killed() {
+    let Some(layout) = can_run("memory_hog_is_oom_killed") else {
+        return;
+    };
+    let mut cg = TestCgroup::create(&layout, "mem");
+    let limit = 32 << 20;
+    cg.set_memory_max(limit);
+    let id = id_of(&layout, &cg.rel);
+    let mut s = sampler(&layout);
+    s.add(id, &cg.rel).unwrap();
+    s.sample_all(Timestamp::now());
+    // A string that doubles until the shell is OOM-killed.
+    let pid = cg.spawn(Command::new("timeout").args([
+        "-s",
+        "KILL",
+        "20",
+        "sh",
+        "-c",
+        "x=0123456789abcdef; while :; do x=\"$x$x\"; done",
+    ]));
+    let start = Instant::now();
+    let mut peak = 0.0f64;
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        s.sample_all(Timestamp::now());
+        let now = Timestamp::now();
+        peak = peak.max(
+            s.value(id, &field("container.memory.usage_pct"), now)
+                .unwrap_or(0.0),
+        );
+        let kills = s
+            .value(id, &field("container.oom_kills[60s]"), now)
+            .unwrap_or(0.0);
+        if kills >= 1.0 || start.elapsed() > Duration::from_secs(15) {
+            break;
+        }
+    }
+    let now = Timestamp::now();
+    let v = |f: &str| s.value(id, &field(f), now);
+    let last = s.last_sample(id).unwrap().clone();
+    eprintln!("{last:?} peak usage {peak:.0}%");
+    assert_eq!(v("container.memory.limit"), Some(limit as f64));
+    let kills = v("container.oom_kills[60s]").unwrap();
+    assert!(
+        kills >= 1.0,
+        "the hog (pid {pid}) must be OOM-killed: {last:?}"
+    );
+    // The hog is gone: the kill freed the memory.
+    let usage = v("container.memory.usage_pct").unwrap();
+    assert!(usage < 50.0, "usage {usage}% after the OOM kill");
+}
+
+#[test]
+fn rlimit_nproc_and_threads_of_a_real_process() {
+    // Needs no root: lowering one's own soft limit is always allowed.
+    let mut cmd = Command::new("sleep");
+    cmd.arg("10").stdin(Stdio::null());
+    // SAFETY: getrlimit/setrlimit are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut r = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NPROC, &mut r);
+            r.rlim_cur = 77.min(r.rlim_max);
+            if libc::setrlimit(libc::RLIMIT_NPROC, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let proc = Path::new("/proc");
+    let limit = read_nproc_limit(proc, pid);
+    let threads = read_threads(proc, pid);
+    let _ = child.kill();
+    let _ = child.wait();
+    let limit = limit.unwrap();
+    assert_eq!(limit, Some(77));
+    assert_eq!(threads.unwrap(), 1);
+    let mut t: UidTable<&str> = UidTable::new();
+    t.add(pid, 4242, "c1", limit);
+    assert_eq!(t.nproc_limit(4242), Some(77));
+}
+
+#[test]
+fn this_hosts_layout_resolves_our_own_cgroup() {
+    let Ok(layout) = CgroupLayout::detect() else {
+        return;
+    };
+    if layout.kind() == LayoutKind::None {
+        return;
+    }
+    // The root cgroup always exists where a v2 hierarchy is mounted.
+    if let Some(v2) = layout.v2() {
+        let id = layout.v2_id("/").unwrap();
+        assert!(id.is_some(), "v2 root at {}", v2.mount_point.display());
+    }
+    // Our own v2 cgroup (`0::<path>` in /proc/self/cgroup) resolves to an
+    // existing directory.
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap();
+    if let Some(path) = own.lines().find_map(|l| l.strip_prefix("0::")) {
+        if let Some(dir) = layout.resolve(path).unwrap().v2 {
+            assert!(dir.is_dir(), "{}", dir.display());
+        }
+    }
+}
