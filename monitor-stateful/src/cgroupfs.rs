@@ -118,14 +118,13 @@ enum Source {
     V1,
 }
 
-/// Reads one cgroup's files, reusing one buffer.
+/// Reads one cgroup's files.
 #[derive(Debug)]
 pub struct CgroupReader {
     dirs: CgroupDirs,
     pids: Source,
     memory: Source,
     cpu_limits: Source,
-    buf: String,
 }
 
 impl CgroupReader {
@@ -135,7 +134,6 @@ impl CgroupReader {
             pids: Source::Undecided,
             memory: Source::Undecided,
             cpu_limits: Source::Undecided,
-            buf: String::with_capacity(4096),
         }
     }
 
@@ -145,24 +143,23 @@ impl CgroupReader {
 
     /// Reads every controller file once.
     pub fn sample(&mut self) -> CgroupSample {
-        let mut s = CgroupSample::default();
-        self.read_pids(&mut s);
-        self.read_memory(&mut s);
-        self.read_cpu(&mut s);
-        if let Some(v2) = self.dirs.v2.clone() {
-            s.psi_cpu = self.read(&v2, "cpu.pressure").and_then(parse_psi);
-            s.psi_memory = self.read(&v2, "memory.pressure").and_then(parse_psi);
-            s.psi_io = self.read(&v2, "io.pressure").and_then(parse_psi);
-        }
-        s
+        self.sample_with(&mut String::new())
     }
 
-    /// The file's contents in the shared buffer, `None` on any error.
-    fn read(&mut self, dir: &Path, file: &str) -> Option<&str> {
-        self.buf.clear();
-        let mut f = File::open(dir.join(file)).ok()?;
-        f.read_to_string(&mut self.buf).ok()?;
-        Some(&self.buf)
+    /// As [`CgroupReader::sample`], reading through `buf`: one buffer
+    /// shared by every reader keeps a sampler of hundreds of cgroups from
+    /// holding hundreds of buffers.
+    pub fn sample_with(&mut self, buf: &mut String) -> CgroupSample {
+        let mut s = CgroupSample::default();
+        self.read_pids(buf, &mut s);
+        self.read_memory(buf, &mut s);
+        self.read_cpu(buf, &mut s);
+        if let Some(v2) = self.dirs.v2.clone() {
+            s.psi_cpu = read(buf, &v2, "cpu.pressure").and_then(parse_psi);
+            s.psi_memory = read(buf, &v2, "memory.pressure").and_then(parse_psi);
+            s.psi_io = read(buf, &v2, "io.pressure").and_then(parse_psi);
+        }
+        s
     }
 
     /// Decides a controller's source by which of its key files exists.
@@ -187,18 +184,18 @@ impl CgroupReader {
         }
     }
 
-    fn read_pids(&mut self, s: &mut CgroupSample) {
+    fn read_pids(&mut self, buf: &mut String, s: &mut CgroupSample) {
         // The pids controller's files have the same names in v1 and v2.
         self.pids = self.decide(self.pids, "pids.current", self.dirs.pids.as_ref());
         let Some(dir) = self.dir_for(self.pids, &self.dirs.pids) else {
             return;
         };
-        s.pids_current = self.read(&dir, "pids.current").and_then(parse_u64);
-        s.pids_max = self.read(&dir, "pids.max").and_then(parse_limit);
-        s.pids_max_hits = self.read(&dir, "pids.events").and_then(|t| keyed(t, "max"));
+        s.pids_current = read(buf, &dir, "pids.current").and_then(parse_u64);
+        s.pids_max = read(buf, &dir, "pids.max").and_then(parse_limit);
+        s.pids_max_hits = read(buf, &dir, "pids.events").and_then(|t| keyed(t, "max"));
     }
 
-    fn read_memory(&mut self, s: &mut CgroupSample) {
+    fn read_memory(&mut self, buf: &mut String, s: &mut CgroupSample) {
         self.memory = match self.memory {
             Source::Undecided => {
                 let v2 = self.decide(Source::Undecided, "memory.current", None);
@@ -220,40 +217,35 @@ impl CgroupReader {
         match self.memory {
             Source::V2 => {
                 let dir = self.dirs.v2.clone().expect("decided on v2");
-                s.memory_usage = self.read(&dir, "memory.current").and_then(parse_u64);
-                s.memory_max = self.read(&dir, "memory.max").and_then(parse_limit);
-                s.memory_inactive_file = self
-                    .read(&dir, "memory.stat")
-                    .and_then(|t| keyed(t, "inactive_file"));
-                if let Some(t) = self.read(&dir, "memory.events") {
+                s.memory_usage = read(buf, &dir, "memory.current").and_then(parse_u64);
+                s.memory_max = read(buf, &dir, "memory.max").and_then(parse_limit);
+                s.memory_inactive_file =
+                    read(buf, &dir, "memory.stat").and_then(|t| keyed(t, "inactive_file"));
+                if let Some(t) = read(buf, &dir, "memory.events") {
                     s.oom_kills = keyed(t, "oom_kill");
                     s.memory_max_hits = keyed(t, "max");
                 }
             }
             Source::V1 => {
                 let dir = self.dirs.memory.clone().expect("decided on v1");
-                s.memory_usage = self.read(&dir, "memory.usage_in_bytes").and_then(parse_u64);
-                s.memory_max = self
-                    .read(&dir, "memory.limit_in_bytes")
-                    .and_then(parse_limit);
-                s.memory_inactive_file = self
-                    .read(&dir, "memory.stat")
-                    .and_then(|t| keyed(t, "total_inactive_file"));
-                s.oom_kills = self
-                    .read(&dir, "memory.oom_control")
-                    .and_then(|t| keyed(t, "oom_kill"));
-                s.memory_max_hits = self.read(&dir, "memory.failcnt").and_then(parse_u64);
+                s.memory_usage = read(buf, &dir, "memory.usage_in_bytes").and_then(parse_u64);
+                s.memory_max = read(buf, &dir, "memory.limit_in_bytes").and_then(parse_limit);
+                s.memory_inactive_file =
+                    read(buf, &dir, "memory.stat").and_then(|t| keyed(t, "total_inactive_file"));
+                s.oom_kills =
+                    read(buf, &dir, "memory.oom_control").and_then(|t| keyed(t, "oom_kill"));
+                s.memory_max_hits = read(buf, &dir, "memory.failcnt").and_then(parse_u64);
             }
             Source::Undecided => {}
         }
     }
 
-    fn read_cpu(&mut self, s: &mut CgroupSample) {
+    fn read_cpu(&mut self, buf: &mut String, s: &mut CgroupSample) {
         // v2 cpu.stat exists in every v2 cgroup and always carries usage;
         // the throttling fields appear only where the cpu controller is
         // enabled, so on hybrid hosts they come from v1 `cpu.stat`.
         if let Some(v2) = self.dirs.v2.clone() {
-            if let Some(t) = self.read(&v2, "cpu.stat") {
+            if let Some(t) = read(buf, &v2, "cpu.stat") {
                 s.cpu_usage_usec = keyed(t, "usage_usec");
                 s.cpu_nr_periods = keyed(t, "nr_periods");
                 s.cpu_nr_throttled = keyed(t, "nr_throttled");
@@ -262,15 +254,14 @@ impl CgroupReader {
         }
         if s.cpu_usage_usec.is_none() {
             if let Some(d) = self.dirs.cpuacct.clone() {
-                s.cpu_usage_usec = self
-                    .read(&d, "cpuacct.usage")
+                s.cpu_usage_usec = read(buf, &d, "cpuacct.usage")
                     .and_then(parse_u64)
                     .map(|ns| ns / 1000);
             }
         }
         if s.cpu_nr_periods.is_none() {
             if let Some(d) = self.dirs.cpu.clone() {
-                if let Some(t) = self.read(&d, "cpu.stat") {
+                if let Some(t) = read(buf, &d, "cpu.stat") {
                     s.cpu_nr_periods = keyed(t, "nr_periods");
                     s.cpu_nr_throttled = keyed(t, "nr_throttled");
                     s.cpu_throttled_usec = keyed(t, "throttled_time").map(|ns| ns / 1000);
@@ -290,12 +281,12 @@ impl CgroupReader {
         match self.cpu_limits {
             Source::V2 => {
                 let dir = self.dirs.v2.clone().expect("decided on v2");
-                s.cpu_quota = self.read(&dir, "cpu.max").and_then(parse_cpu_max);
+                s.cpu_quota = read(buf, &dir, "cpu.max").and_then(parse_cpu_max);
             }
             Source::V1 => {
                 let dir = self.dirs.cpu.clone().expect("decided on v1");
-                let quota = self.read(&dir, "cpu.cfs_quota_us").and_then(parse_i64);
-                let period = self.read(&dir, "cpu.cfs_period_us").and_then(parse_u64);
+                let quota = read(buf, &dir, "cpu.cfs_quota_us").and_then(parse_i64);
+                let period = read(buf, &dir, "cpu.cfs_period_us").and_then(parse_u64);
                 if let (Some(q), Some(p)) = (quota, period) {
                     s.cpu_quota = Some(CpuQuota {
                         quota_us: u64::try_from(q).ok(),
@@ -306,6 +297,14 @@ impl CgroupReader {
             Source::Undecided => {}
         }
     }
+}
+
+/// The file's contents in `buf`, `None` on any error.
+fn read<'b>(buf: &'b mut String, dir: &Path, file: &str) -> Option<&'b str> {
+    buf.clear();
+    let mut f = File::open(dir.join(file)).ok()?;
+    f.read_to_string(buf).ok()?;
+    Some(buf)
 }
 
 pub(crate) fn parse_u64(t: &str) -> Option<u64> {

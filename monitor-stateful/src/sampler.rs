@@ -168,6 +168,8 @@ pub struct Sampler {
     host_psi: HostPsi,
     host: [PsiSeries; 3],
     containers: HashMap<CgroupId, Container>,
+    /// Read buffer shared by every cgroup's reader.
+    buf: String,
 }
 
 impl Sampler {
@@ -183,6 +185,7 @@ impl Sampler {
             host_psi,
             host: Default::default(),
             containers: HashMap::new(),
+            buf: String::with_capacity(4096),
         }
     }
 
@@ -236,9 +239,10 @@ impl Sampler {
         }
         let cfg = self.cfg;
         let mut read = 0;
+        let buf = &mut self.buf;
         self.containers.retain(|_, c| match c.reader.as_mut() {
             Some(r) => {
-                let s = r.sample();
+                let s = r.sample_with(buf);
                 c.ingest(&cfg, at, s);
                 read += 1;
                 true
@@ -257,7 +261,7 @@ impl Sampler {
         let Some(r) = c.reader.as_mut() else {
             return false;
         };
-        let s = r.sample();
+        let s = r.sample_with(&mut self.buf);
         c.ingest(&cfg, at, s);
         true
     }

@@ -444,3 +444,42 @@ fn this_hosts_layout_resolves_our_own_cgroup() {
         }
     }
 }
+
+#[test]
+fn one_pass_over_hundreds_of_real_cgroups_is_cheap() {
+    let Some(layout) = can_run("one_pass_over_hundreds_of_real_cgroups_is_cheap") else {
+        return;
+    };
+    const N: usize = 200;
+    let cgs: Vec<TestCgroup> = (0..N)
+        .map(|i| TestCgroup::create(&layout, &format!("scale{i}")))
+        .collect();
+    let mut s = sampler(&layout);
+    for (i, cg) in cgs.iter().enumerate() {
+        cg.set_pids_max(100 + i as u64);
+        s.add(id_of(&layout, &cg.rel), &cg.rel).unwrap();
+    }
+    assert_eq!(s.len(), N);
+    // Warm-up pass decides each cgroup's v1/v2 sources.
+    s.sample_all(Timestamp::now());
+    let mut best = Duration::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        assert_eq!(s.sample_all(Timestamp::now()), N);
+        best = best.min(t.elapsed());
+    }
+    eprintln!("one pass over {N} real cgroups: {best:?}");
+    for (i, cg) in cgs.iter().enumerate() {
+        let id = id_of(&layout, &cg.rel);
+        assert_eq!(
+            s.value(id, &field("container.pids.max"), Timestamp::now()),
+            Some((100 + i) as f64)
+        );
+    }
+    // A one-second interval must leave the CPU almost idle: even an
+    // unoptimised build on a loaded 2-CPU VM stays far below this.
+    assert!(
+        best < Duration::from_millis(500),
+        "a pass over {N} cgroups took {best:?}"
+    );
+}
