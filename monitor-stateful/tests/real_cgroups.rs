@@ -483,3 +483,155 @@ fn one_pass_over_hundreds_of_real_cgroups_is_cheap() {
         "a pass over {N} cgroups took {best:?}"
     );
 }
+
+/// A podman container, force-removed (with its image) on drop.
+struct Podman {
+    id: Option<String>,
+    image: String,
+    _rootfs: tempfile::TempDir,
+}
+
+impl Podman {
+    /// Imports a busybox-only image; `None` (after explaining) if podman or
+    /// busybox is missing.
+    fn image(test: &str) -> Option<Podman> {
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists());
+        let podman_ok = Command::new("podman")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let Some(busybox) = busybox.filter(|_| podman_ok) else {
+            let why = "needs podman and busybox-static";
+            if std::env::var_os("CI").is_some() {
+                panic!("{test}: {why} (CI is set, so this is a failure, not a skip)");
+            }
+            eprintln!("skipping {test}: {why}");
+            return None;
+        };
+        let rootfs = tempfile::tempdir().unwrap();
+        let root = rootfs.path().join("root");
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::copy(busybox, root.join("bin/busybox")).unwrap();
+        let tar = rootfs.path().join("rootfs.tar");
+        let ok = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(ok.success(), "tar");
+        let image = format!(
+            "localhost/vigil-stateful-test-{}:latest",
+            std::process::id()
+        );
+        let out = Command::new("podman")
+            .arg("import")
+            .arg(&tar)
+            .arg(&image)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "podman import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(Podman {
+            id: None,
+            image,
+            _rootfs: rootfs,
+        })
+    }
+
+    /// `podman run -d` with extra flags and a command; returns the full id.
+    fn run(&mut self, flags: &[&str], cmd: &[&str]) -> String {
+        let out = Command::new("podman")
+            .args(["run", "-d", "--net=none"])
+            .args(flags)
+            .arg(&self.image)
+            .args(cmd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "podman run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        assert_eq!(id.len(), 64, "container id {id:?}");
+        self.id = Some(id.clone());
+        id
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        if let Some(id) = &self.id {
+            let _ = Command::new("podman")
+                .args(["rm", "-f", "-t", "0", id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = Command::new("podman")
+            .args(["rmi", "-f", &self.image])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn podman_container_limits_and_usage() {
+    let Some(layout) = can_run("podman_container_limits_and_usage") else {
+        return;
+    };
+    let Some(mut pm) = Podman::image("podman_container_limits_and_usage") else {
+        return;
+    };
+    let id = pm.run(
+        &["--pids-limit", "16", "--memory", "32m", "--cpus", "0.1"],
+        &[
+            "/bin/busybox",
+            "timeout",
+            "30",
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "while :; do :; done",
+        ],
+    );
+    // podman with the cgroupfs manager: the same path in every hierarchy.
+    let path = format!("/libpod_parent/libpod-{id}");
+    let cg_id = match layout.v2() {
+        Some(_) => layout
+            .v2_id(&path)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no v2 cgroup at {path}")),
+        None => 1,
+    };
+    let mut s = sampler(&layout);
+    s.add(cg_id, &path).unwrap();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        s.sample_all(Timestamp::now());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    s.sample_all(Timestamp::now());
+    let now = Timestamp::now();
+    let v = |f: &str| s.value(cg_id, &field(f), now);
+    let last = s.last_sample(cg_id).unwrap().clone();
+    eprintln!("{last:?}");
+    assert_eq!(v("container.pids.max"), Some(16.0));
+    assert_eq!(v("container.memory.limit"), Some((32u64 << 20) as f64));
+    assert_eq!(last.cpu_quota.and_then(|q| q.cpus()), Some(0.1));
+    assert!(v("container.pids.current").unwrap() >= 1.0);
+    let cpu = v("container.cpu.pct[10s]").unwrap();
+    assert!(cpu > 2.0 && cpu < 20.0, "cpu.pct {cpu} for --cpus 0.1");
+    assert!(v("container.cpu.throttled_pct[10s]").unwrap() > 20.0);
+    assert_eq!(v("container.oom_kills[60s]"), Some(0.0));
+}
