@@ -21,6 +21,16 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+/// Rule field names answered by [`UidTable`], keyed by the process's real UID.
+pub mod fields {
+    /// [`super::UidTable::nproc`].
+    pub const NPROC: &str = "user.nproc";
+    /// [`super::UidTable::nproc_limit`].
+    pub const NPROC_LIMIT: &str = "user.nproc_limit";
+    /// [`super::UidTable::usage_pct`].
+    pub const NPROC_PCT: &str = "user.nproc_pct";
+}
+
 #[derive(Debug, Error)]
 pub enum ProcError {
     #[error("cannot read {path}: {source}")]
@@ -213,14 +223,19 @@ impl<K: Clone + Eq + Hash> UidTable<K> {
     }
 
     /// Re-reads every tracked process's thread count from `proc_root`
-    /// (normally `/proc`), and drops processes that no longer exist (their
-    /// exit event was lost). Returns how many were dropped.
+    /// (normally `/proc`), and drops processes that no longer exist or whose
+    /// pid now belongs to a process of another UID (their exit event was
+    /// lost). Returns how many were dropped.
     pub fn refresh_tasks(&mut self, proc_root: &Path) -> usize {
         let pids: Vec<u32> = self.procs.keys().copied().collect();
         let mut dropped = 0;
         for pid in pids {
-            match read_threads(proc_root, pid) {
-                Ok(n) => self.set_tasks(pid, n),
+            match read_status(proc_root, pid) {
+                Ok(st) if self.procs.get(&pid).is_some_and(|p| p.uid != st.real_uid) => {
+                    self.remove(pid);
+                    dropped += 1;
+                }
+                Ok(st) => self.set_tasks(pid, st.threads),
                 Err(ProcError::Read { source, .. })
                     if source.kind() == std::io::ErrorKind::NotFound =>
                 {
@@ -262,19 +277,44 @@ fn parse_nproc_limit(text: &str) -> Option<Option<u64>> {
     }
 }
 
-/// Threads of `pid` from the `Threads:` line of `<proc_root>/<pid>/status`.
-pub fn read_threads(proc_root: &Path, pid: u32) -> Result<u64, ProcError> {
+/// What [`UidTable::refresh_tasks`] needs from `/proc/<pid>/status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcStatus {
+    pub threads: u64,
+    /// The first (real) id of the `Uid:` line.
+    pub real_uid: u32,
+}
+
+/// Threads and real UID of `pid` from `<proc_root>/<pid>/status`.
+pub fn read_status(proc_root: &Path, pid: u32) -> Result<ProcStatus, ProcError> {
     let path = proc_root.join(pid.to_string()).join("status");
     let text = std::fs::read_to_string(&path).map_err(|source| ProcError::Read {
         path: path.clone(),
         source,
     })?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("Threads:")?.trim().parse().ok())
-        .ok_or(ProcError::Format {
-            path,
-            what: "Threads:",
+    let field = |name: &str| {
+        text.lines().find_map(|l| {
+            l.strip_prefix(name)?
+                .split_ascii_whitespace()
+                .next()?
+                .parse()
+                .ok()
         })
+    };
+    let threads = field("Threads:").ok_or_else(|| ProcError::Format {
+        path: path.clone(),
+        what: "Threads:",
+    })?;
+    let real_uid = field("Uid:").ok_or(ProcError::Format { path, what: "Uid:" })?;
+    Ok(ProcStatus {
+        threads,
+        real_uid: u32::try_from(real_uid).unwrap_or(u32::MAX),
+    })
+}
+
+/// Threads of `pid` (see [`read_status`]).
+pub fn read_threads(proc_root: &Path, pid: u32) -> Result<u64, ProcError> {
+    read_status(proc_root, pid).map(|s| s.threads)
 }
 
 #[cfg(test)]
@@ -367,14 +407,24 @@ Max open files            1024                 1024                 files
         std::fs::create_dir_all(p.join("42")).unwrap();
         std::fs::write(
             p.join("42/status"),
-            "Name:\tjava\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t42\nThreads:\t37\n",
+            "Name:\tjava\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t42\n\
+             Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nThreads:\t37\n",
+        )
+        .unwrap();
+        // Pid 44 was reused by a root process after a lost exit event.
+        std::fs::create_dir_all(p.join("44")).unwrap();
+        std::fs::write(
+            p.join("44/status"),
+            "Name:\tsh\nUid:\t0\t0\t0\t0\nThreads:\t1\n",
         )
         .unwrap();
         std::fs::write(p.join("42/limits"), LIMITS).unwrap();
         let mut t: UidTable<&str> = UidTable::new();
         t.add(42, 1000, "app", read_nproc_limit(p, 42).unwrap());
         t.add(43, 1000, "app", None); // exited, exit event lost
-        assert_eq!(t.refresh_tasks(p), 1);
+        t.add(44, 1000, "app", None);
+        assert_eq!(t.refresh_tasks(p), 2);
+        assert!(!t.contains(44));
         assert_eq!(t.nproc(1000), 37);
         assert_eq!(t.nproc_limit(1000), Some(4096));
         assert!(matches!(

@@ -23,6 +23,9 @@ use std::time::Duration;
 
 pub use file::BaselineError;
 
+/// The rule field answered by [`Verdict::in_baseline`].
+pub const FIELD_IN_BASELINE: &str = "proc.in_baseline";
+
 /// The parent recorded for a process whose parent executable is unknown
 /// (e.g. the container's first process, started by the runtime).
 pub const NO_PARENT: &str = "<none>";
@@ -41,6 +44,9 @@ pub struct LearnConfig {
     /// Executables kept per image; past this new ones are not learned (and
     /// will be reported once enforcing).
     pub max_exes: usize,
+    /// Start learning an image at its first exec. Off: only images given
+    /// [`BaselineStore::start_learning`] or imported files have baselines.
+    pub auto_learn: bool,
 }
 
 impl Default for LearnConfig {
@@ -50,6 +56,7 @@ impl Default for LearnConfig {
             max_argv_shapes: 32,
             max_parents: 16,
             max_exes: 2048,
+            auto_learn: true,
         }
     }
 }
@@ -291,6 +298,9 @@ impl BaselineStore {
         now_unix: u64,
     ) -> Verdict {
         if !self.images.contains_key(image) {
+            if !self.cfg.auto_learn {
+                return Verdict::unchecked(BaselineState::None);
+            }
             self.start_learning(image, now_unix, None);
         }
         let cfg = self.cfg;
@@ -477,6 +487,22 @@ mod tests {
             s.finish_learning("nope"),
             Err(BaselineError::UnknownImage(_))
         ));
+    }
+
+    #[test]
+    fn auto_learn_off() {
+        let mut s = BaselineStore::new(LearnConfig {
+            auto_learn: false,
+            ..LearnConfig::default()
+        });
+        let v = s.observe("img", "/bin/sh", None, &["sh"], 0);
+        assert_eq!(v.state, BaselineState::None);
+        assert!(s.get("img").is_none());
+        s.start_learning("img", 0, None);
+        assert_eq!(
+            s.observe("img", "/bin/sh", None, &["sh"], 1).state,
+            BaselineState::Learning
+        );
     }
 
     #[test]
