@@ -159,6 +159,12 @@ pub enum FieldError {
     WindowNotAllowed(String),
     #[error("bad window `{window}` in `{field}`: expected a number and a unit (ms, s, m, h), e.g. `30s`")]
     BadWindow { field: String, window: String },
+    #[error("window `{window}` in `{field}` is shorter than two sampling intervals ({min_ms} ms)")]
+    WindowTooShort {
+        field: String,
+        window: String,
+        min_ms: u64,
+    },
     #[error("window `{window}` in `{field}` is longer than the sampler keeps ({max_secs} s)")]
     WindowTooLong {
         field: String,
@@ -198,13 +204,21 @@ impl FieldRef {
         }
     }
 
-    /// Refuses windows longer than the sampler's history.
-    pub fn check_horizon(&self, horizon: Duration) -> Result<(), FieldError> {
+    /// Refuses windows the sampler cannot answer: longer than its history,
+    /// or shorter than two sampling intervals (a rate over less than that
+    /// would be measured over a span up to twice the window).
+    pub fn check_window(&self, resolution: Duration, horizon: Duration) -> Result<(), FieldError> {
+        let window = |w: Duration| format!("{}s", w.as_secs_f64());
         match self.window {
             Some(w) if w > horizon => Err(FieldError::WindowTooLong {
                 field: self.metric.name(),
-                window: format!("{}s", w.as_secs_f64()),
+                window: window(w),
                 max_secs: horizon.as_secs(),
+            }),
+            Some(w) if w < 2 * resolution => Err(FieldError::WindowTooShort {
+                field: self.metric.name(),
+                window: window(w),
+                min_ms: (2 * resolution).as_millis() as u64,
             }),
             _ => Ok(()),
         }
@@ -288,10 +302,21 @@ mod tests {
                 "{text}"
             );
         }
+        let sec = Duration::from_secs(1);
+        let horizon = Duration::from_secs(90);
         let f = FieldRef::parse("container.fork_rate[10m]").unwrap();
         assert!(matches!(
-            f.check_horizon(Duration::from_secs(90)),
+            f.check_window(sec, horizon),
             Err(FieldError::WindowTooLong { .. })
         ));
+        let f = FieldRef::parse("container.fork_rate[1s]").unwrap();
+        assert!(matches!(
+            f.check_window(sec, horizon),
+            Err(FieldError::WindowTooShort { .. })
+        ));
+        let f = FieldRef::parse("container.fork_rate[10s]").unwrap();
+        assert_eq!(f.check_window(sec, horizon), Ok(()));
+        let f = FieldRef::parse("container.pids.usage_pct").unwrap();
+        assert_eq!(f.check_window(sec, horizon), Ok(()));
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::cgroupfs::{CgroupReader, CgroupSample, CpuQuota};
 use crate::layout::{CgroupLayout, LayoutError};
-use crate::metrics::{FieldRef, Metric};
+use crate::metrics::{FieldError, FieldRef, Metric};
 use crate::psi::{HostPsi, Psi, PsiResource};
 use crate::time::Timestamp;
 use crate::windows::Window;
@@ -78,6 +78,11 @@ fn online_cpus() -> usize {
 }
 
 impl SamplerConfig {
+    /// Checks that rules' windows fit this sampler (call when compiling).
+    pub fn check_field(&self, field: &FieldRef) -> Result<(), FieldError> {
+        field.check_window(self.resolution, self.horizon)
+    }
+
     fn window(&self) -> Window {
         // +2: a window of exactly `horizon` still finds a base sample at or
         // before its start.

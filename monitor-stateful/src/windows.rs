@@ -54,16 +54,17 @@ impl Window {
         self.samples.is_empty()
     }
 
-    /// Adds a sample. Samples older than the newest one are dropped (the ring
-    /// is append-only); one in the newest sample's slot replaces it.
+    /// Adds a sample. A sample stamped before the newest one is taken as
+    /// arriving now (events from different CPUs reach the agent slightly
+    /// out of order; a running total must not lose them); one in the newest
+    /// sample's slot replaces it.
     pub fn push(&mut self, at: Timestamp, value: f64) {
         if !value.is_finite() {
             return;
         }
+        let mut at = at;
         if let Some(&(last_t, _)) = self.samples.back() {
-            if at < last_t {
-                return;
-            }
+            at = at.max(last_t);
             if at.0 / self.resolution_ns == last_t.0 / self.resolution_ns && self.samples.len() > 1
             {
                 // Keep the first sample of a series intact: it is the base
@@ -281,9 +282,10 @@ mod tests {
     }
 
     #[test]
-    fn out_of_order_samples_are_dropped() {
-        let w = counter(&[(5.0, 10.0), (3.0, 1000.0), (6.0, 12.0)]);
-        assert_eq!(w.increase(s(6.0), 10 * SEC), Some(2.0));
+    fn late_samples_count_as_arriving_now() {
+        let w = counter(&[(5.0, 10.0), (3.0, 11.0), (4.0, 12.0), (6.0, 13.0)]);
+        assert_eq!(w.increase(s(6.0), 10 * SEC), Some(3.0));
+        assert_eq!(w.latest(), Some((s(6.0), 13.0)));
     }
 
     #[test]
