@@ -35,8 +35,15 @@ fn can_run(test: &str) -> Option<CgroupLayout> {
     if std::env::var_os("CI").is_some() {
         panic!("{test}: {why} (CI is set, so this is a failure, not a skip)");
     }
-    eprintln!("skipping {test}: {why}");
+    skip(test, &why);
     None
+}
+
+/// Says why a test did not run. Written to the stderr handle directly, not
+/// through `eprintln!`, which the test harness captures for passing tests.
+fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipping {test}: {why}");
 }
 
 /// A cgroup created for one test in every hierarchy the sampler reads.
@@ -508,7 +515,7 @@ impl Podman {
             if std::env::var_os("CI").is_some() {
                 panic!("{test}: {why} (CI is set, so this is a failure, not a skip)");
             }
-            eprintln!("skipping {test}: {why}");
+            skip(test, why);
             return None;
         };
         let rootfs = tempfile::tempdir().unwrap();
