@@ -481,6 +481,17 @@ pub(crate) mod tests {
 
     /// An enricher with no host state: only records teach it.
     pub(crate) fn bare() -> Enricher {
+        with_state(
+            Clock::with_offset(1_000_000_000_000_000_000),
+            MetadataConfig {
+                podman_roots: vec![],
+                docker_root: None,
+                ..Default::default()
+            },
+        )
+    }
+
+    pub(crate) fn with_state(clock: Clock, meta: MetadataConfig) -> Enricher {
         Enricher::new(
             ProcTable::new(ProcTableConfig {
                 reap_delay_ns: 1_000,
@@ -493,12 +504,8 @@ pub(crate) mod tests {
                     grace: Duration::from_secs(5),
                 },
             ),
-            Metadata::new(MetadataConfig {
-                podman_roots: vec![],
-                docker_root: None,
-                ..Default::default()
-            }),
-            Clock::with_offset(1_000_000_000_000_000_000),
+            Metadata::new(meta),
+            clock,
         )
     }
 

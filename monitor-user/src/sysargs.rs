@@ -453,9 +453,16 @@ pub fn signal_name(sig: i32) -> String {
     sig.to_string()
 }
 
-/// Clone flags, namespace flags first (they are what rules look at).
+/// Clone flags as strace prints them: flag names (namespace flags first,
+/// they are what rules look at), then the exit signal in the low byte.
 pub fn clone_flags_text(raw: u64) -> String {
-    flag_text(raw, CLONE_FLAGS)
+    let csignal = libc::CSIGNAL as u64;
+    let flags = flag_text(raw & !csignal, CLONE_FLAGS);
+    match raw & csignal {
+        0 => flags,
+        sig if flags == "0" => signal_name(sig as i32),
+        sig => format!("{flags}|{}", signal_name(sig as i32)),
+    }
 }
 
 macro_rules! table {
@@ -473,7 +480,7 @@ table!(CLONE_FLAGS: CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CL
     CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWTIME, CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND,
     CLONE_PIDFD, CLONE_PTRACE, CLONE_VFORK, CLONE_PARENT, CLONE_THREAD, CLONE_SYSVSEM,
     CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID, CLONE_DETACHED, CLONE_UNTRACED,
-    CLONE_CHILD_SETTID, CLONE_IO, CSIGNAL);
+    CLONE_CHILD_SETTID, CLONE_IO);
 // O_SYNC contains O_DSYNC's bit and O_TMPFILE contains O_DIRECTORY's: list
 // the composite first so it wins.
 table!(OPEN_FLAGS: O_SYNC, O_TMPFILE, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_APPEND, O_NONBLOCK,
