@@ -492,24 +492,6 @@ mod tests {
         assert!(m.lookup(Runtime::Docker, B, Instant::now()).is_none());
     }
 
-    /// Removes what the real-podman test created, even if it fails.
-    struct PodmanCleanup {
-        container: String,
-        image: String,
-        tar: PathBuf,
-    }
-    impl Drop for PodmanCleanup {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("podman")
-                .args(["rm", "-f", "-t", "0", &self.container])
-                .output();
-            let _ = std::process::Command::new("podman")
-                .args(["rmi", "-f", &self.image])
-                .output();
-            let _ = std::fs::remove_file(&self.tar);
-        }
-    }
-
     #[test]
     fn reads_real_podman_containers() {
         if !is_root() {
@@ -519,7 +501,7 @@ mod tests {
             return skip(&e);
         }
         let tag = std::process::id();
-        let guard = PodmanCleanup {
+        let guard = crate::testutil::PodmanCleanup {
             container: format!("vigil-meta-{tag}"),
             image: format!("localhost/vigil-meta:{tag}"),
             tar: std::env::temp_dir().join(format!("vigil-meta-{tag}.tar")),

@@ -108,3 +108,35 @@ pub fn busybox_image(name: &str, tar: &Path) -> Result<(), String> {
         .arg(tar)
         .arg(name))
 }
+
+/// Removes a test's podman container, image and image tarball, even if the
+/// test fails.
+pub struct PodmanCleanup {
+    pub container: String,
+    pub image: String,
+    pub tar: PathBuf,
+}
+
+impl Drop for PodmanCleanup {
+    fn drop(&mut self) {
+        let podman = |args: &[&str]| std::process::Command::new("podman").args(args).output();
+        let _ = podman(&["rm", "-f", "-t", "0", &self.container]);
+        let _ = podman(&["rmi", "-f", &self.image]);
+        let _ = std::fs::remove_file(&self.tar);
+    }
+}
+
+/// Run podman, returning its trimmed stdout or a readable error.
+pub fn podman(args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new("podman")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
