@@ -68,7 +68,12 @@ impl Enricher {
                         None
                     }
                 });
-        let containers = Registry::new(root, cfg.registry);
+        let mut containers = Registry::new(root, cfg.registry);
+        // Know every existing cgroup before the first record arrives.
+        match containers.scan(Instant::now()) {
+            Ok(n) => log::info!("{n} cgroups known at start"),
+            Err(e) => log::warn!("initial cgroup scan: {e}"),
+        }
         let mut procs = ProcTable::new(cfg.proctable);
         if let Some(proc_root) = &cfg.proc_root {
             let n =

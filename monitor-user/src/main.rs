@@ -2,6 +2,7 @@
 //! lives in the library; this file only wires it together.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -66,17 +67,24 @@ fn parse_ring_bytes(s: &str) -> Result<u32, String> {
     Ok(n)
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
-    match cli.cmd {
-        Cmd::Run(args) => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(run(args))
-        }
+    let result = match cli.cmd {
+        Cmd::Run(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+            .and_then(|rt| rt.block_on(run(args))),
         Cmd::Probe => probe(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with the whole cause chain.
+            log::error!("{e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
