@@ -812,14 +812,12 @@ mod podman_tests {
         let Some(c) = start("shortlived") else { return };
         // No scanning: the registry only learns from the cgroup_mkdir record,
         // as it would for a container that lives for a millisecond.
-        let cfg = EnrichConfig {
-            registry: crate::containers::RegistryConfig {
-                rescan_interval: Duration::from_secs(3600),
-                grace: Duration::from_secs(30),
-            },
-            ..Default::default()
-        };
-        let mut e = Enricher::from_host(cfg);
+        let mut e = Enricher::new(
+            ProcTable::new(ProcTableConfig::default()),
+            Registry::new(None, RegistryConfig::default()),
+            Metadata::new(MetadataConfig::default()),
+            Clock::measure(),
+        );
         let now = Instant::now();
         e.enrich(&cgroup_rec(true, c.cgroup_id, &c.cgroup_path, 1), now);
         podman(&["rm", "-f", "-t", "0", &c.full_id]).expect("podman rm");
