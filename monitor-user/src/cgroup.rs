@@ -452,6 +452,48 @@ mod tests {
         );
     }
 
+    /// Property: any path made of real-looking pieces parses without panic,
+    /// and a container id, when found, is always 64 lowercase hex.
+    #[test]
+    fn random_paths_never_panic() {
+        let mut rng = crate::text::tests::Rng(0xc0ff_ee00_dead_beef);
+        let pieces = [
+            "docker".to_owned(),
+            format!("docker-{ID}.scope"),
+            ID.to_owned(),
+            ID[..63].to_owned(),
+            "kubepods".into(),
+            "kubepods.slice".into(),
+            "burstable".into(),
+            format!("pod{UID}"),
+            format!("kubepods-besteffort-pod{UID_}.slice"),
+            "kubepods-.slice".into(),
+            "kubepods--pod.slice".into(),
+            format!("crio-conmon-{ID}.scope"),
+            format!("libpod-{ID}"),
+            "libpod-".into(),
+            "\\xff\\x00".into(),
+            "é".into(),
+            String::new(),
+        ];
+        for _ in 0..20_000 {
+            let n = rng.next() % 6;
+            let path: Vec<&str> = (0..n)
+                .map(|_| pieces[(rng.next() % pieces.len() as u64) as usize].as_str())
+                .collect();
+            let path = format!("/{}", path.join("/"));
+            let info = parse(&path);
+            if let Some(id) = &info.container_id {
+                assert!(is_container_id(id), "{path}: {id}");
+                assert_ne!(info.runtime, Runtime::Host);
+            }
+            assert_eq!(
+                info.short_id().len(),
+                if info.container_id.is_some() { 12 } else { 4 }
+            );
+        }
+    }
+
     #[test]
     fn runtime_serde_names() {
         assert_eq!(serde_json::to_string(&Runtime::Crio).unwrap(), "\"cri-o\"");
