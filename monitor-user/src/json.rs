@@ -7,6 +7,8 @@
 //! unknown are omitted rather than written as null; `evt.truncated` lists
 //! the fields the kernel cut short.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
 
 use crate::cgroup;
@@ -15,7 +17,9 @@ use crate::sysargs::{ArgValue, SockAddr};
 
 /// The flat JSON object of an event.
 pub fn to_value(ev: &Event) -> Value {
-    let mut m = Map::new();
+    // A BTreeMap keeps keys sorted even if serde_json's `preserve_order`
+    // feature gets enabled by another crate of the build.
+    let mut m: BTreeMap<String, Value> = BTreeMap::new();
     let mut put = |k: &str, v: Value| {
         if !v.is_null() {
             m.insert(k.to_owned(), v);
@@ -158,7 +162,7 @@ pub fn to_value(ev: &Event) -> Value {
     if !ev.truncated.is_empty() {
         put("evt.truncated", json!(ev.truncated));
     }
-    Value::Object(m)
+    Value::Object(m.into_iter().collect::<Map<String, Value>>())
 }
 
 fn success(put: &mut impl FnMut(&str, Value)) {
