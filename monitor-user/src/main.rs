@@ -206,3 +206,34 @@ fn probe() -> anyhow::Result<()> {
     println!("processes visible in /proc: {n}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["vigil", "run", "--events", "-", "--stats-interval", "5"])
+            .unwrap();
+        let Cmd::Run(a) = cli.cmd else {
+            panic!("not run")
+        };
+        assert_eq!(a.events.as_deref(), Some(Path::new("-")));
+        assert_eq!((a.stats_interval, a.ring_bytes), (5, 16 << 20));
+        assert!(Cli::try_parse_from(["vigil", "run", "--stats-interval", "0"]).is_err());
+    }
+
+    #[test]
+    fn ring_bytes_must_be_a_page_multiple_power_of_two() {
+        assert_eq!(parse_ring_bytes("65536"), Ok(65536));
+        assert!(parse_ring_bytes("1000")
+            .unwrap_err()
+            .contains("power of two"));
+        assert!(parse_ring_bytes("2048").is_err());
+        assert!(parse_ring_bytes("lots")
+            .unwrap_err()
+            .contains("not a number"));
+    }
+}
