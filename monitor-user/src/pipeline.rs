@@ -1,0 +1,433 @@
+//! The agent's main loop: records in, enriched events out, stats on the side.
+//!
+//! [`run`] reads batches from a [`RecordSource`] (the eBPF sensor in
+//! production, synthetic records in tests), enriches every record, writes
+//! each event as a JSON line, logs a `stats {json}` line every
+//! `stats_interval` and once at the end, and returns when the `shutdown`
+//! future completes (the binary passes SIGINT/SIGTERM; tests pass whatever
+//! they like), after flushing its output. This is mini-redis's
+//! `run(config, shutdown)` shape: nothing in here knows about signals.
+
+use std::future::Future;
+use std::io;
+use std::time::{Duration, Instant};
+
+use monitor_common::decode::Record;
+use monitor_common::EventKind;
+use thiserror::Error;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::enrich::Enricher;
+use crate::event::Clock;
+
+/// What the sensor counted (contracts.md section 1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SensorStats {
+    /// Records decoded.
+    pub records: u64,
+    /// Records that failed to decode (counted, skipped).
+    pub malformed: u64,
+    /// Ring-buffer reservation failures in the kernel, per kind.
+    pub kernel_drops: Vec<(EventKind, u64)>,
+}
+
+/// Where records come from.
+///
+/// `read_batch` waits until records are available and appends them to
+/// `out`; it may return with nothing appended (a spurious wakeup). It must
+/// be cancel-safe: the pipeline drops a pending call on shutdown. A finite
+/// source (a replay, a test) ends the run by returning an error of kind
+/// [`io::ErrorKind::UnexpectedEof`] once it is exhausted.
+#[allow(async_fn_in_trait)] // used with concrete types only, never `dyn`
+pub trait RecordSource {
+    async fn read_batch(&mut self, out: &mut Vec<Record>) -> io::Result<()>;
+    fn stats(&self) -> SensorStats;
+}
+
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    #[error("reading records: {0}")]
+    Source(io::Error),
+    #[error("writing events: {0}")]
+    Events(io::Error),
+}
+
+/// Pipeline settings and state it takes over.
+pub struct Config {
+    pub enricher: Enricher,
+    /// Period of the `stats` log line.
+    pub stats_interval: Duration,
+    /// Period of process-table reaping and cgroup expiry.
+    pub maintain_interval: Duration,
+}
+
+impl Config {
+    pub fn new(enricher: Enricher) -> Config {
+        Config {
+            enricher,
+            stats_interval: Duration::from_secs(60),
+            maintain_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub events: u64,
+    /// The final source statistics.
+    pub stats: SensorStats,
+    /// How many `stats` lines were logged (periodic and final).
+    pub stats_reports: u64,
+    /// Why the run ended.
+    pub ended_by: EndReason,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Shutdown,
+    SourceExhausted,
+}
+
+/// Run until `shutdown` completes or the source is exhausted. Events are
+/// written to `events` as JSON lines when it is given.
+pub async fn run<S, W, F>(
+    mut config: Config,
+    source: &mut S,
+    mut events: Option<&mut W>,
+    shutdown: F,
+) -> Result<Summary, PipelineError>
+where
+    S: RecordSource,
+    W: AsyncWrite + Unpin + ?Sized,
+    F: Future,
+{
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut stats_tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.stats_interval,
+        config.stats_interval.max(Duration::from_millis(1)),
+    );
+    stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_maintain = Instant::now();
+    let mut batch: Vec<Record> = Vec::with_capacity(1024);
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut n_events = 0u64;
+    let mut stats_reports = 0u64;
+
+    let result: Result<EndReason, PipelineError> = loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break Ok(EndReason::Shutdown),
+            _ = stats_tick.tick() => {
+                log_stats(&source.stats(), n_events);
+                stats_reports += 1;
+            }
+            r = source.read_batch(&mut batch) => {
+                match r {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break Ok(EndReason::SourceExhausted),
+                    Err(e) => break Err(PipelineError::Source(e)),
+                }
+                let now = Instant::now();
+                for rec in batch.drain(..) {
+                    let ev = config.enricher.enrich(&rec, now);
+                    n_events += 1;
+                    if events.is_some() {
+                        crate::json::write_line(&ev, &mut buf);
+                    }
+                }
+                if let Some(w) = events.as_deref_mut() {
+                    if !buf.is_empty() {
+                        let written = async {
+                            w.write_all(&buf).await?;
+                            w.flush().await
+                        };
+                        if let Err(e) = written.await {
+                            break Err(PipelineError::Events(e));
+                        }
+                        buf.clear();
+                    }
+                }
+                if now.duration_since(last_maintain) >= config.maintain_interval {
+                    config.enricher.maintain(now, Clock::boot_now());
+                    last_maintain = now;
+                }
+            }
+        }
+    };
+    // Whatever ended the run: flush what we have and report.
+    if let Some(w) = events {
+        if let Err(e) = w.flush().await {
+            log::warn!("flushing events: {e}");
+        }
+    }
+    let stats = source.stats();
+    log_stats(&stats, n_events);
+    stats_reports += 1;
+    let ended_by = result?;
+    Ok(Summary {
+        events: n_events,
+        stats,
+        stats_reports,
+        ended_by,
+    })
+}
+
+fn log_stats(stats: &SensorStats, events: u64) {
+    log::info!("stats {}", stats_json(stats, events));
+}
+
+/// The `stats` payload (contracts.md section 3):
+/// `{"records":N,"events":N,"malformed":N,"kernel_drops":{"execve":N,...},"total_drops":N}`.
+/// Every kind appears in `kernel_drops`, in stable id order.
+pub fn stats_json(stats: &SensorStats, events: u64) -> String {
+    use std::fmt::Write;
+    let mut drops = String::new();
+    let mut total = 0u64;
+    for (i, kind) in EventKind::ALL.iter().enumerate() {
+        let n: u64 = stats
+            .kernel_drops
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, n)| n)
+            .sum();
+        total += n;
+        let sep = if i == 0 { "" } else { "," };
+        let _ = write!(drops, "{sep}\"{}\":{n}", kind.name());
+    }
+    format!(
+        "{{\"records\":{},\"events\":{events},\"malformed\":{},\"kernel_drops\":{{{drops}}},\"total_drops\":{total}}}",
+        stats.records, stats.malformed
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enrich::tests::*;
+    use monitor_common::SyscallId;
+    use std::collections::VecDeque;
+    use tokio::sync::oneshot;
+
+    /// Hands out prepared batches; then either reports exhaustion or waits
+    /// forever (like an idle ring buffer) after signalling `drained`.
+    struct Synthetic {
+        batches: VecDeque<Vec<Record>>,
+        eof: bool,
+        drained: Option<oneshot::Sender<()>>,
+        handed: u64,
+    }
+
+    impl RecordSource for Synthetic {
+        async fn read_batch(&mut self, out: &mut Vec<Record>) -> io::Result<()> {
+            match self.batches.pop_front() {
+                Some(b) => {
+                    self.handed += b.len() as u64;
+                    out.extend(b);
+                    Ok(())
+                }
+                None if self.eof => Err(io::ErrorKind::UnexpectedEof.into()),
+                None => {
+                    if let Some(tx) = self.drained.take() {
+                        let _ = tx.send(());
+                    }
+                    std::future::pending().await
+                }
+            }
+        }
+
+        fn stats(&self) -> SensorStats {
+            SensorStats {
+                records: self.handed,
+                malformed: 2,
+                kernel_drops: vec![(EventKind::Exec, 3), (EventKind::Syscall, 4)],
+            }
+        }
+    }
+
+    fn batches() -> VecDeque<Vec<Record>> {
+        let path = format!("/libpod_parent/libpod-{CID}");
+        VecDeque::from([
+            vec![
+                cgroup_rec(true, 77, &path, 1),
+                exec(
+                    10,
+                    1,
+                    77,
+                    2,
+                    &[b"/bin/sh", b"-c", b"cat /etc/shadow"],
+                    b"/bin/busybox",
+                    0,
+                ),
+            ],
+            vec![],
+            vec![
+                syscall(
+                    10,
+                    77,
+                    3,
+                    SyscallId::Openat,
+                    3,
+                    [libc::AT_FDCWD as u64, 0, 0, 0, 0, 0],
+                    b"/etc/shadow",
+                    b"",
+                    b"",
+                ),
+                exit(10, 1, 77, 4, 0),
+                cgroup_rec(false, 77, &path, 5),
+            ],
+        ])
+    }
+
+    fn lines(out: &[u8]) -> Vec<serde_json::Value> {
+        let text = std::str::from_utf8(out).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("valid JSON line"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn writes_every_event_until_the_source_ends() {
+        let mut src = Synthetic {
+            batches: batches(),
+            eof: true,
+            drained: None,
+            handed: 0,
+        };
+        let mut out: Vec<u8> = Vec::new();
+        let summary = run(
+            Config::new(bare()),
+            &mut src,
+            Some(&mut out),
+            std::future::pending::<()>(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.ended_by, EndReason::SourceExhausted);
+        assert_eq!(summary.events, 5);
+        let evs = lines(&out);
+        let types: Vec<&str> = evs
+            .iter()
+            .map(|v| v["evt.type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "cgroup_mkdir",
+                "execve",
+                "openat",
+                "procexit",
+                "cgroup_rmdir"
+            ]
+        );
+        for v in &evs[1..4] {
+            assert_eq!(v["container.id"], &CID[..12], "{v}");
+        }
+        assert_eq!(evs[2]["fd.name"], "/etc/shadow");
+        assert_eq!(evs[2]["proc.exepath"], "/bin/busybox");
+        assert_eq!(evs[2]["proc.cmdline"], "sh -c cat /etc/shadow");
+        let nums: Vec<u64> = evs.iter().map(|v| v["evt.num"].as_u64().unwrap()).collect();
+        assert_eq!(nums, [1, 2, 3, 4, 5]);
+        assert_eq!(summary.stats_reports, 1, "the final stats line");
+    }
+
+    #[tokio::test]
+    async fn shutdown_stops_a_waiting_source_and_flushes() {
+        let (tx, rx) = oneshot::channel();
+        let mut src = Synthetic {
+            batches: batches(),
+            eof: false,
+            drained: Some(tx),
+            handed: 0,
+        };
+        let mut out: Vec<u8> = Vec::new();
+        let summary = run(Config::new(bare()), &mut src, Some(&mut out), rx)
+            .await
+            .unwrap();
+        assert_eq!(summary.ended_by, EndReason::Shutdown);
+        assert_eq!(lines(&out).len(), 5);
+        assert_eq!(summary.stats.records, 5);
+    }
+
+    #[tokio::test]
+    async fn runs_without_an_events_output() {
+        let mut src = Synthetic {
+            batches: batches(),
+            eof: true,
+            drained: None,
+            handed: 0,
+        };
+        let summary = run(
+            Config::new(bare()),
+            &mut src,
+            None::<&mut Vec<u8>>,
+            std::future::pending::<()>(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.events, 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn logs_stats_periodically() {
+        let mut src = Synthetic {
+            batches: VecDeque::new(),
+            eof: false,
+            drained: None,
+            handed: 0,
+        };
+        let cfg = Config {
+            stats_interval: Duration::from_secs(10),
+            ..Config::new(bare())
+        };
+        // Time is paused: the runtime advances it while everything waits.
+        let summary = run(
+            cfg,
+            &mut src,
+            None::<&mut Vec<u8>>,
+            tokio::time::sleep(Duration::from_secs(35)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.stats_reports, 4, "3 periodic + 1 final");
+    }
+
+    struct Broken;
+    impl RecordSource for Broken {
+        async fn read_batch(&mut self, _: &mut Vec<Record>) -> io::Result<()> {
+            Err(io::Error::other("ring buffer gone"))
+        }
+        fn stats(&self) -> SensorStats {
+            SensorStats::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn source_errors_end_the_run_with_an_error() {
+        let err = run(
+            Config::new(bare()),
+            &mut Broken,
+            None::<&mut Vec<u8>>,
+            std::future::pending::<()>(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, PipelineError::Source(_)), "{err}");
+    }
+
+    #[test]
+    fn stats_json_shape() {
+        let s = SensorStats {
+            records: 10,
+            malformed: 1,
+            kernel_drops: vec![(EventKind::Exec, 3), (EventKind::OomKill, 2)],
+        };
+        let j = stats_json(&s, 9);
+        assert_eq!(
+            j,
+            "{\"records\":10,\"events\":9,\"malformed\":1,\"kernel_drops\":{\"execve\":3,\"clone\":0,\"procexit\":0,\"syscall\":0,\"module_load\":0,\"cgroup_mkdir\":0,\"cgroup_rmdir\":0,\"oom_kill\":2},\"total_drops\":5}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(v["total_drops"], 5);
+    }
+}
