@@ -16,6 +16,7 @@ pub mod reader;
 pub mod recorder;
 pub mod segment;
 pub mod stats;
+mod sync;
 pub mod typed;
 pub mod verify;
 pub mod writer;

@@ -214,7 +214,7 @@ fn run<T: Serialize>(
         write_losses(&mut writer, &shared);
         if Instant::now() >= next_flush {
             // Errors are counted per record; the periodic work retries.
-            let _ = writer.flush(true);
+            let _ = writer.sync_in_background();
             let _ = writer.tick();
             next_flush = Instant::now() + interval;
         }

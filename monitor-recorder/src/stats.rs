@@ -18,6 +18,7 @@ pub struct Counters {
     pub(crate) segments_rotated: AtomicU64,
     pub(crate) segments_deleted: AtomicU64,
     pub(crate) syncs: AtomicU64,
+    pub(crate) sync_errors: AtomicU64,
     pub(crate) durable_seq: AtomicU64,
 }
 
@@ -33,6 +34,7 @@ impl Default for Counters {
             segments_rotated: AtomicU64::new(0),
             segments_deleted: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            sync_errors: AtomicU64::new(0),
             durable_seq: AtomicU64::new(NONE),
         }
     }
@@ -43,8 +45,12 @@ impl Counters {
         c.fetch_add(n, Relaxed);
     }
 
-    pub(crate) fn set_durable(&self, seq: u64) {
-        self.durable_seq.store(seq, Relaxed);
+    /// Durable sequence numbers only grow (NONE is u64::MAX, so it is
+    /// replaced explicitly).
+    pub(crate) fn raise_durable(&self, seq: u64) {
+        let _ = self
+            .durable_seq
+            .fetch_update(Relaxed, Relaxed, |d| (d == NONE || d < seq).then_some(seq));
     }
 
     pub fn snapshot(&self) -> Stats {
@@ -59,6 +65,7 @@ impl Counters {
             segments_rotated: self.segments_rotated.load(Relaxed),
             segments_deleted: self.segments_deleted.load(Relaxed),
             syncs: self.syncs.load(Relaxed),
+            sync_errors: self.sync_errors.load(Relaxed),
             durable_seq: (durable != NONE).then_some(durable),
         }
     }
@@ -82,8 +89,10 @@ pub struct Stats {
     pub segments_rotated: u64,
     /// Segments deleted by retention.
     pub segments_deleted: u64,
-    /// fdatasync calls.
+    /// Completed fdatasync calls.
     pub syncs: u64,
+    /// Failed fdatasync/fsync calls (data may not be durable).
+    pub sync_errors: u64,
     /// Highest sequence number known to be on stable storage.
     pub durable_seq: Option<u64>,
 }

@@ -21,6 +21,7 @@ use crate::format::{
 };
 use crate::segment::SegmentReader;
 use crate::stats::{Counters, Stats};
+use crate::sync::Syncer;
 
 /// Sequence number of the first record of a new log.
 pub const FIRST_SEQ: u64 = 1;
@@ -60,8 +61,9 @@ pub struct LogWriter {
     active: Option<Active>,
     closed: VecDeque<Closed>,
     counters: Arc<Counters>,
-    /// Written since the last fdatasync.
+    /// Written since the last fdatasync was submitted.
     dirty: bool,
+    syncer: Syncer,
     _lock: File,
 }
 
@@ -83,13 +85,15 @@ impl LogWriter {
             Err(TryLockError::WouldBlock) => return Err(WriteError::Locked { path: dir }),
             Err(TryLockError::Error(e)) => return Err(io_write(&lock_path, "lock")(e)),
         }
+        let counters = Arc::new(Counters::default());
         let mut w = Self {
             dir,
             cfg,
             next_seq: FIRST_SEQ,
             active: None,
             closed: VecDeque::new(),
-            counters: Arc::new(Counters::default()),
+            syncer: Syncer::spawn(counters.clone())?,
+            counters,
             dirty: false,
             _lock: lock,
         };
@@ -212,27 +216,39 @@ impl LogWriter {
         Ok(seq)
     }
 
-    /// Writes buffered records to the file; with `sync`, also fdatasyncs.
-    /// Returns the highest sequence number known durable.
+    /// Writes buffered records to the file; with `sync`, also waits until
+    /// they (and everything before them) are fdatasynced. Returns the
+    /// highest sequence number known durable.
     pub fn flush(&mut self, sync: bool) -> Result<Option<u64>, WriteError> {
-        if let Some(a) = self.active.as_mut() {
-            let r = a.file.flush().map_err(io_write(&a.path, "flush"));
-            if let Err(e) = r {
-                self.abandon();
-                return Err(e);
-            }
-            if sync && self.dirty {
-                let r = a.file.get_ref().sync_data();
-                if let Err(e) = r.map_err(io_write(&a.path, "fdatasync")) {
-                    self.abandon();
-                    return Err(e);
-                }
-                Counters::add(&self.counters.syncs, 1);
-                self.counters.set_durable(a.last_seq);
-                self.dirty = false;
-            }
+        self.write_out(sync)?;
+        if sync {
+            self.syncer.wait()?;
         }
         Ok(self.counters.snapshot().durable_seq)
+    }
+
+    /// Writes buffered records to the file and has them fdatasynced in the
+    /// background; `stats().durable_seq` advances when that is done.
+    pub fn sync_in_background(&mut self) -> Result<(), WriteError> {
+        self.write_out(true)
+    }
+
+    fn write_out(&mut self, sync: bool) -> Result<(), WriteError> {
+        let Some(a) = self.active.as_mut() else {
+            return Ok(());
+        };
+        let r = a.file.flush().map_err(io_write(&a.path, "flush"));
+        if let Err(e) = r {
+            self.abandon();
+            return Err(e);
+        }
+        if sync && self.dirty {
+            let dup = a.file.get_ref().try_clone();
+            let dup = dup.map_err(io_write(&a.path, "dup for fdatasync"))?;
+            self.syncer.sync_file(dup, a.path.clone(), Some(a.last_seq));
+            self.dirty = false;
+        }
+        Ok(())
     }
 
     /// Periodic work: age rotation of an idle segment and retention.
@@ -266,13 +282,7 @@ impl LogWriter {
             .write_all(&prefix)
             .and_then(|()| a.file.write_all(&footer))
             .and_then(|()| a.file.flush())
-            .map_err(io_write(&a.path, "write footer"))
-            .and_then(|()| {
-                a.file
-                    .get_ref()
-                    .sync_data()
-                    .map_err(io_write(&a.path, "fdatasync"))
-            });
+            .map_err(io_write(&a.path, "write footer"));
         let bytes = a.bytes + (prefix.len() + footer.len()) as u64;
         self.closed.push_back(Closed {
             path: a.path.clone(),
@@ -280,11 +290,15 @@ impl LogWriter {
             last_write_ns: closed_at,
         });
         r?;
+        // The retired file is synced (and closed) by the sync thread.
+        let file = a.file.into_inner().map_err(|e| {
+            let path = a.path.clone();
+            io_write(&path, "flush")(e.into_error())
+        })?;
+        self.syncer.sync_file(file, a.path, Some(a.last_seq));
         let c = &self.counters;
         Counters::add(&c.bytes, bytes - a.bytes);
         Counters::add(&c.segments_rotated, 1);
-        Counters::add(&c.syncs, 1);
-        c.set_durable(a.last_seq);
         self.dirty = false;
         self.enforce_retention(closed_at)
     }
@@ -292,6 +306,7 @@ impl LogWriter {
     /// Flushes, closes the active segment with a footer and syncs.
     pub fn close(mut self) -> Result<Stats, WriteError> {
         self.rotate()?;
+        self.syncer.wait()?;
         Ok(self.stats())
     }
 
@@ -327,10 +342,9 @@ impl LogWriter {
         let mut file = BufWriter::with_capacity(self.cfg.buffer_bytes, file);
         file.write_all(&header)
             .map_err(io_write(&path, "write header"))?;
-        // Make the new directory entry durable; records are synced later.
-        if let Ok(d) = File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
+        // Make the new directory entry durable; the sync thread runs jobs
+        // in order, so this lands before any sync of the segment's records.
+        self.syncer.sync_dir(self.dir.clone());
         Counters::add(&self.counters.segments_created, 1);
         Counters::add(&self.counters.bytes, header.len() as u64);
         self.active = Some(Active {
