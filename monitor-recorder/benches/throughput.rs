@@ -84,7 +84,9 @@ fn main() {
     // writer thread encodes and writes; timed until close() has synced.
     let dir = tempfile::tempdir().unwrap();
     let rec = Recorder::<SampleEvent>::open(dir.path(), config()).unwrap();
-    let events: Vec<SampleEvent> = (0..n).map(|i| templates[(i % 1024) as usize].clone()).collect();
+    let events: Vec<SampleEvent> = (0..n)
+        .map(|i| templates[(i % 1024) as usize].clone())
+        .collect();
     let t = Clock::start();
     let t0 = Instant::now();
     for (i, ev) in events.into_iter().enumerate() {
@@ -161,6 +163,9 @@ fn main() {
         black_box(e.unwrap());
         count += 1;
     }
-    println!("read + decode to SampleEvent:           {}", t.report(count));
+    println!(
+        "read + decode to SampleEvent:           {}",
+        t.report(count)
+    );
     assert_eq!(count, n);
 }

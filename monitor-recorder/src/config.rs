@@ -66,7 +66,10 @@ impl Config {
         if self.queue_capacity == 0 {
             return bad("queue_capacity must be positive");
         }
-        if self.retention_bytes.is_some_and(|r| r < self.max_segment_bytes) {
+        if self
+            .retention_bytes
+            .is_some_and(|r| r < self.max_segment_bytes)
+        {
             return bad("retention_bytes must be at least max_segment_bytes");
         }
         if self.schema.len() + self.writer_info.len() > MAX_HEADER_LEN - 64 {

@@ -182,7 +182,10 @@ pub enum WriteError {
     Stopped,
 }
 
-pub(crate) fn io_read<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> ReadError + 'a {
+pub(crate) fn io_read<'a>(
+    path: &'a Path,
+    op: &'static str,
+) -> impl FnOnce(io::Error) -> ReadError + 'a {
     move |source| ReadError::Io {
         path: path.to_owned(),
         op,
@@ -190,7 +193,10 @@ pub(crate) fn io_read<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::E
     }
 }
 
-pub(crate) fn io_write<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> WriteError + 'a {
+pub(crate) fn io_write<'a>(
+    path: &'a Path,
+    op: &'static str,
+) -> impl FnOnce(io::Error) -> WriteError + 'a {
     move |source| WriteError::Io {
         path: path.to_owned(),
         op,

@@ -163,9 +163,7 @@ impl SegmentHeader {
         if !(MIN_HEADER_LEN..=MAX_HEADER_LEN).contains(&len) {
             return Err(HeaderProblem::Bad {
                 offset: 10,
-                reason: format!(
-                    "header length {len} outside {MIN_HEADER_LEN}..={MAX_HEADER_LEN}"
-                ),
+                reason: format!("header length {len} outside {MIN_HEADER_LEN}..={MAX_HEADER_LEN}"),
             });
         }
         if bytes.len() < len {
@@ -196,9 +194,7 @@ impl SegmentHeader {
         if HEADER_FIXED_LEN + wl + sl + 4 != len {
             return Err(HeaderProblem::Bad {
                 offset: 32,
-                reason: format!(
-                    "string lengths {wl} + {sl} do not add up to header length {len}"
-                ),
+                reason: format!("string lengths {wl} + {sl} do not add up to header length {len}"),
             });
         }
         let text = |off: usize, n: usize, what: &str| {
@@ -429,7 +425,10 @@ mod tests {
         let h = SegmentHeader::encode(7, 42, "vigil 0.1", "vigil.event/1");
         let d = SegmentHeader::decode(&h, true).unwrap();
         assert_eq!((d.created_ns, d.first_seq, d.len), (7, 42, h.len()));
-        assert_eq!((d.writer.as_str(), d.schema.as_str()), ("vigil 0.1", "vigil.event/1"));
+        assert_eq!(
+            (d.writer.as_str(), d.schema.as_str()),
+            ("vigil 0.1", "vigil.event/1")
+        );
     }
 
     #[test]
@@ -464,5 +463,55 @@ mod tests {
         let mut frame = frame_prefix(KIND_FOOTER, 99, 12, &payload).to_vec();
         frame.extend_from_slice(&payload);
         assert_eq!(Footer::from_frame(&frame), Some((f, 99)));
+    }
+}
+
+/// Byte-exact examples that docs/log-format.md describes; if these change,
+/// the format changed.
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    #[test]
+    fn crc_is_crc32c_castagnoli() {
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
+    }
+
+    #[test]
+    fn header_bytes() {
+        let h = SegmentHeader::encode(0x0102030405060708, 42, "w", "s");
+        let mut want = Vec::new();
+        want.extend_from_slice(b"\x89VLG\r\n\x1a\n");
+        want.extend_from_slice(&[1, 0, 42, 0, 0, 0, 0, 0]); // version 1, len 42, flags
+        want.extend_from_slice(&[8, 7, 6, 5, 4, 3, 2, 1]); // created_ns
+        want.extend_from_slice(&[42, 0, 0, 0, 0, 0, 0, 0]); // first_seq
+        want.extend_from_slice(&[1, 0, 1, 0, b'w', b's']); // lengths, strings
+        let crc = crc32c::crc32c(&want);
+        want.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(h, want);
+    }
+
+    #[test]
+    fn frame_bytes() {
+        let p = frame_prefix(KIND_EVENT, 0x10, 7, b"hi");
+        let mut body = vec![19, 0, 0, 0, 1]; // body_len 17 + 2, kind 1
+        body.extend_from_slice(&[0x10, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0]);
+        body.extend_from_slice(b"hi");
+        let crc = crc32c::crc32c(&body);
+        let mut want = vec![0xF5, 0x56, 0x52, 0x0A];
+        want.extend_from_slice(&crc.to_le_bytes());
+        want.extend_from_slice(&body);
+        let mut got = p.to_vec();
+        got.extend_from_slice(b"hi");
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn loss_bytes() {
+        let l = Loss {
+            source: LossSource::RecorderQueueFull,
+            count: 258,
+        };
+        assert_eq!(l.encode(), [3, 2, 1, 0, 0, 0, 0, 0, 0]);
     }
 }

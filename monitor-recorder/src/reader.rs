@@ -61,7 +61,9 @@ impl LogReader {
 
     /// Several directories and/or files, read in the order given (each
     /// directory's segments in sequence order).
-    pub fn open_many<P: AsRef<Path>>(paths: impl IntoIterator<Item = P>) -> Result<Self, ReadError> {
+    pub fn open_many<P: AsRef<Path>>(
+        paths: impl IntoIterator<Item = P>,
+    ) -> Result<Self, ReadError> {
         let mut segments = Vec::new();
         for p in paths {
             let p = p.as_ref();
@@ -201,13 +203,18 @@ impl Iterator for Records {
     type Item = Result<Record, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(self.next_frame()?.map(|f| Record {
-            segment: self.cur_path.clone().expect("a frame implies an open segment"),
-            payload: self.payload(&f).to_vec(),
-            offset: f.offset,
-            kind: f.kind,
-            timestamp_ns: f.timestamp_ns,
-            seq: f.seq,
+        Some(self.next_frame()?.map(|f| {
+            Record {
+                segment: self
+                    .cur_path
+                    .clone()
+                    .expect("a frame implies an open segment"),
+                payload: self.payload(&f).to_vec(),
+                offset: f.offset,
+                kind: f.kind,
+                timestamp_ns: f.timestamp_ns,
+                seq: f.seq,
+            }
         }))
     }
 }

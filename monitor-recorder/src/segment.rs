@@ -91,22 +91,21 @@ impl<R: Read> SegmentReader<R> {
             .min(MAX_HEADER_LEN);
         let avail = r.fill(want)?;
         let path = r.path.clone();
-        let header =
-            SegmentHeader::decode(&r.buf[..avail], r.eof).map_err(|p| match p {
-                HeaderProblem::Empty => ReadError::Empty { path },
-                HeaderProblem::Foreign { found } => ReadError::Foreign { path, found },
-                HeaderProblem::Truncated { needed, available } => ReadError::TruncatedHeader {
-                    path,
-                    needed,
-                    available,
-                },
-                HeaderProblem::Version { found } => ReadError::UnsupportedVersion { path, found },
-                HeaderProblem::Bad { offset, reason } => ReadError::BadHeader {
-                    path,
-                    offset,
-                    reason,
-                },
-            })?;
+        let header = SegmentHeader::decode(&r.buf[..avail], r.eof).map_err(|p| match p {
+            HeaderProblem::Empty => ReadError::Empty { path },
+            HeaderProblem::Foreign { found } => ReadError::Foreign { path, found },
+            HeaderProblem::Truncated { needed, available } => ReadError::TruncatedHeader {
+                path,
+                needed,
+                available,
+            },
+            HeaderProblem::Version { found } => ReadError::UnsupportedVersion { path, found },
+            HeaderProblem::Bad { offset, reason } => ReadError::BadHeader {
+                path,
+                offset,
+                reason,
+            },
+        })?;
         r.lo = header.len;
         r.header = header;
         Ok(r)

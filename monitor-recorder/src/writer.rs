@@ -162,7 +162,12 @@ impl LogWriter {
 
     /// Appends one record and returns its sequence number. The record is
     /// buffered: it is durable after the next `flush(true)`.
-    pub fn append(&mut self, kind: RecordKind, ts_ns: u64, payload: &[u8]) -> Result<u64, WriteError> {
+    pub fn append(
+        &mut self,
+        kind: RecordKind,
+        ts_ns: u64,
+        payload: &[u8],
+    ) -> Result<u64, WriteError> {
         if kind == RecordKind::Footer {
             return Err(WriteError::ReservedKind);
         }
@@ -188,7 +193,11 @@ impl LogWriter {
         self.next_seq += 1;
         let a = self.active.as_mut().expect("created above");
         let prefix = frame_prefix(kind.to_byte(), ts_ns, seq, payload);
-        if let Err(e) = a.file.write_all(&prefix).and_then(|()| a.file.write_all(payload)) {
+        if let Err(e) = a
+            .file
+            .write_all(&prefix)
+            .and_then(|()| a.file.write_all(payload))
+        {
             let path = a.path.clone();
             self.abandon();
             return Err(io_write(&path, "write")(e));
@@ -407,4 +416,3 @@ fn last_seq_of(path: &Path) -> Result<Option<u64>, ReadError> {
     }
     Ok(last)
 }
-

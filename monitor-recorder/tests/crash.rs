@@ -66,7 +66,13 @@ fn sigkill_mid_stream_keeps_every_acknowledged_record() {
         .enumerate()
     {
         let child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(DIR_ENV, dir.path())
             .env(ROUND_ENV, round.to_string())
             .stdout(Stdio::piped())
@@ -127,10 +133,16 @@ fn sigkill_mid_stream_keeps_every_acknowledged_record() {
         assert_eq!(*got, (0..got.len() as u64).collect::<Vec<_>>(), "round {r}");
     }
     // Only torn tails (at most one per killed writer), never corruption.
-    assert!(problems.iter().all(|p| p.is_truncated_tail()), "{problems:?}");
+    assert!(
+        problems.iter().all(|p| p.is_truncated_tail()),
+        "{problems:?}"
+    );
     assert!(problems.len() <= acked.len());
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
     let s = vigil_recorder::verify(dir.path()).unwrap();
     assert!(s.is_intact(), "{s}");
-    println!("acknowledged per round {acked:?}; readable {:?}; {s}", per_round.iter().map(Vec::len).collect::<Vec<_>>());
+    println!(
+        "acknowledged per round {acked:?}; readable {:?}; {s}",
+        per_round.iter().map(Vec::len).collect::<Vec<_>>()
+    );
 }

@@ -96,7 +96,8 @@ fn corrupt_records_are_reported_and_skipped() {
     let next = recs[11].offset;
 
     // (what to damage, expected defect)
-    let cases: Vec<(usize, u8, fn(&Defect) -> bool)> = vec![
+    type Case = (usize, u8, fn(&Defect) -> bool);
+    let cases: Vec<Case> = vec![
         (off + 40, 0x55, |d| matches!(d, Defect::BadChecksum { .. })),
         (off + 14, 0x01, |d| matches!(d, Defect::BadChecksum { .. })), // timestamp byte
         (off + 1, 0xff, |d| matches!(d, Defect::BadSync { .. })),
@@ -163,7 +164,9 @@ fn corruption_in_a_middle_segment_names_that_segment() {
     assert_eq!(events.len(), 599);
     assert_eq!(errs.len(), 1);
     assert_eq!(errs[0].path(), victim_seg.as_path());
-    assert!(matches!(&errs[0], ReadError::Corrupt { offset, resumed_at: Some(_), .. } if *offset == victim.offset));
+    assert!(
+        matches!(&errs[0], ReadError::Corrupt { offset, resumed_at: Some(_), .. } if *offset == victim.offset)
+    );
     let s = vigil_recorder::verify(dir.path()).unwrap();
     assert_eq!(s.sequence_gaps, vec![(victim.seq - 1, victim.seq + 1)]);
 }
@@ -190,7 +193,14 @@ fn garbage_tail_is_corruption_and_zero_tail_is_truncation() {
     let (recs, errs) = read_all(&seg);
     assert_eq!(recs.len(), 5);
     assert!(
-        matches!(&errs[..], [ReadError::TruncatedTail { zero_filled: true, bytes: 4096, .. }]),
+        matches!(
+            &errs[..],
+            [ReadError::TruncatedTail {
+                zero_filled: true,
+                bytes: 4096,
+                ..
+            }]
+        ),
         "{errs:?}"
     );
 }
@@ -220,8 +230,14 @@ fn empty_foreign_future_and_broken_headers_are_typed_errors() {
     assert!(matches!(e, ReadError::Empty { .. }), "{e}");
     assert!(e.to_string().contains("offset 0"));
 
-    let e = f("foreign.vlog", b"{\"this is\": \"a JSON file, not a log\"}\n");
-    assert!(matches!(&e, ReadError::Foreign { found, .. } if found.as_slice() == b"{\"this i"), "{e}");
+    let e = f(
+        "foreign.vlog",
+        b"{\"this is\": \"a JSON file, not a log\"}\n",
+    );
+    assert!(
+        matches!(&e, ReadError::Foreign { found, .. } if found.as_slice() == b"{\"this i"),
+        "{e}"
+    );
     assert!(e.to_string().contains("expected magic 89 56 4c 47"), "{e}");
 
     let e = f("short.vlog", &MAGIC[..5]);
@@ -230,7 +246,10 @@ fn empty_foreign_future_and_broken_headers_are_typed_errors() {
     let mut future = header.to_vec();
     future[8] = 2;
     let e = f("future.vlog", &future);
-    assert!(matches!(e, ReadError::UnsupportedVersion { found: 2, .. }), "{e}");
+    assert!(
+        matches!(e, ReadError::UnsupportedVersion { found: 2, .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("offset 8") && e.to_string().contains("supports version 1"));
 
     let e = f("cut.vlog", &header[..header.len() - 3]);

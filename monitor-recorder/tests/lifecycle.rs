@@ -38,7 +38,10 @@ fn rotates_by_size_without_exceeding_the_limit() {
     let (recs, _) = read_all(dir.path());
     for s in &segs {
         let first = recs.iter().find(|r| *r.segment == **s).unwrap().seq;
-        assert_eq!(s.file_name().unwrap().to_str().unwrap(), format!("{first:020}.vlog"));
+        assert_eq!(
+            s.file_name().unwrap().to_str().unwrap(),
+            format!("{first:020}.vlog")
+        );
     }
 }
 
@@ -83,7 +86,10 @@ fn retention_by_total_size_deletes_oldest_whole_segments() {
     assert!(total <= 40_000, "{total}");
     assert!(total > 40_000 - 8192 - 69, "deleted too much: {total}");
     assert!(stats.segments_deleted > 0);
-    assert_eq!(stats.segments_deleted + segs.len() as u64, stats.segments_created);
+    assert_eq!(
+        stats.segments_deleted + segs.len() as u64,
+        stats.segments_created
+    );
     // What remains is the newest records, contiguous, ending at the last.
     let s = vigil_recorder::verify(dir.path()).unwrap();
     assert!(s.is_intact(), "{s}");
@@ -154,13 +160,17 @@ fn restart_after_crash_skips_torn_tail_and_removes_empty_segment() {
     // grow, past every segment name seen (record 10 is torn, unreadable).
     assert!(!empty.exists());
     assert_eq!(w.next_seq(), 11);
-    w.append(RecordKind::Event, ts(10), b"after restart").unwrap();
+    w.append(RecordKind::Event, ts(10), b"after restart")
+        .unwrap();
     w.close().unwrap();
     let (recs, errs) = read_all(dir.path());
     assert_eq!(recs.len(), 10);
     assert_eq!(recs.last().unwrap().payload, b"after restart");
     assert_eq!(recs.last().unwrap().seq, 11);
-    assert!(matches!(&errs[..], [e] if e.is_truncated_tail()), "{errs:?}");
+    assert!(
+        matches!(&errs[..], [e] if e.is_truncated_tail()),
+        "{errs:?}"
+    );
 }
 
 #[test]
@@ -235,12 +245,17 @@ fn full_queue_drops_are_counted_and_logged() {
         std::thread::sleep(Duration::from_millis(1));
     }
     // The writer is stuck: exactly `queue_capacity` more fit.
-    let accepted = (1..=20).filter(|&i| rec.record(ts(i), Item::Value(i))).count();
+    let accepted = (1..=20)
+        .filter(|&i| rec.record(ts(i), Item::Value(i)))
+        .count();
     assert_eq!(accepted, 8);
     assert_eq!(rec.stats().dropped, 12);
     GATE_OPEN.store(true, Ordering::SeqCst);
     let stats = rec.close().unwrap();
-    assert_eq!((stats.written, stats.dropped, stats.loss_records), (9, 12, 1));
+    assert_eq!(
+        (stats.written, stats.dropped, stats.loss_records),
+        (9, 12, 1)
+    );
 
     let log = LogReader::open(dir.path()).unwrap();
     let mut values = Vec::new();
@@ -274,4 +289,29 @@ fn flush_makes_records_durable_and_readable_while_writing() {
     drop(rec); // Drop closes cleanly too.
     let v = vigil_recorder::verify(dir.path()).unwrap();
     assert_eq!(v.segments_closed, v.segments);
+}
+
+/// Serialises as a sequence of unknown length, which postcard refuses.
+struct Unencodable;
+
+impl Serialize for Unencodable {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((0..3u8).filter(|_| true))
+    }
+}
+
+#[test]
+fn encode_failures_are_counted_and_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = Recorder::<Unencodable>::open(dir.path(), small_config()).unwrap();
+    for i in 0..5 {
+        assert!(rec.record(ts(i), Unencodable));
+    }
+    let stats = rec.close().unwrap();
+    assert_eq!((stats.written, stats.failed, stats.loss_records), (0, 5, 1));
+    let s = vigil_recorder::verify(dir.path()).unwrap();
+    assert_eq!(
+        s.lost.into_iter().collect::<Vec<_>>(),
+        vec![(LossSource::RecorderEncodeError, 5)]
+    );
 }

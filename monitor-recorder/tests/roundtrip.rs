@@ -20,7 +20,10 @@ fn recorder_round_trip_preserves_values_order_and_sequence() {
     let stats = rec.close().unwrap();
     assert_eq!(stats.written, 2000);
     assert_eq!(stats.dropped, 0);
-    assert!(stats.segments_created > 5, "16 KiB segments must rotate: {stats:?}");
+    assert!(
+        stats.segments_created > 5,
+        "16 KiB segments must rotate: {stats:?}"
+    );
     assert_eq!(stats.segments_rotated, stats.segments_created);
 
     let log = LogReader::open(dir.path()).unwrap();
@@ -39,7 +42,10 @@ fn recorder_round_trip_preserves_values_order_and_sequence() {
     assert_eq!(summary.events, 2000);
     assert_eq!(summary.segments, summary.segments_closed);
     assert_eq!((summary.first_seq, summary.last_seq), (Some(1), Some(2000)));
-    assert_eq!((summary.min_ts, summary.max_ts), (Some(ts(0)), Some(ts(1999))));
+    assert_eq!(
+        (summary.min_ts, summary.max_ts),
+        (Some(ts(0)), Some(ts(1999)))
+    );
 }
 
 #[test]
@@ -138,7 +144,9 @@ fn schema_mismatch_and_wrong_type_are_typed_errors() {
     rec.record(ts(0), sample(0));
     rec.close().unwrap();
 
-    let log = LogReader::open(dir.path()).unwrap().expect_schema("other/9");
+    let log = LogReader::open(dir.path())
+        .unwrap()
+        .expect_schema("other/9");
     let first = log.records().next().unwrap().unwrap_err();
     assert!(
         matches!(&first, ReadError::SchemaMismatch { expected, found, .. } if expected == "other/9" && found == "test.sample/1"),

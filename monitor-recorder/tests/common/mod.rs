@@ -33,11 +33,11 @@ pub fn sample(i: u64) -> SampleEvent {
         pid: 1000 + (i % 30000) as u32,
         tgid: 1000 + (i % 30000) as u32,
         ppid: 900 + (i % 50) as u32,
-        uid: if i % 3 == 0 { 0 } else { 1000 },
+        uid: if i.is_multiple_of(3) { 0 } else { 1000 },
         gid: 1000,
         cgroup_id: 0x1_0000 + (i % 64),
         boot_ns: 1_000_000_000 + i * 1_700,
-        ret: if i % 11 == 0 { -1 } else { 0 },
+        ret: if i.is_multiple_of(11) { -1 } else { 0 },
         comm: "curl".into(),
         exe: "/usr/bin/curl".into(),
         args: vec![
