@@ -277,15 +277,18 @@ impl<R: Read> SegmentReader<R> {
     /// first; returns how many are available.
     fn fill(&mut self, need: usize) -> Result<usize, ReadError> {
         while self.hi - self.lo < need && !self.eof {
-            if self.lo > 0 && self.buf.len() - self.hi < CHUNK.max(need) {
-                self.buf.copy_within(self.lo..self.hi, 0);
-                self.base += self.lo as u64;
-                self.hi -= self.lo;
-                self.lo = 0;
-            }
-            let want = CHUNK.max(need - (self.hi - self.lo));
-            if self.buf.len() - self.hi < want {
-                self.buf.resize(self.hi + want, 0);
+            // Grow by at most one chunk per read, so a bogus length costs
+            // only as much memory as the file really has behind it.
+            if self.buf.len() - self.hi < CHUNK {
+                if self.lo > 0 {
+                    self.buf.copy_within(self.lo..self.hi, 0);
+                    self.base += self.lo as u64;
+                    self.hi -= self.lo;
+                    self.lo = 0;
+                }
+                if self.buf.len() - self.hi < CHUNK {
+                    self.buf.resize(self.hi + CHUNK, 0);
+                }
             }
             match self.src.read(&mut self.buf[self.hi..]) {
                 Ok(0) => self.eof = true,
