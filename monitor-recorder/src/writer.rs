@@ -120,6 +120,15 @@ impl LogWriter {
                         .map_err(io_write(&last.path, "remove empty segment"))?;
                     segs.pop();
                 }
+                // Power loss can leave a new file's blocks unwritten: zeros.
+                Err(e @ (ReadError::Foreign { .. } | ReadError::BadHeader { .. })) => {
+                    if !all_zero(&last.path) {
+                        return Err(WriteError::Existing(e));
+                    }
+                    std::fs::remove_file(&last.path)
+                        .map_err(io_write(&last.path, "remove zero-filled segment"))?;
+                    segs.pop();
+                }
                 Err(e) => return Err(WriteError::Existing(e)),
             }
         }
@@ -398,6 +407,21 @@ impl LogWriter {
 impl Drop for LogWriter {
     fn drop(&mut self) {
         let _ = self.rotate();
+    }
+}
+
+/// Whether a file holds nothing but zero bytes.
+fn all_zero(path: &Path) -> bool {
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        match std::io::Read::read(&mut f, &mut buf) {
+            Ok(0) => return true,
+            Ok(n) if buf[..n].iter().all(|&b| b == 0) => {}
+            _ => return false,
+        }
     }
 }
 

@@ -151,26 +151,44 @@ fn restart_after_crash_skips_torn_tail_and_removes_empty_segment() {
     let len = fs::metadata(seg).unwrap().len();
     let f = fs::OpenOptions::new().write(true).open(seg).unwrap();
     f.set_len(len - 69 - 5).unwrap();
-    // And a segment created just before the crash, header only.
+    // A segment created just before the crash, header only, and one whose
+    // blocks were never written (power loss: zeros).
     let empty = dir.path().join(format!("{:020}.vlog", 11));
     fs::write(&empty, SegmentHeader::encode(0, 11, "w", "test.sample/1")).unwrap();
+    let zeros = dir.path().join(format!("{:020}.vlog", 12));
+    fs::write(&zeros, [0u8; 4096]).unwrap();
 
     let mut w = LogWriter::open(dir.path(), small_config()).unwrap();
-    // The header-only segment held nothing and is removed; numbers only
-    // grow, past every segment name seen (record 10 is torn, unreadable).
-    assert!(!empty.exists());
-    assert_eq!(w.next_seq(), 11);
+    // Neither held a record, so both are removed; numbers only grow, past
+    // every segment name seen (record 10 is torn, unreadable).
+    assert!(!empty.exists() && !zeros.exists());
+    assert_eq!(w.next_seq(), 12);
     w.append(RecordKind::Event, ts(10), b"after restart")
         .unwrap();
     w.close().unwrap();
     let (recs, errs) = read_all(dir.path());
     assert_eq!(recs.len(), 10);
     assert_eq!(recs.last().unwrap().payload, b"after restart");
-    assert_eq!(recs.last().unwrap().seq, 11);
+    assert_eq!(recs.last().unwrap().seq, 12);
     assert!(
         matches!(&errs[..], [e] if e.is_truncated_tail()),
         "{errs:?}"
     );
+}
+
+#[test]
+fn writer_refuses_to_resume_after_a_foreign_last_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = dir.path().join(format!("{:020}.vlog", 1));
+    fs::write(&seg, b"somebody else's data").unwrap();
+    match LogWriter::open(dir.path(), small_config()) {
+        Err(WriteError::Existing(vigil_recorder::ReadError::Foreign { path, .. })) => {
+            assert_eq!(path, seg)
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("appended after a foreign file"),
+    }
+    assert!(seg.exists(), "a foreign file must never be deleted");
 }
 
 #[test]
