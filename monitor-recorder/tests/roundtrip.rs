@@ -190,3 +190,32 @@ fn encoding_is_compact_bytes_per_record() {
     // well under the JSON size of the same struct.
     assert!(per_record < json_per * 0.6, "{per_record} vs {json_per}");
 }
+
+#[test]
+fn several_directories_and_files_read_in_the_order_given() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    for (dir, range) in [(&a, 0..300), (&b, 300..400)] {
+        let rec = Recorder::<SampleEvent>::open(dir.path(), small_config()).unwrap();
+        for i in range {
+            rec.record(ts(i), sample(i));
+        }
+        rec.close().unwrap();
+    }
+    let single = segments(b.path())[0].clone();
+    let log = LogReader::open_many([a.path(), single.as_path()]).unwrap();
+    let got: Vec<u64> = EventReader::<SampleEvent>::new(&log)
+        .map(|e| e.unwrap().timestamp_ns)
+        .collect();
+    let n_single = read_all(&single).0.len() as u64;
+    let want: Vec<u64> = (0..300).chain(300..300 + n_single).map(ts).collect();
+    assert_eq!(got, want);
+
+    let missing = a.path().join("nope");
+    let err = LogReader::open_many([a.path(), missing.as_path()]).unwrap_err();
+    assert!(
+        matches!(&err, ReadError::Io { path, .. } if *path == missing),
+        "{err}"
+    );
+    assert!(err.to_string().contains("nope"));
+}
