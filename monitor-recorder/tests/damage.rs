@@ -1,0 +1,296 @@
+//! Damaged logs: torn tails at every cut point, corrupt records in the
+//! middle (bad CRC, bad length, bad sync, lying length), garbage and zero
+//! tails, and files that are empty, foreign or from a future version. Each
+//! gives a typed report naming the file and offset; reading continues.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+use vigil_recorder::format::{SegmentHeader, FRAME_OVERHEAD, MAGIC};
+use vigil_recorder::{Defect, LogReader, LogWriter, ReadError, RecordKind, WriteError};
+
+/// Writes `n` sample events into one closed segment; returns its path.
+fn one_segment(dir: &Path, n: u64) -> std::path::PathBuf {
+    let mut cfg = small_config();
+    cfg.max_segment_bytes = 1 << 20;
+    let mut w = LogWriter::open(dir, cfg).unwrap();
+    for i in 0..n {
+        let p = postcard_bytes(i);
+        w.append(RecordKind::Event, ts(i), &p).unwrap();
+    }
+    w.close().unwrap();
+    let segs = segments(dir);
+    assert_eq!(segs.len(), 1);
+    segs[0].clone()
+}
+
+fn postcard_bytes(i: u64) -> Vec<u8> {
+    vigil_recorder::typed::encode_into(&sample(i), Vec::new()).unwrap()
+}
+
+#[test]
+fn torn_tail_at_every_byte_of_the_last_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = one_segment(dir.path(), 20);
+    let full = fs::read(&seg).unwrap();
+    let (recs, errs) = read_all(&seg);
+    assert!(errs.is_empty());
+    let last = recs.last().unwrap();
+    assert_eq!(last.seq, 20);
+    let last_start = last.offset as usize;
+    // Cut anywhere in the last event and in the footer after it.
+    for cut in last_start..full.len() {
+        fs::write(&seg, &full[..cut]).unwrap();
+        let (recs, errs) = read_all(&seg);
+        let expect = if cut < last_start + FRAME_OVERHEAD + last.payload.len() {
+            19
+        } else {
+            20
+        };
+        assert_eq!(recs.len(), expect, "cut at {cut}");
+        for (i, r) in recs.iter().enumerate() {
+            assert_eq!(r.payload, postcard_bytes(i as u64), "cut at {cut}");
+        }
+        let (events, _) = read_events(&seg);
+        assert_eq!(events.len(), expect, "cut at {cut}");
+        let tail_start = if expect == 19 {
+            last_start
+        } else {
+            last_start + FRAME_OVERHEAD + last.payload.len()
+        };
+        if cut == tail_start {
+            assert!(errs.is_empty(), "clean cut at {cut}: {errs:?}");
+        } else {
+            assert_eq!(errs.len(), 1, "cut at {cut}: {errs:?}");
+            match &errs[0] {
+                ReadError::TruncatedTail {
+                    path,
+                    offset,
+                    bytes,
+                    zero_filled: false,
+                } => {
+                    assert_eq!(path, &seg);
+                    assert_eq!(*offset as usize, tail_start, "cut at {cut}");
+                    assert_eq!(*bytes as usize, cut - tail_start);
+                }
+                other => panic!("cut at {cut}: expected truncated tail, got {other}"),
+            }
+        }
+        let s = vigil_recorder::verify(&seg).unwrap();
+        assert!(s.is_intact(), "cut at {cut}: {s}");
+        assert_eq!(s.truncated_tails.len(), usize::from(cut != tail_start));
+    }
+}
+
+#[test]
+fn corrupt_records_are_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = one_segment(dir.path(), 30);
+    let full = fs::read(&seg).unwrap();
+    let (recs, _) = read_all(&seg);
+    let victim = &recs[10];
+    let off = victim.offset as usize;
+    let next = recs[11].offset;
+
+    // (what to damage, expected defect)
+    type Case = (usize, u8, fn(&Defect) -> bool);
+    let cases: Vec<Case> = vec![
+        (off + 40, 0x55, |d| matches!(d, Defect::BadChecksum { .. })),
+        (off + 14, 0x01, |d| matches!(d, Defect::BadChecksum { .. })), // timestamp byte
+        (off + 1, 0xff, |d| matches!(d, Defect::BadSync { .. })),
+        (off + 11, 0x7f, |d| matches!(d, Defect::BadLength { .. })),
+        // Length + 64 KiB points past the end of the file: the frame looks
+        // incomplete, but a valid record follows, so it is corruption, not
+        // a torn tail.
+        (off + 10, 0x01, |d| matches!(d, Defect::Incomplete { .. })),
+    ];
+    for (at, xor, want) in cases {
+        let mut bad = full.clone();
+        bad[at] ^= xor;
+        fs::write(&seg, &bad).unwrap();
+        let (got, errs) = read_all(&seg);
+        assert_eq!(got.len(), 29, "damage at {at}");
+        assert!(got.iter().all(|r| r.seq != 11));
+        assert_eq!(errs.len(), 1, "damage at {at}: {errs:?}");
+        match &errs[0] {
+            ReadError::Corrupt {
+                path,
+                offset,
+                defect,
+                resumed_at,
+                skipped,
+            } => {
+                assert_eq!(path, &seg);
+                assert_eq!(*offset, victim.offset);
+                assert_eq!(*resumed_at, Some(next));
+                assert_eq!(*skipped, next - victim.offset);
+                assert!(want(defect), "damage at {at}: {defect}");
+            }
+            other => panic!("damage at {at}: expected corrupt record, got {other}"),
+        }
+        let msg = errs[0].to_string();
+        assert!(msg.contains(&seg.display().to_string()) && msg.contains(&format!("offset {off}")));
+        let s = vigil_recorder::verify(&seg).unwrap();
+        assert!(!s.is_intact());
+        assert_eq!(s.corrupt.len(), 1);
+        assert_eq!(s.corrupt[0].offset, victim.offset);
+        assert_eq!(s.events, 29);
+    }
+}
+
+#[test]
+fn corruption_in_a_middle_segment_names_that_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = vigil_recorder::Recorder::<SampleEvent>::open(dir.path(), small_config()).unwrap();
+    for i in 0..600 {
+        rec.record(ts(i), sample(i));
+    }
+    rec.close().unwrap();
+    let segs = segments(dir.path());
+    assert!(segs.len() >= 3);
+    let victim_seg = &segs[1];
+    let mut bytes = fs::read(victim_seg).unwrap();
+    let (recs, _) = read_all(victim_seg);
+    let victim = &recs[3];
+    // Smash the whole middle of the record, sync marker included.
+    for b in &mut bytes[victim.offset as usize..victim.offset as usize + 60] {
+        *b = 0xA5;
+    }
+    fs::write(victim_seg, &bytes).unwrap();
+    let (events, errs) = read_events(dir.path());
+    assert_eq!(events.len(), 599);
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].path(), victim_seg.as_path());
+    assert!(
+        matches!(&errs[0], ReadError::Corrupt { offset, resumed_at: Some(_), .. } if *offset == victim.offset)
+    );
+    let s = vigil_recorder::verify(dir.path()).unwrap();
+    assert_eq!(s.sequence_gaps, vec![(victim.seq - 1, victim.seq + 1)]);
+}
+
+#[test]
+fn garbage_tail_is_corruption_and_zero_tail_is_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = one_segment(dir.path(), 5);
+    let full = fs::read(&seg).unwrap();
+
+    let mut garbage = full.clone();
+    garbage.extend((0..300u32).map(|i| (i * 7 + 3) as u8));
+    fs::write(&seg, &garbage).unwrap();
+    let (recs, errs) = read_all(&seg);
+    assert_eq!(recs.len(), 5);
+    assert!(
+        matches!(&errs[..], [ReadError::Corrupt { offset, resumed_at: None, skipped: 300, .. }] if *offset as usize == full.len()),
+        "{errs:?}"
+    );
+
+    let mut zeros = full.clone();
+    zeros.extend([0u8; 4096]);
+    fs::write(&seg, &zeros).unwrap();
+    let (recs, errs) = read_all(&seg);
+    assert_eq!(recs.len(), 5);
+    assert!(
+        matches!(
+            &errs[..],
+            [ReadError::TruncatedTail {
+                zero_filled: true,
+                bytes: 4096,
+                ..
+            }]
+        ),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn empty_foreign_future_and_broken_headers_are_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = one_segment(dir.path(), 1);
+    let bytes = fs::read(&good).unwrap();
+    let header = &bytes[..SegmentHeader::decode(&bytes, false).unwrap().len];
+
+    let f = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        fs::write(&p, bytes).unwrap();
+        let err = LogReader::open(&p)
+            .unwrap()
+            .records()
+            .next()
+            .expect("an error item")
+            .expect_err("must not parse");
+        assert_eq!(err.path(), p);
+        assert!(err.to_string().contains(name), "{err}");
+        err
+    };
+
+    let e = f("empty.vlog", b"");
+    assert!(matches!(e, ReadError::Empty { .. }), "{e}");
+    assert!(e.to_string().contains("offset 0"));
+
+    let e = f(
+        "foreign.vlog",
+        b"{\"this is\": \"a JSON file, not a log\"}\n",
+    );
+    assert!(
+        matches!(&e, ReadError::Foreign { found, .. } if found.as_slice() == b"{\"this i"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("expected magic 89 56 4c 47"), "{e}");
+
+    let e = f("short.vlog", &MAGIC[..5]);
+    assert!(matches!(e, ReadError::TruncatedHeader { .. }), "{e}");
+
+    let mut future = header.to_vec();
+    future[8] = 2;
+    let e = f("future.vlog", &future);
+    assert!(
+        matches!(e, ReadError::UnsupportedVersion { found: 2, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("offset 8") && e.to_string().contains("supports version 1"));
+
+    let e = f("cut.vlog", &header[..header.len() - 3]);
+    assert!(matches!(e, ReadError::TruncatedHeader { .. }), "{e}");
+
+    let mut flipped = header.to_vec();
+    flipped[20] ^= 1;
+    let e = f("crc.vlog", &flipped);
+    assert!(matches!(e, ReadError::BadHeader { .. }), "{e}");
+    assert!(e.to_string().contains("CRC32C"));
+}
+
+#[test]
+fn a_bad_segment_in_a_directory_does_not_stop_the_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = vigil_recorder::Recorder::<SampleEvent>::open(dir.path(), small_config()).unwrap();
+    for i in 0..300 {
+        rec.record(ts(i), sample(i));
+    }
+    rec.close().unwrap();
+    let segs = segments(dir.path());
+    let lost = read_all(&segs[1]).0.len();
+    fs::write(&segs[1], b"#!/bin/sh\necho not a log\n").unwrap();
+    let (events, errs) = read_events(dir.path());
+    assert_eq!(events.len(), 300 - lost);
+    assert!(matches!(&errs[..], [ReadError::Foreign { path, .. }] if path == &segs[1]));
+    let s = vigil_recorder::verify(dir.path()).unwrap();
+    assert_eq!(s.bad_segments.len(), 1);
+    assert!(!s.is_intact());
+}
+
+#[test]
+fn writer_refuses_to_resume_a_future_version_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg = one_segment(dir.path(), 3);
+    let mut bytes = fs::read(&seg).unwrap();
+    bytes[8] = 9;
+    fs::write(&seg, &bytes).unwrap();
+    match LogWriter::open(dir.path(), small_config()) {
+        Err(WriteError::Existing(ReadError::UnsupportedVersion { found: 9, .. })) => {}
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("resumed a future-version log"),
+    }
+}
