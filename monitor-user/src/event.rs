@@ -4,7 +4,9 @@
 //! exe, argv, parent and ancestry), the container, the namespaces and the
 //! typed per-kind data, so it can be recorded to disk and replayed later with
 //! no access to the host it came from. It is serde (de)serializable for that
-//! purpose; [`crate::json`] renders the flat Falco-style view of it.
+//! purpose (externally tagged enums and no skipped fields, so compact
+//! non-self-describing encodings such as postcard work); [`crate::json`]
+//! renders the flat Falco-style view of it.
 //!
 //! Strings that come from the kernel are escaped text ([`crate::text`]).
 
@@ -27,7 +29,7 @@ pub struct Event {
     pub ns: Namespaces,
     pub data: Data,
     /// Falco field names whose value the kernel cut short.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub truncated: Vec<String>,
 }
 
@@ -154,7 +156,7 @@ impl From<monitor_common::Namespaces> for Namespaces {
 
 /// Per-kind data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case")]
 pub enum Data {
     Exec(ExecData),
     Clone(CloneData),

@@ -37,7 +37,7 @@ pub enum ArgValue {
 
 /// A decoded `struct sockaddr` (connect).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "af")]
+#[serde(rename_all = "snake_case")]
 pub enum SockAddr {
     Inet {
         ip: String,
