@@ -15,7 +15,6 @@
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use monitor_common::decode::Record;
@@ -24,7 +23,7 @@ use monitor_common::{syscall_flags, EventKind, SyscallId};
 use vigil::sensor::{Sensor, SensorConfig};
 
 /// Sensors of concurrent tests would see each other's storms.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// True if we may load eBPF programs; otherwise explain (and fail in CI).
 fn can_run() -> bool {
@@ -148,7 +147,7 @@ async fn sensor_reports_child_activity() {
     if !can_run() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let tmp = TempDir::new("activity");
     let secret_dir = tmp.0.join("secret");
     std::fs::create_dir_all(&secret_dir).unwrap();
@@ -441,7 +440,7 @@ async fn storm_drops_are_counted() {
     if !can_run() {
         return;
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let tmp = TempDir::new("storm");
     let target = tmp.0.join("storm-target");
     std::fs::write(&target, b"x").unwrap();
@@ -500,4 +499,48 @@ async fn storm_drops_are_counted() {
     assert!(stats.total_drops() >= syscall_drops);
     assert!(kept < OPENS);
     assert_eq!(stats.malformed, 0);
+}
+
+#[tokio::test]
+async fn probe_reports_kernel_features() {
+    if !can_run() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let f = vigil::sensor::features::probe_features();
+    eprintln!("{f:#?}");
+    // What every kernel this project supports has.
+    assert!(f.btf.supported, "BTF: {}", f.btf.detail);
+    assert!(
+        f.ring_buffer.supported,
+        "ring buffer: {}",
+        f.ring_buffer.detail
+    );
+    assert!(
+        f.raw_tracepoints.supported,
+        "raw tracepoints: {}",
+        f.raw_tracepoints.detail
+    );
+    assert!(
+        f.syscall_tracepoints.supported,
+        "syscall tracepoints: {}",
+        f.syscall_tracepoints.detail
+    );
+    assert!(!f.missing_syscalls.contains(&"mount") && !f.missing_syscalls.contains(&"openat"));
+    // LSM and trampolines differ between kernels (refused on the 6.18 test
+    // host, loadable on Debian's 6.1): whichever way, a reason is given.
+    for (name, feat) in [
+        ("bpf_lsm_active", &f.bpf_lsm_active),
+        ("bpf_lsm_loadable", &f.bpf_lsm_loadable),
+        ("trampolines", &f.trampolines),
+        ("btf_tracepoints", &f.btf_tracepoints),
+    ] {
+        assert!(!feat.detail.is_empty(), "{name} has no detail");
+    }
+    let expected_kind = if f.btf_tracepoints.supported {
+        "tp_btf"
+    } else {
+        "raw_tracepoint"
+    };
+    assert_eq!(f.lifecycle_hook_kind, expected_kind);
 }

@@ -703,7 +703,7 @@ mod tests {
         // ovl_inode-style layout relies on sizeof(struct inode) being 8-aligned.
         let inode = btf.struct_size("inode").unwrap();
         assert!(
-            inode > 100 && inode % 8 == 0,
+            inode > 100 && inode.is_multiple_of(8),
             "sizeof(struct inode) = {inode}"
         );
         // comm is TASK_COMM_LEN bytes before whatever follows; tgid follows pid.

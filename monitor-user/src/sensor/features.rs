@@ -239,20 +239,46 @@ fn probe_btf() -> (Feature, Option<KernelOffsets>) {
 
 fn probe_lsm_active() -> Feature {
     let lsm = Path::new(SECURITYFS).join("lsm");
-    if !lsm.exists() {
-        let c = |s: &str| std::ffi::CString::new(s).expect("no NUL in constant");
-        let (src, dst, fs) = (c("none"), c(SECURITYFS), c("securityfs"));
-        // SAFETY: valid NUL-terminated strings; no data argument.
-        let rc =
-            unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
-        if rc != 0 {
-            let e = std::io::Error::last_os_error();
-            return Feature::no(format!(
-                "securityfs not mounted and mounting it failed: {e}"
-            ));
-        }
+    if lsm.exists() {
+        return lsm_verdict(std::fs::read_to_string(&lsm), &lsm);
     }
-    match std::fs::read_to_string(&lsm) {
+    // securityfs is not mounted: mount it privately for one read, so
+    // probing leaves the system as it found it.
+    let dir = std::env::temp_dir().join(format!("vigil-securityfs-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return Feature::no(format!(
+            "securityfs not mounted; creating {}: {e}",
+            dir.display()
+        ));
+    }
+    let c = |s: &std::ffi::OsStr| std::ffi::CString::new(s.as_encoded_bytes()).ok();
+    let (Some(src), Some(dst), Some(fs)) = (
+        c("none".as_ref()),
+        c(dir.as_os_str()),
+        c("securityfs".as_ref()),
+    ) else {
+        return Feature::no("securityfs not mounted; temp path contains NUL");
+    };
+    // SAFETY: valid NUL-terminated strings; no data argument.
+    let rc = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
+    let verdict = if rc == 0 {
+        let lsm = dir.join("lsm");
+        let v = lsm_verdict(std::fs::read_to_string(&lsm), &lsm);
+        // SAFETY: valid path string.
+        unsafe { libc::umount2(dst.as_ptr(), libc::MNT_DETACH) };
+        v
+    } else {
+        let e = std::io::Error::last_os_error();
+        Feature::no(format!(
+            "securityfs not mounted and mounting it failed: {e}"
+        ))
+    };
+    let _ = std::fs::remove_dir(&dir);
+    verdict
+}
+
+fn lsm_verdict(list: std::io::Result<String>, path: &Path) -> Feature {
+    match list {
         Ok(list) if list.trim().split(',').any(|l| l == "bpf") => {
             Feature::yes(format!("active LSMs: {}", list.trim()))
         }
@@ -260,7 +286,7 @@ fn probe_lsm_active() -> Feature {
             "`bpf` not among active LSMs: {} (boot with lsm=...,bpf)",
             list.trim()
         )),
-        Err(e) => Feature::no(format!("reading {}: {e}", lsm.display())),
+        Err(e) => Feature::no(format!("reading {}: {e}", path.display())),
     }
 }
 

@@ -108,6 +108,12 @@ pub fn default_open_filter() -> OpenFilter {
 /// An LPM-trie entry: prefix length in bits, key data, value.
 pub(crate) type PrefixEntry = (u32, PathPrefix, u32);
 
+/// The filter as map entries.
+pub(crate) struct Encoded {
+    pub prefixes: Vec<PrefixEntry>,
+    pub names: Vec<(NameKey, u32)>,
+}
+
 fn bad(entry: &str, reason: &'static str) -> SensorError {
     SensorError::Filter {
         entry: entry.to_owned(),
@@ -124,7 +130,7 @@ fn check_when(entry: &str, w: u32) -> Result<(), SensorError> {
 
 impl OpenFilter {
     /// Validate and encode into map entries; duplicate keys OR their values.
-    pub(crate) fn encode(&self) -> Result<(Vec<PrefixEntry>, Vec<(NameKey, u32)>), SensorError> {
+    pub(crate) fn encode(&self) -> Result<Encoded, SensorError> {
         let mut prefixes: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
         for (p, w) in &self.prefixes {
             check_when(p, *w)?;
@@ -170,7 +176,7 @@ impl OpenFilter {
                 (key, w)
             })
             .collect();
-        Ok((prefixes, names))
+        Ok(Encoded { prefixes, names })
     }
 }
 
@@ -180,7 +186,10 @@ mod tests {
 
     #[test]
     fn default_filter_encodes() {
-        let (p, n) = default_open_filter().encode().unwrap();
+        let Encoded {
+            prefixes: p,
+            names: n,
+        } = default_open_filter().encode().unwrap();
         assert!(p
             .iter()
             .any(|(bits, k, w)| *bits == 11 * 8 && &k.bytes[..11] == b"/etc/shadow" && *w == ANY));
@@ -195,7 +204,10 @@ mod tests {
             prefixes: vec![("/x/".into(), ANY), ("/x/".into(), WRITE)],
             names: vec![("a".into(), WRITE), ("a".into(), WRITE)],
         };
-        let (p, n) = f.encode().unwrap();
+        let Encoded {
+            prefixes: p,
+            names: n,
+        } = f.encode().unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].2, ANY | WRITE);
         assert_eq!(n.len(), 1);

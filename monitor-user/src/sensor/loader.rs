@@ -89,10 +89,10 @@ pub(crate) fn page_size() -> usize {
 
 pub(crate) fn load(cfg: &SensorConfig) -> Result<Loaded, SensorError> {
     let page = page_size();
-    if !cfg.ring_bytes.is_power_of_two() || (cfg.ring_bytes as usize) % page != 0 {
+    if !cfg.ring_bytes.is_power_of_two() || !(cfg.ring_bytes as usize).is_multiple_of(page) {
         return Err(SensorError::RingSize(cfg.ring_bytes, page));
     }
-    let (prefixes, names_) = cfg.open_filter.encode()?;
+    let filter = cfg.open_filter.encode()?;
     raise_memlock();
     let tracefs = ensure_tracefs()?;
 
@@ -121,7 +121,7 @@ pub(crate) fn load(cfg: &SensorConfig) -> Result<Loaded, SensorError> {
         .load(OBJECT)
         .map_err(Box::new)?;
 
-    fill_filter(&mut ebpf, prefixes, names_)?;
+    fill_filter(&mut ebpf, filter)?;
 
     let mut hooks = Vec::new();
     for &(tp, btf_prog, raw_prog) in LIFECYCLE {
@@ -233,11 +233,7 @@ pub(crate) fn tracepoint_exists(tracefs: &Path, category: &str, name: &str) -> b
     tracefs.join("events").join(category).join(name).is_dir()
 }
 
-fn fill_filter(
-    ebpf: &mut Ebpf,
-    prefixes: Vec<super::filter::PrefixEntry>,
-    names_: Vec<(NameKey, u32)>,
-) -> Result<(), SensorError> {
+fn fill_filter(ebpf: &mut Ebpf, filter: super::filter::Encoded) -> Result<(), SensorError> {
     let map = ebpf
         .map_mut(names::OPEN_PREFIXES)
         .ok_or(SensorError::Missing {
@@ -246,7 +242,7 @@ fn fill_filter(
         })?;
     let mut trie: LpmTrie<&mut MapData, PathPrefix, u32> =
         LpmTrie::try_from(map).map_err(|e| map_err(names::OPEN_PREFIXES, e))?;
-    for (bits, key, when) in prefixes {
+    for (bits, key, when) in filter.prefixes {
         trie.insert(&Key::new(bits, key), when, 0)
             .map_err(|e| map_err(names::OPEN_PREFIXES, e))?;
     }
@@ -258,7 +254,7 @@ fn fill_filter(
         })?;
     let mut hash: HashMap<&mut MapData, NameKey, u32> =
         HashMap::try_from(map).map_err(|e| map_err(names::OPEN_NAMES, e))?;
-    for (key, when) in names_ {
+    for (key, when) in filter.names {
         hash.insert(key, when, 0)
             .map_err(|e| map_err(names::OPEN_NAMES, e))?;
     }
