@@ -20,7 +20,7 @@ use std::time::Duration;
 use monitor_common::decode::Record;
 use monitor_common::filter::when;
 use monitor_common::{syscall_flags, EventKind, SyscallId};
-use vigil::sensor::{Sensor, SensorConfig};
+use vigil::sensor::{LifecycleHooks, Sensor, SensorConfig};
 
 /// Sensors of concurrent tests would see each other's storms.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -543,4 +543,93 @@ async fn probe_reports_kernel_features() {
         "raw_tracepoint"
     };
     assert_eq!(f.lifecycle_hook_kind, expected_kind);
+}
+
+/// The raw-tracepoint variants of exec/fork/exit (what kernels without BTF
+/// tracepoints get) produce the same records.
+#[tokio::test]
+async fn raw_tracepoint_lifecycle_fallback() {
+    if !can_run() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let cfg = SensorConfig {
+        ring_bytes: 4 << 20,
+        ..SensorConfig::default()
+    };
+    let mut sensor = Sensor::load_with(&cfg, LifecycleHooks::RawTracepoints).expect("load sensor");
+    for tp in ["sched_process_exec", "task_newtask", "sched_process_exit"] {
+        let h = sensor
+            .hooks()
+            .iter()
+            .find(|h| h.name == tp)
+            .expect("lifecycle hook listed");
+        assert_eq!(h.kind, "raw_tracepoint");
+        assert!(h.attached.is_ok(), "{tp}: {:?}", h.attached);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let exe_c = cstr(&exe);
+    let argv_c = [exe_c.clone(), cstr("vigil-raw-marker"), cstr("--list")];
+    let argv: Vec<*const libc::c_char> = argv_c
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    // SAFETY: the children only make raw syscalls and exit.
+    let execer = unsafe { libc::fork() };
+    assert!(execer >= 0);
+    if execer == 0 {
+        unsafe {
+            libc::execve(exe_c.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    let quitter = unsafe { libc::fork() };
+    assert!(quitter >= 0);
+    if quitter == 0 {
+        unsafe { libc::_exit(7) };
+    }
+    assert_eq!(wait_exit(execer), 0);
+    assert_eq!(wait_exit(quitter), 7 << 8);
+    let (execer, quitter, me) = (execer as u32, quitter as u32, std::process::id());
+
+    let records = collect(&mut sensor, 20, |all| {
+        let exit_of = |pid| {
+            all.iter()
+                .any(|r| matches!(r, Record::Exit(x) if x.header.tgid == pid))
+        };
+        exit_of(execer) && exit_of(quitter)
+    })
+    .await;
+    for child in [execer, quitter] {
+        assert!(
+            records.iter().any(
+                |r| matches!(r, Record::Fork(f) if f.child_tgid == child && f.header.tgid == me)
+            ),
+            "no fork record for {child}"
+        );
+    }
+    let exec = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Exec(e) if e.header.tgid == execer => Some(e),
+            _ => None,
+        })
+        .expect("exec record");
+    let args: Vec<&[u8]> = exec.args().collect();
+    assert_eq!(
+        args,
+        argv_c.iter().map(|s| s.as_bytes()).collect::<Vec<_>>()
+    );
+    let real = std::fs::canonicalize(&exe).unwrap();
+    assert_eq!(exec.exe().bytes, real.as_os_str().as_bytes());
+    let exit_code = |pid| {
+        records.iter().find_map(|r| match r {
+            Record::Exit(x) if x.header.tgid == pid => Some(x.exit_code),
+            _ => None,
+        })
+    };
+    assert_eq!(exit_code(execer), Some(0));
+    assert_eq!(exit_code(quitter), Some(7 << 8));
 }

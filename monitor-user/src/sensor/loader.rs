@@ -17,7 +17,7 @@ use monitor_common::{names, EventKind, SyscallId};
 
 use super::btf::Btf;
 use super::ring::Reader;
-use super::{offsets, HookStatus, SensorConfig, SensorError};
+use super::{offsets, HookStatus, LifecycleHooks, SensorConfig, SensorError};
 
 /// The compiled eBPF object (built by build.rs through aya-build).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vigil-probes"));
@@ -87,12 +87,14 @@ pub(crate) fn page_size() -> usize {
     }
 }
 
-pub(crate) fn load(cfg: &SensorConfig) -> Result<Loaded, SensorError> {
+pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Loaded, SensorError> {
     let page = page_size();
     if !cfg.ring_bytes.is_power_of_two() || !(cfg.ring_bytes as usize).is_multiple_of(page) {
         return Err(SensorError::RingSize(cfg.ring_bytes, page));
     }
     let filter = cfg.open_filter.encode()?;
+    let started = std::time::Instant::now();
+    let lap = |what: &str| log::debug!("sensor: {what} after {:?}", started.elapsed());
     raise_memlock();
     let tracefs = ensure_tracefs()?;
 
@@ -121,19 +123,26 @@ pub(crate) fn load(cfg: &SensorConfig) -> Result<Loaded, SensorError> {
         .load(OBJECT)
         .map_err(Box::new)?;
 
+    lap("object loaded");
     fill_filter(&mut ebpf, filter)?;
 
     let mut hooks = Vec::new();
+    let lifecycle_btf = match lifecycle {
+        LifecycleHooks::Auto => aya_btf.as_ref(),
+        LifecycleHooks::RawTracepoints => None,
+    };
     for &(tp, btf_prog, raw_prog) in LIFECYCLE {
         hooks.push(attach_lifecycle(
             &mut ebpf,
-            aya_btf.as_ref(),
+            lifecycle_btf,
             tp,
             btf_prog,
             raw_prog,
         ));
     }
+    lap("lifecycle hooks attached");
     attach_syscalls(&mut ebpf, &tracefs, &mut hooks);
+    lap("syscall hooks attached");
     for &(category, tp) in RAW {
         let attached = if tracepoint_exists(&tracefs, category, tp) {
             attach_raw(&mut ebpf, tp, tp)
@@ -160,6 +169,7 @@ pub(crate) fn load(cfg: &SensorConfig) -> Result<Loaded, SensorError> {
             attached,
         });
     }
+    lap("all hooks attached");
     for h in &hooks {
         match &h.attached {
             Ok(()) => log::debug!("attached {} ({})", h.name, h.kind),

@@ -100,6 +100,17 @@ pub enum SensorError {
     Io(#[from] std::io::Error),
 }
 
+/// Which kind of hook process lifecycle (exec/fork/exit) uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LifecycleHooks {
+    /// BTF tracepoints where the kernel accepts them, raw tracepoints otherwise.
+    #[default]
+    Auto,
+    /// Raw tracepoints only (what kernels without BTF tracepoints get; lets
+    /// tests and diagnostics exercise the fallback on any kernel).
+    RawTracepoints,
+}
+
 /// The loaded, attached sensor.
 pub struct Sensor {
     hooks: Vec<HookStatus>,
@@ -113,7 +124,12 @@ impl Sensor {
     /// Resolve offsets from BTF, load the object, fill maps/globals, attach
     /// every hook.
     pub fn load(cfg: &SensorConfig) -> Result<Sensor, SensorError> {
-        let loaded = loader::load(cfg)?;
+        Sensor::load_with(cfg, LifecycleHooks::Auto)
+    }
+
+    /// [`Sensor::load`] with a choice of lifecycle hook kind.
+    pub fn load_with(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Sensor, SensorError> {
+        let loaded = loader::load(cfg, lifecycle)?;
         Ok(Sensor {
             hooks: loaded.hooks,
             reader: loaded.reader,
