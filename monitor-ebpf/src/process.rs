@@ -13,12 +13,13 @@ use aya_ebpf::{
 use core::ffi::c_void;
 use core::mem::size_of;
 use monitor_common::{
-    exec_flags, EventKind, ExecRecord, ExitRecord, ForkRecord, ARGS_LEN, PATH_LEN,
+    exec_flags, EventKind, ExecRecord, ExitRecord, ForkRecord, SyscallId, SyscallRecord, ARGS_LEN,
+    PATH_LEN,
 };
 
 use crate::globals::off;
 use crate::kread::{kernel_str, ptr, read};
-use crate::maps::{count_drop, EVENTS};
+use crate::maps::{count_drop, EVENTS, PENDING};
 use crate::{exe_path, header};
 
 const _: () = assert!(ARGS_LEN.is_power_of_two());
@@ -45,6 +46,7 @@ pub fn exec_raw(ctx: RawTracePointContext) -> i32 {
 
 #[inline(always)]
 fn on_exec(ctx: *mut c_void) -> i32 {
+    flush_pending_execveat();
     let bprm = arg(ctx, 2);
     let task = arg(ctx, 0);
     let Some(mut entry) = EVENTS.reserve::<ExecRecord>(0) else {
@@ -90,6 +92,28 @@ fn on_exec(ctx: *mut c_void) -> i32 {
     }
     entry.submit(0);
     0
+}
+
+/// A successful execveat() has no sys_exit event on some kernels (6.18),
+/// so the exec itself completes its pending syscall record (ret 0). Where
+/// the kernel does fire sys_exit, the entry is gone by then: no duplicate.
+#[inline(always)]
+fn flush_pending_execveat() {
+    let key = bpf_get_current_pid_tgid();
+    let Some(p) = PENDING.get_ptr_mut(key) else {
+        return;
+    };
+    // SAFETY: `p` is a live PENDING value.
+    unsafe {
+        if (*p).rec.syscall != SyscallId::Execveat as u16 {
+            return;
+        }
+        (*p).rec.ret = 0;
+        if EVENTS.output::<SyscallRecord>(&(*p).rec, 0).is_err() {
+            count_drop(EventKind::Syscall);
+        }
+    }
+    let _ = PENDING.remove(key);
 }
 
 /// argv from the new image's `mm->arg_start..arg_end` (user memory).

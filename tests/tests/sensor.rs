@@ -633,3 +633,183 @@ async fn raw_tracepoint_lifecycle_fallback() {
     assert_eq!(exit_code(execer), Some(0));
     assert_eq!(exit_code(quitter), Some(7 << 8));
 }
+
+/// Mounts `fstype` at `dir` (created) and unmounts it on drop.
+fn mount_guard(fstype: &str, dir: &Path, data: Option<&str>) -> Unmount {
+    std::fs::create_dir_all(dir).unwrap();
+    let (src, dst, fs) = (cstr(fstype), cstr(dir), cstr(fstype));
+    let data = data.map(cstr);
+    let data_ptr = data
+        .as_ref()
+        .map_or(std::ptr::null(), |d| d.as_ptr().cast());
+    // SAFETY: valid strings; data is a NUL-terminated option string or NULL.
+    let rc = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), fs.as_ptr(), 0, data_ptr) };
+    assert_eq!(
+        rc,
+        0,
+        "mount {fstype} at {}: {}",
+        dir.display(),
+        std::io::Error::last_os_error()
+    );
+    Unmount(dir.to_owned())
+}
+
+/// Fork a child that runs `busybox true` via `exec`, return its pid.
+fn spawn_exec(f: impl FnOnce()) -> u32 {
+    // SAFETY: the closure only makes raw syscalls; the child never returns.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        f();
+        unsafe { libc::_exit(127) };
+    }
+    assert_eq!(wait_exit(pid), 0, "child {pid} did not exit 0");
+    pid as u32
+}
+
+/// The exec record says where the executable came from: an overlayfs
+/// upper layer (written after the "container" started), an overlay lower
+/// layer (the "image"), or a memfd (fileless execution).
+#[tokio::test]
+async fn exec_flags_overlay_upper_and_memfd() {
+    if !can_run() {
+        return;
+    }
+    let busybox = Path::new("/bin/busybox");
+    if !busybox.exists() {
+        let reason = "/bin/busybox (busybox-static) is needed as a small static executable";
+        assert!(std::env::var_os("CI").is_none(), "{reason}");
+        eprintln!("skipping: {reason}");
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let tmp = TempDir::new("exe");
+    // tmpfs underneath, so overlay works whatever the host's /tmp is.
+    let base = tmp.0.join("fs");
+    let _tmpfs = mount_guard("tmpfs", &base, None);
+    let (lower, upper, work, merged) = (
+        base.join("lower"),
+        base.join("upper"),
+        base.join("work"),
+        base.join("merged"),
+    );
+    for d in [&lower, &upper, &work] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::copy(busybox, lower.join("image-bb")).unwrap();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    let _overlay = mount_guard("overlay", &merged, Some(&opts));
+    // Written through the overlay after mount: lands on the upper layer.
+    std::fs::copy(busybox, merged.join("dropped-bb")).unwrap();
+    let bb = std::fs::read(busybox).unwrap();
+
+    let cfg = SensorConfig {
+        ring_bytes: 4 << 20,
+        ..SensorConfig::default()
+    };
+    let mut sensor = Sensor::load(&cfg).expect("load sensor");
+
+    let run = |path: &Path| {
+        let p = cstr(path);
+        let argv_c = [cstr("true")];
+        let argv = [argv_c[0].as_ptr(), std::ptr::null()];
+        let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+        spawn_exec(|| unsafe {
+            libc::execve(p.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        })
+    };
+    let upper_pid = run(&merged.join("dropped-bb"));
+    let lower_pid = run(&merged.join("image-bb"));
+    let memfd_name = cstr("vigil-memfd");
+    let (empty, argv_c) = (cstr(""), [cstr("true")]);
+    let argv = [argv_c[0].as_ptr(), std::ptr::null()];
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    let memfd_pid = spawn_exec(|| unsafe {
+        let fd = libc::memfd_create(memfd_name.as_ptr(), 0);
+        let mut off = 0;
+        while off < bb.len() {
+            let n = libc::write(fd, bb[off..].as_ptr().cast(), bb.len() - off);
+            if n <= 0 {
+                libc::_exit(126);
+            }
+            off += n as usize;
+        }
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            empty.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        );
+    });
+
+    let records = collect(&mut sensor, 20, |all| {
+        [upper_pid, lower_pid, memfd_pid].iter().all(|&p| {
+            all.iter()
+                .any(|r| matches!(r, Record::Exec(e) if e.header.tgid == p))
+        })
+    })
+    .await;
+    let exec_of = |pid: u32| {
+        records
+            .iter()
+            .find_map(|r| match r {
+                Record::Exec(e) if e.header.tgid == pid => Some(e),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no exec record for {pid}"))
+    };
+    use monitor_common::exec_flags as f;
+
+    let up = exec_of(upper_pid);
+    assert_eq!(
+        up.exe().bytes,
+        merged.join("dropped-bb").as_os_str().as_bytes()
+    );
+    assert_eq!(
+        up.flags & (f::EXE_OVERLAY | f::EXE_UPPER_LAYER | f::EXE_MEMFD),
+        f::EXE_OVERLAY | f::EXE_UPPER_LAYER
+    );
+
+    let low = exec_of(lower_pid);
+    assert_eq!(
+        low.exe().bytes,
+        merged.join("image-bb").as_os_str().as_bytes()
+    );
+    assert_eq!(
+        low.flags & (f::EXE_OVERLAY | f::EXE_UPPER_LAYER | f::EXE_MEMFD),
+        f::EXE_OVERLAY
+    );
+
+    let mem = exec_of(memfd_pid);
+    assert_eq!(
+        mem.flags & (f::EXE_OVERLAY | f::EXE_UPPER_LAYER | f::EXE_MEMFD),
+        f::EXE_MEMFD,
+        "flags {:#x}",
+        mem.flags
+    );
+    assert!(
+        mem.exe().bytes.starts_with(b"/memfd:vigil-memfd"),
+        "exe {:?}",
+        String::from_utf8_lossy(mem.exe().bytes)
+    );
+    // The memfd_create and execveat syscalls themselves are recorded too.
+    let sys = |id: SyscallId| {
+        records
+            .iter()
+            .filter_map(syscall)
+            .find(|s| s.header.tgid == memfd_pid && s.id() == Some(id))
+            .unwrap_or_else(|| panic!("no {id:?} record"))
+    };
+    assert_eq!(sys(SyscallId::MemfdCreate).str0().bytes, b"vigil-memfd");
+    assert!(sys(SyscallId::MemfdCreate).ret >= 0);
+    let ea = sys(SyscallId::Execveat);
+    assert_eq!(ea.args[4], libc::AT_EMPTY_PATH as u64);
+    assert_eq!(ea.ret, 0);
+}
