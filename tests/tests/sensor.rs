@@ -82,26 +82,7 @@ fn own_cgroup_id(scratch: &Path) -> u64 {
         .unwrap_or("/")
         .trim_start_matches('/')
         .to_owned();
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
-    let mounted = mountinfo.lines().find_map(|l| {
-        let (pre, post) = l.split_once(" - ")?;
-        (post.split_whitespace().next() == Some("cgroup2"))
-            .then(|| pre.split_whitespace().nth(4).map(PathBuf::from))?
-    });
-    let (root, _guard) = match mounted {
-        Some(p) => (p, None),
-        None => {
-            let p = scratch.join("cgroup2");
-            std::fs::create_dir_all(&p).unwrap();
-            let (src, dst, fs) = (cstr("none"), cstr(&p), cstr("cgroup2"));
-            // SAFETY: valid strings, no data.
-            let rc = unsafe {
-                libc::mount(src.as_ptr(), dst.as_ptr(), fs.as_ptr(), 0, std::ptr::null())
-            };
-            assert_eq!(rc, 0, "mount cgroup2: {}", std::io::Error::last_os_error());
-            (p.clone(), Some(Unmount(p)))
-        }
-    };
+    let (root, _guard) = cgroup2_root(scratch);
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(root.join(rel))
         .expect("stat own cgroup")
@@ -812,4 +793,101 @@ async fn exec_flags_overlay_upper_and_memfd() {
     let ea = sys(SyscallId::Execveat);
     assert_eq!(ea.args[4], libc::AT_EMPTY_PATH as u64);
     assert_eq!(ea.ret, 0);
+}
+
+/// The cgroup v2 mount point, mounting one privately if none is mounted.
+fn cgroup2_root(scratch: &Path) -> (PathBuf, Option<Unmount>) {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let mounted = mountinfo.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        (post.split_whitespace().next() == Some("cgroup2"))
+            .then(|| pre.split_whitespace().nth(4).map(PathBuf::from))?
+    });
+    match mounted {
+        Some(p) => (p, None),
+        None => {
+            let p = scratch.join("cgroup2");
+            let guard = mount_guard("cgroup2", &p, None);
+            (p, Some(guard))
+        }
+    }
+}
+
+/// Removes a cgroup directory on drop (if the test did not).
+struct CgroupDir(PathBuf);
+
+impl Drop for CgroupDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Creating and removing a cgroup v2 directory is reported with the id
+/// that `bpf_get_current_cgroup_id` would give its tasks (the directory's
+/// inode number), its path relative to the hierarchy root and its level.
+#[tokio::test]
+async fn cgroup_mkdir_and_rmdir() {
+    if !can_run() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let tmp = TempDir::new("cgroup");
+    let (root, _mount) = cgroup2_root(&tmp.0);
+    let cfg = SensorConfig {
+        ring_bytes: 4 << 20,
+        ..SensorConfig::default()
+    };
+    let mut sensor = Sensor::load(&cfg).expect("load sensor");
+    let name = format!("vigil-test-{}", std::process::id());
+    let parent = root.join(&name);
+    let child = parent.join("inner");
+    let _g1 = CgroupDir(parent.clone());
+    std::fs::create_dir(&parent).expect("mkdir cgroup");
+    let _g2 = CgroupDir(child.clone());
+    std::fs::create_dir(&child).expect("mkdir nested cgroup");
+    use std::os::unix::fs::MetadataExt;
+    let (parent_id, child_id) = (
+        std::fs::metadata(&parent).unwrap().ino(),
+        std::fs::metadata(&child).unwrap().ino(),
+    );
+    std::fs::remove_dir(&child).unwrap();
+    std::fs::remove_dir(&parent).unwrap();
+
+    let want_parent = format!("/{name}");
+    let want_child = format!("/{name}/inner");
+    let records = collect(&mut sensor, 20, |all| {
+        all.iter()
+            .filter(|r| matches!(r, Record::CgroupRmdir(c) if c.id == parent_id))
+            .count()
+            == 1
+    })
+    .await;
+    let find = |mkdir: bool, id: u64| {
+        records
+            .iter()
+            .find_map(|r| match r {
+                Record::CgroupMkdir(c) if mkdir && c.id == id && c.hierarchy_id == 0 => Some(c),
+                Record::CgroupRmdir(c) if !mkdir && c.id == id && c.hierarchy_id == 0 => Some(c),
+                _ => None,
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no cgroup {} record for id {id}",
+                    if mkdir { "mkdir" } else { "rmdir" }
+                )
+            })
+    };
+    let me = std::process::id();
+    for (id, path, level) in [(parent_id, &want_parent, 1), (child_id, &want_child, 2)] {
+        for mkdir in [true, false] {
+            let c = find(mkdir, id);
+            assert_eq!(c.path().bytes, path.as_bytes());
+            assert!(!c.path().truncated);
+            assert_eq!(c.level, level);
+            assert_eq!(
+                c.header.tgid, me,
+                "reported for the task that made the change"
+            );
+        }
+    }
 }
