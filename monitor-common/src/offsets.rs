@@ -78,7 +78,9 @@ pub struct KernelOffsets {
     pub cgroup_root_hierarchy_id: u32,
     // module
     pub module_name: u32,
-    pub _pad: u32,
+    /// `linux_binprm.argc`: the exec's true argument count, which may
+    /// exceed what fits in [`crate::ExecRecord::args`].
+    pub bprm_argc: u32,
 }
 
 impl KernelOffsets {
@@ -144,7 +146,7 @@ impl KernelOffsets {
             kernfs_node_id: m,
             cgroup_root_hierarchy_id: m,
             module_name: m,
-            _pad: 0,
+            bprm_argc: m,
         }
     }
 }

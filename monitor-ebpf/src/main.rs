@@ -1,14 +1,24 @@
 //! vigil's eBPF programs. One module per hook family; each program is a thin
-//! wrapper around a `try_` function so that errors are plain `Result`s.
+//! wrapper around a shared body so that the hooks stay small.
+//!
+//! No kernel struct layout is compiled in: every offset comes from the
+//! global `OFFSETS`, which the agent resolves from the running kernel's BTF
+//! and sets before load (see `globals`).
 #![no_std]
 #![no_main]
 
-use aya_ebpf::{macros::raw_tracepoint, programs::RawTracePointContext};
-
-#[raw_tracepoint(tracepoint = "sched_process_exec")]
-pub fn sched_process_exec(_ctx: RawTracePointContext) -> i32 {
-    0
-}
+mod cgroup;
+mod exe_path;
+mod globals;
+mod header;
+mod kread;
+mod maps;
+mod module;
+mod oom;
+mod open_filter;
+mod probe_only;
+mod process;
+mod syscalls;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -12,6 +12,8 @@ pub mod json;
 pub mod metadata;
 pub mod pipeline;
 pub mod proctable;
+pub mod sensor;
+pub mod status;
 pub mod sysargs;
 pub mod text;
 

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use monitor_common::decode::Record;
 use vigil::enrich::{EnrichConfig, Enricher};
-use vigil::pipeline::{self, RecordSource, SensorStats};
+use vigil::pipeline;
+use vigil::sensor::features::probe_features;
+use vigil::sensor::{Sensor, SensorConfig};
+use vigil::status;
 
 #[derive(Parser)]
 #[command(
@@ -88,36 +90,27 @@ fn main() -> ExitCode {
     }
 }
 
-/// Settings for the record source (the eBPF sensor).
-struct SourceConfig {
-    ring_bytes: u32,
-}
-
-/// Uninhabited: this branch has no kernel sensor to read from.
-enum NoSensor {}
-
-impl RecordSource for NoSensor {
-    async fn read_batch(&mut self, _out: &mut Vec<Record>) -> std::io::Result<()> {
-        match *self {}
-    }
-    fn stats(&self) -> SensorStats {
-        match *self {}
-    }
-}
-
-/// Load and attach the kernel sensor.
-fn open_source(cfg: &SourceConfig) -> anyhow::Result<NoSensor> {
-    bail!(
-        "sensor not built in this branch (requested ring buffer of {} bytes)",
-        cfg.ring_bytes
-    )
-}
-
 async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let mut source = open_source(&SourceConfig {
+    for line in status::feature_lines(&probe_features()) {
+        log::info!("{line}");
+    }
+    for line in status::host_lines() {
+        log::info!("{line}");
+    }
+    let mut source = Sensor::load(&SensorConfig {
         ring_bytes: args.ring_bytes,
+        ..Default::default()
     })
     .context("loading the eBPF sensor")?;
+    // The loader logs each refused hook with the kernel's reason.
+    for line in status::hook_lines(source.hooks()) {
+        log::debug!("{line}");
+    }
+    let refused = source.hooks().iter().filter(|h| h.attached.is_err()).count();
+    log::info!(
+        "{} hooks attached, {refused} refused",
+        source.hooks().len() - refused
+    );
     // Seed after the probes are attached, so no process falls in between.
     let enricher = Enricher::from_host(EnrichConfig {
         proc_root: Some(PathBuf::from("/proc")),
@@ -170,40 +163,12 @@ async fn shutdown_signal() {
 }
 
 fn probe() -> anyhow::Result<()> {
-    println!("kernel features: not available (sensor not built in this branch)");
-    match vigil::containers::find_cgroup2_root() {
-        Ok(root) => {
-            let mode = if root == Path::new("/sys/fs/cgroup") {
-                "pure v2"
-            } else {
-                "hybrid (v1 controllers + v2)"
-            };
-            println!("cgroup v2: {} ({mode})", root.display());
-        }
-        Err(e) => println!(
-            "cgroup v2: not found ({e}): containers attributed from cgroup_mkdir records only"
-        ),
+    for line in status::feature_lines(&probe_features()) {
+        println!("{line}");
     }
-    let meta = vigil::metadata::MetadataConfig::default();
-    for root in &meta.podman_roots {
-        let f = root.join("overlay-containers/containers.json");
-        println!(
-            "podman metadata: {} ({})",
-            f.display(),
-            if f.exists() { "present" } else { "absent" }
-        );
+    for line in status::host_lines() {
+        println!("{line}");
     }
-    if let Some(d) = &meta.docker_root {
-        let f = d.join("containers");
-        println!(
-            "docker metadata: {} ({})",
-            f.display(),
-            if f.exists() { "present" } else { "absent" }
-        );
-    }
-    let mut procs = vigil::proctable::ProcTable::new(Default::default());
-    let n = procs.seed_from_proc(Path::new("/proc"), |_| None);
-    println!("processes visible in /proc: {n}");
     Ok(())
 }
 

@@ -20,16 +20,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use crate::enrich::Enricher;
 use crate::event::Clock;
 
-/// What the sensor counted (contracts.md section 1).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SensorStats {
-    /// Records decoded.
-    pub records: u64,
-    /// Records that failed to decode (counted, skipped).
-    pub malformed: u64,
-    /// Ring-buffer reservation failures in the kernel, per kind.
-    pub kernel_drops: Vec<(EventKind, u64)>,
-}
+pub use crate::sensor::SensorStats;
 
 /// Where records come from.
 ///

@@ -1,0 +1,35 @@
+//! Globals that userspace sets with `EbpfLoader::set_global` before load.
+//!
+//! They live in `.rodata`, which aya freezes, so the verifier sees the
+//! values as constants: offsets become constant displacements and branches
+//! on a `MISSING` offset are pruned as dead code. Every read goes through
+//! `read_volatile` so rustc cannot fold in the compile-time defaults.
+
+use monitor_common::KernelOffsets;
+
+#[unsafe(no_mangle)]
+static OFFSETS: KernelOffsets = KernelOffsets::missing();
+
+#[unsafe(no_mangle)]
+static AGENT_TGID: u32 = 0;
+
+/// Read one field of the global `OFFSETS`.
+macro_rules! off {
+    ($field:ident) => {
+        $crate::globals::offsets_field(|o| core::ptr::addr_of!(o.$field))
+    };
+}
+pub(crate) use off;
+
+#[inline(always)]
+pub fn offsets_field(f: impl FnOnce(&'static KernelOffsets) -> *const u32) -> u32 {
+    // SAFETY: the pointer is to a field of a static.
+    unsafe { core::ptr::read_volatile(f(&OFFSETS)) }
+}
+
+/// The agent's own tgid; its syscalls are not reported.
+#[inline(always)]
+pub fn agent_tgid() -> u32 {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&AGENT_TGID) }
+}

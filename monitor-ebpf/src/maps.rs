@@ -1,0 +1,65 @@
+//! Every map of the object: the ring buffer, drop counters, the pending
+//! syscall table, the open filter and per-CPU scratch space (the stack is
+//! only 512 bytes, records are bigger).
+
+use aya_ebpf::{
+    macros::map,
+    maps::{lpm_trie::Key, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
+};
+use monitor_common::{
+    filter::{NameKey, PathPrefix},
+    kinds::NUM_KIND_SLOTS,
+    EventKind, SyscallRecord,
+};
+
+/// Default ring size; the loader overrides it with `set_max_entries`.
+const DEFAULT_RING_BYTES: u32 = 16 << 20;
+
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);
+
+#[map]
+pub static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(NUM_KIND_SLOTS, 0);
+
+/// A syscall record between sys_enter and sys_exit. `nr` is the arch
+/// syscall number seen at entry: the exit checks it so that a stale entry
+/// (an exit we never saw) cannot be reported as another syscall.
+#[repr(C)]
+pub struct Pending {
+    pub nr: i64,
+    pub rec: SyscallRecord,
+}
+
+#[map]
+pub static PENDING: LruHashMap<u64, Pending> = LruHashMap::with_max_entries(16384, 0);
+
+#[map]
+pub static OPEN_PREFIXES: LpmTrie<PathPrefix, u32> = LpmTrie::with_max_entries(1024, 0);
+
+#[map]
+pub static OPEN_NAMES: HashMap<NameKey, u32> = HashMap::with_max_entries(1024, 0);
+
+/// Where a syscall record is assembled before it goes into `PENDING`.
+#[map]
+pub static SYSCALL_SCRATCH: PerCpuArray<Pending> = PerCpuArray::with_max_entries(1, 0);
+
+/// Lookup keys of the open filter. The leading pad puts the (packed) trie
+/// key's data at offset 8, so it can be cleared with aligned u64 stores.
+#[repr(C)]
+pub struct FilterScratch {
+    pub _pad: [u8; 4],
+    pub prefix: Key<PathPrefix>,
+    pub name: NameKey,
+}
+
+#[map]
+pub static FILTER_SCRATCH: PerCpuArray<FilterScratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// Count one lost record of `kind` (ring buffer full).
+#[inline(always)]
+pub fn count_drop(kind: EventKind) {
+    if let Some(p) = DROPS.get_ptr_mut(kind.slot()) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU.
+        unsafe { *p += 1 };
+    }
+}

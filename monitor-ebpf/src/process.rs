@@ -1,0 +1,226 @@
+//! Process lifecycle from scheduler tracepoints: exec, fork, exit.
+//!
+//! Each hook exists twice with one body: as a BTF tracepoint (`tp_btf`,
+//! preferred) and as a raw tracepoint (fallback for kernels without BTF
+//! tracepoints). Both contexts are an array of u64 tracepoint arguments.
+
+use aya_ebpf::{
+    helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_user},
+    macros::{btf_tracepoint, raw_tracepoint},
+    programs::{BtfTracePointContext, RawTracePointContext},
+    EbpfContext,
+};
+use core::ffi::c_void;
+use core::mem::size_of;
+use monitor_common::{
+    exec_flags, EventKind, ExecRecord, ExitRecord, ForkRecord, SyscallId, SyscallRecord, ARGS_LEN,
+    PATH_LEN,
+};
+
+use crate::globals::off;
+use crate::kread::{kernel_str, ptr, read};
+use crate::maps::{count_drop, EVENTS, PENDING};
+use crate::{exe_path, header};
+
+const _: () = assert!(ARGS_LEN.is_power_of_two());
+const CLONE_THREAD: u64 = 0x0001_0000;
+
+/// Tracepoint argument `n` (both context kinds are `u64 args[]`).
+#[inline(always)]
+fn arg(ctx: *mut c_void, n: usize) -> u64 {
+    // SAFETY: the verifier checks ctx accesses against the tracepoint's
+    // argument count; n is a constant.
+    unsafe { *(ctx as *const u64).add(n) }
+}
+
+// sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn exec_btf(ctx: BtfTracePointContext) -> i32 {
+    on_exec(ctx.as_ptr())
+}
+
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn exec_raw(ctx: RawTracePointContext) -> i32 {
+    on_exec(ctx.as_ptr())
+}
+
+#[inline(always)]
+fn on_exec(ctx: *mut c_void) -> i32 {
+    flush_pending_execveat();
+    let bprm = arg(ctx, 2);
+    let task = arg(ctx, 0);
+    let Some(mut entry) = EVENTS.reserve::<ExecRecord>(0) else {
+        count_drop(EventKind::Exec);
+        return 0;
+    };
+    let rec = entry.as_mut_ptr();
+    // SAFETY: `rec` is the reservation, sized for a whole ExecRecord.
+    unsafe {
+        header::fill(
+            &raw mut (*rec).header,
+            EventKind::Exec,
+            size_of::<ExecRecord>(),
+        );
+        let r = &mut *rec;
+        r.flags = 0;
+        let cred = ptr(task, off!(task_cred)).unwrap_or(0);
+        r.cap_effective = read::<u64>(cred, off!(cred_cap_effective)).unwrap_or(0);
+        r.cap_permitted = read::<u64>(cred, off!(cred_cap_permitted)).unwrap_or(0);
+
+        let filename = ptr(bprm, off!(bprm_filename)).unwrap_or(0);
+        let s = kernel_str(r.filename.as_mut_ptr(), PATH_LEN as u32, filename);
+        r.filename_len = s.len;
+        if s.truncated {
+            r.flags |= exec_flags::FILENAME_TRUNCATED;
+        }
+        r.argc = read::<i32>(bprm, off!(bprm_argc))
+            .unwrap_or(0)
+            .clamp(0, u16::MAX as i32) as u16;
+
+        read_args(r, task);
+        // Last: the path walk is the costliest part to verify, so nothing
+        // but the submit follows it.
+        match ptr(bprm, off!(bprm_file)) {
+            Some(file) => exe_path::resolve(rec, file),
+            None => {
+                r.exe_start = 0;
+                r.exe_len = 0;
+                r.exe_ino = 0;
+                r.flags |= exec_flags::EXE_UNKNOWN;
+            }
+        }
+    }
+    entry.submit(0);
+    0
+}
+
+/// A successful execveat() has no sys_exit event on some kernels (6.18),
+/// so the exec itself completes its pending syscall record (ret 0). Where
+/// the kernel does fire sys_exit, the entry is gone by then: no duplicate.
+#[inline(always)]
+fn flush_pending_execveat() {
+    let key = bpf_get_current_pid_tgid();
+    let Some(p) = PENDING.get_ptr_mut(key) else {
+        return;
+    };
+    // SAFETY: `p` is a live PENDING value.
+    unsafe {
+        if (*p).rec.syscall != SyscallId::Execveat as u16 {
+            return;
+        }
+        (*p).rec.ret = 0;
+        if EVENTS.output::<SyscallRecord>(&(*p).rec, 0).is_err() {
+            count_drop(EventKind::Syscall);
+        }
+    }
+    let _ = PENDING.remove(key);
+}
+
+/// argv from the new image's `mm->arg_start..arg_end` (user memory).
+#[inline(always)]
+fn read_args(r: &mut ExecRecord, task: u64) {
+    r.args_len = 0;
+    let mm = ptr(task, off!(task_mm)).unwrap_or(0);
+    let (Some(start), Some(end)) = (
+        read::<u64>(mm, off!(mm_arg_start)),
+        read::<u64>(mm, off!(mm_arg_end)),
+    ) else {
+        return;
+    };
+    if end <= start {
+        return;
+    }
+    let mut len = end - start;
+    if len > ARGS_LEN as u64 {
+        len = ARGS_LEN as u64;
+        r.flags |= exec_flags::ARGS_TRUNCATED;
+    }
+    // 1..=ARGS_LEN in a form the verifier can bound.
+    let len = ((len as u32 - 1) & (ARGS_LEN as u32 - 1)) + 1;
+    // SAFETY: `len` <= ARGS_LEN = size of the destination.
+    let ok = unsafe {
+        bpf_probe_read_user(
+            r.args.as_mut_ptr() as *mut c_void,
+            len,
+            start as *const c_void,
+        )
+    } == 0;
+    if ok {
+        r.args_len = len;
+    }
+}
+
+// task_newtask(struct task_struct *task, unsigned long clone_flags)
+#[btf_tracepoint(function = "task_newtask")]
+pub fn fork_btf(ctx: BtfTracePointContext) -> i32 {
+    on_fork(ctx.as_ptr())
+}
+
+#[raw_tracepoint(tracepoint = "task_newtask")]
+pub fn fork_raw(ctx: RawTracePointContext) -> i32 {
+    on_fork(ctx.as_ptr())
+}
+
+#[inline(always)]
+fn on_fork(ctx: *mut c_void) -> i32 {
+    let task = arg(ctx, 0);
+    let flags = arg(ctx, 1);
+    if flags & CLONE_THREAD != 0 {
+        return 0;
+    }
+    let Some(mut entry) = EVENTS.reserve::<ForkRecord>(0) else {
+        count_drop(EventKind::Fork);
+        return 0;
+    };
+    let rec = entry.as_mut_ptr();
+    // SAFETY: whole-record reservation.
+    unsafe {
+        header::fill(
+            &raw mut (*rec).header,
+            EventKind::Fork,
+            size_of::<ForkRecord>(),
+        );
+        (*rec).clone_flags = flags;
+        (*rec).child_tgid = read::<u32>(task, off!(task_tgid)).unwrap_or(0);
+        (*rec).child_tid = read::<u32>(task, off!(task_pid)).unwrap_or(0);
+    }
+    entry.submit(0);
+    0
+}
+
+// sched_process_exit(struct task_struct *p[, bool group_dead])
+#[btf_tracepoint(function = "sched_process_exit")]
+pub fn exit_btf(ctx: BtfTracePointContext) -> i32 {
+    on_exit(ctx.as_ptr())
+}
+
+#[raw_tracepoint(tracepoint = "sched_process_exit")]
+pub fn exit_raw(ctx: RawTracePointContext) -> i32 {
+    on_exit(ctx.as_ptr())
+}
+
+#[inline(always)]
+fn on_exit(ctx: *mut c_void) -> i32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if pid_tgid >> 32 != pid_tgid & 0xffff_ffff {
+        return 0; // a thread, not the process
+    }
+    let task = arg(ctx, 0);
+    let Some(mut entry) = EVENTS.reserve::<ExitRecord>(0) else {
+        count_drop(EventKind::Exit);
+        return 0;
+    };
+    let rec = entry.as_mut_ptr();
+    // SAFETY: whole-record reservation.
+    unsafe {
+        header::fill(
+            &raw mut (*rec).header,
+            EventKind::Exit,
+            size_of::<ExitRecord>(),
+        );
+        (*rec).exit_code = read::<u32>(task, off!(task_exit_code)).unwrap_or(0);
+        (*rec)._pad = 0;
+    }
+    entry.submit(0);
+    0
+}

@@ -1,0 +1,286 @@
+//! Security-relevant syscalls from per-syscall tracepoints.
+//!
+//! Each hooked syscall has a small enter program (`sys_enter_<name>`) that
+//! knows its [`SyscallId`] and which arguments are strings. It assembles a
+//! record in per-CPU scratch, reading strings at entry (the user pointer may
+//! be gone by exit), and parks it in `PENDING` keyed by pid_tgid. One
+//! generic exit program, attached to every `sys_exit_<name>`, adds the
+//! return value and moves the record to the ring buffer. Per-syscall
+//! tracepoints run a program only for their own syscall, unlike a global
+//! `sys_enter` hook that would run on every syscall of every task.
+
+use aya_ebpf::{
+    helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_user},
+    macros::tracepoint,
+    programs::TracePointContext,
+    EbpfContext,
+};
+use core::ffi::c_void;
+use core::mem::size_of;
+use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LEN, SHORT_LEN};
+
+use crate::globals::agent_tgid;
+use crate::kread::{user, user_str};
+use crate::maps::{count_drop, EVENTS, PENDING, SYSCALL_SCRATCH};
+use crate::{header, open_filter};
+
+/// Which arguments are strings (argument index per slot, or `NONE`), plus
+/// any per-syscall extra.
+#[derive(Clone, Copy)]
+struct Spec {
+    nargs: usize,
+    str0: usize,
+    str1: usize,
+    short: usize,
+    extra: Extra,
+}
+
+const NONE: usize = usize::MAX;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Extra {
+    None,
+    /// clone(flags, ...): keep only with namespace flags.
+    Clone,
+    /// clone3(struct clone_args *, size): flags into args[3].
+    Clone3,
+    /// open/openat: flags are this argument; apply the open filter.
+    Open(usize),
+    /// openat2: open_how into args[3..6]; apply the open filter.
+    Openat2,
+    /// creat: always a write; apply the open filter.
+    Creat,
+    /// connect(fd, sockaddr, addrlen): raw sockaddr into str0.
+    Connect,
+}
+
+const fn spec(nargs: usize, str0: usize, str1: usize, short: usize, extra: Extra) -> Spec {
+    Spec {
+        nargs,
+        str0,
+        str1,
+        short,
+        extra,
+    }
+}
+
+/// Namespace flags of clone()/unshare(). CLONE_NEWTIME (0x80) is only valid
+/// for clone3: in clone()'s flags the low byte is the exit signal.
+const CLONE_NS: u64 =
+    0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000;
+const CLONE_NEWTIME: u64 = 0x80;
+/// Longest sockaddr we copy (sockaddr_storage).
+const SOCKADDR_MAX: u32 = 128;
+
+/// Offsets in the classic syscall tracepoint records.
+const NR_OFFSET: usize = 8;
+const ARGS_OFFSET: usize = 16;
+const RET_OFFSET: usize = 16;
+
+#[inline(always)]
+fn on_enter(ctx: &TracePointContext, id: SyscallId, spec: Spec) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == agent_tgid() {
+        return 0;
+    }
+    let Some(p) = SYSCALL_SCRATCH.get_ptr_mut(0) else {
+        return 0;
+    };
+    let c = ctx.as_ptr() as *const u8;
+    // SAFETY: `p` is this CPU's scratch value; ctx reads are at constant
+    // offsets the verifier checks.
+    unsafe {
+        let p = &mut *p;
+        p.nr = *(c.add(NR_OFFSET) as *const i32) as i64;
+        let r = &mut p.rec;
+        r.syscall = id as u16;
+        r.flags = 0;
+        r.str0_len = 0;
+        r.str1_len = 0;
+        r.short_len = 0;
+        r._pad = [0; 3];
+        r.ret = 0;
+        let args = c.add(ARGS_OFFSET) as *const u64;
+        let mut i = 0;
+        while i < 6 {
+            r.args[i] = if i < spec.nargs { *args.add(i) } else { 0 };
+            i += 1;
+        }
+        if spec.str0 != NONE {
+            let s = user_str(r.str0.as_mut_ptr(), PATH_LEN as u32, r.args[spec.str0]);
+            r.str0_len = s.len;
+            if s.truncated {
+                r.flags |= syscall_flags::STR0_TRUNCATED;
+            }
+        }
+        if spec.str1 != NONE {
+            let s = user_str(r.str1.as_mut_ptr(), PATH_LEN as u32, r.args[spec.str1]);
+            r.str1_len = s.len;
+            if s.truncated {
+                r.flags |= syscall_flags::STR1_TRUNCATED;
+            }
+        }
+        if spec.short != NONE {
+            let s = user_str(r.short.as_mut_ptr(), SHORT_LEN as u32, r.args[spec.short]);
+            r.short_len = s.len;
+            if s.truncated {
+                r.flags |= syscall_flags::SHORT_TRUNCATED;
+            }
+        }
+        let keep = match spec.extra {
+            Extra::None => true,
+            Extra::Clone => r.args[0] & CLONE_NS != 0,
+            Extra::Clone3 => match user::<u64>(r.args[0]) {
+                Some(flags) => {
+                    r.args[3] = flags;
+                    flags & (CLONE_NS | CLONE_NEWTIME) != 0
+                }
+                None => false,
+            },
+            Extra::Open(flags_arg) => {
+                open_filter::interesting(r, open_filter::is_write(r.args[flags_arg]))
+            }
+            Extra::Openat2 => {
+                if let Some(how) = user::<[u64; 3]>(r.args[2]) {
+                    r.args[3] = how[0];
+                    r.args[4] = how[1];
+                    r.args[5] = how[2];
+                }
+                open_filter::interesting(r, open_filter::is_write(r.args[3]))
+            }
+            Extra::Creat => open_filter::interesting(r, true),
+            Extra::Connect => {
+                read_sockaddr(r);
+                true
+            }
+        };
+        if !keep {
+            return 0;
+        }
+        header::fill(
+            &raw mut r.header,
+            EventKind::Syscall,
+            size_of::<SyscallRecord>(),
+        );
+        let _ = PENDING.insert(pid_tgid, &*p, 0);
+    }
+    0
+}
+
+/// connect(): copy the raw sockaddr, bounded by addrlen.
+#[inline(always)]
+fn read_sockaddr(r: &mut SyscallRecord) {
+    let addr = r.args[1];
+    let len = r.args[2];
+    if addr == 0 || len == 0 {
+        return;
+    }
+    let len = if len > SOCKADDR_MAX as u64 {
+        SOCKADDR_MAX
+    } else {
+        len as u32
+    };
+    let len = ((len - 1) & (SOCKADDR_MAX - 1)) + 1;
+    // SAFETY: `len` <= 128 <= PATH_LEN.
+    let ok = unsafe {
+        bpf_probe_read_user(
+            r.str0.as_mut_ptr() as *mut c_void,
+            len,
+            addr as *const c_void,
+        )
+    } == 0;
+    if ok {
+        r.str0_len = len as u16;
+        r.flags |= syscall_flags::STR0_SOCKADDR;
+    }
+}
+
+/// The one exit program, attached to `sys_exit_<name>` of every hooked syscall.
+#[tracepoint]
+pub fn sys_exit(ctx: TracePointContext) -> u32 {
+    let key = bpf_get_current_pid_tgid();
+    let Some(p) = PENDING.get_ptr_mut(key) else {
+        return 0;
+    };
+    let c = ctx.as_ptr() as *const u8;
+    // SAFETY: `p` is a live PENDING value; ctx reads at constant offsets.
+    unsafe {
+        let nr = *(c.add(NR_OFFSET) as *const i32) as i64;
+        if (*p).nr == nr {
+            (*p).rec.ret = *(c.add(RET_OFFSET) as *const i64);
+            if EVENTS.output::<SyscallRecord>(&(*p).rec, 0).is_err() {
+                count_drop(EventKind::Syscall);
+            }
+        }
+    }
+    let _ = PENDING.remove(key);
+    0
+}
+
+/// One enter program per syscall: `enter!(program_name, SyscallId, spec)`.
+/// The program name is also the tracepoint's name.
+macro_rules! enter {
+    ($($prog:ident => $id:ident, $spec:expr;)*) => {
+        $(
+            #[tracepoint]
+            pub fn $prog(ctx: TracePointContext) -> u32 {
+                on_enter(&ctx, SyscallId::$id, $spec)
+            }
+        )*
+    };
+}
+
+use Extra as E;
+enter! {
+    sys_enter_mount => Mount, spec(5, 0, 1, 2, E::None);
+    sys_enter_umount2 => Umount2, spec(2, 0, NONE, NONE, E::None);
+    sys_enter_fsmount => Fsmount, spec(3, NONE, NONE, NONE, E::None);
+    sys_enter_move_mount => MoveMount, spec(5, 1, 3, NONE, E::None);
+    sys_enter_setns => Setns, spec(2, NONE, NONE, NONE, E::None);
+    sys_enter_unshare => Unshare, spec(1, NONE, NONE, NONE, E::None);
+    sys_enter_pivot_root => PivotRoot, spec(2, 0, 1, NONE, E::None);
+    sys_enter_chroot => Chroot, spec(1, 0, NONE, NONE, E::None);
+    sys_enter_ptrace => Ptrace, spec(4, NONE, NONE, NONE, E::None);
+    sys_enter_init_module => InitModule, spec(3, NONE, NONE, 2, E::None);
+    sys_enter_finit_module => FinitModule, spec(3, NONE, NONE, NONE, E::None);
+    sys_enter_delete_module => DeleteModule, spec(2, NONE, NONE, 0, E::None);
+    sys_enter_bpf => Bpf, spec(3, NONE, NONE, NONE, E::None);
+    sys_enter_kexec_load => KexecLoad, spec(4, NONE, NONE, NONE, E::None);
+    sys_enter_kexec_file_load => KexecFileLoad, spec(5, 3, NONE, NONE, E::None);
+    sys_enter_process_vm_readv => ProcessVmReadv, spec(6, NONE, NONE, NONE, E::None);
+    sys_enter_process_vm_writev => ProcessVmWritev, spec(6, NONE, NONE, NONE, E::None);
+    sys_enter_memfd_create => MemfdCreate, spec(2, 0, NONE, NONE, E::None);
+    sys_enter_execveat => Execveat, spec(5, 1, NONE, NONE, E::None);
+    sys_enter_open_by_handle_at => OpenByHandleAt, spec(3, NONE, NONE, NONE, E::None);
+    sys_enter_capset => Capset, spec(2, NONE, NONE, NONE, E::None);
+    sys_enter_setuid => Setuid, spec(1, NONE, NONE, NONE, E::None);
+    sys_enter_setgid => Setgid, spec(1, NONE, NONE, NONE, E::None);
+    sys_enter_setreuid => Setreuid, spec(2, NONE, NONE, NONE, E::None);
+    sys_enter_setregid => Setregid, spec(2, NONE, NONE, NONE, E::None);
+    sys_enter_setresuid => Setresuid, spec(3, NONE, NONE, NONE, E::None);
+    sys_enter_setresgid => Setresgid, spec(3, NONE, NONE, NONE, E::None);
+    sys_enter_setfsuid => Setfsuid, spec(1, NONE, NONE, NONE, E::None);
+    sys_enter_setfsgid => Setfsgid, spec(1, NONE, NONE, NONE, E::None);
+    sys_enter_keyctl => Keyctl, spec(5, NONE, NONE, NONE, E::None);
+    sys_enter_add_key => AddKey, spec(5, 1, NONE, 0, E::None);
+    sys_enter_request_key => RequestKey, spec(4, 1, NONE, 0, E::None);
+    sys_enter_userfaultfd => Userfaultfd, spec(1, NONE, NONE, NONE, E::None);
+    sys_enter_perf_event_open => PerfEventOpen, spec(5, NONE, NONE, NONE, E::None);
+    sys_enter_io_uring_setup => IoUringSetup, spec(2, NONE, NONE, NONE, E::None);
+    sys_enter_kill => Kill, spec(2, NONE, NONE, NONE, E::None);
+    sys_enter_tkill => Tkill, spec(2, NONE, NONE, NONE, E::None);
+    sys_enter_tgkill => Tgkill, spec(3, NONE, NONE, NONE, E::None);
+    sys_enter_connect => Connect, spec(3, NONE, NONE, NONE, E::Connect);
+    sys_enter_chmod => Chmod, spec(2, 0, NONE, NONE, E::None);
+    sys_enter_fchmod => Fchmod, spec(2, NONE, NONE, NONE, E::None);
+    sys_enter_fchmodat => Fchmodat, spec(3, 1, NONE, NONE, E::None);
+    sys_enter_fchmodat2 => Fchmodat2, spec(4, 1, NONE, NONE, E::None);
+    sys_enter_open => Open, spec(3, 0, NONE, NONE, E::Open(1));
+    sys_enter_openat => Openat, spec(4, 1, NONE, NONE, E::Open(2));
+    sys_enter_openat2 => Openat2, spec(4, 1, NONE, NONE, E::Openat2);
+    sys_enter_clone => Clone, spec(5, NONE, NONE, NONE, E::Clone);
+    sys_enter_clone3 => Clone3, spec(2, NONE, NONE, NONE, E::Clone3);
+    sys_enter_fsopen => Fsopen, spec(2, NONE, NONE, 0, E::None);
+    sys_enter_open_tree => OpenTree, spec(3, 1, NONE, NONE, E::None);
+    sys_enter_creat => Creat, spec(2, 0, NONE, NONE, E::Creat);
+}

@@ -1,0 +1,303 @@
+//! What the running kernel supports, for `vigil probe` and the agent's
+//! start-up log: BTF, ring buffers, BTF/raw/syscall tracepoints, BPF LSM
+//! (active and loadable) and trampolines (fentry).
+//!
+//! Loadability is tested the only reliable way: by asking the kernel to
+//! load vigil's own programs (the probe-only LSM and fentry programs are
+//! loaded here and nowhere else). Nothing stays attached afterwards.
+
+use std::path::Path;
+
+use aya::maps::MapType;
+use aya::programs::{BtfTracePoint, FEntry, Lsm, RawTracePoint, TracePoint};
+use aya::{Ebpf, EbpfLoader};
+use monitor_common::{names, KernelOffsets, SyscallId};
+
+use super::btf::{Btf, VMLINUX};
+use super::loader::{
+    ensure_tracefs, object, page_size, summarize, syscall_tracepoint, tracepoint_exists,
+};
+use super::offsets;
+
+const SECURITYFS: &str = "/sys/kernel/security";
+
+/// One capability and why (not) available.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Feature {
+    pub supported: bool,
+    /// What was tested, or why it is unavailable.
+    pub detail: String,
+}
+
+impl Feature {
+    fn yes(detail: impl Into<String>) -> Feature {
+        Feature {
+            supported: true,
+            detail: detail.into(),
+        }
+    }
+    fn no(detail: impl Into<String>) -> Feature {
+        Feature {
+            supported: false,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// What this kernel supports.
+#[derive(Clone, Debug)]
+pub struct KernelFeatures {
+    /// `uname -r`.
+    pub kernel_release: String,
+    /// Kernel BTF at /sys/kernel/btf/vmlinux, parsed and every offset resolved.
+    pub btf: Feature,
+    pub ring_buffer: Feature,
+    /// `tp_btf` programs (preferred for process lifecycle hooks).
+    pub btf_tracepoints: Feature,
+    /// Raw tracepoints (the fallback for lifecycle hooks, and module/cgroup hooks).
+    pub raw_tracepoints: Feature,
+    /// Per-syscall tracepoints (`syscalls/sys_enter_*`).
+    pub syscall_tracepoints: Feature,
+    /// `bpf` is in the active LSM list.
+    pub bpf_lsm_active: Feature,
+    /// The kernel loads a BPF LSM program.
+    pub bpf_lsm_loadable: Feature,
+    /// The kernel loads an fentry program (BPF trampolines).
+    pub trampolines: Feature,
+    /// Which kind of hook the sensor will use for exec/fork/exit.
+    pub lifecycle_hook_kind: &'static str,
+    /// Hooked syscalls whose tracepoints this kernel does not have.
+    pub missing_syscalls: Vec<&'static str>,
+}
+
+/// Probe the running kernel. Never fails: each feature carries its reason.
+pub fn probe_features() -> KernelFeatures {
+    let kernel_release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|e| format!("unknown ({e})"));
+
+    let (btf, offs) = probe_btf();
+    let ring_buffer = match aya::sys::is_map_supported(MapType::RingBuf) {
+        Ok(true) => Feature::yes("BPF_MAP_TYPE_RINGBUF created"),
+        Ok(false) => Feature::no("BPF_MAP_TYPE_RINGBUF refused by the kernel"),
+        Err(e) => Feature::no(format!("probing ring buffer failed: {}", summarize(&e))),
+    };
+    let bpf_lsm_active = probe_lsm_active();
+    let tracefs = ensure_tracefs();
+    let missing_syscalls: Vec<&'static str> = match &tracefs {
+        Ok(t) => SyscallId::ALL
+            .iter()
+            .filter(|&&id| {
+                !tracepoint_exists(
+                    t,
+                    "syscalls",
+                    &format!("sys_enter_{}", syscall_tracepoint(id)),
+                )
+            })
+            .map(|id| id.name())
+            .collect(),
+        Err(_) => SyscallId::ALL.iter().map(|id| id.name()).collect(),
+    };
+
+    let aya_btf = aya::Btf::from_sys_fs().map_err(|e| summarize(&e));
+    let loaded = load_object(&offs.unwrap_or_else(KernelOffsets::missing));
+    let program_probe = |f: &dyn Fn(&mut Ebpf) -> Result<(), String>, what: &str| -> Feature {
+        match &loaded {
+            Err(e) => Feature::no(format!("eBPF object did not load: {e}")),
+            Ok(_) => {
+                // A fresh object per probe, so one probe's program state
+                // cannot affect the next.
+                match load_object(&offs.unwrap_or_else(KernelOffsets::missing)) {
+                    Ok(mut ebpf) => match f(&mut ebpf) {
+                        Ok(()) => Feature::yes(what.to_owned()),
+                        Err(e) => Feature::no(e),
+                    },
+                    Err(e) => Feature::no(format!("eBPF object did not load: {e}")),
+                }
+            }
+        }
+    };
+    let need_btf =
+        |ebpf: &mut Ebpf, f: &dyn Fn(&mut Ebpf, &aya::Btf) -> Result<(), String>| match &aya_btf {
+            Ok(b) => f(ebpf, b),
+            Err(e) => Err(format!("no kernel BTF: {e}")),
+        };
+
+    let btf_tracepoints = program_probe(
+        &|ebpf| {
+            need_btf(ebpf, &|ebpf, b| {
+                let p: &mut BtfTracePoint = prog(ebpf, "exec_btf")?;
+                p.load("sched_process_exec", b).map_err(|e| summarize(&e))?;
+                p.attach().map(drop).map_err(|e| summarize(&e))
+            })
+        },
+        "tp_btf/sched_process_exec loaded and attached",
+    );
+    let raw_tracepoints = program_probe(
+        &|ebpf| {
+            let p: &mut RawTracePoint = prog(ebpf, "exec_raw")?;
+            p.load().map_err(|e| summarize(&e))?;
+            p.attach("sched_process_exec")
+                .map(drop)
+                .map_err(|e| summarize(&e))
+        },
+        "raw_tp/sched_process_exec loaded and attached",
+    );
+    let syscall_tracepoints = match &tracefs {
+        Err(e) => Feature::no(format!("tracefs unavailable: {e}")),
+        Ok(_) => program_probe(
+            &|ebpf| {
+                let p: &mut TracePoint = prog(ebpf, "sys_enter_mount")?;
+                p.load().map_err(|e| summarize(&e))?;
+                p.attach("syscalls", "sys_enter_mount")
+                    .map(drop)
+                    .map_err(|e| summarize(&e))
+            },
+            "tracepoint/syscalls/sys_enter_mount loaded and attached",
+        ),
+    };
+    let bpf_lsm_loadable = program_probe(
+        &|ebpf| {
+            need_btf(ebpf, &|ebpf, b| {
+                let p: &mut Lsm = prog(ebpf, "probe_lsm")?;
+                p.load("bprm_check_security", b).map_err(|e| summarize(&e))
+            })
+        },
+        "lsm/bprm_check_security loaded (not attached)",
+    );
+    let trampolines = program_probe(
+        &|ebpf| {
+            need_btf(ebpf, &|ebpf, b| {
+                let p: &mut FEntry = prog(ebpf, "probe_fentry")?;
+                p.load("vfs_read", b).map_err(|e| summarize(&e))
+            })
+        },
+        "fentry/vfs_read loaded (not attached)",
+    );
+    let lifecycle_hook_kind = if btf_tracepoints.supported {
+        "tp_btf"
+    } else {
+        "raw_tracepoint"
+    };
+    KernelFeatures {
+        kernel_release,
+        btf,
+        ring_buffer,
+        btf_tracepoints,
+        raw_tracepoints,
+        syscall_tracepoints,
+        bpf_lsm_active,
+        bpf_lsm_loadable,
+        trampolines,
+        lifecycle_hook_kind,
+        missing_syscalls,
+    }
+}
+
+fn prog<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    let p = ebpf
+        .program_mut(name)
+        .ok_or_else(|| format!("program `{name}` not in the eBPF object"))?;
+    p.try_into()
+        .map_err(|e: aya::programs::ProgramError| summarize(&e))
+}
+
+fn probe_btf() -> (Feature, Option<KernelOffsets>) {
+    if !Path::new(VMLINUX).exists() {
+        return (
+            Feature::no(format!(
+                "{VMLINUX} does not exist (kernel built without BTF)"
+            )),
+            None,
+        );
+    }
+    match Btf::from_sys_fs() {
+        Err(e) => (Feature::no(e.to_string()), None),
+        Ok(btf) => match offsets::resolve(&btf) {
+            Ok((o, missing)) if missing.is_empty() => (
+                Feature::yes(format!("{} types, every offset resolved", btf.len())),
+                Some(o),
+            ),
+            Ok((o, missing)) => {
+                let names: Vec<&str> = missing.iter().map(|m| m.path).collect();
+                (
+                    Feature::yes(format!(
+                        "{} types; missing (reported as unknown): {}",
+                        btf.len(),
+                        names.join(", ")
+                    )),
+                    Some(o),
+                )
+            }
+            Err(e) => (Feature::no(e.to_string()), None),
+        },
+    }
+}
+
+fn probe_lsm_active() -> Feature {
+    let lsm = Path::new(SECURITYFS).join("lsm");
+    if lsm.exists() {
+        return lsm_verdict(std::fs::read_to_string(&lsm), &lsm);
+    }
+    // securityfs is not mounted: mount it privately for one read, so
+    // probing leaves the system as it found it.
+    let dir = std::env::temp_dir().join(format!("vigil-securityfs-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return Feature::no(format!(
+            "securityfs not mounted; creating {}: {e}",
+            dir.display()
+        ));
+    }
+    let c = |s: &std::ffi::OsStr| std::ffi::CString::new(s.as_encoded_bytes()).ok();
+    let (Some(src), Some(dst), Some(fs)) = (
+        c("none".as_ref()),
+        c(dir.as_os_str()),
+        c("securityfs".as_ref()),
+    ) else {
+        return Feature::no("securityfs not mounted; temp path contains NUL");
+    };
+    // SAFETY: valid NUL-terminated strings; no data argument.
+    let rc = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
+    let verdict = if rc == 0 {
+        let lsm = dir.join("lsm");
+        let v = lsm_verdict(std::fs::read_to_string(&lsm), &lsm);
+        // SAFETY: valid path string.
+        unsafe { libc::umount2(dst.as_ptr(), libc::MNT_DETACH) };
+        v
+    } else {
+        let e = std::io::Error::last_os_error();
+        Feature::no(format!(
+            "securityfs not mounted and mounting it failed: {e}"
+        ))
+    };
+    let _ = std::fs::remove_dir(&dir);
+    verdict
+}
+
+fn lsm_verdict(list: std::io::Result<String>, path: &Path) -> Feature {
+    match list {
+        Ok(list) if list.trim().split(',').any(|l| l == "bpf") => {
+            Feature::yes(format!("active LSMs: {}", list.trim()))
+        }
+        Ok(list) => Feature::no(format!(
+            "`bpf` not among active LSMs: {} (boot with lsm=...,bpf)",
+            list.trim()
+        )),
+        Err(e) => Feature::no(format!("reading {}: {e}", path.display())),
+    }
+}
+
+/// Load the object (maps created, programs not yet loaded), with a
+/// one-page ring buffer.
+fn load_object(offsets: &KernelOffsets) -> Result<Ebpf, String> {
+    let tgid = std::process::id();
+    EbpfLoader::new()
+        .override_global(names::OFFSETS, offsets, true)
+        .override_global(names::AGENT_TGID, &tgid, true)
+        .map_max_entries(names::EVENTS, page_size() as u32)
+        .load(object())
+        .map_err(|e| summarize(&e))
+}

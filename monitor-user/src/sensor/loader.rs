@@ -1,0 +1,407 @@
+//! Loading and attaching: the embedded eBPF object, its globals and maps,
+//! and every hook, with a [`HookStatus`] per hook.
+//!
+//! Process lifecycle hooks use BTF tracepoints when the kernel accepts them
+//! and fall back to raw tracepoints. Each syscall in [`SyscallId::ALL`]
+//! gets its own `sys_enter_<name>` program plus the shared `sys_exit`
+//! program; syscalls whose tracepoints this kernel lacks are reported as
+//! refused, not fatal.
+
+use std::path::{Path, PathBuf};
+
+use aya::maps::{lpm_trie::Key, HashMap, LpmTrie, MapData, PerCpuArray, RingBuf};
+use aya::programs::{BtfTracePoint, RawTracePoint, TracePoint};
+use aya::{Ebpf, EbpfLoader};
+use monitor_common::filter::{NameKey, PathPrefix};
+use monitor_common::{names, EventKind, SyscallId};
+
+use super::btf::Btf;
+use super::ring::Reader;
+use super::{offsets, HookStatus, LifecycleHooks, SensorConfig, SensorError};
+
+/// The compiled eBPF object (built by build.rs through aya-build).
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vigil-probes"));
+
+/// The embedded object, for feature probing.
+pub(crate) fn object() -> &'static [u8] {
+    OBJECT
+}
+
+pub(crate) const TRACEFS: &str = "/sys/kernel/tracing";
+const TRACEFS_DEBUG: &str = "/sys/kernel/debug/tracing";
+
+/// Lifecycle hooks: tracepoint name, tp_btf program, raw_tracepoint program.
+const LIFECYCLE: &[(&str, &str, &str)] = &[
+    ("sched_process_exec", "exec_btf", "exec_raw"),
+    ("task_newtask", "fork_btf", "fork_raw"),
+    ("sched_process_exit", "exit_btf", "exit_raw"),
+];
+
+/// Other raw tracepoints: (category in tracefs, tracepoint name = program name).
+const RAW: &[(&str, &str)] = &[
+    ("module", "module_load"),
+    ("cgroup", "cgroup_mkdir"),
+    ("cgroup", "cgroup_rmdir"),
+];
+
+/// Classic tracepoints besides syscalls: (program, category, name).
+const CLASSIC: &[(&str, &str, &str)] = &[("oom_mark_victim", "oom", "mark_victim")];
+
+const SYS_EXIT_PROG: &str = "sys_exit";
+
+pub(crate) struct Loaded {
+    pub ebpf: Ebpf,
+    pub hooks: Vec<HookStatus>,
+    pub reader: Reader,
+    pub drops: Drops,
+}
+
+/// The kernel's per-CPU drop counters.
+pub(crate) struct Drops(PerCpuArray<MapData, u64>);
+
+impl Drops {
+    pub fn read(&self) -> Vec<(EventKind, u64)> {
+        EventKind::ALL
+            .iter()
+            .map(|&k| {
+                let n = match self.0.get(&k.slot(), 0) {
+                    Ok(per_cpu) => per_cpu.iter().sum(),
+                    Err(e) => {
+                        log::warn!("reading drop counter of {}: {e}", k.name());
+                        0
+                    }
+                };
+                (k, n)
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
+pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Loaded, SensorError> {
+    let page = page_size();
+    if !cfg.ring_bytes.is_power_of_two() || !(cfg.ring_bytes as usize).is_multiple_of(page) {
+        return Err(SensorError::RingSize(cfg.ring_bytes, page));
+    }
+    let filter = cfg.open_filter.encode()?;
+    let started = std::time::Instant::now();
+    let lap = |what: &str| log::debug!("sensor: {what} after {:?}", started.elapsed());
+    raise_memlock();
+    let tracefs = ensure_tracefs()?;
+
+    let btf = Btf::from_sys_fs().map_err(offsets::OffsetsError::from)?;
+    let (offsets, missing) = offsets::resolve(&btf)?;
+    for m in &missing {
+        log::warn!(
+            "kernel lacks {}: that data will be reported as unknown ({})",
+            m.path,
+            m.reason
+        );
+    }
+    let aya_btf = match aya::Btf::from_sys_fs() {
+        Ok(b) => Some(b),
+        Err(e) => {
+            log::warn!("aya cannot read kernel BTF ({e}); BTF tracepoints unavailable");
+            None
+        }
+    };
+    let tgid = std::process::id();
+    let mut ebpf = EbpfLoader::new()
+        .btf(aya_btf.as_ref())
+        .override_global(names::OFFSETS, &offsets, true)
+        .override_global(names::AGENT_TGID, &tgid, true)
+        .map_max_entries(names::EVENTS, cfg.ring_bytes)
+        .load(OBJECT)
+        .map_err(Box::new)?;
+
+    lap("object loaded");
+    fill_filter(&mut ebpf, filter)?;
+
+    let mut hooks = Vec::new();
+    let lifecycle_btf = match lifecycle {
+        LifecycleHooks::Auto => aya_btf.as_ref(),
+        LifecycleHooks::RawTracepoints => None,
+    };
+    for &(tp, btf_prog, raw_prog) in LIFECYCLE {
+        hooks.push(attach_lifecycle(
+            &mut ebpf,
+            lifecycle_btf,
+            tp,
+            btf_prog,
+            raw_prog,
+        ));
+    }
+    lap("lifecycle hooks attached");
+    attach_syscalls(&mut ebpf, &tracefs, &mut hooks);
+    lap("syscall hooks attached");
+    for &(category, tp) in RAW {
+        let attached = if tracepoint_exists(&tracefs, category, tp) {
+            attach_raw(&mut ebpf, tp, tp)
+        } else {
+            Err(format!(
+                "tracepoint {category}/{tp} does not exist on this kernel"
+            ))
+        };
+        hooks.push(HookStatus {
+            name: tp.to_owned(),
+            kind: "raw_tracepoint",
+            attached,
+        });
+    }
+    for &(prog, category, name) in CLASSIC {
+        let attached = if tracepoint_exists(&tracefs, category, name) {
+            attach_classic(&mut ebpf, prog, category, name)
+        } else {
+            Err("tracepoint does not exist on this kernel".to_owned())
+        };
+        hooks.push(HookStatus {
+            name: format!("{category}/{name}"),
+            kind: "tracepoint",
+            attached,
+        });
+    }
+    lap("all hooks attached");
+    for h in &hooks {
+        match &h.attached {
+            Ok(()) => log::debug!("attached {} ({})", h.name, h.kind),
+            Err(e) => log::warn!("hook {} ({}) refused: {e}", h.name, h.kind),
+        }
+    }
+
+    let ring = ebpf.take_map(names::EVENTS).ok_or(SensorError::Missing {
+        what: "map",
+        name: names::EVENTS.into(),
+    })?;
+    let ring = RingBuf::try_from(ring).map_err(|e| map_err(names::EVENTS, e))?;
+    let drops = ebpf.take_map(names::DROPS).ok_or(SensorError::Missing {
+        what: "map",
+        name: names::DROPS.into(),
+    })?;
+    let drops = PerCpuArray::try_from(drops).map_err(|e| map_err(names::DROPS, e))?;
+    Ok(Loaded {
+        ebpf,
+        hooks,
+        reader: Reader::new(ring),
+        drops: Drops(drops),
+    })
+}
+
+fn map_err(name: &'static str, e: aya::maps::MapError) -> SensorError {
+    SensorError::Map {
+        name,
+        source: Box::new(e),
+    }
+}
+
+/// Not needed on 6.x (BPF memory is charged to the cgroup) and refused
+/// above the hard limit: a failure is only worth a warning.
+fn raise_memlock() {
+    let lim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: plain syscall with a valid struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) } != 0 {
+        log::warn!(
+            "setrlimit(RLIMIT_MEMLOCK) failed ({}); fine on kernels that charge BPF memory to cgroups",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Find tracefs, mounting it at /sys/kernel/tracing if it is not mounted.
+pub(crate) fn ensure_tracefs() -> Result<PathBuf, SensorError> {
+    for p in [TRACEFS, TRACEFS_DEBUG] {
+        if Path::new(p).join("events").is_dir() {
+            return Ok(PathBuf::from(p));
+        }
+    }
+    let c = |s: &str| std::ffi::CString::new(s).expect("no NUL in constant");
+    let (src, dst, fs) = (c("none"), c(TRACEFS), c("tracefs"));
+    // SAFETY: valid NUL-terminated strings; no data argument.
+    let rc = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
+    if rc != 0 {
+        return Err(SensorError::Tracefs {
+            path: TRACEFS,
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    log::info!("mounted tracefs at {TRACEFS}");
+    Ok(PathBuf::from(TRACEFS))
+}
+
+pub(crate) fn tracepoint_exists(tracefs: &Path, category: &str, name: &str) -> bool {
+    tracefs.join("events").join(category).join(name).is_dir()
+}
+
+fn fill_filter(ebpf: &mut Ebpf, filter: super::filter::Encoded) -> Result<(), SensorError> {
+    let map = ebpf
+        .map_mut(names::OPEN_PREFIXES)
+        .ok_or(SensorError::Missing {
+            what: "map",
+            name: names::OPEN_PREFIXES.into(),
+        })?;
+    let mut trie: LpmTrie<&mut MapData, PathPrefix, u32> =
+        LpmTrie::try_from(map).map_err(|e| map_err(names::OPEN_PREFIXES, e))?;
+    for (bits, key, when) in filter.prefixes {
+        trie.insert(&Key::new(bits, key), when, 0)
+            .map_err(|e| map_err(names::OPEN_PREFIXES, e))?;
+    }
+    let map = ebpf
+        .map_mut(names::OPEN_NAMES)
+        .ok_or(SensorError::Missing {
+            what: "map",
+            name: names::OPEN_NAMES.into(),
+        })?;
+    let mut hash: HashMap<&mut MapData, NameKey, u32> =
+        HashMap::try_from(map).map_err(|e| map_err(names::OPEN_NAMES, e))?;
+    for (key, when) in filter.names {
+        hash.insert(key, when, 0)
+            .map_err(|e| map_err(names::OPEN_NAMES, e))?;
+    }
+    Ok(())
+}
+
+/// Short, one-line form of an error for [`HookStatus`]: verifier logs can
+/// be thousands of lines, so keep the head and the tail (where the
+/// verifier says what it rejected). The full error goes to the debug log.
+pub(crate) fn summarize(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    log::debug!("{s}");
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    const KEEP: usize = 300;
+    if s.len() <= 2 * KEEP {
+        return s;
+    }
+    let head = s.char_indices().nth(KEEP).map_or(s.len(), |(i, _)| i);
+    let tail = s.char_indices().rev().nth(KEEP).map_or(0, |(i, _)| i);
+    format!("{} ... {}", &s[..head], &s[tail..])
+}
+
+fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
+where
+    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    let p = ebpf
+        .program_mut(name)
+        .ok_or_else(|| format!("program `{name}` not in the eBPF object"))?;
+    p.try_into()
+        .map_err(|e: aya::programs::ProgramError| summarize(&e))
+}
+
+fn attach_lifecycle(
+    ebpf: &mut Ebpf,
+    btf: Option<&aya::Btf>,
+    tp: &str,
+    btf_prog: &str,
+    raw_prog: &str,
+) -> HookStatus {
+    if let Some(btf) = btf {
+        let r = program::<BtfTracePoint>(ebpf, btf_prog).and_then(|p| {
+            p.load(tp, btf).map_err(|e| summarize(&e))?;
+            p.attach().map(drop).map_err(|e| summarize(&e))
+        });
+        match r {
+            Ok(()) => {
+                return HookStatus {
+                    name: tp.to_owned(),
+                    kind: "tp_btf",
+                    attached: Ok(()),
+                }
+            }
+            Err(e) => log::warn!("tp_btf/{tp} refused, falling back to raw_tracepoint: {e}"),
+        }
+    }
+    HookStatus {
+        name: tp.to_owned(),
+        kind: "raw_tracepoint",
+        attached: attach_raw(ebpf, raw_prog, tp),
+    }
+}
+
+fn attach_raw(ebpf: &mut Ebpf, prog: &str, tp: &str) -> Result<(), String> {
+    let p = program::<RawTracePoint>(ebpf, prog)?;
+    p.load().map_err(|e| summarize(&e))?;
+    p.attach(tp).map(drop).map_err(|e| summarize(&e))
+}
+
+fn attach_classic(ebpf: &mut Ebpf, prog: &str, category: &str, name: &str) -> Result<(), String> {
+    let p = program::<TracePoint>(ebpf, prog)?;
+    p.load().map_err(|e| summarize(&e))?;
+    p.attach(category, name)
+        .map(drop)
+        .map_err(|e| summarize(&e))
+}
+
+/// The name of a syscall's tracepoints (`sys_enter_<this>`): the kernel
+/// names them after its `SYSCALL_DEFINE`, which differs from the syscall's
+/// name in a few cases.
+pub(crate) fn syscall_tracepoint(id: SyscallId) -> &'static str {
+    match id {
+        SyscallId::Umount2 => "umount",
+        other => other.name(),
+    }
+}
+
+fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>) {
+    let exit_loaded = program::<TracePoint>(ebpf, SYS_EXIT_PROG)
+        .and_then(|p| p.load().map_err(|e| summarize(&e)));
+    for &id in SyscallId::ALL {
+        let prog = format!("sys_enter_{}", id.name());
+        let enter = format!("sys_enter_{}", syscall_tracepoint(id));
+        let exit = format!("sys_exit_{}", syscall_tracepoint(id));
+        let status = |tp: &str, attached| HookStatus {
+            name: format!("syscalls/{tp}"),
+            kind: "tracepoint",
+            attached,
+        };
+        if !tracepoint_exists(tracefs, "syscalls", &enter)
+            || !tracepoint_exists(tracefs, "syscalls", &exit)
+        {
+            hooks.push(status(
+                &enter,
+                Err("tracepoint does not exist on this kernel".into()),
+            ));
+            continue;
+        }
+        if let Err(e) = &exit_loaded {
+            hooks.push(status(
+                &enter,
+                Err(format!("shared sys_exit program failed to load: {e}")),
+            ));
+            continue;
+        }
+        // Attach the exit first: an enter without its exit would only fill
+        // PENDING with records that never leave.
+        let exit_r = program::<TracePoint>(ebpf, SYS_EXIT_PROG).and_then(|p| {
+            p.attach("syscalls", &exit)
+                .map(drop)
+                .map_err(|e| summarize(&e))
+        });
+        let exit_ok = exit_r.is_ok();
+        hooks.push(status(&exit, exit_r));
+        if exit_ok {
+            hooks.push(status(
+                &enter,
+                attach_classic(ebpf, &prog, "syscalls", &enter),
+            ));
+        } else {
+            hooks.push(status(&enter, Err("its sys_exit hook was refused".into())));
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The sensor: loads vigil's eBPF programs into the running kernel, attaches
+//! them, and hands decoded ring-buffer records to the agent.
+//!
+//! [`Sensor::load`] resolves kernel struct offsets from BTF ([`btf`],
+//! [`offsets`]), loads the embedded object with those offsets as globals,
+//! fills the in-kernel open filter and attaches every hook ([`loader`]).
+//! [`Sensor::read_batch`] waits on the ring buffer and decodes ([`ring`]).
+//! Dropping the sensor detaches everything. [`features`] backs
+//! `vigil probe`.
+
+pub mod btf;
+pub mod features;
+mod filter;
+mod loader;
+pub mod offsets;
+mod ring;
+
+use monitor_common::decode::Record;
+use monitor_common::EventKind;
+
+pub use filter::{default_open_filter, OpenFilter};
+
+/// Default ring buffer size: 16 MiB.
+pub const DEFAULT_RING_BYTES: u32 = 16 << 20;
+
+/// How the sensor is set up.
+#[derive(Clone, Debug)]
+pub struct SensorConfig {
+    /// Ring buffer size in bytes (power of two, multiple of the page size).
+    pub ring_bytes: u32,
+    /// The in-kernel open filter (see `monitor_common::filter`).
+    pub open_filter: OpenFilter,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        SensorConfig {
+            ring_bytes: DEFAULT_RING_BYTES,
+            open_filter: default_open_filter(),
+        }
+    }
+}
+
+/// One hook and whether the kernel accepted it.
+#[derive(Clone, Debug)]
+pub struct HookStatus {
+    /// e.g. `sched_process_exec`, `syscalls/sys_enter_mount`.
+    pub name: String,
+    /// `"tracepoint"`, `"raw_tracepoint"` or `"tp_btf"`.
+    pub kind: &'static str,
+    pub attached: Result<(), String>,
+}
+
+/// Counters of the sensor.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SensorStats {
+    /// Records decoded and returned.
+    pub records: u64,
+    /// Records that failed to decode (skipped).
+    pub malformed: u64,
+    /// Ring-buffer reservation failures in the kernel, summed over CPUs.
+    pub kernel_drops: Vec<(EventKind, u64)>,
+}
+
+impl SensorStats {
+    pub fn total_drops(&self) -> u64 {
+        self.kernel_drops.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// Why the sensor could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SensorError {
+    #[error("ring buffer size {0} must be a power of two and a multiple of the page size ({1})")]
+    RingSize(u32, usize),
+    #[error("invalid open filter entry {entry:?}: {reason}")]
+    Filter { entry: String, reason: &'static str },
+    #[error("kernel offsets: {0}")]
+    Offsets(#[from] offsets::OffsetsError),
+    #[error("mounting tracefs at {path}: {source}")]
+    Tracefs {
+        path: &'static str,
+        source: std::io::Error,
+    },
+    #[error("loading the eBPF object: {0}")]
+    Load(#[from] Box<aya::EbpfError>),
+    #[error("eBPF object has no {what} `{name}`")]
+    Missing { what: &'static str, name: String },
+    #[error("eBPF program `{name}`: {source}")]
+    Program {
+        name: String,
+        source: Box<aya::programs::ProgramError>,
+    },
+    #[error("eBPF map `{name}`: {source}")]
+    Map {
+        name: &'static str,
+        source: Box<aya::maps::MapError>,
+    },
+    #[error("ring buffer: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Which kind of hook process lifecycle (exec/fork/exit) uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LifecycleHooks {
+    /// BTF tracepoints where the kernel accepts them, raw tracepoints otherwise.
+    #[default]
+    Auto,
+    /// Raw tracepoints only (what kernels without BTF tracepoints get; lets
+    /// tests and diagnostics exercise the fallback on any kernel).
+    RawTracepoints,
+}
+
+/// The loaded, attached sensor.
+pub struct Sensor {
+    hooks: Vec<HookStatus>,
+    reader: ring::Reader,
+    drops: loader::Drops,
+    // Keeps programs and links alive; dropped last, which detaches them.
+    _ebpf: aya::Ebpf,
+}
+
+impl Sensor {
+    /// Resolve offsets from BTF, load the object, fill maps/globals, attach
+    /// every hook.
+    pub fn load(cfg: &SensorConfig) -> Result<Sensor, SensorError> {
+        Sensor::load_with(cfg, LifecycleHooks::Auto)
+    }
+
+    /// [`Sensor::load`] with a choice of lifecycle hook kind.
+    pub fn load_with(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Sensor, SensorError> {
+        let loaded = loader::load(cfg, lifecycle)?;
+        Ok(Sensor {
+            hooks: loaded.hooks,
+            reader: loaded.reader,
+            drops: loaded.drops,
+            _ebpf: loaded.ebpf,
+        })
+    }
+
+    /// What got attached (and what was refused, with the reason).
+    pub fn hooks(&self) -> &[HookStatus] {
+        &self.hooks
+    }
+
+    /// Wait until the ring buffer is readable, then decode everything
+    /// available into `out` (malformed records are counted in
+    /// [`Sensor::stats`], not returned).
+    pub async fn read_batch(&mut self, out: &mut Vec<Record>) -> std::io::Result<()> {
+        self.reader.read_batch(out).await
+    }
+
+    /// Kernel drop counters (summed over CPUs) per kind, plus user-side counters.
+    pub fn stats(&self) -> SensorStats {
+        SensorStats {
+            records: self.reader.records,
+            malformed: self.reader.malformed,
+            kernel_drops: self.drops.read(),
+        }
+    }
+}
+
+impl crate::pipeline::RecordSource for Sensor {
+    async fn read_batch(&mut self, out: &mut Vec<Record>) -> std::io::Result<()> {
+        Sensor::read_batch(self, out).await
+    }
+
+    fn stats(&self) -> SensorStats {
+        Sensor::stats(self)
+    }
+}

@@ -1,0 +1,96 @@
+//! Reading the ring buffer asynchronously and decoding its records.
+//!
+//! The ring buffer's fd becomes readable when the kernel submits records;
+//! tokio's `AsyncFd` waits for that. Registration with the reactor happens
+//! on the first read, so the sensor can be loaded outside a runtime.
+
+use aya::maps::{MapData, RingBuf};
+use monitor_common::decode::{decode, Record};
+use tokio::io::unix::AsyncFd;
+
+/// Records decoded per call at most, so one call cannot grow `out` without
+/// bound while the kernel keeps producing.
+const MAX_BATCH: usize = 16 * 1024;
+
+enum Ring {
+    Unregistered(RingBuf<MapData>),
+    Registered(AsyncFd<RingBuf<MapData>>),
+    /// Only while switching states.
+    Empty,
+}
+
+pub(crate) struct Reader {
+    ring: Ring,
+    pub records: u64,
+    pub malformed: u64,
+}
+
+impl Reader {
+    pub fn new(ring: RingBuf<MapData>) -> Reader {
+        Reader {
+            ring: Ring::Unregistered(ring),
+            records: 0,
+            malformed: 0,
+        }
+    }
+
+    fn registered(&mut self) -> std::io::Result<&mut AsyncFd<RingBuf<MapData>>> {
+        if let Ring::Unregistered(_) = self.ring {
+            let Ring::Unregistered(ring) = std::mem::replace(&mut self.ring, Ring::Empty) else {
+                unreachable!("checked above");
+            };
+            // SAFETY: the fd belongs to `ring` (its MapData owns it) and so
+            // stays open exactly as long as the AsyncFd that owns `ring`.
+            match unsafe { AsyncFd::register(ring) } {
+                Ok(fd) => self.ring = Ring::Registered(fd),
+                Err(e) => {
+                    let (ring, err) = e.into_parts();
+                    self.ring = Ring::Unregistered(ring);
+                    return Err(err);
+                }
+            }
+        }
+        match &mut self.ring {
+            Ring::Registered(fd) => Ok(fd),
+            _ => Err(std::io::Error::other(
+                "ring buffer reader lost its registration",
+            )),
+        }
+    }
+
+    /// Wait for records, then decode what is available (at most
+    /// [`MAX_BATCH`]) into `out`. Returns once at least one record (valid
+    /// or malformed) was consumed.
+    pub async fn read_batch(&mut self, out: &mut Vec<Record>) -> std::io::Result<()> {
+        loop {
+            let fd = self.registered()?;
+            let mut guard = fd.readable_mut().await?;
+            let ring = guard.get_inner_mut();
+            let (mut ok, mut bad, mut n) = (0, 0, 0);
+            while n < MAX_BATCH {
+                let Some(item) = ring.next() else { break };
+                n += 1;
+                match decode(&item) {
+                    Ok(r) => {
+                        out.push(r);
+                        ok += 1;
+                    }
+                    Err(e) => {
+                        log::debug!("malformed record: {e}");
+                        bad += 1;
+                    }
+                }
+            }
+            if n < MAX_BATCH {
+                // Drained: wait for the next wakeup.
+                guard.clear_ready();
+            }
+            drop(guard);
+            self.records += ok;
+            self.malformed += bad;
+            if n > 0 {
+                return Ok(());
+            }
+        }
+    }
+}
