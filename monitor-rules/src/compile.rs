@@ -1,0 +1,619 @@
+//! Compile phase: parses conditions, expands macros and lists, turns
+//! exceptions into condition terms as Falco does, resolves fields against
+//! the catalog, type-checks operators and operands, and lowers everything
+//! into the [`Expr`] matcher. Problems become diagnostics mapped back to
+//! `file:line:column`; rules that need fields vigil lacks become skips.
+
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+
+use memchr::memmem::Finder;
+
+use crate::collect::{Collected, ExceptionDef, RuleDef};
+use crate::error::{DiagKind, Diagnostic, Pos};
+use crate::expr::{glob_regex, Check, Expr, Mode, NumPred, PathPat, StrPred, StrSet, Test};
+use crate::field::{Field, FieldId, FieldType, Lookup};
+use crate::output::OutputTemplate;
+use crate::parse::{parse_condition, parse_list_item, parse_op, split_field, Ast, Lit, Op, Rhs, Span};
+use crate::yaml::{Node, NodeKind, SourceMap, Style};
+
+/// Deepest macro nesting accepted.
+const MAX_MACRO_DEPTH: usize = 64;
+
+/// A rule left out of the set, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    pub pos: Pos,
+    pub rule: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: rule '{}' skipped: {}", self.pos, self.rule, self.reason)
+    }
+}
+
+/// A rule compiled successfully (the public wrapper lives in `ruleset`).
+pub(crate) struct Compiled {
+    pub name: String,
+    pub pos: Pos,
+    pub desc: String,
+    pub priority: crate::Priority,
+    pub tags: Vec<String>,
+    pub enabled: bool,
+    pub source: String,
+    pub expr: Expr,
+    pub output: OutputTemplate,
+    pub evt_types: Option<BTreeSet<Box<str>>>,
+}
+
+/// The texts conditions were parsed from, each a run of scalar nodes
+/// joined by one space, so a span maps back to a node and an offset in it.
+#[derive(Default)]
+struct Texts {
+    segs: Vec<Vec<(usize, Node)>>,
+}
+
+impl Texts {
+    fn add(&mut self, nodes: &[Node]) -> (u32, String) {
+        let mut text = String::new();
+        let mut segs = Vec::new();
+        for n in nodes {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            segs.push((text.len(), n.clone()));
+            text.push_str(n.as_str().unwrap_or(""));
+        }
+        self.segs.push(segs);
+        ((self.segs.len() - 1) as u32, text)
+    }
+
+    fn pos(&self, sm: &SourceMap, text: u32, off: usize) -> Pos {
+        let segs = &self.segs[text as usize];
+        let (start, node) = segs
+            .iter()
+            .rev()
+            .find(|(s, _)| *s <= off)
+            .unwrap_or(&segs[0]);
+        let value = node.as_str().unwrap_or("");
+        let local = (off - start).min(value.len());
+        let local = (0..=local).rev().find(|&i| value.is_char_boundary(i)).unwrap_or(0);
+        sm.pos_in_scalar(node, value[..local].chars().count())
+    }
+}
+
+pub(crate) struct Compiler<'a> {
+    sm: &'a SourceMap,
+    col: &'a Collected,
+    texts: Texts,
+    macros: HashMap<String, Option<Rc<Ast>>>,
+    lists: HashMap<String, Rc<Vec<Lit>>>,
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Per-rule state while lowering.
+#[derive(Default)]
+struct RuleCtx {
+    errors: Vec<Diagnostic>,
+    unsupported: Option<String>,
+    skip_unknown: bool,
+}
+
+impl<'a> Compiler<'a> {
+    pub fn new(sm: &'a SourceMap, col: &'a Collected) -> Self {
+        Compiler {
+            sm,
+            col,
+            texts: Texts::default(),
+            macros: HashMap::new(),
+            lists: HashMap::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn span_pos(&self, s: Span) -> Pos {
+        self.texts.pos(self.sm, s.text, s.off as usize)
+    }
+
+    fn diag(&self, s: Span, kind: DiagKind, message: String) -> Diagnostic {
+        Diagnostic { pos: self.span_pos(s), kind, message }
+    }
+
+    /// Parse every macro once, and check the field names it uses.
+    pub fn macros(&mut self) {
+        for m in &self.col.macros.items {
+            let (id, text) = self.texts.add(&m.cond);
+            match parse_condition(&text, id) {
+                Ok(ast) => {
+                    if m.source == "syscall" {
+                        self.check_field_names(&ast);
+                    }
+                    self.macros.insert(m.name.clone(), Some(Rc::new(ast)));
+                }
+                Err(e) => {
+                    let d = self.diag(Span { text: id, off: e.off as u32 }, DiagKind::Syntax, format!("macro '{}': {}", m.name, e.message));
+                    self.errors.push(d);
+                    self.macros.insert(m.name.clone(), None);
+                }
+            }
+        }
+    }
+
+    fn check_field_names(&mut self, ast: &Ast) {
+        match ast {
+            Ast::And(v) | Ast::Or(v) => v.iter().for_each(|a| self.check_field_names(a)),
+            Ast::Not(a) => self.check_field_names(a),
+            Ast::Macro { .. } => {}
+            Ast::Check { field, arg, span, .. } => {
+                if let Lookup::Unknown(msg) = Field::lookup(field, arg.as_deref()) {
+                    let d = self.diag(*span, DiagKind::UnknownField, msg);
+                    self.errors.push(d);
+                }
+            }
+        }
+    }
+
+    /// Compile one rule: `Ok(Some)` compiled, `Ok(None)` errors recorded,
+    /// `Err(skip)` unsupported by vigil.
+    pub fn rule(&mut self, r: &RuleDef) -> Result<Option<Compiled>, Skip> {
+        let rule_pos = self.sm.node_pos(&r.pos);
+        let skip = |reason: String| Skip { pos: rule_pos.clone(), rule: r.name.clone(), reason };
+        if r.source != "syscall" {
+            return Err(skip(format!("source '{}' is not supported by vigil", r.source)));
+        }
+        let (id, text) = self.texts.add(&r.cond);
+        let ast = match parse_condition(&text, id) {
+            Ok(a) => a,
+            Err(e) => {
+                let d = self.diag(Span { text: id, off: e.off as u32 }, DiagKind::Syntax, format!("rule '{}': {}", r.name, e.message));
+                self.errors.push(d);
+                return Ok(None);
+            }
+        };
+        let mut stack = Vec::new();
+        let ast = match self.expand(&ast, &mut stack) {
+            Ok(a) => a,
+            Err(d) => {
+                self.errors.push(d);
+                return Ok(None);
+            }
+        };
+        let ast = match self.exceptions(r) {
+            Ok(Some(ex)) => Ast::And(vec![ast, Ast::Not(Box::new(ex))]),
+            Ok(None) => ast,
+            Err(d) => {
+                self.errors.push(d);
+                return Ok(None);
+            }
+        };
+        let mut ctx = RuleCtx { skip_unknown: r.skip_if_unknown_filter, ..Default::default() };
+        let expr = self.lower(&ast, &mut ctx);
+        let output = match &r.output {
+            Some(n) => match OutputTemplate::compile(n.as_str().unwrap_or("")) {
+                Ok(t) => Some(t),
+                Err(errs) => {
+                    let value = n.as_str().unwrap_or("");
+                    for e in errs {
+                        let ch = value[..e.off.min(value.len())].chars().count();
+                        ctx.errors.push(Diagnostic { pos: self.sm.pos_in_scalar(n, ch), kind: DiagKind::UnknownField, message: e.message });
+                    }
+                    None
+                }
+            },
+            None => None,
+        };
+        if !ctx.errors.is_empty() {
+            self.errors.append(&mut ctx.errors);
+            return Ok(None);
+        }
+        if let Some(f) = ctx.unsupported {
+            return Err(skip(f));
+        }
+        let expr = expr.expect("no errors means an expression");
+        let evt_types = crate::evtype::event_types(&expr);
+        if evt_types.is_none() && r.enabled {
+            self.warnings.push(Diagnostic {
+                pos: rule_pos.clone(),
+                kind: DiagKind::Warning,
+                message: format!("rule '{}' does not restrict evt.type: it is checked against every event", r.name),
+            });
+        }
+        Ok(Some(Compiled {
+            name: r.name.clone(),
+            pos: rule_pos,
+            desc: r.desc.clone(),
+            priority: r.priority,
+            tags: r.tags.clone(),
+            enabled: r.enabled,
+            source: r.source.clone(),
+            expr,
+            output: output.unwrap_or_else(|| OutputTemplate::compile("").expect("empty template")),
+            evt_types,
+        }))
+    }
+
+    fn expand(&mut self, ast: &Ast, stack: &mut Vec<String>) -> Result<Ast, Diagnostic> {
+        Ok(match ast {
+            Ast::And(v) => Ast::And(v.iter().map(|a| self.expand(a, stack)).collect::<Result<_, _>>()?),
+            Ast::Or(v) => Ast::Or(v.iter().map(|a| self.expand(a, stack)).collect::<Result<_, _>>()?),
+            Ast::Not(a) => Ast::Not(Box::new(self.expand(a, stack)?)),
+            Ast::Check { .. } => ast.clone(),
+            Ast::Macro { name, span } => {
+                if stack.contains(name) {
+                    return Err(self.diag(*span, DiagKind::UnknownMacro, format!("macro '{name}' refers to itself (through {})", stack.join(" -> "))));
+                }
+                if stack.len() >= MAX_MACRO_DEPTH {
+                    return Err(self.diag(*span, DiagKind::UnknownMacro, "macros are nested too deeply".into()));
+                }
+                let body = match self.macros.get(name) {
+                    Some(Some(b)) => b.clone(),
+                    // Its syntax error is already reported; report the use too.
+                    Some(None) => return Err(self.diag(*span, DiagKind::Syntax, format!("macro '{name}' has a syntax error"))),
+                    None => {
+                        let hint = if self.col.lists.get(name).is_some() { format!(" ('{name}' is a list; use it as 'field in ({name})')") } else { String::new() };
+                        return Err(self.diag(*span, DiagKind::UnknownMacro, format!("unknown macro '{name}'{hint}")));
+                    }
+                };
+                stack.push(name.clone());
+                let r = self.expand(&body, stack);
+                stack.pop();
+                r?
+            }
+        })
+    }
+
+    fn node_lit(&mut self, n: &Node) -> Lit {
+        let (id, text) = self.texts.add(std::slice::from_ref(n));
+        let bare = matches!(&n.kind, NodeKind::Scalar(_, Style::Plain));
+        Lit { text, bare, span: Span { text: id, off: 0 } }
+    }
+
+    fn node_span(&mut self, n: &Node) -> Span {
+        let (id, _) = self.texts.add(std::slice::from_ref(n));
+        Span { text: id, off: 0 }
+    }
+
+    fn scalar_err(&self, n: &Node, msg: &str) -> Diagnostic {
+        Diagnostic { pos: self.sm.node_pos(n), kind: DiagKind::Schema, message: msg.to_owned() }
+    }
+
+    /// Falco's exceptions as one expression: the OR of every value tuple
+    /// (each an AND of `field comp value`), to be negated and ANDed in.
+    fn exceptions(&mut self, r: &RuleDef) -> Result<Option<Ast>, Diagnostic> {
+        let mut rows = Vec::new();
+        for ex in &r.exceptions {
+            self.exception(ex, &mut rows)?;
+        }
+        Ok(match rows.len() {
+            0 => None,
+            1 => rows.pop(),
+            _ => Some(Ast::Or(rows)),
+        })
+    }
+
+    fn exception(&mut self, ex: &ExceptionDef, rows: &mut Vec<Ast>) -> Result<(), Diagnostic> {
+        let Some(fields) = &ex.fields else {
+            return Err(self.scalar_err(&ex.pos, &format!("exception '{}' has no 'fields'", ex.name)));
+        };
+        match &fields.kind {
+            NodeKind::Scalar(..) => {
+                // One field: `comps` is one operator (default `in`); values
+                // are the operands.
+                let (op, op_span) = match &ex.comps {
+                    Some(c) => (self.op_of(c)?, self.node_span(c)),
+                    None => (Op::In, self.node_span(fields)),
+                };
+                let (name, arg) = split_field(fields.as_str().unwrap_or(""));
+                let (name, arg) = (name.to_owned(), arg.map(str::to_owned));
+                let span = self.node_span(fields);
+                let mut lits = Vec::new();
+                for v in &ex.values {
+                    match &v.kind {
+                        NodeKind::Scalar(..) => lits.push(self.node_lit(v)),
+                        NodeKind::Seq(items) => {
+                            for x in items {
+                                if x.as_str().is_none() {
+                                    return Err(self.scalar_err(x, "exception values must be strings"));
+                                }
+                                lits.push(self.node_lit(x));
+                            }
+                        }
+                        NodeKind::Map(_) => return Err(self.scalar_err(v, "exception values must be strings or lists")),
+                    }
+                }
+                if lits.is_empty() {
+                    return Ok(());
+                }
+                if op.takes_list() {
+                    rows.push(Ast::Check { field: name, arg, span, op, op_span, rhs: Rhs::List(lits) });
+                } else {
+                    for l in lits {
+                        let rhs = if op == Op::Exists { Rhs::None } else { Rhs::Value(l) };
+                        rows.push(Ast::Check { field: name.clone(), arg: arg.clone(), span, op, op_span, rhs });
+                    }
+                }
+            }
+            NodeKind::Seq(fs) => {
+                let mut ops = Vec::new();
+                match &ex.comps {
+                    None => {
+                        for f in fs {
+                            ops.push((Op::Eq, self.node_span(f)));
+                        }
+                    }
+                    Some(c) => match &c.kind {
+                        NodeKind::Seq(cs) => {
+                            if cs.len() != fs.len() {
+                                return Err(self.scalar_err(c, &format!("exception '{}' has {} fields but {} comps", ex.name, fs.len(), cs.len())));
+                            }
+                            for c in cs {
+                                ops.push((self.op_of(c)?, self.node_span(c)));
+                            }
+                        }
+                        _ => return Err(self.scalar_err(c, "comps must be a list when fields is a list")),
+                    },
+                }
+                let mut names = Vec::new();
+                for f in fs {
+                    let Some(s) = f.as_str() else {
+                        return Err(self.scalar_err(f, "exception fields must be field names"));
+                    };
+                    let (n, a) = split_field(s);
+                    let span = self.node_span(f);
+                    names.push((n.to_owned(), a.map(str::to_owned), span));
+                }
+                for v in &ex.values {
+                    let NodeKind::Seq(tuple) = &v.kind else {
+                        return Err(self.scalar_err(v, &format!("exception '{}': each value must be a list of {} values", ex.name, fs.len())));
+                    };
+                    if tuple.len() != fs.len() {
+                        return Err(self.scalar_err(v, &format!("exception '{}': value has {} items but there are {} fields", ex.name, tuple.len(), fs.len())));
+                    }
+                    let mut terms = Vec::new();
+                    for (i, x) in tuple.iter().enumerate() {
+                        let (op, op_span) = ops[i];
+                        let (name, arg, span) = names[i].clone();
+                        let rhs = match &x.kind {
+                            NodeKind::Seq(items) if op.takes_list() => {
+                                let mut l = Vec::new();
+                                for it in items {
+                                    if it.as_str().is_none() {
+                                        return Err(self.scalar_err(it, "exception values must be strings"));
+                                    }
+                                    l.push(self.node_lit(it));
+                                }
+                                Rhs::List(l)
+                            }
+                            NodeKind::Scalar(..) if op.takes_list() => Rhs::List(vec![self.node_lit(x)]),
+                            NodeKind::Scalar(..) if op == Op::Exists => Rhs::None,
+                            NodeKind::Scalar(..) => Rhs::Value(self.node_lit(x)),
+                            _ => return Err(self.scalar_err(x, &format!("a list value needs an operator that takes a list (in, intersects, pmatch), not '{op}'"))),
+                        };
+                        terms.push(Ast::Check { field: name, arg, span, op, op_span, rhs });
+                    }
+                    rows.push(if terms.len() == 1 { terms.pop().expect("one") } else { Ast::And(terms) });
+                }
+            }
+            NodeKind::Map(_) => return Err(self.scalar_err(fields, "fields must be a field name or a list of field names")),
+        }
+        Ok(())
+    }
+
+    fn op_of(&self, n: &Node) -> Result<Op, Diagnostic> {
+        let s = n.as_str().ok_or_else(|| self.scalar_err(n, "expected an operator"))?;
+        parse_op(s).ok_or_else(|| Diagnostic { pos: self.sm.node_pos(n), kind: DiagKind::Syntax, message: format!("unknown operator '{s}'") })
+    }
+
+    /// A list's values, with nested list names expanded.
+    fn list_values(&mut self, name: &str, stack: &mut Vec<String>) -> Rc<Vec<Lit>> {
+        if let Some(v) = self.lists.get(name) {
+            return v.clone();
+        }
+        let Some(def) = self.col.lists.get(name) else { return Rc::new(Vec::new()) };
+        stack.push(name.to_owned());
+        let mut out = Vec::new();
+        for item in &def.items {
+            let raw = item.as_str().unwrap_or("");
+            let is_plain = matches!(&item.kind, NodeKind::Scalar(_, Style::Plain));
+            if is_plain && !stack.iter().any(|s| s == raw) && self.col.lists.get(raw).is_some() {
+                out.extend(self.list_values(raw, stack).iter().cloned());
+                continue;
+            }
+            let (id, _) = self.texts.add(std::slice::from_ref(item));
+            out.push(Lit { text: parse_list_item(raw), bare: false, span: Span { text: id, off: 0 } });
+        }
+        stack.pop();
+        let rc = Rc::new(out);
+        self.lists.insert(name.to_owned(), rc.clone());
+        rc
+    }
+
+    fn rhs_values(&mut self, rhs: &Rhs) -> Vec<Lit> {
+        match rhs {
+            Rhs::None => Vec::new(),
+            Rhs::Value(l) => vec![l.clone()],
+            Rhs::List(items) => {
+                let mut out = Vec::new();
+                for l in items {
+                    if l.bare && self.col.lists.get(&l.text).is_some() {
+                        out.extend(self.list_values(&l.text, &mut Vec::new()).iter().cloned());
+                    } else {
+                        out.push(l.clone());
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    fn lower(&mut self, ast: &Ast, ctx: &mut RuleCtx) -> Option<Expr> {
+        match ast {
+            Ast::And(v) => {
+                let items: Vec<_> = v.iter().map(|a| self.lower(a, ctx)).collect();
+                items.into_iter().collect::<Option<Vec<_>>>().map(|v| Expr::And(v.into()))
+            }
+            Ast::Or(v) => {
+                let items: Vec<_> = v.iter().map(|a| self.lower(a, ctx)).collect();
+                items.into_iter().collect::<Option<Vec<_>>>().map(|v| Expr::Or(v.into()))
+            }
+            Ast::Not(a) => self.lower(a, ctx).map(|e| Expr::Not(Box::new(e))),
+            Ast::Macro { span, name } => {
+                ctx.errors.push(self.diag(*span, DiagKind::UnknownMacro, format!("unknown macro '{name}'")));
+                None
+            }
+            Ast::Check { field, arg, span, op, op_span, rhs } => {
+                let (f, ty) = match Field::lookup(field, arg.as_deref()) {
+                    Lookup::Supported(f, ty) => (f, ty),
+                    Lookup::Unsupported => {
+                        let full = match arg {
+                            Some(a) => format!("{field}[{a}]"),
+                            None => field.clone(),
+                        };
+                        ctx.unsupported.get_or_insert_with(|| format!("field '{full}' is not supported by vigil"));
+                        return Some(Expr::Const(false));
+                    }
+                    Lookup::Unknown(msg) => {
+                        if ctx.skip_unknown {
+                            ctx.unsupported.get_or_insert_with(|| format!("{msg} (skip-if-unknown-filter)"));
+                            return Some(Expr::Const(false));
+                        }
+                        ctx.errors.push(self.diag(*span, DiagKind::UnknownField, msg));
+                        return None;
+                    }
+                };
+                let vals = self.rhs_values(rhs);
+                match self.test(&f, ty, *op, *op_span, &vals) {
+                    Ok((mode, test)) => Some(Expr::Check(Box::new(Check { field: f, mode, test }))),
+                    Err(d) => {
+                        ctx.errors.push(d);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    fn test(&self, f: &Field, ty: FieldType, op: Op, op_span: Span, vals: &[Lit]) -> Result<(Mode, Test), Diagnostic> {
+        let name = f.name();
+        let type_err = |what: &str| self.diag(op_span, DiagKind::Type, format!("type error: operator '{op}' cannot be applied to {what} field '{name}'"));
+        if op == Op::Exists {
+            return Ok((Mode::Scalar, Test::Exists));
+        }
+        let any_of = f.id == FieldId::ProcAname && ty == FieldType::StrList;
+        match ty {
+            FieldType::StrList if !any_of && matches!(op, Op::In | Op::Intersects) => {
+                let set: StrSet = vals.iter().map(|l| l.text.as_str().into()).collect();
+                Ok((Mode::Scalar, if op == Op::In { Test::ListIn(set) } else { Test::ListIntersects(set) }))
+            }
+            FieldType::Str | FieldType::StrList => {
+                let mode = if ty == FieldType::StrList { Mode::AnyOf } else { Mode::Scalar };
+                if matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge) {
+                    return Err(type_err("string"));
+                }
+                let pred = self.str_pred(op, vals)?;
+                Ok((mode, Test::Str { pred, negate: op == Op::Ne }))
+            }
+            FieldType::Num => {
+                if !matches!(op, Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::In | Op::Intersects) {
+                    return Err(type_err("numeric"));
+                }
+                let pred = self.num_pred(op, vals, &name)?;
+                Ok((Mode::Scalar, Test::Num { pred, negate: op == Op::Ne }))
+            }
+            FieldType::Bool => {
+                if !matches!(op, Op::Eq | Op::Ne) {
+                    return Err(type_err("boolean"));
+                }
+                let l = &vals[0];
+                let want = match l.text.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    v => return Err(self.diag(l.span, DiagKind::Type, format!("type error: field '{name}' is boolean; expected true or false, not '{v}'"))),
+                };
+                Ok((Mode::Scalar, Test::Bool { want, negate: op == Op::Ne }))
+            }
+            FieldType::Dyn => {
+                let numeric_only = matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge);
+                let all_num = vals.iter().all(|l| parse_num(&l.text).is_some());
+                let n = if matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects) && all_num || numeric_only {
+                    Some(self.num_pred(op, vals, &name)?)
+                } else {
+                    None
+                };
+                let s = if numeric_only { None } else { Some(self.str_pred(op, vals)?) };
+                Ok((Mode::Scalar, Test::Dyn { s, n, negate: op == Op::Ne }))
+            }
+        }
+    }
+
+    fn str_pred(&self, op: Op, vals: &[Lit]) -> Result<StrPred, Diagnostic> {
+        let v = |i: usize| vals[i].text.as_str();
+        Ok(match op {
+            Op::Eq | Op::Ne => StrPred::Eq(v(0).into()),
+            Op::Contains => StrPred::Contains(Finder::new(v(0).as_bytes()).into_owned()),
+            Op::IContains => StrPred::IContains(v(0).to_ascii_lowercase().into_bytes().into()),
+            Op::StartsWith => StrPred::StartsWith(v(0).into()),
+            Op::EndsWith => StrPred::EndsWith(v(0).into()),
+            Op::Glob => StrPred::Glob(glob_regex(v(0)).map_err(|e| self.diag(vals[0].span, DiagKind::Regex, format!("invalid glob '{}': {e}", v(0))))?),
+            Op::Regex => StrPred::Regex(
+                regex::RegexBuilder::new(v(0))
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| self.diag(vals[0].span, DiagKind::Regex, format!("invalid regex '{}': {}", v(0), first_line(&e.to_string()))))?,
+            ),
+            Op::In | Op::Intersects => StrPred::In(vals.iter().map(|l| l.text.as_str().into()).collect()),
+            Op::PMatch => {
+                let mut pats = Vec::new();
+                for l in vals {
+                    let p = l.text.trim_end_matches('/');
+                    if p.contains(['*', '?', '[']) {
+                        let parts = p
+                            .split('/')
+                            .map(glob_regex)
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| self.diag(l.span, DiagKind::Regex, format!("invalid glob '{}': {e}", l.text)))?;
+                        pats.push(PathPat::Glob(parts.into()));
+                    } else {
+                        pats.push(PathPat::Prefix(p.into()));
+                    }
+                }
+                StrPred::PMatch(pats.into())
+            }
+            Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::Exists => unreachable!("handled by the caller"),
+        })
+    }
+
+    fn num_pred(&self, op: Op, vals: &[Lit], name: &str) -> Result<NumPred, Diagnostic> {
+        let mut nums = Vec::with_capacity(vals.len());
+        for l in vals {
+            match parse_num(&l.text) {
+                Some(n) => nums.push(n),
+                None => return Err(self.diag(l.span, DiagKind::Type, format!("type error: field '{name}' is numeric; '{}' is not a number", l.text))),
+            }
+        }
+        Ok(match op {
+            Op::Eq | Op::Ne => NumPred::Eq(nums[0]),
+            Op::Lt => NumPred::Lt(nums[0]),
+            Op::Le => NumPred::Le(nums[0]),
+            Op::Gt => NumPred::Gt(nums[0]),
+            Op::Ge => NumPred::Ge(nums[0]),
+            _ => NumPred::In(nums.into_iter().collect()),
+        })
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim().to_owned()
+}
+
+fn parse_num(s: &str) -> Option<i64> {
+    let t = s.trim();
+    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        return i64::from_str_radix(h, 16).ok();
+    }
+    t.parse().ok()
+}

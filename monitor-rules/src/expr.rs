@@ -1,0 +1,409 @@
+//! The compiled matcher: a condition after macro expansion, list
+//! resolution and type checking, with every operand prepared once (lowered
+//! strings for `icontains`, hash sets for `in`, compiled regexes and globs,
+//! substring finders). Evaluation borrows values from the event and
+//! allocates nothing.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use memchr::memmem::Finder;
+use regex::Regex;
+
+use crate::field::{Field, FieldId};
+use crate::value::{FieldSource, Value};
+
+/// A small, fast hasher for short strings (FxHash's mixing step); the sets
+/// hold rule-author values, so hash flooding is not a concern.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            h = (h.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i])
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.write_u64(i as u64)
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64)
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+pub(crate) type StrSet = HashSet<Box<str>, FxBuild>;
+
+#[derive(Debug)]
+pub(crate) enum Expr {
+    Const(bool),
+    And(Box<[Expr]>),
+    Or(Box<[Expr]>),
+    Not(Box<Expr>),
+    Check(Box<Check>),
+}
+
+/// How a field's value is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// One value.
+    Scalar,
+    /// A list where the check holds if it holds for any element
+    /// (`proc.aname` without index: any ancestor).
+    AnyOf,
+}
+
+#[derive(Debug)]
+pub(crate) struct Check {
+    pub field: Field,
+    pub mode: Mode,
+    pub test: Test,
+}
+
+#[derive(Debug)]
+pub(crate) enum Test {
+    Exists,
+    Str { pred: StrPred, negate: bool },
+    Num { pred: NumPred, negate: bool },
+    Bool { want: bool, negate: bool },
+    /// Syscall arguments: numeric when the value is a number and the
+    /// operand is one, textual otherwise.
+    Dyn {
+        s: Option<StrPred>,
+        n: Option<NumPred>,
+        negate: bool,
+    },
+    /// List field: every element is in the set (and there is at least one).
+    ListIn(StrSet),
+    /// List field: some element is in the set.
+    ListIntersects(StrSet),
+}
+
+#[derive(Debug)]
+pub(crate) enum StrPred {
+    Eq(Box<str>),
+    Contains(Finder<'static>),
+    /// Needle already ASCII-lowercased.
+    IContains(Box<[u8]>),
+    StartsWith(Box<str>),
+    EndsWith(Box<str>),
+    Glob(Regex),
+    In(StrSet),
+    PMatch(Box<[PathPat]>),
+    Regex(Regex),
+}
+
+#[derive(Debug)]
+pub(crate) enum PathPat {
+    /// A directory prefix without trailing slash ("" is the root).
+    Prefix(Box<str>),
+    /// Path components, each a compiled glob.
+    Glob(Box<[Regex]>),
+}
+
+#[derive(Debug)]
+pub(crate) enum NumPred {
+    Eq(i64),
+    Lt(i64),
+    Le(i64),
+    Gt(i64),
+    Ge(i64),
+    In(HashSet<i64, FxBuild>),
+}
+
+impl Expr {
+    pub(crate) fn eval<E: FieldSource + ?Sized>(&self, ev: &E) -> bool {
+        match self {
+            Expr::Const(b) => *b,
+            Expr::And(v) => v.iter().all(|e| e.eval(ev)),
+            Expr::Or(v) => v.iter().any(|e| e.eval(ev)),
+            Expr::Not(e) => !e.eval(ev),
+            Expr::Check(c) => c.eval(ev),
+        }
+    }
+}
+
+impl Check {
+    fn eval<E: FieldSource + ?Sized>(&self, ev: &E) -> bool {
+        let v = if self.field.id == FieldId::EvtType {
+            Some(Value::Str(ev.evt_type()))
+        } else {
+            ev.get(&self.field)
+        };
+        let Some(v) = v else { return false };
+        match &self.test {
+            Test::Exists => true,
+            Test::Str { pred, negate } => {
+                let hit = match v {
+                    Value::Str(s) => pred.test(s),
+                    Value::List(l) => l.iter().any(|s| pred.test(s)),
+                    Value::Num(n) => pred.test(NumBuf::new(n).as_str()),
+                    Value::Bool(b) => pred.test(if b { "true" } else { "false" }),
+                };
+                hit != *negate
+            }
+            Test::Num { pred, negate } => {
+                let hit = match v {
+                    Value::Num(n) => pred.test(n),
+                    Value::Str(s) => s.trim().parse().map(|n| pred.test(n)).unwrap_or(false),
+                    Value::Bool(b) => pred.test(b as i64),
+                    Value::List(l) => l
+                        .iter()
+                        .any(|s| s.trim().parse().map(|n| pred.test(n)).unwrap_or(false)),
+                };
+                hit != *negate
+            }
+            Test::Bool { want, negate } => {
+                let b = match v {
+                    Value::Bool(b) => b,
+                    Value::Num(n) => n != 0,
+                    Value::Str(s) => match s {
+                        "true" => true,
+                        "false" => false,
+                        _ => return false,
+                    },
+                    Value::List(_) => return false,
+                };
+                (b == *want) != *negate
+            }
+            Test::Dyn { s, n, negate } => {
+                let hit = match v {
+                    Value::Num(x) => match (n, s) {
+                        (Some(np), _) => np.test(x),
+                        (None, Some(sp)) => sp.test(NumBuf::new(x).as_str()),
+                        (None, None) => false,
+                    },
+                    Value::Str(st) => match (s, n) {
+                        (Some(sp), _) => sp.test(st),
+                        (None, Some(np)) => st.trim().parse().map(|x| np.test(x)).unwrap_or(false),
+                        (None, None) => false,
+                    },
+                    Value::Bool(b) => match s {
+                        Some(sp) => sp.test(if b { "true" } else { "false" }),
+                        None => false,
+                    },
+                    Value::List(l) => match s {
+                        Some(sp) => l.iter().any(|x| sp.test(x)),
+                        None => false,
+                    },
+                };
+                hit != *negate
+            }
+            Test::ListIn(set) => match v {
+                Value::List(l) => !l.is_empty() && l.iter().all(|x| set.contains(x)),
+                Value::Str(x) => set.contains(x),
+                _ => false,
+            },
+            Test::ListIntersects(set) => match v {
+                Value::List(l) => l.iter().any(|x| set.contains(x)),
+                Value::Str(x) => set.contains(x),
+                _ => false,
+            },
+        }
+    }
+}
+
+impl StrPred {
+    #[inline]
+    pub(crate) fn test(&self, s: &str) -> bool {
+        match self {
+            StrPred::Eq(x) => s == &**x,
+            StrPred::Contains(f) => f.find(s.as_bytes()).is_some(),
+            StrPred::IContains(n) => icontains(s.as_bytes(), n),
+            StrPred::StartsWith(x) => s.starts_with(&**x),
+            StrPred::EndsWith(x) => s.ends_with(&**x),
+            StrPred::Glob(r) | StrPred::Regex(r) => r.is_match(s),
+            StrPred::In(set) => set.contains(s),
+            StrPred::PMatch(pats) => pats.iter().any(|p| p.test(s)),
+        }
+    }
+}
+
+impl PathPat {
+    fn test(&self, s: &str) -> bool {
+        match self {
+            PathPat::Prefix(p) => {
+                s.starts_with(&**p) && (s.len() == p.len() || s.as_bytes()[p.len()] == b'/')
+            }
+            PathPat::Glob(parts) => {
+                let mut comps = s.split('/');
+                parts.iter().all(|re| match comps.next() {
+                    Some(c) => re.is_match(c),
+                    None => false,
+                })
+            }
+        }
+    }
+}
+
+impl NumPred {
+    #[inline]
+    fn test(&self, n: i64) -> bool {
+        match self {
+            NumPred::Eq(x) => n == *x,
+            NumPred::Lt(x) => n < *x,
+            NumPred::Le(x) => n <= *x,
+            NumPred::Gt(x) => n > *x,
+            NumPred::Ge(x) => n >= *x,
+            NumPred::In(set) => set.contains(&n),
+        }
+    }
+}
+
+/// ASCII case-insensitive substring search; `needle` is lowercase.
+fn icontains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let last_start = hay.len() - needle.len();
+    let upper = first.to_ascii_uppercase();
+    let mut from = 0;
+    while from <= last_start {
+        let Some(k) = memchr::memchr2(first, upper, &hay[from..=last_start]) else {
+            return false;
+        };
+        let at = from + k;
+        if hay[at + 1..at + needle.len()]
+            .iter()
+            .zip(rest)
+            .all(|(h, n)| h.to_ascii_lowercase() == *n)
+        {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
+/// An integer formatted on the stack, for string operators applied to
+/// numeric values.
+struct NumBuf {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl NumBuf {
+    fn new(n: i64) -> NumBuf {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let neg = n < 0;
+        let mut u = n.unsigned_abs();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (u % 10) as u8;
+            u /= 10;
+            if u == 0 {
+                break;
+            }
+        }
+        if neg {
+            i -= 1;
+            buf[i] = b'-';
+        }
+        NumBuf { buf, start: i }
+    }
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("")
+    }
+}
+
+/// Translate a glob (`*`, `?`, `[...]`) into an anchored regex. `*` also
+/// matches `/`, as fnmatch does without FNM_PATHNAME.
+pub(crate) fn glob_regex(glob: &str) -> Result<Regex, regex::Error> {
+    let mut re = String::from("(?s)^");
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => re.push_str(".*"),
+            '?' => re.push('.'),
+            '[' => {
+                // Copy a bracket expression; `!` negates as in fnmatch.
+                let mut class = String::from("[");
+                let mut closed = false;
+                if chars.peek() == Some(&'!') || chars.peek() == Some(&'^') {
+                    chars.next();
+                    class.push('^');
+                }
+                let mut first = true;
+                for d in chars.by_ref() {
+                    if d == ']' && !first {
+                        closed = true;
+                        break;
+                    }
+                    first = false;
+                    if d == '\\' || d == '[' || d == '&' || d == '~' {
+                        class.push('\\');
+                    }
+                    class.push(d);
+                }
+                if closed {
+                    class.push(']');
+                    re.push_str(&class);
+                } else {
+                    re.push_str(&regex::escape(&class));
+                }
+            }
+            c => re.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
+        }
+    }
+    re.push('$');
+    Regex::new(&re)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn icontains_is_ascii_case_insensitive() {
+        assert!(icontains(b"BEGIN RSA Private KEY", b"rsa private"));
+        assert!(!icontains(b"BEGIN RSA", b"rsa private"));
+        assert!(icontains(b"x", b""));
+        assert!(icontains(b"aaB", b"ab"));
+    }
+
+    #[test]
+    fn numbuf() {
+        assert_eq!(NumBuf::new(0).as_str(), "0");
+        assert_eq!(NumBuf::new(-12).as_str(), "-12");
+        assert_eq!(NumBuf::new(i64::MIN).as_str(), i64::MIN.to_string());
+    }
+
+    #[test]
+    fn globs() {
+        let g = glob_regex("/home/*/.ssh/*").unwrap();
+        assert!(g.is_match("/home/a/.ssh/id_rsa"));
+        assert!(!g.is_match("/root/.ssh/id_rsa"));
+        let g = glob_regex("*../*../*").unwrap();
+        assert!(g.is_match("/a/../b/../c"));
+        let g = glob_regex("/dev/sd[a-c]?").unwrap();
+        assert!(g.is_match("/dev/sdb1"));
+        assert!(!g.is_match("/dev/sdd1"));
+        let g = glob_regex("x[!0-9]").unwrap();
+        assert!(g.is_match("xa") && !g.is_match("x1"));
+        let g = glob_regex("a.b+").unwrap();
+        assert!(g.is_match("a.b+") && !g.is_match("axb+"));
+        assert!(glob_regex("[").unwrap().is_match("["));
+    }
+}
