@@ -601,7 +601,7 @@ mod tests {
 
     #[test]
     fn list_items_unquote() {
-        assert_eq!(parse_list_item("'\"(systemd)\"'"), "'\"(systemd)\"'");
+        assert_eq!(parse_list_item("'\"(systemd)\"'"), "\"(systemd)\"");
         assert_eq!(parse_list_item("\"(systemd)\""), "(systemd)");
         assert_eq!(parse_list_item("bash"), "bash");
     }

@@ -150,6 +150,10 @@ impl SourceMap {
                 col += 1;
             }
         }
+        if char_off >= value.chars().count() && !value.is_empty() {
+            // One past the end (e.g. "unexpected end of condition").
+            return self.pos(n.file, best.0 as u32, best.1 as u32 + 1);
+        }
         self.pos(n.file, best.0 as u32, best.1 as u32)
     }
 }
@@ -331,5 +335,47 @@ impl MarkedEventReceiver for Builder {
             },
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar_pos(text: &str, value_of: &str, off: usize) -> (u32, u32) {
+        let mut sm = SourceMap::default();
+        let id = sm.add("f", text);
+        let docs = read(id, &sm.name(id), text).unwrap();
+        fn find<'a>(n: &'a Node, key: &str) -> Option<&'a Node> {
+            match &n.kind {
+                NodeKind::Map(p) => p.iter().find_map(|(k, v)| {
+                    if k.as_str() == Some(key) { Some(v) } else { find(v, key) }
+                }),
+                NodeKind::Seq(v) => v.iter().find_map(|c| find(c, key)),
+                _ => None,
+            }
+        }
+        let n = find(&docs[0], value_of).unwrap();
+        let p = sm.pos_in_scalar(n, off);
+        (p.line, p.col)
+    }
+
+    #[test]
+    fn positions_inside_scalars() {
+        // plain, one line: "c: " is 3 chars, value starts at column 4.
+        assert_eq!(scalar_pos("c: abc def\n", "c", 0), (1, 4));
+        assert_eq!(scalar_pos("c: abc def\n", "c", 4), (1, 8));
+        // quoted: the quote shifts by one.
+        assert_eq!(scalar_pos("c: 'abc def'\n", "c", 4), (1, 9));
+        assert_eq!(scalar_pos("c: \"abc def\"\n", "c", 4), (1, 9));
+        // one past the end points just after the last char.
+        assert_eq!(scalar_pos("c: abc\n", "c", 3), (1, 7));
+        // plain multi-line.
+        assert_eq!(scalar_pos("c: abc\n  def ghi\n", "c", 8), (2, 7));
+        // folded and literal blocks.
+        assert_eq!(scalar_pos("c: >\n  abc\n  def\n", "c", 5), (3, 4));
+        assert_eq!(scalar_pos("c: |\n  abc\n    def\n", "c", 6), (3, 5));
+        // escapes lose alignment but stay at or before the spot.
+        assert_eq!(scalar_pos("c: \"a\\tb c\"\n", "c", 4), (1, 5));
     }
 }
