@@ -11,7 +11,7 @@ use memchr::memmem::Finder;
 
 use crate::collect::{Collected, ExceptionDef, RuleDef};
 use crate::error::{DiagKind, Diagnostic, Pos};
-use crate::expr::{glob_regex, Check, Expr, Mode, NumPred, PathPat, StrPred, StrSet, Test};
+use crate::expr::{glob_regex, Check, Expr, Mode, NumPred, PathPat, StrPred, StrSet, Test, NO_SLOT};
 use crate::field::{Field, FieldId, FieldType, Lookup};
 use crate::output::OutputTemplate;
 use crate::parse::{parse_condition, parse_list_item, parse_op, split_field, Ast, Lit, Op, Rhs, Span};
@@ -90,6 +90,7 @@ pub(crate) struct Compiler<'a> {
     texts: Texts,
     macros: HashMap<String, Option<Rc<Ast>>>,
     lists: HashMap<String, Rc<Vec<Lit>>>,
+    check_keys: HashMap<String, u32>,
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
 }
@@ -110,6 +111,7 @@ impl<'a> Compiler<'a> {
             texts: Texts::default(),
             macros: HashMap::new(),
             lists: HashMap::new(),
+            check_keys: HashMap::new(),
             errors: Vec::new(),
             warnings: Vec::new(),
         }
@@ -213,7 +215,7 @@ impl<'a> Compiler<'a> {
         if let Some(f) = ctx.unsupported {
             return Err(skip(f));
         }
-        let expr = expr.expect("no errors means an expression");
+        let expr = expr.expect("no errors means an expression").optimize();
         let evt_types = crate::evtype::event_types(&expr);
         if evt_types.is_none() && r.enabled {
             self.warnings.push(Diagnostic {
@@ -486,8 +488,15 @@ impl<'a> Compiler<'a> {
                     }
                 };
                 let vals = self.rhs_values(rhs);
+                let mut key = format!("{}\u{1f}{op}", f.name());
+                for v in &vals {
+                    key.push('\u{1f}');
+                    key.push_str(&v.text);
+                }
+                let next = self.check_keys.len() as u32;
+                let key = *self.check_keys.entry(key).or_insert(next);
                 match self.test(&f, ty, *op, *op_span, &vals) {
-                    Ok((mode, test)) => Some(Expr::Check(Box::new(Check { field: f, mode, test }))),
+                    Ok((mode, test)) => Some(Expr::Check(Box::new(Check { field: f, mode, test, key, slot: NO_SLOT }))),
                     Err(d) => {
                         ctx.errors.push(d);
                         None

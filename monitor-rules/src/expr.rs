@@ -27,8 +27,11 @@ impl Hasher for FxHasher {
             let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
             h = (h.rotate_left(5) ^ v).wrapping_mul(K);
         }
-        for &b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        let rem = chunks.remainder();
+        if !rem.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rem.len()].copy_from_slice(rem);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf) ^ ((rem.len() as u64) << 59)).wrapping_mul(K);
         }
         self.0 = h;
     }
@@ -50,7 +53,45 @@ impl Hasher for FxHasher {
 }
 
 pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
-pub(crate) type StrSet = HashSet<Box<str>, FxBuild>;
+
+/// Sets up to this size are scanned linearly (faster than hashing).
+const SMALL_SET: usize = 8;
+
+/// A set of strings for `in`: a short slice or a hash set.
+#[derive(Debug)]
+pub(crate) enum StrSet {
+    Small(Box<[Box<str>]>),
+    Hash(HashSet<Box<str>, FxBuild>),
+}
+
+impl FromIterator<Box<str>> for StrSet {
+    fn from_iter<I: IntoIterator<Item = Box<str>>>(it: I) -> StrSet {
+        let mut v: Vec<Box<str>> = it.into_iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        if v.len() <= SMALL_SET {
+            StrSet::Small(v.into())
+        } else {
+            StrSet::Hash(v.into_iter().collect())
+        }
+    }
+}
+
+impl StrSet {
+    #[inline]
+    pub(crate) fn contains(&self, s: &str) -> bool {
+        match self {
+            StrSet::Small(v) => v.iter().any(|x| x.len() == s.len() && x.as_bytes() == s.as_bytes()),
+            StrSet::Hash(h) => h.contains(s),
+        }
+    }
+    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = &Box<str>> + '_> {
+        match self {
+            StrSet::Small(v) => Box::new(v.iter()),
+            StrSet::Hash(h) => Box::new(h.iter()),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub(crate) enum Expr {
@@ -76,6 +117,32 @@ pub(crate) struct Check {
     pub field: Field,
     pub mode: Mode,
     pub test: Test,
+    /// Identity of this check's meaning (field, operator, operands); equal
+    /// checks in different rules share it.
+    pub key: u32,
+    /// Slot in [`Memo`] when the check occurs in several rules, else
+    /// [`NO_SLOT`].
+    pub slot: u32,
+}
+
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+/// Checks shared between rules are evaluated once per event: results are
+/// remembered here (on the stack: no allocation per event).
+pub(crate) const MEMO_SLOTS: usize = 1024;
+
+pub(crate) struct Memo {
+    known: [u64; MEMO_SLOTS / 64],
+    val: [u64; MEMO_SLOTS / 64],
+}
+
+impl Memo {
+    pub(crate) fn new() -> Memo {
+        Memo {
+            known: [0; MEMO_SLOTS / 64],
+            val: [0; MEMO_SLOTS / 64],
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -130,13 +197,98 @@ pub(crate) enum NumPred {
 }
 
 impl Expr {
-    pub(crate) fn eval<E: FieldSource + ?Sized>(&self, ev: &E) -> bool {
+    /// Flatten nested `and`/`or` (macro expansion creates many) and order
+    /// each group's terms cheapest first; `evt.type` checks go last since
+    /// the type index has usually decided them already. Terms have no side
+    /// effects, so order does not change the result.
+    pub(crate) fn optimize(self) -> Expr {
+        match self {
+            Expr::And(v) => group(v, true),
+            Expr::Or(v) => group(v, false),
+            Expr::Not(e) => match e.optimize() {
+                Expr::Not(inner) => *inner,
+                Expr::Const(b) => Expr::Const(!b),
+                e => Expr::Not(Box::new(e)),
+            },
+            e => e,
+        }
+    }
+
+    fn cost(&self) -> u32 {
+        match self {
+            Expr::Const(_) => 0,
+            Expr::Not(e) => e.cost(),
+            Expr::And(v) | Expr::Or(v) => v.iter().map(Expr::cost).sum::<u32>().min(1000),
+            Expr::Check(c) => {
+                if c.field.id == FieldId::EvtType {
+                    return 50;
+                }
+                let base = if c.mode == Mode::AnyOf { 10 } else { 0 };
+                base + match &c.test {
+                    Test::Exists | Test::Bool { .. } | Test::Num { .. } => 1,
+                    Test::Str { pred, .. } => pred.cost(),
+                    Test::Dyn { s, .. } => s.as_ref().map_or(2, StrPred::cost),
+                    Test::ListIn(_) | Test::ListIntersects(_) => 8,
+                }
+            }
+        }
+    }
+}
+
+fn group(v: Box<[Expr]>, and: bool) -> Expr {
+    let mut out = Vec::with_capacity(v.len());
+    for e in v.into_vec() {
+        match e.optimize() {
+            Expr::And(inner) if and => out.extend(inner.into_vec()),
+            Expr::Or(inner) if !and => out.extend(inner.into_vec()),
+            // `true` in an and / `false` in an or is a no-op.
+            Expr::Const(b) if b == and => {}
+            Expr::Const(b) => return Expr::Const(b),
+            e => out.push(e),
+        }
+    }
+    out.sort_by_key(Expr::cost);
+    match out.len() {
+        0 => Expr::Const(and),
+        1 => out.pop().expect("one"),
+        _ if and => Expr::And(out.into()),
+        _ => Expr::Or(out.into()),
+    }
+}
+
+impl Expr {
+    pub(crate) fn eval<E: FieldSource + ?Sized>(&self, ev: &E, memo: &mut Memo) -> bool {
         match self {
             Expr::Const(b) => *b,
-            Expr::And(v) => v.iter().all(|e| e.eval(ev)),
-            Expr::Or(v) => v.iter().any(|e| e.eval(ev)),
-            Expr::Not(e) => !e.eval(ev),
-            Expr::Check(c) => c.eval(ev),
+            Expr::And(v) => v.iter().all(|e| e.eval(ev, memo)),
+            Expr::Or(v) => v.iter().any(|e| e.eval(ev, memo)),
+            Expr::Not(e) => !e.eval(ev, memo),
+            Expr::Check(c) => {
+                let slot = c.slot as usize;
+                if slot >= MEMO_SLOTS {
+                    return c.eval(ev);
+                }
+                let (w, bit) = (slot / 64, 1u64 << (slot % 64));
+                if memo.known[w] & bit != 0 {
+                    return memo.val[w] & bit != 0;
+                }
+                let r = c.eval(ev);
+                memo.known[w] |= bit;
+                if r {
+                    memo.val[w] |= bit;
+                }
+                r
+            }
+        }
+    }
+
+    /// Visit every check (to assign memo slots).
+    pub(crate) fn checks_mut(&mut self, f: &mut impl FnMut(&mut Check)) {
+        match self {
+            Expr::Const(_) => {}
+            Expr::And(v) | Expr::Or(v) => v.iter_mut().for_each(|e| e.checks_mut(f)),
+            Expr::Not(e) => e.checks_mut(f),
+            Expr::Check(c) => f(c),
         }
     }
 }
@@ -222,6 +374,16 @@ impl Check {
 }
 
 impl StrPred {
+    fn cost(&self) -> u32 {
+        match self {
+            StrPred::Eq(_) | StrPred::StartsWith(_) | StrPred::EndsWith(_) => 2,
+            StrPred::In(_) => 3,
+            StrPred::PMatch(_) => 4,
+            StrPred::Contains(_) | StrPred::IContains(_) => 5,
+            StrPred::Glob(_) | StrPred::Regex(_) => 8,
+        }
+    }
+
     #[inline]
     pub(crate) fn test(&self, s: &str) -> bool {
         match self {

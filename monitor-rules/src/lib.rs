@@ -42,5 +42,5 @@ pub use field::{Field, FieldArg, FieldId, FieldType, Lookup};
 pub use output::OutputTemplate;
 pub use parse::{parse_condition, Ast, Op, SyntaxError};
 pub use priority::Priority;
-pub use ruleset::{CompiledRule, LoadOptions, LoadReport, RuleSet, RuleSource};
+pub use ruleset::{CompiledRule, LoadOptions, LoadReport, Matching, RuleSet, RuleSource};
 pub use value::{FieldSource, StrList, Value};

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::collect::Collector;
 use crate::compile::{Compiler, Skip};
 use crate::error::{DiagKind, Diagnostic, Pos, RulesError};
-use crate::expr::{Expr, FxBuild};
+use crate::expr::{Expr, FxBuild, Memo, MEMO_SLOTS};
 use crate::output::OutputTemplate;
 use crate::value::{FieldSource, Value};
 use crate::yaml::SourceMap;
@@ -174,7 +174,7 @@ impl CompiledRule {
     }
     /// Evaluate the condition (ignores the type index and `enabled`).
     pub fn matches<E: FieldSource + ?Sized>(&self, ev: &E) -> bool {
-        self.expr.eval(ev)
+        self.expr.eval(ev, &mut Memo::new())
     }
     /// The alert's `output` text.
     pub fn format_output<E: FieldSource + ?Sized>(&self, ev: &E) -> String {
@@ -184,6 +184,28 @@ impl CompiledRule {
     /// (Falco's `output_fields`; `None` renders as null).
     pub fn output_fields<'e, E: FieldSource + ?Sized>(&self, ev: &'e E) -> Vec<(&str, Option<Value<'e>>)> {
         self.output.fields(ev)
+    }
+}
+
+/// Iterator over the rules matching one event (see [`RuleSet::matching`]).
+pub struct Matching<'s, 'e, E: ?Sized> {
+    set: &'s RuleSet,
+    ev: &'e E,
+    next: std::slice::Iter<'s, u32>,
+    memo: Memo,
+}
+
+impl<'s, E: FieldSource + ?Sized> Iterator for Matching<'s, '_, E> {
+    type Item = &'s CompiledRule;
+
+    fn next(&mut self) -> Option<&'s CompiledRule> {
+        for &i in self.next.by_ref() {
+            let r = &self.set.rules[i as usize];
+            if r.expr.eval(self.ev, &mut self.memo) {
+                return Some(r);
+            }
+        }
+        None
     }
 }
 
@@ -271,7 +293,25 @@ impl RuleSet {
         Ok((RuleSet::index(rules), report))
     }
 
-    fn index(rules: Vec<CompiledRule>) -> RuleSet {
+    fn index(mut rules: Vec<CompiledRule>) -> RuleSet {
+        // Checks used by several enabled rules get a memo slot, so each is
+        // evaluated at most once per event.
+        let mut uses: HashMap<u32, u32> = HashMap::new();
+        for r in rules.iter_mut().filter(|r| r.enabled) {
+            r.expr.checks_mut(&mut |c| *uses.entry(c.key).or_default() += 1);
+        }
+        let mut slots: HashMap<u32, u32> = HashMap::new();
+        for r in rules.iter_mut().filter(|r| r.enabled) {
+            r.expr.checks_mut(&mut |c| {
+                if uses[&c.key] > 1 {
+                    let next = slots.len() as u32;
+                    let slot = *slots.entry(c.key).or_insert(next);
+                    if (slot as usize) < MEMO_SLOTS {
+                        c.slot = slot;
+                    }
+                }
+            });
+        }
         let mut any_type = Vec::new();
         let mut by_type: HashMap<Box<str>, Vec<u32>, FxBuild> = HashMap::default();
         for (i, r) in rules.iter().enumerate() {
@@ -303,18 +343,17 @@ impl RuleSet {
     }
 
     /// The enabled rules whose condition holds for `ev`, in definition order.
-    pub fn matching<'s, 'e, E: FieldSource + ?Sized>(
-        &'s self,
-        ev: &'e E,
-    ) -> impl Iterator<Item = &'s CompiledRule> + use<'s, 'e, E> {
+    pub fn matching<'s, 'e, E: FieldSource + ?Sized>(&'s self, ev: &'e E) -> Matching<'s, 'e, E> {
         let candidates: &'s [u32] = match self.by_type.get(ev.evt_type()) {
             Some(v) => v,
             None => &self.any_type,
         };
-        candidates
-            .iter()
-            .map(move |&i| &self.rules[i as usize])
-            .filter(move |r| r.expr.eval(ev))
+        Matching {
+            set: self,
+            ev,
+            next: candidates.iter(),
+            memo: Memo::new(),
+        }
     }
 
     /// How many rules `matching` evaluates for an event of this type.
