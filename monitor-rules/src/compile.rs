@@ -19,6 +19,9 @@ use crate::yaml::{Node, NodeKind, SourceMap, Style};
 
 /// Deepest macro nesting accepted.
 const MAX_MACRO_DEPTH: usize = 64;
+/// Most nodes a rule's condition may have after macro expansion (macros
+/// that use each other twice per level grow exponentially).
+const MAX_EXPANDED_NODES: usize = 200_000;
 
 /// A rule left out of the set, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,7 +180,8 @@ impl<'a> Compiler<'a> {
             }
         };
         let mut stack = Vec::new();
-        let ast = match self.expand(&ast, &mut stack) {
+        let mut budget = MAX_EXPANDED_NODES;
+        let ast = match self.expand(&ast, &mut stack, &mut budget) {
             Ok(a) => a,
             Err(d) => {
                 self.errors.push(d);
@@ -238,11 +242,19 @@ impl<'a> Compiler<'a> {
         }))
     }
 
-    fn expand(&mut self, ast: &Ast, stack: &mut Vec<String>) -> Result<Ast, Diagnostic> {
+    fn expand(&mut self, ast: &Ast, stack: &mut Vec<String>, budget: &mut usize) -> Result<Ast, Diagnostic> {
+        if *budget == 0 {
+            let span = match ast {
+                Ast::Macro { span, .. } | Ast::Check { span, .. } => *span,
+                _ => Span { text: 0, off: 0 },
+            };
+            return Err(self.diag(span, DiagKind::Syntax, format!("condition has more than {MAX_EXPANDED_NODES} terms after macro expansion")));
+        }
+        *budget -= 1;
         Ok(match ast {
-            Ast::And(v) => Ast::And(v.iter().map(|a| self.expand(a, stack)).collect::<Result<_, _>>()?),
-            Ast::Or(v) => Ast::Or(v.iter().map(|a| self.expand(a, stack)).collect::<Result<_, _>>()?),
-            Ast::Not(a) => Ast::Not(Box::new(self.expand(a, stack)?)),
+            Ast::And(v) => Ast::And(v.iter().map(|a| self.expand(a, stack, budget)).collect::<Result<_, _>>()?),
+            Ast::Or(v) => Ast::Or(v.iter().map(|a| self.expand(a, stack, budget)).collect::<Result<_, _>>()?),
+            Ast::Not(a) => Ast::Not(Box::new(self.expand(a, stack, budget)?)),
             Ast::Check { .. } => ast.clone(),
             Ast::Macro { name, span } => {
                 if stack.contains(name) {
@@ -261,7 +273,7 @@ impl<'a> Compiler<'a> {
                     }
                 };
                 stack.push(name.clone());
-                let r = self.expand(&body, stack);
+                let r = self.expand(&body, stack, budget);
                 stack.pop();
                 r?
             }
