@@ -28,7 +28,9 @@ impl FieldSource for Ev {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(src) = RuleSource::from_bytes("fuzz.yaml", data) else { return };
+    let Ok(src) = RuleSource::from_bytes("fuzz.yaml", data) else {
+        return;
+    };
     for strict in [false, true] {
         match RuleSet::load(std::slice::from_ref(&src), &LoadOptions { strict }) {
             Ok((set, report)) => {

@@ -7,7 +7,9 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use vigil_rules::{Field, FieldArg, FieldId, FieldSource, LoadOptions, RuleSet, RuleSource, StrList, Value};
+use vigil_rules::{
+    Field, FieldArg, FieldId, FieldSource, LoadOptions, RuleSet, RuleSource, StrList, Value,
+};
 
 /// An event shaped like the agent's: plain fields, matched by id.
 struct Event {
@@ -78,12 +80,29 @@ fn synthetic_rules(n: usize, dense: bool) -> String {
     );
     // Syscalls vigil's default rules watch besides exec/open/connect/mount.
     const OTHER: [&str; 16] = [
-        "setns", "unshare", "ptrace", "bpf", "init_module", "finit_module", "kexec_load", "chroot",
-        "pivot_root", "setuid", "setgid", "capset", "userfaultfd", "process_vm_writev",
-        "memfd_create", "open_by_handle_at",
+        "setns",
+        "unshare",
+        "ptrace",
+        "bpf",
+        "init_module",
+        "finit_module",
+        "kexec_load",
+        "chroot",
+        "pivot_root",
+        "setuid",
+        "setgid",
+        "capset",
+        "userfaultfd",
+        "process_vm_writev",
+        "memfd_create",
+        "open_by_handle_at",
     ];
     for i in 0..n {
-        let kind = if dense { i % 10 } else { [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9][i % 12] };
+        let kind = if dense {
+            i % 10
+        } else {
+            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9][i % 12]
+        };
         let cond = match kind {
             0 => format!("spawned_process and container and proc.name in (shells) and proc.pname in (p{i}, runc) and not proc.aname in (runtime)"),
             1 => format!("spawned_process and container and proc.name in (pkg) and proc.cmdline icontains 'install{i}'"),
@@ -108,9 +127,21 @@ fn synthetic_rules(n: usize, dense: bool) -> String {
 }
 
 fn events() -> Vec<Event> {
-    let names = ["nginx", "bash", "python3", "sh", "curl", "node", "java", "apk", "postgres", "runc"];
-    let files = ["/etc/passwd", "/var/lib/x/data.db", "/proc/self/status", "/usr/lib/libc.so.6", "/etc/secret7", "/proc/1/environ5"];
-    let types: [&'static str; 10] = ["openat", "openat", "openat", "openat", "execve", "execve", "execve", "connect", "clone", "mount"];
+    let names = [
+        "nginx", "bash", "python3", "sh", "curl", "node", "java", "apk", "postgres", "runc",
+    ];
+    let files = [
+        "/etc/passwd",
+        "/var/lib/x/data.db",
+        "/proc/self/status",
+        "/usr/lib/libc.so.6",
+        "/etc/secret7",
+        "/proc/1/environ5",
+    ];
+    let types: [&'static str; 10] = [
+        "openat", "openat", "openat", "openat", "execve", "execve", "execve", "connect", "clone",
+        "mount",
+    ];
     (0..4096)
         .map(|i| {
             let name = names[i % names.len()].to_owned();
@@ -129,7 +160,11 @@ fn events() -> Vec<Event> {
                 fd_name: Some(f.to_owned()),
                 fd_dir: Some(f.rsplit_once('/').map(|(d, _)| d).unwrap_or("/").to_owned()),
                 sport: Some([80, 443, 4444, 5432][i % 4]),
-                flags: if i % 2 == 0 { "O_RDONLY|O_CLOEXEC" } else { "O_WRONLY|O_CREAT" },
+                flags: if i % 2 == 0 {
+                    "O_RDONLY|O_CLOEXEC"
+                } else {
+                    "O_WRONLY|O_CREAT"
+                },
                 upper: i % 11 == 0,
             }
         })
@@ -159,7 +194,10 @@ fn run(label: &str, set: &RuleSet, evs: &[Event]) {
     // On a shared machine wall time includes waiting for a core; the
     // thread's own CPU time gives the one-core rate.
     let cpu = match (cpu0, thread_cpu_ns()) {
-        (Some(a), Some(b)) if b > a => format!(", {:.2} M events/s per CPU-second", n as f64 / ((b - a) as f64 / 1e9) / 1e6),
+        (Some(a), Some(b)) if b > a => format!(
+            ", {:.2} M events/s per CPU-second",
+            n as f64 / ((b - a) as f64 / 1e9) / 1e6
+        ),
         _ => String::new(),
     };
     println!(
@@ -179,7 +217,10 @@ fn thread_cpu_ns() -> Option<u64> {
 fn falco_file() -> Option<PathBuf> {
     let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     loop {
-        for rel in ["shared/falco-rules/falco_rules.yaml", "../shared/falco-rules/falco_rules.yaml"] {
+        for rel in [
+            "shared/falco-rules/falco_rules.yaml",
+            "../shared/falco-rules/falco_rules.yaml",
+        ] {
             if dir.join(rel).is_file() {
                 return Some(dir.join(rel));
             }
@@ -192,14 +233,24 @@ fn falco_file() -> Option<PathBuf> {
 
 fn main() {
     let evs = events();
-    for (label, dense) in [("120 rules over 25 event types", false), ("120 rules over 8 event types (dense)", true)] {
-        let (set, _) = RuleSet::load(&[RuleSource::new("synthetic.yaml", synthetic_rules(120, dense))], &LoadOptions::default())
-            .expect("synthetic rules load");
+    for (label, dense) in [
+        ("120 rules over 25 event types", false),
+        ("120 rules over 8 event types (dense)", true),
+    ] {
+        let (set, _) = RuleSet::load(
+            &[RuleSource::new(
+                "synthetic.yaml",
+                synthetic_rules(120, dense),
+            )],
+            &LoadOptions::default(),
+        )
+        .expect("synthetic rules load");
         run(label, &set, &evs);
     }
     match falco_file() {
         Some(p) => {
-            let (set, _) = RuleSet::load_paths(&[p], &LoadOptions::default()).expect("Falco rules load");
+            let (set, _) =
+                RuleSet::load_paths(&[p], &LoadOptions::default()).expect("Falco rules load");
             run("falco stable (supported subset)", &set, &evs);
         }
         None => println!("falco stable: skipped, shared/falco-rules/falco_rules.yaml not found"),

@@ -21,7 +21,12 @@ pub fn check<P: AsRef<Path>>(paths: &[P], strict: bool) -> CheckOutcome {
     match RuleSet::load_paths(paths, &LoadOptions { strict }) {
         Ok((_, report)) => {
             let mut lines: Vec<String> = report.skipped.iter().map(|s| s.to_string()).collect();
-            lines.extend(report.warnings.iter().map(|w| format!("{}: warning: {}", w.pos, w.message)));
+            lines.extend(
+                report
+                    .warnings
+                    .iter()
+                    .map(|w| format!("{}: warning: {}", w.pos, w.message)),
+            );
             lines.push(format!("ok: {}", report.summary()));
             CheckOutcome { ok: true, lines }
         }

@@ -92,8 +92,19 @@ pub(crate) struct Collector<'a> {
 }
 
 const RULE_KEYS: &[&str] = &[
-    "rule", "desc", "condition", "output", "priority", "tags", "enabled", "exceptions",
-    "source", "append", "override", "warn_evttypes", "skip-if-unknown-filter",
+    "rule",
+    "desc",
+    "condition",
+    "output",
+    "priority",
+    "tags",
+    "enabled",
+    "exceptions",
+    "source",
+    "append",
+    "override",
+    "warn_evttypes",
+    "skip-if-unknown-filter",
 ];
 const MACRO_KEYS: &[&str] = &["macro", "condition", "append", "override", "source"];
 const LIST_KEYS: &[&str] = &["list", "items", "append", "override"];
@@ -157,7 +168,10 @@ impl<'a> Collector<'a> {
             return Err(self.diag(
                 item,
                 DiagKind::Schema,
-                format!("expected an item (a mapping with rule, macro or list), found {}", item.kind_name()),
+                format!(
+                    "expected an item (a mapping with rule, macro or list), found {}",
+                    item.kind_name()
+                ),
             ));
         };
         let mut keys = Vec::with_capacity(pairs.len());
@@ -178,17 +192,26 @@ impl<'a> Collector<'a> {
         } else if has("list") {
             self.list(item, &keys)
         } else if has("required_engine_version") {
-            self.check_keys(&keys, &["required_engine_version"], "required_engine_version")?;
+            self.check_keys(
+                &keys,
+                &["required_engine_version"],
+                "required_engine_version",
+            )?;
             let v = self.scalar(keys[0].2)?;
             self.out.required_engine_version = Some(v.to_owned());
             Ok(())
         } else if has("required_plugin_versions") {
-            self.check_keys(&keys, &["required_plugin_versions"], "required_plugin_versions")?;
+            self.check_keys(
+                &keys,
+                &["required_plugin_versions"],
+                "required_plugin_versions",
+            )?;
             self.plugin_versions(keys[0].2)
         } else {
-            let (name, k, _) = keys.first().copied().ok_or_else(|| {
-                self.diag(item, DiagKind::Schema, "empty item".into())
-            })?;
+            let (name, k, _) = keys
+                .first()
+                .copied()
+                .ok_or_else(|| self.diag(item, DiagKind::Schema, "empty item".into()))?;
             Err(self.diag(
                 k,
                 DiagKind::Schema,
@@ -200,7 +223,11 @@ impl<'a> Collector<'a> {
     fn check_keys(&self, keys: &[(&str, &Node, &Node)], allowed: &[&str], what: &str) -> Res<()> {
         for (name, k, _) in keys {
             if !allowed.contains(name) {
-                return Err(self.diag(k, DiagKind::Schema, format!("unknown key '{name}' in {what}")));
+                return Err(self.diag(
+                    k,
+                    DiagKind::Schema,
+                    format!("unknown key '{name}' in {what}"),
+                ));
             }
         }
         Ok(())
@@ -208,7 +235,11 @@ impl<'a> Collector<'a> {
 
     fn scalar<'n>(&self, n: &'n Node) -> Res<&'n str> {
         n.as_str().ok_or_else(|| {
-            self.diag(n, DiagKind::Schema, format!("expected a string, found {}", n.kind_name()))
+            self.diag(
+                n,
+                DiagKind::Schema,
+                format!("expected a string, found {}", n.kind_name()),
+            )
         })
     }
 
@@ -224,7 +255,11 @@ impl<'a> Collector<'a> {
         match &n.kind {
             NodeKind::Seq(v) => Ok(v),
             NodeKind::Scalar(s, _) if s.is_empty() => Ok(&[]),
-            _ => Err(self.diag(n, DiagKind::Schema, format!("expected a sequence, found {}", n.kind_name()))),
+            _ => Err(self.diag(
+                n,
+                DiagKind::Schema,
+                format!("expected a sequence, found {}", n.kind_name()),
+            )),
         }
     }
 
@@ -238,12 +273,20 @@ impl<'a> Collector<'a> {
     fn plugin_versions(&self, n: &Node) -> Res<()> {
         for p in self.seq(n)? {
             let NodeKind::Map(pairs) = &p.kind else {
-                return Err(self.diag(p, DiagKind::Schema, "expected a mapping with name and version".into()));
+                return Err(self.diag(
+                    p,
+                    DiagKind::Schema,
+                    "expected a mapping with name and version".into(),
+                ));
             };
             for (k, _) in pairs {
                 let ks = self.scalar(k)?;
                 if !["name", "version", "alternatives"].contains(&ks) {
-                    return Err(self.diag(k, DiagKind::Schema, format!("unknown key '{ks}' in required_plugin_versions")));
+                    return Err(self.diag(
+                        k,
+                        DiagKind::Schema,
+                        format!("unknown key '{ks}' in required_plugin_versions"),
+                    ));
                 }
             }
         }
@@ -253,7 +296,11 @@ impl<'a> Collector<'a> {
     /// The `override:` map as (key, key node, is_append).
     fn overrides<'n>(&self, kind: &str, n: &'n Node) -> Res<Vec<(&'n str, &'n Node, bool)>> {
         let NodeKind::Map(pairs) = &n.kind else {
-            return Err(self.diag(n, DiagKind::Schema, "override must be a mapping of key: append|replace".into()));
+            return Err(self.diag(
+                n,
+                DiagKind::Schema,
+                "override must be a mapping of key: append|replace".into(),
+            ));
         };
         let mut out = Vec::new();
         for (k, v) in pairs {
@@ -264,9 +311,19 @@ impl<'a> Collector<'a> {
                 "append" if can_append => true,
                 "replace" if can_replace => false,
                 "append" | "replace" => {
-                    return Err(self.diag(v, DiagKind::Schema, format!("key '{key}' of a {kind} cannot be overridden with '{mode}'")))
+                    return Err(self.diag(
+                        v,
+                        DiagKind::Schema,
+                        format!("key '{key}' of a {kind} cannot be overridden with '{mode}'"),
+                    ))
                 }
-                _ => return Err(self.diag(v, DiagKind::Schema, format!("override mode must be append or replace, not '{mode}'"))),
+                _ => {
+                    return Err(self.diag(
+                        v,
+                        DiagKind::Schema,
+                        format!("override mode must be append or replace, not '{mode}'"),
+                    ))
+                }
             };
             out.push((key, k, append));
         }
@@ -287,7 +344,11 @@ impl<'a> Collector<'a> {
         };
         let ov = keys.iter().find(|(n, _, _)| *n == "override");
         match (append, ov) {
-            (true, Some((_, k, _))) => Err(self.diag(k, DiagKind::Schema, "'append' and 'override' cannot be used together".into())),
+            (true, Some((_, k, _))) => Err(self.diag(
+                k,
+                DiagKind::Schema,
+                "'append' and 'override' cannot be used together".into(),
+            )),
             (true, None) => {
                 let mut out = Vec::new();
                 for (name, k, _) in keys {
@@ -295,7 +356,11 @@ impl<'a> Collector<'a> {
                         continue;
                     }
                     if !override_modes(kind, name).0 {
-                        return Err(self.diag(k, DiagKind::Schema, format!("'{name}' cannot be appended to a {kind}; use override")));
+                        return Err(self.diag(
+                            k,
+                            DiagKind::Schema,
+                            format!("'{name}' cannot be appended to a {kind}; use override"),
+                        ));
                     }
                     out.push((*name, *k, true));
                 }
@@ -308,12 +373,20 @@ impl<'a> Collector<'a> {
                         continue;
                     }
                     if !list.iter().any(|(o, _, _)| o == name) {
-                        return Err(self.diag(k, DiagKind::Schema, format!("key '{name}' must be listed in 'override'")));
+                        return Err(self.diag(
+                            k,
+                            DiagKind::Schema,
+                            format!("key '{name}' must be listed in 'override'"),
+                        ));
                     }
                 }
                 for (o, k, _) in &list {
                     if !keys.iter().any(|(n, _, _)| n == o) {
-                        return Err(self.diag(k, DiagKind::Schema, format!("override of '{o}' but the item has no '{o}' key")));
+                        return Err(self.diag(
+                            k,
+                            DiagKind::Schema,
+                            format!("override of '{o}' but the item has no '{o}' key"),
+                        ));
                     }
                 }
                 Ok(Some(list))
@@ -356,7 +429,13 @@ impl<'a> Collector<'a> {
                 }
             }
             None => {
-                let items = items.ok_or_else(|| self.diag(item, DiagKind::Schema, format!("list '{name}' has no 'items'")))?;
+                let items = items.ok_or_else(|| {
+                    self.diag(
+                        item,
+                        DiagKind::Schema,
+                        format!("list '{name}' has no 'items'"),
+                    )
+                })?;
                 self.out.lists.put(&name, ListDef { items });
             }
         }
@@ -398,8 +477,21 @@ impl<'a> Collector<'a> {
                 }
             }
             None => {
-                let cond = cond.ok_or_else(|| self.diag(item, DiagKind::Schema, format!("macro '{name}' has no 'condition'")))?;
-                self.out.macros.put(&name, MacroDef { name: name.clone(), cond: vec![cond], source });
+                let cond = cond.ok_or_else(|| {
+                    self.diag(
+                        item,
+                        DiagKind::Schema,
+                        format!("macro '{name}' has no 'condition'"),
+                    )
+                })?;
+                self.out.macros.put(
+                    &name,
+                    MacroDef {
+                        name: name.clone(),
+                        cond: vec![cond],
+                        source,
+                    },
+                );
             }
         }
         Ok(())
@@ -409,14 +501,28 @@ impl<'a> Collector<'a> {
         let mut out = Vec::new();
         for e in self.seq(n)? {
             let NodeKind::Map(pairs) = &e.kind else {
-                return Err(self.diag(e, DiagKind::Schema, "an exception must be a mapping with name, fields, comps, values".into()));
+                return Err(self.diag(
+                    e,
+                    DiagKind::Schema,
+                    "an exception must be a mapping with name, fields, comps, values".into(),
+                ));
             };
-            let mut ex = ExceptionDef { name: String::new(), pos: e.clone(), fields: None, comps: None, values: Vec::new() };
+            let mut ex = ExceptionDef {
+                name: String::new(),
+                pos: e.clone(),
+                fields: None,
+                comps: None,
+                values: Vec::new(),
+            };
             let mut named = false;
             for (k, v) in pairs {
                 let key = self.scalar(k)?;
                 if !EXCEPTION_KEYS.contains(&key) {
-                    return Err(self.diag(k, DiagKind::Schema, format!("unknown key '{key}' in exception")));
+                    return Err(self.diag(
+                        k,
+                        DiagKind::Schema,
+                        format!("unknown key '{key}' in exception"),
+                    ));
                 }
                 match key {
                     "name" => {
@@ -446,22 +552,39 @@ impl<'a> Collector<'a> {
             kind: DiagKind::UnknownRule,
             message: format!("rule '{name}' {what}, but no rule by that name exists"),
         };
-        let desc = get("desc").map(|n| self.scalar(n).map(str::to_owned)).transpose()?;
-        let cond = get("condition").map(|n| self.scalar(n).map(|_| n.clone())).transpose()?;
-        let output = get("output").map(|n| self.scalar(n).map(|_| n.clone())).transpose()?;
+        let desc = get("desc")
+            .map(|n| self.scalar(n).map(str::to_owned))
+            .transpose()?;
+        let cond = get("condition")
+            .map(|n| self.scalar(n).map(|_| n.clone()))
+            .transpose()?;
+        let output = get("output")
+            .map(|n| self.scalar(n).map(|_| n.clone()))
+            .transpose()?;
         let priority = get("priority")
             .map(|n| {
                 let s = self.scalar(n)?;
                 Priority::parse(s).ok_or_else(|| {
-                    self.diag(n, DiagKind::Priority, format!("invalid priority '{s}': expected one of {}", Priority::NAMES.join(", ")))
+                    self.diag(
+                        n,
+                        DiagKind::Priority,
+                        format!(
+                            "invalid priority '{s}': expected one of {}",
+                            Priority::NAMES.join(", ")
+                        ),
+                    )
                 })
             })
             .transpose()?;
         let tags = get("tags").map(|n| self.strings(n)).transpose()?;
         let enabled = get("enabled").map(|n| self.boolean(n)).transpose()?;
         let exceptions = get("exceptions").map(|n| self.exceptions(n)).transpose()?;
-        let source = get("source").map(|n| self.scalar(n).map(str::to_owned)).transpose()?;
-        let skip = get("skip-if-unknown-filter").map(|n| self.boolean(n)).transpose()?;
+        let source = get("source")
+            .map(|n| self.scalar(n).map(str::to_owned))
+            .transpose()?;
+        let skip = get("skip-if-unknown-filter")
+            .map(|n| self.boolean(n))
+            .transpose()?;
         if let Some(n) = get("warn_evttypes") {
             self.boolean(n)?;
         }
@@ -472,13 +595,21 @@ impl<'a> Collector<'a> {
             && enabled.is_some()
             && keys.iter().all(|(k, _, _)| *k == "rule" || *k == "enabled");
         if only_enabled {
-            let r = self.out.rules.get_mut(&name).ok_or_else(|| unknown_rule("sets 'enabled'"))?;
+            let r = self
+                .out
+                .rules
+                .get_mut(&name)
+                .ok_or_else(|| unknown_rule("sets 'enabled'"))?;
             r.enabled = enabled.expect("checked");
             return Ok(());
         }
         match amends {
             Some(amends) => {
-                let r = self.out.rules.get_mut(&name).ok_or_else(|| unknown_rule("is appended to or overridden"))?;
+                let r = self
+                    .out
+                    .rules
+                    .get_mut(&name)
+                    .ok_or_else(|| unknown_rule("is appended to or overridden"))?;
                 for (key, _, append) in amends {
                     match key {
                         "condition" => {
@@ -496,7 +627,9 @@ impl<'a> Collector<'a> {
                                     // Appending output text: keep positions of the
                                     // new part by storing a joined scalar at the
                                     // original position.
-                                    if let (NodeKind::Scalar(a, _), Some(b)) = (&mut prev.kind, o.as_str()) {
+                                    if let (NodeKind::Scalar(a, _), Some(b)) =
+                                        (&mut prev.kind, o.as_str())
+                                    {
                                         a.push(' ');
                                         a.push_str(b);
                                     }
@@ -550,7 +683,11 @@ impl<'a> Collector<'a> {
                     .into_iter()
                     .find(|k| get(k).is_none());
                 if let Some(m) = missing {
-                    return Err(self.diag(item, DiagKind::Schema, format!("rule '{name}' has no '{m}'")));
+                    return Err(self.diag(
+                        item,
+                        DiagKind::Schema,
+                        format!("rule '{name}' has no '{m}'"),
+                    ));
                 }
                 let def = RuleDef {
                     name: name.clone(),

@@ -11,10 +11,14 @@ use memchr::memmem::Finder;
 
 use crate::collect::{Collected, ExceptionDef, RuleDef};
 use crate::error::{DiagKind, Diagnostic, Pos};
-use crate::expr::{glob_regex, Check, Expr, Mode, NumPred, PathPat, StrPred, StrSet, Test, NO_SLOT};
+use crate::expr::{
+    glob_regex, Check, Expr, Mode, NumPred, PathPat, StrPred, StrSet, Test, NO_SLOT,
+};
 use crate::field::{Field, FieldId, FieldType, Lookup};
 use crate::output::OutputTemplate;
-use crate::parse::{parse_condition, parse_list_item, parse_op, split_field, Ast, Lit, Op, Rhs, Span};
+use crate::parse::{
+    parse_condition, parse_list_item, parse_op, split_field, Ast, Lit, Op, Rhs, Span,
+};
 use crate::yaml::{Node, NodeKind, SourceMap, Style};
 
 /// Deepest macro nesting accepted.
@@ -33,7 +37,11 @@ pub struct Skip {
 
 impl std::fmt::Display for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: rule '{}' skipped: {}", self.pos, self.rule, self.reason)
+        write!(
+            f,
+            "{}: rule '{}' skipped: {}",
+            self.pos, self.rule, self.reason
+        )
     }
 }
 
@@ -82,7 +90,10 @@ impl Texts {
             .unwrap_or(&segs[0]);
         let value = node.as_str().unwrap_or("");
         let local = (off - start).min(value.len());
-        let local = (0..=local).rev().find(|&i| value.is_char_boundary(i)).unwrap_or(0);
+        let local = (0..=local)
+            .rev()
+            .find(|&i| value.is_char_boundary(i))
+            .unwrap_or(0);
         sm.pos_in_scalar(node, value[..local].chars().count())
     }
 }
@@ -125,7 +136,11 @@ impl<'a> Compiler<'a> {
     }
 
     fn diag(&self, s: Span, kind: DiagKind, message: String) -> Diagnostic {
-        Diagnostic { pos: self.span_pos(s), kind, message }
+        Diagnostic {
+            pos: self.span_pos(s),
+            kind,
+            message,
+        }
     }
 
     /// Parse every macro once, and check the field names it uses.
@@ -140,7 +155,14 @@ impl<'a> Compiler<'a> {
                     self.macros.insert(m.name.clone(), Some(Rc::new(ast)));
                 }
                 Err(e) => {
-                    let d = self.diag(Span { text: id, off: e.off as u32 }, DiagKind::Syntax, format!("macro '{}': {}", m.name, e.message));
+                    let d = self.diag(
+                        Span {
+                            text: id,
+                            off: e.off as u32,
+                        },
+                        DiagKind::Syntax,
+                        format!("macro '{}': {}", m.name, e.message),
+                    );
                     self.errors.push(d);
                     self.macros.insert(m.name.clone(), None);
                 }
@@ -153,7 +175,9 @@ impl<'a> Compiler<'a> {
             Ast::And(v) | Ast::Or(v) => v.iter().for_each(|a| self.check_field_names(a)),
             Ast::Not(a) => self.check_field_names(a),
             Ast::Macro { .. } => {}
-            Ast::Check { field, arg, span, .. } => {
+            Ast::Check {
+                field, arg, span, ..
+            } => {
                 if let Lookup::Unknown(msg) = Field::lookup(field, arg.as_deref()) {
                     let d = self.diag(*span, DiagKind::UnknownField, msg);
                     self.errors.push(d);
@@ -166,15 +190,29 @@ impl<'a> Compiler<'a> {
     /// `Err(skip)` unsupported by vigil.
     pub fn rule(&mut self, r: &RuleDef) -> Result<Option<Compiled>, Skip> {
         let rule_pos = self.sm.node_pos(&r.pos);
-        let skip = |reason: String| Skip { pos: rule_pos.clone(), rule: r.name.clone(), reason };
+        let skip = |reason: String| Skip {
+            pos: rule_pos.clone(),
+            rule: r.name.clone(),
+            reason,
+        };
         if r.source != "syscall" {
-            return Err(skip(format!("source '{}' is not supported by vigil", r.source)));
+            return Err(skip(format!(
+                "source '{}' is not supported by vigil",
+                r.source
+            )));
         }
         let (id, text) = self.texts.add(&r.cond);
         let ast = match parse_condition(&text, id) {
             Ok(a) => a,
             Err(e) => {
-                let d = self.diag(Span { text: id, off: e.off as u32 }, DiagKind::Syntax, format!("rule '{}': {}", r.name, e.message));
+                let d = self.diag(
+                    Span {
+                        text: id,
+                        off: e.off as u32,
+                    },
+                    DiagKind::Syntax,
+                    format!("rule '{}': {}", r.name, e.message),
+                );
                 self.errors.push(d);
                 return Ok(None);
             }
@@ -196,7 +234,10 @@ impl<'a> Compiler<'a> {
                 return Ok(None);
             }
         };
-        let mut ctx = RuleCtx { skip_unknown: r.skip_if_unknown_filter, ..Default::default() };
+        let mut ctx = RuleCtx {
+            skip_unknown: r.skip_if_unknown_filter,
+            ..Default::default()
+        };
         let expr = self.lower(&ast, &mut ctx);
         let output = match &r.output {
             Some(n) => match OutputTemplate::compile(n.as_str().unwrap_or("")) {
@@ -205,7 +246,11 @@ impl<'a> Compiler<'a> {
                     let value = n.as_str().unwrap_or("");
                     for e in errs {
                         let ch = value[..e.off.min(value.len())].chars().count();
-                        ctx.errors.push(Diagnostic { pos: self.sm.pos_in_scalar(n, ch), kind: DiagKind::UnknownField, message: e.message });
+                        ctx.errors.push(Diagnostic {
+                            pos: self.sm.pos_in_scalar(n, ch),
+                            kind: DiagKind::UnknownField,
+                            message: e.message,
+                        });
                     }
                     None
                 }
@@ -225,7 +270,10 @@ impl<'a> Compiler<'a> {
             self.warnings.push(Diagnostic {
                 pos: rule_pos.clone(),
                 kind: DiagKind::Warning,
-                message: format!("rule '{}' does not restrict evt.type: it is checked against every event", r.name),
+                message: format!(
+                    "rule '{}' does not restrict evt.type: it is checked against every event",
+                    r.name
+                ),
             });
         }
         Ok(Some(Compiled {
@@ -242,34 +290,76 @@ impl<'a> Compiler<'a> {
         }))
     }
 
-    fn expand(&mut self, ast: &Ast, stack: &mut Vec<String>, budget: &mut usize) -> Result<Ast, Diagnostic> {
+    fn expand(
+        &mut self,
+        ast: &Ast,
+        stack: &mut Vec<String>,
+        budget: &mut usize,
+    ) -> Result<Ast, Diagnostic> {
         if *budget == 0 {
             let span = match ast {
                 Ast::Macro { span, .. } | Ast::Check { span, .. } => *span,
                 _ => Span { text: 0, off: 0 },
             };
-            return Err(self.diag(span, DiagKind::Syntax, format!("condition has more than {MAX_EXPANDED_NODES} terms after macro expansion")));
+            return Err(self.diag(
+                span,
+                DiagKind::Syntax,
+                format!("condition has more than {MAX_EXPANDED_NODES} terms after macro expansion"),
+            ));
         }
         *budget -= 1;
         Ok(match ast {
-            Ast::And(v) => Ast::And(v.iter().map(|a| self.expand(a, stack, budget)).collect::<Result<_, _>>()?),
-            Ast::Or(v) => Ast::Or(v.iter().map(|a| self.expand(a, stack, budget)).collect::<Result<_, _>>()?),
+            Ast::And(v) => Ast::And(
+                v.iter()
+                    .map(|a| self.expand(a, stack, budget))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Ast::Or(v) => Ast::Or(
+                v.iter()
+                    .map(|a| self.expand(a, stack, budget))
+                    .collect::<Result<_, _>>()?,
+            ),
             Ast::Not(a) => Ast::Not(Box::new(self.expand(a, stack, budget)?)),
             Ast::Check { .. } => ast.clone(),
             Ast::Macro { name, span } => {
                 if stack.contains(name) {
-                    return Err(self.diag(*span, DiagKind::UnknownMacro, format!("macro '{name}' refers to itself (through {})", stack.join(" -> "))));
+                    return Err(self.diag(
+                        *span,
+                        DiagKind::UnknownMacro,
+                        format!(
+                            "macro '{name}' refers to itself (through {})",
+                            stack.join(" -> ")
+                        ),
+                    ));
                 }
                 if stack.len() >= MAX_MACRO_DEPTH {
-                    return Err(self.diag(*span, DiagKind::UnknownMacro, "macros are nested too deeply".into()));
+                    return Err(self.diag(
+                        *span,
+                        DiagKind::UnknownMacro,
+                        "macros are nested too deeply".into(),
+                    ));
                 }
                 let body = match self.macros.get(name) {
                     Some(Some(b)) => b.clone(),
                     // Its syntax error is already reported; report the use too.
-                    Some(None) => return Err(self.diag(*span, DiagKind::Syntax, format!("macro '{name}' has a syntax error"))),
+                    Some(None) => {
+                        return Err(self.diag(
+                            *span,
+                            DiagKind::Syntax,
+                            format!("macro '{name}' has a syntax error"),
+                        ))
+                    }
                     None => {
-                        let hint = if self.col.lists.get(name).is_some() { format!(" ('{name}' is a list; use it as 'field in ({name})')") } else { String::new() };
-                        return Err(self.diag(*span, DiagKind::UnknownMacro, format!("unknown macro '{name}'{hint}")));
+                        let hint = if self.col.lists.get(name).is_some() {
+                            format!(" ('{name}' is a list; use it as 'field in ({name})')")
+                        } else {
+                            String::new()
+                        };
+                        return Err(self.diag(
+                            *span,
+                            DiagKind::UnknownMacro,
+                            format!("unknown macro '{name}'{hint}"),
+                        ));
                     }
                 };
                 stack.push(name.clone());
@@ -283,7 +373,11 @@ impl<'a> Compiler<'a> {
     fn node_lit(&mut self, n: &Node) -> Lit {
         let (id, text) = self.texts.add(std::slice::from_ref(n));
         let bare = matches!(&n.kind, NodeKind::Scalar(_, Style::Plain));
-        Lit { text, bare, span: Span { text: id, off: 0 } }
+        Lit {
+            text,
+            bare,
+            span: Span { text: id, off: 0 },
+        }
     }
 
     fn node_span(&mut self, n: &Node) -> Span {
@@ -292,7 +386,11 @@ impl<'a> Compiler<'a> {
     }
 
     fn scalar_err(&self, n: &Node, msg: &str) -> Diagnostic {
-        Diagnostic { pos: self.sm.node_pos(n), kind: DiagKind::Schema, message: msg.to_owned() }
+        Diagnostic {
+            pos: self.sm.node_pos(n),
+            kind: DiagKind::Schema,
+            message: msg.to_owned(),
+        }
     }
 
     /// Falco's exceptions as one expression: the OR of every value tuple
@@ -311,7 +409,9 @@ impl<'a> Compiler<'a> {
 
     fn exception(&mut self, ex: &ExceptionDef, rows: &mut Vec<Ast>) -> Result<(), Diagnostic> {
         let Some(fields) = &ex.fields else {
-            return Err(self.scalar_err(&ex.pos, &format!("exception '{}' has no 'fields'", ex.name)));
+            return Err(
+                self.scalar_err(&ex.pos, &format!("exception '{}' has no 'fields'", ex.name))
+            );
         };
         match &fields.kind {
             NodeKind::Scalar(..) => {
@@ -331,23 +431,47 @@ impl<'a> Compiler<'a> {
                         NodeKind::Seq(items) => {
                             for x in items {
                                 if x.as_str().is_none() {
-                                    return Err(self.scalar_err(x, "exception values must be strings"));
+                                    return Err(
+                                        self.scalar_err(x, "exception values must be strings")
+                                    );
                                 }
                                 lits.push(self.node_lit(x));
                             }
                         }
-                        NodeKind::Map(_) => return Err(self.scalar_err(v, "exception values must be strings or lists")),
+                        NodeKind::Map(_) => {
+                            return Err(
+                                self.scalar_err(v, "exception values must be strings or lists")
+                            )
+                        }
                     }
                 }
                 if lits.is_empty() {
                     return Ok(());
                 }
                 if op.takes_list() {
-                    rows.push(Ast::Check { field: name, arg, span, op, op_span, rhs: Rhs::List(lits) });
+                    rows.push(Ast::Check {
+                        field: name,
+                        arg,
+                        span,
+                        op,
+                        op_span,
+                        rhs: Rhs::List(lits),
+                    });
                 } else {
                     for l in lits {
-                        let rhs = if op == Op::Exists { Rhs::None } else { Rhs::Value(l) };
-                        rows.push(Ast::Check { field: name.clone(), arg: arg.clone(), span, op, op_span, rhs });
+                        let rhs = if op == Op::Exists {
+                            Rhs::None
+                        } else {
+                            Rhs::Value(l)
+                        };
+                        rows.push(Ast::Check {
+                            field: name.clone(),
+                            arg: arg.clone(),
+                            span,
+                            op,
+                            op_span,
+                            rhs,
+                        });
                     }
                 }
             }
@@ -362,13 +486,25 @@ impl<'a> Compiler<'a> {
                     Some(c) => match &c.kind {
                         NodeKind::Seq(cs) => {
                             if cs.len() != fs.len() {
-                                return Err(self.scalar_err(c, &format!("exception '{}' has {} fields but {} comps", ex.name, fs.len(), cs.len())));
+                                return Err(self.scalar_err(
+                                    c,
+                                    &format!(
+                                        "exception '{}' has {} fields but {} comps",
+                                        ex.name,
+                                        fs.len(),
+                                        cs.len()
+                                    ),
+                                ));
                             }
                             for c in cs {
                                 ops.push((self.op_of(c)?, self.node_span(c)));
                             }
                         }
-                        _ => return Err(self.scalar_err(c, "comps must be a list when fields is a list")),
+                        _ => {
+                            return Err(
+                                self.scalar_err(c, "comps must be a list when fields is a list")
+                            )
+                        }
                     },
                 }
                 let mut names = Vec::new();
@@ -382,10 +518,25 @@ impl<'a> Compiler<'a> {
                 }
                 for v in &ex.values {
                     let NodeKind::Seq(tuple) = &v.kind else {
-                        return Err(self.scalar_err(v, &format!("exception '{}': each value must be a list of {} values", ex.name, fs.len())));
+                        return Err(self.scalar_err(
+                            v,
+                            &format!(
+                                "exception '{}': each value must be a list of {} values",
+                                ex.name,
+                                fs.len()
+                            ),
+                        ));
                     };
                     if tuple.len() != fs.len() {
-                        return Err(self.scalar_err(v, &format!("exception '{}': value has {} items but there are {} fields", ex.name, tuple.len(), fs.len())));
+                        return Err(self.scalar_err(
+                            v,
+                            &format!(
+                                "exception '{}': value has {} items but there are {} fields",
+                                ex.name,
+                                tuple.len(),
+                                fs.len()
+                            ),
+                        ));
                     }
                     let mut terms = Vec::new();
                     for (i, x) in tuple.iter().enumerate() {
@@ -407,19 +558,41 @@ impl<'a> Compiler<'a> {
                             NodeKind::Scalar(..) => Rhs::Value(self.node_lit(x)),
                             _ => return Err(self.scalar_err(x, &format!("a list value needs an operator that takes a list (in, intersects, pmatch), not '{op}'"))),
                         };
-                        terms.push(Ast::Check { field: name, arg, span, op, op_span, rhs });
+                        terms.push(Ast::Check {
+                            field: name,
+                            arg,
+                            span,
+                            op,
+                            op_span,
+                            rhs,
+                        });
                     }
-                    rows.push(if terms.len() == 1 { terms.pop().expect("one") } else { Ast::And(terms) });
+                    rows.push(if terms.len() == 1 {
+                        terms.pop().expect("one")
+                    } else {
+                        Ast::And(terms)
+                    });
                 }
             }
-            NodeKind::Map(_) => return Err(self.scalar_err(fields, "fields must be a field name or a list of field names")),
+            NodeKind::Map(_) => {
+                return Err(self.scalar_err(
+                    fields,
+                    "fields must be a field name or a list of field names",
+                ))
+            }
         }
         Ok(())
     }
 
     fn op_of(&self, n: &Node) -> Result<Op, Diagnostic> {
-        let s = n.as_str().ok_or_else(|| self.scalar_err(n, "expected an operator"))?;
-        parse_op(s).ok_or_else(|| Diagnostic { pos: self.sm.node_pos(n), kind: DiagKind::Syntax, message: format!("unknown operator '{s}'") })
+        let s = n
+            .as_str()
+            .ok_or_else(|| self.scalar_err(n, "expected an operator"))?;
+        parse_op(s).ok_or_else(|| Diagnostic {
+            pos: self.sm.node_pos(n),
+            kind: DiagKind::Syntax,
+            message: format!("unknown operator '{s}'"),
+        })
     }
 
     /// A list's values, with nested list names expanded.
@@ -427,7 +600,9 @@ impl<'a> Compiler<'a> {
         if let Some(v) = self.lists.get(name) {
             return v.clone();
         }
-        let Some(def) = self.col.lists.get(name) else { return Rc::new(Vec::new()) };
+        let Some(def) = self.col.lists.get(name) else {
+            return Rc::new(Vec::new());
+        };
         stack.push(name.to_owned());
         let mut out = Vec::new();
         for item in &def.items {
@@ -438,7 +613,11 @@ impl<'a> Compiler<'a> {
                 continue;
             }
             let (id, _) = self.texts.add(std::slice::from_ref(item));
-            out.push(Lit { text: parse_list_item(raw), bare: false, span: Span { text: id, off: 0 } });
+            out.push(Lit {
+                text: parse_list_item(raw),
+                bare: false,
+                span: Span { text: id, off: 0 },
+            });
         }
         stack.pop();
         let rc = Rc::new(out);
@@ -468,18 +647,35 @@ impl<'a> Compiler<'a> {
         match ast {
             Ast::And(v) => {
                 let items: Vec<_> = v.iter().map(|a| self.lower(a, ctx)).collect();
-                items.into_iter().collect::<Option<Vec<_>>>().map(|v| Expr::And(v.into()))
+                items
+                    .into_iter()
+                    .collect::<Option<Vec<_>>>()
+                    .map(|v| Expr::And(v.into()))
             }
             Ast::Or(v) => {
                 let items: Vec<_> = v.iter().map(|a| self.lower(a, ctx)).collect();
-                items.into_iter().collect::<Option<Vec<_>>>().map(|v| Expr::Or(v.into()))
+                items
+                    .into_iter()
+                    .collect::<Option<Vec<_>>>()
+                    .map(|v| Expr::Or(v.into()))
             }
             Ast::Not(a) => self.lower(a, ctx).map(|e| Expr::Not(Box::new(e))),
             Ast::Macro { span, name } => {
-                ctx.errors.push(self.diag(*span, DiagKind::UnknownMacro, format!("unknown macro '{name}'")));
+                ctx.errors.push(self.diag(
+                    *span,
+                    DiagKind::UnknownMacro,
+                    format!("unknown macro '{name}'"),
+                ));
                 None
             }
-            Ast::Check { field, arg, span, op, op_span, rhs } => {
+            Ast::Check {
+                field,
+                arg,
+                span,
+                op,
+                op_span,
+                rhs,
+            } => {
                 let (f, ty) = match Field::lookup(field, arg.as_deref()) {
                     Lookup::Supported(f, ty) => (f, ty),
                     Lookup::Unsupported => {
@@ -487,15 +683,19 @@ impl<'a> Compiler<'a> {
                             Some(a) => format!("{field}[{a}]"),
                             None => field.clone(),
                         };
-                        ctx.unsupported.get_or_insert_with(|| format!("field '{full}' is not supported by vigil"));
+                        ctx.unsupported.get_or_insert_with(|| {
+                            format!("field '{full}' is not supported by vigil")
+                        });
                         return Some(Expr::Const(false));
                     }
                     Lookup::Unknown(msg) => {
                         if ctx.skip_unknown {
-                            ctx.unsupported.get_or_insert_with(|| format!("{msg} (skip-if-unknown-filter)"));
+                            ctx.unsupported
+                                .get_or_insert_with(|| format!("{msg} (skip-if-unknown-filter)"));
                             return Some(Expr::Const(false));
                         }
-                        ctx.errors.push(self.diag(*span, DiagKind::UnknownField, msg));
+                        ctx.errors
+                            .push(self.diag(*span, DiagKind::UnknownField, msg));
                         return None;
                     }
                 };
@@ -508,7 +708,13 @@ impl<'a> Compiler<'a> {
                 let next = self.check_keys.len() as u32;
                 let key = *self.check_keys.entry(key).or_insert(next);
                 match self.test(&f, ty, *op, *op_span, &vals) {
-                    Ok((mode, test)) => Some(Expr::Check(Box::new(Check { field: f, mode, test, key, slot: NO_SLOT }))),
+                    Ok((mode, test)) => Some(Expr::Check(Box::new(Check {
+                        field: f,
+                        mode,
+                        test,
+                        key,
+                        slot: NO_SLOT,
+                    }))),
                     Err(d) => {
                         ctx.errors.push(d);
                         None
@@ -518,9 +724,22 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn test(&self, f: &Field, ty: FieldType, op: Op, op_span: Span, vals: &[Lit]) -> Result<(Mode, Test), Diagnostic> {
+    fn test(
+        &self,
+        f: &Field,
+        ty: FieldType,
+        op: Op,
+        op_span: Span,
+        vals: &[Lit],
+    ) -> Result<(Mode, Test), Diagnostic> {
         let name = f.name();
-        let type_err = |what: &str| self.diag(op_span, DiagKind::Type, format!("type error: operator '{op}' cannot be applied to {what} field '{name}'"));
+        let type_err = |what: &str| {
+            self.diag(
+                op_span,
+                DiagKind::Type,
+                format!("type error: operator '{op}' cannot be applied to {what} field '{name}'"),
+            )
+        };
         if op == Op::Exists {
             return Ok((Mode::Scalar, Test::Exists));
         }
@@ -528,22 +747,48 @@ impl<'a> Compiler<'a> {
         match ty {
             FieldType::StrList if !any_of && matches!(op, Op::In | Op::Intersects) => {
                 let set: StrSet = vals.iter().map(|l| l.text.as_str().into()).collect();
-                Ok((Mode::Scalar, if op == Op::In { Test::ListIn(set) } else { Test::ListIntersects(set) }))
+                Ok((
+                    Mode::Scalar,
+                    if op == Op::In {
+                        Test::ListIn(set)
+                    } else {
+                        Test::ListIntersects(set)
+                    },
+                ))
             }
             FieldType::Str | FieldType::StrList => {
-                let mode = if ty == FieldType::StrList { Mode::AnyOf } else { Mode::Scalar };
+                let mode = if ty == FieldType::StrList {
+                    Mode::AnyOf
+                } else {
+                    Mode::Scalar
+                };
                 if matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge) {
                     return Err(type_err("string"));
                 }
                 let pred = self.str_pred(op, vals)?;
-                Ok((mode, Test::Str { pred, negate: op == Op::Ne }))
+                Ok((
+                    mode,
+                    Test::Str {
+                        pred,
+                        negate: op == Op::Ne,
+                    },
+                ))
             }
             FieldType::Num => {
-                if !matches!(op, Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::In | Op::Intersects) {
+                if !matches!(
+                    op,
+                    Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::In | Op::Intersects
+                ) {
                     return Err(type_err("numeric"));
                 }
                 let pred = self.num_pred(op, vals, &name)?;
-                Ok((Mode::Scalar, Test::Num { pred, negate: op == Op::Ne }))
+                Ok((
+                    Mode::Scalar,
+                    Test::Num {
+                        pred,
+                        negate: op == Op::Ne,
+                    },
+                ))
             }
             FieldType::Bool => {
                 if !matches!(op, Op::Eq | Op::Ne) {
@@ -555,18 +800,37 @@ impl<'a> Compiler<'a> {
                     "false" => false,
                     v => return Err(self.diag(l.span, DiagKind::Type, format!("type error: field '{name}' is boolean; expected true or false, not '{v}'"))),
                 };
-                Ok((Mode::Scalar, Test::Bool { want, negate: op == Op::Ne }))
+                Ok((
+                    Mode::Scalar,
+                    Test::Bool {
+                        want,
+                        negate: op == Op::Ne,
+                    },
+                ))
             }
             FieldType::Dyn => {
                 let numeric_only = matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge);
                 let all_num = vals.iter().all(|l| parse_num(&l.text).is_some());
-                let n = if matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects) && all_num || numeric_only {
+                let n = if matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects) && all_num
+                    || numeric_only
+                {
                     Some(self.num_pred(op, vals, &name)?)
                 } else {
                     None
                 };
-                let s = if numeric_only { None } else { Some(self.str_pred(op, vals)?) };
-                Ok((Mode::Scalar, Test::Dyn { s, n, negate: op == Op::Ne }))
+                let s = if numeric_only {
+                    None
+                } else {
+                    Some(self.str_pred(op, vals)?)
+                };
+                Ok((
+                    Mode::Scalar,
+                    Test::Dyn {
+                        s,
+                        n,
+                        negate: op == Op::Ne,
+                    },
+                ))
             }
         }
     }
@@ -575,18 +839,32 @@ impl<'a> Compiler<'a> {
         let v = |i: usize| vals[i].text.as_str();
         Ok(match op {
             Op::Eq | Op::Ne => StrPred::Eq(v(0).into()),
-            Op::Contains => StrPred::Contains(Finder::new(v(0).as_bytes()).into_owned()),
+            Op::Contains => StrPred::Contains(Box::new(Finder::new(v(0).as_bytes()).into_owned())),
             Op::IContains => StrPred::IContains(v(0).to_ascii_lowercase().into_bytes().into()),
             Op::StartsWith => StrPred::StartsWith(v(0).into()),
             Op::EndsWith => StrPred::EndsWith(v(0).into()),
-            Op::Glob => StrPred::Glob(glob_regex(v(0)).map_err(|e| self.diag(vals[0].span, DiagKind::Regex, format!("invalid glob '{}': {e}", v(0))))?),
+            Op::Glob => StrPred::Glob(glob_regex(v(0)).map_err(|e| {
+                self.diag(
+                    vals[0].span,
+                    DiagKind::Regex,
+                    format!("invalid glob '{}': {e}", v(0)),
+                )
+            })?),
             Op::Regex => StrPred::Regex(
                 regex::RegexBuilder::new(v(0))
                     .size_limit(1 << 20)
                     .build()
-                    .map_err(|e| self.diag(vals[0].span, DiagKind::Regex, format!("invalid regex '{}': {}", v(0), first_line(&e.to_string()))))?,
+                    .map_err(|e| {
+                        self.diag(
+                            vals[0].span,
+                            DiagKind::Regex,
+                            format!("invalid regex '{}': {}", v(0), first_line(&e.to_string())),
+                        )
+                    })?,
             ),
-            Op::In | Op::Intersects => StrPred::In(vals.iter().map(|l| l.text.as_str().into()).collect()),
+            Op::In | Op::Intersects => {
+                StrPred::In(vals.iter().map(|l| l.text.as_str().into()).collect())
+            }
             Op::PMatch => {
                 let mut pats = Vec::new();
                 for l in vals {
@@ -596,7 +874,13 @@ impl<'a> Compiler<'a> {
                             .split('/')
                             .map(glob_regex)
                             .collect::<Result<Vec<_>, _>>()
-                            .map_err(|e| self.diag(l.span, DiagKind::Regex, format!("invalid glob '{}': {e}", l.text)))?;
+                            .map_err(|e| {
+                                self.diag(
+                                    l.span,
+                                    DiagKind::Regex,
+                                    format!("invalid glob '{}': {e}", l.text),
+                                )
+                            })?;
                         pats.push(PathPat::Glob(parts.into()));
                     } else {
                         pats.push(PathPat::Prefix(p.into()));
@@ -613,7 +897,16 @@ impl<'a> Compiler<'a> {
         for l in vals {
             match parse_num(&l.text) {
                 Some(n) => nums.push(n),
-                None => return Err(self.diag(l.span, DiagKind::Type, format!("type error: field '{name}' is numeric; '{}' is not a number", l.text))),
+                None => {
+                    return Err(self.diag(
+                        l.span,
+                        DiagKind::Type,
+                        format!(
+                            "type error: field '{name}' is numeric; '{}' is not a number",
+                            l.text
+                        ),
+                    ))
+                }
             }
         }
         Ok(match op {
@@ -628,7 +921,11 @@ impl<'a> Compiler<'a> {
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim().to_owned()
+    s.lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or(s)
+        .trim()
+        .to_owned()
 }
 
 fn parse_num(s: &str) -> Option<i64> {

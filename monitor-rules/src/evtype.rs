@@ -34,7 +34,9 @@ impl TypeSet {
         use TypeSet::*;
         match (self, o) {
             (Only(a), Only(b)) => Only(a.intersection(&b).cloned().collect()),
-            (Only(a), AllBut(b)) | (AllBut(b), Only(a)) => Only(a.difference(&b).cloned().collect()),
+            (Only(a), AllBut(b)) | (AllBut(b), Only(a)) => {
+                Only(a.difference(&b).cloned().collect())
+            }
             (AllBut(a), AllBut(b)) => AllBut(a.union(&b).cloned().collect()),
         }
     }
@@ -52,12 +54,18 @@ fn sets(e: &Expr) -> (TypeSet, TypeSet) {
             let (p, n) = sets(x);
             (n, p)
         }
-        Expr::And(v) => v.iter().map(sets).fold((TypeSet::all(), TypeSet::none()), |(p, n), (p2, n2)| {
-            (p.and(p2), n.or(n2))
-        }),
-        Expr::Or(v) => v.iter().map(sets).fold((TypeSet::none(), TypeSet::all()), |(p, n), (p2, n2)| {
-            (p.or(p2), n.and(n2))
-        }),
+        Expr::And(v) => v
+            .iter()
+            .map(sets)
+            .fold((TypeSet::all(), TypeSet::none()), |(p, n), (p2, n2)| {
+                (p.and(p2), n.or(n2))
+            }),
+        Expr::Or(v) => v
+            .iter()
+            .map(sets)
+            .fold((TypeSet::none(), TypeSet::all()), |(p, n), (p2, n2)| {
+                (p.or(p2), n.and(n2))
+            }),
         Expr::Check(c) => check_sets(c),
     }
 }
@@ -67,8 +75,14 @@ fn check_sets(c: &Check) -> (TypeSet, TypeSet) {
         return (TypeSet::all(), TypeSet::all());
     }
     let (set, negate) = match &c.test {
-        Test::Str { pred: StrPred::Eq(x), negate } => (BTreeSet::from([x.clone()]), *negate),
-        Test::Str { pred: StrPred::In(s), negate } => (s.iter().cloned().collect(), *negate),
+        Test::Str {
+            pred: StrPred::Eq(x),
+            negate,
+        } => (BTreeSet::from([x.clone()]), *negate),
+        Test::Str {
+            pred: StrPred::In(s),
+            negate,
+        } => (s.iter().cloned().collect(), *negate),
         _ => return (TypeSet::all(), TypeSet::all()),
     };
     let p = TypeSet::Only(set.clone());

@@ -31,7 +31,8 @@ impl Hasher for FxHasher {
         if !rem.is_empty() {
             let mut buf = [0u8; 8];
             buf[..rem.len()].copy_from_slice(rem);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf) ^ ((rem.len() as u64) << 59)).wrapping_mul(K);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf) ^ ((rem.len() as u64) << 59))
+                .wrapping_mul(K);
         }
         self.0 = h;
     }
@@ -81,7 +82,9 @@ impl StrSet {
     #[inline]
     pub(crate) fn contains(&self, s: &str) -> bool {
         match self {
-            StrSet::Small(v) => v.iter().any(|x| x.len() == s.len() && x.as_bytes() == s.as_bytes()),
+            StrSet::Small(v) => v
+                .iter()
+                .any(|x| x.len() == s.len() && x.as_bytes() == s.as_bytes()),
             StrSet::Hash(h) => h.contains(s),
         }
     }
@@ -148,9 +151,18 @@ impl Memo {
 #[derive(Debug)]
 pub(crate) enum Test {
     Exists,
-    Str { pred: StrPred, negate: bool },
-    Num { pred: NumPred, negate: bool },
-    Bool { want: bool, negate: bool },
+    Str {
+        pred: StrPred,
+        negate: bool,
+    },
+    Num {
+        pred: NumPred,
+        negate: bool,
+    },
+    Bool {
+        want: bool,
+        negate: bool,
+    },
     /// Syscall arguments: numeric when the value is a number and the
     /// operand is one, textual otherwise.
     Dyn {
@@ -167,7 +179,7 @@ pub(crate) enum Test {
 #[derive(Debug)]
 pub(crate) enum StrPred {
     Eq(Box<str>),
-    Contains(Finder<'static>),
+    Contains(Box<Finder<'static>>),
     /// Needle already ASCII-lowercased.
     IContains(Box<[u8]>),
     StartsWith(Box<str>),

@@ -191,53 +191,212 @@ defs! {
 
 /// Falco (syscall source) fields vigil does not supply.
 const FALCO_ONLY: &[&str] = &[
-    "evt.time.s", "evt.time.iso8601", "evt.datetime", "evt.datetime.s", "evt.rawtime",
-    "evt.rawtime.s", "evt.rawtime.ns", "evt.reltime", "evt.reltime.s", "evt.reltime.ns",
-    "evt.pluginname", "evt.plugininfo", "evt.source", "evt.is_async", "evt.asynctype",
-    "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human", "evt.deltatime",
-    "evt.deltatime.s", "evt.deltatime.ns", "evt.outputtime", "evt.type.is", "evt.category",
-    "evt.cpu", "evt.rawarg", "evt.info", "evt.buffer", "evt.buflen", "evt.is_io",
-    "evt.is_io_read", "evt.is_io_write", "evt.io_dir", "evt.is_wait", "evt.wait_latency",
-    "evt.is_syslog", "evt.count", "evt.count.error", "evt.count.error.file",
-    "evt.count.error.net", "evt.count.error.memory", "evt.count.error.other",
-    "evt.count.exit", "evt.around", "evt.abspath", "evt.abspath.src", "evt.abspath.dst",
-    "evt.is_open_create", "syscall.type", "proc.aexe", "proc.aexepath", "proc.acmdline",
-    "proc.cmdnargs", "proc.cmdlenargs", "proc.exeline", "proc.env", "proc.aenv", "proc.cwd",
-    "proc.loginshellid", "proc.tty", "proc.apid", "proc.vpid", "proc.pvpid", "proc.sid",
-    "proc.sname", "proc.sid.exe", "proc.sid.exepath", "proc.vpgid", "proc.vpgid.name",
-    "proc.vpgid.exe", "proc.vpgid.exepath", "proc.duration", "proc.ppid.duration",
-    "proc.pid.ts", "proc.ppid.ts", "proc.is_exe_writable", "proc.is_exe_lower_layer",
-    "proc.is_sid_leader", "proc.is_vpgid_leader", "proc.exe_ino", "proc.exe_ino.ctime",
-    "proc.exe_ino.mtime", "proc.exe_ino.ctime_duration_proc_start",
-    "proc.exe_ino.ctime_duration_pidns_start", "proc.pidns_init_start_ts", "proc.fdopencount",
-    "proc.fdlimit", "proc.fdusage", "proc.vmsize", "proc.vmrss", "proc.vmswap", "proc.nthreads",
-    "proc.nchilds", "proc.stdin.type", "proc.stdout.type", "proc.stderr.type",
-    "proc.stdin.name", "proc.stdout.name", "proc.stderr.name", "proc.is_container_healthcheck",
-    "proc.is_container_liveness_probe", "proc.is_container_readiness_probe", "proc.exe_path",
-    "thread.cap_permitted", "thread.cap_inheritable", "thread.cap_effective", "thread.pfmajor",
-    "thread.pfminor", "thread.ismain", "thread.vtid", "thread.exectime", "thread.totexectime",
-    "thread.cgroups", "thread.cgroup", "thread.nametid", "user.name", "user.homedir",
-    "user.shell", "user.loginuid", "user.loginname", "group.name", "fd.cip", "fd.ip", "fd.lip",
-    "fd.port", "fd.cport", "fd.lport", "fd.l4proto", "fd.sockfamily", "fd.is_server", "fd.uid",
-    "fd.containername", "fd.containerdirectory", "fd.proto", "fd.cproto", "fd.sproto",
-    "fd.lproto", "fd.rproto", "fd.net", "fd.cnet", "fd.snet", "fd.lnet", "fd.rnet",
-    "fd.connected", "fd.name_changed", "fd.cip.name", "fd.sip.name", "fd.lip.name",
-    "fd.rip.name", "fd.dev", "fd.dev.major", "fd.dev.minor", "fd.ino", "fd.nameraw", "fd.types",
-    "fs.path.name", "fs.path.nameraw", "fs.path.source", "fs.path.sourceraw", "fs.path.target",
-    "fs.path.targetraw", "container.image.id", "container.privileged", "container.mounts",
-    "container.mount", "container.mount.source", "container.mount.dest",
-    "container.mount.mode", "container.mount.rdwr", "container.mount.propagation",
-    "container.image.digest", "container.healthcheck", "container.liveness_probe",
-    "container.readiness_probe", "container.start_ts", "container.duration", "container.ip",
-    "container.cni.json", "container.host_pid", "container.host_network", "container.host_ipc",
-    "container.label", "container.labels", "container.info",
+    "evt.time.s",
+    "evt.time.iso8601",
+    "evt.datetime",
+    "evt.datetime.s",
+    "evt.rawtime",
+    "evt.rawtime.s",
+    "evt.rawtime.ns",
+    "evt.reltime",
+    "evt.reltime.s",
+    "evt.reltime.ns",
+    "evt.pluginname",
+    "evt.plugininfo",
+    "evt.source",
+    "evt.is_async",
+    "evt.asynctype",
+    "evt.latency",
+    "evt.latency.s",
+    "evt.latency.ns",
+    "evt.latency.human",
+    "evt.deltatime",
+    "evt.deltatime.s",
+    "evt.deltatime.ns",
+    "evt.outputtime",
+    "evt.type.is",
+    "evt.category",
+    "evt.cpu",
+    "evt.rawarg",
+    "evt.info",
+    "evt.buffer",
+    "evt.buflen",
+    "evt.is_io",
+    "evt.is_io_read",
+    "evt.is_io_write",
+    "evt.io_dir",
+    "evt.is_wait",
+    "evt.wait_latency",
+    "evt.is_syslog",
+    "evt.count",
+    "evt.count.error",
+    "evt.count.error.file",
+    "evt.count.error.net",
+    "evt.count.error.memory",
+    "evt.count.error.other",
+    "evt.count.exit",
+    "evt.around",
+    "evt.abspath",
+    "evt.abspath.src",
+    "evt.abspath.dst",
+    "evt.is_open_create",
+    "syscall.type",
+    "proc.aexe",
+    "proc.aexepath",
+    "proc.acmdline",
+    "proc.cmdnargs",
+    "proc.cmdlenargs",
+    "proc.exeline",
+    "proc.env",
+    "proc.aenv",
+    "proc.cwd",
+    "proc.loginshellid",
+    "proc.tty",
+    "proc.apid",
+    "proc.vpid",
+    "proc.pvpid",
+    "proc.sid",
+    "proc.sname",
+    "proc.sid.exe",
+    "proc.sid.exepath",
+    "proc.vpgid",
+    "proc.vpgid.name",
+    "proc.vpgid.exe",
+    "proc.vpgid.exepath",
+    "proc.duration",
+    "proc.ppid.duration",
+    "proc.pid.ts",
+    "proc.ppid.ts",
+    "proc.is_exe_writable",
+    "proc.is_exe_lower_layer",
+    "proc.is_sid_leader",
+    "proc.is_vpgid_leader",
+    "proc.exe_ino",
+    "proc.exe_ino.ctime",
+    "proc.exe_ino.mtime",
+    "proc.exe_ino.ctime_duration_proc_start",
+    "proc.exe_ino.ctime_duration_pidns_start",
+    "proc.pidns_init_start_ts",
+    "proc.fdopencount",
+    "proc.fdlimit",
+    "proc.fdusage",
+    "proc.vmsize",
+    "proc.vmrss",
+    "proc.vmswap",
+    "proc.nthreads",
+    "proc.nchilds",
+    "proc.stdin.type",
+    "proc.stdout.type",
+    "proc.stderr.type",
+    "proc.stdin.name",
+    "proc.stdout.name",
+    "proc.stderr.name",
+    "proc.is_container_healthcheck",
+    "proc.is_container_liveness_probe",
+    "proc.is_container_readiness_probe",
+    "proc.exe_path",
+    "thread.cap_permitted",
+    "thread.cap_inheritable",
+    "thread.cap_effective",
+    "thread.pfmajor",
+    "thread.pfminor",
+    "thread.ismain",
+    "thread.vtid",
+    "thread.exectime",
+    "thread.totexectime",
+    "thread.cgroups",
+    "thread.cgroup",
+    "thread.nametid",
+    "user.name",
+    "user.homedir",
+    "user.shell",
+    "user.loginuid",
+    "user.loginname",
+    "group.name",
+    "fd.cip",
+    "fd.ip",
+    "fd.lip",
+    "fd.port",
+    "fd.cport",
+    "fd.lport",
+    "fd.l4proto",
+    "fd.sockfamily",
+    "fd.is_server",
+    "fd.uid",
+    "fd.containername",
+    "fd.containerdirectory",
+    "fd.proto",
+    "fd.cproto",
+    "fd.sproto",
+    "fd.lproto",
+    "fd.rproto",
+    "fd.net",
+    "fd.cnet",
+    "fd.snet",
+    "fd.lnet",
+    "fd.rnet",
+    "fd.connected",
+    "fd.name_changed",
+    "fd.cip.name",
+    "fd.sip.name",
+    "fd.lip.name",
+    "fd.rip.name",
+    "fd.dev",
+    "fd.dev.major",
+    "fd.dev.minor",
+    "fd.ino",
+    "fd.nameraw",
+    "fd.types",
+    "fs.path.name",
+    "fs.path.nameraw",
+    "fs.path.source",
+    "fs.path.sourceraw",
+    "fs.path.target",
+    "fs.path.targetraw",
+    "container.image.id",
+    "container.privileged",
+    "container.mounts",
+    "container.mount",
+    "container.mount.source",
+    "container.mount.dest",
+    "container.mount.mode",
+    "container.mount.rdwr",
+    "container.mount.propagation",
+    "container.image.digest",
+    "container.healthcheck",
+    "container.liveness_probe",
+    "container.readiness_probe",
+    "container.start_ts",
+    "container.duration",
+    "container.ip",
+    "container.cni.json",
+    "container.host_pid",
+    "container.host_network",
+    "container.host_ipc",
+    "container.label",
+    "container.labels",
+    "container.info",
 ];
 
 /// Whole namespaces of Falco fields (Kubernetes metadata, plugins, other
 /// sources) that vigil does not supply; listed by prefix.
 const FALCO_ONLY_PREFIXES: &[&str] = &[
-    "k8s.", "k8smeta.", "ka.", "jevt.", "mesos.", "marathon.", "span.", "evtin.", "fdlist.",
-    "ct.", "aws.", "gcp.", "github.", "okta.", "json.", "s3.",
+    "k8s.",
+    "k8smeta.",
+    "ka.",
+    "jevt.",
+    "mesos.",
+    "marathon.",
+    "span.",
+    "evtin.",
+    "fdlist.",
+    "ct.",
+    "aws.",
+    "gcp.",
+    "github.",
+    "okta.",
+    "json.",
+    "s3.",
 ];
 
 /// Argument given to a field: `proc.aname[2]`, `evt.arg.flags`, `evt.arg[1]`.
@@ -285,7 +444,10 @@ impl Field {
 
     /// The field's value type.
     pub fn ty(&self) -> FieldType {
-        let def = FIELDS.iter().find(|d| d.id == self.id).expect("every id has a row");
+        let def = FIELDS
+            .iter()
+            .find(|d| d.id == self.id)
+            .expect("every id has a row");
         if self.id == FieldId::ProcAname && self.arg == FieldArg::None {
             return FieldType::StrList;
         }
@@ -363,10 +525,15 @@ fn resolve(def: &FieldDef, arg: Option<&str>) -> Lookup {
             let a = a.trim();
             match a.parse::<u32>() {
                 Ok(i) => field(FieldArg::Index(i)),
-                Err(_) if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                Err(_)
+                    if !a.is_empty()
+                        && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
                     field(FieldArg::Name(a.into()))
                 }
-                Err(_) => Lookup::Unknown(format!("'{a}' is not a valid argument of '{}'", def.name)),
+                Err(_) => {
+                    Lookup::Unknown(format!("'{a}' is not a valid argument of '{}'", def.name))
+                }
             }
         }
     }
@@ -380,7 +547,13 @@ mod tests {
     fn lookups() {
         assert!(matches!(
             Field::lookup("proc.aname", Some("2")),
-            Lookup::Supported(Field { id: FieldId::ProcAname, arg: FieldArg::Index(2) }, FieldType::Str)
+            Lookup::Supported(
+                Field {
+                    id: FieldId::ProcAname,
+                    arg: FieldArg::Index(2)
+                },
+                FieldType::Str
+            )
         ));
         assert!(matches!(
             Field::lookup("proc.aname", None),
@@ -396,9 +569,18 @@ mod tests {
         }
         assert_eq!(Field::lookup("user.loginuid", None), Lookup::Unsupported);
         assert_eq!(Field::lookup("k8s.ns.name", None), Lookup::Unsupported);
-        assert!(matches!(Field::lookup("proc.nmae", None), Lookup::Unknown(_)));
-        assert!(matches!(Field::lookup("proc.aname", Some("x")), Lookup::Unknown(_)));
-        assert!(matches!(Field::lookup("proc.name", Some("1")), Lookup::Unknown(_)));
+        assert!(matches!(
+            Field::lookup("proc.nmae", None),
+            Lookup::Unknown(_)
+        ));
+        assert!(matches!(
+            Field::lookup("proc.aname", Some("x")),
+            Lookup::Unknown(_)
+        ));
+        assert!(matches!(
+            Field::lookup("proc.name", Some("1")),
+            Lookup::Unknown(_)
+        ));
         match Field::lookup("container.runtime", None) {
             Lookup::Supported(f, _) => assert_eq!(f.name(), "container.type"),
             other => panic!("{other:?}"),

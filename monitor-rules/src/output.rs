@@ -10,7 +10,10 @@ use crate::value::{FieldSource, Value};
 enum Piece {
     Text(String),
     /// `field` is `None` for a Falco field vigil does not supply.
-    Field { name: String, field: Option<Field> },
+    Field {
+        name: String,
+        field: Option<Field>,
+    },
 }
 
 /// A compiled output template.
@@ -52,13 +55,17 @@ impl OutputTemplate {
                 match text[i..].find(')') {
                     Some(close) => (&text[i + 1..i + close], i + close + 1),
                     None => {
-                        errors.push(TemplateError { off: start, message: "missing ')' after '%('".into() });
+                        errors.push(TemplateError {
+                            off: start,
+                            message: "missing ')' after '%('".into(),
+                        });
                         break;
                     }
                 }
             } else {
                 let mut j = i;
-                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'.') {
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'.')
+                {
                     j += 1;
                 }
                 // A trailing '.' ends the sentence, not the field name.
@@ -81,7 +88,10 @@ impl OutputTemplate {
                 Lookup::Supported(f, _) => Some(f),
                 Lookup::Unsupported => None,
                 Lookup::Unknown(msg) => {
-                    errors.push(TemplateError { off: start, message: format!("in output: {msg}") });
+                    errors.push(TemplateError {
+                        off: start,
+                        message: format!("in output: {msg}"),
+                    });
                     None
                 }
             };

@@ -543,7 +543,12 @@ mod tests {
     #[test]
     fn checks_and_values() {
         match p("proc.name=bash") {
-            Ast::Check { field, op: Op::Eq, rhs: Rhs::Value(l), .. } => {
+            Ast::Check {
+                field,
+                op: Op::Eq,
+                rhs: Rhs::Value(l),
+                ..
+            } => {
                 assert_eq!(field, "proc.name");
                 assert_eq!(l.text, "bash");
                 assert!(l.bare);
@@ -551,7 +556,12 @@ mod tests {
             o => panic!("{o:?}"),
         }
         match p("proc.aname[2] in (sh, \"a b\", 'c\\'d', runc:[0:PARENT])") {
-            Ast::Check { arg, op: Op::In, rhs: Rhs::List(v), .. } => {
+            Ast::Check {
+                arg,
+                op: Op::In,
+                rhs: Rhs::List(v),
+                ..
+            } => {
                 assert_eq!(arg.as_deref(), Some("2"));
                 let t: Vec<_> = v.iter().map(|l| l.text.as_str()).collect();
                 assert_eq!(t, ["sh", "a b", "c'd", "runc:[0:PARENT]"]);
@@ -559,8 +569,18 @@ mod tests {
             }
             o => panic!("{o:?}"),
         }
-        assert!(matches!(p("proc.pname exists"), Ast::Check { op: Op::Exists, rhs: Rhs::None, .. }));
-        assert!(matches!(p("evt.rawres >= 0"), Ast::Check { op: Op::Ge, .. }));
+        assert!(matches!(
+            p("proc.pname exists"),
+            Ast::Check {
+                op: Op::Exists,
+                rhs: Rhs::None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            p("evt.rawres >= 0"),
+            Ast::Check { op: Op::Ge, .. }
+        ));
         assert!(matches!(p("x.y != 1"), Ast::Check { op: Op::Ne, .. }));
         assert!(matches!(p("x.y in ()"), Ast::Check { rhs: Rhs::List(v), .. } if v.is_empty()));
         // Keywords need a word boundary: `notify` is a macro name.
@@ -572,7 +592,12 @@ mod tests {
     fn spans_point_at_tokens() {
         match p("  a and fd.name  contains x") {
             Ast::And(v) => match &v[1] {
-                Ast::Check { span, op_span, rhs: Rhs::Value(l), .. } => {
+                Ast::Check {
+                    span,
+                    op_span,
+                    rhs: Rhs::Value(l),
+                    ..
+                } => {
                     assert_eq!(span.off, 8);
                     assert_eq!(op_span.off, 17);
                     assert_eq!(l.span.off, 26);
@@ -588,7 +613,9 @@ mod tests {
         assert_eq!(e("a and").off, 5);
         assert_eq!(e("(a or b").off, 7);
         assert_eq!(e("proc.name foo bar").off, 10);
-        assert!(e("proc.name foo bar").message.contains("unknown operator 'foo'"));
+        assert!(e("proc.name foo bar")
+            .message
+            .contains("unknown operator 'foo'"));
         assert_eq!(e("proc.name = 'abc").off, 12);
         assert_eq!(e("a b").off, 2);
         assert!(e("").message.contains("empty"));

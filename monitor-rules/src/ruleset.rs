@@ -40,7 +40,11 @@ impl RuleSource {
                 let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
                 let col = String::from_utf8_lossy(&good[line_start..]).chars().count() as u32 + 1;
                 Err(RulesError::Invalid(vec![Diagnostic {
-                    pos: Pos { file: Arc::from(name), line, col },
+                    pos: Pos {
+                        file: Arc::from(name),
+                        line,
+                        col,
+                    },
                     kind: DiagKind::Yaml,
                     message: "file is not valid UTF-8".into(),
                 }]))
@@ -54,14 +58,20 @@ impl RuleSource {
         let mut out = Vec::new();
         for p in paths {
             let p = p.as_ref();
-            let io = |source| RulesError::Io { path: p.to_owned(), source };
+            let io = |source| RulesError::Io {
+                path: p.to_owned(),
+                source,
+            };
             if p.is_dir() {
                 let mut files: Vec<PathBuf> = std::fs::read_dir(p)
                     .map_err(io)?
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|f| {
                         f.is_file()
-                            && matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                            && matches!(
+                                f.extension().and_then(|e| e.to_str()),
+                                Some("yaml" | "yml")
+                            )
                     })
                     .collect();
                 files.sort();
@@ -182,7 +192,10 @@ impl CompiledRule {
     }
     /// The fields named in the output template with their values
     /// (Falco's `output_fields`; `None` renders as null).
-    pub fn output_fields<'e, E: FieldSource + ?Sized>(&self, ev: &'e E) -> Vec<(&str, Option<Value<'e>>)> {
+    pub fn output_fields<'e, E: FieldSource + ?Sized>(
+        &self,
+        ev: &'e E,
+    ) -> Vec<(&str, Option<Value<'e>>)> {
         self.output.fields(ev)
     }
 }
@@ -222,14 +235,20 @@ pub struct RuleSet {
 
 impl RuleSet {
     /// Load rule files and directories (see [`RuleSource::read_paths`]).
-    pub fn load_paths<P: AsRef<Path>>(paths: &[P], opts: &LoadOptions) -> Result<(RuleSet, LoadReport), RulesError> {
+    pub fn load_paths<P: AsRef<Path>>(
+        paths: &[P],
+        opts: &LoadOptions,
+    ) -> Result<(RuleSet, LoadReport), RulesError> {
         let sources = RuleSource::read_paths(paths)?;
         RuleSet::load(&sources, opts)
     }
 
     /// Load named sources in order (later files append to or override
     /// earlier ones). All problems are reported together.
-    pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<(RuleSet, LoadReport), RulesError> {
+    pub fn load(
+        sources: &[RuleSource],
+        opts: &LoadOptions,
+    ) -> Result<(RuleSet, LoadReport), RulesError> {
         let mut sm = SourceMap::default();
         let mut docs = Vec::new();
         let mut errors = Vec::new();
@@ -298,7 +317,8 @@ impl RuleSet {
         // evaluated at most once per event.
         let mut uses: HashMap<u32, u32> = HashMap::new();
         for r in rules.iter_mut().filter(|r| r.enabled) {
-            r.expr.checks_mut(&mut |c| *uses.entry(c.key).or_default() += 1);
+            r.expr
+                .checks_mut(&mut |c| *uses.entry(c.key).or_default() += 1);
         }
         let mut slots: HashMap<u32, u32> = HashMap::new();
         for r in rules.iter_mut().filter(|r| r.enabled) {
@@ -358,7 +378,9 @@ impl RuleSet {
 
     /// How many rules `matching` evaluates for an event of this type.
     pub fn candidates_for(&self, evt_type: &str) -> usize {
-        self.by_type.get(evt_type).map_or(self.any_type.len(), |v| v.len())
+        self.by_type
+            .get(evt_type)
+            .map_or(self.any_type.len(), |v| v.len())
     }
 
     /// Every compiled rule, enabled or not, in definition order.

@@ -349,7 +349,11 @@ mod tests {
         fn find<'a>(n: &'a Node, key: &str) -> Option<&'a Node> {
             match &n.kind {
                 NodeKind::Map(p) => p.iter().find_map(|(k, v)| {
-                    if k.as_str() == Some(key) { Some(v) } else { find(v, key) }
+                    if k.as_str() == Some(key) {
+                        Some(v)
+                    } else {
+                        find(v, key)
+                    }
                 }),
                 NodeKind::Seq(v) => v.iter().find_map(|c| find(c, key)),
                 _ => None,

@@ -41,27 +41,66 @@ fn open_by(ty: &str, name: &str, uid: i64) -> Ev {
 fn list_override_append_and_legacy_append() {
     let base = load(&[PROGRAM_ACCESSES_FILE]);
     assert!(fires(&base, &open_by("open", "cp", 1)).is_empty());
-    let set = load(&[PROGRAM_ACCESSES_FILE, "- list: my_programs\n  items: [cp]\n  override:\n    items: append\n"]);
-    assert_eq!(fires(&set, &open_by("open", "cp", 1)), ["program_accesses_file"]);
-    assert_eq!(fires(&set, &open_by("open", "ls", 1)), ["program_accesses_file"]);
-    let set = load(&[PROGRAM_ACCESSES_FILE, "- list: my_programs\n  append: true\n  items: [cp]\n"]);
-    assert_eq!(fires(&set, &open_by("open", "cp", 1)), ["program_accesses_file"]);
-    let set = load(&[PROGRAM_ACCESSES_FILE, "- list: my_programs\n  items: [cp]\n  override:\n    items: replace\n"]);
-    assert_eq!(fires(&set, &open_by("open", "cp", 1)), ["program_accesses_file"]);
+    let set = load(&[
+        PROGRAM_ACCESSES_FILE,
+        "- list: my_programs\n  items: [cp]\n  override:\n    items: append\n",
+    ]);
+    assert_eq!(
+        fires(&set, &open_by("open", "cp", 1)),
+        ["program_accesses_file"]
+    );
+    assert_eq!(
+        fires(&set, &open_by("open", "ls", 1)),
+        ["program_accesses_file"]
+    );
+    let set = load(&[
+        PROGRAM_ACCESSES_FILE,
+        "- list: my_programs\n  append: true\n  items: [cp]\n",
+    ]);
+    assert_eq!(
+        fires(&set, &open_by("open", "cp", 1)),
+        ["program_accesses_file"]
+    );
+    let set = load(&[
+        PROGRAM_ACCESSES_FILE,
+        "- list: my_programs\n  items: [cp]\n  override:\n    items: replace\n",
+    ]);
+    assert_eq!(
+        fires(&set, &open_by("open", "cp", 1)),
+        ["program_accesses_file"]
+    );
     assert!(fires(&set, &open_by("open", "ls", 1)).is_empty());
 }
 
 #[test]
 fn macro_override_append_and_replace() {
     let set = load(&[PROGRAM_ACCESSES_FILE, "- macro: access_file\n  condition: or evt.type = openat\n  override:\n    condition: append\n"]);
-    assert_eq!(fires(&set, &open_by("openat", "cat", 1)), ["program_accesses_file"]);
-    assert_eq!(fires(&set, &open_by("open", "cat", 1)), ["program_accesses_file"]);
-    assert_eq!(set.rules()[0].evt_types().unwrap().collect::<Vec<_>>(), ["open", "openat"]);
+    assert_eq!(
+        fires(&set, &open_by("openat", "cat", 1)),
+        ["program_accesses_file"]
+    );
+    assert_eq!(
+        fires(&set, &open_by("open", "cat", 1)),
+        ["program_accesses_file"]
+    );
+    assert_eq!(
+        set.rules()[0].evt_types().unwrap().collect::<Vec<_>>(),
+        ["open", "openat"]
+    );
     let set = load(&[PROGRAM_ACCESSES_FILE, "- macro: access_file\n  condition: evt.type = openat\n  override:\n    condition: replace\n"]);
-    assert_eq!(fires(&set, &open_by("openat", "cat", 1)), ["program_accesses_file"]);
+    assert_eq!(
+        fires(&set, &open_by("openat", "cat", 1)),
+        ["program_accesses_file"]
+    );
     assert!(fires(&set, &open_by("open", "cat", 1)).is_empty());
-    let set = load(&[PROGRAM_ACCESSES_FILE, "- macro: access_file\n  append: true\n  condition: or evt.type = openat\n"]);
-    assert_eq!(fires(&set, &open_by("openat", "cat", 1)), ["program_accesses_file"]);
+    let set = load(&[
+        PROGRAM_ACCESSES_FILE,
+        "- macro: access_file\n  append: true\n  condition: or evt.type = openat\n",
+    ]);
+    assert_eq!(
+        fires(&set, &open_by("openat", "cat", 1)),
+        ["program_accesses_file"]
+    );
 }
 
 #[test]
@@ -69,7 +108,10 @@ fn rule_condition_append_and_replace() {
     // Falco's example appends "and not user.name=root"; vigil has user.uid.
     let app = "- rule: program_accesses_file\n  condition: and not user.uid=0\n  override:\n    condition: append\n";
     let set = load(&[PROGRAM_ACCESSES_FILE, app]);
-    assert_eq!(fires(&set, &open_by("open", "cat", 1)), ["program_accesses_file"]);
+    assert_eq!(
+        fires(&set, &open_by("open", "cat", 1)),
+        ["program_accesses_file"]
+    );
     assert!(fires(&set, &open_by("open", "cat", 0)).is_empty());
     let legacy = "- rule: program_accesses_file\n  append: true\n  condition: and not user.uid=0\n";
     let set = load(&[PROGRAM_ACCESSES_FILE, legacy]);
@@ -77,38 +119,61 @@ fn rule_condition_append_and_replace() {
     let rep = "- rule: program_accesses_file\n  condition: evt.type = open and proc.name = vi\n  override:\n    condition: replace\n";
     let set = load(&[PROGRAM_ACCESSES_FILE, rep]);
     assert!(fires(&set, &open_by("open", "cat", 1)).is_empty());
-    assert_eq!(fires(&set, &open_by("open", "vi", 1)), ["program_accesses_file"]);
+    assert_eq!(
+        fires(&set, &open_by("open", "vi", 1)),
+        ["program_accesses_file"]
+    );
 }
 
 #[test]
 fn rule_override_other_keys() {
     let ov = "- rule: program_accesses_file\n  priority: CRITICAL\n  tags: [extra]\n  desc: more\n  output: \"and %proc.name\"\n  override:\n    priority: replace\n    tags: append\n    desc: append\n    output: append\n";
-    let set = load(&[PROGRAM_ACCESSES_FILE.replace("priority: INFO", "priority: INFO\n  tags: [base]").as_str(), ov]);
+    let set = load(&[
+        PROGRAM_ACCESSES_FILE
+            .replace("priority: INFO", "priority: INFO\n  tags: [base]")
+            .as_str(),
+        ov,
+    ]);
     let r = &set.rules()[0];
     assert_eq!(r.priority().as_str(), "Critical");
     assert_eq!(r.tags(), ["base", "extra"]);
-    assert_eq!(r.desc(), "track whenever a set of programs opens a file more");
-    assert!(r.format_output(&open_by("open", "cat", 1)).ends_with("file=<NA>) and cat"));
+    assert_eq!(
+        r.desc(),
+        "track whenever a set of programs opens a file more"
+    );
+    assert!(r
+        .format_output(&open_by("open", "cat", 1))
+        .ends_with("file=<NA>) and cat"));
 }
 
 #[test]
 fn enabling_and_disabling() {
-    let set = load(&[PROGRAM_ACCESSES_FILE, "- rule: program_accesses_file\n  enabled: false\n"]);
+    let set = load(&[
+        PROGRAM_ACCESSES_FILE,
+        "- rule: program_accesses_file\n  enabled: false\n",
+    ]);
     assert!(fires(&set, &open_by("open", "cat", 1)).is_empty());
     let set = load(&[
         PROGRAM_ACCESSES_FILE,
         "- rule: program_accesses_file\n  enabled: false\n",
         "- rule: program_accesses_file\n  enabled: true\n  override:\n    enabled: replace\n",
     ]);
-    assert_eq!(fires(&set, &open_by("open", "cat", 1)), ["program_accesses_file"]);
+    assert_eq!(
+        fires(&set, &open_by("open", "cat", 1)),
+        ["program_accesses_file"]
+    );
 }
 
 #[test]
 fn redefinition_replaces_and_keeps_order() {
-    let second = "- rule: other\n  desc: d\n  output: o\n  priority: INFO\n  condition: evt.type = open\n";
+    let second =
+        "- rule: other\n  desc: d\n  output: o\n  priority: INFO\n  condition: evt.type = open\n";
     let redefine = "- rule: program_accesses_file\n  desc: d\n  output: o\n  priority: INFO\n  condition: evt.type = open and proc.name = vi\n";
     let set = load(&[PROGRAM_ACCESSES_FILE, second, redefine]);
-    assert_eq!(fires(&set, &open_by("open", "vi", 1)), ["program_accesses_file", "other"]);
+    assert_eq!(
+        fires(&set, &open_by("open", "vi", 1)),
+        ["program_accesses_file", "other"]
+    );
     assert_eq!(fires(&set, &open_by("open", "cat", 1)), ["other"]);
 }
 
@@ -160,14 +225,31 @@ fn exceptions_tuple_form() {
     // No values yet: the exceptions add nothing.
     assert_eq!(fires(&base, &write("apk", "/usr/bin", "x")).len(), 1);
     let set = load(&[WRITE_BELOW_BINARY_DIR, WRITE_EXCEPTION_VALUES]);
-    assert!(fires(&set, &write("apk", "/usr/bin", "x")).is_empty(), "apk writing /usr/bin is excepted");
-    assert_eq!(fires(&set, &write("apk", "/usr/sbin", "x")).len(), 1, "apk only for /usr/bin");
+    assert!(
+        fires(&set, &write("apk", "/usr/bin", "x")).is_empty(),
+        "apk writing /usr/bin is excepted"
+    );
+    assert_eq!(
+        fires(&set, &write("apk", "/usr/sbin", "x")).len(),
+        1,
+        "apk only for /usr/bin"
+    );
     assert!(fires(&set, &write("npm", "/usr/sbin", "x")).is_empty());
-    assert!(fires(&set, &write("bash", "/usr/bin", "docker.io/alpine")).is_empty(), "startswith comp");
-    assert_eq!(fires(&set, &write("bash", "/bin", "docker.io/alpine")).len(), 1);
-    assert_eq!(fires(&set, &write("bash", "/usr/bin", "quay.io/x")).len(), 1);
+    assert!(
+        fires(&set, &write("bash", "/usr/bin", "docker.io/alpine")).is_empty(),
+        "startswith comp"
+    );
+    assert_eq!(
+        fires(&set, &write("bash", "/bin", "docker.io/alpine")).len(),
+        1
+    );
+    assert_eq!(
+        fires(&set, &write("bash", "/usr/bin", "quay.io/x")).len(),
+        1
+    );
     // Legacy append form gives the same result.
-    let legacy = WRITE_EXCEPTION_VALUES.replace("  override:\n    exceptions: append\n", "  append: true\n");
+    let legacy =
+        WRITE_EXCEPTION_VALUES.replace("  override:\n    exceptions: append\n", "  append: true\n");
     let set = load(&[WRITE_BELOW_BINARY_DIR, &legacy]);
     assert!(fires(&set, &write("apk", "/usr/bin", "x")).is_empty());
     // Replacing the exceptions drops the earlier ones.
@@ -183,7 +265,9 @@ fn exceptions_single_field_and_list_values() {
         format!("- list: pkg\n  items: [apk, npm]\n- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: evt.type = openat\n  exceptions:\n{ex}")
     };
     // fields as one name: comps defaults to `in`, values are the operands.
-    let set = load(&[&rule("  - name: e\n    fields: proc.name\n    values: [apk, npm]\n")]);
+    let set = load(&[&rule(
+        "  - name: e\n    fields: proc.name\n    values: [apk, npm]\n",
+    )]);
     assert!(fires(&set, &write("apk", "/x", "i")).is_empty());
     assert_eq!(fires(&set, &write("bash", "/x", "i")).len(), 1);
     // A list name as a value of an `in` comp expands to the list.
@@ -195,7 +279,9 @@ fn exceptions_single_field_and_list_values() {
     let set = load(&[&rule("  - name: e\n    fields: [proc.name, fd.directory]\n    comps: [startswith, '!=']\n    values: [[ap, /usr]]\n")]);
     assert!(fires(&set, &write("apk", "/opt", "i")).is_empty());
     assert_eq!(fires(&set, &write("apk", "/usr", "i")).len(), 1);
-    let set = load(&[&rule("  - name: e\n    fields: [proc.pid]\n    comps: ['>']\n    values: [[100]]\n")]);
+    let set = load(&[&rule(
+        "  - name: e\n    fields: [proc.pid]\n    comps: ['>']\n    values: [[100]]\n",
+    )]);
     assert!(fires(&set, &Ev::new("openat").n("proc.pid", 101)).is_empty());
     assert_eq!(fires(&set, &Ev::new("openat").n("proc.pid", 100)).len(), 1);
 }

@@ -37,12 +37,26 @@ const BASE: &str = "- list: shells\n  items: [sh, bash]\n- rule: shell\n  desc: 
 fn directory_loads_yaml_files_sorted_by_name() {
     let d = TempDir::new("dir");
     // 20-extra appends to a list defined in 10-base: order matters.
-    d.write("20-extra.yml", "- list: shells\n  items: [zsh]\n  override:\n    items: append\n");
+    d.write(
+        "20-extra.yml",
+        "- list: shells\n  items: [zsh]\n  override:\n    items: append\n",
+    );
     d.write("10-base.yaml", BASE);
     d.write("README.md", "not rules");
     d.write("30-tty.yaml", "- rule: tty\n  desc: d\n  condition: evt.type = execve and proc.tty != 0\n  output: o\n  priority: INFO\n");
     let (set, report) = RuleSet::load_paths(&[d.path()], &LoadOptions::default()).unwrap();
-    let names: Vec<_> = report.files.iter().map(|f| Path::new(f).file_name().unwrap().to_str().unwrap().to_owned()).collect();
+    let names: Vec<_> = report
+        .files
+        .iter()
+        .map(|f| {
+            Path::new(f)
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
     assert_eq!(names, ["10-base.yaml", "20-extra.yml", "30-tty.yaml"]);
     assert_eq!(set.rules().len(), 1);
     assert_eq!(report.skipped.len(), 1);
@@ -56,8 +70,14 @@ fn check_ok_prints_skips_and_summary() {
     let out = check(&[d.path()], false);
     assert!(out.ok, "{:?}", out.lines);
     let b = d.path().join("b.yaml").display().to_string();
-    assert_eq!(out.lines[0], format!("{b}:1:9: rule 'tty' skipped: field 'proc.tty' is not supported by vigil"));
-    assert_eq!(out.lines.last().unwrap(), "ok: loaded 1 rules (1 enabled) from 2 file(s), skipped 1");
+    assert_eq!(
+        out.lines[0],
+        format!("{b}:1:9: rule 'tty' skipped: field 'proc.tty' is not supported by vigil")
+    );
+    assert_eq!(
+        out.lines.last().unwrap(),
+        "ok: loaded 1 rules (1 enabled) from 2 file(s), skipped 1"
+    );
     // --strict turns the skip into an error.
     let out = check(&[d.path()], true);
     assert!(!out.ok);
@@ -68,12 +88,21 @@ fn check_ok_prints_skips_and_summary() {
 #[test]
 fn check_reports_errors_with_positions() {
     let d = TempDir::new("checkbad");
-    let f = d.write("bad.yaml", &BASE.replace("proc.name in (shells)", "proc.name in (shells) and proc.pid = x"));
+    let f = d.write(
+        "bad.yaml",
+        &BASE.replace(
+            "proc.name in (shells)",
+            "proc.name in (shells) and proc.pid = x",
+        ),
+    );
     let out = check(&[&f], false);
     assert!(!out.ok);
     assert_eq!(
         out.lines[0],
-        format!("{}:5:73: type error: field 'proc.pid' is numeric; 'x' is not a number", f.display())
+        format!(
+            "{}:5:73: type error: field 'proc.pid' is numeric; 'x' is not a number",
+            f.display()
+        )
     );
     // Missing files are errors too, naming the path.
     let out = check(&[d.path().join("nope.yaml")], false);
@@ -89,7 +118,13 @@ fn list_prints_a_table() {
     let text = list(&set, &report);
     let lines: Vec<_> = text.lines().collect();
     assert_eq!(lines[0], "RULE   PRIORITY  STATE     EVT.TYPE  TAGS");
-    assert_eq!(lines[1], "shell  Warning   enabled   execve    unexpected-exec,T1059");
+    assert_eq!(
+        lines[1],
+        "shell  Warning   enabled   execve    unexpected-exec,T1059"
+    );
     assert_eq!(lines[2], "off    Debug     disabled  *");
-    assert_eq!(lines[3], "loaded 2 rules (1 enabled) from 1 file(s), skipped 0");
+    assert_eq!(
+        lines[3],
+        "loaded 2 rules (1 enabled) from 1 file(s), skipped 0"
+    );
 }

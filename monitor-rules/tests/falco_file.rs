@@ -16,7 +16,10 @@ fn falco_rules() -> PathBuf {
         if p.is_file() {
             return p;
         }
-        assert!(dir.pop(), "shared/falco-rules/falco_rules.yaml not found above CARGO_MANIFEST_DIR");
+        assert!(
+            dir.pop(),
+            "shared/falco-rules/falco_rules.yaml not found above CARGO_MANIFEST_DIR"
+        );
     }
 }
 
@@ -30,14 +33,20 @@ fn falco_stable_rules_load_with_skips() {
     }
     println!("{}", report.summary());
     assert!(report.loaded > 0, "no rule loaded");
-    assert!(!report.skipped.is_empty(), "expected some rules to need fields vigil lacks");
+    assert!(
+        !report.skipped.is_empty(),
+        "expected some rules to need fields vigil lacks"
+    );
     assert_eq!(set.rules().len(), report.loaded);
     // Every skip line has the documented shape and names the file.
     let file = path.display().to_string();
     for s in &report.skipped {
         let line = s.to_string();
         assert!(line.starts_with(&format!("{file}:")), "{line}");
-        assert!(line.contains(&format!("rule '{}' skipped: ", s.rule)), "{line}");
+        assert!(
+            line.contains(&format!("rule '{}' skipped: ", s.rule)),
+            "{line}"
+        );
         assert!(s.pos.line > 1 && s.pos.col >= 1);
     }
     // The loaded rules are indexed: a shell-spawn rule listens to execve only.

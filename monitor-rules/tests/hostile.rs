@@ -29,7 +29,8 @@ fn alias_bombs_are_refused() {
 #[test]
 fn deep_conditions_and_macro_chains_are_refused() {
     let cond = format!("{}evt.num = 1{}", "(".repeat(5000), ")".repeat(5000));
-    let text = format!("- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: \"{cond}\"\n");
+    let text =
+        format!("- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: \"{cond}\"\n");
     assert_eq!(load(&text).unwrap_err(), [DiagKind::Syntax]);
     let mut text = String::from("- macro: m0\n  condition: evt.num = 1\n");
     for i in 1..200 {
@@ -43,7 +44,10 @@ fn deep_conditions_and_macro_chains_are_refused() {
 fn exponential_macro_expansion_is_bounded() {
     let mut text = String::from("- macro: m0\n  condition: evt.num = 1\n");
     for i in 1..40 {
-        text.push_str(&format!("- macro: m{i}\n  condition: (m{0} and m{0})\n", i - 1));
+        text.push_str(&format!(
+            "- macro: m{i}\n  condition: (m{0} and m{0})\n",
+            i - 1
+        ));
     }
     text.push_str("- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: m39\n");
     let start = std::time::Instant::now();
@@ -59,7 +63,10 @@ fn odd_but_valid_shapes() {
     assert!(load("- 42\n").is_err());
     assert!(load("- rule: {a: b}\n").is_err());
     assert!(load("- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: proc.pid = 99999999999999999999999\n").is_err());
-    assert!(load("- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: proc.name = \"é\\\n").is_err());
+    assert!(load(
+        "- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: proc.name = \"é\\\n"
+    )
+    .is_err());
     // Lists that include each other terminate.
     assert_eq!(load("- list: a\n  items: [b, x]\n- list: b\n  items: [a, y]\n- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: proc.name in (a)\n"), Ok(1));
 }

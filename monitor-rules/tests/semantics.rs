@@ -57,7 +57,10 @@ fn equality_and_ordering() {
     assert!(!eval("proc.name != bash", &e));
     assert!(eval("proc.pid = 42", &e));
     assert!(eval("proc.pid != 41", &e));
-    assert!(eval("proc.pid < 43 and proc.pid <= 42 and proc.pid > 41 and proc.pid >= 42", &e));
+    assert!(eval(
+        "proc.pid < 43 and proc.pid <= 42 and proc.pid > 41 and proc.pid >= 42",
+        &e
+    ));
     assert!(!eval("proc.pid < 42", &e));
     assert!(!eval("proc.pid > 42", &e));
     assert!(eval("proc.pid = 0x2a", &e));
@@ -95,12 +98,21 @@ fn in_and_pmatch_and_intersects() {
     assert!(eval("fd.name pmatch (/etc, /usr)", &e));
     assert!(eval("fd.name pmatch (/etc/shadow)", &e));
     assert!(eval("fd.name pmatch (/etc/)", &e));
-    assert!(!eval("fd.name pmatch (/et, /usr)", &e), "pmatch matches whole path components");
-    assert!(eval("fd.name pmatch (/e*/sha*)", &e), "pmatch prefixes may hold globs");
+    assert!(
+        !eval("fd.name pmatch (/et, /usr)", &e),
+        "pmatch matches whole path components"
+    );
+    assert!(
+        eval("fd.name pmatch (/e*/sha*)", &e),
+        "pmatch prefixes may hold globs"
+    );
     assert!(!eval("fd.name pmatch (/usr/*)", &e));
     assert!(eval("proc.anames intersects (sshd, cron)", &e));
     assert!(!eval("proc.anames intersects (cron)", &e));
-    assert!(eval("proc.anames in (sshd, systemd, init)", &e), "in on a list field means subset");
+    assert!(
+        eval("proc.anames in (sshd, systemd, init)", &e),
+        "in on a list field means subset"
+    );
     assert!(!eval("proc.anames in (sshd)", &e));
 }
 
@@ -148,16 +160,31 @@ fn syscall_arguments() {
     assert!(eval("evt.arg.mode = 420", &e));
     assert!(eval("evt.arg.mode > 400", &e));
     assert!(eval("evt.arg.mode in (420, 511)", &e));
-    assert!(eval("evt.arg.mode startswith 42", &e), "string operators see the number's text");
-    assert!(eval("evt.arg[1] exists", &Ev::new("x").s("evt.arg[1]", "v")));
+    assert!(
+        eval("evt.arg.mode startswith 42", &e),
+        "string operators see the number's text"
+    );
+    assert!(eval(
+        "evt.arg[1] exists",
+        &Ev::new("x").s("evt.arg[1]", "v")
+    ));
 }
 
 #[test]
 fn boolean_logic_and_precedence() {
     let e = proc_ev();
-    assert!(eval("proc.name = sh or proc.name = bash and user.uid = 0", &e));
-    assert!(!eval("(proc.name = sh or proc.name = bash) and user.uid = 1", &e));
-    assert!(eval("proc.name = sh or proc.name = bash and not user.uid = 1", &e));
+    assert!(eval(
+        "proc.name = sh or proc.name = bash and user.uid = 0",
+        &e
+    ));
+    assert!(!eval(
+        "(proc.name = sh or proc.name = bash) and user.uid = 1",
+        &e
+    ));
+    assert!(eval(
+        "proc.name = sh or proc.name = bash and not user.uid = 1",
+        &e
+    ));
     assert!(eval("not not proc.name = bash", &e));
     assert!(eval("not (proc.name = sh and user.uid = 0)", &e));
 }
@@ -169,14 +196,24 @@ fn macros_and_lists() {
     assert!(eval_with(prelude, "shell and root", &e));
     assert!(eval_with(prelude, "proc.name in (shells)", &e));
     assert!(!eval_with(prelude, "shell and not root", &e));
-    assert!(eval_with(prelude, "proc.name in (more_shells)", &Ev::new("execve").s("proc.name", "odd name")));
+    assert!(eval_with(
+        prelude,
+        "proc.name in (more_shells)",
+        &Ev::new("execve").s("proc.name", "odd name")
+    ));
     // A name that is not a list is a literal.
-    assert!(eval_with(prelude, "proc.name in (not_a_list)", &Ev::new("execve").s("proc.name", "not_a_list")));
+    assert!(eval_with(
+        prelude,
+        "proc.name in (not_a_list)",
+        &Ev::new("execve").s("proc.name", "not_a_list")
+    ));
 }
 
 #[test]
 fn quoted_values() {
-    let e = Ev::new("openat").s("fd.name", "/tmp/a b\"c").s("proc.name", "<NA>");
+    let e = Ev::new("openat")
+        .s("fd.name", "/tmp/a b\"c")
+        .s("proc.name", "<NA>");
     assert!(eval(r#"fd.name = '/tmp/a b"c'"#, &e));
     assert!(eval(r#"fd.name = "/tmp/a b\"c""#, &e));
     assert!(eval(r#"proc.name in ("<NA>", "N/A")"#, &e));
@@ -198,9 +235,18 @@ fn event_type_index() {
     assert!(set.rules()[0].evt_types().is_none());
     // not (not in) narrows again; and-ing two type sets intersects them.
     let set = set_with("", "not evt.type != mount and proc.name = x");
-    assert_eq!(set.rules()[0].evt_types().unwrap().collect::<Vec<_>>(), ["mount"]);
-    let set = set_with("", "evt.type in (a, b, c) and evt.type in (b, c, d) and not evt.type = c");
-    assert_eq!(set.rules()[0].evt_types().unwrap().collect::<Vec<_>>(), ["b"]);
+    assert_eq!(
+        set.rules()[0].evt_types().unwrap().collect::<Vec<_>>(),
+        ["mount"]
+    );
+    let set = set_with(
+        "",
+        "evt.type in (a, b, c) and evt.type in (b, c, d) and not evt.type = c",
+    );
+    assert_eq!(
+        set.rules()[0].evt_types().unwrap().collect::<Vec<_>>(),
+        ["b"]
+    );
     // Events of other types are never checked, even if the rest would match.
     let set = set_with("", "evt.type = open and proc.name = bash");
     assert_eq!(set.matching(&proc_ev()).count(), 0);
@@ -209,7 +255,8 @@ fn event_type_index() {
 #[test]
 fn output_formatting() {
     let text = "- rule: r\n  desc: d\n  priority: WARNING\n  condition: evt.type = execve\n  output: \"Shell %proc.name (%proc.aname[1]) uid=%user.uid tty=%proc.tty %(proc.pid) 100%% done. %proc.pname\"\n";
-    let (set, _) = RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
+    let (set, _) =
+        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
     let r = &set.rules()[0];
     assert_eq!(
         r.format_output(&proc_ev()),
@@ -237,7 +284,8 @@ fn output_formatting() {
 #[test]
 fn disabled_rules_do_not_match_but_are_listed() {
     let text = "- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: evt.type = execve\n  enabled: false\n";
-    let (set, report) = RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
+    let (set, report) =
+        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
     assert_eq!((report.loaded, report.enabled), (1, 0));
     assert_eq!(set.matching(&proc_ev()).count(), 0);
     assert!(!set.rules()[0].enabled());
@@ -246,7 +294,8 @@ fn disabled_rules_do_not_match_but_are_listed() {
 #[test]
 fn other_sources_and_unsupported_fields_are_skipped() {
     let text = "- rule: k8s\n  desc: d\n  output: o\n  priority: INFO\n  source: k8s_audit\n  condition: ka.verb = create\n- rule: tty\n  desc: d\n  output: o\n  priority: INFO\n  condition: evt.type = execve and proc.tty != 0\n- rule: ok\n  desc: d\n  output: o\n  priority: INFO\n  condition: evt.type = execve\n";
-    let (set, report) = RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
+    let (set, report) =
+        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
     assert_eq!(report.loaded, 1);
     let lines: Vec<_> = report.skipped.iter().map(|s| s.to_string()).collect();
     assert_eq!(
@@ -257,15 +306,71 @@ fn other_sources_and_unsupported_fields_are_skipped() {
         ]
     );
     assert_eq!(set.rules()[0].name(), "ok");
-    let err = RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions { strict: true }).unwrap_err();
+    let err = RuleSet::load(
+        &[RuleSource::new("t.yaml", text)],
+        &LoadOptions { strict: true },
+    )
+    .unwrap_err();
     assert_eq!(err.diagnostics().len(), 2);
-    assert!(err.to_string().contains("t.yaml:7:9: rule 'tty' is not supported: field 'proc.tty' is not supported by vigil"));
+    assert!(err.to_string().contains(
+        "t.yaml:7:9: rule 'tty' is not supported: field 'proc.tty' is not supported by vigil"
+    ));
 }
 
 #[test]
 fn skip_if_unknown_filter() {
     let text = "- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  skip-if-unknown-filter: true\n  condition: evt.type = execve and proc.whatever = 1\n";
-    let (_, report) = RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
+    let (_, report) =
+        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
     assert_eq!(report.loaded, 0);
     assert_eq!(report.skipped.len(), 1);
+}
+
+#[test]
+fn shared_checks_across_rules_agree_with_each_rule_alone() {
+    // Several rules share checks (memoized once per event); the indexed,
+    // memoized result must equal evaluating each rule on its own.
+    let mut text = String::from("- macro: c\n  condition: container.id != host\n");
+    let conds = [
+        "evt.type = execve and c and proc.name in (bash, sh)",
+        "evt.type = execve and c and not proc.name in (bash, sh)",
+        "evt.type = execve and not c and proc.name in (bash, sh)",
+        "evt.type = execve and (c or proc.name in (bash, sh)) and user.uid = 0",
+        "evt.type = execve and proc.name in (sh, bash) and user.uid != 0",
+        "proc.name in (bash, sh) or c",
+    ];
+    for (i, c) in conds.iter().enumerate() {
+        text.push_str(&format!(
+            "- rule: r{i}\n  desc: d\n  output: o\n  priority: INFO\n  condition: {c}\n"
+        ));
+    }
+    let (set, _) =
+        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
+    for name in ["bash", "sh", "zsh"] {
+        for cid in ["host", "abc"] {
+            for uid in [0, 1] {
+                for ty in ["execve", "openat"] {
+                    let ev = Ev::new(ty)
+                        .s("proc.name", name)
+                        .s("container.id", cid)
+                        .n("user.uid", uid);
+                    let got: Vec<_> = set.matching(&ev).map(|r| r.name().to_owned()).collect();
+                    let want: Vec<_> = set
+                        .rules()
+                        .iter()
+                        .filter(|r| r.matches(&ev))
+                        .map(|r| r.name().to_owned())
+                        .collect();
+                    assert_eq!(got, want, "{ev:?}");
+                }
+            }
+        }
+    }
+    // Sanity: the shared checks really fire in different combinations.
+    let ev = Ev::new("execve")
+        .s("proc.name", "bash")
+        .s("container.id", "abc")
+        .n("user.uid", 0);
+    let got: Vec<_> = set.matching(&ev).map(|r| r.name().to_owned()).collect();
+    assert_eq!(got, ["r0", "r3", "r5"]);
 }

@@ -21,7 +21,10 @@ pub struct Ev {
 
 impl Ev {
     pub fn new(ty: &str) -> Ev {
-        Ev { ty: ty.to_owned(), vals: HashMap::new() }
+        Ev {
+            ty: ty.to_owned(),
+            vals: HashMap::new(),
+        }
     }
     pub fn s(mut self, k: &str, v: &str) -> Ev {
         self.vals.insert(k.to_owned(), V::S(v.to_owned()));
@@ -37,7 +40,10 @@ impl Ev {
     }
     /// Ancestors, parent first (`proc.aname[1]` is the first).
     pub fn l(mut self, k: &str, v: &[&str]) -> Ev {
-        self.vals.insert(k.to_owned(), V::L(v.iter().map(|s| s.to_string()).collect()));
+        self.vals.insert(
+            k.to_owned(),
+            V::L(v.iter().map(|s| s.to_string()).collect()),
+        );
         self
     }
 }
@@ -54,7 +60,9 @@ fn val(v: &V) -> Value<'_> {
 impl FieldSource for Ev {
     fn get(&self, f: &Field) -> Option<Value<'_>> {
         if f.id == FieldId::ProcAname {
-            let Some(V::L(anc)) = self.vals.get("proc.anames") else { return None };
+            let Some(V::L(anc)) = self.vals.get("proc.anames") else {
+                return None;
+            };
             return match f.arg {
                 FieldArg::Index(0) => self.vals.get("proc.name").map(val),
                 FieldArg::Index(i) => anc.get(i as usize - 1).map(|s| Value::Str(s)),
