@@ -392,3 +392,10 @@ impl RuleSet {
         self.rules.iter().find(|r| r.name == name)
     }
 }
+
+// The agent shares one rule set across tasks and swaps it on SIGHUP.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<RuleSet>();
+    send_sync::<RulesError>();
+};
