@@ -294,6 +294,35 @@ impl Expr {
         }
     }
 
+    /// Top-level conjuncts `field = x` / `field in (...)` (string fields,
+    /// not negated): the rule can only match if `field` takes one of these
+    /// values.
+    pub(crate) fn required_values(&self) -> Vec<(&Field, Vec<&str>)> {
+        let terms: &[Expr] = match self {
+            Expr::And(v) => v,
+            e => std::slice::from_ref(e),
+        };
+        let mut out = Vec::new();
+        for t in terms {
+            let Expr::Check(c) = t else { continue };
+            if c.mode != Mode::Scalar {
+                continue;
+            }
+            match &c.test {
+                Test::Str {
+                    pred: StrPred::Eq(x),
+                    negate: false,
+                } => out.push((&c.field, vec![&**x])),
+                Test::Str {
+                    pred: StrPred::In(s),
+                    negate: false,
+                } => out.push((&c.field, s.iter().map(|x| &**x).collect())),
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Visit every check (to assign memo slots).
     pub(crate) fn checks_mut(&mut self, f: &mut impl FnMut(&mut Check)) {
         match self {

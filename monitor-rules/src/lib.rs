@@ -28,6 +28,7 @@ mod error;
 mod evtype;
 mod expr;
 mod field;
+mod index;
 mod output;
 mod parse;
 mod priority;

@@ -10,6 +10,7 @@ use crate::collect::Collector;
 use crate::compile::{Compiler, Skip};
 use crate::error::{DiagKind, Diagnostic, Pos, RulesError};
 use crate::expr::{Expr, FxBuild, Memo, MEMO_SLOTS};
+use crate::index::{Bucket, Candidates};
 use crate::output::OutputTemplate;
 use crate::value::{FieldSource, Value};
 use crate::yaml::SourceMap;
@@ -204,7 +205,7 @@ impl CompiledRule {
 pub struct Matching<'s, 'e, E: ?Sized> {
     set: &'s RuleSet,
     ev: &'e E,
-    next: std::slice::Iter<'s, u32>,
+    next: Candidates<'s>,
     memo: Memo,
 }
 
@@ -212,7 +213,7 @@ impl<'s, E: FieldSource + ?Sized> Iterator for Matching<'s, '_, E> {
     type Item = &'s CompiledRule;
 
     fn next(&mut self) -> Option<&'s CompiledRule> {
-        for &i in self.next.by_ref() {
+        for i in self.next.by_ref() {
             let r = &self.set.rules[i as usize];
             if r.expr.eval(self.ev, &mut self.memo) {
                 return Some(r);
@@ -228,9 +229,9 @@ pub struct RuleSet {
     rules: Vec<CompiledRule>,
     /// Enabled rule indices per event type, in definition order, with the
     /// type-independent rules merged in.
-    by_type: HashMap<Box<str>, Box<[u32]>, FxBuild>,
+    by_type: HashMap<Box<str>, Bucket, FxBuild>,
     /// Enabled rules that can match any event type.
-    any_type: Box<[u32]>,
+    any_type: Bucket,
 }
 
 impl RuleSet {
@@ -352,35 +353,34 @@ impl RuleSet {
             .map(|(t, mut v)| {
                 v.extend_from_slice(&any_type);
                 v.sort_unstable();
-                (t, v.into_boxed_slice())
+                (t, Bucket::build(v, |i| &rules[i as usize].expr))
             })
             .collect();
+        let any_type = Bucket::build(any_type, |i| &rules[i as usize].expr);
         RuleSet {
             rules,
             by_type,
-            any_type: any_type.into(),
+            any_type,
         }
     }
 
     /// The enabled rules whose condition holds for `ev`, in definition order.
     pub fn matching<'s, 'e, E: FieldSource + ?Sized>(&'s self, ev: &'e E) -> Matching<'s, 'e, E> {
-        let candidates: &'s [u32] = match self.by_type.get(ev.evt_type()) {
-            Some(v) => v,
-            None => &self.any_type,
-        };
+        let bucket = self.by_type.get(ev.evt_type()).unwrap_or(&self.any_type);
         Matching {
             set: self,
             ev,
-            next: candidates.iter(),
+            next: bucket.candidates(ev),
             memo: Memo::new(),
         }
     }
 
-    /// How many rules `matching` evaluates for an event of this type.
+    /// How many enabled rules can match an event of this type (before the
+    /// split by field value narrows them further).
     pub fn candidates_for(&self, evt_type: &str) -> usize {
         self.by_type
             .get(evt_type)
-            .map_or(self.any_type.len(), |v| v.len())
+            .map_or(self.any_type.len(), Bucket::len)
     }
 
     /// Every compiled rule, enabled or not, in definition order.

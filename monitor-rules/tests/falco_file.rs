@@ -35,7 +35,13 @@ fn falco_stable_rules_load_with_skips() {
         println!("{}: warning: {}", w.pos, w.message);
     }
     for r in set.rules() {
-        println!("loaded: {} [{}]", r.name(), r.evt_types().map(|t| t.collect::<Vec<_>>().join(",")).unwrap_or("*".into()));
+        println!(
+            "loaded: {} [{}]",
+            r.name(),
+            r.evt_types()
+                .map(|t| t.collect::<Vec<_>>().join(","))
+                .unwrap_or("*".into())
+        );
     }
     println!("{}", report.summary());
     assert!(report.loaded > 0, "no rule loaded");

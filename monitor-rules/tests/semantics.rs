@@ -374,3 +374,55 @@ fn shared_checks_across_rules_agree_with_each_rule_alone() {
     let got: Vec<_> = set.matching(&ev).map(|r| r.name().to_owned()).collect();
     assert_eq!(got, ["r0", "r3", "r5"]);
 }
+
+#[test]
+fn value_split_keeps_order_and_handles_missing_or_odd_values() {
+    // Three rules require proc.name values (the bucket is split on it), two
+    // do not; candidates must still come out in definition order.
+    let conds = [
+        "evt.type = execve and proc.name = a",
+        "evt.type = execve and user.uid = 0",
+        "evt.type = execve and proc.name in (a, b) and user.uid = 0",
+        "evt.type = execve and not proc.name = a",
+        "evt.type = execve and proc.name in (b, 7)",
+    ];
+    let mut text = String::new();
+    for (i, c) in conds.iter().enumerate() {
+        text.push_str(&format!(
+            "- rule: r{i}\n  desc: d\n  output: o\n  priority: INFO\n  condition: {c}\n"
+        ));
+    }
+    let (set, _) =
+        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
+    let names = |ev: &Ev| {
+        set.matching(ev)
+            .map(|r| r.name().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let direct = |ev: &Ev| {
+        set.rules()
+            .iter()
+            .filter(|r| r.matches(ev))
+            .map(|r| r.name().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let cases = [
+        Ev::new("execve").s("proc.name", "a").n("user.uid", 0),
+        Ev::new("execve").s("proc.name", "b").n("user.uid", 0),
+        Ev::new("execve").s("proc.name", "c").n("user.uid", 0),
+        Ev::new("execve").n("user.uid", 0),
+        // A numeric value where a string is expected still evaluates right.
+        Ev::new("execve").n("proc.name", 7).n("user.uid", 1),
+    ];
+    for ev in &cases {
+        assert_eq!(names(ev), direct(ev), "{ev:?}");
+    }
+    assert_eq!(names(&cases[0]), ["r0", "r1", "r2"]);
+    assert_eq!(names(&cases[1]), ["r1", "r2", "r3", "r4"]);
+    assert_eq!(
+        names(&cases[3]),
+        ["r1", "r3"],
+        "a missing field makes `not f = x` true"
+    );
+    assert_eq!(names(&cases[4]), ["r3", "r4"]);
+}
