@@ -59,6 +59,9 @@ impl<T> Default for Table<T> {
 }
 
 impl<T> Table<T> {
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.index.keys().map(String::as_str)
+    }
     pub fn get(&self, name: &str) -> Option<&T> {
         self.index.get(name).map(|&i| &self.items[i])
     }

@@ -625,6 +625,22 @@ impl<'a> Compiler<'a> {
         rc
     }
 
+    /// A defined list whose name is one or two edits from `s` (a likely
+    /// typo: an unknown bare name in `in (...)` is a literal, as in Falco).
+    fn near_list_name(&self, s: &str) -> Option<String> {
+        if s.len() < 6 || s.len() > 64 {
+            return None;
+        }
+        self.col
+            .lists
+            .names()
+            .filter(|n| n.len().abs_diff(s.len()) <= 2)
+            .map(|n| (edit_distance(s, n), n))
+            .filter(|(d, _)| *d <= 2)
+            .min()
+            .map(|(_, n)| n.to_owned())
+    }
+
     fn rhs_values(&mut self, rhs: &Rhs) -> Vec<Lit> {
         match rhs {
             Rhs::None => Vec::new(),
@@ -635,6 +651,16 @@ impl<'a> Compiler<'a> {
                     if l.bare && self.col.lists.get(&l.text).is_some() {
                         out.extend(self.list_values(&l.text, &mut Vec::new()).iter().cloned());
                     } else {
+                        if let Some(near) = l.bare.then(|| self.near_list_name(&l.text)).flatten() {
+                            let w = self.diag(
+                                l.span,
+                                DiagKind::Warning,
+                                format!("'{}' is not a defined list (did you mean '{near}'?); it is compared as a literal value", l.text),
+                            );
+                            if !self.warnings.contains(&w) {
+                                self.warnings.push(w);
+                            }
+                        }
                         out.push(l.clone());
                     }
                 }
@@ -918,6 +944,22 @@ impl<'a> Compiler<'a> {
             _ => NumPred::In(nums.into_iter().collect()),
         })
     }
+}
+
+/// Edit distance, for "did you mean" hints (short inputs only).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 fn first_line(s: &str) -> String {
