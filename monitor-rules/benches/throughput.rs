@@ -72,7 +72,7 @@ fn synthetic_rules(n: usize, dense: bool) -> String {
         "- list: shells\n  items: [sh, bash, zsh, dash, ash]\n\
          - list: pkg\n  items: [apk, apt, apt-get, yum, dnf, pip, npm]\n\
          - list: net_tools\n  items: [curl, wget, nc, ncat, socat, nmap]\n\
-         - list: runtime\n  items: [runc, conmon, containerd-shim, crun, podman]\n\
+         - list: runtime\n  items: [conmon, containerd-shim, crun, podman]\n\
          - macro: container\n  condition: container.id != host\n\
          - macro: spawned_process\n  condition: evt.type in (execve, execveat)\n\
          - macro: open_write\n  condition: evt.type in (open, openat, openat2) and evt.is_open_write=true\n\
@@ -144,6 +144,25 @@ fn events() -> Vec<Event> {
     ];
     (0..4096)
         .map(|i| {
+            if i % 64 == 0 {
+                // An interactive shell spawned by the runtime: matches.
+                return Event {
+                    ty: "execve",
+                    proc_name: "sh".into(),
+                    exepath: "/bin/sh".into(),
+                    cmdline: "sh -i".into(),
+                    pname: "runc".into(),
+                    anames: vec!["runc".into(), "bash".into()],
+                    pid: 1000 + i as i64,
+                    uid: 0,
+                    container_id: "0123456789ab",
+                    fd_name: None,
+                    fd_dir: None,
+                    sport: None,
+                    flags: "",
+                    upper: false,
+                };
+            }
             let name = names[i % names.len()].to_owned();
             let ty = types[(i * 7) % types.len()];
             let f = files[(i * 3) % files.len()];
