@@ -232,6 +232,21 @@ pub struct RuleSet {
     by_type: HashMap<Box<str>, Bucket, FxBuild>,
     /// Enabled rules that can match any event type.
     any_type: Bucket,
+    /// Sources and definitions, kept to compile standalone conditions
+    /// with the set's macros and lists ([`RuleSet::filter`]).
+    pub(crate) defs: Defs,
+}
+
+#[derive(Default)]
+pub(crate) struct Defs {
+    pub(crate) sm: SourceMap,
+    pub(crate) collected: crate::collect::Collected,
+}
+
+impl std::fmt::Debug for Defs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Defs { .. }")
+    }
 }
 
 impl RuleSet {
@@ -310,7 +325,9 @@ impl RuleSet {
         report.warnings = comp.warnings;
         report.loaded = rules.len();
         report.enabled = rules.iter().filter(|r| r.enabled).count();
-        Ok((RuleSet::index(rules), report))
+        let mut set = RuleSet::index(rules);
+        set.defs = Defs { sm, collected };
+        Ok((set, report))
     }
 
     fn index(mut rules: Vec<CompiledRule>) -> RuleSet {
@@ -361,6 +378,7 @@ impl RuleSet {
             rules,
             by_type,
             any_type,
+            defs: Defs::default(),
         }
     }
 

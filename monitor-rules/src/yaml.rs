@@ -62,7 +62,7 @@ impl Node {
 
 /// The text of every loaded file, kept so positions inside multi-line
 /// scalars can be recomputed on demand.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SourceMap {
     files: Vec<(Arc<str>, Vec<String>)>,
 }
