@@ -1,6 +1,7 @@
 //! Arbitrary bytes into the rule loader: it must return a rule set or a
 //! typed error, never panic. When a set loads, matching and formatting run
-//! over a small event so the compiled matcher is exercised too.
+//! over a small event so the compiled matcher is exercised too; the text is
+//! also compiled as a standalone condition.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -31,6 +32,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(src) = RuleSource::from_bytes("fuzz.yaml", data) else {
         return;
     };
+    // The same text as a standalone condition.
+    if let Ok(f) = vigil_rules::Filter::compile(&src.text) {
+        let _ = f.matches(&Ev);
+    }
     for strict in [false, true] {
         match RuleSet::load(std::slice::from_ref(&src), &LoadOptions { strict }) {
             Ok((set, report)) => {
