@@ -11,13 +11,14 @@ use vigil_rules::{DiagKind, LoadOptions, RuleSet};
 fn falco_rules() -> PathBuf {
     let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     loop {
-        let p = dir.join("shared/falco-rules/falco_rules.yaml");
-        if p.is_file() {
-            return p;
-        }
-        let p = dir.join("../shared/falco-rules/falco_rules.yaml");
-        if p.is_file() {
-            return p;
+        for rel in [
+            "shared/falco-rules/falco_rules.yaml",
+            "../shared/falco-rules/falco_rules.yaml",
+        ] {
+            let p = dir.join(rel);
+            if p.is_file() {
+                return p.canonicalize().unwrap_or(p);
+            }
         }
         assert!(
             dir.pop(),
