@@ -170,6 +170,11 @@ pub(crate) enum Test {
         n: Option<NumPred>,
         negate: bool,
     },
+    /// `field op val(other)`.
+    FieldCmp {
+        other: Field,
+        op: crate::parse::Op,
+    },
     /// List field: every element is in the set (and there is at least one).
     ListIn(StrSet),
     /// List field: some element is in the set.
@@ -240,7 +245,7 @@ impl Expr {
                     Test::Exists | Test::Bool { .. } | Test::Num { .. } => 1,
                     Test::Str { pred, .. } => pred.cost(),
                     Test::Dyn { s, .. } => s.as_ref().map_or(2, StrPred::cost),
-                    Test::ListIn(_) | Test::ListIntersects(_) => 8,
+                    Test::ListIn(_) | Test::ListIntersects(_) | Test::FieldCmp { .. } => 8,
                 }
             }
         }
@@ -400,6 +405,17 @@ impl Check {
                 };
                 hit != *negate
             }
+            Test::FieldCmp { other, op } => {
+                let w = if other.id == FieldId::EvtType {
+                    Some(Value::Str(ev.evt_type()))
+                } else {
+                    ev.get(other)
+                };
+                match w {
+                    Some(w) => field_cmp(v, w, *op),
+                    None => false,
+                }
+            }
             Test::ListIn(set) => match v {
                 Value::List(l) => !l.is_empty() && l.iter().all(|x| set.contains(x)),
                 Value::Str(x) => set.contains(x),
@@ -471,6 +487,49 @@ impl NumPred {
     }
 }
 
+/// Compare two values of one event (`val()`): numbers numerically (text
+/// that parses as a number counts), everything else as text.
+fn field_cmp(a: Value<'_>, b: Value<'_>, op: crate::parse::Op) -> bool {
+    use crate::parse::Op;
+    use std::cmp::Ordering;
+    let num = |v: Value<'_>| match v {
+        Value::Num(n) => Some(n),
+        Value::Str(s) => s.trim().parse().ok(),
+        Value::Bool(b) => Some(b as i64),
+        Value::List(_) => None,
+    };
+    let ord = match (num(a), num(b)) {
+        (Some(x), Some(y))
+            if !matches!(
+                op,
+                Op::Contains | Op::IContains | Op::StartsWith | Op::EndsWith
+            ) =>
+        {
+            x.cmp(&y)
+        }
+        _ => {
+            let (ab, bb) = (NumBuf::of(a), NumBuf::of(b));
+            let (x, y) = (ab.text(a), bb.text(b));
+            match op {
+                Op::Contains => return x.contains(y),
+                Op::IContains => return icontains(x.as_bytes(), y.to_ascii_lowercase().as_bytes()),
+                Op::StartsWith => return x.starts_with(y),
+                Op::EndsWith => return x.ends_with(y),
+                _ => x.cmp(y),
+            }
+        }
+    };
+    match op {
+        Op::Eq => ord == Ordering::Equal,
+        Op::Ne => ord != Ordering::Equal,
+        Op::Lt => ord == Ordering::Less,
+        Op::Le => ord != Ordering::Greater,
+        Op::Gt => ord == Ordering::Greater,
+        Op::Ge => ord != Ordering::Less,
+        _ => false,
+    }
+}
+
 /// ASCII case-insensitive substring search; `needle` is lowercase.
 fn icontains(hay: &[u8], needle: &[u8]) -> bool {
     let Some((&first, rest)) = needle.split_first() else {
@@ -528,6 +587,23 @@ impl NumBuf {
     }
     fn as_str(&self) -> &str {
         std::str::from_utf8(&self.buf[self.start..]).unwrap_or("")
+    }
+    /// A buffer holding `v`'s text when it is a number.
+    fn of(v: Value<'_>) -> NumBuf {
+        match v {
+            Value::Num(n) => NumBuf::new(n),
+            _ => NumBuf::new(0),
+        }
+    }
+    /// `v` as text (numbers through this buffer; lists are not text).
+    fn text<'a>(&'a self, v: Value<'a>) -> &'a str {
+        match v {
+            Value::Str(s) => s,
+            Value::Num(_) => self.as_str(),
+            Value::Bool(true) => "true",
+            Value::Bool(false) => "false",
+            Value::List(_) => "",
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 //! expr    := and ('or' and)*
 //! and     := unary ('and' unary)*
 //! unary   := 'not' unary | '(' expr ')' | check | MACRO
-//! check   := FIELD ('[' ARG ']')? ( 'exists' | OP value | LISTOP list )
+//! check   := FIELD ('[' ARG ']')? ( 'exists' | OP (value | 'val(' FIELD ')') | LISTOP list )
 //! list    := '(' (value (',' value)*)? ')'
 //! value   := "quoted" | 'quoted' | bareword
 //! ```
@@ -125,6 +125,12 @@ pub enum Rhs {
     None,
     Value(Lit),
     List(Vec<Lit>),
+    /// `val(field)`: compare with another field of the same event.
+    Field {
+        field: String,
+        arg: Option<String>,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -383,6 +389,8 @@ impl<'a> Parser<'a> {
                     return Err(self.err(&format!("expected '(' to start the list after '{op}'")));
                 }
                 Rhs::List(self.list()?)
+            } else if self.s[self.i..].starts_with("val(") {
+                self.val_field()?
             } else {
                 Rhs::Value(self.value()?)
             }
@@ -394,6 +402,36 @@ impl<'a> Parser<'a> {
             op,
             op_span,
             rhs,
+        })
+    }
+
+    /// `val(field[arg])`, the cursor on `val(`.
+    fn val_field(&mut self) -> Result<Rhs, SyntaxError> {
+        self.i += 4;
+        self.ws();
+        let start = self.i;
+        let w = self.word();
+        if !w.contains('.') {
+            return Err(self.err("expected a field name in val(...)"));
+        }
+        self.i += w.len();
+        let mut arg = None;
+        if self.peek() == Some(b'[') {
+            let close = self.s[self.i..]
+                .find(']')
+                .ok_or_else(|| self.err("missing ']' after field argument"))?;
+            arg = Some(self.s[self.i + 1..self.i + close].to_owned());
+            self.i += close + 1;
+        }
+        self.ws();
+        if self.peek() != Some(b')') {
+            return Err(self.err("expected ')' to close val("));
+        }
+        self.i += 1;
+        Ok(Rhs::Field {
+            field: w.to_owned(),
+            arg,
+            span: self.span(start),
         })
     }
 
@@ -586,6 +624,34 @@ mod tests {
         // Keywords need a word boundary: `notify` is a macro name.
         assert!(matches!(p("notify"), Ast::Macro { .. }));
         assert!(matches!(p("(((a)))"), Ast::Macro { .. }));
+    }
+
+    #[test]
+    fn field_operands() {
+        match p("proc.pid != val(proc.ppid)") {
+            Ast::Check {
+                rhs:
+                    Rhs::Field {
+                        field,
+                        arg: None,
+                        span,
+                    },
+                ..
+            } => {
+                assert_eq!(field, "proc.ppid");
+                assert_eq!(span.off, 16);
+            }
+            o => panic!("{o:?}"),
+        }
+        match p("proc.name = val( proc.aname[2] )") {
+            Ast::Check {
+                rhs: Rhs::Field { arg, .. },
+                ..
+            } => assert_eq!(arg.as_deref(), Some("2")),
+            o => panic!("{o:?}"),
+        }
+        assert!(e("proc.pid = val(x)").message.contains("field name"));
+        assert!(e("proc.pid = val(a.b").message.contains("close val"));
     }
 
     #[test]

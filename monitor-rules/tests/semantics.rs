@@ -426,3 +426,64 @@ fn value_split_keeps_order_and_handles_missing_or_odd_values() {
     );
     assert_eq!(names(&cases[4]), ["r3", "r4"]);
 }
+
+#[test]
+fn field_to_field_comparisons_with_val() {
+    let e = Ev::new("ptrace")
+        .s("proc.name", "gdb")
+        .s("proc.pname", "gdb")
+        .s("proc.exepath", "/usr/bin/gdb")
+        .n("proc.pid", 10)
+        .n("proc.ppid", 9)
+        .n("evt.arg.pid", 12);
+    assert!(eval("proc.name = val(proc.pname)", &e));
+    assert!(!eval("proc.name != val(proc.pname)", &e));
+    assert!(eval("proc.pid != val(proc.ppid)", &e));
+    assert!(eval(
+        "proc.pid > val(proc.ppid) and proc.ppid < val(proc.pid)",
+        &e
+    ));
+    assert!(
+        eval("evt.arg.pid != val(proc.pid)", &e),
+        "ptrace of another process"
+    );
+    assert!(eval("evt.arg.pid > val(proc.pid)", &e));
+    assert!(eval("proc.exepath endswith val(proc.name)", &e));
+    assert!(eval("proc.exepath contains val(proc.pname)", &e));
+    assert!(!eval("proc.exepath startswith val(proc.name)", &e));
+    // A missing operand field makes the comparison false.
+    assert!(!eval("proc.name = val(container.name)", &e));
+    assert!(eval("not proc.name = val(container.name)", &e));
+}
+
+#[test]
+fn val_errors_and_skips() {
+    let load = |cond: &str| {
+        let text =
+            format!("- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: {cond}\n");
+        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default())
+    };
+    let err = load("proc.pid = val(proc.name)").unwrap_err();
+    let d = &err.diagnostics()[0];
+    assert_eq!(
+        (d.kind, d.pos.line, d.pos.col),
+        (vigil_rules::DiagKind::Type, 5, 23),
+        "{d}"
+    );
+    assert!(d.message.contains("numeric versus string"), "{d}");
+    let err = load("proc.name in val(proc.pname)").unwrap_err();
+    assert!(err.to_string().contains("expected '('"), "{err}");
+    let err = load("proc.name glob val(proc.pname)").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("operator not supported with val()"),
+        "{err}"
+    );
+    let err = load("proc.name = val(proc.nope)").unwrap_err();
+    assert_eq!(err.to_string(), "t.yaml:5:30: unknown field 'proc.nope'");
+    let (_, report) = load("proc.name = val(proc.tty)").unwrap();
+    assert_eq!(
+        report.skipped[0].reason,
+        "field 'proc.tty' is not supported by vigil"
+    );
+}

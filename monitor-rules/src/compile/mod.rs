@@ -10,8 +10,8 @@ use std::rc::Rc;
 
 use crate::collect::{Collected, RuleDef};
 use crate::error::{DiagKind, Diagnostic, Pos};
-use crate::expr::{Check, Expr, NO_SLOT};
-use crate::field::{Field, Lookup};
+use crate::expr::{Check, Expr, Mode, NO_SLOT};
+use crate::field::{Field, FieldType, Lookup};
 use crate::output::OutputTemplate;
 use crate::parse::{parse_condition, parse_list_item, Ast, Lit, Rhs, Span};
 use crate::yaml::{Node, NodeKind, SourceMap, Style};
@@ -416,7 +416,7 @@ impl<'a> Compiler<'a> {
 
     fn rhs_values(&mut self, rhs: &Rhs) -> Vec<Lit> {
         match rhs {
-            Rhs::None => Vec::new(),
+            Rhs::None | Rhs::Field { .. } => Vec::new(),
             Rhs::Value(l) => vec![l.clone()],
             Rhs::List(items) => {
                 let mut out = Vec::new();
@@ -438,6 +438,45 @@ impl<'a> Compiler<'a> {
                     }
                 }
                 out
+            }
+        }
+    }
+
+    /// Interned identity of a check's meaning (for sharing across rules).
+    fn key(&mut self, text: String) -> u32 {
+        let next = self.check_keys.len() as u32;
+        *self.check_keys.entry(text).or_insert(next)
+    }
+
+    /// Resolve a field. `Err(Some(placeholder))`: vigil lacks it (the rule
+    /// will be skipped); `Err(None)`: an error was recorded.
+    fn resolve(
+        &self,
+        field: &str,
+        arg: Option<&str>,
+        span: Span,
+        ctx: &mut RuleCtx,
+    ) -> Result<(Field, FieldType), Option<Expr>> {
+        match Field::lookup(field, arg) {
+            Lookup::Supported(f, ty) => Ok((f, ty)),
+            Lookup::Unsupported => {
+                let full = match arg {
+                    Some(a) => format!("{field}[{a}]"),
+                    None => field.to_owned(),
+                };
+                ctx.unsupported
+                    .get_or_insert_with(|| format!("field '{full}' is not supported by vigil"));
+                Err(Some(Expr::Const(false)))
+            }
+            Lookup::Unknown(msg) => {
+                if ctx.skip_unknown {
+                    ctx.unsupported
+                        .get_or_insert_with(|| format!("{msg} (skip-if-unknown-filter)"));
+                    return Err(Some(Expr::Const(false)));
+                }
+                ctx.errors
+                    .push(self.diag(span, DiagKind::UnknownField, msg));
+                Err(None)
             }
         }
     }
@@ -475,37 +514,42 @@ impl<'a> Compiler<'a> {
                 op_span,
                 rhs,
             } => {
-                let (f, ty) = match Field::lookup(field, arg.as_deref()) {
-                    Lookup::Supported(f, ty) => (f, ty),
-                    Lookup::Unsupported => {
-                        let full = match arg {
-                            Some(a) => format!("{field}[{a}]"),
-                            None => field.clone(),
-                        };
-                        ctx.unsupported.get_or_insert_with(|| {
-                            format!("field '{full}' is not supported by vigil")
-                        });
-                        return Some(Expr::Const(false));
-                    }
-                    Lookup::Unknown(msg) => {
-                        if ctx.skip_unknown {
-                            ctx.unsupported
-                                .get_or_insert_with(|| format!("{msg} (skip-if-unknown-filter)"));
-                            return Some(Expr::Const(false));
-                        }
-                        ctx.errors
-                            .push(self.diag(*span, DiagKind::UnknownField, msg));
-                        return None;
-                    }
+                let (f, ty) = match self.resolve(field, arg.as_deref(), *span, ctx) {
+                    Ok(x) => x,
+                    Err(placeholder) => return placeholder,
                 };
+                if let Rhs::Field {
+                    field: other,
+                    arg: oarg,
+                    span: ospan,
+                } = rhs
+                {
+                    let (g, gty) = match self.resolve(other, oarg.as_deref(), *ospan, ctx) {
+                        Ok(x) => x,
+                        Err(placeholder) => return placeholder,
+                    };
+                    let key = self.key(format!("{}\u{1f}{op}\u{1f}val({})", f.name(), g.name()));
+                    return match self.field_cmp(&f, ty, *op, *op_span, g, gty) {
+                        Ok(test) => Some(Expr::Check(Box::new(Check {
+                            field: f,
+                            mode: Mode::Scalar,
+                            test,
+                            key,
+                            slot: NO_SLOT,
+                        }))),
+                        Err(d) => {
+                            ctx.errors.push(d);
+                            None
+                        }
+                    };
+                }
                 let vals = self.rhs_values(rhs);
                 let mut key = format!("{}\u{1f}{op}", f.name());
                 for v in &vals {
                     key.push('\u{1f}');
                     key.push_str(&v.text);
                 }
-                let next = self.check_keys.len() as u32;
-                let key = *self.check_keys.entry(key).or_insert(next);
+                let key = self.key(key);
                 match self.test(&f, ty, *op, *op_span, &vals) {
                     Ok((mode, test)) => Some(Expr::Check(Box::new(Check {
                         field: f,

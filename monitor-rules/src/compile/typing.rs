@@ -12,6 +12,57 @@ use crate::parse::{Lit, Op, Span};
 use super::Compiler;
 
 impl Compiler<'_> {
+    /// `field op val(other)`: both fields must have comparable types.
+    pub(super) fn field_cmp(
+        &self,
+        f: &Field,
+        ty: FieldType,
+        op: Op,
+        op_span: Span,
+        other: Field,
+        oty: FieldType,
+    ) -> Result<Test, Diagnostic> {
+        use FieldType::*;
+        let err = |why: &str| {
+            self.diag(
+                op_span,
+                DiagKind::Type,
+                format!(
+                    "type error: cannot compare '{}' with val({}) using '{op}': {why}",
+                    f.name(),
+                    other.name()
+                ),
+            )
+        };
+        let class = |t: FieldType| match t {
+            Str | Dyn => Some(Str),
+            Num => Some(Num),
+            Bool => Some(Bool),
+            StrList => None,
+        };
+        let (a, b) = match (class(ty), class(oty)) {
+            (Some(a), Some(b)) => (a, b),
+            _ => return Err(err("list fields cannot be compared with val()")),
+        };
+        // Syscall arguments may be numbers or text: accept either side.
+        let dynamic = ty == Dyn || oty == Dyn;
+        if a != b && !dynamic {
+            return Err(err(&format!("{ty} versus {oty}")));
+        }
+        let ok = match op {
+            Op::Eq | Op::Ne => true,
+            Op::Lt | Op::Le | Op::Gt | Op::Ge => a == Num || b == Num || dynamic,
+            Op::Contains | Op::IContains | Op::StartsWith | Op::EndsWith => {
+                a == Str && b == Str || dynamic
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(err("operator not supported with val()"));
+        }
+        Ok(Test::FieldCmp { other, op })
+    }
+
     pub(super) fn test(
         &self,
         f: &Field,
