@@ -188,6 +188,7 @@ pub(crate) enum StrPred {
     /// Needle already ASCII-lowercased.
     IContains(Box<[u8]>),
     StartsWith(Box<str>),
+    BStartsWith(Box<[u8]>),
     EndsWith(Box<str>),
     Glob(Regex),
     In(StrSet),
@@ -434,6 +435,7 @@ impl StrPred {
     fn cost(&self) -> u32 {
         match self {
             StrPred::Eq(_) | StrPred::StartsWith(_) | StrPred::EndsWith(_) => 2,
+            StrPred::BStartsWith(_) => 2,
             StrPred::In(_) => 3,
             StrPred::PMatch(_) => 4,
             StrPred::Contains(_) | StrPred::IContains(_) => 5,
@@ -448,6 +450,7 @@ impl StrPred {
             StrPred::Contains(f) => f.find(s.as_bytes()).is_some(),
             StrPred::IContains(n) => icontains(s.as_bytes(), n),
             StrPred::StartsWith(x) => s.starts_with(&**x),
+            StrPred::BStartsWith(x) => s.as_bytes().starts_with(x),
             StrPred::EndsWith(x) => s.ends_with(&**x),
             StrPred::Glob(r) | StrPred::Regex(r) => r.is_match(s),
             StrPred::In(set) => set.contains(s),

@@ -39,6 +39,12 @@ pub enum Op {
     StartsWith,
     EndsWith,
     Glob,
+    /// Case-insensitive glob.
+    IGlob,
+    /// Contains the bytes written in hex (`bcontains 504b0304`).
+    BContains,
+    /// Starts with the bytes written in hex.
+    BStartsWith,
     In,
     Intersects,
     PMatch,
@@ -57,6 +63,9 @@ impl Op {
             "startswith" => Op::StartsWith,
             "endswith" => Op::EndsWith,
             "glob" => Op::Glob,
+            "iglob" => Op::IGlob,
+            "bcontains" => Op::BContains,
+            "bstartswith" => Op::BStartsWith,
             "in" => Op::In,
             "intersects" => Op::Intersects,
             "pmatch" => Op::PMatch,
@@ -103,6 +112,9 @@ impl fmt::Display for Op {
             Op::StartsWith => "startswith",
             Op::EndsWith => "endswith",
             Op::Glob => "glob",
+            Op::IGlob => "iglob",
+            Op::BContains => "bcontains",
+            Op::BStartsWith => "bstartswith",
             Op::In => "in",
             Op::Intersects => "intersects",
             Op::PMatch => "pmatch",

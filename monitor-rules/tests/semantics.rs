@@ -86,6 +86,24 @@ fn string_operators() {
     assert!(eval("proc.cmdline regex 'curl https?://'", &e));
     assert!(!eval("proc.cmdline regex '^curl'", &e));
     assert!(eval("proc.cmdline regex '^bash'", &e));
+    assert!(eval("fd.name iglob '/ETC/SH*'", &e));
+    assert!(!eval("fd.name glob '/ETC/SH*'", &e));
+    // Byte operators take hex: "curl" is 6375726c, "bash" 62617368.
+    assert!(eval("proc.cmdline bcontains 6375726c", &e));
+    assert!(!eval("proc.cmdline bcontains 6375726d", &e));
+    assert!(eval("proc.cmdline bstartswith 62617368", &e));
+    assert!(!eval("proc.cmdline bstartswith 6375726c", &e));
+}
+
+#[test]
+fn byte_operators_need_hex() {
+    let text = "- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: proc.name bcontains xyz\n";
+    let err =
+        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "t.yaml:5:34: type error: 'bcontains' needs bytes written in hex, not 'xyz'"
+    );
 }
 
 #[test]

@@ -182,6 +182,38 @@ impl Compiler<'_> {
             Op::IContains => StrPred::IContains(v(0).to_ascii_lowercase().into_bytes().into()),
             Op::StartsWith => StrPred::StartsWith(v(0).into()),
             Op::EndsWith => StrPred::EndsWith(v(0).into()),
+            Op::BContains | Op::BStartsWith => {
+                let bytes = hex_bytes(v(0)).ok_or_else(|| {
+                    self.diag(
+                        vals[0].span,
+                        DiagKind::Type,
+                        format!(
+                            "type error: '{op}' needs bytes written in hex, not '{}'",
+                            v(0)
+                        ),
+                    )
+                })?;
+                if op == Op::BContains {
+                    StrPred::Contains(Box::new(Finder::new(&bytes).into_owned()))
+                } else {
+                    StrPred::BStartsWith(bytes.into())
+                }
+            }
+            Op::IGlob => StrPred::Glob(
+                glob_regex(v(0))
+                    .and_then(|r| {
+                        regex::RegexBuilder::new(r.as_str())
+                            .case_insensitive(true)
+                            .build()
+                    })
+                    .map_err(|e| {
+                        self.diag(
+                            vals[0].span,
+                            DiagKind::Regex,
+                            format!("invalid glob '{}': {e}", v(0)),
+                        )
+                    })?,
+            ),
             Op::Glob => StrPred::Glob(glob_regex(v(0)).map_err(|e| {
                 self.diag(
                     vals[0].span,
@@ -265,6 +297,18 @@ fn first_line(s: &str) -> String {
         .unwrap_or(s)
         .trim()
         .to_owned()
+}
+
+/// `504b0304` → bytes (an even number of hex digits, at least one byte).
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if s.is_empty() || !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn parse_num(s: &str) -> Option<i64> {
