@@ -365,6 +365,11 @@ impl<'a> Parser<'a> {
                 self.i += w.len();
                 if w.contains('.') {
                     self.check(w, start)
+                } else if self.peek() == Some(b'(') {
+                    self.i = start;
+                    Err(self.err(&format!(
+                        "'{w}(...)' is not supported: vigil has no field transformers (tolower, toupper, b64, basename, len)"
+                    )))
                 } else {
                     Ok(Ast::Macro {
                         name: w.to_owned(),
@@ -663,6 +668,9 @@ mod tests {
             o => panic!("{o:?}"),
         }
         assert!(e("proc.pid = val(x)").message.contains("field name"));
+        let t = e("tolower(proc.name) = bash");
+        assert_eq!(t.off, 0);
+        assert!(t.message.contains("no field transformers"), "{}", t.message);
         assert!(e("proc.pid = val(a.b").message.contains("close val"));
     }
 
