@@ -1,0 +1,691 @@
+//! The compiled matcher: a condition after macro expansion, list
+//! resolution and type checking, with every operand prepared once (lowered
+//! strings for `icontains`, hash sets for `in`, compiled regexes and globs,
+//! substring finders). Evaluation borrows values from the event and
+//! allocates nothing.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use memchr::memmem::Finder;
+use regex::Regex;
+
+use crate::field::{Field, FieldId};
+use crate::value::{FieldSource, Value};
+
+/// A small, fast hasher for short strings (FxHash's mixing step); the sets
+/// hold rule-author values, so hash flooding is not a concern.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+            h = (h.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        let rem = chunks.remainder();
+        if !rem.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rem.len()].copy_from_slice(rem);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf) ^ ((rem.len() as u64) << 59))
+                .wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i])
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.write_u64(i as u64)
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64)
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// Sets up to this size are scanned linearly (faster than hashing).
+const SMALL_SET: usize = 8;
+
+/// A set of strings for `in`: a short slice or a hash set.
+#[derive(Debug)]
+pub(crate) enum StrSet {
+    Small(Box<[Box<str>]>),
+    Hash(HashSet<Box<str>, FxBuild>),
+}
+
+impl FromIterator<Box<str>> for StrSet {
+    fn from_iter<I: IntoIterator<Item = Box<str>>>(it: I) -> StrSet {
+        let mut v: Vec<Box<str>> = it.into_iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        if v.len() <= SMALL_SET {
+            StrSet::Small(v.into())
+        } else {
+            StrSet::Hash(v.into_iter().collect())
+        }
+    }
+}
+
+impl StrSet {
+    #[inline]
+    pub(crate) fn contains(&self, s: &str) -> bool {
+        match self {
+            StrSet::Small(v) => v
+                .iter()
+                .any(|x| x.len() == s.len() && x.as_bytes() == s.as_bytes()),
+            StrSet::Hash(h) => h.contains(s),
+        }
+    }
+    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = &Box<str>> + '_> {
+        match self {
+            StrSet::Small(v) => Box::new(v.iter()),
+            StrSet::Hash(h) => Box::new(h.iter()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum Expr {
+    Const(bool),
+    And(Box<[Expr]>),
+    Or(Box<[Expr]>),
+    Not(Box<Expr>),
+    Check(Box<Check>),
+}
+
+/// How a field's value is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// One value.
+    Scalar,
+    /// A list where the check holds if it holds for any element
+    /// (`proc.aname` without index: any ancestor).
+    AnyOf,
+}
+
+#[derive(Debug)]
+pub(crate) struct Check {
+    pub field: Field,
+    pub mode: Mode,
+    pub test: Test,
+    /// Identity of this check's meaning (field, operator, operands); equal
+    /// checks in different rules share it.
+    pub key: u32,
+    /// Slot in [`Memo`] when the check occurs in several rules, else
+    /// [`NO_SLOT`].
+    pub slot: u32,
+}
+
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+/// Checks shared between rules are evaluated once per event: results are
+/// remembered here (on the stack: no allocation per event).
+pub(crate) const MEMO_SLOTS: usize = 1024;
+
+pub(crate) struct Memo {
+    known: [u64; MEMO_SLOTS / 64],
+    val: [u64; MEMO_SLOTS / 64],
+}
+
+impl Memo {
+    pub(crate) fn new() -> Memo {
+        Memo {
+            known: [0; MEMO_SLOTS / 64],
+            val: [0; MEMO_SLOTS / 64],
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum Test {
+    Exists,
+    Str {
+        pred: StrPred,
+        negate: bool,
+    },
+    Num {
+        pred: NumPred,
+        negate: bool,
+    },
+    Bool {
+        want: bool,
+        negate: bool,
+    },
+    /// Syscall arguments: numeric when the value is a number and the
+    /// operand is one, textual otherwise.
+    Dyn {
+        s: Option<StrPred>,
+        n: Option<NumPred>,
+        negate: bool,
+    },
+    /// `field op val(other)`.
+    FieldCmp {
+        other: Field,
+        op: crate::parse::Op,
+    },
+    /// List field: every element is in the set (and there is at least one).
+    ListIn(StrSet),
+    /// List field: some element is in the set.
+    ListIntersects(StrSet),
+}
+
+#[derive(Debug)]
+pub(crate) enum StrPred {
+    Eq(Box<str>),
+    Contains(Box<Finder<'static>>),
+    /// Needle already ASCII-lowercased.
+    IContains(Box<[u8]>),
+    StartsWith(Box<str>),
+    BStartsWith(Box<[u8]>),
+    EndsWith(Box<str>),
+    Glob(Regex),
+    In(StrSet),
+    PMatch(Box<[PathPat]>),
+    Regex(Regex),
+}
+
+#[derive(Debug)]
+pub(crate) enum PathPat {
+    /// A directory prefix without trailing slash ("" is the root).
+    Prefix(Box<str>),
+    /// Path components, each a compiled glob.
+    Glob(Box<[Regex]>),
+}
+
+#[derive(Debug)]
+pub(crate) enum NumPred {
+    Eq(i64),
+    Lt(i64),
+    Le(i64),
+    Gt(i64),
+    Ge(i64),
+    In(HashSet<i64, FxBuild>),
+}
+
+impl Expr {
+    /// Flatten nested `and`/`or` (macro expansion creates many) and order
+    /// each group's terms cheapest first; `evt.type` checks go last since
+    /// the type index has usually decided them already. Terms have no side
+    /// effects, so order does not change the result.
+    pub(crate) fn optimize(self) -> Expr {
+        match self {
+            Expr::And(v) => group(v, true),
+            Expr::Or(v) => group(v, false),
+            Expr::Not(e) => match e.optimize() {
+                Expr::Not(inner) => *inner,
+                Expr::Const(b) => Expr::Const(!b),
+                e => Expr::Not(Box::new(e)),
+            },
+            e => e,
+        }
+    }
+
+    fn cost(&self) -> u32 {
+        match self {
+            Expr::Const(_) => 0,
+            Expr::Not(e) => e.cost(),
+            Expr::And(v) | Expr::Or(v) => v.iter().map(Expr::cost).sum::<u32>().min(1000),
+            Expr::Check(c) => {
+                if c.field.id == FieldId::EvtType {
+                    return 50;
+                }
+                let base = if c.mode == Mode::AnyOf { 10 } else { 0 };
+                base + match &c.test {
+                    Test::Exists | Test::Bool { .. } | Test::Num { .. } => 1,
+                    Test::Str { pred, .. } => pred.cost(),
+                    Test::Dyn { s, .. } => s.as_ref().map_or(2, StrPred::cost),
+                    Test::ListIn(_) | Test::ListIntersects(_) | Test::FieldCmp { .. } => 8,
+                }
+            }
+        }
+    }
+}
+
+fn group(v: Box<[Expr]>, and: bool) -> Expr {
+    let mut out = Vec::with_capacity(v.len());
+    for e in v.into_vec() {
+        match e.optimize() {
+            Expr::And(inner) if and => out.extend(inner.into_vec()),
+            Expr::Or(inner) if !and => out.extend(inner.into_vec()),
+            // `true` in an and / `false` in an or is a no-op.
+            Expr::Const(b) if b == and => {}
+            Expr::Const(b) => return Expr::Const(b),
+            e => out.push(e),
+        }
+    }
+    out.sort_by_key(Expr::cost);
+    match out.len() {
+        0 => Expr::Const(and),
+        1 => out.pop().expect("one"),
+        _ if and => Expr::And(out.into()),
+        _ => Expr::Or(out.into()),
+    }
+}
+
+impl Expr {
+    pub(crate) fn eval<E: FieldSource + ?Sized>(&self, ev: &E, memo: &mut Memo) -> bool {
+        match self {
+            Expr::Const(b) => *b,
+            Expr::And(v) => v.iter().all(|e| e.eval(ev, memo)),
+            Expr::Or(v) => v.iter().any(|e| e.eval(ev, memo)),
+            Expr::Not(e) => !e.eval(ev, memo),
+            Expr::Check(c) => {
+                let slot = c.slot as usize;
+                if slot >= MEMO_SLOTS {
+                    return c.eval(ev);
+                }
+                let (w, bit) = (slot / 64, 1u64 << (slot % 64));
+                if memo.known[w] & bit != 0 {
+                    return memo.val[w] & bit != 0;
+                }
+                let r = c.eval(ev);
+                memo.known[w] |= bit;
+                if r {
+                    memo.val[w] |= bit;
+                }
+                r
+            }
+        }
+    }
+
+    /// Top-level conjuncts `field = x` / `field in (...)` (string fields,
+    /// not negated): the rule can only match if `field` takes one of these
+    /// values.
+    pub(crate) fn required_values(&self) -> Vec<(&Field, Vec<&str>)> {
+        let terms: &[Expr] = match self {
+            Expr::And(v) => v,
+            e => std::slice::from_ref(e),
+        };
+        let mut out = Vec::new();
+        for t in terms {
+            let Expr::Check(c) = t else { continue };
+            if c.mode != Mode::Scalar {
+                continue;
+            }
+            match &c.test {
+                Test::Str {
+                    pred: StrPred::Eq(x),
+                    negate: false,
+                } => out.push((&c.field, vec![&**x])),
+                Test::Str {
+                    pred: StrPred::In(s),
+                    negate: false,
+                } => out.push((&c.field, s.iter().map(|x| &**x).collect())),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Visit every check (to assign memo slots).
+    pub(crate) fn checks_mut(&mut self, f: &mut impl FnMut(&mut Check)) {
+        match self {
+            Expr::Const(_) => {}
+            Expr::And(v) | Expr::Or(v) => v.iter_mut().for_each(|e| e.checks_mut(f)),
+            Expr::Not(e) => e.checks_mut(f),
+            Expr::Check(c) => f(c),
+        }
+    }
+}
+
+impl Check {
+    fn eval<E: FieldSource + ?Sized>(&self, ev: &E) -> bool {
+        let v = if self.field.id == FieldId::EvtType {
+            Some(Value::Str(ev.evt_type()))
+        } else {
+            ev.get(&self.field)
+        };
+        let Some(v) = v else { return false };
+        match &self.test {
+            Test::Exists => true,
+            Test::Str { pred, negate } => {
+                let hit = match v {
+                    Value::Str(s) => pred.test(s),
+                    Value::List(l) => l.iter().any(|s| pred.test(s)),
+                    Value::Num(n) => pred.test(NumBuf::new(n).as_str()),
+                    Value::Bool(b) => pred.test(if b { "true" } else { "false" }),
+                };
+                hit != *negate
+            }
+            Test::Num { pred, negate } => {
+                let hit = match v {
+                    Value::Num(n) => pred.test(n),
+                    Value::Str(s) => s.trim().parse().map(|n| pred.test(n)).unwrap_or(false),
+                    Value::Bool(b) => pred.test(b as i64),
+                    Value::List(l) => l
+                        .iter()
+                        .any(|s| s.trim().parse().map(|n| pred.test(n)).unwrap_or(false)),
+                };
+                hit != *negate
+            }
+            Test::Bool { want, negate } => {
+                let b = match v {
+                    Value::Bool(b) => b,
+                    Value::Num(n) => n != 0,
+                    Value::Str(s) => match s {
+                        "true" => true,
+                        "false" => false,
+                        _ => return false,
+                    },
+                    Value::List(_) => return false,
+                };
+                (b == *want) != *negate
+            }
+            Test::Dyn { s, n, negate } => {
+                let hit = match v {
+                    Value::Num(x) => match (n, s) {
+                        (Some(np), _) => np.test(x),
+                        (None, Some(sp)) => sp.test(NumBuf::new(x).as_str()),
+                        (None, None) => false,
+                    },
+                    Value::Str(st) => match (s, n) {
+                        (Some(sp), _) => sp.test(st),
+                        (None, Some(np)) => st.trim().parse().map(|x| np.test(x)).unwrap_or(false),
+                        (None, None) => false,
+                    },
+                    Value::Bool(b) => match s {
+                        Some(sp) => sp.test(if b { "true" } else { "false" }),
+                        None => false,
+                    },
+                    Value::List(l) => match s {
+                        Some(sp) => l.iter().any(|x| sp.test(x)),
+                        None => false,
+                    },
+                };
+                hit != *negate
+            }
+            Test::FieldCmp { other, op } => {
+                let w = if other.id == FieldId::EvtType {
+                    Some(Value::Str(ev.evt_type()))
+                } else {
+                    ev.get(other)
+                };
+                match w {
+                    Some(w) => field_cmp(v, w, *op),
+                    None => false,
+                }
+            }
+            Test::ListIn(set) => match v {
+                Value::List(l) => !l.is_empty() && l.iter().all(|x| set.contains(x)),
+                Value::Str(x) => set.contains(x),
+                _ => false,
+            },
+            Test::ListIntersects(set) => match v {
+                Value::List(l) => l.iter().any(|x| set.contains(x)),
+                Value::Str(x) => set.contains(x),
+                _ => false,
+            },
+        }
+    }
+}
+
+impl StrPred {
+    fn cost(&self) -> u32 {
+        match self {
+            StrPred::Eq(_) | StrPred::StartsWith(_) | StrPred::EndsWith(_) => 2,
+            StrPred::BStartsWith(_) => 2,
+            StrPred::In(_) => 3,
+            StrPred::PMatch(_) => 4,
+            StrPred::Contains(_) | StrPred::IContains(_) => 5,
+            StrPred::Glob(_) | StrPred::Regex(_) => 8,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn test(&self, s: &str) -> bool {
+        match self {
+            StrPred::Eq(x) => s == &**x,
+            StrPred::Contains(f) => f.find(s.as_bytes()).is_some(),
+            StrPred::IContains(n) => icontains(s.as_bytes(), n),
+            StrPred::StartsWith(x) => s.starts_with(&**x),
+            StrPred::BStartsWith(x) => s.as_bytes().starts_with(x),
+            StrPred::EndsWith(x) => s.ends_with(&**x),
+            StrPred::Glob(r) | StrPred::Regex(r) => r.is_match(s),
+            StrPred::In(set) => set.contains(s),
+            StrPred::PMatch(pats) => pats.iter().any(|p| p.test(s)),
+        }
+    }
+}
+
+impl PathPat {
+    fn test(&self, s: &str) -> bool {
+        match self {
+            PathPat::Prefix(p) => {
+                s.starts_with(&**p) && (s.len() == p.len() || s.as_bytes()[p.len()] == b'/')
+            }
+            PathPat::Glob(parts) => {
+                let mut comps = s.split('/');
+                parts.iter().all(|re| match comps.next() {
+                    Some(c) => re.is_match(c),
+                    None => false,
+                })
+            }
+        }
+    }
+}
+
+impl NumPred {
+    #[inline]
+    fn test(&self, n: i64) -> bool {
+        match self {
+            NumPred::Eq(x) => n == *x,
+            NumPred::Lt(x) => n < *x,
+            NumPred::Le(x) => n <= *x,
+            NumPred::Gt(x) => n > *x,
+            NumPred::Ge(x) => n >= *x,
+            NumPred::In(set) => set.contains(&n),
+        }
+    }
+}
+
+/// Compare two values of one event (`val()`): numbers numerically (text
+/// that parses as a number counts), everything else as text.
+fn field_cmp(a: Value<'_>, b: Value<'_>, op: crate::parse::Op) -> bool {
+    use crate::parse::Op;
+    use std::cmp::Ordering;
+    let num = |v: Value<'_>| match v {
+        Value::Num(n) => Some(n),
+        Value::Str(s) => s.trim().parse().ok(),
+        Value::Bool(b) => Some(b as i64),
+        Value::List(_) => None,
+    };
+    let ord = match (num(a), num(b)) {
+        (Some(x), Some(y))
+            if !matches!(
+                op,
+                Op::Contains | Op::IContains | Op::StartsWith | Op::EndsWith
+            ) =>
+        {
+            x.cmp(&y)
+        }
+        _ => {
+            let (ab, bb) = (NumBuf::of(a), NumBuf::of(b));
+            let (x, y) = (ab.text(a), bb.text(b));
+            match op {
+                Op::Contains => return x.contains(y),
+                Op::IContains => return icontains(x.as_bytes(), y.to_ascii_lowercase().as_bytes()),
+                Op::StartsWith => return x.starts_with(y),
+                Op::EndsWith => return x.ends_with(y),
+                _ => x.cmp(y),
+            }
+        }
+    };
+    match op {
+        Op::Eq => ord == Ordering::Equal,
+        Op::Ne => ord != Ordering::Equal,
+        Op::Lt => ord == Ordering::Less,
+        Op::Le => ord != Ordering::Greater,
+        Op::Gt => ord == Ordering::Greater,
+        Op::Ge => ord != Ordering::Less,
+        _ => false,
+    }
+}
+
+/// ASCII case-insensitive substring search; `needle` is lowercase.
+fn icontains(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let last_start = hay.len() - needle.len();
+    let upper = first.to_ascii_uppercase();
+    let mut from = 0;
+    while from <= last_start {
+        let Some(k) = memchr::memchr2(first, upper, &hay[from..=last_start]) else {
+            return false;
+        };
+        let at = from + k;
+        if hay[at + 1..at + needle.len()]
+            .iter()
+            .zip(rest)
+            .all(|(h, n)| h.to_ascii_lowercase() == *n)
+        {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
+/// An integer formatted on the stack, for string operators applied to
+/// numeric values.
+struct NumBuf {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl NumBuf {
+    fn new(n: i64) -> NumBuf {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let neg = n < 0;
+        let mut u = n.unsigned_abs();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (u % 10) as u8;
+            u /= 10;
+            if u == 0 {
+                break;
+            }
+        }
+        if neg {
+            i -= 1;
+            buf[i] = b'-';
+        }
+        NumBuf { buf, start: i }
+    }
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("")
+    }
+    /// A buffer holding `v`'s text when it is a number.
+    fn of(v: Value<'_>) -> NumBuf {
+        match v {
+            Value::Num(n) => NumBuf::new(n),
+            _ => NumBuf::new(0),
+        }
+    }
+    /// `v` as text (numbers through this buffer; lists are not text).
+    fn text<'a>(&'a self, v: Value<'a>) -> &'a str {
+        match v {
+            Value::Str(s) => s,
+            Value::Num(_) => self.as_str(),
+            Value::Bool(true) => "true",
+            Value::Bool(false) => "false",
+            Value::List(_) => "",
+        }
+    }
+}
+
+/// Translate a glob (`*`, `?`, `[...]`) into an anchored regex. `*` also
+/// matches `/`, as fnmatch does without FNM_PATHNAME.
+pub(crate) fn glob_regex(glob: &str) -> Result<Regex, regex::Error> {
+    let mut re = String::from("(?s)^");
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => re.push_str(".*"),
+            '?' => re.push('.'),
+            '[' => {
+                // Copy a bracket expression; `!` negates as in fnmatch.
+                let mut class = String::from("[");
+                let mut closed = false;
+                if chars.peek() == Some(&'!') || chars.peek() == Some(&'^') {
+                    chars.next();
+                    class.push('^');
+                }
+                let mut first = true;
+                for d in chars.by_ref() {
+                    if d == ']' && !first {
+                        closed = true;
+                        break;
+                    }
+                    first = false;
+                    if d == '\\' || d == '[' || d == '&' || d == '~' {
+                        class.push('\\');
+                    }
+                    class.push(d);
+                }
+                if closed {
+                    class.push(']');
+                    re.push_str(&class);
+                } else {
+                    re.push_str(&regex::escape(&class));
+                }
+            }
+            c => re.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
+        }
+    }
+    re.push('$');
+    Regex::new(&re)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn icontains_is_ascii_case_insensitive() {
+        assert!(icontains(b"BEGIN RSA Private KEY", b"rsa private"));
+        assert!(!icontains(b"BEGIN RSA", b"rsa private"));
+        assert!(icontains(b"x", b""));
+        assert!(icontains(b"aaB", b"ab"));
+    }
+
+    #[test]
+    fn numbuf() {
+        assert_eq!(NumBuf::new(0).as_str(), "0");
+        assert_eq!(NumBuf::new(-12).as_str(), "-12");
+        assert_eq!(NumBuf::new(i64::MIN).as_str(), i64::MIN.to_string());
+    }
+
+    #[test]
+    fn globs() {
+        let g = glob_regex("/home/*/.ssh/*").unwrap();
+        assert!(g.is_match("/home/a/.ssh/id_rsa"));
+        assert!(!g.is_match("/root/.ssh/id_rsa"));
+        let g = glob_regex("*../*../*").unwrap();
+        assert!(g.is_match("/a/../b/../c"));
+        let g = glob_regex("/dev/sd[a-c]?").unwrap();
+        assert!(g.is_match("/dev/sdb1"));
+        assert!(!g.is_match("/dev/sdd1"));
+        let g = glob_regex("x[!0-9]").unwrap();
+        assert!(g.is_match("xa") && !g.is_match("x1"));
+        let g = glob_regex("a.b+").unwrap();
+        assert!(g.is_match("a.b+") && !g.is_match("axb+"));
+        assert!(glob_regex("[").unwrap().is_match("["));
+    }
+}

@@ -1,0 +1,589 @@
+//! The field catalog: every field name a condition or output may use, its
+//! type and its argument form. Names are Falco's wherever the concept is the
+//! same. Fields Falco has but vigil does not supply are known here too, so a
+//! rule using them is *unsupported* (skipped with a clear line) rather than
+//! *wrong* (an error); a name neither knows is an error.
+
+use std::fmt;
+
+/// Type of a field's value, which decides the operators it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Str,
+    Num,
+    Bool,
+    /// A list of strings (`in` means subset, `intersects` means overlap).
+    StrList,
+    /// Syscall arguments: a number or a string depending on the event.
+    Dyn,
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FieldType::Str => "string",
+            FieldType::Num => "numeric",
+            FieldType::Bool => "boolean",
+            FieldType::StrList => "list",
+            FieldType::Dyn => "argument",
+        })
+    }
+}
+
+/// Identity of a supported field. The agent matches on this in its
+/// [`crate::FieldSource`] implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FieldId {
+    EvtType,
+    EvtNum,
+    EvtTime,
+    EvtRes,
+    EvtRawres,
+    EvtFailed,
+    EvtDir,
+    /// `evt.arg.NAME` ([`FieldArg::Name`]) or `evt.arg[N]` ([`FieldArg::Index`]).
+    EvtArg,
+    EvtArgs,
+    EvtIsOpenRead,
+    EvtIsOpenWrite,
+    EvtIsOpenExec,
+    EvtHostname,
+    ProcPid,
+    ThreadTid,
+    ProcPpid,
+    ProcName,
+    ProcExe,
+    ProcExepath,
+    ProcCmdline,
+    ProcArgs,
+    ProcPname,
+    ProcPexe,
+    ProcPexepath,
+    ProcPcmdline,
+    /// `proc.aname[N]` (N=0 is the process itself, 1 its parent, ...) or
+    /// `proc.aname` without index: any ancestor ([`Value::List`](crate::Value)).
+    ProcAname,
+    /// vigil: the ancestor names up to the container's init, as a list.
+    ProcAnames,
+    ProcIsExeUpperLayer,
+    ProcIsExeFromMemfd,
+    UserUid,
+    UserEuid,
+    GroupGid,
+    ContainerId,
+    ContainerFullId,
+    ContainerName,
+    ContainerImage,
+    ContainerImageRepository,
+    ContainerImageTag,
+    ContainerType,
+    K8sPodUid,
+    CgroupId,
+    CgroupPath,
+    NsMnt,
+    NsPid,
+    NsNet,
+    NsUser,
+    NsUts,
+    NsIpc,
+    NsCgroup,
+    FdNum,
+    FdName,
+    FdDirectory,
+    FdFilename,
+    FdType,
+    FdTypechar,
+    FdSip,
+    FdSport,
+    FdRip,
+    FdRport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ArgSpec {
+    None,
+    /// `[N]` optional: without it the field means "any of them".
+    OptIndex,
+    /// `.NAME` suffix or `[N]`/`[NAME]`.
+    Key,
+}
+
+struct FieldDef {
+    name: &'static str,
+    id: FieldId,
+    ty: FieldType,
+    arg: ArgSpec,
+}
+
+macro_rules! defs {
+    ($($name:literal => $id:ident, $ty:ident, $arg:ident;)*) => {
+        const FIELDS: &[FieldDef] = &[
+            $(FieldDef { name: $name, id: FieldId::$id, ty: FieldType::$ty, arg: ArgSpec::$arg },)*
+        ];
+    };
+}
+
+// The first row for an id gives its canonical name; later rows are aliases.
+defs! {
+    "evt.type" => EvtType, Str, None;
+    "evt.num" => EvtNum, Num, None;
+    "evt.time" => EvtTime, Str, None;
+    "evt.res" => EvtRes, Str, None;
+    "evt.rawres" => EvtRawres, Num, None;
+    "evt.failed" => EvtFailed, Bool, None;
+    "evt.dir" => EvtDir, Str, None;
+    "evt.arg" => EvtArg, Dyn, Key;
+    "evt.args" => EvtArgs, Str, None;
+    "evt.is_open_read" => EvtIsOpenRead, Bool, None;
+    "evt.is_open_write" => EvtIsOpenWrite, Bool, None;
+    "evt.is_open_exec" => EvtIsOpenExec, Bool, None;
+    "evt.hostname" => EvtHostname, Str, None;
+    "proc.pid" => ProcPid, Num, None;
+    "thread.tid" => ThreadTid, Num, None;
+    "proc.tid" => ThreadTid, Num, None;
+    "proc.ppid" => ProcPpid, Num, None;
+    "proc.name" => ProcName, Str, None;
+    "proc.exe" => ProcExe, Str, None;
+    "proc.exepath" => ProcExepath, Str, None;
+    "proc.cmdline" => ProcCmdline, Str, None;
+    "proc.args" => ProcArgs, Str, None;
+    "proc.pname" => ProcPname, Str, None;
+    "proc.pexe" => ProcPexe, Str, None;
+    "proc.pexepath" => ProcPexepath, Str, None;
+    "proc.pcmdline" => ProcPcmdline, Str, None;
+    "proc.aname" => ProcAname, Str, OptIndex;
+    "proc.anames" => ProcAnames, StrList, None;
+    "proc.is_exe_upper_layer" => ProcIsExeUpperLayer, Bool, None;
+    "proc.is_exe_from_memfd" => ProcIsExeFromMemfd, Bool, None;
+    "user.uid" => UserUid, Num, None;
+    "user.euid" => UserEuid, Num, None;
+    "group.gid" => GroupGid, Num, None;
+    "container.id" => ContainerId, Str, None;
+    "container.full_id" => ContainerFullId, Str, None;
+    "container.name" => ContainerName, Str, None;
+    "container.image" => ContainerImage, Str, None;
+    "container.image.repository" => ContainerImageRepository, Str, None;
+    "container.image.tag" => ContainerImageTag, Str, None;
+    "container.type" => ContainerType, Str, None;
+    "container.runtime" => ContainerType, Str, None;
+    "k8s.pod.uid" => K8sPodUid, Str, None;
+    "cgroup.id" => CgroupId, Num, None;
+    "cgroup.path" => CgroupPath, Str, None;
+    "ns.mnt" => NsMnt, Num, None;
+    "ns.pid" => NsPid, Num, None;
+    "ns.net" => NsNet, Num, None;
+    "ns.user" => NsUser, Num, None;
+    "ns.uts" => NsUts, Num, None;
+    "ns.ipc" => NsIpc, Num, None;
+    "ns.cgroup" => NsCgroup, Num, None;
+    "fd.num" => FdNum, Num, None;
+    "fd.name" => FdName, Str, None;
+    "fd.directory" => FdDirectory, Str, None;
+    "fd.filename" => FdFilename, Str, None;
+    "fd.type" => FdType, Str, None;
+    "fd.typechar" => FdTypechar, Str, None;
+    "fd.sip" => FdSip, Str, None;
+    "fd.sport" => FdSport, Num, None;
+    "fd.rip" => FdRip, Str, None;
+    "fd.rport" => FdRport, Num, None;
+}
+
+/// Falco (syscall source) fields vigil does not supply.
+const FALCO_ONLY: &[&str] = &[
+    "evt.time.s",
+    "evt.time.iso8601",
+    "evt.datetime",
+    "evt.datetime.s",
+    "evt.rawtime",
+    "evt.rawtime.s",
+    "evt.rawtime.ns",
+    "evt.reltime",
+    "evt.reltime.s",
+    "evt.reltime.ns",
+    "evt.pluginname",
+    "evt.plugininfo",
+    "evt.source",
+    "evt.is_async",
+    "evt.asynctype",
+    "evt.latency",
+    "evt.latency.s",
+    "evt.latency.ns",
+    "evt.latency.human",
+    "evt.deltatime",
+    "evt.deltatime.s",
+    "evt.deltatime.ns",
+    "evt.outputtime",
+    "evt.type.is",
+    "evt.category",
+    "evt.cpu",
+    "evt.rawarg",
+    "evt.info",
+    "evt.buffer",
+    "evt.buflen",
+    "evt.is_io",
+    "evt.is_io_read",
+    "evt.is_io_write",
+    "evt.io_dir",
+    "evt.is_wait",
+    "evt.wait_latency",
+    "evt.is_syslog",
+    "evt.count",
+    "evt.count.error",
+    "evt.count.error.file",
+    "evt.count.error.net",
+    "evt.count.error.memory",
+    "evt.count.error.other",
+    "evt.count.exit",
+    "evt.around",
+    "evt.abspath",
+    "evt.abspath.src",
+    "evt.abspath.dst",
+    "evt.is_open_create",
+    "syscall.type",
+    "proc.aexe",
+    "proc.aexepath",
+    "proc.acmdline",
+    "proc.cmdnargs",
+    "proc.cmdlenargs",
+    "proc.exeline",
+    "proc.env",
+    "proc.aenv",
+    "proc.cwd",
+    "proc.loginshellid",
+    "proc.tty",
+    "proc.apid",
+    "proc.vpid",
+    "proc.pvpid",
+    "proc.sid",
+    "proc.sname",
+    "proc.sid.exe",
+    "proc.sid.exepath",
+    "proc.vpgid",
+    "proc.vpgid.name",
+    "proc.vpgid.exe",
+    "proc.vpgid.exepath",
+    "proc.duration",
+    "proc.ppid.duration",
+    "proc.pid.ts",
+    "proc.ppid.ts",
+    "proc.is_exe_writable",
+    "proc.is_exe_lower_layer",
+    "proc.is_sid_leader",
+    "proc.is_vpgid_leader",
+    "proc.exe_ino",
+    "proc.exe_ino.ctime",
+    "proc.exe_ino.mtime",
+    "proc.exe_ino.ctime_duration_proc_start",
+    "proc.exe_ino.ctime_duration_pidns_start",
+    "proc.pidns_init_start_ts",
+    "proc.fdopencount",
+    "proc.fdlimit",
+    "proc.fdusage",
+    "proc.vmsize",
+    "proc.vmrss",
+    "proc.vmswap",
+    "proc.nthreads",
+    "proc.nchilds",
+    "proc.stdin.type",
+    "proc.stdout.type",
+    "proc.stderr.type",
+    "proc.stdin.name",
+    "proc.stdout.name",
+    "proc.stderr.name",
+    "proc.is_container_healthcheck",
+    "proc.is_container_liveness_probe",
+    "proc.is_container_readiness_probe",
+    "proc.exe_path",
+    "thread.cap_permitted",
+    "thread.cap_inheritable",
+    "thread.cap_effective",
+    "thread.pfmajor",
+    "thread.pfminor",
+    "thread.ismain",
+    "thread.vtid",
+    "thread.exectime",
+    "thread.totexectime",
+    "thread.cgroups",
+    "thread.cgroup",
+    "thread.nametid",
+    "user.name",
+    "user.homedir",
+    "user.shell",
+    "user.loginuid",
+    "user.loginname",
+    "group.name",
+    "fd.cip",
+    "fd.ip",
+    "fd.lip",
+    "fd.port",
+    "fd.cport",
+    "fd.lport",
+    "fd.l4proto",
+    "fd.sockfamily",
+    "fd.is_server",
+    "fd.uid",
+    "fd.containername",
+    "fd.containerdirectory",
+    "fd.proto",
+    "fd.cproto",
+    "fd.sproto",
+    "fd.lproto",
+    "fd.rproto",
+    "fd.net",
+    "fd.cnet",
+    "fd.snet",
+    "fd.lnet",
+    "fd.rnet",
+    "fd.connected",
+    "fd.name_changed",
+    "fd.cip.name",
+    "fd.sip.name",
+    "fd.lip.name",
+    "fd.rip.name",
+    "fd.dev",
+    "fd.dev.major",
+    "fd.dev.minor",
+    "fd.ino",
+    "fd.nameraw",
+    "fd.types",
+    "fs.path.name",
+    "fs.path.nameraw",
+    "fs.path.source",
+    "fs.path.sourceraw",
+    "fs.path.target",
+    "fs.path.targetraw",
+    "container.image.id",
+    "container.privileged",
+    "container.mounts",
+    "container.mount",
+    "container.mount.source",
+    "container.mount.dest",
+    "container.mount.mode",
+    "container.mount.rdwr",
+    "container.mount.propagation",
+    "container.image.digest",
+    "container.healthcheck",
+    "container.liveness_probe",
+    "container.readiness_probe",
+    "container.start_ts",
+    "container.duration",
+    "container.ip",
+    "container.cni.json",
+    "container.host_pid",
+    "container.host_network",
+    "container.host_ipc",
+    "container.label",
+    "container.labels",
+    "container.info",
+];
+
+/// Whole namespaces of Falco fields (Kubernetes metadata, plugins, other
+/// sources) that vigil does not supply; listed by prefix.
+const FALCO_ONLY_PREFIXES: &[&str] = &[
+    "k8s.",
+    "k8smeta.",
+    "ka.",
+    "jevt.",
+    "mesos.",
+    "marathon.",
+    "span.",
+    "evtin.",
+    "fdlist.",
+    "ct.",
+    "aws.",
+    "gcp.",
+    "github.",
+    "okta.",
+    "json.",
+    "s3.",
+];
+
+/// Argument given to a field: `proc.aname[2]`, `evt.arg.flags`, `evt.arg[1]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FieldArg {
+    None,
+    Index(u32),
+    Name(Box<str>),
+}
+
+/// A resolved, supported field with its argument.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Field {
+    pub id: FieldId,
+    pub arg: FieldArg,
+}
+
+/// Result of looking a field name up in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Supported(Field, FieldType),
+    /// A Falco field vigil does not supply.
+    Unsupported,
+    /// Not a field anyone knows (or a bad argument), with the reason.
+    Unknown(String),
+}
+
+impl Field {
+    pub const fn new(id: FieldId) -> Field {
+        Field {
+            id,
+            arg: FieldArg::None,
+        }
+    }
+
+    /// The canonical name with its argument (`proc.aname[2]`, `evt.arg.flags`).
+    pub fn name(&self) -> String {
+        let base = canonical(self.id);
+        match &self.arg {
+            FieldArg::None => base.to_owned(),
+            FieldArg::Index(i) => format!("{base}[{i}]"),
+            FieldArg::Name(n) => format!("{base}.{n}"),
+        }
+    }
+
+    /// The field's value type.
+    pub fn ty(&self) -> FieldType {
+        let def = FIELDS
+            .iter()
+            .find(|d| d.id == self.id)
+            .expect("every id has a row");
+        if self.id == FieldId::ProcAname && self.arg == FieldArg::None {
+            return FieldType::StrList;
+        }
+        def.ty
+    }
+
+    /// Look a field up by name and optional `[arg]` text.
+    pub fn lookup(name: &str, arg: Option<&str>) -> Lookup {
+        if let Some(def) = FIELDS.iter().find(|d| d.name == name) {
+            return resolve(def, arg);
+        }
+        // `evt.arg.NAME`: the argument is the name's suffix.
+        if let Some(key) = name.strip_prefix("evt.arg.") {
+            if arg.is_some() {
+                return Lookup::Unknown(format!("field '{name}' takes no [argument]"));
+            }
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Lookup::Unknown(format!("'{key}' is not a valid argument name"));
+            }
+            return Lookup::Supported(
+                Field {
+                    id: FieldId::EvtArg,
+                    arg: FieldArg::Name(key.into()),
+                },
+                FieldType::Dyn,
+            );
+        }
+        if FALCO_ONLY.contains(&name)
+            || name.starts_with("evt.rawarg.")
+            || FALCO_ONLY_PREFIXES.iter().any(|p| name.starts_with(p))
+        {
+            return Lookup::Unsupported;
+        }
+        Lookup::Unknown(format!("unknown field '{name}'"))
+    }
+
+    /// Names of every supported field, for documentation and listings.
+    pub fn supported_names() -> impl Iterator<Item = &'static str> {
+        FIELDS.iter().map(|d| d.name)
+    }
+}
+
+fn canonical(id: FieldId) -> &'static str {
+    FIELDS
+        .iter()
+        .find(|d| d.id == id)
+        .map(|d| d.name)
+        .expect("every id has a row")
+}
+
+fn resolve(def: &FieldDef, arg: Option<&str>) -> Lookup {
+    let field = |arg| {
+        let f = Field { id: def.id, arg };
+        let ty = f.ty();
+        Lookup::Supported(f, ty)
+    };
+    match (def.arg, arg) {
+        (ArgSpec::None, None) => field(FieldArg::None),
+        (ArgSpec::None, Some(_)) => {
+            Lookup::Unknown(format!("field '{}' takes no [argument]", def.name))
+        }
+        (ArgSpec::OptIndex, None) => field(FieldArg::None),
+        (ArgSpec::OptIndex, Some(a)) => match a.trim().parse::<u32>() {
+            Ok(i) => field(FieldArg::Index(i)),
+            Err(_) => Lookup::Unknown(format!(
+                "field '{}' needs a numeric [index], not '{a}'",
+                def.name
+            )),
+        },
+        (ArgSpec::Key, None) => Lookup::Unknown(format!(
+            "field '{}' needs an argument: '{0}.NAME' or '{0}[N]'",
+            def.name
+        )),
+        (ArgSpec::Key, Some(a)) => {
+            let a = a.trim();
+            match a.parse::<u32>() {
+                Ok(i) => field(FieldArg::Index(i)),
+                Err(_)
+                    if !a.is_empty()
+                        && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
+                    field(FieldArg::Name(a.into()))
+                }
+                Err(_) => {
+                    Lookup::Unknown(format!("'{a}' is not a valid argument of '{}'", def.name))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups() {
+        assert!(matches!(
+            Field::lookup("proc.aname", Some("2")),
+            Lookup::Supported(
+                Field {
+                    id: FieldId::ProcAname,
+                    arg: FieldArg::Index(2)
+                },
+                FieldType::Str
+            )
+        ));
+        assert!(matches!(
+            Field::lookup("proc.aname", None),
+            Lookup::Supported(_, FieldType::StrList)
+        ));
+        match Field::lookup("evt.arg.flags", None) {
+            Lookup::Supported(f, FieldType::Dyn) => assert_eq!(f.name(), "evt.arg.flags"),
+            other => panic!("{other:?}"),
+        }
+        match Field::lookup("evt.arg", Some("1")) {
+            Lookup::Supported(f, _) => assert_eq!(f.name(), "evt.arg[1]"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(Field::lookup("user.loginuid", None), Lookup::Unsupported);
+        assert_eq!(Field::lookup("k8s.ns.name", None), Lookup::Unsupported);
+        assert!(matches!(
+            Field::lookup("proc.nmae", None),
+            Lookup::Unknown(_)
+        ));
+        assert!(matches!(
+            Field::lookup("proc.aname", Some("x")),
+            Lookup::Unknown(_)
+        ));
+        assert!(matches!(
+            Field::lookup("proc.name", Some("1")),
+            Lookup::Unknown(_)
+        ));
+        match Field::lookup("container.runtime", None) {
+            Lookup::Supported(f, _) => assert_eq!(f.name(), "container.type"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

