@@ -309,6 +309,9 @@ impl Agent {
     /// Joins the reader threads once both pipes reach EOF. A grandchild that
     /// inherited a pipe could keep it open forever: then they stay detached.
     fn finish_readers(&mut self) {
+        if self.readers.is_empty() {
+            return;
+        }
         let eof = self.shared.wait_until(Duration::from_secs(5), |l| l.stdout_eof && l.stderr_eof).1;
         if eof {
             for r in self.readers.drain(..) {
@@ -399,7 +402,9 @@ mod tests {
         .unwrap();
         let v = agent.wait_stdout_json(Duration::from_secs(5), |v| v["evt.type"] == "execve");
         assert!(v.is_some());
+        let t0 = Instant::now();
         let stopped = agent.stop().unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(3), "stop took {:?}", t0.elapsed());
         assert!(stopped.status.success());
         let stats = stopped.stats.unwrap().unwrap();
         assert_eq!(stats.records, 3);
