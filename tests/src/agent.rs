@@ -47,7 +47,11 @@ impl Shared {
     }
 
     /// Waits until `done` holds or `timeout` passes; returns the final guard.
-    fn wait_until(&self, timeout: Duration, mut done: impl FnMut(&Logs) -> bool) -> (MutexGuard<'_, Logs>, bool) {
+    fn wait_until(
+        &self,
+        timeout: Duration,
+        mut done: impl FnMut(&Logs) -> bool,
+    ) -> (MutexGuard<'_, Logs>, bool) {
         let deadline = Instant::now() + timeout;
         let mut logs = self.lock();
         loop {
@@ -104,7 +108,8 @@ impl AgentBuilder {
     }
 
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
-        self.envs.push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self.envs
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
     }
 
@@ -122,13 +127,30 @@ impl AgentBuilder {
             cmd.env(k, v);
         }
         let describe = format!("{} {}", self.bin.display(), join_os(&self.args));
-        let mut child = cmd.spawn().map_err(|source| Error::Spawn { cmd: describe, source })?;
+        let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+            cmd: describe,
+            source,
+        })?;
         let shared = Arc::new(Shared::default());
         let readers = vec![
-            spawn_reader(child.stdout.take().expect("piped"), shared.clone(), Stream::Stdout, self.echo),
-            spawn_reader(child.stderr.take().expect("piped"), shared.clone(), Stream::Stderr, self.echo),
+            spawn_reader(
+                child.stdout.take().expect("piped"),
+                shared.clone(),
+                Stream::Stdout,
+                self.echo,
+            ),
+            spawn_reader(
+                child.stderr.take().expect("piped"),
+                shared.clone(),
+                Stream::Stderr,
+                self.echo,
+            ),
         ];
-        let mut agent = Agent { child: Some(child), shared, readers };
+        let mut agent = Agent {
+            child: Some(child),
+            shared,
+            readers,
+        };
         if self.wait_ready {
             agent.wait_ready(self.ready_timeout)?;
         }
@@ -137,7 +159,10 @@ impl AgentBuilder {
 }
 
 fn join_os(args: &[OsString]) -> String {
-    args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+    args.iter()
+        .map(|a| a.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[derive(Clone, Copy)]
@@ -146,7 +171,12 @@ enum Stream {
     Stderr,
 }
 
-fn spawn_reader(pipe: impl Read + Send + 'static, shared: Arc<Shared>, which: Stream, echo: bool) -> JoinHandle<()> {
+fn spawn_reader(
+    pipe: impl Read + Send + 'static,
+    shared: Arc<Shared>,
+    which: Stream,
+    echo: bool,
+) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(pipe);
         let mut buf = Vec::new();
@@ -157,7 +187,9 @@ fn spawn_reader(pipe: impl Read + Send + 'static, shared: Arc<Shared>, which: St
                 Ok(_) => {
                     // Keep invalid UTF-8 visible rather than dropping the line:
                     // a test asserting "valid JSON lines" must see it.
-                    let line = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
+                    let line = String::from_utf8_lossy(&buf)
+                        .trim_end_matches(['\n', '\r'])
+                        .to_string();
                     if echo {
                         let tag = match which {
                             Stream::Stdout => "vigil stdout",
@@ -247,7 +279,9 @@ impl Agent {
     }
 
     fn reap(&mut self, within: Duration) -> String {
-        let Some(child) = self.child.as_mut() else { return "already reaped".into() };
+        let Some(child) = self.child.as_mut() else {
+            return "already reaped".into();
+        };
         match wait_timeout(child, within) {
             Some(status) => {
                 self.child = None;
@@ -274,7 +308,11 @@ impl Agent {
 
     /// Waits until a stdout JSON line satisfies `pred`; returns it.
     /// Lines that are not JSON never match (see [`Agent::stdout_json`]).
-    pub fn wait_stdout_json(&self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+    pub fn wait_stdout_json(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
         let mut found = None;
         let _ = self.shared.wait_until(timeout, |l| {
             found = l
@@ -299,11 +337,18 @@ impl Agent {
 
     /// SIGTERM, wait for exit (30 s), and return what the agent left behind.
     pub fn stop(mut self) -> Result<Stopped, Error> {
-        let status = self.terminate(STOP_TIMEOUT).ok_or(Error::AgentStuck(STOP_TIMEOUT))?;
+        let status = self
+            .terminate(STOP_TIMEOUT)
+            .ok_or(Error::AgentStuck(STOP_TIMEOUT))?;
         self.finish_readers();
         let logs = std::mem::take(&mut *self.shared.lock());
         let stats = AgentStats::last_in(logs.stderr.iter().map(String::as_str));
-        Ok(Stopped { status, stats, stdout: logs.stdout, stderr: logs.stderr })
+        Ok(Stopped {
+            status,
+            stats,
+            stdout: logs.stdout,
+            stderr: logs.stderr,
+        })
     }
 
     /// Joins the reader threads once both pipes reach EOF. A grandchild that
@@ -312,7 +357,10 @@ impl Agent {
         if self.readers.is_empty() {
             return;
         }
-        let eof = self.shared.wait_until(Duration::from_secs(5), |l| l.stdout_eof && l.stderr_eof).1;
+        let eof = self
+            .shared
+            .wait_until(Duration::from_secs(5), |l| l.stdout_eof && l.stderr_eof)
+            .1;
         if eof {
             for r in self.readers.drain(..) {
                 let _ = r.join();
@@ -346,7 +394,9 @@ impl Drop for Agent {
 }
 
 fn signal(pid: u32, sig: libc::c_int) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return };
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
     // SAFETY: kill(2) on the pid of our own, not yet reaped, child.
     unsafe {
         libc::kill(pid, sig);
@@ -374,7 +424,11 @@ pub fn parse_json_lines(lines: &[String]) -> Result<Vec<Value>, Error> {
         .iter()
         .enumerate()
         .map(|(i, text)| {
-            serde_json::from_str(text).map_err(|source| Error::StdoutJson { line: i + 1, text: text.clone(), source })
+            serde_json::from_str(text).map_err(|source| Error::StdoutJson {
+                line: i + 1,
+                text: text.clone(),
+                source,
+            })
         })
         .collect()
 }
@@ -385,7 +439,9 @@ mod tests {
 
     /// A stand-in agent: a shell script that speaks the log contract.
     fn fake(script: &str) -> AgentBuilder {
-        Agent::builder(["-c", script]).bin("/bin/sh").ready_timeout(Duration::from_secs(10))
+        Agent::builder(["-c", script])
+            .bin("/bin/sh")
+            .ready_timeout(Duration::from_secs(10))
     }
 
     #[test]
@@ -404,7 +460,11 @@ mod tests {
         assert!(v.is_some());
         let t0 = Instant::now();
         let stopped = agent.stop().unwrap();
-        assert!(t0.elapsed() < Duration::from_secs(3), "stop took {:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "stop took {:?}",
+            t0.elapsed()
+        );
         assert!(stopped.status.success());
         let stats = stopped.stats.unwrap().unwrap();
         assert_eq!(stats.records, 3);
@@ -413,7 +473,11 @@ mod tests {
 
     #[test]
     fn exit_before_ready_is_an_error_with_the_log() {
-        let err = fake(r#"echo "[t ERROR vigil] cannot load: EPERM" >&2; exit 3"#).echo(false).start().err().unwrap();
+        let err = fake(r#"echo "[t ERROR vigil] cannot load: EPERM" >&2; exit 3"#)
+            .echo(false)
+            .start()
+            .err()
+            .unwrap();
         match err {
             Error::AgentExited { status, tail } => {
                 assert!(status.contains('3'), "{status}");
@@ -426,7 +490,11 @@ mod tests {
     #[test]
     fn ready_timeout_is_an_error_and_drop_kills() {
         let started = Instant::now();
-        let err = fake("exec sleep 30").ready_timeout(Duration::from_millis(300)).start().err().unwrap();
+        let err = fake("exec sleep 30")
+            .ready_timeout(Duration::from_millis(300))
+            .start()
+            .err()
+            .unwrap();
         assert!(matches!(err, Error::AgentNotReady { .. }), "{err}");
         // The guard was dropped inside start(): the child did not outlive it.
         assert!(started.elapsed() < Duration::from_secs(12));
@@ -434,7 +502,10 @@ mod tests {
 
     #[test]
     fn drop_terminates_the_agent() {
-        let agent = fake(r#"echo "[t INFO  vigil] ready" >&2; exec sleep 30"#).echo(false).start().unwrap();
+        let agent = fake(r#"echo "[t INFO  vigil] ready" >&2; exec sleep 30"#)
+            .echo(false)
+            .start()
+            .unwrap();
         let pid = agent.pid() as libc::pid_t;
         drop(agent);
         // SAFETY: signal 0 only checks existence.

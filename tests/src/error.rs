@@ -12,10 +12,17 @@ pub enum Error {
     Spawn { cmd: String, source: std::io::Error },
 
     #[error("`{cmd}` failed ({status}): {stderr}")]
-    Command { cmd: String, status: String, stderr: String },
+    Command {
+        cmd: String,
+        status: String,
+        stderr: String,
+    },
 
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("the agent exited ({status}) before logging `ready`; last log lines:\n{tail}")]
     AgentExited { status: String, tail: String },
@@ -30,10 +37,17 @@ pub enum Error {
     NotStats(String),
 
     #[error("bad `stats` JSON ({source}): {json}")]
-    StatsJson { json: String, source: serde_json::Error },
+    StatsJson {
+        json: String,
+        source: serde_json::Error,
+    },
 
     #[error("agent stdout line {line} is not one JSON value ({source}): {text}")]
-    StdoutJson { line: usize, text: String, source: serde_json::Error },
+    StdoutJson {
+        line: usize,
+        text: String,
+        source: serde_json::Error,
+    },
 
     #[error("podman printed `{0}`, not a 64-hex container id")]
     BadContainerId(String),
@@ -41,12 +55,17 @@ pub enum Error {
     #[error("no cgroup v2 directory for container {0} under {1}")]
     NoContainerCgroup(String, PathBuf),
 
-    #[error("no cgroup v2 hierarchy mounted (looked at /sys/fs/cgroup and /sys/fs/cgroup/unified)")]
+    #[error(
+        "no cgroup v2 hierarchy mounted (looked at /sys/fs/cgroup and /sys/fs/cgroup/unified)"
+    )]
     NoCgroup2,
 }
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

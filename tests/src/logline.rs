@@ -50,11 +50,16 @@ impl AgentStats {
             .strip_prefix("stats ")
             .ok_or_else(|| Error::NotStats(line.to_string()))?
             .trim();
-        serde_json::from_str(json).map_err(|source| Error::StatsJson { json: json.to_string(), source })
+        serde_json::from_str(json).map_err(|source| Error::StatsJson {
+            json: json.to_string(),
+            source,
+        })
     }
 
     /// The last `stats` line among `lines` (the agent's final report once it has exited).
-    pub fn last_in<'a>(lines: impl DoubleEndedIterator<Item = &'a str>) -> Option<Result<AgentStats, Error>> {
+    pub fn last_in<'a>(
+        lines: impl DoubleEndedIterator<Item = &'a str>,
+    ) -> Option<Result<AgentStats, Error>> {
         lines
             .rev()
             .find(|l| message(l).starts_with("stats "))
@@ -69,7 +74,10 @@ mod tests {
     #[test]
     fn message_after_env_logger_header() {
         assert_eq!(message("[2026-11-22T06:18:25Z INFO  vigil] ready"), "ready");
-        assert_eq!(message("[2026-11-22T06:18:25Z INFO  vigil::agent] ready\n"), "ready");
+        assert_eq!(
+            message("[2026-11-22T06:18:25Z INFO  vigil::agent] ready\n"),
+            "ready"
+        );
         assert_eq!(message("ready"), "ready");
         assert_eq!(message("[no header end"), "[no header end");
     }
@@ -100,7 +108,10 @@ mod tests {
 
     #[test]
     fn bad_stats_lines_are_typed_errors() {
-        assert!(matches!(AgentStats::from_log_line("[t INFO  vigil] ready"), Err(Error::NotStats(_))));
+        assert!(matches!(
+            AgentStats::from_log_line("[t INFO  vigil] ready"),
+            Err(Error::NotStats(_))
+        ));
         assert!(matches!(
             AgentStats::from_log_line("[t INFO  vigil] stats {\"records\":"),
             Err(Error::StatsJson { .. })

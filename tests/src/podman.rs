@@ -27,7 +27,10 @@ fn run(cmd: &mut Command) -> Result<Output, Error> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
-        .map_err(|source| Error::Spawn { cmd: describe.clone(), source })?;
+        .map_err(|source| Error::Spawn {
+            cmd: describe.clone(),
+            source,
+        })?;
     if !out.status.success() {
         return Err(Error::Command {
             cmd: describe,
@@ -52,12 +55,16 @@ pub struct ImageBuilder {
 
 impl ImageBuilder {
     pub fn new(tag: &str) -> ImageBuilder {
-        ImageBuilder { tag: tag.to_string(), files: Vec::new() }
+        ImageBuilder {
+            tag: tag.to_string(),
+            files: Vec::new(),
+        }
     }
 
     /// Adds the host file `src` at `dest` (an absolute path in the image).
     pub fn file(mut self, src: impl Into<PathBuf>, dest: &str) -> ImageBuilder {
-        self.files.push((src.into(), dest.trim_start_matches('/').to_string()));
+        self.files
+            .push((src.into(), dest.trim_start_matches('/').to_string()));
         self
     }
 
@@ -99,7 +106,10 @@ impl ImageBuilder {
             .arg("."))?;
         run(Command::new("podman")
             .args(["import", "--quiet"])
-            .args(["--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+            .args([
+                "--change",
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            ])
             .args(["--change", "CMD [\"/bin/sh\"]"])
             .arg(&tar)
             .arg(&self.tag))?;
@@ -107,7 +117,10 @@ impl ImageBuilder {
     }
 
     fn populate(&self, rootfs: &Path) -> Result<(), Error> {
-        for d in ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "tmp", "proc", "sys", "dev", "root", "run", "var/tmp"] {
+        for d in [
+            "bin", "sbin", "usr/bin", "usr/sbin", "etc", "tmp", "proc", "sys", "dev", "root",
+            "run", "var/tmp",
+        ] {
             mkdir(&rootfs.join(d))?;
         }
         let busybox = rootfs.join("bin/busybox");
@@ -123,7 +136,10 @@ impl ImageBuilder {
             }
             std::os::unix::fs::symlink("/bin/busybox", &link).map_err(|e| Error::io(&link, e))?;
         }
-        write(&rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")?;
+        write(
+            &rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+        )?;
         write(&rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
         for (src, dest) in &self.files {
             let to = rootfs.join(dest);
@@ -232,7 +248,10 @@ impl Container {
             .args(cmd)
             .stdin(Stdio::null())
             .output()
-            .map_err(|source| Error::Spawn { cmd: describe, source })
+            .map_err(|source| Error::Spawn {
+                cmd: describe,
+                source,
+            })
     }
 
     /// `podman exec`, requiring success; returns stdout.
@@ -243,7 +262,8 @@ impl Container {
 
     /// The host pid of the container's init process.
     pub fn pid(&self) -> Result<u32, Error> {
-        let out = run(Command::new("podman").args(["inspect", "--format", "{{.State.Pid}}", &self.id]))?;
+        let out =
+            run(Command::new("podman").args(["inspect", "--format", "{{.State.Pid}}", &self.id]))?;
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         text.parse().map_err(|_| Error::Command {
             cmd: "podman inspect --format {{.State.Pid}}".into(),
@@ -255,14 +275,17 @@ impl Container {
     /// The container's cgroup v2 directory (e.g. `.../libpod_parent/libpod-<id>`).
     pub fn cgroup_dir(&self) -> Result<PathBuf, Error> {
         let root = cgroup2_root().ok_or(Error::NoCgroup2)?;
-        find_dir_containing(&root, &self.id, 6).ok_or_else(|| Error::NoContainerCgroup(self.id.clone(), root))
+        find_dir_containing(&root, &self.id, 6)
+            .ok_or_else(|| Error::NoContainerCgroup(self.id.clone(), root))
     }
 
     /// The container's cgroup v2 id: what `bpf_get_current_cgroup_id()`
     /// returns for its processes (the directory's inode number).
     pub fn cgroup_id(&self) -> Result<u64, Error> {
         let dir = self.cgroup_dir()?;
-        Ok(std::fs::metadata(&dir).map_err(|e| Error::io(&dir, e))?.ino())
+        Ok(std::fs::metadata(&dir)
+            .map_err(|e| Error::io(&dir, e))?
+            .ino())
     }
 }
 
@@ -279,8 +302,16 @@ impl Drop for Container {
 
 /// The last line podman printed must be exactly a 64-hex id.
 fn parse_container_id(stdout: &str) -> Result<String, Error> {
-    let last = stdout.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("");
-    if last.len() == 64 && last.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+    let last = stdout
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("");
+    if last.len() == 64
+        && last
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
         Ok(last.to_string())
     } else {
         Err(Error::BadContainerId(stdout.trim().to_string()))
@@ -310,7 +341,9 @@ fn find_dir_containing(dir: &Path, needle: &str, depth: usize) -> Option<PathBuf
     if depth == 0 {
         return None;
     }
-    subdirs.into_iter().find_map(|d| find_dir_containing(&d, needle, depth - 1))
+    subdirs
+        .into_iter()
+        .find_map(|d| find_dir_containing(&d, needle, depth - 1))
 }
 
 #[cfg(test)]
@@ -321,7 +354,10 @@ mod tests {
     fn container_id_must_be_64_hex() {
         let id = "a".repeat(64);
         assert_eq!(parse_container_id(&format!("{id}\n")).unwrap(), id);
-        assert_eq!(parse_container_id(&format!("Trying to pull...\n{id}\n")).unwrap(), id);
+        assert_eq!(
+            parse_container_id(&format!("Trying to pull...\n{id}\n")).unwrap(),
+            id
+        );
         assert!(parse_container_id("").is_err());
         assert!(parse_container_id(&"g".repeat(64)).is_err());
         assert!(parse_container_id(&"A".repeat(64)).is_err());

@@ -13,7 +13,9 @@ fn container_runs_execs_and_is_removed() {
     assert_eq!(id.len(), 64);
 
     // The image is busybox: applets work, and we are root inside.
-    let out = c.exec_ok(&["sh", "-c", "id -u; cat /etc/passwd | head -1"]).expect("exec");
+    let out = c
+        .exec_ok(&["sh", "-c", "id -u; cat /etc/passwd | head -1"])
+        .expect("exec");
     assert!(out.starts_with("0\n"), "{out}");
     assert!(out.contains("root:x:0:0"), "{out}");
 
@@ -23,14 +25,22 @@ fn container_runs_execs_and_is_removed() {
 
     // --net=none: only loopback.
     let links = c.exec_ok(&["ls", "/sys/class/net"]).expect("exec");
-    assert_eq!(links.split_whitespace().collect::<Vec<_>>(), vec!["lo"], "{links}");
+    assert_eq!(
+        links.split_whitespace().collect::<Vec<_>>(),
+        vec!["lo"],
+        "{links}"
+    );
 
     // Its processes live in a cgroup v2 directory named after the full id,
     // and that directory's inode is the cgroup id the eBPF side reports.
     let dir = c.cgroup_dir().expect("cgroup dir");
     let pid = c.pid().expect("pid");
     let procs = std::fs::read_to_string(dir.join("cgroup.procs")).expect("cgroup.procs");
-    assert!(procs.lines().any(|l| l.trim() == pid.to_string()), "{pid} not in {}", dir.display());
+    assert!(
+        procs.lines().any(|l| l.trim() == pid.to_string()),
+        "{pid} not in {}",
+        dir.display()
+    );
     assert!(c.cgroup_id().expect("cgroup id") > 1);
 
     drop(c);
@@ -38,7 +48,10 @@ fn container_runs_execs_and_is_removed() {
         .args(["ps", "-a", "-q", "--no-trunc"])
         .output()
         .expect("podman ps");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains(&id), "container {id} survived drop");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(&id),
+        "container {id} survived drop"
+    );
 }
 
 #[test]
@@ -59,5 +72,8 @@ fn container_is_removed_when_a_test_panics() {
         .args(["ps", "-a", "-q", "--no-trunc"])
         .output()
         .expect("podman ps");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains(&id), "container {id} survived a panic");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(&id),
+        "container {id} survived a panic"
+    );
 }

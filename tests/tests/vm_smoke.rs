@@ -20,7 +20,10 @@ fn guest_kernel_is_debian_6_1_with_btf() {
     }
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
     assert!(release.starts_with("6.1."), "guest kernel is {release}");
-    assert!(Path::new("/sys/kernel/btf/vmlinux").is_file(), "no BTF in the guest");
+    assert!(
+        Path::new("/sys/kernel/btf/vmlinux").is_file(),
+        "no BTF in the guest"
+    );
 }
 
 #[test]
@@ -28,8 +31,12 @@ fn bpf_lsm_is_active() {
     if !in_vm_or_skip() {
         return;
     }
-    let lsm = std::fs::read_to_string("/sys/kernel/security/lsm").expect("securityfs mounted by /init");
-    assert!(lsm.split(',').any(|l| l.trim() == "bpf"), "active LSMs: {lsm}");
+    let lsm =
+        std::fs::read_to_string("/sys/kernel/security/lsm").expect("securityfs mounted by /init");
+    assert!(
+        lsm.split(',').any(|l| l.trim() == "bpf"),
+        "active LSMs: {lsm}"
+    );
 }
 
 #[test]
@@ -37,7 +44,16 @@ fn init_mounted_tracefs_and_cgroup2() {
     if !in_vm_or_skip() {
         return;
     }
-    assert!(Path::new("/sys/kernel/tracing/events/syscalls").is_dir(), "tracefs not mounted");
-    assert!(Path::new("/sys/fs/cgroup/cgroup.controllers").is_file(), "cgroup2 not at /sys/fs/cgroup");
-    assert_eq!(vigil_tests::podman::cgroup2_root().as_deref(), Some(Path::new("/sys/fs/cgroup")));
+    assert!(
+        Path::new("/sys/kernel/tracing/events/syscalls").is_dir(),
+        "tracefs not mounted"
+    );
+    assert!(
+        Path::new("/sys/fs/cgroup/cgroup.controllers").is_file(),
+        "cgroup2 not at /sys/fs/cgroup"
+    );
+    assert_eq!(
+        vigil_tests::podman::cgroup2_root().as_deref(),
+        Some(Path::new("/sys/fs/cgroup"))
+    );
 }

@@ -33,6 +33,10 @@ pub fn exec_run(root: &Path, args: &[String]) -> Result<()> {
         bail!("`vigil run` loads eBPF programs and needs root; rerun as root");
     }
     let bin = vigil_bin(root);
-    let err = cmd(bin.to_str().unwrap_or("vigil"), std::iter::once("run").chain(args.iter().map(String::as_str))).exec();
+    let err = cmd(
+        bin.to_str().unwrap_or("vigil"),
+        std::iter::once("run").chain(args.iter().map(String::as_str)),
+    )
+    .exec();
     bail!("cannot exec {}: {err}", bin.display())
 }

@@ -19,7 +19,10 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "vigil's setup, build, run, test and bench commands")]
+#[command(
+    name = "cargo xtask",
+    about = "vigil's setup, build, run, test and bench commands"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

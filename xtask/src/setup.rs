@@ -43,7 +43,10 @@ cgroup_manager = "cgroupfs"
 "#;
 
 /// Kernel filesystems the agent needs that this host does not mount at boot.
-const MOUNTS: &[(&str, &str)] = &[("tracefs", "/sys/kernel/tracing"), ("securityfs", "/sys/kernel/security")];
+const MOUNTS: &[(&str, &str)] = &[
+    ("tracefs", "/sys/kernel/tracing"),
+    ("securityfs", "/sys/kernel/security"),
+];
 
 fn status(item: &str, state: &str) {
     println!("setup: {item:<52} {state}");
@@ -60,13 +63,21 @@ pub fn run(root: &Path) -> Result<()> {
 }
 
 fn rust_src() -> Result<()> {
-    let installed = sh::output(&mut cmd("rustup", ["component", "list", "--toolchain", "nightly", "--installed"]))
-        .context("the nightly toolchain is needed for the eBPF build (rustup toolchain install nightly)")?;
+    let installed = sh::output(&mut cmd(
+        "rustup",
+        ["component", "list", "--toolchain", "nightly", "--installed"],
+    ))
+    .context(
+        "the nightly toolchain is needed for the eBPF build (rustup toolchain install nightly)",
+    )?;
     if installed.lines().any(|l| l.trim().starts_with("rust-src")) {
         status("rust-src (nightly)", "present");
         return Ok(());
     }
-    sh::run(&mut cmd("rustup", ["component", "add", "rust-src", "--toolchain", "nightly"]))?;
+    sh::run(&mut cmd(
+        "rustup",
+        ["component", "add", "rust-src", "--toolchain", "nightly"],
+    ))?;
     status("rust-src (nightly)", "installed");
     Ok(())
 }
@@ -74,7 +85,11 @@ fn rust_src() -> Result<()> {
 /// `bpf-linker --version` under nightly's environment (rustup puts the
 /// toolchain's lib dir, where libLLVM lives, on the library path).
 fn bpf_linker_version() -> Option<String> {
-    sh::output(&mut cmd("rustup", ["run", "nightly", "bpf-linker", "--version"])).ok()
+    sh::output(&mut cmd(
+        "rustup",
+        ["run", "nightly", "bpf-linker", "--version"],
+    ))
+    .ok()
 }
 
 fn bpf_linker() -> Result<()> {
@@ -97,11 +112,16 @@ fn bpf_linker() -> Result<()> {
         })
         .with_context(|| format!("no libLLVM.so.*-rust-*nightly in {}", libdir.display()))?;
     let link_dir = Path::new(LLVM_PREFIX).join("lib");
-    std::fs::create_dir_all(&link_dir).with_context(|| format!("creating {}", link_dir.display()))?;
+    std::fs::create_dir_all(&link_dir)
+        .with_context(|| format!("creating {}", link_dir.display()))?;
     let link = link_dir.join("libLLVM.so");
     let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink(&libllvm, &link).with_context(|| format!("linking {}", link.display()))?;
-    println!("setup: building bpf-linker {BPF_LINKER_VERSION} against {} (about 75 s)", libllvm.display());
+    std::os::unix::fs::symlink(&libllvm, &link)
+        .with_context(|| format!("linking {}", link.display()))?;
+    println!(
+        "setup: building bpf-linker {BPF_LINKER_VERSION} against {} (about 75 s)",
+        libllvm.display()
+    );
     sh::run(
         cmd(
             "cargo",
@@ -130,7 +150,9 @@ fn missing_packages(pkgs: &[&str]) -> Vec<String> {
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output();
-    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let text = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
     installed_from_dpkg(&text, pkgs)
 }
 
@@ -151,11 +173,17 @@ fn installed_from_dpkg(text: &str, pkgs: &[&str]) -> Vec<String> {
 fn debian_packages() -> Result<()> {
     let missing = missing_packages(DEBIAN_PACKAGES);
     if missing.is_empty() {
-        status(&format!("Debian packages ({})", DEBIAN_PACKAGES.len()), "present");
+        status(
+            &format!("Debian packages ({})", DEBIAN_PACKAGES.len()),
+            "present",
+        );
         return Ok(());
     }
     if !sh::is_root() {
-        bail!("Debian packages missing ({}); run `cargo xtask setup` as root", missing.join(" "));
+        bail!(
+            "Debian packages missing ({}); run `cargo xtask setup` as root",
+            missing.join(" ")
+        );
     }
     println!("setup: installing {}", missing.join(" "));
     sh::run(cmd("apt-get", ["update"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
@@ -166,9 +194,15 @@ fn debian_packages() -> Result<()> {
     )?;
     let still = missing_packages(DEBIAN_PACKAGES);
     if !still.is_empty() {
-        bail!("apt-get install finished but these are still not installed: {}", still.join(" "));
+        bail!(
+            "apt-get install finished but these are still not installed: {}",
+            still.join(" ")
+        );
     }
-    status(&format!("Debian packages ({})", missing.join(" ")), "installed");
+    status(
+        &format!("Debian packages ({})", missing.join(" ")),
+        "installed",
+    );
     Ok(())
 }
 
@@ -194,12 +228,14 @@ fn is_mounted(mountinfo: &str, fstype: &str, target: &str) -> bool {
         // "id parent maj:min root mountpoint opts... - fstype source superopts"
         let mut halves = l.splitn(2, " - ");
         let (left, right) = (halves.next().unwrap_or(""), halves.next().unwrap_or(""));
-        left.split_whitespace().nth(4) == Some(target) && right.split_whitespace().next() == Some(fstype)
+        left.split_whitespace().nth(4) == Some(target)
+            && right.split_whitespace().next() == Some(fstype)
     })
 }
 
 fn mounts() -> Result<()> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    let mountinfo =
+        std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
     for (fstype, target) in MOUNTS {
         let item = format!("{fstype} at {target}");
         if is_mounted(&mountinfo, fstype, target) {
@@ -236,7 +272,10 @@ mod tests {
     #[test]
     fn dpkg_status_parsing() {
         let text = "podman ii \nrunc rc \ncpio ii \n";
-        assert_eq!(installed_from_dpkg(text, &["podman", "runc", "cpio", "bpftool"]), vec!["runc", "bpftool"]);
+        assert_eq!(
+            installed_from_dpkg(text, &["podman", "runc", "cpio", "bpftool"]),
+            vec!["runc", "bpftool"]
+        );
     }
 
     #[test]

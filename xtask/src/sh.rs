@@ -18,7 +18,10 @@ where
 
 /// Runs to completion with inherited stdout/stderr; non-zero exit is an error.
 pub fn run(c: &mut Command) -> Result<()> {
-    let status = c.stdin(Stdio::null()).status().with_context(|| format!("cannot run {c:?}"))?;
+    let status = c
+        .stdin(Stdio::null())
+        .status()
+        .with_context(|| format!("cannot run {c:?}"))?;
     if !status.success() {
         bail!("{c:?} failed: {status}");
     }
@@ -35,7 +38,11 @@ pub fn output(c: &mut Command) -> Result<String> {
         .output()
         .with_context(|| format!("cannot run {c:?}"))?;
     if !out.status.success() {
-        bail!("{c:?} failed: {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{c:?} failed: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -42,7 +42,11 @@ fn stage(stages: &mut Vec<Stage>, name: &str, f: impl FnOnce() -> Result<Outcome
     println!("\n==> {name}");
     let start = Instant::now();
     let outcome = f().unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")));
-    stages.push(Stage { name: name.to_string(), outcome, took: start.elapsed() });
+    stages.push(Stage {
+        name: name.to_string(),
+        outcome,
+        took: start.elapsed(),
+    });
 }
 
 pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
@@ -56,7 +60,13 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
         if !sh::is_root() {
             println!("note: not root: root integration tests will say they cannot run (and fail if CI is set)");
         }
-        sh::run(cmd("cargo", ["test", "--workspace", "--exclude", "monitor-ebpf"]).current_dir(root))?;
+        sh::run(
+            cmd(
+                "cargo",
+                ["test", "--workspace", "--exclude", "monitor-ebpf"],
+            )
+            .current_dir(root),
+        )?;
         Ok(Outcome::Passed)
     });
     if args.no_vm {
@@ -71,16 +81,22 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
         stages.push(skipped("fuzz", "--no-fuzz"));
     } else {
         for target in fuzz_targets(root)? {
-            stage(&mut stages, &format!("fuzz {target} ({} s)", args.fuzz_seconds), || {
-                run_fuzz(root, &target, args.fuzz_seconds)
-            });
+            stage(
+                &mut stages,
+                &format!("fuzz {target} ({} s)", args.fuzz_seconds),
+                || run_fuzz(root, &target, args.fuzz_seconds),
+            );
         }
     }
     summarise(&stages)
 }
 
 fn skipped(name: &str, why: &str) -> Stage {
-    Stage { name: name.to_string(), outcome: Outcome::Skipped(why.to_string()), took: Duration::ZERO }
+    Stage {
+        name: name.to_string(),
+        outcome: Outcome::Skipped(why.to_string()),
+        took: Duration::ZERO,
+    }
 }
 
 /// The fuzz hook: every target `cargo fuzz list` reports for fuzz/ (the
@@ -91,7 +107,12 @@ fn fuzz_targets(root: &Path) -> Result<Vec<String>> {
         return Ok(Vec::new());
     }
     let list = sh::output(cmd("cargo", ["+nightly", "fuzz", "list"]).current_dir(root))?;
-    Ok(list.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    Ok(list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
 }
 
 fn run_fuzz(root: &Path, target: &str, seconds: u64) -> Result<Outcome> {

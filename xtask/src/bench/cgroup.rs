@@ -23,7 +23,11 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn create(name: &str) -> Result<Sandbox> {
-        let mut sb = Sandbox { dirs: Vec::new(), procs: Vec::new(), limits: Vec::new() };
+        let mut sb = Sandbox {
+            dirs: Vec::new(),
+            procs: Vec::new(),
+            limits: Vec::new(),
+        };
         let v2 = Path::new("/sys/fs/cgroup");
         if v2.join("cgroup.controllers").exists() {
             sb.v2(v2, name);
@@ -31,7 +35,9 @@ impl Sandbox {
             sb.v1(name);
         }
         if sb.limits.is_empty() {
-            bail!("could not set any cgroup limit (not root?); refusing to run workloads unlimited");
+            bail!(
+                "could not set any cgroup limit (not root?); refusing to run workloads unlimited"
+            );
         }
         Ok(sb)
     }
@@ -55,7 +61,13 @@ impl Sandbox {
 
     fn v1(&mut self, name: &str) {
         let controllers: [(&str, &[(&str, &str)]); 3] = [
-            ("cpu", &[("cpu.cfs_period_us", CPU_PERIOD_US), ("cpu.cfs_quota_us", CPU_QUOTA_US)]),
+            (
+                "cpu",
+                &[
+                    ("cpu.cfs_period_us", CPU_PERIOD_US),
+                    ("cpu.cfs_quota_us", CPU_QUOTA_US),
+                ],
+            ),
             ("pids", &[("pids.max", PIDS_MAX)]),
             ("memory", &[("memory.limit_in_bytes", MEMORY_MAX)]),
         ];

@@ -108,7 +108,10 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
     }
     std::env::set_var("VIGIL_BIN", &bin);
     if args.reps < 5 {
-        println!("bench: note: {} repetitions; medians of at least 5 are what the report is meant for", args.reps);
+        println!(
+            "bench: note: {} repetitions; medians of at least 5 are what the report is meant for",
+            args.reps
+        );
     }
     let out_dir = crate::agent::target_dir(root).join("bench");
     std::fs::create_dir_all(&out_dir)?;
@@ -116,7 +119,10 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
     std::fs::write(&plain, "not sensitive\n")?;
 
     let sandbox = cgroup::Sandbox::create(&format!("vigil-bench-{}", std::process::id()))?;
-    println!("bench: workloads run in a cgroup with {}", sandbox.limits.join(", "));
+    println!(
+        "bench: workloads run in a cgroup with {}",
+        sandbox.limits.join(", ")
+    );
 
     let workloads = workload_defs(args, &plain);
     let raw = probe_raw_hook();
@@ -133,16 +139,28 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
         let n = order.len();
         order.rotate_left(rep % n);
         for cond in order {
-            println!("bench: repetition {}/{}: {}", rep + 1, args.reps, cond.key());
+            println!(
+                "bench: repetition {}/{}: {}",
+                rep + 1,
+                args.reps,
+                cond.key()
+            );
             let agent = start_condition(cond, &args.agent_args)?;
             for w in &workloads {
                 let s = run_worker(&sandbox, &w.workload)?;
-                samples.entry((w.key, cond)).or_default().push(s.per_iteration_ns() / w.scale);
+                samples
+                    .entry((w.key, cond))
+                    .or_default()
+                    .push(s.per_iteration_ns() / w.scale);
             }
             if let Some(agent) = agent {
                 let stopped = agent.stop()?;
                 if !stopped.status.success() {
-                    bail!("{} exited with {} after the workloads", cond.key(), stopped.status);
+                    bail!(
+                        "{} exited with {} after the workloads",
+                        cond.key(),
+                        stopped.status
+                    );
                 }
                 if cond == Condition::Vigil {
                     match stopped.stats {
@@ -154,8 +172,21 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
         }
     }
 
-    let steps = if args.no_rate { Vec::new() } else { rate_test(args, &sandbox)? };
-    let rep = report::Report::new(args.reps, &sandbox.limits, &workloads, &samples, raw.err(), agent_stats, steps, args);
+    let steps = if args.no_rate {
+        Vec::new()
+    } else {
+        rate_test(args, &sandbox)?
+    };
+    let rep = report::Report::new(
+        args.reps,
+        &sandbox.limits,
+        &workloads,
+        &samples,
+        raw.err(),
+        agent_stats,
+        steps,
+        args,
+    );
     rep.print();
     let path = out_dir.join("report.json");
     std::fs::write(&path, serde_json::to_string_pretty(&rep.json())?)?;
@@ -170,21 +201,29 @@ fn workload_defs(args: &BenchArgs, plain: &Path) -> Vec<WorkloadDef> {
             label: "untraced syscall (getpid)",
             unit: "ns/call",
             scale: 1.0,
-            workload: Workload::Getpid { iterations: args.getpid_iterations },
+            workload: Workload::Getpid {
+                iterations: args.getpid_iterations,
+            },
         },
         WorkloadDef {
             key: "open_close",
             label: "filtered open+close",
             unit: "ns/iter",
             scale: 1.0,
-            workload: Workload::OpenClose { path: plain.to_path_buf(), iterations: args.open_iterations },
+            workload: Workload::OpenClose {
+                path: plain.to_path_buf(),
+                iterations: args.open_iterations,
+            },
         },
         WorkloadDef {
             key: "fork_exec",
             label: "fork+exec /bin/true",
             unit: "us/iter",
             scale: 1000.0,
-            workload: Workload::ForkExec { program: "/bin/true".into(), iterations: args.exec_iterations },
+            workload: Workload::ForkExec {
+                program: "/bin/true".into(),
+                iterations: args.exec_iterations,
+            },
         },
     ]
 }
@@ -228,7 +267,9 @@ fn probe_raw_hook() -> Result<(), String> {
 fn worker_args(w: &Workload) -> Vec<String> {
     let s = |x: &dyn ToString| x.to_string();
     match w {
-        Workload::Getpid { iterations } => vec!["getpid".into(), "--iterations".into(), s(iterations)],
+        Workload::Getpid { iterations } => {
+            vec!["getpid".into(), "--iterations".into(), s(iterations)]
+        }
         Workload::OpenClose { path, iterations } => vec![
             "open-close".into(),
             "--path".into(),
@@ -236,14 +277,21 @@ fn worker_args(w: &Workload) -> Vec<String> {
             "--iterations".into(),
             s(iterations),
         ],
-        Workload::ForkExec { program, iterations } => vec![
+        Workload::ForkExec {
+            program,
+            iterations,
+        } => vec![
             "fork-exec".into(),
             "--program".into(),
             program.display().to_string(),
             "--iterations".into(),
             s(iterations),
         ],
-        Workload::Rate { path, rate, seconds } => vec![
+        Workload::Rate {
+            path,
+            rate,
+            seconds,
+        } => vec![
             "rate".into(),
             "--path".into(),
             path.display().to_string(),
@@ -263,19 +311,26 @@ fn run_worker(sandbox: &cgroup::Sandbox, w: &Workload) -> Result<Sample> {
     for p in &sandbox.procs {
         c.arg("--join").arg(p);
     }
-    c.args(worker_args(w)).stdin(Stdio::null()).stderr(Stdio::inherit());
+    c.args(worker_args(w))
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
     let out = c.output().context("cannot start the bench worker")?;
     if !out.status.success() {
         bail!("bench worker {w:?} failed: {}", out.status);
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let last = text.lines().last().unwrap_or("");
-    serde_json::from_str(last).with_context(|| format!("bench worker printed `{last}`, not a sample"))
+    serde_json::from_str(last)
+        .with_context(|| format!("bench worker printed `{last}`, not a sample"))
 }
 
 /// Stepped rates of sensitive opens, one fresh agent per step.
 fn rate_test(args: &BenchArgs, sandbox: &cgroup::Sandbox) -> Result<Vec<rate::Step>> {
-    let rates = if args.rates.is_empty() { rate::DEFAULT_RATES.to_vec() } else { args.rates.clone() };
+    let rates = if args.rates.is_empty() {
+        rate::DEFAULT_RATES.to_vec()
+    } else {
+        args.rates.clone()
+    };
     let mut steps = Vec::new();
     for target in rates {
         let mut agent_args = vec![
@@ -286,10 +341,17 @@ fn rate_test(args: &BenchArgs, sandbox: &cgroup::Sandbox) -> Result<Vec<rate::St
             args.rate_ring_bytes.to_string(),
         ];
         agent_args.extend(args.agent_args.iter().cloned());
-        let agent = Agent::builder(&agent_args).echo(false).ready_timeout(READY_TIMEOUT).start()?;
+        let agent = Agent::builder(&agent_args)
+            .echo(false)
+            .ready_timeout(READY_TIMEOUT)
+            .start()?;
         let sample = run_worker(
             sandbox,
-            &Workload::Rate { path: args.sensitive_path.clone(), rate: target, seconds: args.rate_seconds },
+            &Workload::Rate {
+                path: args.sensitive_path.clone(),
+                rate: target,
+                seconds: args.rate_seconds,
+            },
         )?;
         // Let the agent drain the ring buffer before asking for its totals.
         std::thread::sleep(Duration::from_millis(500));
@@ -328,13 +390,26 @@ mod tests {
     fn worker_args_round_trip() {
         let all = [
             Workload::Getpid { iterations: 7 },
-            Workload::OpenClose { path: "/tmp/x".into(), iterations: 3 },
-            Workload::ForkExec { program: "/bin/true".into(), iterations: 2 },
-            Workload::Rate { path: "/etc/shadow".into(), rate: 1000, seconds: 2.5 },
+            Workload::OpenClose {
+                path: "/tmp/x".into(),
+                iterations: 3,
+            },
+            Workload::ForkExec {
+                program: "/bin/true".into(),
+                iterations: 2,
+            },
+            Workload::Rate {
+                path: "/etc/shadow".into(),
+                rate: 1000,
+                seconds: 2.5,
+            },
         ];
         for w in all {
             let argv = std::iter::once("w".to_string())
-                .chain(["--join".to_string(), "/sys/fs/cgroup/x/cgroup.procs".to_string()])
+                .chain([
+                    "--join".to_string(),
+                    "/sys/fs/cgroup/x/cgroup.procs".to_string(),
+                ])
                 .chain(worker_args(&w));
             let parsed = W::try_parse_from(argv).unwrap();
             assert_eq!(format!("{:?}", parsed.w.workload), format!("{w:?}"));

@@ -10,7 +10,9 @@ use super::worker::Sample;
 const ACHIEVED_SHARE: f64 = 0.9;
 
 /// The default steps, in opens per second.
-pub const DEFAULT_RATES: &[u64] = &[1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000];
+pub const DEFAULT_RATES: &[u64] = &[
+    1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000,
+];
 
 #[derive(Debug, Serialize)]
 pub struct Step {
@@ -48,7 +50,13 @@ impl Step {
         } else {
             Verdict::Clean
         };
-        Step { target_rate, achieved_rate, opens: sample.iterations, stats, verdict }
+        Step {
+            target_rate,
+            achieved_rate,
+            opens: sample.iterations,
+            stats,
+            verdict,
+        }
     }
 
     /// Whether stepping up further can tell us more.
@@ -71,19 +79,39 @@ mod tests {
     use super::*;
 
     fn stats(records: u64, drops: u64) -> AgentStats {
-        AgentStats { records, events: records, total_drops: drops, ..Default::default() }
+        AgentStats {
+            records,
+            events: records,
+            total_drops: drops,
+            ..Default::default()
+        }
     }
 
     fn sample(opens: u64, secs: f64) -> Sample {
-        Sample { iterations: opens, elapsed_ns: (secs * 1e9) as u64 }
+        Sample {
+            iterations: opens,
+            elapsed_ns: (secs * 1e9) as u64,
+        }
     }
 
     #[test]
     fn verdicts() {
-        assert_eq!(Step::new(1000, &sample(5000, 5.0), stats(5100, 0)).verdict, Verdict::Clean);
-        assert_eq!(Step::new(1000, &sample(5000, 5.0), stats(5100, 3)).verdict, Verdict::Dropped);
-        assert_eq!(Step::new(1000, &sample(5000, 5.0), stats(12, 0)).verdict, Verdict::Unseen);
-        assert_eq!(Step::new(100_000, &sample(300_000, 5.0), stats(300_000, 0)).verdict, Verdict::GeneratorLimited);
+        assert_eq!(
+            Step::new(1000, &sample(5000, 5.0), stats(5100, 0)).verdict,
+            Verdict::Clean
+        );
+        assert_eq!(
+            Step::new(1000, &sample(5000, 5.0), stats(5100, 3)).verdict,
+            Verdict::Dropped
+        );
+        assert_eq!(
+            Step::new(1000, &sample(5000, 5.0), stats(12, 0)).verdict,
+            Verdict::Unseen
+        );
+        assert_eq!(
+            Step::new(100_000, &sample(300_000, 5.0), stats(300_000, 0)).verdict,
+            Verdict::GeneratorLimited
+        );
         assert!(Step::new(1000, &sample(5000, 5.0), stats(5000, 0)).keep_going());
         assert!(!Step::new(1000, &sample(5000, 5.0), stats(5000, 1)).keep_going());
     }

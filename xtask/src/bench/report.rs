@@ -91,7 +91,10 @@ impl Report {
             );
         }
         println!();
-        println!("syscall-hook design (untraced getpid): {}", self.hook_design_line());
+        println!(
+            "syscall-hook design (untraced getpid): {}",
+            self.hook_design_line()
+        );
         if !self.steps.is_empty() {
             match rate::highest_clean(&self.steps) {
                 Some(r) => println!(
@@ -110,7 +113,9 @@ impl Report {
     }
 
     fn hook_design_line(&self) -> String {
-        let Some(r) = self.getpid() else { return "not measured".into() };
+        let Some(r) = self.getpid() else {
+            return "not measured".into();
+        };
         let base = r.without.map(|s| s.median);
         let added = |s: Option<Summary>| Some(s?.median - base?);
         let vigil = match added(r.vigil) {
@@ -197,17 +202,38 @@ mod tests {
         let args = A::parse_from(["bench"]).a;
         let defs = super::super::workload_defs(&args, &PathBuf::from("/tmp/plain"));
         let mut samples = Samples::new();
-        samples.insert(("getpid", Condition::Without), vec![200.0, 210.0, 205.0, 190.0, 400.0]);
-        samples.insert(("getpid", Condition::Vigil), vec![250.0, 245.0, 240.0, 260.0, 255.0]);
-        samples.insert(("getpid", Condition::RawSysEnter), vec![300.0, 290.0, 310.0, 305.0, 295.0]);
-        let rep = Report::new(5, &["pids.max=256".into()], &defs, &samples, None, vec![], vec![], &args);
+        samples.insert(
+            ("getpid", Condition::Without),
+            vec![200.0, 210.0, 205.0, 190.0, 400.0],
+        );
+        samples.insert(
+            ("getpid", Condition::Vigil),
+            vec![250.0, 245.0, 240.0, 260.0, 255.0],
+        );
+        samples.insert(
+            ("getpid", Condition::RawSysEnter),
+            vec![300.0, 290.0, 310.0, 305.0, 295.0],
+        );
+        let rep = Report::new(
+            5,
+            &["pids.max=256".into()],
+            &defs,
+            &samples,
+            None,
+            vec![],
+            vec![],
+            &args,
+        );
         let j = rep.json();
         let w = &j["workloads"][0];
         assert_eq!(w["name"], "getpid");
         assert_eq!(w["without"]["median"], 205.0);
         assert_eq!(w["vigil"]["median"], 250.0);
         assert!((w["ratio"].as_f64().unwrap() - 250.0 / 205.0).abs() < 1e-9);
-        assert_eq!(j["syscall_hook_design"]["per_syscall_tracepoints_added_ns"], 45.0);
+        assert_eq!(
+            j["syscall_hook_design"]["per_syscall_tracepoints_added_ns"],
+            45.0
+        );
         assert_eq!(j["syscall_hook_design"]["raw_sys_enter_added_ns"], 95.0);
         // Workloads without samples are reported as missing, not as zero.
         assert!(j["workloads"][1]["ratio"].is_null());

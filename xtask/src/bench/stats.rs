@@ -20,14 +20,23 @@ pub fn median(xs: &[f64]) -> Option<f64> {
     let mut v = xs.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
     let m = v.len() / 2;
-    Some(if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 })
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    })
 }
 
 pub fn summarize(xs: &[f64]) -> Option<Summary> {
     let median = median(xs)?;
     let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
     let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    Some(Summary { median, min, max, n: xs.len() })
+    Some(Summary {
+        median,
+        min,
+        max,
+        n: xs.len(),
+    })
 }
 
 /// `with / without`; None when `without` is not a positive number.
@@ -53,7 +62,15 @@ mod tests {
     #[test]
     fn summaries_and_ratios() {
         let s = summarize(&[2.0, 9.0, 4.0]).unwrap();
-        assert_eq!(s, Summary { median: 4.0, min: 2.0, max: 9.0, n: 3 });
+        assert_eq!(
+            s,
+            Summary {
+                median: 4.0,
+                min: 2.0,
+                max: 9.0,
+                n: 3
+            }
+        );
         assert_eq!(ratio(248.0, 200.0), Some(1.24));
         assert_eq!(ratio(1.0, 0.0), None);
         assert_eq!(ratio(f64::INFINITY, 1.0), None);

@@ -73,11 +73,24 @@ pub fn run(args: &WorkerArgs) -> Result<()> {
     let iterations = match &args.workload {
         Workload::Getpid { iterations } => getpid(*iterations),
         Workload::OpenClose { path, iterations } => open_close(path, *iterations)?,
-        Workload::ForkExec { program, iterations } => fork_exec(program, *iterations)?,
-        Workload::Rate { path, rate, seconds } => rate_limited(path, *rate, *seconds)?,
+        Workload::ForkExec {
+            program,
+            iterations,
+        } => fork_exec(program, *iterations)?,
+        Workload::Rate {
+            path,
+            rate,
+            seconds,
+        } => rate_limited(path, *rate, *seconds)?,
     };
     let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-    println!("{}", serde_json::to_string(&Sample { iterations, elapsed_ns })?);
+    println!(
+        "{}",
+        serde_json::to_string(&Sample {
+            iterations,
+            elapsed_ns
+        })?
+    );
     Ok(())
 }
 
@@ -90,7 +103,8 @@ fn getpid(n: u64) -> u64 {
 }
 
 fn cpath(p: &std::path::Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_encoded_bytes()).with_context(|| format!("{} has a NUL byte", p.display()))
+    CString::new(p.as_os_str().as_encoded_bytes())
+        .with_context(|| format!("{} has a NUL byte", p.display()))
 }
 
 fn open_close_once(p: &CString) -> Result<()> {
@@ -170,11 +184,20 @@ mod tests {
 
     #[test]
     fn sample_rates() {
-        let s = Sample { iterations: 1000, elapsed_ns: 2_000_000 };
+        let s = Sample {
+            iterations: 1000,
+            elapsed_ns: 2_000_000,
+        };
         assert_eq!(s.per_iteration_ns(), 2000.0);
         assert_eq!(s.per_second(), 500_000.0);
         let s: Sample = serde_json::from_str(r#"{"iterations":3,"elapsed_ns":9}"#).unwrap();
-        assert_eq!(s, Sample { iterations: 3, elapsed_ns: 9 });
+        assert_eq!(
+            s,
+            Sample {
+                iterations: 3,
+                elapsed_ns: 9
+            }
+        );
     }
 
     #[test]

@@ -15,8 +15,22 @@ use crate::sh::{self, cmd};
 /// The test binaries by test name.
 pub fn build(root: &Path, tests: &[String]) -> Result<BTreeMap<String, PathBuf>> {
     let triple = host_triple()?;
-    let flags_var = format!("CARGO_TARGET_{}_RUSTFLAGS", triple.to_uppercase().replace(['-', '.'], "_"));
-    let mut c = cmd("cargo", ["test", "-p", "vigil-tests", "--no-run", "--message-format=json", "--target", &triple]);
+    let flags_var = format!(
+        "CARGO_TARGET_{}_RUSTFLAGS",
+        triple.to_uppercase().replace(['-', '.'], "_")
+    );
+    let mut c = cmd(
+        "cargo",
+        [
+            "test",
+            "-p",
+            "vigil-tests",
+            "--no-run",
+            "--message-format=json",
+            "--target",
+            &triple,
+        ],
+    );
     for t in tests {
         c.args(["--test", t]);
     }
@@ -27,16 +41,24 @@ pub fn build(root: &Path, tests: &[String]) -> Result<BTreeMap<String, PathBuf>>
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    println!("vm: building test binaries {} (static, {triple})", tests.join(", "));
+    println!(
+        "vm: building test binaries {} (static, {triple})",
+        tests.join(", ")
+    );
     let out = c.output().context("cannot run cargo")?;
     if !out.status.success() {
         bail!("building the VM test binaries failed: {}", out.status);
     }
     let bins = executables(&String::from_utf8_lossy(&out.stdout), tests);
     for t in tests {
-        let Some(bin) = bins.get(t) else { bail!("cargo built no test executable named {t}") };
+        let Some(bin) = bins.get(t) else {
+            bail!("cargo built no test executable named {t}")
+        };
         if has_interpreter(bin)? {
-            bail!("{} is dynamically linked; the initramfs has no libc", bin.display());
+            bail!(
+                "{} is dynamically linked; the initramfs has no libc",
+                bin.display()
+            );
         }
     }
     Ok(bins)
@@ -124,7 +146,10 @@ not json"#;
     fn detects_dynamic_and_static_elves() {
         // This test binary is dynamically linked (a normal host build).
         let me = std::env::current_exe().unwrap();
-        assert_eq!(has_interpreter(&me).unwrap(), !cfg!(target_feature = "crt-static"));
+        assert_eq!(
+            has_interpreter(&me).unwrap(),
+            !cfg!(target_feature = "crt-static")
+        );
         // The static busybox has no interpreter.
         if Path::new("/bin/busybox").exists() {
             assert!(!has_interpreter(Path::new("/bin/busybox")).unwrap());

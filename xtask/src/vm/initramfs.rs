@@ -22,7 +22,10 @@ pub fn build(
     test_args: &[String],
 ) -> Result<()> {
     let _ = std::fs::remove_dir_all(staging);
-    for d in ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "run", "root", "tests"] {
+    for d in [
+        "bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "run", "root",
+        "tests",
+    ] {
         std::fs::create_dir_all(staging.join(d))?;
     }
     copy_exec(Path::new(BUSYBOX), &staging.join("bin/busybox"))?;
@@ -42,18 +45,29 @@ pub fn build(
         }
         std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))?;
     }
-    std::fs::write(staging.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
+    std::fs::write(
+        staging.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\n",
+    )?;
     std::fs::write(staging.join("etc/group"), "root:x:0:\n")?;
     let names: Vec<&str> = bins.keys().map(String::as_str).collect();
-    std::fs::write(staging.join("etc/vigil-vm.env"), env_file(run_id, &names, test_args, vigil_tests::in_ci()))?;
+    std::fs::write(
+        staging.join("etc/vigil-vm.env"),
+        env_file(run_id, &names, test_args, vigil_tests::in_ci()),
+    )?;
     pack(staging, out)?;
     let size = std::fs::metadata(out)?.len();
-    println!("vm: initramfs {} ({:.1} MiB)", out.display(), size as f64 / (1 << 20) as f64);
+    println!(
+        "vm: initramfs {} ({:.1} MiB)",
+        out.display(),
+        size as f64 / (1 << 20) as f64
+    );
     Ok(())
 }
 
 fn copy_exec(from: &Path, to: &Path) -> Result<()> {
-    std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    std::fs::copy(from, to)
+        .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755))?;
     Ok(())
 }
@@ -128,7 +142,12 @@ mod tests {
 
     #[test]
     fn env_file_quotes_values() {
-        let s = env_file("abc", &["sensor", "vm_smoke"], &["it's".to_string(), "--exact".to_string()], true);
+        let s = env_file(
+            "abc",
+            &["sensor", "vm_smoke"],
+            &["it's".to_string(), "--exact".to_string()],
+            true,
+        );
         assert_eq!(
             s,
             "VIGIL_RUN_ID='abc'\nVIGIL_TESTS='sensor vm_smoke'\nVIGIL_TEST_ARGS='it'\\''s --exact'\nCI=1\n"

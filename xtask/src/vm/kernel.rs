@@ -21,7 +21,9 @@ pub fn ensure(cache: &Path) -> Result<PathBuf> {
             sh::run(cmd("apt-get", ["update"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
             match current_package()? {
                 Some(p) => p,
-                None => return cached_any(cache).with_context(|| format!("apt-cache knows no {META}")),
+                None => {
+                    return cached_any(cache).with_context(|| format!("apt-cache knows no {META}"))
+                }
             }
         }
     };
@@ -33,7 +35,14 @@ pub fn ensure(cache: &Path) -> Result<PathBuf> {
     let _ = std::fs::remove_dir_all(&dl);
     std::fs::create_dir_all(&dl)?;
     println!("vm: downloading {pkg}");
-    sh::run(cmd("apt-get", ["download", &pkg]).current_dir(&dl))?;
+    // As root, apt would drop to its `_apt` user, which cannot write here.
+    sh::run(
+        cmd(
+            "apt-get",
+            ["-o", "APT::Sandbox::User=root", "download", &pkg],
+        )
+        .current_dir(&dl),
+    )?;
     let deb = std::fs::read_dir(&dl)?
         .flatten()
         .map(|e| e.path())
@@ -71,7 +80,10 @@ fn find_vmlinuz(dir: &Path) -> Option<PathBuf> {
         .ok()?
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+        })
 }
 
 fn cached_any(cache: &Path) -> Result<PathBuf> {
@@ -90,8 +102,15 @@ mod tests {
     #[test]
     fn depends_names_the_kernel_package() {
         let out = "linux-image-cloud-amd64\n  Depends: linux-image-6.1.0-56-cloud-amd64\n";
-        assert_eq!(parse_depends(out).as_deref(), Some("linux-image-6.1.0-56-cloud-amd64"));
+        assert_eq!(
+            parse_depends(out).as_deref(),
+            Some("linux-image-6.1.0-56-cloud-amd64")
+        );
         assert_eq!(parse_depends("linux-image-cloud-amd64\n"), None);
-        assert_eq!(parse_depends("x\n  Depends: <virtual>\n  Depends: linux-image-6.1.0-1-cloud-amd64\n").as_deref(), Some("linux-image-6.1.0-1-cloud-amd64"));
+        assert_eq!(
+            parse_depends("x\n  Depends: <virtual>\n  Depends: linux-image-6.1.0-1-cloud-amd64\n")
+                .as_deref(),
+            Some("linux-image-6.1.0-1-cloud-amd64")
+        );
     }
 }

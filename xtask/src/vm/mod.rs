@@ -35,7 +35,12 @@ pub struct VmArgs {
 
 impl Default for VmArgs {
     fn default() -> VmArgs {
-        VmArgs { tests: vec!["sensor".to_string()], test_args: Vec::new(), timeout: 900, quiet: false }
+        VmArgs {
+            tests: vec!["sensor".to_string()],
+            test_args: Vec::new(),
+            timeout: 900,
+            quiet: false,
+        }
     }
 }
 
@@ -47,10 +52,24 @@ pub fn run(root: &Path, args: &VmArgs) -> Result<()> {
     let bins = binaries::build(root, &args.tests)?;
     let run_id = run_id();
     let initrd = dir.join("initrd.gz");
-    initramfs::build(root, &dir.join("initramfs"), &initrd, &bins, &run_id, &args.test_args)?;
+    initramfs::build(
+        root,
+        &dir.join("initramfs"),
+        &initrd,
+        &bins,
+        &run_id,
+        &args.test_args,
+    )?;
     let log = dir.join("console.log");
     println!("vm: booting qemu (TCG); console log {}", log.display());
-    let outcome = qemu::boot(&vmlinuz, &initrd, &log, &run_id, Duration::from_secs(args.timeout), !args.quiet)?;
+    let outcome = qemu::boot(
+        &vmlinuz,
+        &initrd,
+        &log,
+        &run_id,
+        Duration::from_secs(args.timeout),
+        !args.quiet,
+    )?;
     match outcome {
         qemu::Outcome::Exit(0) => {
             println!("vm: PASS ({})", args.tests.join(", "));
@@ -58,7 +77,7 @@ pub fn run(root: &Path, args: &VmArgs) -> Result<()> {
         }
         other => {
             eprintln!("vm: last console lines ({}):", log.display());
-            eprintln!("{}", qemu::tail(&log, 60));
+            eprintln!("{}", qemu::tail(&log, 80));
             bail!("VM test failed: {other}")
         }
     }
@@ -67,6 +86,13 @@ pub fn run(root: &Path, args: &VmArgs) -> Result<()> {
 /// A per-run id the result marker must carry, so no earlier output (or a
 /// test printing marker-like text) can pass for this run's result.
 fn run_id() -> String {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    format!("{:x}{:08x}{:x}", t.as_secs(), t.subsec_nanos(), std::process::id())
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "{:x}{:08x}{:x}",
+        t.as_secs(),
+        t.subsec_nanos(),
+        std::process::id()
+    )
 }

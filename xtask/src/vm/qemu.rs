@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 /// LSMs to enable in the guest: Debian's default list plus `bpf`.
-const CMDLINE: &str = "console=ttyS0 quiet panic=-1 lsm=lockdown,capability,landlock,yama,apparmor,bpf";
+const CMDLINE: &str =
+    "console=ttyS0 quiet panic=-1 lsm=lockdown,capability,landlock,yama,apparmor,bpf";
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -32,15 +33,34 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Outcome::Exit(c) => write!(f, "tests exited with {c}"),
-            Outcome::NoMarker => write!(f, "the guest stopped without a result marker (crash or panic before the end)"),
+            Outcome::NoMarker => write!(
+                f,
+                "the guest stopped without a result marker (crash or panic before the end)"
+            ),
             Outcome::TimedOut(d) => write!(f, "no result after {} s; qemu killed", d.as_secs()),
         }
     }
 }
 
-pub fn boot(vmlinuz: &Path, initrd: &Path, log: &Path, run_id: &str, timeout: Duration, echo: bool) -> Result<Outcome> {
+pub fn boot(
+    vmlinuz: &Path,
+    initrd: &Path,
+    log: &Path,
+    run_id: &str,
+    timeout: Duration,
+    echo: bool,
+) -> Result<Outcome> {
     let mut child = Command::new("qemu-system-x86_64")
-        .args(["-machine", "q35,accel=tcg", "-cpu", "max", "-m", "1024", "-smp", "2"])
+        .args([
+            "-machine",
+            "q35,accel=tcg",
+            "-cpu",
+            "max",
+            "-m",
+            "1024",
+            "-smp",
+            "2",
+        ])
         .args(["-nographic", "-no-reboot"])
         .arg("-kernel")
         .arg(vmlinuz)
@@ -117,7 +137,9 @@ fn forward(pipe: impl std::io::Read, tx: std::sync::mpsc::Sender<String>) {
         match r.read_until(b'\n', &mut buf) {
             Ok(0) | Err(_) => return,
             Ok(_) => {
-                let line = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).replace('\r', "");
+                let line = String::from_utf8_lossy(&buf)
+                    .trim_end_matches(['\n', '\r'])
+                    .replace('\r', "");
                 if tx.send(line).is_err() {
                     return;
                 }
@@ -129,7 +151,10 @@ fn forward(pipe: impl std::io::Read, tx: std::sync::mpsc::Sender<String>) {
 /// The exit code in a line holding `marker` (`VIGIL-VM-RESULT <id> exit=`).
 fn parse_marker(line: &str, marker: &str) -> Option<i32> {
     let rest = &line[line.find(marker)? + marker.len()..];
-    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect();
+    let digits: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '-')
+        .collect();
     digits.parse().ok()
 }
 
@@ -148,9 +173,15 @@ mod tests {
     fn marker_needs_this_run_id() {
         let m = "VIGIL-VM-RESULT abc exit=";
         assert_eq!(parse_marker("VIGIL-VM-RESULT abc exit=0", m), Some(0));
-        assert_eq!(parse_marker("[  3.1] x VIGIL-VM-RESULT abc exit=101", m), Some(101));
+        assert_eq!(
+            parse_marker("[  3.1] x VIGIL-VM-RESULT abc exit=101", m),
+            Some(101)
+        );
         assert_eq!(parse_marker("VIGIL-VM-RESULT zzz exit=0", m), None);
         assert_eq!(parse_marker("VIGIL-VM-RESULT abc exit=", m), None);
-        assert_eq!(parse_marker("echo VIGIL-VM-RESULT $VIGIL_RUN_ID exit=$rc", m), None);
+        assert_eq!(
+            parse_marker("echo VIGIL-VM-RESULT $VIGIL_RUN_ID exit=$rc", m),
+            None
+        );
     }
 }
