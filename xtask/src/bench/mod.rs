@@ -58,6 +58,9 @@ pub struct BenchArgs {
     /// Use the existing target/release/vigil instead of setup + build.
     #[arg(long)]
     no_build: bool,
+    /// The agent binary (default: target/release/vigil).
+    #[arg(long, env = "VIGIL_BIN")]
+    vigil_bin: Option<PathBuf>,
     /// Extra arguments for `vigil run`.
     #[arg(long = "agent-arg", allow_hyphen_values = true)]
     agent_args: Vec<String>,
@@ -102,7 +105,7 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
     if !crate::sh::is_root() {
         bail!("the benchmark loads the agent's eBPF programs and needs root");
     }
-    let bin = crate::agent::vigil_bin(root);
+    let bin = args.vigil_bin.clone().unwrap_or_else(|| crate::agent::vigil_bin(root));
     if !bin.is_file() {
         bail!("{} not found: run `cargo xtask build`", bin.display());
     }
@@ -132,6 +135,10 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
         Err(why) => println!("bench: syscall-hook comparison skipped: {why}"),
     }
 
+    // One unrecorded pass warms caches and page tables for every workload.
+    for w in &workloads {
+        run_worker(&sandbox, &w.workload)?;
+    }
     let mut samples = Samples::new();
     let mut agent_stats = Vec::new();
     for rep in 0..args.reps {
@@ -255,12 +262,16 @@ fn probe_raw_hook() -> Result<(), String> {
             agent.stop().map_err(|e| format!("`vigil bench-hook raw-sys-enter` did not stop: {e}"))?;
             Ok(())
         }
-        Err(e) => Err(format!(
-            "`vigil bench-hook raw-sys-enter` is not available ({}); it should attach one program \
-             on the raw sys_enter tracepoint doing an array-map lookup of the syscall id, log `ready`, \
-             and exit 0 on SIGTERM",
-            e.to_string().lines().next().unwrap_or("")
-        )),
+        Err(e) => {
+            let text = e.to_string();
+            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            Err(format!(
+                "`vigil bench-hook raw-sys-enter` is not available ({}: {last}); it should attach one \
+                 program on the raw sys_enter tracepoint doing an array-map lookup of the syscall id, \
+                 log `ready`, and exit 0 on SIGTERM",
+                text.lines().next().unwrap_or("")
+            ))
+        }
     }
 }
 
