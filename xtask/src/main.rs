@@ -53,8 +53,18 @@ enum Cmd {
     BenchWorker(bench::worker::WorkerArgs),
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
     let root = workspace_root();
     match cli.cmd {
         Cmd::Setup => setup::run(&root),
