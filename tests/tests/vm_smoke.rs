@@ -57,3 +57,12 @@ fn init_mounted_tracefs_and_cgroup2() {
         Some(Path::new("/sys/fs/cgroup"))
     );
 }
+
+#[test]
+fn harness_loaded_the_overlay_module() {
+    if !in_vm_or_skip() {
+        return;
+    }
+    let fs = std::fs::read_to_string("/proc/filesystems").unwrap();
+    assert!(fs.lines().any(|l| l.trim_end().ends_with("\toverlay")), "overlay not loaded:\n{fs}");
+}

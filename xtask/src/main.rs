@@ -94,3 +94,43 @@ fn workspace_root() -> PathBuf {
         .expect("xtask lives in the workspace")
         .to_path_buf()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_passes_agent_arguments_through() {
+        for argv in [
+            &["xtask", "run", "--", "--events", "-"][..],
+            &["xtask", "run", "--events", "-"][..],
+        ] {
+            match Cli::try_parse_from(argv).unwrap().cmd {
+                Cmd::Run { args } => assert_eq!(args, ["--events", "-"]),
+                _ => panic!("not run"),
+            }
+        }
+        match Cli::try_parse_from(["xtask", "run"]).unwrap().cmd {
+            Cmd::Run { args } => assert!(args.is_empty()),
+            _ => panic!("not run"),
+        }
+    }
+
+    #[test]
+    fn vm_takes_test_names() {
+        match Cli::try_parse_from(["xtask", "vm"]).unwrap().cmd {
+            Cmd::Vm(a) => assert_eq!(a.tests, ["sensor"]),
+            _ => panic!("not vm"),
+        }
+        match Cli::try_parse_from(["xtask", "vm", "vm_smoke", "sensor", "--test-arg", "--exact"])
+            .unwrap()
+            .cmd
+        {
+            Cmd::Vm(a) => {
+                assert_eq!(a.tests, ["vm_smoke", "sensor"]);
+                assert_eq!(a.test_args, ["--exact"]);
+            }
+            _ => panic!("not vm"),
+        }
+    }
+}

@@ -105,7 +105,10 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
     if !crate::sh::is_root() {
         bail!("the benchmark loads the agent's eBPF programs and needs root");
     }
-    let bin = args.vigil_bin.clone().unwrap_or_else(|| crate::agent::vigil_bin(root));
+    let bin = args
+        .vigil_bin
+        .clone()
+        .unwrap_or_else(|| crate::agent::vigil_bin(root));
     if !bin.is_file() {
         bail!("{} not found: run `cargo xtask build`", bin.display());
     }
@@ -257,14 +260,24 @@ fn start_condition(cond: Condition, agent_args: &[String]) -> Result<Option<Agen
 
 /// Whether the agent has the hidden `bench-hook raw-sys-enter` command.
 fn probe_raw_hook() -> Result<(), String> {
-    match Agent::builder(["bench-hook", "raw-sys-enter"]).echo(false).ready_timeout(READY_TIMEOUT).start() {
+    match Agent::builder(["bench-hook", "raw-sys-enter"])
+        .echo(false)
+        .ready_timeout(READY_TIMEOUT)
+        .start()
+    {
         Ok(agent) => {
-            agent.stop().map_err(|e| format!("`vigil bench-hook raw-sys-enter` did not stop: {e}"))?;
+            agent
+                .stop()
+                .map_err(|e| format!("`vigil bench-hook raw-sys-enter` did not stop: {e}"))?;
             Ok(())
         }
         Err(e) => {
             let text = e.to_string();
-            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
             Err(format!(
                 "`vigil bench-hook raw-sys-enter` is not available ({}: {last}); it should attach one \
                  program on the raw sys_enter tracepoint doing an array-map lookup of the syscall id, \

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use crate::sh::{self, cmd};
 
 /// The test binaries by test name.
-pub fn build(root: &Path, tests: &[String]) -> Result<BTreeMap<String, PathBuf>> {
+/// The test binaries as (test name, path), in the order of `tests`.
+pub fn build(root: &Path, tests: &[String]) -> Result<Vec<(String, PathBuf)>> {
     let triple = host_triple()?;
     let flags_var = format!(
         "CARGO_TARGET_{}_RUSTFLAGS",
@@ -49,17 +50,19 @@ pub fn build(root: &Path, tests: &[String]) -> Result<BTreeMap<String, PathBuf>>
     if !out.status.success() {
         bail!("building the VM test binaries failed: {}", out.status);
     }
-    let bins = executables(&String::from_utf8_lossy(&out.stdout), tests);
+    let mut found = executables(&String::from_utf8_lossy(&out.stdout), tests);
+    let mut bins = Vec::new();
     for t in tests {
-        let Some(bin) = bins.get(t) else {
+        let Some(bin) = found.remove(t) else {
             bail!("cargo built no test executable named {t}")
         };
-        if has_interpreter(bin)? {
+        if has_interpreter(&bin)? {
             bail!(
                 "{} is dynamically linked; the initramfs has no libc",
                 bin.display()
             );
         }
+        bins.push((t.clone(), bin));
     }
     Ok(bins)
 }

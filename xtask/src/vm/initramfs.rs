@@ -1,8 +1,8 @@
 //! The guest's initramfs: static busybox, tests/vm/init as /init, the test
-//! binaries in /tests and /etc/vigil-vm.env (run id, tests, arguments),
-//! packed as a newc cpio archive compressed with gzip.
+//! binaries in /tests, kernel modules in /lib/modules and /etc/vigil-vm.env
+//! (run id, tests, modules, arguments), packed as a newc cpio archive
+//! compressed with gzip.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -13,24 +13,40 @@ use anyhow::{bail, Context, Result};
 
 const BUSYBOX: &str = "/bin/busybox";
 
-pub fn build(
-    root: &Path,
-    staging: &Path,
-    out: &Path,
-    bins: &BTreeMap<String, PathBuf>,
-    run_id: &str,
-    test_args: &[String],
-) -> Result<()> {
+const DIRS: &[&str] = &[
+    "bin",
+    "sbin",
+    "usr/bin",
+    "usr/sbin",
+    "etc",
+    "proc",
+    "sys",
+    "dev",
+    "tmp",
+    "run",
+    "root",
+    "tests",
+    "lib/modules",
+];
+
+/// What goes into the archive besides busybox and /init.
+pub struct Contents<'a> {
+    /// Test binaries (name, file), run in this order.
+    pub bins: &'a [(String, PathBuf)],
+    /// Kernel modules (name, .ko file), loaded in this order.
+    pub modules: &'a [(String, PathBuf)],
+    pub run_id: &'a str,
+    pub test_args: &'a [String],
+}
+
+pub fn build(root: &Path, staging: &Path, out: &Path, c: &Contents<'_>) -> Result<()> {
     let _ = std::fs::remove_dir_all(staging);
-    for d in [
-        "bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "run", "root",
-        "tests",
-    ] {
+    for d in DIRS {
         std::fs::create_dir_all(staging.join(d))?;
     }
     copy_exec(Path::new(BUSYBOX), &staging.join("bin/busybox"))?;
     copy_exec(&root.join("tests/vm/init"), &staging.join("init"))?;
-    for (name, bin) in bins {
+    for (name, bin) in c.bins {
         let dest = staging.join("tests").join(name);
         // Debug info only makes the archive (and guest RAM) big; symbols stay
         // so panics still name functions.
@@ -45,23 +61,28 @@ pub fn build(
         }
         std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))?;
     }
+    for (name, ko) in c.modules {
+        let dest = staging.join("lib/modules").join(format!("{name}.ko"));
+        std::fs::copy(ko, &dest).with_context(|| format!("copying {}", ko.display()))?;
+    }
     std::fs::write(
         staging.join("etc/passwd"),
         "root:x:0:0:root:/root:/bin/sh\n",
     )?;
     std::fs::write(staging.join("etc/group"), "root:x:0:\n")?;
-    let names: Vec<&str> = bins.keys().map(String::as_str).collect();
-    std::fs::write(
-        staging.join("etc/vigil-vm.env"),
-        env_file(run_id, &names, test_args, vigil_tests::in_ci()),
-    )?;
-    pack(staging, out)?;
-    let size = std::fs::metadata(out)?.len();
-    println!(
-        "vm: initramfs {} ({:.1} MiB)",
-        out.display(),
-        size as f64 / (1 << 20) as f64
+    let tests: Vec<&str> = c.bins.iter().map(|(n, _)| n.as_str()).collect();
+    let modules: Vec<&str> = c.modules.iter().map(|(n, _)| n.as_str()).collect();
+    let env = env_file(
+        c.run_id,
+        &tests,
+        &modules,
+        c.test_args,
+        vigil_tests::in_ci(),
     );
+    std::fs::write(staging.join("etc/vigil-vm.env"), env)?;
+    pack(staging, out)?;
+    let mib = std::fs::metadata(out)?.len() as f64 / f64::from(1 << 20);
+    println!("vm: initramfs {} ({mib:.1} MiB)", out.display());
     Ok(())
 }
 
@@ -77,11 +98,18 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-fn env_file(run_id: &str, tests: &[&str], test_args: &[String], ci: bool) -> String {
+fn env_file(
+    run_id: &str,
+    tests: &[&str],
+    modules: &[&str],
+    test_args: &[String],
+    ci: bool,
+) -> String {
     let mut s = format!(
-        "VIGIL_RUN_ID={}\nVIGIL_TESTS={}\nVIGIL_TEST_ARGS={}\n",
+        "VIGIL_RUN_ID={}\nVIGIL_TESTS={}\nVIGIL_MODULES={}\nVIGIL_TEST_ARGS={}\n",
         sh_quote(run_id),
         sh_quote(&tests.join(" ")),
+        sh_quote(&modules.join(" ")),
         sh_quote(&test_args.join(" "))
     );
     if ci {
@@ -142,16 +170,13 @@ mod tests {
 
     #[test]
     fn env_file_quotes_values() {
-        let s = env_file(
-            "abc",
-            &["sensor", "vm_smoke"],
-            &["it's".to_string(), "--exact".to_string()],
-            true,
-        );
+        let args = ["it's".to_string(), "--exact".to_string()];
+        let s = env_file("abc", &["sensor", "vm_smoke"], &["overlay"], &args, true);
         assert_eq!(
             s,
-            "VIGIL_RUN_ID='abc'\nVIGIL_TESTS='sensor vm_smoke'\nVIGIL_TEST_ARGS='it'\\''s --exact'\nCI=1\n"
+            "VIGIL_RUN_ID='abc'\nVIGIL_TESTS='sensor vm_smoke'\nVIGIL_MODULES='overlay'\n\
+             VIGIL_TEST_ARGS='it'\\''s --exact'\nCI=1\n"
         );
-        assert!(!env_file("a", &[], &[], false).contains("CI="));
+        assert!(!env_file("a", &[], &[], &[], false).contains("CI="));
     }
 }

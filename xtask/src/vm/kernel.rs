@@ -75,6 +75,48 @@ fn parse_depends(out: &str) -> Option<String> {
         .map(String::from)
 }
 
+/// The `.ko` files of `names`, from the unpacked package that holds
+/// `vmlinuz` (`<pkg>/boot/vmlinuz-V` beside `<pkg>/lib/modules/V/`).
+pub fn modules(vmlinuz: &Path, names: &[String]) -> Result<Vec<(String, PathBuf)>> {
+    let pkg = vmlinuz
+        .parent()
+        .and_then(Path::parent)
+        .context("vmlinuz is not in <pkg>/boot")?;
+    let version = vmlinuz
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("vmlinuz-"))
+        .context("kernel image is not named vmlinuz-<version>")?;
+    let tree = pkg.join("lib/modules").join(version).join("kernel");
+    names
+        .iter()
+        .map(|name| {
+            let file = format!("{name}.ko");
+            find_file(&tree, &file)
+                .map(|p| (name.clone(), p))
+                .with_context(|| {
+                    format!(
+                        "no {file} under {} (compressed modules are not supported)",
+                        tree.display()
+                    )
+                })
+        })
+        .collect()
+}
+
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    let mut subdirs = Vec::new();
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            subdirs.push(p);
+        } else if e.file_name() == name {
+            return Some(p);
+        }
+    }
+    subdirs.into_iter().find_map(|d| find_file(&d, name))
+}
+
 fn find_vmlinuz(dir: &Path) -> Option<PathBuf> {
     std::fs::read_dir(dir.join("boot"))
         .ok()?
@@ -112,5 +154,27 @@ mod tests {
                 .as_deref(),
             Some("linux-image-6.1.0-1-cloud-amd64")
         );
+    }
+}
+
+#[cfg(test)]
+mod module_tests {
+    use super::*;
+
+    #[test]
+    fn finds_modules_beside_the_image() {
+        let t = std::env::temp_dir().join(format!("vigil-kmod-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&t);
+        let v = "6.1.0-9-cloud-amd64";
+        std::fs::create_dir_all(t.join("boot")).unwrap();
+        std::fs::write(t.join(format!("boot/vmlinuz-{v}")), "").unwrap();
+        let fs = t.join(format!("lib/modules/{v}/kernel/fs/overlayfs"));
+        std::fs::create_dir_all(&fs).unwrap();
+        std::fs::write(fs.join("overlay.ko"), "").unwrap();
+        let vmlinuz = t.join(format!("boot/vmlinuz-{v}"));
+        let got = modules(&vmlinuz, &["overlay".to_string()]).unwrap();
+        assert_eq!(got, vec![("overlay".to_string(), fs.join("overlay.ko"))]);
+        assert!(modules(&vmlinuz, &["nope".to_string()]).is_err());
+        std::fs::remove_dir_all(&t).unwrap();
     }
 }

@@ -25,6 +25,10 @@ pub struct VmArgs {
     /// Extra arguments for each test binary (e.g. a test name filter).
     #[arg(long = "test-arg", allow_hyphen_values = true)]
     pub test_args: Vec<String>,
+    /// Kernel modules (by name, from the kernel package) to load in the
+    /// guest before the tests, in this order (dependencies first).
+    #[arg(long = "module", default_values_t = vec!["overlay".to_string()])]
+    pub modules: Vec<String>,
     /// Give up and kill qemu after this many seconds.
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
@@ -38,6 +42,7 @@ impl Default for VmArgs {
         VmArgs {
             tests: vec!["sensor".to_string()],
             test_args: Vec::new(),
+            modules: vec!["overlay".to_string()],
             timeout: 900,
             quiet: false,
         }
@@ -49,17 +54,17 @@ pub fn run(root: &Path, args: &VmArgs) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let vmlinuz = kernel::ensure(&dir.join("kernel"))?;
     println!("vm: kernel {}", vmlinuz.display());
+    let modules = kernel::modules(&vmlinuz, &args.modules)?;
     let bins = binaries::build(root, &args.tests)?;
     let run_id = run_id();
     let initrd = dir.join("initrd.gz");
-    initramfs::build(
-        root,
-        &dir.join("initramfs"),
-        &initrd,
-        &bins,
-        &run_id,
-        &args.test_args,
-    )?;
+    let contents = initramfs::Contents {
+        bins: &bins,
+        modules: &modules,
+        run_id: &run_id,
+        test_args: &args.test_args,
+    };
+    initramfs::build(root, &dir.join("initramfs"), &initrd, &contents)?;
     let log = dir.join("console.log");
     println!("vm: booting qemu (TCG); console log {}", log.display());
     let outcome = qemu::boot(
