@@ -1,1 +1,23 @@
-//! Integration tests live in tests/tests/.
+//! Support library for vigil's integration tests (`tests/tests/*.rs`).
+//!
+//! Integration tests exercise the real thing: the release `vigil` binary,
+//! real podman containers, the host kernel or a Debian kernel in qemu. This
+//! crate owns the plumbing they share so each test reads as "do the thing,
+//! assert the event": deciding whether a test can run at all ([`require`]),
+//! finding the agent binary ([`paths`]), starting and stopping the agent and
+//! reading its logs ([`agent`], [`logline`]), and building a local busybox
+//! image and running containers from it ([`podman`]). Everything a test
+//! starts is undone by a Drop guard, also when the test panics.
+
+pub mod agent;
+pub mod error;
+pub mod logline;
+pub mod paths;
+pub mod podman;
+pub mod require;
+
+pub use agent::{Agent, AgentBuilder, Stopped};
+pub use error::Error;
+pub use logline::AgentStats;
+pub use podman::{ensure_test_image, Container, ImageBuilder, TEST_IMAGE};
+pub use require::{in_ci, in_vm, require, require_podman, require_root, require_vigil_binary};

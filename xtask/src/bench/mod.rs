@@ -1,0 +1,443 @@
+//! `cargo xtask bench`: what the agent costs the workloads around it.
+//!
+//! A benchmark, not a test. Each workload runs without the agent and with
+//! it in one invocation, repetitions interleaved (the condition order
+//! rotates each repetition), and the report gives medians and ratios. The
+//! workloads: an untraced syscall loop (getpid), an open/close loop on a path
+//! the in-kernel filter drops, a fork+exec loop. A third condition compares
+//! syscall-hook designs: one program on every raw `sys_enter`, which the
+//! agent provides as `vigil bench-hook raw-sys-enter` (skipped if absent).
+//! Finally, stepped rates of sensitive opens find the highest event rate the
+//! agent takes with zero drops (from its final `stats` line).
+//! Workloads run in a child cgroup with CPU, pid and memory limits.
+
+mod cgroup;
+mod rate;
+mod report;
+mod stats;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use vigil_tests::{Agent, AgentStats};
+
+use worker::{Sample, Workload};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Repetitions per workload and condition (the report uses medians).
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    #[arg(long, default_value_t = 2_000_000)]
+    getpid_iterations: u64,
+    #[arg(long, default_value_t = 200_000)]
+    open_iterations: u64,
+    #[arg(long, default_value_t = 300)]
+    exec_iterations: u64,
+    /// Seconds per step of the event-rate test.
+    #[arg(long, default_value_t = 5.0)]
+    rate_seconds: f64,
+    /// Event-rate steps (opens/s, comma-separated); default 1k..500k.
+    #[arg(long, value_delimiter = ',')]
+    rates: Vec<u64>,
+    /// Ring buffer for the rate test. Smaller than the agent's default so a
+    /// step measures sustained throughput, not how much a burst the buffer
+    /// absorbs.
+    #[arg(long, default_value_t = 1 << 20)]
+    rate_ring_bytes: u32,
+    /// A file the default open filter reports (opened read-only).
+    #[arg(long, default_value = "/etc/shadow")]
+    sensitive_path: PathBuf,
+    /// Leave out the event-rate test.
+    #[arg(long)]
+    no_rate: bool,
+    /// Use the existing target/release/vigil instead of setup + build.
+    #[arg(long)]
+    no_build: bool,
+    /// The agent binary (default: target/release/vigil).
+    #[arg(long, env = "VIGIL_BIN")]
+    vigil_bin: Option<PathBuf>,
+    /// Extra arguments for `vigil run`.
+    #[arg(long = "agent-arg", allow_hyphen_values = true)]
+    agent_args: Vec<String>,
+}
+
+/// What runs beside the workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Condition {
+    Without,
+    Vigil,
+    RawSysEnter,
+}
+
+impl Condition {
+    pub fn key(self) -> &'static str {
+        match self {
+            Condition::Without => "without",
+            Condition::Vigil => "vigil",
+            Condition::RawSysEnter => "raw_sys_enter",
+        }
+    }
+}
+
+/// One workload of the comparison.
+pub struct WorkloadDef {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub unit: &'static str,
+    /// Divides ns per iteration into the unit.
+    pub scale: f64,
+    pub workload: Workload,
+}
+
+/// Samples per (workload key, condition), in the workload's unit.
+pub type Samples = BTreeMap<(&'static str, Condition), Vec<f64>>;
+
+pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
+    if !args.no_build {
+        crate::setup::run(root)?;
+        crate::agent::build(root)?;
+    }
+    if !crate::sh::is_root() {
+        bail!("the benchmark loads the agent's eBPF programs and needs root");
+    }
+    let bin = args
+        .vigil_bin
+        .clone()
+        .unwrap_or_else(|| crate::agent::vigil_bin(root));
+    if !bin.is_file() {
+        bail!("{} not found: run `cargo xtask build`", bin.display());
+    }
+    std::env::set_var("VIGIL_BIN", &bin);
+    if args.reps < 5 {
+        println!(
+            "bench: note: {} repetitions; medians of at least 5 are what the report is meant for",
+            args.reps
+        );
+    }
+    let out_dir = crate::agent::target_dir(root).join("bench");
+    std::fs::create_dir_all(&out_dir)?;
+    let plain = out_dir.join("plain-file");
+    std::fs::write(&plain, "not sensitive\n")?;
+
+    let sandbox = cgroup::Sandbox::create(&format!("vigil-bench-{}", std::process::id()))?;
+    println!(
+        "bench: workloads run in a cgroup with {}",
+        sandbox.limits.join(", ")
+    );
+
+    let workloads = workload_defs(args, &plain);
+    let raw = probe_raw_hook();
+    let mut conditions = vec![Condition::Without, Condition::Vigil];
+    match &raw {
+        Ok(()) => conditions.push(Condition::RawSysEnter),
+        Err(why) => println!("bench: syscall-hook comparison skipped: {why}"),
+    }
+
+    // One unrecorded pass warms caches and page tables for every workload.
+    for w in &workloads {
+        run_worker(&sandbox, &w.workload)?;
+    }
+    let mut samples = Samples::new();
+    let mut agent_stats = Vec::new();
+    for rep in 0..args.reps {
+        let mut order = conditions.clone();
+        let n = order.len();
+        order.rotate_left(rep % n);
+        for cond in order {
+            println!(
+                "bench: repetition {}/{}: {}",
+                rep + 1,
+                args.reps,
+                cond.key()
+            );
+            let agent = start_condition(cond, &args.agent_args)?;
+            for w in &workloads {
+                let s = run_worker(&sandbox, &w.workload)?;
+                samples
+                    .entry((w.key, cond))
+                    .or_default()
+                    .push(s.per_iteration_ns() / w.scale);
+            }
+            if let Some(agent) = agent {
+                let stopped = agent.stop()?;
+                if !stopped.status.success() {
+                    bail!(
+                        "{} exited with {} after the workloads",
+                        cond.key(),
+                        stopped.status
+                    );
+                }
+                if cond == Condition::Vigil {
+                    match stopped.stats {
+                        Some(s) => agent_stats.push(s?),
+                        None => bail!("the agent printed no final `stats` line"),
+                    }
+                }
+            }
+        }
+    }
+
+    let steps = if args.no_rate {
+        Vec::new()
+    } else {
+        rate_test(args, &sandbox)?
+    };
+    let rep = report::Report::new(
+        args.reps,
+        &sandbox.limits,
+        &workloads,
+        &samples,
+        raw.err(),
+        agent_stats,
+        steps,
+        args,
+    );
+    rep.print();
+    let path = out_dir.join("report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&rep.json())?)?;
+    println!("bench: report written to {}", path.display());
+    Ok(())
+}
+
+fn workload_defs(args: &BenchArgs, plain: &Path) -> Vec<WorkloadDef> {
+    vec![
+        WorkloadDef {
+            key: "getpid",
+            label: "untraced syscall (getpid)",
+            unit: "ns/call",
+            scale: 1.0,
+            workload: Workload::Getpid {
+                iterations: args.getpid_iterations,
+            },
+        },
+        WorkloadDef {
+            key: "open_close",
+            label: "filtered open+close",
+            unit: "ns/iter",
+            scale: 1.0,
+            workload: Workload::OpenClose {
+                path: plain.to_path_buf(),
+                iterations: args.open_iterations,
+            },
+        },
+        WorkloadDef {
+            key: "fork_exec",
+            label: "fork+exec /bin/true",
+            unit: "us/iter",
+            scale: 1000.0,
+            workload: Workload::ForkExec {
+                program: "/bin/true".into(),
+                iterations: args.exec_iterations,
+            },
+        },
+    ]
+}
+
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn start_condition(cond: Condition, agent_args: &[String]) -> Result<Option<Agent>> {
+    let args: Vec<String> = match cond {
+        Condition::Without => return Ok(None),
+        Condition::Vigil => ["run", "--stats-interval", "3600"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(agent_args.iter().cloned())
+            .collect(),
+        Condition::RawSysEnter => vec!["bench-hook".into(), "raw-sys-enter".into()],
+    };
+    let agent = Agent::builder(&args)
+        .echo(false)
+        .ready_timeout(READY_TIMEOUT)
+        .start()
+        .with_context(|| format!("starting vigil {}", args.join(" ")))?;
+    Ok(Some(agent))
+}
+
+/// Whether the agent has the hidden `bench-hook raw-sys-enter` command.
+fn probe_raw_hook() -> Result<(), String> {
+    match Agent::builder(["bench-hook", "raw-sys-enter"])
+        .echo(false)
+        .ready_timeout(READY_TIMEOUT)
+        .start()
+    {
+        Ok(agent) => {
+            agent
+                .stop()
+                .map_err(|e| format!("`vigil bench-hook raw-sys-enter` did not stop: {e}"))?;
+            Ok(())
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            Err(format!(
+                "`vigil bench-hook raw-sys-enter` is not available ({}: {last}); it should attach one \
+                 program on the raw sys_enter tracepoint doing an array-map lookup of the syscall id, \
+                 log `ready`, and exit 0 on SIGTERM",
+                text.lines().next().unwrap_or("")
+            ))
+        }
+    }
+}
+
+fn worker_args(w: &Workload) -> Vec<String> {
+    let s = |x: &dyn ToString| x.to_string();
+    match w {
+        Workload::Getpid { iterations } => {
+            vec!["getpid".into(), "--iterations".into(), s(iterations)]
+        }
+        Workload::OpenClose { path, iterations } => vec![
+            "open-close".into(),
+            "--path".into(),
+            path.display().to_string(),
+            "--iterations".into(),
+            s(iterations),
+        ],
+        Workload::ForkExec {
+            program,
+            iterations,
+        } => vec![
+            "fork-exec".into(),
+            "--program".into(),
+            program.display().to_string(),
+            "--iterations".into(),
+            s(iterations),
+        ],
+        Workload::Rate {
+            path,
+            rate,
+            seconds,
+        } => vec![
+            "rate".into(),
+            "--path".into(),
+            path.display().to_string(),
+            "--rate".into(),
+            s(rate),
+            "--seconds".into(),
+            s(seconds),
+        ],
+    }
+}
+
+/// Runs one workload in a worker process inside the sandbox cgroup.
+fn run_worker(sandbox: &cgroup::Sandbox, w: &Workload) -> Result<Sample> {
+    let exe = std::env::current_exe()?;
+    let mut c = Command::new(exe);
+    c.arg("bench-worker");
+    for p in &sandbox.procs {
+        c.arg("--join").arg(p);
+    }
+    c.args(worker_args(w))
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
+    let out = c.output().context("cannot start the bench worker")?;
+    if !out.status.success() {
+        bail!("bench worker {w:?} failed: {}", out.status);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or("");
+    serde_json::from_str(last)
+        .with_context(|| format!("bench worker printed `{last}`, not a sample"))
+}
+
+/// Stepped rates of sensitive opens, one fresh agent per step.
+fn rate_test(args: &BenchArgs, sandbox: &cgroup::Sandbox) -> Result<Vec<rate::Step>> {
+    let rates = if args.rates.is_empty() {
+        rate::DEFAULT_RATES.to_vec()
+    } else {
+        args.rates.clone()
+    };
+    let mut steps = Vec::new();
+    for target in rates {
+        let mut agent_args = vec![
+            "run".to_string(),
+            "--stats-interval".into(),
+            "3600".into(),
+            "--ring-bytes".into(),
+            args.rate_ring_bytes.to_string(),
+        ];
+        agent_args.extend(args.agent_args.iter().cloned());
+        let agent = Agent::builder(&agent_args)
+            .echo(false)
+            .ready_timeout(READY_TIMEOUT)
+            .start()?;
+        let sample = run_worker(
+            sandbox,
+            &Workload::Rate {
+                path: args.sensitive_path.clone(),
+                rate: target,
+                seconds: args.rate_seconds,
+            },
+        )?;
+        // Let the agent drain the ring buffer before asking for its totals.
+        std::thread::sleep(Duration::from_millis(500));
+        let stopped = agent.stop()?;
+        let stats: AgentStats = match stopped.stats {
+            Some(s) => s?,
+            None => bail!("the agent printed no final `stats` line"),
+        };
+        let step = rate::Step::new(target, &sample, stats);
+        println!(
+            "bench: rate {target}/s: achieved {:.0}/s, {} records, {} drops: {:?}",
+            step.achieved_rate, step.stats.records, step.stats.total_drops, step.verdict
+        );
+        let go_on = step.keep_going();
+        steps.push(step);
+        if !go_on {
+            break;
+        }
+    }
+    Ok(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct W {
+        #[command(flatten)]
+        w: worker::WorkerArgs,
+    }
+
+    /// The arguments the bench builds parse back into the same workload.
+    #[test]
+    fn worker_args_round_trip() {
+        let all = [
+            Workload::Getpid { iterations: 7 },
+            Workload::OpenClose {
+                path: "/tmp/x".into(),
+                iterations: 3,
+            },
+            Workload::ForkExec {
+                program: "/bin/true".into(),
+                iterations: 2,
+            },
+            Workload::Rate {
+                path: "/etc/shadow".into(),
+                rate: 1000,
+                seconds: 2.5,
+            },
+        ];
+        for w in all {
+            let argv = std::iter::once("w".to_string())
+                .chain([
+                    "--join".to_string(),
+                    "/sys/fs/cgroup/x/cgroup.procs".to_string(),
+                ])
+                .chain(worker_args(&w));
+            let parsed = W::try_parse_from(argv).unwrap();
+            assert_eq!(format!("{:?}", parsed.w.workload), format!("{w:?}"));
+            assert_eq!(parsed.w.join.len(), 1);
+        }
+    }
+}

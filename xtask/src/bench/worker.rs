@@ -1,0 +1,223 @@
+//! One benchmark workload, run as `xtask bench-worker` in a child process
+//! that first joins the bench's limited cgroup. It prints one JSON line,
+//! `{"iterations":N,"elapsed_ns":T}`, which the bench reads.
+
+use std::ffi::CString;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(clap::Args)]
+pub struct WorkerArgs {
+    /// `cgroup.procs` files to join before running.
+    #[arg(long = "join")]
+    pub join: Vec<PathBuf>,
+    #[command(subcommand)]
+    pub workload: Workload,
+}
+
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum Workload {
+    /// `syscall(SYS_getpid)` in a loop: a syscall nobody traces.
+    Getpid {
+        #[arg(long)]
+        iterations: u64,
+    },
+    /// open(O_RDONLY) + close of a path the in-kernel filter drops.
+    OpenClose {
+        #[arg(long)]
+        path: PathBuf,
+        #[arg(long)]
+        iterations: u64,
+    },
+    /// fork + execv(program) + waitpid, sequentially.
+    ForkExec {
+        #[arg(long, default_value = "/bin/true")]
+        program: PathBuf,
+        #[arg(long)]
+        iterations: u64,
+    },
+    /// open + close of `path` at `rate` per second for `seconds`.
+    Rate {
+        #[arg(long)]
+        path: PathBuf,
+        #[arg(long)]
+        rate: u64,
+        #[arg(long)]
+        seconds: f64,
+    },
+}
+
+/// What a worker prints.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Sample {
+    pub iterations: u64,
+    pub elapsed_ns: u64,
+}
+
+impl Sample {
+    pub fn per_iteration_ns(&self) -> f64 {
+        self.elapsed_ns as f64 / self.iterations.max(1) as f64
+    }
+
+    pub fn per_second(&self) -> f64 {
+        self.iterations as f64 / (self.elapsed_ns.max(1) as f64 / 1e9)
+    }
+}
+
+pub fn run(args: &WorkerArgs) -> Result<()> {
+    super::cgroup::join(&args.join)?;
+    let start = Instant::now();
+    let iterations = match &args.workload {
+        Workload::Getpid { iterations } => getpid(*iterations),
+        Workload::OpenClose { path, iterations } => open_close(path, *iterations)?,
+        Workload::ForkExec {
+            program,
+            iterations,
+        } => fork_exec(program, *iterations)?,
+        Workload::Rate {
+            path,
+            rate,
+            seconds,
+        } => rate_limited(path, *rate, *seconds)?,
+    };
+    let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    println!(
+        "{}",
+        serde_json::to_string(&Sample {
+            iterations,
+            elapsed_ns
+        })?
+    );
+    Ok(())
+}
+
+fn getpid(n: u64) -> u64 {
+    for _ in 0..n {
+        // SAFETY: getpid takes no arguments and cannot fail.
+        std::hint::black_box(unsafe { libc::syscall(libc::SYS_getpid) });
+    }
+    n
+}
+
+fn cpath(p: &std::path::Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_encoded_bytes())
+        .with_context(|| format!("{} has a NUL byte", p.display()))
+}
+
+fn open_close_once(p: &CString) -> Result<()> {
+    // SAFETY: p is a valid NUL-terminated path; the fd is closed right away.
+    let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        bail!("open {:?}: {}", p, std::io::Error::last_os_error());
+    }
+    // SAFETY: fd was just opened by us.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
+fn open_close(path: &std::path::Path, n: u64) -> Result<u64> {
+    let p = cpath(path)?;
+    for _ in 0..n {
+        open_close_once(&p)?;
+    }
+    Ok(n)
+}
+
+fn fork_exec(program: &std::path::Path, n: u64) -> Result<u64> {
+    let prog = cpath(program)?;
+    let argv = [prog.as_ptr(), std::ptr::null()];
+    for _ in 0..n {
+        // SAFETY: the child only calls execv and _exit (async-signal-safe),
+        // with pointers prepared before the fork.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            bail!("fork: {}", std::io::Error::last_os_error());
+        }
+        if pid == 0 {
+            unsafe {
+                libc::execv(prog.as_ptr(), argv.as_ptr());
+                libc::_exit(127);
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waiting for the child we just forked.
+        if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+            bail!("waitpid: {}", std::io::Error::last_os_error());
+        }
+        if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+            bail!("{} failed (wait status {status:#x})", program.display());
+        }
+    }
+    Ok(n)
+}
+
+/// Paces opens to `rate`/s: each tick issues the opens that are due, then
+/// sleeps briefly. Gives up on pacing after 1.5x the planned time (the
+/// achieved rate is then what the machine could do).
+fn rate_limited(path: &std::path::Path, rate: u64, seconds: f64) -> Result<u64> {
+    let p = cpath(path)?;
+    let total = (rate as f64 * seconds) as u64;
+    let give_up = Duration::from_secs_f64(seconds * 1.5);
+    let start = Instant::now();
+    let mut done = 0;
+    while done < total {
+        let elapsed = start.elapsed();
+        if elapsed > give_up {
+            break;
+        }
+        let due = ((elapsed.as_secs_f64() * rate as f64) as u64 + 1).min(total);
+        while done < due {
+            open_close_once(&p)?;
+            done += 1;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_rates() {
+        let s = Sample {
+            iterations: 1000,
+            elapsed_ns: 2_000_000,
+        };
+        assert_eq!(s.per_iteration_ns(), 2000.0);
+        assert_eq!(s.per_second(), 500_000.0);
+        let s: Sample = serde_json::from_str(r#"{"iterations":3,"elapsed_ns":9}"#).unwrap();
+        assert_eq!(
+            s,
+            Sample {
+                iterations: 3,
+                elapsed_ns: 9
+            }
+        );
+    }
+
+    #[test]
+    fn workloads_run() {
+        assert_eq!(getpid(10), 10);
+        let me = std::env::current_exe().unwrap();
+        assert_eq!(open_close(&me, 5).unwrap(), 5);
+        assert!(open_close(std::path::Path::new("/nonexistent/vigil"), 1).is_err());
+        assert_eq!(fork_exec(std::path::Path::new("/bin/true"), 3).unwrap(), 3);
+        assert!(fork_exec(std::path::Path::new("/bin/false"), 1).is_err());
+    }
+
+    #[test]
+    fn rate_is_paced() {
+        let me = std::env::current_exe().unwrap();
+        let start = Instant::now();
+        let n = rate_limited(&me, 2000, 0.25).unwrap();
+        let took = start.elapsed().as_secs_f64();
+        assert_eq!(n, 500);
+        // Paced, not a burst: 500 opens at 2000/s take about 0.25 s.
+        assert!(took > 0.2, "took {took}");
+    }
+}
