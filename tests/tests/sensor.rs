@@ -229,6 +229,20 @@ async fn sensor_reports_child_activity() {
             }
             let mut st = 0;
             libc::waitpid(grandchild, &mut st, 0);
+            // A raw clone() with a namespace flag is reported; the plain
+            // fork() above (also clone(), without such flags) is not.
+            let cloned = libc::syscall(
+                libc::SYS_clone,
+                (libc::CLONE_NEWUTS | libc::SIGCHLD) as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            );
+            if cloned == 0 {
+                libc::_exit(0);
+            }
+            libc::waitpid(cloned as libc::pid_t, &mut st, 0);
             let s = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
             libc::connect(s, (&raw const addr).cast(), addr_len);
             libc::close(s);
@@ -251,7 +265,7 @@ async fn sensor_reports_child_activity() {
             && all
                 .iter()
                 .any(|r| syscall(r).is_some_and(|s| s.id() == Some(SyscallId::Unshare)))
-            && mine().filter(|r| syscall(r).is_some()).count() >= 3
+            && mine().filter(|r| syscall(r).is_some()).count() >= 4
     })
     .await;
     let mine: Vec<&Record> = records
@@ -400,6 +414,26 @@ async fn sensor_reports_child_activity() {
         );
         assert_eq!(x.header.ns.mnt, unshare.header.ns.mnt);
     }
+
+    // clone: only the one with CLONE_NEWUTS, returning the new pid.
+    let clones: Vec<_> = mine
+        .iter()
+        .filter_map(|r| syscall(r))
+        .filter(|s| s.id() == Some(SyscallId::Clone))
+        .collect();
+    assert_eq!(clones.len(), 1, "exactly the namespace clone is reported");
+    assert_eq!(
+        clones[0].args[0],
+        (libc::CLONE_NEWUTS | libc::SIGCHLD) as u64
+    );
+    assert!(clones[0].ret > 0, "clone returned {}", clones[0].ret);
+    let cloned = clones[0].ret as u32;
+    assert!(
+        records.iter().any(
+            |r| matches!(r, Record::Fork(f) if f.child_tgid == cloned && f.header.tgid == child)
+        ),
+        "task_newtask saw the cloned child too"
+    );
 
     // exit of the exec'd child: status 0.
     let exit = mine
