@@ -149,6 +149,18 @@ async fn sensor_reports_child_activity() {
     );
     cfg.open_filter.prefixes.push((prefix, when::ANY));
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
+    // Every hook whose tracepoint this kernel has must attach.
+    for h in sensor.hooks() {
+        if let Err(e) = &h.attached {
+            eprintln!("hook {} ({}) not attached: {e}", h.name, h.kind);
+            assert!(
+                e.contains("does not exist on this kernel"),
+                "hook {} ({}) refused: {e}",
+                h.name,
+                h.kind
+            );
+        }
+    }
     let hook_ok = |name: &str| {
         sensor
             .hooks()
