@@ -94,7 +94,9 @@ pub fn interesting(rec: &SyscallRecord, write: bool) -> bool {
                 src.add((start & (PATH_LEN as u32 - 1)) as usize) as *const c_void,
             );
         }
-        // SAFETY: the key lives in the scratch map value.
+        // SAFETY: the key lives in the scratch map value. Passed by
+        // reference on purpose: by value would copy it onto the stack.
+        #[allow(clippy::needless_borrows_for_generic_args)]
         if let Some(v) = unsafe { OPEN_NAMES.get(&(*s).name) } {
             verdict |= *v;
         }

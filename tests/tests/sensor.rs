@@ -149,6 +149,18 @@ async fn sensor_reports_child_activity() {
     );
     cfg.open_filter.prefixes.push((prefix, when::ANY));
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
+    // Every hook whose tracepoint this kernel has must attach.
+    for h in sensor.hooks() {
+        if let Err(e) = &h.attached {
+            eprintln!("hook {} ({}) not attached: {e}", h.name, h.kind);
+            assert!(
+                e.contains("does not exist on this kernel"),
+                "hook {} ({}) refused: {e}",
+                h.name,
+                h.kind
+            );
+        }
+    }
     let hook_ok = |name: &str| {
         sensor
             .hooks()
@@ -229,6 +241,20 @@ async fn sensor_reports_child_activity() {
             }
             let mut st = 0;
             libc::waitpid(grandchild, &mut st, 0);
+            // A raw clone() with a namespace flag is reported; the plain
+            // fork() above (also clone(), without such flags) is not.
+            let cloned = libc::syscall(
+                libc::SYS_clone,
+                (libc::CLONE_NEWUTS | libc::SIGCHLD) as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            );
+            if cloned == 0 {
+                libc::_exit(0);
+            }
+            libc::waitpid(cloned as libc::pid_t, &mut st, 0);
             let s = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
             libc::connect(s, (&raw const addr).cast(), addr_len);
             libc::close(s);
@@ -251,7 +277,7 @@ async fn sensor_reports_child_activity() {
             && all
                 .iter()
                 .any(|r| syscall(r).is_some_and(|s| s.id() == Some(SyscallId::Unshare)))
-            && mine().filter(|r| syscall(r).is_some()).count() >= 3
+            && mine().filter(|r| syscall(r).is_some()).count() >= 4
     })
     .await;
     let mine: Vec<&Record> = records
@@ -400,6 +426,26 @@ async fn sensor_reports_child_activity() {
         );
         assert_eq!(x.header.ns.mnt, unshare.header.ns.mnt);
     }
+
+    // clone: only the one with CLONE_NEWUTS, returning the new pid.
+    let clones: Vec<_> = mine
+        .iter()
+        .filter_map(|r| syscall(r))
+        .filter(|s| s.id() == Some(SyscallId::Clone))
+        .collect();
+    assert_eq!(clones.len(), 1, "exactly the namespace clone is reported");
+    assert_eq!(
+        clones[0].args[0],
+        (libc::CLONE_NEWUTS | libc::SIGCHLD) as u64
+    );
+    assert!(clones[0].ret > 0, "clone returned {}", clones[0].ret);
+    let cloned = clones[0].ret as u32;
+    assert!(
+        records.iter().any(
+            |r| matches!(r, Record::Fork(f) if f.child_tgid == cloned && f.header.tgid == child)
+        ),
+        "task_newtask saw the cloned child too"
+    );
 
     // exit of the exec'd child: status 0.
     let exit = mine
@@ -926,4 +972,154 @@ async fn cgroup_mkdir_and_rmdir() {
             );
         }
     }
+}
+
+/// A memory-limited cgroup for one child, removed on drop: cgroup v1's
+/// memory controller if mounted (hybrid hosts), else cgroup v2.
+struct MemCgroup {
+    dir: PathBuf,
+    procs: PathBuf,
+}
+
+impl MemCgroup {
+    fn new(scratch: &Path, limit: u64) -> Result<(MemCgroup, Option<Unmount>), String> {
+        let cg = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+        let name = format!("vigil-oom-{}", std::process::id());
+        let v1 = Path::new("/sys/fs/cgroup/memory");
+        if v1.join("memory.limit_in_bytes").exists() {
+            let rel = cg
+                .lines()
+                .find_map(|l| {
+                    l.split_once(":memory:")
+                        .map(|(_, p)| p.trim_start_matches('/'))
+                })
+                .unwrap_or("");
+            let dir = v1.join(rel).join(name);
+            std::fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+            let me = MemCgroup {
+                procs: dir.join("cgroup.procs"),
+                dir,
+            };
+            std::fs::write(me.dir.join("memory.limit_in_bytes"), limit.to_string())
+                .map_err(|e| format!("memory.limit_in_bytes: {e}"))?;
+            let _ = std::fs::write(me.dir.join("memory.swappiness"), "0");
+            return Ok((me, None));
+        }
+        let (root, guard) = cgroup2_root(scratch);
+        let rel = cg
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .unwrap_or("/");
+        let parent = root.join(rel.trim_start_matches('/'));
+        std::fs::write(parent.join("cgroup.subtree_control"), "+memory").map_err(|e| {
+            format!(
+                "enabling the memory controller in {}: {e}",
+                parent.display()
+            )
+        })?;
+        let dir = parent.join(name);
+        std::fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+        let me = MemCgroup {
+            procs: dir.join("cgroup.procs"),
+            dir,
+        };
+        std::fs::write(me.dir.join("memory.max"), limit.to_string())
+            .map_err(|e| format!("memory.max: {e}"))?;
+        let _ = std::fs::write(me.dir.join("memory.swap.max"), "0");
+        Ok((me, guard))
+    }
+}
+
+impl Drop for MemCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// A child that outgrows its cgroup's memory limit is chosen by the OOM
+/// killer: the `oom/mark_victim` record names it. The memory hog runs only
+/// inside a 32 MiB cgroup.
+#[tokio::test]
+async fn oom_kill_is_reported() {
+    if !can_run() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let tmp = TempDir::new("oom");
+    // Declared before the cgroup so it is unmounted after the cgroup is removed.
+    let (cgroup, _mount) = match MemCgroup::new(&tmp.0, 32 << 20) {
+        Ok(c) => c,
+        Err(reason) => {
+            let reason = format!("no memory-limited cgroup available: {reason}");
+            assert!(std::env::var_os("CI").is_none(), "{reason}");
+            eprintln!("skipping: {reason}");
+            return;
+        }
+    };
+    let cfg = SensorConfig {
+        ring_bytes: 4 << 20,
+        ..SensorConfig::default()
+    };
+    let mut sensor = Sensor::load(&cfg).expect("load sensor");
+    let procs = cstr(&cgroup.procs);
+    // SAFETY: the child only makes raw syscalls.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0);
+    if child == 0 {
+        unsafe {
+            // Move ourselves ("0" = the writer) into the limited cgroup.
+            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+            if fd < 0 || libc::write(fd, b"0\n".as_ptr().cast(), 2) != 2 {
+                libc::_exit(90);
+            }
+            libc::close(fd);
+            const LEN: usize = 512 << 20;
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if p == libc::MAP_FAILED {
+                libc::_exit(91);
+            }
+            let mut off = 0;
+            while off < LEN {
+                *(p as *mut u8).add(off) = 1;
+                off += 4096;
+            }
+            libc::_exit(92); // the limit did not hold
+        }
+    }
+    let status = wait_exit(child);
+    assert!(
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
+        "child should have been OOM-killed, status {status:#x}"
+    );
+    let child = child as u32;
+    let records = collect(&mut sensor, 20, |all| {
+        all.iter()
+            .any(|r| matches!(r, Record::OomKill(o) if o.victim_tgid == child))
+            && all
+                .iter()
+                .any(|r| matches!(r, Record::Exit(x) if x.header.tgid == child))
+    })
+    .await;
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r, Record::OomKill(o) if o.victim_tgid == child)),
+        "no oom_kill record naming {child}"
+    );
+    let exit = records.iter().find_map(|r| match r {
+        Record::Exit(x) if x.header.tgid == child => Some(x.exit_code),
+        _ => None,
+    });
+    assert_eq!(
+        exit,
+        Some(libc::SIGKILL as u32),
+        "exit code carries the signal"
+    );
 }
