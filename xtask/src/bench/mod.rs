@@ -49,6 +49,9 @@ pub struct BenchArgs {
     /// absorbs.
     #[arg(long, default_value_t = 1 << 20)]
     rate_ring_bytes: u32,
+    /// Bisection steps between the last clean rate and the first that dropped.
+    #[arg(long, default_value_t = 3)]
+    rate_refine: usize,
     /// A file the default open filter reports (opened read-only).
     #[arg(long, default_value = "/etc/shadow")]
     sensitive_path: PathBuf,
@@ -278,11 +281,11 @@ fn probe_raw_hook() -> Result<(), String> {
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("");
+            let first = text.lines().next().unwrap_or("").trim_end_matches(':');
             Err(format!(
-                "`vigil bench-hook raw-sys-enter` is not available ({}: {last}); it should attach one \
-                 program on the raw sys_enter tracepoint doing an array-map lookup of the syscall id, \
-                 log `ready`, and exit 0 on SIGTERM",
-                text.lines().next().unwrap_or("")
+                "`vigil bench-hook raw-sys-enter` is not available ({first}: {last}); it should \
+                 attach one program on the raw sys_enter tracepoint doing an array-map lookup of \
+                 the syscall id, log `ready`, and exit 0 on SIGTERM"
             ))
         }
     }
@@ -357,45 +360,62 @@ fn rate_test(args: &BenchArgs, sandbox: &cgroup::Sandbox) -> Result<Vec<rate::St
     };
     let mut steps = Vec::new();
     for target in rates {
-        let mut agent_args = vec![
-            "run".to_string(),
-            "--stats-interval".into(),
-            "3600".into(),
-            "--ring-bytes".into(),
-            args.rate_ring_bytes.to_string(),
-        ];
-        agent_args.extend(args.agent_args.iter().cloned());
-        let agent = Agent::builder(&agent_args)
-            .echo(false)
-            .ready_timeout(READY_TIMEOUT)
-            .start()?;
-        let sample = run_worker(
-            sandbox,
-            &Workload::Rate {
-                path: args.sensitive_path.clone(),
-                rate: target,
-                seconds: args.rate_seconds,
-            },
-        )?;
-        // Let the agent drain the ring buffer before asking for its totals.
-        std::thread::sleep(Duration::from_millis(500));
-        let stopped = agent.stop()?;
-        let stats: AgentStats = match stopped.stats {
-            Some(s) => s?,
-            None => bail!("the agent printed no final `stats` line"),
-        };
-        let step = rate::Step::new(target, &sample, stats);
-        println!(
-            "bench: rate {target}/s: achieved {:.0}/s, {} records, {} drops: {:?}",
-            step.achieved_rate, step.stats.records, step.stats.total_drops, step.verdict
-        );
+        let step = rate_step(args, sandbox, target)?;
         let go_on = step.keep_going();
         steps.push(step);
         if !go_on {
             break;
         }
     }
+    // Narrow the gap between the last clean step and the first that dropped.
+    let mut bracket = rate::bracket(&steps);
+    for _ in 0..args.rate_refine {
+        let Some((lo, hi)) = bracket else { break };
+        let Some(mid) = rate::midpoint(lo, hi) else {
+            break;
+        };
+        let step = rate_step(args, sandbox, mid)?;
+        bracket = rate::narrow(lo, hi, mid, step.verdict);
+        steps.push(step);
+    }
     Ok(steps)
+}
+
+/// One step: a fresh agent, `target` sensitive opens per second, its final stats.
+fn rate_step(args: &BenchArgs, sandbox: &cgroup::Sandbox, target: u64) -> Result<rate::Step> {
+    let mut agent_args = vec![
+        "run".to_string(),
+        "--stats-interval".into(),
+        "3600".into(),
+        "--ring-bytes".into(),
+        args.rate_ring_bytes.to_string(),
+    ];
+    agent_args.extend(args.agent_args.iter().cloned());
+    let agent = Agent::builder(&agent_args)
+        .echo(false)
+        .ready_timeout(READY_TIMEOUT)
+        .start()?;
+    let sample = run_worker(
+        sandbox,
+        &Workload::Rate {
+            path: args.sensitive_path.clone(),
+            rate: target,
+            seconds: args.rate_seconds,
+        },
+    )?;
+    // Let the agent drain the ring buffer before asking for its totals.
+    std::thread::sleep(Duration::from_millis(500));
+    let stopped = agent.stop()?;
+    let stats: AgentStats = match stopped.stats {
+        Some(s) => s?,
+        None => bail!("the agent printed no final `stats` line"),
+    };
+    let step = rate::Step::new(target, &sample, stats);
+    println!(
+        "bench: rate {target}/s: achieved {:.0}/s, {} records, {} drops: {:?}",
+        step.achieved_rate, step.stats.records, step.stats.total_drops, step.verdict
+    );
+    Ok(step)
 }
 
 #[cfg(test)]

@@ -65,6 +65,35 @@ impl Step {
     }
 }
 
+/// (last clean target, first dropped target) after the stepping phase.
+pub fn bracket(steps: &[Step]) -> Option<(u64, u64)> {
+    let hi = steps
+        .iter()
+        .find(|s| s.verdict == Verdict::Dropped)?
+        .target_rate;
+    let lo = steps
+        .iter()
+        .filter(|s| s.verdict == Verdict::Clean && s.target_rate < hi)
+        .map(|s| s.target_rate)
+        .max()?;
+    Some((lo, hi))
+}
+
+/// The next rate to try between `lo` and `hi`, unless they are within 5%.
+pub fn midpoint(lo: u64, hi: u64) -> Option<u64> {
+    (hi > lo && hi - lo > lo / 20).then(|| lo + (hi - lo) / 2)
+}
+
+/// The bracket after trying `mid`; None when the step settles nothing
+/// (the generator could not keep up, or the opens went unseen).
+pub fn narrow(lo: u64, hi: u64, mid: u64, verdict: Verdict) -> Option<(u64, u64)> {
+    match verdict {
+        Verdict::Clean => Some((mid, hi)),
+        Verdict::Dropped => Some((lo, mid)),
+        Verdict::GeneratorLimited | Verdict::Unseen => None,
+    }
+}
+
 /// The highest achieved rate among steps with zero drops and every open seen.
 pub fn highest_clean(steps: &[Step]) -> Option<f64> {
     steps
@@ -114,6 +143,28 @@ mod tests {
         );
         assert!(Step::new(1000, &sample(5000, 5.0), stats(5000, 0)).keep_going());
         assert!(!Step::new(1000, &sample(5000, 5.0), stats(5000, 1)).keep_going());
+    }
+
+    #[test]
+    fn bisection_narrows_between_clean_and_dropped() {
+        let steps = vec![
+            Step::new(10_000, &sample(50_000, 5.0), stats(50_000, 0)),
+            Step::new(20_000, &sample(100_000, 5.0), stats(100_000, 0)),
+            Step::new(50_000, &sample(250_000, 5.0), stats(249_000, 7)),
+        ];
+        assert_eq!(bracket(&steps), Some((20_000, 50_000)));
+        assert_eq!(bracket(&steps[..2]), None);
+        assert_eq!(midpoint(20_000, 50_000), Some(35_000));
+        assert_eq!(midpoint(20_000, 20_500), None);
+        assert_eq!(
+            narrow(20_000, 50_000, 35_000, Verdict::Clean),
+            Some((35_000, 50_000))
+        );
+        assert_eq!(
+            narrow(20_000, 50_000, 35_000, Verdict::Dropped),
+            Some((20_000, 35_000))
+        );
+        assert_eq!(narrow(20_000, 50_000, 35_000, Verdict::Unseen), None);
     }
 
     #[test]

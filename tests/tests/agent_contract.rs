@@ -1,0 +1,92 @@
+//! The agent's log and lifecycle contract (contracts.md section 3), driven
+//! through the real release binary as root: `ready` once every probe is
+//! attached, a periodic `stats {json}` line, and on SIGTERM a final `stats`
+//! line and exit status 0. The benchmark and every agent test rely on it.
+
+use std::time::Duration;
+
+use vigil_tests::{logline, require_root, require_vigil_binary, Agent, AgentStats};
+
+#[test]
+fn ready_periodic_stats_and_clean_exit_on_sigterm() {
+    if !require_root("load the agent's eBPF programs") || require_vigil_binary().is_none() {
+        return;
+    }
+    let agent = Agent::run(&["--stats-interval", "1"]).expect("agent starts and logs ready");
+
+    // A periodic stats line arrives within a few intervals and parses.
+    let line = agent
+        .wait_stderr(Duration::from_secs(10), |l| {
+            logline::message(l).starts_with("stats ")
+        })
+        .expect("a periodic stats line within 10 s");
+    let periodic = AgentStats::from_log_line(&line).expect("stats JSON per the contract");
+
+    // Activity on the host is seen: exec a few processes.
+    for _ in 0..3 {
+        let st = std::process::Command::new("/bin/true")
+            .status()
+            .expect("run /bin/true");
+        assert!(st.success());
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let stopped = agent.stop().expect("agent exits after SIGTERM");
+    assert!(stopped.status.success(), "exit status {}", stopped.status);
+    let last = stopped
+        .stats
+        .expect("a final stats line")
+        .expect("final stats JSON");
+    assert!(
+        last.records >= periodic.records,
+        "counters went backwards: {periodic:?} then {last:?}"
+    );
+    assert!(
+        last.records > 0,
+        "the agent read no records while processes were exec'd: {last:?}"
+    );
+    assert_eq!(
+        last.total_drops,
+        last.kernel_drops.values().sum::<u64>(),
+        "total_drops is the sum of kernel_drops: {last:?}"
+    );
+    // The final stats line is the last stats line, after `ready`.
+    let ready_at = stopped
+        .stderr
+        .iter()
+        .position(|l| logline::is_ready(l))
+        .expect("ready was logged");
+    let final_at = stopped
+        .stderr
+        .iter()
+        .rposition(|l| logline::message(l).starts_with("stats "))
+        .expect("stats logged");
+    assert!(final_at > ready_at);
+}
+
+#[test]
+fn events_to_stdout_are_one_json_object_per_line() {
+    if !require_root("load the agent's eBPF programs") || require_vigil_binary().is_none() {
+        return;
+    }
+    let agent = Agent::run(&["--events", "-"]).expect("agent starts and logs ready");
+    let marker = format!("vigil-contract-{}", std::process::id());
+    // An argument carries a marker the exec event must show.
+    let st = std::process::Command::new("/bin/true")
+        .arg(&marker)
+        .status()
+        .expect("run /bin/true");
+    assert!(st.success());
+    let ev = agent.wait_stdout_json(Duration::from_secs(10), |v| {
+        v["evt.type"] == "execve" && v.to_string().contains(&marker)
+    });
+    let stopped = agent.stop().expect("agent exits after SIGTERM");
+    assert!(stopped.status.success(), "exit status {}", stopped.status);
+    assert!(ev.is_some(), "no execve event naming {marker}");
+    let all = vigil_tests::agent::parse_json_lines(&stopped.stdout)
+        .expect("every line is one JSON value");
+    assert!(
+        all.iter().all(|v| v.is_object()),
+        "a line is JSON but not an object"
+    );
+}
