@@ -64,5 +64,8 @@ fn harness_loaded_the_overlay_module() {
         return;
     }
     let fs = std::fs::read_to_string("/proc/filesystems").unwrap();
-    assert!(fs.lines().any(|l| l.trim_end().ends_with("\toverlay")), "overlay not loaded:\n{fs}");
+    assert!(
+        fs.lines().any(|l| l.trim_end().ends_with("\toverlay")),
+        "overlay not loaded:\n{fs}"
+    );
 }
