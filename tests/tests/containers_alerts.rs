@@ -51,9 +51,19 @@ fn expect_alert(agent: &Agent, dir: &Path, rule: &str, category: &str, place: Wh
     let Some(alert) = found else {
         let alerts = agent.stdout_lines().join("\n");
         let events = std::fs::read_to_string(dir.join("events.jsonl")).unwrap_or_default();
-        let tail: Vec<&str> = events.lines().rev().take(40).collect();
+        // The place's own events (host: the helper's), not the host's noise.
+        let needle = match place {
+            Where::Container(id) => format!("\"container.full_id\":\"{id}\""),
+            Where::Host => "\"proc.name\":\"vigil-actions\"".to_string(),
+        };
+        let tail: Vec<&str> = events
+            .lines()
+            .filter(|l| l.contains(&needle) && !l.contains("\"evt.type\":\"mount\""))
+            .rev()
+            .take(25)
+            .collect();
         panic!(
-            "no alert `{rule}` within {WAIT:?}; alerts so far:\n{alerts}\nlast events:\n{}",
+            "no alert `{rule}` within {WAIT:?}; alerts so far:\n{alerts}\nlast events there:\n{}",
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     };
@@ -158,7 +168,7 @@ fn privilege_escalation_userfaultfd_and_ptrace() {
 }
 
 #[test]
-fn unexpected_exec_shell_session_and_fileless() {
+fn unexpected_exec_shell_in_exec_session() {
     if !can_run() {
         return;
     }
@@ -174,6 +184,14 @@ fn unexpected_exec_shell_session_and_fileless() {
         "unexpected-exec",
         Where::Container(t.c.id()),
     );
+}
+
+#[test]
+fn unexpected_exec_fileless() {
+    if !can_run() {
+        return;
+    }
+    let t = setup();
     act(&t.c, &["fileless", "/bin/busybox"]);
     expect_alert(
         &t.agent,
