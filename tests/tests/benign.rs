@@ -12,9 +12,10 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use vigil_tests::actions::actions_image;
 use vigil_tests::events::{field, s};
 use vigil_tests::podman::TempDir;
-use vigil_tests::{ensure_test_image, require_podman, require_vigil_binary, Agent, Container};
+use vigil_tests::{require_podman, require_vigil_binary, Agent, Container};
 
 /// Processes of the container runtime, as the kernel names them.
 const RUNTIME: &[&str] = &[
@@ -38,7 +39,9 @@ fn ordinary_container_lifecycles_raise_no_alerts() {
     if !(require_podman() && require_vigil_binary().is_some()) {
         return;
     }
-    let image = ensure_test_image().expect("test image");
+    // The actions image: busybox plus an /etc/shadow for the control below.
+    let image = actions_image().expect("actions image");
+    let image = image.as_str();
     let dir = TempDir::new("vigil-live-benign").expect("temp dir");
     let agent = Agent::builder(["run", "--events"])
         .arg(dir.path().join("events.jsonl"))
@@ -74,8 +77,28 @@ fn ordinary_container_lifecycles_raise_no_alerts() {
     // Give late events (teardown) time to be read and matched.
     std::thread::sleep(Duration::from_secs(2));
 
+    // Control: the rules are live in this agent, so the silence above means
+    // something. One container reads /etc/shadow: that one must alert.
+    let (control, _) = Container::run_to_exit(&[], image, &["cat", "/etc/shadow"])
+        .expect("podman run --rm cat /etc/shadow");
+    let alert = agent.wait_stdout_json(Duration::from_secs(15), |a| {
+        field(a, "container.id") == &control[..12]
+    });
+    assert!(
+        alert.is_some_and(|a| s(&a, "rule") == "Read of shadow or sudoers file in container"),
+        "the control container's shadow read raised no (or another) alert: {:?}",
+        agent.stdout_lines()
+    );
+
     let stopped = agent.stop().expect("stop agent");
     let alerts = vigil_tests::agent::parse_json_lines(&stopped.stdout).expect("JSON lines");
+    for a in &alerts {
+        eprintln!(
+            "alert seen: {} [{}]",
+            s(a, "rule"),
+            field(a, "container.id")
+        );
+    }
     let ours: Vec<&Value> = alerts
         .iter()
         .filter(|a| {
