@@ -271,3 +271,43 @@ fn alerts_are_falco_json_lines() {
     // Every stdout line is one JSON value.
     vigil_tests::agent::parse_json_lines(&t.agent.stdout_lines()).expect("JSON lines");
 }
+
+/// More acts in one container and one agent run: each its own rule.
+#[test]
+fn more_acts_each_raise_their_rule() {
+    if !can_run() {
+        return;
+    }
+    let t = setup();
+    let id = t.c.id();
+    let cases: [(&[&str], &str, &str); 6] = [
+        (&["unshare"], "Namespace change in container", "breakout"),
+        (
+            // The helper listens on the path itself: no real runtime
+            // socket is involved, the path is what the rule knows.
+            &["unix-connect", "/run/docker.sock"],
+            "Container runtime socket access from container",
+            "breakout",
+        ),
+        (&["chroot", "/tmp"], "Root change in container", "breakout"),
+        (
+            &["setuid-root"],
+            "Setuid to root by non-root process",
+            "privilege-escalation",
+        ),
+        (
+            &["vm-writev-child"],
+            "Cross-process memory write in container",
+            "privilege-escalation",
+        ),
+        (
+            &["open-write", "/proc/sys/kernel/core_pattern"],
+            "Write to host kernel control file from container",
+            "breakout",
+        ),
+    ];
+    for (args, rule, category) in cases {
+        act(&t.c, args);
+        expect_alert(&t.agent, t.dir.path(), rule, category, Where::Container(id));
+    }
+}
