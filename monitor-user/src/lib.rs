@@ -2,12 +2,17 @@
 //!
 //! Records flow `RecordSource` → [`enrich`] (with [`proctable`],
 //! [`containers`] + [`cgroup`], [`metadata`]) → [`event::Event`] → [`json`],
-//! driven by [`pipeline::run`].
+//! driven by [`pipeline::run`]. [`engine`] matches events against the rules
+//! ([`fields`] is the engine's view of an event) and writes [`alerts`].
 
+pub mod alerts;
 pub mod cgroup;
+pub mod cli_rules;
 pub mod containers;
+pub mod engine;
 pub mod enrich;
 pub mod event;
+pub mod fields;
 pub mod json;
 pub mod metadata;
 pub mod pipeline;
@@ -17,5 +22,7 @@ pub mod status;
 pub mod sysargs;
 pub mod text;
 
+#[cfg(test)]
+mod rule_fixtures;
 #[cfg(test)]
 mod testutil;

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use vigil::enrich::{EnrichConfig, Enricher};
+use vigil::alerts::AlertSink;
+use vigil::cli_rules::{self, RulesCmd};
+use vigil::engine::{self, Detector, RuleSpec};
+use vigil::enrich::{AgentId, EnrichConfig, Enricher};
 use vigil::pipeline;
 use vigil::sensor::features::probe_features;
 use vigil::sensor::{Sensor, SensorConfig};
@@ -21,7 +24,8 @@ use vigil::status;
     long_about = "Runtime syscall and behaviour monitor for Linux container hosts.\n\n\
         eBPF programs on scheduler, syscall and cgroup hooks stream records to this agent, \
         which attributes every event to its container (docker, containerd, CRI-O, podman, \
-        Kubernetes pods) by cgroup id and writes them as JSON lines."
+        Kubernetes pods) by cgroup id, matches it against Falco-format rules and writes \
+        Falco-compatible JSON alerts."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -36,9 +40,17 @@ enum Cmd {
     /// each hook attached or refused, then `ready`. Logs a `stats {json}` line
     /// every --stats-interval seconds and at exit. SIGINT/SIGTERM stop it
     /// cleanly: outputs are flushed and every probe is detached.
+    ///
+    /// Matches every event against the embedded default rules plus any
+    /// --rules files and writes each alert as one Falco-compatible JSON line
+    /// to stdout (or --alerts FILE). SIGHUP reloads the rules: the new set
+    /// is validated first, and if it has errors the running set stays.
     Run(RunArgs),
     /// Report what this kernel and host support, and which hooks `run` would use.
     Probe,
+    /// Check rule files, or list the rules a run would load.
+    #[command(subcommand)]
+    Rules(RulesCmd),
 }
 
 #[derive(Args)]
@@ -53,6 +65,17 @@ struct RunArgs {
     /// Seconds between two periodic `stats` log lines.
     #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     stats_interval: u64,
+    /// Extra rule file or directory, loaded after the defaults in the order
+    /// given; may append to or override earlier rules, lists and macros
+    /// (repeatable).
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Do not load the embedded default rules.
+    #[arg(long)]
+    no_default_rules: bool,
+    /// Append alerts (Falco JSON lines) to FILE instead of writing them to stdout.
+    #[arg(long, value_name = "FILE")]
+    alerts: Option<PathBuf>,
 }
 
 fn parse_ring_bytes(s: &str) -> Result<u32, String> {
@@ -79,6 +102,13 @@ fn main() -> ExitCode {
             .context("starting the async runtime")
             .and_then(|rt| rt.block_on(run(args))),
         Cmd::Probe => probe(),
+        Cmd::Rules(cmd) => {
+            return if cli_rules::run(cmd) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -91,6 +121,25 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
+    // Rules first: a bad rule file should fail before anything is loaded.
+    let spec = RuleSpec {
+        paths: args.rules.clone(),
+        no_defaults: args.no_default_rules,
+        strict: false,
+    };
+    let (rules, report) = spec
+        .load()
+        .map_err(|e| anyhow::anyhow!("{}", engine::error_lines(&e).join("\n")))
+        .context("loading rules")?;
+    engine::log_report("rules", &report);
+    let sink = match &args.alerts {
+        None => AlertSink::stdout(),
+        Some(p) => AlertSink::append_to(p).with_context(|| format!("opening {}", p.display()))?,
+    };
+    let (detector, reloader) = Detector::new(rules, spec, engine::hostname(), sink);
+    let _reload = reloader
+        .spawn_on_sighup()
+        .context("installing the SIGHUP handler")?;
     for line in status::feature_lines(&probe_features()) {
         log::info!("{line}");
     }
@@ -114,10 +163,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Seed after the probes are attached, so no process falls in between.
     let enricher = Enricher::from_host(EnrichConfig {
         proc_root: Some(PathBuf::from("/proc")),
+        agent: Some(AgentId::current()),
         ..Default::default()
     });
     let mut config = pipeline::Config::new(enricher);
     config.stats_interval = Duration::from_secs(args.stats_interval);
+    config.detector = Some(detector);
     log::info!("ready");
     let summary = match args.events.as_deref() {
         None => {
@@ -141,9 +192,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     log::info!(
-        "stopped ({:?}) after {} events",
+        "stopped ({:?}) after {} events, {} alerts",
         summary.ended_by,
-        summary.events
+        summary.events,
+        summary.alerts
     );
     Ok(())
 }
@@ -188,6 +240,20 @@ mod tests {
         assert_eq!(a.events.as_deref(), Some(Path::new("-")));
         assert_eq!((a.stats_interval, a.ring_bytes), (5, 16 << 20));
         assert!(Cli::try_parse_from(["vigil", "run", "--stats-interval", "0"]).is_err());
+        let cli = Cli::try_parse_from([
+            "vigil", "run", "--rules", "a.yaml", "--rules", "d/", "--no-default-rules",
+            "--alerts", "out.json",
+        ])
+        .unwrap();
+        let Cmd::Run(a) = cli.cmd else {
+            panic!("not run")
+        };
+        assert_eq!(a.rules, [PathBuf::from("a.yaml"), PathBuf::from("d/")]);
+        assert!(a.no_default_rules);
+        assert_eq!(a.alerts.as_deref(), Some(Path::new("out.json")));
+        assert!(Cli::try_parse_from(["vigil", "rules", "check"]).is_err());
+        assert!(Cli::try_parse_from(["vigil", "rules", "check", "x.yaml", "--strict"]).is_ok());
+        assert!(Cli::try_parse_from(["vigil", "rules", "list", "--rules", "x"]).is_ok());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! each event as a JSON line, logs a `stats {json}` line every
 //! `stats_interval` and once at the end, and returns when the `shutdown`
 //! future completes (the binary passes SIGINT/SIGTERM; tests pass whatever
-//! they like), after flushing its output. This is mini-redis's
+//! they like), after flushing its output. With a [`Detector`] it also
+//! matches every event against the rules and writes the alerts. This is mini-redis's
 //! `run(config, shutdown)` shape: nothing in here knows about signals.
 
 use std::future::Future;
@@ -17,6 +18,7 @@ use monitor_common::EventKind;
 use thiserror::Error;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::engine::Detector;
 use crate::enrich::Enricher;
 use crate::event::Clock;
 
@@ -41,6 +43,8 @@ pub enum PipelineError {
     Source(io::Error),
     #[error("writing events: {0}")]
     Events(io::Error),
+    #[error("writing alerts: {0}")]
+    Alerts(io::Error),
 }
 
 /// Pipeline settings and state it takes over.
@@ -50,6 +54,8 @@ pub struct Config {
     pub stats_interval: Duration,
     /// Period of process-table reaping and cgroup expiry.
     pub maintain_interval: Duration,
+    /// Rules and the alert sink; `None`: no detection.
+    pub detector: Option<Detector>,
 }
 
 impl Config {
@@ -58,6 +64,7 @@ impl Config {
             enricher,
             stats_interval: Duration::from_secs(60),
             maintain_interval: Duration::from_secs(1),
+            detector: None,
         }
     }
 }
@@ -66,6 +73,8 @@ impl Config {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
     pub events: u64,
+    /// Alerts written.
+    pub alerts: u64,
     /// The final source statistics.
     pub stats: SensorStats,
     /// How many `stats` lines were logged (periodic and final).
@@ -120,12 +129,24 @@ where
                     Err(e) => break Err(PipelineError::Source(e)),
                 }
                 let now = Instant::now();
+                if let Some(d) = config.detector.as_mut() {
+                    d.refresh();
+                }
+                let mut alert_err = None;
                 for rec in batch.drain(..) {
                     let ev = config.enricher.enrich(&rec, now);
                     n_events += 1;
                     if events.is_some() {
                         crate::json::write_line(&ev, &mut buf);
                     }
+                    if let Some(d) = config.detector.as_mut() {
+                        if let Err(e) = d.check(&ev) {
+                            alert_err = Some(e);
+                        }
+                    }
+                }
+                if let Some(e) = alert_err {
+                    break Err(PipelineError::Alerts(e));
                 }
                 if let Some(w) = events.as_deref_mut() {
                     if !buf.is_empty() {
@@ -158,6 +179,7 @@ where
     let ended_by = result?;
     Ok(Summary {
         events: n_events,
+        alerts: config.detector.as_ref().map_or(0, |d| d.written()),
         stats,
         stats_reports,
         ended_by,

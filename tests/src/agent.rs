@@ -88,6 +88,12 @@ impl AgentBuilder {
         self
     }
 
+    /// Appends one more argument (e.g. a path).
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
     /// How long to wait for `ready` (default 60 s).
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = timeout;

@@ -6,11 +6,14 @@
 //! assert the event": deciding whether a test can run at all ([`require`]),
 //! finding the agent binary ([`paths`]), starting and stopping the agent and
 //! reading its logs ([`agent`], [`logline`]), and building a local busybox
-//! image and running containers from it ([`podman`]). Everything a test
+//! image and running containers from it ([`podman`]), the static `vigil-actions`
+//! helper and its image ([`actions`]), and tailing `--events` files ([`events`]). Everything a test
 //! starts is undone by a Drop guard, also when the test panics.
 
+pub mod actions;
 pub mod agent;
 pub mod error;
+pub mod events;
 pub mod logline;
 pub mod paths;
 pub mod podman;
@@ -18,6 +21,7 @@ pub mod require;
 
 pub use agent::{Agent, AgentBuilder, Stopped};
 pub use error::Error;
+pub use events::EventFile;
 pub use logline::AgentStats;
 pub use podman::{ensure_test_image, Container, ImageBuilder, TEST_IMAGE};
 pub use require::{in_ci, in_vm, require, require_podman, require_root, require_vigil_binary};

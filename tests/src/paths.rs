@@ -29,11 +29,20 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
-/// The agent binary: `VIGIL_BIN` if set, else `<target>/release/vigil`.
+/// The agent binary: `VIGIL_BIN` if set, else `<target>/release/vigil`,
+/// else (no release build) `<target>/debug/vigil` from `cargo build -p monitor-user`.
 pub fn vigil_bin() -> PathBuf {
     match std::env::var_os("VIGIL_BIN") {
         Some(b) if !b.is_empty() => PathBuf::from(b),
-        _ => target_dir().join("release").join("vigil"),
+        _ => {
+            let release = target_dir().join("release").join("vigil");
+            let debug = target_dir().join("debug").join("vigil");
+            if !release.is_file() && debug.is_file() {
+                debug
+            } else {
+                release
+            }
+        }
     }
 }
 

@@ -51,6 +51,7 @@ pub fn ensure_test_image() -> Result<&'static str, Error> {
 pub struct ImageBuilder {
     tag: String,
     files: Vec<(PathBuf, String)>,
+    texts: Vec<(String, String, u32)>,
 }
 
 impl ImageBuilder {
@@ -58,6 +59,7 @@ impl ImageBuilder {
         ImageBuilder {
             tag: tag.to_string(),
             files: Vec::new(),
+            texts: Vec::new(),
         }
     }
 
@@ -65,6 +67,17 @@ impl ImageBuilder {
     pub fn file(mut self, src: impl Into<PathBuf>, dest: &str) -> ImageBuilder {
         self.files
             .push((src.into(), dest.trim_start_matches('/').to_string()));
+        self
+    }
+
+    /// Adds a file with `contents` at `dest` (absolute, in the image) and
+    /// permission bits `mode`.
+    pub fn text(mut self, dest: &str, contents: &str, mode: u32) -> ImageBuilder {
+        self.texts.push((
+            dest.trim_start_matches('/').to_string(),
+            contents.to_string(),
+            mode,
+        ));
         self
     }
 
@@ -119,7 +132,7 @@ impl ImageBuilder {
     fn populate(&self, rootfs: &Path) -> Result<(), Error> {
         for d in [
             "bin", "sbin", "usr/bin", "usr/sbin", "etc", "tmp", "proc", "sys", "dev", "root",
-            "run", "var/tmp",
+            "run", "var/tmp", "mnt",
         ] {
             mkdir(&rootfs.join(d))?;
         }
@@ -147,6 +160,15 @@ impl ImageBuilder {
                 mkdir(parent)?;
             }
             std::fs::copy(src, &to).map_err(|e| Error::io(src, e))?;
+        }
+        for (dest, contents, mode) in &self.texts {
+            let to = rootfs.join(dest);
+            if let Some(parent) = to.parent() {
+                mkdir(parent)?;
+            }
+            write(&to, contents)?;
+            let perms = std::os::unix::fs::PermissionsExt::from_mode(*mode);
+            std::fs::set_permissions(&to, perms).map_err(|e| Error::io(&to, e))?;
         }
         Ok(())
     }
@@ -218,6 +240,11 @@ impl Container {
         Container::run(&[], image, &["sleep", "86400"])
     }
 
+    /// A long-running container (`sleep`) of `image`, network off.
+    pub fn start_image(image: &str) -> Result<Container, Error> {
+        Container::run(&[], image, &["sleep", "86400"])
+    }
+
     /// `podman run -d --rm --net=none <opts> <image> <cmd>`.
     pub fn run(opts: &[&str], image: &str, cmd: &[&str]) -> Result<Container, Error> {
         let out = run(Command::new("podman")
@@ -227,6 +254,32 @@ impl Container {
             .args(cmd))?;
         let id = parse_container_id(&String::from_utf8_lossy(&out.stdout))?;
         Ok(Container { id })
+    }
+
+    /// `podman run --rm --net=none <opts> <image> <cmd>` in the foreground:
+    /// the container does its work and is gone when this returns. Returns
+    /// its full id (from `--cidfile`, written before it starts) and output.
+    pub fn run_to_exit(
+        opts: &[&str],
+        image: &str,
+        cmd: &[&str],
+    ) -> Result<(String, Output), Error> {
+        let dir = TempDir::new("vigil-cid")?;
+        let cidfile = dir.path().join("cid");
+        let out = run(Command::new("podman")
+            .args(["run", "--rm", "--net=none", "--cidfile"])
+            .arg(&cidfile)
+            .args(opts)
+            .arg(image)
+            .args(cmd))?;
+        let text = std::fs::read_to_string(&cidfile).map_err(|e| Error::io(&cidfile, e))?;
+        Ok((parse_container_id(&text)?, out))
+    }
+
+    /// Stops the container (`podman stop -t <secs>`), keeping the guard.
+    pub fn stop(&self, secs: u32) -> Result<(), Error> {
+        run(Command::new("podman").args(["stop", "-t", &secs.to_string(), &self.id]))?;
+        Ok(())
     }
 
     /// The full 64-hex id.

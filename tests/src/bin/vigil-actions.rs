@@ -1,0 +1,387 @@
+//! `vigil-actions`: one security-relevant action per subcommand, for tests.
+//!
+//! The live container tests copy this program (built static) into a busybox
+//! image and run it inside real containers, and on the host, to make the
+//! kernel see exactly one known act: a mount attempt, an unshare, a ptrace
+//! attach, a fileless exec... Each act is a raw syscall through libc so the
+//! event the sensor reports is the syscall itself, not some library's idea
+//! of it. A failed syscall is an expected outcome (a container lacks the
+//! privilege): the program prints `<action>: ok` or `<action>: <errno>` and
+//! exits 0 either way; it exits 2 only for bad usage. Tests assert the
+//! events and alerts, not this output.
+
+use std::ffi::CString;
+use std::io::Error;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(action) = args.first() else {
+        usage("no action given");
+    };
+    let rest: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    let result = match (action.as_str(), rest.as_slice()) {
+        ("mount", [src, dir, fstype]) => mount(src, dir, fstype),
+        ("unshare", []) => check(unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) }),
+        ("setns", [path]) => setns(path),
+        ("open-by-handle", [path]) => open_by_handle(path),
+        ("userfaultfd", []) => {
+            check_fd(unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC) })
+        }
+        ("ptrace-child", []) => ptrace_child(),
+        ("vm-writev-child", []) => vm_writev_child(),
+        ("fileless", [src]) => fileless(src),
+        ("setuid-root", []) => setuid_root(),
+        ("capset", []) => capset(),
+        ("unix-connect", [path]) => unix_connect(path),
+        ("open-read", [path]) => open_read(path),
+        ("open-write", [path]) => open_write(path),
+        ("bpf-prog-load", []) => bpf_prog_load(),
+        ("chroot", [path]) => check(unsafe { libc::chroot(cstr(path).as_ptr()) }),
+        ("kill", [pid, sig]) => kill(pid, sig),
+        _ => usage(&format!("unknown action or wrong arguments: {args:?}")),
+    };
+    match result {
+        Ok(()) => println!("{action}: ok"),
+        Err(e) => println!("{action}: {e}"),
+    }
+}
+
+fn usage(why: &str) -> ! {
+    eprintln!(
+        "vigil-actions: {why}\n\
+         usage: vigil-actions ACTION [ARGS]\n  \
+         mount SRC DIR FSTYPE | unshare | setns NSPATH | open-by-handle PATH | userfaultfd\n  \
+         ptrace-child | vm-writev-child | fileless ELF | setuid-root | capset\n  \
+         unix-connect PATH | open-read PATH | open-write PATH | bpf-prog-load\n  \
+         chroot PATH | kill PID SIG"
+    );
+    std::process::exit(2);
+}
+
+fn cstr(s: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| usage("argument contains a NUL byte"))
+}
+
+fn check(ret: libc::c_int) -> Result<(), Error> {
+    if ret < 0 {
+        Err(Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// For calls that return a new fd: closes it on success.
+fn check_fd(ret: libc::c_long) -> Result<(), Error> {
+    if ret < 0 {
+        return Err(Error::last_os_error());
+    }
+    // SAFETY: ret is an fd this process just got and owns.
+    unsafe { libc::close(ret as libc::c_int) };
+    Ok(())
+}
+
+fn mount(src: &str, dir: &str, fstype: &str) -> Result<(), Error> {
+    let (s, d, t) = (cstr(src), cstr(dir), cstr(fstype));
+    // SAFETY: valid C strings; data is NULL.
+    check(unsafe { libc::mount(s.as_ptr(), d.as_ptr(), t.as_ptr(), 0, std::ptr::null()) })?;
+    // Succeeded (only where the caller is privileged): undo it at once.
+    // SAFETY: valid C string.
+    check(unsafe { libc::umount2(d.as_ptr(), libc::MNT_DETACH) })
+}
+
+fn open_raw(path: &str, flags: libc::c_int) -> Result<libc::c_int, Error> {
+    let p = cstr(path);
+    // SAFETY: valid C string; mode is used only with O_CREAT.
+    let fd = unsafe { libc::openat(libc::AT_FDCWD, p.as_ptr(), flags, 0o600 as libc::c_uint) };
+    if fd < 0 {
+        Err(Error::last_os_error())
+    } else {
+        Ok(fd)
+    }
+}
+
+fn setns(path: &str) -> Result<(), Error> {
+    let fd = open_raw(path, libc::O_RDONLY | libc::O_CLOEXEC)?;
+    // SAFETY: fd is a namespace file we opened; nstype 0 accepts any kind.
+    let r = check(unsafe { libc::setns(fd, 0) });
+    unsafe { libc::close(fd) };
+    r
+}
+
+fn open_by_handle(path: &str) -> Result<(), Error> {
+    const MAX_HANDLE_SZ: usize = 128;
+    #[repr(C)]
+    struct Handle {
+        bytes: u32,
+        kind: i32,
+        f_handle: [u8; MAX_HANDLE_SZ],
+    }
+    let mut h = Handle {
+        bytes: MAX_HANDLE_SZ as u32,
+        kind: 0,
+        f_handle: [0; MAX_HANDLE_SZ],
+    };
+    let mut mount_id: libc::c_int = 0;
+    let p = cstr(path);
+    // SAFETY: h is a file_handle with room for MAX_HANDLE_SZ bytes.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            &mut h as *mut Handle,
+            &mut mount_id as *mut libc::c_int,
+            0,
+        )
+    };
+    if r < 0 {
+        // Some filesystems (overlay without index) refuse handles: still make
+        // the call the rule is about, with an empty handle.
+        h.bytes = 8;
+    }
+    let root = open_raw("/", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)?;
+    // SAFETY: root is an fd we opened; h is a valid file_handle.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_by_handle_at,
+            root,
+            &mut h as *mut Handle,
+            libc::O_RDONLY,
+        )
+    };
+    let r = check_fd(fd);
+    unsafe { libc::close(root) };
+    r
+}
+
+/// Forks a child that sleeps; returns its pid.
+fn sleeping_child() -> Result<libc::pid_t, Error> {
+    // SAFETY: the child only calls async-signal-safe functions.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Error::last_os_error());
+    }
+    if pid == 0 {
+        loop {
+            // SAFETY: pause is async-signal-safe.
+            unsafe { libc::pause() };
+        }
+    }
+    Ok(pid)
+}
+
+fn reap(pid: libc::pid_t) {
+    // SAFETY: pid is our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+}
+
+fn ptrace_child() -> Result<(), Error> {
+    let child = sleeping_child()?;
+    // SAFETY: ptrace on our own child; it is detached before it is killed.
+    let r = check(unsafe { libc::ptrace(libc::PTRACE_ATTACH, child, 0, 0) } as libc::c_int);
+    if r.is_ok() {
+        let mut status = 0;
+        unsafe {
+            libc::waitpid(child, &mut status, 0);
+            libc::ptrace(libc::PTRACE_DETACH, child, 0, 0);
+        }
+    }
+    reap(child);
+    r
+}
+
+static mut TARGET: [u8; 16] = [0; 16];
+
+fn vm_writev_child() -> Result<(), Error> {
+    let child = sleeping_child()?;
+    let data = *b"vigil-actions!!\0";
+    let local = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // After fork the child has TARGET at the same address.
+    let remote = libc::iovec {
+        iov_base: std::ptr::addr_of_mut!(TARGET) as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: both iovecs describe 16 valid bytes.
+    let n = unsafe { libc::process_vm_writev(child, &local, 1, &remote, 1, 0) };
+    let r = if n < 0 {
+        Err(Error::last_os_error())
+    } else {
+        Ok(())
+    };
+    reap(child);
+    r
+}
+
+/// Copies the ELF at `src` into a memfd and executes it from there as
+/// `true` (busybox runs its `true` applet), the way fileless malware runs.
+fn fileless(src: &str) -> Result<(), Error> {
+    let bytes = std::fs::read(src)?;
+    let name = cstr("vigil-fileless");
+    // SAFETY: valid C string.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
+    if fd < 0 {
+        return Err(Error::last_os_error());
+    }
+    let mut off = 0;
+    while off < bytes.len() {
+        // SAFETY: writing from a valid slice to our fd.
+        let n = unsafe {
+            libc::write(
+                fd,
+                bytes[off..].as_ptr() as *const libc::c_void,
+                bytes.len() - off,
+            )
+        };
+        if n <= 0 {
+            return Err(Error::last_os_error());
+        }
+        off += n as usize;
+    }
+    let argv0 = cstr("true");
+    let argv = [argv0.as_ptr(), std::ptr::null()];
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    let empty = cstr("");
+    // stdout must show the outcome before exec replaces us.
+    println!("fileless: executing memfd");
+    // SAFETY: execveat with AT_EMPTY_PATH on our memfd (what fexecve does).
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            empty.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Err(Error::last_os_error())
+}
+
+/// Drops to nobody, then asks for uid 0 back (refused: EPERM).
+fn setuid_root() -> Result<(), Error> {
+    // SAFETY: plain id changes of this process.
+    unsafe {
+        if libc::getuid() == 0 {
+            check(libc::setgid(65534))?;
+            check(libc::setuid(65534))?;
+        }
+        check(libc::setuid(0))
+    }
+}
+
+fn capset() -> Result<(), Error> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    let mut hdr = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: header and two data structs, as version 3 requires.
+    check(unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) } as libc::c_int)?;
+    // Drop everything from effective, then raise it back from permitted.
+    let full = data;
+    data[0].effective = 0;
+    data[1].effective = 0;
+    check(unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) } as libc::c_int)?;
+    check(unsafe { libc::syscall(libc::SYS_capset, &mut hdr, full.as_ptr()) } as libc::c_int)
+}
+
+fn unix_addr(path: &str) -> (libc::sockaddr_un, libc::socklen_t) {
+    // SAFETY: sockaddr_un is plain data; all zeroes is valid.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let b = path.as_bytes();
+    if b.len() >= addr.sun_path.len() {
+        usage("socket path too long");
+    }
+    for (d, s) in addr.sun_path.iter_mut().zip(b) {
+        *d = *s as libc::c_char;
+    }
+    let len = std::mem::size_of::<libc::sa_family_t>() + b.len() + 1;
+    (addr, len as libc::socklen_t)
+}
+
+/// Listens on `path`, then connects to it (so the connect succeeds).
+fn unix_connect(path: &str) -> Result<(), Error> {
+    let _ = std::fs::remove_file(path);
+    let (addr, len) = unix_addr(path);
+    let sa = &addr as *const libc::sockaddr_un as *const libc::sockaddr;
+    // SAFETY: plain socket calls on fds we own, with a valid address.
+    unsafe {
+        let server = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if server < 0 {
+            return Err(Error::last_os_error());
+        }
+        check(libc::bind(server, sa, len))?;
+        check(libc::listen(server, 1))?;
+        let client = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        let r = check(libc::connect(client, sa, len));
+        libc::close(client);
+        libc::close(server);
+        let _ = std::fs::remove_file(path);
+        r
+    }
+}
+
+fn open_read(path: &str) -> Result<(), Error> {
+    let fd = open_raw(path, libc::O_RDONLY | libc::O_CLOEXEC)?;
+    let mut buf = [0u8; 64];
+    // SAFETY: reading into a local buffer from our fd.
+    unsafe {
+        libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len());
+        libc::close(fd);
+    }
+    Ok(())
+}
+
+fn open_write(path: &str) -> Result<(), Error> {
+    let fd = open_raw(path, libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC)?;
+    // SAFETY: our fd.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
+/// BPF_PROG_LOAD of the smallest socket filter (`r0 = 0; exit`).
+fn bpf_prog_load() -> Result<(), Error> {
+    let insns: [u64; 2] = [
+        0x0000_0000_0000_00b7, // mov64 r0, 0
+        0x0000_0000_0000_0095, // exit
+    ];
+    let license = cstr("GPL");
+    // union bpf_attr, BPF_PROG_LOAD part: prog_type, insn_cnt, insns,
+    // license, log_level, log_size, log_buf, kern_version; rest zero.
+    let mut attr = [0u8; 128];
+    attr[0..4].copy_from_slice(&1u32.to_ne_bytes()); // BPF_PROG_TYPE_SOCKET_FILTER
+    attr[4..8].copy_from_slice(&2u32.to_ne_bytes());
+    attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_ne_bytes());
+    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
+    const BPF_PROG_LOAD: libc::c_long = 5;
+    // SAFETY: attr is a zero-padded bpf_attr pointing at live buffers.
+    let fd = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_LOAD, attr.as_ptr(), attr.len()) };
+    check_fd(fd)
+}
+
+fn kill(pid: &str, sig: &str) -> Result<(), Error> {
+    let pid: libc::pid_t = pid.parse().unwrap_or_else(|_| usage("PID is not a number"));
+    let sig: libc::c_int = sig.parse().unwrap_or_else(|_| usage("SIG is not a number"));
+    // SAFETY: kill(2) with the pid and signal the test asked for.
+    check(unsafe { libc::kill(pid, sig) })
+}
