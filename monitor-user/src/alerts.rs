@@ -222,20 +222,35 @@ mod tests {
         sorted.sort();
         assert_eq!(
             sorted,
-            ["hostname", "output", "output_fields", "priority", "rule", "source", "tags", "time"]
+            [
+                "hostname",
+                "output",
+                "output_fields",
+                "priority",
+                "rule",
+                "source",
+                "tags",
+                "time"
+            ]
         );
         assert_eq!(v["rule"], "Shadow read");
         assert_eq!(v["priority"], "Warning");
         assert!(vigil_rules::Priority::NAMES.contains(&v["priority"].as_str().unwrap()));
         assert_eq!(v["source"], "syscall");
         assert_eq!(v["hostname"], "node-1");
-        assert_eq!(v["tags"], serde_json::json!(["credential-access", "T1003.008"]));
+        assert_eq!(
+            v["tags"],
+            serde_json::json!(["credential-access", "T1003.008"])
+        );
         let time = v["time"].as_str().unwrap();
         assert_eq!(time.len(), "2026-11-22T06:18:23.123456789Z".len(), "{time}");
         assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T');
         let out = v["output"].as_str().unwrap();
         assert!(
-            out.starts_with(&format!("{}: Warning shadow read by cat (file=/etc/shadow", &time[11..29])),
+            out.starts_with(&format!(
+                "{}: Warning shadow read by cat (file=/etc/shadow",
+                &time[11..29]
+            )),
             "{out}"
         );
         assert!(out.contains("tag=3.20 missing=<NA> upper=true"), "{out}");
@@ -274,7 +289,10 @@ mod tests {
     fn host_alerts_say_host() {
         let v = alert_for("{evt.type: openat, fd.name: /etc/shadow, evt.arg.flags: O_RDONLY, proc.name: cat, container.id: host}");
         assert_eq!(v["output_fields"]["container.id"], "host");
-        assert_eq!(v["output_fields"]["container.full_id"], serde_json::Value::Null);
+        assert_eq!(
+            v["output_fields"]["container.full_id"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]

@@ -20,10 +20,7 @@ use crate::fields::EventFields;
 
 /// The default rules (`rules/` in the source tree), in load order.
 pub const DEFAULT_RULES: &[(&str, &str)] = &[
-    (
-        "00-macros.yaml",
-        include_str!("../../rules/00-macros.yaml"),
-    ),
+    ("00-macros.yaml", include_str!("../../rules/00-macros.yaml")),
     ("breakout.yaml", include_str!("../../rules/breakout.yaml")),
     (
         "credential_access.yaml",
@@ -137,7 +134,12 @@ pub struct Detector {
 
 impl Detector {
     /// A detector and the [`Reloader`] that swaps its rules.
-    pub fn new(set: RuleSet, spec: RuleSpec, hostname: String, sink: AlertSink) -> (Detector, Reloader) {
+    pub fn new(
+        set: RuleSet,
+        spec: RuleSpec,
+        hostname: String,
+        sink: AlertSink,
+    ) -> (Detector, Reloader) {
         let set = Arc::new(set);
         let (tx, rx) = watch::channel(set.clone());
         (
@@ -277,12 +279,12 @@ mod tests {
                 .filter(|t| CATEGORIES.contains(&t.as_str()))
                 .collect();
             assert_eq!(cats.len(), 1, "rule '{}' tags {:?}", r.name(), r.tags());
-            let mitre: Vec<&String> = r
-                .tags()
-                .iter()
-                .filter(|t| is_mitre_technique(t))
-                .collect();
-            assert!(!mitre.is_empty(), "rule '{}' has no MITRE technique tag", r.name());
+            let mitre: Vec<&String> = r.tags().iter().filter(|t| is_mitre_technique(t)).collect();
+            assert!(
+                !mitre.is_empty(),
+                "rule '{}' has no MITRE technique tag",
+                r.name()
+            );
             for t in r.tags() {
                 assert!(
                     CATEGORIES.contains(&t.as_str()) || is_mitre_technique(t),
@@ -359,9 +361,13 @@ mod tests {
             ..Default::default()
         };
         let (set, _) = spec.load().unwrap();
-        let (mut det, reloader) = Detector::new(set, spec, "h".into(), AlertSink::new(Box::new(io::sink())));
+        let (mut det, reloader) =
+            Detector::new(set, spec, "h".into(), AlertSink::new(Box::new(io::sink())));
         let names = |d: &Detector| -> Vec<String> {
-            d.alerts(&shadow_event()).into_iter().map(|a| a.rule).collect()
+            d.alerts(&shadow_event())
+                .into_iter()
+                .map(|a| a.rule)
+                .collect()
         };
         assert_eq!(names(&det), ["Read of shadow or sudoers file in container"]);
 
@@ -370,7 +376,9 @@ mod tests {
         let err = reloader.reload().unwrap_err();
         let lines = error_lines(&err);
         assert!(
-            lines.iter().any(|l| l.starts_with(&format!("{}:3:36:", f.display()))),
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{}:3:36:", f.display()))),
             "{lines:?}"
         );
         assert!(!reloader.reload_and_log());

@@ -54,8 +54,14 @@ impl<'a> EventFields<'a> {
     }
 
     fn anames(&self) -> &[&'a str] {
-        self.anames
-            .get_or_init(|| self.ev.process.ancestors.iter().map(|a| a.name.as_str()).collect())
+        self.anames.get_or_init(|| {
+            self.ev
+                .process
+                .ancestors
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect()
+        })
     }
 
     /// `fd.name` for the event: the syscall's path or peer.
@@ -162,10 +168,12 @@ fn open_flags(s: &SyscallData) -> Option<u64> {
     if !is_open(&s.name) {
         return None;
     }
-    s.args.iter().find_map(|a| match (a.name.as_str(), &a.value) {
-        ("flags", ArgValue::Flags { raw, .. }) => Some(*raw),
-        _ => None,
-    })
+    s.args
+        .iter()
+        .find_map(|a| match (a.name.as_str(), &a.value) {
+            ("flags", ArgValue::Flags { raw, .. }) => Some(*raw),
+            _ => None,
+        })
 }
 
 /// `fd.name` names `/proc/<pid>/...` of a process other than the caller
@@ -225,7 +233,9 @@ impl FieldSource for EventFields<'_> {
                 Data::Syscall(s) => s.ret,
                 _ => 0,
             })),
-            F::EvtFailed => Some(Value::Bool(matches!(&ev.data, Data::Syscall(s) if s.ret < 0))),
+            F::EvtFailed => Some(Value::Bool(
+                matches!(&ev.data, Data::Syscall(s) if s.ret < 0),
+            )),
             // vigil reports syscalls at exit, like Falco's `<` events.
             F::EvtDir => Some(Value::Str("<")),
             F::EvtArg => self.arg(field),
@@ -270,10 +280,7 @@ impl FieldSource for EventFields<'_> {
             F::ProcPexe | F::ProcPcmdline => None,
             F::ProcAname => match field.arg {
                 FieldArg::Index(0) => Some(Value::Str(&p.name)),
-                FieldArg::Index(i) => p
-                    .ancestors
-                    .get(i as usize - 1)
-                    .map(|a| Value::Str(&a.name)),
+                FieldArg::Index(i) => p.ancestors.get(i as usize - 1).map(|a| Value::Str(&a.name)),
                 _ => Some(Value::List(StrList::Strs(self.anames()))),
             },
             F::ProcAnames => Some(Value::List(StrList::Strs(self.anames()))),
@@ -295,7 +302,11 @@ impl FieldSource for EventFields<'_> {
             F::ContainerName => c.name.as_deref().map(Value::Str),
             F::ContainerImage => c.image.as_deref().map(Value::Str),
             F::ContainerImageRepository => c.image.as_deref().map(|i| Value::Str(image_split(i).0)),
-            F::ContainerImageTag => c.image.as_deref().and_then(|i| image_split(i).1).map(Value::Str),
+            F::ContainerImageTag => c
+                .image
+                .as_deref()
+                .and_then(|i| image_split(i).1)
+                .map(Value::Str),
             F::ContainerType => Some(Value::Str(c.runtime.as_str())),
             F::K8sPodUid => c.pod_uid.as_deref().map(Value::Str),
             F::CgroupId => Some(Value::Num(i64::try_from(ev.cgroup.id).unwrap_or(i64::MAX))),
@@ -312,14 +323,22 @@ impl FieldSource for EventFields<'_> {
                 if is_open(&s.name) {
                     return (s.ret >= 0).then_some(Value::Num(s.ret));
                 }
-                s.args.iter().find_map(|a| match (a.name.as_str(), &a.value) {
-                    ("fd", ArgValue::Int(i)) => Some(Value::Num(*i)),
-                    _ => None,
-                })
+                s.args
+                    .iter()
+                    .find_map(|a| match (a.name.as_str(), &a.value) {
+                        ("fd", ArgValue::Int(i)) => Some(Value::Num(*i)),
+                        _ => None,
+                    })
             }
             F::FdName => self.fd_name().map(Value::Str),
-            F::FdDirectory => self.fd_name().and_then(split_path).map(|(d, _)| Value::Str(d)),
-            F::FdFilename => self.fd_name().and_then(split_path).map(|(_, f)| Value::Str(f)),
+            F::FdDirectory => self
+                .fd_name()
+                .and_then(split_path)
+                .map(|(d, _)| Value::Str(d)),
+            F::FdFilename => self
+                .fd_name()
+                .and_then(split_path)
+                .map(|(_, f)| Value::Str(f)),
             F::FdType | F::FdTypechar => {
                 let s = self.syscall()?;
                 let (ty, ch) = match &s.sockaddr {

@@ -155,7 +155,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     for line in status::hook_lines(source.hooks()) {
         log::debug!("{line}");
     }
-    let refused = source.hooks().iter().filter(|h| h.attached.is_err()).count();
+    let refused = source
+        .hooks()
+        .iter()
+        .filter(|h| h.attached.is_err())
+        .count();
     log::info!(
         "{} hooks attached, {refused} refused",
         source.hooks().len() - refused
@@ -241,8 +245,15 @@ mod tests {
         assert_eq!((a.stats_interval, a.ring_bytes), (5, 16 << 20));
         assert!(Cli::try_parse_from(["vigil", "run", "--stats-interval", "0"]).is_err());
         let cli = Cli::try_parse_from([
-            "vigil", "run", "--rules", "a.yaml", "--rules", "d/", "--no-default-rules",
-            "--alerts", "out.json",
+            "vigil",
+            "run",
+            "--rules",
+            "a.yaml",
+            "--rules",
+            "d/",
+            "--no-default-rules",
+            "--alerts",
+            "out.json",
         ])
         .unwrap();
         let Cmd::Run(a) = cli.cmd else {

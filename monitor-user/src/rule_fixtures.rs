@@ -361,7 +361,10 @@ mod tests {
             let file = f.file_name().unwrap().to_string_lossy().into_owned();
             let doc = parse_yaml(&std::fs::read_to_string(&f).unwrap())
                 .unwrap_or_else(|e| panic!("{file}: {e}"));
-            for item in doc.as_array().unwrap_or_else(|| panic!("{file}: not a list")) {
+            for item in doc
+                .as_array()
+                .unwrap_or_else(|| panic!("{file}: not a list"))
+            {
                 let rule = item["rule"]
                     .as_str()
                     .unwrap_or_else(|| panic!("{file}: item without rule"))
@@ -419,11 +422,18 @@ mod tests {
         }
         for r in set.rules() {
             for positive in [true, false] {
-                if !cases.iter().any(|c| c.rule == r.name() && c.positive == positive) {
+                if !cases
+                    .iter()
+                    .any(|c| c.rule == r.name() && c.positive == positive)
+                {
                     failures.push(format!(
                         "rule '{}' has no {} fixture",
                         r.name(),
-                        if positive { "positive" } else { "near-miss negative" }
+                        if positive {
+                            "positive"
+                        } else {
+                            "near-miss negative"
+                        }
                     ));
                 }
             }
@@ -458,7 +468,11 @@ mod tests {
         ];
         let mut events: Vec<Event> = Vec::new();
         for _ in 0..8 {
-            events.extend(benign.iter().map(|y| build_event(&parse_yaml_map(y)).unwrap()));
+            events.extend(
+                benign
+                    .iter()
+                    .map(|y| build_event(&parse_yaml_map(y)).unwrap()),
+            );
         }
         events.extend(load_fixtures().into_iter().map(|c| c.event));
         let n_rounds = if cfg!(debug_assertions) { 200 } else { 5_000 };

@@ -34,7 +34,10 @@ impl Drop for TempDir {
 fn falco_rules() -> PathBuf {
     let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     loop {
-        for rel in ["shared/falco-rules/falco_rules.yaml", "../shared/falco-rules/falco_rules.yaml"] {
+        for rel in [
+            "shared/falco-rules/falco_rules.yaml",
+            "../shared/falco-rules/falco_rules.yaml",
+        ] {
             if dir.join(rel).is_file() {
                 return dir.join(rel);
             }
@@ -67,7 +70,11 @@ fn check_reports_errors_with_file_line_column_and_exits_1() {
     std::fs::write(&f, "- rule: X\n  desc: [unclosed\n").unwrap();
     let o = vigil(&["rules", "check", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).starts_with(&format!("{}:", f.display())), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with(&format!("{}:", f.display())),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -124,7 +131,10 @@ fn list_shows_the_defaults_and_extra_files() {
         .lines()
         .find(|l| l.starts_with("Read of shadow or sudoers file in container"))
         .expect("shadow rule listed");
-    assert!(line.contains("Warning") && line.contains("credential-access,T1003.008"), "{line}");
+    assert!(
+        line.contains("Warning") && line.contains("credential-access,T1003.008"),
+        "{line}"
+    );
 
     let d = TempDir::new("list");
     let f = d.0.join("off.yaml");
@@ -134,6 +144,12 @@ fn list_shows_the_defaults_and_extra_files() {
     let line = out.lines().find(|l| l.starts_with("Kexec load")).unwrap();
     assert!(line.contains("disabled"), "{line}");
 
-    let o = vigil(&["rules", "list", "--no-default-rules", "--rules", f.to_str().unwrap()]);
+    let o = vigil(&[
+        "rules",
+        "list",
+        "--no-default-rules",
+        "--rules",
+        f.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
 }

@@ -95,7 +95,11 @@ fn run_raises_alerts_from_rule_files_and_reloads_on_sighup() {
     wait_for("ready", Duration::from_secs(90), || {
         log().contains("] ready") || log().contains(" ready\n")
     });
-    assert!(log().contains("rules: 1 rules loaded (1 enabled), 0 skipped"), "{}", log());
+    assert!(
+        log().contains("rules: 1 rules loaded (1 enabled), 0 skipped"),
+        "{}",
+        log()
+    );
 
     let open_until = |n: usize, what: &str| {
         wait_for(what, Duration::from_secs(20), || {
@@ -114,7 +118,11 @@ fn run_raises_alerts_from_rule_files_and_reloads_on_sighup() {
     assert_eq!(a["output_fields"]["container.id"], "host");
 
     // Invalid file: the error is logged with its position; the old set stays.
-    std::fs::write(&rules, rule("Canary two", &canary).replace("fd.name", "fd.nmae")).unwrap();
+    std::fs::write(
+        &rules,
+        rule("Canary two", &canary).replace("fd.name", "fd.nmae"),
+    )
+    .unwrap();
     // SAFETY: signalling our own child.
     unsafe { libc::kill(agent.0.id() as i32, libc::SIGHUP) };
     wait_for("reload failure", Duration::from_secs(10), || {
@@ -133,7 +141,9 @@ fn run_raises_alerts_from_rule_files_and_reloads_on_sighup() {
     std::fs::write(&rules, rule("Canary two", &canary)).unwrap();
     // SAFETY: as above.
     unsafe { libc::kill(agent.0.id() as i32, libc::SIGHUP) };
-    wait_for("reload", Duration::from_secs(10), || log().contains("rules reloaded"));
+    wait_for("reload", Duration::from_secs(10), || {
+        log().contains("rules reloaded")
+    });
     wait_for("an alert from the new set", Duration::from_secs(20), || {
         let _ = std::fs::read(&canary);
         alerts(&alerts_path)
