@@ -2,7 +2,9 @@
 //!
 //! Records flow `RecordSource` → [`enrich`] (with [`proctable`],
 //! [`containers`] + [`cgroup`], [`metadata`]) → [`event::Event`] → [`json`],
-//! driven by [`pipeline::run`].
+//! driven by [`pipeline::run`]. [`record`] keeps every event in a flight
+//! recorder log; [`replay`] feeds a log back into the same output stage and
+//! [`query`] selects events of a log for `vigil log`.
 
 pub mod cgroup;
 pub mod containers;
@@ -12,6 +14,9 @@ pub mod json;
 pub mod metadata;
 pub mod pipeline;
 pub mod proctable;
+pub mod query;
+pub mod record;
+pub mod replay;
 pub mod sensor;
 pub mod status;
 pub mod sysargs;

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod logcmd;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use vigil::enrich::{EnrichConfig, Enricher};
@@ -39,6 +41,13 @@ enum Cmd {
     Run(RunArgs),
     /// Report what this kernel and host support, and which hooks `run` would use.
     Probe,
+    /// Ask questions of a flight-recorder log (`vigil run --record DIR`).
+    Log {
+        #[command(subcommand)]
+        cmd: logcmd::LogCmd,
+    },
+    /// Run recorded events through the same outputs as `vigil run`.
+    Replay(logcmd::ReplayArgs),
 }
 
 #[derive(Args)]
@@ -53,6 +62,8 @@ struct RunArgs {
     /// Seconds between two periodic `stats` log lines.
     #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     stats_interval: u64,
+    #[command(flatten)]
+    record: logcmd::RecordArgs,
 }
 
 fn parse_ring_bytes(s: &str) -> Result<u32, String> {
@@ -79,9 +90,15 @@ fn main() -> ExitCode {
             .context("starting the async runtime")
             .and_then(|rt| rt.block_on(run(args))),
         Cmd::Probe => probe(),
+        Cmd::Log { cmd } => return exit(logcmd::run(cmd)),
+        Cmd::Replay(args) => return exit(logcmd::replay(args)),
     };
+    exit(result.map(|()| ExitCode::SUCCESS))
+}
+
+fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             // One line with the whole cause chain.
             log::error!("{e:#}");
@@ -106,7 +123,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     for line in status::hook_lines(source.hooks()) {
         log::debug!("{line}");
     }
-    let refused = source.hooks().iter().filter(|h| h.attached.is_err()).count();
+    let refused = source
+        .hooks()
+        .iter()
+        .filter(|h| h.attached.is_err())
+        .count();
     log::info!(
         "{} hooks attached, {refused} refused",
         source.hooks().len() - refused
@@ -118,6 +139,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     });
     let mut config = pipeline::Config::new(enricher);
     config.stats_interval = Duration::from_secs(args.stats_interval);
+    if let Some(dir) = &args.record.record {
+        let rec = vigil::record::EventRecorder::open(dir, &args.record.config())
+            .with_context(|| format!("opening the flight recorder in {}", dir.display()))?;
+        log::info!("recording every event to {}", dir.display());
+        config.recorder = Some(rec);
+    }
     log::info!("ready");
     let summary = match args.events.as_deref() {
         None => {
