@@ -66,6 +66,10 @@ pub enum FieldId {
     ProcAname,
     /// vigil: the ancestor names up to the container's init, as a list.
     ProcAnames,
+    /// `proc.apid[N]` (N=0 is the process itself, 1 its parent, ...).
+    ProcApid,
+    /// The pid as seen in the process's own pid namespace.
+    ProcVpid,
     ProcIsExeUpperLayer,
     ProcIsExeFromMemfd,
     UserUid,
@@ -98,6 +102,10 @@ pub enum FieldId {
     FdSport,
     FdRip,
     FdRport,
+    /// vigil: `fd.name` is under `/proc/<pid>/` of a process other than the caller.
+    FdProcIsOther,
+    /// vigil: the target of kill/tkill/tgkill/ptrace is the vigil agent.
+    TargetIsVigil,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +162,8 @@ defs! {
     "proc.pcmdline" => ProcPcmdline, Str, None;
     "proc.aname" => ProcAname, Str, OptIndex;
     "proc.anames" => ProcAnames, StrList, None;
+    "proc.apid" => ProcApid, Num, OptIndex;
+    "proc.vpid" => ProcVpid, Num, None;
     "proc.is_exe_upper_layer" => ProcIsExeUpperLayer, Bool, None;
     "proc.is_exe_from_memfd" => ProcIsExeFromMemfd, Bool, None;
     "user.uid" => UserUid, Num, None;
@@ -187,6 +197,8 @@ defs! {
     "fd.sport" => FdSport, Num, None;
     "fd.rip" => FdRip, Str, None;
     "fd.rport" => FdRport, Num, None;
+    "fd.proc_is_other" => FdProcIsOther, Bool, None;
+    "target.is_vigil" => TargetIsVigil, Bool, None;
 }
 
 /// Falco (syscall source) fields vigil does not supply.
@@ -252,8 +264,6 @@ const FALCO_ONLY: &[&str] = &[
     "proc.cwd",
     "proc.loginshellid",
     "proc.tty",
-    "proc.apid",
-    "proc.vpid",
     "proc.pvpid",
     "proc.sid",
     "proc.sname",

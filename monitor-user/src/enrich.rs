@@ -35,6 +35,51 @@ pub struct EnrichConfig {
     pub registry: RegistryConfig,
     pub metadata: MetadataConfig,
     pub proctable: ProcTableConfig,
+    /// The agent's own identity, for `target.is_vigil`; `None`: never set.
+    pub agent: Option<AgentId>,
+}
+
+/// Who the agent is, as kill/ptrace callers name it: its pid in its pid
+/// namespace. A caller in another pid namespace names other processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgentId {
+    pub pid: u32,
+    /// Inode of the agent's pid namespace; 0 if unknown (then any caller's
+    /// namespace is accepted).
+    pub pid_ns: u32,
+}
+
+impl AgentId {
+    /// This process.
+    pub fn current() -> AgentId {
+        use std::os::unix::fs::MetadataExt;
+        AgentId {
+            pid: std::process::id(),
+            pid_ns: std::fs::metadata("/proc/self/ns/pid")
+                .map(|m| m.ino() as u32)
+                .unwrap_or(0),
+        }
+    }
+
+    /// `Some(is it us)` for syscalls that target a process, else `None`.
+    pub fn is_target(&self, caller_pid_ns: u32, data: &Data) -> Option<bool> {
+        let Data::Syscall(s) = data else { return None };
+        let key = match s.name.as_str() {
+            "kill" | "tgkill" | "ptrace" => "pid",
+            "tkill" => "tid",
+            _ => return None,
+        };
+        let same_ns = self.pid_ns == 0 || caller_pid_ns == 0 || caller_pid_ns == self.pid_ns;
+        let target = s
+            .args
+            .iter()
+            .find(|a| a.name == key)
+            .and_then(|a| match a.value {
+                sysargs::ArgValue::Int(i) => Some(i),
+                _ => None,
+            });
+        Some(same_ns && target == Some(i64::from(self.pid)))
+    }
 }
 
 pub struct Enricher {
@@ -43,6 +88,7 @@ pub struct Enricher {
     meta: Metadata,
     clock: Clock,
     next_num: u64,
+    agent: Option<AgentId>,
 }
 
 impl Enricher {
@@ -53,7 +99,14 @@ impl Enricher {
             meta,
             clock,
             next_num: 1,
+            agent: None,
         }
+    }
+
+    /// Mark events whose kill/ptrace target is this agent (`target.is_vigil`).
+    pub fn with_agent(mut self, agent: AgentId) -> Enricher {
+        self.agent = Some(agent);
+        self
     }
 
     /// Build from the running host: find cgroup v2, seed processes from /proc.
@@ -83,12 +136,16 @@ impl Enricher {
                 proc_root.display()
             );
         }
-        Enricher::new(
+        let e = Enricher::new(
             procs,
             containers,
             Metadata::new(cfg.metadata),
             Clock::measure(),
-        )
+        );
+        match cfg.agent {
+            Some(a) => e.with_agent(a),
+            None => e,
+        }
     }
 
     pub fn procs(&self) -> &ProcTable {
@@ -242,6 +299,7 @@ impl Enricher {
             container,
             cgroup,
             ns: h.ns.into(),
+            target_is_vigil: self.agent.and_then(|a| a.is_target(h.ns.pid, &data)),
             data,
             truncated,
         }
@@ -292,6 +350,7 @@ impl Enricher {
             pid: h.tgid,
             tid: h.tid,
             ppid: h.ppid,
+            vpid: None,
             uid: h.uid,
             gid: h.gid,
             euid: h.euid,

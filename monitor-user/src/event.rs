@@ -31,6 +31,11 @@ pub struct Event {
     /// Falco field names whose value the kernel cut short.
     #[serde(default)]
     pub truncated: Vec<String>,
+    /// For kill/tkill/tgkill/ptrace: whether the target is the vigil agent
+    /// that recorded the event (`target.is_vigil`). Decided at enrichment
+    /// time, so a replay elsewhere still knows.
+    #[serde(default)]
+    pub target_is_vigil: Option<bool>,
 }
 
 impl Event {
@@ -55,6 +60,10 @@ pub struct Process {
     pub pid: u32,
     pub tid: u32,
     pub ppid: u32,
+    /// The pid in the process's own pid namespace (`proc.vpid`), when the
+    /// kernel supplies it.
+    #[serde(default)]
+    pub vpid: Option<u32>,
     pub uid: u32,
     pub gid: u32,
     pub euid: u32,

@@ -2,14 +2,20 @@
 //!
 //! Records flow `RecordSource` → [`enrich`] (with [`proctable`],
 //! [`containers`] + [`cgroup`], [`metadata`]) → [`event::Event`] → [`json`],
-//! driven by [`pipeline::run`]. [`record`] keeps every event in a flight
-//! recorder log; [`replay`] feeds a log back into the same output stage and
-//! [`query`] selects events of a log for `vigil log`.
+//! driven by [`pipeline::run`]. [`engine`] matches events against the rules
+//! ([`fields`] is the engine's view of an event) and writes [`alerts`].
+//! [`record`] keeps every event in a flight recorder log; [`replay`] feeds
+//! a log back into the same output stage and [`query`] selects events of a
+//! log for `vigil log`.
 
+pub mod alerts;
 pub mod cgroup;
+pub mod cli_rules;
 pub mod containers;
+pub mod engine;
 pub mod enrich;
 pub mod event;
+pub mod fields;
 pub mod json;
 pub mod metadata;
 pub mod pipeline;
@@ -22,5 +28,7 @@ pub mod status;
 pub mod sysargs;
 pub mod text;
 
+#[cfg(test)]
+mod rule_fixtures;
 #[cfg(test)]
 mod testutil;

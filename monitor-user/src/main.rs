@@ -9,7 +9,10 @@ mod logcmd;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use vigil::enrich::{EnrichConfig, Enricher};
+use vigil::alerts::AlertSink;
+use vigil::cli_rules::{self, RulesCmd};
+use vigil::engine::{self, Detector, RuleSpec};
+use vigil::enrich::{AgentId, EnrichConfig, Enricher};
 use vigil::pipeline;
 use vigil::sensor::features::probe_features;
 use vigil::sensor::{Sensor, SensorConfig};
@@ -23,7 +26,8 @@ use vigil::status;
     long_about = "Runtime syscall and behaviour monitor for Linux container hosts.\n\n\
         eBPF programs on scheduler, syscall and cgroup hooks stream records to this agent, \
         which attributes every event to its container (docker, containerd, CRI-O, podman, \
-        Kubernetes pods) by cgroup id and writes them as JSON lines."
+        Kubernetes pods) by cgroup id, matches it against Falco-format rules and writes \
+        Falco-compatible JSON alerts."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -38,6 +42,11 @@ enum Cmd {
     /// each hook attached or refused, then `ready`. Logs a `stats {json}` line
     /// every --stats-interval seconds and at exit. SIGINT/SIGTERM stop it
     /// cleanly: outputs are flushed and every probe is detached.
+    ///
+    /// Matches every event against the embedded default rules plus any
+    /// --rules files and writes each alert as one Falco-compatible JSON line
+    /// to stdout (or --alerts FILE). SIGHUP reloads the rules: the new set
+    /// is validated first, and if it has errors the running set stays.
     Run(RunArgs),
     /// Report what this kernel and host support, and which hooks `run` would use.
     Probe,
@@ -48,6 +57,9 @@ enum Cmd {
     },
     /// Run recorded events through the same outputs as `vigil run`.
     Replay(logcmd::ReplayArgs),
+    /// Check rule files, or list the rules a run would load.
+    #[command(subcommand)]
+    Rules(RulesCmd),
 }
 
 #[derive(Args)]
@@ -64,6 +76,17 @@ struct RunArgs {
     stats_interval: u64,
     #[command(flatten)]
     record: logcmd::RecordArgs,
+    /// Extra rule file or directory, loaded after the defaults in the order
+    /// given; may append to or override earlier rules, lists and macros
+    /// (repeatable).
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
+    /// Do not load the embedded default rules.
+    #[arg(long)]
+    no_default_rules: bool,
+    /// Append alerts (Falco JSON lines) to FILE instead of writing them to stdout.
+    #[arg(long, value_name = "FILE")]
+    alerts: Option<PathBuf>,
 }
 
 fn parse_ring_bytes(s: &str) -> Result<u32, String> {
@@ -92,6 +115,13 @@ fn main() -> ExitCode {
         Cmd::Probe => probe(),
         Cmd::Log { cmd } => return exit(logcmd::run(cmd)),
         Cmd::Replay(args) => return exit(logcmd::replay(args)),
+        Cmd::Rules(cmd) => {
+            return if cli_rules::run(cmd) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
     };
     exit(result.map(|()| ExitCode::SUCCESS))
 }
@@ -108,6 +138,25 @@ fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
+    // Rules first: a bad rule file should fail before anything is loaded.
+    let spec = RuleSpec {
+        paths: args.rules.clone(),
+        no_defaults: args.no_default_rules,
+        strict: false,
+    };
+    let (rules, report) = spec
+        .load()
+        .map_err(|e| anyhow::anyhow!("{}", engine::error_lines(&e).join("\n")))
+        .context("loading rules")?;
+    engine::log_report("rules", &report);
+    let sink = match &args.alerts {
+        None => AlertSink::stdout(),
+        Some(p) => AlertSink::append_to(p).with_context(|| format!("opening {}", p.display()))?,
+    };
+    let (detector, reloader) = Detector::new(rules, spec, engine::hostname(), sink);
+    let _reload = reloader
+        .spawn_on_sighup()
+        .context("installing the SIGHUP handler")?;
     for line in status::feature_lines(&probe_features()) {
         log::info!("{line}");
     }
@@ -135,6 +184,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Seed after the probes are attached, so no process falls in between.
     let enricher = Enricher::from_host(EnrichConfig {
         proc_root: Some(PathBuf::from("/proc")),
+        agent: Some(AgentId::current()),
         ..Default::default()
     });
     let mut config = pipeline::Config::new(enricher);
@@ -145,6 +195,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         log::info!("recording every event to {}", dir.display());
         config.recorder = Some(rec);
     }
+    config.detector = Some(detector);
     log::info!("ready");
     let summary = match args.events.as_deref() {
         None => {
@@ -168,9 +219,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     log::info!(
-        "stopped ({:?}) after {} events",
+        "stopped ({:?}) after {} events, {} alerts",
         summary.ended_by,
-        summary.events
+        summary.events,
+        summary.alerts
     );
     Ok(())
 }
@@ -215,6 +267,27 @@ mod tests {
         assert_eq!(a.events.as_deref(), Some(Path::new("-")));
         assert_eq!((a.stats_interval, a.ring_bytes), (5, 16 << 20));
         assert!(Cli::try_parse_from(["vigil", "run", "--stats-interval", "0"]).is_err());
+        let cli = Cli::try_parse_from([
+            "vigil",
+            "run",
+            "--rules",
+            "a.yaml",
+            "--rules",
+            "d/",
+            "--no-default-rules",
+            "--alerts",
+            "out.json",
+        ])
+        .unwrap();
+        let Cmd::Run(a) = cli.cmd else {
+            panic!("not run")
+        };
+        assert_eq!(a.rules, [PathBuf::from("a.yaml"), PathBuf::from("d/")]);
+        assert!(a.no_default_rules);
+        assert_eq!(a.alerts.as_deref(), Some(Path::new("out.json")));
+        assert!(Cli::try_parse_from(["vigil", "rules", "check"]).is_err());
+        assert!(Cli::try_parse_from(["vigil", "rules", "check", "x.yaml", "--strict"]).is_ok());
+        assert!(Cli::try_parse_from(["vigil", "rules", "list", "--rules", "x"]).is_ok());
     }
 
     #[test]

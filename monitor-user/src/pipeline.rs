@@ -5,7 +5,8 @@
 //! each event as a JSON line, logs a `stats {json}` line every
 //! `stats_interval` and once at the end, and returns when the `shutdown`
 //! future completes (the binary passes SIGINT/SIGTERM; tests pass whatever
-//! they like), after flushing its output. This is mini-redis's
+//! they like), after flushing its output. With a [`Detector`] it also
+//! matches every event against the rules and writes the alerts. This is mini-redis's
 //! `run(config, shutdown)` shape: nothing in here knows about signals.
 //!
 //! Everything after enrichment is one stage, [`Outputs`] (events JSON,
@@ -21,6 +22,7 @@ use monitor_common::EventKind;
 use thiserror::Error;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::engine::Detector;
 use crate::enrich::Enricher;
 use crate::event::{Clock, Event};
 use crate::record::EventRecorder;
@@ -46,6 +48,8 @@ pub enum PipelineError {
     Source(io::Error),
     #[error("writing events: {0}")]
     Events(io::Error),
+    #[error("writing alerts: {0}")]
+    Alerts(io::Error),
     #[error("closing the recorder: {0}")]
     Recorder(vigil_recorder::WriteError),
 }
@@ -57,6 +61,8 @@ pub struct Config {
     pub stats_interval: Duration,
     /// Period of process-table reaping and cgroup expiry.
     pub maintain_interval: Duration,
+    /// Rules and the alert sink; `None`: no detection.
+    pub detector: Option<Detector>,
     /// `--record DIR`: every event also goes to the flight recorder.
     pub recorder: Option<EventRecorder>,
 }
@@ -67,6 +73,7 @@ impl Config {
             enricher,
             stats_interval: Duration::from_secs(60),
             maintain_interval: Duration::from_secs(1),
+            detector: None,
             recorder: None,
         }
     }
@@ -76,6 +83,8 @@ impl Config {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
     pub events: u64,
+    /// Alerts written.
+    pub alerts: u64,
     /// The final source statistics.
     pub stats: SensorStats,
     /// How many `stats` lines were logged (periodic and final).
@@ -113,7 +122,7 @@ where
     stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_maintain = Instant::now();
     let mut batch: Vec<Record> = Vec::with_capacity(1024);
-    let mut out = Outputs::new(events, config.recorder.take());
+    let mut out = Outputs::new(events, config.detector.take(), config.recorder.take());
     let mut stats_reports = 0u64;
 
     let result: Result<EndReason, PipelineError> = loop {
@@ -133,6 +142,7 @@ where
                     Err(e) => break Err(PipelineError::Source(e)),
                 }
                 let now = Instant::now();
+                out.refresh_rules();
                 for rec in batch.drain(..) {
                     out.event(config.enricher.enrich(&rec, now));
                 }
@@ -151,6 +161,7 @@ where
     let stats = source.stats();
     out.note_source(&stats);
     let n_events = out.events();
+    let alerts = out.alerts();
     let recorder = out.close().await;
     log_stats(
         &stats,
@@ -162,6 +173,7 @@ where
     let recorder = recorder.transpose().map_err(PipelineError::Recorder)?;
     Ok(Summary {
         events: n_events,
+        alerts,
         stats,
         stats_reports,
         ended_by,
@@ -171,21 +183,39 @@ where
 
 /// The stage after enrichment, shared by `vigil run` and `vigil replay`:
 /// each event goes to the JSON lines output (buffered; [`Outputs::flush`]
-/// writes) and to the recorder.
+/// writes), through the rules (alerts are written at once) and to the
+/// recorder, in that order.
 pub struct Outputs<'w, W: ?Sized> {
     events_out: Option<&'w mut W>,
+    detector: Option<Detector>,
     recorder: Option<EventRecorder>,
     buf: Vec<u8>,
     n: u64,
+    /// The first alert write error, reported by the next flush.
+    alert_err: Option<io::Error>,
 }
 
 impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
-    pub fn new(events_out: Option<&'w mut W>, recorder: Option<EventRecorder>) -> Self {
+    pub fn new(
+        events_out: Option<&'w mut W>,
+        detector: Option<Detector>,
+        recorder: Option<EventRecorder>,
+    ) -> Self {
         Outputs {
             events_out,
+            detector,
             recorder,
             buf: Vec::with_capacity(64 * 1024),
             n: 0,
+            alert_err: None,
+        }
+    }
+
+    /// Takes up reloaded rules; called between batches, so a batch is
+    /// matched against one rule set.
+    pub fn refresh_rules(&mut self) {
+        if let Some(d) = self.detector.as_mut() {
+            d.refresh();
         }
     }
 
@@ -194,6 +224,11 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         self.n += 1;
         if self.events_out.is_some() {
             crate::json::write_line(&ev, &mut self.buf);
+        }
+        if let Some(d) = self.detector.as_mut() {
+            if let Err(e) = d.check(&ev) {
+                self.alert_err.get_or_insert(e);
+            }
         }
         if let Some(r) = &self.recorder {
             r.record(ev);
@@ -205,13 +240,21 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         self.n
     }
 
+    /// Alerts written so far.
+    pub fn alerts(&self) -> u64 {
+        self.detector.as_ref().map_or(0, |d| d.written())
+    }
+
     /// Bytes of JSON waiting for [`Outputs::flush`].
     pub fn pending_bytes(&self) -> usize {
         self.buf.len()
     }
 
-    /// Writes the buffered JSON lines.
+    /// Writes the buffered JSON lines; reports a failed alert write.
     pub async fn flush(&mut self) -> Result<(), PipelineError> {
+        if let Some(e) = self.alert_err.take() {
+            return Err(PipelineError::Alerts(e));
+        }
         if let Some(w) = self.events_out.as_deref_mut() {
             if !self.buf.is_empty() {
                 w.write_all(&self.buf)

@@ -1,6 +1,7 @@
 //! Which recorded events a responder asked for (`vigil log show/query/
 //! export`, `vigil replay`): a time range, a container (id prefix or name),
-//! a pid, event types, and optionally a rule-language condition. Also owns
+//! a pid, event types, and a rule-language condition (compiled by
+//! `vigil_rules`, evaluated on [`crate::fields::EventFields`]). Also owns
 //! the parsing of times given on the command line (RFC 3339 or "ago").
 
 use vigil_recorder::TimeRange;
@@ -114,6 +115,15 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// A rule-language condition (`--where`), evaluated on the rules engine's
+/// view of an event.
+#[derive(Debug)]
+pub struct Condition {
+    pub filter: vigil_rules::Filter,
+    /// What `evt.hostname` answers.
+    pub hostname: String,
+}
+
 /// Filters on recorded events; all given ones must hold.
 #[derive(Debug, Default)]
 pub struct Query {
@@ -125,6 +135,7 @@ pub struct Query {
     pub pid: Option<u32>,
     /// `evt.type` values (any of them).
     pub types: Vec<String>,
+    pub condition: Option<Condition>,
 }
 
 impl Query {
@@ -143,8 +154,15 @@ impl Query {
         if !self.types.is_empty() && !self.types.iter().any(|t| t == ev.evt_type()) {
             return false;
         }
-        match &self.container {
-            Some(c) => container_matches(ev, c),
+        if let Some(c) = &self.container {
+            if !container_matches(ev, c) {
+                return false;
+            }
+        }
+        match &self.condition {
+            Some(c) => c
+                .filter
+                .matches(&crate::fields::EventFields::new(ev, &c.hostname)),
             None => true,
         }
     }

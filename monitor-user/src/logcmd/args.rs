@@ -28,6 +28,11 @@ pub struct FilterArgs {
     /// Only events of these types (evt.type: execve, openat, procexit, ...); repeat or comma-separate.
     #[arg(long = "type", value_name = "EVT", value_delimiter = ',')]
     pub types: Vec<String>,
+    /// Only events for which this rule-language condition holds, e.g.
+    /// 'proc.name = cat and fd.name startswith /etc' (the default rules'
+    /// macros and lists may be used).
+    #[arg(long = "where", value_name = "CONDITION")]
+    pub condition: Option<String>,
 }
 
 impl FilterArgs {
@@ -38,12 +43,32 @@ impl FilterArgs {
         if let (Some(a), Some(b)) = (since, until) {
             anyhow::ensure!(a < b, "--since must be before --until");
         }
+        let condition = match &self.condition {
+            None => None,
+            Some(text) => {
+                let spec = vigil::engine::RuleSpec::default();
+                let (rules, _) = spec.load().map_err(|e| {
+                    anyhow::anyhow!("{}", vigil::engine::error_lines(&e).join("\n"))
+                })?;
+                let filter = rules.filter(text).map_err(|e| {
+                    anyhow::anyhow!(
+                        "invalid --where condition:\n{}",
+                        vigil::engine::error_lines(&e).join("\n")
+                    )
+                })?;
+                Some(vigil::query::Condition {
+                    filter,
+                    hostname: vigil::engine::hostname(),
+                })
+            }
+        };
         Ok(Query {
             since,
             until,
             container: self.container.clone(),
             pid: self.pid,
             types: self.types.clone(),
+            condition,
         })
     }
 }
