@@ -71,6 +71,7 @@ fn base(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, web: bool, data: D
         ns: Namespaces::default(),
         data,
         truncated: vec![],
+        target_is_vigil: None,
     }
 }
 

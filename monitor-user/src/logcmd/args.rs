@@ -87,10 +87,10 @@ pub struct RecordArgs {
     pub record_segment_age: Duration,
     /// Delete the oldest segments while the log is larger (`none`: never).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_opt_size, requires = "record")]
-    pub record_retention_size: Option<u64>,
+    pub record_retention_size: Limit<u64>,
     /// Delete segments older than this (`none`: never).
     #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_opt_duration, requires = "record")]
-    pub record_retention_age: Option<Duration>,
+    pub record_retention_age: Limit<Duration>,
 }
 
 impl RecordArgs {
@@ -98,8 +98,8 @@ impl RecordArgs {
         RecordConfig {
             segment_bytes: self.record_segment_size,
             segment_age: self.record_segment_age,
-            retention_bytes: self.record_retention_size,
-            retention_age: self.record_retention_age,
+            retention_bytes: self.record_retention_size.0,
+            retention_age: self.record_retention_age.0,
         }
     }
 }
@@ -152,18 +152,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-fn parse_opt_size(s: &str) -> Result<Option<u64>, String> {
+/// A limit that may be switched off with `none` (a newtype, because clap
+/// reads a field of type `Option` as "flag may be absent").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limit<T>(pub Option<T>);
+
+fn parse_opt_size(s: &str) -> Result<Limit<u64>, String> {
     if s == "none" {
-        return Ok(None);
+        return Ok(Limit(None));
     }
-    parse_size(s).map(Some)
+    parse_size(s).map(|v| Limit(Some(v)))
 }
 
-fn parse_opt_duration(s: &str) -> Result<Option<Duration>, String> {
+fn parse_opt_duration(s: &str) -> Result<Limit<Duration>, String> {
     if s == "none" {
-        return Ok(None);
+        return Ok(Limit(None));
     }
-    parse_duration(s).map(Some)
+    parse_duration(s).map(|v| Limit(Some(v)))
 }
 
 #[cfg(test)]
@@ -181,8 +186,8 @@ mod tests {
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("1w").is_err());
-        assert_eq!(parse_opt_size("none"), Ok(None));
-        assert_eq!(parse_opt_duration("none"), Ok(None));
+        assert_eq!(parse_opt_size("none"), Ok(Limit(None)));
+        assert_eq!(parse_opt_duration("none"), Ok(Limit(None)));
     }
 
     #[test]
