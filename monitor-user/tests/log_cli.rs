@@ -487,7 +487,8 @@ fn replay_feeds_the_events_output_like_run() {
     let t = Tmp::new("replay");
     let evs = scenario();
     write_log(&t.0, &evs);
-    let o = vigil(&["replay", s(&t.0), "--events", "-"]);
+    let alerts = t.0.join("alerts.json");
+    let o = vigil(&["replay", s(&t.0), "--events", "-", "--alerts", s(&alerts)]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let mut want = Vec::new();
@@ -499,4 +500,41 @@ fn replay_feeds_the_events_output_like_run() {
         err.contains("replayed 8 of 8 events") && err.contains("5 events lost when recording"),
         "{err}"
     );
+}
+
+#[test]
+fn where_takes_a_rule_language_condition() {
+    let t = Tmp::new("where");
+    write_log(&t.0, &scenario());
+    let o = vigil(&["log", "query", s(&t.0), "--where", "fd.name startswith /etc/ and container.id != host"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("\"fd.name\":\"/etc/shadow\""), "{out}");
+    let o = vigil(&["log", "query", s(&t.0), "--where", "proc.name = cat and"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("<condition>:1:"), "{err}");
+}
+
+#[test]
+fn replay_writes_alerts_with_the_rules_given() {
+    let t = Tmp::new("replay-rules");
+    write_log(&t.0, &scenario());
+    let rules = t.0.join("extra.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Shadow read\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow\n  output: \"shadow read by %proc.name in %container.name\"\n  priority: WARNING\n  tags: [credential-access, T1003.008]\n",
+    )
+    .unwrap();
+    let o = vigil(&["replay", s(&t.0), "--no-default-rules", "--rules", s(&rules), "--hostname", "node-7"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert_eq!(lines[0]["rule"], "Shadow read");
+    assert_eq!(lines[0]["hostname"], "node-7");
+    assert_eq!(lines[0]["output_fields"]["container.name"], "web");
+    assert!(lines[0]["output"].as_str().unwrap().ends_with("shadow read by cat in web"), "{out}");
+    assert!(err.contains("1 alerts"), "{err}");
 }
