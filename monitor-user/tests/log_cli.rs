@@ -6,14 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use vigil::cgroup::Runtime;
-use vigil::event::*;
-use vigil::record::{EventRecorder, RecordConfig};
-use vigil::sysargs::{Arg, ArgValue};
+mod common;
 
-const CID: &str = "82ac0468654e2b83c032a86b876f3a797504f4fe22bf26f1510d37739331c198";
-/// 2026-11-22T06:00:00Z
-const T0: u64 = 1_795_327_200_000_000_000;
+use common::*;
+use vigil::event::Event;
+use vigil::record::{EventRecorder, RecordConfig};
 
 struct Tmp(PathBuf);
 impl Tmp {
@@ -34,137 +31,6 @@ impl Drop for Tmp {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn container(web: bool) -> Container {
-    if web {
-        Container {
-            id: CID[..12].into(),
-            full_id: Some(CID.into()),
-            runtime: Runtime::Podman,
-            name: Some("web".into()),
-            image: Some("docker.io/library/nginx:1.27".into()),
-            pod_uid: None,
-            qos: None,
-        }
-    } else {
-        Container::default()
-    }
-}
-
-fn base(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, web: bool, data: Data) -> Event {
-    Event {
-        num,
-        boot_ns: secs * 1_000_000_000,
-        wall_ns: T0 + secs * 1_000_000_000,
-        process: Process {
-            pid,
-            tid: pid,
-            ppid,
-            name: name.into(),
-            exe: Some(name.into()),
-            exepath: Some(format!("/bin/{name}")),
-            ..Default::default()
-        },
-        container: container(web),
-        cgroup: Cgroup { id: 77, path: None },
-        ns: Namespaces::default(),
-        data,
-        truncated: vec![],
-        target_is_vigil: None,
-    }
-}
-
-fn exec(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, args: &[&str], web: bool) -> Event {
-    let mut e = base(
-        num,
-        secs,
-        pid,
-        ppid,
-        name,
-        web,
-        Data::Exec(ExecData {
-            filename: format!("/bin/{name}"),
-            argc: args.len() as u32 + 1,
-            cap_effective: 0,
-            cap_permitted: 0,
-            exe_ino: 1,
-            exe_on_overlay: true,
-        }),
-    );
-    e.process.args = args.iter().map(|s| s.to_string()).collect();
-    e
-}
-
-fn clone(num: u64, secs: u64, pid: u32, ppid: u32, child: u32, web: bool) -> Event {
-    base(
-        num,
-        secs,
-        pid,
-        ppid,
-        "sh",
-        web,
-        Data::Clone(CloneData {
-            child_pid: child,
-            child_tid: child,
-            flags: 0x11,
-            flags_text: "SIGCHLD".into(),
-        }),
-    )
-}
-
-fn exit(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, status: u32, web: bool) -> Event {
-    base(
-        num,
-        secs,
-        pid,
-        ppid,
-        name,
-        web,
-        Data::Exit(ExitData {
-            raw: status << 8,
-            status,
-            signal: 0,
-            core_dumped: false,
-        }),
-    )
-}
-
-fn open(num: u64, secs: u64, pid: u32, path: &str, web: bool) -> Event {
-    base(
-        num,
-        secs,
-        pid,
-        100,
-        "cat",
-        web,
-        Data::Syscall(SyscallData {
-            name: "openat".into(),
-            ret: 3,
-            res: "SUCCESS".into(),
-            raw_args: [0; 6],
-            args: vec![Arg {
-                name: "name".into(),
-                value: ArgValue::Str(path.into()),
-            }],
-            fd_name: Some(path.into()),
-            sockaddr: None,
-        }),
-    )
-}
-
-/// A container "web" whose shell runs `cat /etc/shadow`, plus host noise.
-fn scenario() -> Vec<Event> {
-    vec![
-        exec(1, 0, 100, 50, "sh", &["-c", "cat /etc/shadow"], true),
-        clone(2, 1, 100, 50, 101, true),
-        exec(3, 2, 101, 100, "cat", &["/etc/shadow"], true),
-        open(4, 3, 101, "/etc/shadow", true),
-        exec(5, 4, 900, 1, "cron", &[], false),
-        exit(6, 5, 101, 100, "cat", 0, true),
-        open(7, 6, 900, "/etc/crontab", false),
-        exit(8, 7, 100, 50, "sh", 1, true),
-    ]
 }
 
 fn write_log(dir: &Path, evs: &[Event]) {
@@ -506,7 +372,13 @@ fn replay_feeds_the_events_output_like_run() {
 fn where_takes_a_rule_language_condition() {
     let t = Tmp::new("where");
     write_log(&t.0, &scenario());
-    let o = vigil(&["log", "query", s(&t.0), "--where", "fd.name startswith /etc/ and container.id != host"]);
+    let o = vigil(&[
+        "log",
+        "query",
+        s(&t.0),
+        "--where",
+        "fd.name startswith /etc/ and container.id != host",
+    ]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert_eq!(out.lines().count(), 1, "{out}");
@@ -527,14 +399,31 @@ fn replay_writes_alerts_with_the_rules_given() {
         "- rule: Shadow read\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow\n  output: \"shadow read by %proc.name in %container.name\"\n  priority: WARNING\n  tags: [credential-access, T1003.008]\n",
     )
     .unwrap();
-    let o = vigil(&["replay", s(&t.0), "--no-default-rules", "--rules", s(&rules), "--hostname", "node-7"]);
+    let o = vigil(&[
+        "replay",
+        s(&t.0),
+        "--no-default-rules",
+        "--rules",
+        s(&rules),
+        "--hostname",
+        "node-7",
+    ]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 1, "{out}");
     assert_eq!(lines[0]["rule"], "Shadow read");
     assert_eq!(lines[0]["hostname"], "node-7");
     assert_eq!(lines[0]["output_fields"]["container.name"], "web");
-    assert!(lines[0]["output"].as_str().unwrap().ends_with("shadow read by cat in web"), "{out}");
+    assert!(
+        lines[0]["output"]
+            .as_str()
+            .unwrap()
+            .ends_with("shadow read by cat in web"),
+        "{out}"
+    );
     assert!(err.contains("1 alerts"), "{err}");
 }
