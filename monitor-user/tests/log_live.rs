@@ -4,7 +4,6 @@
 //! Without root it says why; under CI (env CI set) it fails instead.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -34,8 +33,7 @@ fn records_real_activity_and_answers_questions() {
         return skip("needs root to load the eBPF sensor");
     }
     let bin = env!("CARGO_BIN_EXE_vigil");
-    let dir =
-        PathBuf::from(std::env::temp_dir()).join(format!("vigil-live-log-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("vigil-live-log-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let child = Command::new(bin)
         .args([
