@@ -7,6 +7,7 @@
 //! record's meaning requires (an exec event shows the new program; an exit
 //! event shows the process that is leaving).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -89,6 +90,12 @@ pub struct Enricher {
     clock: Clock,
     next_num: u64,
     agent: Option<AgentId>,
+    /// procfs to read a container process's pid in its own namespace from.
+    vpid_root: Option<PathBuf>,
+    /// Container processes' pids in their pid namespace (`proc.vpid`), read
+    /// at exec. Until the kernel records supply it this is best effort: a
+    /// process already gone when its exec is enriched has none.
+    vpids: HashMap<u32, u32>,
 }
 
 impl Enricher {
@@ -100,6 +107,8 @@ impl Enricher {
             clock,
             next_num: 1,
             agent: None,
+            vpid_root: None,
+            vpids: HashMap::new(),
         }
     }
 
@@ -142,10 +151,12 @@ impl Enricher {
             Metadata::new(cfg.metadata),
             Clock::measure(),
         );
-        match cfg.agent {
+        let mut e = match cfg.agent {
             Some(a) => e.with_agent(a),
             None => e,
-        }
+        };
+        e.vpid_root = cfg.proc_root;
+        e
     }
 
     pub fn procs(&self) -> &ProcTable {
@@ -164,6 +175,8 @@ impl Enricher {
     pub fn maintain(&mut self, now: Instant, boot_now_ns: u64) {
         self.procs.reap(boot_now_ns);
         self.containers.expire(now);
+        let procs = &self.procs;
+        self.vpids.retain(|pid, _| procs.get(*pid).is_some());
     }
 
     /// Turn one record into an event, updating the host state it implies.
@@ -199,6 +212,11 @@ impl Enricher {
                     memfd: r.flags & exec_flags::EXE_MEMFD != 0,
                 };
                 self.procs.on_exec(h.tgid, info, boot);
+                if key.is_some() {
+                    if let Some(v) = self.vpid_root.as_deref().and_then(|r| read_vpid(r, h.tgid)) {
+                        self.vpids.insert(h.tgid, v);
+                    }
+                }
                 Data::Exec(ExecData {
                     filename: escape(r.filename().bytes),
                     argc: r.argc as u32,
@@ -286,7 +304,10 @@ impl Enricher {
                 };
                 self.procs.on_fork(h.tgid, r.child_tgid, ppid, boot);
             }
-            Record::Exit(_) => self.procs.on_exit(h.tgid, boot),
+            Record::Exit(_) => {
+                self.procs.on_exit(h.tgid, boot);
+                self.vpids.remove(&h.tgid);
+            }
             _ => {}
         }
         let num = self.next_num;
@@ -350,7 +371,7 @@ impl Enricher {
             pid: h.tgid,
             tid: h.tid,
             ppid: h.ppid,
-            vpid: None,
+            vpid: self.vpids.get(&h.tgid).copied(),
             uid: h.uid,
             gid: h.gid,
             euid: h.euid,
@@ -369,6 +390,13 @@ impl Enricher {
     }
 }
 
+/// The innermost pid namespace's id of `pid` (last `NStgid` field).
+fn read_vpid(proc_root: &Path, pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(proc_root.join(pid.to_string()).join("status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("NStgid:"))?;
+    line.split_whitespace().last()?.parse().ok()
+}
+
 fn container_key(info: &CgroupInfo) -> ContainerKey {
     info.container_id.as_deref().map(Arc::from)
 }
@@ -381,6 +409,15 @@ pub(crate) mod tests {
     use monitor_common::records::*;
     use monitor_common::{EventKind, SyscallId};
     use std::time::Duration;
+
+    #[test]
+    fn vpid_comes_from_nstgid() {
+        // This test runs in some pid namespace; its innermost pid is what
+        // getpid() returns.
+        let me = std::process::id();
+        assert_eq!(read_vpid(Path::new("/proc"), me), Some(me));
+        assert_eq!(read_vpid(Path::new("/nonexistent"), me), None);
+    }
 
     pub(crate) const CID: &str = "82ac0468654e2b83c032a86b876f3a797504f4fe22bf26f1510d37739331c198";
 

@@ -448,4 +448,51 @@ mod tests {
         let m = parse_yaml_map("{evt.type: openat, fd.name: /x}");
         assert!(build_event(&m).unwrap_err().contains("flags"));
     }
+
+    /// Throughput of the default rules over agent `Event`s through
+    /// `EventFields` (a benchmark that prints, not a timed assertion). Run
+    /// `cargo test -p monitor-user --release --lib default_rules_throughput -- --nocapture`.
+    #[test]
+    fn default_rules_throughput() {
+        let (set, _) = RuleSpec::default().load().unwrap();
+        // Mostly ordinary activity, as on a real host, plus every fixture.
+        let benign = [
+            "{evt.type: openat, fd.name: /usr/lib/x86_64-linux-gnu/libc.so.6, evt.arg.flags: O_RDONLY|O_CLOEXEC, proc.name: nginx}",
+            "{evt.type: openat, fd.name: /var/log/nginx/access.log, evt.arg.flags: O_WRONLY|O_APPEND, proc.name: nginx}",
+            "{evt.type: openat, fd.name: /etc/hosts, evt.arg.flags: O_RDONLY, proc.name: python3, container.id: host}",
+            "{evt.type: execve, proc.name: ls, proc.pname: sh, proc.vpid: 30}",
+            "{evt.type: connect, fd.name: 10.0.0.7:5432, proc.name: app}",
+            "{evt.type: clone, proc.name: sh}",
+            "{evt.type: procexit, proc.name: ls}",
+            "{evt.type: setns, evt.arg.fd: 3, evt.arg.nstype: CLONE_NEWNET, proc.name: runc}",
+        ];
+        let mut events: Vec<Event> = Vec::new();
+        for _ in 0..8 {
+            events.extend(
+                benign
+                    .iter()
+                    .map(|y| build_event(&parse_yaml_map(y)).unwrap()),
+            );
+        }
+        events.extend(load_fixtures().into_iter().map(|c| c.event));
+        let n_rounds = if cfg!(debug_assertions) { 200 } else { 5_000 };
+        let start = std::time::Instant::now();
+        let mut hits = 0u64;
+        for _ in 0..n_rounds {
+            for ev in &events {
+                let f = EventFields::new(ev, "h");
+                hits += set.matching(&f).count() as u64;
+            }
+        }
+        let n = (n_rounds * events.len()) as f64;
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "default rules ({} rules): {:.0} events/s over {} events ({} alerts)",
+            set.rules().len(),
+            n / secs,
+            n,
+            hits
+        );
+        assert!(hits > 0);
+    }
 }

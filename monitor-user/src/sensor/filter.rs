@@ -73,6 +73,7 @@ pub fn default_open_filter() -> OpenFilter {
         ("/run/crio/", ANY),
         ("/var/run/crio/", ANY),
         ("/run/podman/", ANY),
+        ("/var/run/podman/", ANY),
         // Binaries, libraries and boot files (writes).
         ("/bin/", WRITE),
         ("/sbin/", WRITE),
@@ -98,6 +99,13 @@ pub fn default_open_filter() -> OpenFilter {
         ("id_ecdsa", ANY),
         ("id_ed25519", ANY),
         ("authorized_keys", WRITE),
+        // What the default credential-access rules look for.
+        ("mem", ANY),
+        ("id_dsa", ANY),
+        ("credentials", ANY),
+        (".git-credentials", ANY),
+        (".netrc", ANY),
+        (".pgpass", ANY),
     ];
     OpenFilter {
         prefixes: prefixes.iter().map(|&(p, w)| (p.to_owned(), w)).collect(),

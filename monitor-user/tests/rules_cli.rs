@@ -1,0 +1,155 @@
+//! `vigil rules check` / `vigil rules list` as a user runs them: the real
+//! binary, real files, exit status and printed lines.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn vigil(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run vigil")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("vigil-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn falco_rules() -> PathBuf {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        for rel in [
+            "shared/falco-rules/falco_rules.yaml",
+            "../shared/falco-rules/falco_rules.yaml",
+        ] {
+            if dir.join(rel).is_file() {
+                return dir.join(rel);
+            }
+        }
+        assert!(dir.pop(), "shared/falco-rules/falco_rules.yaml not found");
+    }
+}
+
+fn repo_rules() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules")
+}
+
+#[test]
+fn check_reports_errors_with_file_line_column_and_exits_1() {
+    let d = TempDir::new("bad");
+    let f = d.0.join("bad.yaml");
+    std::fs::write(
+        &f,
+        "- rule: Bad\n  desc: d\n  condition: evt.type = openat and fd.nmae = /etc/shadow\n  output: x\n  priority: WARNING\n",
+    )
+    .unwrap();
+    let o = vigil(&["rules", "check", f.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!("{}:3:36: unknown field 'fd.nmae'", f.display())),
+        "{out}"
+    );
+    // A YAML error also names its position.
+    std::fs::write(&f, "- rule: X\n  desc: [unclosed\n").unwrap();
+    let o = vigil(&["rules", "check", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).starts_with(&format!("{}:", f.display())),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn check_loads_falcos_file_with_skips_and_strict_fails_it() {
+    let falco = falco_rules();
+    let p = falco.to_str().unwrap();
+    let o = vigil(&["rules", "check", p]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let skips = out.lines().filter(|l| l.contains("skipped:")).count();
+    assert!(skips > 0, "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(last.starts_with("ok: loaded "), "{last}");
+    assert!(last.contains(&format!("skipped {skips}")), "{last}");
+    for l in out.lines().filter(|l| l.contains("skipped:")) {
+        assert!(l.starts_with(&format!("{p}:")), "{l}");
+    }
+    let o = vigil(&["rules", "check", "--strict", p]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).lines().last().unwrap().ends_with("error(s)"));
+}
+
+#[test]
+fn check_of_the_default_rules_is_clean() {
+    let o = vigil(&["rules", "check", "--strict", repo_rules().to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("skipped 0"), "{out}");
+}
+
+#[test]
+fn check_with_defaults_accepts_files_using_default_macros() {
+    let d = TempDir::new("withdefs");
+    let f = d.0.join("local.yaml");
+    std::fs::write(
+        &f,
+        "- rule: Local\n  desc: d\n  condition: vigil_spawned_process and vigil_container and proc.name = htop\n  output: x\n  priority: NOTICE\n  tags: [recon, T1057]\n",
+    )
+    .unwrap();
+    let p = f.to_str().unwrap();
+    assert_eq!(vigil(&["rules", "check", p]).status.code(), Some(1));
+    let o = vigil(&["rules", "check", "--with-defaults", p]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn list_shows_the_defaults_and_extra_files() {
+    let o = vigil(&["rules", "list"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.starts_with("RULE"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("Read of shadow or sudoers file in container"))
+        .expect("shadow rule listed");
+    assert!(
+        line.contains("Warning") && line.contains("credential-access,T1003.008"),
+        "{line}"
+    );
+
+    let d = TempDir::new("list");
+    let f = d.0.join("off.yaml");
+    std::fs::write(&f, "- rule: Kexec load\n  enabled: false\n").unwrap();
+    let o = vigil(&["rules", "list", "--rules", f.to_str().unwrap()]);
+    let out = stdout(&o);
+    let line = out.lines().find(|l| l.starts_with("Kexec load")).unwrap();
+    assert!(line.contains("disabled"), "{line}");
+
+    let o = vigil(&[
+        "rules",
+        "list",
+        "--no-default-rules",
+        "--rules",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+}
