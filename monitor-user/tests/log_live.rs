@@ -1,6 +1,7 @@
 //! The flight recorder on real activity (root): `vigil run --record DIR`
 //! with the real eBPF sensor while this test runs a few commands, then
-//! SIGTERM (a clean close) and `vigil log stats/query/verify` on the log.
+//! SIGTERM (a clean close) and `vigil log stats/query/verify` on the log;
+//! `vigil replay` of the log writes exactly the alerts of the live run.
 //! Without root it says why; under CI (env CI set) it fails instead.
 
 use std::io::{BufRead, BufReader};
@@ -35,13 +36,30 @@ fn records_real_activity_and_answers_questions() {
     let bin = env!("CARGO_BIN_EXE_vigil");
     let dir = std::env::temp_dir().join(format!("vigil-live-log-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = format!("vigil-live-marker-{}", std::process::id());
+    // A rule that fires on this test's own commands, next to the defaults.
+    let rules = dir.join("extra.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Marker shell\n  desc: d\n  condition: evt.type = execve and proc.cmdline contains {marker}\n  output: \"marker %proc.name %proc.cmdline parent=%proc.pname\"\n  priority: NOTICE\n  tags: [recon, T1059]\n"
+        ),
+    )
+    .unwrap();
+    let rec = dir.join("log");
+    let live_alerts = dir.join("live-alerts.json");
     let child = Command::new(bin)
         .args([
             "run",
             "--record",
-            dir.to_str().unwrap(),
+            rec.to_str().unwrap(),
             "--stats-interval",
             "1",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--alerts",
+            live_alerts.to_str().unwrap(),
         ])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -78,7 +96,6 @@ fn records_real_activity_and_answers_questions() {
         "no ready line:\n{}",
         log.join("\n")
     );
-    let marker = format!("vigil-live-marker-{}", std::process::id());
     for _ in 0..3 {
         let st = Command::new("/bin/sh")
             .args([
@@ -121,7 +138,7 @@ fn records_real_activity_and_answers_questions() {
             String::from_utf8_lossy(&o.stderr).into_owned(),
         )
     };
-    let d = dir.to_str().unwrap();
+    let d = rec.to_str().unwrap();
     let (ok, out, err) = run(&["log", "verify", d]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("OK:") && out.contains("closed)"), "{out}");
@@ -152,5 +169,24 @@ fn records_real_activity_and_answers_questions() {
         out.lines().count() >= 2,
         "the shells carrying the marker:\n{out}"
     );
+
+    // Replay with the same rules reproduces the live alerts exactly.
+    let replayed = dir.join("replayed-alerts.json");
+    let (ok, _, err) = run(&[
+        "replay",
+        d,
+        "--rules",
+        rules.to_str().unwrap(),
+        "--alerts",
+        replayed.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let live = std::fs::read_to_string(&live_alerts).unwrap();
+    let again = std::fs::read_to_string(&replayed).unwrap();
+    assert!(
+        live.lines().filter(|l| l.contains("Marker shell")).count() >= 3,
+        "{live}"
+    );
+    assert_eq!(again, live, "replay must reproduce the live alerts");
     let _ = std::fs::remove_dir_all(&dir);
 }
