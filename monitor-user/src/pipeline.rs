@@ -528,6 +528,54 @@ mod tests {
         assert_eq!(summary.stats_reports, 4, "3 periodic + 1 final");
     }
 
+    /// A `Write` the test can read back after the pipeline owns the sink.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn raises_alerts_with_the_default_rules() {
+        use crate::engine::{Detector, RuleSpec};
+        let mut src = Synthetic {
+            batches: batches(),
+            eof: true,
+            drained: None,
+            handed: 0,
+        };
+        let spec = RuleSpec::default();
+        let (set, _) = spec.load().unwrap();
+        let out = Shared::default();
+        let sink = crate::alerts::AlertSink::new(Box::new(out.clone()));
+        let (det, _reloader) = Detector::new(set, spec, "node-1".into(), sink);
+        let mut cfg = Config::new(bare());
+        cfg.detector = Some(det);
+        let summary = run(
+            cfg,
+            &mut src,
+            None::<&mut Vec<u8>>,
+            std::future::pending::<()>(),
+        )
+        .await
+        .unwrap();
+        let alerts = lines(&out.0.lock().unwrap());
+        let rules: Vec<&str> = alerts.iter().map(|a| a["rule"].as_str().unwrap()).collect();
+        assert_eq!(rules, ["Read of shadow or sudoers file in container"]);
+        assert_eq!(summary.alerts, 1);
+        let f = &alerts[0]["output_fields"];
+        assert_eq!(f["container.id"], &CID[..12]);
+        assert_eq!(f["fd.name"], "/etc/shadow");
+        assert_eq!(f["proc.cmdline"], "sh -c cat /etc/shadow");
+        assert_eq!(alerts[0]["hostname"], "node-1");
+    }
+
     struct Broken;
     impl RecordSource for Broken {
         async fn read_batch(&mut self, _: &mut Vec<Record>) -> io::Result<()> {
