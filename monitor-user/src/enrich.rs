@@ -218,7 +218,10 @@ impl Enricher {
                 victim_name: self.procs.get(r.victim_tgid).map(|p| p.comm.clone()),
             },
         };
-        let process = self.process(h);
+        let mut process = self.process(h);
+        if let Record::Exec(r) = rec {
+            process.vpid = (r.vpid != 0).then_some(r.vpid);
+        }
         match rec {
             Record::Fork(r) => {
                 // CLONE_PARENT: the child's parent is the forker's parent.
@@ -291,6 +294,7 @@ impl Enricher {
         Process {
             pid: h.tgid,
             tid: h.tid,
+            vpid: None,
             ppid: h.ppid,
             uid: h.uid,
             gid: h.gid,
@@ -386,6 +390,8 @@ pub(crate) mod tests {
             filename: [0; PATH_LEN],
             exe: [0; EXE_BUF_LEN],
             args: [0; ARGS_LEN],
+            vpid: pid,
+            _pad2: 0,
         };
         let mut off = 0;
         for a in argv {

@@ -54,6 +54,9 @@ impl Event {
 pub struct Process {
     pub pid: u32,
     pub tid: u32,
+    /// The pid as seen in the process's own pid namespace (1 for a
+    /// container's init); known for exec events.
+    pub vpid: Option<u32>,
     pub ppid: u32,
     pub uid: u32,
     pub gid: u32,

@@ -39,6 +39,11 @@ enum Cmd {
     Run(RunArgs),
     /// Report what this kernel and host support, and which hooks `run` would use.
     Probe,
+    /// Benchmark helper: attach one probe-only hook until SIGINT/SIGTERM.
+    #[command(hide = true)]
+    BenchHook {
+        hook: vigil::sensor::bench_hook::BenchHook,
+    },
 }
 
 #[derive(Args)]
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
             .context("starting the async runtime")
             .and_then(|rt| rt.block_on(run(args))),
         Cmd::Probe => probe(),
+        Cmd::BenchHook { hook } => vigil::sensor::bench_hook::run(hook).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -106,7 +112,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     for line in status::hook_lines(source.hooks()) {
         log::debug!("{line}");
     }
-    let refused = source.hooks().iter().filter(|h| h.attached.is_err()).count();
+    let refused = source
+        .hooks()
+        .iter()
+        .filter(|h| h.attached.is_err())
+        .count();
     log::info!(
         "{} hooks attached, {refused} refused",
         source.hooks().len() - refused

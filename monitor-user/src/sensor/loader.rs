@@ -9,11 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
-use aya::maps::{lpm_trie::Key, HashMap, LpmTrie, MapData, PerCpuArray, RingBuf};
+use aya::maps::{lpm_trie::Key, HashMap, LpmTrie, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya::programs::{BtfTracePoint, RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use monitor_common::filter::{NameKey, PathPrefix};
-use monitor_common::{names, EventKind, SyscallId};
+use monitor_common::{names, CgroupCounters, EventKind, SyscallId};
 
 use super::btf::Btf;
 use super::ring::Reader;
@@ -49,12 +49,63 @@ const CLASSIC: &[(&str, &str, &str)] = &[("oom_mark_victim", "oom", "mark_victim
 
 const SYS_EXIT_PROG: &str = "sys_exit";
 
+/// Exit-side counting programs (never send records) and the syscall
+/// tracepoints each is attached to. Tracepoints this kernel lacks (e.g.
+/// `fork`/`pipe` off x86) are reported as refused.
+const COUNTING: &[(&str, &[&str])] = &[
+    ("count_fork_failure", FORK_SYSCALLS),
+    ("count_fd_failure", FD_SYSCALLS),
+];
+
+/// Syscalls whose EAGAIN/ENOMEM failure is a failed fork.
+pub(crate) const FORK_SYSCALLS: &[&str] = &["clone", "clone3", "fork", "vfork"];
+
+/// Syscalls that create file descriptors, whose EMFILE/ENFILE failure is fd
+/// exhaustion. `fcntl(F_DUPFD)` is left out: fcntl is frequent and mostly
+/// not about creating fds.
+pub(crate) const FD_SYSCALLS: &[&str] = &[
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "open_by_handle_at",
+    "socket",
+    "socketpair",
+    "accept",
+    "accept4",
+    "dup",
+    "dup2",
+    "dup3",
+    "pipe",
+    "pipe2",
+    "eventfd",
+    "eventfd2",
+    "epoll_create",
+    "epoll_create1",
+    "inotify_init",
+    "inotify_init1",
+    "signalfd",
+    "signalfd4",
+    "timerfd_create",
+    "memfd_create",
+    "userfaultfd",
+    "pidfd_open",
+    "pidfd_getfd",
+    "perf_event_open",
+    "io_uring_setup",
+    "fanotify_init",
+];
+
 pub(crate) struct Loaded {
     pub ebpf: Ebpf,
     pub hooks: Vec<HookStatus>,
     pub reader: Reader,
     pub drops: Drops,
+    pub counters: CgroupCounterMap,
 }
+
+/// The kernel's per-cgroup counters (per-CPU values).
+pub(crate) type CgroupCounterMap = PerCpuHashMap<MapData, u64, CgroupCounters>;
 
 /// The kernel's per-CPU drop counters.
 pub(crate) struct Drops(PerCpuArray<MapData, u64>);
@@ -143,6 +194,8 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
     lap("lifecycle hooks attached");
     attach_syscalls(&mut ebpf, &tracefs, &mut hooks);
     lap("syscall hooks attached");
+    attach_counting(&mut ebpf, &tracefs, &mut hooks);
+    lap("counting hooks attached");
     for &(category, tp) in RAW {
         let attached = if tracepoint_exists(&tracefs, category, tp) {
             attach_raw(&mut ebpf, tp, tp)
@@ -187,15 +240,24 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         name: names::DROPS.into(),
     })?;
     let drops = PerCpuArray::try_from(drops).map_err(|e| map_err(names::DROPS, e))?;
+    let counters = ebpf
+        .take_map(names::CGROUP_COUNTERS)
+        .ok_or(SensorError::Missing {
+            what: "map",
+            name: names::CGROUP_COUNTERS.into(),
+        })?;
+    let counters =
+        PerCpuHashMap::try_from(counters).map_err(|e| map_err(names::CGROUP_COUNTERS, e))?;
     Ok(Loaded {
         ebpf,
         hooks,
         reader: Reader::new(ring),
         drops: Drops(drops),
+        counters,
     })
 }
 
-fn map_err(name: &'static str, e: aya::maps::MapError) -> SensorError {
+pub(crate) fn map_err(name: &'static str, e: aya::maps::MapError) -> SensorError {
     SensorError::Map {
         name,
         source: Box::new(e),
@@ -402,6 +464,33 @@ fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>)
             ));
         } else {
             hooks.push(status(&enter, Err("its sys_exit hook was refused".into())));
+        }
+    }
+}
+
+/// Attach each counting program to the `sys_exit_<name>` of its syscalls.
+fn attach_counting(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>) {
+    for &(prog, syscalls) in COUNTING {
+        let loaded =
+            program::<TracePoint>(ebpf, prog).and_then(|p| p.load().map_err(|e| summarize(&e)));
+        for &name in syscalls {
+            let tp = format!("sys_exit_{name}");
+            let attached = if !tracepoint_exists(tracefs, "syscalls", &tp) {
+                Err("tracepoint does not exist on this kernel".to_owned())
+            } else if let Err(e) = &loaded {
+                Err(format!("program {prog} failed to load: {e}"))
+            } else {
+                program::<TracePoint>(ebpf, prog).and_then(|p| {
+                    p.attach("syscalls", &tp)
+                        .map(drop)
+                        .map_err(|e| summarize(&e))
+                })
+            };
+            hooks.push(HookStatus {
+                name: format!("syscalls/{tp} ({prog})"),
+                kind: "tracepoint",
+                attached,
+            });
         }
     }
 }
