@@ -1,9 +1,11 @@
 //! Per-cgroup resource counters (`CGROUP_COUNTERS`), counted in the kernel
 //! and never sent as records: forks and threads from `task_newtask`, failed
 //! forks and fd exhaustion from the `sys_exit_<name>` tracepoints of the
-//! syscalls that can fail that way. The exit programs run only on those
-//! syscalls and touch the map only on failure, so neither untraced nor
-//! successful syscalls pay for a map update.
+//! syscalls that can fail that way. Syscalls the sensor hooks anyway
+//! (openat, clone, ...) count in their one exit program (`sys_exit_fd`,
+//! `sys_exit_fork`); the others get a counting-only exit program. Either
+//! way the map is touched only on failure, and untraced syscalls pay
+//! nothing.
 
 use aya_ebpf::{
     helpers::generated::bpf_get_current_cgroup_id, macros::tracepoint, programs::TracePointContext,
@@ -48,25 +50,36 @@ fn ret(ctx: &TracePointContext) -> i64 {
     unsafe { *((ctx.as_ptr() as *const u8).add(RET_OFFSET) as *const i64) }
 }
 
-/// Attached to `sys_exit_{clone,clone3,fork,vfork}`.
-#[tracepoint]
-pub fn count_fork_failure(ctx: TracePointContext) -> u32 {
-    let r = ret(&ctx);
-    if r == -EAGAIN || r == -ENOMEM {
+/// Count a failed fork from a fork-family syscall's return value.
+#[inline(always)]
+pub fn on_fork_exit(ret: i64) {
+    if ret == -EAGAIN || ret == -ENOMEM {
         count(|c| c.fork_failures += 1);
     }
+}
+
+/// Count fd exhaustion from an fd-creating syscall's return value.
+#[inline(always)]
+pub fn on_fd_exit(ret: i64) {
+    if ret == -EMFILE {
+        count(|c| c.emfile += 1);
+    } else if ret == -ENFILE {
+        count(|c| c.enfile += 1);
+    }
+}
+
+/// Attached to `sys_exit_{fork,vfork}` (clone and clone3 are hooked
+/// syscalls: their `sys_exit_fork` program counts too).
+#[tracepoint]
+pub fn count_fork_failure(ctx: TracePointContext) -> u32 {
+    on_fork_exit(ret(&ctx));
     0
 }
 
-/// Attached to the `sys_exit_*` of every fd-creating syscall the loader
-/// lists (see `sensor::loader::FD_SYSCALLS`).
+/// Attached to the `sys_exit_*` of the fd-creating syscalls that are not
+/// otherwise hooked (see `sensor::loader::FD_SYSCALLS`).
 #[tracepoint]
 pub fn count_fd_failure(ctx: TracePointContext) -> u32 {
-    let r = ret(&ctx);
-    if r == -EMFILE {
-        count(|c| c.emfile += 1);
-    } else if r == -ENFILE {
-        count(|c| c.enfile += 1);
-    }
+    on_fd_exit(ret(&ctx));
     0
 }

@@ -25,7 +25,7 @@ use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LE
 use crate::globals::{agent_tgid, off};
 use crate::kread::{ptr, read, user, user_str};
 use crate::maps::{count_drop, EVENTS, PENDING, SYSCALL_SCRATCH};
-use crate::{header, open_filter};
+use crate::{counters, header, open_filter};
 
 /// Which arguments are strings (argument index per slot, or `NONE`), plus
 /// any per-syscall extra.
@@ -237,26 +237,51 @@ fn read_sockaddr(r: &mut SyscallRecord) {
     }
 }
 
-/// The one exit program, attached to `sys_exit_<name>` of every hooked syscall.
+/// The exit program of hooked syscalls, attached to `sys_exit_<name>`.
 #[tracepoint]
 pub fn sys_exit(ctx: TracePointContext) -> u32 {
+    on_exit(&ctx);
+    0
+}
+
+/// [`sys_exit`] for hooked syscalls that also count as fd-creating
+/// (openat, memfd_create, ...): one program per tracepoint, not two.
+#[tracepoint]
+pub fn sys_exit_fd(ctx: TracePointContext) -> u32 {
+    counters::on_fd_exit(on_exit(&ctx));
+    0
+}
+
+/// [`sys_exit`] for hooked syscalls that also count as forks (clone, clone3).
+#[tracepoint]
+pub fn sys_exit_fork(ctx: TracePointContext) -> u32 {
+    counters::on_fork_exit(on_exit(&ctx));
+    0
+}
+
+/// Complete the pending record with the return value and send it. Returns
+/// the return value.
+#[inline(always)]
+fn on_exit(ctx: &TracePointContext) -> i64 {
+    let c = ctx.as_ptr() as *const u8;
+    // SAFETY: constant offset within the sys_exit record.
+    let ret = unsafe { *(c.add(RET_OFFSET) as *const i64) };
     let key = bpf_get_current_pid_tgid();
     let Some(p) = PENDING.get_ptr_mut(key) else {
-        return 0;
+        return ret;
     };
-    let c = ctx.as_ptr() as *const u8;
     // SAFETY: `p` is a live PENDING value; ctx reads at constant offsets.
     unsafe {
         let nr = *(c.add(NR_OFFSET) as *const i32) as i64;
         if (*p).nr == nr {
-            (*p).rec.ret = *(c.add(RET_OFFSET) as *const i64);
+            (*p).rec.ret = ret;
             if EVENTS.output::<SyscallRecord>(&(*p).rec, 0).is_err() {
                 count_drop(EventKind::Syscall);
             }
         }
     }
     let _ = PENDING.remove(key);
-    0
+    ret
 }
 
 /// One enter program per syscall: `enter!(program_name, SyscallId, spec)`.

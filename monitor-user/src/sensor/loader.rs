@@ -48,10 +48,27 @@ const RAW: &[(&str, &str)] = &[
 const CLASSIC: &[(&str, &str, &str)] = &[("oom_mark_victim", "oom", "mark_victim")];
 
 const SYS_EXIT_PROG: &str = "sys_exit";
+/// `sys_exit` plus fd-exhaustion counting, for hooked fd-creating syscalls.
+const SYS_EXIT_FD_PROG: &str = "sys_exit_fd";
+/// `sys_exit` plus failed-fork counting, for hooked fork-family syscalls.
+const SYS_EXIT_FORK_PROG: &str = "sys_exit_fork";
+
+/// The exit program of a hooked syscall (by tracepoint name): hooked
+/// syscalls that are also counted get one program doing both.
+fn exit_prog(tp_name: &str) -> &'static str {
+    if FORK_SYSCALLS.contains(&tp_name) {
+        SYS_EXIT_FORK_PROG
+    } else if FD_SYSCALLS.contains(&tp_name) {
+        SYS_EXIT_FD_PROG
+    } else {
+        SYS_EXIT_PROG
+    }
+}
 
 /// Exit-side counting programs (never send records) and the syscall
-/// tracepoints each is attached to. Tracepoints this kernel lacks (e.g.
-/// `fork`/`pipe` off x86) are reported as refused.
+/// tracepoints each is attached to, except those of hooked syscalls (their
+/// exit program counts, see [`exit_prog`]). Tracepoints this kernel lacks
+/// (e.g. `fork`/`pipe` off x86) are reported as refused.
 const COUNTING: &[(&str, &[&str])] = &[
     ("count_fork_failure", FORK_SYSCALLS),
     ("count_fd_failure", FD_SYSCALLS),
@@ -421,9 +438,13 @@ pub(crate) fn syscall_tracepoint(id: SyscallId) -> &'static str {
 }
 
 fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>) {
-    let exit_loaded = program::<TracePoint>(ebpf, SYS_EXIT_PROG)
-        .and_then(|p| p.load().map_err(|e| summarize(&e)));
+    let mut loaded = std::collections::HashMap::new();
+    for prog in [SYS_EXIT_PROG, SYS_EXIT_FD_PROG, SYS_EXIT_FORK_PROG] {
+        let r = program::<TracePoint>(ebpf, prog).and_then(|p| p.load().map_err(|e| summarize(&e)));
+        loaded.insert(prog, r);
+    }
     for &id in SyscallId::ALL {
+        let exit_prog = exit_prog(syscall_tracepoint(id));
         let prog = format!("sys_enter_{}", id.name());
         let enter = format!("sys_enter_{}", syscall_tracepoint(id));
         let exit = format!("sys_exit_{}", syscall_tracepoint(id));
@@ -441,16 +462,16 @@ fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>)
             ));
             continue;
         }
-        if let Err(e) = &exit_loaded {
+        if let Some(Err(e)) = loaded.get(exit_prog) {
             hooks.push(status(
                 &enter,
-                Err(format!("shared sys_exit program failed to load: {e}")),
+                Err(format!("exit program {exit_prog} failed to load: {e}")),
             ));
             continue;
         }
         // Attach the exit first: an enter without its exit would only fill
         // PENDING with records that never leave.
-        let exit_r = program::<TracePoint>(ebpf, SYS_EXIT_PROG).and_then(|p| {
+        let exit_r = program::<TracePoint>(ebpf, exit_prog).and_then(|p| {
             p.attach("syscalls", &exit)
                 .map(drop)
                 .map_err(|e| summarize(&e))
@@ -470,10 +491,17 @@ fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>)
 
 /// Attach each counting program to the `sys_exit_<name>` of its syscalls.
 fn attach_counting(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>) {
+    let hooked: Vec<&str> = SyscallId::ALL
+        .iter()
+        .map(|&id| syscall_tracepoint(id))
+        .collect();
     for &(prog, syscalls) in COUNTING {
         let loaded =
             program::<TracePoint>(ebpf, prog).and_then(|p| p.load().map_err(|e| summarize(&e)));
         for &name in syscalls {
+            if hooked.contains(&name) {
+                continue; // counted by its hooked exit program
+            }
             let tp = format!("sys_exit_{name}");
             let attached = if !tracepoint_exists(tracefs, "syscalls", &tp) {
                 Err("tracepoint does not exist on this kernel".to_owned())
