@@ -811,11 +811,19 @@ async fn exec_flags_overlay_upper_and_memfd() {
 
     let mut pids = vec![memfd_pid];
     pids.extend(layer_pids.iter().flat_map(|&(u, l)| [u, l]));
+    // Wait for the syscall records too: where the kernel fires sys_exit
+    // after a successful execveat, its record follows the exec record.
     let records = collect(&mut sensor, 20, |all| {
         pids.iter().all(|&p| {
             all.iter()
                 .any(|r| matches!(r, Record::Exec(e) if e.header.tgid == p))
-        })
+        }) && [SyscallId::MemfdCreate, SyscallId::Execveat]
+            .iter()
+            .all(|&id| {
+                all.iter()
+                    .filter_map(syscall)
+                    .any(|s| s.header.tgid == memfd_pid && s.id() == Some(id))
+            })
     })
     .await;
     let exec_of = |pid: u32| {
