@@ -96,7 +96,7 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
     // SAFETY: length checked above; Header is plain integers and arrays.
     let header: Header = unsafe { read(buf) };
     let kind = EventKind::from_u16(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
-    if header.version != RECORD_VERSION {
+    if !(MIN_RECORD_VERSION..=RECORD_VERSION).contains(&header.version) {
         return Err(DecodeError::Version {
             kind: header.kind,
             version: header.version,
@@ -104,7 +104,11 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
     }
     Ok(match kind {
         EventKind::Exec => {
-            let r: ExecRecord = checked(kind, buf)?;
+            let r: ExecRecord = if header.version == 1 {
+                exec_v1(buf)?
+            } else {
+                checked(kind, buf)?
+            };
             check_len(kind, "args", r.args_len as usize, ARGS_LEN)?;
             check_len(kind, "filename", r.filename_len as usize, PATH_LEN)?;
             check_len(
@@ -141,6 +145,22 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
         }
         EventKind::OomKill => Record::OomKill(checked(kind, buf)?),
     })
+}
+
+/// A version-1 exec record: the current layout without the trailing
+/// `vpid`, which stays 0 (unknown).
+fn exec_v1(buf: &[u8]) -> Result<ExecRecord, DecodeError> {
+    if buf.len() < EXEC_RECORD_V1_SIZE {
+        return Err(DecodeError::Size {
+            kind: EventKind::Exec,
+            len: buf.len(),
+            need: EXEC_RECORD_V1_SIZE,
+        });
+    }
+    let mut full = alloc::vec![0u8; size_of::<ExecRecord>()];
+    full[..EXEC_RECORD_V1_SIZE].copy_from_slice(&buf[..EXEC_RECORD_V1_SIZE]);
+    // SAFETY: `full` holds a whole ExecRecord; any byte pattern is valid.
+    Ok(unsafe { read(&full) })
 }
 
 fn checked<T: Copy>(kind: EventKind, buf: &[u8]) -> Result<T, DecodeError> {
@@ -328,6 +348,8 @@ mod tests {
             filename: [0; PATH_LEN],
             exe: [0; EXE_BUF_LEN],
             args: [0; ARGS_LEN],
+            vpid: 1,
+            _pad2: 0,
         };
         let args = b"ls\0-la\0";
         r.args[..args.len()].copy_from_slice(args);
@@ -380,6 +402,33 @@ mod tests {
             decode(&bytes_of(&r)),
             Err(DecodeError::Length { field: "args", .. })
         ));
+    }
+
+    #[test]
+    fn decodes_version_1_exec_without_vpid() {
+        let mut r = exec_record();
+        r.header.version = 1;
+        let buf = bytes_of(&r);
+        let Record::Exec(d) = decode(&buf[..EXEC_RECORD_V1_SIZE]).unwrap() else {
+            panic!("not exec")
+        };
+        assert_eq!(d.vpid, 0);
+        assert_eq!(d.exe().bytes, b"/usr/bin/ls");
+        assert!(matches!(
+            decode(&buf[..EXEC_RECORD_V1_SIZE - 1]),
+            Err(DecodeError::Size { .. })
+        ));
+        // A version-2 record must carry vpid.
+        r.header.version = 2;
+        let buf = bytes_of(&r);
+        assert!(matches!(
+            decode(&buf[..EXEC_RECORD_V1_SIZE]),
+            Err(DecodeError::Size { .. })
+        ));
+        let Record::Exec(d) = decode(&buf).unwrap() else {
+            panic!("not exec")
+        };
+        assert_eq!(d.vpid, 1);
     }
 
     #[test]

@@ -90,11 +90,8 @@ pub struct Enricher {
     clock: Clock,
     next_num: u64,
     agent: Option<AgentId>,
-    /// procfs to read a container process's pid in its own namespace from.
-    vpid_root: Option<PathBuf>,
-    /// Container processes' pids in their pid namespace (`proc.vpid`), read
-    /// at exec. Until the kernel records supply it this is best effort: a
-    /// process already gone when its exec is enriched has none.
+    /// Processes' pids in their own pid namespace (`proc.vpid`), from
+    /// their last exec record.
     vpids: HashMap<u32, u32>,
 }
 
@@ -107,7 +104,6 @@ impl Enricher {
             clock,
             next_num: 1,
             agent: None,
-            vpid_root: None,
             vpids: HashMap::new(),
         }
     }
@@ -151,12 +147,10 @@ impl Enricher {
             Metadata::new(cfg.metadata),
             Clock::measure(),
         );
-        let mut e = match cfg.agent {
+        match cfg.agent {
             Some(a) => e.with_agent(a),
             None => e,
-        };
-        e.vpid_root = cfg.proc_root;
-        e
+        }
     }
 
     pub fn procs(&self) -> &ProcTable {
@@ -212,10 +206,8 @@ impl Enricher {
                     memfd: r.flags & exec_flags::EXE_MEMFD != 0,
                 };
                 self.procs.on_exec(h.tgid, info, boot);
-                if key.is_some() {
-                    if let Some(v) = self.vpid_root.as_deref().and_then(|r| read_vpid(r, h.tgid)) {
-                        self.vpids.insert(h.tgid, v);
-                    }
+                if r.vpid != 0 {
+                    self.vpids.insert(h.tgid, r.vpid);
                 }
                 Data::Exec(ExecData {
                     filename: escape(r.filename().bytes),
@@ -390,13 +382,6 @@ impl Enricher {
     }
 }
 
-/// The innermost pid namespace's id of `pid` (last `NStgid` field).
-fn read_vpid(proc_root: &Path, pid: u32) -> Option<u32> {
-    let status = std::fs::read_to_string(proc_root.join(pid.to_string()).join("status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("NStgid:"))?;
-    line.split_whitespace().last()?.parse().ok()
-}
-
 fn container_key(info: &CgroupInfo) -> ContainerKey {
     info.container_id.as_deref().map(Arc::from)
 }
@@ -409,15 +394,6 @@ pub(crate) mod tests {
     use monitor_common::records::*;
     use monitor_common::{EventKind, SyscallId};
     use std::time::Duration;
-
-    #[test]
-    fn vpid_comes_from_nstgid() {
-        // This test runs in some pid namespace; its innermost pid is what
-        // getpid() returns.
-        let me = std::process::id();
-        assert_eq!(read_vpid(Path::new("/proc"), me), Some(me));
-        assert_eq!(read_vpid(Path::new("/nonexistent"), me), None);
-    }
 
     pub(crate) const CID: &str = "82ac0468654e2b83c032a86b876f3a797504f4fe22bf26f1510d37739331c198";
 
@@ -482,6 +458,8 @@ pub(crate) mod tests {
             filename: [0; PATH_LEN],
             exe: [0; EXE_BUF_LEN],
             args: [0; ARGS_LEN],
+            vpid: pid,
+            _pad2: 0,
         };
         let mut off = 0;
         for a in argv {

@@ -60,9 +60,10 @@ pub struct Process {
     pub pid: u32,
     pub tid: u32,
     pub ppid: u32,
-    /// The pid in the process's own pid namespace (`proc.vpid`), when the
-    /// kernel supplies it.
-    #[serde(default)]
+    /// The pid in the process's own pid namespace (`proc.vpid`; 1 for a
+    /// container's init), from the kernel's exec record; kept per process
+    /// so its later events carry it too. None for processes that already
+    /// ran when the agent started and have not exec'd since.
     pub vpid: Option<u32>,
     pub uid: u32,
     pub gid: u32,

@@ -34,6 +34,7 @@ pub fn to_value(ev: &Event) -> Value {
     let p = &ev.process;
     put("proc.pid", json!(p.pid));
     put("proc.tid", json!(p.tid));
+    put("proc.vpid", json!(p.vpid));
     put("proc.ppid", json!(p.ppid));
     put("proc.name", json!(p.name));
     put("proc.exe", json!(p.exe));
