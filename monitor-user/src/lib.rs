@@ -4,6 +4,9 @@
 //! [`containers`] + [`cgroup`], [`metadata`]) → [`event::Event`] → [`json`],
 //! driven by [`pipeline::run`]. [`engine`] matches events against the rules
 //! ([`fields`] is the engine's view of an event) and writes [`alerts`].
+//! [`record`] keeps every event in a flight recorder log; [`replay`] feeds
+//! a log back into the same output stage and [`query`] selects events of a
+//! log for `vigil log`.
 
 pub mod alerts;
 pub mod cgroup;
@@ -17,6 +20,9 @@ pub mod json;
 pub mod metadata;
 pub mod pipeline;
 pub mod proctable;
+pub mod query;
+pub mod record;
+pub mod replay;
 pub mod sensor;
 pub mod status;
 pub mod sysargs;

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod logcmd;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use vigil::alerts::AlertSink;
@@ -48,6 +50,13 @@ enum Cmd {
     Run(RunArgs),
     /// Report what this kernel and host support, and which hooks `run` would use.
     Probe,
+    /// Ask questions of a flight-recorder log (`vigil run --record DIR`).
+    Log {
+        #[command(subcommand)]
+        cmd: logcmd::LogCmd,
+    },
+    /// Run recorded events through the same outputs as `vigil run`.
+    Replay(logcmd::ReplayArgs),
     /// Check rule files, or list the rules a run would load.
     #[command(subcommand)]
     Rules(RulesCmd),
@@ -65,6 +74,8 @@ struct RunArgs {
     /// Seconds between two periodic `stats` log lines.
     #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     stats_interval: u64,
+    #[command(flatten)]
+    record: logcmd::RecordArgs,
     /// Extra rule file or directory, loaded after the defaults in the order
     /// given; may append to or override earlier rules, lists and macros
     /// (repeatable).
@@ -102,6 +113,8 @@ fn main() -> ExitCode {
             .context("starting the async runtime")
             .and_then(|rt| rt.block_on(run(args))),
         Cmd::Probe => probe(),
+        Cmd::Log { cmd } => return exit(logcmd::run(cmd)),
+        Cmd::Replay(args) => return exit(logcmd::replay(args)),
         Cmd::Rules(cmd) => {
             return if cli_rules::run(cmd) {
                 ExitCode::SUCCESS
@@ -110,8 +123,12 @@ fn main() -> ExitCode {
             }
         }
     };
+    exit(result.map(|()| ExitCode::SUCCESS))
+}
+
+fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             // One line with the whole cause chain.
             log::error!("{e:#}");
@@ -172,6 +189,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     });
     let mut config = pipeline::Config::new(enricher);
     config.stats_interval = Duration::from_secs(args.stats_interval);
+    if let Some(dir) = &args.record.record {
+        let rec = vigil::record::EventRecorder::open(dir, &args.record.config())
+            .with_context(|| format!("opening the flight recorder in {}", dir.display()))?;
+        log::info!("recording every event to {}", dir.display());
+        config.recorder = Some(rec);
+    }
     config.detector = Some(detector);
     log::info!("ready");
     let summary = match args.events.as_deref() {

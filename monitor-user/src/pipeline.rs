@@ -8,6 +8,10 @@
 //! they like), after flushing its output. With a [`Detector`] it also
 //! matches every event against the rules and writes the alerts. This is mini-redis's
 //! `run(config, shutdown)` shape: nothing in here knows about signals.
+//!
+//! Everything after enrichment is one stage, [`Outputs`] (events JSON,
+//! recorder; rules → alerts), shared with `vigil replay`, which feeds it
+//! recorded, already-enriched events instead ([`crate::replay`]).
 
 use std::future::Future;
 use std::io;
@@ -20,7 +24,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::engine::Detector;
 use crate::enrich::Enricher;
-use crate::event::Clock;
+use crate::event::{Clock, Event};
+use crate::record::EventRecorder;
 
 pub use crate::sensor::SensorStats;
 
@@ -45,6 +50,8 @@ pub enum PipelineError {
     Events(io::Error),
     #[error("writing alerts: {0}")]
     Alerts(io::Error),
+    #[error("closing the recorder: {0}")]
+    Recorder(vigil_recorder::WriteError),
 }
 
 /// Pipeline settings and state it takes over.
@@ -56,6 +63,8 @@ pub struct Config {
     pub maintain_interval: Duration,
     /// Rules and the alert sink; `None`: no detection.
     pub detector: Option<Detector>,
+    /// `--record DIR`: every event also goes to the flight recorder.
+    pub recorder: Option<EventRecorder>,
 }
 
 impl Config {
@@ -65,6 +74,7 @@ impl Config {
             stats_interval: Duration::from_secs(60),
             maintain_interval: Duration::from_secs(1),
             detector: None,
+            recorder: None,
         }
     }
 }
@@ -81,6 +91,8 @@ pub struct Summary {
     pub stats_reports: u64,
     /// Why the run ended.
     pub ended_by: EndReason,
+    /// The recorder's final counters, when recording.
+    pub recorder: Option<vigil_recorder::Stats>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +106,7 @@ pub enum EndReason {
 pub async fn run<S, W, F>(
     mut config: Config,
     source: &mut S,
-    mut events: Option<&mut W>,
+    events: Option<&mut W>,
     shutdown: F,
 ) -> Result<Summary, PipelineError>
 where
@@ -110,8 +122,7 @@ where
     stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_maintain = Instant::now();
     let mut batch: Vec<Record> = Vec::with_capacity(1024);
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-    let mut n_events = 0u64;
+    let mut out = Outputs::new(events, config.detector.take(), config.recorder.take());
     let mut stats_reports = 0u64;
 
     let result: Result<EndReason, PipelineError> = loop {
@@ -119,7 +130,9 @@ where
             biased;
             _ = &mut shutdown => break Ok(EndReason::Shutdown),
             _ = stats_tick.tick() => {
-                log_stats(&source.stats(), n_events);
+                let stats = source.stats();
+                out.note_source(&stats);
+                log_stats(&stats, out.events(), out.recorder_stats().as_ref());
                 stats_reports += 1;
             }
             r = source.read_batch(&mut batch) => {
@@ -129,65 +142,175 @@ where
                     Err(e) => break Err(PipelineError::Source(e)),
                 }
                 let now = Instant::now();
-                if let Some(d) = config.detector.as_mut() {
-                    d.refresh();
-                }
-                let mut alert_err = None;
+                out.refresh_rules();
                 for rec in batch.drain(..) {
-                    let ev = config.enricher.enrich(&rec, now);
-                    n_events += 1;
-                    if events.is_some() {
-                        crate::json::write_line(&ev, &mut buf);
-                    }
-                    if let Some(d) = config.detector.as_mut() {
-                        if let Err(e) = d.check(&ev) {
-                            alert_err = Some(e);
-                        }
-                    }
+                    out.event(config.enricher.enrich(&rec, now));
                 }
-                if let Some(e) = alert_err {
-                    break Err(PipelineError::Alerts(e));
-                }
-                if let Some(w) = events.as_deref_mut() {
-                    if !buf.is_empty() {
-                        let written = async {
-                            w.write_all(&buf).await?;
-                            w.flush().await
-                        };
-                        if let Err(e) = written.await {
-                            break Err(PipelineError::Events(e));
-                        }
-                        buf.clear();
-                    }
+                if let Err(e) = out.flush().await {
+                    break Err(e);
                 }
                 if now.duration_since(last_maintain) >= config.maintain_interval {
                     config.enricher.maintain(now, Clock::boot_now());
+                    out.note_source(&source.stats());
                     last_maintain = now;
                 }
             }
         }
     };
     // Whatever ended the run: flush what we have and report.
-    if let Some(w) = events {
-        if let Err(e) = w.flush().await {
-            log::warn!("flushing events: {e}");
-        }
-    }
     let stats = source.stats();
-    log_stats(&stats, n_events);
+    out.note_source(&stats);
+    let n_events = out.events();
+    let alerts = out.alerts();
+    let recorder = out.close().await;
+    log_stats(
+        &stats,
+        n_events,
+        recorder.as_ref().and_then(|r| r.as_ref().ok()),
+    );
     stats_reports += 1;
     let ended_by = result?;
+    let recorder = recorder.transpose().map_err(PipelineError::Recorder)?;
     Ok(Summary {
         events: n_events,
-        alerts: config.detector.as_ref().map_or(0, |d| d.written()),
+        alerts,
         stats,
         stats_reports,
         ended_by,
+        recorder,
     })
 }
 
-fn log_stats(stats: &SensorStats, events: u64) {
-    log::info!("stats {}", stats_json(stats, events));
+/// The stage after enrichment, shared by `vigil run` and `vigil replay`:
+/// each event goes to the JSON lines output (buffered; [`Outputs::flush`]
+/// writes), through the rules (alerts are written at once) and to the
+/// recorder, in that order.
+pub struct Outputs<'w, W: ?Sized> {
+    events_out: Option<&'w mut W>,
+    detector: Option<Detector>,
+    recorder: Option<EventRecorder>,
+    buf: Vec<u8>,
+    n: u64,
+    /// The first alert write error, reported by the next flush.
+    alert_err: Option<io::Error>,
+}
+
+impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
+    pub fn new(
+        events_out: Option<&'w mut W>,
+        detector: Option<Detector>,
+        recorder: Option<EventRecorder>,
+    ) -> Self {
+        Outputs {
+            events_out,
+            detector,
+            recorder,
+            buf: Vec::with_capacity(64 * 1024),
+            n: 0,
+            alert_err: None,
+        }
+    }
+
+    /// Takes up reloaded rules; called between batches, so a batch is
+    /// matched against one rule set.
+    pub fn refresh_rules(&mut self) {
+        if let Some(d) = self.detector.as_mut() {
+            d.refresh();
+        }
+    }
+
+    /// One enriched event to every output.
+    pub fn event(&mut self, ev: Event) {
+        self.n += 1;
+        if self.events_out.is_some() {
+            crate::json::write_line(&ev, &mut self.buf);
+        }
+        if let Some(d) = self.detector.as_mut() {
+            if let Err(e) = d.check(&ev) {
+                self.alert_err.get_or_insert(e);
+            }
+        }
+        if let Some(r) = &self.recorder {
+            r.record(ev);
+        }
+    }
+
+    /// Events seen so far.
+    pub fn events(&self) -> u64 {
+        self.n
+    }
+
+    /// Alerts written so far.
+    pub fn alerts(&self) -> u64 {
+        self.detector.as_ref().map_or(0, |d| d.written())
+    }
+
+    /// Bytes of JSON waiting for [`Outputs::flush`].
+    pub fn pending_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Writes the buffered JSON lines; reports a failed alert write.
+    pub async fn flush(&mut self) -> Result<(), PipelineError> {
+        if let Some(e) = self.alert_err.take() {
+            return Err(PipelineError::Alerts(e));
+        }
+        if let Some(w) = self.events_out.as_deref_mut() {
+            if !self.buf.is_empty() {
+                w.write_all(&self.buf)
+                    .await
+                    .map_err(PipelineError::Events)?;
+                w.flush().await.map_err(PipelineError::Events)?;
+                self.buf.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Losses upstream of this stage go into the recorded log.
+    pub fn note_source(&mut self, stats: &SensorStats) {
+        if let Some(r) = &mut self.recorder {
+            r.note_source(stats);
+        }
+    }
+
+    pub fn recorder_stats(&self) -> Option<vigil_recorder::Stats> {
+        self.recorder.as_ref().map(|r| r.stats())
+    }
+
+    /// Flushes every output and closes the recorder cleanly (footer,
+    /// fdatasync); returns its final counters.
+    pub async fn close(
+        mut self,
+    ) -> Option<Result<vigil_recorder::Stats, vigil_recorder::WriteError>> {
+        if let Err(e) = self.flush().await {
+            log::warn!("flushing events: {e}");
+        }
+        if let Some(w) = self.events_out.as_deref_mut() {
+            if let Err(e) = w.flush().await {
+                log::warn!("flushing events: {e}");
+            }
+        }
+        let rec = self.recorder.take()?;
+        // Joining the writer thread blocks (drain, footer, fdatasync).
+        Some(
+            match tokio::task::spawn_blocking(move || rec.close()).await {
+                Ok(r) => r,
+                Err(_) => Err(vigil_recorder::WriteError::Stopped),
+            },
+        )
+    }
+}
+
+fn log_stats(stats: &SensorStats, events: u64, recorder: Option<&vigil_recorder::Stats>) {
+    let mut line = stats_json(stats, events);
+    if let Some(r) = recorder {
+        line.pop();
+        line.push_str(",\"recorder\":");
+        line.push_str(&crate::record::stats_json(r));
+        line.push('}');
+    }
+    log::info!("stats {line}");
 }
 
 /// The `stats` payload (contracts.md section 3):

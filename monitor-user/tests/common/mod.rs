@@ -1,0 +1,151 @@
+//! Events built by hand, as the enricher would make them, for the CLI tests
+//! and the replay benchmark: a container "web" whose shell reads
+//! /etc/shadow, and host noise.
+#![allow(dead_code)]
+
+use vigil::cgroup::Runtime;
+use vigil::event::*;
+use vigil::sysargs::{Arg, ArgValue};
+
+pub const CID: &str = "82ac0468654e2b83c032a86b876f3a797504f4fe22bf26f1510d37739331c198";
+/// 2026-11-22T06:00:00Z
+pub const T0: u64 = 1_795_327_200_000_000_000;
+
+pub fn container(web: bool) -> Container {
+    if web {
+        Container {
+            id: CID[..12].into(),
+            full_id: Some(CID.into()),
+            runtime: Runtime::Podman,
+            name: Some("web".into()),
+            image: Some("docker.io/library/nginx:1.27".into()),
+            pod_uid: None,
+            qos: None,
+        }
+    } else {
+        Container::default()
+    }
+}
+
+pub fn base(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, web: bool, data: Data) -> Event {
+    Event {
+        num,
+        boot_ns: secs * 1_000_000_000,
+        wall_ns: T0 + secs * 1_000_000_000,
+        process: Process {
+            pid,
+            tid: pid,
+            ppid,
+            name: name.into(),
+            exe: Some(name.into()),
+            exepath: Some(format!("/bin/{name}")),
+            ..Default::default()
+        },
+        container: container(web),
+        cgroup: Cgroup { id: 77, path: None },
+        ns: Namespaces::default(),
+        data,
+        truncated: vec![],
+        target_is_vigil: None,
+    }
+}
+
+pub fn exec(
+    num: u64,
+    secs: u64,
+    pid: u32,
+    ppid: u32,
+    name: &str,
+    args: &[&str],
+    web: bool,
+) -> Event {
+    let mut e = base(
+        num,
+        secs,
+        pid,
+        ppid,
+        name,
+        web,
+        Data::Exec(ExecData {
+            filename: format!("/bin/{name}"),
+            argc: args.len() as u32 + 1,
+            cap_effective: 0,
+            cap_permitted: 0,
+            exe_ino: 1,
+            exe_on_overlay: true,
+        }),
+    );
+    e.process.args = args.iter().map(|s| s.to_string()).collect();
+    e
+}
+
+pub fn clone(num: u64, secs: u64, pid: u32, ppid: u32, child: u32, web: bool) -> Event {
+    base(
+        num,
+        secs,
+        pid,
+        ppid,
+        "sh",
+        web,
+        Data::Clone(CloneData {
+            child_pid: child,
+            child_tid: child,
+            flags: 0x11,
+            flags_text: "SIGCHLD".into(),
+        }),
+    )
+}
+
+pub fn exit(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, status: u32, web: bool) -> Event {
+    base(
+        num,
+        secs,
+        pid,
+        ppid,
+        name,
+        web,
+        Data::Exit(ExitData {
+            raw: status << 8,
+            status,
+            signal: 0,
+            core_dumped: false,
+        }),
+    )
+}
+
+pub fn open(num: u64, secs: u64, pid: u32, path: &str, web: bool) -> Event {
+    base(
+        num,
+        secs,
+        pid,
+        100,
+        "cat",
+        web,
+        Data::Syscall(SyscallData {
+            name: "openat".into(),
+            ret: 3,
+            res: "SUCCESS".into(),
+            raw_args: [0; 6],
+            args: vec![Arg {
+                name: "name".into(),
+                value: ArgValue::Str(path.into()),
+            }],
+            fd_name: Some(path.into()),
+            sockaddr: None,
+        }),
+    )
+}
+
+/// A container "web" whose shell runs `cat /etc/shadow`, plus host noise.
+pub fn scenario() -> Vec<Event> {
+    vec![
+        exec(1, 0, 100, 50, "sh", &["-c", "cat /etc/shadow"], true),
+        clone(2, 1, 100, 50, 101, true),
+        exec(3, 2, 101, 100, "cat", &["/etc/shadow"], true),
+        open(4, 3, 101, "/etc/shadow", true),
+        exec(5, 4, 900, 1, "cron", &[], false),
+        exit(6, 5, 101, 100, "cat", 0, true),
+        open(7, 6, 900, "/etc/crontab", false),
+        exit(8, 7, 100, 50, "sh", 1, true),
+    ]
+}
