@@ -27,6 +27,7 @@ pub mod sensor;
 pub mod status;
 pub mod sysargs;
 pub mod text;
+pub mod throttle;
 
 #[cfg(test)]
 mod rule_fixtures;

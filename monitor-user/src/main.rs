@@ -87,6 +87,12 @@ struct RunArgs {
     /// Append alerts (Falco JSON lines) to FILE instead of writing them to stdout.
     #[arg(long, value_name = "FILE")]
     alerts: Option<PathBuf>,
+    /// Alert throttle per rule and container: each may raise BURST alerts
+    /// at once, then one per SECS; the next alert written carries the
+    /// count held back (`vigil.suppressed`), and the `stats` line the
+    /// totals. `off` writes every alert.
+    #[arg(long, value_name = "BURST/SECS|off", default_value_t = vigil::throttle::AlertRate::default())]
+    alert_rate: vigil::throttle::AlertRate,
 }
 
 fn parse_ring_bytes(s: &str) -> Result<u32, String> {
@@ -153,7 +159,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => AlertSink::stdout(),
         Some(p) => AlertSink::append_to(p).with_context(|| format!("opening {}", p.display()))?,
     };
-    let (detector, reloader) = Detector::new(rules, spec, engine::hostname(), sink);
+    let (mut detector, reloader) = Detector::new(rules, spec, engine::hostname(), sink);
+    detector.set_alert_rate(args.alert_rate);
     let _reload = reloader
         .spawn_on_sighup()
         .context("installing the SIGHUP handler")?;
@@ -285,6 +292,14 @@ mod tests {
         assert_eq!(a.rules, [PathBuf::from("a.yaml"), PathBuf::from("d/")]);
         assert!(a.no_default_rules);
         assert_eq!(a.alerts.as_deref(), Some(Path::new("out.json")));
+        assert_eq!(a.alert_rate, vigil::throttle::AlertRate::default());
+        let cli = Cli::try_parse_from(["vigil", "run", "--alert-rate", "2/10"]).unwrap();
+        let Cmd::Run(a) = cli.cmd else {
+            panic!("not run")
+        };
+        assert_eq!((a.alert_rate.burst, a.alert_rate.period.as_secs()), (2, 10));
+        assert!(Cli::try_parse_from(["vigil", "run", "--alert-rate", "0/10"]).is_err());
+        assert!(Cli::try_parse_from(["vigil", "run", "--alert-rate", "off"]).is_ok());
         assert!(Cli::try_parse_from(["vigil", "rules", "check"]).is_err());
         assert!(Cli::try_parse_from(["vigil", "rules", "check", "x.yaml", "--strict"]).is_ok());
         assert!(Cli::try_parse_from(["vigil", "rules", "list", "--rules", "x"]).is_ok());

@@ -132,7 +132,7 @@ where
             _ = stats_tick.tick() => {
                 let stats = source.stats();
                 out.note_source(&stats);
-                log_stats(&stats, out.events(), out.recorder_stats().as_ref());
+                log_stats(&stats, out.events(), out.recorder_stats().as_ref(), out.alert_stats());
                 stats_reports += 1;
             }
             r = source.read_batch(&mut batch) => {
@@ -162,11 +162,13 @@ where
     out.note_source(&stats);
     let n_events = out.events();
     let alerts = out.alerts();
+    let alert_stats = out.alert_stats();
     let recorder = out.close().await;
     log_stats(
         &stats,
         n_events,
         recorder.as_ref().and_then(|r| r.as_ref().ok()),
+        alert_stats,
     );
     stats_reports += 1;
     let ended_by = result?;
@@ -274,6 +276,11 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         }
     }
 
+    /// The detector's alert counters (written, throttled) as JSON.
+    pub fn alert_stats(&self) -> Option<String> {
+        self.detector.as_ref().map(|d| d.stats_json())
+    }
+
     pub fn recorder_stats(&self) -> Option<vigil_recorder::Stats> {
         self.recorder.as_ref().map(|r| r.stats())
     }
@@ -302,8 +309,19 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
     }
 }
 
-fn log_stats(stats: &SensorStats, events: u64, recorder: Option<&vigil_recorder::Stats>) {
+fn log_stats(
+    stats: &SensorStats,
+    events: u64,
+    recorder: Option<&vigil_recorder::Stats>,
+    alerts: Option<String>,
+) {
     let mut line = stats_json(stats, events);
+    if let Some(a) = alerts {
+        line.pop();
+        line.push_str(",\"alerts\":");
+        line.push_str(&a);
+        line.push('}');
+    }
     if let Some(r) = recorder {
         line.pop();
         line.push_str(",\"recorder\":");
