@@ -231,6 +231,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         summary.events,
         summary.alerts
     );
+    if let Some(r) = summary.recorder {
+        log::info!(
+            "recorder closed: {} events written, {} dropped, {} failed, {} bytes",
+            r.written,
+            r.dropped,
+            r.failed,
+            r.bytes
+        );
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! Without root it says why; under CI (env CI set) it fails instead.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -18,6 +19,46 @@ impl Drop for Agent {
             let _ = c.wait();
         }
     }
+}
+
+/// A busybox-only image and the test's container, removed even on failure.
+struct Podman {
+    image: String,
+    container: String,
+    root: PathBuf,
+}
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let p = |a: &[&str]| Command::new("podman").args(a).output();
+        let _ = p(&["rm", "-f", "-t", "0", &self.container]);
+        let _ = p(&["rmi", "-f", &self.image]);
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Imports a busybox image (no registry is reachable from the test machine).
+fn busybox_image(g: &Podman) -> Result<(), String> {
+    let bin = g.root.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+    std::fs::copy("/bin/busybox", bin.join("busybox")).map_err(|e| format!("/bin/busybox: {e}"))?;
+    for a in ["sh", "cat", "echo", "sleep"] {
+        std::os::unix::fs::symlink("busybox", bin.join(a)).map_err(|e| e.to_string())?;
+    }
+    let tar = g.root.join("image.tar");
+    let ok = |c: &mut Command| -> Result<(), String> {
+        let o = c.output().map_err(|e| e.to_string())?;
+        o.status
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("{c:?}: {}", String::from_utf8_lossy(&o.stderr)))
+    };
+    ok(Command::new("tar")
+        .arg("-C")
+        .arg(g.root.join("rootfs"))
+        .arg("-cf")
+        .arg(&tar)
+        .arg("."))?;
+    ok(Command::new("podman").arg("import").arg(&tar).arg(&g.image))
 }
 
 fn skip(reason: &str) {
@@ -106,6 +147,39 @@ fn records_real_activity_and_answers_questions() {
             .unwrap();
         assert!(st.success());
     }
+    // Real container activity: a podman container whose shell reads a file.
+    let pod = Podman {
+        image: format!("localhost/vigil-loglive:{}", std::process::id()),
+        container: format!("vigil-loglive-{}", std::process::id()),
+        root: dir.join("image"),
+    };
+    let container_ran = match busybox_image(&pod) {
+        Ok(()) => {
+            let o = Command::new("podman")
+                .args([
+                    "run",
+                    "--rm",
+                    "--name",
+                    &pod.container,
+                    &pod.image,
+                    "sh",
+                    "-c",
+                    &format!("cat /etc/hostname; echo {marker}"),
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "podman run: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            true
+        }
+        Err(e) => {
+            skip(&format!("container part: {e}"));
+            false
+        }
+    };
     assert!(
         wait_for(&mut log, "\"recorder\":{", 10),
         "no recorder stats:\n{}",
@@ -169,6 +243,34 @@ fn records_real_activity_and_answers_questions() {
         out.lines().count() >= 2,
         "the shells carrying the marker:\n{out}"
     );
+    if container_ran {
+        let (ok, out, err) = run(&["log", "tree", d, "--container", &pod.container]);
+        assert!(ok, "{err}");
+        assert!(
+            out.contains("exec ") && out.contains("cat /etc/hostname"),
+            "container tree:\n{out}"
+        );
+        let (ok, out, _) = run(&[
+            "log",
+            "query",
+            d,
+            "--container",
+            &pod.container,
+            "--type",
+            "execve",
+        ]);
+        assert!(ok);
+        let first: serde_json::Value =
+            serde_json::from_str(out.lines().next().expect("container execs")).unwrap();
+        assert_eq!(first["container.name"], pod.container.as_str(), "{out}");
+        assert_eq!(
+            first["container.image"]
+                .as_str()
+                .map(|i| i.contains("vigil-loglive")),
+            Some(true),
+            "{out}"
+        );
+    }
 
     // Replay with the same rules reproduces the live alerts exactly.
     let replayed = dir.join("replayed-alerts.json");
