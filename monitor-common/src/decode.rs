@@ -22,9 +22,18 @@ pub enum DecodeError {
     #[error("unsupported record version {version} for kind {kind}")]
     Version { kind: u16, version: u16 },
     #[error("{kind:?} record of {len} bytes, expected {need}")]
-    Size { kind: EventKind, len: usize, need: usize },
+    Size {
+        kind: EventKind,
+        len: usize,
+        need: usize,
+    },
     #[error("{kind:?} record field {field} has length {len} beyond its buffer of {cap}")]
-    Length { kind: EventKind, field: &'static str, len: usize, cap: usize },
+    Length {
+        kind: EventKind,
+        field: &'static str,
+        len: usize,
+        cap: usize,
+    },
     #[error("unknown syscall id {0}")]
     UnknownSyscall(u16),
 }
@@ -79,20 +88,35 @@ pub fn peek_kind(buf: &[u8]) -> Option<EventKind> {
 /// Decode one ring-buffer record.
 pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
     if buf.len() < size_of::<Header>() {
-        return Err(DecodeError::ShortHeader { len: buf.len(), need: size_of::<Header>() });
+        return Err(DecodeError::ShortHeader {
+            len: buf.len(),
+            need: size_of::<Header>(),
+        });
     }
     // SAFETY: length checked above; Header is plain integers and arrays.
     let header: Header = unsafe { read(buf) };
     let kind = EventKind::from_u16(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
-    if header.version != RECORD_VERSION {
-        return Err(DecodeError::Version { kind: header.kind, version: header.version });
+    if !(MIN_RECORD_VERSION..=RECORD_VERSION).contains(&header.version) {
+        return Err(DecodeError::Version {
+            kind: header.kind,
+            version: header.version,
+        });
     }
     Ok(match kind {
         EventKind::Exec => {
-            let r: ExecRecord = checked(kind, buf)?;
+            let r: ExecRecord = if header.version == 1 {
+                exec_v1(buf)?
+            } else {
+                checked(kind, buf)?
+            };
             check_len(kind, "args", r.args_len as usize, ARGS_LEN)?;
             check_len(kind, "filename", r.filename_len as usize, PATH_LEN)?;
-            check_len(kind, "exe", r.exe_start as usize + r.exe_len as usize, EXE_BUF_LEN)?;
+            check_len(
+                kind,
+                "exe",
+                r.exe_start as usize + r.exe_len as usize,
+                EXE_BUF_LEN,
+            )?;
             Record::Exec(Box::new(r))
         }
         EventKind::Fork => Record::Fork(checked(kind, buf)?),
@@ -123,18 +147,48 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
     })
 }
 
+/// A version-1 exec record: the current layout without the trailing
+/// `vpid`, which stays 0 (unknown).
+fn exec_v1(buf: &[u8]) -> Result<ExecRecord, DecodeError> {
+    if buf.len() < EXEC_RECORD_V1_SIZE {
+        return Err(DecodeError::Size {
+            kind: EventKind::Exec,
+            len: buf.len(),
+            need: EXEC_RECORD_V1_SIZE,
+        });
+    }
+    let mut full = alloc::vec![0u8; size_of::<ExecRecord>()];
+    full[..EXEC_RECORD_V1_SIZE].copy_from_slice(&buf[..EXEC_RECORD_V1_SIZE]);
+    // SAFETY: `full` holds a whole ExecRecord; any byte pattern is valid.
+    Ok(unsafe { read(&full) })
+}
+
 fn checked<T: Copy>(kind: EventKind, buf: &[u8]) -> Result<T, DecodeError> {
     if buf.len() < size_of::<T>() {
-        return Err(DecodeError::Size { kind, len: buf.len(), need: size_of::<T>() });
+        return Err(DecodeError::Size {
+            kind,
+            len: buf.len(),
+            need: size_of::<T>(),
+        });
     }
     // SAFETY: length checked; every record type is repr(C) integers/arrays
     // for which any byte pattern is valid.
     Ok(unsafe { read(buf) })
 }
 
-fn check_len(kind: EventKind, field: &'static str, len: usize, cap: usize) -> Result<(), DecodeError> {
+fn check_len(
+    kind: EventKind,
+    field: &'static str,
+    len: usize,
+    cap: usize,
+) -> Result<(), DecodeError> {
     if len > cap {
-        Err(DecodeError::Length { kind, field, len, cap })
+        Err(DecodeError::Length {
+            kind,
+            field,
+            len,
+            cap,
+        })
     } else {
         Ok(())
     }
@@ -240,7 +294,10 @@ impl ModuleRecord {
 
 impl CgroupRecord {
     pub fn path(&self) -> Bytes<'_> {
-        Bytes { bytes: slice(&self.path, 0, self.path_len as usize), truncated: self.truncated != 0 }
+        Bytes {
+            bytes: slice(&self.path, 0, self.path_len as usize),
+            truncated: self.truncated != 0,
+        }
     }
 }
 
@@ -272,7 +329,8 @@ mod tests {
 
     fn bytes_of<T>(v: &T) -> Vec<u8> {
         // SAFETY: test-only view of a repr(C) value as bytes.
-        unsafe { core::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+        unsafe { core::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
+            .to_vec()
     }
 
     fn exec_record() -> ExecRecord {
@@ -290,6 +348,8 @@ mod tests {
             filename: [0; PATH_LEN],
             exe: [0; EXE_BUF_LEN],
             args: [0; ARGS_LEN],
+            vpid: 1,
+            _pad2: 0,
         };
         let args = b"ls\0-la\0";
         r.args[..args.len()].copy_from_slice(args);
@@ -306,7 +366,9 @@ mod tests {
     #[test]
     fn decodes_exec() {
         let buf = bytes_of(&exec_record());
-        let Record::Exec(r) = decode(&buf).unwrap() else { panic!("not exec") };
+        let Record::Exec(r) = decode(&buf).unwrap() else {
+            panic!("not exec")
+        };
         assert_eq!(r.filename().bytes, b"/bin/ls");
         assert_eq!(r.exe().bytes, b"/usr/bin/ls");
         let args: Vec<&[u8]> = r.args().collect();
@@ -330,17 +392,53 @@ mod tests {
         let mut r = exec_record();
         r.exe_start = (EXE_BUF_LEN - 1) as u16;
         r.exe_len = 2;
-        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::Length { field: "exe", .. })));
+        assert!(matches!(
+            decode(&bytes_of(&r)),
+            Err(DecodeError::Length { field: "exe", .. })
+        ));
         let mut r = exec_record();
         r.args_len = ARGS_LEN as u32 + 1;
-        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::Length { field: "args", .. })));
+        assert!(matches!(
+            decode(&bytes_of(&r)),
+            Err(DecodeError::Length { field: "args", .. })
+        ));
+    }
+
+    #[test]
+    fn decodes_version_1_exec_without_vpid() {
+        let mut r = exec_record();
+        r.header.version = 1;
+        let buf = bytes_of(&r);
+        let Record::Exec(d) = decode(&buf[..EXEC_RECORD_V1_SIZE]).unwrap() else {
+            panic!("not exec")
+        };
+        assert_eq!(d.vpid, 0);
+        assert_eq!(d.exe().bytes, b"/usr/bin/ls");
+        assert!(matches!(
+            decode(&buf[..EXEC_RECORD_V1_SIZE - 1]),
+            Err(DecodeError::Size { .. })
+        ));
+        // A version-2 record must carry vpid.
+        r.header.version = 2;
+        let buf = bytes_of(&r);
+        assert!(matches!(
+            decode(&buf[..EXEC_RECORD_V1_SIZE]),
+            Err(DecodeError::Size { .. })
+        ));
+        let Record::Exec(d) = decode(&buf).unwrap() else {
+            panic!("not exec")
+        };
+        assert_eq!(d.vpid, 1);
     }
 
     #[test]
     fn rejects_wrong_version() {
         let mut r = exec_record();
         r.header.version = 99;
-        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::Version { .. })));
+        assert!(matches!(
+            decode(&bytes_of(&r)),
+            Err(DecodeError::Version { .. })
+        ));
     }
 
     #[test]

@@ -40,4 +40,9 @@ pub mod names {
     pub const OFFSETS: &str = "OFFSETS";
     /// Global: the agent's own tgid, whose activity is not reported.
     pub const AGENT_TGID: &str = "AGENT_TGID";
+    /// LRU per-CPU hash: cgroup v2 id → [`crate::CgroupCounters`].
+    pub const CGROUP_COUNTERS: &str = "CGROUP_COUNTERS";
+    /// Array of u32 indexed by syscall number, read by the probe-only
+    /// `bench_raw_sys_enter` program (hook-design benchmark).
+    pub const BENCH_SYSCALLS: &str = "BENCH_SYSCALLS";
 }

@@ -81,6 +81,13 @@ pub struct KernelOffsets {
     /// `linux_binprm.argc`: the exec's true argument count, which may
     /// exceed what fits in [`crate::ExecRecord::args`].
     pub bprm_argc: u32,
+    // pid namespaces: task->thread_pid->numbers[level].nr
+    pub task_thread_pid: u32,
+    pub pid_level: u32,
+    pub pid_numbers: u32,
+    /// `sizeof(struct upid)`.
+    pub upid_size: u32,
+    pub upid_nr: u32,
 }
 
 impl KernelOffsets {
@@ -147,6 +154,11 @@ impl KernelOffsets {
             cgroup_root_hierarchy_id: m,
             module_name: m,
             bprm_argc: m,
+            task_thread_pid: m,
+            pid_level: m,
+            pid_numbers: m,
+            upid_size: m,
+            upid_nr: m,
         }
     }
 }

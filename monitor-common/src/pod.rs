@@ -9,3 +9,4 @@ unsafe impl aya::Pod for KernelOffsets {}
 unsafe impl aya::Pod for PathPrefix {}
 unsafe impl aya::Pod for NameKey {}
 unsafe impl aya::Pod for SyscallRecord {}
+unsafe impl aya::Pod for CgroupCounters {}

@@ -62,7 +62,12 @@ pub struct Header {
 }
 
 /// Current layout version written into [`Header::version`].
-pub const RECORD_VERSION: u16 = 1;
+///
+/// Version 2 appended [`ExecRecord::vpid`]; every other record is laid out
+/// as in version 1, and version-1 exec records still decode (`vpid` 0).
+pub const RECORD_VERSION: u16 = 2;
+/// Oldest layout version the decoder still reads.
+pub const MIN_RECORD_VERSION: u16 = 1;
 
 /// Flags of [`ExecRecord::flags`].
 pub mod exec_flags {
@@ -105,7 +110,15 @@ pub struct ExecRecord {
     pub exe: [u8; EXE_BUF_LEN],
     /// argv, NUL-separated.
     pub args: [u8; ARGS_LEN],
+    /// Since version 2: the task's pid in its own pid namespace
+    /// (`thread_pid->numbers[level].nr`); 1 for a container's init.
+    /// 0 when unknown (version-1 record, or the kernel lacks the members).
+    pub vpid: u32,
+    pub _pad2: u32,
 }
+
+/// Size of a version-1 [`ExecRecord`] (before `vpid` was appended).
+pub const EXEC_RECORD_V1_SIZE: usize = core::mem::size_of::<ExecRecord>() - 8;
 
 /// A new process (`task_newtask`); threads are not reported. The header
 /// describes the parent.
@@ -135,6 +148,10 @@ pub mod syscall_flags {
     pub const SHORT_TRUNCATED: u16 = 1 << 2;
     /// `str0` holds a raw `struct sockaddr` (connect), not a string.
     pub const STR0_SOCKADDR: u16 = 1 << 3;
+    /// capset: the user's cap data could not be read (args[2..5] are 0).
+    pub const CAPS_UNREAD: u16 = 1 << 4;
+    /// capset: the caller's current `cap_effective` is unknown (args[5] is 0).
+    pub const CAPS_CURRENT_UNKNOWN: u16 = 1 << 5;
 }
 
 /// One hooked syscall: raw arguments at entry, string/struct arguments read
@@ -159,6 +176,12 @@ pub mod syscall_flags {
 /// openat2 and clone3 read their struct argument into `args[3..]`:
 /// openat2's `open_how {flags, mode, resolve}` into args[3], args[4], args[5];
 /// clone3's `clone_args.flags` into args[3].
+///
+/// capset reads its `__user_cap_data_struct[2]` into `args[2..5]`, each
+/// 64-bit set as `data[0] | data[1] << 32`: args[2] effective, args[3]
+/// permitted, args[4] inheritable; args[5] is the caller's `cap_effective`
+/// before the call (from its cred). A set that could not be read is
+/// flagged with [`syscall_flags::CAPS_UNREAD`].
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct SyscallRecord {
@@ -218,3 +241,36 @@ pub struct OomRecord {
     pub victim_tgid: u32,
     pub _pad: u32,
 }
+
+/// Per-cgroup resource counters, kept in the kernel map
+/// [`crate::names::CGROUP_COUNTERS`] (an LRU per-CPU hash keyed by cgroup v2
+/// id) and never sent as records. Userspace sums the per-CPU values.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CgroupCounters {
+    /// New processes (`task_newtask` without CLONE_THREAD).
+    pub forks: u64,
+    /// New threads (`task_newtask` with CLONE_THREAD).
+    pub threads: u64,
+    /// clone/clone3/fork/vfork that failed with EAGAIN or ENOMEM.
+    pub fork_failures: u64,
+    /// fd-creating syscalls that failed with EMFILE (per-process fd limit).
+    pub emfile: u64,
+    /// fd-creating syscalls that failed with ENFILE (system-wide file limit).
+    pub enfile: u64,
+}
+
+impl CgroupCounters {
+    /// Field-wise sum (for per-CPU values).
+    pub fn add(&mut self, o: &CgroupCounters) {
+        self.forks = self.forks.wrapping_add(o.forks);
+        self.threads = self.threads.wrapping_add(o.threads);
+        self.fork_failures = self.fork_failures.wrapping_add(o.fork_failures);
+        self.emfile = self.emfile.wrapping_add(o.emfile);
+        self.enfile = self.enfile.wrapping_add(o.enfile);
+    }
+}
+
+/// Entries of the per-cgroup counter map; the least recently updated cgroup
+/// is evicted beyond this.
+pub const CGROUP_COUNTERS_MAX: u32 = 4096;

@@ -7,7 +7,9 @@
 #![no_std]
 #![no_main]
 
+mod bench;
 mod cgroup;
+mod counters;
 mod exe_path;
 mod globals;
 mod header;

@@ -4,12 +4,12 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{lpm_trie::Key, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
+    maps::{lpm_trie::Key, HashMap, LpmTrie, LruHashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
 };
 use monitor_common::{
     filter::{NameKey, PathPrefix},
     kinds::NUM_KIND_SLOTS,
-    EventKind, SyscallRecord,
+    CgroupCounters, EventKind, SyscallRecord, CGROUP_COUNTERS_MAX,
 };
 
 /// Default ring size; the loader overrides it with `set_max_entries`.
@@ -38,6 +38,11 @@ pub static OPEN_PREFIXES: LpmTrie<PathPrefix, u32> = LpmTrie::with_max_entries(1
 
 #[map]
 pub static OPEN_NAMES: HashMap<NameKey, u32> = HashMap::with_max_entries(1024, 0);
+
+/// Per-cgroup resource counters (see `counters`), keyed by cgroup v2 id.
+#[map]
+pub static CGROUP_COUNTERS: LruPerCpuHashMap<u64, CgroupCounters> =
+    LruPerCpuHashMap::with_max_entries(CGROUP_COUNTERS_MAX, 0);
 
 /// Where a syscall record is assembled before it goes into `PENDING`.
 #[map]

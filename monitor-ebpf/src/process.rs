@@ -20,7 +20,7 @@ use monitor_common::{
 use crate::globals::off;
 use crate::kread::{kernel_str, ptr, read};
 use crate::maps::{count_drop, EVENTS, PENDING};
-use crate::{exe_path, header};
+use crate::{counters, exe_path, header};
 
 const _: () = assert!(ARGS_LEN.is_power_of_two());
 const CLONE_THREAD: u64 = 0x0001_0000;
@@ -77,6 +77,8 @@ fn on_exec(ctx: *mut c_void) -> i32 {
             .unwrap_or(0)
             .clamp(0, u16::MAX as i32) as u16;
 
+        r.vpid = vpid(task);
+        r._pad2 = 0;
         read_args(r, task);
         // Last: the path walk is the costliest part to verify, so nothing
         // but the submit follows it.
@@ -114,6 +116,30 @@ fn flush_pending_execveat() {
         }
     }
     let _ = PENDING.remove(key);
+}
+
+/// Deepest pid namespace nesting the kernel allows (MAX_PID_NS_LEVEL).
+const MAX_PID_NS_LEVEL: u32 = 32;
+
+/// `task->thread_pid->numbers[level].nr`: the task's pid as seen in its
+/// own pid namespace; 0 when unknown.
+#[inline(always)]
+fn vpid(task: u64) -> u32 {
+    let Some(pid) = ptr(task, off!(task_thread_pid)) else {
+        return 0;
+    };
+    let (numbers, size, nr) = (off!(pid_numbers), off!(upid_size), off!(upid_nr));
+    let missing = monitor_common::KernelOffsets::MISSING;
+    if numbers == missing || size == missing || nr == missing {
+        return 0;
+    }
+    let Some(level) = read::<u32>(pid, off!(pid_level)) else {
+        return 0;
+    };
+    if level > MAX_PID_NS_LEVEL {
+        return 0;
+    }
+    read::<u32>(pid, numbers + level * size + nr).unwrap_or(0)
 }
 
 /// argv from the new image's `mm->arg_start..arg_end` (user memory).
@@ -166,8 +192,10 @@ fn on_fork(ctx: *mut c_void) -> i32 {
     let task = arg(ctx, 0);
     let flags = arg(ctx, 1);
     if flags & CLONE_THREAD != 0 {
+        counters::count(|c| c.threads += 1);
         return 0;
     }
+    counters::count(|c| c.forks += 1);
     let Some(mut entry) = EVENTS.reserve::<ForkRecord>(0) else {
         count_drop(EventKind::Fork);
         return 0;

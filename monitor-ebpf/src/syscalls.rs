@@ -10,7 +10,10 @@
 //! `sys_enter` hook that would run on every syscall of every task.
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_user},
+    helpers::{
+        bpf_get_current_pid_tgid,
+        generated::{bpf_get_current_task, bpf_probe_read_user},
+    },
     macros::tracepoint,
     programs::TracePointContext,
     EbpfContext,
@@ -19,10 +22,10 @@ use core::ffi::c_void;
 use core::mem::size_of;
 use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LEN, SHORT_LEN};
 
-use crate::globals::agent_tgid;
-use crate::kread::{user, user_str};
+use crate::globals::{agent_tgid, off};
+use crate::kread::{ptr, read, user, user_str};
 use crate::maps::{count_drop, EVENTS, PENDING, SYSCALL_SCRATCH};
-use crate::{header, open_filter};
+use crate::{counters, header, open_filter};
 
 /// Which arguments are strings (argument index per slot, or `NONE`), plus
 /// any per-syscall extra.
@@ -52,6 +55,9 @@ enum Extra {
     Creat,
     /// connect(fd, sockaddr, addrlen): raw sockaddr into str0.
     Connect,
+    /// capset(hdr, data): the new sets into args[2..5], the caller's
+    /// current effective set into args[5].
+    Capset,
 }
 
 const fn spec(nargs: usize, str0: usize, str1: usize, short: usize, extra: Extra) -> Spec {
@@ -153,6 +159,10 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId, spec: Spec) -> u32 {
                 read_sockaddr(r);
                 true
             }
+            Extra::Capset => {
+                read_caps(r);
+                true
+            }
         };
         if !keep {
             return 0;
@@ -165,6 +175,38 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId, spec: Spec) -> u32 {
         let _ = PENDING.insert(pid_tgid, &*p, 0);
     }
     0
+}
+
+/// capset(): the two `__user_cap_data_struct {effective, permitted,
+/// inheritable}` entries (64-bit capability versions 2 and 3; version 1
+/// passes one entry, so fall back to reading only that), and the caller's
+/// effective set before the call, for telling a raise from a drop.
+#[inline(always)]
+fn read_caps(r: &mut SyscallRecord) {
+    let data = r.args[1];
+    let (lo, hi) = match user::<[u32; 6]>(data) {
+        Some(d) => ([d[0], d[1], d[2]], [d[3], d[4], d[5]]),
+        None => match user::<[u32; 3]>(data) {
+            Some(d) => (d, [0; 3]),
+            None => {
+                r.flags |= syscall_flags::CAPS_UNREAD;
+                ([0; 3], [0; 3])
+            }
+        },
+    };
+    r.args[2] = lo[0] as u64 | (hi[0] as u64) << 32;
+    r.args[3] = lo[1] as u64 | (hi[1] as u64) << 32;
+    r.args[4] = lo[2] as u64 | (hi[2] as u64) << 32;
+    // SAFETY: helper without arguments.
+    let task = unsafe { bpf_get_current_task() };
+    let cred = ptr(task, off!(task_cred)).unwrap_or(0);
+    r.args[5] = match read::<u64>(cred, off!(cred_cap_effective)) {
+        Some(v) => v,
+        None => {
+            r.flags |= syscall_flags::CAPS_CURRENT_UNKNOWN;
+            0
+        }
+    };
 }
 
 /// connect(): copy the raw sockaddr, bounded by addrlen.
@@ -195,26 +237,51 @@ fn read_sockaddr(r: &mut SyscallRecord) {
     }
 }
 
-/// The one exit program, attached to `sys_exit_<name>` of every hooked syscall.
+/// The exit program of hooked syscalls, attached to `sys_exit_<name>`.
 #[tracepoint]
 pub fn sys_exit(ctx: TracePointContext) -> u32 {
+    on_exit(&ctx);
+    0
+}
+
+/// [`sys_exit`] for hooked syscalls that also count as fd-creating
+/// (openat, memfd_create, ...): one program per tracepoint, not two.
+#[tracepoint]
+pub fn sys_exit_fd(ctx: TracePointContext) -> u32 {
+    counters::on_fd_exit(on_exit(&ctx));
+    0
+}
+
+/// [`sys_exit`] for hooked syscalls that also count as forks (clone, clone3).
+#[tracepoint]
+pub fn sys_exit_fork(ctx: TracePointContext) -> u32 {
+    counters::on_fork_exit(on_exit(&ctx));
+    0
+}
+
+/// Complete the pending record with the return value and send it. Returns
+/// the return value.
+#[inline(always)]
+fn on_exit(ctx: &TracePointContext) -> i64 {
+    let c = ctx.as_ptr() as *const u8;
+    // SAFETY: constant offset within the sys_exit record.
+    let ret = unsafe { *(c.add(RET_OFFSET) as *const i64) };
     let key = bpf_get_current_pid_tgid();
     let Some(p) = PENDING.get_ptr_mut(key) else {
-        return 0;
+        return ret;
     };
-    let c = ctx.as_ptr() as *const u8;
     // SAFETY: `p` is a live PENDING value; ctx reads at constant offsets.
     unsafe {
         let nr = *(c.add(NR_OFFSET) as *const i32) as i64;
         if (*p).nr == nr {
-            (*p).rec.ret = *(c.add(RET_OFFSET) as *const i64);
+            (*p).rec.ret = ret;
             if EVENTS.output::<SyscallRecord>(&(*p).rec, 0).is_err() {
                 count_drop(EventKind::Syscall);
             }
         }
     }
     let _ = PENDING.remove(key);
-    0
+    ret
 }
 
 /// One enter program per syscall: `enter!(program_name, SyscallId, spec)`.
@@ -252,7 +319,7 @@ enter! {
     sys_enter_memfd_create => MemfdCreate, spec(2, 0, NONE, NONE, E::None);
     sys_enter_execveat => Execveat, spec(5, 1, NONE, NONE, E::None);
     sys_enter_open_by_handle_at => OpenByHandleAt, spec(3, NONE, NONE, NONE, E::None);
-    sys_enter_capset => Capset, spec(2, NONE, NONE, NONE, E::None);
+    sys_enter_capset => Capset, spec(2, NONE, NONE, NONE, E::Capset);
     sys_enter_setuid => Setuid, spec(1, NONE, NONE, NONE, E::None);
     sys_enter_setgid => Setgid, spec(1, NONE, NONE, NONE, E::None);
     sys_enter_setreuid => Setreuid, spec(2, NONE, NONE, NONE, E::None);

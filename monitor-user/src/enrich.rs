@@ -212,7 +212,10 @@ impl Enricher {
                     memfd: r.flags & exec_flags::EXE_MEMFD != 0,
                 };
                 self.procs.on_exec(h.tgid, info, boot);
-                if key.is_some() {
+                // The kernel's value (exec records carry it) beats /proc.
+                if r.vpid != 0 {
+                    self.vpids.insert(h.tgid, r.vpid);
+                } else if key.is_some() {
                     if let Some(v) = self.vpid_root.as_deref().and_then(|r| read_vpid(r, h.tgid)) {
                         self.vpids.insert(h.tgid, v);
                     }
@@ -293,7 +296,12 @@ impl Enricher {
                 victim_name: self.procs.get(r.victim_tgid).map(|p| p.comm.clone()),
             },
         };
-        let process = self.process(h);
+        let mut process = self.process(h);
+        if let Record::Exec(r) = rec {
+            if r.vpid != 0 {
+                process.vpid = Some(r.vpid);
+            }
+        }
         match rec {
             Record::Fork(r) => {
                 // CLONE_PARENT: the child's parent is the forker's parent.
@@ -482,6 +490,8 @@ pub(crate) mod tests {
             filename: [0; PATH_LEN],
             exe: [0; EXE_BUF_LEN],
             args: [0; ARGS_LEN],
+            vpid: pid,
+            _pad2: 0,
         };
         let mut off = 0;
         for a in argv {

@@ -60,6 +60,11 @@ enum Cmd {
     /// Check rule files, or list the rules a run would load.
     #[command(subcommand)]
     Rules(RulesCmd),
+    /// Benchmark helper: attach one probe-only hook until SIGINT/SIGTERM.
+    #[command(hide = true)]
+    BenchHook {
+        hook: vigil::sensor::bench_hook::BenchHook,
+    },
 }
 
 #[derive(Args)]
@@ -128,6 +133,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Cmd::BenchHook { hook } => vigil::sensor::bench_hook::run(hook).map_err(Into::into),
     };
     exit(result.map(|()| ExitCode::SUCCESS))
 }

@@ -585,13 +585,21 @@ mod tests {
         .unwrap();
         let alerts = lines(&out.0.lock().unwrap());
         let rules: Vec<&str> = alerts.iter().map(|a| a["rule"].as_str().unwrap()).collect();
-        assert_eq!(rules, ["Read of shadow or sudoers file in container"]);
-        assert_eq!(summary.alerts, 1);
-        let f = &alerts[0]["output_fields"];
+        // The shell's exec record carries its namespace pid (not 1) and its
+        // parent is unknown to the table: an exec session by the rules.
+        assert_eq!(
+            rules,
+            [
+                "Shell in container exec session",
+                "Read of shadow or sudoers file in container"
+            ]
+        );
+        assert_eq!(summary.alerts, 2);
+        let f = &alerts[1]["output_fields"];
         assert_eq!(f["container.id"], &CID[..12]);
         assert_eq!(f["fd.name"], "/etc/shadow");
         assert_eq!(f["proc.cmdline"], "sh -c cat /etc/shadow");
-        assert_eq!(alerts[0]["hostname"], "node-1");
+        assert_eq!(alerts[1]["hostname"], "node-1");
     }
 
     struct Broken;

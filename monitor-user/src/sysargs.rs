@@ -8,7 +8,7 @@
 //! errno values. Constants come from `libc`, so they match the build target.
 
 use monitor_common::decode::Bytes;
-use monitor_common::{SyscallId, SyscallRecord};
+use monitor_common::{syscall_flags, SyscallId, SyscallRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::text::escape;
@@ -192,7 +192,20 @@ pub fn decode(r: &SyscallRecord) -> Decoded {
             d.push("mountfd", int(0));
             d.push("flags", open_flags(a[2]));
         }
-        S::Capset => {}
+        S::Capset => {
+            // args[2..5]: the requested sets; args[5]: the caller's
+            // effective set before the call (see SyscallRecord).
+            let flags = r.flags;
+            if flags & syscall_flags::CAPS_UNREAD == 0 {
+                d.push("cap_effective", uint(2));
+                d.push("cap_permitted", uint(3));
+                d.push("cap_inheritable", uint(4));
+                if flags & syscall_flags::CAPS_CURRENT_UNKNOWN == 0 {
+                    // A bit in the new effective set the caller lacked.
+                    d.push("cap_raised", ArgValue::Uint(a[2] & !a[5]));
+                }
+            }
+        }
         S::Setuid | S::Setfsuid => d.push("uid", id32(0)),
         S::Setgid | S::Setfsgid => d.push("gid", id32(0)),
         S::Setreuid => {

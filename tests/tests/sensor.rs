@@ -811,11 +811,19 @@ async fn exec_flags_overlay_upper_and_memfd() {
 
     let mut pids = vec![memfd_pid];
     pids.extend(layer_pids.iter().flat_map(|&(u, l)| [u, l]));
+    // Wait for the syscall records too: where the kernel fires sys_exit
+    // after a successful execveat, its record follows the exec record.
     let records = collect(&mut sensor, 20, |all| {
         pids.iter().all(|&p| {
             all.iter()
                 .any(|r| matches!(r, Record::Exec(e) if e.header.tgid == p))
-        })
+        }) && [SyscallId::MemfdCreate, SyscallId::Execveat]
+            .iter()
+            .all(|&id| {
+                all.iter()
+                    .filter_map(syscall)
+                    .any(|s| s.header.tgid == memfd_pid && s.id() == Some(id))
+            })
     })
     .await;
     let exec_of = |pid: u32| {
@@ -1121,5 +1129,362 @@ async fn oom_kill_is_reported() {
         exit,
         Some(libc::SIGKILL as u32),
         "exit code carries the signal"
+    );
+}
+
+/// Skip (or fail in CI) with a reason.
+fn skip(reason: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{reason}, and CI is set: failing instead of skipping"
+    );
+    eprintln!("skipping: {reason}");
+}
+
+/// A small executable that exits 0: busybox (host and VM) or coreutils.
+fn true_binary() -> Option<(&'static Path, &'static str)> {
+    [
+        (Path::new("/bin/busybox"), "true"),
+        (Path::new("/bin/true"), "true"),
+        (Path::new("/usr/bin/true"), "true"),
+    ]
+    .into_iter()
+    .find(|(p, _)| p.exists())
+}
+
+/// An exec in a new pid namespace reports the task's pid in that namespace:
+/// 1 for the namespace's init (a container's entrypoint), while an exec in
+/// the initial namespace reports its ordinary pid.
+#[tokio::test]
+async fn exec_vpid_in_new_pid_namespace() {
+    if !can_run() {
+        return;
+    }
+    let Some((bin, arg0)) = true_binary() else {
+        return skip("no busybox or true binary to exec");
+    };
+    let _serial = SERIAL.lock().await;
+    let cfg = SensorConfig {
+        ring_bytes: 4 << 20,
+        ..SensorConfig::default()
+    };
+    let mut sensor = Sensor::load(&cfg).expect("load sensor");
+    let (p, argv_c) = (cstr(bin), [cstr(arg0)]);
+    let argv = [argv_c[0].as_ptr(), std::ptr::null()];
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    let exec = || unsafe {
+        libc::execve(p.as_ptr(), argv.as_ptr(), envp.as_ptr());
+    };
+    let host_pid = spawn_exec(exec);
+    // The child unshares its pid namespace; its next child is that
+    // namespace's init and execs.
+    let ns_parent = spawn_exec(|| unsafe {
+        if libc::unshare(libc::CLONE_NEWPID) != 0 {
+            libc::_exit(80);
+        }
+        let init = libc::fork();
+        if init == 0 {
+            exec();
+            libc::_exit(127);
+        }
+        let mut status = 0;
+        if init < 0 || libc::waitpid(init, &mut status, 0) != init {
+            libc::_exit(81);
+        }
+        libc::_exit(if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            82
+        });
+    });
+    let records = collect(&mut sensor, 20, |all| {
+        let execs = || {
+            all.iter().filter_map(|r| match r {
+                Record::Exec(e) => Some(e),
+                _ => None,
+            })
+        };
+        execs().any(|e| e.header.tgid == host_pid) && execs().any(|e| e.header.ppid == ns_parent)
+    })
+    .await;
+    let exec_where = |f: &dyn Fn(&monitor_common::ExecRecord) -> bool| {
+        records.iter().find_map(|r| match r {
+            Record::Exec(e) if f(e) => Some(e.clone()),
+            _ => None,
+        })
+    };
+    let plain = exec_where(&|e| e.header.tgid == host_pid).expect("exec record of the plain child");
+    assert_eq!(
+        plain.vpid, host_pid,
+        "initial pid namespace: vpid is the pid"
+    );
+    let init = exec_where(&|e| e.header.ppid == ns_parent)
+        .expect("exec record of the new namespace's init");
+    assert_ne!(init.header.tgid, 1);
+    assert_eq!(init.vpid, 1, "init of a new pid namespace has vpid 1");
+    assert_ne!(
+        init.header.ns.pid, plain.header.ns.pid,
+        "the pid namespace differs"
+    );
+}
+
+/// `capset` records the requested sets and the caller's effective set before
+/// the call, so a drop and a re-raise of CAP_SYS_ADMIN decode as such.
+#[tokio::test]
+async fn capset_raise_and_drop_are_decoded() {
+    if !can_run() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let cfg = SensorConfig {
+        ring_bytes: 4 << 20,
+        ..SensorConfig::default()
+    };
+    let mut sensor = Sensor::load(&cfg).expect("load sensor");
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    const VERSION_3: u32 = 0x2008_0522;
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut hdr = [VERSION_3, 0u32];
+    let mut cur = [Data::default(); 2];
+    // SAFETY: valid header and two-entry data buffer.
+    let rc = unsafe { libc::syscall(libc::SYS_capget, hdr.as_mut_ptr(), cur.as_mut_ptr()) };
+    assert_eq!(rc, 0, "capget: {}", std::io::Error::last_os_error());
+    let eff = cur[0].effective as u64 | (cur[1].effective as u64) << 32;
+    let perm = cur[0].permitted as u64 | (cur[1].permitted as u64) << 32;
+    assert!(eff & CAP_SYS_ADMIN != 0, "root test without CAP_SYS_ADMIN");
+    let child = spawn_exec(|| unsafe {
+        let mut hdr = [VERSION_3, 0u32];
+        let mut d = cur;
+        d[0].effective &= !(CAP_SYS_ADMIN as u32);
+        if libc::syscall(libc::SYS_capset, hdr.as_mut_ptr(), d.as_ptr()) != 0 {
+            libc::_exit(70);
+        }
+        let mut hdr = [VERSION_3, 0u32];
+        if libc::syscall(libc::SYS_capset, hdr.as_mut_ptr(), cur.as_ptr()) != 0 {
+            libc::_exit(71);
+        }
+        libc::_exit(0);
+    });
+    let records = collect(&mut sensor, 20, |all| {
+        all.iter()
+            .filter_map(syscall)
+            .filter(|s| s.header.tgid == child && s.id() == Some(SyscallId::Capset))
+            .count()
+            >= 2
+    })
+    .await;
+    let caps: Vec<_> = records
+        .iter()
+        .filter_map(syscall)
+        .filter(|s| s.header.tgid == child && s.id() == Some(SyscallId::Capset))
+        .collect();
+    assert_eq!(caps.len(), 2, "two capset records");
+    let (drop, raise) = (caps[0], caps[1]);
+    for s in [drop, raise] {
+        assert_eq!(s.ret, 0);
+        assert_eq!(
+            s.flags & (syscall_flags::CAPS_UNREAD | syscall_flags::CAPS_CURRENT_UNKNOWN),
+            0
+        );
+        assert_eq!(s.args[3], perm, "permitted");
+    }
+    assert_eq!(drop.args[2], eff & !CAP_SYS_ADMIN);
+    assert_eq!(drop.args[5], eff, "caller's effective before the drop");
+    assert_eq!(raise.args[2], eff);
+    assert_eq!(raise.args[5], eff & !CAP_SYS_ADMIN);
+
+    // The agent's decoding: named sets and the raised bits.
+    use vigil::sysargs::ArgValue;
+    let arg = |s: &monitor_common::SyscallRecord, name: &str| {
+        vigil::sysargs::decode(s)
+            .args
+            .into_iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value)
+            .unwrap_or_else(|| panic!("no arg {name}"))
+    };
+    assert_eq!(
+        arg(drop, "cap_effective"),
+        ArgValue::Uint(eff & !CAP_SYS_ADMIN)
+    );
+    assert_eq!(arg(drop, "cap_permitted"), ArgValue::Uint(perm));
+    assert_eq!(arg(drop, "cap_raised"), ArgValue::Uint(0));
+    assert_eq!(arg(raise, "cap_raised"), ArgValue::Uint(CAP_SYS_ADMIN));
+}
+
+/// A directory under a cgroup hierarchy, removed on drop (after its
+/// processes are gone).
+struct TestCgroup(PathBuf);
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// Where the fork-failure part gets its pids.max: a v1 pids cgroup where
+/// that controller is mounted (hybrid hosts; `Some`), else the v2 cgroup
+/// itself, with pids enabled in `v2_root` (`None`).
+fn pids_cgroup(v2_root: &Path, name: &str) -> Result<Option<TestCgroup>, String> {
+    let v1 = Path::new("/sys/fs/cgroup/pids");
+    if v1.join("cgroup.procs").exists() && !v1.join("cgroup.controllers").exists() {
+        let dir = v1.join(name);
+        std::fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+        return Ok(Some(TestCgroup(dir)));
+    }
+    std::fs::write(v2_root.join("cgroup.subtree_control"), "+pids")
+        .map_err(|e| format!("enabling pids in {}: {e}", v2_root.display()))?;
+    Ok(None)
+}
+
+/// Write "0" (= the writer) to `procs`; raw syscalls only (forked child).
+unsafe fn join_cgroup(procs: &CString) -> bool {
+    unsafe {
+        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+        let ok = fd >= 0 && libc::write(fd, b"0\n".as_ptr().cast(), 2) == 2;
+        libc::close(fd);
+        ok
+    }
+}
+
+extern "C" fn idle_thread(_: *mut libc::c_void) -> *mut libc::c_void {
+    std::ptr::null_mut()
+}
+
+/// Per-cgroup counters, counted in the kernel: a child moved into a fresh
+/// cgroup v2 forks 5 processes and 2 threads, hits EMFILE 4 times (open,
+/// dup, pipe, socket) under a lowered RLIMIT_NOFILE, and, under pids.max=1,
+/// fails 3 forks with EAGAIN. The counters of that cgroup say exactly so,
+/// and `forget_cgroup` removes them.
+#[tokio::test]
+async fn cgroup_counters_count_forks_and_failures() {
+    if !can_run() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let tmp = TempDir::new("counters");
+    let (root, _mount) = cgroup2_root(&tmp.0);
+    let name = format!("vigil-counters-{}", std::process::id());
+    let dir = root.join(&name);
+    let _cg = TestCgroup(dir.clone());
+    std::fs::create_dir(&dir).expect("mkdir cgroup v2");
+    use std::os::unix::fs::MetadataExt;
+    let id = std::fs::metadata(&dir).unwrap().ino();
+    // Where pids.max lives: a v1 pids cgroup, or the v2 cgroup itself.
+    let pids = match pids_cgroup(&root, &name) {
+        Ok(c) => c,
+        Err(e) => {
+            return skip(&format!(
+                "no pids controller for the fork-failure part: {e}"
+            ))
+        }
+    };
+    let pids_dir = pids.as_ref().map_or(dir.clone(), |c| c.0.clone());
+    if !pids_dir.join("pids.max").exists() {
+        return skip(&format!("{} has no pids.max", pids_dir.display()));
+    }
+
+    let cfg = SensorConfig {
+        ring_bytes: 4 << 20,
+        ..SensorConfig::default()
+    };
+    let sensor = Sensor::load(&cfg).expect("load sensor");
+    let procs_v2 = cstr(dir.join("cgroup.procs"));
+    let procs_pids = pids.as_ref().map(|c| cstr(c.0.join("cgroup.procs")));
+    let pids_max = cstr(pids_dir.join("pids.max"));
+    let devnull = cstr("/dev/null");
+    spawn_exec(|| unsafe {
+        if !join_cgroup(&procs_v2) {
+            libc::_exit(60);
+        }
+        if let Some(p) = &procs_pids {
+            if !join_cgroup(p) {
+                libc::_exit(61);
+            }
+        }
+        for _ in 0..5 {
+            let pid = libc::fork();
+            if pid == 0 {
+                libc::_exit(0);
+            }
+            if pid < 0 || libc::waitpid(pid, std::ptr::null_mut(), 0) != pid {
+                libc::_exit(62);
+            }
+        }
+        for _ in 0..2 {
+            let mut t: libc::pthread_t = 0;
+            if libc::pthread_create(&mut t, std::ptr::null(), idle_thread, std::ptr::null_mut())
+                != 0
+                || libc::pthread_join(t, std::ptr::null_mut()) != 0
+            {
+                libc::_exit(63);
+            }
+        }
+        let lim = libc::rlimit {
+            rlim_cur: 16,
+            rlim_max: 16,
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+            libc::_exit(64);
+        }
+        let mut opened = 0;
+        while libc::open(devnull.as_ptr(), libc::O_RDONLY) >= 0 {
+            opened += 1;
+            if opened > 64 {
+                libc::_exit(65);
+            }
+        }
+        let mut fds = [0; 2];
+        if *libc::__errno_location() != libc::EMFILE
+            || libc::dup(0) >= 0
+            || libc::pipe(fds.as_mut_ptr()) >= 0
+            || libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) >= 0
+        {
+            libc::_exit(66);
+        }
+        // Close a few fds so writing pids.max can open the file.
+        for fd in 3..8 {
+            libc::close(fd);
+        }
+        let fd = libc::open(pids_max.as_ptr(), libc::O_WRONLY);
+        if fd < 0 || libc::write(fd, b"1\n".as_ptr().cast(), 2) != 2 {
+            libc::_exit(67);
+        }
+        libc::close(fd);
+        for _ in 0..3 {
+            let pid = libc::fork();
+            if pid == 0 {
+                libc::_exit(0);
+            }
+            if pid >= 0 || *libc::__errno_location() != libc::EAGAIN {
+                libc::_exit(68);
+            }
+        }
+        libc::_exit(0);
+    });
+    let mut sensor = sensor;
+    let counters = sensor.cgroup_counters().expect("read counters");
+    let c = counters
+        .iter()
+        .find(|(cg, _)| *cg == id)
+        .map(|(_, c)| *c)
+        .unwrap_or_else(|| panic!("no counters for cgroup {id} among {counters:?}"));
+    assert_eq!(c.forks, 5, "{c:?}");
+    assert_eq!(c.threads, 2, "{c:?}");
+    assert_eq!(c.emfile, 4, "{c:?}");
+    assert_eq!(c.enfile, 0, "{c:?}");
+    assert_eq!(c.fork_failures, 3, "{c:?}");
+    sensor.forget_cgroup(id).expect("forget cgroup");
+    sensor.forget_cgroup(id).expect("forgetting twice is fine");
+    let after = sensor.cgroup_counters().expect("read counters");
+    assert!(
+        after.iter().all(|(cg, _)| *cg != id),
+        "still there: {after:?}"
     );
 }

@@ -9,11 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
-use aya::maps::{lpm_trie::Key, HashMap, LpmTrie, MapData, PerCpuArray, RingBuf};
+use aya::maps::{lpm_trie::Key, HashMap, LpmTrie, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya::programs::{BtfTracePoint, RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use monitor_common::filter::{NameKey, PathPrefix};
-use monitor_common::{names, EventKind, SyscallId};
+use monitor_common::{names, CgroupCounters, EventKind, SyscallId};
 
 use super::btf::Btf;
 use super::ring::Reader;
@@ -48,13 +48,81 @@ const RAW: &[(&str, &str)] = &[
 const CLASSIC: &[(&str, &str, &str)] = &[("oom_mark_victim", "oom", "mark_victim")];
 
 const SYS_EXIT_PROG: &str = "sys_exit";
+/// `sys_exit` plus fd-exhaustion counting, for hooked fd-creating syscalls.
+const SYS_EXIT_FD_PROG: &str = "sys_exit_fd";
+/// `sys_exit` plus failed-fork counting, for hooked fork-family syscalls.
+const SYS_EXIT_FORK_PROG: &str = "sys_exit_fork";
+
+/// The exit program of a hooked syscall (by tracepoint name): hooked
+/// syscalls that are also counted get one program doing both.
+fn exit_prog(tp_name: &str) -> &'static str {
+    if FORK_SYSCALLS.contains(&tp_name) {
+        SYS_EXIT_FORK_PROG
+    } else if FD_SYSCALLS.contains(&tp_name) {
+        SYS_EXIT_FD_PROG
+    } else {
+        SYS_EXIT_PROG
+    }
+}
+
+/// Exit-side counting programs (never send records) and the syscall
+/// tracepoints each is attached to, except those of hooked syscalls (their
+/// exit program counts, see [`exit_prog`]). Tracepoints this kernel lacks
+/// (e.g. `fork`/`pipe` off x86) are reported as refused.
+const COUNTING: &[(&str, &[&str])] = &[
+    ("count_fork_failure", FORK_SYSCALLS),
+    ("count_fd_failure", FD_SYSCALLS),
+];
+
+/// Syscalls whose EAGAIN/ENOMEM failure is a failed fork.
+pub(crate) const FORK_SYSCALLS: &[&str] = &["clone", "clone3", "fork", "vfork"];
+
+/// Syscalls that create file descriptors, whose EMFILE/ENFILE failure is fd
+/// exhaustion. `fcntl(F_DUPFD)` is left out: fcntl is frequent and mostly
+/// not about creating fds.
+pub(crate) const FD_SYSCALLS: &[&str] = &[
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "open_by_handle_at",
+    "socket",
+    "socketpair",
+    "accept",
+    "accept4",
+    "dup",
+    "dup2",
+    "dup3",
+    "pipe",
+    "pipe2",
+    "eventfd",
+    "eventfd2",
+    "epoll_create",
+    "epoll_create1",
+    "inotify_init",
+    "inotify_init1",
+    "signalfd",
+    "signalfd4",
+    "timerfd_create",
+    "memfd_create",
+    "userfaultfd",
+    "pidfd_open",
+    "pidfd_getfd",
+    "perf_event_open",
+    "io_uring_setup",
+    "fanotify_init",
+];
 
 pub(crate) struct Loaded {
     pub ebpf: Ebpf,
     pub hooks: Vec<HookStatus>,
     pub reader: Reader,
     pub drops: Drops,
+    pub counters: CgroupCounterMap,
 }
+
+/// The kernel's per-cgroup counters (per-CPU values).
+pub(crate) type CgroupCounterMap = PerCpuHashMap<MapData, u64, CgroupCounters>;
 
 /// The kernel's per-CPU drop counters.
 pub(crate) struct Drops(PerCpuArray<MapData, u64>);
@@ -143,6 +211,8 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
     lap("lifecycle hooks attached");
     attach_syscalls(&mut ebpf, &tracefs, &mut hooks);
     lap("syscall hooks attached");
+    attach_counting(&mut ebpf, &tracefs, &mut hooks);
+    lap("counting hooks attached");
     for &(category, tp) in RAW {
         let attached = if tracepoint_exists(&tracefs, category, tp) {
             attach_raw(&mut ebpf, tp, tp)
@@ -187,15 +257,24 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         name: names::DROPS.into(),
     })?;
     let drops = PerCpuArray::try_from(drops).map_err(|e| map_err(names::DROPS, e))?;
+    let counters = ebpf
+        .take_map(names::CGROUP_COUNTERS)
+        .ok_or(SensorError::Missing {
+            what: "map",
+            name: names::CGROUP_COUNTERS.into(),
+        })?;
+    let counters =
+        PerCpuHashMap::try_from(counters).map_err(|e| map_err(names::CGROUP_COUNTERS, e))?;
     Ok(Loaded {
         ebpf,
         hooks,
         reader: Reader::new(ring),
         drops: Drops(drops),
+        counters,
     })
 }
 
-fn map_err(name: &'static str, e: aya::maps::MapError) -> SensorError {
+pub(crate) fn map_err(name: &'static str, e: aya::maps::MapError) -> SensorError {
     SensorError::Map {
         name,
         source: Box::new(e),
@@ -359,9 +438,13 @@ pub(crate) fn syscall_tracepoint(id: SyscallId) -> &'static str {
 }
 
 fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>) {
-    let exit_loaded = program::<TracePoint>(ebpf, SYS_EXIT_PROG)
-        .and_then(|p| p.load().map_err(|e| summarize(&e)));
+    let mut loaded = std::collections::HashMap::new();
+    for prog in [SYS_EXIT_PROG, SYS_EXIT_FD_PROG, SYS_EXIT_FORK_PROG] {
+        let r = program::<TracePoint>(ebpf, prog).and_then(|p| p.load().map_err(|e| summarize(&e)));
+        loaded.insert(prog, r);
+    }
     for &id in SyscallId::ALL {
+        let exit_prog = exit_prog(syscall_tracepoint(id));
         let prog = format!("sys_enter_{}", id.name());
         let enter = format!("sys_enter_{}", syscall_tracepoint(id));
         let exit = format!("sys_exit_{}", syscall_tracepoint(id));
@@ -379,16 +462,16 @@ fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>)
             ));
             continue;
         }
-        if let Err(e) = &exit_loaded {
+        if let Some(Err(e)) = loaded.get(exit_prog) {
             hooks.push(status(
                 &enter,
-                Err(format!("shared sys_exit program failed to load: {e}")),
+                Err(format!("exit program {exit_prog} failed to load: {e}")),
             ));
             continue;
         }
         // Attach the exit first: an enter without its exit would only fill
         // PENDING with records that never leave.
-        let exit_r = program::<TracePoint>(ebpf, SYS_EXIT_PROG).and_then(|p| {
+        let exit_r = program::<TracePoint>(ebpf, exit_prog).and_then(|p| {
             p.attach("syscalls", &exit)
                 .map(drop)
                 .map_err(|e| summarize(&e))
@@ -402,6 +485,40 @@ fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>)
             ));
         } else {
             hooks.push(status(&enter, Err("its sys_exit hook was refused".into())));
+        }
+    }
+}
+
+/// Attach each counting program to the `sys_exit_<name>` of its syscalls.
+fn attach_counting(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>) {
+    let hooked: Vec<&str> = SyscallId::ALL
+        .iter()
+        .map(|&id| syscall_tracepoint(id))
+        .collect();
+    for &(prog, syscalls) in COUNTING {
+        let loaded =
+            program::<TracePoint>(ebpf, prog).and_then(|p| p.load().map_err(|e| summarize(&e)));
+        for &name in syscalls {
+            if hooked.contains(&name) {
+                continue; // counted by its hooked exit program
+            }
+            let tp = format!("sys_exit_{name}");
+            let attached = if !tracepoint_exists(tracefs, "syscalls", &tp) {
+                Err("tracepoint does not exist on this kernel".to_owned())
+            } else if let Err(e) = &loaded {
+                Err(format!("program {prog} failed to load: {e}"))
+            } else {
+                program::<TracePoint>(ebpf, prog).and_then(|p| {
+                    p.attach("syscalls", &tp)
+                        .map(drop)
+                        .map_err(|e| summarize(&e))
+                })
+            };
+            hooks.push(HookStatus {
+                name: format!("syscalls/{tp} ({prog})"),
+                kind: "tracepoint",
+                attached,
+            });
         }
     }
 }

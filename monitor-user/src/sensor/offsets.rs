@@ -122,7 +122,21 @@ pub fn resolve(btf: &Btf) -> Result<(KernelOffsets, Vec<Missing>), OffsetsError>
         o.kernfs_node_id = get("kernfs_node.id")?;
         o.cgroup_root_hierarchy_id = get("cgroup_root.hierarchy_id")?;
         o.module_name = get("module.name")?;
+        o.task_thread_pid = get("task_struct.thread_pid")?;
+        o.pid_level = get("pid.level")?;
+        o.pid_numbers = get("pid.numbers")?;
+        o.upid_nr = get("upid.nr")?;
     }
+    o.upid_size = match btf.struct_size("upid") {
+        Ok(v) => v,
+        Err(e) => {
+            missing.push(Missing {
+                path: "sizeof(struct upid)",
+                reason: e.to_string(),
+            });
+            KernelOffsets::MISSING
+        }
+    };
     o.inode_size = match btf.struct_size("inode") {
         Ok(v) => v,
         Err(e) => {
