@@ -31,6 +31,7 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
         "privilege_escalation.yaml",
         include_str!("../../rules/privilege_escalation.yaml"),
     ),
+    ("resource.yaml", include_str!("../../rules/resource.yaml")),
     ("tamper.yaml", include_str!("../../rules/tamper.yaml")),
     (
         "unexpected_exec.yaml",

@@ -50,6 +50,7 @@ impl Event {
             Data::CgroupMkdir(_) => "cgroup_mkdir",
             Data::CgroupRmdir(_) => "cgroup_rmdir",
             Data::OomKill { .. } => "oom_kill",
+            Data::ContainerStats(_) => "container_stats",
         }
     }
 }
@@ -180,6 +181,31 @@ pub enum Data {
         victim_pid: u32,
         victim_name: Option<String>,
     },
+    /// Synthetic, once per container per sampling interval
+    /// ([`crate::resources`]): the container's resource numbers.
+    ContainerStats(StatsData),
+}
+
+/// What the resource stage measured for one container at one instant.
+/// The numbers are stored, not recomputed, so a replay sees exactly what
+/// the live rules saw.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsData {
+    /// Resource field text (`container.fork_rate[10s]`, `user.nproc`) →
+    /// value, sorted by field; a field without a value is absent.
+    pub values: Vec<(String, f64)>,
+    /// The container holding most tasks of the UID behind `user.nproc`.
+    pub nproc_top_container: Option<String>,
+}
+
+impl StatsData {
+    /// The value stored for resource field `field` (canonical text).
+    pub fn get(&self, field: &str) -> Option<f64> {
+        self.values
+            .binary_search_by(|(k, _)| k.as_str().cmp(field))
+            .ok()
+            .map(|i| self.values[i].1)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,6 +23,7 @@ pub mod proctable;
 pub mod query;
 pub mod record;
 pub mod replay;
+pub mod resources;
 pub mod sensor;
 pub mod status;
 pub mod sysargs;

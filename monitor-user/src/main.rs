@@ -98,6 +98,14 @@ struct RunArgs {
     /// totals. `off` writes every alert.
     #[arg(long, value_name = "BURST/SECS|off", default_value_t = vigil::throttle::AlertRate::default())]
     alert_rate: vigil::throttle::AlertRate,
+    /// Seconds between two resource samples: each pass reads every
+    /// container's cgroup and emits one `container_stats` event per
+    /// container for the resource rules (docs/resources.md).
+    #[arg(long, value_name = "SECS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    resource_interval: u64,
+    /// Do not sample container resources (no `container_stats` events).
+    #[arg(long)]
+    no_resources: bool,
 }
 
 fn parse_ring_bytes(s: &str) -> Result<u32, String> {
@@ -209,6 +217,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         config.recorder = Some(rec);
     }
     config.detector = Some(detector);
+    if !args.no_resources {
+        match vigil::resources::ResourceStage::from_host(Some(PathBuf::from("/proc"))) {
+            Ok(st) => {
+                config.resources = Some(st);
+                config.resource_interval = Duration::from_secs(args.resource_interval);
+            }
+            Err(e) => log::warn!("no resource sampling: reading the cgroup mounts: {e}"),
+        }
+    }
     log::info!("ready");
     let summary = match args.events.as_deref() {
         None => {

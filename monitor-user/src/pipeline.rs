@@ -26,6 +26,7 @@ use crate::engine::Detector;
 use crate::enrich::Enricher;
 use crate::event::{Clock, Event};
 use crate::record::EventRecorder;
+use crate::resources::ResourceStage;
 
 pub use crate::sensor::SensorStats;
 
@@ -40,6 +41,11 @@ pub use crate::sensor::SensorStats;
 pub trait RecordSource {
     async fn read_batch(&mut self, out: &mut Vec<Record>) -> io::Result<()>;
     fn stats(&self) -> SensorStats;
+    /// The kernel's per-cgroup totals (cgroup v2 id → counters), for a
+    /// source that counts them; `None` otherwise.
+    fn cgroup_counters(&self) -> Option<Vec<(u64, monitor_common::CgroupCounters)>> {
+        None
+    }
 }
 
 #[derive(Debug, Error)]
@@ -65,6 +71,10 @@ pub struct Config {
     pub detector: Option<Detector>,
     /// `--record DIR`: every event also goes to the flight recorder.
     pub recorder: Option<EventRecorder>,
+    /// Periodic `container_stats` events ([`crate::resources`]).
+    pub resources: Option<ResourceStage>,
+    /// Period of the resource stage.
+    pub resource_interval: Duration,
 }
 
 impl Config {
@@ -75,6 +85,8 @@ impl Config {
             maintain_interval: Duration::from_secs(1),
             detector: None,
             recorder: None,
+            resources: None,
+            resource_interval: Duration::from_secs(1),
         }
     }
 }
@@ -124,6 +136,9 @@ where
     let mut batch: Vec<Record> = Vec::with_capacity(1024);
     let mut out = Outputs::new(events, config.detector.take(), config.recorder.take());
     let mut stats_reports = 0u64;
+    let mut resource_tick =
+        tokio::time::interval(config.resource_interval.max(Duration::from_millis(10)));
+    resource_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let result: Result<EndReason, PipelineError> = loop {
         tokio::select! {
@@ -135,6 +150,17 @@ where
                 log_stats(&stats, out.events(), out.recorder_stats().as_ref(), out.alert_stats());
                 stats_reports += 1;
             }
+            _ = resource_tick.tick(), if config.resources.is_some() => {
+                if let Some(st) = config.resources.as_mut() {
+                    st.set_fields(&out.rule_fields());
+                    for ev in st.tick(source.cgroup_counters()) {
+                        out.event(ev);
+                    }
+                    if let Err(e) = out.flush().await {
+                        break Err(e);
+                    }
+                }
+            }
             r = source.read_batch(&mut batch) => {
                 match r {
                     Ok(()) => {}
@@ -144,7 +170,11 @@ where
                 let now = Instant::now();
                 out.refresh_rules();
                 for rec in batch.drain(..) {
-                    out.event(config.enricher.enrich(&rec, now));
+                    let ev = config.enricher.enrich(&rec, now);
+                    if let Some(st) = config.resources.as_mut() {
+                        st.observe(&ev);
+                    }
+                    out.event(ev);
                 }
                 if let Err(e) = out.flush().await {
                     break Err(e);
@@ -274,6 +304,13 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         if let Some(r) = &mut self.recorder {
             r.note_source(stats);
         }
+    }
+
+    /// Every field the current rules read (none without a detector).
+    pub fn rule_fields(&self) -> Vec<vigil_rules::Field> {
+        self.detector
+            .as_ref()
+            .map_or_else(Vec::new, |d| d.rules().fields_used())
     }
 
     /// The detector's alert counters (written, throttled) as JSON.

@@ -247,6 +247,7 @@ pub(crate) mod tests {
                 Data::CgroupMkdir(_) => "mkdir",
                 Data::CgroupRmdir(_) => "rmdir",
                 Data::OomKill { .. } => "oom",
+                Data::ContainerStats(_) => "stats",
             })
             .collect();
         assert_eq!(kinds.len(), 8, "every kind: {kinds:?}");
