@@ -15,6 +15,11 @@
 //! - Hooks whose tracepoint the running kernel lacks (e.g. `module_load`
 //!   without module support, `fchmodat2` before 6.6) are listed as refused
 //!   in [`Sensor::hooks`]; loading still succeeds.
+//! - Per-cgroup counters (forks, threads, failed forks, EMFILE/ENFILE) are
+//!   kept in a kernel map, never sent as records: poll them with
+//!   [`Sensor::cgroup_counters`] and call [`Sensor::forget_cgroup`] when a
+//!   cgroup is removed (the map is LRU-bounded either way). Hook list and
+//!   costs: docs/hooks.md.
 //! - Detaching costs the kernel an RCU grace period per tracepoint: dropping
 //!   a sensor takes a few seconds (about 6 s for ~100 hooks on the test VM).
 
