@@ -113,6 +113,10 @@ pub enum FieldId {
     Resource,
     /// vigil: the container holding most of the UID's tasks (`user.nproc`).
     UserNprocTopContainer,
+    /// vigil: the exec is covered by its image's learned process baseline.
+    ProcInBaseline,
+    /// vigil: how an exec differs from its image's baseline.
+    ProcBaselineDiff,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,6 +211,8 @@ defs! {
     "fd.proc_is_other" => FdProcIsOther, Bool, None;
     "target.is_vigil" => TargetIsVigil, Bool, None;
     "user.nproc_top_container" => UserNprocTopContainer, Str, None;
+    "proc.in_baseline" => ProcInBaseline, Bool, None;
+    "proc.baseline_diff" => ProcBaselineDiff, Str, None;
     // Never looked up by this name: resource fields resolve through
     // `crate::resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;

@@ -22,6 +22,7 @@ use crate::throttle::{AlertRate, Throttle, Verdict};
 /// The default rules (`rules/` in the source tree), in load order.
 pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("00-macros.yaml", include_str!("../../rules/00-macros.yaml")),
+    ("baseline.yaml", include_str!("../../rules/baseline.yaml")),
     ("breakout.yaml", include_str!("../../rules/breakout.yaml")),
     (
         "credential_access.yaml",

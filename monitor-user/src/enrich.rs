@@ -329,6 +329,7 @@ impl Enricher {
             cgroup,
             ns: h.ns.into(),
             target_is_vigil: self.agent.and_then(|a| a.is_target(h.ns.pid, &data)),
+            baseline: None,
             data,
             truncated,
         }

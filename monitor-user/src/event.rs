@@ -36,6 +36,21 @@ pub struct Event {
     /// time, so a replay elsewhere still knows.
     #[serde(default)]
     pub target_is_vigil: Option<bool>,
+    /// For execs in a container whose image has a learned baseline
+    /// (`vigil run --learn-baselines`): whether it is covered
+    /// ([`crate::baselines`]). Decided when the event was enriched.
+    #[serde(default)]
+    pub baseline: Option<BaselineMark>,
+}
+
+/// An exec checked against its image's process baseline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineMark {
+    /// `proc.in_baseline`: false only when an enforcing baseline does not
+    /// cover the exec.
+    pub in_baseline: bool,
+    /// `proc.baseline_diff`: how it differs (empty when covered).
+    pub diff: String,
 }
 
 impl Event {

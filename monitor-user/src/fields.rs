@@ -377,6 +377,8 @@ impl FieldSource for EventFields<'_> {
                 }
                 _ => None,
             },
+            F::ProcInBaseline => ev.baseline.as_ref().map(|b| Value::Bool(b.in_baseline)),
+            F::ProcBaselineDiff => ev.baseline.as_ref().map(|b| Value::Str(&b.diff)),
             F::UserNprocTopContainer => match &ev.data {
                 Data::ContainerStats(st) => st.nproc_top_container.as_deref().map(Value::Str),
                 _ => None,

@@ -167,6 +167,10 @@ pub fn to_value(ev: &Event) -> Value {
             }
         }
     }
+    if let Some(b) = &ev.baseline {
+        put("proc.in_baseline", json!(b.in_baseline));
+        put("proc.baseline_diff", json!(b.diff));
+    }
     if !ev.truncated.is_empty() {
         put("evt.truncated", json!(ev.truncated));
     }

@@ -9,6 +9,8 @@
 //! log for `vigil log`.
 
 pub mod alerts;
+pub mod baseline_cli;
+pub mod baselines;
 pub mod cgroup;
 pub mod cli_rules;
 pub mod containers;

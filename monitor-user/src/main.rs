@@ -60,6 +60,9 @@ enum Cmd {
     /// Check rule files, or list the rules a run would load.
     #[command(subcommand)]
     Rules(RulesCmd),
+    /// Show, export or import the process baselines of `run --learn-baselines DIR`.
+    #[command(subcommand)]
+    Baseline(vigil::baseline_cli::BaselineCmd),
     /// Benchmark helper: attach one probe-only hook until SIGINT/SIGTERM.
     #[command(hide = true)]
     BenchHook {
@@ -106,6 +109,14 @@ struct RunArgs {
     /// Do not sample container resources (no `container_stats` events).
     #[arg(long)]
     no_resources: bool,
+    /// Learn per image what normally runs, then alert on anything else
+    /// (`proc.in_baseline`): baselines are read from and saved to DIR, one
+    /// reviewable TOML file per image (docs/baselines.md).
+    #[arg(long, value_name = "DIR")]
+    learn_baselines: Option<PathBuf>,
+    /// How long an image without a baseline file learns before enforcing.
+    #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    baseline_learn_secs: u64,
 }
 
 fn parse_ring_bytes(s: &str) -> Result<u32, String> {
@@ -141,6 +152,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Cmd::Baseline(cmd) => match vigil::baseline_cli::run(cmd) {
+            Ok(text) => {
+                print!("{text}");
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => Err(e.into()),
+        },
         Cmd::BenchHook { hook } => vigil::sensor::bench_hook::run(hook).map_err(Into::into),
     };
     exit(result.map(|()| ExitCode::SUCCESS))
@@ -217,6 +235,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         config.recorder = Some(rec);
     }
     config.detector = Some(detector);
+    if let Some(dir) = &args.learn_baselines {
+        let b = vigil::baselines::BaselineStage::open(
+            dir,
+            Duration::from_secs(args.baseline_learn_secs),
+        )
+        .with_context(|| format!("loading baselines from {}", dir.display()))?;
+        log::info!(
+            "baselines: {} images from {}",
+            b.store().images().count(),
+            dir.display()
+        );
+        config.baselines = Some(b);
+    }
     if !args.no_resources {
         match vigil::resources::ResourceStage::from_host(Some(PathBuf::from("/proc"))) {
             Ok(st) => {

@@ -22,6 +22,7 @@ use monitor_common::EventKind;
 use thiserror::Error;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::baselines::BaselineStage;
 use crate::engine::Detector;
 use crate::enrich::Enricher;
 use crate::event::{Clock, Event};
@@ -75,6 +76,9 @@ pub struct Config {
     pub resources: Option<ResourceStage>,
     /// Period of the resource stage.
     pub resource_interval: Duration,
+    /// `--learn-baselines DIR`: execs learned into / checked against their
+    /// image's process baseline ([`crate::baselines`]).
+    pub baselines: Option<BaselineStage>,
 }
 
 impl Config {
@@ -87,6 +91,7 @@ impl Config {
             recorder: None,
             resources: None,
             resource_interval: Duration::from_secs(1),
+            baselines: None,
         }
     }
 }
@@ -170,7 +175,10 @@ where
                 let now = Instant::now();
                 out.refresh_rules();
                 for rec in batch.drain(..) {
-                    let ev = config.enricher.enrich(&rec, now);
+                    let mut ev = config.enricher.enrich(&rec, now);
+                    if let Some(b) = config.baselines.as_mut() {
+                        b.annotate(&mut ev);
+                    }
                     if let Some(st) = config.resources.as_mut() {
                         st.observe(&ev);
                     }
@@ -181,6 +189,7 @@ where
                 }
                 if now.duration_since(last_maintain) >= config.maintain_interval {
                     config.enricher.maintain(now, Clock::boot_now());
+                    save_baselines(config.baselines.as_mut());
                     out.note_source(&source.stats());
                     last_maintain = now;
                 }
@@ -188,6 +197,7 @@ where
         }
     };
     // Whatever ended the run: flush what we have and report.
+    save_baselines(config.baselines.as_mut());
     let stats = source.stats();
     out.note_source(&stats);
     let n_events = out.events();
@@ -211,6 +221,14 @@ where
         ended_by,
         recorder,
     })
+}
+
+fn save_baselines(b: Option<&mut BaselineStage>) {
+    if let Some(b) = b {
+        if let Err(e) = b.save() {
+            log::warn!("saving baselines: {e}");
+        }
+    }
 }
 
 /// The stage after enrichment, shared by `vigil run` and `vigil replay`:

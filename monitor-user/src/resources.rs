@@ -245,6 +245,7 @@ impl ResourceStage {
             }),
             truncated: Vec::new(),
             target_is_vigil: None,
+            baseline: None,
         }
     }
 }

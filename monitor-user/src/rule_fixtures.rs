@@ -173,6 +173,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     let mut fd_name: Option<String> = None;
     let mut args: Vec<Arg> = Vec::new();
     let mut target_is_vigil = None;
+    let mut baseline: Option<crate::event::BaselineMark> = None;
     let mut stats = crate::event::StatsData::default();
     for (k, v) in m {
         if let Some(f) = resource_field(k) {
@@ -221,6 +222,22 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "container.name" => c.name = Some(string(v, k)?),
             "container.image" => c.image = Some(string(v, k)?),
             "target.is_vigil" => target_is_vigil = Some(boolean(v, k)?),
+            "proc.in_baseline" => {
+                baseline
+                    .get_or_insert(crate::event::BaselineMark {
+                        in_baseline: true,
+                        diff: String::new(),
+                    })
+                    .in_baseline = boolean(v, k)?
+            }
+            "proc.baseline_diff" => {
+                baseline
+                    .get_or_insert(crate::event::BaselineMark {
+                        in_baseline: true,
+                        diff: String::new(),
+                    })
+                    .diff = string(v, k)?
+            }
             "user.nproc_top_container" => stats.nproc_top_container = Some(string(v, k)?),
             _ => match k.strip_prefix("evt.arg.") {
                 Some(arg) => {
@@ -356,6 +373,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
         data,
         truncated: Vec::new(),
         target_is_vigil,
+        baseline,
     })
 }
 
