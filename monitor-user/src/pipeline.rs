@@ -657,6 +657,55 @@ mod tests {
         assert_eq!(alerts[1]["hostname"], "node-1");
     }
 
+    #[tokio::test]
+    async fn the_resource_stage_emits_container_stats_events() {
+        // A pure v2 tree holding the test container's cgroup.
+        let dir = crate::testutil::TempDir::new("pipeline-resources");
+        let cg = dir.path().join(format!("libpod_parent/libpod-{CID}"));
+        std::fs::create_dir_all(&cg).unwrap();
+        std::fs::write(cg.join("pids.current"), "3\n").unwrap();
+        std::fs::write(cg.join("pids.max"), "10\n").unwrap();
+        let mountinfo = dir.path().join("mountinfo");
+        std::fs::write(
+            &mountinfo,
+            format!(
+                "30 1 0:26 / {} rw - cgroup2 cgroup2 rw\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let layout = vigil_stateful::CgroupLayout::from_mountinfo_file(&mountinfo).unwrap();
+        let mut b = batches();
+        b.back_mut().unwrap().pop(); // keep the container (no rmdir)
+        let mut src = Synthetic {
+            batches: b,
+            eof: false,
+            drained: None,
+            handed: 0,
+        };
+        let mut cfg = Config::new(bare());
+        cfg.resources = Some(ResourceStage::new(layout, None));
+        cfg.resource_interval = Duration::from_millis(100);
+        let mut out: Vec<u8> = Vec::new();
+        run(
+            cfg,
+            &mut src,
+            Some(&mut out),
+            tokio::time::sleep(Duration::from_millis(450)),
+        )
+        .await
+        .unwrap();
+        let stats: Vec<serde_json::Value> = lines(&out)
+            .into_iter()
+            .filter(|v| v["evt.type"] == "container_stats")
+            .collect();
+        assert!(stats.len() >= 3, "{} stats events", stats.len());
+        for v in &stats {
+            assert_eq!(v["container.id"], &CID[..12], "{v}");
+            assert_eq!(v["container.pids.usage_pct"], 30.0, "{v}");
+        }
+    }
+
     struct Broken;
     impl RecordSource for Broken {
         async fn read_batch(&mut self, _: &mut Vec<Record>) -> io::Result<()> {
