@@ -229,7 +229,20 @@ pub(crate) mod tests {
             victim_pid: 11,
             victim_name: Some("cat".into()),
         };
-        evs.extend([m, o]);
+        let mut st = evs[1].clone();
+        st.data = Data::ContainerStats(crate::event::StatsData {
+            values: vec![
+                ("container.fork_rate[10s]".into(), 12.5),
+                ("user.nproc".into(), 31.0),
+            ],
+            nproc_top_container: Some("82ac0468654e".into()),
+        });
+        let mut b = evs[0].clone();
+        b.baseline = Some(crate::event::BaselineMark {
+            in_baseline: false,
+            diff: "executable /usr/bin/nc is not in the baseline".into(),
+        });
+        evs.extend([m, o, st, b]);
         evs
     }
 
@@ -250,7 +263,7 @@ pub(crate) mod tests {
                 Data::ContainerStats(_) => "stats",
             })
             .collect();
-        assert_eq!(kinds.len(), 8, "every kind: {kinds:?}");
+        assert_eq!(kinds.len(), 9, "every kind: {kinds:?}");
         let mut payload = 0;
         let mut json = 0;
         for ev in &evs {
