@@ -335,6 +335,13 @@ impl Enricher {
         }
     }
 
+    /// The container (with metadata) and cgroup of a cgroup id, as events
+    /// of that cgroup carry them.
+    pub fn container_of(&mut self, cgroup_id: u64, now: Instant) -> (Container, Cgroup) {
+        let (c, g, _) = self.container(cgroup_id, now);
+        (c, g)
+    }
+
     fn container(&mut self, cgroup_id: u64, now: Instant) -> (Container, Cgroup, ContainerKey) {
         let Some(entry) = self.containers.resolve(cgroup_id, now) else {
             return (

@@ -141,6 +141,10 @@ where
     let mut batch: Vec<Record> = Vec::with_capacity(1024);
     let mut out = Outputs::new(events, config.detector.take(), config.recorder.take());
     let mut stats_reports = 0u64;
+    if let Some(st) = config.resources.as_mut() {
+        let n = st.seed(&mut config.enricher);
+        log::info!("resources: sampling {n} running containers");
+    }
     let mut resource_tick =
         tokio::time::interval(config.resource_interval.max(Duration::from_millis(10)));
     resource_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

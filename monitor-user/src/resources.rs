@@ -107,6 +107,55 @@ impl ResourceStage {
         self.known.len()
     }
 
+    /// Register the containers already running: every container cgroup
+    /// the registry knows that holds processes now (cgroups of the same
+    /// container without processes, such as a systemd scope above the
+    /// payload cgroup, would only duplicate it). Returns how many.
+    pub fn seed(&mut self, enricher: &mut crate::enrich::Enricher) -> usize {
+        let Some(root) = enricher.cgroup_root().map(|p| p.to_owned()) else {
+            return 0;
+        };
+        let now = Instant::now();
+        let mut n = 0;
+        for id in enricher.containers().live_ids() {
+            let (container, cgroup) = enricher.container_of(id, now);
+            let Some(path) = cgroup.path.clone() else {
+                continue;
+            };
+            if container.id == "host" {
+                continue;
+            }
+            let procs = root.join(path.trim_start_matches('/')).join("cgroup.procs");
+            let busy = std::fs::read_to_string(&procs).is_ok_and(|t| !t.trim().is_empty());
+            if busy && self.register(id, &container, &cgroup) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    fn register(&mut self, id: u64, container: &Container, cgroup: &Cgroup) -> bool {
+        let Some(path) = &cgroup.path else {
+            return false;
+        };
+        match self.sampler.add(id, path) {
+            Ok(()) => {
+                self.known.insert(
+                    id,
+                    Known {
+                        container: container.clone(),
+                        cgroup: cgroup.clone(),
+                    },
+                );
+                true
+            }
+            Err(e) => {
+                log::debug!("not sampling cgroup {path}: {e}");
+                false
+            }
+        }
+    }
+
     /// Learn from one enriched event (before it goes to the outputs).
     pub fn observe(&mut self, ev: &Event) {
         let at = Timestamp::from_nanos(ev.boot_ns);
@@ -119,20 +168,7 @@ impl ResourceStage {
         let id = ev.cgroup.id;
         let in_container = ev.container.id != "host" && id != 0;
         if in_container && !self.known.contains_key(&id) {
-            if let Some(path) = &ev.cgroup.path {
-                match self.sampler.add(id, path) {
-                    Ok(()) => {
-                        self.known.insert(
-                            id,
-                            Known {
-                                container: ev.container.clone(),
-                                cgroup: ev.cgroup.clone(),
-                            },
-                        );
-                    }
-                    Err(e) => log::debug!("not sampling cgroup {path}: {e}"),
-                }
-            }
+            self.register(id, &ev.container, &ev.cgroup);
         }
         if !in_container {
             return;
@@ -434,5 +470,26 @@ mod tests {
             alerts[0].output_fields["container.failed_fork_rate[10s]"],
             4200
         );
+    }
+
+    #[test]
+    fn seeds_running_containers_from_the_registry() {
+        let (dir, mut st) = stage();
+        let busy = "1111111111111111111111111111111111111111111111111111111111111111";
+        let idle = "2222222222222222222222222222222222222222222222222222222222222222";
+        for (id, procs) in [(busy, "123\n"), (idle, "")] {
+            let cg = dir.path().join(format!("libpod_parent/libpod-{id}"));
+            std::fs::create_dir_all(&cg).unwrap();
+            std::fs::write(cg.join("cgroup.procs"), procs).unwrap();
+            std::fs::write(cg.join("pids.current"), "1\n").unwrap();
+        }
+        let mut enricher = crate::enrich::Enricher::from_host(crate::enrich::EnrichConfig {
+            cgroup_root: Some(dir.path().to_owned()),
+            ..Default::default()
+        });
+        assert_eq!(st.seed(&mut enricher), 1);
+        let evs = st.tick(None);
+        let ids: Vec<&str> = evs.iter().map(|e| e.container.id.as_str()).collect();
+        assert_eq!(ids, [&busy[..12]]);
     }
 }
