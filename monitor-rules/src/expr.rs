@@ -329,6 +329,16 @@ impl Expr {
         out
     }
 
+    /// Visit the field of every check.
+    pub(crate) fn fields<'a>(&'a self, f: &mut impl FnMut(&'a Field)) {
+        match self {
+            Expr::Const(_) => {}
+            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| e.fields(f)),
+            Expr::Not(e) => e.fields(f),
+            Expr::Check(c) => f(&c.field),
+        }
+    }
+
     /// Visit every check (to assign memo slots).
     pub(crate) fn checks_mut(&mut self, f: &mut impl FnMut(&mut Check)) {
         match self {

@@ -106,6 +106,17 @@ pub enum FieldId {
     FdProcIsOther,
     /// vigil: the target of kill/tkill/tgkill/ptrace is the vigil agent.
     TargetIsVigil,
+    /// vigil: a sampled resource number of the event's container, host or
+    /// UID (`container.fork_rate[10s]`, `user.nproc`, ...). The argument is
+    /// [`FieldArg::Name`] with the whole canonical text, window included;
+    /// see [`crate::resource`].
+    Resource,
+    /// vigil: the container holding most of the UID's tasks (`user.nproc`).
+    UserNprocTopContainer,
+    /// vigil: the exec is covered by its image's learned process baseline.
+    ProcInBaseline,
+    /// vigil: how an exec differs from its image's baseline.
+    ProcBaselineDiff,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +210,12 @@ defs! {
     "fd.rport" => FdRport, Num, None;
     "fd.proc_is_other" => FdProcIsOther, Bool, None;
     "target.is_vigil" => TargetIsVigil, Bool, None;
+    "user.nproc_top_container" => UserNprocTopContainer, Str, None;
+    "proc.in_baseline" => ProcInBaseline, Bool, None;
+    "proc.baseline_diff" => ProcBaselineDiff, Str, None;
+    // Never looked up by this name: resource fields resolve through
+    // `crate::resource`, this row only gives the id a type.
+    "vigil.resource" => Resource, Num, Key;
 }
 
 /// Falco (syscall source) fields vigil does not supply.
@@ -444,6 +461,9 @@ impl Field {
 
     /// The canonical name with its argument (`proc.aname[2]`, `evt.arg.flags`).
     pub fn name(&self) -> String {
+        if let (FieldId::Resource, FieldArg::Name(n)) = (self.id, &self.arg) {
+            return n.to_string();
+        }
         let base = canonical(self.id);
         match &self.arg {
             FieldArg::None => base.to_owned(),
@@ -466,6 +486,12 @@ impl Field {
 
     /// Look a field up by name and optional `[arg]` text.
     pub fn lookup(name: &str, arg: Option<&str>) -> Lookup {
+        if name == "vigil.resource" {
+            return Lookup::Unknown(format!("unknown field '{name}'"));
+        }
+        if let Some(l) = crate::resource::lookup(name, arg) {
+            return l;
+        }
         if let Some(def) = FIELDS.iter().find(|d| d.name == name) {
             return resolve(def, arg);
         }
@@ -496,7 +522,10 @@ impl Field {
 
     /// Names of every supported field, for documentation and listings.
     pub fn supported_names() -> impl Iterator<Item = &'static str> {
-        FIELDS.iter().map(|d| d.name)
+        FIELDS
+            .iter()
+            .map(|d| d.name)
+            .filter(|n| *n != "vigil.resource")
     }
 }
 

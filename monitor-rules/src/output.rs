@@ -30,6 +30,14 @@ pub(crate) struct TemplateError {
 }
 
 impl OutputTemplate {
+    /// The supported fields the template names.
+    pub fn named_fields(&self) -> impl Iterator<Item = &Field> {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Field { field, .. } => field.as_ref(),
+            Piece::Text(_) => None,
+        })
+    }
+
     pub(crate) fn compile(text: &str) -> Result<OutputTemplate, Vec<TemplateError>> {
         let mut pieces = Vec::new();
         let mut errors = Vec::new();

@@ -10,6 +10,7 @@ use crate::collect::Collector;
 use crate::compile::{Compiler, Skip};
 use crate::error::{DiagKind, Diagnostic, Pos, RulesError};
 use crate::expr::{Expr, FxBuild, Memo, MEMO_SLOTS};
+use crate::field::Field;
 use crate::index::{Bucket, Candidates};
 use crate::output::OutputTemplate;
 use crate::value::{FieldSource, Value};
@@ -404,6 +405,23 @@ impl RuleSet {
     /// Every compiled rule, enabled or not, in definition order.
     pub fn rules(&self) -> &[CompiledRule] {
         &self.rules
+    }
+
+    /// Every field the enabled rules read in their conditions or outputs
+    /// (each once), e.g. for an agent that must sample
+    /// `container.fork_rate[10s]` before a rule can ask for it.
+    pub fn fields_used(&self) -> Vec<Field> {
+        let mut out: Vec<Field> = Vec::new();
+        for r in self.rules.iter().filter(|r| r.enabled) {
+            let mut add = |f: &Field| {
+                if !out.contains(f) {
+                    out.push(f.clone());
+                }
+            };
+            r.expr.fields(&mut add);
+            r.output.named_fields().for_each(&mut add);
+        }
+        out
     }
 
     pub fn get(&self, name: &str) -> Option<&CompiledRule> {

@@ -35,6 +35,10 @@ pub const ALWAYS_FIELDS: &[&str] = &[
     "container.image",
 ];
 
+/// Output field counting the alerts the throttle held back before this one
+/// ([`crate::throttle`]); present only when that is more than zero.
+pub const SUPPRESSED_FIELD: &str = "vigil.suppressed";
+
 fn always_fields() -> &'static [(&'static str, Field)] {
     static F: OnceLock<Vec<(&'static str, Field)>> = OnceLock::new();
     F.get_or_init(|| {
@@ -110,6 +114,18 @@ impl Alert {
             hostname: fields.hostname().to_owned(),
             source: "syscall",
         }
+    }
+
+    /// Say that `n` alerts of this rule and container were held back
+    /// before this one: field `vigil.suppressed` and a note in `output`.
+    pub fn note_suppressed(&mut self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.output_fields
+            .insert(SUPPRESSED_FIELD.into(), Json::from(n));
+        self.output
+            .push_str(&format!(" ({n} similar alerts suppressed)"));
     }
 
     /// The Falco JSON object.

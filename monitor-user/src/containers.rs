@@ -163,6 +163,15 @@ impl Registry {
         }
     }
 
+    /// Ids of every cgroup known and not removed.
+    pub fn live_ids(&self) -> Vec<u64> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.removed_at.is_none())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     pub fn root(&self) -> Option<&Path> {
         self.root.as_deref()
     }

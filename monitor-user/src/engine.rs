@@ -17,10 +17,12 @@ use vigil_rules::{LoadOptions, LoadReport, RuleSet, RuleSource, RulesError};
 use crate::alerts::{Alert, AlertSink};
 use crate::event::Event;
 use crate::fields::EventFields;
+use crate::throttle::{AlertRate, Throttle, Verdict};
 
 /// The default rules (`rules/` in the source tree), in load order.
 pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("00-macros.yaml", include_str!("../../rules/00-macros.yaml")),
+    ("baseline.yaml", include_str!("../../rules/baseline.yaml")),
     ("breakout.yaml", include_str!("../../rules/breakout.yaml")),
     (
         "credential_access.yaml",
@@ -30,6 +32,7 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
         "privilege_escalation.yaml",
         include_str!("../../rules/privilege_escalation.yaml"),
     ),
+    ("resource.yaml", include_str!("../../rules/resource.yaml")),
     ("tamper.yaml", include_str!("../../rules/tamper.yaml")),
     (
         "unexpected_exec.yaml",
@@ -130,6 +133,7 @@ pub struct Detector {
     current: Arc<RuleSet>,
     hostname: String,
     sink: AlertSink,
+    throttle: Throttle,
 }
 
 impl Detector {
@@ -148,6 +152,7 @@ impl Detector {
                 current: set,
                 hostname,
                 sink,
+                throttle: Throttle::new(AlertRate::default()),
             },
             Reloader { spec, tx },
         )
@@ -173,13 +178,27 @@ impl Detector {
             .collect()
     }
 
-    /// Match `ev` and write its alerts; returns how many.
+    /// Throttle alerts per rule and container at `rate` from now on
+    /// (the default is [`AlertRate::default`]).
+    pub fn set_alert_rate(&mut self, rate: AlertRate) {
+        self.throttle = Throttle::new(rate);
+    }
+
+    /// Match `ev` and write its alerts, as far as the throttle admits them;
+    /// returns how many were written.
     pub fn check(&mut self, ev: &Event) -> io::Result<usize> {
         let f = EventFields::new(ev, &self.hostname);
         let mut n = 0;
         for r in self.current.matching(&f) {
-            self.sink.write(&Alert::new(r, &f))?;
-            n += 1;
+            match self.throttle.admit(r.name(), &ev.container.id, ev.boot_ns) {
+                Verdict::Suppress => {}
+                Verdict::Admit { suppressed } => {
+                    let mut a = Alert::new(r, &f);
+                    a.note_suppressed(suppressed);
+                    self.sink.write(&a)?;
+                    n += 1;
+                }
+            }
         }
         Ok(n)
     }
@@ -187,6 +206,22 @@ impl Detector {
     /// Alerts written so far.
     pub fn written(&self) -> u64 {
         self.sink.written
+    }
+
+    /// Alerts the throttle held back so far.
+    pub fn suppressed(&self) -> u64 {
+        self.throttle.suppressed_total()
+    }
+
+    /// `{"written":N,"suppressed":N,"suppressed_pending":N}` for the
+    /// `stats` line: pending ones are not yet reported by a later alert.
+    pub fn stats_json(&self) -> String {
+        format!(
+            "{{\"written\":{},\"suppressed\":{},\"suppressed_pending\":{}}}",
+            self.sink.written,
+            self.throttle.suppressed_total(),
+            self.throttle.suppressed_pending()
+        )
     }
 }
 
@@ -394,6 +429,66 @@ mod tests {
         assert_eq!(
             names(&det),
             ["Read of shadow or sudoers file in container", "Extra"]
+        );
+    }
+
+    #[test]
+    fn a_storm_is_throttled_and_the_next_alert_carries_the_count() {
+        #[derive(Clone, Default)]
+        struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl io::Write for Shared {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Shared::default();
+        let (set, _) = RuleSpec::default().load().unwrap();
+        let (mut det, _r) = Detector::new(
+            set,
+            RuleSpec::default(),
+            "h".into(),
+            AlertSink::new(Box::new(out.clone())),
+        );
+        det.set_alert_rate("2/60".parse().unwrap());
+        let mut ev = shadow_event();
+        let mut other = shadow_event();
+        other.container.id = "0123456789ab".into();
+        let t0 = ev.boot_ns;
+        for i in 0..1000u64 {
+            ev.boot_ns = t0 + i * 1_000_000;
+            det.check(&ev).unwrap();
+        }
+        assert_eq!(det.written(), 2);
+        assert_eq!(det.suppressed(), 998);
+        // Another container has its own budget.
+        assert_eq!(det.check(&other).unwrap(), 1);
+        ev.boot_ns = t0 + 61_000_000_000;
+        assert_eq!(det.check(&ev).unwrap(), 1);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let alerts: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(alerts.len(), 4);
+        assert!(alerts[..3].iter().all(|a| a["output_fields"]
+            .get(crate::alerts::SUPPRESSED_FIELD)
+            .is_none()));
+        assert_eq!(
+            alerts[3]["output_fields"][crate::alerts::SUPPRESSED_FIELD],
+            998
+        );
+        assert!(alerts[3]["output"]
+            .as_str()
+            .unwrap()
+            .ends_with("(998 similar alerts suppressed)"));
+        let stats: serde_json::Value = serde_json::from_str(&det.stats_json()).unwrap();
+        assert_eq!(
+            stats,
+            serde_json::json!({"written": 4, "suppressed": 998, "suppressed_pending": 0})
         );
     }
 

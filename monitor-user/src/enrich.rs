@@ -313,9 +313,17 @@ impl Enricher {
             cgroup,
             ns: h.ns.into(),
             target_is_vigil: self.agent.and_then(|a| a.is_target(h.ns.pid, &data)),
+            baseline: None,
             data,
             truncated,
         }
+    }
+
+    /// The container (with metadata) and cgroup of a cgroup id, as events
+    /// of that cgroup carry them.
+    pub fn container_of(&mut self, cgroup_id: u64, now: Instant) -> (Container, Cgroup) {
+        let (c, g, _) = self.container(cgroup_id, now);
+        (c, g)
     }
 
     fn container(&mut self, cgroup_id: u64, now: Instant) -> (Container, Cgroup, ContainerKey) {

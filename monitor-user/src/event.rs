@@ -36,6 +36,21 @@ pub struct Event {
     /// time, so a replay elsewhere still knows.
     #[serde(default)]
     pub target_is_vigil: Option<bool>,
+    /// For execs in a container whose image has a learned baseline
+    /// (`vigil run --learn-baselines`): whether it is covered
+    /// ([`crate::baselines`]). Decided when the event was enriched.
+    #[serde(default)]
+    pub baseline: Option<BaselineMark>,
+}
+
+/// An exec checked against its image's process baseline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineMark {
+    /// `proc.in_baseline`: false only when an enforcing baseline does not
+    /// cover the exec.
+    pub in_baseline: bool,
+    /// `proc.baseline_diff`: how it differs (empty when covered).
+    pub diff: String,
 }
 
 impl Event {
@@ -50,6 +65,7 @@ impl Event {
             Data::CgroupMkdir(_) => "cgroup_mkdir",
             Data::CgroupRmdir(_) => "cgroup_rmdir",
             Data::OomKill { .. } => "oom_kill",
+            Data::ContainerStats(_) => "container_stats",
         }
     }
 }
@@ -181,6 +197,31 @@ pub enum Data {
         victim_pid: u32,
         victim_name: Option<String>,
     },
+    /// Synthetic, once per container per sampling interval
+    /// ([`crate::resources`]): the container's resource numbers.
+    ContainerStats(StatsData),
+}
+
+/// What the resource stage measured for one container at one instant.
+/// The numbers are stored, not recomputed, so a replay sees exactly what
+/// the live rules saw.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsData {
+    /// Resource field text (`container.fork_rate[10s]`, `user.nproc`) →
+    /// value, sorted by field; a field without a value is absent.
+    pub values: Vec<(String, f64)>,
+    /// The container holding most tasks of the UID behind `user.nproc`.
+    pub nproc_top_container: Option<String>,
+}
+
+impl StatsData {
+    /// The value stored for resource field `field` (canonical text).
+    pub fn get(&self, field: &str) -> Option<f64> {
+        self.values
+            .binary_search_by(|(k, _)| k.as_str().cmp(field))
+            .ok()
+            .map(|i| self.values[i].1)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -138,6 +138,7 @@ fn named_arg<'e>(ev: &'e Event, name: &str) -> Option<Value<'e>> {
             "victim_name" => victim_name.as_deref().map(Value::Str),
             _ => None,
         },
+        Data::ContainerStats(_) => None,
     }
 }
 
@@ -369,6 +370,19 @@ impl FieldSource for EventFields<'_> {
                 Some(Value::Bool(proc_is_other(ev, path)))
             }
             F::TargetIsVigil => ev.target_is_vigil.map(Value::Bool),
+            F::Resource => match (&ev.data, &field.arg) {
+                // The engine compares integers: values are rounded (docs/resources.md).
+                (Data::ContainerStats(st), FieldArg::Name(n)) => {
+                    st.get(n).map(|v| Value::Num(v.round() as i64))
+                }
+                _ => None,
+            },
+            F::ProcInBaseline => ev.baseline.as_ref().map(|b| Value::Bool(b.in_baseline)),
+            F::ProcBaselineDiff => ev.baseline.as_ref().map(|b| Value::Str(&b.diff)),
+            F::UserNprocTopContainer => match &ev.data {
+                Data::ContainerStats(st) => st.nproc_top_container.as_deref().map(Value::Str),
+                _ => None,
+            },
             _ => None,
         }
     }

@@ -159,6 +159,18 @@ pub fn to_value(ev: &Event) -> Value {
             put("evt.arg.victim_pid", json!(victim_pid));
             put("evt.arg.victim_name", json!(victim_name));
         }
+        Data::ContainerStats(st) => {
+            for (k, v) in &st.values {
+                put(k, json!(v));
+            }
+            if let Some(c) = &st.nproc_top_container {
+                put("user.nproc_top_container", json!(c));
+            }
+        }
+    }
+    if let Some(b) = &ev.baseline {
+        put("proc.in_baseline", json!(b.in_baseline));
+        put("proc.baseline_diff", json!(b.diff));
     }
     if !ev.truncated.is_empty() {
         put("evt.truncated", json!(ev.truncated));

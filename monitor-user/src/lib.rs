@@ -9,6 +9,8 @@
 //! log for `vigil log`.
 
 pub mod alerts;
+pub mod baseline_cli;
+pub mod baselines;
 pub mod cgroup;
 pub mod cli_rules;
 pub mod containers;
@@ -23,10 +25,12 @@ pub mod proctable;
 pub mod query;
 pub mod record;
 pub mod replay;
+pub mod resources;
 pub mod sensor;
 pub mod status;
 pub mod sysargs;
 pub mod text;
+pub mod throttle;
 
 #[cfg(test)]
 mod rule_fixtures;

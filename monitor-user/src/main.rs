@@ -60,6 +60,9 @@ enum Cmd {
     /// Check rule files, or list the rules a run would load.
     #[command(subcommand)]
     Rules(RulesCmd),
+    /// Show, export or import the process baselines of `run --learn-baselines DIR`.
+    #[command(subcommand)]
+    Baseline(vigil::baseline_cli::BaselineCmd),
     /// Benchmark helper: attach one probe-only hook until SIGINT/SIGTERM.
     #[command(hide = true)]
     BenchHook {
@@ -92,6 +95,28 @@ struct RunArgs {
     /// Append alerts (Falco JSON lines) to FILE instead of writing them to stdout.
     #[arg(long, value_name = "FILE")]
     alerts: Option<PathBuf>,
+    /// Alert throttle per rule and container: each may raise BURST alerts
+    /// at once, then one per SECS; the next alert written carries the
+    /// count held back (`vigil.suppressed`), and the `stats` line the
+    /// totals. `off` writes every alert.
+    #[arg(long, value_name = "BURST/SECS|off", default_value_t = vigil::throttle::AlertRate::default())]
+    alert_rate: vigil::throttle::AlertRate,
+    /// Seconds between two resource samples: each pass reads every
+    /// container's cgroup and emits one `container_stats` event per
+    /// container for the resource rules (docs/resources.md).
+    #[arg(long, value_name = "SECS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    resource_interval: u64,
+    /// Do not sample container resources (no `container_stats` events).
+    #[arg(long)]
+    no_resources: bool,
+    /// Learn per image what normally runs, then alert on anything else
+    /// (`proc.in_baseline`): baselines are read from and saved to DIR, one
+    /// reviewable TOML file per image (docs/baselines.md).
+    #[arg(long, value_name = "DIR")]
+    learn_baselines: Option<PathBuf>,
+    /// How long an image without a baseline file learns before enforcing.
+    #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    baseline_learn_secs: u64,
 }
 
 fn parse_ring_bytes(s: &str) -> Result<u32, String> {
@@ -127,6 +152,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Cmd::Baseline(cmd) => match vigil::baseline_cli::run(cmd) {
+            Ok(text) => {
+                print!("{text}");
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => Err(e.into()),
+        },
         Cmd::BenchHook { hook } => vigil::sensor::bench_hook::run(hook).map_err(Into::into),
     };
     exit(result.map(|()| ExitCode::SUCCESS))
@@ -159,7 +191,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         None => AlertSink::stdout(),
         Some(p) => AlertSink::append_to(p).with_context(|| format!("opening {}", p.display()))?,
     };
-    let (detector, reloader) = Detector::new(rules, spec, engine::hostname(), sink);
+    let (mut detector, reloader) = Detector::new(rules, spec, engine::hostname(), sink);
+    detector.set_alert_rate(args.alert_rate);
     let _reload = reloader
         .spawn_on_sighup()
         .context("installing the SIGHUP handler")?;
@@ -202,6 +235,28 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         config.recorder = Some(rec);
     }
     config.detector = Some(detector);
+    if let Some(dir) = &args.learn_baselines {
+        let b = vigil::baselines::BaselineStage::open(
+            dir,
+            Duration::from_secs(args.baseline_learn_secs),
+        )
+        .with_context(|| format!("loading baselines from {}", dir.display()))?;
+        log::info!(
+            "baselines: {} images from {}",
+            b.store().images().count(),
+            dir.display()
+        );
+        config.baselines = Some(b);
+    }
+    if !args.no_resources {
+        match vigil::resources::ResourceStage::from_host(Some(PathBuf::from("/proc"))) {
+            Ok(st) => {
+                config.resources = Some(st);
+                config.resource_interval = Duration::from_secs(args.resource_interval);
+            }
+            Err(e) => log::warn!("no resource sampling: reading the cgroup mounts: {e}"),
+        }
+    }
     log::info!("ready");
     let summary = match args.events.as_deref() {
         None => {
@@ -300,6 +355,14 @@ mod tests {
         assert_eq!(a.rules, [PathBuf::from("a.yaml"), PathBuf::from("d/")]);
         assert!(a.no_default_rules);
         assert_eq!(a.alerts.as_deref(), Some(Path::new("out.json")));
+        assert_eq!(a.alert_rate, vigil::throttle::AlertRate::default());
+        let cli = Cli::try_parse_from(["vigil", "run", "--alert-rate", "2/10"]).unwrap();
+        let Cmd::Run(a) = cli.cmd else {
+            panic!("not run")
+        };
+        assert_eq!((a.alert_rate.burst, a.alert_rate.period.as_secs()), (2, 10));
+        assert!(Cli::try_parse_from(["vigil", "run", "--alert-rate", "0/10"]).is_err());
+        assert!(Cli::try_parse_from(["vigil", "run", "--alert-rate", "off"]).is_ok());
         assert!(Cli::try_parse_from(["vigil", "rules", "check"]).is_err());
         assert!(Cli::try_parse_from(["vigil", "rules", "check", "x.yaml", "--strict"]).is_ok());
         assert!(Cli::try_parse_from(["vigil", "rules", "list", "--rules", "x"]).is_ok());

@@ -22,10 +22,12 @@ use monitor_common::EventKind;
 use thiserror::Error;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use crate::baselines::BaselineStage;
 use crate::engine::Detector;
 use crate::enrich::Enricher;
 use crate::event::{Clock, Event};
 use crate::record::EventRecorder;
+use crate::resources::ResourceStage;
 
 pub use crate::sensor::SensorStats;
 
@@ -40,6 +42,11 @@ pub use crate::sensor::SensorStats;
 pub trait RecordSource {
     async fn read_batch(&mut self, out: &mut Vec<Record>) -> io::Result<()>;
     fn stats(&self) -> SensorStats;
+    /// The kernel's per-cgroup totals (cgroup v2 id → counters), for a
+    /// source that counts them; `None` otherwise.
+    fn cgroup_counters(&self) -> Option<Vec<(u64, monitor_common::CgroupCounters)>> {
+        None
+    }
 }
 
 #[derive(Debug, Error)]
@@ -65,6 +72,13 @@ pub struct Config {
     pub detector: Option<Detector>,
     /// `--record DIR`: every event also goes to the flight recorder.
     pub recorder: Option<EventRecorder>,
+    /// Periodic `container_stats` events ([`crate::resources`]).
+    pub resources: Option<ResourceStage>,
+    /// Period of the resource stage.
+    pub resource_interval: Duration,
+    /// `--learn-baselines DIR`: execs learned into / checked against their
+    /// image's process baseline ([`crate::baselines`]).
+    pub baselines: Option<BaselineStage>,
 }
 
 impl Config {
@@ -75,6 +89,9 @@ impl Config {
             maintain_interval: Duration::from_secs(1),
             detector: None,
             recorder: None,
+            resources: None,
+            resource_interval: Duration::from_secs(1),
+            baselines: None,
         }
     }
 }
@@ -124,6 +141,13 @@ where
     let mut batch: Vec<Record> = Vec::with_capacity(1024);
     let mut out = Outputs::new(events, config.detector.take(), config.recorder.take());
     let mut stats_reports = 0u64;
+    if let Some(st) = config.resources.as_mut() {
+        let n = st.seed(&mut config.enricher);
+        log::info!("resources: sampling {n} running containers");
+    }
+    let mut resource_tick =
+        tokio::time::interval(config.resource_interval.max(Duration::from_millis(10)));
+    resource_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let result: Result<EndReason, PipelineError> = loop {
         tokio::select! {
@@ -132,8 +156,19 @@ where
             _ = stats_tick.tick() => {
                 let stats = source.stats();
                 out.note_source(&stats);
-                log_stats(&stats, out.events(), out.recorder_stats().as_ref());
+                log_stats(&stats, out.events(), out.recorder_stats().as_ref(), out.alert_stats());
                 stats_reports += 1;
+            }
+            _ = resource_tick.tick(), if config.resources.is_some() => {
+                if let Some(st) = config.resources.as_mut() {
+                    st.set_fields(&out.rule_fields());
+                    for ev in st.tick(source.cgroup_counters()) {
+                        out.event(ev);
+                    }
+                    if let Err(e) = out.flush().await {
+                        break Err(e);
+                    }
+                }
             }
             r = source.read_batch(&mut batch) => {
                 match r {
@@ -144,13 +179,21 @@ where
                 let now = Instant::now();
                 out.refresh_rules();
                 for rec in batch.drain(..) {
-                    out.event(config.enricher.enrich(&rec, now));
+                    let mut ev = config.enricher.enrich(&rec, now);
+                    if let Some(b) = config.baselines.as_mut() {
+                        b.annotate(&mut ev);
+                    }
+                    if let Some(st) = config.resources.as_mut() {
+                        st.observe(&ev);
+                    }
+                    out.event(ev);
                 }
                 if let Err(e) = out.flush().await {
                     break Err(e);
                 }
                 if now.duration_since(last_maintain) >= config.maintain_interval {
                     config.enricher.maintain(now, Clock::boot_now());
+                    save_baselines(config.baselines.as_mut());
                     out.note_source(&source.stats());
                     last_maintain = now;
                 }
@@ -158,15 +201,18 @@ where
         }
     };
     // Whatever ended the run: flush what we have and report.
+    save_baselines(config.baselines.as_mut());
     let stats = source.stats();
     out.note_source(&stats);
     let n_events = out.events();
     let alerts = out.alerts();
+    let alert_stats = out.alert_stats();
     let recorder = out.close().await;
     log_stats(
         &stats,
         n_events,
         recorder.as_ref().and_then(|r| r.as_ref().ok()),
+        alert_stats,
     );
     stats_reports += 1;
     let ended_by = result?;
@@ -179,6 +225,14 @@ where
         ended_by,
         recorder,
     })
+}
+
+fn save_baselines(b: Option<&mut BaselineStage>) {
+    if let Some(b) = b {
+        if let Err(e) = b.save() {
+            log::warn!("saving baselines: {e}");
+        }
+    }
 }
 
 /// The stage after enrichment, shared by `vigil run` and `vigil replay`:
@@ -274,6 +328,18 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         }
     }
 
+    /// Every field the current rules read (none without a detector).
+    pub fn rule_fields(&self) -> Vec<vigil_rules::Field> {
+        self.detector
+            .as_ref()
+            .map_or_else(Vec::new, |d| d.rules().fields_used())
+    }
+
+    /// The detector's alert counters (written, throttled) as JSON.
+    pub fn alert_stats(&self) -> Option<String> {
+        self.detector.as_ref().map(|d| d.stats_json())
+    }
+
     pub fn recorder_stats(&self) -> Option<vigil_recorder::Stats> {
         self.recorder.as_ref().map(|r| r.stats())
     }
@@ -302,8 +368,19 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
     }
 }
 
-fn log_stats(stats: &SensorStats, events: u64, recorder: Option<&vigil_recorder::Stats>) {
+fn log_stats(
+    stats: &SensorStats,
+    events: u64,
+    recorder: Option<&vigil_recorder::Stats>,
+    alerts: Option<String>,
+) {
     let mut line = stats_json(stats, events);
+    if let Some(a) = alerts {
+        line.pop();
+        line.push_str(",\"alerts\":");
+        line.push_str(&a);
+        line.push('}');
+    }
     if let Some(r) = recorder {
         line.pop();
         line.push_str(",\"recorder\":");
@@ -581,7 +658,56 @@ mod tests {
         assert_eq!(f["container.id"], &CID[..12]);
         assert_eq!(f["fd.name"], "/etc/shadow");
         assert_eq!(f["proc.cmdline"], "sh -c cat /etc/shadow");
-        assert_eq!(alerts[0]["hostname"], "node-1");
+        assert_eq!(alerts[1]["hostname"], "node-1");
+    }
+
+    #[tokio::test]
+    async fn the_resource_stage_emits_container_stats_events() {
+        // A pure v2 tree holding the test container's cgroup.
+        let dir = crate::testutil::TempDir::new("pipeline-resources");
+        let cg = dir.path().join(format!("libpod_parent/libpod-{CID}"));
+        std::fs::create_dir_all(&cg).unwrap();
+        std::fs::write(cg.join("pids.current"), "3\n").unwrap();
+        std::fs::write(cg.join("pids.max"), "10\n").unwrap();
+        let mountinfo = dir.path().join("mountinfo");
+        std::fs::write(
+            &mountinfo,
+            format!(
+                "30 1 0:26 / {} rw - cgroup2 cgroup2 rw\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let layout = vigil_stateful::CgroupLayout::from_mountinfo_file(&mountinfo).unwrap();
+        let mut b = batches();
+        b.back_mut().unwrap().pop(); // keep the container (no rmdir)
+        let mut src = Synthetic {
+            batches: b,
+            eof: false,
+            drained: None,
+            handed: 0,
+        };
+        let mut cfg = Config::new(bare());
+        cfg.resources = Some(ResourceStage::new(layout, None));
+        cfg.resource_interval = Duration::from_millis(100);
+        let mut out: Vec<u8> = Vec::new();
+        run(
+            cfg,
+            &mut src,
+            Some(&mut out),
+            tokio::time::sleep(Duration::from_millis(450)),
+        )
+        .await
+        .unwrap();
+        let stats: Vec<serde_json::Value> = lines(&out)
+            .into_iter()
+            .filter(|v| v["evt.type"] == "container_stats")
+            .collect();
+        assert!(stats.len() >= 3, "{} stats events", stats.len());
+        for v in &stats {
+            assert_eq!(v["container.id"], &CID[..12], "{v}");
+            assert_eq!(v["container.pids.usage_pct"], 30.0, "{v}");
+        }
     }
 
     struct Broken;

@@ -15,7 +15,7 @@ use crate::sensor::SensorStats;
 
 /// Names the payload of event records: postcard of [`Event`]. Bump the
 /// suffix on any change to `Event` other than appending an enum variant.
-pub const EVENT_SCHEMA: &str = "vigil.event/1";
+pub const EVENT_SCHEMA: &str = "vigil.event/2";
 
 /// Rotation and retention of `--record`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -229,7 +229,20 @@ pub(crate) mod tests {
             victim_pid: 11,
             victim_name: Some("cat".into()),
         };
-        evs.extend([m, o]);
+        let mut st = evs[1].clone();
+        st.data = Data::ContainerStats(crate::event::StatsData {
+            values: vec![
+                ("container.fork_rate[10s]".into(), 12.5),
+                ("user.nproc".into(), 31.0),
+            ],
+            nproc_top_container: Some("82ac0468654e".into()),
+        });
+        let mut b = evs[0].clone();
+        b.baseline = Some(crate::event::BaselineMark {
+            in_baseline: false,
+            diff: "executable /usr/bin/nc is not in the baseline".into(),
+        });
+        evs.extend([m, o, st, b]);
         evs
     }
 
@@ -247,9 +260,10 @@ pub(crate) mod tests {
                 Data::CgroupMkdir(_) => "mkdir",
                 Data::CgroupRmdir(_) => "rmdir",
                 Data::OomKill { .. } => "oom",
+                Data::ContainerStats(_) => "stats",
             })
             .collect();
-        assert_eq!(kinds.len(), 8, "every kind: {kinds:?}");
+        assert_eq!(kinds.len(), 9, "every kind: {kinds:?}");
         let mut payload = 0;
         let mut json = 0;
         for ev in &evs {

@@ -54,6 +54,20 @@ fn yaml_to_json(y: &Yaml) -> Json {
     }
 }
 
+/// The canonical text of a resource field key (`container.fork_rate[10s]`).
+fn resource_field(key: &str) -> Option<String> {
+    let (name, arg) = match key.split_once('[') {
+        Some((n, rest)) => (n, Some(rest.strip_suffix(']')?)),
+        None => (key, None),
+    };
+    match vigil_rules::Field::lookup(name, arg) {
+        vigil_rules::Lookup::Supported(f, _) if f.id == vigil_rules::FieldId::Resource => {
+            Some(f.name())
+        }
+        _ => None,
+    }
+}
+
 /// Parse a YAML document into JSON values.
 pub fn parse_yaml(text: &str) -> Result<Json, String> {
     let docs = YamlLoader::load_from_str(text).map_err(|e| e.to_string())?;
@@ -125,7 +139,9 @@ fn strings(v: &Json, key: &str) -> Result<Vec<String>, String> {
 /// `proc.pname`, `proc.anames` (parent first), `proc.is_exe_upper_layer`,
 /// `proc.is_exe_from_memfd`, `user.uid`, `user.euid`, `group.gid`,
 /// `container.id` (`host`, else the default container), `container.name`,
-/// `container.image`, `target.is_vigil`.
+/// `container.image`, `target.is_vigil`; for `evt.type: container_stats`
+/// any resource field (`container.fork_rate[10s]: 250`, `user.nproc: 10`)
+/// and `user.nproc_top_container`.
 pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     let get = |k: &str| m.get(k);
     let evt_type = string(get("evt.type").ok_or("evt.type is required")?, "evt.type")?;
@@ -157,7 +173,14 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     let mut fd_name: Option<String> = None;
     let mut args: Vec<Arg> = Vec::new();
     let mut target_is_vigil = None;
+    let mut baseline: Option<crate::event::BaselineMark> = None;
+    let mut stats = crate::event::StatsData::default();
     for (k, v) in m {
+        if let Some(f) = resource_field(k) {
+            let n = v.as_f64().ok_or_else(|| format!("{k}: not a number"))?;
+            stats.values.push((f, n));
+            continue;
+        }
         match k.as_str() {
             "evt.type" | "proc.name" => {}
             "evt.failed" => failed = boolean(v, k)?,
@@ -199,6 +222,23 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "container.name" => c.name = Some(string(v, k)?),
             "container.image" => c.image = Some(string(v, k)?),
             "target.is_vigil" => target_is_vigil = Some(boolean(v, k)?),
+            "proc.in_baseline" => {
+                baseline
+                    .get_or_insert(crate::event::BaselineMark {
+                        in_baseline: true,
+                        diff: String::new(),
+                    })
+                    .in_baseline = boolean(v, k)?
+            }
+            "proc.baseline_diff" => {
+                baseline
+                    .get_or_insert(crate::event::BaselineMark {
+                        in_baseline: true,
+                        diff: String::new(),
+                    })
+                    .diff = string(v, k)?
+            }
+            "user.nproc_top_container" => stats.nproc_top_container = Some(string(v, k)?),
             _ => match k.strip_prefix("evt.arg.") {
                 Some(arg) => {
                     let value = match v {
@@ -257,6 +297,10 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             flags: 17,
             flags_text: "SIGCHLD".into(),
         }),
+        "container_stats" => {
+            stats.values.sort_by(|a, b| a.0.cmp(&b.0));
+            Data::ContainerStats(stats)
+        }
         "procexit" => Data::Exit(ExitData {
             raw: 0,
             status: 0,
@@ -329,6 +373,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
         data,
         truncated: Vec::new(),
         target_is_vigil,
+        baseline,
     })
 }
 

@@ -27,6 +27,10 @@ pub struct ReplayArgs {
     /// Append alerts (Falco JSON lines) to FILE instead of writing them to stdout.
     #[arg(long, value_name = "FILE")]
     pub alerts: Option<PathBuf>,
+    /// Alert throttle per rule and container, as for `vigil run`: a burst,
+    /// then one alert per period (`BURST/SECONDS`), or `off`.
+    #[arg(long, value_name = "BURST/SECS|off", default_value_t = vigil::throttle::AlertRate::default())]
+    pub alert_rate: vigil::throttle::AlertRate,
     /// The `hostname` of alerts (default: this machine's; give the recording host's to reproduce its alerts exactly).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
@@ -52,7 +56,8 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         Some(p) => AlertSink::append_to(p).with_context(|| format!("opening {}", p.display()))?,
     };
     let hostname = a.hostname.clone().unwrap_or_else(engine::hostname);
-    let (detector, _reloader) = Detector::new(rules, spec, hostname, sink);
+    let (mut detector, _reloader) = Detector::new(rules, spec, hostname, sink);
+    detector.set_alert_rate(a.alert_rate);
     let log = open_inputs(&a.filter.paths, Some(&query))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

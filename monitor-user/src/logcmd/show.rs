@@ -121,6 +121,12 @@ pub fn details(ev: &Event) -> String {
         }
         Data::ModuleLoad { name } => name.clone(),
         Data::CgroupMkdir(g) | Data::CgroupRmdir(g) => g.path.clone(),
+        Data::ContainerStats(st) => st
+            .values
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
         Data::OomKill {
             victim_pid,
             victim_name,

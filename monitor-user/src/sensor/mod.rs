@@ -216,4 +216,14 @@ impl crate::pipeline::RecordSource for Sensor {
     fn stats(&self) -> SensorStats {
         Sensor::stats(self)
     }
+
+    fn cgroup_counters(&self) -> Option<Vec<(u64, CgroupCounters)>> {
+        match Sensor::cgroup_counters(self) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                log::warn!("reading the per-cgroup counters: {e}");
+                None
+            }
+        }
+    }
 }

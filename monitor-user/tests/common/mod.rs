@@ -47,6 +47,7 @@ pub fn base(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, web: bool, dat
         data,
         truncated: vec![],
         target_is_vigil: None,
+        baseline: None,
     }
 }
 

@@ -38,6 +38,11 @@ fn main() {
         ("bpf-prog-load", []) => bpf_prog_load(),
         ("chroot", [path]) => check(unsafe { libc::chroot(cstr(path).as_ptr()) }),
         ("kill", [pid, sig]) => kill(pid, sig),
+        ("forkbomb", [secs]) => forkbomb(secs_arg(secs)),
+        ("spawn", [n, secs]) => spawn(n.parse().unwrap_or_else(|_| usage("N")), secs_arg(secs)),
+        ("cpu", [secs]) => cpu(secs_arg(secs)),
+        ("mem", [mib]) => mem(mib.parse().unwrap_or_else(|_| usage("MIB"))),
+        ("fds", [secs]) => fds(secs_arg(secs)),
         _ => usage(&format!("unknown action or wrong arguments: {args:?}")),
     };
     match result {
@@ -53,7 +58,9 @@ fn usage(why: &str) -> ! {
          mount SRC DIR FSTYPE | unshare | setns NSPATH | open-by-handle PATH | userfaultfd\n  \
          ptrace-child | vm-writev-child | fileless ELF | setuid-root | capset\n  \
          unix-connect PATH | open-read PATH | open-write PATH | bpf-prog-load\n  \
-         chroot PATH | kill PID SIG"
+         chroot PATH | kill PID SIG\n  \
+         resource hogs (run them only under cgroup limits):\n  \
+         forkbomb SECS | spawn N SECS | cpu SECS | mem MIB | fds SECS"
     );
     std::process::exit(2);
 }
@@ -384,4 +391,97 @@ fn kill(pid: &str, sig: &str) -> Result<(), Error> {
     let sig: libc::c_int = sig.parse().unwrap_or_else(|_| usage("SIG is not a number"));
     // SAFETY: kill(2) with the pid and signal the test asked for.
     check(unsafe { libc::kill(pid, sig) })
+}
+
+fn secs_arg(s: &str) -> std::time::Duration {
+    match s.parse::<u64>() {
+        Ok(n) if (1..=120).contains(&n) => std::time::Duration::from_secs(n),
+        _ => usage("SECS must be 1..=120"),
+    }
+}
+
+/// Children that sleep `secs` then exit; returns whether fork worked.
+fn fork_sleeper(secs: std::time::Duration) -> Result<(), Error> {
+    // SAFETY: the child only sleeps and _exits (async-signal-safe calls).
+    match unsafe { libc::fork() } {
+        0 => unsafe {
+            libc::sleep(secs.as_secs() as libc::c_uint);
+            libc::_exit(0)
+        },
+        -1 => Err(Error::last_os_error()),
+        _ => Ok(()),
+    }
+}
+
+/// Forks sleeping children as fast as it can for `secs` (a fork bomb whose
+/// children end on their own; the cgroup's pids.max is the real bound).
+fn forkbomb(secs: std::time::Duration) -> Result<(), Error> {
+    let end = std::time::Instant::now() + secs;
+    let (mut ok, mut failed) = (0u64, 0u64);
+    while std::time::Instant::now() < end {
+        match fork_sleeper(secs) {
+            Ok(()) => ok += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    println!("forkbomb: {ok} forks, {failed} refused");
+    Ok(())
+}
+
+/// Starts `n` children that sleep `secs`, then waits for them.
+fn spawn(n: u32, secs: std::time::Duration) -> Result<(), Error> {
+    let mut failed = 0;
+    for _ in 0..n {
+        if fork_sleeper(secs).is_err() {
+            failed += 1;
+        }
+    }
+    println!("spawn: {} started, {failed} refused", n - failed);
+    // SAFETY: plain wait for our children.
+    while unsafe { libc::wait(std::ptr::null_mut()) } > 0 {}
+    Ok(())
+}
+
+/// Burns one CPU for `secs`.
+fn cpu(secs: std::time::Duration) -> Result<(), Error> {
+    let end = std::time::Instant::now() + secs;
+    let mut x = 0u64;
+    while std::time::Instant::now() < end {
+        for i in 0..100_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+    }
+    println!("cpu: {x}");
+    Ok(())
+}
+
+/// Allocates and touches `mib` MiB, one MiB at a time (under a memory
+/// limit the OOM killer ends it first).
+fn mem(mib: usize) -> Result<(), Error> {
+    let mut keep: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..mib {
+        keep.push(vec![1u8; 1 << 20]);
+    }
+    println!("mem: {} MiB held", keep.len());
+    Ok(())
+}
+
+/// Opens /dev/null until the fd limit, then keeps trying for `secs`
+/// (a storm of EMFILE failures).
+fn fds(secs: std::time::Duration) -> Result<(), Error> {
+    let path = cstr("/dev/null");
+    let end = std::time::Instant::now() + secs;
+    let (mut open, mut emfile) = (0u64, 0u64);
+    while std::time::Instant::now() < end {
+        // SAFETY: open(2) of a valid C string; the fds are kept on purpose.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
+        if fd >= 0 {
+            open += 1;
+        } else {
+            emfile += 1;
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+    println!("fds: {open} open, {emfile} refused");
+    Ok(())
 }

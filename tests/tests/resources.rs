@@ -1,0 +1,265 @@
+//! Live resource-monopolisation alerts, against real podman containers
+//! whose cgroup limits keep the host safe.
+//!
+//! `vigil run` (default rules, 1 s resource sampling) watches while the
+//! `vigil-actions` helper misbehaves inside a limited container: a fork
+//! bomb under `--pids-limit 64`, a CPU burner under `--cpus 0.2`, a memory
+//! hog under `--memory 32m` until OOM, an fd exhauster under a 64-fd
+//! limit, and two containers of UID 1000 sharing one `RLIMIT_NPROC` of 60. Each must raise its `resource` rule within seconds,
+//! naming the right container. A fair busy container raises none. Every
+//! hog ends on its own (a time bound or the cgroup limit), and containers
+//! are removed on drop.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+use vigil_tests::actions::{actions_image, ACTIONS_IN_IMAGE};
+use vigil_tests::events::{field, has_tag, s};
+use vigil_tests::{require_podman, require_vigil_binary, Agent, Container};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+const WAIT: Duration = Duration::from_secs(20);
+
+fn can_run() -> bool {
+    require_podman() && require_vigil_binary().is_some()
+}
+
+struct Setup {
+    _serial: std::sync::MutexGuard<'static, ()>,
+    agent: Agent,
+    image: String,
+}
+
+fn setup() -> Setup {
+    setup_events(None)
+}
+
+/// [`setup`], with every event also written to `events`.
+fn setup_events(events: Option<&std::path::Path>) -> Setup {
+    let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let image = actions_image().expect("build the actions image");
+    let mut b = Agent::builder(["run"]).echo(false);
+    if let Some(p) = events {
+        b = b.arg("--events").arg(p);
+    }
+    let agent = b.start().expect("start vigil run");
+    Setup {
+        _serial: serial,
+        agent,
+        image,
+    }
+}
+
+/// A long-running container with `opts` (limits).
+fn container(t: &Setup, opts: &[&str]) -> Container {
+    Container::run(opts, &t.image, &["sleep", "600"]).expect("start container")
+}
+
+/// Runs the helper in the container in the background (it ends on its own).
+fn act_bg(c: &Container, args: &[&str]) -> std::process::Child {
+    std::process::Command::new("podman")
+        .args(["exec", c.id(), ACTIONS_IN_IMAGE])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("podman exec")
+}
+
+/// Runs the helper under a lowered rlimit (`ulimit OPT N` in the
+/// container's shell, then exec). `podman run --ulimit` would be the usual
+/// way, but runc on some hosts (this CI's among them) refuses to set
+/// rlimits at create with EPERM; lowering a limit in the process itself is
+/// always allowed and gives the helper the same RLIMIT.
+fn act_bg_limited(c: &Container, ulimit: &str, args: &[&str]) -> std::process::Child {
+    let script = format!(
+        "ulimit {ulimit} && exec {ACTIONS_IN_IMAGE} {}",
+        args.join(" ")
+    );
+    std::process::Command::new("podman")
+        .args(["exec", c.id(), "sh", "-c", &script])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("podman exec")
+}
+
+fn resource_alerts(agent: &Agent) -> Vec<Value> {
+    agent
+        .stdout_json()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| has_tag(a, "resource"))
+        .collect()
+}
+
+/// Waits for `rule` naming container `c`; checks tags and shape.
+fn expect_alert(agent: &Agent, rule: &str, c: &Container) -> Value {
+    let found = agent.wait_stdout_json(WAIT, |v| {
+        s(v, "rule") == rule && field(v, "container.id") == c.short_id()
+    });
+    let Some(alert) = found else {
+        let seen: Vec<String> = resource_alerts(agent)
+            .iter()
+            .map(|a| format!("{} {}", s(a, "rule"), field(a, "container.id")))
+            .collect();
+        let logs = agent.stderr_lines();
+        panic!(
+            "no alert `{rule}` for {} within {WAIT:?}; resource alerts: {seen:?}\nagent log tail:\n{}",
+            c.short_id(),
+            logs[logs.len().saturating_sub(15)..].join("\n")
+        );
+    };
+    assert!(has_tag(&alert, "resource"), "{alert}");
+    assert!(
+        alert["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str().unwrap_or("").starts_with('T')),
+        "{alert}"
+    );
+    assert_eq!(field(&alert, "container.full_id"), c.id(), "{alert}");
+    alert
+}
+
+fn num(alert: &Value, key: &str) -> f64 {
+    alert["output_fields"][key].as_f64().unwrap_or(f64::NAN)
+}
+
+#[test]
+fn fork_bomb_under_pids_limit() {
+    if !can_run() {
+        return;
+    }
+    let t = setup();
+    let c = container(&t, &["--pids-limit", "64"]);
+    let mut bomb = act_bg(&c, &["forkbomb", "8"]);
+    let a = expect_alert(&t.agent, "Fork bomb in container", &c);
+    assert!(num(&a, "container.failed_fork_rate[10s]") > 5.0, "{a}");
+    let _ = bomb.wait();
+}
+
+#[test]
+fn cpu_burner_under_quota() {
+    if !can_run() {
+        return;
+    }
+    let t = setup();
+    let c = container(&t, &["--cpus", "0.2"]);
+    let mut burn = act_bg(&c, &["cpu", "25"]);
+    let a = expect_alert(&t.agent, "Container CPU pinned at its quota", &c);
+    assert!(num(&a, "container.cpu.throttled_pct[30s]") > 90.0, "{a}");
+    let _ = burn.kill();
+    let _ = burn.wait();
+}
+
+#[test]
+fn memory_hog_until_oom() {
+    if !can_run() {
+        return;
+    }
+    let t = setup();
+    let c = container(&t, &["--memory", "32m", "--memory-swap", "32m"]);
+    let mut hog = act_bg(&c, &["mem", "256"]);
+    let a = expect_alert(&t.agent, "OOM kill in container", &c);
+    assert!(num(&a, "container.oom_kills[60s]") >= 1.0, "{a}");
+    let _ = hog.wait();
+}
+
+#[test]
+fn fd_exhaustion() {
+    if !can_run() {
+        return;
+    }
+    let t = setup();
+    let c = container(&t, &[]);
+    let mut fds = act_bg_limited(&c, "-n 64", &["fds", "8"]);
+    let a = expect_alert(&t.agent, "File descriptor exhaustion in container", &c);
+    assert!(num(&a, "container.emfile_rate[10s]") > 10.0, "{a}");
+    let _ = fds.wait();
+}
+
+#[test]
+fn one_uid_starving_another_container() {
+    if !can_run() {
+        return;
+    }
+    let t = setup();
+    // RLIMIT_NPROC counts every task of UID 1000 on the host: the hog's 50
+    // sleepers leave the other container almost nothing.
+    let opts = ["--user", "1000", "--pids-limit", "200"];
+    let hog = container(&t, &opts);
+    let victim = container(&t, &opts);
+    std::thread::sleep(Duration::from_secs(1));
+    let mut a = act_bg_limited(&hog, "-u 60", &["spawn", "50", "20"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let mut b = act_bg_limited(&victim, "-u 60", &["spawn", "20", "20"]);
+    let alert = expect_alert(
+        &t.agent,
+        "UID near its process limit across containers",
+        &hog,
+    );
+    assert_eq!(field(&alert, "user.nproc_top_container"), hog.short_id());
+    assert_eq!(alert["output_fields"]["user.uid"], 1000, "{alert}");
+    assert!(
+        !resource_alerts(&t.agent).iter().any(|x| {
+            s(x, "rule") == "UID near its process limit across containers"
+                && field(x, "container.id") == victim.short_id()
+        }),
+        "the starved container is not the one named"
+    );
+    let _ = a.kill();
+    let _ = b.kill();
+    let _ = a.wait();
+    let _ = b.wait();
+}
+
+#[test]
+fn fair_busy_container_raises_no_resource_alert() {
+    if !can_run() {
+        return;
+    }
+    let dir = vigil_tests::podman::TempDir::new("vigil-resources").expect("temp dir");
+    let events = dir.path().join("events.jsonl");
+    let t = setup_events(Some(&events));
+    let c = container(
+        &t,
+        &["--pids-limit", "256", "--memory", "256m", "--cpus", "1.5"],
+    );
+    // One CPU busy, a few dozen short-lived processes, some fds: a build step.
+    let mut burn = act_bg(&c, &["cpu", "10"]);
+    let mut spawn = act_bg(&c, &["spawn", "30", "3"]);
+    let mut fds = std::process::Command::new("podman")
+        .args(["exec", c.id(), "sh", "-c"])
+        .arg("for i in 1 2 3 4 5 6 7 8; do ls / >/dev/null; cat /etc/passwd >/dev/null; sleep 1; done")
+        .spawn()
+        .expect("podman exec");
+    let _ = spawn.wait();
+    let _ = fds.wait();
+    let _ = burn.wait();
+    // Two more sampling passes see the tail of the work.
+    std::thread::sleep(Duration::from_secs(2));
+    let mine: Vec<String> = resource_alerts(&t.agent)
+        .iter()
+        .filter(|a| field(a, "container.id") == c.short_id())
+        .map(|a| a.to_string())
+        .collect();
+    assert!(
+        mine.is_empty(),
+        "resource alerts for a fair container: {mine:#?}"
+    );
+    // Positive control: the agent did sample it, and saw the busy CPU.
+    let text = std::fs::read_to_string(&events).expect("events file");
+    let busiest = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| s(e, "evt.type") == "container_stats" && s(e, "container.id") == c.short_id())
+        .filter_map(|e| e["container.cpu.pct[10s]"].as_f64())
+        .fold(f64::NAN, f64::max);
+    assert!(
+        busiest > 30.0,
+        "no container_stats event showing the busy CPU (max cpu.pct[10s] = {busiest})"
+    );
+}
