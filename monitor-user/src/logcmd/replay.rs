@@ -8,9 +8,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use vigil::alerts::AlertSink;
-use vigil::engine::{self, Detector, RuleSpec};
+use vigil::engine;
 use vigil::pipeline::Outputs;
+
+use crate::cli_outputs::{open_events, AlertArgs};
 
 use super::{open_inputs, FilterArgs, Problems};
 
@@ -18,19 +19,8 @@ use super::{open_inputs, FilterArgs, Problems};
 pub struct ReplayArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Extra rule file or directory, loaded after the defaults (repeatable), as for `vigil run`.
-    #[arg(long = "rules", value_name = "PATH")]
-    pub rules: Vec<PathBuf>,
-    /// Do not load the embedded default rules.
-    #[arg(long)]
-    pub no_default_rules: bool,
-    /// Append alerts (Falco JSON lines) to FILE instead of writing them to stdout.
-    #[arg(long, value_name = "FILE")]
-    pub alerts: Option<PathBuf>,
-    /// Alert throttle per rule and container, as for `vigil run`: a burst,
-    /// then one alert per period (`BURST/SECONDS`), or `off`.
-    #[arg(long, value_name = "BURST/SECS|off", default_value_t = vigil::throttle::AlertRate::default())]
-    pub alert_rate: vigil::throttle::AlertRate,
+    #[command(flatten)]
+    pub alerting: AlertArgs,
     /// The `hostname` of alerts (default: this machine's; give the recording host's to reproduce its alerts exactly).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
@@ -41,23 +31,8 @@ pub struct ReplayArgs {
 
 pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let query = a.filter.query()?;
-    let spec = RuleSpec {
-        paths: a.rules.clone(),
-        no_defaults: a.no_default_rules,
-        strict: false,
-    };
-    let (rules, report) = spec
-        .load()
-        .map_err(|e| anyhow::anyhow!("{}", engine::error_lines(&e).join("\n")))
-        .context("loading rules")?;
-    engine::log_report("rules", &report);
-    let sink = match &a.alerts {
-        None => AlertSink::stdout(),
-        Some(p) => AlertSink::append_to(p).with_context(|| format!("opening {}", p.display()))?,
-    };
     let hostname = a.hostname.clone().unwrap_or_else(engine::hostname);
-    let (mut detector, _reloader) = Detector::new(rules, spec, hostname, sink);
-    detector.set_alert_rate(a.alert_rate);
+    let (detector, _reloader) = a.alerting.detector(hostname)?;
     let log = open_inputs(&a.filter.paths, Some(&query))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -67,29 +42,10 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let (summary, alerts) = rt.block_on(async {
         let report = |e: &vigil_recorder::ReadError| problems.report(e);
-        let det = Some(detector);
-        match a.events.as_deref() {
-            None => {
-                let mut out = Outputs::new(None::<&mut tokio::io::Stdout>, det, None);
-                let s = vigil::replay::replay(&log, &query, &mut out, report).await;
-                s.map(|s| (s, out.alerts()))
-            }
-            Some(p) if p.as_os_str() == "-" => {
-                let mut w = tokio::io::stdout();
-                let mut out = Outputs::new(Some(&mut w), det, None);
-                let s = vigil::replay::replay(&log, &query, &mut out, report).await;
-                s.map(|s| (s, out.alerts()))
-            }
-            Some(p) => {
-                let mut w = tokio::fs::File::create(p)
-                    .await
-                    .with_context(|| format!("creating {}", p.display()))?;
-                let mut out = Outputs::new(Some(&mut w), det, None);
-                let s = vigil::replay::replay(&log, &query, &mut out, report).await;
-                s.map(|s| (s, out.alerts()))
-            }
-        }
-        .map_err(anyhow::Error::from)
+        let mut events = open_events(a.events.as_deref()).await?;
+        let mut out = Outputs::new(events.as_mut(), Some(detector), None);
+        let s = vigil::replay::replay(&log, &query, &mut out, report).await;
+        s.map(|s| (s, out.alerts())).map_err(anyhow::Error::from)
     })?;
     let secs = started.elapsed().as_secs_f64();
     let lost: u64 = summary.lost.values().sum();
