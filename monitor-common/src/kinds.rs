@@ -153,4 +153,6 @@ syscall_ids! {
     Fsopen = 49 => "fsopen",
     OpenTree = 50 => "open_tree",
     Creat = 51 => "creat",
+    Unlink = 52 => "unlink",
+    Unlinkat = 53 => "unlinkat",
 }

@@ -51,7 +51,7 @@ enum Extra {
     Open(usize),
     /// openat2: open_how into args[3..6]; apply the open filter.
     Openat2,
-    /// creat: always a write; apply the open filter.
+    /// creat, unlink, unlinkat: always a write; apply the open filter.
     Creat,
     /// connect(fd, sockaddr, addrlen): raw sockaddr into str0.
     Connect,
@@ -350,4 +350,6 @@ enter! {
     sys_enter_fsopen => Fsopen, spec(2, NONE, NONE, 0, E::None);
     sys_enter_open_tree => OpenTree, spec(3, 1, NONE, NONE, E::None);
     sys_enter_creat => Creat, spec(2, 0, NONE, NONE, E::Creat);
+    sys_enter_unlink => Unlink, spec(1, 0, NONE, NONE, E::Creat);
+    sys_enter_unlinkat => Unlinkat, spec(3, 1, NONE, NONE, E::Creat);
 }

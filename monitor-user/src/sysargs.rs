@@ -313,6 +313,16 @@ pub fn decode(r: &SyscallRecord) -> Decoded {
                 d.push("resolve", uint(5));
             }
         }
+        S::Unlink | S::Unlinkat => {
+            if id == S::Unlinkat {
+                d.push("dirfd", int(0));
+            }
+            d.str0("name", r.str0());
+            d.path = Some(escape(r.str0().bytes));
+            if id == S::Unlinkat {
+                d.push("flags", flags(2, AT_FLAGS));
+            }
+        }
         S::Fsopen => {
             d.short("fsname", r.short());
             d.push("flags", uint(1));

@@ -246,6 +246,85 @@ fn tamper_signal_to_the_agent() {
     assert!(stopped.status.success(), "{}", stopped.status);
 }
 
+/// Mounts bpffs at /sys/fs/bpf for the test if it is not mounted there,
+/// and unmounts it again (also on panic) only if the test mounted it.
+struct BpffsMount {
+    mounted_here: bool,
+}
+
+impl BpffsMount {
+    fn ensure() -> BpffsMount {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").expect("read mounts");
+        if mounts
+            .lines()
+            .any(|l| l.split(' ').nth(1) == Some("/sys/fs/bpf"))
+        {
+            return BpffsMount {
+                mounted_here: false,
+            };
+        }
+        let st = std::process::Command::new("mount")
+            .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "mounting bpffs at /sys/fs/bpf: {st}");
+        BpffsMount { mounted_here: true }
+    }
+}
+
+impl Drop for BpffsMount {
+    fn drop(&mut self) {
+        if self.mounted_here {
+            let _ = std::process::Command::new("umount")
+                .arg("/sys/fs/bpf")
+                .status();
+        }
+    }
+}
+
+#[test]
+fn tamper_unpin_of_a_bpf_object() {
+    if !can_run() {
+        return;
+    }
+    let _bpffs = BpffsMount::ensure();
+    let t = setup();
+    // A real pinned BPF object: an array map pinned by bpftool.
+    let pin = format!("/sys/fs/bpf/vigil-test-{}", std::process::id());
+    let out = std::process::Command::new("bpftool")
+        .args([
+            "map",
+            "create",
+            &pin,
+            "type",
+            "array",
+            "key",
+            "4",
+            "value",
+            "4",
+            "entries",
+            "1",
+            "name",
+            "vigil_test",
+        ])
+        .output()
+        .expect("run bpftool (installed by cargo xtask setup)");
+    assert!(
+        out.status.success(),
+        "bpftool map create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(&pin).expect("unpin the map");
+    let a = expect_alert(
+        &t.agent,
+        t.dir.path(),
+        "BPF object unpinned",
+        "tamper",
+        Where::Host,
+    );
+    assert_eq!(field(&a, "fd.name"), pin.as_str(), "{a}");
+}
+
 #[test]
 fn alerts_are_falco_json_lines() {
     if !can_run() {

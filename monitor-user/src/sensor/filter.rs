@@ -55,6 +55,8 @@ pub fn default_open_filter() -> OpenFilter {
         ("/sys/kernel/", WRITE),
         ("/sys/fs/cgroup/", WRITE),
         ("/sys/module/", WRITE),
+        // Pinned BPF objects: unlinking one unpins it (tamper).
+        ("/sys/fs/bpf/", WRITE),
         // Raw devices.
         ("/dev/mem", ANY),
         ("/dev/kmem", ANY),
