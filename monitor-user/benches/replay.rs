@@ -10,6 +10,10 @@ mod common;
 
 use std::time::Instant;
 
+// The same allocator as the `vigil` binary, so the numbers are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use vigil::alerts::AlertSink;
 use vigil::engine::{Detector, RuleSpec};
 use vigil::event::Event;
