@@ -1,12 +1,15 @@
 //! vigil: the agent library. The `vigil` binary is a thin CLI over it.
 //!
-//! Records flow `RecordSource` → [`enrich`] (with [`proctable`],
-//! [`containers`] + [`cgroup`], [`metadata`]) → [`event::Event`] → [`json`],
-//! driven by [`pipeline::run`]. [`engine`] matches events against the rules
-//! ([`fields`] is the engine's view of an event) and writes [`alerts`].
-//! [`record`] keeps every event in a flight recorder log; [`replay`] feeds
-//! a log back into the same output stage and [`query`] selects events of a
-//! log for `vigil log`.
+//! [`sensor`] loads the eBPF programs and reads their records. Records flow
+//! `RecordSource` → [`enrich`] (with [`proctable`], [`containers`] +
+//! [`cgroup`], [`metadata`]) → [`event::Event`] → the output stage of
+//! [`pipeline`]: [`json`] event lines, [`engine`] rule matching ([`fields`]
+//! is the engine's view of an event) into [`alerts`] (rate-limited by
+//! [`throttle`]), and the [`record`] flight recorder. [`resources`] adds
+//! periodic per-container `container_stats` events and [`baselines`] learned
+//! per-image process baselines. [`replay`] feeds a recorded log back into
+//! the same output stage; [`query`] selects events of a log for `vigil log`.
+//! [`status`] is what `vigil probe` and `vigil run` say about the host.
 
 pub mod alerts;
 pub mod baseline_cli;
