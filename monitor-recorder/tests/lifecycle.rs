@@ -326,7 +326,15 @@ fn encode_failures_are_counted_and_logged() {
         assert!(rec.record(ts(i), Unencodable));
     }
     let stats = rec.close().unwrap();
-    assert_eq!((stats.written, stats.failed, stats.loss_records), (0, 5, 1));
+    assert_eq!((stats.written, stats.failed), (0, 5));
+    // Pending losses are written at every periodic flush as well as at
+    // close, so the five may be split over several Loss records; what must
+    // hold is that all five are in the log.
+    assert!(
+        (1..=5).contains(&stats.loss_records),
+        "{}",
+        stats.loss_records
+    );
     let s = vigil_recorder::verify(dir.path()).unwrap();
     assert_eq!(
         s.lost.into_iter().collect::<Vec<_>>(),

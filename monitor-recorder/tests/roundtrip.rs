@@ -112,7 +112,13 @@ fn loss_reports_become_loss_records() {
     rec.flush().unwrap();
     rec.record(ts(1), sample(1));
     let stats = rec.close().unwrap();
-    assert_eq!(stats.loss_records, 2);
+    // One record per source, unless a periodic flush fell between the two
+    // kernel reports and split them: the sums per source are what count.
+    assert!(
+        (2..=3).contains(&stats.loss_records),
+        "{}",
+        stats.loss_records
+    );
 
     let log = LogReader::open(dir.path()).unwrap();
     let mut losses = Vec::new();
@@ -124,7 +130,11 @@ fn loss_reports_become_loss_records() {
         }
     }
     assert_eq!(events, 2);
-    losses.sort();
+    let mut by_source = std::collections::BTreeMap::new();
+    for (source, count) in losses {
+        *by_source.entry(source).or_insert(0) += count;
+    }
+    let losses: Vec<_> = by_source.into_iter().collect();
     assert_eq!(
         losses,
         vec![
