@@ -63,7 +63,15 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
         sh::run(
             cmd(
                 "cargo",
-                ["test", "--workspace", "--exclude", "monitor-ebpf"],
+                // --no-fail-fast: one failing test binary must not hide
+                // the results of the others.
+                [
+                    "test",
+                    "--workspace",
+                    "--exclude",
+                    "monitor-ebpf",
+                    "--no-fail-fast",
+                ],
             )
             .current_dir(root),
         )?;
