@@ -7,7 +7,6 @@
 //! record's meaning requires (an exec event shows the new program; an exit
 //! event shows the process that is leaving).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -90,9 +89,6 @@ pub struct Enricher {
     clock: Clock,
     next_num: u64,
     agent: Option<AgentId>,
-    /// Processes' pids in their own pid namespace (`proc.vpid`), from
-    /// their last exec record.
-    vpids: HashMap<u32, u32>,
 }
 
 impl Enricher {
@@ -104,7 +100,6 @@ impl Enricher {
             clock,
             next_num: 1,
             agent: None,
-            vpids: HashMap::new(),
         }
     }
 
@@ -169,8 +164,6 @@ impl Enricher {
     pub fn maintain(&mut self, now: Instant, boot_now_ns: u64) {
         self.procs.reap(boot_now_ns);
         self.containers.expire(now);
-        let procs = &self.procs;
-        self.vpids.retain(|pid, _| procs.get(*pid).is_some());
     }
 
     /// Turn one record into an event, updating the host state it implies.
@@ -204,11 +197,9 @@ impl Enricher {
                     args,
                     upper_layer: r.flags & exec_flags::EXE_UPPER_LAYER != 0,
                     memfd: r.flags & exec_flags::EXE_MEMFD != 0,
+                    vpid: (r.vpid != 0).then_some(r.vpid),
                 };
                 self.procs.on_exec(h.tgid, info, boot);
-                if r.vpid != 0 {
-                    self.vpids.insert(h.tgid, r.vpid);
-                }
                 Data::Exec(ExecData {
                     filename: escape(r.filename().bytes),
                     argc: r.argc as u32,
@@ -298,7 +289,6 @@ impl Enricher {
             }
             Record::Exit(_) => {
                 self.procs.on_exit(h.tgid, boot);
-                self.vpids.remove(&h.tgid);
             }
             _ => {}
         }
@@ -371,7 +361,7 @@ impl Enricher {
             pid: h.tgid,
             tid: h.tid,
             ppid: h.ppid,
-            vpid: self.vpids.get(&h.tgid).copied(),
+            vpid: entry.and_then(|p| p.vpid),
             uid: h.uid,
             gid: h.gid,
             euid: h.euid,

@@ -39,6 +39,8 @@ pub struct ProcInfo {
     pub container: ContainerKey,
     pub is_exe_upper_layer: Option<bool>,
     pub is_exe_from_memfd: Option<bool>,
+    /// pid in its own pid namespace (`proc.vpid`), from its last exec.
+    pub vpid: Option<u32>,
     exited_at: Option<u64>,
     last_seen: u64,
 }
@@ -58,6 +60,7 @@ impl ProcInfo {
             container,
             is_exe_upper_layer: None,
             is_exe_from_memfd: None,
+            vpid: None,
             exited_at: None,
             last_seen: 0,
         }
@@ -75,6 +78,8 @@ pub struct ExecInfo {
     pub args: Vec<String>,
     pub upper_layer: bool,
     pub memfd: bool,
+    /// pid in the process's own pid namespace, when the kernel told it.
+    pub vpid: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -225,6 +230,8 @@ impl ProcTable {
         };
         p.pid = child;
         p.ppid = ppid;
+        // The child has its own pid in the namespace; known at its exec.
+        p.vpid = None;
         p.start_boot_ns = Some(now);
         p.exited_at = None;
         p.last_seen = now;
@@ -239,6 +246,7 @@ impl ProcTable {
             p.args = info.args;
             p.is_exe_upper_layer = Some(info.upper_layer);
             p.is_exe_from_memfd = Some(info.memfd);
+            p.vpid = info.vpid;
             p.last_seen = now;
         }
     }
@@ -398,6 +406,7 @@ mod tests {
                 args: vec![],
                 upper_layer: false,
                 memfd: false,
+                vpid: None,
             },
             2,
         );
@@ -408,6 +417,7 @@ mod tests {
             (10, "bash", Some("/usr/bin/bash"))
         );
         assert_eq!(child.start_boot_ns, Some(3));
+        assert_eq!(child.vpid, None);
         t.on_exec(
             11,
             ExecInfo {
@@ -416,15 +426,18 @@ mod tests {
                 args: vec!["-la".into()],
                 upper_layer: true,
                 memfd: false,
+                vpid: Some(1),
             },
             4,
         );
         assert_eq!(t.get(11).unwrap().args, ["-la"]);
         assert_eq!(t.get(11).unwrap().is_exe_upper_layer, Some(true));
+        assert_eq!(t.get(11).unwrap().vpid, Some(1));
         t.on_exit(11, 50);
-        // Late records of the dying process still find it.
+        // Late records of the dying process still find it, vpid and all.
         assert_eq!(t.reap(100), 0);
         assert!(t.get(11).unwrap().exited());
+        assert_eq!(t.get(11).unwrap().vpid, Some(1));
         assert_eq!(t.reap(150), 1);
         assert!(t.get(11).is_none());
         assert!(t.get(10).is_some());
