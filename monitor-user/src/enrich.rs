@@ -508,6 +508,30 @@ pub(crate) mod tests {
         Record::Syscall(Box::new(r))
     }
 
+    /// connect(3, 127.0.0.1:6379) as the sensor records it: the raw
+    /// `sockaddr_in` in str0.
+    pub(crate) fn connect_loopback(pid: u32, cg: u64, boot: u64, ret: i64) -> Record {
+        let mut sa = (libc::AF_INET as u16).to_ne_bytes().to_vec();
+        sa.extend(6379u16.to_be_bytes());
+        sa.extend([127, 0, 0, 1]);
+        sa.extend([0; 8]);
+        let mut r = syscall(
+            pid,
+            cg,
+            boot,
+            SyscallId::Connect,
+            ret,
+            [3, 0, 16, 0, 0, 0],
+            &sa,
+            b"",
+            b"",
+        );
+        if let Record::Syscall(s) = &mut r {
+            s.flags |= monitor_common::records::syscall_flags::STR0_SOCKADDR;
+        }
+        r
+    }
+
     pub(crate) fn cgroup_rec(mkdir: bool, id: u64, path: &str, boot: u64) -> Record {
         let kind = if mkdir {
             EventKind::CgroupMkdir

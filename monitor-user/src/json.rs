@@ -458,23 +458,8 @@ mod docs {
         const B: u64 = 12_345_000_000_000;
         let now = Instant::now();
         let path = format!("/libpod_parent/libpod-{CID}");
-        let mut sa = (libc::AF_INET as u16).to_ne_bytes().to_vec();
-        sa.extend(6379u16.to_be_bytes());
-        sa.extend([127, 0, 0, 1]);
-        sa.extend([0; 8]);
-        let mut connect = syscall(
-            4242,
-            7,
-            B + 4_000_000,
-            SyscallId::Connect,
-            -111,
-            [3, 0, 16, 0, 0, 0],
-            &sa,
-            b"",
-            b"",
-        );
+        let mut connect = connect_loopback(4242, 7, B + 4_000_000, -111);
         if let Record::Syscall(r) = &mut connect {
-            r.flags |= syscall_flags::STR0_SOCKADDR;
             r.header.ppid = 4200;
         }
         let mut open = syscall(

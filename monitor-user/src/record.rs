@@ -134,10 +134,10 @@ pub(crate) mod tests {
     use super::*;
     use crate::enrich::tests::*;
     use crate::event::Data;
-    use crate::pipeline::{self, RecordSource};
+    use crate::pipeline;
+    use crate::testutil::Once;
     use crate::testutil::TempDir;
     use monitor_common::decode::Record;
-    use monitor_common::records::syscall_flags;
     use monitor_common::{EventKind, SyscallId};
     use std::time::Instant;
     use vigil_recorder::{Body, EventReader};
@@ -146,24 +146,7 @@ pub(crate) mod tests {
     /// starts, its shell forks and execs, opens, connects, mounts, exits.
     pub(crate) fn records() -> Vec<Record> {
         let path = format!("/libpod_parent/libpod-{CID}");
-        let mut sa = (libc::AF_INET as u16).to_ne_bytes().to_vec();
-        sa.extend(6379u16.to_be_bytes());
-        sa.extend([127, 0, 0, 1]);
-        sa.extend([0; 8]);
-        let mut connect = syscall(
-            11,
-            77,
-            6,
-            SyscallId::Connect,
-            0,
-            [3, 0, 16, 0, 0, 0],
-            &sa,
-            b"",
-            b"",
-        );
-        if let Record::Syscall(r) = &mut connect {
-            r.flags |= syscall_flags::STR0_SOCKADDR;
-        }
+        let connect = connect_loopback(11, 77, 6, 0);
         vec![
             cgroup_rec(true, 77, &path, 1),
             exec(
@@ -286,30 +269,6 @@ pub(crate) mod tests {
         assert!(framed < json, "the log must be more compact than JSON");
     }
 
-    /// Hands out the records once, then reports exhaustion; its counters
-    /// claim drops so that loss records must appear in the log.
-    struct Once(Option<Vec<Record>>);
-
-    impl RecordSource for Once {
-        async fn read_batch(&mut self, out: &mut Vec<Record>) -> std::io::Result<()> {
-            match self.0.take() {
-                Some(b) => {
-                    out.extend(b);
-                    Ok(())
-                }
-                None => Err(std::io::ErrorKind::UnexpectedEof.into()),
-            }
-        }
-
-        fn stats(&self) -> SensorStats {
-            SensorStats {
-                records: 10,
-                malformed: 2,
-                kernel_drops: vec![(EventKind::Exec, 3), (EventKind::Syscall, 4)],
-            }
-        }
-    }
-
     /// The pipeline's recorder stage: what `--events` prints is exactly
     /// what the log holds, kernel drops become loss records, and closing
     /// leaves a clean, verified log.
@@ -321,7 +280,14 @@ pub(crate) mod tests {
         let mut json: Vec<u8> = Vec::new();
         let summary = pipeline::run(
             cfg,
-            &mut Once(Some(records())),
+            &mut Once::new(
+                records(),
+                SensorStats {
+                    records: 10,
+                    malformed: 2,
+                    kernel_drops: vec![(EventKind::Exec, 3), (EventKind::Syscall, 4)],
+                },
+            ),
             Some(&mut json),
             std::future::pending::<()>(),
         )

@@ -78,12 +78,12 @@ mod tests {
     use crate::alerts::AlertSink;
     use crate::engine::{default_sources, Detector, RuleSpec};
     use crate::enrich::tests::bare;
-    use crate::pipeline::{self, RecordSource};
+    use crate::pipeline;
     use crate::record::tests::records;
     use crate::record::{open_log, EventRecorder, RecordConfig};
     use crate::sensor::SensorStats;
+    use crate::testutil::Once;
     use crate::testutil::TempDir;
-    use monitor_common::decode::Record;
     use std::io::Write;
     use std::sync::{Arc, Mutex};
     use vigil_rules::{LoadOptions, RuleSet, RuleSource};
@@ -126,22 +126,6 @@ mod tests {
         Detector::new(set, RuleSpec::default(), "node-1".into(), sink).0
     }
 
-    struct Once(Option<Vec<Record>>);
-    impl RecordSource for Once {
-        async fn read_batch(&mut self, out: &mut Vec<Record>) -> std::io::Result<()> {
-            match self.0.take() {
-                Some(b) => {
-                    out.extend(b);
-                    Ok(())
-                }
-                None => Err(std::io::ErrorKind::UnexpectedEof.into()),
-            }
-        }
-        fn stats(&self) -> SensorStats {
-            SensorStats::default()
-        }
-    }
-
     /// Same rules, same events: replay writes byte-identical alerts, in
     /// the same order, as the live pipeline that recorded them.
     #[tokio::test]
@@ -155,7 +139,7 @@ mod tests {
         recs.extend(records()); // a second round: pids reused, same rules
         let summary = pipeline::run(
             cfg,
-            &mut Once(Some(recs)),
+            &mut Once::new(recs, SensorStats::default()),
             None::<&mut Vec<u8>>,
             std::future::pending::<()>(),
         )

@@ -2,6 +2,42 @@
 
 use std::path::{Path, PathBuf};
 
+use monitor_common::decode::Record;
+
+use crate::pipeline::{RecordSource, SensorStats};
+
+/// A record source that hands out one batch, then reports exhaustion; its
+/// counters are whatever the test gives (drops make loss records appear).
+pub struct Once {
+    records: Option<Vec<Record>>,
+    stats: SensorStats,
+}
+
+impl Once {
+    pub fn new(records: Vec<Record>, stats: SensorStats) -> Once {
+        Once {
+            records: Some(records),
+            stats,
+        }
+    }
+}
+
+impl RecordSource for Once {
+    async fn read_batch(&mut self, out: &mut Vec<Record>) -> std::io::Result<()> {
+        match self.records.take() {
+            Some(b) => {
+                out.extend(b);
+                Ok(())
+            }
+            None => Err(std::io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+
+    fn stats(&self) -> SensorStats {
+        self.stats.clone()
+    }
+}
+
 /// A directory under the system temp dir, removed (with its contents) on drop.
 pub struct TempDir(PathBuf);
 
