@@ -295,38 +295,34 @@ impl<'a> Parser<'a> {
     }
 
     fn or(&mut self) -> Result<Ast, SyntaxError> {
-        let mut items = vec![self.and()?];
-        loop {
-            self.ws();
-            if self.keyword("or") {
-                self.ws();
-                items.push(self.and()?);
-            } else {
-                break;
-            }
-        }
-        Ok(if items.len() == 1 {
-            items.pop().expect("one item")
-        } else {
-            Ast::Or(items)
-        })
+        self.chain("or", Self::and, Ast::Or)
     }
 
     fn and(&mut self) -> Result<Ast, SyntaxError> {
-        let mut items = vec![self.unary()?];
+        self.chain("and", Self::unary, Ast::And)
+    }
+
+    /// `operand (keyword operand)*`: one node for a run of the same
+    /// operator, or the operand alone.
+    fn chain(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Ast, SyntaxError>,
+        node: fn(Vec<Ast>) -> Ast,
+    ) -> Result<Ast, SyntaxError> {
+        let mut items = vec![operand(self)?];
         loop {
             self.ws();
-            if self.keyword("and") {
-                self.ws();
-                items.push(self.unary()?);
-            } else {
+            if !self.keyword(keyword) {
                 break;
             }
+            self.ws();
+            items.push(operand(self)?);
         }
         Ok(if items.len() == 1 {
             items.pop().expect("one item")
         } else {
-            Ast::And(items)
+            node(items)
         })
     }
 
