@@ -20,9 +20,12 @@ pub fn encode_into<T: Serialize>(value: &T, buf: Vec<u8>) -> Result<Vec<u8>, Wri
     postcard::to_extend(value, buf).map_err(|e| WriteError::Encode(e.to_string()))
 }
 
+/// Why a payload did not decode.
+pub type DecodeError = postcard::Error;
+
 /// Decodes one payload; trailing bytes are an error (a payload is exactly
 /// one value).
-pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, postcard::Error> {
+pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DecodeError> {
     let (v, rest) = postcard::take_from_bytes(payload)?;
     if rest.is_empty() {
         Ok(v)

@@ -37,7 +37,7 @@ impl Hasher for FxHasher {
         self.0 = h;
     }
     fn write_u8(&mut self, i: u8) {
-        self.write(&[i])
+        self.write_u64(u64::from(i))
     }
     fn write_u64(&mut self, i: u64) {
         self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
@@ -132,7 +132,7 @@ pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// Checks shared between rules are evaluated once per event: results are
 /// remembered here (on the stack: no allocation per event).
-pub(crate) const MEMO_SLOTS: usize = 1024;
+pub(crate) const MEMO_SLOTS: usize = 256;
 
 pub(crate) struct Memo {
     known: [u64; MEMO_SLOTS / 64],
@@ -194,6 +194,10 @@ pub(crate) enum StrPred {
     In(StrSet),
     PMatch(Box<[PathPat]>),
     Regex(Regex),
+    /// Any of these holds: an `or` of plain string tests on one field,
+    /// merged so the field is read and dispatched on once
+    /// ([`Expr::merge_alternatives`]).
+    Any(Box<[StrPred]>),
 }
 
 #[derive(Debug)]
@@ -250,6 +254,116 @@ impl Expr {
                 }
             }
         }
+    }
+}
+
+impl Expr {
+    /// Merge, in every `or`, the plain string tests (`startswith`,
+    /// `endswith`, `contains`, `icontains`) on one field into one
+    /// check of [`StrPred::Any`]: `proc.exepath startswith /tmp/ or
+    /// proc.exepath startswith /var/tmp/ or ...` reads the field once.
+    /// Same result: each test is a pure function of the field's value, and
+    /// a missing field fails them all. `key` interns the merged check's
+    /// identity (from its members') so equal merges still share a memo
+    /// slot.
+    pub(crate) fn merge_alternatives(self, key: &mut impl FnMut(String) -> u32) -> Expr {
+        match self {
+            Expr::And(v) => Expr::And(
+                v.into_vec()
+                    .into_iter()
+                    .map(|e| e.merge_alternatives(key))
+                    .collect(),
+            ),
+            Expr::Not(e) => Expr::Not(Box::new(e.merge_alternatives(key))),
+            Expr::Or(v) => {
+                let mut out: Vec<Expr> = Vec::with_capacity(v.len());
+                // Index in `out` of the merge for each (field, mode).
+                let mut merged: Vec<(Field, Mode, usize, Vec<u32>)> = Vec::new();
+                for e in v.into_vec() {
+                    let e = e.merge_alternatives(key);
+                    let Expr::Check(c) = e else {
+                        out.push(e);
+                        continue;
+                    };
+                    if !c.is_plain_str_test() {
+                        out.push(Expr::Check(c));
+                        continue;
+                    }
+                    let Check {
+                        field,
+                        mode,
+                        test,
+                        key: k,
+                        ..
+                    } = *c;
+                    let Test::Str { pred, .. } = test else {
+                        unreachable!("a plain string test")
+                    };
+                    match merged
+                        .iter_mut()
+                        .find(|(f, m, _, _)| *f == field && *m == mode)
+                    {
+                        Some((_, _, at, keys)) => {
+                            keys.push(k);
+                            let Expr::Check(m) = &mut out[*at] else {
+                                unreachable!("merge slots hold checks")
+                            };
+                            let Test::Str { pred: p, .. } = &mut m.test else {
+                                unreachable!("merged checks are string tests")
+                            };
+                            let prev = std::mem::replace(p, StrPred::Any(Box::new([])));
+                            let mut all = match prev {
+                                StrPred::Any(v) => v.into_vec(),
+                                one => vec![one],
+                            };
+                            all.push(pred);
+                            *p = StrPred::Any(all.into());
+                        }
+                        None => {
+                            merged.push((field.clone(), mode, out.len(), vec![k]));
+                            out.push(Expr::Check(Box::new(Check {
+                                field,
+                                mode,
+                                test: Test::Str {
+                                    pred,
+                                    negate: false,
+                                },
+                                key: k,
+                                slot: NO_SLOT,
+                            })));
+                        }
+                    }
+                }
+                for (_, _, at, keys) in merged.iter().filter(|m| m.3.len() > 1) {
+                    if let Expr::Check(c) = &mut out[*at] {
+                        let ids: Vec<String> = keys.iter().map(u32::to_string).collect();
+                        c.key = key(format!("any\u{1f}{}", ids.join(",")));
+                    }
+                }
+                out.sort_by_key(Expr::cost);
+                Expr::Or(out.into())
+            }
+            e => e,
+        }
+    }
+}
+
+impl Check {
+    /// A non-negated prefix, suffix or substring test. Not `evt.type`
+    /// and not `=`: the type index and the candidate split read those.
+    fn is_plain_str_test(&self) -> bool {
+        self.field.id != FieldId::EvtType
+            && matches!(
+                &self.test,
+                Test::Str {
+                    pred: StrPred::StartsWith(_)
+                        | StrPred::EndsWith(_)
+                        | StrPred::BStartsWith(_)
+                        | StrPred::Contains(_)
+                        | StrPred::IContains(_),
+                    negate: false,
+                }
+            )
     }
 }
 
@@ -450,6 +564,7 @@ impl StrPred {
             StrPred::PMatch(_) => 4,
             StrPred::Contains(_) | StrPred::IContains(_) => 5,
             StrPred::Glob(_) | StrPred::Regex(_) => 8,
+            StrPred::Any(v) => v.iter().map(StrPred::cost).sum::<u32>().min(20),
         }
     }
 
@@ -465,6 +580,7 @@ impl StrPred {
             StrPred::Glob(r) | StrPred::Regex(r) => r.is_match(s),
             StrPred::In(set) => set.contains(s),
             StrPred::PMatch(pats) => pats.iter().any(|p| p.test(s)),
+            StrPred::Any(v) => v.iter().any(|p| p.test(s)),
         }
     }
 }
@@ -552,6 +668,17 @@ fn icontains(hay: &[u8], needle: &[u8]) -> bool {
         return false;
     }
     let last_start = hay.len() - needle.len();
+    let matches_at = |at: usize| {
+        hay[at + 1..at + needle.len()]
+            .iter()
+            .zip(rest)
+            .all(|(h, n)| h.to_ascii_lowercase() == *n)
+    };
+    // Short texts (most command lines and paths): a plain scan beats
+    // setting up a vectorised search.
+    if hay.len() < 64 {
+        return (0..=last_start).any(|at| hay[at].to_ascii_lowercase() == first && matches_at(at));
+    }
     let upper = first.to_ascii_uppercase();
     let mut from = 0;
     while from <= last_start {
@@ -559,11 +686,7 @@ fn icontains(hay: &[u8], needle: &[u8]) -> bool {
             return false;
         };
         let at = from + k;
-        if hay[at + 1..at + needle.len()]
-            .iter()
-            .zip(rest)
-            .all(|(h, n)| h.to_ascii_lowercase() == *n)
-        {
+        if matches_at(at) {
             return true;
         }
         from = at + 1;
@@ -620,6 +743,26 @@ impl NumBuf {
     }
 }
 
+/// The predicate of `glob`: globs whose only wildcard is a leading and/or
+/// trailing `*` (most path globs in rules: `/dev/sd*`, `*.so`) are a
+/// plain prefix, suffix or substring test, many times cheaper than a regex;
+/// the rest go through [`glob_regex`].
+pub(crate) fn glob_pred(glob: &str) -> Result<StrPred, regex::Error> {
+    let inner = glob.strip_prefix('*').unwrap_or(glob);
+    let (lead, inner) = (inner.len() < glob.len(), inner);
+    let lit = inner.strip_suffix('*').unwrap_or(inner);
+    let trail = lit.len() < inner.len();
+    if lit.contains(['*', '?', '[']) {
+        return glob_regex(glob).map(StrPred::Glob);
+    }
+    Ok(match (lead, trail) {
+        (false, false) => StrPred::Eq(lit.into()),
+        (false, true) => StrPred::StartsWith(lit.into()),
+        (true, false) => StrPred::EndsWith(lit.into()),
+        (true, true) => StrPred::Contains(Box::new(Finder::new(lit.as_bytes()).into_owned())),
+    })
+}
+
 /// Translate a glob (`*`, `?`, `[...]`) into an anchored regex. `*` also
 /// matches `/`, as fnmatch does without FNM_PATHNAME.
 pub(crate) fn glob_regex(glob: &str) -> Result<Regex, regex::Error> {
@@ -673,6 +816,10 @@ mod tests {
         assert!(!icontains(b"BEGIN RSA", b"rsa private"));
         assert!(icontains(b"x", b""));
         assert!(icontains(b"aaB", b"ab"));
+        // Past the short-text scan, through the vectorised search.
+        let long = format!("{}--Donate-Level=1", "x".repeat(80));
+        assert!(icontains(long.as_bytes(), b"--donate-level"));
+        assert!(!icontains(long.as_bytes(), b"--donate-levels"));
     }
 
     #[test]
@@ -680,6 +827,52 @@ mod tests {
         assert_eq!(NumBuf::new(0).as_str(), "0");
         assert_eq!(NumBuf::new(-12).as_str(), "-12");
         assert_eq!(NumBuf::new(i64::MIN).as_str(), i64::MIN.to_string());
+    }
+
+    #[test]
+    fn simple_globs_are_plain_string_tests_with_the_regex_meaning() {
+        let globs = [
+            "/dev/sd*",
+            "*.so",
+            "*/.ssh/*",
+            "/etc/shadow",
+            "*",
+            "**",
+            "",
+            "a*b",
+            "/x?",
+        ];
+        let texts = [
+            "/dev/sda",
+            "/dev/s",
+            "lib.so",
+            "lib.so.1",
+            "/root/.ssh/id",
+            ".ssh",
+            "",
+            "*",
+            "ab",
+            "a-b",
+            "/x1",
+            "/etc/shadow",
+        ];
+        for g in globs {
+            let fast = glob_pred(g).unwrap();
+            let re = glob_regex(g).unwrap();
+            for t in texts {
+                assert_eq!(fast.test(t), re.is_match(t), "glob {g:?} on {t:?}");
+            }
+        }
+        assert!(matches!(
+            glob_pred("/dev/sd*").unwrap(),
+            StrPred::StartsWith(_)
+        ));
+        assert!(matches!(glob_pred("*.so").unwrap(), StrPred::EndsWith(_)));
+        assert!(matches!(
+            glob_pred("*/.ssh/*").unwrap(),
+            StrPred::Contains(_)
+        ));
+        assert!(matches!(glob_pred("a*b").unwrap(), StrPred::Glob(_)));
     }
 
     #[test]

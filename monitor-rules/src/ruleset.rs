@@ -435,3 +435,47 @@ const _: () = {
     send_sync::<RuleSet>();
     send_sync::<RulesError>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{StrPred, Test};
+    use crate::{LoadOptions, RuleSource};
+
+    /// The checks of a one-rule set's condition, in evaluation order.
+    fn checks(cond: &str) -> Vec<String> {
+        let text =
+            format!("- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: {cond}\n");
+        let (mut set, _) =
+            RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
+        let mut out = Vec::new();
+        set.rules[0].expr.checks_mut(&mut |c| {
+            out.push(match &c.test {
+                Test::Str {
+                    pred: StrPred::Any(v),
+                    ..
+                } => format!("{} any of {}", c.field.name(), v.len()),
+                _ => c.field.name(),
+            })
+        });
+        out
+    }
+
+    #[test]
+    fn an_or_of_string_tests_on_one_field_is_one_check() {
+        assert_eq!(
+            checks(
+                "evt.type = execve and (proc.exepath startswith /tmp/ or proc.exepath glob /dev/shm/* \
+                 or proc.name = x or proc.cmdline icontains a or proc.cmdline icontains b)"
+            ),
+            ["proc.name", "proc.exepath any of 2", "proc.cmdline any of 2", "evt.type"]
+        );
+        // Equality and evt.type stay single: the indexes read them.
+        assert_eq!(
+            checks(
+                "(evt.type = execve or evt.type = execveat) and (proc.name = a or proc.name = b)"
+            ),
+            ["proc.name", "proc.name", "evt.type", "evt.type"]
+        );
+    }
+}

@@ -505,3 +505,81 @@ fn val_errors_and_skips() {
         "field 'proc.tty' is not supported by vigil"
     );
 }
+
+#[test]
+fn merged_string_alternatives_mean_the_same_as_the_or() {
+    // An `or` of prefix/suffix/substring tests on one field is evaluated
+    // as one merged check; it must mean exactly the `or` of its terms.
+    let alternatives = [
+        "proc.exepath startswith /tmp/",
+        "proc.exepath startswith /usr/",
+        "proc.exepath endswith /bash",
+        "proc.exepath contains bin/ba",
+        "proc.cmdline icontains SH",
+        "proc.cmdline icontains stratum+tcp",
+        "proc.anames startswith ssh",
+        "fd.name glob /etc/sha*",
+        "container.name startswith web",
+    ];
+    let events = [
+        proc_ev(),
+        Ev::new("execve")
+            .s("proc.exepath", "/tmp/x")
+            .s("proc.cmdline", "x"),
+        Ev::new("execve").s("proc.exepath", "/opt/bash"),
+        Ev::new("execve").s("proc.cmdline", "Stratum+TCP://pool"),
+        Ev::new("execve").l("proc.anames", &["init", "sshd"]),
+        Ev::new("execve").n("proc.exepath", 7),
+        Ev::new("execve"),
+    ];
+    // Every pair and a long run, plain, negated and inside an and.
+    let mut conds = Vec::new();
+    for (i, a) in alternatives.iter().enumerate() {
+        for b in &alternatives[i + 1..] {
+            conds.push(vec![*a, *b]);
+        }
+    }
+    conds.push(alternatives.to_vec());
+    for terms in conds {
+        let or = terms.join(" or ");
+        for ev in &events {
+            let want = terms.iter().any(|t| eval(t, ev));
+            assert_eq!(eval(&or, ev), want, "{or} on {ev:?}");
+            assert_eq!(eval(&format!("not ({or})"), ev), !want, "not ({or})");
+            let and = format!("proc.name exists and ({or})");
+            let want_and = eval("proc.name exists", ev) && want;
+            assert_eq!(eval(&and, ev), want_and, "{and} on {ev:?}");
+        }
+    }
+}
+
+#[test]
+fn equal_merged_alternatives_in_several_rules_share_correctly() {
+    let conds = [
+        "evt.type = execve and (proc.exepath startswith /tmp/ or proc.exepath startswith /dev/shm/)",
+        "evt.type = execve and (proc.exepath startswith /dev/shm/ or proc.exepath startswith /tmp/) and user.uid = 0",
+        "evt.type = execve and (proc.exepath startswith /tmp/ or proc.exepath endswith /sh)",
+        "evt.type = execve and not (proc.exepath startswith /tmp/ or proc.exepath startswith /dev/shm/)",
+    ];
+    let mut text = String::new();
+    for (i, c) in conds.iter().enumerate() {
+        text.push_str(&format!(
+            "- rule: r{i}\n  desc: d\n  output: o\n  priority: INFO\n  condition: {c}\n"
+        ));
+    }
+    let (set, _) =
+        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
+    for path in ["/tmp/a", "/dev/shm/b", "/bin/sh", "/usr/bin/x"] {
+        for uid in [0, 1] {
+            let ev = Ev::new("execve").s("proc.exepath", path).n("user.uid", uid);
+            let got: Vec<_> = set.matching(&ev).map(|r| r.name().to_owned()).collect();
+            let want: Vec<_> = conds
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| eval(c, &ev))
+                .map(|(i, _)| format!("r{i}"))
+                .collect();
+            assert_eq!(got, want, "{ev:?}");
+        }
+    }
+}

@@ -1,14 +1,15 @@
-//! Flight recorder throughput with vigil's real enriched events: recording
+//! Flight recorder throughput with vigil's enriched events: recording
 //! through `EventRecorder` (queue + writer thread; drops counted, never
-//! blocking) and replaying a log through the shared output stage with the
-//! embedded default rules (`vigil replay`'s path). Prints events/s by wall
-//! clock and per CPU second (one core's worth on a shared machine).
+//! blocking) at a sensor's 300k events/s and flat out, and replaying the
+//! log through the shared output stage with the embedded default rules
+//! (`vigil replay`'s path). Prints events/s by wall clock and per CPU
+//! second of the thread doing the work (one core's worth).
 //! `cargo bench -p monitor-user --bench replay` (EVENTS=n to change the count).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 // The same allocator as the `vigil` binary, so the numbers are the binary's.
 #[global_allocator]
@@ -20,6 +21,7 @@ use vigil::event::Event;
 use vigil::pipeline::Outputs;
 use vigil::query::Query;
 use vigil::record::{open_log, EventRecorder, RecordConfig};
+use vigil_recorder::Stats as RecordStats;
 
 fn cpu_secs() -> f64 {
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -44,32 +46,58 @@ fn events(n: usize) -> impl Iterator<Item = Event> {
     })
 }
 
+/// Offers `n` events to a recorder in `dir`, `per_10ms` every 10 ms (as
+/// fast as possible when `None`); returns what it wrote and dropped, the
+/// wall seconds until closed and the CPU seconds of the offering thread.
+fn record(dir: &std::path::Path, n: usize, per_10ms: Option<usize>) -> (RecordStats, f64, f64) {
+    let rec = EventRecorder::open(dir, &RecordConfig::default()).expect("open recorder");
+    let (t, c) = (Instant::now(), cpu_secs());
+    for (i, ev) in events(n).enumerate() {
+        if let Some(batch) = per_10ms {
+            if i % batch == 0 && i > 0 {
+                // Until this batch is due (a sleeping thread uses no CPU).
+                let due = Duration::from_millis(10) * (i / batch) as u32;
+                std::thread::sleep(due.saturating_sub(t.elapsed()));
+            }
+        }
+        rec.record(ev);
+    }
+    let cpu = cpu_secs() - c;
+    let stats = rec.close().expect("close");
+    (stats, t.elapsed().as_secs_f64(), cpu)
+}
+
 fn main() {
     let n: usize = std::env::var("EVENTS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    let dir = std::env::temp_dir().join(format!("vigil-bench-replay-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = std::env::temp_dir().join(format!("vigil-bench-replay-{}", std::process::id()));
+    let (dir, burst) = (tmp.join("paced"), tmp.join("burst"));
+    let _ = std::fs::remove_dir_all(&tmp);
 
-    // 1. Recording at the agent's pace: offered as fast as one core can.
-    let rec = EventRecorder::open(&dir, &RecordConfig::default()).expect("open recorder");
-    let (t, c) = (Instant::now(), cpu_secs());
-    for ev in events(n) {
-        rec.record(ev);
-    }
-    let stats = rec.close().expect("close");
-    let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_secs() - c);
+    // 1. Recording at a sensor's peak rate: 300k events/s, in 10 ms batches.
+    let (stats, _, cpu) = record(&dir, n, Some(3_000));
     println!(
-        "record: {n} events offered, {} written, {} dropped (counted), {:.0} bytes/event on disk; {:.0} events/s wall, {:.0} events/s per CPU-second of the agent thread",
+        "record at 300k events/s: {n} offered, {} written, {} dropped (counted), {:.0} bytes/event on disk, {:.2} us of agent CPU per event",
         stats.written,
         stats.dropped,
         stats.bytes as f64 / stats.written.max(1) as f64,
-        n as f64 / wall,
-        n as f64 / cpu.max(1e-9)
+        cpu / n as f64 * 1e6
     );
 
-    // 2. Reading and decoding alone (the floor under any replay).
+    // 2. Recording flat out: what the writer thread sustains.
+    let (stats, wall, _) = record(&burst, n / 2, None);
+    println!(
+        "record flat out: {} offered, {} written, {} dropped (counted): the writer sustains {:.0} events/s",
+        n / 2,
+        stats.written,
+        stats.dropped,
+        stats.written as f64 / wall
+    );
+    let _ = std::fs::remove_dir_all(&burst);
+
+    // 3. Reading and decoding alone (the floor under any replay).
     let log = open_log(&[&dir]).expect("open log");
     let (t, c) = (Instant::now(), cpu_secs());
     let mut read = 0u64;
@@ -79,42 +107,49 @@ fn main() {
     }
     let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_secs() - c);
     println!(
-        "read+decode: {read} records, {:.0} events/s wall, {:.0} events/s per CPU-second",
+        "read+decode: {read} events, {:.0} events/s wall, {:.0} events/s per CPU-second",
         read as f64 / wall,
         read as f64 / cpu.max(1e-9)
     );
 
-    // 3. Replay through the default rules, alerts discarded.
-    let (set, report) = RuleSpec::default().load().expect("default rules");
+    // 4. Replay through the default rules, alerts discarded. Three runs:
+    // a shared machine's neighbours slow some of them down.
+    let (_, report) = RuleSpec::default().load().expect("default rules");
     println!(
         "rules: {} loaded, {} enabled",
         report.loaded, report.enabled
     );
-    let det = Detector::new(
-        set,
-        RuleSpec::default(),
-        "bench".into(),
-        AlertSink::new(Box::new(std::io::sink())),
-    )
-    .0;
-    let log = open_log(&[&dir]).expect("open log");
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let (t, c) = (Instant::now(), cpu_secs());
-    let (s, alerts) = rt.block_on(async {
-        let mut out = Outputs::new(None::<&mut tokio::io::Sink>, Some(det), None);
-        let s = vigil::replay::replay(&log, &Query::default(), &mut out, |e| panic!("{e}"))
-            .await
-            .unwrap();
-        (s, out.alerts())
-    });
-    let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_secs() - c);
-    println!(
-        "replay: {} events, {alerts} alerts, {:.0} events/s wall, {:.0} events/s per CPU-second (one core)",
-        s.read,
-        s.read as f64 / wall,
-        s.read as f64 / cpu.max(1e-9)
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    let mut best = 0f64;
+    for run in 1..=3 {
+        let (set, _) = RuleSpec::default().load().expect("default rules");
+        let det = Detector::new(
+            set,
+            RuleSpec::default(),
+            "bench".into(),
+            AlertSink::new(Box::new(std::io::sink())),
+        )
+        .0;
+        let log = open_log(&[&dir]).expect("open log");
+        let (t, c) = (Instant::now(), cpu_secs());
+        let (s, alerts) = rt.block_on(async {
+            let mut out = Outputs::new(None::<&mut tokio::io::Sink>, Some(det), None);
+            let s = vigil::replay::replay(&log, &Query::default(), &mut out, |e| panic!("{e}"))
+                .await
+                .unwrap();
+            (s, out.alerts())
+        });
+        let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_secs() - c);
+        let rate = s.read as f64 / cpu.max(1e-9);
+        best = best.max(rate);
+        println!(
+            "replay run {run}: {} events, {alerts} alerts, {:.0} events/s wall, {rate:.0} events/s per CPU-second",
+            s.read,
+            s.read as f64 / wall,
+        );
+    }
+    println!("replay: {best:.0} events/s per CPU-second (best of 3, one core)");
+    let _ = std::fs::remove_dir_all(&tmp);
 }

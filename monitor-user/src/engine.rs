@@ -456,7 +456,7 @@ mod tests {
         det.set_alert_rate("2/60".parse().unwrap());
         let mut ev = shadow_event();
         let mut other = shadow_event();
-        other.container.id = "0123456789ab".into();
+        Arc::make_mut(&mut other.container).id = "0123456789ab".into();
         let t0 = ev.boot_ns;
         for i in 0..1000u64 {
             ev.boot_ns = t0 + i * 1_000_000;

@@ -227,7 +227,7 @@ impl Enricher {
                 if d.path.is_some() && r.str0().truncated {
                     truncated.push("fd.name".into());
                 }
-                Data::Syscall(SyscallData {
+                Data::Syscall(Box::new(SyscallData {
                     name: r.id().map(|i| i.name()).unwrap_or("syscall").to_owned(),
                     ret: r.ret,
                     res: sysargs::res_name(r.ret),
@@ -235,7 +235,7 @@ impl Enricher {
                     args: d.args,
                     fd_name: d.path,
                     sockaddr: d.sockaddr,
-                })
+                }))
             }
             Record::ModuleLoad(r) => Data::ModuleLoad {
                 name: escape(r.name()),
@@ -298,7 +298,7 @@ impl Enricher {
             num,
             boot_ns: boot,
             wall_ns: self.clock.wall_ns(boot),
-            process,
+            process: Arc::new(process),
             container,
             cgroup,
             ns: h.ns.into(),
@@ -311,26 +311,30 @@ impl Enricher {
 
     /// The container (with metadata) and cgroup of a cgroup id, as events
     /// of that cgroup carry them.
-    pub fn container_of(&mut self, cgroup_id: u64, now: Instant) -> (Container, Cgroup) {
+    pub fn container_of(&mut self, cgroup_id: u64, now: Instant) -> (Arc<Container>, Arc<Cgroup>) {
         let (c, g, _) = self.container(cgroup_id, now);
         (c, g)
     }
 
-    fn container(&mut self, cgroup_id: u64, now: Instant) -> (Container, Cgroup, ContainerKey) {
+    fn container(
+        &mut self,
+        cgroup_id: u64,
+        now: Instant,
+    ) -> (Arc<Container>, Arc<Cgroup>, ContainerKey) {
         let Some(entry) = self.containers.resolve(cgroup_id, now) else {
             return (
-                Container::default(),
-                Cgroup {
+                Arc::default(),
+                Arc::new(Cgroup {
                     id: cgroup_id,
                     path: None,
-                },
+                }),
                 None,
             );
         };
-        let cgroup = Cgroup {
+        let cgroup = Arc::new(Cgroup {
             id: cgroup_id,
             path: Some(entry.path.to_string()),
-        };
+        });
         let info = entry.info.clone();
         let key = container_key(&info);
         let Some(full) = info.container_id.clone() else {
@@ -339,7 +343,7 @@ impl Enricher {
                 qos: info.qos,
                 ..Container::default()
             };
-            return (c, cgroup, key);
+            return (Arc::new(c), cgroup, key);
         };
         let meta = self.meta.lookup(info.runtime, &full, now);
         let container = Container {
@@ -351,7 +355,7 @@ impl Enricher {
             pod_uid: info.pod_uid.clone(),
             qos: info.qos,
         };
-        (container, cgroup, key)
+        (Arc::new(container), cgroup, key)
     }
 
     fn process(&self, h: &Header) -> Process {

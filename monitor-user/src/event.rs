@@ -10,6 +10,8 @@
 //!
 //! Strings that come from the kernel are escaped text ([`crate::text`]).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::{QosClass, Runtime};
@@ -23,9 +25,15 @@ pub struct Event {
     pub boot_ns: u64,
     /// Nanoseconds since the Unix epoch ([`Clock::wall_ns`]).
     pub wall_ns: u64,
-    pub process: Process,
-    pub container: Container,
-    pub cgroup: Cgroup,
+    /// Shared with the process's other events ([`crate::shared`]).
+    #[serde(with = "crate::shared")]
+    pub process: Arc<Process>,
+    /// Shared with the container's other events.
+    #[serde(with = "crate::shared")]
+    pub container: Arc<Container>,
+    /// Shared with the cgroup's other events.
+    #[serde(with = "crate::shared")]
+    pub cgroup: Arc<Cgroup>,
     pub ns: Namespaces,
     pub data: Data,
     /// Falco field names whose value the kernel cut short.
@@ -106,7 +114,9 @@ pub struct Process {
 impl Process {
     /// `proc.cmdline`: name and args joined by spaces, as Falco prints it.
     pub fn cmdline(&self) -> String {
-        let mut s = self.name.clone();
+        let len = self.name.len() + self.args.iter().map(|a| a.len() + 1).sum::<usize>();
+        let mut s = String::with_capacity(len);
+        s.push_str(&self.name);
         for a in &self.args {
             s.push(' ');
             s.push_str(a);
@@ -187,7 +197,7 @@ pub enum Data {
     Exec(ExecData),
     Clone(CloneData),
     Exit(ExitData),
-    Syscall(SyscallData),
+    Syscall(Box<SyscallData>),
     ModuleLoad {
         name: String,
     },

@@ -30,6 +30,7 @@ pub mod record;
 pub mod replay;
 pub mod resources;
 pub mod sensor;
+pub mod shared;
 pub mod status;
 pub mod sysargs;
 pub mod text;

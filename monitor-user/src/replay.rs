@@ -41,14 +41,14 @@ pub async fn replay<W: AsyncWrite + Unpin + ?Sized>(
 ) -> Result<ReplaySummary, PipelineError> {
     let mut s = ReplaySummary::default();
     let mut since_flush = 0;
-    for item in EventReader::<Event>::new(log) {
+    for item in EventReader::<Box<Event>>::new(log) {
         match item {
             Ok(entry) => match entry.body {
                 Body::Event(ev) => {
                     s.read += 1;
                     if query.matches(&ev) {
                         s.replayed += 1;
-                        out.event(ev);
+                        out.event(*ev);
                         since_flush += 1;
                         if since_flush >= FLUSH_EVERY {
                             out.flush().await?;

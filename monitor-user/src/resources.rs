@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monitor_common::CgroupCounters;
@@ -39,8 +40,8 @@ pub const ALWAYS: &[&str] = &[
 const TASKS_REFRESH: Duration = Duration::from_secs(2);
 
 struct Known {
-    container: Container,
-    cgroup: Cgroup,
+    container: Arc<Container>,
+    cgroup: Arc<Cgroup>,
 }
 
 /// Sampling state for every container.
@@ -134,7 +135,7 @@ impl ResourceStage {
         n
     }
 
-    fn register(&mut self, id: u64, container: &Container, cgroup: &Cgroup) -> bool {
+    fn register(&mut self, id: u64, container: &Arc<Container>, cgroup: &Arc<Cgroup>) -> bool {
         let Some(path) = &cgroup.path else {
             return false;
         };
@@ -266,12 +267,12 @@ impl ResourceStage {
             num: 0,
             boot_ns: now.0,
             wall_ns: self.clock.wall_ns(now.0),
-            process: Process {
+            process: Arc::new(Process {
                 uid: uid.unwrap_or(0),
                 euid: uid.unwrap_or(0),
                 name: "vigil-sampler".into(),
                 ..Default::default()
-            },
+            }),
             container: k.container.clone(),
             cgroup: k.cgroup.clone(),
             ns: Namespaces::default(),
@@ -298,12 +299,13 @@ mod tests {
         ))
         .unwrap();
         ev.data = data;
-        ev.process.pid = pid;
-        ev.process.uid = uid;
-        ev.cgroup = Cgroup {
+        let p = Arc::make_mut(&mut ev.process);
+        p.pid = pid;
+        p.uid = uid;
+        ev.cgroup = Arc::new(Cgroup {
             id: 4242,
             path: Some("/libpod_parent/libpod-test".into()),
-        };
+        });
         ev.boot_ns = Timestamp::now().0;
         ev
     }
@@ -394,7 +396,7 @@ mod tests {
             0,
             0,
         );
-        rm.container.id = "host".into();
+        Arc::make_mut(&mut rm.container).id = "host".into();
         st.observe(&rm);
         assert!(st.tick(None).is_empty());
     }

@@ -18,6 +18,7 @@
 //! keys and defaults).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 use yaml_rust2::{Yaml, YamlLoader};
@@ -337,7 +338,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                 }
                 _ => None,
             };
-            Data::Syscall(SyscallData {
+            Data::Syscall(Box::new(SyscallData {
                 name: name.into(),
                 ret,
                 res: if ret < 0 {
@@ -349,22 +350,22 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                 args,
                 fd_name: fd_name.clone(),
                 sockaddr,
-            })
+            }))
         }
     };
     Ok(Event {
         num: 1,
         boot_ns: 12_345_000_000_000,
         wall_ns: 1_795_328_303_123_456_789,
-        process: p,
-        cgroup: Cgroup {
+        process: Arc::new(p),
+        cgroup: Arc::new(Cgroup {
             id: 7,
             path: c
                 .full_id
                 .as_ref()
                 .map(|f| format!("/machine.slice/libpod-{f}.scope/container")),
-        },
-        container: c,
+        }),
+        container: Arc::new(c),
         ns: Namespaces {
             mnt: 4026532500,
             pid: 4026532501,

@@ -125,7 +125,11 @@ const PRUNE_AT: usize = 4096;
 #[derive(Debug)]
 pub struct Throttle {
     rate: AlertRate,
-    buckets: HashMap<(String, String), Bucket>,
+    /// Rule name → container id → bucket: looked up by `&str`, so a
+    /// matching event allocates nothing once its key exists.
+    buckets: HashMap<Box<str>, HashMap<Box<str>, Bucket>>,
+    /// Buckets in all of `buckets`.
+    keys: usize,
     suppressed_total: u64,
 }
 
@@ -134,6 +138,7 @@ impl Throttle {
         Throttle {
             rate,
             buckets: HashMap::new(),
+            keys: 0,
             suppressed_total: 0,
         }
     }
@@ -149,15 +154,29 @@ impl Throttle {
         }
         let AlertRate { burst, period } = self.rate;
         let period_ns = (period.as_nanos() as u64).max(1);
-        let key = (rule.to_owned(), container.to_owned());
-        if !self.buckets.contains_key(&key) && self.buckets.len() >= PRUNE_AT {
-            self.prune(now_ns);
+        let known = self
+            .buckets
+            .get(rule)
+            .is_some_and(|m| m.contains_key(container));
+        if !known {
+            if self.keys >= PRUNE_AT {
+                self.prune(now_ns);
+            }
+            self.keys += 1;
+            self.buckets.entry(rule.into()).or_default().insert(
+                container.into(),
+                Bucket {
+                    tokens: burst,
+                    credited_ns: now_ns,
+                    suppressed: 0,
+                },
+            );
         }
-        let b = self.buckets.entry(key).or_insert(Bucket {
-            tokens: burst,
-            credited_ns: now_ns,
-            suppressed: 0,
-        });
+        let b = self
+            .buckets
+            .get_mut(rule)
+            .and_then(|m| m.get_mut(container))
+            .expect("inserted above");
         // Credit whole periods elapsed; events may come slightly out of order.
         let elapsed = now_ns.saturating_sub(b.credited_ns);
         let earned = elapsed / period_ns;
@@ -187,8 +206,11 @@ impl Throttle {
     fn prune(&mut self, now_ns: u64) {
         let AlertRate { burst, period } = self.rate;
         let full_after = period.as_nanos() as u64 * burst as u64;
-        self.buckets
-            .retain(|_, b| b.suppressed > 0 || now_ns.saturating_sub(b.credited_ns) < full_after);
+        for m in self.buckets.values_mut() {
+            m.retain(|_, b| b.suppressed > 0 || now_ns.saturating_sub(b.credited_ns) < full_after);
+        }
+        self.buckets.retain(|_, m| !m.is_empty());
+        self.keys = self.buckets.values().map(HashMap::len).sum();
     }
 
     /// Alerts held back since the start.
@@ -198,12 +220,16 @@ impl Throttle {
 
     /// Alerts held back and not yet reported by a later alert of their key.
     pub fn suppressed_pending(&self) -> u64 {
-        self.buckets.values().map(|b| b.suppressed).sum()
+        self.buckets
+            .values()
+            .flat_map(HashMap::values)
+            .map(|b| b.suppressed)
+            .sum()
     }
 
     /// Keys being tracked.
     pub fn keys(&self) -> usize {
-        self.buckets.len()
+        self.keys
     }
 }
 

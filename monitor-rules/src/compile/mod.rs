@@ -262,7 +262,10 @@ impl<'a> Compiler<'a> {
         if let Some(f) = ctx.unsupported {
             return Err(skip(f));
         }
-        let expr = expr.expect("no errors means an expression").optimize();
+        let expr = expr
+            .expect("no errors means an expression")
+            .optimize()
+            .merge_alternatives(&mut |text| self.key(text));
         let evt_types = crate::evtype::event_types(&expr);
         if evt_types.is_none() && r.enabled {
             self.warnings.push(Diagnostic {

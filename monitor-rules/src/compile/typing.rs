@@ -5,7 +5,7 @@
 use memchr::memmem::Finder;
 
 use crate::error::{DiagKind, Diagnostic};
-use crate::expr::{glob_regex, Mode, NumPred, PathPat, StrPred, StrSet, Test};
+use crate::expr::{glob_pred, glob_regex, Mode, NumPred, PathPat, StrPred, StrSet, Test};
 use crate::field::{Field, FieldId, FieldType};
 use crate::parse::{Lit, Op, Span};
 
@@ -214,13 +214,13 @@ impl Compiler<'_> {
                         )
                     })?,
             ),
-            Op::Glob => StrPred::Glob(glob_regex(v(0)).map_err(|e| {
+            Op::Glob => glob_pred(v(0)).map_err(|e| {
                 self.diag(
                     vals[0].span,
                     DiagKind::Regex,
                     format!("invalid glob '{}': {e}", v(0)),
                 )
-            })?),
+            })?,
             Op::Regex => StrPred::Regex(
                 regex::RegexBuilder::new(v(0))
                     .size_limit(1 << 20)

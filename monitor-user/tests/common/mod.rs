@@ -3,6 +3,8 @@
 //! /etc/shadow, and host noise.
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
 use vigil::cgroup::Runtime;
 use vigil::event::*;
 use vigil::sysargs::{Arg, ArgValue};
@@ -32,7 +34,7 @@ pub fn base(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, web: bool, dat
         num,
         boot_ns: secs * 1_000_000_000,
         wall_ns: T0 + secs * 1_000_000_000,
-        process: Process {
+        process: Arc::new(Process {
             pid,
             tid: pid,
             ppid,
@@ -40,9 +42,19 @@ pub fn base(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, web: bool, dat
             exe: Some(name.into()),
             exepath: Some(format!("/bin/{name}")),
             ..Default::default()
-        },
-        container: container(web),
-        cgroup: Cgroup { id: 77, path: None },
+        }),
+        container: Arc::new(container(web)),
+        cgroup: Arc::new(if web {
+            Cgroup {
+                id: 77,
+                path: Some(format!("/machine.slice/libpod-{CID}.scope/container")),
+            }
+        } else {
+            Cgroup {
+                id: 12,
+                path: Some("/system.slice/cron.service".into()),
+            }
+        }),
         ns: Namespaces::default(),
         data,
         truncated: vec![],
@@ -76,7 +88,7 @@ pub fn exec(
             exe_on_overlay: true,
         }),
     );
-    e.process.args = args.iter().map(|s| s.to_string()).collect();
+    Arc::make_mut(&mut e.process).args = args.iter().map(|s| s.to_string()).collect();
     e
 }
 
@@ -122,18 +134,27 @@ pub fn open(num: u64, secs: u64, pid: u32, path: &str, web: bool) -> Event {
         100,
         "cat",
         web,
-        Data::Syscall(SyscallData {
+        Data::Syscall(Box::new(SyscallData {
             name: "openat".into(),
             ret: 3,
             res: "SUCCESS".into(),
             raw_args: [0; 6],
-            args: vec![Arg {
-                name: "name".into(),
-                value: ArgValue::Str(path.into()),
-            }],
+            args: vec![
+                Arg {
+                    name: "name".into(),
+                    value: ArgValue::Str(path.into()),
+                },
+                Arg {
+                    name: "flags".into(),
+                    value: ArgValue::Flags {
+                        raw: 0x80000,
+                        text: "O_RDONLY|O_CLOEXEC".into(),
+                    },
+                },
+            ],
             fd_name: Some(path.into()),
             sockaddr: None,
-        }),
+        })),
     )
 }
 

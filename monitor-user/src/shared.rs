@@ -1,0 +1,277 @@
+//! Event context shared between events: the process, container and cgroup
+//! that thousands of consecutive events repeat.
+//!
+//! In memory they are `Arc`s, so every stage after the enricher hands them
+//! on without copying strings. In the log (a compact encoding that is not
+//! self-describing: postcard) each is written as a byte string holding its
+//! own nested encoding; decoding looks those bytes up in a small per-thread
+//! cache of recently decoded values, so a replay decodes each distinct
+//! process, container or cgroup once, not once per event, and its events share one
+//! allocation. Every record still carries its full context: nothing depends
+//! on another record, so a damaged record costs only itself. Self-describing
+//! formats (JSON) see the plain value.
+//!
+//! Used as `#[serde(with = "crate::shared")]` on `Arc<T>` fields of a type
+//! that implements [`Shared`].
+
+use std::cell::RefCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeOwned, Visitor};
+use serde::{Deserializer, Serialize, Serializer};
+
+/// Slots in each type's decode cache (a power of two). Enough for the
+/// threads active at once on a busy host; a miss only costs a decode.
+const SLOTS: usize = 256;
+
+/// A value that events share and that decodes through a cache.
+pub trait Shared: Serialize + DeserializeOwned + 'static {
+    /// Runs `f` on this thread's decode cache for the type.
+    fn with_cache<R>(f: impl FnOnce(&mut Cache<Self>) -> R) -> R;
+}
+
+/// Implements [`Shared`] for a type, with its own thread-local cache.
+macro_rules! shared {
+    ($t:ty) => {
+        impl Shared for $t {
+            fn with_cache<R>(f: impl FnOnce(&mut Cache<Self>) -> R) -> R {
+                thread_local! {
+                    static CACHE: RefCell<Cache<$t>> = RefCell::new(Cache::new());
+                }
+                CACHE.with(|c| f(&mut c.borrow_mut()))
+            }
+        }
+    };
+}
+shared!(crate::event::Process);
+shared!(crate::event::Container);
+shared!(crate::event::Cgroup);
+
+/// Direct-mapped: slot `hash(bytes) % SLOTS` holds the last value decoded
+/// from bytes with that hash. Memory is bounded by `SLOTS` values.
+pub struct Cache<T> {
+    slots: Vec<Option<Entry<T>>>,
+    /// The slot of the last lookup: runs of events of one process or
+    /// container skip the hash.
+    last: usize,
+}
+
+/// Encoded bytes and the value they decoded to.
+type Entry<T> = (Box<[u8]>, Arc<T>);
+
+impl<T: Shared> Cache<T> {
+    fn new() -> Self {
+        Cache {
+            slots: (0..SLOTS).map(|_| None).collect(),
+            last: 0,
+        }
+    }
+
+    /// The value encoded by `bytes`, decoded at most once while it stays
+    /// in its slot.
+    fn get(&mut self, bytes: &[u8]) -> Result<Arc<T>, vigil_recorder::typed::DecodeError> {
+        if let Some((key, value)) = &self.slots[self.last] {
+            if **key == *bytes {
+                return Ok(value.clone());
+            }
+        }
+        self.last = hash(bytes) as usize % SLOTS;
+        let slot = &mut self.slots[self.last];
+        if let Some((key, value)) = slot {
+            if **key == *bytes {
+                return Ok(value.clone());
+            }
+        }
+        let value = Arc::new(vigil_recorder::typed::decode::<T>(bytes)?);
+        *slot = Some((bytes.into(), value.clone()));
+        Ok(value)
+    }
+}
+
+/// FxHash over 8-byte words: fast, and good enough to spread slots.
+fn hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8-byte chunk"));
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+    }
+    h ^ (h >> 29)
+}
+
+thread_local! {
+    /// Reused buffer for the nested encoding.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+pub fn serialize<T: Shared, S: Serializer>(value: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
+    if s.is_human_readable() {
+        return value.serialize(s);
+    }
+    let buf = SCRATCH.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let buf = vigil_recorder::typed::encode_into(&**value, clear(buf))
+        .map_err(serde::ser::Error::custom)?;
+    let out = s.serialize_bytes(&buf);
+    SCRATCH.with(|b| *b.borrow_mut() = buf);
+    out
+}
+
+fn clear(mut buf: Vec<u8>) -> Vec<u8> {
+    buf.clear();
+    buf
+}
+
+pub fn deserialize<'de, T: Shared, D: Deserializer<'de>>(d: D) -> Result<Arc<T>, D::Error> {
+    if d.is_human_readable() {
+        return T::deserialize(d).map(Arc::new);
+    }
+    d.deserialize_bytes(Nested(PhantomData))
+}
+
+struct Nested<T>(PhantomData<T>);
+
+impl<T: Shared> Visitor<'_> for Nested<T> {
+    type Value = Arc<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "the nested encoding of a {}", std::any::type_name::<T>())
+    }
+
+    fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Arc<T>, E> {
+        T::with_cache(|c| c.get(bytes)).map_err(E::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Container, Process};
+
+    fn process(pid: u32, name: &str) -> Arc<Process> {
+        Arc::new(Process {
+            pid,
+            name: name.into(),
+            args: vec!["-c".into(), "id".into()],
+            ..Process::default()
+        })
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Ev {
+        #[serde(with = "crate::shared")]
+        p: Arc<Process>,
+        #[serde(with = "crate::shared")]
+        c: Arc<Container>,
+        n: u32,
+    }
+
+    fn encode(ev: &Ev) -> Vec<u8> {
+        vigil_recorder::typed::encode_into(ev, Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn repeated_context_decodes_once_and_is_shared() {
+        let a = Ev {
+            p: process(7, "sh"),
+            c: Arc::new(Container::default()),
+            n: 1,
+        };
+        let b = Ev {
+            p: process(7, "sh"),
+            c: Arc::new(Container::default()),
+            n: 2,
+        };
+        let other = Ev {
+            p: process(8, "cat"),
+            c: a.c.clone(),
+            n: 3,
+        };
+        let da: Ev = vigil_recorder::typed::decode(&encode(&a)).unwrap();
+        let db: Ev = vigil_recorder::typed::decode(&encode(&b)).unwrap();
+        let dother: Ev = vigil_recorder::typed::decode(&encode(&other)).unwrap();
+        assert_eq!((&da, &db, &dother), (&a, &b, &other));
+        assert!(Arc::ptr_eq(&da.p, &db.p), "same bytes, same Arc");
+        assert!(Arc::ptr_eq(&da.c, &dother.c));
+        assert!(!Arc::ptr_eq(&da.p, &dother.p));
+    }
+
+    #[test]
+    fn a_slot_collision_replaces_and_still_decodes_right() {
+        // More distinct processes than slots: every one still decodes to
+        // itself, whatever was evicted.
+        for round in 0..2 {
+            for pid in 0..(SLOTS as u32 * 2) {
+                let ev = Ev {
+                    p: process(pid, "w"),
+                    c: Arc::new(Container::default()),
+                    n: round,
+                };
+                let back: Ev = vigil_recorder::typed::decode(&encode(&ev)).unwrap();
+                assert_eq!(back, ev);
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_nested_bytes_are_an_error() {
+        let ev = Ev {
+            p: process(7, "sh"),
+            c: Arc::new(Container::default()),
+            n: 1,
+        };
+        let mut bytes = encode(&ev);
+        // The process's nested length comes first; claim one byte more
+        // than the nested value holds, so it has trailing garbage.
+        let inner = bytes[0] as usize;
+        bytes[0] += 1;
+        bytes.insert(1 + inner, 0x00);
+        assert!(vigil_recorder::typed::decode::<Ev>(&bytes).is_err());
+    }
+
+    #[test]
+    fn damaged_real_events_never_panic_and_never_poison_the_cache() {
+        // Every truncation and every single-byte change of real enriched
+        // events of each kind: an error or some event, never a panic; and
+        // the intact events still decode to themselves afterwards (a bad
+        // record never leaves a wrong value cached under good bytes).
+        let evs = crate::record::tests::events();
+        let encoded: Vec<Vec<u8>> = evs
+            .iter()
+            .map(|e| vigil_recorder::typed::encode_into(e, Vec::new()).unwrap())
+            .collect();
+        for bytes in &encoded {
+            for cut in 0..bytes.len() {
+                assert!(
+                    vigil_recorder::typed::decode::<crate::event::Event>(&bytes[..cut]).is_err()
+                );
+            }
+            for at in 0..bytes.len() {
+                let mut bad = bytes.clone();
+                bad[at] ^= 0x5a;
+                let _ = vigil_recorder::typed::decode::<crate::event::Event>(&bad);
+            }
+        }
+        for (e, bytes) in evs.iter().zip(&encoded) {
+            let back: crate::event::Event = vigil_recorder::typed::decode(bytes).unwrap();
+            assert_eq!(&back, e);
+        }
+    }
+
+    #[test]
+    fn json_sees_the_plain_value() {
+        let ev = Ev {
+            p: process(7, "sh"),
+            c: Arc::new(Container::default()),
+            n: 1,
+        };
+        let text = serde_json::to_string(&ev).unwrap();
+        assert!(text.contains(r#""name":"sh""#), "{text}");
+        assert_eq!(serde_json::from_str::<Ev>(&text).unwrap(), ev);
+    }
+}
