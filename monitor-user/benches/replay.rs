@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::sync::Arc;
 use vigil::alerts::AlertSink;
 use vigil::engine::{Detector, RuleSpec};
-use vigil::event::Event;
+
+use vigil::event::{Data, Event};
 use vigil::pipeline::Outputs;
 use vigil::query::Query;
 use vigil::record::{open_log, EventRecorder, RecordConfig};
@@ -34,7 +36,9 @@ fn cpu_secs() -> f64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
-/// The scenario repeated with growing times and numbers.
+/// The scenario repeated with growing times and numbers, each round by
+/// new processes (new pids running the same programs, as a shell loop
+/// does): every process is new to a replay once, like in a real log.
 fn events(n: usize) -> impl Iterator<Item = Event> {
     let base = common::scenario();
     (0..n).map(move |i| {
@@ -42,6 +46,17 @@ fn events(n: usize) -> impl Iterator<Item = Event> {
         e.num = i as u64 + 1;
         e.wall_ns += i as u64 * 1_000;
         e.boot_ns += i as u64 * 1_000;
+        let shift = (i / base.len()) as u32 * 1_000;
+        let p = Arc::make_mut(&mut e.process);
+        p.pid += shift;
+        p.tid += shift;
+        if p.ppid >= 100 {
+            p.ppid += shift;
+        }
+        if let Data::Clone(c) = &mut e.data {
+            c.child_pid += shift;
+            c.child_tid += shift;
+        }
         e
     })
 }

@@ -60,15 +60,15 @@ impl BaselineStage {
             return;
         };
         let p = &ev.process;
-        let Some(exe) = p.exepath.as_deref() else {
+        let Some(exe) = p.exec.exepath.as_deref() else {
             return;
         };
-        let mut argv: Vec<&str> = Vec::with_capacity(p.args.len() + 1);
-        argv.push(p.exe.as_deref().unwrap_or(&p.name));
-        argv.extend(p.args.iter().map(String::as_str));
+        let mut argv: Vec<&str> = Vec::with_capacity(p.exec.args.len() + 1);
+        argv.push(p.exec.exe.as_deref().unwrap_or(&p.name));
+        argv.extend(p.exec.args.iter().map(String::as_str));
         // The runtime, for the container's first process and exec
         // sessions: learned like any parent, so both compare alike.
-        let parent = p.pexepath.as_deref();
+        let parent = p.exec.pexepath.as_deref();
         let now_unix = ev.wall_ns / 1_000_000_000;
         let v = self.store.observe(image, exe, parent, &argv, now_unix);
         match v.state {

@@ -17,8 +17,8 @@ use monitor_common::records::{exec_flags, Header};
 use crate::cgroup::CgroupInfo;
 use crate::containers::{Registry, RegistryConfig};
 use crate::event::{
-    Cgroup, CgroupData, Clock, CloneData, Container, Data, Event, ExecData, ExitData, Process,
-    SyscallData,
+    Cgroup, CgroupData, Clock, CloneData, Container, Data, Event, ExecContext, ExecData, ExitData,
+    Process, SyscallData,
 };
 use crate::metadata::{Metadata, MetadataConfig};
 use crate::proctable::{ContainerKey, ExecInfo, ProcTable, ProcTableConfig};
@@ -371,15 +371,17 @@ impl Enricher {
             euid: h.euid,
             egid: h.egid,
             name: escape(h.comm()),
-            exe: entry.and_then(|p| p.exe.clone()),
-            exepath: entry.and_then(|p| p.exepath.clone()),
-            args: entry.map(|p| p.args.clone()).unwrap_or_default(),
             start_boot_ns: entry.and_then(|p| p.start_boot_ns),
-            is_exe_upper_layer: entry.and_then(|p| p.is_exe_upper_layer),
-            is_exe_from_memfd: entry.and_then(|p| p.is_exe_from_memfd),
-            pname: parent.map(|p| p.comm.clone()),
-            pexepath: parent.and_then(|p| p.exepath.clone()),
-            ancestors: self.procs.ancestry(h.tgid),
+            exec: Arc::new(ExecContext {
+                exe: entry.and_then(|p| p.exe.clone()),
+                exepath: entry.and_then(|p| p.exepath.clone()),
+                args: entry.map(|p| p.args.clone()).unwrap_or_default(),
+                is_exe_upper_layer: entry.and_then(|p| p.is_exe_upper_layer),
+                is_exe_from_memfd: entry.and_then(|p| p.is_exe_from_memfd),
+                pname: parent.map(|p| p.comm.clone()),
+                pexepath: parent.and_then(|p| p.exepath.clone()),
+                ancestors: self.procs.ancestry(h.tgid),
+            }),
         }
     }
 }
@@ -636,10 +638,10 @@ pub(crate) mod tests {
         assert_eq!(ev.container.full_id.as_deref(), Some(CID));
         assert_eq!(ev.container.runtime, Runtime::Podman);
         assert_eq!(ev.cgroup.path.as_deref(), Some(path.as_str()));
-        assert_eq!(ev.process.exe.as_deref(), Some("/bin/ls"));
-        assert_eq!(ev.process.exepath.as_deref(), Some("/usr/bin/ls"));
-        assert_eq!(ev.process.args, ["-la"]);
-        assert_eq!(ev.process.is_exe_upper_layer, Some(true));
+        assert_eq!(ev.process.exec.exe.as_deref(), Some("/bin/ls"));
+        assert_eq!(ev.process.exec.exepath.as_deref(), Some("/usr/bin/ls"));
+        assert_eq!(ev.process.exec.args, ["-la"]);
+        assert_eq!(ev.process.exec.is_exe_upper_layer, Some(true));
         assert_eq!(ev.wall_ns, 1_000_000_000_000_000_020);
         assert_eq!(ev.evt_type(), "execve");
         // The cgroup is removed; queued records still resolve during grace.
@@ -679,9 +681,9 @@ pub(crate) mod tests {
             r.header.ppid = 10;
         }
         let ev = e.enrich(&rec, now);
-        assert_eq!(ev.process.pname.as_deref(), Some("sh"));
-        assert_eq!(ev.process.pexepath.as_deref(), Some("/usr/bin/sh"));
-        assert_eq!(ev.process.ancestors.first().map(|a| a.pid), Some(10));
+        assert_eq!(ev.process.exec.pname.as_deref(), Some("sh"));
+        assert_eq!(ev.process.exec.pexepath.as_deref(), Some("/usr/bin/sh"));
+        assert_eq!(ev.process.exec.ancestors.first().map(|a| a.pid), Some(10));
         let Data::Syscall(s) = &ev.data else { panic!() };
         assert_eq!(s.res, "ENOENT");
         assert_eq!(s.fd_name.as_deref(), Some("/etc/shadow"));
@@ -691,7 +693,7 @@ pub(crate) mod tests {
         let Data::Exit(x) = &ev.data else { panic!() };
         assert_eq!((x.signal, x.status), (9, 0));
         assert_eq!(
-            ev.process.exepath.as_deref(),
+            ev.process.exec.exepath.as_deref(),
             Some("/usr/bin/curl"),
             "exit shows the leaving process"
         );
@@ -898,12 +900,12 @@ mod podman_tests {
         assert_eq!(ev.cgroup.path.as_deref(), Some(c.cgroup_path.as_str()));
         // Seeded from /proc: the container's init is sleep, run by busybox;
         // its parent (conmon) is on the host, so the ancestry is empty.
-        assert_eq!(ev.process.exepath.as_deref(), Some("/bin/busybox"));
-        assert_eq!(ev.process.args, ["60"]);
+        assert_eq!(ev.process.exec.exepath.as_deref(), Some("/bin/busybox"));
+        assert_eq!(ev.process.exec.args, ["60"]);
         assert!(
-            ev.process.ancestors.is_empty(),
+            ev.process.exec.ancestors.is_empty(),
             "{:?}",
-            ev.process.ancestors
+            ev.process.exec.ancestors
         );
     }
 

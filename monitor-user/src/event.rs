@@ -95,14 +95,24 @@ pub struct Process {
     pub egid: u32,
     /// `comm` (Falco's `proc.name`).
     pub name: String,
+    /// Process start, ns since boot.
+    pub start_boot_ns: Option<u64>,
+    /// What it runs and who started it: the same for all the children a
+    /// shell forks to run one command, so shared between them
+    /// ([`crate::shared`]) and decoded once in a replay.
+    #[serde(with = "crate::shared")]
+    pub exec: Arc<ExecContext>,
+}
+
+/// What a process's last exec loaded, and its parent and ancestors.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecContext {
     /// argv[0] (`proc.exe`).
     pub exe: Option<String>,
     /// Resolved executable path (`proc.exepath`).
     pub exepath: Option<String>,
     /// argv[1..] (`proc.args`).
     pub args: Vec<String>,
-    /// Process start, ns since boot.
-    pub start_boot_ns: Option<u64>,
     pub is_exe_upper_layer: Option<bool>,
     pub is_exe_from_memfd: Option<bool>,
     pub pname: Option<String>,
@@ -114,10 +124,11 @@ pub struct Process {
 impl Process {
     /// `proc.cmdline`: name and args joined by spaces, as Falco prints it.
     pub fn cmdline(&self) -> String {
-        let len = self.name.len() + self.args.iter().map(|a| a.len() + 1).sum::<usize>();
+        let args = &self.exec.args;
+        let len = self.name.len() + args.iter().map(|a| a.len() + 1).sum::<usize>();
         let mut s = String::with_capacity(len);
         s.push_str(&self.name);
-        for a in &self.args {
+        for a in args {
             s.push(' ');
             s.push_str(a);
         }

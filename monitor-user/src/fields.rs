@@ -57,6 +57,7 @@ impl<'a> EventFields<'a> {
         self.anames.get_or_init(|| {
             self.ev
                 .process
+                .exec
                 .ancestors
                 .iter()
                 .map(|a| a.name.as_str())
@@ -271,30 +272,35 @@ impl FieldSource for EventFields<'_> {
             F::ProcPpid => num(p.ppid),
             F::ProcVpid => p.vpid.map(|v| Value::Num(v.into())),
             F::ProcName => Some(Value::Str(&p.name)),
-            F::ProcExe => p.exe.as_deref().map(Value::Str),
-            F::ProcExepath => p.exepath.as_deref().map(Value::Str),
+            F::ProcExe => p.exec.exe.as_deref().map(Value::Str),
+            F::ProcExepath => p.exec.exepath.as_deref().map(Value::Str),
             F::ProcCmdline => Some(Value::Str(self.cmdline.get_or_init(|| p.cmdline()))),
-            F::ProcArgs => Some(Value::Str(self.args.get_or_init(|| p.args.join(" ")))),
-            F::ProcPname => p.pname.as_deref().map(Value::Str),
-            F::ProcPexepath => p.pexepath.as_deref().map(Value::Str),
+            F::ProcArgs => Some(Value::Str(self.args.get_or_init(|| p.exec.args.join(" ")))),
+            F::ProcPname => p.exec.pname.as_deref().map(Value::Str),
+            F::ProcPexepath => p.exec.pexepath.as_deref().map(Value::Str),
             // Not known: the parent's argv.
             F::ProcPexe | F::ProcPcmdline => None,
             F::ProcAname => match field.arg {
                 FieldArg::Index(0) => Some(Value::Str(&p.name)),
-                FieldArg::Index(i) => p.ancestors.get(i as usize - 1).map(|a| Value::Str(&a.name)),
+                FieldArg::Index(i) => p
+                    .exec
+                    .ancestors
+                    .get(i as usize - 1)
+                    .map(|a| Value::Str(&a.name)),
                 _ => Some(Value::List(StrList::Strs(self.anames()))),
             },
             F::ProcAnames => Some(Value::List(StrList::Strs(self.anames()))),
             F::ProcApid => match field.arg {
                 FieldArg::Index(0) => num(p.pid),
                 FieldArg::Index(i) => p
+                    .exec
                     .ancestors
                     .get(i as usize - 1)
                     .map(|a| Value::Num(a.pid.into())),
                 _ => None,
             },
-            F::ProcIsExeUpperLayer => p.is_exe_upper_layer.map(Value::Bool),
-            F::ProcIsExeFromMemfd => p.is_exe_from_memfd.map(Value::Bool),
+            F::ProcIsExeUpperLayer => p.exec.is_exe_upper_layer.map(Value::Bool),
+            F::ProcIsExeFromMemfd => p.exec.is_exe_from_memfd.map(Value::Bool),
             F::UserUid => num(p.uid),
             F::UserEuid => num(p.euid),
             F::GroupGid => num(p.gid),

@@ -37,22 +37,22 @@ pub fn to_value(ev: &Event) -> Value {
     put("proc.vpid", json!(p.vpid));
     put("proc.ppid", json!(p.ppid));
     put("proc.name", json!(p.name));
-    put("proc.exe", json!(p.exe));
-    put("proc.exepath", json!(p.exepath));
-    put("proc.args", json!(p.args.join(" ")));
+    put("proc.exe", json!(p.exec.exe));
+    put("proc.exepath", json!(p.exec.exepath));
+    put("proc.args", json!(p.exec.args.join(" ")));
     put("proc.cmdline", json!(p.cmdline()));
-    put("proc.pname", json!(p.pname));
-    put("proc.pexepath", json!(p.pexepath));
+    put("proc.pname", json!(p.exec.pname));
+    put("proc.pexepath", json!(p.exec.pexepath));
     put(
         "proc.anames",
-        json!(p.ancestors.iter().map(|a| &a.name).collect::<Vec<_>>()),
+        json!(p.exec.ancestors.iter().map(|a| &a.name).collect::<Vec<_>>()),
     );
     put(
         "proc.apids",
-        json!(p.ancestors.iter().map(|a| a.pid).collect::<Vec<_>>()),
+        json!(p.exec.ancestors.iter().map(|a| a.pid).collect::<Vec<_>>()),
     );
-    put("proc.is_exe_upper_layer", json!(p.is_exe_upper_layer));
-    put("proc.is_exe_from_memfd", json!(p.is_exe_from_memfd));
+    put("proc.is_exe_upper_layer", json!(p.exec.is_exe_upper_layer));
+    put("proc.is_exe_from_memfd", json!(p.exec.is_exe_from_memfd));
     put("proc.start_boot_ns", json!(p.start_boot_ns));
     put("user.uid", json!(p.uid));
     put("user.euid", json!(p.euid));

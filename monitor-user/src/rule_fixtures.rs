@@ -25,8 +25,8 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::cgroup::Runtime;
 use crate::event::{
-    Ancestor, Cgroup, CloneData, Container, Data, Event, ExecData, ExitData, Namespaces, Process,
-    SyscallData,
+    Ancestor, Cgroup, CloneData, Container, Data, Event, ExecContext, ExecData, ExitData,
+    Namespaces, Process, SyscallData,
 };
 use crate::sysargs::{Arg, ArgValue, SockAddr};
 
@@ -150,14 +150,17 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
         Some(v) => string(v, "proc.name")?,
         None => "app".into(),
     };
+    let mut x = ExecContext {
+        exepath: Some(format!("/usr/bin/{name}")),
+        is_exe_upper_layer: Some(false),
+        is_exe_from_memfd: Some(false),
+        ..Default::default()
+    };
     let mut p = Process {
         pid: 4242,
         tid: 4242,
         ppid: 4200,
-        exepath: Some(format!("/usr/bin/{name}")),
         name,
-        is_exe_upper_layer: Some(false),
-        is_exe_from_memfd: Some(false),
         ..Default::default()
     };
     let mut c = Container {
@@ -193,11 +196,11 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             }
             "proc.ppid" => p.ppid = uint(v, k)?,
             "proc.vpid" => p.vpid = Some(uint(v, k)?),
-            "proc.exepath" => p.exepath = Some(string(v, k)?),
-            "proc.args" => p.args = strings(v, k)?,
-            "proc.pname" => p.pname = Some(string(v, k)?),
+            "proc.exepath" => x.exepath = Some(string(v, k)?),
+            "proc.args" => x.args = strings(v, k)?,
+            "proc.pname" => x.pname = Some(string(v, k)?),
             "proc.anames" => {
-                p.ancestors = strings(v, k)?
+                x.ancestors = strings(v, k)?
                     .into_iter()
                     .enumerate()
                     .map(|(i, name)| Ancestor {
@@ -207,8 +210,8 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                     })
                     .collect()
             }
-            "proc.is_exe_upper_layer" => p.is_exe_upper_layer = Some(boolean(v, k)?),
-            "proc.is_exe_from_memfd" => p.is_exe_from_memfd = Some(boolean(v, k)?),
+            "proc.is_exe_upper_layer" => x.is_exe_upper_layer = Some(boolean(v, k)?),
+            "proc.is_exe_from_memfd" => x.is_exe_from_memfd = Some(boolean(v, k)?),
             "user.uid" => p.uid = uint(v, k)?,
             "user.euid" => p.euid = uint(v, k)?,
             "group.gid" => p.gid = uint(v, k)?,
@@ -266,27 +269,28 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             },
         }
     }
-    if p.pname.is_none() {
-        p.pname = p.ancestors.first().map(|a| a.name.clone());
+    if x.pname.is_none() {
+        x.pname = x.ancestors.first().map(|a| a.name.clone());
     }
-    if p.ancestors.is_empty() {
-        if let Some(pn) = &p.pname {
-            p.ancestors.push(Ancestor {
+    if x.ancestors.is_empty() {
+        if let Some(pn) = &x.pname {
+            x.ancestors.push(Ancestor {
                 pid: p.ppid,
                 name: pn.clone(),
                 exepath: None,
             });
         }
     }
-    if let Some(a) = p.ancestors.first() {
+    if let Some(a) = x.ancestors.first() {
         p.ppid = a.pid;
     }
-    p.exe = p.exepath.clone();
+    x.exe = x.exepath.clone();
+    p.exec = Arc::new(x);
     let ret = rawres.unwrap_or(if failed { -1 } else { 0 });
     let data = match evt_type.as_str() {
         "execve" => Data::Exec(ExecData {
-            filename: p.exepath.clone().unwrap_or_default(),
-            argc: p.args.len() as u32 + 1,
+            filename: p.exec.exepath.clone().unwrap_or_default(),
+            argc: p.exec.args.len() as u32 + 1,
             cap_effective: 0,
             cap_permitted: 0,
             exe_ino: 1,

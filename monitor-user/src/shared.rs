@@ -46,6 +46,7 @@ macro_rules! shared {
     };
 }
 shared!(crate::event::Process);
+shared!(crate::event::ExecContext);
 shared!(crate::event::Container);
 shared!(crate::event::Cgroup);
 
@@ -90,11 +91,13 @@ impl<T: Shared> Cache<T> {
     }
 }
 
-/// FxHash over 8-byte words: fast, and good enough to spread slots.
+/// FxHash over the first 32 bytes and the length: enough to spread slots
+/// (the encodings start with what tells values apart: pid and tid, the
+/// container id, the cgroup id), and a collision only costs a decode.
 fn hash(bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut h = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
+    let mut chunks = bytes[..bytes.len().min(32)].chunks_exact(8);
     for c in &mut chunks {
         let w = u64::from_le_bytes(c.try_into().expect("8-byte chunk"));
         h = (h.rotate_left(5) ^ w).wrapping_mul(K);
@@ -157,7 +160,10 @@ mod tests {
         Arc::new(Process {
             pid,
             name: name.into(),
-            args: vec!["-c".into(), "id".into()],
+            exec: Arc::new(crate::event::ExecContext {
+                args: vec!["-c".into(), "id".into()],
+                ..Default::default()
+            }),
             ..Process::default()
         })
     }

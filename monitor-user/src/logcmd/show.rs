@@ -101,8 +101,12 @@ pub fn details(ev: &Event) -> String {
     match &ev.data {
         Data::Exec(_) => format!(
             "{} {}",
-            p.exepath.as_deref().or(p.exe.as_deref()).unwrap_or(&p.name),
-            p.args.join(" ")
+            p.exec
+                .exepath
+                .as_deref()
+                .or(p.exec.exe.as_deref())
+                .unwrap_or(&p.name),
+            p.exec.args.join(" ")
         )
         .trim_end()
         .to_owned(),

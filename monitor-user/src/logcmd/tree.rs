@@ -90,9 +90,9 @@ impl Forest {
             }
             Data::Exec(x) => {
                 let i = self.node(p.pid, p.ppid, &p.name, t);
-                let path = p.exepath.clone().unwrap_or_else(|| x.filename.clone());
+                let path = p.exec.exepath.clone().unwrap_or_else(|| x.filename.clone());
                 let mut line = path;
-                for a in &p.args {
+                for a in &p.exec.args {
                     line.push(' ');
                     line.push_str(a);
                 }

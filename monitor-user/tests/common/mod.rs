@@ -39,8 +39,11 @@ pub fn base(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, web: bool, dat
             tid: pid,
             ppid,
             name: name.into(),
-            exe: Some(name.into()),
-            exepath: Some(format!("/bin/{name}")),
+            exec: Arc::new(ExecContext {
+                exe: Some(name.into()),
+                exepath: Some(format!("/bin/{name}")),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         container: Arc::new(container(web)),
@@ -88,7 +91,8 @@ pub fn exec(
             exe_on_overlay: true,
         }),
     );
-    Arc::make_mut(&mut e.process).args = args.iter().map(|s| s.to_string()).collect();
+    Arc::make_mut(&mut Arc::make_mut(&mut e.process).exec).args =
+        args.iter().map(|s| s.to_string()).collect();
     e
 }
 
