@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ReadError, WriteError};
 use crate::format::{Loss, RecordKind};
@@ -22,6 +22,14 @@ pub fn encode_into<T: Serialize>(value: &T, buf: Vec<u8>) -> Result<Vec<u8>, Wri
 
 /// Why a payload did not decode.
 pub type DecodeError = postcard::Error;
+
+/// Decodes a value from the start of `bytes`; returns it and the rest
+/// (to read a payload's leading fields without decoding all of it).
+pub fn decode_prefix<'a, T: Deserialize<'a>>(
+    bytes: &'a [u8],
+) -> Result<(T, &'a [u8]), DecodeError> {
+    postcard::take_from_bytes(bytes)
+}
 
 /// Decodes one payload; trailing bytes are an error (a payload is exactly
 /// one value).
@@ -51,9 +59,14 @@ pub struct Entry<T> {
     pub offset: u64,
 }
 
+/// Says, from an event's payload, that it is of no use to the reader.
+type PassOver = Box<dyn FnMut(&[u8]) -> bool>;
+
 /// Streams `Entry<T>` from a log; records of unknown kinds are skipped.
 pub struct EventReader<T> {
     records: Records,
+    pass_over: Option<PassOver>,
+    passed_over: u64,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -61,8 +74,26 @@ impl<T: DeserializeOwned> EventReader<T> {
     pub fn new(log: &LogReader) -> Self {
         Self {
             records: log.records(),
+            pass_over: None,
+            passed_over: 0,
             _t: PhantomData,
         }
+    }
+
+    /// Event records whose (checksummed) payload `f` rejects are passed
+    /// over without being decoded, and counted ([`passed_over`]): a reader
+    /// that can tell from a payload's first bytes that it has no use for
+    /// the event saves decoding it.
+    ///
+    /// [`passed_over`]: Self::passed_over
+    pub fn pass_over(mut self, f: impl FnMut(&[u8]) -> bool + 'static) -> Self {
+        self.pass_over = Some(Box::new(f));
+        self
+    }
+
+    /// Event records passed over so far.
+    pub fn passed_over(&self) -> u64 {
+        self.passed_over
     }
 
     /// Segments skipped whole because of the time range.
@@ -85,6 +116,12 @@ impl<T: DeserializeOwned> Iterator for EventReader<T> {
                 .current_segment()
                 .expect("a frame implies an open segment");
             let payload = self.records.payload(&frame);
+            if frame.kind == RecordKind::Event
+                && self.pass_over.as_mut().is_some_and(|f| f(payload))
+            {
+                self.passed_over += 1;
+                continue;
+            }
             let body = match frame.kind {
                 RecordKind::Event => match decode::<T>(payload) {
                     Ok(v) => Body::Event(v),

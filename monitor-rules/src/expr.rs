@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use aho_corasick::AhoCorasick;
 use memchr::memmem::Finder;
 use regex::Regex;
 
@@ -194,6 +195,9 @@ pub(crate) enum StrPred {
     In(StrSet),
     PMatch(Box<[PathPat]>),
     Regex(Regex),
+    /// Any of several needles occurs (case-insensitively for merged
+    /// `icontains`), in one pass ([`combine_substrings`]).
+    Substrings(Box<AhoCorasick>),
     /// Any of these holds: an `or` of plain string tests on one field,
     /// merged so the field is read and dispatched on once
     /// ([`Expr::merge_alternatives`]).
@@ -338,6 +342,9 @@ impl Expr {
                     if let Expr::Check(c) = &mut out[*at] {
                         let ids: Vec<String> = keys.iter().map(u32::to_string).collect();
                         c.key = key(format!("any\u{1f}{}", ids.join(",")));
+                        if let Test::Str { pred, .. } = &mut c.test {
+                            combine_substrings(pred);
+                        }
                     }
                 }
                 out.sort_by_key(Expr::cost);
@@ -346,6 +353,52 @@ impl Expr {
             e => e,
         }
     }
+}
+
+/// In a merged [`StrPred::Any`], several `contains` (or `icontains`)
+/// needles become one Aho-Corasick automaton: one pass over the text
+/// instead of one per needle (the crypto-miner rule looks for six strings
+/// in every command line).
+fn combine_substrings(pred: &mut StrPred) {
+    let StrPred::Any(v) = pred else { return };
+    let mut rest = Vec::with_capacity(v.len());
+    let (mut exact, mut folded): (Vec<Vec<u8>>, Vec<Vec<u8>>) = (Vec::new(), Vec::new());
+    for p in std::mem::take(v).into_vec() {
+        match p {
+            StrPred::Contains(f) => exact.push(f.needle().to_vec()),
+            StrPred::IContains(n) => folded.push(n.into_vec()),
+            p => rest.push(p),
+        }
+    }
+    for (needles, fold) in [(exact, false), (folded, true)] {
+        let one = match needles.len() {
+            0 => continue,
+            1 if fold => StrPred::IContains(needles[0].clone().into()),
+            1 => StrPred::Contains(Box::new(Finder::new(&needles[0]).into_owned())),
+            _ => match AhoCorasick::builder()
+                .ascii_case_insensitive(fold)
+                .build(&needles)
+            {
+                Ok(ac) => StrPred::Substrings(Box::new(ac)),
+                // Too large an automaton (not for a few needles): one by one.
+                Err(_) => {
+                    rest.extend(needles.into_iter().map(|n| {
+                        if fold {
+                            StrPred::IContains(n.into())
+                        } else {
+                            StrPred::Contains(Box::new(Finder::new(&n).into_owned()))
+                        }
+                    }));
+                    continue;
+                }
+            },
+        };
+        rest.push(one);
+    }
+    *pred = match rest.len() {
+        1 => rest.pop().expect("one"),
+        _ => StrPred::Any(rest.into()),
+    };
 }
 
 impl Check {
@@ -564,6 +617,7 @@ impl StrPred {
             StrPred::PMatch(_) => 4,
             StrPred::Contains(_) | StrPred::IContains(_) => 5,
             StrPred::Glob(_) | StrPred::Regex(_) => 8,
+            StrPred::Substrings(_) => 6,
             StrPred::Any(v) => v.iter().map(StrPred::cost).sum::<u32>().min(20),
         }
     }
@@ -580,6 +634,7 @@ impl StrPred {
             StrPred::Glob(r) | StrPred::Regex(r) => r.is_match(s),
             StrPred::In(set) => set.contains(s),
             StrPred::PMatch(pats) => pats.iter().any(|p| p.test(s)),
+            StrPred::Substrings(ac) => ac.is_match(s),
             StrPred::Any(v) => v.iter().any(|p| p.test(s)),
         }
     }

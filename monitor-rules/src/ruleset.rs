@@ -455,6 +455,10 @@ mod tests {
                     pred: StrPred::Any(v),
                     ..
                 } => format!("{} any of {}", c.field.name(), v.len()),
+                Test::Str {
+                    pred: StrPred::Substrings(_),
+                    ..
+                } => format!("{} substrings", c.field.name()),
                 _ => c.field.name(),
             })
         });
@@ -468,7 +472,7 @@ mod tests {
                 "evt.type = execve and (proc.exepath startswith /tmp/ or proc.exepath glob /dev/shm/* \
                  or proc.name = x or proc.cmdline icontains a or proc.cmdline icontains b)"
             ),
-            ["proc.name", "proc.exepath any of 2", "proc.cmdline any of 2", "evt.type"]
+            ["proc.name", "proc.exepath any of 2", "proc.cmdline substrings", "evt.type"]
         );
         // Equality and evt.type stay single: the indexes read them.
         assert_eq!(

@@ -515,6 +515,7 @@ fn merged_string_alternatives_mean_the_same_as_the_or() {
         "proc.exepath startswith /usr/",
         "proc.exepath endswith /bash",
         "proc.exepath contains bin/ba",
+        "proc.exepath contains opt/",
         "proc.cmdline icontains SH",
         "proc.cmdline icontains stratum+tcp",
         "proc.anames startswith ssh",

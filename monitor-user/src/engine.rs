@@ -169,6 +169,11 @@ impl Detector {
         &self.current
     }
 
+    /// The rule set in use, shared.
+    pub fn rule_set(&self) -> Arc<RuleSet> {
+        self.current.clone()
+    }
+
     /// The alerts `ev` raises, in rule order.
     pub fn alerts(&self, ev: &Event) -> Vec<Alert> {
         let f = EventFields::new(ev, &self.hostname);

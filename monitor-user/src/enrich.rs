@@ -301,7 +301,6 @@ impl Enricher {
             process: Arc::new(process),
             container,
             cgroup,
-            ns: h.ns.into(),
             target_is_vigil: self.agent.and_then(|a| a.is_target(h.ns.pid, &data)),
             baseline: None,
             data,
@@ -372,6 +371,7 @@ impl Enricher {
             egid: h.egid,
             name: escape(h.comm()),
             start_boot_ns: entry.and_then(|p| p.start_boot_ns),
+            ns: h.ns.into(),
             exec: Arc::new(ExecContext {
                 exe: entry.and_then(|p| p.exe.clone()),
                 exepath: entry.and_then(|p| p.exepath.clone()),

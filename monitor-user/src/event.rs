@@ -19,6 +19,9 @@ use crate::sysargs::{Arg, SockAddr};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    /// Per-kind data. First, so a reader learns the event's type from the
+    /// first bytes of its encoding ([`peek_evt_type`]).
+    pub data: Data,
     /// Sequence number in this agent run (Falco's `evt.num`).
     pub num: u64,
     /// Nanoseconds since boot (`CLOCK_BOOTTIME`), as stamped by the kernel.
@@ -34,8 +37,6 @@ pub struct Event {
     /// Shared with the cgroup's other events.
     #[serde(with = "crate::shared")]
     pub cgroup: Arc<Cgroup>,
-    pub ns: Namespaces,
-    pub data: Data,
     /// Falco field names whose value the kernel cut short.
     #[serde(default)]
     pub truncated: Vec<String>,
@@ -78,6 +79,34 @@ impl Event {
     }
 }
 
+/// `evt.type` of an event in its recorded encoding, read without decoding
+/// the rest: the kind of its `data` (the first field), and a syscall's
+/// name. `None` when the payload does not parse that far. Replay uses it
+/// to pass over the events no rule can match.
+pub fn peek_evt_type(payload: &[u8]) -> Option<&str> {
+    /// [`Event::evt_type`] by variant index of [`Data`] (syscalls: None).
+    const KINDS: [Option<&str>; 9] = [
+        Some("execve"),
+        Some("clone"),
+        Some("procexit"),
+        None,
+        Some("module_load"),
+        Some("cgroup_mkdir"),
+        Some("cgroup_rmdir"),
+        Some("oom_kill"),
+        Some("container_stats"),
+    ];
+    // [`Data`]'s variant index.
+    let (kind, rest) = vigil_recorder::typed::decode_prefix::<u32>(payload).ok()?;
+    match KINDS.get(kind as usize)? {
+        Some(kind) => Some(kind),
+        // SyscallData starts with the name.
+        None => vigil_recorder::typed::decode_prefix::<&str>(rest)
+            .ok()
+            .map(|(name, _)| name),
+    }
+}
+
 /// The process that caused the event (for exec: after the exec).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Process {
@@ -97,6 +126,8 @@ pub struct Process {
     pub name: String,
     /// Process start, ns since boot.
     pub start_boot_ns: Option<u64>,
+    /// The namespaces it runs in.
+    pub ns: Namespaces,
     /// What it runs and who started it: the same for all the children a
     /// shell forks to run one command, so shared between them
     /// ([`crate::shared`]) and decoded once in a replay.
@@ -378,6 +409,24 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peeked_type_is_the_decoded_type_for_every_kind() {
+        let evs = crate::record::tests::events();
+        let kinds: std::collections::BTreeSet<&str> = evs.iter().map(Event::evt_type).collect();
+        assert!(kinds.len() >= 9, "{kinds:?}");
+        for e in &evs {
+            let bytes = vigil_recorder::typed::encode_into(e, Vec::new()).unwrap();
+            assert_eq!(peek_evt_type(&bytes), Some(e.evt_type()));
+            // Cut short anywhere before the type: no type, no panic.
+            for cut in 0..bytes.len() {
+                if let Some(t) = peek_evt_type(&bytes[..cut]) {
+                    assert_eq!(t, e.evt_type(), "cut at {cut}");
+                }
+            }
+        }
+        assert_eq!(peek_evt_type(&[0xff; 3]), None);
+    }
 
     #[test]
     fn rfc3339_known_instants() {

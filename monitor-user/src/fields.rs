@@ -318,13 +318,13 @@ impl FieldSource for EventFields<'_> {
             F::K8sPodUid => c.pod_uid.as_deref().map(Value::Str),
             F::CgroupId => Some(Value::Num(i64::try_from(ev.cgroup.id).unwrap_or(i64::MAX))),
             F::CgroupPath => ev.cgroup.path.as_deref().map(Value::Str),
-            F::NsMnt => num(ev.ns.mnt),
-            F::NsPid => num(ev.ns.pid),
-            F::NsNet => num(ev.ns.net),
-            F::NsUser => num(ev.ns.user),
-            F::NsUts => num(ev.ns.uts),
-            F::NsIpc => num(ev.ns.ipc),
-            F::NsCgroup => num(ev.ns.cgroup),
+            F::NsMnt => num(p.ns.mnt),
+            F::NsPid => num(p.ns.pid),
+            F::NsNet => num(p.ns.net),
+            F::NsUser => num(p.ns.user),
+            F::NsUts => num(p.ns.uts),
+            F::NsIpc => num(p.ns.ipc),
+            F::NsCgroup => num(p.ns.cgroup),
             F::FdNum => {
                 let s = self.syscall()?;
                 if is_open(&s.name) {

@@ -70,7 +70,7 @@ pub fn to_value(ev: &Event) -> Value {
     put("cgroup.id", json!(ev.cgroup.id));
     put("cgroup.path", json!(ev.cgroup.path));
 
-    let n = &ev.ns;
+    let n = &ev.process.ns;
     for (k, v) in [
         ("ns.mnt", n.mnt),
         ("ns.pid", n.pid),

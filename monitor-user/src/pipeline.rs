@@ -289,6 +289,16 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         }
     }
 
+    /// When only rules look at events (no event lines, no recording): which
+    /// event types they can match. Other events need not even be decoded.
+    pub fn rule_types(&self) -> Option<impl Fn(&str) -> bool + 'static> {
+        if self.events_out.is_some() || self.recorder.is_some() {
+            return None;
+        }
+        let set = self.detector.as_ref()?.rule_set();
+        Some(move |evt_type: &str| set.candidates_for(evt_type) > 0)
+    }
+
     /// Events seen so far.
     pub fn events(&self) -> u64 {
         self.n

@@ -144,6 +144,15 @@ impl Query {
         TimeRange::new(self.since, self.until)
     }
 
+    /// Only a time range (which the reader applies): every event read
+    /// matches.
+    pub fn only_time(&self) -> bool {
+        self.container.is_none()
+            && self.pid.is_none()
+            && self.types.is_empty()
+            && self.condition.is_none()
+    }
+
     pub fn matches(&self, ev: &Event) -> bool {
         if !self.time_range().contains(ev.wall_ns) {
             return false;

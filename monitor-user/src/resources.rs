@@ -22,7 +22,7 @@ use vigil_stateful::{
     CgroupLayout, Counter, FieldRef, Sampler, SamplerConfig, Timestamp, UidTable,
 };
 
-use crate::event::{Cgroup, Clock, Container, Data, Event, Namespaces, Process, StatsData};
+use crate::event::{Cgroup, Clock, Container, Data, Event, Process, StatsData};
 
 /// Fields every `container_stats` event carries, whatever the rules ask.
 pub const ALWAYS: &[&str] = &[
@@ -275,7 +275,6 @@ impl ResourceStage {
             }),
             container: k.container.clone(),
             cgroup: k.cgroup.clone(),
-            ns: Namespaces::default(),
             data: Data::ContainerStats(StatsData {
                 values,
                 nproc_top_container: top,

@@ -161,6 +161,11 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
         tid: 4242,
         ppid: 4200,
         name,
+        ns: Namespaces {
+            mnt: 4026532500,
+            pid: 4026532501,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let mut c = Container {
@@ -370,11 +375,6 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                 .map(|f| format!("/machine.slice/libpod-{f}.scope/container")),
         }),
         container: Arc::new(c),
-        ns: Namespaces {
-            mnt: 4026532500,
-            pid: 4026532501,
-            ..Default::default()
-        },
         data,
         truncated: Vec::new(),
         target_is_vigil,

@@ -8,7 +8,7 @@
 //! event's own boot-time stamp, so a replay throttles exactly like the live
 //! run it came from.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -126,7 +126,8 @@ const PRUNE_AT: usize = 4096;
 pub struct Throttle {
     rate: AlertRate,
     /// Rule name → container id → bucket: looked up by `&str`, so a
-    /// matching event allocates nothing once its key exists.
+    /// matching event allocates nothing once its key exists (and hashes
+    /// with foldhash: SipHash cost more than the rest of an alert check).
     buckets: HashMap<Box<str>, HashMap<Box<str>, Bucket>>,
     /// Buckets in all of `buckets`.
     keys: usize,

@@ -50,10 +50,11 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let secs = started.elapsed().as_secs_f64();
     let lost: u64 = summary.lost.values().sum();
     log::info!(
-        "replayed {} of {} events in {secs:.3} s ({:.0} events/s), {alerts} alerts; {lost} events lost when recording",
+        "replayed {} of {} events in {secs:.3} s ({:.0} events/s; {} of a type no rule matches, not decoded), {alerts} alerts; {lost} events lost when recording",
         summary.replayed,
         summary.read,
-        summary.read as f64 / secs.max(1e-9)
+        summary.read as f64 / secs.max(1e-9),
+        summary.passed_over
     );
     Ok(problems.exit_code())
 }

@@ -58,7 +58,6 @@ pub fn base(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, web: bool, dat
                 path: Some("/system.slice/cron.service".into()),
             }
         }),
-        ns: Namespaces::default(),
         data,
         truncated: vec![],
         target_is_vigil: None,
@@ -164,7 +163,7 @@ pub fn open(num: u64, secs: u64, pid: u32, path: &str, web: bool) -> Event {
 
 /// A container "web" whose shell runs `cat /etc/shadow`, plus host noise.
 pub fn scenario() -> Vec<Event> {
-    vec![
+    let mut evs = vec![
         exec(1, 0, 100, 50, "sh", &["-c", "cat /etc/shadow"], true),
         clone(2, 1, 100, 50, 101, true),
         exec(3, 2, 101, 100, "cat", &["/etc/shadow"], true),
@@ -173,5 +172,16 @@ pub fn scenario() -> Vec<Event> {
         exit(6, 5, 101, 100, "cat", 0, true),
         open(7, 6, 900, "/etc/crontab", false),
         exit(8, 7, 100, 50, "sh", 1, true),
-    ]
+    ];
+    // As the enricher does: a process's later events carry what its exec
+    // set (name, parent, executable, arguments).
+    let mut execd: Vec<Arc<Process>> = Vec::new();
+    for e in &mut evs {
+        if matches!(e.data, Data::Exec(_)) {
+            execd.push(e.process.clone());
+        } else if let Some(p) = execd.iter().find(|p| p.pid == e.process.pid) {
+            e.process = p.clone();
+        }
+    }
+    evs
 }
