@@ -803,10 +803,14 @@ impl NumBuf {
 /// plain prefix, suffix or substring test, many times cheaper than a regex;
 /// the rest go through [`glob_regex`].
 pub(crate) fn glob_pred(glob: &str) -> Result<StrPred, regex::Error> {
-    let inner = glob.strip_prefix('*').unwrap_or(glob);
-    let (lead, inner) = (inner.len() < glob.len(), inner);
-    let lit = inner.strip_suffix('*').unwrap_or(inner);
-    let trail = lit.len() < inner.len();
+    let (lead, inner) = match glob.strip_prefix('*') {
+        Some(rest) => (true, rest),
+        None => (false, glob),
+    };
+    let (trail, lit) = match inner.strip_suffix('*') {
+        Some(rest) => (true, rest),
+        None => (false, inner),
+    };
     if lit.contains(['*', '?', '[']) {
         return glob_regex(glob).map(StrPred::Glob);
     }

@@ -1,13 +1,12 @@
-//! Event context shared between events: the process, container and cgroup
-//! that thousands of consecutive events repeat.
+//! Event context shared between events: the process (and its exec
+//! context), container and cgroup that thousands of events repeat.
 //!
 //! In memory they are `Arc`s, so every stage after the enricher hands them
 //! on without copying strings. In the log (a compact encoding that is not
 //! self-describing: postcard) each is written as a byte string holding its
 //! own nested encoding; decoding looks those bytes up in a small per-thread
-//! cache of recently decoded values, so a replay decodes each distinct
-//! process, container or cgroup once, not once per event, and its events share one
-//! allocation. Every record still carries its full context: nothing depends
+//! cache of recently decoded values, so a replay decodes each distinct one
+//! once, not once per event, and the events share one allocation. Every record still carries its full context: nothing depends
 //! on another record, so a damaged record costs only itself. Self-describing
 //! formats (JSON) see the plain value.
 //!
@@ -109,25 +108,22 @@ fn hash(bytes: &[u8]) -> u64 {
 }
 
 thread_local! {
-    /// Reused buffer for the nested encoding.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Reused buffers for nested encodings, one per nesting level in use
+    /// (a process's encoding holds its exec context's).
+    static SCRATCH: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
 }
 
 pub fn serialize<T: Shared, S: Serializer>(value: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
     if s.is_human_readable() {
         return value.serialize(s);
     }
-    let buf = SCRATCH.with(|b| std::mem::take(&mut *b.borrow_mut()));
-    let buf = vigil_recorder::typed::encode_into(&**value, clear(buf))
-        .map_err(serde::ser::Error::custom)?;
-    let out = s.serialize_bytes(&buf);
-    SCRATCH.with(|b| *b.borrow_mut() = buf);
-    out
-}
-
-fn clear(mut buf: Vec<u8>) -> Vec<u8> {
+    let mut buf = SCRATCH.with(|b| b.borrow_mut().pop()).unwrap_or_default();
     buf.clear();
-    buf
+    let buf =
+        vigil_recorder::typed::encode_into(&**value, buf).map_err(serde::ser::Error::custom)?;
+    let out = s.serialize_bytes(&buf);
+    SCRATCH.with(|b| b.borrow_mut().push(buf));
+    out
 }
 
 pub fn deserialize<'de, T: Shared, D: Deserializer<'de>>(d: D) -> Result<Arc<T>, D::Error> {
