@@ -9,16 +9,15 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 // The same allocator as the `vigil` binary, so the numbers are the binary's.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::sync::Arc;
 use vigil::alerts::AlertSink;
 use vigil::engine::{Detector, RuleSpec};
-
 use vigil::event::{Data, Event};
 use vigil::pipeline::Outputs;
 use vigil::query::Query;
@@ -160,8 +159,9 @@ fn main() {
         let rate = s.read as f64 / cpu.max(1e-9);
         best = best.max(rate);
         println!(
-            "replay run {run}: {} events, {alerts} alerts, {:.0} events/s wall, {rate:.0} events/s per CPU-second",
+            "replay run {run}: {} events ({} of a type no rule matches, passed over undecoded), {alerts} alerts, {:.0} events/s wall, {rate:.0} events/s per CPU-second",
             s.read,
+            s.passed_over,
             s.read as f64 / wall,
         );
     }
