@@ -117,6 +117,39 @@ struct Bucket {
     suppressed: u64,
 }
 
+impl Bucket {
+    /// Credits the periods elapsed by `now_ns`, then takes a token or
+    /// counts a suppression (also in `suppressed_total`).
+    fn spend(&mut self, rate: AlertRate, now_ns: u64, suppressed_total: &mut u64) -> Verdict {
+        let AlertRate { burst, period } = rate;
+        let period_ns = (period.as_nanos() as u64).max(1);
+        // Credit whole periods elapsed; events may come slightly out of order.
+        let elapsed = now_ns.saturating_sub(self.credited_ns);
+        let earned = elapsed / period_ns;
+        if earned > 0 {
+            self.tokens = (self.tokens as u64 + earned).min(burst as u64) as u32;
+            self.credited_ns = if self.tokens == burst {
+                now_ns
+            } else {
+                self.credited_ns + earned * period_ns
+            };
+        }
+        if self.tokens == burst {
+            // A full bucket starts its next period now, not in the past.
+            self.credited_ns = self.credited_ns.max(now_ns);
+        }
+        if self.tokens > 0 {
+            self.tokens -= 1;
+            let suppressed = std::mem::take(&mut self.suppressed);
+            Verdict::Admit { suppressed }
+        } else {
+            self.suppressed += 1;
+            *suppressed_total += 1;
+            Verdict::Suppress
+        }
+    }
+}
+
 /// Above this many keys, buckets that are full again and owe no count are
 /// forgotten (they behave exactly like fresh ones).
 const PRUNE_AT: usize = 4096;
@@ -153,55 +186,28 @@ impl Throttle {
         if self.rate.is_off() {
             return Verdict::Admit { suppressed: 0 };
         }
-        let AlertRate { burst, period } = self.rate;
-        let period_ns = (period.as_nanos() as u64).max(1);
-        let known = self
-            .buckets
-            .get(rule)
-            .is_some_and(|m| m.contains_key(container));
-        if !known {
-            if self.keys >= PRUNE_AT {
-                self.prune(now_ns);
-            }
-            self.keys += 1;
-            self.buckets.entry(rule.into()).or_default().insert(
-                container.into(),
-                Bucket {
-                    tokens: burst,
-                    credited_ns: now_ns,
-                    suppressed: 0,
-                },
-            );
-        }
-        let b = self
+        if let Some(b) = self
             .buckets
             .get_mut(rule)
             .and_then(|m| m.get_mut(container))
-            .expect("inserted above");
-        // Credit whole periods elapsed; events may come slightly out of order.
-        let elapsed = now_ns.saturating_sub(b.credited_ns);
-        let earned = elapsed / period_ns;
-        if earned > 0 {
-            b.tokens = (b.tokens as u64 + earned).min(burst as u64) as u32;
-            b.credited_ns = if b.tokens == burst {
-                now_ns
-            } else {
-                b.credited_ns + earned * period_ns
-            };
+        {
+            return b.spend(self.rate, now_ns, &mut self.suppressed_total);
         }
-        if b.tokens == burst {
-            // A full bucket starts its next period now, not in the past.
-            b.credited_ns = b.credited_ns.max(now_ns);
+        if self.keys >= PRUNE_AT {
+            self.prune(now_ns);
         }
-        if b.tokens > 0 {
-            b.tokens -= 1;
-            let suppressed = std::mem::take(&mut b.suppressed);
-            Verdict::Admit { suppressed }
-        } else {
-            b.suppressed += 1;
-            self.suppressed_total += 1;
-            Verdict::Suppress
-        }
+        self.keys += 1;
+        let mut b = Bucket {
+            tokens: self.rate.burst,
+            credited_ns: now_ns,
+            suppressed: 0,
+        };
+        let verdict = b.spend(self.rate, now_ns, &mut self.suppressed_total);
+        self.buckets
+            .entry(rule.into())
+            .or_default()
+            .insert(container.into(), b);
+        verdict
     }
 
     fn prune(&mut self, now_ns: u64) {
