@@ -359,7 +359,7 @@ fn more_acts_each_raise_their_rule() {
     }
     let t = setup();
     let id = t.c.id();
-    let cases: [(&[&str], &str, &str); 6] = [
+    let cases: [(&[&str], &str, &str); 7] = [
         (&["unshare"], "Namespace change in container", "breakout"),
         (
             // The helper listens on the path itself: no real runtime
@@ -383,6 +383,12 @@ fn more_acts_each_raise_their_rule() {
             &["open-write", "/proc/sys/kernel/core_pattern"],
             "Write to host kernel control file from container",
             "breakout",
+        ),
+        (
+            // An attempt is enough: the file need not exist.
+            &["open-read", "/root/.kube/config"],
+            "Cloud or SSH credentials read in container",
+            "credential-access",
         ),
     ];
     for (args, rule, category) in cases {

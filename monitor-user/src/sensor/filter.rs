@@ -34,6 +34,13 @@ pub fn default_open_filter() -> OpenFilter {
         ("/etc/sudoers", ANY),
         ("/etc/ssh/ssh_host_", ANY),
         ("/root/.ssh/", ANY),
+        // Cloud and cluster credentials in root's home (containers mostly
+        // run as root); other homes are caught by file name below.
+        ("/root/.kube/", ANY),
+        ("/root/.aws/", ANY),
+        ("/root/.config/gcloud/", ANY),
+        ("/root/.azure/", ANY),
+        ("/root/.docker/config.json", ANY),
         ("/etc/kubernetes/", ANY),
         ("/var/lib/kubelet/pki/", ANY),
         ("/run/secrets/", ANY),
@@ -108,6 +115,13 @@ pub fn default_open_filter() -> OpenFilter {
         (".git-credentials", ANY),
         (".netrc", ANY),
         (".pgpass", ANY),
+        // gcloud and Azure CLI token stores (names the kernel can compare:
+        // under 32 bytes).
+        ("access_tokens.db", ANY),
+        ("credentials.db", ANY),
+        ("accessTokens.json", ANY),
+        ("msal_token_cache.json", ANY),
+        ("msal_token_cache.bin", ANY),
     ];
     OpenFilter {
         prefixes: prefixes.iter().map(|&(p, w)| (p.to_owned(), w)).collect(),
