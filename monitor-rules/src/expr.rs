@@ -5,7 +5,6 @@
 //! allocates nothing.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use aho_corasick::AhoCorasick;
 use memchr::memmem::Finder;
@@ -14,47 +13,9 @@ use regex::Regex;
 use crate::field::{Field, FieldId};
 use crate::value::{FieldSource, Value};
 
-/// A small, fast hasher for short strings (FxHash's mixing step); the sets
-/// hold rule-author values, so hash flooding is not a concern.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-            h = (h.rotate_left(5) ^ v).wrapping_mul(K);
-        }
-        let rem = chunks.remainder();
-        if !rem.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rem.len()].copy_from_slice(rem);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf) ^ ((rem.len() as u64) << 59))
-                .wrapping_mul(K);
-        }
-        self.0 = h;
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(u64::from(i))
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_i64(&mut self, i: i64) {
-        self.write_u64(i as u64)
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64)
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+/// Hashing for the engine's sets and indexes: foldhash, fast on short
+/// strings (keys are rule-author values and event types).
+pub(crate) type FastHash = foldhash::fast::RandomState;
 
 /// Sets up to this size are scanned linearly (faster than hashing).
 const SMALL_SET: usize = 8;
@@ -63,7 +24,7 @@ const SMALL_SET: usize = 8;
 #[derive(Debug)]
 pub(crate) enum StrSet {
     Small(Box<[Box<str>]>),
-    Hash(HashSet<Box<str>, FxBuild>),
+    Hash(HashSet<Box<str>, FastHash>),
 }
 
 impl FromIterator<Box<str>> for StrSet {
@@ -219,7 +180,7 @@ pub(crate) enum NumPred {
     Le(i64),
     Gt(i64),
     Ge(i64),
-    In(HashSet<i64, FxBuild>),
+    In(HashSet<i64, FastHash>),
 }
 
 impl Expr {

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::expr::{Expr, FxBuild};
+use crate::expr::{Expr, FastHash};
 use crate::field::{Field, FieldId};
 use crate::value::{FieldSource, Value};
 
@@ -25,7 +25,7 @@ struct Split {
     /// Rules that do not constrain `field` (sorted).
     always: Box<[u32]>,
     /// Rules per accepted value of `field` (each sorted).
-    by_value: HashMap<Box<str>, Box<[u32]>, FxBuild>,
+    by_value: HashMap<Box<str>, Box<[u32]>, FastHash>,
 }
 
 impl Bucket {
@@ -50,7 +50,7 @@ impl Bucket {
             .map(|(f, _)| f.clone());
         let split = best.map(|field| {
             let mut always = Vec::new();
-            let mut by_value: HashMap<Box<str>, Vec<u32>, FxBuild> = HashMap::default();
+            let mut by_value: HashMap<Box<str>, Vec<u32>, FastHash> = HashMap::default();
             for &i in &ids {
                 let req = expr_of(i).required_values();
                 match req.iter().find(|(f, _)| **f == field) {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::collect::Collector;
 use crate::compile::{Compiler, Skip};
 use crate::error::{DiagKind, Diagnostic, Pos, RulesError};
-use crate::expr::{Expr, FxBuild, Memo, MEMO_SLOTS};
+use crate::expr::{Expr, FastHash, Memo, MEMO_SLOTS};
 use crate::field::Field;
 use crate::index::{Bucket, Candidates};
 use crate::output::OutputTemplate;
@@ -230,7 +230,7 @@ pub struct RuleSet {
     rules: Vec<CompiledRule>,
     /// Enabled rule indices per event type, in definition order, with the
     /// type-independent rules merged in.
-    by_type: HashMap<Box<str>, Bucket, FxBuild>,
+    by_type: HashMap<Box<str>, Bucket, FastHash>,
     /// Enabled rules that can match any event type.
     any_type: Bucket,
     /// Sources and definitions, kept to compile standalone conditions
@@ -352,7 +352,7 @@ impl RuleSet {
             });
         }
         let mut any_type = Vec::new();
-        let mut by_type: HashMap<Box<str>, Vec<u32>, FxBuild> = HashMap::default();
+        let mut by_type: HashMap<Box<str>, Vec<u32>, FastHash> = HashMap::default();
         for (i, r) in rules.iter().enumerate() {
             if !r.enabled {
                 continue;

@@ -90,21 +90,12 @@ impl<T: Shared> Cache<T> {
     }
 }
 
-/// FxHash over the first 32 bytes and the length: enough to spread slots
-/// (the encodings start with what tells values apart: pid and tid, the
-/// container id, the cgroup id), and a collision only costs a decode.
+/// Hash of the first 32 bytes: enough to spread slots (the encodings
+/// start with what tells values apart: pid and tid, the container id, the
+/// cgroup id), and a collision only costs a decode.
 fn hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = bytes.len() as u64;
-    let mut chunks = bytes[..bytes.len().min(32)].chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8-byte chunk"));
-        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-    }
-    for &b in chunks.remainder() {
-        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-    }
-    h ^ (h >> 29)
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(&bytes[..bytes.len().min(32)])
 }
 
 thread_local! {
