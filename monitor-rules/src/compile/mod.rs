@@ -141,6 +141,16 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// A syntax error in condition text `id`, reported for `what`
+    /// (`rule 'x'`).
+    fn syntax(&self, id: u32, e: &crate::SyntaxError, what: &str) -> Diagnostic {
+        let at = Span {
+            text: id,
+            off: e.off as u32,
+        };
+        self.diag(at, DiagKind::Syntax, format!("{what}: {}", e.message))
+    }
+
     /// Parse every macro once, and check the field names it uses.
     pub fn macros(&mut self) {
         for m in &self.col.macros.items {
@@ -153,14 +163,7 @@ impl<'a> Compiler<'a> {
                     self.macros.insert(m.name.clone(), Some(Rc::new(ast)));
                 }
                 Err(e) => {
-                    let d = self.diag(
-                        Span {
-                            text: id,
-                            off: e.off as u32,
-                        },
-                        DiagKind::Syntax,
-                        format!("macro '{}': {}", m.name, e.message),
-                    );
+                    let d = self.syntax(id, &e, &format!("macro '{}'", m.name));
                     self.errors.push(d);
                     self.macros.insert(m.name.clone(), None);
                 }
@@ -203,14 +206,7 @@ impl<'a> Compiler<'a> {
         let ast = match parse_condition(&text, id) {
             Ok(a) => a,
             Err(e) => {
-                let d = self.diag(
-                    Span {
-                        text: id,
-                        off: e.off as u32,
-                    },
-                    DiagKind::Syntax,
-                    format!("rule '{}': {}", r.name, e.message),
-                );
+                let d = self.syntax(id, &e, &format!("rule '{}'", r.name));
                 self.errors.push(d);
                 return Ok(None);
             }
