@@ -380,15 +380,21 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn check(&mut self, field: &str, start: usize) -> Result<Ast, SyntaxError> {
-        let mut arg = None;
-        if self.peek() == Some(b'[') {
-            let close = self.s[self.i..]
-                .find(']')
-                .ok_or_else(|| self.err("missing ']' after field argument"))?;
-            arg = Some(self.s[self.i + 1..self.i + close].to_owned());
-            self.i += close + 1;
+    /// A field's `[argument]`, if one follows.
+    fn field_arg(&mut self) -> Result<Option<String>, SyntaxError> {
+        if self.peek() != Some(b'[') {
+            return Ok(None);
         }
+        let close = self.s[self.i..]
+            .find(']')
+            .ok_or_else(|| self.err("missing ']' after field argument"))?;
+        let arg = self.s[self.i + 1..self.i + close].to_owned();
+        self.i += close + 1;
+        Ok(Some(arg))
+    }
+
+    fn check(&mut self, field: &str, start: usize) -> Result<Ast, SyntaxError> {
+        let arg = self.field_arg()?;
         self.ws();
         let op_start = self.i;
         let op = self.op()?;
@@ -428,14 +434,7 @@ impl<'a> Parser<'a> {
             return Err(self.err("expected a field name in val(...)"));
         }
         self.i += w.len();
-        let mut arg = None;
-        if self.peek() == Some(b'[') {
-            let close = self.s[self.i..]
-                .find(']')
-                .ok_or_else(|| self.err("missing ']' after field argument"))?;
-            arg = Some(self.s[self.i + 1..self.i + close].to_owned());
-            self.i += close + 1;
-        }
+        let arg = self.field_arg()?;
         self.ws();
         if self.peek() != Some(b')') {
             return Err(self.err("expected ')' to close val("));

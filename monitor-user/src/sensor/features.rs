@@ -15,7 +15,7 @@ use monitor_common::{names, KernelOffsets, SyscallId};
 
 use super::btf::{Btf, VMLINUX};
 use super::loader::{
-    ensure_tracefs, object, page_size, summarize, syscall_tracepoint, tracepoint_exists,
+    ensure_tracefs, object, page_size, program, summarize, syscall_tracepoint, tracepoint_exists,
 };
 use super::offsets;
 
@@ -126,7 +126,7 @@ pub fn probe_features() -> KernelFeatures {
     let btf_tracepoints = program_probe(
         &|ebpf| {
             need_btf(ebpf, &|ebpf, b| {
-                let p: &mut BtfTracePoint = prog(ebpf, "exec_btf")?;
+                let p: &mut BtfTracePoint = program(ebpf, "exec_btf")?;
                 p.load("sched_process_exec", b).map_err(|e| summarize(&e))?;
                 p.attach().map(drop).map_err(|e| summarize(&e))
             })
@@ -135,7 +135,7 @@ pub fn probe_features() -> KernelFeatures {
     );
     let raw_tracepoints = program_probe(
         &|ebpf| {
-            let p: &mut RawTracePoint = prog(ebpf, "exec_raw")?;
+            let p: &mut RawTracePoint = program(ebpf, "exec_raw")?;
             p.load().map_err(|e| summarize(&e))?;
             p.attach("sched_process_exec")
                 .map(drop)
@@ -147,7 +147,7 @@ pub fn probe_features() -> KernelFeatures {
         Err(e) => Feature::no(format!("tracefs unavailable: {e}")),
         Ok(_) => program_probe(
             &|ebpf| {
-                let p: &mut TracePoint = prog(ebpf, "sys_enter_mount")?;
+                let p: &mut TracePoint = program(ebpf, "sys_enter_mount")?;
                 p.load().map_err(|e| summarize(&e))?;
                 p.attach("syscalls", "sys_enter_mount")
                     .map(drop)
@@ -159,7 +159,7 @@ pub fn probe_features() -> KernelFeatures {
     let bpf_lsm_loadable = program_probe(
         &|ebpf| {
             need_btf(ebpf, &|ebpf, b| {
-                let p: &mut Lsm = prog(ebpf, "probe_lsm")?;
+                let p: &mut Lsm = program(ebpf, "probe_lsm")?;
                 p.load("bprm_check_security", b).map_err(|e| summarize(&e))
             })
         },
@@ -168,7 +168,7 @@ pub fn probe_features() -> KernelFeatures {
     let trampolines = program_probe(
         &|ebpf| {
             need_btf(ebpf, &|ebpf, b| {
-                let p: &mut FEntry = prog(ebpf, "probe_fentry")?;
+                let p: &mut FEntry = program(ebpf, "probe_fentry")?;
                 p.load("vfs_read", b).map_err(|e| summarize(&e))
             })
         },
@@ -192,17 +192,6 @@ pub fn probe_features() -> KernelFeatures {
         lifecycle_hook_kind,
         missing_syscalls,
     }
-}
-
-fn prog<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
-where
-    &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
-{
-    let p = ebpf
-        .program_mut(name)
-        .ok_or_else(|| format!("program `{name}` not in the eBPF object"))?;
-    p.try_into()
-        .map_err(|e: aya::programs::ProgramError| summarize(&e))
 }
 
 fn probe_btf() -> (Feature, Option<KernelOffsets>) {

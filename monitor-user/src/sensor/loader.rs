@@ -372,7 +372,8 @@ pub(crate) fn summarize(e: &dyn std::error::Error) -> String {
     format!("{} ... {}", &s[..head], &s[tail..])
 }
 
-fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
+/// The program `name` of the object, as its type `T`.
+pub(crate) fn program<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut T, String>
 where
     &'a mut T: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
 {
