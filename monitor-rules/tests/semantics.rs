@@ -20,6 +20,19 @@ fn serde_quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// `prelude` and one rule `r<i>` per condition, in order.
+fn numbered_rules(prelude: &str, conds: &[&str]) -> RuleSet {
+    let mut text = prelude.to_owned();
+    for (i, c) in conds.iter().enumerate() {
+        text.push_str(&format!(
+            "- rule: r{i}\n  desc: d\n  output: o\n  priority: INFO\n  condition: {c}\n"
+        ));
+    }
+    RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default())
+        .unwrap()
+        .0
+}
+
 fn eval(cond: &str, ev: &Ev) -> bool {
     eval_with("", cond, ev)
 }
@@ -348,7 +361,6 @@ fn skip_if_unknown_filter() {
 fn shared_checks_across_rules_agree_with_each_rule_alone() {
     // Several rules share checks (memoized once per event); the indexed,
     // memoized result must equal evaluating each rule on its own.
-    let mut text = String::from("- macro: c\n  condition: container.id != host\n");
     let conds = [
         "evt.type = execve and c and proc.name in (bash, sh)",
         "evt.type = execve and c and not proc.name in (bash, sh)",
@@ -357,13 +369,7 @@ fn shared_checks_across_rules_agree_with_each_rule_alone() {
         "evt.type = execve and proc.name in (sh, bash) and user.uid != 0",
         "proc.name in (bash, sh) or c",
     ];
-    for (i, c) in conds.iter().enumerate() {
-        text.push_str(&format!(
-            "- rule: r{i}\n  desc: d\n  output: o\n  priority: INFO\n  condition: {c}\n"
-        ));
-    }
-    let (set, _) =
-        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
+    let set = numbered_rules("- macro: c\n  condition: container.id != host\n", &conds);
     for name in ["bash", "sh", "zsh"] {
         for cid in ["host", "abc"] {
             for uid in [0, 1] {
@@ -404,14 +410,7 @@ fn value_split_keeps_order_and_handles_missing_or_odd_values() {
         "evt.type = execve and not proc.name = a",
         "evt.type = execve and proc.name in (b, 7)",
     ];
-    let mut text = String::new();
-    for (i, c) in conds.iter().enumerate() {
-        text.push_str(&format!(
-            "- rule: r{i}\n  desc: d\n  output: o\n  priority: INFO\n  condition: {c}\n"
-        ));
-    }
-    let (set, _) =
-        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
+    let set = numbered_rules("", &conds);
     let names = |ev: &Ev| {
         set.matching(ev)
             .map(|r| r.name().to_owned())
@@ -562,14 +561,7 @@ fn equal_merged_alternatives_in_several_rules_share_correctly() {
         "evt.type = execve and (proc.exepath startswith /tmp/ or proc.exepath endswith /sh)",
         "evt.type = execve and not (proc.exepath startswith /tmp/ or proc.exepath startswith /dev/shm/)",
     ];
-    let mut text = String::new();
-    for (i, c) in conds.iter().enumerate() {
-        text.push_str(&format!(
-            "- rule: r{i}\n  desc: d\n  output: o\n  priority: INFO\n  condition: {c}\n"
-        ));
-    }
-    let (set, _) =
-        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
+    let set = numbered_rules("", &conds);
     for path in ["/tmp/a", "/dev/shm/b", "/bin/sh", "/usr/bin/x"] {
         for uid in [0, 1] {
             let ev = Ev::new("execve").s("proc.exepath", path).n("user.uid", uid);

@@ -164,30 +164,32 @@ mod tests {
         n: u32,
     }
 
+    /// Process `pid` named `name` in a host container, event number `n`.
+    fn ev(pid: u32, name: &str, n: u32) -> Ev {
+        Ev {
+            p: process(pid, name),
+            c: Arc::new(Container::default()),
+            n,
+        }
+    }
+
     fn encode(ev: &Ev) -> Vec<u8> {
         vigil_recorder::typed::encode_into(ev, Vec::new()).unwrap()
     }
 
+    fn round_trip(ev: &Ev) -> Ev {
+        vigil_recorder::typed::decode(&encode(ev)).unwrap()
+    }
+
     #[test]
     fn repeated_context_decodes_once_and_is_shared() {
-        let a = Ev {
-            p: process(7, "sh"),
-            c: Arc::new(Container::default()),
-            n: 1,
-        };
-        let b = Ev {
-            p: process(7, "sh"),
-            c: Arc::new(Container::default()),
-            n: 2,
-        };
+        let a = ev(7, "sh", 1);
+        let b = ev(7, "sh", 2);
         let other = Ev {
-            p: process(8, "cat"),
             c: a.c.clone(),
-            n: 3,
+            ..ev(8, "cat", 3)
         };
-        let da: Ev = vigil_recorder::typed::decode(&encode(&a)).unwrap();
-        let db: Ev = vigil_recorder::typed::decode(&encode(&b)).unwrap();
-        let dother: Ev = vigil_recorder::typed::decode(&encode(&other)).unwrap();
+        let (da, db, dother) = (round_trip(&a), round_trip(&b), round_trip(&other));
         assert_eq!((&da, &db, &dother), (&a, &b, &other));
         assert!(Arc::ptr_eq(&da.p, &db.p), "same bytes, same Arc");
         assert!(Arc::ptr_eq(&da.c, &dother.c));
@@ -200,25 +202,16 @@ mod tests {
         // itself, whatever was evicted.
         for round in 0..2 {
             for pid in 0..(SLOTS as u32 * 2) {
-                let ev = Ev {
-                    p: process(pid, "w"),
-                    c: Arc::new(Container::default()),
-                    n: round,
-                };
-                let back: Ev = vigil_recorder::typed::decode(&encode(&ev)).unwrap();
-                assert_eq!(back, ev);
+                let e = ev(pid, "w", round);
+                assert_eq!(round_trip(&e), e);
             }
         }
     }
 
     #[test]
     fn damaged_nested_bytes_are_an_error() {
-        let ev = Ev {
-            p: process(7, "sh"),
-            c: Arc::new(Container::default()),
-            n: 1,
-        };
-        let mut bytes = encode(&ev);
+        let e = ev(7, "sh", 1);
+        let mut bytes = encode(&e);
         // The process's nested length comes first; claim one byte more
         // than the nested value holds, so it has trailing garbage.
         let inner = bytes[0] as usize;
@@ -258,13 +251,9 @@ mod tests {
 
     #[test]
     fn json_sees_the_plain_value() {
-        let ev = Ev {
-            p: process(7, "sh"),
-            c: Arc::new(Container::default()),
-            n: 1,
-        };
-        let text = serde_json::to_string(&ev).unwrap();
+        let e = ev(7, "sh", 1);
+        let text = serde_json::to_string(&e).unwrap();
         assert!(text.contains(r#""name":"sh""#), "{text}");
-        assert_eq!(serde_json::from_str::<Ev>(&text).unwrap(), ev);
+        assert_eq!(serde_json::from_str::<Ev>(&text).unwrap(), e);
     }
 }
