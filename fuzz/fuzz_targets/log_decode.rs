@@ -6,8 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;
-use vigil_recorder::format::{Footer, Loss, SegmentHeader, FOOTER_FRAME_LEN};
-use vigil_recorder::{ReadError, SegmentReader};
+use monitor_recorder::format::{Footer, Loss, SegmentHeader, FOOTER_FRAME_LEN};
+use monitor_recorder::{ReadError, SegmentReader};
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -33,7 +33,7 @@ fn read(bytes: &[u8]) {
             Ok(f) => {
                 assert!(f.offset >= pos && f.offset + f.frame_len() <= len);
                 let p = r.payload(&f);
-                let _ = vigil_recorder::typed::decode::<Event>(p);
+                let _ = monitor_recorder::typed::decode::<Event>(p);
                 let _ = Loss::decode(p);
                 let _ = Footer::decode(p);
             }

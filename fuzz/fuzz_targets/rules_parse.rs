@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigil_rules::{Field, FieldId, FieldSource, LoadOptions, RuleSet, RuleSource, StrList, Value};
+use monitor_rules::{Field, FieldId, FieldSource, LoadOptions, RuleSet, RuleSource, StrList, Value};
 
 struct Ev;
 
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     // The same text as a standalone condition.
-    if let Ok(f) = vigil_rules::Filter::compile(&src.text) {
+    if let Ok(f) = monitor_rules::Filter::compile(&src.text) {
         let _ = f.matches(&Ev);
     }
     for strict in [false, true] {
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
                 for r in set.matching(&Ev) {
                     let _ = r.format_output(&Ev);
                 }
-                let _ = vigil_rules::list(&set, &report);
+                let _ = monitor_rules::list(&set, &report);
             }
             Err(e) => {
                 let _ = e.to_string();

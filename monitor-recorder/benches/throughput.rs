@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use common::{sample, ts, SampleEvent};
-use vigil_recorder::{Config, EventReader, LogReader, LogWriter, RecordKind, Recorder};
+use monitor_recorder::{Config, EventReader, LogReader, LogWriter, RecordKind, Recorder};
 
 fn config() -> Config {
     Config {
@@ -70,7 +70,7 @@ fn main() {
     let t = Clock::start();
     for i in 0..n {
         buf.clear();
-        buf = vigil_recorder::typed::encode_into(&templates[(i % 1024) as usize], buf).unwrap();
+        buf = monitor_recorder::typed::encode_into(&templates[(i % 1024) as usize], buf).unwrap();
         w.append(RecordKind::Event, ts(i), &buf).unwrap();
     }
     let stats = w.close().unwrap();

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use serde::{Deserialize, Serialize};
-//! use vigil_recorder::{Body, Config, EventReader, LogReader, Recorder, TimeRange};
+//! use monitor_recorder::{Body, Config, EventReader, LogReader, Recorder, TimeRange};
 //!
 //! #[derive(Serialize, Deserialize, Debug, PartialEq)]
 //! struct Exec { pid: u32, exe: String }
@@ -30,7 +30,7 @@
 //!     let entry = entry.unwrap(); // or report the typed ReadError and go on
 //!     assert_eq!(entry.body, Body::Event(Exec { pid: 7, exe: "/bin/sh".into() }));
 //! }
-//! assert!(vigil_recorder::verify(dir.path()).unwrap().is_intact());
+//! assert!(monitor_recorder::verify(dir.path()).unwrap().is_intact());
 //! ```
 
 pub mod config;

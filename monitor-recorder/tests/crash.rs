@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use vigil_recorder::{Body, Config, EventReader, LogReader, Recorder};
+use monitor_recorder::{Body, Config, EventReader, LogReader, Recorder};
 
 const DIR_ENV: &str = "VIGIL_RECORDER_CRASH_DIR";
 const ROUND_ENV: &str = "VIGIL_RECORDER_CRASH_ROUND";
@@ -139,7 +139,7 @@ fn sigkill_mid_stream_keeps_every_acknowledged_record() {
     );
     assert!(problems.len() <= acked.len());
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
-    let s = vigil_recorder::verify(dir.path()).unwrap();
+    let s = monitor_recorder::verify(dir.path()).unwrap();
     assert!(s.is_intact(), "{s}");
     println!(
         "acknowledged per round {acked:?}; readable {:?}; {s}",

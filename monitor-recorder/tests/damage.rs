@@ -9,8 +9,8 @@ use std::fs;
 use std::path::Path;
 
 use common::*;
-use vigil_recorder::format::{SegmentHeader, FRAME_OVERHEAD, MAGIC};
-use vigil_recorder::{Defect, LogReader, LogWriter, ReadError, RecordKind, WriteError};
+use monitor_recorder::format::{SegmentHeader, FRAME_OVERHEAD, MAGIC};
+use monitor_recorder::{Defect, LogReader, LogWriter, ReadError, RecordKind, WriteError};
 
 /// Writes `n` sample events into one closed segment; returns its path.
 fn one_segment(dir: &Path, n: u64) -> std::path::PathBuf {
@@ -28,7 +28,7 @@ fn one_segment(dir: &Path, n: u64) -> std::path::PathBuf {
 }
 
 fn postcard_bytes(i: u64) -> Vec<u8> {
-    vigil_recorder::typed::encode_into(&sample(i), Vec::new()).unwrap()
+    monitor_recorder::typed::encode_into(&sample(i), Vec::new()).unwrap()
 }
 
 #[test]
@@ -79,7 +79,7 @@ fn torn_tail_at_every_byte_of_the_last_record() {
                 other => panic!("cut at {cut}: expected truncated tail, got {other}"),
             }
         }
-        let s = vigil_recorder::verify(&seg).unwrap();
+        let s = monitor_recorder::verify(&seg).unwrap();
         assert!(s.is_intact(), "cut at {cut}: {s}");
         assert_eq!(s.truncated_tails.len(), usize::from(cut != tail_start));
     }
@@ -133,7 +133,7 @@ fn corrupt_records_are_reported_and_skipped() {
         }
         let msg = errs[0].to_string();
         assert!(msg.contains(&seg.display().to_string()) && msg.contains(&format!("offset {off}")));
-        let s = vigil_recorder::verify(&seg).unwrap();
+        let s = monitor_recorder::verify(&seg).unwrap();
         assert!(!s.is_intact());
         assert_eq!(s.corrupt.len(), 1);
         assert_eq!(s.corrupt[0].offset, victim.offset);
@@ -144,7 +144,7 @@ fn corrupt_records_are_reported_and_skipped() {
 #[test]
 fn corruption_in_a_middle_segment_names_that_segment() {
     let dir = tempfile::tempdir().unwrap();
-    let rec = vigil_recorder::Recorder::<SampleEvent>::open(dir.path(), small_config()).unwrap();
+    let rec = monitor_recorder::Recorder::<SampleEvent>::open(dir.path(), small_config()).unwrap();
     for i in 0..600 {
         rec.record(ts(i), sample(i));
     }
@@ -167,7 +167,7 @@ fn corruption_in_a_middle_segment_names_that_segment() {
     assert!(
         matches!(&errs[0], ReadError::Corrupt { offset, resumed_at: Some(_), .. } if *offset == victim.offset)
     );
-    let s = vigil_recorder::verify(dir.path()).unwrap();
+    let s = monitor_recorder::verify(dir.path()).unwrap();
     assert_eq!(s.sequence_gaps, vec![(victim.seq - 1, victim.seq + 1)]);
 }
 
@@ -265,7 +265,7 @@ fn empty_foreign_future_and_broken_headers_are_typed_errors() {
 #[test]
 fn a_bad_segment_in_a_directory_does_not_stop_the_read() {
     let dir = tempfile::tempdir().unwrap();
-    let rec = vigil_recorder::Recorder::<SampleEvent>::open(dir.path(), small_config()).unwrap();
+    let rec = monitor_recorder::Recorder::<SampleEvent>::open(dir.path(), small_config()).unwrap();
     for i in 0..300 {
         rec.record(ts(i), sample(i));
     }
@@ -276,7 +276,7 @@ fn a_bad_segment_in_a_directory_does_not_stop_the_read() {
     let (events, errs) = read_events(dir.path());
     assert_eq!(events.len(), 300 - lost);
     assert!(matches!(&errs[..], [ReadError::Foreign { path, .. }] if path == &segs[1]));
-    let s = vigil_recorder::verify(dir.path()).unwrap();
+    let s = monitor_recorder::verify(dir.path()).unwrap();
     assert_eq!(s.bad_segments.len(), 1);
     assert!(!s.is_intact());
 }

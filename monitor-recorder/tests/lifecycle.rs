@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::*;
-use serde::{Serialize, Serializer};
-use vigil_recorder::format::SegmentHeader;
-use vigil_recorder::{
+use monitor_recorder::format::SegmentHeader;
+use monitor_recorder::{
     Body, Config, EventReader, LogReader, LogWriter, LossSource, RecordKind, Recorder, WriteError,
 };
+use serde::{Serialize, Serializer};
 
 #[test]
 fn rotates_by_size_without_exceeding_the_limit() {
@@ -64,7 +64,7 @@ fn rotates_by_age() {
     w.append(RecordKind::Event, ts(2), b"c").unwrap();
     w.close().unwrap();
     assert_eq!(segments(dir.path()).len(), 3);
-    let s = vigil_recorder::verify(dir.path()).unwrap();
+    let s = monitor_recorder::verify(dir.path()).unwrap();
     assert!(s.is_intact() && s.segments_closed == 3, "{s}");
 }
 
@@ -91,7 +91,7 @@ fn retention_by_total_size_deletes_oldest_whole_segments() {
         stats.segments_created
     );
     // What remains is the newest records, contiguous, ending at the last.
-    let s = vigil_recorder::verify(dir.path()).unwrap();
+    let s = monitor_recorder::verify(dir.path()).unwrap();
     assert!(s.is_intact(), "{s}");
     assert_eq!(s.last_seq, Some(2000));
 }
@@ -182,7 +182,7 @@ fn writer_refuses_to_resume_after_a_foreign_last_segment() {
     let seg = dir.path().join(format!("{:020}.vlog", 1));
     fs::write(&seg, b"somebody else's data").unwrap();
     match LogWriter::open(dir.path(), small_config()) {
-        Err(WriteError::Existing(vigil_recorder::ReadError::Foreign { path, .. })) => {
+        Err(WriteError::Existing(monitor_recorder::ReadError::Foreign { path, .. })) => {
             assert_eq!(path, seg)
         }
         Err(e) => panic!("wrong error: {e}"),
@@ -305,7 +305,7 @@ fn flush_makes_records_durable_and_readable_while_writing() {
     assert_eq!(s.durable_seq, Some(10));
     assert!(s.syncs >= 1);
     drop(rec); // Drop closes cleanly too.
-    let v = vigil_recorder::verify(dir.path()).unwrap();
+    let v = monitor_recorder::verify(dir.path()).unwrap();
     assert_eq!(v.segments_closed, v.segments);
 }
 
@@ -335,7 +335,7 @@ fn encode_failures_are_counted_and_logged() {
         "{}",
         stats.loss_records
     );
-    let s = vigil_recorder::verify(dir.path()).unwrap();
+    let s = monitor_recorder::verify(dir.path()).unwrap();
     assert_eq!(
         s.lost.into_iter().collect::<Vec<_>>(),
         vec![(LossSource::RecorderEncodeError, 5)]

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use vigil_recorder::{
+use monitor_recorder::{
     Body, Config, EventReader, LogReader, LogWriter, LossSource, ReadError, RecordKind, Recorder,
     TimeRange,
 };
@@ -37,7 +37,7 @@ fn recorder_round_trip_preserves_values_order_and_sequence() {
         assert_eq!(e.timestamp_ns, ts(i));
         assert_eq!(e.body, Body::Event(sample(i)));
     }
-    let summary = vigil_recorder::verify(dir.path()).unwrap();
+    let summary = monitor_recorder::verify(dir.path()).unwrap();
     assert!(summary.is_intact(), "{summary}");
     assert_eq!(summary.events, 2000);
     assert_eq!(summary.segments, summary.segments_closed);
@@ -142,7 +142,7 @@ fn loss_reports_become_loss_records() {
             (LossSource::Other(200), 2)
         ]
     );
-    let s = vigil_recorder::verify(dir.path()).unwrap();
+    let s = monitor_recorder::verify(dir.path()).unwrap();
     assert_eq!(s.total_lost(), 22);
     assert!(s.is_intact(), "{s}");
 }

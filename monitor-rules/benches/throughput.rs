@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use vigil_rules::{
+use monitor_rules::{
     Field, FieldArg, FieldId, FieldSource, LoadOptions, RuleSet, RuleSource, StrList, Value,
 };
 

@@ -8,7 +8,7 @@
 //! `file:line:column`.
 //!
 //! ```
-//! use vigil_rules::{RuleSet, RuleSource, LoadOptions};
+//! use monitor_rules::{RuleSet, RuleSource, LoadOptions};
 //! let src = RuleSource::new("r.yaml", r#"
 //! - rule: shell
 //!   desc: a shell ran

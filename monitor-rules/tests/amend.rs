@@ -4,7 +4,7 @@
 mod common;
 
 use common::Ev;
-use vigil_rules::{LoadOptions, RuleSet, RuleSource};
+use monitor_rules::{LoadOptions, RuleSet, RuleSource};
 
 fn load(files: &[&str]) -> RuleSet {
     let sources: Vec<_> = files

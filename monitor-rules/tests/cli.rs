@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use vigil_rules::{check, list, LoadOptions, RuleSet};
+use monitor_rules::{check, list, LoadOptions, RuleSet};
 
 /// A temporary directory removed on drop (also when the test fails).
 struct TempDir(PathBuf);

@@ -1,7 +1,7 @@
 //! Every kind of error names `file:line:column` and what is wrong; the
 //! column points at the offending character, also inside condition strings.
 
-use vigil_rules::{DiagKind, Diagnostic, LoadOptions, RuleSet, RuleSource};
+use monitor_rules::{DiagKind, Diagnostic, LoadOptions, RuleSet, RuleSource};
 
 fn errors(text: &str) -> Vec<Diagnostic> {
     let src = RuleSource::new("t.yaml", text);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 mod common;
 
 use common::Ev;
-use vigil_rules::{DiagKind, LoadOptions, RuleSet};
+use monitor_rules::{DiagKind, LoadOptions, RuleSet};
 
 fn falco_rules() -> PathBuf {
     let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

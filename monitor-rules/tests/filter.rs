@@ -3,7 +3,7 @@
 mod common;
 
 use common::Ev;
-use vigil_rules::{DiagKind, Filter, LoadOptions, RuleSet, RuleSource};
+use monitor_rules::{DiagKind, Filter, LoadOptions, RuleSet, RuleSource};
 
 #[test]
 fn standalone_condition_uses_the_sets_macros_and_lists() {

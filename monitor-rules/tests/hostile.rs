@@ -1,7 +1,7 @@
 //! Hostile and malformed input: the loader returns errors, never panics,
 //! and stays bounded in time and memory.
 
-use vigil_rules::{DiagKind, LoadOptions, RuleSet, RuleSource};
+use monitor_rules::{DiagKind, LoadOptions, RuleSet, RuleSource};
 
 fn load(text: &str) -> Result<usize, Vec<DiagKind>> {
     RuleSet::load(&[RuleSource::new("h.yaml", text)], &LoadOptions::default())

@@ -3,7 +3,7 @@
 mod common;
 
 use common::Ev;
-use vigil_rules::{LoadOptions, RuleSet, RuleSource};
+use monitor_rules::{LoadOptions, RuleSet, RuleSource};
 
 fn set_with(prelude: &str, cond: &str) -> RuleSet {
     let text = format!(
@@ -484,7 +484,7 @@ fn val_errors_and_skips() {
     let d = &err.diagnostics()[0];
     assert_eq!(
         (d.kind, d.pos.line, d.pos.col),
-        (vigil_rules::DiagKind::Type, 5, 23),
+        (monitor_rules::DiagKind::Type, 5, 23),
         "{d}"
     );
     assert!(d.message.contains("numeric versus string"), "{d}");

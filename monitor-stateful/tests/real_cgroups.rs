@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vigil_stateful::uid_nproc::{read_nproc_limit, read_threads};
-use vigil_stateful::{
+use monitor_stateful::uid_nproc::{read_nproc_limit, read_threads};
+use monitor_stateful::{
     CgroupLayout, FieldRef, LayoutKind, Limit, Sampler, SamplerConfig, Timestamp, UidTable,
 };
 

@@ -16,13 +16,14 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use vigil::alerts::AlertSink;
-use vigil::engine::{Detector, RuleSpec};
-use vigil::event::{Data, Event};
-use vigil::pipeline::Outputs;
-use vigil::query::Query;
-use vigil::record::{open_log, EventRecorder, RecordConfig};
-use vigil_recorder::Stats as RecordStats;
+use monitor_recorder::Stats as RecordStats;
+use monitor_user::detect::{Detector, RuleSpec};
+use monitor_user::event::{Data, Event};
+use monitor_user::pipeline::alerts::Alerting;
+use monitor_user::pipeline::query::Query;
+use monitor_user::pipeline::Outputs;
+use monitor_user::sink::recorder::{open_log, EventRecorder, RecordConfig};
+use monitor_user::sink::writer::AlertSink;
 
 fn cpu_secs() -> f64 {
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -115,7 +116,7 @@ fn main() {
     let log = open_log(&[&dir]).expect("open log");
     let (t, c) = (Instant::now(), cpu_secs());
     let mut read = 0u64;
-    for e in vigil_recorder::EventReader::<Event>::new(&log) {
+    for e in monitor_recorder::EventReader::<Event>::new(&log) {
         std::hint::black_box(e.expect("intact log"));
         read += 1;
     }
@@ -139,18 +140,20 @@ fn main() {
     let mut best = 0f64;
     for run in 1..=3 {
         let (set, _) = RuleSpec::default().load().expect("default rules");
-        let det = Detector::new(
-            set,
-            RuleSpec::default(),
-            "bench".into(),
+        let det = Detector::new(set, RuleSpec::default(), "bench".into()).0;
+        let det = Alerting::new(
+            det,
             AlertSink::new(Box::new(std::io::sink())),
-        )
-        .0;
+            Default::default(),
+        );
         let log = open_log(&[&dir]).expect("open log");
         let (t, c) = (Instant::now(), cpu_secs());
         let (s, alerts) = rt.block_on(async {
             let mut out = Outputs::new(None::<&mut tokio::io::Sink>, Some(det), None);
-            let s = vigil::replay::replay(&log, &Query::default(), &mut out, |e| panic!("{e}"))
+            let s =
+                monitor_user::pipeline::replay::replay(&log, &Query::default(), &mut out, |e| {
+                    panic!("{e}")
+                })
                 .await
                 .unwrap();
             (s, out.alerts())

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use monitor_common::decode::Record;
-use vigil::sensor::{Sensor, SensorConfig};
+use monitor_user::sensor::{Sensor, SensorConfig};
 
 fn show(r: &Record) -> String {
     let h = r.header();

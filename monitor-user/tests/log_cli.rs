@@ -9,8 +9,8 @@ use std::process::{Command, Output};
 mod common;
 
 use common::*;
-use vigil::event::Event;
-use vigil::record::{EventRecorder, RecordConfig};
+use monitor_user::event::Event;
+use monitor_user::sink::recorder::{EventRecorder, RecordConfig};
 
 struct Tmp(PathBuf);
 impl Tmp {
@@ -40,7 +40,7 @@ fn write_log(dir: &Path, evs: &[Event]) {
     }
     // The sensor reports 5 kernel drops half way: a loss record in the log.
     rec.flush().unwrap();
-    rec.note_source(&vigil::sensor::SensorStats {
+    rec.note_source(&monitor_user::sensor::SensorStats {
         kernel_drops: vec![(monitor_common::EventKind::Exec, 5)],
         ..Default::default()
     });
@@ -80,7 +80,7 @@ fn export_is_byte_identical_to_the_events_output() {
     assert!(o.status.success(), "{err}");
     let mut want = Vec::new();
     for e in &evs {
-        vigil::json::write_line(e, &mut want);
+        monitor_user::sink::events::write_line(e, &mut want);
     }
     assert_eq!(out, String::from_utf8(want).unwrap());
     let q = vigil(&["log", "query", s(&t.0)]);
@@ -359,7 +359,7 @@ fn replay_feeds_the_events_output_like_run() {
     assert!(o.status.success(), "{err}");
     let mut want = Vec::new();
     for e in &evs {
-        vigil::json::write_line(e, &mut want);
+        monitor_user::sink::events::write_line(e, &mut want);
     }
     assert_eq!(out, String::from_utf8(want).unwrap());
     assert!(

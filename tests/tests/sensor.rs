@@ -20,7 +20,7 @@ use std::time::Duration;
 use monitor_common::decode::Record;
 use monitor_common::filter::when;
 use monitor_common::{syscall_flags, EventKind, SyscallId};
-use vigil::sensor::{LifecycleHooks, Sensor, SensorConfig};
+use monitor_user::sensor::{LifecycleHooks, Sensor, SensorConfig};
 
 /// Sensors of concurrent tests would see each other's storms.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -534,7 +534,7 @@ async fn probe_reports_kernel_features() {
         return;
     }
     let _serial = SERIAL.lock().await;
-    let f = vigil::sensor::features::probe_features();
+    let f = monitor_user::sensor::features::probe_features();
     eprintln!("{f:#?}");
     // What every kernel this project supports has.
     assert!(f.btf.supported, "BTF: {}", f.btf.detail);
@@ -1300,9 +1300,9 @@ async fn capset_raise_and_drop_are_decoded() {
     assert_eq!(raise.args[5], eff & !CAP_SYS_ADMIN);
 
     // The agent's decoding: named sets and the raised bits.
-    use vigil::sysargs::ArgValue;
+    use monitor_user::event::sysargs::ArgValue;
     let arg = |s: &monitor_common::SyscallRecord, name: &str| {
-        vigil::sysargs::decode(s)
+        monitor_user::event::sysargs::decode(s)
             .args
             .into_iter()
             .find(|a| a.name == name)

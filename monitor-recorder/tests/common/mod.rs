@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use monitor_recorder::{Config, EventReader, LogReader, ReadError, Record, RecordKind};
 use serde::{Deserialize, Serialize};
-use vigil_recorder::{Config, EventReader, LogReader, ReadError, Record, RecordKind};
 
 /// Shaped like an enriched exec event: a few strings, argv, ancestry, ints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,7 +87,7 @@ pub fn read_events(path: &Path) -> (Vec<SampleEvent>, Vec<ReadError>) {
     for item in EventReader::<SampleEvent>::new(&log) {
         match item {
             Ok(e) => {
-                if let vigil_recorder::Body::Event(v) = e.body {
+                if let monitor_recorder::Body::Event(v) = e.body {
                     ok.push(v)
                 }
             }
@@ -105,7 +105,7 @@ pub fn events_only(records: &[Record]) -> Vec<&Record> {
 }
 
 pub fn segments(dir: &Path) -> Vec<PathBuf> {
-    vigil_recorder::dir::list_segments(dir)
+    monitor_recorder::dir::list_segments(dir)
         .unwrap()
         .into_iter()
         .map(|s| s.path)

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use vigil_rules::{Field, FieldArg, FieldId, FieldSource, StrList, Value};
+use monitor_rules::{Field, FieldArg, FieldId, FieldSource, StrList, Value};
 
 #[derive(Debug, Clone)]
 pub enum V {

@@ -30,11 +30,13 @@ mod filter;
 mod loader;
 pub mod offsets;
 mod ring;
+mod source;
 
 use monitor_common::decode::Record;
 use monitor_common::{names, CgroupCounters, EventKind};
 
 pub use filter::{default_open_filter, OpenFilter};
+pub use source::RecordSource;
 
 /// Default ring buffer size: 16 MiB.
 pub const DEFAULT_RING_BYTES: u32 = 16 << 20;
@@ -208,7 +210,7 @@ impl Sensor {
     }
 }
 
-impl crate::pipeline::RecordSource for Sensor {
+impl RecordSource for Sensor {
     async fn read_batch(&mut self, out: &mut Vec<Record>) -> std::io::Result<()> {
         Sensor::read_batch(self, out).await
     }

@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use vigil::cgroup::Runtime;
-use vigil::event::*;
-use vigil::sysargs::{Arg, ArgValue};
+use monitor_user::event::sysargs::{Arg, ArgValue};
+use monitor_user::event::Runtime;
+use monitor_user::event::*;
 
 pub const CID: &str = "82ac0468654e2b83c032a86b876f3a797504f4fe22bf26f1510d37739331c198";
 /// 2026-11-22T06:00:00Z

@@ -1,0 +1,165 @@
+//! `vigil run`: the agent. Loads the rules, the eBPF sensor and the
+//! optional stages (recorder, baselines, resource sampling), logs what the
+//! kernel supports and `ready`, then runs the pipeline until SIGINT/SIGTERM.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::status;
+use anyhow::Context;
+use clap::Args;
+use monitor_user::detect::{self, Reloader};
+use monitor_user::enrich::{AgentId, EnrichConfig, Enricher};
+use monitor_user::pipeline;
+use monitor_user::sensor::features::probe_features;
+use monitor_user::sensor::{Sensor, SensorConfig};
+
+use super::args::{open_events, AlertArgs};
+use super::args::{parse_ring_bytes, RecordArgs};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Write every event as one JSON line to FILE, or to stdout with `-`
+    /// (schema: docs/events.md).
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<PathBuf>,
+    /// Ring buffer size in bytes: a power of two and a multiple of the page size.
+    #[arg(long, value_name = "N", default_value_t = 16 << 20, value_parser = parse_ring_bytes)]
+    pub ring_bytes: u32,
+    /// Seconds between two periodic `stats` log lines.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stats_interval: u64,
+    #[command(flatten)]
+    pub record: RecordArgs,
+    #[command(flatten)]
+    pub alerting: AlertArgs,
+    /// Seconds between two resource samples: each pass reads every
+    /// container's cgroup and emits one `container_stats` event per
+    /// container for the resource rules (docs/resources.md).
+    #[arg(long, value_name = "SECS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub resource_interval: u64,
+    /// Do not sample container resources (no `container_stats` events).
+    #[arg(long)]
+    pub no_resources: bool,
+    /// Learn per image what normally runs, then alert on anything else
+    /// (`proc.in_baseline`): baselines are read from and saved to DIR, one
+    /// reviewable TOML file per image (docs/baselines.md).
+    #[arg(long, value_name = "DIR")]
+    pub learn_baselines: Option<PathBuf>,
+    /// How long an image without a baseline file learns before enforcing.
+    #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub baseline_learn_secs: u64,
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    // Rules first: a bad rule file should fail before anything is loaded.
+    let (alerting, reloader) = args.alerting.alerting(detect::hostname())?;
+    let _reload = reload_on_sighup(reloader).context("installing the SIGHUP handler")?;
+    for line in status::feature_lines(&probe_features()) {
+        log::info!("{line}");
+    }
+    for line in status::host_lines() {
+        log::info!("{line}");
+    }
+    let mut source = Sensor::load(&SensorConfig {
+        ring_bytes: args.ring_bytes,
+        ..Default::default()
+    })
+    .context("loading the eBPF sensor")?;
+    // The loader logs each refused hook with the kernel's reason.
+    for line in status::hook_lines(source.hooks()) {
+        log::debug!("{line}");
+    }
+    let refused = source
+        .hooks()
+        .iter()
+        .filter(|h| h.attached.is_err())
+        .count();
+    log::info!(
+        "{} hooks attached, {refused} refused",
+        source.hooks().len() - refused
+    );
+    // Seed after the probes are attached, so no process falls in between.
+    let enricher = Enricher::from_host(EnrichConfig {
+        proc_root: Some(PathBuf::from("/proc")),
+        agent: Some(AgentId::current()),
+        ..Default::default()
+    });
+    let mut config = pipeline::Config::new(enricher);
+    config.stats_interval = Duration::from_secs(args.stats_interval);
+    if let Some(dir) = &args.record.record {
+        let rec = monitor_user::sink::recorder::EventRecorder::open(dir, &args.record.config())
+            .with_context(|| format!("opening the flight recorder in {}", dir.display()))?;
+        log::info!("recording every event to {}", dir.display());
+        config.recorder = Some(rec);
+    }
+    config.alerting = Some(alerting);
+    if let Some(dir) = &args.learn_baselines {
+        let b = monitor_user::stage::baselines::BaselineStage::open(
+            dir,
+            Duration::from_secs(args.baseline_learn_secs),
+        )
+        .with_context(|| format!("loading baselines from {}", dir.display()))?;
+        log::info!(
+            "baselines: {} images from {}",
+            b.store().images().count(),
+            dir.display()
+        );
+        config.baselines = Some(b);
+    }
+    if !args.no_resources {
+        match monitor_user::stage::resources::ResourceStage::from_host(Some(PathBuf::from("/proc")))
+        {
+            Ok(st) => {
+                config.resources = Some(st);
+                config.resource_interval = Duration::from_secs(args.resource_interval);
+            }
+            Err(e) => log::warn!("no resource sampling: reading the cgroup mounts: {e}"),
+        }
+    }
+    log::info!("ready");
+    let mut events = open_events(args.events.as_deref()).await?;
+    let summary = pipeline::run(config, &mut source, events.as_mut(), shutdown_signal()).await?;
+    log::info!(
+        "stopped ({:?}) after {} events, {} alerts",
+        summary.ended_by,
+        summary.events,
+        summary.alerts
+    );
+    if let Some(r) = summary.recorder {
+        log::info!(
+            "recorder closed: {} events written, {} dropped, {} failed, {} bytes",
+            r.written,
+            r.dropped,
+            r.failed,
+            r.bytes
+        );
+    }
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+/// Reload the rules on every SIGHUP until the task is dropped.
+fn reload_on_sighup(reloader: Reloader) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())?;
+    Ok(tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            log::info!("SIGHUP: reloading rules");
+            reloader.reload_and_log();
+        }
+    }))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let Ok(mut term) = term else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => log::info!("SIGINT: stopping"),
+        _ = term.recv() => log::info!("SIGTERM: stopping"),
+    }
+}

@@ -1,0 +1,442 @@
+//! The rules engine's view of an [`Event`]: [`EventFields`] answers
+//! `monitor_rules` field lookups (Falco's names, see monitor-rules/README.md)
+//! with values borrowed from the event.
+//!
+//! Most fields are plain borrows. The few that Falco defines as derived
+//! text (`proc.cmdline`, `proc.args`, `evt.args`, `evt.time`, the ancestor
+//! name list) are built at most once per event, on first use, and cached in
+//! the view, so rules that do not look at them cost nothing.
+
+use std::cell::OnceCell;
+
+use monitor_rules::{Field, FieldArg, FieldId, FieldSource, StrList, Value};
+
+use crate::event::sysargs::{ArgValue, SockAddr};
+use crate::event::{rfc3339, Data, Event, SyscallData};
+
+/// An event as the rules engine sees it.
+pub struct EventFields<'a> {
+    ev: &'a Event,
+    hostname: &'a str,
+    cmdline: OnceCell<String>,
+    args: OnceCell<String>,
+    evt_args: OnceCell<String>,
+    time: OnceCell<String>,
+    anames: OnceCell<Vec<&'a str>>,
+}
+
+impl<'a> EventFields<'a> {
+    pub fn new(ev: &'a Event, hostname: &'a str) -> EventFields<'a> {
+        EventFields {
+            ev,
+            hostname,
+            cmdline: OnceCell::new(),
+            args: OnceCell::new(),
+            evt_args: OnceCell::new(),
+            time: OnceCell::new(),
+            anames: OnceCell::new(),
+        }
+    }
+
+    pub fn event(&self) -> &'a Event {
+        self.ev
+    }
+
+    pub fn hostname(&self) -> &'a str {
+        self.hostname
+    }
+
+    fn syscall(&self) -> Option<&'a SyscallData> {
+        match &self.ev.data {
+            Data::Syscall(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn anames(&self) -> &[&'a str] {
+        self.anames.get_or_init(|| {
+            self.ev
+                .process
+                .exec
+                .ancestors
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect()
+        })
+    }
+
+    /// `fd.name` for the event: the syscall's path or peer.
+    fn fd_name(&self) -> Option<&'a str> {
+        self.syscall().and_then(|s| s.fd_name.as_deref())
+    }
+
+    fn arg(&self, field: &Field) -> Option<Value<'_>> {
+        let ev = self.ev;
+        match &field.arg {
+            FieldArg::Name(n) => named_arg(ev, n),
+            FieldArg::Index(i) => match &ev.data {
+                Data::Syscall(s) => s.args.get(*i as usize).map(|a| arg_value(&a.value)),
+                _ => None,
+            },
+            FieldArg::None => None,
+        }
+    }
+}
+
+fn arg_value(v: &ArgValue) -> Value<'_> {
+    match v {
+        ArgValue::Int(i) => Value::Num(*i),
+        ArgValue::Uint(u) => Value::Num(i64::try_from(*u).unwrap_or(i64::MAX)),
+        ArgValue::Str(s) => Value::Str(s),
+        ArgValue::Flags { text, .. } => Value::Str(text),
+    }
+}
+
+/// `evt.arg.NAME`: the decoded syscall argument of that name, the per-kind
+/// arguments of non-syscall events, and vigil's derived `evt.arg.uid`.
+fn named_arg<'e>(ev: &'e Event, name: &str) -> Option<Value<'e>> {
+    match &ev.data {
+        Data::Syscall(s) => {
+            if name == "uid" {
+                if let Some(uid) = effective_id(s) {
+                    return Some(Value::Num(uid));
+                }
+            }
+            s.args
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| arg_value(&a.value))
+        }
+        Data::Exec(x) => match name {
+            "filename" => Some(Value::Str(&x.filename)),
+            "argc" => Some(Value::Num(x.argc.into())),
+            _ => None,
+        },
+        Data::Clone(c) => match name {
+            "flags" => Some(Value::Str(&c.flags_text)),
+            "child_pid" => Some(Value::Num(c.child_pid.into())),
+            "child_tid" => Some(Value::Num(c.child_tid.into())),
+            _ => None,
+        },
+        Data::Exit(x) => match name {
+            "status" => Some(Value::Num(x.status.into())),
+            "ret" => Some(Value::Num(x.raw.into())),
+            "core" => Some(Value::Bool(x.core_dumped)),
+            _ => None,
+        },
+        Data::ModuleLoad { name: m } => (name == "name").then_some(Value::Str(m)),
+        Data::CgroupMkdir(g) | Data::CgroupRmdir(g) => match name {
+            "id" => Some(Value::Num(i64::try_from(g.id).unwrap_or(i64::MAX))),
+            "path" => Some(Value::Str(&g.path)),
+            "level" => Some(Value::Num(g.level.into())),
+            _ => None,
+        },
+        Data::OomKill {
+            victim_pid,
+            victim_name,
+        } => match name {
+            "victim_pid" => Some(Value::Num((*victim_pid).into())),
+            "victim_name" => victim_name.as_deref().map(Value::Str),
+            _ => None,
+        },
+        Data::ContainerStats(_) => None,
+    }
+}
+
+/// The id a set*id call makes effective (`evt.arg.uid`; the gid for the
+/// setgid family): `uid`/`gid` for setuid/setfsuid/setgid/setfsgid, the
+/// `euid`/`egid` argument for the re/res variants. `-1` (unchanged) is none.
+fn effective_id(s: &SyscallData) -> Option<i64> {
+    let key = match s.name.as_str() {
+        "setuid" | "setfsuid" => "uid",
+        "setgid" | "setfsgid" => "gid",
+        "setreuid" | "setresuid" => "euid",
+        "setregid" | "setresgid" => "egid",
+        _ => return None,
+    };
+    let v = s.args.iter().find(|a| a.name == key)?;
+    match v.value {
+        ArgValue::Int(i) if i >= 0 => Some(i),
+        _ => None,
+    }
+}
+
+fn is_open(name: &str) -> bool {
+    matches!(name, "open" | "openat" | "openat2" | "creat")
+}
+
+/// Raw open flags of an open-family syscall.
+fn open_flags(s: &SyscallData) -> Option<u64> {
+    if !is_open(&s.name) {
+        return None;
+    }
+    s.args
+        .iter()
+        .find_map(|a| match (a.name.as_str(), &a.value) {
+            ("flags", ArgValue::Flags { raw, .. }) => Some(*raw),
+            _ => None,
+        })
+}
+
+/// `fd.name` names `/proc/<pid>/...` of a process other than the caller
+/// (`self` and `thread-self` are the caller). Pids in the path are in the
+/// caller's pid namespace: compared with `proc.vpid` when known, else with
+/// the host pid and tid.
+pub fn proc_is_other(ev: &Event, path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/proc/") else {
+        return false;
+    };
+    let comp = rest.split('/').next().unwrap_or("");
+    if comp.is_empty() || !comp.bytes().all(|b| b.is_ascii_digit()) {
+        return false; // self, thread-self, sys, ...
+    }
+    let Ok(pid) = comp.parse::<u32>() else {
+        return true; // more digits than any pid: not the caller
+    };
+    let p = &ev.process;
+    match p.vpid {
+        Some(v) => pid != v,
+        None => pid != p.pid && pid != p.tid,
+    }
+}
+
+fn split_path(path: &str) -> Option<(&str, &str)> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    let i = path.rfind('/')?;
+    let dir = if i == 0 { "/" } else { &path[..i] };
+    Some((dir, &path[i + 1..]))
+}
+
+fn num(n: impl Into<i64>) -> Option<Value<'static>> {
+    Some(Value::Num(n.into()))
+}
+
+impl FieldSource for EventFields<'_> {
+    fn evt_type(&self) -> &str {
+        self.ev.evt_type()
+    }
+
+    fn get(&self, field: &Field) -> Option<Value<'_>> {
+        let ev = self.ev;
+        let p = &ev.process;
+        let c = &ev.container;
+        use FieldId as F;
+        match field.id {
+            F::EvtType => Some(Value::Str(ev.evt_type())),
+            F::EvtNum => Some(Value::Num(i64::try_from(ev.num).unwrap_or(i64::MAX))),
+            F::EvtTime => Some(Value::Str(self.time.get_or_init(|| rfc3339(ev.wall_ns)))),
+            F::EvtRes => Some(Value::Str(match &ev.data {
+                Data::Syscall(s) => &s.res,
+                _ => "SUCCESS",
+            })),
+            F::EvtRawres => Some(Value::Num(match &ev.data {
+                Data::Syscall(s) => s.ret,
+                _ => 0,
+            })),
+            F::EvtFailed => Some(Value::Bool(
+                matches!(&ev.data, Data::Syscall(s) if s.ret < 0),
+            )),
+            // vigil reports syscalls at exit, like Falco's `<` events.
+            F::EvtDir => Some(Value::Str("<")),
+            F::EvtArg => self.arg(field),
+            F::EvtArgs => {
+                let s = self.syscall()?;
+                Some(Value::Str(self.evt_args.get_or_init(|| {
+                    let mut out = String::new();
+                    for a in &s.args {
+                        if !out.is_empty() {
+                            out.push(' ');
+                        }
+                        out.push_str(&a.name);
+                        out.push('=');
+                        out.push_str(&arg_value(&a.value).to_string());
+                    }
+                    out
+                })))
+            }
+            F::EvtIsOpenRead | F::EvtIsOpenWrite | F::EvtIsOpenExec => {
+                let flags = open_flags(self.syscall()?)?;
+                let acc = flags & libc::O_ACCMODE as u64;
+                Some(Value::Bool(match field.id {
+                    F::EvtIsOpenRead => acc == libc::O_RDONLY as u64 || acc == libc::O_RDWR as u64,
+                    F::EvtIsOpenWrite => acc == libc::O_WRONLY as u64 || acc == libc::O_RDWR as u64,
+                    // open(2) has no exec access mode (only the kernel's FMODE_EXEC).
+                    _ => false,
+                }))
+            }
+            F::EvtHostname => Some(Value::Str(self.hostname)),
+            F::ProcPid => num(p.pid),
+            F::ThreadTid => num(p.tid),
+            F::ProcPpid => num(p.ppid),
+            F::ProcVpid => p.vpid.map(|v| Value::Num(v.into())),
+            F::ProcName => Some(Value::Str(&p.name)),
+            F::ProcExe => p.exec.exe.as_deref().map(Value::Str),
+            F::ProcExepath => p.exec.exepath.as_deref().map(Value::Str),
+            F::ProcCmdline => Some(Value::Str(self.cmdline.get_or_init(|| p.cmdline()))),
+            F::ProcArgs => Some(Value::Str(self.args.get_or_init(|| p.exec.args.join(" ")))),
+            F::ProcPname => p.exec.pname.as_deref().map(Value::Str),
+            F::ProcPexepath => p.exec.pexepath.as_deref().map(Value::Str),
+            // Not known: the parent's argv.
+            F::ProcPexe | F::ProcPcmdline => None,
+            F::ProcAname => match field.arg {
+                FieldArg::Index(0) => Some(Value::Str(&p.name)),
+                FieldArg::Index(i) => p
+                    .exec
+                    .ancestors
+                    .get(i as usize - 1)
+                    .map(|a| Value::Str(&a.name)),
+                _ => Some(Value::List(StrList::Strs(self.anames()))),
+            },
+            F::ProcAnames => Some(Value::List(StrList::Strs(self.anames()))),
+            F::ProcApid => match field.arg {
+                FieldArg::Index(0) => num(p.pid),
+                FieldArg::Index(i) => p
+                    .exec
+                    .ancestors
+                    .get(i as usize - 1)
+                    .map(|a| Value::Num(a.pid.into())),
+                _ => None,
+            },
+            F::ProcIsExeUpperLayer => p.exec.is_exe_upper_layer.map(Value::Bool),
+            F::ProcIsExeFromMemfd => p.exec.is_exe_from_memfd.map(Value::Bool),
+            F::UserUid => num(p.uid),
+            F::UserEuid => num(p.euid),
+            F::GroupGid => num(p.gid),
+            F::ContainerId => Some(Value::Str(&c.id)),
+            F::ContainerFullId => c.full_id.as_deref().map(Value::Str),
+            F::ContainerName => c.name.as_deref().map(Value::Str),
+            F::ContainerImage => c.image.as_deref().map(Value::Str),
+            F::ContainerImageRepository => c.image.as_deref().map(|i| Value::Str(image_split(i).0)),
+            F::ContainerImageTag => c
+                .image
+                .as_deref()
+                .and_then(|i| image_split(i).1)
+                .map(Value::Str),
+            F::ContainerType => Some(Value::Str(c.runtime.as_str())),
+            F::K8sPodUid => c.pod_uid.as_deref().map(Value::Str),
+            F::CgroupId => Some(Value::Num(i64::try_from(ev.cgroup.id).unwrap_or(i64::MAX))),
+            F::CgroupPath => ev.cgroup.path.as_deref().map(Value::Str),
+            F::NsMnt => num(p.ns.mnt),
+            F::NsPid => num(p.ns.pid),
+            F::NsNet => num(p.ns.net),
+            F::NsUser => num(p.ns.user),
+            F::NsUts => num(p.ns.uts),
+            F::NsIpc => num(p.ns.ipc),
+            F::NsCgroup => num(p.ns.cgroup),
+            F::FdNum => {
+                let s = self.syscall()?;
+                if is_open(&s.name) {
+                    return (s.ret >= 0).then_some(Value::Num(s.ret));
+                }
+                s.args
+                    .iter()
+                    .find_map(|a| match (a.name.as_str(), &a.value) {
+                        ("fd", ArgValue::Int(i)) => Some(Value::Num(*i)),
+                        _ => None,
+                    })
+            }
+            F::FdName => self.fd_name().map(Value::Str),
+            F::FdDirectory => self
+                .fd_name()
+                .and_then(split_path)
+                .map(|(d, _)| Value::Str(d)),
+            F::FdFilename => self
+                .fd_name()
+                .and_then(split_path)
+                .map(|(_, f)| Value::Str(f)),
+            F::FdType | F::FdTypechar => {
+                let s = self.syscall()?;
+                let (ty, ch) = match &s.sockaddr {
+                    Some(SockAddr::Inet { .. }) => ("ipv4", "4"),
+                    Some(SockAddr::Inet6 { .. }) => ("ipv6", "6"),
+                    Some(SockAddr::Unix { .. }) => ("unix", "u"),
+                    Some(SockAddr::Other { .. }) => return None,
+                    None if s.fd_name.is_some() => ("file", "f"),
+                    None => return None,
+                };
+                Some(Value::Str(if field.id == F::FdType { ty } else { ch }))
+            }
+            // connect: the peer is the server.
+            F::FdSip | F::FdRip => match &self.syscall()?.sockaddr {
+                Some(SockAddr::Inet { ip, .. }) | Some(SockAddr::Inet6 { ip, .. }) => {
+                    Some(Value::Str(ip))
+                }
+                _ => None,
+            },
+            F::FdSport | F::FdRport => match &self.syscall()?.sockaddr {
+                Some(SockAddr::Inet { port, .. }) | Some(SockAddr::Inet6 { port, .. }) => {
+                    num(*port)
+                }
+                _ => None,
+            },
+            F::FdProcIsOther => {
+                let path = self.fd_name()?;
+                Some(Value::Bool(proc_is_other(ev, path)))
+            }
+            F::TargetIsVigil => ev.target_is_vigil.map(Value::Bool),
+            F::Resource => match (&ev.data, &field.arg) {
+                // The engine compares integers: values are rounded (docs/resources.md).
+                (Data::ContainerStats(st), FieldArg::Name(n)) => {
+                    st.get(n).map(|v| Value::Num(v.round() as i64))
+                }
+                _ => None,
+            },
+            F::ProcInBaseline => ev.baseline.as_ref().map(|b| Value::Bool(b.in_baseline)),
+            F::ProcBaselineDiff => ev.baseline.as_ref().map(|b| Value::Str(&b.diff)),
+            F::UserNprocTopContainer => match &ev.data {
+                Data::ContainerStats(st) => st.nproc_top_container.as_deref().map(Value::Str),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// `registry/repo:tag` → (`registry/repo`, `tag`). A digest (`@sha256:...`)
+/// has no tag; a `:` inside the registry host (a port) is not a tag.
+pub fn image_split(image: &str) -> (&str, Option<&str>) {
+    let name = image.split('@').next().unwrap_or(image);
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    match name[last_slash..].rfind(':') {
+        Some(i) => {
+            let at = last_slash + i;
+            (&name[..at], Some(&name[at + 1..]))
+        }
+        None => (name, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_names_split_like_falco() {
+        assert_eq!(
+            image_split("docker.io/library/nginx:1.25"),
+            ("docker.io/library/nginx", Some("1.25"))
+        );
+        assert_eq!(
+            image_split("localhost:5000/app"),
+            ("localhost:5000/app", None)
+        );
+        assert_eq!(
+            image_split("localhost:5000/app:v2"),
+            ("localhost:5000/app", Some("v2"))
+        );
+        assert_eq!(
+            image_split("quay.io/x/y@sha256:abcd"),
+            ("quay.io/x/y", None)
+        );
+        assert_eq!(image_split("busybox"), ("busybox", None));
+    }
+
+    #[test]
+    fn split_paths() {
+        assert_eq!(split_path("/etc/shadow"), Some(("/etc", "shadow")));
+        assert_eq!(split_path("/shadow"), Some(("/", "shadow")));
+        assert_eq!(split_path("relative/x"), None);
+    }
+}

@@ -1,0 +1,548 @@
+//! Rule fixtures (tests only): compact YAML descriptions of events, turned
+//! into real [`Event`]s and run through the real engine with the embedded
+//! default rules.
+//!
+//! `rules/fixtures/*.yaml` holds, per default rule, events that must raise
+//! it (`match`) and near misses that must not (`no_match`):
+//!
+//! ```yaml
+//! - rule: Read of shadow or sudoers file in container
+//!   match:
+//!     - {evt.type: openat, fd.name: /etc/shadow, evt.arg.flags: O_RDONLY, proc.name: cat}
+//!   no_match:
+//!     - {evt.type: openat, fd.name: /etc/shadow, evt.arg.flags: O_RDONLY, proc.name: cat, container.id: host}
+//! ```
+//!
+//! An event is a flat map of Falco field names; [`build_event`] fills the
+//! rest with a plain process in a podman container (see its doc for the
+//! keys and defaults).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::event::sysargs::{Arg, ArgValue, SockAddr};
+use crate::event::Runtime;
+use crate::event::{
+    Ancestor, Cgroup, CloneData, Container, Data, Event, ExecContext, ExecData, ExitData,
+    Namespaces, Process, SyscallData,
+};
+
+pub const FULL_ID: &str = "c0ffee1234abcd5678ef90c0ffee1234abcd5678ef90c0ffee1234abcd5678";
+
+fn yaml_to_json(y: &Yaml) -> Json {
+    match y {
+        Yaml::Real(s) => s.parse::<f64>().map(Json::from).unwrap_or(Json::Null),
+        Yaml::Integer(i) => Json::from(*i),
+        Yaml::String(s) => Json::String(s.clone()),
+        Yaml::Boolean(b) => Json::Bool(*b),
+        Yaml::Array(a) => Json::Array(a.iter().map(yaml_to_json).collect()),
+        Yaml::Hash(h) => Json::Object(
+            h.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Yaml::String(s) => s.clone(),
+                        Yaml::Integer(i) => i.to_string(),
+                        other => format!("{other:?}"),
+                    };
+                    (key, yaml_to_json(v))
+                })
+                .collect(),
+        ),
+        _ => Json::Null,
+    }
+}
+
+/// The canonical text of a resource field key (`container.fork_rate[10s]`).
+fn resource_field(key: &str) -> Option<String> {
+    let (name, arg) = match key.split_once('[') {
+        Some((n, rest)) => (n, Some(rest.strip_suffix(']')?)),
+        None => (key, None),
+    };
+    match monitor_rules::Field::lookup(name, arg) {
+        monitor_rules::Lookup::Supported(f, _) if f.id == monitor_rules::FieldId::Resource => {
+            Some(f.name())
+        }
+        _ => None,
+    }
+}
+
+/// Parse a YAML document into JSON values.
+pub fn parse_yaml(text: &str) -> Result<Json, String> {
+    let docs = YamlLoader::load_from_str(text).map_err(|e| e.to_string())?;
+    Ok(docs.first().map(yaml_to_json).unwrap_or(Json::Null))
+}
+
+/// Parse a one-event YAML map (tests).
+pub fn parse_yaml_map(text: &str) -> BTreeMap<String, Json> {
+    match parse_yaml(text).expect("valid YAML") {
+        Json::Object(m) => m.into_iter().collect(),
+        other => panic!("not a map: {other}"),
+    }
+}
+
+fn open_flag_bits(text: &str) -> Result<u64, String> {
+    let mut raw = 0u64;
+    for part in text.split('|') {
+        raw |= match part.trim() {
+            "O_RDONLY" => libc::O_RDONLY,
+            "O_WRONLY" => libc::O_WRONLY,
+            "O_RDWR" => libc::O_RDWR,
+            "O_CREAT" => libc::O_CREAT,
+            "O_TRUNC" => libc::O_TRUNC,
+            "O_APPEND" => libc::O_APPEND,
+            "O_CLOEXEC" => libc::O_CLOEXEC,
+            "O_PATH" => libc::O_PATH,
+            "O_DIRECTORY" => libc::O_DIRECTORY,
+            other => return Err(format!("unknown open flag {other}")),
+        } as u64;
+    }
+    Ok(raw)
+}
+
+fn string(v: &Json, key: &str) -> Result<String, String> {
+    match v {
+        Json::String(s) => Ok(s.clone()),
+        Json::Number(n) => Ok(n.to_string()),
+        other => Err(format!("{key}: expected a string, got {other}")),
+    }
+}
+
+fn uint(v: &Json, key: &str) -> Result<u32, String> {
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("{key}: expected a number, got {v}"))
+}
+
+fn boolean(v: &Json, key: &str) -> Result<bool, String> {
+    v.as_bool()
+        .ok_or_else(|| format!("{key}: expected true/false, got {v}"))
+}
+
+fn strings(v: &Json, key: &str) -> Result<Vec<String>, String> {
+    match v {
+        Json::Array(a) => a.iter().map(|x| string(x, key)).collect(),
+        Json::String(s) => Ok(s.split_whitespace().map(str::to_owned).collect()),
+        other => Err(format!("{key}: expected a list, got {other}")),
+    }
+}
+
+/// Build an event from Falco-named keys.
+///
+/// Keys: `evt.type` (required: `execve`, `clone`, `procexit` or a syscall
+/// name), `evt.failed` (true: ret -1 EPERM), `evt.rawres`, `evt.arg.NAME`
+/// (numbers stay numbers; open `flags` like `O_WRONLY|O_CREAT` get their
+/// raw bits; other text is kept as symbolic text), `fd.name` (open path,
+/// or a connect peer: `/path` unix socket or `ip:port`), `proc.pid`,
+/// `proc.ppid`, `proc.vpid`, `proc.name`, `proc.exepath`, `proc.args`,
+/// `proc.pname`, `proc.anames` (parent first), `proc.is_exe_upper_layer`,
+/// `proc.is_exe_from_memfd`, `user.uid`, `user.euid`, `group.gid`,
+/// `container.id` (`host`, else the default container), `container.name`,
+/// `container.image`, `target.is_vigil`; for `evt.type: container_stats`
+/// any resource field (`container.fork_rate[10s]: 250`, `user.nproc: 10`)
+/// and `user.nproc_top_container`.
+pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
+    let get = |k: &str| m.get(k);
+    let evt_type = string(get("evt.type").ok_or("evt.type is required")?, "evt.type")?;
+    let name = match get("proc.name") {
+        Some(v) => string(v, "proc.name")?,
+        None => "app".into(),
+    };
+    let mut x = ExecContext {
+        exepath: Some(format!("/usr/bin/{name}")),
+        is_exe_upper_layer: Some(false),
+        is_exe_from_memfd: Some(false),
+        ..Default::default()
+    };
+    let mut p = Process {
+        pid: 4242,
+        tid: 4242,
+        ppid: 4200,
+        name,
+        ns: Namespaces {
+            mnt: 4026532500,
+            pid: 4026532501,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut c = Container {
+        id: FULL_ID[..12].into(),
+        full_id: Some(FULL_ID.into()),
+        runtime: Runtime::Podman,
+        name: Some("web".into()),
+        image: Some("docker.io/library/nginx:1.25".into()),
+        pod_uid: None,
+        qos: None,
+    };
+    let mut failed = false;
+    let mut rawres: Option<i64> = None;
+    let mut fd_name: Option<String> = None;
+    let mut args: Vec<Arg> = Vec::new();
+    let mut target_is_vigil = None;
+    let mut baseline: Option<crate::event::BaselineMark> = None;
+    let mut stats = crate::event::StatsData::default();
+    for (k, v) in m {
+        if let Some(f) = resource_field(k) {
+            let n = v.as_f64().ok_or_else(|| format!("{k}: not a number"))?;
+            stats.values.push((f, n));
+            continue;
+        }
+        match k.as_str() {
+            "evt.type" | "proc.name" => {}
+            "evt.failed" => failed = boolean(v, k)?,
+            "evt.rawres" => rawres = v.as_i64(),
+            "fd.name" => fd_name = Some(string(v, k)?),
+            "proc.pid" => {
+                p.pid = uint(v, k)?;
+                p.tid = p.pid;
+            }
+            "proc.ppid" => p.ppid = uint(v, k)?,
+            "proc.vpid" => p.vpid = Some(uint(v, k)?),
+            "proc.exepath" => x.exepath = Some(string(v, k)?),
+            "proc.args" => x.args = strings(v, k)?,
+            "proc.pname" => x.pname = Some(string(v, k)?),
+            "proc.anames" => {
+                x.ancestors = strings(v, k)?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, name)| Ancestor {
+                        pid: 4200 - i as u32 * 10,
+                        name,
+                        exepath: None,
+                    })
+                    .collect()
+            }
+            "proc.is_exe_upper_layer" => x.is_exe_upper_layer = Some(boolean(v, k)?),
+            "proc.is_exe_from_memfd" => x.is_exe_from_memfd = Some(boolean(v, k)?),
+            "user.uid" => p.uid = uint(v, k)?,
+            "user.euid" => p.euid = uint(v, k)?,
+            "group.gid" => p.gid = uint(v, k)?,
+            "container.id" => {
+                let id = string(v, k)?;
+                if id == "host" {
+                    c = Container::default();
+                } else {
+                    return Err("container.id: only `host` (default: a podman container)".into());
+                }
+            }
+            "container.name" => c.name = Some(string(v, k)?),
+            "container.image" => c.image = Some(string(v, k)?),
+            "target.is_vigil" => target_is_vigil = Some(boolean(v, k)?),
+            "proc.in_baseline" => {
+                baseline
+                    .get_or_insert(crate::event::BaselineMark {
+                        in_baseline: true,
+                        diff: String::new(),
+                    })
+                    .in_baseline = boolean(v, k)?
+            }
+            "proc.baseline_diff" => {
+                baseline
+                    .get_or_insert(crate::event::BaselineMark {
+                        in_baseline: true,
+                        diff: String::new(),
+                    })
+                    .diff = string(v, k)?
+            }
+            "user.nproc_top_container" => stats.nproc_top_container = Some(string(v, k)?),
+            _ => match k.strip_prefix("evt.arg.") {
+                Some(arg) => {
+                    let value = match v {
+                        Json::Number(n) => ArgValue::Int(n.as_i64().ok_or("bad number")?),
+                        Json::Bool(b) => ArgValue::Str(b.to_string()),
+                        Json::String(s) if arg == "flags" && s.starts_with("O_") => {
+                            ArgValue::Flags {
+                                raw: open_flag_bits(s)?,
+                                text: s.clone(),
+                            }
+                        }
+                        Json::String(s) => ArgValue::Flags {
+                            raw: 0,
+                            text: s.clone(),
+                        },
+                        other => return Err(format!("{k}: unsupported value {other}")),
+                    };
+                    args.push(Arg {
+                        name: arg.into(),
+                        value,
+                    });
+                }
+                None => return Err(format!("unknown fixture key {k}")),
+            },
+        }
+    }
+    if x.pname.is_none() {
+        x.pname = x.ancestors.first().map(|a| a.name.clone());
+    }
+    if x.ancestors.is_empty() {
+        if let Some(pn) = &x.pname {
+            x.ancestors.push(Ancestor {
+                pid: p.ppid,
+                name: pn.clone(),
+                exepath: None,
+            });
+        }
+    }
+    if let Some(a) = x.ancestors.first() {
+        p.ppid = a.pid;
+    }
+    x.exe = x.exepath.clone();
+    p.exec = Arc::new(x);
+    let ret = rawres.unwrap_or(if failed { -1 } else { 0 });
+    let data = match evt_type.as_str() {
+        "execve" => Data::Exec(ExecData {
+            filename: p.exec.exepath.clone().unwrap_or_default(),
+            argc: p.exec.args.len() as u32 + 1,
+            cap_effective: 0,
+            cap_permitted: 0,
+            exe_ino: 1,
+            exe_on_overlay: c.full_id.is_some(),
+        }),
+        "clone" => Data::Clone(CloneData {
+            child_pid: p.pid + 1,
+            child_tid: p.pid + 1,
+            flags: 17,
+            flags_text: "SIGCHLD".into(),
+        }),
+        "container_stats" => {
+            stats.values.sort_by(|a, b| a.0.cmp(&b.0));
+            Data::ContainerStats(stats)
+        }
+        "procexit" => Data::Exit(ExitData {
+            raw: 0,
+            status: 0,
+            signal: 0,
+            core_dumped: false,
+        }),
+        name => {
+            let is_open = matches!(name, "open" | "openat" | "openat2" | "creat");
+            if is_open {
+                if let Some(f) = &fd_name {
+                    args.insert(
+                        0,
+                        Arg {
+                            name: "name".into(),
+                            value: ArgValue::Str(f.clone()),
+                        },
+                    );
+                }
+                if !args.iter().any(|a| a.name == "flags") {
+                    return Err(format!("{name} fixture needs evt.arg.flags"));
+                }
+            }
+            let sockaddr = match (name, &fd_name) {
+                ("connect", Some(f)) if f.starts_with('/') => Some(SockAddr::Unix {
+                    path: f.clone(),
+                    abstract_ns: false,
+                }),
+                ("connect", Some(f)) => {
+                    let (ip, port) = f.rsplit_once(':').ok_or("connect fd.name: ip:port")?;
+                    Some(SockAddr::Inet {
+                        ip: ip.into(),
+                        port: port.parse().map_err(|_| "bad port")?,
+                    })
+                }
+                _ => None,
+            };
+            Data::Syscall(Box::new(SyscallData {
+                name: name.into(),
+                ret,
+                res: if ret < 0 {
+                    "EPERM".into()
+                } else {
+                    "SUCCESS".into()
+                },
+                raw_args: [0; 6],
+                args,
+                fd_name: fd_name.clone(),
+                sockaddr,
+            }))
+        }
+    };
+    Ok(Event {
+        num: 1,
+        boot_ns: 12_345_000_000_000,
+        wall_ns: 1_795_328_303_123_456_789,
+        process: Arc::new(p),
+        cgroup: Arc::new(Cgroup {
+            id: 7,
+            path: c
+                .full_id
+                .as_ref()
+                .map(|f| format!("/machine.slice/libpod-{f}.scope/container")),
+        }),
+        container: Arc::new(c),
+        data,
+        truncated: Vec::new(),
+        target_is_vigil,
+        baseline,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::fields::EventFields;
+    use crate::detect::RuleSpec;
+    use std::collections::BTreeSet;
+
+    struct Case {
+        file: String,
+        rule: String,
+        positive: bool,
+        index: usize,
+        event: Event,
+    }
+
+    fn load_fixtures() -> Vec<Case> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/fixtures");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no fixtures in {dir}");
+        let mut cases = Vec::new();
+        for f in files {
+            let file = f.file_name().unwrap().to_string_lossy().into_owned();
+            let doc = parse_yaml(&std::fs::read_to_string(&f).unwrap())
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            for item in doc
+                .as_array()
+                .unwrap_or_else(|| panic!("{file}: not a list"))
+            {
+                let rule = item["rule"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{file}: item without rule"))
+                    .to_owned();
+                for (key, positive) in [("match", true), ("no_match", false)] {
+                    let evs = item[key].as_array().cloned().unwrap_or_default();
+                    for (index, e) in evs.iter().enumerate() {
+                        let m: BTreeMap<String, Json> = e
+                            .as_object()
+                            .unwrap_or_else(|| panic!("{file}: {rule} {key}[{index}] not a map"))
+                            .clone()
+                            .into_iter()
+                            .collect();
+                        let event = build_event(&m)
+                            .unwrap_or_else(|err| panic!("{file}: {rule} {key}[{index}]: {err}"));
+                        cases.push(Case {
+                            file: file.clone(),
+                            rule: rule.clone(),
+                            positive,
+                            index,
+                            event,
+                        });
+                    }
+                }
+            }
+        }
+        cases
+    }
+
+    #[test]
+    fn every_default_rule_has_positive_and_near_miss_fixtures_that_hold() {
+        let (set, _) = RuleSpec::default().load().unwrap();
+        let cases = load_fixtures();
+        let names: BTreeSet<&str> = set.rules().iter().map(|r| r.name()).collect();
+        let mut failures = Vec::new();
+        for c in &cases {
+            if !names.contains(c.rule.as_str()) {
+                failures.push(format!("{}: no default rule named '{}'", c.file, c.rule));
+                continue;
+            }
+            let f = EventFields::new(&c.event, "h");
+            // Through the type index, as the agent matches.
+            let hit = set.matching(&f).any(|r| r.name() == c.rule);
+            if hit != c.positive {
+                failures.push(format!(
+                    "{}: '{}' {}[{}]: rule {} ({:?})",
+                    c.file,
+                    c.rule,
+                    if c.positive { "match" } else { "no_match" },
+                    c.index,
+                    if hit { "matched" } else { "did not match" },
+                    crate::sink::events::to_value(&c.event).to_string(),
+                ));
+            }
+        }
+        for r in set.rules() {
+            for positive in [true, false] {
+                if !cases
+                    .iter()
+                    .any(|c| c.rule == r.name() && c.positive == positive)
+                {
+                    failures.push(format!(
+                        "rule '{}' has no {} fixture",
+                        r.name(),
+                        if positive {
+                            "positive"
+                        } else {
+                            "near-miss negative"
+                        }
+                    ));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn builder_rejects_unknown_keys() {
+        let m = parse_yaml_map("{evt.type: openat, fd.nmae: /x}");
+        assert!(build_event(&m).unwrap_err().contains("fd.nmae"));
+        let m = parse_yaml_map("{evt.type: openat, fd.name: /x}");
+        assert!(build_event(&m).unwrap_err().contains("flags"));
+    }
+
+    /// Throughput of the default rules over agent `Event`s through
+    /// `EventFields` (a benchmark that prints, not a timed assertion). Run
+    /// `cargo test -p monitor-user --release --lib default_rules_throughput -- --nocapture`.
+    #[test]
+    fn default_rules_throughput() {
+        let (set, _) = RuleSpec::default().load().unwrap();
+        // Mostly ordinary activity, as on a real host, plus every fixture.
+        let benign = [
+            "{evt.type: openat, fd.name: /usr/lib/x86_64-linux-gnu/libc.so.6, evt.arg.flags: O_RDONLY|O_CLOEXEC, proc.name: nginx}",
+            "{evt.type: openat, fd.name: /var/log/nginx/access.log, evt.arg.flags: O_WRONLY|O_APPEND, proc.name: nginx}",
+            "{evt.type: openat, fd.name: /etc/hosts, evt.arg.flags: O_RDONLY, proc.name: python3, container.id: host}",
+            "{evt.type: execve, proc.name: ls, proc.pname: sh, proc.vpid: 30}",
+            "{evt.type: connect, fd.name: 10.0.0.7:5432, proc.name: app}",
+            "{evt.type: clone, proc.name: sh}",
+            "{evt.type: procexit, proc.name: ls}",
+            "{evt.type: setns, evt.arg.fd: 3, evt.arg.nstype: CLONE_NEWNET, proc.name: runc}",
+        ];
+        let mut events: Vec<Event> = Vec::new();
+        for _ in 0..8 {
+            events.extend(
+                benign
+                    .iter()
+                    .map(|y| build_event(&parse_yaml_map(y)).unwrap()),
+            );
+        }
+        events.extend(load_fixtures().into_iter().map(|c| c.event));
+        let n_rounds = if cfg!(debug_assertions) { 200 } else { 5_000 };
+        let start = std::time::Instant::now();
+        let mut hits = 0u64;
+        for _ in 0..n_rounds {
+            for ev in &events {
+                let f = EventFields::new(ev, "h");
+                hits += set.matching(&f).count() as u64;
+            }
+        }
+        let n = (n_rounds * events.len()) as f64;
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "default rules ({} rules): {:.0} events/s over {} events ({} alerts)",
+            set.rules().len(),
+            n / secs,
+            n,
+            hits
+        );
+        assert!(hits > 0);
+    }
+}

@@ -1,0 +1,535 @@
+//! Container name and image, from the runtimes' own state files.
+//!
+//! The cgroup path gives a container's id; its name and image live with the
+//! runtime. Spawning `podman inspect` per event would be slow and racy, so
+//! this module reads the runtimes' storage directly and caches the result:
+//!
+//! - podman (containers/storage): `overlay-containers/containers.json`
+//!   (names, image id, and a metadata string holding the image name) and,
+//!   when the image name is missing, `overlay-images/images.json`;
+//! - docker: `containers/<id>/config.v2.json`.
+//!
+//! A miss reloads podman's file only if its mtime changed (a stat is cheap),
+//! and repeated misses for the same id are remembered for a while. Entries
+//! that disappear from the file (a `--rm` container that already exited) are
+//! kept for a grace period so its late events still carry its name.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::event::Runtime;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerMeta {
+    pub name: Option<String>,
+    /// Image reference as the user named it (`localhost/app:1.2`).
+    pub image: Option<String>,
+    pub image_id: Option<String>,
+}
+
+#[derive(Debug, Error)]
+pub enum MetadataError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot parse {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct MetadataConfig {
+    /// containers/storage roots (`/var/lib/containers/storage`).
+    pub podman_roots: Vec<PathBuf>,
+    /// Docker's data root (`/var/lib/docker`).
+    pub docker_root: Option<PathBuf>,
+    /// How long a miss is remembered before the files are consulted again.
+    pub negative_ttl: Duration,
+    /// How long a container that vanished from the runtime stays known.
+    pub grace: Duration,
+}
+
+impl Default for MetadataConfig {
+    fn default() -> Self {
+        MetadataConfig {
+            podman_roots: vec![PathBuf::from("/var/lib/containers/storage")],
+            docker_root: Some(PathBuf::from("/var/lib/docker")),
+            negative_ttl: Duration::from_secs(2),
+            grace: Duration::from_secs(300),
+        }
+    }
+}
+
+struct Cached {
+    meta: Arc<ContainerMeta>,
+    /// When it was last missing from the runtime's state.
+    gone_since: Option<Instant>,
+}
+
+pub struct Metadata {
+    cfg: MetadataConfig,
+    cache: HashMap<String, Cached>,
+    /// mtime of each podman root's containers.json at the last load.
+    podman_mtimes: Vec<Option<SystemTime>>,
+    negative: HashMap<String, Instant>,
+    loads: u64,
+}
+
+impl Metadata {
+    pub fn new(cfg: MetadataConfig) -> Metadata {
+        let n = cfg.podman_roots.len();
+        Metadata {
+            cfg,
+            cache: HashMap::new(),
+            podman_mtimes: vec![None; n],
+            negative: HashMap::new(),
+            loads: 0,
+        }
+    }
+
+    /// How many times a runtime state file was (re)read.
+    pub fn loads(&self) -> u64 {
+        self.loads
+    }
+
+    /// Name and image of a container, if its runtime knows it.
+    pub fn lookup(
+        &mut self,
+        runtime: Runtime,
+        full_id: &str,
+        now: Instant,
+    ) -> Option<Arc<ContainerMeta>> {
+        if let Some(c) = self.cache.get(full_id) {
+            return Some(c.meta.clone());
+        }
+        if self
+            .negative
+            .get(full_id)
+            .is_some_and(|&t| now.duration_since(t) < self.cfg.negative_ttl)
+        {
+            return None;
+        }
+        let found = match runtime {
+            Runtime::Podman => {
+                self.refresh_podman(now);
+                self.cache.get(full_id).map(|c| c.meta.clone())
+            }
+            Runtime::Docker => self.load_docker(full_id),
+            _ => None,
+        };
+        match &found {
+            Some(_) => {
+                self.negative.remove(full_id);
+            }
+            None => {
+                if self.negative.len() > 4096 {
+                    let ttl = self.cfg.negative_ttl;
+                    self.negative.retain(|_, t| now.duration_since(*t) < ttl);
+                }
+                self.negative.insert(full_id.to_owned(), now);
+            }
+        }
+        found
+    }
+
+    /// Reload podman's containers.json of every root whose mtime changed.
+    fn refresh_podman(&mut self, now: Instant) {
+        for i in 0..self.cfg.podman_roots.len() {
+            let file = self.cfg.podman_roots[i].join("overlay-containers/containers.json");
+            let Ok(mtime) = std::fs::metadata(&file).and_then(|m| m.modified()) else {
+                continue;
+            };
+            if self.podman_mtimes[i] == Some(mtime) {
+                continue;
+            }
+            self.podman_mtimes[i] = Some(mtime);
+            match load_podman(&self.cfg.podman_roots[i]) {
+                Ok(list) => {
+                    self.loads += 1;
+                    self.merge(list, now);
+                }
+                Err(e) => log::warn!("podman metadata: {e}"),
+            }
+        }
+    }
+
+    fn merge(&mut self, list: Vec<(String, ContainerMeta)>, now: Instant) {
+        let mut present: HashMap<String, ContainerMeta> = list.into_iter().collect();
+        let grace = self.cfg.grace;
+        self.cache.retain(|id, c| match present.remove(id) {
+            Some(meta) => {
+                c.meta = Arc::new(meta);
+                c.gone_since = None;
+                true
+            }
+            None => {
+                let since = *c.gone_since.get_or_insert(now);
+                now.duration_since(since) < grace
+            }
+        });
+        for (id, meta) in present {
+            self.cache.insert(
+                id,
+                Cached {
+                    meta: Arc::new(meta),
+                    gone_since: None,
+                },
+            );
+        }
+    }
+
+    fn load_docker(&mut self, full_id: &str) -> Option<Arc<ContainerMeta>> {
+        let root = self.cfg.docker_root.as_ref()?;
+        let meta = match load_docker_config(root, full_id) {
+            Ok(m) => m,
+            Err(MetadataError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return None
+            }
+            Err(e) => {
+                log::warn!("docker metadata: {e}");
+                return None;
+            }
+        };
+        self.loads += 1;
+        let meta = Arc::new(meta);
+        self.cache.insert(
+            full_id.to_owned(),
+            Cached {
+                meta: meta.clone(),
+                gone_since: None,
+            },
+        );
+        Some(meta)
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, MetadataError> {
+    let bytes = std::fs::read(path).map_err(|source| MetadataError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| MetadataError::Parse {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[derive(Deserialize)]
+struct StorageContainer {
+    id: String,
+    #[serde(default)]
+    names: Vec<String>,
+    #[serde(default)]
+    image: String,
+    /// A JSON document inside a string.
+    #[serde(default)]
+    metadata: String,
+}
+
+#[derive(Deserialize, Default)]
+struct PodmanMetadata {
+    #[serde(default, rename = "image-name")]
+    image_name: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StorageImage {
+    id: String,
+    #[serde(default)]
+    names: Vec<String>,
+}
+
+/// Read one containers/storage root: (container id, metadata) pairs.
+pub fn load_podman(root: &Path) -> Result<Vec<(String, ContainerMeta)>, MetadataError> {
+    let containers: Vec<StorageContainer> =
+        read_json(&root.join("overlay-containers/containers.json"))?;
+    let mut images: Option<HashMap<String, String>> = None;
+    let mut out = Vec::with_capacity(containers.len());
+    for c in containers {
+        // A malformed metadata string only loses the image name.
+        let md: PodmanMetadata = serde_json::from_str(&c.metadata).unwrap_or_default();
+        let mut image = md.image_name.filter(|s| !s.is_empty());
+        if image.is_none() && !c.image.is_empty() {
+            let images = images.get_or_insert_with(|| load_image_names(root));
+            image = images.get(&c.image).cloned();
+        }
+        let name = c.names.into_iter().next().or(md.name);
+        let image_id = (!c.image.is_empty()).then_some(c.image);
+        out.push((
+            c.id,
+            ContainerMeta {
+                name,
+                image,
+                image_id,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// image id → first name, from `overlay-images/images.json` (empty on error).
+fn load_image_names(root: &Path) -> HashMap<String, String> {
+    match read_json::<Vec<StorageImage>>(&root.join("overlay-images/images.json")) {
+        Ok(list) => list
+            .into_iter()
+            .filter_map(|i| Some((i.id, i.names.into_iter().next()?)))
+            .collect(),
+        Err(e) => {
+            log::warn!("podman images: {e}");
+            HashMap::new()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DockerConfig {
+    #[serde(default, rename = "Name")]
+    name: String,
+    #[serde(default, rename = "Image")]
+    image_id: String,
+    #[serde(default, rename = "Config")]
+    config: Option<DockerInnerConfig>,
+}
+
+#[derive(Deserialize)]
+struct DockerInnerConfig {
+    #[serde(default, rename = "Image")]
+    image: String,
+}
+
+/// Read docker's `containers/<id>/config.v2.json`.
+pub fn load_docker_config(root: &Path, full_id: &str) -> Result<ContainerMeta, MetadataError> {
+    let c: DockerConfig = read_json(&root.join("containers").join(full_id).join("config.v2.json"))?;
+    let name = c.name.trim_start_matches('/');
+    Ok(ContainerMeta {
+        name: (!name.is_empty()).then(|| name.to_owned()),
+        image: c.config.map(|c| c.image).filter(|s| !s.is_empty()),
+        image_id: (!c.image_id.is_empty()).then_some(c.image_id),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{is_root, skip, TempDir};
+
+    const A: &str = "82ac0468654e2b83c032a86b876f3a797504f4fe22bf26f1510d37739331c198";
+    const B: &str = "bbac0468654e2b83c032a86b876f3a797504f4fe22bf26f1510d37739331c198";
+    const IMG: &str = "d7e70588d388120c248a2e2a4fea6c0b5d47e1aab2360c398692ccf1077a8be3";
+
+    fn write_podman(root: &Path, containers: &str) {
+        std::fs::create_dir_all(root.join("overlay-containers")).unwrap();
+        std::fs::create_dir_all(root.join("overlay-images")).unwrap();
+        std::fs::write(root.join("overlay-containers/containers.json"), containers).unwrap();
+        std::fs::write(
+            root.join("overlay-images/images.json"),
+            format!(r#"[{{"id":"{IMG}","digest":"sha256:5d","names":["localhost/from-images:1"],"layer":"x"}}]"#),
+        )
+        .unwrap();
+    }
+
+    /// A container record as podman 4/5 writes it.
+    fn podman_entry(id: &str, name: &str, image_name: Option<&str>) -> String {
+        let md = match image_name {
+            Some(i) => format!(
+                r#"{{\"image-name\":\"{i}\",\"image-id\":\"{IMG}\",\"name\":\"{name}\",\"created-at\":1795328751}}"#
+            ),
+            None => format!(r#"{{\"name\":\"{name}\"}}"#),
+        };
+        format!(
+            r#"{{"id":"{id}","names":["{name}"],"image":"{IMG}","layer":"454b","metadata":"{md}","created":"2026-11-22T06:25:51.303021292Z","flags":{{"MountLabel":"","ProcessLabel":""}}}}"#
+        )
+    }
+
+    fn cfg(root: &Path) -> MetadataConfig {
+        MetadataConfig {
+            podman_roots: vec![root.to_owned()],
+            docker_root: Some(root.join("docker")),
+            negative_ttl: Duration::from_secs(2),
+            grace: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn reads_podman_storage_files() {
+        let dir = TempDir::new("podmeta");
+        let entries = [
+            podman_entry(A, "web", Some("localhost/app:1.2")),
+            podman_entry(B, "job", None),
+        ]
+        .join(",");
+        write_podman(dir.path(), &format!("[{entries}]"));
+        let mut m = Metadata::new(cfg(dir.path()));
+        let now = Instant::now();
+        let a = m.lookup(Runtime::Podman, A, now).unwrap();
+        assert_eq!(a.name.as_deref(), Some("web"));
+        assert_eq!(a.image.as_deref(), Some("localhost/app:1.2"));
+        assert_eq!(a.image_id.as_deref(), Some(IMG));
+        // No image name in the metadata: the image's own name.
+        let b = m.lookup(Runtime::Podman, B, now).unwrap();
+        assert_eq!(b.image.as_deref(), Some("localhost/from-images:1"));
+        assert_eq!(m.loads(), 1, "one read served both");
+    }
+
+    #[test]
+    fn a_miss_reloads_only_when_the_file_changed() {
+        let dir = TempDir::new("podreload");
+        write_podman(
+            dir.path(),
+            &format!("[{}]", podman_entry(A, "web", Some("img"))),
+        );
+        let mut m = Metadata::new(MetadataConfig {
+            negative_ttl: Duration::ZERO,
+            ..cfg(dir.path())
+        });
+        let t0 = Instant::now();
+        assert!(m.lookup(Runtime::Podman, B, t0).is_none());
+        assert!(m.lookup(Runtime::Podman, B, t0).is_none());
+        assert_eq!(m.loads(), 1, "unchanged file is not re-read");
+        // A new container appears (and the old one is removed, --rm).
+        std::thread::sleep(Duration::from_millis(20));
+        write_podman(
+            dir.path(),
+            &format!("[{}]", podman_entry(B, "job", Some("img2"))),
+        );
+        let f = dir.path().join("overlay-containers/containers.json");
+        let later = SystemTime::now() + Duration::from_secs(1);
+        std::fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert_eq!(
+            m.lookup(Runtime::Podman, B, t0).unwrap().name.as_deref(),
+            Some("job")
+        );
+        assert_eq!(m.loads(), 2);
+        // The removed container is still known during the grace period.
+        assert_eq!(
+            m.lookup(Runtime::Podman, A, t0).unwrap().name.as_deref(),
+            Some("web")
+        );
+    }
+
+    #[test]
+    fn misses_are_remembered() {
+        let dir = TempDir::new("podneg");
+        write_podman(dir.path(), "[]");
+        let mut m = Metadata::new(cfg(dir.path()));
+        let t0 = Instant::now();
+        assert!(m.lookup(Runtime::Podman, A, t0).is_none());
+        write_podman(dir.path(), &format!("[{}]", podman_entry(A, "web", None)));
+        let f = dir.path().join("overlay-containers/containers.json");
+        std::fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(SystemTime::now() + Duration::from_secs(5))
+            .unwrap();
+        assert!(
+            m.lookup(Runtime::Podman, A, t0 + Duration::from_secs(1))
+                .is_none(),
+            "within negative ttl"
+        );
+        assert!(m
+            .lookup(Runtime::Podman, A, t0 + Duration::from_secs(3))
+            .is_some());
+    }
+
+    #[test]
+    fn broken_files_are_errors_not_panics() {
+        let dir = TempDir::new("podbad");
+        write_podman(dir.path(), "{not json");
+        assert!(matches!(
+            load_podman(dir.path()),
+            Err(MetadataError::Parse { .. })
+        ));
+        assert!(matches!(
+            load_podman(&dir.path().join("nope")),
+            Err(MetadataError::Read { .. })
+        ));
+        let mut m = Metadata::new(cfg(dir.path()));
+        assert!(m.lookup(Runtime::Podman, A, Instant::now()).is_none());
+        // A bad metadata string only loses the image name.
+        write_podman(
+            dir.path(),
+            &format!(r#"[{{"id":"{A}","names":["x"],"image":"{IMG}","metadata":"{{oops"}}]"#),
+        );
+        let list = load_podman(dir.path()).unwrap();
+        assert_eq!(list[0].1.name.as_deref(), Some("x"));
+        assert_eq!(list[0].1.image.as_deref(), Some("localhost/from-images:1"));
+    }
+
+    #[test]
+    fn reads_docker_config() {
+        let dir = TempDir::new("dockermeta");
+        let c = dir.path().join("docker/containers").join(A);
+        std::fs::create_dir_all(&c).unwrap();
+        std::fs::write(
+            c.join("config.v2.json"),
+            r#"{"ID":"x","Name":"/nginx-1","Image":"sha256:abc","Config":{"Image":"nginx:1.25","Cmd":["nginx"]},"State":{"Running":true}}"#,
+        )
+        .unwrap();
+        let mut m = Metadata::new(cfg(dir.path()));
+        let meta = m.lookup(Runtime::Docker, A, Instant::now()).unwrap();
+        assert_eq!(meta.name.as_deref(), Some("nginx-1"));
+        assert_eq!(meta.image.as_deref(), Some("nginx:1.25"));
+        assert_eq!(meta.image_id.as_deref(), Some("sha256:abc"));
+        assert!(m.lookup(Runtime::Docker, B, Instant::now()).is_none());
+    }
+
+    #[test]
+    fn reads_real_podman_containers() {
+        if !is_root() {
+            return skip("needs root for podman");
+        }
+        if let Err(e) = crate::testutil::podman_ready() {
+            return skip(&e);
+        }
+        let tag = std::process::id();
+        let guard = crate::testutil::PodmanCleanup {
+            container: format!("vigil-meta-{tag}"),
+            image: format!("localhost/vigil-meta:{tag}"),
+            tar: std::env::temp_dir().join(format!("vigil-meta-{tag}.tar")),
+        };
+        crate::testutil::busybox_image(&guard.image, &guard.tar).expect("build busybox image");
+        let out = std::process::Command::new("podman")
+            .args([
+                "create",
+                "--net=none",
+                "--name",
+                &guard.container,
+                &guard.image,
+                "/bin/true",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "podman create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        assert_eq!(id.len(), 64);
+        let mut m = Metadata::new(MetadataConfig::default());
+        let meta = m
+            .lookup(Runtime::Podman, &id, Instant::now())
+            .expect("podman container found");
+        assert_eq!(meta.name.as_deref(), Some(guard.container.as_str()));
+        assert_eq!(meta.image.as_deref(), Some(guard.image.as_str()));
+    }
+}

@@ -1,0 +1,521 @@
+//! The enriched event: one kernel record plus everything the agent knows.
+//!
+//! An [`Event`] is self-contained: it carries its times, the process (with
+//! exe, argv, parent and ancestry), the container, the namespaces and the
+//! typed per-kind data, so it can be recorded to disk and replayed later with
+//! no access to the host it came from. It is serde (de)serializable for that
+//! purpose (externally tagged enums and no skipped fields, so compact
+//! non-self-describing encodings such as postcard work); [`crate::sink::events`]
+//! renders the flat Falco-style view of it.
+//!
+//! Strings that come from the kernel are escaped text ([`crate::event::text`]).
+
+pub mod shared;
+pub mod sysargs;
+pub mod text;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::sysargs::{Arg, SockAddr};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Per-kind data. First, so a reader learns the event's type from the
+    /// first bytes of its encoding ([`peek_evt_type`]).
+    pub data: Data,
+    /// Sequence number in this agent run (Falco's `evt.num`).
+    pub num: u64,
+    /// Nanoseconds since boot (`CLOCK_BOOTTIME`), as stamped by the kernel.
+    pub boot_ns: u64,
+    /// Nanoseconds since the Unix epoch ([`Clock::wall_ns`]).
+    pub wall_ns: u64,
+    /// Shared with the process's other events ([`crate::event::shared`]).
+    #[serde(with = "crate::event::shared")]
+    pub process: Arc<Process>,
+    /// Shared with the container's other events.
+    #[serde(with = "crate::event::shared")]
+    pub container: Arc<Container>,
+    /// Shared with the cgroup's other events.
+    #[serde(with = "crate::event::shared")]
+    pub cgroup: Arc<Cgroup>,
+    /// Falco field names whose value the kernel cut short.
+    #[serde(default)]
+    pub truncated: Vec<String>,
+    /// For kill/tkill/tgkill/ptrace: whether the target is the vigil agent
+    /// that recorded the event (`target.is_vigil`). Decided at enrichment
+    /// time, so a replay elsewhere still knows.
+    #[serde(default)]
+    pub target_is_vigil: Option<bool>,
+    /// For execs in a container whose image has a learned baseline
+    /// (`vigil run --learn-baselines`): whether it is covered
+    /// ([`crate::stage::baselines`]). Decided when the event was enriched.
+    #[serde(default)]
+    pub baseline: Option<BaselineMark>,
+}
+
+/// An exec checked against its image's process baseline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineMark {
+    /// `proc.in_baseline`: false only when an enforcing baseline does not
+    /// cover the exec.
+    pub in_baseline: bool,
+    /// `proc.baseline_diff`: how it differs (empty when covered).
+    pub diff: String,
+}
+
+impl Event {
+    /// Falco's `evt.type`: the syscall name for syscalls, else the kind.
+    pub fn evt_type(&self) -> &str {
+        match &self.data {
+            Data::Exec(_) => "execve",
+            Data::Clone(_) => "clone",
+            Data::Exit(_) => "procexit",
+            Data::Syscall(s) => &s.name,
+            Data::ModuleLoad { .. } => "module_load",
+            Data::CgroupMkdir(_) => "cgroup_mkdir",
+            Data::CgroupRmdir(_) => "cgroup_rmdir",
+            Data::OomKill { .. } => "oom_kill",
+            Data::ContainerStats(_) => "container_stats",
+        }
+    }
+}
+
+/// `evt.type` of an event in its recorded encoding, read without decoding
+/// the rest: the kind of its `data` (the first field), and a syscall's
+/// name. `None` when the payload does not parse that far. Replay uses it
+/// to pass over the events no rule can match.
+pub fn peek_evt_type(payload: &[u8]) -> Option<&str> {
+    /// [`Event::evt_type`] by variant index of [`Data`] (syscalls: None).
+    const KINDS: [Option<&str>; 9] = [
+        Some("execve"),
+        Some("clone"),
+        Some("procexit"),
+        None,
+        Some("module_load"),
+        Some("cgroup_mkdir"),
+        Some("cgroup_rmdir"),
+        Some("oom_kill"),
+        Some("container_stats"),
+    ];
+    // [`Data`]'s variant index.
+    let (kind, rest) = monitor_recorder::typed::decode_prefix::<u32>(payload).ok()?;
+    match KINDS.get(kind as usize)? {
+        Some(kind) => Some(kind),
+        // SyscallData starts with the name.
+        None => monitor_recorder::typed::decode_prefix::<&str>(rest)
+            .ok()
+            .map(|(name, _)| name),
+    }
+}
+
+/// The process that caused the event (for exec: after the exec).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Process {
+    pub pid: u32,
+    pub tid: u32,
+    pub ppid: u32,
+    /// The pid in the process's own pid namespace (`proc.vpid`; 1 for a
+    /// container's init), from the kernel's exec record; kept per process
+    /// so its later events carry it too. None for processes that already
+    /// ran when the agent started and have not exec'd since.
+    pub vpid: Option<u32>,
+    pub uid: u32,
+    pub gid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    /// `comm` (Falco's `proc.name`).
+    pub name: String,
+    /// Process start, ns since boot.
+    pub start_boot_ns: Option<u64>,
+    /// The namespaces it runs in.
+    pub ns: Namespaces,
+    /// What it runs and who started it: the same for all the children a
+    /// shell forks to run one command, so shared between them
+    /// ([`crate::event::shared`]) and decoded once in a replay.
+    #[serde(with = "crate::event::shared")]
+    pub exec: Arc<ExecContext>,
+}
+
+/// What a process's last exec loaded, and its parent and ancestors.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecContext {
+    /// argv[0] (`proc.exe`).
+    pub exe: Option<String>,
+    /// Resolved executable path (`proc.exepath`).
+    pub exepath: Option<String>,
+    /// argv[1..] (`proc.args`).
+    pub args: Vec<String>,
+    pub is_exe_upper_layer: Option<bool>,
+    pub is_exe_from_memfd: Option<bool>,
+    pub pname: Option<String>,
+    pub pexepath: Option<String>,
+    /// Ancestors from the parent up to the container's init (or pid 1).
+    pub ancestors: Vec<Ancestor>,
+}
+
+impl Process {
+    /// `proc.cmdline`: name and args joined by spaces, as Falco prints it.
+    pub fn cmdline(&self) -> String {
+        let args = &self.exec.args;
+        let len = self.name.len() + args.iter().map(|a| a.len() + 1).sum::<usize>();
+        let mut s = String::with_capacity(len);
+        s.push_str(&self.name);
+        for a in args {
+            s.push(' ');
+            s.push_str(a);
+        }
+        s
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ancestor {
+    pub pid: u32,
+    pub name: String,
+    pub exepath: Option<String>,
+}
+
+/// Which runtime created the container (Falco's `container.type` spelling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    Docker,
+    Containerd,
+    #[serde(rename = "cri-o")]
+    Crio,
+    Podman,
+    Host,
+}
+
+impl Runtime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runtime::Docker => "docker",
+            Runtime::Containerd => "containerd",
+            Runtime::Crio => "cri-o",
+            Runtime::Podman => "podman",
+            Runtime::Host => "host",
+        }
+    }
+}
+
+/// Kubernetes pod QoS class, from the kubepods hierarchy level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QosClass {
+    Guaranteed,
+    Burstable,
+    BestEffort,
+}
+
+impl QosClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QosClass::Guaranteed => "guaranteed",
+            QosClass::Burstable => "burstable",
+            QosClass::BestEffort => "besteffort",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    /// 12 hex chars, or `host`.
+    pub id: String,
+    pub full_id: Option<String>,
+    pub runtime: Runtime,
+    pub name: Option<String>,
+    pub image: Option<String>,
+    pub pod_uid: Option<String>,
+    pub qos: Option<QosClass>,
+}
+
+impl Default for Container {
+    fn default() -> Self {
+        Container {
+            id: "host".into(),
+            full_id: None,
+            runtime: Runtime::Host,
+            name: None,
+            image: None,
+            pod_uid: None,
+            qos: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cgroup {
+    pub id: u64,
+    /// Path relative to the cgroup v2 root; `None` if it could not be resolved.
+    pub path: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespaces {
+    pub mnt: u32,
+    pub pid: u32,
+    pub net: u32,
+    pub user: u32,
+    pub uts: u32,
+    pub ipc: u32,
+    pub cgroup: u32,
+}
+
+impl From<monitor_common::Namespaces> for Namespaces {
+    fn from(n: monitor_common::Namespaces) -> Self {
+        Namespaces {
+            mnt: n.mnt,
+            pid: n.pid,
+            net: n.net,
+            user: n.user,
+            uts: n.uts,
+            ipc: n.ipc,
+            cgroup: n.cgroup,
+        }
+    }
+}
+
+/// Per-kind data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Data {
+    Exec(ExecData),
+    Clone(CloneData),
+    Exit(ExitData),
+    Syscall(Box<SyscallData>),
+    ModuleLoad {
+        name: String,
+    },
+    CgroupMkdir(CgroupData),
+    CgroupRmdir(CgroupData),
+    OomKill {
+        victim_pid: u32,
+        victim_name: Option<String>,
+    },
+    /// Synthetic, once per container per sampling interval
+    /// ([`crate::stage::resources`]): the container's resource numbers.
+    ContainerStats(StatsData),
+}
+
+/// What the resource stage measured for one container at one instant.
+/// The numbers are stored, not recomputed, so a replay sees exactly what
+/// the live rules saw.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsData {
+    /// Resource field text (`container.fork_rate[10s]`, `user.nproc`) →
+    /// value, sorted by field; a field without a value is absent.
+    pub values: Vec<(String, f64)>,
+    /// The container holding most tasks of the UID behind `user.nproc`.
+    pub nproc_top_container: Option<String>,
+}
+
+impl StatsData {
+    /// The value stored for resource field `field` (canonical text).
+    pub fn get(&self, field: &str) -> Option<f64> {
+        self.values
+            .binary_search_by(|(k, _)| k.as_str().cmp(field))
+            .ok()
+            .map(|i| self.values[i].1)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecData {
+    /// The path as passed to exec (`bprm->filename`).
+    pub filename: String,
+    /// argv entries in the record (argv may be longer: see `truncated`).
+    pub argc: u32,
+    pub cap_effective: u64,
+    pub cap_permitted: u64,
+    pub exe_ino: u64,
+    pub exe_on_overlay: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloneData {
+    pub child_pid: u32,
+    pub child_tid: u32,
+    pub flags: u64,
+    /// Symbolic flags (`CLONE_NEWNS|CLONE_NEWPID|...`).
+    pub flags_text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitData {
+    /// Raw `exit_code`: `(status << 8) | termsig`.
+    pub raw: u32,
+    pub status: u32,
+    /// Terminating signal, 0 for a normal exit.
+    pub signal: u32,
+    pub core_dumped: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyscallData {
+    pub name: String,
+    pub ret: i64,
+    /// `SUCCESS` or the errno name.
+    pub res: String,
+    /// Raw argument registers.
+    pub raw_args: [u64; 6],
+    /// Decoded, named arguments.
+    pub args: Vec<Arg>,
+    /// `fd.name`: the path opened, or the connect peer.
+    pub fd_name: Option<String>,
+    pub sockaddr: Option<SockAddr>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupData {
+    pub id: u64,
+    pub path: String,
+    pub level: u32,
+    pub hierarchy_id: u32,
+}
+
+/// Converts kernel boot-time stamps to wall-clock time.
+///
+/// The offset `CLOCK_REALTIME - CLOCK_BOOTTIME` is measured once at start:
+/// every event then gets a wall time consistent with its kernel boot time,
+/// whatever the delay before the agent reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    offset_ns: i128,
+}
+
+impl Clock {
+    /// Measure the offset now.
+    pub fn measure() -> Clock {
+        // Read boottime between two realtime reads to halve the error.
+        let r1 = clock_ns(libc::CLOCK_REALTIME);
+        let b = clock_ns(libc::CLOCK_BOOTTIME);
+        let r2 = clock_ns(libc::CLOCK_REALTIME);
+        Clock {
+            offset_ns: (r1 + r2) / 2 - b,
+        }
+    }
+
+    pub fn with_offset(offset_ns: i128) -> Clock {
+        Clock { offset_ns }
+    }
+
+    pub fn wall_ns(&self, boot_ns: u64) -> u64 {
+        (boot_ns as i128 + self.offset_ns).clamp(0, u64::MAX as i128) as u64
+    }
+
+    /// Current `CLOCK_BOOTTIME` in ns (the kernel's event time base).
+    pub fn boot_now() -> u64 {
+        clock_ns(libc::CLOCK_BOOTTIME) as u64
+    }
+}
+
+fn clock_ns(clock: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out-pointer; these clocks always exist on Linux.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
+}
+
+/// RFC 3339 UTC with nanoseconds: `2026-11-22T06:18:23.123456789Z`.
+pub fn rfc3339(wall_ns: u64) -> String {
+    let secs = wall_ns / 1_000_000_000;
+    let nanos = wall_ns % 1_000_000_000;
+    let days = (secs / 86_400) as i64;
+    let sod = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
+/// (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peeked_type_is_the_decoded_type_for_every_kind() {
+        let evs = crate::sink::recorder::tests::events();
+        let kinds: std::collections::BTreeSet<&str> = evs.iter().map(Event::evt_type).collect();
+        for kind in [
+            "execve",
+            "clone",
+            "procexit",
+            "openat",
+            "module_load",
+            "cgroup_mkdir",
+            "cgroup_rmdir",
+            "oom_kill",
+            "container_stats",
+        ] {
+            assert!(kinds.contains(kind), "{kind} missing from {kinds:?}");
+        }
+        for e in &evs {
+            let bytes = monitor_recorder::typed::encode_into(e, Vec::new()).unwrap();
+            assert_eq!(peek_evt_type(&bytes), Some(e.evt_type()));
+            // Cut short anywhere: its type or none, never a panic.
+            for cut in 0..bytes.len() {
+                if let Some(t) = peek_evt_type(&bytes[..cut]) {
+                    assert_eq!(t, e.evt_type(), "cut at {cut}");
+                }
+            }
+        }
+        assert_eq!(peek_evt_type(&[0xff; 3]), None);
+    }
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000000Z");
+        // 2000-02-29 (leap day) 12:34:56.000000789
+        assert_eq!(
+            rfc3339(951_827_696_000_000_789),
+            "2000-02-29T12:34:56.000000789Z"
+        );
+        assert_eq!(
+            rfc3339(1_795_328_303_123_456_789),
+            "2026-11-22T06:18:23.123456789Z"
+        );
+        assert_eq!(
+            rfc3339(4_102_444_799_999_999_999),
+            "2099-12-31T23:59:59.999999999Z"
+        );
+    }
+
+    #[test]
+    fn clock_offset_matches_system_time() {
+        let clock = Clock::measure();
+        let wall = clock.wall_ns(Clock::boot_now());
+        let sys = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        assert!(
+            wall.abs_diff(sys) < 50_000_000,
+            "wall {wall} vs system {sys}"
+        );
+        assert_eq!(Clock::with_offset(-10).wall_ns(5), 0);
+    }
+}

@@ -1,0 +1,712 @@
+//! Syscall arguments: raw registers and kernel strings → named, typed values.
+//!
+//! The kernel side stamps six raw arguments, up to three strings and the
+//! return value into a [`SyscallRecord`]; which slot holds what is fixed per
+//! syscall by the table in `monitor_common::records`. This module turns that
+//! into [`Arg`]s named like Falco's `evt.arg.*` (flags rendered symbolically
+//! with the raw value kept), decodes `struct sockaddr` for connect, and names
+//! errno values. Constants come from `libc`, so they match the build target.
+
+use monitor_common::decode::Bytes;
+use monitor_common::{syscall_flags, SyscallId, SyscallRecord};
+use serde::{Deserialize, Serialize};
+
+use crate::event::text::escape;
+
+/// One decoded argument.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arg {
+    /// Falco's argument name where it has one (`evt.arg.<name>`).
+    pub name: String,
+    pub value: ArgValue,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgValue {
+    Int(i64),
+    Uint(u64),
+    /// Escaped text ([`crate::event::text`]).
+    Str(String),
+    /// A flag set or mode: symbolic `text` (`O_WRONLY|O_CREAT`, `0644`) and the raw value.
+    Flags {
+        raw: u64,
+        text: String,
+    },
+}
+
+/// A decoded `struct sockaddr` (connect).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SockAddr {
+    Inet {
+        ip: String,
+        port: u16,
+    },
+    Inet6 {
+        ip: String,
+        port: u16,
+        scope_id: u32,
+    },
+    /// `path` is escaped text; an abstract socket's name is shown with a
+    /// leading `@` (as `ss` does), its embedded NULs as `\x00`.
+    Unix {
+        path: String,
+        abstract_ns: bool,
+    },
+    Other {
+        family: u16,
+    },
+}
+
+impl SockAddr {
+    /// `ip:port`, `[ip6]:port` or the socket path: what `fd.name` shows.
+    pub fn display(&self) -> String {
+        match self {
+            SockAddr::Inet { ip, port } => format!("{ip}:{port}"),
+            SockAddr::Inet6 { ip, port, .. } => format!("[{ip}]:{port}"),
+            SockAddr::Unix { path, .. } => path.clone(),
+            SockAddr::Other { family } => format!("family {family}"),
+        }
+    }
+}
+
+/// Everything decoded from one syscall record.
+pub struct Decoded {
+    pub args: Vec<Arg>,
+    /// The file the syscall names (`fd.name`): open paths, connect peers.
+    pub path: Option<String>,
+    pub sockaddr: Option<SockAddr>,
+    /// Falco field names of arguments the kernel cut short.
+    pub truncated: Vec<&'static str>,
+}
+
+/// Decode the arguments of one syscall record.
+pub fn decode(r: &SyscallRecord) -> Decoded {
+    let mut d = Decoded {
+        args: Vec::new(),
+        path: None,
+        sockaddr: None,
+        truncated: Vec::new(),
+    };
+    let Some(id) = r.id() else { return d };
+    let a = r.args;
+    let int = |i: usize| ArgValue::Int(a[i] as i32 as i64);
+    let uint = |i: usize| ArgValue::Uint(a[i]);
+    let id32 = |i: usize| ArgValue::Int(a[i] as u32 as i32 as i64);
+    let flags = |i: usize, t: &[(u64, &str)]| ArgValue::Flags {
+        raw: a[i],
+        text: flag_text(a[i], t),
+    };
+    let mode = |i: usize| ArgValue::Flags {
+        raw: a[i],
+        text: format!("0{:o}", a[i] & 0o7777),
+    };
+    let sig = |i: usize| ArgValue::Flags {
+        raw: a[i],
+        text: signal_name(a[i] as i32),
+    };
+    use SyscallId as S;
+    match id {
+        S::Mount => {
+            d.str0("dev", r.str0());
+            d.str1("dir", r.str1());
+            d.short("type", r.short());
+            d.push("flags", flags(3, MOUNT_FLAGS));
+        }
+        S::Umount2 => {
+            d.str0("name", r.str0());
+            d.push("flags", flags(1, UMOUNT_FLAGS));
+        }
+        S::Fsmount => {
+            d.push("fd", int(0));
+            d.push("flags", uint(1));
+            d.push("attr_flags", uint(2));
+        }
+        S::MoveMount => {
+            d.push("fromfd", int(0));
+            d.str0("frompath", r.str0());
+            d.push("tofd", int(2));
+            d.str1("topath", r.str1());
+            d.push("flags", uint(4));
+        }
+        S::Setns => {
+            d.push("fd", int(0));
+            d.push("nstype", flags(1, CLONE_FLAGS));
+        }
+        S::Unshare => d.push("flags", flags(0, CLONE_FLAGS)),
+        S::Clone => d.push("flags", flags(0, CLONE_FLAGS)),
+        S::Clone3 => d.push("flags", flags(3, CLONE_FLAGS)),
+        S::PivotRoot => {
+            d.str0("new_root", r.str0());
+            d.str1("put_old", r.str1());
+        }
+        S::Chroot => d.str0("path", r.str0()),
+        S::Ptrace => {
+            d.push(
+                "request",
+                ArgValue::Flags {
+                    raw: a[0],
+                    text: table_name(a[0], PTRACE_REQUESTS),
+                },
+            );
+            d.push("pid", int(1));
+        }
+        S::InitModule => {
+            d.push("len", uint(1));
+            d.short("uargs", r.short());
+        }
+        S::FinitModule => {
+            d.push("fd", int(0));
+            d.push("flags", uint(2));
+        }
+        S::DeleteModule => {
+            d.short("name", r.short());
+            d.push("flags", flags(1, OPEN_FLAGS));
+        }
+        S::Bpf => d.push(
+            "cmd",
+            ArgValue::Flags {
+                raw: a[0],
+                text: table_name(a[0], BPF_CMDS),
+            },
+        ),
+        S::KexecLoad => d.push("flags", uint(3)),
+        S::KexecFileLoad => {
+            d.push("kernel_fd", int(0));
+            d.push("initrd_fd", int(1));
+            d.str0("cmdline", r.str0());
+            d.push("flags", uint(4));
+        }
+        S::ProcessVmReadv | S::ProcessVmWritev => d.push("pid", int(0)),
+        S::MemfdCreate => {
+            d.str0("name", r.str0());
+            d.push("flags", flags(1, MEMFD_FLAGS));
+        }
+        S::Execveat => {
+            d.push("dirfd", int(0));
+            d.str0("pathname", r.str0());
+            d.push("flags", flags(4, AT_FLAGS));
+        }
+        S::OpenByHandleAt => {
+            d.push("mountfd", int(0));
+            d.push("flags", open_flags(a[2]));
+        }
+        S::Capset => {
+            // args[2..5]: the requested sets; args[5]: the caller's
+            // effective set before the call (see SyscallRecord).
+            let flags = r.flags;
+            if flags & syscall_flags::CAPS_UNREAD == 0 {
+                d.push("cap_effective", uint(2));
+                d.push("cap_permitted", uint(3));
+                d.push("cap_inheritable", uint(4));
+                if flags & syscall_flags::CAPS_CURRENT_UNKNOWN == 0 {
+                    // A bit in the new effective set the caller lacked.
+                    d.push("cap_raised", ArgValue::Uint(a[2] & !a[5]));
+                }
+            }
+        }
+        S::Setuid | S::Setfsuid => d.push("uid", id32(0)),
+        S::Setgid | S::Setfsgid => d.push("gid", id32(0)),
+        S::Setreuid => {
+            d.push("ruid", id32(0));
+            d.push("euid", id32(1));
+        }
+        S::Setregid => {
+            d.push("rgid", id32(0));
+            d.push("egid", id32(1));
+        }
+        S::Setresuid => {
+            d.push("ruid", id32(0));
+            d.push("euid", id32(1));
+            d.push("suid", id32(2));
+        }
+        S::Setresgid => {
+            d.push("rgid", id32(0));
+            d.push("egid", id32(1));
+            d.push("sgid", id32(2));
+        }
+        S::Keyctl => d.push("option", int(0)),
+        S::AddKey => {
+            d.short("type", r.short());
+            d.str0("description", r.str0());
+            d.push("keyring", int(4));
+        }
+        S::RequestKey => {
+            d.short("type", r.short());
+            d.str0("description", r.str0());
+        }
+        S::Userfaultfd => d.push("flags", flags(0, OPEN_FLAGS)),
+        S::PerfEventOpen => {
+            d.push("pid", int(1));
+            d.push("cpu", int(2));
+            d.push("group_fd", int(3));
+            d.push("flags", uint(4));
+        }
+        S::IoUringSetup => d.push("entries", uint(0)),
+        S::Kill => {
+            d.push("pid", int(0));
+            d.push("sig", sig(1));
+        }
+        S::Tkill => {
+            d.push("tid", int(0));
+            d.push("sig", sig(1));
+        }
+        S::Tgkill => {
+            d.push("pid", int(0));
+            d.push("tid", int(1));
+            d.push("sig", sig(2));
+        }
+        S::Connect => {
+            d.push("fd", int(0));
+            if r.flags & monitor_common::syscall_flags::STR0_SOCKADDR != 0 {
+                let raw = r.str0().bytes;
+                let addrlen = (a[2] as usize).min(raw.len());
+                let sa = decode_sockaddr(&raw[..addrlen]);
+                if let Some(sa) = &sa {
+                    d.push("addr", ArgValue::Str(sa.display()));
+                    d.path = Some(sa.display());
+                }
+                d.sockaddr = sa;
+            }
+        }
+        S::Chmod => {
+            d.str0("filename", r.str0());
+            d.push("mode", mode(1));
+        }
+        S::Fchmod => {
+            d.push("fd", int(0));
+            d.push("mode", mode(1));
+        }
+        S::Fchmodat | S::Fchmodat2 => {
+            d.push("dirfd", int(0));
+            d.str0("filename", r.str0());
+            d.push("mode", mode(2));
+            if id == S::Fchmodat2 {
+                d.push("flags", flags(3, AT_FLAGS));
+            }
+        }
+        S::Open | S::Creat | S::Openat | S::Openat2 => {
+            let (path_arg, flags_raw, mode_raw) = match id {
+                S::Open => (0, Some(a[1]), a[2]),
+                S::Creat => (0, None, a[1]),
+                S::Openat => (1, Some(a[2]), a[3]),
+                _ => (1, Some(a[3]), a[4]),
+            };
+            if path_arg == 1 {
+                d.push("dirfd", int(0));
+            }
+            d.str0("name", r.str0());
+            d.path = Some(escape(r.str0().bytes));
+            // creat(path, mode) is open(path, O_CREAT|O_WRONLY|O_TRUNC, mode).
+            let flags_raw =
+                flags_raw.unwrap_or((libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64);
+            d.push("flags", open_flags(flags_raw));
+            d.push(
+                "mode",
+                ArgValue::Flags {
+                    raw: mode_raw,
+                    text: format!("0{:o}", mode_raw & 0o7777),
+                },
+            );
+            if id == S::Openat2 {
+                d.push("resolve", uint(5));
+            }
+        }
+        S::Unlink | S::Unlinkat => {
+            if id == S::Unlinkat {
+                d.push("dirfd", int(0));
+            }
+            d.str0("name", r.str0());
+            d.path = Some(escape(r.str0().bytes));
+            if id == S::Unlinkat {
+                d.push("flags", flags(2, AT_FLAGS));
+            }
+        }
+        S::Fsopen => {
+            d.short("fsname", r.short());
+            d.push("flags", uint(1));
+        }
+        S::OpenTree => {
+            d.push("dirfd", int(0));
+            d.str0("path", r.str0());
+            d.push("flags", flags(2, OPEN_TREE_FLAGS));
+        }
+    }
+    d
+}
+
+impl Decoded {
+    fn push(&mut self, name: &str, value: ArgValue) {
+        self.args.push(Arg {
+            name: name.to_owned(),
+            value,
+        });
+    }
+
+    fn string(&mut self, name: &'static str, b: Bytes<'_>) {
+        if b.truncated {
+            self.truncated.push(name);
+        }
+        self.push(name, ArgValue::Str(escape(b.bytes)));
+    }
+
+    fn str0(&mut self, name: &'static str, b: Bytes<'_>) {
+        self.string(name, b)
+    }
+
+    fn str1(&mut self, name: &'static str, b: Bytes<'_>) {
+        self.string(name, b)
+    }
+
+    fn short(&mut self, name: &'static str, b: Bytes<'_>) {
+        self.string(name, b)
+    }
+}
+
+fn open_flags(raw: u64) -> ArgValue {
+    // The access mode is a 2-bit number, not a flag: O_RDONLY is 0.
+    let access = match raw & libc::O_ACCMODE as u64 {
+        0 => "O_RDONLY",
+        1 => "O_WRONLY",
+        2 => "O_RDWR",
+        _ => "O_ACCMODE",
+    };
+    let rest = flag_text(raw & !(libc::O_ACCMODE as u64), OPEN_FLAGS);
+    let text = if rest == "0" {
+        access.to_owned()
+    } else {
+        format!("{access}|{rest}")
+    };
+    ArgValue::Flags { raw, text }
+}
+
+/// Render a flag set: known names joined by `|`, unknown bits as hex, `0` if empty.
+pub fn flag_text(raw: u64, table: &[(u64, &str)]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut left = raw;
+    for &(bits, name) in table {
+        if bits != 0 && left & bits == bits {
+            parts.push(name.to_owned());
+            left &= !bits;
+        }
+    }
+    if left != 0 {
+        parts.push(format!("{left:#x}"));
+    }
+    if parts.is_empty() {
+        "0".to_owned()
+    } else {
+        parts.join("|")
+    }
+}
+
+fn table_name(raw: u64, table: &[(u64, &str)]) -> String {
+    table
+        .iter()
+        .find(|(v, _)| *v == raw)
+        .map(|(_, n)| (*n).to_owned())
+        .unwrap_or_else(|| raw.to_string())
+}
+
+/// Decode `struct sockaddr` bytes (already cut to `addrlen`).
+pub fn decode_sockaddr(b: &[u8]) -> Option<SockAddr> {
+    let family = u16::from_ne_bytes([*b.first()?, *b.get(1)?]);
+    let be16 = |i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
+    Some(match family as i32 {
+        libc::AF_INET => {
+            let ip: [u8; 4] = b.get(4..8)?.try_into().ok()?;
+            SockAddr::Inet {
+                ip: std::net::Ipv4Addr::from(ip).to_string(),
+                port: be16(2)?,
+            }
+        }
+        libc::AF_INET6 => {
+            let ip: [u8; 16] = b.get(8..24)?.try_into().ok()?;
+            let scope_id = b
+                .get(24..28)
+                .map(|s| u32::from_ne_bytes(s.try_into().unwrap_or_default()))
+                .unwrap_or(0);
+            SockAddr::Inet6 {
+                ip: std::net::Ipv6Addr::from(ip).to_string(),
+                port: be16(2)?,
+                scope_id,
+            }
+        }
+        libc::AF_UNIX => {
+            let path = b.get(2..).unwrap_or_default();
+            match path.split_first() {
+                // Abstract namespace: a length-delimited name after a NUL.
+                Some((0, name)) => SockAddr::Unix {
+                    path: format!("@{}", escape(name)),
+                    abstract_ns: true,
+                },
+                _ => SockAddr::Unix {
+                    path: escape(monitor_common::decode::until_nul(path)),
+                    abstract_ns: false,
+                },
+            }
+        }
+        _ => SockAddr::Other { family },
+    })
+}
+
+/// `SUCCESS` for a non-negative return, else the errno name (`ENOENT`).
+pub fn res_name(ret: i64) -> String {
+    if ret >= 0 {
+        return "SUCCESS".to_owned();
+    }
+    let errno = ret.unsigned_abs();
+    ERRNO_NAMES
+        .iter()
+        .find(|(v, _)| *v == errno)
+        .map(|(_, n)| (*n).to_owned())
+        .unwrap_or_else(|| format!("E{errno}"))
+}
+
+/// `SIGKILL`, `SIGRTMIN+3`, `0` (the existence check).
+pub fn signal_name(sig: i32) -> String {
+    if let Some((_, n)) = SIGNALS.iter().find(|(v, _)| *v as i32 == sig) {
+        return (*n).to_owned();
+    }
+    let rtmin = libc::SIGRTMIN();
+    if sig >= rtmin && sig <= libc::SIGRTMAX() {
+        return format!("SIGRTMIN+{}", sig - rtmin);
+    }
+    sig.to_string()
+}
+
+/// Clone flags as strace prints them: flag names (namespace flags first,
+/// they are what rules look at), then the exit signal in the low byte.
+pub fn clone_flags_text(raw: u64) -> String {
+    let csignal = libc::CSIGNAL as u64;
+    let flags = flag_text(raw & !csignal, CLONE_FLAGS);
+    match raw & csignal {
+        0 => flags,
+        sig if flags == "0" => signal_name(sig as i32),
+        sig => format!("{flags}|{}", signal_name(sig as i32)),
+    }
+}
+
+macro_rules! table {
+    ($name:ident: $($c:ident),* $(,)?) => {
+        pub const $name: &[(u64, &str)] = &[$((libc::$c as i64 as u64 & 0xffff_ffff, stringify!($c)),)*];
+    };
+}
+
+table!(MOUNT_FLAGS: MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_SYNCHRONOUS, MS_REMOUNT,
+    MS_MANDLOCK, MS_DIRSYNC, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_MOVE, MS_REC, MS_SILENT,
+    MS_POSIXACL, MS_UNBINDABLE, MS_PRIVATE, MS_SLAVE, MS_SHARED, MS_RELATIME, MS_KERNMOUNT,
+    MS_I_VERSION, MS_STRICTATIME, MS_LAZYTIME, MS_NOUSER);
+table!(UMOUNT_FLAGS: MNT_FORCE, MNT_DETACH, MNT_EXPIRE, UMOUNT_NOFOLLOW);
+table!(CLONE_FLAGS: CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
+    CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWTIME, CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND,
+    CLONE_PIDFD, CLONE_PTRACE, CLONE_VFORK, CLONE_PARENT, CLONE_THREAD, CLONE_SYSVSEM,
+    CLONE_SETTLS, CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID, CLONE_DETACHED, CLONE_UNTRACED,
+    CLONE_CHILD_SETTID, CLONE_IO);
+// O_SYNC contains O_DSYNC's bit and O_TMPFILE contains O_DIRECTORY's: list
+// the composite first so it wins.
+table!(OPEN_FLAGS: O_SYNC, O_TMPFILE, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_APPEND, O_NONBLOCK,
+    O_DSYNC, O_ASYNC, O_DIRECT, O_LARGEFILE, O_DIRECTORY, O_NOFOLLOW, O_NOATIME, O_CLOEXEC, O_PATH);
+table!(AT_FLAGS: AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, AT_NO_AUTOMOUNT,
+    AT_EMPTY_PATH, AT_RECURSIVE);
+table!(MEMFD_FLAGS: MFD_CLOEXEC, MFD_ALLOW_SEALING, MFD_HUGETLB, MFD_NOEXEC_SEAL, MFD_EXEC);
+table!(OPEN_TREE_FLAGS: OPEN_TREE_CLONE, O_CLOEXEC, AT_RECURSIVE, AT_EMPTY_PATH,
+    AT_SYMLINK_NOFOLLOW, AT_NO_AUTOMOUNT);
+table!(SIGNALS: SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGKILL,
+    SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGSTKFLT, SIGCHLD, SIGCONT, SIGSTOP,
+    SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGWINCH, SIGIO,
+    SIGPWR, SIGSYS);
+table!(ERRNO_NAMES: EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC, EBADF, ECHILD,
+    EAGAIN, ENOMEM, EACCES, EFAULT, ENOTBLK, EBUSY, EEXIST, EXDEV, ENODEV, ENOTDIR, EISDIR,
+    EINVAL, ENFILE, EMFILE, ENOTTY, ETXTBSY, EFBIG, ENOSPC, ESPIPE, EROFS, EMLINK, EPIPE, EDOM,
+    ERANGE, EDEADLK, ENAMETOOLONG, ENOLCK, ENOSYS, ENOTEMPTY, ELOOP, ENOMSG, EIDRM, ECHRNG,
+    EL2NSYNC, EL3HLT, EL3RST, ELNRNG, EUNATCH, ENOCSI, EL2HLT, EBADE, EBADR, EXFULL, ENOANO,
+    EBADRQC, EBADSLT, EBFONT, ENOSTR, ENODATA, ETIME, ENOSR, ENONET, ENOPKG, EREMOTE, ENOLINK,
+    EADV, ESRMNT, ECOMM, EPROTO, EMULTIHOP, EDOTDOT, EBADMSG, EOVERFLOW, ENOTUNIQ, EBADFD,
+    EREMCHG, ELIBACC, ELIBBAD, ELIBSCN, ELIBMAX, ELIBEXEC, EILSEQ, ERESTART, ESTRPIPE, EUSERS,
+    ENOTSOCK, EDESTADDRREQ, EMSGSIZE, EPROTOTYPE, ENOPROTOOPT, EPROTONOSUPPORT,
+    ESOCKTNOSUPPORT, EOPNOTSUPP, EPFNOSUPPORT, EAFNOSUPPORT, EADDRINUSE, EADDRNOTAVAIL,
+    ENETDOWN, ENETUNREACH, ENETRESET, ECONNABORTED, ECONNRESET, ENOBUFS, EISCONN, ENOTCONN,
+    ESHUTDOWN, ETOOMANYREFS, ETIMEDOUT, ECONNREFUSED, EHOSTDOWN, EHOSTUNREACH, EALREADY,
+    EINPROGRESS, ESTALE, EUCLEAN, ENOTNAM, ENAVAIL, EISNAM, EREMOTEIO, EDQUOT, ENOMEDIUM,
+    EMEDIUMTYPE, ECANCELED, ENOKEY, EKEYEXPIRED, EKEYREVOKED, EKEYREJECTED, EOWNERDEAD,
+    ENOTRECOVERABLE, ERFKILL, EHWPOISON);
+
+/// ptrace requests (Linux generic numbering; x86 register requests).
+const PTRACE_REQUESTS: &[(u64, &str)] = &[
+    (0, "PTRACE_TRACEME"),
+    (1, "PTRACE_PEEKTEXT"),
+    (2, "PTRACE_PEEKDATA"),
+    (3, "PTRACE_PEEKUSR"),
+    (4, "PTRACE_POKETEXT"),
+    (5, "PTRACE_POKEDATA"),
+    (6, "PTRACE_POKEUSR"),
+    (7, "PTRACE_CONT"),
+    (8, "PTRACE_KILL"),
+    (9, "PTRACE_SINGLESTEP"),
+    (12, "PTRACE_GETREGS"),
+    (13, "PTRACE_SETREGS"),
+    (14, "PTRACE_GETFPREGS"),
+    (15, "PTRACE_SETFPREGS"),
+    (16, "PTRACE_ATTACH"),
+    (17, "PTRACE_DETACH"),
+    (24, "PTRACE_SYSCALL"),
+    (0x4200, "PTRACE_SETOPTIONS"),
+    (0x4201, "PTRACE_GETEVENTMSG"),
+    (0x4202, "PTRACE_GETSIGINFO"),
+    (0x4203, "PTRACE_SETSIGINFO"),
+    (0x4204, "PTRACE_GETREGSET"),
+    (0x4205, "PTRACE_SETREGSET"),
+    (0x4206, "PTRACE_SEIZE"),
+    (0x4207, "PTRACE_INTERRUPT"),
+    (0x4208, "PTRACE_LISTEN"),
+    (0x4209, "PTRACE_PEEKSIGINFO"),
+];
+
+/// `enum bpf_cmd` (stable uapi numbering).
+const BPF_CMDS: &[(u64, &str)] = &[
+    (0, "BPF_MAP_CREATE"),
+    (1, "BPF_MAP_LOOKUP_ELEM"),
+    (2, "BPF_MAP_UPDATE_ELEM"),
+    (3, "BPF_MAP_DELETE_ELEM"),
+    (4, "BPF_MAP_GET_NEXT_KEY"),
+    (5, "BPF_PROG_LOAD"),
+    (6, "BPF_OBJ_PIN"),
+    (7, "BPF_OBJ_GET"),
+    (8, "BPF_PROG_ATTACH"),
+    (9, "BPF_PROG_DETACH"),
+    (10, "BPF_PROG_TEST_RUN"),
+    (11, "BPF_PROG_GET_NEXT_ID"),
+    (12, "BPF_MAP_GET_NEXT_ID"),
+    (13, "BPF_PROG_GET_FD_BY_ID"),
+    (14, "BPF_MAP_GET_FD_BY_ID"),
+    (15, "BPF_OBJ_GET_INFO_BY_FD"),
+    (16, "BPF_PROG_QUERY"),
+    (17, "BPF_RAW_TRACEPOINT_OPEN"),
+    (18, "BPF_BTF_LOAD"),
+    (19, "BPF_BTF_GET_FD_BY_ID"),
+    (20, "BPF_TASK_FD_QUERY"),
+    (21, "BPF_MAP_LOOKUP_AND_DELETE_ELEM"),
+    (22, "BPF_MAP_FREEZE"),
+    (23, "BPF_BTF_GET_NEXT_ID"),
+    (24, "BPF_MAP_LOOKUP_BATCH"),
+    (25, "BPF_MAP_LOOKUP_AND_DELETE_BATCH"),
+    (26, "BPF_MAP_UPDATE_BATCH"),
+    (27, "BPF_MAP_DELETE_BATCH"),
+    (28, "BPF_LINK_CREATE"),
+    (29, "BPF_LINK_UPDATE"),
+    (30, "BPF_LINK_GET_FD_BY_ID"),
+    (31, "BPF_LINK_GET_NEXT_ID"),
+    (32, "BPF_ENABLE_STATS"),
+    (33, "BPF_ITER_CREATE"),
+    (34, "BPF_LINK_DETACH"),
+    (35, "BPF_PROG_BIND_MAP"),
+    (36, "BPF_TOKEN_CREATE"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_and_signal_names() {
+        assert_eq!(res_name(0), "SUCCESS");
+        assert_eq!(res_name(3), "SUCCESS");
+        assert_eq!(res_name(-2), "ENOENT");
+        assert_eq!(res_name(-1), "EPERM");
+        assert_eq!(res_name(-13), "EACCES");
+        assert_eq!(res_name(-9999), "E9999");
+        assert_eq!(signal_name(9), "SIGKILL");
+        assert_eq!(signal_name(0), "0");
+        assert_eq!(signal_name(libc::SIGRTMIN() + 2), "SIGRTMIN+2");
+    }
+
+    #[test]
+    fn flag_rendering() {
+        let ArgValue::Flags { text, .. } = open_flags(0) else {
+            panic!()
+        };
+        assert_eq!(text, "O_RDONLY");
+        let raw = (libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC) as u64;
+        let ArgValue::Flags { text, raw: r } = open_flags(raw) else {
+            panic!()
+        };
+        assert_eq!(text, "O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC");
+        assert_eq!(r, raw);
+        let ArgValue::Flags { text, .. } = open_flags(libc::O_SYNC as u64 | libc::O_RDWR as u64)
+        else {
+            panic!()
+        };
+        assert_eq!(text, "O_RDWR|O_SYNC");
+        assert_eq!(
+            flag_text(libc::MS_BIND | libc::MS_REC, MOUNT_FLAGS),
+            "MS_BIND|MS_REC"
+        );
+        assert_eq!(flag_text(0, MOUNT_FLAGS), "0");
+        assert_eq!(flag_text(1 << 40, MOUNT_FLAGS), "0x10000000000");
+        assert_eq!(
+            clone_flags_text((libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u64),
+            "CLONE_NEWNS|CLONE_NEWUSER"
+        );
+    }
+
+    fn sockaddr_in(ip: [u8; 4], port: u16) -> Vec<u8> {
+        let mut b = (libc::AF_INET as u16).to_ne_bytes().to_vec();
+        b.extend(port.to_be_bytes());
+        b.extend(ip);
+        b.extend([0u8; 8]);
+        b
+    }
+
+    #[test]
+    fn sockaddrs() {
+        assert_eq!(
+            decode_sockaddr(&sockaddr_in([127, 0, 0, 1], 8080)),
+            Some(SockAddr::Inet {
+                ip: "127.0.0.1".into(),
+                port: 8080
+            })
+        );
+        let mut b6 = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
+        b6.extend(443u16.to_be_bytes());
+        b6.extend([0u8; 4]);
+        b6.extend(std::net::Ipv6Addr::LOCALHOST.octets());
+        b6.extend(3u32.to_ne_bytes());
+        let sa = decode_sockaddr(&b6).unwrap();
+        assert_eq!(
+            sa,
+            SockAddr::Inet6 {
+                ip: "::1".into(),
+                port: 443,
+                scope_id: 3
+            }
+        );
+        assert_eq!(sa.display(), "[::1]:443");
+        let mut un = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        un.extend(b"/run/podman/podman.sock\0\0\0garbage");
+        assert_eq!(
+            decode_sockaddr(&un),
+            Some(SockAddr::Unix {
+                path: "/run/podman/podman.sock".into(),
+                abstract_ns: false
+            })
+        );
+        let mut abs = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        abs.extend(b"\0my\0sock");
+        assert_eq!(
+            decode_sockaddr(&abs),
+            Some(SockAddr::Unix {
+                path: "@my\\x00sock".into(),
+                abstract_ns: true
+            })
+        );
+        // Truncated records never panic.
+        assert_eq!(decode_sockaddr(&[]), None);
+        assert_eq!(decode_sockaddr(&sockaddr_in([1, 2, 3, 4], 1)[..6]), None);
+        assert_eq!(
+            decode_sockaddr(&16u16.to_ne_bytes()),
+            Some(SockAddr::Other { family: 16 })
+        );
+    }
+}

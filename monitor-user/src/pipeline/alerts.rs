@@ -1,0 +1,165 @@
+//! The alert path after detection: every rule an event matches
+//! ([`crate::detect`]) passes the throttle ([`crate::sink::throttle`]),
+//! becomes an alert in Falco's JSON shape ([`crate::sink::alert`]) and goes
+//! to the alert writer ([`crate::sink::writer`]). Four jobs in four places;
+//! this file only joins them and counts.
+
+use std::io;
+
+use serde::Serialize;
+
+use crate::detect::Detector;
+use crate::event::Event;
+use crate::sink::alert::Alert;
+use crate::sink::throttle::{AlertRate, Throttle, Verdict};
+use crate::sink::writer::AlertSink;
+
+/// Detection with its alert output.
+pub struct Alerting {
+    detector: Detector,
+    throttle: Throttle,
+    sink: AlertSink,
+}
+
+/// The alert counters of the `stats` line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AlertStats {
+    /// Alerts written.
+    pub written: u64,
+    /// Alerts the throttle held back.
+    pub suppressed: u64,
+    /// Held back and not yet reported by a later alert of their rule and
+    /// container.
+    pub suppressed_pending: u64,
+}
+
+impl Alerting {
+    /// Alerts of `detector`'s matches, throttled per rule and container at
+    /// `rate`, written to `sink`.
+    pub fn new(detector: Detector, sink: AlertSink, rate: AlertRate) -> Alerting {
+        Alerting {
+            detector,
+            throttle: Throttle::new(rate),
+            sink,
+        }
+    }
+
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    pub fn detector_mut(&mut self) -> &mut Detector {
+        &mut self.detector
+    }
+
+    /// Match `ev` and write its alerts, as far as the throttle admits them;
+    /// returns how many were written.
+    pub fn check(&mut self, ev: &Event) -> io::Result<usize> {
+        let f = self.detector.fields(ev);
+        let mut n = 0;
+        for r in self.detector.matching(&f) {
+            match self.throttle.admit(r.name(), &ev.container.id, ev.boot_ns) {
+                Verdict::Suppress => {}
+                Verdict::Admit { suppressed } => {
+                    let mut a = Alert::new(r, &f);
+                    a.note_suppressed(suppressed);
+                    self.sink.write(&a)?;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Alerts written so far.
+    pub fn written(&self) -> u64 {
+        self.sink.written
+    }
+
+    /// Alerts the throttle held back so far.
+    pub fn suppressed(&self) -> u64 {
+        self.throttle.suppressed_total()
+    }
+
+    pub fn stats(&self) -> AlertStats {
+        AlertStats {
+            written: self.sink.written,
+            suppressed: self.throttle.suppressed_total(),
+            suppressed_pending: self.throttle.suppressed_pending(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::detect::RuleSpec;
+
+    fn shadow_event() -> Event {
+        crate::detect::fixtures::build_event(&crate::detect::fixtures::parse_yaml_map(
+            "{evt.type: openat, fd.name: /etc/shadow, evt.arg.flags: O_RDONLY, proc.name: cat}",
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_storm_is_throttled_and_the_next_alert_carries_the_count() {
+        #[derive(Clone, Default)]
+        struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl io::Write for Shared {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Shared::default();
+        let (set, _) = RuleSpec::default().load().unwrap();
+        let (det, _r) = Detector::new(set, RuleSpec::default(), "h".into());
+        let mut det = Alerting::new(
+            det,
+            AlertSink::new(Box::new(out.clone())),
+            "2/60".parse().unwrap(),
+        );
+        let mut ev = shadow_event();
+        let mut other = shadow_event();
+        Arc::make_mut(&mut other.container).id = "0123456789ab".into();
+        let t0 = ev.boot_ns;
+        for i in 0..1000u64 {
+            ev.boot_ns = t0 + i * 1_000_000;
+            det.check(&ev).unwrap();
+        }
+        assert_eq!(det.written(), 2);
+        assert_eq!(det.suppressed(), 998);
+        // Another container has its own budget.
+        assert_eq!(det.check(&other).unwrap(), 1);
+        ev.boot_ns = t0 + 61_000_000_000;
+        assert_eq!(det.check(&ev).unwrap(), 1);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let alerts: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(alerts.len(), 4);
+        assert!(alerts[..3].iter().all(|a| a["output_fields"]
+            .get(crate::sink::alert::SUPPRESSED_FIELD)
+            .is_none()));
+        assert_eq!(
+            alerts[3]["output_fields"][crate::sink::alert::SUPPRESSED_FIELD],
+            998
+        );
+        assert!(alerts[3]["output"]
+            .as_str()
+            .unwrap()
+            .ends_with("(998 similar alerts suppressed)"));
+        let stats = serde_json::to_value(det.stats()).unwrap();
+        assert_eq!(
+            stats,
+            serde_json::json!({"written": 4, "suppressed": 998, "suppressed_pending": 0})
+        );
+    }
+}

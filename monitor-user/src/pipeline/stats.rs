@@ -1,0 +1,111 @@
+//! The `stats` line the agent logs every `--stats-interval` and at exit:
+//! `stats {json}` with the sensor's record and drop counters, and the
+//! alert and recorder counters when those outputs run. Built from typed
+//! values with serde; the shape is documented in docs/events.md.
+
+use monitor_common::EventKind;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use super::alerts::AlertStats;
+use crate::sensor::SensorStats;
+
+/// One `stats` line.
+#[derive(serde::Serialize)]
+pub struct StatsLine {
+    pub records: u64,
+    pub events: u64,
+    pub malformed: u64,
+    /// Every kind, in stable id order.
+    pub kernel_drops: KernelDrops,
+    pub total_drops: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorder: Option<RecorderStats>,
+}
+
+/// Kernel drops per event kind.
+pub struct KernelDrops(Vec<(EventKind, u64)>);
+
+impl Serialize for KernelDrops {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (kind, n) in &self.0 {
+            m.serialize_entry(kind.name(), n)?;
+        }
+        m.end()
+    }
+}
+
+/// The `"recorder"` object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RecorderStats {
+    pub written: u64,
+    pub dropped: u64,
+    pub failed: u64,
+    pub loss_records: u64,
+    pub bytes: u64,
+    pub segments: u64,
+}
+
+impl From<&monitor_recorder::Stats> for RecorderStats {
+    fn from(s: &monitor_recorder::Stats) -> RecorderStats {
+        RecorderStats {
+            written: s.written,
+            dropped: s.dropped,
+            failed: s.failed,
+            loss_records: s.loss_records,
+            bytes: s.bytes,
+            segments: s.segments_created,
+        }
+    }
+}
+
+impl StatsLine {
+    pub fn new(stats: &SensorStats, events: u64) -> StatsLine {
+        let drops: Vec<(EventKind, u64)> = EventKind::ALL
+            .iter()
+            .map(|kind| {
+                let n = stats
+                    .kernel_drops
+                    .iter()
+                    .filter(|(k, _)| k == kind)
+                    .map(|(_, n)| n)
+                    .sum();
+                (*kind, n)
+            })
+            .collect();
+        StatsLine {
+            records: stats.records,
+            events,
+            malformed: stats.malformed,
+            total_drops: drops.iter().map(|(_, n)| n).sum(),
+            kernel_drops: KernelDrops(drops),
+            alerts: None,
+            recorder: None,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("in-memory JSON serialization")
+    }
+}
+
+/// Log one `stats` line.
+pub fn log_stats(
+    stats: &SensorStats,
+    events: u64,
+    recorder: Option<&monitor_recorder::Stats>,
+    alerts: Option<AlertStats>,
+) {
+    let mut line = StatsLine::new(stats, events);
+    line.alerts = alerts;
+    line.recorder = recorder.map(RecorderStats::from);
+    log::info!("stats {}", line.to_json());
+}
+
+/// The `stats` payload without alert and recorder counters:
+/// `{"records":N,"events":N,"malformed":N,"kernel_drops":{"execve":N,...},"total_drops":N}`.
+pub fn stats_json(stats: &SensorStats, events: u64) -> String {
+    StatsLine::new(stats, events).to_json()
+}

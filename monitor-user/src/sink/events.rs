@@ -1,0 +1,575 @@
+//! Event → one JSON line with flat, Falco-named keys (`--events`).
+//!
+//! The schema is documented in `docs/events.md`. Guarantees: one event is
+//! exactly one line of valid JSON (strings from the kernel are already
+//! escaped text, see [`crate::event::text`], and JSON escaping covers the rest);
+//! keys are sorted, so output is deterministic; fields whose value is
+//! unknown are omitted rather than written as null; `evt.truncated` lists
+//! the fields the kernel cut short.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::enrich::cgroup;
+use crate::event::sysargs::{ArgValue, SockAddr};
+use crate::event::{rfc3339, Data, Event};
+
+/// The flat JSON object of an event.
+pub fn to_value(ev: &Event) -> Value {
+    // A BTreeMap keeps keys sorted even if serde_json's `preserve_order`
+    // feature gets enabled by another crate of the build.
+    let mut m: BTreeMap<String, Value> = BTreeMap::new();
+    let mut put = |k: &str, v: Value| {
+        if !v.is_null() {
+            m.insert(k.to_owned(), v);
+        }
+    };
+    put("time", json!(rfc3339(ev.wall_ns)));
+    put("evt.num", json!(ev.num));
+    put("evt.type", json!(ev.evt_type()));
+    put("evt.rawtime", json!(ev.wall_ns));
+    put("evt.boot_ns", json!(ev.boot_ns));
+
+    let p = &ev.process;
+    put("proc.pid", json!(p.pid));
+    put("proc.tid", json!(p.tid));
+    put("proc.vpid", json!(p.vpid));
+    put("proc.ppid", json!(p.ppid));
+    put("proc.name", json!(p.name));
+    put("proc.exe", json!(p.exec.exe));
+    put("proc.exepath", json!(p.exec.exepath));
+    put("proc.args", json!(p.exec.args.join(" ")));
+    put("proc.cmdline", json!(p.cmdline()));
+    put("proc.pname", json!(p.exec.pname));
+    put("proc.pexepath", json!(p.exec.pexepath));
+    put(
+        "proc.anames",
+        json!(p.exec.ancestors.iter().map(|a| &a.name).collect::<Vec<_>>()),
+    );
+    put(
+        "proc.apids",
+        json!(p.exec.ancestors.iter().map(|a| a.pid).collect::<Vec<_>>()),
+    );
+    put("proc.is_exe_upper_layer", json!(p.exec.is_exe_upper_layer));
+    put("proc.is_exe_from_memfd", json!(p.exec.is_exe_from_memfd));
+    put("proc.start_boot_ns", json!(p.start_boot_ns));
+    put("user.uid", json!(p.uid));
+    put("user.euid", json!(p.euid));
+    put("group.gid", json!(p.gid));
+    put("group.egid", json!(p.egid));
+
+    let c = &ev.container;
+    put("container.id", json!(c.id));
+    put("container.full_id", json!(c.full_id));
+    put("container.runtime", json!(c.runtime.as_str()));
+    put("container.name", json!(c.name));
+    put("container.image", json!(c.image));
+    put("k8s.pod.uid", json!(c.pod_uid));
+    put("k8s.pod.qos", json!(c.qos.map(|q| q.as_str())));
+    put("cgroup.id", json!(ev.cgroup.id));
+    put("cgroup.path", json!(ev.cgroup.path));
+
+    let n = &ev.process.ns;
+    for (k, v) in [
+        ("ns.mnt", n.mnt),
+        ("ns.pid", n.pid),
+        ("ns.net", n.net),
+        ("ns.user", n.user),
+        ("ns.uts", n.uts),
+        ("ns.ipc", n.ipc),
+        ("ns.cgroup", n.cgroup),
+    ] {
+        put(k, json!(v));
+    }
+
+    match &ev.data {
+        Data::Exec(x) => {
+            success(&mut put);
+            put("evt.arg.filename", json!(x.filename));
+            put("evt.arg.argc", json!(x.argc));
+            put("proc.exe_ino", json!(x.exe_ino));
+            put("proc.is_exe_on_overlay", json!(x.exe_on_overlay));
+            put("thread.cap_effective", json!(cap_names(x.cap_effective)));
+            put("thread.cap_permitted", json!(cap_names(x.cap_permitted)));
+        }
+        Data::Clone(x) => {
+            success(&mut put);
+            put("evt.arg.flags", json!(x.flags_text));
+            put("evt.rawarg.flags", json!(x.flags));
+            put("evt.arg.child_pid", json!(x.child_pid));
+            put("evt.arg.child_tid", json!(x.child_tid));
+        }
+        Data::Exit(x) => {
+            put("evt.arg.status", json!(x.status));
+            put("evt.arg.ret", json!(x.raw));
+            put(
+                "evt.arg.sig",
+                json!(if x.signal == 0 {
+                    None
+                } else {
+                    Some(crate::event::sysargs::signal_name(x.signal as i32))
+                }),
+            );
+            put("evt.arg.core", json!(x.core_dumped));
+        }
+        Data::Syscall(s) => {
+            put("evt.res", json!(s.res));
+            put("evt.rawres", json!(s.ret));
+            put("evt.failed", json!(s.ret < 0));
+            for a in &s.args {
+                let key = format!("evt.arg.{}", a.name);
+                match &a.value {
+                    ArgValue::Int(i) => put(&key, json!(i)),
+                    ArgValue::Uint(u) => put(&key, json!(u)),
+                    ArgValue::Str(t) => put(&key, json!(t)),
+                    ArgValue::Flags { raw, text } => {
+                        put(&key, json!(text));
+                        put(&format!("evt.rawarg.{}", a.name), json!(raw));
+                    }
+                }
+            }
+            put("fd.name", json!(s.fd_name));
+            match &s.sockaddr {
+                Some(SockAddr::Inet { ip, port }) | Some(SockAddr::Inet6 { ip, port, .. }) => {
+                    put("fd.sockfamily", json!("ip"));
+                    put("fd.sip", json!(ip));
+                    put("fd.sport", json!(port));
+                }
+                Some(SockAddr::Unix { .. }) => put("fd.sockfamily", json!("unix")),
+                Some(SockAddr::Other { family }) => put("fd.sockfamily", json!(family)),
+                None => {}
+            }
+        }
+        Data::ModuleLoad { name } => put("evt.arg.name", json!(name)),
+        Data::CgroupMkdir(g) | Data::CgroupRmdir(g) => {
+            put("evt.arg.id", json!(g.id));
+            put("evt.arg.path", json!(g.path));
+            put("evt.arg.level", json!(g.level));
+            put("evt.arg.hierarchy_id", json!(g.hierarchy_id));
+            // What the new/removed cgroup is: a container's, or host.
+            let info = cgroup::parse(&g.path);
+            put("evt.arg.container_id", json!(info.short_id()));
+            put("evt.arg.runtime", json!(info.runtime.as_str()));
+        }
+        Data::OomKill {
+            victim_pid,
+            victim_name,
+        } => {
+            put("evt.arg.victim_pid", json!(victim_pid));
+            put("evt.arg.victim_name", json!(victim_name));
+        }
+        Data::ContainerStats(st) => {
+            for (k, v) in &st.values {
+                put(k, json!(v));
+            }
+            if let Some(c) = &st.nproc_top_container {
+                put("user.nproc_top_container", json!(c));
+            }
+        }
+    }
+    if let Some(b) = &ev.baseline {
+        put("proc.in_baseline", json!(b.in_baseline));
+        put("proc.baseline_diff", json!(b.diff));
+    }
+    if !ev.truncated.is_empty() {
+        put("evt.truncated", json!(ev.truncated));
+    }
+    Value::Object(m.into_iter().collect::<Map<String, Value>>())
+}
+
+fn success(put: &mut impl FnMut(&str, Value)) {
+    put("evt.res", json!("SUCCESS"));
+    put("evt.rawres", json!(0));
+    put("evt.failed", json!(false));
+}
+
+/// Append one event as a JSON line (with the trailing newline) to `out`.
+pub fn write_line(ev: &Event, out: &mut Vec<u8>) {
+    // Serializing a Value into a Vec cannot fail (all keys are strings).
+    serde_json::to_writer(&mut *out, &to_value(ev)).expect("in-memory JSON serialization");
+    out.push(b'\n');
+}
+
+/// Capability names of a mask, space separated as Falco prints them.
+pub fn cap_names(mask: u64) -> String {
+    const CAPS: [&str; 41] = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+        "CAP_MAC_OVERRIDE",
+        "CAP_MAC_ADMIN",
+        "CAP_SYSLOG",
+        "CAP_WAKE_ALARM",
+        "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ",
+        "CAP_PERFMON",
+        "CAP_BPF",
+        "CAP_CHECKPOINT_RESTORE",
+    ];
+    (0..64)
+        .filter(|b| mask & (1u64 << b) != 0)
+        .map(|b| {
+            CAPS.get(b)
+                .map(|s| (*s).to_owned())
+                .unwrap_or_else(|| format!("CAP_{b}"))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enrich::tests::*;
+    use crate::event::text::{tests::Rng, unescape};
+    use monitor_common::decode::Record;
+    use monitor_common::records::*;
+    use monitor_common::SyscallId;
+    use std::time::Instant;
+
+    fn line(ev: &Event) -> String {
+        let mut out = Vec::new();
+        write_line(ev, &mut out);
+        String::from_utf8(out).expect("valid UTF-8")
+    }
+
+    fn obj(l: &str) -> Map<String, Value> {
+        assert!(
+            l.ends_with('\n') && l.matches('\n').count() == 1,
+            "exactly one line: {l:?}"
+        );
+        match serde_json::from_str(l).expect("valid JSON") {
+            Value::Object(m) => m,
+            v => panic!("not an object: {v}"),
+        }
+    }
+
+    #[test]
+    fn exec_line_has_falco_fields() {
+        let mut e = bare();
+        let now = Instant::now();
+        e.enrich(
+            &cgroup_rec(true, 9, &format!("/libpod_parent/libpod-{CID}"), 1),
+            now,
+        );
+        let ev = e.enrich(
+            &exec(
+                7,
+                1,
+                9,
+                2,
+                &[b"/bin/sh", b"-c", b"id"],
+                b"/usr/bin/busybox",
+                0,
+            ),
+            now,
+        );
+        let m = obj(&line(&ev));
+        assert_eq!(m["evt.type"], "execve");
+        assert_eq!(m["evt.res"], "SUCCESS");
+        assert_eq!(m["proc.pid"], 7);
+        assert_eq!(m["proc.name"], "sh");
+        assert_eq!(m["proc.exe"], "/bin/sh");
+        assert_eq!(m["proc.exepath"], "/usr/bin/busybox");
+        assert_eq!(m["proc.args"], "-c id");
+        assert_eq!(m["proc.cmdline"], "sh -c id");
+        assert_eq!(m["container.id"], &CID[..12]);
+        assert_eq!(m["container.full_id"], CID);
+        assert_eq!(m["container.runtime"], "podman");
+        assert_eq!(m["cgroup.id"], 9);
+        assert_eq!(m["ns.mnt"], 4026531841u32);
+        assert_eq!(m["thread.cap_effective"], "CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_FSETID CAP_KILL CAP_SETGID CAP_SETUID CAP_SETPCAP");
+        assert!(m["time"].as_str().unwrap().ends_with('Z'));
+        assert!(
+            !m.contains_key("container.name"),
+            "unknown fields are omitted"
+        );
+        assert!(!m.contains_key("evt.truncated"));
+    }
+
+    #[test]
+    fn syscall_lines() {
+        let mut e = bare();
+        let now = Instant::now();
+        let flags = (libc::O_WRONLY | libc::O_CREAT) as u64;
+        let ev = e.enrich(
+            &syscall(
+                3,
+                1,
+                1,
+                SyscallId::Openat,
+                -13,
+                [libc::AT_FDCWD as u64, 0, flags, 0o644, 0, 0],
+                b"/etc/passwd",
+                b"",
+                b"",
+            ),
+            now,
+        );
+        let m = obj(&line(&ev));
+        assert_eq!(m["evt.type"], "openat");
+        assert_eq!(m["evt.res"], "EACCES");
+        assert_eq!(m["evt.rawres"], -13);
+        assert_eq!(m["evt.failed"], true);
+        assert_eq!(m["evt.arg.flags"], "O_WRONLY|O_CREAT");
+        assert_eq!(m["evt.rawarg.flags"], flags);
+        assert_eq!(m["evt.arg.mode"], "0644");
+        assert_eq!(m["evt.arg.dirfd"], -100);
+        assert_eq!(m["fd.name"], "/etc/passwd");
+        assert_eq!(m["container.id"], "host");
+        let ev = e.enrich(
+            &syscall(
+                3,
+                1,
+                1,
+                SyscallId::Mount,
+                0,
+                [0, 0, 0, libc::MS_BIND | libc::MS_REC, 0, 0],
+                b"/",
+                b"/host",
+                b"none",
+            ),
+            now,
+        );
+        let m = obj(&line(&ev));
+        assert_eq!(m["evt.arg.dev"], "/");
+        assert_eq!(m["evt.arg.dir"], "/host");
+        assert_eq!(m["evt.arg.type"], "none");
+        assert_eq!(m["evt.arg.flags"], "MS_BIND|MS_REC");
+        assert_eq!(m["evt.res"], "SUCCESS");
+    }
+
+    #[test]
+    fn truncated_fields_are_listed() {
+        let mut e = bare();
+        let mut rec = exec(7, 1, 1, 2, &[b"a", b"b"], b"/x", 0);
+        if let Record::Exec(r) = &mut rec {
+            r.flags |= exec_flags::ARGS_TRUNCATED | exec_flags::EXE_TRUNCATED;
+        }
+        let m = obj(&line(&e.enrich(&rec, Instant::now())));
+        assert_eq!(
+            m["evt.truncated"],
+            json!(["proc.args", "proc.cmdline", "proc.exepath"])
+        );
+    }
+
+    /// Property: whatever bytes the kernel sends, the output is one valid
+    /// JSON line and the original bytes can be recovered.
+    #[test]
+    fn random_bytes_always_give_one_valid_line() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let mut e = bare();
+        let now = Instant::now();
+        for i in 0..2_000u64 {
+            let comm = rng.bytes(15);
+            let arg = rng.bytes(60);
+            let path = rng.bytes(200);
+            let exe = rng.bytes(100);
+            let mut rec = exec(100, 1, 1, i, &[b"x", &arg], &exe, 0);
+            if let Record::Exec(r) = &mut rec {
+                r.header.comm = [0; COMM_LEN];
+                r.header.comm[..comm.len()].copy_from_slice(&comm);
+            }
+            let m = obj(&line(&e.enrich(&rec, now)));
+            let comm_kept = monitor_common::decode::until_nul(&comm);
+            assert_eq!(
+                unescape(m["proc.name"].as_str().unwrap()).unwrap(),
+                comm_kept
+            );
+            // An embedded NUL splits argv into several entries.
+            if !arg.is_empty() && !arg.contains(&0) {
+                assert_eq!(unescape(m["proc.args"].as_str().unwrap()).unwrap(), arg);
+            }
+            if !exe.is_empty() {
+                assert_eq!(unescape(m["proc.exepath"].as_str().unwrap()).unwrap(), exe);
+            }
+            let rec = syscall(100, 1, i, SyscallId::Openat, 0, [0; 6], &path, b"", b"");
+            let m = obj(&line(&e.enrich(&rec, now)));
+            assert_eq!(unescape(m["fd.name"].as_str().unwrap()).unwrap(), path);
+        }
+    }
+}
+
+/// docs/events.md must document every key the writer can produce, and its
+/// example lines must be what the writer produces.
+#[cfg(test)]
+mod docs {
+    use super::*;
+    use crate::enrich::tests::*;
+    use monitor_common::decode::Record;
+    use monitor_common::records::*;
+    use monitor_common::{EventKind, SyscallId};
+    use std::time::Instant;
+
+    const DOC: &str = include_str!("../../../docs/events.md");
+
+    /// One event of every kind, in a podman container, as in the docs.
+    pub(super) fn examples() -> Vec<Event> {
+        // Podman's storage, as it is on disk for this container.
+        let store = crate::testutil::TempDir::new("docpodman");
+        std::fs::create_dir_all(store.path().join("overlay-containers")).unwrap();
+        std::fs::write(
+            store.path().join("overlay-containers/containers.json"),
+            format!(
+                r#"[{{"id":"{CID}","names":["cache-client"],"image":"d7e7","metadata":"{{\"image-name\":\"localhost/redis-tools:7\",\"name\":\"cache-client\"}}"}}]"#
+            ),
+        )
+        .unwrap();
+        let meta = crate::enrich::metadata::MetadataConfig {
+            podman_roots: vec![store.path().to_owned()],
+            docker_root: None,
+            ..Default::default()
+        };
+        // 2026-11-22T06:18:00Z at boot time 0, events a few hours after boot.
+        let mut e = with_state(
+            crate::event::Clock::with_offset(1_795_328_280_000_000_000),
+            meta,
+        );
+        const B: u64 = 12_345_000_000_000;
+        let now = Instant::now();
+        let path = format!("/libpod_parent/libpod-{CID}");
+        let mut connect = connect_loopback(4242, 7, B + 4_000_000, -111);
+        if let Record::Syscall(r) = &mut connect {
+            r.header.ppid = 4200;
+        }
+        let mut open = syscall(
+            4242,
+            7,
+            B + 5_000_000,
+            SyscallId::Openat,
+            3,
+            [libc::AT_FDCWD as u64, 0, libc::O_RDONLY as u64, 0, 0, 0],
+            b"/etc/shadow",
+            b"",
+            b"",
+        );
+        let mut mount = syscall(
+            4242,
+            7,
+            B + 6_000_000,
+            SyscallId::Mount,
+            -1,
+            [0, 0, 0, libc::MS_BIND, 0, 0],
+            b"/dev/sda1",
+            b"/mnt",
+            b"ext4",
+        );
+        for r in [&mut open, &mut mount] {
+            if let Record::Syscall(r) = r {
+                r.header.ppid = 4200;
+            }
+        }
+        let mut module = ModuleRecord {
+            header: header(
+                EventKind::ModuleLoad,
+                1311,
+                1300,
+                b"insmod",
+                1,
+                B + 8_000_000,
+            ),
+            name_len: 5,
+            _pad: [0; 3],
+            name: [0; SHORT_LEN],
+        };
+        module.name[..5].copy_from_slice(b"dummy");
+        let recs = [
+            cgroup_rec(true, 7, &path, B + 1_000),
+            exec(
+                4200,
+                4190,
+                7,
+                B + 2_000,
+                &[b"/bin/sh"],
+                b"/usr/bin/busybox",
+                0,
+            ),
+            fork(4200, 4190, 4242, 7, B + 3_000_000, libc::SIGCHLD as u64),
+            exec(
+                4242,
+                4200,
+                7,
+                B + 3_100_000,
+                &[b"/usr/bin/redis-cli", b"-h", b"127.0.0.1", b"ping"],
+                b"/usr/bin/redis-cli",
+                exec_flags::EXE_UPPER_LAYER,
+            ),
+            connect,
+            open,
+            mount,
+            exit(4242, 4200, 7, B + 9_500_000, 1 << 8),
+            Record::ModuleLoad(module),
+            Record::OomKill(OomRecord {
+                header: header(EventKind::OomKill, 4200, 4190, b"sh", 7, B + 10_000_000),
+                victim_tgid: 4200,
+                _pad: 0,
+            }),
+            cgroup_rec(false, 7, &path, B + 11_000_123),
+        ];
+        recs.iter().map(|r| e.enrich(r, now)).collect()
+    }
+
+    #[test]
+    fn every_key_is_documented() {
+        let mut missing = Vec::new();
+        for ev in examples() {
+            let Value::Object(m) = to_value(&ev) else {
+                unreachable!()
+            };
+            for k in m.keys() {
+                // `evt.rawarg.X` is documented with its `evt.arg.X`.
+                let doc_key = k.replace("evt.rawarg.", "evt.arg.");
+                if !DOC.contains(&format!("`{doc_key}`")) && !missing.contains(k) {
+                    missing.push(k.clone());
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "undocumented keys in docs/events.md: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn doc_examples_are_current() {
+        for ev in examples() {
+            let mut line = Vec::new();
+            write_line(&ev, &mut line);
+            let line = String::from_utf8(line).unwrap();
+            assert!(
+                DOC.contains(line.trim_end()),
+                "docs/events.md lacks the current example:\n{line}"
+            );
+        }
+    }
+}

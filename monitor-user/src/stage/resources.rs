@@ -1,0 +1,499 @@
+//! The resource stage: every interval, one `container_stats` event per known
+//! container carrying its sampled resource numbers, for the rules.
+//!
+//! Containers are learned from the events themselves (any event of a
+//! container with a resolved cgroup path registers it; `cgroup_rmdir`
+//! forgets it). Each tick reads every container's cgroup files through
+//! [`monitor_stateful::Sampler`], takes the kernel's per-cgroup fork, failed
+//! fork and EMFILE/ENFILE totals when the source has them (else counts
+//! `clone` events), counts OOM kill events, and keeps per-UID task counts
+//! of container processes in a [`UidTable`]. The event stores the value of
+//! every resource field the rules use (plus a few always-present ones)
+//! under the field's canonical text, so a replay matches the same numbers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use monitor_common::CgroupCounters;
+use monitor_rules::{Field, FieldArg, FieldId};
+use monitor_stateful::{
+    CgroupLayout, Counter, FieldRef, Sampler, SamplerConfig, Timestamp, UidTable,
+};
+
+use crate::event::{Cgroup, Clock, Container, Data, Event, Process, StatsData};
+
+/// Fields every `container_stats` event carries, whatever the rules ask.
+pub const ALWAYS: &[&str] = &[
+    "container.fork_rate[10s]",
+    "container.failed_fork_rate[10s]",
+    "container.cpu.pct[10s]",
+    "container.memory.usage_pct",
+    "container.pids.current",
+    "container.pids.usage_pct",
+    "container.oom_kills[60s]",
+    "container.emfile_rate[10s]",
+];
+
+/// How often [`UidTable::refresh_tasks`] reads thread counts from /proc.
+const TASKS_REFRESH: Duration = Duration::from_secs(2);
+
+struct Known {
+    container: Arc<Container>,
+    cgroup: Arc<Cgroup>,
+}
+
+/// Sampling state for every container.
+pub struct ResourceStage {
+    sampler: Sampler,
+    uids: UidTable<String>,
+    known: HashMap<u64, Known>,
+    /// Canonical field text → compiled field, sampler-level only.
+    fields: BTreeMap<String, FieldRef>,
+    /// The source has kernel counters: ignore `clone` events for forks.
+    kernel_counters: bool,
+    proc_root: Option<PathBuf>,
+    last_tasks: Option<Instant>,
+    clock: Clock,
+}
+
+impl ResourceStage {
+    /// A stage over this host's cgroup mounts; `proc_root` (normally
+    /// `/proc`) gives RLIMIT_NPROC limits and thread counts.
+    pub fn from_host(
+        proc_root: Option<PathBuf>,
+    ) -> Result<ResourceStage, monitor_stateful::LayoutError> {
+        Ok(Self::new(CgroupLayout::detect()?, proc_root))
+    }
+
+    pub fn new(layout: CgroupLayout, proc_root: Option<PathBuf>) -> ResourceStage {
+        let mut s = ResourceStage {
+            sampler: Sampler::new(layout, SamplerConfig::default()),
+            uids: UidTable::new(),
+            known: HashMap::new(),
+            fields: BTreeMap::new(),
+            kernel_counters: false,
+            proc_root,
+            last_tasks: None,
+            clock: Clock::measure(),
+        };
+        s.set_fields(&[]);
+        s
+    }
+
+    /// Sample what `rules_fields` (the rules' fields) need, plus [`ALWAYS`].
+    pub fn set_fields(&mut self, rules_fields: &[Field]) {
+        let mut fields = BTreeMap::new();
+        let names = rules_fields
+            .iter()
+            .filter_map(|f| match (f.id, &f.arg) {
+                (FieldId::Resource, FieldArg::Name(n)) => Some(n.to_string()),
+                _ => None,
+            })
+            .chain(ALWAYS.iter().map(|s| s.to_string()));
+        for n in names {
+            // `user.*` comes from the UID table, not the sampler.
+            if let Ok(f) = FieldRef::parse(&n) {
+                if self.sampler.config().check_field(&f).is_ok() {
+                    fields.insert(n, f);
+                }
+            }
+        }
+        self.fields = fields;
+    }
+
+    /// Containers being sampled.
+    pub fn containers(&self) -> usize {
+        self.known.len()
+    }
+
+    /// Register the containers already running: every container cgroup
+    /// the registry knows that holds processes now (cgroups of the same
+    /// container without processes, such as a systemd scope above the
+    /// payload cgroup, would only duplicate it). Returns how many.
+    pub fn seed(&mut self, enricher: &mut crate::enrich::Enricher) -> usize {
+        let Some(root) = enricher.cgroup_root().map(|p| p.to_owned()) else {
+            return 0;
+        };
+        let now = Instant::now();
+        let mut n = 0;
+        for id in enricher.containers().live_ids() {
+            let (container, cgroup) = enricher.container_of(id, now);
+            let Some(path) = cgroup.path.clone() else {
+                continue;
+            };
+            if container.id == "host" {
+                continue;
+            }
+            let procs = root.join(path.trim_start_matches('/')).join("cgroup.procs");
+            let busy = std::fs::read_to_string(&procs).is_ok_and(|t| !t.trim().is_empty());
+            if busy && self.register(id, &container, &cgroup) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    fn register(&mut self, id: u64, container: &Arc<Container>, cgroup: &Arc<Cgroup>) -> bool {
+        let Some(path) = &cgroup.path else {
+            return false;
+        };
+        match self.sampler.add(id, path) {
+            Ok(()) => {
+                self.known.insert(
+                    id,
+                    Known {
+                        container: container.clone(),
+                        cgroup: cgroup.clone(),
+                    },
+                );
+                true
+            }
+            Err(e) => {
+                log::debug!("not sampling cgroup {path}: {e}");
+                false
+            }
+        }
+    }
+
+    /// Learn from one enriched event (before it goes to the outputs).
+    pub fn observe(&mut self, ev: &Event) {
+        let at = Timestamp::from_nanos(ev.boot_ns);
+        if let Data::CgroupRmdir(g) = &ev.data {
+            if self.known.remove(&g.id).is_some() {
+                self.sampler.remove(g.id);
+            }
+            return;
+        }
+        let id = ev.cgroup.id;
+        let in_container = ev.container.id != "host" && id != 0;
+        if in_container && !self.known.contains_key(&id) {
+            self.register(id, &ev.container, &ev.cgroup);
+        }
+        if !in_container {
+            return;
+        }
+        let p = &ev.process;
+        match &ev.data {
+            Data::Exec(_) => {
+                let limit = self
+                    .proc_root
+                    .as_deref()
+                    .and_then(|r| monitor_stateful::uid_nproc::read_nproc_limit(r, p.pid).ok())
+                    .flatten();
+                self.uids.add(p.pid, p.uid, ev.container.id.clone(), limit);
+            }
+            Data::Clone(c) => {
+                if c.child_pid != 0 && c.child_pid != p.pid {
+                    self.uids
+                        .add(c.child_pid, p.uid, ev.container.id.clone(), None);
+                }
+                if !self.kernel_counters {
+                    self.sampler.add_count(id, Counter::Forks, 1, at);
+                }
+            }
+            Data::Exit(_) => self.uids.remove(p.pid),
+            Data::OomKill { .. } => self.sampler.add_count(id, Counter::OomKills, 1, at),
+            _ => {}
+        }
+    }
+
+    /// One sampling pass: returns one `container_stats` event per container.
+    /// `counters` are the kernel's per-cgroup totals, when the source has them.
+    pub fn tick(&mut self, counters: Option<Vec<(u64, CgroupCounters)>>) -> Vec<Event> {
+        let now = Timestamp::now();
+        if let Some(cs) = counters {
+            self.kernel_counters = true;
+            for (id, c) in cs {
+                if self.known.contains_key(&id) {
+                    self.sampler
+                        .record_counter(id, Counter::Forks, c.forks, now);
+                    self.sampler
+                        .record_counter(id, Counter::FailedForks, c.fork_failures, now);
+                    self.sampler
+                        .record_counter(id, Counter::Emfile, c.emfile + c.enfile, now);
+                }
+            }
+        }
+        self.sampler.sample_all(now);
+        if let Some(root) = &self.proc_root {
+            if self.last_tasks.is_none_or(|t| t.elapsed() >= TASKS_REFRESH) {
+                self.uids.refresh_tasks(root);
+                self.last_tasks = Some(Instant::now());
+            }
+        }
+        let mut ids: Vec<u64> = self.known.keys().copied().collect();
+        ids.sort_unstable();
+        ids.into_iter().map(|id| self.event(id, now)).collect()
+    }
+
+    fn event(&self, id: u64, now: Timestamp) -> Event {
+        let k = &self.known[&id];
+        let mut values: Vec<(String, f64)> = self
+            .fields
+            .iter()
+            .filter_map(|(n, f)| Some((n.clone(), self.sampler.value(id, f, now)?)))
+            .collect();
+        // The UID with the most tasks in this container speaks for it.
+        let uid = self
+            .uids
+            .uids()
+            .filter_map(|u| {
+                let n = self
+                    .uids
+                    .breakdown(u)
+                    .into_iter()
+                    .find(|(c, _)| *c == k.container.id)?
+                    .1;
+                Some((n, u))
+            })
+            .max()
+            .map(|(_, u)| u);
+        let mut top = None;
+        if let Some(u) = uid {
+            values.push(("user.nproc".into(), self.uids.nproc(u) as f64));
+            if let Some(l) = self.uids.nproc_limit(u) {
+                values.push(("user.nproc_limit".into(), l as f64));
+            }
+            if let Some(p) = self.uids.usage_pct(u) {
+                values.push(("user.nproc_pct".into(), p));
+            }
+            top = self.uids.top_container(u).map(|(c, _)| c);
+        }
+        values.retain(|(_, v)| v.is_finite());
+        values.sort_by(|a, b| a.0.cmp(&b.0));
+        Event {
+            num: 0,
+            boot_ns: now.0,
+            wall_ns: self.clock.wall_ns(now.0),
+            process: Arc::new(Process {
+                uid: uid.unwrap_or(0),
+                euid: uid.unwrap_or(0),
+                name: "vigil-sampler".into(),
+                ..Default::default()
+            }),
+            container: k.container.clone(),
+            cgroup: k.cgroup.clone(),
+            data: Data::ContainerStats(StatsData {
+                values,
+                nproc_top_container: top,
+            }),
+            truncated: Vec::new(),
+            target_is_vigil: None,
+            baseline: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::fields::EventFields;
+    use monitor_rules::FieldSource;
+
+    fn container_event(data: Data, pid: u32, uid: u32) -> Event {
+        let mut ev = crate::detect::fixtures::build_event(
+            &crate::detect::fixtures::parse_yaml_map("{evt.type: execve, proc.name: sh}"),
+        )
+        .unwrap();
+        ev.data = data;
+        let p = Arc::make_mut(&mut ev.process);
+        p.pid = pid;
+        p.uid = uid;
+        ev.cgroup = Arc::new(Cgroup {
+            id: 4242,
+            path: Some("/libpod_parent/libpod-test".into()),
+        });
+        ev.boot_ns = Timestamp::now().0;
+        ev
+    }
+
+    fn stage() -> (crate::testutil::TempDir, ResourceStage) {
+        // A pure v2 tree with one container's files.
+        let dir = crate::testutil::TempDir::new("resources");
+        let cg = dir.path().join("libpod_parent/libpod-test");
+        std::fs::create_dir_all(&cg).unwrap();
+        std::fs::write(cg.join("pids.current"), "60\n").unwrap();
+        std::fs::write(cg.join("pids.max"), "64\n").unwrap();
+        std::fs::write(cg.join("memory.current"), "1048576\n").unwrap();
+        std::fs::write(cg.join("memory.max"), "2097152\n").unwrap();
+        let mountinfo = dir.path().join("mountinfo");
+        std::fs::write(
+            &mountinfo,
+            format!(
+                "30 1 0:26 / {} rw,nosuid - cgroup2 cgroup2 rw\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let layout = CgroupLayout::from_mountinfo_file(&mountinfo).unwrap();
+        (dir, ResourceStage::new(layout, None))
+    }
+
+    #[test]
+    fn emits_one_stats_event_per_container_with_the_rules_fields() {
+        let (_dir, mut st) = stage();
+        let f = match Field::lookup("container.fork_rate", Some("5s")) {
+            monitor_rules::Lookup::Supported(f, _) => f,
+            other => panic!("{other:?}"),
+        };
+        st.set_fields(std::slice::from_ref(&f));
+        let exec = container_event(
+            Data::Exec(crate::event::ExecData {
+                filename: "/bin/sh".into(),
+                argc: 1,
+                cap_effective: 0,
+                cap_permitted: 0,
+                exe_ino: 1,
+                exe_on_overlay: true,
+            }),
+            100,
+            1000,
+        );
+        st.observe(&exec);
+        for i in 0..50 {
+            let clone = container_event(
+                Data::Clone(crate::event::CloneData {
+                    child_pid: 200 + i,
+                    child_tid: 200 + i,
+                    flags: 0,
+                    flags_text: String::new(),
+                }),
+                100,
+                1000,
+            );
+            st.observe(&clone);
+        }
+        assert_eq!(st.containers(), 1);
+        let evs = st.tick(None);
+        assert_eq!(evs.len(), 1);
+        let ev = &evs[0];
+        assert_eq!(ev.evt_type(), "container_stats");
+        assert_eq!(ev.container.id, exec.container.id);
+        let Data::ContainerStats(s) = &ev.data else {
+            panic!()
+        };
+        assert_eq!(s.get("container.pids.usage_pct"), Some(93.75));
+        assert_eq!(s.get("container.pids.current"), Some(60.0));
+        assert_eq!(s.get("container.memory.usage_pct"), Some(50.0));
+        // 50 forks over a 5 s window.
+        assert_eq!(s.get("container.fork_rate[5s]"), Some(10.0));
+        assert_eq!(s.get("user.nproc"), Some(51.0));
+        assert_eq!(s.nproc_top_container.as_deref(), Some(&*exec.container.id));
+        // The rules engine reads them.
+        let fields = EventFields::new(ev, "h");
+        assert!(matches!(
+            fields.get(&f),
+            Some(monitor_rules::Value::Num(10))
+        ));
+        // A removed cgroup stops being sampled.
+        let mut rm = container_event(
+            Data::CgroupRmdir(crate::event::CgroupData {
+                id: 4242,
+                path: "/libpod_parent/libpod-test".into(),
+                level: 2,
+                hierarchy_id: 0,
+            }),
+            0,
+            0,
+        );
+        Arc::make_mut(&mut rm.container).id = "host".into();
+        st.observe(&rm);
+        assert!(st.tick(None).is_empty());
+    }
+
+    #[test]
+    fn kernel_counters_replace_clone_counting() {
+        let (_dir, mut st) = stage();
+        let exec = container_event(
+            Data::ModuleLoad {
+                name: String::new(),
+            },
+            1,
+            0,
+        );
+        st.observe(&exec);
+        st.tick(Some(vec![(
+            4242,
+            CgroupCounters {
+                forks: 10,
+                emfile: 1,
+                ..Default::default()
+            },
+        )]));
+        std::thread::sleep(Duration::from_millis(1100));
+        let evs = st.tick(Some(vec![(
+            4242,
+            CgroupCounters {
+                forks: 110,
+                fork_failures: 40,
+                emfile: 301,
+                enfile: 0,
+                ..Default::default()
+            },
+        )]));
+        let Data::ContainerStats(s) = &evs[0].data else {
+            panic!()
+        };
+        // 100 forks, 40 failures, 300 EMFILE over a 10 s window.
+        assert_eq!(s.get("container.fork_rate[10s]"), Some(10.0));
+        assert_eq!(s.get("container.failed_fork_rate[10s]"), Some(4.0));
+        assert_eq!(s.get("container.emfile_rate[10s]"), Some(30.0));
+    }
+
+    #[test]
+    fn default_rules_alert_on_stats_with_the_numbers_in_the_output() {
+        let (set, _) = crate::detect::RuleSpec::default().load().unwrap();
+        let fields = set.fields_used();
+        assert!(fields
+            .iter()
+            .any(|f| f.name() == "container.failed_fork_rate[10s]"));
+        let (det, _r) =
+            crate::detect::Detector::new(set, crate::detect::RuleSpec::default(), "h".into());
+        let ev = crate::detect::fixtures::build_event(&crate::detect::fixtures::parse_yaml_map(
+            "{evt.type: container_stats, 'container.failed_fork_rate[10s]': 4200.4, 'container.fork_rate[10s]': 300, container.pids.current: 64, container.pids.usage_pct: 100}",
+        ))
+        .unwrap();
+        let f = det.fields(&ev);
+        let alerts: Vec<crate::sink::alert::Alert> = det
+            .matching(&f)
+            .map(|r| crate::sink::alert::Alert::new(r, &f))
+            .collect();
+        let names: Vec<&str> = alerts.iter().map(|a| a.rule.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Fork bomb in container", "Container near its pids limit"]
+        );
+        let out = &alerts[0].output;
+        assert!(
+            out.contains("failed_forks_per_s=4200 forks_per_s=300 pids=64 pids_pct=100"),
+            "{out}"
+        );
+        assert_eq!(
+            alerts[0].output_fields["container.failed_fork_rate[10s]"],
+            4200
+        );
+    }
+
+    #[test]
+    fn seeds_running_containers_from_the_registry() {
+        let (dir, mut st) = stage();
+        let busy = "1111111111111111111111111111111111111111111111111111111111111111";
+        let idle = "2222222222222222222222222222222222222222222222222222222222222222";
+        for (id, procs) in [(busy, "123\n"), (idle, "")] {
+            let cg = dir.path().join(format!("libpod_parent/libpod-{id}"));
+            std::fs::create_dir_all(&cg).unwrap();
+            std::fs::write(cg.join("cgroup.procs"), procs).unwrap();
+            std::fs::write(cg.join("pids.current"), "1\n").unwrap();
+        }
+        let mut enricher = crate::enrich::Enricher::from_host(crate::enrich::EnrichConfig {
+            cgroup_root: Some(dir.path().to_owned()),
+            ..Default::default()
+        });
+        assert_eq!(st.seed(&mut enricher), 1);
+        let evs = st.tick(None);
+        let ids: Vec<&str> = evs.iter().map(|e| e.container.id.as_str()).collect();
+        assert_eq!(ids, [&busy[..12]]);
+    }
+}
