@@ -3,56 +3,10 @@
 //! `WriteError` covers the writer. Recoverable read errors are yielded as
 //! iterator items and reading goes on after them.
 
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::format::{FORMAT_VERSION, MAGIC, MAX_BODY_LEN, MIN_HEADER_LEN, SYNC};
-
-/// What is wrong with one record frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Defect {
-    /// The frame does not start with the sync marker.
-    BadSync { found: [u8; 4] },
-    /// The declared body length is impossible.
-    BadLength { len: u32 },
-    /// The CRC32C stored in the frame does not match its bytes.
-    BadChecksum { stored: u32, computed: u32 },
-    /// The file ends inside the frame.
-    Incomplete { needed: u64, available: u64 },
-}
-
-impl fmt::Display for Defect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::BadSync { found } => write!(
-                f,
-                "expected sync marker {}, found {}",
-                hex(&SYNC),
-                hex(found)
-            ),
-            Self::BadLength { len } => write!(
-                f,
-                "impossible body length {len} (expected 17..={MAX_BODY_LEN})"
-            ),
-            Self::BadChecksum { stored, computed } => write!(
-                f,
-                "CRC32C mismatch: stored {stored:#010x}, computed {computed:#010x}"
-            ),
-            Self::Incomplete { needed, available } => write!(
-                f,
-                "incomplete frame: needs {needed} bytes, file has {available}"
-            ),
-        }
-    }
-}
-
-pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+use crate::format::{hex, Defect, FORMAT_VERSION, MAGIC, MIN_HEADER_LEN};
 
 /// Everything that can go wrong reading a log.
 #[derive(Debug, thiserror::Error)]

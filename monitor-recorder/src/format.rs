@@ -3,7 +3,7 @@
 //! is pure encoding/decoding of byte slices; docs/log-format.md is the
 //! normative description and must change together with this file.
 
-use crate::error::Defect;
+use std::fmt;
 
 /// First 8 bytes of every segment. PNG-style: a high-bit byte catches 7-bit
 /// transports, CR LF / LF catch newline translation, 0x1a stops `type` on DOS.
@@ -414,6 +414,51 @@ pub fn u32_at(b: &[u8], at: usize) -> u32 {
 
 pub fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// What is wrong with one record frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defect {
+    /// The frame does not start with the sync marker.
+    BadSync { found: [u8; 4] },
+    /// The declared body length is impossible.
+    BadLength { len: u32 },
+    /// The CRC32C stored in the frame does not match its bytes.
+    BadChecksum { stored: u32, computed: u32 },
+    /// The file ends inside the frame.
+    Incomplete { needed: u64, available: u64 },
+}
+
+impl fmt::Display for Defect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadSync { found } => write!(
+                f,
+                "expected sync marker {}, found {}",
+                hex(&SYNC),
+                hex(found)
+            ),
+            Self::BadLength { len } => write!(
+                f,
+                "impossible body length {len} (expected 17..={MAX_BODY_LEN})"
+            ),
+            Self::BadChecksum { stored, computed } => write!(
+                f,
+                "CRC32C mismatch: stored {stored:#010x}, computed {computed:#010x}"
+            ),
+            Self::Incomplete { needed, available } => write!(
+                f,
+                "incomplete frame: needs {needed} bytes, file has {available}"
+            ),
+        }
+    }
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -47,8 +47,8 @@ pub mod verify;
 pub mod writer;
 
 pub use config::Config;
-pub use error::{Defect, ReadError, WriteError};
-pub use format::{Footer, Loss, LossSource, RecordKind, SegmentHeader, FORMAT_VERSION};
+pub use error::{ReadError, WriteError};
+pub use format::{Defect, Footer, Loss, LossSource, RecordKind, SegmentHeader, FORMAT_VERSION};
 pub use reader::{LogReader, Record, Records, TimeRange};
 pub use recorder::Recorder;
 pub use segment::{FrameMeta, SegmentReader};

@@ -10,10 +10,10 @@ use std::io::{self, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Defect, ReadError};
+use crate::error::ReadError;
 use crate::format::{
-    check_crc, check_prefix, u64_at, HeaderProblem, RecordKind, SegmentHeader, FRAME_OVERHEAD,
-    FRAME_PREFIX_LEN, MAX_HEADER_LEN, SYNC,
+    check_crc, check_prefix, u64_at, Defect, HeaderProblem, RecordKind, SegmentHeader,
+    FRAME_OVERHEAD, FRAME_PREFIX_LEN, MAX_HEADER_LEN, SYNC,
 };
 
 const CHUNK: usize = 64 * 1024;
