@@ -13,12 +13,14 @@
 pub mod shared;
 pub mod sysargs;
 pub mod text;
+pub mod time;
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::event::sysargs::{Arg, SockAddr};
+pub use time::{rfc3339, Clock};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -374,82 +376,6 @@ pub struct CgroupData {
     pub path: String,
     pub level: u32,
     pub hierarchy_id: u32,
-}
-
-/// Converts kernel boot-time stamps to wall-clock time.
-///
-/// The offset `CLOCK_REALTIME - CLOCK_BOOTTIME` is measured once at start:
-/// every event then gets a wall time consistent with its kernel boot time,
-/// whatever the delay before the agent reads it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Clock {
-    offset_ns: i128,
-}
-
-impl Clock {
-    /// Measure the offset now.
-    pub fn measure() -> Clock {
-        // Read boottime between two realtime reads to halve the error.
-        let r1 = clock_ns(libc::CLOCK_REALTIME);
-        let b = clock_ns(libc::CLOCK_BOOTTIME);
-        let r2 = clock_ns(libc::CLOCK_REALTIME);
-        Clock {
-            offset_ns: (r1 + r2) / 2 - b,
-        }
-    }
-
-    pub fn with_offset(offset_ns: i128) -> Clock {
-        Clock { offset_ns }
-    }
-
-    pub fn wall_ns(&self, boot_ns: u64) -> u64 {
-        (boot_ns as i128 + self.offset_ns).clamp(0, u64::MAX as i128) as u64
-    }
-
-    /// Current `CLOCK_BOOTTIME` in ns (the kernel's event time base).
-    pub fn boot_now() -> u64 {
-        clock_ns(libc::CLOCK_BOOTTIME) as u64
-    }
-}
-
-fn clock_ns(clock: libc::clockid_t) -> i128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid out-pointer; these clocks always exist on Linux.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
-}
-
-/// RFC 3339 UTC with nanoseconds: `2026-11-22T06:18:23.123456789Z`.
-pub fn rfc3339(wall_ns: u64) -> String {
-    let secs = wall_ns / 1_000_000_000;
-    let nanos = wall_ns % 1_000_000_000;
-    let days = (secs / 86_400) as i64;
-    let sod = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
