@@ -140,9 +140,11 @@ impl CgroupLayout {
     /// a sub-cgroup.
     pub fn from_mountinfo(text: &str) -> CgroupLayout {
         let mut layout = CgroupLayout::default();
-        for line in text.lines() {
-            let Some((fstype, mount, super_opts)) = parse_line(line) else {
-                continue;
+        for e in crate::mountinfo::entries(text) {
+            let (fstype, super_opts) = (e.fstype, e.super_opts);
+            let mount = Mount {
+                mount_point: e.mount_point,
+                root: e.root,
             };
             match fstype {
                 "cgroup2" => set_preferring_root(&mut layout.v2, mount),
@@ -226,53 +228,6 @@ fn validate_path(p: &str) -> Result<(), LayoutError> {
 
 /// `(fstype, mount, super options)` of one mountinfo line:
 /// `id parent maj:min root mount_point opts [optional...] - fstype source super_opts`.
-fn parse_line(line: &str) -> Option<(&str, Mount, &str)> {
-    let (left, right) = line.split_once(" - ")?;
-    let mut l = left.split(' ');
-    let root = l.nth(3)?;
-    let mount_point = l.next()?;
-    let mut r = right.split(' ');
-    let fstype = r.next()?;
-    let _source = r.next()?;
-    let super_opts = r.next().unwrap_or("");
-    Some((
-        fstype,
-        Mount {
-            mount_point: PathBuf::from(unescape(mount_point)),
-            root: unescape(root),
-        },
-        super_opts,
-    ))
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for space, `\011`, `\012`, `\134`).
-fn unescape(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_owned();
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') as u32 * 64
-                + (b[i + 2] - b'0') as u32 * 8
-                + (b[i + 3] - b'0') as u32;
-            if let Ok(byte) = u8::try_from(v) {
-                out.push(byte);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,10 +19,12 @@ pub mod baseline;
 pub mod cgroupfs;
 pub mod layout;
 pub mod metrics;
+pub mod mountinfo;
 pub mod psi;
 pub mod sampler;
 pub mod time;
 pub mod uid_nproc;
+pub mod units;
 pub mod windows;
 
 pub use baseline::{BaselineStore, Difference, Verdict};

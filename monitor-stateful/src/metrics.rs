@@ -191,10 +191,14 @@ impl FieldRef {
         };
         let metric = Metric::from_name(name).ok_or_else(|| FieldError::Unknown(name.to_owned()))?;
         let window = match window {
-            Some(w) => Some(parse_duration(w).ok_or_else(|| FieldError::BadWindow {
-                field: name.to_owned(),
-                window: w.to_owned(),
-            })?),
+            Some(w) => {
+                Some(
+                    crate::units::parse_duration(w).map_err(|_| FieldError::BadWindow {
+                        field: name.to_owned(),
+                        window: w.to_owned(),
+                    })?,
+                )
+            }
             None => None,
         };
         match (metric.window_use(), window) {
@@ -223,21 +227,6 @@ impl FieldRef {
             _ => Ok(()),
         }
     }
-}
-
-/// `500ms`, `10s`, `5m`, `1h`; the number must be a positive integer.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok().filter(|&n| n > 0)?;
-    Some(match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.checked_mul(60)?),
-        "h" => Duration::from_secs(n.checked_mul(3600)?),
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

@@ -229,13 +229,8 @@ fn podman_config() -> Result<()> {
 
 /// Whether /proc/self/mountinfo has a mount of `fstype` at `target`.
 fn is_mounted(mountinfo: &str, fstype: &str, target: &str) -> bool {
-    mountinfo.lines().any(|l| {
-        // "id parent maj:min root mountpoint opts... - fstype source superopts"
-        let mut halves = l.splitn(2, " - ");
-        let (left, right) = (halves.next().unwrap_or(""), halves.next().unwrap_or(""));
-        left.split_whitespace().nth(4) == Some(target)
-            && right.split_whitespace().next() == Some(fstype)
-    })
+    monitor_stateful::mountinfo::entries(mountinfo)
+        .any(|e| e.fstype == fstype && e.mount_point == std::path::Path::new(target))
 }
 
 fn mounts() -> Result<()> {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use monitor_stateful::units;
 use monitor_user::detect::{self, Detector, Reloader, RuleSpec};
 use monitor_user::pipeline::alerts::Alerting;
 use monitor_user::pipeline::query::{parse_time, Query};
@@ -177,51 +178,11 @@ impl RecordArgs {
 }
 
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size like 64MiB"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        "t" | "tb" => 1_000_000_000_000,
-        "tib" => 1 << 40,
-        u => {
-            return Err(format!(
-                "unknown size unit {u:?} (use K, M, G, T, KiB, MiB, GiB, TiB)"
-            ))
-        }
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too large"))
+    units::parse_size(s).map_err(|e| e.to_string())
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30m"))?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{s:?}: use a number with s, m, h or d")),
-    };
-    let d = Duration::from_secs(n.checked_mul(secs).ok_or("too long")?);
-    if d.is_zero() {
-        return Err("must be positive".into());
-    }
-    Ok(d)
+    units::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// A limit that may be switched off with `none` (a newtype, because clap
@@ -247,8 +208,7 @@ pub fn parse_ring_bytes(s: &str) -> Result<u32, String> {
     let n: u32 = s
         .parse()
         .map_err(|e| format!("not a number of bytes: {e}"))?;
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u32;
+    let page = monitor_user::sensor::page_size() as u32;
     if !n.is_power_of_two() || !n.is_multiple_of(page) {
         return Err(format!(
             "{n} is not a power of two that is a multiple of the page size ({page})"

@@ -54,55 +54,18 @@ pub fn find_cgroup2_root() -> Result<PathBuf, ContainerError> {
 /// standard locations when several cgroup2 mounts exist (containers may
 /// bind-mount it elsewhere too).
 pub fn cgroup2_mount_from_mountinfo(text: &str) -> Option<PathBuf> {
-    let mut found: Vec<PathBuf> = Vec::new();
-    for line in text.lines() {
-        // id parent maj:min root mountpoint opts [optional...] - fstype source superopts
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        if right.split_whitespace().next() != Some("cgroup2") {
-            continue;
-        }
-        let mut f = left.split_whitespace();
-        let (Some(root), Some(mnt)) = (f.nth(3), f.next()) else {
-            continue;
-        };
-        if root != "/" {
-            // A bind mount of a subtree: ids resolve to wrong paths there.
-            continue;
-        }
-        found.push(PathBuf::from(unescape_mountinfo(mnt)));
-    }
+    // A bind mount of a subtree (root other than `/`) would resolve ids
+    // to wrong paths.
+    let found: Vec<PathBuf> = monitor_stateful::mountinfo::entries(text)
+        .filter(|e| e.fstype == "cgroup2" && e.root == "/")
+        .map(|e| e.mount_point)
+        .collect();
     for preferred in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
         if let Some(p) = found.iter().find(|p| p.as_os_str() == preferred) {
             return Some(p.clone());
         }
     }
     found.into_iter().next()
-}
-
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape_mountinfo(s: &str) -> std::ffi::OsString {
-    use std::os::unix::ffi::OsStringExt;
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let oct = b
-            .get(i + 1..i + 4)
-            .filter(|o| b[i] == b'\\' && o.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match oct {
-            Some(o) => {
-                out.push(((o[0] - b'0') << 6) | ((o[1] - b'0') << 3) | (o[2] - b'0'));
-                i += 4;
-            }
-            None => {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-    }
-    std::ffi::OsString::from_vec(out)
 }
 
 /// What the registry knows about one cgroup.

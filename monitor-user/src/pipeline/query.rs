@@ -35,18 +35,9 @@ pub fn parse_time(input: &str, now_ns: u64) -> Result<u64, TimeError> {
     if s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse().map_err(|_| err("number out of range"));
     }
-    let (n, unit) = s.split_at(s.len() - s.chars().last().map_or(0, char::len_utf8));
-    let n: u64 = n.parse().map_err(|_| err("bad relative age"))?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(err("unknown unit (use s, m, h or d)")),
-    };
-    let ago = n
-        .checked_mul(secs * 1_000_000_000)
-        .ok_or_else(|| err("too far back"))?;
+    let age = monitor_stateful::units::parse_duration(s)
+        .map_err(|_| err("bad relative age (use a number with s, m, h or d)"))?;
+    let ago = u64::try_from(age.as_nanos()).map_err(|_| err("too far back"))?;
     Ok(now_ns.saturating_sub(ago))
 }
 

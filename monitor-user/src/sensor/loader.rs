@@ -145,7 +145,8 @@ impl Drops {
     }
 }
 
-pub(crate) fn page_size() -> usize {
+/// The kernel's page size (ring buffers are sized in pages).
+pub fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if n > 0 {

@@ -36,6 +36,7 @@ use monitor_common::decode::Record;
 use monitor_common::{names, CgroupCounters, EventKind};
 
 pub use filter::{default_open_filter, OpenFilter};
+pub use loader::page_size;
 pub use source::RecordSource;
 
 /// Default ring buffer size: 16 MiB.
