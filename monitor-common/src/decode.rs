@@ -6,8 +6,9 @@
 
 use core::mem::size_of;
 
-use crate::kinds::{EventKind, SyscallId};
+use crate::kinds::EventKind;
 use crate::records::*;
+use crate::syscalls::SyscallId;
 
 extern crate alloc;
 use alloc::boxed::Box;

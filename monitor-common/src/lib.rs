@@ -13,15 +13,17 @@ pub mod filter;
 pub mod kinds;
 pub mod offsets;
 pub mod records;
+pub mod syscalls;
 
 #[cfg(feature = "user")]
 pub mod decode;
 #[cfg(feature = "user")]
 mod pod;
 
-pub use kinds::{EventKind, SyscallId};
+pub use kinds::EventKind;
 pub use offsets::KernelOffsets;
 pub use records::*;
+pub use syscalls::SyscallId;
 
 /// Names of maps and globals in the eBPF object, shared so a rename is a
 /// compile error on one side rather than a runtime "map not found".

@@ -1,7 +1,8 @@
 //! Security-relevant syscalls from per-syscall tracepoints.
 //!
-//! Each hooked syscall has a small enter program (`sys_enter_<name>`) that
-//! knows its [`SyscallId`] and which arguments are strings. It assembles a
+//! Each hooked syscall has a small enter program (`sys_enter_<name>`),
+//! generated from its row of `monitor_common::syscall_table!`, that knows
+//! its [`SyscallId`] and so what to read ([`SyscallId::read`]). It assembles a
 //! record in per-CPU scratch, reading strings at entry (the user pointer may
 //! be gone by exit), and parks it in `PENDING` keyed by pid_tgid. One
 //! generic exit program, attached to every `sys_exit_<name>`, adds the
@@ -20,55 +21,13 @@ use aya_ebpf::{
 };
 use core::ffi::c_void;
 use core::mem::size_of;
+use monitor_common::syscalls::{Extra, NONE};
 use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LEN, SHORT_LEN};
 
 use crate::globals::{agent_tgid, off};
 use crate::kread::{ptr, read, user, user_str};
 use crate::maps::{count_drop, EVENTS, PENDING, SYSCALL_SCRATCH};
 use crate::{counters, header, open_filter};
-
-/// Which arguments are strings (argument index per slot, or `NONE`), plus
-/// any per-syscall extra.
-#[derive(Clone, Copy)]
-struct Spec {
-    nargs: usize,
-    str0: usize,
-    str1: usize,
-    short: usize,
-    extra: Extra,
-}
-
-const NONE: usize = usize::MAX;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Extra {
-    None,
-    /// clone(flags, ...): keep only with namespace flags.
-    Clone,
-    /// clone3(struct clone_args *, size): flags into args[3].
-    Clone3,
-    /// open/openat: flags are this argument; apply the open filter.
-    Open(usize),
-    /// openat2: open_how into args[3..6]; apply the open filter.
-    Openat2,
-    /// creat, unlink, unlinkat: always a write; apply the open filter.
-    Creat,
-    /// connect(fd, sockaddr, addrlen): raw sockaddr into str0.
-    Connect,
-    /// capset(hdr, data): the new sets into args[2..5], the caller's
-    /// current effective set into args[5].
-    Capset,
-}
-
-const fn spec(nargs: usize, str0: usize, str1: usize, short: usize, extra: Extra) -> Spec {
-    Spec {
-        nargs,
-        str0,
-        str1,
-        short,
-        extra,
-    }
-}
 
 /// Namespace flags of clone()/unshare(). CLONE_NEWTIME (0x80) is only valid
 /// for clone3: in clone()'s flags the low byte is the exit signal.
@@ -84,7 +43,8 @@ const ARGS_OFFSET: usize = 16;
 const RET_OFFSET: usize = 16;
 
 #[inline(always)]
-fn on_enter(ctx: &TracePointContext, id: SyscallId, spec: Spec) -> u32 {
+fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
+    let spec = id.read();
     let pid_tgid = bpf_get_current_pid_tgid();
     if (pid_tgid >> 32) as u32 == agent_tgid() {
         return 0;
@@ -109,25 +69,41 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId, spec: Spec) -> u32 {
         let args = c.add(ARGS_OFFSET) as *const u64;
         let mut i = 0;
         while i < 6 {
-            r.args[i] = if i < spec.nargs { *args.add(i) } else { 0 };
+            r.args[i] = if i < spec.nargs as usize {
+                *args.add(i)
+            } else {
+                0
+            };
             i += 1;
         }
         if spec.str0 != NONE {
-            let s = user_str(r.str0.as_mut_ptr(), PATH_LEN as u32, r.args[spec.str0]);
+            let s = user_str(
+                r.str0.as_mut_ptr(),
+                PATH_LEN as u32,
+                r.args[spec.str0 as usize],
+            );
             r.str0_len = s.len;
             if s.truncated {
                 r.flags |= syscall_flags::STR0_TRUNCATED;
             }
         }
         if spec.str1 != NONE {
-            let s = user_str(r.str1.as_mut_ptr(), PATH_LEN as u32, r.args[spec.str1]);
+            let s = user_str(
+                r.str1.as_mut_ptr(),
+                PATH_LEN as u32,
+                r.args[spec.str1 as usize],
+            );
             r.str1_len = s.len;
             if s.truncated {
                 r.flags |= syscall_flags::STR1_TRUNCATED;
             }
         }
         if spec.short != NONE {
-            let s = user_str(r.short.as_mut_ptr(), SHORT_LEN as u32, r.args[spec.short]);
+            let s = user_str(
+                r.short.as_mut_ptr(),
+                SHORT_LEN as u32,
+                r.args[spec.short as usize],
+            );
             r.short_len = s.len;
             if s.truncated {
                 r.flags |= syscall_flags::SHORT_TRUNCATED;
@@ -144,7 +120,7 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId, spec: Spec) -> u32 {
                 None => false,
             },
             Extra::Open(flags_arg) => {
-                open_filter::interesting(r, open_filter::is_write(r.args[flags_arg]))
+                open_filter::interesting(r, open_filter::is_write(r.args[flags_arg as usize]))
             }
             Extra::Openat2 => {
                 if let Some(how) = user::<[u64; 3]>(r.args[2]) {
@@ -284,72 +260,17 @@ fn on_exit(ctx: &TracePointContext) -> i64 {
     ret
 }
 
-/// One enter program per syscall: `enter!(program_name, SyscallId, spec)`.
-/// The program name is also the tracepoint's name.
-macro_rules! enter {
-    ($($prog:ident => $id:ident, $spec:expr;)*) => {
+/// One enter program per row of the syscall table; the program name is
+/// the row's (`sys_enter_<name>`), attached to its `sys_enter_<tracepoint>`.
+macro_rules! enter_programs {
+    ($($name:ident = $id:literal, $str:literal, $tp:literal, $prog:ident, $read:tt, $args:tt;)*) => {
         $(
             #[tracepoint]
             pub fn $prog(ctx: TracePointContext) -> u32 {
-                on_enter(&ctx, SyscallId::$id, $spec)
+                on_enter(&ctx, SyscallId::$name)
             }
         )*
     };
 }
 
-use Extra as E;
-enter! {
-    sys_enter_mount => Mount, spec(5, 0, 1, 2, E::None);
-    sys_enter_umount2 => Umount2, spec(2, 0, NONE, NONE, E::None);
-    sys_enter_fsmount => Fsmount, spec(3, NONE, NONE, NONE, E::None);
-    sys_enter_move_mount => MoveMount, spec(5, 1, 3, NONE, E::None);
-    sys_enter_setns => Setns, spec(2, NONE, NONE, NONE, E::None);
-    sys_enter_unshare => Unshare, spec(1, NONE, NONE, NONE, E::None);
-    sys_enter_pivot_root => PivotRoot, spec(2, 0, 1, NONE, E::None);
-    sys_enter_chroot => Chroot, spec(1, 0, NONE, NONE, E::None);
-    sys_enter_ptrace => Ptrace, spec(4, NONE, NONE, NONE, E::None);
-    sys_enter_init_module => InitModule, spec(3, NONE, NONE, 2, E::None);
-    sys_enter_finit_module => FinitModule, spec(3, NONE, NONE, NONE, E::None);
-    sys_enter_delete_module => DeleteModule, spec(2, NONE, NONE, 0, E::None);
-    sys_enter_bpf => Bpf, spec(3, NONE, NONE, NONE, E::None);
-    sys_enter_kexec_load => KexecLoad, spec(4, NONE, NONE, NONE, E::None);
-    sys_enter_kexec_file_load => KexecFileLoad, spec(5, 3, NONE, NONE, E::None);
-    sys_enter_process_vm_readv => ProcessVmReadv, spec(6, NONE, NONE, NONE, E::None);
-    sys_enter_process_vm_writev => ProcessVmWritev, spec(6, NONE, NONE, NONE, E::None);
-    sys_enter_memfd_create => MemfdCreate, spec(2, 0, NONE, NONE, E::None);
-    sys_enter_execveat => Execveat, spec(5, 1, NONE, NONE, E::None);
-    sys_enter_open_by_handle_at => OpenByHandleAt, spec(3, NONE, NONE, NONE, E::None);
-    sys_enter_capset => Capset, spec(2, NONE, NONE, NONE, E::Capset);
-    sys_enter_setuid => Setuid, spec(1, NONE, NONE, NONE, E::None);
-    sys_enter_setgid => Setgid, spec(1, NONE, NONE, NONE, E::None);
-    sys_enter_setreuid => Setreuid, spec(2, NONE, NONE, NONE, E::None);
-    sys_enter_setregid => Setregid, spec(2, NONE, NONE, NONE, E::None);
-    sys_enter_setresuid => Setresuid, spec(3, NONE, NONE, NONE, E::None);
-    sys_enter_setresgid => Setresgid, spec(3, NONE, NONE, NONE, E::None);
-    sys_enter_setfsuid => Setfsuid, spec(1, NONE, NONE, NONE, E::None);
-    sys_enter_setfsgid => Setfsgid, spec(1, NONE, NONE, NONE, E::None);
-    sys_enter_keyctl => Keyctl, spec(5, NONE, NONE, NONE, E::None);
-    sys_enter_add_key => AddKey, spec(5, 1, NONE, 0, E::None);
-    sys_enter_request_key => RequestKey, spec(4, 1, NONE, 0, E::None);
-    sys_enter_userfaultfd => Userfaultfd, spec(1, NONE, NONE, NONE, E::None);
-    sys_enter_perf_event_open => PerfEventOpen, spec(5, NONE, NONE, NONE, E::None);
-    sys_enter_io_uring_setup => IoUringSetup, spec(2, NONE, NONE, NONE, E::None);
-    sys_enter_kill => Kill, spec(2, NONE, NONE, NONE, E::None);
-    sys_enter_tkill => Tkill, spec(2, NONE, NONE, NONE, E::None);
-    sys_enter_tgkill => Tgkill, spec(3, NONE, NONE, NONE, E::None);
-    sys_enter_connect => Connect, spec(3, NONE, NONE, NONE, E::Connect);
-    sys_enter_chmod => Chmod, spec(2, 0, NONE, NONE, E::None);
-    sys_enter_fchmod => Fchmod, spec(2, NONE, NONE, NONE, E::None);
-    sys_enter_fchmodat => Fchmodat, spec(3, 1, NONE, NONE, E::None);
-    sys_enter_fchmodat2 => Fchmodat2, spec(4, 1, NONE, NONE, E::None);
-    sys_enter_open => Open, spec(3, 0, NONE, NONE, E::Open(1));
-    sys_enter_openat => Openat, spec(4, 1, NONE, NONE, E::Open(2));
-    sys_enter_openat2 => Openat2, spec(4, 1, NONE, NONE, E::Openat2);
-    sys_enter_clone => Clone, spec(5, NONE, NONE, NONE, E::Clone);
-    sys_enter_clone3 => Clone3, spec(2, NONE, NONE, NONE, E::Clone3);
-    sys_enter_fsopen => Fsopen, spec(2, NONE, NONE, 0, E::None);
-    sys_enter_open_tree => OpenTree, spec(3, 1, NONE, NONE, E::None);
-    sys_enter_creat => Creat, spec(2, 0, NONE, NONE, E::Creat);
-    sys_enter_unlink => Unlink, spec(1, 0, NONE, NONE, E::Creat);
-    sys_enter_unlinkat => Unlinkat, spec(3, 1, NONE, NONE, E::Creat);
-}
+monitor_common::syscall_table!(enter_programs);

@@ -8,7 +8,8 @@
 //! errno values. Constants come from `libc`, so they match the build target.
 
 use monitor_common::decode::Bytes;
-use monitor_common::{syscall_flags, SyscallId, SyscallRecord};
+use monitor_common::syscalls::{ArgKind as K, ArgSpec, FlagSet, NameSet};
+use monitor_common::{syscall_flags, SyscallRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::event::text::escape;
@@ -81,7 +82,8 @@ pub struct Decoded {
     pub truncated: Vec<&'static str>,
 }
 
-/// Decode the arguments of one syscall record.
+/// Decode the arguments of one syscall record, as its row of the syscall
+/// table (`monitor_common::syscall_table!`) describes them.
 pub fn decode(r: &SyscallRecord) -> Decoded {
     let mut d = Decoded {
         args: Vec::new(),
@@ -90,253 +92,72 @@ pub fn decode(r: &SyscallRecord) -> Decoded {
         truncated: Vec::new(),
     };
     let Some(id) = r.id() else { return d };
-    let a = r.args;
-    let int = |i: usize| ArgValue::Int(a[i] as i32 as i64);
-    let uint = |i: usize| ArgValue::Uint(a[i]);
-    let id32 = |i: usize| ArgValue::Int(a[i] as u32 as i32 as i64);
-    let flags = |i: usize, t: &[(u64, &str)]| ArgValue::Flags {
-        raw: a[i],
-        text: flag_text(a[i], t),
-    };
-    let mode = |i: usize| ArgValue::Flags {
-        raw: a[i],
-        text: format!("0{:o}", a[i] & 0o7777),
-    };
-    let sig = |i: usize| ArgValue::Flags {
-        raw: a[i],
-        text: signal_name(a[i] as i32),
-    };
-    use SyscallId as S;
-    match id {
-        S::Mount => {
-            d.str0("dev", r.str0());
-            d.str1("dir", r.str1());
-            d.short("type", r.short());
-            d.push("flags", flags(3, MOUNT_FLAGS));
-        }
-        S::Umount2 => {
-            d.str0("name", r.str0());
-            d.push("flags", flags(1, UMOUNT_FLAGS));
-        }
-        S::Fsmount => {
-            d.push("fd", int(0));
-            d.push("flags", uint(1));
-            d.push("attr_flags", uint(2));
-        }
-        S::MoveMount => {
-            d.push("fromfd", int(0));
-            d.str0("frompath", r.str0());
-            d.push("tofd", int(2));
-            d.str1("topath", r.str1());
-            d.push("flags", uint(4));
-        }
-        S::Setns => {
-            d.push("fd", int(0));
-            d.push("nstype", flags(1, CLONE_FLAGS));
-        }
-        S::Unshare => d.push("flags", flags(0, CLONE_FLAGS)),
-        S::Clone => d.push("flags", flags(0, CLONE_FLAGS)),
-        S::Clone3 => d.push("flags", flags(3, CLONE_FLAGS)),
-        S::PivotRoot => {
-            d.str0("new_root", r.str0());
-            d.str1("put_old", r.str1());
-        }
-        S::Chroot => d.str0("path", r.str0()),
-        S::Ptrace => {
-            d.push(
-                "request",
-                ArgValue::Flags {
-                    raw: a[0],
-                    text: table_name(a[0], PTRACE_REQUESTS),
-                },
-            );
-            d.push("pid", int(1));
-        }
-        S::InitModule => {
-            d.push("len", uint(1));
-            d.short("uargs", r.short());
-        }
-        S::FinitModule => {
-            d.push("fd", int(0));
-            d.push("flags", uint(2));
-        }
-        S::DeleteModule => {
-            d.short("name", r.short());
-            d.push("flags", flags(1, OPEN_FLAGS));
-        }
-        S::Bpf => d.push(
-            "cmd",
-            ArgValue::Flags {
-                raw: a[0],
-                text: table_name(a[0], BPF_CMDS),
-            },
-        ),
-        S::KexecLoad => d.push("flags", uint(3)),
-        S::KexecFileLoad => {
-            d.push("kernel_fd", int(0));
-            d.push("initrd_fd", int(1));
-            d.str0("cmdline", r.str0());
-            d.push("flags", uint(4));
-        }
-        S::ProcessVmReadv | S::ProcessVmWritev => d.push("pid", int(0)),
-        S::MemfdCreate => {
-            d.str0("name", r.str0());
-            d.push("flags", flags(1, MEMFD_FLAGS));
-        }
-        S::Execveat => {
-            d.push("dirfd", int(0));
-            d.str0("pathname", r.str0());
-            d.push("flags", flags(4, AT_FLAGS));
-        }
-        S::OpenByHandleAt => {
-            d.push("mountfd", int(0));
-            d.push("flags", open_flags(a[2]));
-        }
-        S::Capset => {
-            // args[2..5]: the requested sets; args[5]: the caller's
-            // effective set before the call (see SyscallRecord).
-            let flags = r.flags;
-            if flags & syscall_flags::CAPS_UNREAD == 0 {
-                d.push("cap_effective", uint(2));
-                d.push("cap_permitted", uint(3));
-                d.push("cap_inheritable", uint(4));
-                if flags & syscall_flags::CAPS_CURRENT_UNKNOWN == 0 {
-                    // A bit in the new effective set the caller lacked.
-                    d.push("cap_raised", ArgValue::Uint(a[2] & !a[5]));
-                }
-            }
-        }
-        S::Setuid | S::Setfsuid => d.push("uid", id32(0)),
-        S::Setgid | S::Setfsgid => d.push("gid", id32(0)),
-        S::Setreuid => {
-            d.push("ruid", id32(0));
-            d.push("euid", id32(1));
-        }
-        S::Setregid => {
-            d.push("rgid", id32(0));
-            d.push("egid", id32(1));
-        }
-        S::Setresuid => {
-            d.push("ruid", id32(0));
-            d.push("euid", id32(1));
-            d.push("suid", id32(2));
-        }
-        S::Setresgid => {
-            d.push("rgid", id32(0));
-            d.push("egid", id32(1));
-            d.push("sgid", id32(2));
-        }
-        S::Keyctl => d.push("option", int(0)),
-        S::AddKey => {
-            d.short("type", r.short());
-            d.str0("description", r.str0());
-            d.push("keyring", int(4));
-        }
-        S::RequestKey => {
-            d.short("type", r.short());
-            d.str0("description", r.str0());
-        }
-        S::Userfaultfd => d.push("flags", flags(0, OPEN_FLAGS)),
-        S::PerfEventOpen => {
-            d.push("pid", int(1));
-            d.push("cpu", int(2));
-            d.push("group_fd", int(3));
-            d.push("flags", uint(4));
-        }
-        S::IoUringSetup => d.push("entries", uint(0)),
-        S::Kill => {
-            d.push("pid", int(0));
-            d.push("sig", sig(1));
-        }
-        S::Tkill => {
-            d.push("tid", int(0));
-            d.push("sig", sig(1));
-        }
-        S::Tgkill => {
-            d.push("pid", int(0));
-            d.push("tid", int(1));
-            d.push("sig", sig(2));
-        }
-        S::Connect => {
-            d.push("fd", int(0));
-            if r.flags & monitor_common::syscall_flags::STR0_SOCKADDR != 0 {
-                let raw = r.str0().bytes;
-                let addrlen = (a[2] as usize).min(raw.len());
-                let sa = decode_sockaddr(&raw[..addrlen]);
-                if let Some(sa) = &sa {
-                    d.push("addr", ArgValue::Str(sa.display()));
-                    d.path = Some(sa.display());
-                }
-                d.sockaddr = sa;
-            }
-        }
-        S::Chmod => {
-            d.str0("filename", r.str0());
-            d.push("mode", mode(1));
-        }
-        S::Fchmod => {
-            d.push("fd", int(0));
-            d.push("mode", mode(1));
-        }
-        S::Fchmodat | S::Fchmodat2 => {
-            d.push("dirfd", int(0));
-            d.str0("filename", r.str0());
-            d.push("mode", mode(2));
-            if id == S::Fchmodat2 {
-                d.push("flags", flags(3, AT_FLAGS));
-            }
-        }
-        S::Open | S::Creat | S::Openat | S::Openat2 => {
-            let (path_arg, flags_raw, mode_raw) = match id {
-                S::Open => (0, Some(a[1]), a[2]),
-                S::Creat => (0, None, a[1]),
-                S::Openat => (1, Some(a[2]), a[3]),
-                _ => (1, Some(a[3]), a[4]),
-            };
-            if path_arg == 1 {
-                d.push("dirfd", int(0));
-            }
-            d.str0("name", r.str0());
-            d.path = Some(escape(r.str0().bytes));
-            // creat(path, mode) is open(path, O_CREAT|O_WRONLY|O_TRUNC, mode).
-            let flags_raw =
-                flags_raw.unwrap_or((libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64);
-            d.push("flags", open_flags(flags_raw));
-            d.push(
-                "mode",
-                ArgValue::Flags {
-                    raw: mode_raw,
-                    text: format!("0{:o}", mode_raw & 0o7777),
-                },
-            );
-            if id == S::Openat2 {
-                d.push("resolve", uint(5));
-            }
-        }
-        S::Unlink | S::Unlinkat => {
-            if id == S::Unlinkat {
-                d.push("dirfd", int(0));
-            }
-            d.str0("name", r.str0());
-            d.path = Some(escape(r.str0().bytes));
-            if id == S::Unlinkat {
-                d.push("flags", flags(2, AT_FLAGS));
-            }
-        }
-        S::Fsopen => {
-            d.short("fsname", r.short());
-            d.push("flags", uint(1));
-        }
-        S::OpenTree => {
-            d.push("dirfd", int(0));
-            d.str0("path", r.str0());
-            d.push("flags", flags(2, OPEN_TREE_FLAGS));
-        }
+    for spec in id.args() {
+        d.arg(r, spec);
     }
     d
 }
 
 impl Decoded {
+    fn arg(&mut self, r: &SyscallRecord, spec: &ArgSpec) {
+        let a = &r.args;
+        let slot = |i: u8| a[usize::from(i)];
+        let value = match spec.kind {
+            K::Int(i) => ArgValue::Int(slot(i) as i32 as i64),
+            K::Uint(i) => ArgValue::Uint(slot(i)),
+            K::Id(i) => ArgValue::Int(slot(i) as u32 as i32 as i64),
+            K::Flags(i, set) => ArgValue::Flags {
+                raw: slot(i),
+                text: flag_text(slot(i), flag_table(set)),
+            },
+            K::Name(i, set) => ArgValue::Flags {
+                raw: slot(i),
+                text: table_name(slot(i), name_table(set)),
+            },
+            K::Mode(i) => ArgValue::Flags {
+                raw: slot(i),
+                text: format!("0{:o}", slot(i) & 0o7777),
+            },
+            K::Signal(i) => ArgValue::Flags {
+                raw: slot(i),
+                text: signal_name(slot(i) as i32),
+            },
+            K::OpenFlags(i) => open_flags(slot(i)),
+            // creat(path, mode) is open(path, O_CREAT|O_WRONLY|O_TRUNC, mode).
+            K::CreatFlags => open_flags((libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64),
+            K::Str0 => return self.string(spec.name, r.str0()),
+            K::Str1 => return self.string(spec.name, r.str1()),
+            K::Short => return self.string(spec.name, r.short()),
+            K::Path => {
+                self.path = Some(escape(r.str0().bytes));
+                return self.string(spec.name, r.str0());
+            }
+            K::Sockaddr => {
+                if r.flags & syscall_flags::STR0_SOCKADDR == 0 {
+                    return;
+                }
+                let raw = r.str0().bytes;
+                let addrlen = (a[2] as usize).min(raw.len());
+                self.sockaddr = decode_sockaddr(&raw[..addrlen]);
+                let Some(sa) = &self.sockaddr else { return };
+                self.path = Some(sa.display());
+                ArgValue::Str(sa.display())
+            }
+            // The requested sets, unless the kernel could not read them.
+            K::CapSet(i) if r.flags & syscall_flags::CAPS_UNREAD == 0 => ArgValue::Uint(slot(i)),
+            // args[5] is the caller's effective set before the call: a bit
+            // in the new effective set (args[2]) that it lacked.
+            K::CapRaised
+                if r.flags & (syscall_flags::CAPS_UNREAD | syscall_flags::CAPS_CURRENT_UNKNOWN)
+                    == 0 =>
+            {
+                ArgValue::Uint(a[2] & !a[5])
+            }
+            K::CapSet(_) | K::CapRaised => return,
+        };
+        self.push(spec.name, value);
+    }
+
     fn push(&mut self, name: &str, value: ArgValue) {
         self.args.push(Arg {
             name: name.to_owned(),
@@ -350,17 +171,24 @@ impl Decoded {
         }
         self.push(name, ArgValue::Str(escape(b.bytes)));
     }
+}
 
-    fn str0(&mut self, name: &'static str, b: Bytes<'_>) {
-        self.string(name, b)
+fn flag_table(set: FlagSet) -> &'static [(u64, &'static str)] {
+    match set {
+        FlagSet::Mount => MOUNT_FLAGS,
+        FlagSet::Umount => UMOUNT_FLAGS,
+        FlagSet::Clone => CLONE_FLAGS,
+        FlagSet::Open => OPEN_FLAGS,
+        FlagSet::Memfd => MEMFD_FLAGS,
+        FlagSet::At => AT_FLAGS,
+        FlagSet::OpenTree => OPEN_TREE_FLAGS,
     }
+}
 
-    fn str1(&mut self, name: &'static str, b: Bytes<'_>) {
-        self.string(name, b)
-    }
-
-    fn short(&mut self, name: &'static str, b: Bytes<'_>) {
-        self.string(name, b)
+fn name_table(set: NameSet) -> &'static [(u64, &'static str)] {
+    match set {
+        NameSet::Ptrace => PTRACE_REQUESTS,
+        NameSet::BpfCmd => BPF_CMDS,
     }
 }
 

@@ -14,9 +14,7 @@ use aya::{Ebpf, EbpfLoader};
 use monitor_common::{names, KernelOffsets, SyscallId};
 
 use super::btf::{Btf, VMLINUX};
-use super::loader::{
-    ensure_tracefs, object, page_size, program, summarize, syscall_tracepoint, tracepoint_exists,
-};
+use super::loader::{ensure_tracefs, object, page_size, program, summarize, tracepoint_exists};
 use super::offsets;
 
 const SECURITYFS: &str = "/sys/kernel/security";
@@ -88,11 +86,7 @@ pub fn probe_features() -> KernelFeatures {
         Ok(t) => SyscallId::ALL
             .iter()
             .filter(|&&id| {
-                !tracepoint_exists(
-                    t,
-                    "syscalls",
-                    &format!("sys_enter_{}", syscall_tracepoint(id)),
-                )
+                !tracepoint_exists(t, "syscalls", &format!("sys_enter_{}", id.tracepoint()))
             })
             .map(|id| id.name())
             .collect(),

@@ -429,16 +429,6 @@ fn attach_classic(ebpf: &mut Ebpf, prog: &str, category: &str, name: &str) -> Re
         .map_err(|e| summarize(&e))
 }
 
-/// The name of a syscall's tracepoints (`sys_enter_<this>`): the kernel
-/// names them after its `SYSCALL_DEFINE`, which differs from the syscall's
-/// name in a few cases.
-pub(crate) fn syscall_tracepoint(id: SyscallId) -> &'static str {
-    match id {
-        SyscallId::Umount2 => "umount",
-        other => other.name(),
-    }
-}
-
 fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>) {
     let mut loaded = std::collections::HashMap::new();
     for prog in [SYS_EXIT_PROG, SYS_EXIT_FD_PROG, SYS_EXIT_FORK_PROG] {
@@ -446,10 +436,10 @@ fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>)
         loaded.insert(prog, r);
     }
     for &id in SyscallId::ALL {
-        let exit_prog = exit_prog(syscall_tracepoint(id));
-        let prog = format!("sys_enter_{}", id.name());
-        let enter = format!("sys_enter_{}", syscall_tracepoint(id));
-        let exit = format!("sys_exit_{}", syscall_tracepoint(id));
+        let exit_prog = exit_prog(id.tracepoint());
+        let prog = id.program();
+        let enter = format!("sys_enter_{}", id.tracepoint());
+        let exit = format!("sys_exit_{}", id.tracepoint());
         let status = |tp: &str, attached| HookStatus {
             name: format!("syscalls/{tp}"),
             kind: "tracepoint",
@@ -483,7 +473,7 @@ fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>)
         if exit_ok {
             hooks.push(status(
                 &enter,
-                attach_classic(ebpf, &prog, "syscalls", &enter),
+                attach_classic(ebpf, prog, "syscalls", &enter),
             ));
         } else {
             hooks.push(status(&enter, Err("its sys_exit hook was refused".into())));
@@ -493,10 +483,7 @@ fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>)
 
 /// Attach each counting program to the `sys_exit_<name>` of its syscalls.
 fn attach_counting(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>) {
-    let hooked: Vec<&str> = SyscallId::ALL
-        .iter()
-        .map(|&id| syscall_tracepoint(id))
-        .collect();
+    let hooked: Vec<&str> = SyscallId::ALL.iter().map(|&id| id.tracepoint()).collect();
     for &(prog, syscalls) in COUNTING {
         let loaded =
             program::<TracePoint>(ebpf, prog).and_then(|p| p.load().map_err(|e| summarize(&e)));
