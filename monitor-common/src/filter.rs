@@ -11,18 +11,20 @@ pub const PREFIX_LEN: usize = 128;
 /// Bytes of a final path component compared against the name set.
 pub const NAME_LEN: usize = 32;
 
-/// Data of an LPM-trie key (the prefix length in bits is aya's `Key`).
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct PathPrefix {
-    pub bytes: [u8; PREFIX_LEN],
+shared_struct! {
+    /// Data of an LPM-trie key (the prefix length in bits is aya's `Key`).
+    #[derive(Clone, Copy)]
+    pub struct PathPrefix {
+        pub bytes: [u8; PREFIX_LEN],
+    }
 }
 
-/// A final path component, NUL-padded.
-#[repr(C)]
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct NameKey {
-    pub bytes: [u8; NAME_LEN],
+shared_struct! {
+    /// A final path component, NUL-padded.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub struct NameKey {
+        pub bytes: [u8; NAME_LEN],
+    }
 }
 
 /// Map values: when does a match make the open interesting.

@@ -9,6 +9,22 @@
 //! meaning (see [`kinds`]).
 #![no_std]
 
+/// A `#[repr(C)]` struct both sides share, checked at compile time to have
+/// no implicit padding: every byte is a named field, so the kernel and the
+/// agent agree on the layout and `aya::Pod` is sound.
+macro_rules! shared_struct {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident: $t:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[repr(C)]
+        pub struct $name { $($(#[$fm])* pub $f: $t),* }
+
+        const _: () = assert!(
+            core::mem::size_of::<$name>() == 0 $(+ core::mem::size_of::<$t>())*,
+            concat!(stringify!($name), " has implicit padding")
+        );
+    };
+}
+
 pub mod filter;
 pub mod kinds;
 pub mod offsets;

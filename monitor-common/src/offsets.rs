@@ -8,86 +8,87 @@
 //! [`KernelOffsets::MISSING`] means the kernel lacks that member; programs
 //! must then skip the read and flag the data as unknown.
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KernelOffsets {
-    // task_struct
-    pub task_real_parent: u32,
-    pub task_tgid: u32,
-    pub task_pid: u32,
-    pub task_cred: u32,
-    pub task_nsproxy: u32,
-    pub task_mm: u32,
-    pub task_exit_code: u32,
-    pub task_comm: u32,
-    // cred
-    pub cred_uid: u32,
-    pub cred_gid: u32,
-    pub cred_euid: u32,
-    pub cred_egid: u32,
-    pub cred_cap_effective: u32,
-    pub cred_cap_permitted: u32,
-    pub cred_user_ns: u32,
-    // nsproxy
-    pub nsproxy_uts_ns: u32,
-    pub nsproxy_ipc_ns: u32,
-    pub nsproxy_mnt_ns: u32,
-    pub nsproxy_pid_ns_for_children: u32,
-    pub nsproxy_net_ns: u32,
-    pub nsproxy_cgroup_ns: u32,
-    // `ns.inum` within each namespace struct
-    pub uts_ns_inum: u32,
-    pub ipc_ns_inum: u32,
-    pub mnt_ns_inum: u32,
-    pub pid_ns_inum: u32,
-    pub net_ns_inum: u32,
-    pub cgroup_ns_inum: u32,
-    pub user_ns_inum: u32,
-    // mm_struct
-    pub mm_arg_start: u32,
-    pub mm_arg_end: u32,
-    pub mm_exe_file: u32,
-    // file / path / dentry / inode / super_block
-    pub file_f_path_dentry: u32,
-    pub file_f_path_mnt: u32,
-    pub file_f_inode: u32,
-    pub dentry_d_parent: u32,
-    pub dentry_d_name_name: u32,
-    pub dentry_d_name_len: u32,
-    pub dentry_d_inode: u32,
-    pub dentry_d_sb: u32,
-    pub inode_i_ino: u32,
-    pub inode_i_nlink: u32,
-    /// `sizeof(struct inode)`: overlayfs's `ovl_inode` puts its upper
-    /// dentry pointer right after the embedded inode.
-    pub inode_size: u32,
-    pub sb_s_magic: u32,
-    // struct mount (vfsmount is embedded at `mount_mnt`)
-    pub mount_mnt: u32,
-    pub mount_mnt_parent: u32,
-    pub mount_mnt_mountpoint: u32,
-    pub vfsmount_mnt_root: u32,
-    // linux_binprm
-    pub bprm_filename: u32,
-    pub bprm_file: u32,
-    // cgroup
-    pub cgroup_kn: u32,
-    pub cgroup_root: u32,
-    pub cgroup_level: u32,
-    pub kernfs_node_id: u32,
-    pub cgroup_root_hierarchy_id: u32,
-    // module
-    pub module_name: u32,
-    /// `linux_binprm.argc`: the exec's true argument count, which may
-    /// exceed what fits in [`crate::ExecRecord::args`].
-    pub bprm_argc: u32,
-    // pid namespaces: task->thread_pid->numbers[level].nr
-    pub task_thread_pid: u32,
-    pub pid_level: u32,
-    pub pid_numbers: u32,
-    /// `sizeof(struct upid)`.
-    pub upid_size: u32,
-    pub upid_nr: u32,
+shared_struct! {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct KernelOffsets {
+        // task_struct
+        pub task_real_parent: u32,
+        pub task_tgid: u32,
+        pub task_pid: u32,
+        pub task_cred: u32,
+        pub task_nsproxy: u32,
+        pub task_mm: u32,
+        pub task_exit_code: u32,
+        pub task_comm: u32,
+        // cred
+        pub cred_uid: u32,
+        pub cred_gid: u32,
+        pub cred_euid: u32,
+        pub cred_egid: u32,
+        pub cred_cap_effective: u32,
+        pub cred_cap_permitted: u32,
+        pub cred_user_ns: u32,
+        // nsproxy
+        pub nsproxy_uts_ns: u32,
+        pub nsproxy_ipc_ns: u32,
+        pub nsproxy_mnt_ns: u32,
+        pub nsproxy_pid_ns_for_children: u32,
+        pub nsproxy_net_ns: u32,
+        pub nsproxy_cgroup_ns: u32,
+        // `ns.inum` within each namespace struct
+        pub uts_ns_inum: u32,
+        pub ipc_ns_inum: u32,
+        pub mnt_ns_inum: u32,
+        pub pid_ns_inum: u32,
+        pub net_ns_inum: u32,
+        pub cgroup_ns_inum: u32,
+        pub user_ns_inum: u32,
+        // mm_struct
+        pub mm_arg_start: u32,
+        pub mm_arg_end: u32,
+        pub mm_exe_file: u32,
+        // file / path / dentry / inode / super_block
+        pub file_f_path_dentry: u32,
+        pub file_f_path_mnt: u32,
+        pub file_f_inode: u32,
+        pub dentry_d_parent: u32,
+        pub dentry_d_name_name: u32,
+        pub dentry_d_name_len: u32,
+        pub dentry_d_inode: u32,
+        pub dentry_d_sb: u32,
+        pub inode_i_ino: u32,
+        pub inode_i_nlink: u32,
+        /// `sizeof(struct inode)`: overlayfs's `ovl_inode` puts its upper
+        /// dentry pointer right after the embedded inode.
+        pub inode_size: u32,
+        pub sb_s_magic: u32,
+        // struct mount (vfsmount is embedded at `mount_mnt`)
+        pub mount_mnt: u32,
+        pub mount_mnt_parent: u32,
+        pub mount_mnt_mountpoint: u32,
+        pub vfsmount_mnt_root: u32,
+        // linux_binprm
+        pub bprm_filename: u32,
+        pub bprm_file: u32,
+        // cgroup
+        pub cgroup_kn: u32,
+        pub cgroup_root: u32,
+        pub cgroup_level: u32,
+        pub kernfs_node_id: u32,
+        pub cgroup_root_hierarchy_id: u32,
+        // module
+        pub module_name: u32,
+        /// `linux_binprm.argc`: the exec's true argument count, which may
+        /// exceed what fits in [`crate::ExecRecord::args`].
+        pub bprm_argc: u32,
+        // pid namespaces: task->thread_pid->numbers[level].nr
+        pub task_thread_pid: u32,
+        pub pid_level: u32,
+        pub pid_numbers: u32,
+        /// `sizeof(struct upid)`.
+        pub upid_size: u32,
+        pub upid_nr: u32,
+    }
 }
 
 impl KernelOffsets {

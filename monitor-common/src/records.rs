@@ -16,49 +16,51 @@ pub const ARGS_LEN: usize = 2048;
 /// Bytes kept of a short string argument (mount fstype, module name).
 pub const SHORT_LEN: usize = 64;
 
-/// Namespace inode numbers of the task that caused the event.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Namespaces {
-    pub mnt: u32,
-    pub pid: u32,
-    pub net: u32,
-    pub user: u32,
-    pub uts: u32,
-    pub ipc: u32,
-    pub cgroup: u32,
-    pub _pad: u32,
+shared_struct! {
+    /// Namespace inode numbers of the task that caused the event.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Namespaces {
+        pub mnt: u32,
+        pub pid: u32,
+        pub net: u32,
+        pub user: u32,
+        pub uts: u32,
+        pub ipc: u32,
+        pub cgroup: u32,
+        pub _pad: u32,
+    }
 }
 
-/// Common prefix of every record.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct Header {
-    /// [`crate::EventKind`] as u16.
-    pub kind: u16,
-    /// Record layout version; bump when a record's layout changes.
-    pub version: u16,
-    /// Size in bytes of the whole record (the kernel writes `size_of`).
-    pub size: u32,
-    /// `bpf_ktime_get_boot_ns()`: monotonic, includes suspend.
-    pub boot_ns: u64,
-    /// cgroup v2 id of the task (`bpf_get_current_cgroup_id()`).
-    pub cgroup_id: u64,
-    /// Thread-group id (what userspace calls the pid).
-    pub tgid: u32,
-    /// Thread id.
-    pub tid: u32,
-    /// tgid of `real_parent`.
-    pub ppid: u32,
-    /// Real uid/gid.
-    pub uid: u32,
-    pub gid: u32,
-    /// Effective uid/gid.
-    pub euid: u32,
-    pub egid: u32,
-    pub _pad: u32,
-    pub comm: [u8; COMM_LEN],
-    pub ns: Namespaces,
+shared_struct! {
+    /// Common prefix of every record.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Header {
+        /// [`crate::EventKind`] as u16.
+        pub kind: u16,
+        /// Record layout version; bump when a record's layout changes.
+        pub version: u16,
+        /// Size in bytes of the whole record (the kernel writes `size_of`).
+        pub size: u32,
+        /// `bpf_ktime_get_boot_ns()`: monotonic, includes suspend.
+        pub boot_ns: u64,
+        /// cgroup v2 id of the task (`bpf_get_current_cgroup_id()`).
+        pub cgroup_id: u64,
+        /// Thread-group id (what userspace calls the pid).
+        pub tgid: u32,
+        /// Thread id.
+        pub tid: u32,
+        /// tgid of `real_parent`.
+        pub ppid: u32,
+        /// Real uid/gid.
+        pub uid: u32,
+        pub gid: u32,
+        /// Effective uid/gid.
+        pub euid: u32,
+        pub egid: u32,
+        pub _pad: u32,
+        pub comm: [u8; COMM_LEN],
+        pub ns: Namespaces,
+    }
 }
 
 /// Current layout version written into [`Header::version`].
@@ -85,60 +87,63 @@ pub mod exec_flags {
     pub const EXE_OVERLAY: u32 = 1 << 6;
 }
 
-/// A successful execve/execveat (`sched_process_exec`). The header describes
-/// the task after the exec.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct ExecRecord {
-    pub header: Header,
-    pub cap_effective: u64,
-    pub cap_permitted: u64,
-    /// Inode number of the executable.
-    pub exe_ino: u64,
-    /// [`exec_flags`].
-    pub flags: u32,
-    /// Bytes used in `args`.
-    pub args_len: u32,
-    pub filename_len: u16,
-    /// The exe path is `exe[exe_start..exe_start + exe_len]`.
-    pub exe_start: u16,
-    pub exe_len: u16,
-    /// Number of argv entries (may exceed what fits in `args`).
-    pub argc: u16,
-    /// `bprm->filename`: the path as passed to exec.
-    pub filename: [u8; PATH_LEN],
-    pub exe: [u8; EXE_BUF_LEN],
-    /// argv, NUL-separated.
-    pub args: [u8; ARGS_LEN],
-    /// Since version 2: the task's pid in its own pid namespace
-    /// (`thread_pid->numbers[level].nr`); 1 for a container's init.
-    /// 0 when unknown (version-1 record, or the kernel lacks the members).
-    pub vpid: u32,
-    pub _pad2: u32,
+shared_struct! {
+    /// A successful execve/execveat (`sched_process_exec`). The header describes
+    /// the task after the exec.
+    #[derive(Clone, Copy)]
+    pub struct ExecRecord {
+        pub header: Header,
+        pub cap_effective: u64,
+        pub cap_permitted: u64,
+        /// Inode number of the executable.
+        pub exe_ino: u64,
+        /// [`exec_flags`].
+        pub flags: u32,
+        /// Bytes used in `args`.
+        pub args_len: u32,
+        pub filename_len: u16,
+        /// The exe path is `exe[exe_start..exe_start + exe_len]`.
+        pub exe_start: u16,
+        pub exe_len: u16,
+        /// Number of argv entries (may exceed what fits in `args`).
+        pub argc: u16,
+        /// `bprm->filename`: the path as passed to exec.
+        pub filename: [u8; PATH_LEN],
+        pub exe: [u8; EXE_BUF_LEN],
+        /// argv, NUL-separated.
+        pub args: [u8; ARGS_LEN],
+        /// Since version 2: the task's pid in its own pid namespace
+        /// (`thread_pid->numbers[level].nr`); 1 for a container's init.
+        /// 0 when unknown (version-1 record, or the kernel lacks the members).
+        pub vpid: u32,
+        pub _pad2: u32,
+    }
 }
 
 /// Size of a version-1 [`ExecRecord`] (before `vpid` was appended).
 pub const EXEC_RECORD_V1_SIZE: usize = core::mem::size_of::<ExecRecord>() - 8;
 
-/// A new process (`task_newtask`); threads are not reported. The header
-/// describes the parent.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct ForkRecord {
-    pub header: Header,
-    pub clone_flags: u64,
-    pub child_tgid: u32,
-    pub child_tid: u32,
+shared_struct! {
+    /// A new process (`task_newtask`); threads are not reported. The header
+    /// describes the parent.
+    #[derive(Clone, Copy, Debug)]
+    pub struct ForkRecord {
+        pub header: Header,
+        pub clone_flags: u64,
+        pub child_tgid: u32,
+        pub child_tid: u32,
+    }
 }
 
-/// A process exit (`sched_process_exit` of the thread-group leader).
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct ExitRecord {
-    pub header: Header,
-    /// `task_struct::exit_code`: `(status << 8) | termsig`.
-    pub exit_code: u32,
-    pub _pad: u32,
+shared_struct! {
+    /// A process exit (`sched_process_exit` of the thread-group leader).
+    #[derive(Clone, Copy, Debug)]
+    pub struct ExitRecord {
+        pub header: Header,
+        /// `task_struct::exit_code`: `(status << 8) | termsig`.
+        pub exit_code: u32,
+        pub _pad: u32,
+    }
 }
 
 /// Flags of [`SyscallRecord::flags`].
@@ -154,110 +159,115 @@ pub mod syscall_flags {
     pub const CAPS_CURRENT_UNKNOWN: u16 = 1 << 5;
 }
 
-/// One hooked syscall: raw arguments at entry, string/struct arguments read
-/// at entry, and the return value at exit.
-///
-/// Which argument lands in which slot, per syscall (unused slots are empty):
-///
-/// | syscall | str0 | str1 | short |
-/// |---|---|---|---|
-/// | mount | source | target | fstype |
-/// | umount2, chroot, chmod, fchmodat(2), open, openat(2), creat, execveat, memfd_create | path/name | | |
-/// | pivot_root | new_root | put_old | |
-/// | move_mount | from path | to path | |
-/// | fsopen | | | fs name |
-/// | open_tree | path | | |
-/// | init_module | | | module params (prefix) |
-/// | delete_module | | | module name |
-/// | kexec_file_load | cmdline | | |
-/// | add_key, request_key | description | | key type |
-/// | connect | sockaddr (raw, `STR0_SOCKADDR`) | | |
-///
-/// openat2 and clone3 read their struct argument into `args[3..]`:
-/// openat2's `open_how {flags, mode, resolve}` into args[3], args[4], args[5];
-/// clone3's `clone_args.flags` into args[3].
-///
-/// capset reads its `__user_cap_data_struct[2]` into `args[2..5]`, each
-/// 64-bit set as `data[0] | data[1] << 32`: args[2] effective, args[3]
-/// permitted, args[4] inheritable; args[5] is the caller's `cap_effective`
-/// before the call (from its cred). A set that could not be read is
-/// flagged with [`syscall_flags::CAPS_UNREAD`].
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct SyscallRecord {
-    pub header: Header,
-    /// [`crate::SyscallId`] as u16.
-    pub syscall: u16,
-    /// [`syscall_flags`].
-    pub flags: u16,
-    pub str0_len: u16,
-    pub str1_len: u16,
-    pub short_len: u16,
-    pub _pad: [u16; 3],
-    /// Return value; negative errno on failure.
-    pub ret: i64,
-    /// Raw syscall arguments.
-    pub args: [u64; 6],
-    pub str0: [u8; PATH_LEN],
-    pub str1: [u8; PATH_LEN],
-    pub short: [u8; SHORT_LEN],
+shared_struct! {
+    /// One hooked syscall: raw arguments at entry, string/struct arguments read
+    /// at entry, and the return value at exit.
+    ///
+    /// Which argument lands in which slot, per syscall (unused slots are empty):
+    ///
+    /// | syscall | str0 | str1 | short |
+    /// |---|---|---|---|
+    /// | mount | source | target | fstype |
+    /// | umount2, chroot, chmod, fchmodat(2), open, openat(2), creat, execveat, memfd_create | path/name | | |
+    /// | pivot_root | new_root | put_old | |
+    /// | move_mount | from path | to path | |
+    /// | fsopen | | | fs name |
+    /// | open_tree | path | | |
+    /// | init_module | | | module params (prefix) |
+    /// | delete_module | | | module name |
+    /// | kexec_file_load | cmdline | | |
+    /// | add_key, request_key | description | | key type |
+    /// | connect | sockaddr (raw, `STR0_SOCKADDR`) | | |
+    ///
+    /// openat2 and clone3 read their struct argument into `args[3..]`:
+    /// openat2's `open_how {flags, mode, resolve}` into args[3], args[4], args[5];
+    /// clone3's `clone_args.flags` into args[3].
+    ///
+    /// capset reads its `__user_cap_data_struct[2]` into `args[2..5]`, each
+    /// 64-bit set as `data[0] | data[1] << 32`: args[2] effective, args[3]
+    /// permitted, args[4] inheritable; args[5] is the caller's `cap_effective`
+    /// before the call (from its cred). A set that could not be read is
+    /// flagged with [`syscall_flags::CAPS_UNREAD`].
+    #[derive(Clone, Copy)]
+    pub struct SyscallRecord {
+        pub header: Header,
+        /// [`crate::SyscallId`] as u16.
+        pub syscall: u16,
+        /// [`syscall_flags`].
+        pub flags: u16,
+        pub str0_len: u16,
+        pub str1_len: u16,
+        pub short_len: u16,
+        pub _pad: [u16; 3],
+        /// Return value; negative errno on failure.
+        pub ret: i64,
+        /// Raw syscall arguments.
+        pub args: [u64; 6],
+        pub str0: [u8; PATH_LEN],
+        pub str1: [u8; PATH_LEN],
+        pub short: [u8; SHORT_LEN],
+    }
 }
 
-/// A kernel module finished loading (`module_load`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct ModuleRecord {
-    pub header: Header,
-    pub name_len: u16,
-    pub _pad: [u16; 3],
-    pub name: [u8; SHORT_LEN],
+shared_struct! {
+    /// A kernel module finished loading (`module_load`).
+    #[derive(Clone, Copy, Debug)]
+    pub struct ModuleRecord {
+        pub header: Header,
+        pub name_len: u16,
+        pub _pad: [u16; 3],
+        pub name: [u8; SHORT_LEN],
+    }
 }
 
-/// A cgroup v2 directory was created or removed (`cgroup_mkdir`/`cgroup_rmdir`).
-/// This is how short-lived containers get attributed: the agent learns the
-/// id → path mapping when the cgroup is born, before any process runs in it.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct CgroupRecord {
-    pub header: Header,
-    /// The cgroup's id (its kernfs node id, as `bpf_get_current_cgroup_id`).
-    pub id: u64,
-    /// Hierarchy id; 0 is the cgroup v2 (default) hierarchy.
-    pub hierarchy_id: u32,
-    pub level: u32,
-    pub path_len: u16,
-    pub truncated: u16,
-    pub _pad: u32,
-    /// Path relative to the hierarchy root, e.g. `/libpod_parent/libpod-<id>`.
-    pub path: [u8; PATH_LEN],
+shared_struct! {
+    /// A cgroup v2 directory was created or removed (`cgroup_mkdir`/`cgroup_rmdir`).
+    /// This is how short-lived containers get attributed: the agent learns the
+    /// id → path mapping when the cgroup is born, before any process runs in it.
+    #[derive(Clone, Copy, Debug)]
+    pub struct CgroupRecord {
+        pub header: Header,
+        /// The cgroup's id (its kernfs node id, as `bpf_get_current_cgroup_id`).
+        pub id: u64,
+        /// Hierarchy id; 0 is the cgroup v2 (default) hierarchy.
+        pub hierarchy_id: u32,
+        pub level: u32,
+        pub path_len: u16,
+        pub truncated: u16,
+        pub _pad: u32,
+        /// Path relative to the hierarchy root, e.g. `/libpod_parent/libpod-<id>`.
+        pub path: [u8; PATH_LEN],
+    }
 }
 
-/// The OOM killer chose a victim (`oom/mark_victim`). The header describes
-/// the task that triggered the OOM.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct OomRecord {
-    pub header: Header,
-    pub victim_tgid: u32,
-    pub _pad: u32,
+shared_struct! {
+    /// The OOM killer chose a victim (`oom/mark_victim`). The header describes
+    /// the task that triggered the OOM.
+    #[derive(Clone, Copy, Debug)]
+    pub struct OomRecord {
+        pub header: Header,
+        pub victim_tgid: u32,
+        pub _pad: u32,
+    }
 }
 
-/// Per-cgroup resource counters, kept in the kernel map
-/// [`crate::names::CGROUP_COUNTERS`] (an LRU per-CPU hash keyed by cgroup v2
-/// id) and never sent as records. Userspace sums the per-CPU values.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CgroupCounters {
-    /// New processes (`task_newtask` without CLONE_THREAD).
-    pub forks: u64,
-    /// New threads (`task_newtask` with CLONE_THREAD).
-    pub threads: u64,
-    /// clone/clone3/fork/vfork that failed with EAGAIN or ENOMEM.
-    pub fork_failures: u64,
-    /// fd-creating syscalls that failed with EMFILE (per-process fd limit).
-    pub emfile: u64,
-    /// fd-creating syscalls that failed with ENFILE (system-wide file limit).
-    pub enfile: u64,
+shared_struct! {
+    /// Per-cgroup resource counters, kept in the kernel map
+    /// [`crate::names::CGROUP_COUNTERS`] (an LRU per-CPU hash keyed by cgroup v2
+    /// id) and never sent as records. Userspace sums the per-CPU values.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct CgroupCounters {
+        /// New processes (`task_newtask` without CLONE_THREAD).
+        pub forks: u64,
+        /// New threads (`task_newtask` with CLONE_THREAD).
+        pub threads: u64,
+        /// clone/clone3/fork/vfork that failed with EAGAIN or ENOMEM.
+        pub fork_failures: u64,
+        /// fd-creating syscalls that failed with EMFILE (per-process fd limit).
+        pub emfile: u64,
+        /// fd-creating syscalls that failed with ENFILE (system-wide file limit).
+        pub enfile: u64,
+    }
 }
 
 impl CgroupCounters {

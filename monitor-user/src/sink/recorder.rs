@@ -349,4 +349,36 @@ pub(crate) mod tests {
             "{msg}"
         );
     }
+
+    /// The encoding of every kind of event, pinned per schema name: an
+    /// encoding change without a new [`EVENT_SCHEMA`] fails here, so old logs
+    /// are never misread. After a deliberate change, bump the schema and run
+    /// once with `VIGIL_BLESS_SCHEMA=1` to write the new golden file.
+    #[test]
+    fn encoding_is_pinned_by_the_schema_name() {
+        let mut bytes = Vec::new();
+        for ev in events() {
+            let one = monitor_recorder::typed::encode_into(&ev, Vec::new()).unwrap();
+            bytes.extend_from_slice(&(one.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&one);
+        }
+        let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(format!("{}.bin", EVENT_SCHEMA.replace('/', "-")));
+        if std::env::var_os("VIGIL_BLESS_SCHEMA").is_some() {
+            std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+            std::fs::write(&golden, &bytes).unwrap();
+        }
+        let want = std::fs::read(&golden).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: a new schema needs its golden file (VIGIL_BLESS_SCHEMA=1)",
+                golden.display()
+            )
+        });
+        assert!(
+            bytes == want,
+            "the event encoding changed but the schema is still {EVENT_SCHEMA}: bump EVENT_SCHEMA \
+             (and docs/log-format.md), then bless the new golden file"
+        );
+    }
 }
