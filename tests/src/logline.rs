@@ -1,4 +1,4 @@
-//! Reading the agent's stderr log (contracts.md section 3).
+//! Reading the agent's stderr log (docs/events.md, "Stats line"; the log contract in docs/architecture.md).
 //!
 //! The agent logs one line per message in env_logger's style,
 //! `[2026-11-22T06:18:25Z INFO  vigil] ready`. Tests and the benchmark care
@@ -28,7 +28,7 @@ pub fn is_ready(line: &str) -> bool {
     message(line).trim() == "ready"
 }
 
-/// The JSON of a `stats {json}` line (contracts.md section 3).
+/// The JSON of a `stats {json}` line (docs/events.md, "Stats line"; the log contract in docs/architecture.md).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentStats {
     /// Records read from the ring buffer.

@@ -1,4 +1,4 @@
-//! The agent's log and lifecycle contract (contracts.md section 3), driven
+//! The agent's log and lifecycle contract (docs/architecture.md), driven
 //! through the real release binary as root: `ready` once every probe is
 //! attached, a periodic `stats {json}` line, and on SIGTERM a final `stats`
 //! line and exit status 0. The benchmark and every agent test rely on it.

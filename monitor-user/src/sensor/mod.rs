@@ -230,3 +230,45 @@ impl RecordSource for Sensor {
         }
     }
 }
+
+#[cfg(test)]
+mod docs {
+    use monitor_common::syscalls::ArgKind;
+    use monitor_common::SyscallId;
+
+    const DOC: &str = include_str!("../../../docs/hooks.md");
+
+    /// The "Hooked syscalls" table of docs/hooks.md, as the syscall table
+    /// says it must read.
+    fn expected_table() -> String {
+        let mut t = String::from("| syscall | tracepoint | `evt.arg.*` |\n|---|---|---|\n");
+        for id in SyscallId::ALL {
+            let args: Vec<String> = id
+                .args()
+                .iter()
+                .map(|a| match a.kind {
+                    ArgKind::Path | ArgKind::Sockaddr => format!("`{}` (fd.name)", a.name),
+                    _ => format!("`{}`", a.name),
+                })
+                .collect();
+            t.push_str(&format!(
+                "| `{}` | `sys_enter_{}` | {} |\n",
+                id.name(),
+                id.tracepoint(),
+                args.join(", ")
+            ));
+        }
+        t
+    }
+
+    #[test]
+    fn hooks_md_lists_every_hooked_syscall_with_its_arguments() {
+        let want = expected_table();
+        assert!(
+            DOC.contains(&want),
+            "docs/hooks.md's syscall table is out of date; it should read:\n{want}"
+        );
+        let n = format!("the {} syscalls of `SyscallId`", SyscallId::ALL.len());
+        assert!(DOC.contains(&n), "docs/hooks.md should say {n:?}");
+    }
+}
