@@ -63,4 +63,54 @@ pub mod names {
     /// Array of u32 indexed by syscall number, read by the probe-only
     /// `bench_raw_sys_enter` program (hook-design benchmark).
     pub const BENCH_SYSCALLS: &str = "BENCH_SYSCALLS";
+
+    /// Programs in the eBPF object besides the syscall enter programs
+    /// (those are named by [`crate::SyscallId::program`]). The eBPF side
+    /// defines functions of these names; a test in the agent checks the
+    /// built object has each one.
+    pub mod programs {
+        pub const EXEC_BTF: &str = "exec_btf";
+        pub const EXEC_RAW: &str = "exec_raw";
+        pub const FORK_BTF: &str = "fork_btf";
+        pub const FORK_RAW: &str = "fork_raw";
+        pub const EXIT_BTF: &str = "exit_btf";
+        pub const EXIT_RAW: &str = "exit_raw";
+        pub const MODULE_LOAD: &str = "module_load";
+        pub const CGROUP_MKDIR: &str = "cgroup_mkdir";
+        pub const CGROUP_RMDIR: &str = "cgroup_rmdir";
+        pub const OOM_MARK_VICTIM: &str = "oom_mark_victim";
+        /// The exit program of hooked syscalls.
+        pub const SYS_EXIT: &str = "sys_exit";
+        /// [`SYS_EXIT`] plus fd-exhaustion counting.
+        pub const SYS_EXIT_FD: &str = "sys_exit_fd";
+        /// [`SYS_EXIT`] plus failed-fork counting.
+        pub const SYS_EXIT_FORK: &str = "sys_exit_fork";
+        pub const COUNT_FORK_FAILURE: &str = "count_fork_failure";
+        pub const COUNT_FD_FAILURE: &str = "count_fd_failure";
+        /// Probe-only programs of `vigil probe` and the benchmark.
+        pub const PROBE_LSM: &str = "probe_lsm";
+        pub const PROBE_FENTRY: &str = "probe_fentry";
+        pub const BENCH_RAW_SYS_ENTER: &str = "bench_raw_sys_enter";
+
+        pub const ALL: &[&str] = &[
+            EXEC_BTF,
+            EXEC_RAW,
+            FORK_BTF,
+            FORK_RAW,
+            EXIT_BTF,
+            EXIT_RAW,
+            MODULE_LOAD,
+            CGROUP_MKDIR,
+            CGROUP_RMDIR,
+            OOM_MARK_VICTIM,
+            SYS_EXIT,
+            SYS_EXIT_FD,
+            SYS_EXIT_FORK,
+            COUNT_FORK_FAILURE,
+            COUNT_FD_FAILURE,
+            PROBE_LSM,
+            PROBE_FENTRY,
+            BENCH_RAW_SYS_ENTER,
+        ];
+    }
 }

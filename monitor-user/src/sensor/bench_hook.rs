@@ -10,7 +10,7 @@ use super::loader::{object, summarize};
 use super::SensorError;
 
 /// Program name of the raw `sys_enter` benchmark hook.
-const RAW_SYS_ENTER_PROG: &str = "bench_raw_sys_enter";
+const RAW_SYS_ENTER_PROG: &str = monitor_common::names::programs::BENCH_RAW_SYS_ENTER;
 
 /// A hook design `bench-hook` can attach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -120,7 +120,7 @@ pub fn probe_features() -> KernelFeatures {
     let btf_tracepoints = program_probe(
         &|ebpf| {
             need_btf(ebpf, &|ebpf, b| {
-                let p: &mut BtfTracePoint = program(ebpf, "exec_btf")?;
+                let p: &mut BtfTracePoint = program(ebpf, names::programs::EXEC_BTF)?;
                 p.load("sched_process_exec", b).map_err(|e| summarize(&e))?;
                 p.attach().map(drop).map_err(|e| summarize(&e))
             })
@@ -129,7 +129,7 @@ pub fn probe_features() -> KernelFeatures {
     );
     let raw_tracepoints = program_probe(
         &|ebpf| {
-            let p: &mut RawTracePoint = program(ebpf, "exec_raw")?;
+            let p: &mut RawTracePoint = program(ebpf, names::programs::EXEC_RAW)?;
             p.load().map_err(|e| summarize(&e))?;
             p.attach("sched_process_exec")
                 .map(drop)
@@ -141,7 +141,7 @@ pub fn probe_features() -> KernelFeatures {
         Err(e) => Feature::no(format!("tracefs unavailable: {e}")),
         Ok(_) => program_probe(
             &|ebpf| {
-                let p: &mut TracePoint = program(ebpf, "sys_enter_mount")?;
+                let p: &mut TracePoint = program(ebpf, SyscallId::Mount.program())?;
                 p.load().map_err(|e| summarize(&e))?;
                 p.attach("syscalls", "sys_enter_mount")
                     .map(drop)
@@ -153,7 +153,7 @@ pub fn probe_features() -> KernelFeatures {
     let bpf_lsm_loadable = program_probe(
         &|ebpf| {
             need_btf(ebpf, &|ebpf, b| {
-                let p: &mut Lsm = program(ebpf, "probe_lsm")?;
+                let p: &mut Lsm = program(ebpf, names::programs::PROBE_LSM)?;
                 p.load("bprm_check_security", b).map_err(|e| summarize(&e))
             })
         },
@@ -162,7 +162,7 @@ pub fn probe_features() -> KernelFeatures {
     let trampolines = program_probe(
         &|ebpf| {
             need_btf(ebpf, &|ebpf, b| {
-                let p: &mut FEntry = program(ebpf, "probe_fentry")?;
+                let p: &mut FEntry = program(ebpf, names::programs::PROBE_FENTRY)?;
                 p.load("vfs_read", b).map_err(|e| summarize(&e))
             })
         },

@@ -13,6 +13,7 @@ use aya::maps::{lpm_trie::Key, HashMap, LpmTrie, MapData, PerCpuArray, PerCpuHas
 use aya::programs::{BtfTracePoint, RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use monitor_common::filter::{NameKey, PathPrefix};
+use monitor_common::names::programs as P;
 use monitor_common::{names, CgroupCounters, EventKind, SyscallId};
 
 use super::btf::Btf;
@@ -32,26 +33,26 @@ const TRACEFS_DEBUG: &str = "/sys/kernel/debug/tracing";
 
 /// Lifecycle hooks: tracepoint name, tp_btf program, raw_tracepoint program.
 const LIFECYCLE: &[(&str, &str, &str)] = &[
-    ("sched_process_exec", "exec_btf", "exec_raw"),
-    ("task_newtask", "fork_btf", "fork_raw"),
-    ("sched_process_exit", "exit_btf", "exit_raw"),
+    ("sched_process_exec", P::EXEC_BTF, P::EXEC_RAW),
+    ("task_newtask", P::FORK_BTF, P::FORK_RAW),
+    ("sched_process_exit", P::EXIT_BTF, P::EXIT_RAW),
 ];
 
 /// Other raw tracepoints: (category in tracefs, tracepoint name = program name).
 const RAW: &[(&str, &str)] = &[
-    ("module", "module_load"),
-    ("cgroup", "cgroup_mkdir"),
-    ("cgroup", "cgroup_rmdir"),
+    ("module", P::MODULE_LOAD),
+    ("cgroup", P::CGROUP_MKDIR),
+    ("cgroup", P::CGROUP_RMDIR),
 ];
 
 /// Classic tracepoints besides syscalls: (program, category, name).
-const CLASSIC: &[(&str, &str, &str)] = &[("oom_mark_victim", "oom", "mark_victim")];
+const CLASSIC: &[(&str, &str, &str)] = &[(P::OOM_MARK_VICTIM, "oom", "mark_victim")];
 
-const SYS_EXIT_PROG: &str = "sys_exit";
+const SYS_EXIT_PROG: &str = P::SYS_EXIT;
 /// `sys_exit` plus fd-exhaustion counting, for hooked fd-creating syscalls.
-const SYS_EXIT_FD_PROG: &str = "sys_exit_fd";
+const SYS_EXIT_FD_PROG: &str = P::SYS_EXIT_FD;
 /// `sys_exit` plus failed-fork counting, for hooked fork-family syscalls.
-const SYS_EXIT_FORK_PROG: &str = "sys_exit_fork";
+const SYS_EXIT_FORK_PROG: &str = P::SYS_EXIT_FORK;
 
 /// The exit program of a hooked syscall (by tracepoint name): hooked
 /// syscalls that are also counted get one program doing both.
@@ -70,8 +71,8 @@ fn exit_prog(tp_name: &str) -> &'static str {
 /// exit program counts, see [`exit_prog`]). Tracepoints this kernel lacks
 /// (e.g. `fork`/`pipe` off x86) are reported as refused.
 const COUNTING: &[(&str, &[&str])] = &[
-    ("count_fork_failure", FORK_SYSCALLS),
-    ("count_fd_failure", FD_SYSCALLS),
+    (P::COUNT_FORK_FAILURE, FORK_SYSCALLS),
+    (P::COUNT_FD_FAILURE, FD_SYSCALLS),
 ];
 
 /// Syscalls whose EAGAIN/ENOMEM failure is a failed fork.
@@ -508,6 +509,33 @@ fn attach_counting(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>)
                 kind: "tracepoint",
                 attached,
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod object_tests {
+    use super::*;
+
+    /// Every program the loader asks for by name is in the built object.
+    #[test]
+    fn the_object_has_every_named_program() {
+        use object::{Object, ObjectSymbol};
+        if OBJECT.is_empty() {
+            let why = "the eBPF object was not built (AYA_BUILD_SKIP)";
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+        let obj = object::File::parse(OBJECT).expect("parse the eBPF object");
+        let have: std::collections::HashSet<&str> =
+            obj.symbols().filter_map(|s| s.name().ok()).collect();
+        let syscalls = SyscallId::ALL.iter().map(|id| id.program());
+        for name in P::ALL.iter().copied().chain(syscalls) {
+            assert!(
+                have.contains(name),
+                "program {name} is not in the eBPF object"
+            );
         }
     }
 }
