@@ -8,7 +8,7 @@ use std::io;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::alerts::{AlertStats, Alerting};
-use super::PipelineError;
+use super::error::PipelineError;
 use crate::event::Event;
 use crate::sensor::SensorStats;
 use crate::sink::recorder::EventRecorder;

@@ -14,6 +14,7 @@
 //! recorded, already-enriched events instead ([`crate::pipeline::replay`]).
 
 pub mod alerts;
+mod error;
 pub mod fanout;
 pub mod query;
 pub mod replay;
@@ -24,7 +25,6 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use monitor_common::decode::Record;
-use thiserror::Error;
 use tokio::io::AsyncWrite;
 
 use crate::enrich::Enricher;
@@ -35,21 +35,10 @@ use crate::stage::baselines::BaselineStage;
 use crate::stage::resources::ResourceStage;
 
 pub use crate::sensor::{RecordSource, SensorStats};
+pub use error::PipelineError;
 pub use fanout::Outputs;
 use stats::log_stats;
 pub use stats::stats_json;
-
-#[derive(Debug, Error)]
-pub enum PipelineError {
-    #[error("reading records: {0}")]
-    Source(io::Error),
-    #[error("writing events: {0}")]
-    Events(io::Error),
-    #[error("writing alerts: {0}")]
-    Alerts(io::Error),
-    #[error("closing the recorder: {0}")]
-    Recorder(monitor_recorder::WriteError),
-}
 
 /// Pipeline settings and state it takes over.
 pub struct Config {

@@ -12,8 +12,9 @@ use monitor_recorder::{Body, EventReader, LogReader, LossSource, ReadError};
 use tokio::io::AsyncWrite;
 
 use crate::event::{peek_evt_type, Event};
+use crate::pipeline::error::PipelineError;
+use crate::pipeline::fanout::Outputs;
 use crate::pipeline::query::Query;
-use crate::pipeline::{Outputs, PipelineError};
 
 /// Events between two writes of the JSON output.
 const FLUSH_EVERY: usize = 4096;
