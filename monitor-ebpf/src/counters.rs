@@ -14,13 +14,12 @@ use aya_ebpf::{
 use monitor_common::CgroupCounters;
 
 use crate::maps::CGROUP_COUNTERS;
+use crate::syscalls::RET_OFFSET;
 
 const EAGAIN: i64 = 11;
 const ENOMEM: i64 = 12;
 const ENFILE: i64 = 23;
 const EMFILE: i64 = 24;
-/// Offset of `ret` in a `sys_exit_*` tracepoint record.
-const RET_OFFSET: usize = 16;
 const BPF_NOEXIST: u64 = 1;
 
 /// Apply `f` to this CPU's counters of the current task's cgroup v2,

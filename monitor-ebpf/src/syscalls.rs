@@ -40,7 +40,7 @@ const SOCKADDR_MAX: u32 = 128;
 /// Offsets in the classic syscall tracepoint records.
 const NR_OFFSET: usize = 8;
 const ARGS_OFFSET: usize = 16;
-const RET_OFFSET: usize = 16;
+pub(crate) const RET_OFFSET: usize = 16;
 
 #[inline(always)]
 fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
@@ -76,38 +76,36 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
             };
             i += 1;
         }
+        // Strings are read at entry: the user pointer may be gone by exit.
         if spec.str0 != NONE {
-            let s = user_str(
+            let ptr = r.args[spec.str0 as usize];
+            r.str0_len = arg_str(
                 r.str0.as_mut_ptr(),
-                PATH_LEN as u32,
-                r.args[spec.str0 as usize],
+                PATH_LEN,
+                ptr,
+                &mut r.flags,
+                syscall_flags::STR0_TRUNCATED,
             );
-            r.str0_len = s.len;
-            if s.truncated {
-                r.flags |= syscall_flags::STR0_TRUNCATED;
-            }
         }
         if spec.str1 != NONE {
-            let s = user_str(
+            let ptr = r.args[spec.str1 as usize];
+            r.str1_len = arg_str(
                 r.str1.as_mut_ptr(),
-                PATH_LEN as u32,
-                r.args[spec.str1 as usize],
+                PATH_LEN,
+                ptr,
+                &mut r.flags,
+                syscall_flags::STR1_TRUNCATED,
             );
-            r.str1_len = s.len;
-            if s.truncated {
-                r.flags |= syscall_flags::STR1_TRUNCATED;
-            }
         }
         if spec.short != NONE {
-            let s = user_str(
+            let ptr = r.args[spec.short as usize];
+            r.short_len = arg_str(
                 r.short.as_mut_ptr(),
-                SHORT_LEN as u32,
-                r.args[spec.short as usize],
+                SHORT_LEN,
+                ptr,
+                &mut r.flags,
+                syscall_flags::SHORT_TRUNCATED,
             );
-            r.short_len = s.len;
-            if s.truncated {
-                r.flags |= syscall_flags::SHORT_TRUNCATED;
-            }
         }
         let keep = match spec.extra {
             Extra::None => true,
@@ -151,6 +149,17 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
         let _ = PENDING.insert(pid_tgid, &*p, 0);
     }
     0
+}
+
+/// Copy the user string at `ptr` into `dst` (`cap` bytes); returns its
+/// length and sets `truncated` in `flags` when it did not fit.
+#[inline(always)]
+fn arg_str(dst: *mut u8, cap: usize, ptr: u64, flags: &mut u16, truncated: u16) -> u16 {
+    let s = user_str(dst, cap as u32, ptr);
+    if s.truncated {
+        *flags |= truncated;
+    }
+    s.len
 }
 
 /// capset(): the two `__user_cap_data_struct {effective, permitted,
