@@ -20,6 +20,7 @@
 //!   recorder.
 //! - [`pipeline`]: the live loop, the fan-out to sinks, replay, log queries,
 //!   the stats line.
+//! - [`serve`]: the HTTP listener: health, readiness and Prometheus metrics.
 //!
 //! docs/architecture.md has the picture and the checklists.
 
@@ -28,6 +29,7 @@ pub mod enrich;
 pub mod event;
 pub mod pipeline;
 pub mod sensor;
+pub mod serve;
 pub mod sink;
 pub mod stage;
 

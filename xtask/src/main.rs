@@ -8,6 +8,7 @@
 
 mod agent;
 mod bench;
+mod image;
 mod setup;
 mod sh;
 mod suite;
@@ -35,6 +36,9 @@ enum Cmd {
     Setup,
     /// Setup, then build the release agent (target/release/vigil).
     Build,
+    /// Setup, then build the container image `localhost/vigil` (a static
+    /// agent in a `FROM scratch` image, built offline with podman).
+    Image(image::ImageArgs),
     /// Setup, build, then run `vigil run [ARGS]` (needs root).
     Run {
         /// Arguments for `vigil run`.
@@ -71,6 +75,10 @@ fn dispatch(cli: Cli) -> Result<()> {
         Cmd::Build => {
             setup::run(&root)?;
             agent::build(&root)
+        }
+        Cmd::Image(args) => {
+            setup::run(&root)?;
+            image::run(&root, &args)
         }
         Cmd::Run { args } => {
             setup::run(&root)?;

@@ -67,7 +67,7 @@ pub fn build(root: &Path, tests: &[String]) -> Result<Vec<(String, PathBuf)>> {
     Ok(bins)
 }
 
-fn host_triple() -> Result<String> {
+pub(crate) fn host_triple() -> Result<String> {
     let v = sh::output(&mut cmd("rustc", ["-vV"]))?;
     v.lines()
         .find_map(|l| l.strip_prefix("host: "))
@@ -105,7 +105,7 @@ fn executables(json_lines: &str, tests: &[String]) -> BTreeMap<String, PathBuf> 
 }
 
 /// Whether an ELF64 file has a PT_INTERP program header (needs ld.so).
-fn has_interpreter(path: &Path) -> Result<bool> {
+pub(crate) fn has_interpreter(path: &Path) -> Result<bool> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     elf_has_interp(&data).with_context(|| format!("{} is not an ELF64 file", path.display()))
 }

@@ -7,7 +7,7 @@
 //! tests/vm/init into an initramfs ([`initramfs`]), boot and decide by the
 //! result marker ([`qemu`]). Everything lives under target/vm/.
 
-mod binaries;
+pub(crate) mod binaries;
 mod initramfs;
 mod kernel;
 mod qemu;

@@ -1,0 +1,127 @@
+//! `cargo xtask image`: the agent's container image, built offline.
+//!
+//! No registry is reachable, so there is no base image to pull: the release
+//! agent is built statically linked (glibc with `+crt-static`, for the host
+//! triple passed as `--target` so build scripts and proc-macros stay
+//! dynamic, as the VM test does), stripped of debug info, and put alone into
+//! a `FROM scratch` image by `podman build --pull=never`. The default rules
+//! are embedded in the binary; the image runs `vigil run` by default.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::sh::{self, cmd};
+
+/// The image name and tags the manifests and tests refer to.
+pub const IMAGE: &str = "localhost/vigil";
+
+/// The Containerfile: one static binary, nothing else.
+const CONTAINERFILE: &str = r#"# Written by `cargo xtask image` (vigil).
+FROM scratch
+COPY vigil /usr/bin/vigil
+LABEL org.opencontainers.image.title="vigil" \
+      org.opencontainers.image.description="Runtime syscall and behaviour monitor for Linux container hosts" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENTRYPOINT ["/usr/bin/vigil"]
+CMD ["run"]
+"#;
+
+#[derive(clap::Args)]
+pub struct ImageArgs {
+    /// Tag besides `latest` (default: the workspace version).
+    #[arg(long)]
+    pub tag: Option<String>,
+}
+
+/// Builds the static agent and the image; prints the image's size.
+pub fn run(root: &Path, args: &ImageArgs) -> Result<()> {
+    let bin = build_static(root)?;
+    let ctx = crate::agent::target_dir(root).join("image");
+    std::fs::create_dir_all(&ctx).with_context(|| format!("creating {}", ctx.display()))?;
+    let staged = ctx.join("vigil");
+    // Keep the symbol table (readable backtraces), drop DWARF (most of the size).
+    sh::run(&mut cmd(
+        "strip",
+        ["--strip-debug", "-o", path_str(&staged)?, path_str(&bin)?],
+    ))?;
+    std::fs::write(ctx.join("Containerfile"), CONTAINERFILE)
+        .context("writing the Containerfile")?;
+    let version = args
+        .tag
+        .clone()
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
+    let tagged = format!("{IMAGE}:{version}");
+    let latest = format!("{IMAGE}:latest");
+    sh::run(&mut cmd(
+        "podman",
+        [
+            "build",
+            "--pull=never",
+            "--quiet",
+            "-t",
+            &tagged,
+            "-t",
+            &latest,
+            "-f",
+            path_str(&ctx.join("Containerfile"))?,
+            path_str(&ctx)?,
+        ],
+    ))?;
+    let size = sh::output(&mut cmd(
+        "podman",
+        ["image", "inspect", "--format", "{{.Size}}", &tagged],
+    ))?;
+    let bytes: u64 = size.trim().parse().unwrap_or(0);
+    println!(
+        "built image {tagged} (also {latest}): {:.1} MiB ({bytes} bytes), binary {}",
+        bytes as f64 / (1 << 20) as f64,
+        staged.display()
+    );
+    Ok(())
+}
+
+/// `cargo build --release -p monitor-user` for the host triple with
+/// `+crt-static`; returns the binary, checked to need no ELF interpreter.
+pub fn build_static(root: &Path) -> Result<PathBuf> {
+    let triple = crate::vm::binaries::host_triple()?;
+    let flags_var = format!(
+        "CARGO_TARGET_{}_RUSTFLAGS",
+        triple.to_uppercase().replace(['-', '.'], "_")
+    );
+    sh::run(
+        cmd(
+            "cargo",
+            [
+                "build",
+                "--release",
+                "-p",
+                "monitor-user",
+                "--bin",
+                "vigil",
+                "--target",
+                &triple,
+            ],
+        )
+        .current_dir(root)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env(&flags_var, "-C target-feature=+crt-static"),
+    )?;
+    let bin = crate::agent::target_dir(root)
+        .join(&triple)
+        .join("release")
+        .join("vigil");
+    if crate::vm::binaries::has_interpreter(&bin)? {
+        bail!(
+            "{} is dynamically linked; the scratch image has no libc",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+fn path_str(p: &Path) -> Result<&str> {
+    p.to_str()
+        .with_context(|| format!("{} is not UTF-8", p.display()))
+}
