@@ -7,13 +7,15 @@
 //! finding the agent binary ([`paths`]), starting and stopping the agent and
 //! reading its logs ([`agent`], [`logline`]), and building a local busybox
 //! image and running containers from it ([`podman`]), the static `vigil-actions`
-//! helper and its image ([`actions`]), and tailing `--events` files ([`events`]). Everything a test
+//! helper and its image ([`actions`]), and tailing `--events` files ([`events`]), and plain HTTP GETs, also from
+//! inside a pod's network namespace ([`http`]). Everything a test
 //! starts is undone by a Drop guard, also when the test panics.
 
 pub mod actions;
 pub mod agent;
 pub mod error;
 pub mod events;
+pub mod http;
 pub mod logline;
 pub mod paths;
 pub mod podman;
