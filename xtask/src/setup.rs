@@ -28,7 +28,12 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "stress-ng",       // load generators in resource tests
     "binutils",        // `strip` for the VM's test binaries
     "gzip",            // initramfs compression
+    "prometheus",      // scrapes the agent's /metrics in the metrics test
 ];
+
+/// The PyPI package that validates manifests against the Kubernetes API
+/// schemas offline (deploy test).
+const KUBERNETES_VALIDATE: &str = "kubernetes-validate";
 
 /// Podman defaults this host needs: raising rlimits is refused here, crun
 /// refuses hybrid cgroups, and there is no systemd to manage cgroups.
@@ -64,6 +69,8 @@ pub fn run(root: &Path) -> Result<()> {
     debian_packages()?;
     podman_config()?;
     mounts()?;
+    kubectl()?;
+    kubernetes_validate()?;
     cargo_fuzz(root)?;
     Ok(())
 }
@@ -249,6 +256,38 @@ fn mounts() -> Result<()> {
         sh::run(&mut cmd("mount", ["-t", fstype, "none", target]))?;
         status(&item, "mounted");
     }
+    Ok(())
+}
+
+/// `kubectl` (for `kubectl kustomize` in the deploy test): any installed
+/// client will do; Debian's `kubernetes-client` otherwise.
+fn kubectl() -> Result<()> {
+    if sh::succeeds(&mut cmd("kubectl", ["version", "--client"])) {
+        status("kubectl", "present");
+        return Ok(());
+    }
+    if !sh::is_root() {
+        needs_root("kubectl (Debian kubernetes-client)");
+        return Ok(());
+    }
+    sh::run(
+        cmd("apt-get", ["install", "-y", "kubernetes-client"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    status("kubectl", "installed");
+    Ok(())
+}
+
+fn kubernetes_validate() -> Result<()> {
+    if sh::succeeds(&mut cmd(KUBERNETES_VALIDATE, ["--version"])) {
+        status(KUBERNETES_VALIDATE, "present");
+        return Ok(());
+    }
+    sh::run(&mut cmd(
+        "python3",
+        ["-m", "pip", "install", "--quiet", KUBERNETES_VALIDATE],
+    ))?;
+    status(KUBERNETES_VALIDATE, "installed");
     Ok(())
 }
 

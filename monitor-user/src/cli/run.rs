@@ -2,7 +2,9 @@
 //! optional stages (recorder, baselines, resource sampling), logs what the
 //! kernel supports and `ready`, then runs the pipeline until SIGINT/SIGTERM.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::status;
@@ -13,6 +15,7 @@ use monitor_user::enrich::{AgentId, EnrichConfig, Enricher};
 use monitor_user::pipeline;
 use monitor_user::sensor::features::probe_features;
 use monitor_user::sensor::{Sensor, SensorConfig};
+use monitor_user::serve::{self, state::HookCounts, AgentState};
 
 use super::args::{open_events, AlertArgs};
 use super::args::{parse_ring_bytes, RecordArgs};
@@ -46,15 +49,81 @@ pub struct RunArgs {
     /// reviewable TOML file per image (docs/baselines.md).
     #[arg(long, value_name = "DIR")]
     pub learn_baselines: Option<PathBuf>,
+    /// Serve /healthz, /readyz and /metrics (counters only, no event data)
+    /// on ADDR:PORT, or `off`. Default: 127.0.0.1:9376, loopback only; if
+    /// that port is taken the agent runs without the listener, while a
+    /// given ADDR that cannot be bound is an error.
+    #[arg(long, value_name = "ADDR:PORT|off", value_parser = parse_listen)]
+    pub listen: Option<Listen>,
     /// How long an image without a baseline file learns before enforcing.
     #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub baseline_learn_secs: u64,
 }
 
+/// `--listen`: an address, or no listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listen {
+    Addr(SocketAddr),
+    Off,
+}
+
+pub fn parse_listen(s: &str) -> Result<Listen, String> {
+    if s == "off" {
+        return Ok(Listen::Off);
+    }
+    s.parse().map(Listen::Addr).map_err(|e| {
+        format!("{e}: expected ADDR:PORT (e.g. 127.0.0.1:9376, 0.0.0.0:9376) or `off`")
+    })
+}
+
+/// The running HTTP listener: stop it, then wait for it.
+type Listener = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+);
+
+/// Starts the HTTP listener per `--listen`.
+async fn start_listener(
+    listen: Option<Listen>,
+    state: &Arc<AgentState>,
+) -> anyhow::Result<Option<Listener>> {
+    let (addr, explicit) = match listen {
+        Some(Listen::Off) => return Ok(None),
+        Some(Listen::Addr(a)) => (a, true),
+        None => (serve::DEFAULT_LISTEN.parse().expect("valid default"), false),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let bound = serve::bind(addr, state.clone(), async {
+        let _ = rx.await;
+    })
+    .await;
+    let (local, server) = match bound {
+        Ok(b) => b,
+        Err(e) if !explicit => {
+            log::warn!("no HTTP listener: {e} (use --listen ADDR:PORT)");
+            return Ok(None);
+        }
+        Err(e) => return Err(e).context("starting the HTTP listener"),
+    };
+    log::info!("serving /healthz, /readyz and /metrics on http://{local}");
+    let task = tokio::spawn(async move {
+        if let Err(e) = server.await {
+            log::error!("HTTP listener failed: {e}");
+        }
+    });
+    Ok(Some((tx, task)))
+}
+
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Rules first: a bad rule file should fail before anything is loaded.
     let (alerting, reloader) = args.alerting.alerting(detect::hostname())?;
-    let _reload = reload_on_sighup(reloader).context("installing the SIGHUP handler")?;
+    let state = Arc::new(AgentState::default());
+    let rules = alerting.detector().rule_set().rules().len() as u64;
+    state.rules_loaded(false, Some(rules));
+    let _reload =
+        reload_on_sighup(reloader, state.clone()).context("installing the SIGHUP handler")?;
+    // Before the sensor: /readyz says what is missing while probes attach.
+    let listener = start_listener(args.listen, &state).await?;
     for line in status::feature_lines(&probe_features()) {
         log::info!("{line}");
     }
@@ -75,10 +144,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .iter()
         .filter(|h| h.attached.is_err())
         .count();
-    log::info!(
-        "{} hooks attached, {refused} refused",
-        source.hooks().len() - refused
-    );
+    let attached = source.hooks().len() - refused;
+    log::info!("{attached} hooks attached, {refused} refused");
+    state.set_hooks(HookCounts {
+        attached: attached as u64,
+        refused: refused as u64,
+    });
     // Seed after the probes are attached, so no process falls in between.
     let enricher = Enricher::from_host(EnrichConfig {
         proc_root: Some(PathBuf::from("/proc")),
@@ -94,6 +165,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         config.recorder = Some(rec);
     }
     config.alerting = Some(alerting);
+    config.state = Some(state);
     if let Some(dir) = &args.learn_baselines {
         let b = monitor_user::stage::baselines::BaselineStage::open(
             dir,
@@ -119,7 +191,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     log::info!("ready");
     let mut events = open_events(args.events.as_deref()).await?;
-    let summary = pipeline::run(config, &mut source, events.as_mut(), shutdown_signal()).await?;
+    let summary = pipeline::run(config, &mut source, events.as_mut(), shutdown_signal()).await;
+    if let Some((stop, task)) = listener {
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    }
+    let summary = summary?;
+    // Detach every probe now (in parallel, see sensor::links), and say how long it took.
+    let started = std::time::Instant::now();
+    drop(source);
+    log::info!(
+        "probes detached in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     log::info!(
         "stopped ({:?}) after {} events, {} alerts",
         summary.ended_by,
@@ -138,18 +222,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-/// Reload the rules on every SIGHUP until the task is dropped.
-fn reload_on_sighup(reloader: Reloader) -> std::io::Result<tokio::task::JoinHandle<()>> {
+/// Reload the rules on every SIGHUP until the task is dropped; each
+/// outcome goes to the metrics.
+fn reload_on_sighup(
+    reloader: Reloader,
+    state: Arc<AgentState>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup())?;
     Ok(tokio::spawn(async move {
         while hup.recv().await.is_some() {
             log::info!("SIGHUP: reloading rules");
-            reloader.reload_and_log();
+            let r = reloader.reload_and_log();
+            state.rules_loaded(true, r.map(|n| n as u64));
         }
     }))
 }
+
+/// Completes on SIGINT or SIGTERM.
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};

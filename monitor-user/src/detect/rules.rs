@@ -140,19 +140,20 @@ impl Reloader {
         Ok(report)
     }
 
-    /// Reload and log the outcome (the SIGHUP handler).
-    pub fn reload_and_log(&self) -> bool {
+    /// Reload and log the outcome (the SIGHUP handler): the new set's rule
+    /// count, or `None` when the running set stays.
+    pub fn reload_and_log(&self) -> Option<usize> {
         match self.reload() {
             Ok(report) => {
                 log_report("rules reloaded", &report);
-                true
+                Some(self.tx.borrow().rules().len())
             }
             Err(e) => {
                 for l in error_lines(&e) {
                     log::error!("{l}");
                 }
                 log::error!("rules reload failed: keeping the previous rules");
-                false
+                None
             }
         }
     }
@@ -305,7 +306,7 @@ mod tests {
                 .any(|l| l.starts_with(&format!("{}:3:36:", f.display()))),
             "{lines:?}"
         );
-        assert!(!reloader.reload_and_log());
+        assert!(reloader.reload_and_log().is_none());
         det.refresh();
         assert_eq!(names(&det), ["Read of shadow or sudoers file in container"]);
 

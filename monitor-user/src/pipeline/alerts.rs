@@ -19,6 +19,8 @@ pub struct Alerting {
     detector: Detector,
     throttle: Throttle,
     sink: AlertSink,
+    /// Alerts written per rule name: (priority, count), for `/metrics`.
+    by_rule: std::collections::HashMap<String, (&'static str, u64)>,
 }
 
 /// The alert counters of the `stats` line.
@@ -41,6 +43,7 @@ impl Alerting {
             detector,
             throttle: Throttle::new(rate),
             sink,
+            by_rule: Default::default(),
         }
     }
 
@@ -64,6 +67,12 @@ impl Alerting {
                     let mut a = Alert::new(r, &f);
                     a.note_suppressed(suppressed);
                     self.sink.write(&a)?;
+                    match self.by_rule.get_mut(r.name()) {
+                        Some(c) => *c = (a.priority, c.1 + 1),
+                        None => {
+                            self.by_rule.insert(a.rule.clone(), (a.priority, 1));
+                        }
+                    }
                     n += 1;
                 }
             }
@@ -74,6 +83,11 @@ impl Alerting {
     /// Alerts written so far.
     pub fn written(&self) -> u64 {
         self.sink.written
+    }
+
+    /// Alerts written so far per rule: (rule, priority, count).
+    pub fn written_by_rule(&self) -> impl Iterator<Item = (&str, &'static str, u64)> {
+        self.by_rule.iter().map(|(r, (p, n))| (r.as_str(), *p, *n))
     }
 
     /// Alerts the throttle held back so far.
@@ -135,6 +149,11 @@ mod tests {
         }
         assert_eq!(det.written(), 2);
         assert_eq!(det.suppressed(), 998);
+        let by_rule: Vec<_> = det.written_by_rule().collect();
+        assert_eq!(
+            by_rule,
+            [("Read of shadow or sudoers file in container", "Warning", 2)]
+        );
         // Another container has its own budget.
         assert_eq!(det.check(&other).unwrap(), 1);
         ev.boot_ns = t0 + 61_000_000_000;

@@ -124,6 +124,11 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
     }
 
     /// The alert counters (written, throttled).
+    /// Detection and its alert output, when detecting.
+    pub fn alerting(&self) -> Option<&Alerting> {
+        self.alerting.as_ref()
+    }
+
     pub fn alert_stats(&self) -> Option<AlertStats> {
         self.alerting.as_ref().map(|a| a.stats())
     }

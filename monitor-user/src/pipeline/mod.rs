@@ -22,6 +22,7 @@ pub mod stats;
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monitor_common::decode::Record;
@@ -30,6 +31,7 @@ use tokio::io::AsyncWrite;
 use crate::enrich::Enricher;
 use crate::event::Clock;
 use crate::pipeline::alerts::Alerting;
+use crate::serve::state::{AgentState, Snapshot};
 use crate::sink::recorder::EventRecorder;
 use crate::stage::baselines::BaselineStage;
 use crate::stage::resources::ResourceStage;
@@ -58,6 +60,9 @@ pub struct Config {
     /// `--learn-baselines DIR`: execs learned into / checked against their
     /// image's process baseline ([`crate::stage::baselines`]).
     pub baselines: Option<BaselineStage>,
+    /// Health, readiness and counters for the HTTP listener
+    /// ([`crate::serve`]): beaten and published about once a second.
+    pub state: Option<Arc<AgentState>>,
 }
 
 impl Config {
@@ -71,6 +76,7 @@ impl Config {
             resources: None,
             resource_interval: Duration::from_secs(1),
             baselines: None,
+            state: None,
         }
     }
 }
@@ -127,6 +133,13 @@ where
     let mut resource_tick =
         tokio::time::interval(config.resource_interval.max(Duration::from_millis(10)));
     resource_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let state = config.state.take();
+    let mut per_slot = [0u64; monitor_common::kinds::NUM_KIND_SLOTS as usize];
+    // Fires only when no batch arrived for a second (select is biased):
+    // then the ring buffer was polled and found empty.
+    let mut beat = tokio::time::interval(Duration::from_secs(1));
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_publish: Option<Instant> = None;
 
     let result: Result<EndReason, PipelineError> = loop {
         tokio::select! {
@@ -157,6 +170,9 @@ where
                 }
                 let now = Instant::now();
                 out.refresh_rules();
+                for rec in &batch {
+                    per_slot[rec.kind().slot() as usize] += 1;
+                }
                 for rec in batch.drain(..) {
                     let mut ev = config.enricher.enrich(&rec, now);
                     if let Some(b) = config.baselines.as_mut() {
@@ -175,6 +191,14 @@ where
                     save_baselines(config.baselines.as_mut());
                     out.note_source(&source.stats());
                     last_maintain = now;
+                }
+                if let Some(st) = &state {
+                    publish(st, &mut last_publish, now, || source.stats(), &per_slot, &out);
+                }
+            }
+            _ = beat.tick(), if state.is_some() => {
+                if let Some(st) = &state {
+                    publish(st, &mut last_publish, Instant::now(), || source.stats(), &per_slot, &out);
                 }
             }
         }
@@ -204,6 +228,33 @@ where
         ended_by,
         recorder,
     })
+}
+
+/// The loop is alive and the ring was polled; about once a second, the
+/// counters go to the HTTP listener.
+fn publish<W: AsyncWrite + Unpin + ?Sized>(
+    state: &AgentState,
+    last: &mut Option<Instant>,
+    now: Instant,
+    stats: impl FnOnce() -> SensorStats,
+    per_slot: &[u64],
+    out: &Outputs<'_, W>,
+) {
+    state.beat();
+    state.polled();
+    if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+        return;
+    }
+    *last = Some(now);
+    let mut snap = Snapshot::from_pipeline(&stats(), per_slot, out.recorder_stats().as_ref());
+    if let Some(a) = out.alerting() {
+        snap.alerts = a
+            .written_by_rule()
+            .map(|(r, p, n)| (r.to_string(), p.to_string(), n))
+            .collect();
+        snap.alerts_suppressed = a.suppressed();
+    }
+    state.publish(snap);
 }
 
 fn save_baselines(b: Option<&mut BaselineStage>) {

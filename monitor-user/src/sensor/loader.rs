@@ -17,6 +17,7 @@ use monitor_common::names::programs as P;
 use monitor_common::{names, CgroupCounters, EventKind, SyscallId};
 
 use super::btf::Btf;
+use super::links::Links;
 use super::ring::Reader;
 use super::{offsets, HookStatus, LifecycleHooks, SensorConfig, SensorError};
 
@@ -116,6 +117,7 @@ pub(crate) const FD_SYSCALLS: &[&str] = &[
 
 pub(crate) struct Loaded {
     pub ebpf: Ebpf,
+    pub links: Links,
     pub hooks: Vec<HookStatus>,
     pub reader: Reader,
     pub drops: Drops,
@@ -197,6 +199,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
     fill_filter(&mut ebpf, filter)?;
 
     let mut hooks = Vec::new();
+    let mut links = Links::default();
     let lifecycle_btf = match lifecycle {
         LifecycleHooks::Auto => aya_btf.as_ref(),
         LifecycleHooks::RawTracepoints => None,
@@ -204,6 +207,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
     for &(tp, btf_prog, raw_prog) in LIFECYCLE {
         hooks.push(attach_lifecycle(
             &mut ebpf,
+            &mut links,
             lifecycle_btf,
             tp,
             btf_prog,
@@ -211,13 +215,13 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         ));
     }
     lap("lifecycle hooks attached");
-    attach_syscalls(&mut ebpf, &tracefs, &mut hooks);
+    attach_syscalls(&mut ebpf, &mut links, &tracefs, &mut hooks);
     lap("syscall hooks attached");
-    attach_counting(&mut ebpf, &tracefs, &mut hooks);
+    attach_counting(&mut ebpf, &mut links, &tracefs, &mut hooks);
     lap("counting hooks attached");
     for &(category, tp) in RAW {
         let attached = if tracepoint_exists(&tracefs, category, tp) {
-            attach_raw(&mut ebpf, tp, tp)
+            attach_raw(&mut ebpf, &mut links, tp, tp)
         } else {
             Err(format!(
                 "tracepoint {category}/{tp} does not exist on this kernel"
@@ -231,7 +235,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
     }
     for &(prog, category, name) in CLASSIC {
         let attached = if tracepoint_exists(&tracefs, category, name) {
-            attach_classic(&mut ebpf, prog, category, name)
+            attach_classic(&mut ebpf, &mut links, prog, category, name)
         } else {
             Err("tracepoint does not exist on this kernel".to_owned())
         };
@@ -241,7 +245,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
             attached,
         });
     }
-    lap("all hooks attached");
+    lap(&format!("all hooks attached ({} links)", links.len()));
     for h in &hooks {
         match &h.attached {
             Ok(()) => log::debug!("attached {} ({})", h.name, h.kind),
@@ -269,6 +273,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         PerCpuHashMap::try_from(counters).map_err(|e| map_err(names::CGROUP_COUNTERS, e))?;
     Ok(Loaded {
         ebpf,
+        links,
         hooks,
         reader: Reader::new(ring),
         drops: Drops(drops),
@@ -388,6 +393,7 @@ where
 
 fn attach_lifecycle(
     ebpf: &mut Ebpf,
+    links: &mut Links,
     btf: Option<&aya::Btf>,
     tp: &str,
     btf_prog: &str,
@@ -396,7 +402,9 @@ fn attach_lifecycle(
     if let Some(btf) = btf {
         let r = program::<BtfTracePoint>(ebpf, btf_prog).and_then(|p| {
             p.load(tp, btf).map_err(|e| summarize(&e))?;
-            p.attach().map(drop).map_err(|e| summarize(&e))
+            let id = p.attach().map_err(|e| summarize(&e))?;
+            links.keep(p.take_link(id).map_err(|e| summarize(&e))?);
+            Ok(())
         });
         match r {
             Ok(()) => {
@@ -412,25 +420,48 @@ fn attach_lifecycle(
     HookStatus {
         name: tp.to_owned(),
         kind: "raw_tracepoint",
-        attached: attach_raw(ebpf, raw_prog, tp),
+        attached: attach_raw(ebpf, links, raw_prog, tp),
     }
 }
 
-fn attach_raw(ebpf: &mut Ebpf, prog: &str, tp: &str) -> Result<(), String> {
+fn attach_raw(ebpf: &mut Ebpf, links: &mut Links, prog: &str, tp: &str) -> Result<(), String> {
     let p = program::<RawTracePoint>(ebpf, prog)?;
     p.load().map_err(|e| summarize(&e))?;
-    p.attach(tp).map(drop).map_err(|e| summarize(&e))
+    let id = p.attach(tp).map_err(|e| summarize(&e))?;
+    links.keep(p.take_link(id).map_err(|e| summarize(&e))?);
+    Ok(())
 }
 
-fn attach_classic(ebpf: &mut Ebpf, prog: &str, category: &str, name: &str) -> Result<(), String> {
+fn attach_classic(
+    ebpf: &mut Ebpf,
+    links: &mut Links,
+    prog: &str,
+    category: &str,
+    name: &str,
+) -> Result<(), String> {
     let p = program::<TracePoint>(ebpf, prog)?;
     p.load().map_err(|e| summarize(&e))?;
-    p.attach(category, name)
-        .map(drop)
-        .map_err(|e| summarize(&e))
+    attach_loaded(p, links, category, name)
 }
 
-fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>) {
+/// Attaches an already loaded tracepoint program; the link goes to `links`.
+fn attach_loaded(
+    p: &mut TracePoint,
+    links: &mut Links,
+    category: &str,
+    name: &str,
+) -> Result<(), String> {
+    let id = p.attach(category, name).map_err(|e| summarize(&e))?;
+    links.keep(p.take_link(id).map_err(|e| summarize(&e))?);
+    Ok(())
+}
+
+fn attach_syscalls(
+    ebpf: &mut Ebpf,
+    links: &mut Links,
+    tracefs: &Path,
+    hooks: &mut Vec<HookStatus>,
+) {
     let mut loaded = std::collections::HashMap::new();
     for prog in [SYS_EXIT_PROG, SYS_EXIT_FD_PROG, SYS_EXIT_FORK_PROG] {
         let r = program::<TracePoint>(ebpf, prog).and_then(|p| p.load().map_err(|e| summarize(&e)));
@@ -464,17 +495,14 @@ fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>)
         }
         // Attach the exit first: an enter without its exit would only fill
         // PENDING with records that never leave.
-        let exit_r = program::<TracePoint>(ebpf, exit_prog).and_then(|p| {
-            p.attach("syscalls", &exit)
-                .map(drop)
-                .map_err(|e| summarize(&e))
-        });
+        let exit_r = program::<TracePoint>(ebpf, exit_prog)
+            .and_then(|p| attach_loaded(p, links, "syscalls", &exit));
         let exit_ok = exit_r.is_ok();
         hooks.push(status(&exit, exit_r));
         if exit_ok {
             hooks.push(status(
                 &enter,
-                attach_classic(ebpf, prog, "syscalls", &enter),
+                attach_classic(ebpf, links, prog, "syscalls", &enter),
             ));
         } else {
             hooks.push(status(&enter, Err("its sys_exit hook was refused".into())));
@@ -483,7 +511,12 @@ fn attach_syscalls(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>)
 }
 
 /// Attach each counting program to the `sys_exit_<name>` of its syscalls.
-fn attach_counting(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>) {
+fn attach_counting(
+    ebpf: &mut Ebpf,
+    links: &mut Links,
+    tracefs: &Path,
+    hooks: &mut Vec<HookStatus>,
+) {
     let hooked: Vec<&str> = SyscallId::ALL.iter().map(|&id| id.tracepoint()).collect();
     for &(prog, syscalls) in COUNTING {
         let loaded =
@@ -498,11 +531,8 @@ fn attach_counting(ebpf: &mut Ebpf, tracefs: &Path, hooks: &mut Vec<HookStatus>)
             } else if let Err(e) = &loaded {
                 Err(format!("program {prog} failed to load: {e}"))
             } else {
-                program::<TracePoint>(ebpf, prog).and_then(|p| {
-                    p.attach("syscalls", &tp)
-                        .map(drop)
-                        .map_err(|e| summarize(&e))
-                })
+                program::<TracePoint>(ebpf, prog)
+                    .and_then(|p| attach_loaded(p, links, "syscalls", &tp))
             };
             hooks.push(HookStatus {
                 name: format!("syscalls/{tp} ({prog})"),

@@ -357,7 +357,7 @@ mod tests {
             attached: 9,
             refused: 1,
         });
-        state.rules_loaded(false, Ok(12));
+        state.rules_loaded(false, Some(12));
         state.publish(Snapshot {
             events: vec![(EventKind::Exec, 5), (EventKind::Syscall, 7)],
             kernel_drops: vec![(EventKind::Exec, 1)],

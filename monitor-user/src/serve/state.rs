@@ -38,6 +38,49 @@ pub struct Snapshot {
     pub outputs: Vec<OutputCounters>,
 }
 
+impl Snapshot {
+    /// From the pipeline's counters: the sensor's, events decoded per kind
+    /// slot ([`EventKind::slot`]), the recorder's, and the alerts.
+    pub fn from_pipeline(
+        sensor: &crate::sensor::SensorStats,
+        events_per_slot: &[u64],
+        recorder: Option<&monitor_recorder::Stats>,
+    ) -> Snapshot {
+        Snapshot {
+            events: EventKind::ALL
+                .iter()
+                .map(|&k| {
+                    (
+                        k,
+                        events_per_slot.get(k.slot() as usize).copied().unwrap_or(0),
+                    )
+                })
+                .collect(),
+            kernel_drops: EventKind::ALL
+                .iter()
+                .map(|&k| {
+                    let n = sensor
+                        .kernel_drops
+                        .iter()
+                        .filter(|(d, _)| *d == k)
+                        .map(|(_, n)| n)
+                        .sum();
+                    (k, n)
+                })
+                .collect(),
+            malformed: sensor.malformed,
+            recorder: recorder.map(|r| RecorderCounters {
+                bytes: r.bytes,
+                segments_created: r.segments_created,
+                segments_deleted: r.segments_deleted,
+                events_dropped: r.dropped,
+                events_failed: r.failed,
+            }),
+            ..Snapshot::default()
+        }
+    }
+}
+
 /// Ring-buffer occupancy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RingFill {
@@ -149,16 +192,17 @@ impl AgentState {
     }
 
     /// A rules load (`reload: false`, at start) or reload finished.
-    pub fn rules_loaded(&self, reload: bool, result: Result<u64, ()>) {
+    /// `Some(rule count)` on success, `None` when it failed.
+    pub fn rules_loaded(&self, reload: bool, result: Option<u64>) {
         let mut r = lock(&self.rules);
         match result {
-            Ok(n) => {
+            Some(n) => {
                 r.loaded = n;
                 r.reloads_ok += u64::from(reload);
             }
-            Err(()) => r.reloads_failed += u64::from(reload),
+            None => r.reloads_failed += u64::from(reload),
         }
-        r.last = Some((result.is_ok(), SystemTime::now()));
+        r.last = Some((result.is_some(), SystemTime::now()));
     }
 
     pub fn rules(&self) -> RulesStatus {
@@ -269,9 +313,9 @@ mod tests {
     #[test]
     fn reloads_are_counted_by_result() {
         let s = AgentState::default();
-        s.rules_loaded(false, Ok(40));
-        s.rules_loaded(true, Err(()));
-        s.rules_loaded(true, Ok(41));
+        s.rules_loaded(false, Some(40));
+        s.rules_loaded(true, None);
+        s.rules_loaded(true, Some(41));
         let r = s.rules();
         assert_eq!((r.loaded, r.reloads_ok, r.reloads_failed), (41, 1, 1));
         assert_eq!(r.last.map(|l| l.0), Some(true));
