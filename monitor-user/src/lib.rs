@@ -20,10 +20,12 @@
 //!   recorder.
 //! - [`pipeline`]: the live loop, the fan-out to sinks, replay, log queries,
 //!   the stats line.
+//! - [`config`]: the config file (`vigil run --config`).
 //! - [`serve`]: the HTTP listener: health, readiness and Prometheus metrics.
 //!
 //! docs/architecture.md has the picture and the checklists.
 
+pub mod config;
 pub mod detect;
 pub mod enrich;
 pub mod event;

@@ -7,6 +7,7 @@
 
 mod args;
 mod baseline;
+mod config;
 mod log;
 mod probe;
 mod replay;
@@ -49,7 +50,14 @@ enum Cmd {
     /// --rules files and writes each alert as one Falco-compatible JSON line
     /// to stdout (or --alerts FILE). SIGHUP reloads the rules: the new set
     /// is validated first, and if it has errors the running set stays.
+    ///
+    /// --config FILE reads these options from a TOML file (docs/config.md);
+    /// flags given here override it.
+    #[command(args_override_self = true)]
     Run(run::RunArgs),
+    /// Check a config file for `vigil run --config`.
+    #[command(subcommand)]
+    Config(config::ConfigCmd),
     /// Report what this kernel and host support, and which hooks `run` would use.
     Probe,
     /// Ask questions of a flight-recorder log (`vigil run --record DIR`).
@@ -74,7 +82,17 @@ enum Cmd {
 
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = Cli::parse();
+    let argv = match config::expand_args(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(errors) => {
+            for e in errors {
+                ::log::error!("{e}");
+            }
+            ::log::error!("bad config file: nothing started");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(argv);
     let result = match cli.cmd {
         Cmd::Run(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -82,6 +100,13 @@ pub fn main() -> ExitCode {
             .context("starting the async runtime")
             .and_then(|rt| rt.block_on(run::run(args))),
         Cmd::Probe => probe::run(),
+        Cmd::Config(cmd) => {
+            return if config::run(cmd) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Cmd::Log { cmd } => return exit(log::run(cmd)),
         Cmd::Replay(args) => return exit(replay::replay(args)),
         Cmd::Rules(cmd) => {

@@ -22,6 +22,12 @@ use super::args::{parse_ring_bytes, RecordArgs};
 
 #[derive(Args)]
 pub struct RunArgs {
+    /// Read these options from a TOML file first (every key a flag name,
+    /// docs/config.md); flags given on the command line override it.
+    /// SIGHUP reloads the rules; other changes in the file need a restart
+    /// (the log says which).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Write every event as one JSON line to FILE, or to stdout with `-`
     /// (schema: docs/events.md).
     #[arg(long, value_name = "FILE|-")]
@@ -120,8 +126,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let state = Arc::new(AgentState::default());
     let rules = alerting.detector().rule_set().rules().len() as u64;
     state.rules_loaded(false, Some(rules));
-    let _reload =
-        reload_on_sighup(reloader, state.clone()).context("installing the SIGHUP handler")?;
+    let config_file = match &args.config {
+        Some(p) => Some(monitor_user::config::ConfigFile::load(p)?),
+        None => None,
+    };
+    let _reload = reload_on_sighup(reloader, state.clone(), config_file)
+        .context("installing the SIGHUP handler")?;
     // Before the sensor: /readyz says what is missing while probes attach.
     let listener = start_listener(args.listen, &state).await?;
     for line in status::feature_lines(&probe_features()) {
@@ -224,14 +234,35 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
 /// Reload the rules on every SIGHUP until the task is dropped; each
 /// outcome goes to the metrics.
+/// With a config file, says which of its changes wait for a restart.
 fn reload_on_sighup(
     reloader: Reloader,
     state: Arc<AgentState>,
+    mut config: Option<monitor_user::config::ConfigFile>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup())?;
     Ok(tokio::spawn(async move {
         while hup.recv().await.is_some() {
+            if let Some(old) = config.as_mut() {
+                match super::config::load_checked(&old.path) {
+                    Ok(new) => {
+                        for key in super::config::changed_keys(old, &new) {
+                            log::warn!(
+                                "{}: `{key}` changed: it cannot change while running; restart vigil to apply it",
+                                old.path.display()
+                            );
+                        }
+                        *old = new;
+                    }
+                    Err(errors) => {
+                        for e in errors {
+                            log::error!("{e}");
+                        }
+                        log::error!("config file has errors: keeping the running settings");
+                    }
+                }
+            }
             log::info!("SIGHUP: reloading rules");
             let r = reloader.reload_and_log();
             state.rules_loaded(true, r.map(|n| n as u64));

@@ -1,0 +1,191 @@
+//! The agent's HTTP endpoints, scraped by a real Prometheus.
+//!
+//! `vigil run --listen 127.0.0.1:PORT` serves `/healthz`, `/readyz` and
+//! `/metrics`; a Prometheus (Debian's package, started here on loopback
+//! with its own config and data directory) scrapes it every second. The test
+//! asks Prometheus's query API, not the agent, and sees vigil's counters
+//! move: execs on the host raise `vigil_events_total{kind="execve"}`, a
+//! shell exec'd into a container raises `vigil_alerts_total` for its rule,
+//! and SIGHUP counts a successful rules reload.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vigil_tests::http::{encode_query, free_port, get};
+use vigil_tests::podman::TempDir;
+use vigil_tests::{require, require_podman, require_vigil_binary, Agent, Container};
+
+/// A Prometheus server, killed (by pid) on drop.
+struct Prometheus {
+    child: Child,
+    addr: SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Prometheus {
+    fn start(dir: &std::path::Path, target: SocketAddr) -> Prometheus {
+        let port = free_port().unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+                 scrape_configs:\n  - job_name: vigil\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let log = dir.join("prometheus.log");
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(dir.join("prometheus.err")).unwrap())
+            .spawn()
+            .expect("start prometheus");
+        Prometheus {
+            child,
+            addr,
+            log: dir.join("prometheus.err"),
+        }
+    }
+
+    /// The instant-vector samples of `query`: (labels, value).
+    fn query(&self, query: &str) -> Vec<(Value, f64)> {
+        let path = format!("/api/v1/query?query={}", encode_query(query));
+        let Ok(r) = get(self.addr, &path) else {
+            return Vec::new();
+        };
+        let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+        v["data"]["result"]
+            .as_array()
+            .map(|rs| {
+                rs.iter()
+                    .map(|s| {
+                        let n = s["value"][1].as_str().and_then(|n| n.parse().ok());
+                        (s["metric"].clone(), n.unwrap_or(f64::NAN))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The sum of `query`'s samples, once it satisfies `pred` (else panics).
+    fn wait(&self, query: &str, timeout: Duration, pred: impl Fn(f64) -> bool) -> f64 {
+        let deadline = Instant::now() + timeout;
+        let mut last = Vec::new();
+        while Instant::now() < deadline {
+            last = self.query(query);
+            if !last.is_empty() {
+                let sum: f64 = last.iter().map(|(_, v)| v).sum();
+                if pred(sum) {
+                    return sum;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        panic!(
+            "Prometheus query `{query}` never satisfied the test within {timeout:?}; last result {last:?}; prometheus log tail:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn prometheus_scrapes_counters_that_move() {
+    if !require_podman()
+        || require_vigil_binary().is_none()
+        || !require(
+            Command::new("prometheus")
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success()),
+            "needs prometheus (`cargo xtask setup` installs Debian's package)",
+        )
+    {
+        return;
+    }
+    let dir = TempDir::new("vigil-metrics").unwrap();
+    let port = free_port().unwrap();
+    let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let agent = Agent::builder(["run", "--listen", &listen.to_string()])
+        .echo(false)
+        .start()
+        .expect("start vigil run");
+
+    // The agent's own answers first.
+    let ready = get(listen, "/readyz").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut ready = ready;
+    while ready.status != 200 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        ready = get(listen, "/readyz").unwrap();
+    }
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_eq!(get(listen, "/healthz").unwrap().status, 200);
+
+    let prom = Prometheus::start(dir.path(), listen);
+    prom.wait(r#"up{job="vigil"}"#, Duration::from_secs(60), |v| v == 1.0);
+    prom.wait(
+        r#"vigil_hooks{state="attached"}"#,
+        Duration::from_secs(10),
+        |v| v > 10.0,
+    );
+    prom.wait("vigil_rules_loaded", Duration::from_secs(10), |v| v > 10.0);
+    prom.wait(
+        "process_resident_memory_bytes",
+        Duration::from_secs(10),
+        |v| v > 1e6,
+    );
+    prom.wait("vigil_ready", Duration::from_secs(10), |v| v == 1.0);
+
+    // Execs on the host: the execve counter moves.
+    let q = r#"vigil_events_total{kind="execve"}"#;
+    let before = prom.wait(q, Duration::from_secs(10), |_| true);
+    for _ in 0..20 {
+        Command::new("/bin/true").status().unwrap();
+    }
+    prom.wait(q, Duration::from_secs(20), |v| v >= before + 20.0);
+
+    // An alert in a container: its rule's counter appears and moves.
+    let c = Container::start().expect("start a test container");
+    c.exec_ok(&["sh", "-c", "echo from-exec"]).unwrap();
+    let q = r#"vigil_alerts_total{rule="Shell in container exec session",priority!=""}"#;
+    let n = prom.wait(q, Duration::from_secs(20), |v| v >= 1.0);
+    c.exec_ok(&["sh", "-c", "echo again"]).unwrap();
+    prom.wait(q, Duration::from_secs(20), |v| v > n);
+
+    // SIGHUP: a successful reload is counted.
+    // SAFETY: kill on the agent's pid, which this test started.
+    assert_eq!(unsafe { libc::kill(agent.pid() as i32, libc::SIGHUP) }, 0);
+    prom.wait(
+        r#"vigil_rules_reloads_total{result="success"}"#,
+        Duration::from_secs(20),
+        |v| v >= 1.0,
+    );
+    prom.wait(
+        "vigil_rules_last_load_success",
+        Duration::from_secs(5),
+        |v| v == 1.0,
+    );
+    let stopped = agent.stop().expect("stop the agent");
+    assert!(stopped.status.success(), "{:?}", stopped.status);
+}
