@@ -291,7 +291,7 @@ impl Drop for PlayedPod {
 }
 
 /// The DaemonSet's pod template as a Pod (what kubelet would create), plus
-/// the ConfigMap it mounts. Changed only: kind and name, the recorder's
+/// the ConfigMaps it mounts. Changed only: kind and name, the recorder's
 /// hostPath points at a scratch directory, and `ports` go (podman would
 /// publish them on the host, which kubelet does not do; the test reaches
 /// the port inside the pod's network namespace instead).
@@ -326,7 +326,13 @@ fn pod_yaml(docs: &[Yaml], name: &str, state_dir: &Path) -> String {
         }
     }
     set(&mut pod, "spec", spec);
-    emit(&[doc(docs, "ConfigMap").clone(), pod])
+    let mut out: Vec<Yaml> = docs
+        .iter()
+        .filter(|d| d["kind"].as_str() == Some("ConfigMap"))
+        .cloned()
+        .collect();
+    out.push(pod);
+    emit(&out)
 }
 
 fn podman(args: &[&str]) -> String {

@@ -263,6 +263,18 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_config_files_check() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for f in [
+            "deploy/kubernetes/config/vigil.toml",
+            "docs/vigil.example.toml",
+        ] {
+            let c = load_checked(&root.join(f)).unwrap_or_else(|e| panic!("{f}: {e:?}"));
+            assert!(!c.settings.is_empty(), "{f}");
+        }
+    }
+
+    #[test]
     fn other_commands_pass_unchanged() {
         let argv: Vec<OsString> = ["vigil", "rules", "check", "--config", "x"]
             .into_iter()

@@ -82,6 +82,10 @@ enum Cmd {
 
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // What vigil writes (alerts, events, recorder segments, baselines) holds
+    // command lines and paths: files 0600, directories 0700, whoever runs it.
+    // SAFETY: umask has no preconditions and cannot fail.
+    unsafe { libc::umask(0o077) };
     let argv = match config::expand_args(std::env::args_os().collect()) {
         Ok(argv) => argv,
         Err(errors) => {

@@ -53,9 +53,42 @@ pub fn hook_lines(hooks: &[HookStatus]) -> Vec<String> {
         .collect()
 }
 
-/// Host facts: cgroup layout and where container metadata comes from.
+/// The inode of the initial (host) PID namespace: fixed by the kernel
+/// (`PROC_PID_INIT_INO`), so a container can tell whether it shares it.
+const HOST_PID_NS_INO: u64 = 0xEFFF_FFFC;
+
+/// Whether this process sees the host's processes (in a container:
+/// `hostPID: true` / `--pid=host`).
+fn pid_namespace_line() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let what = match std::fs::metadata("/proc/self/ns/pid") {
+        Ok(m) if m.ino() == HOST_PID_NS_INO => "host (every process visible in /proc)".to_string(),
+        Ok(m) => format!(
+            "private (inode {}): only this container's processes are visible; \
+             run with hostPID (--pid=host) to see the host's",
+            m.ino()
+        ),
+        Err(e) => format!("unknown ({e})"),
+    };
+    format!("{:<22} {what}", "PID namespace")
+}
+
+/// Host facts: PID namespace, tracefs, cgroup layout and where container
+/// metadata comes from (what `vigil probe` in the image can see).
 pub fn host_lines() -> Vec<String> {
-    let mut lines = Vec::new();
+    let tracefs = Path::new("/sys/kernel/tracing/events/syscalls");
+    let mut lines = vec![
+        pid_namespace_line(),
+        format!(
+            "{:<22} {}",
+            "tracefs",
+            if tracefs.is_dir() {
+                "/sys/kernel/tracing (syscall events present)"
+            } else {
+                "/sys/kernel/tracing has no events: mount tracefs there (in a container: a hostPath)"
+            }
+        ),
+    ];
     match monitor_user::enrich::containers::find_cgroup2_root() {
         Ok(root) => {
             let mode = if root == Path::new("/sys/fs/cgroup") {
