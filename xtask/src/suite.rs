@@ -1,6 +1,7 @@
 //! `cargo xtask test`: every test stage in order, then one summary line.
 //!
-//! Stages: build the release agent, the workspace tests (unit tests and the
+//! Stages: build the release agent, the container image (`cargo xtask
+//! image`, for the deploy test), the workspace tests (unit tests and the
 //! root integration tests in tests/tests/, which drive target/release/vigil
 //! and real containers), the VM test, and a short run of each fuzz target.
 //! A failed stage does not stop the later ones; the summary counts stages
@@ -54,6 +55,11 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
     let mut stages = Vec::new();
     stage(&mut stages, "build release agent", || {
         crate::agent::build(root)?;
+        Ok(Outcome::Passed)
+    });
+    // The deploy test runs the DaemonSet's pod from this image.
+    stage(&mut stages, "container image", || {
+        crate::image::run(root, &crate::image::ImageArgs { tag: None })?;
         Ok(Outcome::Passed)
     });
     stage(&mut stages, "workspace tests", || {

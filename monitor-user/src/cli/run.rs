@@ -271,7 +271,6 @@ fn reload_on_sighup(
 }
 
 /// Completes on SIGINT or SIGTERM.
-
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let term = signal(SignalKind::terminate());
