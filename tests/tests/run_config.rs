@@ -34,14 +34,27 @@ fn a_bad_config_fails_before_anything_starts() {
     }
     let dir = TempDir::new("vigil-config").unwrap();
     let f = dir.path().join("vigil.toml");
-    std::fs::write(&f, "listen = \"127.0.0.1:1\"\nstats-interval = \"soon\"\nbogus = true\n").unwrap();
+    std::fs::write(
+        &f,
+        "listen = \"127.0.0.1:1\"\nstats-interval = \"soon\"\nbogus = true\n",
+    )
+    .unwrap();
     let file = f.display().to_string();
     let out = vigil(&["run", "--config", &file]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains(&format!("{file}:2:1: `stats-interval`")), "{stderr}");
-    assert!(stderr.contains(&format!("{file}:3:1: unknown option `bogus`")), "{stderr}");
-    assert!(!stderr.contains("hooks attached") && !stderr.contains("BTF"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}:2:1: `stats-interval`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}:3:1: unknown option `bogus`")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hooks attached") && !stderr.contains("BTF"),
+        "{stderr}"
+    );
 
     let out = vigil(&["config", "check", &file]);
     assert!(!out.status.success());
@@ -53,10 +66,17 @@ fn a_bad_config_fails_before_anything_starts() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with(&format!("{file}:")), "{stderr}");
 
-    for shipped in ["deploy/kubernetes/config/vigil.toml", "docs/vigil.example.toml"] {
+    for shipped in [
+        "deploy/kubernetes/config/vigil.toml",
+        "docs/vigil.example.toml",
+    ] {
         let p = paths::workspace_root().join(shipped);
         let out = vigil(&["config", "check", p.to_str().unwrap()]);
-        assert!(out.status.success(), "{shipped}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{shipped}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -82,17 +102,30 @@ fn runs_from_a_config_file_and_writes_private_files() {
     );
     std::fs::write(&cfg, &text).unwrap();
     // The command line overrides the file's stats interval.
-    let agent = Agent::builder(["run", "--config", cfg.to_str().unwrap(), "--stats-interval", "1"])
-        .echo(false)
-        .start()
-        .expect("start vigil run --config");
+    let agent = Agent::builder([
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--stats-interval",
+        "1",
+    ])
+    .echo(false)
+    .start()
+    .expect("start vigil run --config");
     let ready = get(format!("127.0.0.1:{port}").parse().unwrap(), "/healthz").unwrap();
     assert_eq!(ready.status, 200, "the file's listen address is used");
     let stats = agent.wait_stderr(Duration::from_secs(10), |l| l.contains(" stats {"));
-    assert!(stats.is_some(), "--stats-interval 1 overrides the file's 3600");
+    assert!(
+        stats.is_some(),
+        "--stats-interval 1 overrides the file's 3600"
+    );
 
     // A change that cannot apply live is named on SIGHUP.
-    std::fs::write(&cfg, text.replace("stats-interval = 3600", "stats-interval = 30")).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("stats-interval = 3600", "stats-interval = 30"),
+    )
+    .unwrap();
     // SAFETY: kill on the agent's pid, which this test started.
     assert_eq!(unsafe { libc::kill(agent.pid() as i32, libc::SIGHUP) }, 0);
     let warned = agent.wait_stderr(Duration::from_secs(10), |l| {

@@ -31,7 +31,7 @@ use tokio::io::AsyncWrite;
 use crate::enrich::Enricher;
 use crate::event::Clock;
 use crate::pipeline::alerts::Alerting;
-use crate::serve::state::{AgentState, Snapshot};
+use crate::serve::state::AgentState;
 use crate::sink::recorder::EventRecorder;
 use crate::stage::baselines::BaselineStage;
 use crate::stage::resources::ResourceStage;
@@ -39,8 +39,8 @@ use crate::stage::resources::ResourceStage;
 pub use crate::sensor::{RecordSource, SensorStats};
 pub use error::PipelineError;
 pub use fanout::Outputs;
-use stats::log_stats;
 pub use stats::stats_json;
+use stats::{log_stats, publish};
 
 /// Pipeline settings and state it takes over.
 pub struct Config {
@@ -228,33 +228,6 @@ where
         ended_by,
         recorder,
     })
-}
-
-/// The loop is alive and the ring was polled; about once a second, the
-/// counters go to the HTTP listener.
-fn publish<W: AsyncWrite + Unpin + ?Sized>(
-    state: &AgentState,
-    last: &mut Option<Instant>,
-    now: Instant,
-    stats: impl FnOnce() -> SensorStats,
-    per_slot: &[u64],
-    out: &Outputs<'_, W>,
-) {
-    state.beat();
-    state.polled();
-    if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
-        return;
-    }
-    *last = Some(now);
-    let mut snap = Snapshot::from_pipeline(&stats(), per_slot, out.recorder_stats().as_ref());
-    if let Some(a) = out.alerting() {
-        snap.alerts = a
-            .written_by_rule()
-            .map(|(r, p, n)| (r.to_string(), p.to_string(), n))
-            .collect();
-        snap.alerts_suppressed = a.suppressed();
-    }
-    state.publish(snap);
 }
 
 fn save_baselines(b: Option<&mut BaselineStage>) {

@@ -2,12 +2,21 @@
 //! `stats {json}` with the sensor's record and drop counters, and the
 //! alert and recorder counters when those outputs run. Built from typed
 //! values with serde; the shape is documented in docs/events.md.
+//!
+//! The same counters go to the HTTP listener's state ([`publish`]) about
+//! once a second, for `/metrics`.
 
 use monitor_common::EventKind;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWrite;
+
 use super::alerts::AlertStats;
+use super::fanout::Outputs;
 use crate::sensor::SensorStats;
+use crate::serve::state::{AgentState, Snapshot};
 
 /// One `stats` line.
 #[derive(serde::Serialize)]
@@ -108,4 +117,31 @@ pub fn log_stats(
 /// `{"records":N,"events":N,"malformed":N,"kernel_drops":{"execve":N,...},"total_drops":N}`.
 pub fn stats_json(stats: &SensorStats, events: u64) -> String {
     StatsLine::new(stats, events).to_json()
+}
+
+/// The loop is alive and the ring was polled; about once a second, the
+/// counters go to the HTTP listener.
+pub(super) fn publish<W: AsyncWrite + Unpin + ?Sized>(
+    state: &AgentState,
+    last: &mut Option<Instant>,
+    now: Instant,
+    stats: impl FnOnce() -> SensorStats,
+    per_slot: &[u64],
+    out: &Outputs<'_, W>,
+) {
+    state.beat();
+    state.polled();
+    if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+        return;
+    }
+    *last = Some(now);
+    let mut snap = Snapshot::from_pipeline(&stats(), per_slot, out.recorder_stats().as_ref());
+    if let Some(a) = out.alerting() {
+        snap.alerts = a
+            .written_by_rule()
+            .map(|(r, p, n)| (r.to_string(), p.to_string(), n))
+            .collect();
+        snap.alerts_suppressed = a.suppressed();
+    }
+    state.publish(snap);
 }
