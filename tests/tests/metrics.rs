@@ -6,7 +6,8 @@
 //! asks Prometheus's query API, not the agent, and sees vigil's counters
 //! move: execs on the host raise `vigil_events_total{kind="execve"}`, a
 //! shell exec'd into a container raises `vigil_alerts_total` for its rule,
-//! and SIGHUP counts a successful rules reload.
+//! and SIGHUP counts a successful rules reload. Gauges (hooks, rules, ring
+//! buffer, the agent's memory) are there with plausible values.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -156,6 +157,13 @@ fn prometheus_scrapes_counters_that_move() {
         |v| v > 1e6,
     );
     prom.wait("vigil_ready", Duration::from_secs(10), |v| v == 1.0);
+    // The default 16 MiB ring buffer, read from the map's own positions.
+    prom.wait("vigil_ring_buffer_size_bytes", Duration::from_secs(10), |v| {
+        v == f64::from(16u32 << 20)
+    });
+    prom.wait("vigil_ring_buffer_used_bytes", Duration::from_secs(10), |v| {
+        (0.0..f64::from(16u32 << 20)).contains(&v)
+    });
 
     // Execs on the host: the execve counter moves.
     let q = r#"vigil_events_total{kind="execve"}"#;

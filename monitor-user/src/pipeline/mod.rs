@@ -193,12 +193,12 @@ where
                     last_maintain = now;
                 }
                 if let Some(st) = &state {
-                    publish(st, &mut last_publish, now, || source.stats(), &per_slot, &out);
+                    publish(st, &mut last_publish, now, source, &per_slot, &out);
                 }
             }
             _ = beat.tick(), if state.is_some() => {
                 if let Some(st) = &state {
-                    publish(st, &mut last_publish, Instant::now(), || source.stats(), &per_slot, &out);
+                    publish(st, &mut last_publish, Instant::now(), source, &per_slot, &out);
                 }
             }
         }

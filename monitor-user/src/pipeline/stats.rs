@@ -16,7 +16,7 @@ use tokio::io::AsyncWrite;
 use super::alerts::AlertStats;
 use super::fanout::Outputs;
 use crate::sensor::SensorStats;
-use crate::serve::state::{AgentState, Snapshot};
+use crate::serve::state::{AgentState, RingFill, Snapshot};
 
 /// One `stats` line.
 #[derive(serde::Serialize)]
@@ -125,7 +125,7 @@ pub(super) fn publish<W: AsyncWrite + Unpin + ?Sized>(
     state: &AgentState,
     last: &mut Option<Instant>,
     now: Instant,
-    stats: impl FnOnce() -> SensorStats,
+    source: &impl crate::sensor::RecordSource,
     per_slot: &[u64],
     out: &Outputs<'_, W>,
 ) {
@@ -135,7 +135,12 @@ pub(super) fn publish<W: AsyncWrite + Unpin + ?Sized>(
         return;
     }
     *last = Some(now);
-    let mut snap = Snapshot::from_pipeline(&stats(), per_slot, out.recorder_stats().as_ref());
+    let mut snap =
+        Snapshot::from_pipeline(&source.stats(), per_slot, out.recorder_stats().as_ref());
+    snap.ring = source.ring_fill().map(|(used_bytes, size_bytes)| RingFill {
+        used_bytes,
+        size_bytes,
+    });
     if let Some(a) = out.alerting() {
         snap.alerts = a
             .written_by_rule()

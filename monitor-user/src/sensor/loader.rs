@@ -17,6 +17,7 @@ use monitor_common::names::programs as P;
 use monitor_common::{names, CgroupCounters, EventKind, SyscallId};
 
 use super::btf::Btf;
+use super::fill::Fill;
 use super::links::Links;
 use super::ring::Reader;
 use super::{offsets, HookStatus, LifecycleHooks, SensorConfig, SensorError};
@@ -118,6 +119,7 @@ pub(crate) const FD_SYSCALLS: &[&str] = &[
 pub(crate) struct Loaded {
     pub ebpf: Ebpf,
     pub links: Links,
+    pub fill: Option<Fill>,
     pub hooks: Vec<HookStatus>,
     pub reader: Reader,
     pub drops: Drops,
@@ -271,9 +273,17 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         })?;
     let counters =
         PerCpuHashMap::try_from(counters).map_err(|e| map_err(names::CGROUP_COUNTERS, e))?;
+    let fill = match Fill::map(&ring, u64::from(cfg.ring_bytes)) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            log::warn!("ring-buffer fill not measurable (mapping its positions: {e})");
+            None
+        }
+    };
     Ok(Loaded {
         ebpf,
         links,
+        fill,
         hooks,
         reader: Reader::new(ring),
         drops: Drops(drops),

@@ -27,6 +27,7 @@
 pub mod bench_hook;
 pub mod btf;
 pub mod features;
+mod fill;
 mod filter;
 mod links;
 mod loader;
@@ -138,6 +139,7 @@ pub struct Sensor {
     reader: ring::Reader,
     drops: loader::Drops,
     counters: loader::CgroupCounterMap,
+    fill: Option<fill::Fill>,
     // Dropped first: detaches every hook, in parallel.
     _links: links::Links,
     // Keeps programs and maps alive; dropped last.
@@ -159,6 +161,7 @@ impl Sensor {
             reader: loaded.reader,
             drops: loaded.drops,
             counters: loaded.counters,
+            fill: loaded.fill,
             _links: loaded.links,
             _ebpf: loaded.ebpf,
         })
@@ -223,6 +226,10 @@ impl RecordSource for Sensor {
 
     fn stats(&self) -> SensorStats {
         Sensor::stats(self)
+    }
+
+    fn ring_fill(&self) -> Option<(u64, u64)> {
+        self.fill.as_ref().map(|f| f.used())
     }
 
     fn cgroup_counters(&self) -> Option<Vec<(u64, CgroupCounters)>> {

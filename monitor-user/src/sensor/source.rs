@@ -19,6 +19,11 @@ use super::SensorStats;
 pub trait RecordSource {
     async fn read_batch(&mut self, out: &mut Vec<Record>) -> io::Result<()>;
     fn stats(&self) -> SensorStats;
+    /// Bytes waiting in the kernel's buffer and its size, for a source
+    /// that can tell; `None` otherwise.
+    fn ring_fill(&self) -> Option<(u64, u64)> {
+        None
+    }
     /// The kernel's per-cgroup totals (cgroup v2 id → counters), for a
     /// source that counts them; `None` otherwise.
     fn cgroup_counters(&self) -> Option<Vec<(u64, monitor_common::CgroupCounters)>> {
