@@ -452,6 +452,23 @@ fn daemonset_pod_runs_under_podman_kube_play() {
     let health = vigil_tests::http::get_in_netns(pid, addr, "/healthz").unwrap();
     assert_eq!(health.status, 200, "{}", health.body);
 
+    // `vigil probe` in the pod says what it can see from there.
+    let probe = podman(&["exec", &ctr, "/usr/bin/vigil", "probe"]);
+    for want in [
+        "syscall tracepoints    yes",
+        "(syscall events present)",
+        "cgroup v2              /sys/fs/cgroup",
+        "PID namespace",
+    ] {
+        assert!(
+            probe.contains(want),
+            "`vigil probe` in the pod lacks {want:?}:\n{probe}"
+        );
+    }
+    if podman_honours_host_pid() {
+        assert!(probe.contains("PID namespace          host"), "{probe}");
+    }
+
     // An attack in another container shows up in the pod's output.
     let c = Container::start().expect("start a test container");
     let out = c.exec_ok(&["sh", "-c", "echo from-exec"]).unwrap();
