@@ -492,6 +492,42 @@ fn daemonset_pod_runs_under_podman_kube_play() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+
+    // Its metrics count that alert; the recorder writes to the hostPath,
+    // privately.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = vigil_tests::http::get_in_netns(pid, addr, "/metrics").unwrap();
+        if m.body.lines().any(|l| {
+            l.starts_with(&format!("vigil_alerts_total{{rule=\"{rule}\"")) && !l.ends_with(" 0")
+        }) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no alert counted in:\n{}",
+            m.body
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let rec = state.join("record");
+    let mode = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(mode(&rec), 0o700, "{}", rec.display());
+    let files: Vec<PathBuf> = std::fs::read_dir(&rec)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(
+        !files.is_empty(),
+        "the recorder wrote nothing to the hostPath"
+    );
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
 }
 
 /// podman kube play honours `hostPID` from 4.5 on.
