@@ -27,7 +27,7 @@ unsafe impl Sync for Fill {}
 impl Fill {
     /// Maps the position pages of the ring buffer `map` of `size` bytes.
     pub fn map(map: &impl AsFd, size: u64) -> std::io::Result<Fill> {
-        let page = super::loader::page_size();
+        let page = super::page_size();
         use std::os::fd::AsRawFd;
         // SAFETY: a fresh read-only shared mapping of a valid map fd; the
         // result is checked before use and unmapped on drop.
