@@ -123,12 +123,12 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
             .map_or_else(Vec::new, |a| a.detector().rules().fields_used())
     }
 
-    /// The alert counters (written, throttled).
     /// Detection and its alert output, when detecting.
     pub fn alerting(&self) -> Option<&Alerting> {
         self.alerting.as_ref()
     }
 
+    /// The alert counters (written, throttled).
     pub fn alert_stats(&self) -> Option<AlertStats> {
         self.alerting.as_ref().map(|a| a.stats())
     }

@@ -6,11 +6,10 @@
 //! The same counters go to the HTTP listener's state ([`publish`]) about
 //! once a second, for `/metrics`.
 
-use monitor_common::EventKind;
-use serde::ser::{Serialize, SerializeMap, Serializer};
-
 use std::time::{Duration, Instant};
 
+use monitor_common::EventKind;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use tokio::io::AsyncWrite;
 
 use super::alerts::AlertStats;
