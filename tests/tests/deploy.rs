@@ -5,7 +5,10 @@
 //! `podman kube play` with its securityContext, mounts and namespaces as
 //! written: the agent in the image becomes ready, its readiness probe
 //! answers, and a shell exec'd in another container raises an alert, with
-//! that container's id, in the pod's output.
+//! that container's id, in the pod's output. podman 4.3 ignores `hostPID`
+//! in kube play, so the same container also runs through `podman run` with
+//! every field of the template translated (`--pid=host` included) and must
+//! pass the same checks.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -432,8 +435,15 @@ fn daemonset_pod_runs_under_podman_kube_play() {
         ],
         "effective capabilities"
     );
-    let pid: u32 = i["State"]["Pid"].as_u64().expect("running") as u32;
+    check_agent(&ctr, pid, &state, podman_honours_host_pid());
+}
 
+/// The agent in container `ctr` (process `pid`) works as deployed: its
+/// readiness probe answers inside its network namespace, `vigil probe`
+/// there sees what it needs, an attack in another container raises an alert
+/// in its output with that container's id, its metrics count the alert, and
+/// the recorder writes 0600 files in a 0700 directory under `state`.
+fn check_agent(ctr: &str, pid: u32, state: &Path, host_pid: bool) {
     // Its readiness probe answers, inside the pod's network namespace.
     let addr = format!("127.0.0.1:{PORT}").parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -441,7 +451,7 @@ fn daemonset_pod_runs_under_podman_kube_play() {
         match vigil_tests::http::get_in_netns(pid, addr, "/readyz") {
             Ok(r) if r.status == 200 => break r,
             _ if Instant::now() > deadline => {
-                panic!("/readyz never answered 200; pod logs:\n{}", logs(&ctr))
+                panic!("/readyz never answered 200; pod logs:\n{}", logs(ctr))
             }
             _ => std::thread::sleep(Duration::from_millis(500)),
         }
@@ -453,7 +463,7 @@ fn daemonset_pod_runs_under_podman_kube_play() {
     assert_eq!(health.status, 200, "{}", health.body);
 
     // `vigil probe` in the pod says what it can see from there.
-    let probe = podman(&["exec", &ctr, "/usr/bin/vigil", "probe"]);
+    let probe = podman(&["exec", ctr, "/usr/bin/vigil", "probe"]);
     for want in [
         "syscall tracepoints    yes",
         "(syscall events present)",
@@ -465,7 +475,7 @@ fn daemonset_pod_runs_under_podman_kube_play() {
             "`vigil probe` in the pod lacks {want:?}:\n{probe}"
         );
     }
-    if podman_honours_host_pid() {
+    if host_pid {
         assert!(probe.contains("PID namespace          host"), "{probe}");
     }
 
@@ -476,7 +486,7 @@ fn daemonset_pod_runs_under_podman_kube_play() {
     let rule = "Shell in container exec session";
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let text = logs(&ctr);
+        let text = logs(ctr);
         let hit = text
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -528,6 +538,170 @@ fn daemonset_pod_runs_under_podman_kube_play() {
     for f in &files {
         assert_eq!(mode(f), 0o600, "{}", f.display());
     }
+}
+
+/// A container started by `podman run`, removed on drop.
+struct RunContainer(String);
+
+impl Drop for RunContainer {
+    fn drop(&mut self) {
+        let _ = Command::new("podman")
+            .args(["rm", "--force", "--time", "30", &self.0])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// `podman run` arguments for the DaemonSet's container, translated field
+/// by field from the pod template: namespaces, securityContext, env,
+/// memory limit, every volume mount (hostPaths as written except the
+/// recorder's, which goes to `state`; ConfigMaps as files under `cm_dir`),
+/// the image and its args. Fields podman has no flag for (probes,
+/// tolerations, priority) are the kubelet's, not the container's.
+fn podman_run_args(docs: &[Yaml], name: &str, state: &Path, cm_dir: &Path) -> Vec<String> {
+    let spec = &doc(docs, "DaemonSet")["spec"]["template"]["spec"];
+    let c = &spec["containers"][0];
+    let sc = &c["securityContext"];
+    let mut a: Vec<String> = [
+        "run",
+        "--detach",
+        "--name",
+        name,
+        "--log-driver",
+        "k8s-file",
+    ]
+    .map(String::from)
+    .to_vec();
+    if spec["hostPID"].as_bool() == Some(true) {
+        a.push("--pid=host".into());
+    }
+    if spec["hostNetwork"].as_bool() != Some(true) {
+        a.push("--network=none".into());
+    }
+    assert_ne!(sc["privileged"].as_bool(), Some(true));
+    if sc["readOnlyRootFilesystem"].as_bool() == Some(true) {
+        a.extend(["--read-only".into(), "--read-only-tmpfs=false".into()]);
+    }
+    if sc["allowPrivilegeEscalation"].as_bool() == Some(false) {
+        a.push("--security-opt=no-new-privileges".into());
+    }
+    if sc["seccompProfile"]["type"].as_str() == Some("Unconfined") {
+        a.push("--security-opt=seccomp=unconfined".into());
+    }
+    if let Some(uid) = sc["runAsUser"].as_i64() {
+        a.push(format!(
+            "--user={uid}:{}",
+            sc["runAsGroup"].as_i64().unwrap_or(uid)
+        ));
+    }
+    for cap in sc["capabilities"]["drop"].as_vec().unwrap() {
+        a.push(format!("--cap-drop={}", cap.as_str().unwrap()));
+    }
+    for cap in sc["capabilities"]["add"].as_vec().unwrap() {
+        a.push(format!("--cap-add={}", cap.as_str().unwrap()));
+    }
+    for e in c["env"].as_vec().into_iter().flatten() {
+        a.push(format!(
+            "--env={}={}",
+            e["name"].as_str().unwrap(),
+            e["value"].as_str().unwrap()
+        ));
+    }
+    if let Some(mem) = c["resources"]["limits"]["memory"].as_str() {
+        a.push(format!(
+            "--memory={}",
+            mem.replace("Mi", "m").replace("Gi", "g")
+        ));
+    }
+    let volumes = spec["volumes"].as_vec().unwrap();
+    for m in c["volumeMounts"].as_vec().unwrap() {
+        let vname = m["name"].as_str().unwrap();
+        let v = volumes
+            .iter()
+            .find(|v| v["name"].as_str() == Some(vname))
+            .unwrap();
+        let src = if vname == "state" {
+            state.to_path_buf()
+        } else if let Some(p) = v["hostPath"]["path"].as_str() {
+            PathBuf::from(p)
+        } else {
+            let cm_name = v["configMap"]["name"]
+                .as_str()
+                .expect("hostPath or configMap");
+            let cm = docs
+                .iter()
+                .find(|d| {
+                    d["kind"].as_str() == Some("ConfigMap")
+                        && d["metadata"]["name"].as_str() == Some(cm_name)
+                })
+                .unwrap();
+            let dir = cm_dir.join(cm_name);
+            std::fs::create_dir_all(&dir).unwrap();
+            for (k, val) in cm["data"].as_hash().unwrap() {
+                std::fs::write(dir.join(k.as_str().unwrap()), val.as_str().unwrap()).unwrap();
+            }
+            dir
+        };
+        std::fs::create_dir_all(&src).ok();
+        let mut opts = vec![if m["readOnly"].as_bool() == Some(true) {
+            "ro"
+        } else {
+            "rw"
+        }];
+        if m["mountPropagation"].as_str() == Some("HostToContainer") {
+            opts.push("rslave");
+        }
+        a.push(format!(
+            "--volume={}:{}:{}",
+            src.display(),
+            m["mountPath"].as_str().unwrap(),
+            opts.join(",")
+        ));
+    }
+    a.push(c["image"].as_str().unwrap().into());
+    a.extend(
+        c["args"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string()),
+    );
+    a
+}
+
+/// Where podman kube play cannot (hostPID before podman 4.5), the same
+/// container with every field of the template applied by `podman run`:
+/// with the host's PID namespace the manifest's privileges still suffice.
+#[test]
+fn daemonset_container_runs_with_host_pid_under_podman_run() {
+    if !require_podman() || !can_render() {
+        return;
+    }
+    let has_image = works("podman", &["image", "exists", IMAGE]);
+    if !require(
+        has_image,
+        &format!("needs the image {IMAGE} (`cargo xtask image`)"),
+    ) {
+        return;
+    }
+    let (_, docs) = rendered();
+    let dir = TempDir::new("vigil-run-pod").unwrap();
+    let state = dir.path().join("state");
+    let name = format!("vigil-deploy-run-{}", std::process::id());
+    let args = podman_run_args(&docs, &name, &state, &dir.path().join("configmaps"));
+    assert!(args.contains(&"--pid=host".to_string()), "{args:?}");
+    let _c = RunContainer(name.clone());
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    podman(&argv);
+    let inspect: Value = serde_json::from_str(&podman(&["inspect", &name])).unwrap();
+    let pid = inspect[0]["State"]["Pid"].as_u64().expect("running") as u32;
+    let ns = |p: u32, kind: &str| std::fs::read_link(format!("/proc/{p}/ns/{kind}")).ok();
+    let me = std::process::id();
+    assert_eq!(ns(pid, "pid"), ns(me, "pid"), "hostPID");
+    assert_ne!(ns(pid, "net"), ns(me, "net"), "no host network");
+    check_agent(&name, pid, &state, true);
 }
 
 /// podman kube play honours `hostPID` from 4.5 on.
