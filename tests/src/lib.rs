@@ -8,7 +8,8 @@
 //! reading its logs ([`agent`], [`logline`]), and building a local busybox
 //! image and running containers from it ([`podman`]), the static `vigil-actions`
 //! helper and its image ([`actions`]), and tailing `--events` files ([`events`]), and plain HTTP GETs, also from
-//! inside a pod's network namespace ([`http`]). Everything a test
+//! inside a pod's network namespace ([`http`]), and the deploy/ manifests
+//! rendered and turned into podman pods or containers ([`kube`]). Everything a test
 //! starts is undone by a Drop guard, also when the test panics.
 
 pub mod actions;
@@ -16,6 +17,7 @@ pub mod agent;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod kube;
 pub mod logline;
 pub mod paths;
 pub mod podman;
