@@ -31,12 +31,14 @@ pub fn rendered() -> (String, Vec<Yaml>) {
     (text, docs)
 }
 
+/// The first document of `kind`.
 pub fn doc<'a>(docs: &'a [Yaml], kind: &str) -> &'a Yaml {
     docs.iter()
         .find(|d| d["kind"].as_str() == Some(kind))
         .unwrap_or_else(|| panic!("no {kind} in the rendered base"))
 }
 
+/// Documents back to one multi-document YAML text.
 pub fn emit(docs: &[Yaml]) -> String {
     let mut out = String::new();
     for d in docs {
@@ -54,6 +56,7 @@ pub fn set(y: &mut Yaml, key: &str, value: Yaml) {
     h.insert(Yaml::String(key.into()), value);
 }
 
+/// `y[key]`, mutably; panics if absent.
 pub fn get_mut<'a>(y: &'a mut Yaml, key: &str) -> &'a mut Yaml {
     let Yaml::Hash(h) = y else {
         panic!("not a mapping: {y:?}")
