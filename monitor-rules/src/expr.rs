@@ -11,6 +11,7 @@ use memchr::memmem::Finder;
 use regex::Regex;
 
 use crate::field::{Field, FieldId};
+use crate::parse::Xform;
 use crate::value::{FieldSource, Value};
 
 /// Hashing for the engine's sets and indexes: foldhash, fast on short
@@ -132,10 +133,22 @@ pub(crate) enum Test {
         n: Option<NumPred>,
         negate: bool,
     },
-    /// `field op val(other)`.
+    /// `field op val(other)` (or a transformed `other`).
     FieldCmp {
         other: Field,
         op: crate::parse::Op,
+        /// Transformers on `other`, innermost first (usually none).
+        other_xf: Box<[Xform]>,
+    },
+    /// The field's value goes through transformers, then `inner`.
+    Xform {
+        xf: Box<[Xform]>,
+        inner: Box<Test>,
+    },
+    /// Network fields (`fd.snet`): the address is in one of the networks.
+    Net {
+        nets: Box<[ipnet::IpNet]>,
+        negate: bool,
     },
     /// List field: every element is in the set (and there is at least one).
     ListIn(StrSet),
@@ -216,6 +229,8 @@ impl Expr {
                     Test::Str { pred, .. } => pred.cost(),
                     Test::Dyn { s, .. } => s.as_ref().map_or(2, StrPred::cost),
                     Test::ListIn(_) | Test::ListIntersects(_) | Test::FieldCmp { .. } => 8,
+                    Test::Net { .. } => 6,
+                    Test::Xform { .. } => 12,
                 }
             }
         }
@@ -486,7 +501,13 @@ impl Check {
             ev.get(&self.field)
         };
         let Some(v) = v else { return false };
-        match &self.test {
+        self.test.eval(v, ev)
+    }
+}
+
+impl Test {
+    fn eval<E: FieldSource + ?Sized>(&self, v: Value<'_>, ev: &E) -> bool {
+        match self {
             Test::Exists => true,
             Test::Str { pred, negate } => {
                 let hit = match v {
@@ -544,16 +565,36 @@ impl Check {
                 };
                 hit != *negate
             }
-            Test::FieldCmp { other, op } => {
+            Test::FieldCmp {
+                other,
+                op,
+                other_xf,
+            } => {
                 let w = if other.id == FieldId::EvtType {
                     Some(Value::Str(ev.evt_type()))
                 } else {
                     ev.get(other)
                 };
                 match w {
-                    Some(w) => field_cmp(v, w, *op),
+                    Some(w) if other_xf.is_empty() => field_cmp(v, w, *op),
+                    Some(w) => match crate::transform::apply(other_xf, w) {
+                        Some(t) => field_cmp(v, t.value(), *op),
+                        None => false,
+                    },
                     None => false,
                 }
+            }
+            Test::Xform { xf, inner } => match crate::transform::apply(xf, v) {
+                Some(t) => inner.eval(t.value(), ev),
+                None => false,
+            },
+            Test::Net { nets, negate } => {
+                let hit = match v {
+                    Value::Str(s) => crate::net::in_any(nets, s),
+                    Value::List(l) => l.iter().any(|s| crate::net::in_any(nets, s)),
+                    Value::Num(_) | Value::Bool(_) => false,
+                };
+                hit != *negate
             }
             Test::ListIn(set) => match v {
                 Value::List(l) => !l.is_empty() && l.iter().all(|x| set.contains(x)),

@@ -16,6 +16,9 @@ pub enum FieldType {
     StrList,
     /// Syscall arguments: a number or a string depending on the event.
     Dyn,
+    /// An IP address (given as text) compared with CIDR networks
+    /// (`fd.snet in (10.0.0.0/8)`).
+    Net,
 }
 
 impl fmt::Display for FieldType {
@@ -26,6 +29,7 @@ impl fmt::Display for FieldType {
             FieldType::Bool => "boolean",
             FieldType::StrList => "list",
             FieldType::Dyn => "argument",
+            FieldType::Net => "network",
         })
     }
 }
@@ -102,6 +106,24 @@ pub enum FieldId {
     FdSport,
     FdRip,
     FdRport,
+    /// Either end's address (vigil: the peer, the only end it knows).
+    FdIp,
+    /// Either end's port (vigil: the peer's).
+    FdPort,
+    /// Network fields ([`FieldType::Net`]): the agent gives the address as
+    /// text (or a list for `fd.net`); conditions compare it with CIDRs.
+    FdNet,
+    FdCnet,
+    FdSnet,
+    FdLnet,
+    FdRnet,
+    /// `fd.name` as the process passed it, before normalisation.
+    FdNameraw,
+    /// Nanoseconds since the process started.
+    ProcDuration,
+    /// Capability names (`CAP_SYS_ADMIN CAP_NET_RAW ...`), space separated.
+    ThreadCapEffective,
+    ThreadCapPermitted,
     /// vigil: `fd.name` is under `/proc/<pid>/` of a process other than the caller.
     FdProcIsOther,
     /// vigil: the target of kill/tkill/tgkill/ptrace is the vigil agent.
@@ -208,6 +230,17 @@ defs! {
     "fd.sport" => FdSport, Num, None;
     "fd.rip" => FdRip, Str, None;
     "fd.rport" => FdRport, Num, None;
+    "fd.ip" => FdIp, Str, None;
+    "fd.port" => FdPort, Num, None;
+    "fd.net" => FdNet, Net, None;
+    "fd.cnet" => FdCnet, Net, None;
+    "fd.snet" => FdSnet, Net, None;
+    "fd.lnet" => FdLnet, Net, None;
+    "fd.rnet" => FdRnet, Net, None;
+    "fd.nameraw" => FdNameraw, Str, None;
+    "proc.duration" => ProcDuration, Num, None;
+    "thread.cap_effective" => ThreadCapEffective, Str, None;
+    "thread.cap_permitted" => ThreadCapPermitted, Str, None;
     "fd.proc_is_other" => FdProcIsOther, Bool, None;
     "target.is_vigil" => TargetIsVigil, Bool, None;
     "user.nproc_top_container" => UserNprocTopContainer, Str, None;
@@ -290,7 +323,6 @@ const FALCO_ONLY: &[&str] = &[
     "proc.vpgid.name",
     "proc.vpgid.exe",
     "proc.vpgid.exepath",
-    "proc.duration",
     "proc.ppid.duration",
     "proc.pid.ts",
     "proc.ppid.ts",
@@ -322,9 +354,7 @@ const FALCO_ONLY: &[&str] = &[
     "proc.is_container_liveness_probe",
     "proc.is_container_readiness_probe",
     "proc.exe_path",
-    "thread.cap_permitted",
     "thread.cap_inheritable",
-    "thread.cap_effective",
     "thread.pfmajor",
     "thread.pfminor",
     "thread.ismain",
@@ -341,9 +371,7 @@ const FALCO_ONLY: &[&str] = &[
     "user.loginname",
     "group.name",
     "fd.cip",
-    "fd.ip",
     "fd.lip",
-    "fd.port",
     "fd.cport",
     "fd.lport",
     "fd.l4proto",
@@ -357,11 +385,6 @@ const FALCO_ONLY: &[&str] = &[
     "fd.sproto",
     "fd.lproto",
     "fd.rproto",
-    "fd.net",
-    "fd.cnet",
-    "fd.snet",
-    "fd.lnet",
-    "fd.rnet",
     "fd.connected",
     "fd.name_changed",
     "fd.cip.name",
@@ -372,7 +395,6 @@ const FALCO_ONLY: &[&str] = &[
     "fd.dev.major",
     "fd.dev.minor",
     "fd.ino",
-    "fd.nameraw",
     "fd.types",
     "fs.path.name",
     "fs.path.nameraw",

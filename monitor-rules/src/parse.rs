@@ -8,10 +8,16 @@
 //! expr    := and ('or' and)*
 //! and     := unary ('and' unary)*
 //! unary   := 'not' unary | '(' expr ')' | check | MACRO
-//! check   := FIELD ('[' ARG ']')? ( 'exists' | OP (value | 'val(' FIELD ')') | LISTOP list )
+//! check   := operand ( 'exists' | OP (value | ref) | LISTOP (list | ref) )
+//! operand := XFORM '(' operand ')' | FIELD ('[' ARG ']')?
+//! ref     := XFORM '(' ref ')' | 'val(' FIELD ('[' ARG ']')? ')' | FIELD ('[' ARG ']')?
 //! list    := '(' (value (',' value)*)? ')'
 //! value   := "quoted" | 'quoted' | bareword
+//! XFORM   := tolower | toupper | b64 | basename | len
 //! ```
+//!
+//! A bare field on the right (`proc.name = proc.pname`) is a literal, as in
+//! Falco; only `val(...)` or a transformer makes it a field reference.
 
 use std::fmt;
 
@@ -124,6 +130,42 @@ impl fmt::Display for Op {
     }
 }
 
+/// A field transformer (Falco's `tolower(...)` and friends), applied to a
+/// field's value before the comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Xform {
+    ToLower,
+    ToUpper,
+    /// Base64-decode (text that does not decode has no value).
+    B64,
+    /// The last path component.
+    Basename,
+    /// The length in bytes (of a list: its number of elements).
+    Len,
+}
+
+impl Xform {
+    pub const ALL: [Xform; 5] = [
+        Xform::ToLower,
+        Xform::ToUpper,
+        Xform::B64,
+        Xform::Basename,
+        Xform::Len,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Xform::ToLower => "tolower",
+            Xform::ToUpper => "toupper",
+            Xform::B64 => "b64",
+            Xform::Basename => "basename",
+            Xform::Len => "len",
+        }
+    }
+    fn from_word(w: &str) -> Option<Xform> {
+        Xform::ALL.into_iter().find(|x| x.name() == w)
+    }
+}
+
 /// A literal operand. `bare` values may name a list (inside `(...)`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lit {
@@ -137,11 +179,14 @@ pub enum Rhs {
     None,
     Value(Lit),
     List(Vec<Lit>),
-    /// `val(field)`: compare with another field of the same event.
+    /// `val(field)` or a transformed field (`tolower(proc.pname)`):
+    /// compare with another field of the same event.
     Field {
         field: String,
         arg: Option<String>,
         span: Span,
+        /// Transformers, innermost (applied first) first.
+        xf: Vec<Xform>,
     },
 }
 
@@ -157,6 +202,8 @@ pub enum Ast {
     Check {
         field: String,
         arg: Option<String>,
+        /// Transformers on the field, innermost (applied first) first.
+        xf: Vec<Xform>,
         span: Span,
         op: Op,
         op_span: Span,
@@ -360,12 +407,12 @@ impl<'a> Parser<'a> {
                 }
                 self.i += w.len();
                 if w.contains('.') {
-                    self.check(w, start)
+                    let arg = self.field_arg()?;
+                    self.check(w.to_owned(), arg, Vec::new(), start)
                 } else if self.peek() == Some(b'(') {
                     self.i = start;
-                    Err(self.err(&format!(
-                        "'{w}(...)' is not supported: vigil has no field transformers (tolower, toupper, b64, basename, len)"
-                    )))
+                    let (field, arg, xf, _) = self.transformed(false)?;
+                    self.check(field, arg, xf, start)
                 } else {
                     Ok(Ast::Macro {
                         name: w.to_owned(),
@@ -393,8 +440,73 @@ impl<'a> Parser<'a> {
         Ok(Some(arg))
     }
 
-    fn check(&mut self, field: &str, start: usize) -> Result<Ast, SyntaxError> {
-        let arg = self.field_arg()?;
+    /// `XFORM(... FIELD ...)` at the cursor (or, with `allow_val`, around
+    /// `val(FIELD)`): the field, its argument, the transformers innermost
+    /// first, and where the field name starts.
+    #[allow(clippy::type_complexity)]
+    fn transformed(
+        &mut self,
+        allow_val: bool,
+    ) -> Result<(String, Option<String>, Vec<Xform>, usize), SyntaxError> {
+        let mut outer = Vec::new();
+        loop {
+            self.ws();
+            let w = self.word();
+            let after = self.s[self.i + w.len()..].trim_start();
+            if !after.starts_with('(') || w.contains('.') {
+                break;
+            }
+            if w == "val" && allow_val {
+                break;
+            }
+            let Some(x) = Xform::from_word(w) else {
+                return Err(self.err(&format!(
+                    "unknown transformer '{w}': expected one of tolower, toupper, b64, basename, len{}",
+                    if allow_val { ", val" } else { "" }
+                )));
+            };
+            if outer.len() >= MAX_DEPTH {
+                return Err(self.err("condition is nested too deeply"));
+            }
+            outer.push(x);
+            self.i += w.len();
+            self.ws();
+            self.i += 1; // '('
+        }
+        let (field, arg, start) = if allow_val && self.s[self.i..].starts_with("val(") {
+            match self.val_field()? {
+                Rhs::Field {
+                    field, arg, span, ..
+                } => (field, arg, span.off as usize),
+                _ => unreachable!("val_field returns a field"),
+            }
+        } else {
+            let start = self.i;
+            let w = self.word();
+            if !w.contains('.') {
+                return Err(self.err("expected a field name"));
+            }
+            self.i += w.len();
+            (w.to_owned(), self.field_arg()?, start)
+        };
+        for _ in &outer {
+            self.ws();
+            if self.peek() != Some(b')') {
+                return Err(self.err("expected ')' to close the transformer"));
+            }
+            self.i += 1;
+        }
+        outer.reverse();
+        Ok((field, arg, outer, start))
+    }
+
+    fn check(
+        &mut self,
+        field: String,
+        arg: Option<String>,
+        xf: Vec<Xform>,
+        start: usize,
+    ) -> Result<Ast, SyntaxError> {
         self.ws();
         let op_start = self.i;
         let op = self.op()?;
@@ -410,18 +522,33 @@ impl<'a> Parser<'a> {
                 Rhs::List(self.list()?)
             } else if self.s[self.i..].starts_with("val(") {
                 self.val_field()?
+            } else if self.at_transformer() {
+                let (field, arg, xf, at) = self.transformed(true)?;
+                Rhs::Field {
+                    field,
+                    arg,
+                    span: self.span(at),
+                    xf,
+                }
             } else {
                 Rhs::Value(self.value()?)
             }
         };
         Ok(Ast::Check {
-            field: field.to_owned(),
+            field,
             arg,
+            xf,
             span: self.span(start),
             op,
             op_span,
             rhs,
         })
+    }
+
+    /// A transformer name followed by `(` at the cursor.
+    fn at_transformer(&self) -> bool {
+        let w = self.word();
+        Xform::from_word(w).is_some() && self.s[self.i + w.len()..].trim_start().starts_with('(')
     }
 
     /// `val(field[arg])`, the cursor on `val(`.
@@ -444,6 +571,7 @@ impl<'a> Parser<'a> {
             field: w.to_owned(),
             arg,
             span: self.span(start),
+            xf: Vec::new(),
         })
     }
 
@@ -647,6 +775,7 @@ mod tests {
                         field,
                         arg: None,
                         span,
+                        ..
                     },
                 ..
             } => {
@@ -663,10 +792,85 @@ mod tests {
             o => panic!("{o:?}"),
         }
         assert!(e("proc.pid = val(x)").message.contains("field name"));
-        let t = e("tolower(proc.name) = bash");
+        let t = e("lower(proc.name) = bash");
         assert_eq!(t.off, 0);
-        assert!(t.message.contains("no field transformers"), "{}", t.message);
+        assert!(
+            t.message.contains("unknown transformer 'lower'"),
+            "{}",
+            t.message
+        );
         assert!(e("proc.pid = val(a.b").message.contains("close val"));
+    }
+
+    #[test]
+    fn transformers_on_either_side() {
+        match p("toupper( basename(fd.name) ) = val(proc.name) and x") {
+            Ast::And(v) => match &v[0] {
+                Ast::Check {
+                    field,
+                    xf,
+                    span,
+                    rhs:
+                        Rhs::Field {
+                            field: f2, xf: x2, ..
+                        },
+                    ..
+                } => {
+                    assert_eq!(field, "fd.name");
+                    assert_eq!(xf, &[Xform::Basename, Xform::ToUpper]);
+                    assert_eq!(span.off, 0);
+                    assert_eq!(f2, "proc.name");
+                    assert!(x2.is_empty());
+                }
+                o => panic!("{o:?}"),
+            },
+            o => panic!("{o:?}"),
+        }
+        match p("len(proc.aname[2]) > 3") {
+            Ast::Check { arg, xf, .. } => {
+                assert_eq!(arg.as_deref(), Some("2"));
+                assert_eq!(xf, vec![Xform::Len]);
+            }
+            o => panic!("{o:?}"),
+        }
+        match p("tolower(proc.name) = tolower(val(proc.pname))") {
+            Ast::Check {
+                rhs: Rhs::Field {
+                    field, xf, span, ..
+                },
+                ..
+            } => {
+                assert_eq!(field, "proc.pname");
+                assert_eq!(xf, vec![Xform::ToLower]);
+                assert_eq!(span.off, 33);
+            }
+            o => panic!("{o:?}"),
+        }
+        match p("proc.name startswith b64(proc.pname)") {
+            Ast::Check {
+                rhs: Rhs::Field { xf, .. },
+                ..
+            } => assert_eq!(xf, vec![Xform::B64]),
+            o => panic!("{o:?}"),
+        }
+        // A bare field on the right stays a literal, as in Falco.
+        assert!(matches!(
+            p("proc.name = proc.pname"),
+            Ast::Check {
+                rhs: Rhs::Value(_),
+                ..
+            }
+        ));
+        assert!(e("tolower(proc.name = x")
+            .message
+            .contains("close the transformer"));
+        assert!(e("tolower(x) = y")
+            .message
+            .contains("expected a field name"));
+        assert!(e("tolower(val(proc.name)) = y")
+            .message
+            .contains("unknown transformer 'val'"));
+        assert_eq!(e("proc.name = lower(proc.pname)").off, 17);
     }
 
     #[test]

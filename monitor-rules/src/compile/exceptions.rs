@@ -92,6 +92,7 @@ impl Compiler<'_> {
                     rows.push(Ast::Check {
                         field: name,
                         arg,
+                        xf: Vec::new(),
                         span,
                         op,
                         op_span,
@@ -107,6 +108,7 @@ impl Compiler<'_> {
                         rows.push(Ast::Check {
                             field: name.clone(),
                             arg: arg.clone(),
+                            xf: Vec::new(),
                             span,
                             op,
                             op_span,
@@ -201,6 +203,7 @@ impl Compiler<'_> {
                         terms.push(Ast::Check {
                             field: name,
                             arg,
+                            xf: Vec::new(),
                             span,
                             op,
                             op_span,

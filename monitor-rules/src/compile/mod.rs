@@ -10,12 +10,13 @@ use std::rc::Rc;
 
 use crate::collect::{Collected, RuleDef};
 use crate::error::{DiagKind, Diagnostic, Pos};
-use crate::expr::{Check, Expr, Mode, NO_SLOT};
+use crate::expr::Expr;
 use crate::field::{Field, FieldType, Lookup};
 use crate::output::OutputTemplate;
 use crate::parse::{parse_condition, parse_list_item, Ast, Lit, Rhs, Span};
 use crate::yaml::{Node, NodeKind, SourceMap, Style};
 
+mod check;
 mod exceptions;
 mod typing;
 
@@ -508,61 +509,12 @@ impl<'a> Compiler<'a> {
             Ast::Check {
                 field,
                 arg,
+                xf,
                 span,
                 op,
                 op_span,
                 rhs,
-            } => {
-                let (f, ty) = match self.resolve(field, arg.as_deref(), *span, ctx) {
-                    Ok(x) => x,
-                    Err(placeholder) => return placeholder,
-                };
-                if let Rhs::Field {
-                    field: other,
-                    arg: oarg,
-                    span: ospan,
-                } = rhs
-                {
-                    let (g, gty) = match self.resolve(other, oarg.as_deref(), *ospan, ctx) {
-                        Ok(x) => x,
-                        Err(placeholder) => return placeholder,
-                    };
-                    let key = self.key(format!("{}\u{1f}{op}\u{1f}val({})", f.name(), g.name()));
-                    return match self.field_cmp(&f, ty, *op, *op_span, g, gty) {
-                        Ok(test) => Some(Expr::Check(Box::new(Check {
-                            field: f,
-                            mode: Mode::Scalar,
-                            test,
-                            key,
-                            slot: NO_SLOT,
-                        }))),
-                        Err(d) => {
-                            ctx.errors.push(d);
-                            None
-                        }
-                    };
-                }
-                let vals = self.rhs_values(rhs);
-                let mut key = format!("{}\u{1f}{op}", f.name());
-                for v in &vals {
-                    key.push('\u{1f}');
-                    key.push_str(&v.text);
-                }
-                let key = self.key(key);
-                match self.test(&f, ty, *op, *op_span, &vals) {
-                    Ok((mode, test)) => Some(Expr::Check(Box::new(Check {
-                        field: f,
-                        mode,
-                        test,
-                        key,
-                        slot: NO_SLOT,
-                    }))),
-                    Err(d) => {
-                        ctx.errors.push(d);
-                        None
-                    }
-                }
-            }
+            } => self.lower_check((field, arg.as_deref(), xf), *span, *op, *op_span, rhs, ctx),
         }
     }
 }

@@ -7,12 +7,14 @@ use memchr::memmem::Finder;
 use crate::error::{DiagKind, Diagnostic};
 use crate::expr::{glob_pred, glob_regex, Mode, NumPred, PathPat, StrPred, StrSet, Test};
 use crate::field::{Field, FieldId, FieldType};
-use crate::parse::{Lit, Op, Span};
+use crate::parse::{Lit, Op, Span, Xform};
 
 use super::Compiler;
 
 impl Compiler<'_> {
-    /// `field op val(other)`: both fields must have comparable types.
+    /// `field op val(other)`: both fields must have comparable types
+    /// (after their transformers; `oxf` are `other`'s).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn field_cmp(
         &self,
         f: &Field,
@@ -21,6 +23,7 @@ impl Compiler<'_> {
         op_span: Span,
         other: Field,
         oty: FieldType,
+        oxf: &[Xform],
     ) -> Result<Test, Diagnostic> {
         use FieldType::*;
         let err = |why: &str| {
@@ -35,7 +38,7 @@ impl Compiler<'_> {
             )
         };
         let class = |t: FieldType| match t {
-            Str | Dyn => Some(Str),
+            Str | Dyn | Net => Some(Str),
             Num => Some(Num),
             Bool => Some(Bool),
             StrList => None,
@@ -60,7 +63,11 @@ impl Compiler<'_> {
         if !ok {
             return Err(err("operator not supported with val()"));
         }
-        Ok(Test::FieldCmp { other, op })
+        Ok(Test::FieldCmp {
+            other,
+            op,
+            other_xf: oxf.into(),
+        })
     }
 
     pub(super) fn test(
@@ -143,6 +150,29 @@ impl Compiler<'_> {
                     Mode::Scalar,
                     Test::Bool {
                         want,
+                        negate: op == Op::Ne,
+                    },
+                ))
+            }
+            FieldType::Net => {
+                if !matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects) {
+                    return Err(type_err("network"));
+                }
+                let mut nets = Vec::with_capacity(vals.len());
+                for l in vals {
+                    match crate::net::parse_net(&l.text) {
+                        Some(n) => nets.push(n),
+                        None => return Err(self.diag(
+                            l.span,
+                            DiagKind::Type,
+                            format!("type error: field '{name}' is a network; '{}' is not an address or CIDR network (like 10.0.0.0/8 or fd00::/8)", l.text),
+                        )),
+                    }
+                }
+                Ok((
+                    Mode::Scalar,
+                    Test::Net {
+                        nets: nets.into(),
                         negate: op == Op::Ne,
                     },
                 ))
