@@ -1,7 +1,9 @@
 //! Read phase: turns one rule file's text into a small tree of YAML nodes,
 //! each carrying its position, so later phases can point at the exact
 //! `file:line:column` of a key or value. Anchors and aliases are resolved
-//! here; nesting depth is bounded so hostile input cannot exhaust the stack.
+//! here (and `<<` merge keys); nesting depth is bounded so hostile input
+//! cannot exhaust the stack. Text yaml-rust2 rejects only for yaml-cpp's
+//! laxer flow indentation is read again relaxed (`relax`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,6 +12,8 @@ use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use crate::error::{DiagKind, Diagnostic, Pos};
+
+mod relax;
 
 /// Deepest nesting accepted; rule files need about five levels.
 const MAX_DEPTH: usize = 64;
@@ -160,8 +164,23 @@ impl SourceMap {
 
 /// Parse one file into its documents' root nodes.
 pub fn read(file: u32, name: &Arc<str>, text: &str) -> Result<Vec<Node>, Diagnostic> {
+    let err = match parse(file, name, text, &[]) {
+        Ok(docs) => return Ok(docs),
+        Err(e) => e,
+    };
+    // Text that yaml-rust2 accepts is never changed; only on an error is
+    // it read again with short flow/quoted continuation lines indented.
+    match relax::relax(text) {
+        Some((relaxed, pads)) => parse(file, name, &relaxed, &pads),
+        None => Err(err),
+    }
+}
+
+/// `pads[line - 1]`: spaces added in front of that line before parsing.
+fn parse(file: u32, name: &Arc<str>, text: &str, pads: &[u32]) -> Result<Vec<Node>, Diagnostic> {
     let mut b = Builder {
         file,
+        pads,
         stack: Vec::new(),
         docs: Vec::new(),
         anchors: HashMap::new(),
@@ -170,12 +189,12 @@ pub fn read(file: u32, name: &Arc<str>, text: &str) -> Result<Vec<Node>, Diagnos
     };
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut b, true) {
-        let m = e.marker();
+        let (line, col0) = b.at(e.marker());
         return Err(Diagnostic {
             pos: Pos {
                 file: name.clone(),
-                line: m.line().max(1) as u32,
-                col: m.col() as u32 + 1,
+                line,
+                col: col0 + 1,
             },
             kind: DiagKind::Yaml,
             message: format!("YAML error: {}", e.info()),
@@ -200,8 +219,9 @@ enum Open {
     Map(Node, Vec<(Node, Node)>, Option<Node>, usize),
 }
 
-struct Builder {
+struct Builder<'p> {
     file: u32,
+    pads: &'p [u32],
     stack: Vec<Open>,
     docs: Vec<Node>,
     anchors: HashMap<usize, Node>,
@@ -233,13 +253,21 @@ fn count_nodes(n: &Node, limit: usize) -> usize {
     total
 }
 
-impl Builder {
+impl Builder<'_> {
+    /// 1-based line and 0-based column in the original text.
+    fn at(&self, m: &Marker) -> (u32, u32) {
+        let line = m.line().max(1) as u32;
+        let pad = self.pads.get(line as usize - 1).copied().unwrap_or(0);
+        (line, (m.col() as u32).saturating_sub(pad))
+    }
+
     fn node(&self, kind: NodeKind, m: &Marker) -> Node {
+        let (line, col0) = self.at(m);
         Node {
             kind,
             file: self.file,
-            line: m.line().max(1) as u32,
-            col0: m.col() as u32,
+            line,
+            col0,
         }
     }
 
@@ -260,12 +288,49 @@ impl Builder {
 
     fn fail(&mut self, m: &Marker, msg: &str) {
         if self.error.is_none() {
-            self.error = Some((m.line().max(1) as u32, m.col() as u32, msg.to_owned()));
+            let (line, col0) = self.at(m);
+            self.error = Some((line, col0, msg.to_owned()));
         }
     }
 }
 
-impl MarkedEventReceiver for Builder {
+/// Resolve `<<: *base` (or `<<: [*a, *b]`) merge keys: the merged
+/// mappings' pairs are added unless the mapping sets the key itself
+/// (earlier merged mappings win over later ones).
+fn merge_keys(pairs: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+    let is_merge = |k: &Node| matches!(&k.kind, NodeKind::Scalar(s, Style::Plain) if s == "<<");
+    if !pairs.iter().any(|(k, _)| is_merge(k)) {
+        return pairs;
+    }
+    let (merges, mut own): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(k, _)| is_merge(k));
+    for (k, v) in merges {
+        let sources = match v.kind {
+            NodeKind::Seq(items) => items,
+            NodeKind::Map(_) => vec![v],
+            // Not a mapping: kept as an ordinary key (the schema check names it).
+            _ => {
+                own.push((k, v));
+                continue;
+            }
+        };
+        for src in sources {
+            let NodeKind::Map(src_pairs) = src.kind else {
+                continue;
+            };
+            for (sk, sv) in src_pairs {
+                if !own
+                    .iter()
+                    .any(|(ok, _)| ok.as_str().is_some() && ok.as_str() == sk.as_str())
+                {
+                    own.push((sk, sv));
+                }
+            }
+        }
+    }
+    own
+}
+
+impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, ev: Event, m: Marker) {
         if self.error.is_some() {
             return;
@@ -309,6 +374,7 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingEnd => {
                 if let Some(Open::Map(mut n, pairs, _, anchor)) = self.stack.pop() {
+                    let pairs = merge_keys(pairs);
                     // A mapping's own mark points past its first key; the
                     // first key's position is the useful one.
                     if let Some((k, _)) = pairs.first() {
