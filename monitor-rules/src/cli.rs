@@ -11,8 +11,9 @@ use crate::ruleset::{LoadOptions, LoadReport, RuleSet};
 pub struct CheckOutcome {
     /// True when every file loaded (exit 0); false means exit 1.
     pub ok: bool,
-    /// Lines to print: errors (`file:line:column: message`), or skips and
-    /// warnings followed by a summary.
+    /// Lines to print: errors (`file:line:column: message`), or skips,
+    /// warnings, the skips grouped by reason and required plugins, then
+    /// the summary.
     pub lines: Vec<String>,
 }
 
@@ -27,6 +28,25 @@ pub fn check<P: AsRef<Path>>(paths: &[P], strict: bool) -> CheckOutcome {
                     .iter()
                     .map(|w| format!("{}: warning: {}", w.pos, w.message)),
             );
+            let groups = report.skips_by_reason();
+            if !groups.is_empty() {
+                lines.push(format!(
+                    "skipped {} rule(s), by reason:",
+                    report.skipped.len()
+                ));
+                for (reason, rules) in groups {
+                    lines.push(format!(
+                        "  {:>3}  {reason}: {}",
+                        rules.len(),
+                        rules.join(", ")
+                    ));
+                }
+            }
+            for (name, version) in &report.required_plugins {
+                lines.push(format!(
+                    "note: the files require plugin '{name}' {version}: vigil has no plugins; rules of its source are skipped"
+                ));
+            }
             lines.push(format!("ok: {}", report.summary()));
             CheckOutcome { ok: true, lines }
         }

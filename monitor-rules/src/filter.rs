@@ -63,6 +63,9 @@ impl RuleSet {
             exceptions: Vec::new(),
             source: "syscall".to_owned(),
             skip_if_unknown_filter: false,
+            warn_evttypes: false,
+            capture: false,
+            capture_duration: None,
         };
         let mut comp = Compiler::new(&sm, &self.defs.collected);
         comp.macros();

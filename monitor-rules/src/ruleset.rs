@@ -117,9 +117,29 @@ pub struct LoadReport {
     pub skipped: Vec<Skip>,
     /// Not errors, but worth reading.
     pub warnings: Vec<Diagnostic>,
+    /// The highest `required_engine_version` the files ask for (Falco's
+    /// engine version; vigil reads it but does not compare).
+    pub required_engine_version: Option<String>,
+    /// `required_plugin_versions` entries (name, version). vigil has no
+    /// plugins: reported, not fatal; rules of their sources are skipped.
+    pub required_plugins: Vec<(String, String)>,
 }
 
 impl LoadReport {
+    /// Skipped rules grouped by reason, most frequent first (ties by
+    /// reason): `(reason, rule names)`.
+    pub fn skips_by_reason(&self) -> Vec<(&str, Vec<&str>)> {
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for s in &self.skipped {
+            match groups.iter_mut().find(|(r, _)| *r == s.reason) {
+                Some((_, rules)) => rules.push(&s.rule),
+                None => groups.push((&s.reason, vec![&s.rule])),
+            }
+        }
+        groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+        groups
+    }
+
     /// One-line summary: `loaded N rules (M enabled), skipped K`.
     pub fn summary(&self) -> String {
         format!(
@@ -130,6 +150,14 @@ impl LoadReport {
             self.skipped.len()
         )
     }
+}
+
+/// Falco's `capture: true`: the alert asks for the events around it to be
+/// kept (vigil's recorder has them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capture {
+    /// `capture_duration` in milliseconds, if the rule set one.
+    pub duration_ms: Option<u64>,
 }
 
 /// A rule ready to match events.
@@ -144,6 +172,7 @@ pub struct CompiledRule {
     expr: Expr,
     output: OutputTemplate,
     evt_types: Option<BTreeSet<Box<str>>>,
+    capture: Option<Capture>,
 }
 
 impl std::fmt::Debug for CompiledRule {
@@ -183,6 +212,10 @@ impl CompiledRule {
     /// The event types the rule can match (`None`: any).
     pub fn evt_types(&self) -> Option<impl Iterator<Item = &str>> {
         self.evt_types.as_ref().map(|s| s.iter().map(|t| &**t))
+    }
+    /// `Some` when the rule asks for a capture (Falco's `capture: true`).
+    pub fn capture(&self) -> Option<Capture> {
+        self.capture
     }
     /// Evaluate the condition (ignores the type index and `enabled`).
     pub fn matches<E: FieldSource + ?Sized>(&self, ev: &E) -> bool {
@@ -305,6 +338,7 @@ impl RuleSet {
                     expr: c.expr,
                     output: c.output,
                     evt_types: c.evt_types,
+                    capture: c.capture,
                 }),
                 Ok(None) => {}
                 Err(skip) if opts.strict => errors.push(Diagnostic {
@@ -324,6 +358,8 @@ impl RuleSet {
             return Err(RulesError::Invalid(errors));
         }
         report.warnings = comp.warnings;
+        report.required_engine_version = collected.required_engine_version.clone();
+        report.required_plugins = collected.required_plugins.clone();
         report.loaded = rules.len();
         report.enabled = rules.iter().filter(|r| r.enabled).count();
         let mut set = RuleSet::index(rules);

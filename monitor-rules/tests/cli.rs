@@ -128,3 +128,38 @@ fn list_prints_a_table() {
         "loaded 2 rules (1 enabled) from 1 file(s), skipped 0"
     );
 }
+
+#[test]
+fn check_groups_skips_by_reason_and_reports_plugins() {
+    let d = TempDir::new("groups");
+    let rule = |name: &str, cond: &str| {
+        format!("- rule: {name}\n  desc: d\n  condition: evt.type = execve and {cond}\n  output: o\n  priority: INFO\n")
+    };
+    let text = format!(
+        "- required_engine_version: 0.31.0\n- required_plugin_versions:\n  - name: k8saudit\n    version: 0.7.0\n{}{}{}{}",
+        rule("a", "proc.tty != 0"),
+        rule("b", "proc.name = x and proc.tty = 1"),
+        rule("c", "user.loginuid = 0"),
+        rule("d", "proc.name = x"),
+    );
+    let f = d.write("r.yaml", &text);
+    let out = check(&[&f], false);
+    assert!(out.ok, "{:?}", out.lines);
+    let n = out.lines.len();
+    assert_eq!(
+        out.lines[n - 5..],
+        [
+            "skipped 3 rule(s), by reason:".to_owned(),
+            "    2  field 'proc.tty' is not supported by vigil: a, b".to_owned(),
+            "    1  field 'user.loginuid' is not supported by vigil: c".to_owned(),
+            "note: the files require plugin 'k8saudit' 0.7.0: vigil has no plugins; rules of its source are skipped".to_owned(),
+            "ok: loaded 1 rules (1 enabled) from 1 file(s), skipped 3".to_owned(),
+        ]
+    );
+    let (_, report) = RuleSet::load_paths(&[&f], &LoadOptions::default()).unwrap();
+    assert_eq!(report.required_engine_version.as_deref(), Some("0.31.0"));
+    assert_eq!(
+        report.required_plugins,
+        [("k8saudit".to_owned(), "0.7.0".to_owned())]
+    );
+}

@@ -41,6 +41,12 @@ pub(crate) struct RuleDef {
     pub exceptions: Vec<ExceptionDef>,
     pub source: String,
     pub skip_if_unknown_filter: bool,
+    /// `warn_evttypes: false` silences the "no evt.type" warning.
+    pub warn_evttypes: bool,
+    /// Falco's `capture`: the alert asks for the events around it.
+    pub capture: bool,
+    /// `capture_duration` in milliseconds.
+    pub capture_duration: Option<u64>,
 }
 
 /// Definitions keyed by name, kept in first-definition order.
@@ -86,6 +92,8 @@ pub(crate) struct Collected {
     pub macros: Table<MacroDef>,
     pub rules: Table<RuleDef>,
     pub required_engine_version: Option<String>,
+    /// `required_plugin_versions`: (name, version), in file order.
+    pub required_plugins: Vec<(String, String)>,
 }
 
 pub(crate) struct Collector<'a> {
@@ -110,6 +118,8 @@ const RULE_KEYS: &[&str] = &[
     "override",
     "warn_evttypes",
     "skip-if-unknown-filter",
+    "capture",
+    "capture_duration",
 ];
 const MACRO_KEYS: &[&str] = &["macro", "condition", "append", "override", "source"];
 const LIST_KEYS: &[&str] = &["list", "items", "append", "override"];
@@ -118,7 +128,16 @@ const LIST_KEYS: &[&str] = &["list", "items", "append", "override"];
 fn override_modes(kind: &str, key: &str) -> (bool, bool) {
     match (kind, key) {
         ("rule", "condition" | "output" | "desc" | "tags" | "exceptions") => (true, true),
-        ("rule", "priority" | "enabled" | "source") => (false, true),
+        (
+            "rule",
+            "priority"
+            | "enabled"
+            | "source"
+            | "warn_evttypes"
+            | "capture"
+            | "capture_duration"
+            | "skip-if-unknown-filter",
+        ) => (false, true),
         ("macro", "condition") => (true, true),
         ("list", "items") => (true, true),
         _ => (false, false),
@@ -201,8 +220,13 @@ impl<'a> Collector<'a> {
                 &["required_engine_version"],
                 "required_engine_version",
             )?;
-            let v = self.scalar(keys[0].2)?;
-            self.out.required_engine_version = Some(v.to_owned());
+            let v = self.scalar(keys[0].2)?.trim();
+            let key =
+                |s: &str| -> Vec<u64> { s.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+            match &self.out.required_engine_version {
+                Some(old) if key(old) >= key(v) => {}
+                _ => self.out.required_engine_version = Some(v.to_owned()),
+            }
             Ok(())
         } else if has("required_plugin_versions") {
             self.check_keys(
@@ -274,7 +298,9 @@ impl<'a> Collector<'a> {
             .collect()
     }
 
-    fn plugin_versions(&self, n: &Node) -> Res<()> {
+    /// Falco's `required_plugin_versions`: recorded (vigil has no plugins;
+    /// rules of their sources are skipped), its shape checked.
+    fn plugin_versions(&mut self, n: &Node) -> Res<()> {
         for p in self.seq(n)? {
             let NodeKind::Map(pairs) = &p.kind else {
                 return Err(self.diag(
@@ -283,16 +309,30 @@ impl<'a> Collector<'a> {
                     "expected a mapping with name and version".into(),
                 ));
             };
-            for (k, _) in pairs {
+            let (mut name, mut version) = (None, None);
+            for (k, v) in pairs {
                 let ks = self.scalar(k)?;
-                if !["name", "version", "alternatives"].contains(&ks) {
-                    return Err(self.diag(
-                        k,
-                        DiagKind::Schema,
-                        format!("unknown key '{ks}' in required_plugin_versions"),
-                    ));
+                match ks {
+                    "name" => name = Some(self.scalar(v)?.to_owned()),
+                    "version" => version = Some(self.scalar(v)?.to_owned()),
+                    "alternatives" => {
+                        self.seq(v)?;
+                    }
+                    _ => {
+                        return Err(self.diag(
+                            k,
+                            DiagKind::Schema,
+                            format!("unknown key '{ks}' in required_plugin_versions"),
+                        ))
+                    }
                 }
             }
+            let name = name.ok_or_else(|| {
+                self.diag(p, DiagKind::Schema, "required plugin has no 'name'".into())
+            })?;
+            self.out
+                .required_plugins
+                .push((name, version.unwrap_or_default()));
         }
         Ok(())
     }

@@ -99,9 +99,19 @@ impl Collector<'_> {
         let skip = get("skip-if-unknown-filter")
             .map(|n| self.boolean(n))
             .transpose()?;
-        if let Some(n) = get("warn_evttypes") {
-            self.boolean(n)?;
-        }
+        let warn_evttypes = get("warn_evttypes").map(|n| self.boolean(n)).transpose()?;
+        let capture = get("capture").map(|n| self.boolean(n)).transpose()?;
+        let capture_duration = get("capture_duration")
+            .map(|n| {
+                self.scalar(n)?.trim().parse::<u64>().map_err(|_| {
+                    self.diag(
+                        n,
+                        DiagKind::Schema,
+                        "capture_duration must be a number of milliseconds".into(),
+                    )
+                })
+            })
+            .transpose()?;
 
         let amends = self.amend_mode("rule", keys)?;
         // Legacy form: only the name and `enabled` toggles an existing rule.
@@ -188,6 +198,12 @@ impl Collector<'_> {
                         "priority" => r.priority = priority.expect("present"),
                         "enabled" => r.enabled = enabled.expect("present"),
                         "source" => r.source = source.clone().expect("present"),
+                        "warn_evttypes" => r.warn_evttypes = warn_evttypes.expect("present"),
+                        "capture" => r.capture = capture.expect("present"),
+                        "capture_duration" => r.capture_duration = capture_duration,
+                        "skip-if-unknown-filter" => {
+                            r.skip_if_unknown_filter = skip.expect("present")
+                        }
                         _ => {}
                     }
                 }
@@ -215,6 +231,9 @@ impl Collector<'_> {
                     exceptions: exceptions.unwrap_or_default(),
                     source: source.unwrap_or_else(|| "syscall".to_owned()),
                     skip_if_unknown_filter: skip.unwrap_or(false),
+                    warn_evttypes: warn_evttypes.unwrap_or(true),
+                    capture: capture.unwrap_or(false),
+                    capture_duration,
                 };
                 self.out.rules.put(&name, def);
             }

@@ -56,6 +56,7 @@ pub(crate) struct Compiled {
     pub expr: Expr,
     pub output: OutputTemplate,
     pub evt_types: Option<BTreeSet<Box<str>>>,
+    pub capture: Option<crate::ruleset::Capture>,
 }
 
 /// The texts conditions were parsed from, each a run of scalar nodes
@@ -264,7 +265,7 @@ impl<'a> Compiler<'a> {
             .optimize()
             .merge_alternatives(&mut |text| self.key(text));
         let evt_types = crate::evtype::event_types(&expr);
-        if evt_types.is_none() && r.enabled {
+        if evt_types.is_none() && r.enabled && r.warn_evttypes {
             self.warnings.push(Diagnostic {
                 pos: rule_pos.clone(),
                 kind: DiagKind::Warning,
@@ -285,6 +286,9 @@ impl<'a> Compiler<'a> {
             expr,
             output: output.unwrap_or_else(|| OutputTemplate::compile("").expect("empty template")),
             evt_types,
+            capture: r.capture.then_some(crate::ruleset::Capture {
+                duration_ms: r.capture_duration,
+            }),
         }))
     }
 
