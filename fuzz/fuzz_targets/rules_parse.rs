@@ -20,6 +20,11 @@ impl FieldSource for Ev {
             FieldId::FdName => Value::Str("/etc/shadow"),
             FieldId::EvtFailed => Value::Bool(false),
             FieldId::EvtArg => Value::Str("O_RDONLY"),
+            FieldId::FdNameraw => Value::Str("/srv/../etc/shadow"),
+            FieldId::FdSnet | FieldId::FdNet | FieldId::FdSip => Value::Str("10.1.2.3"),
+            FieldId::FdRnet => Value::Str("fd00::1"),
+            FieldId::ThreadCapEffective => Value::Str("CAP_CHOWN CAP_SYS_ADMIN"),
+            FieldId::ProcDuration => Value::Num(6_000_000_000),
             _ => return None,
         })
     }
