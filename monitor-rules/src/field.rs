@@ -48,6 +48,9 @@ pub enum FieldId {
     EvtDir,
     /// `evt.arg.NAME` ([`FieldArg::Name`]) or `evt.arg[N]` ([`FieldArg::Index`]).
     EvtArg,
+    /// `evt.rawarg.NAME` / `evt.rawarg[N]`: the argument's raw value
+    /// (flags as their number, not their names).
+    EvtRawarg,
     EvtArgs,
     EvtIsOpenRead,
     EvtIsOpenWrite,
@@ -175,6 +178,7 @@ defs! {
     "evt.failed" => EvtFailed, Bool, None;
     "evt.dir" => EvtDir, Str, None;
     "evt.arg" => EvtArg, Dyn, Key;
+    "evt.rawarg" => EvtRawarg, Dyn, Key;
     "evt.args" => EvtArgs, Str, None;
     "evt.is_open_read" => EvtIsOpenRead, Bool, None;
     "evt.is_open_write" => EvtIsOpenWrite, Bool, None;
@@ -279,7 +283,6 @@ const FALCO_ONLY: &[&str] = &[
     "evt.type.is",
     "evt.category",
     "evt.cpu",
-    "evt.rawarg",
     "evt.info",
     "evt.buffer",
     "evt.buflen",
@@ -517,8 +520,11 @@ impl Field {
         if let Some(def) = FIELDS.iter().find(|d| d.name == name) {
             return resolve(def, arg);
         }
-        // `evt.arg.NAME`: the argument is the name's suffix.
-        if let Some(key) = name.strip_prefix("evt.arg.") {
+        // `evt.arg.NAME`, `evt.rawarg.NAME`: the argument is the name's suffix.
+        let keyed = [("evt.arg.", FieldId::EvtArg), ("evt.rawarg.", FieldId::EvtRawarg)]
+            .into_iter()
+            .find_map(|(p, id)| name.strip_prefix(p).map(|k| (k, id)));
+        if let Some((key, id)) = keyed {
             if arg.is_some() {
                 return Lookup::Unknown(format!("field '{name}' takes no [argument]"));
             }
@@ -527,14 +533,13 @@ impl Field {
             }
             return Lookup::Supported(
                 Field {
-                    id: FieldId::EvtArg,
+                    id,
                     arg: FieldArg::Name(key.into()),
                 },
                 FieldType::Dyn,
             );
         }
         if FALCO_ONLY.contains(&name)
-            || name.starts_with("evt.rawarg.")
             || FALCO_ONLY_PREFIXES.iter().any(|p| name.starts_with(p))
         {
             return Lookup::Unsupported;
@@ -622,6 +627,13 @@ mod tests {
         ));
         match Field::lookup("evt.arg.flags", None) {
             Lookup::Supported(f, FieldType::Dyn) => assert_eq!(f.name(), "evt.arg.flags"),
+            other => panic!("{other:?}"),
+        }
+        match Field::lookup("evt.rawarg.flags", None) {
+            Lookup::Supported(f, FieldType::Dyn) => {
+                assert_eq!(f.id, FieldId::EvtRawarg);
+                assert_eq!(f.name(), "evt.rawarg.flags")
+            }
             other => panic!("{other:?}"),
         }
         match Field::lookup("evt.arg", Some("1")) {
