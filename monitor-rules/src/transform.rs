@@ -66,8 +66,9 @@ fn step(x: Xform, t: Transformed<'_>) -> Option<Transformed<'_>> {
 /// One string through a text transformer.
 fn text(x: Xform, s: &str) -> Option<String> {
     Some(match x {
-        Xform::ToLower => s.to_lowercase(),
-        Xform::ToUpper => s.to_uppercase(),
+        // ASCII only, as Falco (byte-wise `tolower` in the C locale).
+        Xform::ToLower => s.to_ascii_lowercase(),
+        Xform::ToUpper => s.to_ascii_uppercase(),
         Xform::Basename => basename(s).to_owned(),
         Xform::B64 => {
             let bytes = base64::engine::general_purpose::STANDARD
@@ -98,6 +99,7 @@ mod tests {
         use Xform::*;
         assert_eq!(one(&[ToLower], "BaSh").as_deref(), Some("bash"));
         assert_eq!(one(&[ToUpper], "bash").as_deref(), Some("BASH"));
+        assert_eq!(one(&[ToUpper], "straße").as_deref(), Some("STRAßE"));
         assert_eq!(one(&[Basename], "/usr/bin/cat").as_deref(), Some("cat"));
         assert_eq!(one(&[Basename], "cat").as_deref(), Some("cat"));
         assert_eq!(one(&[Basename], "/usr/bin/").as_deref(), Some(""));
