@@ -521,9 +521,12 @@ impl Field {
             return resolve(def, arg);
         }
         // `evt.arg.NAME`, `evt.rawarg.NAME`: the argument is the name's suffix.
-        let keyed = [("evt.arg.", FieldId::EvtArg), ("evt.rawarg.", FieldId::EvtRawarg)]
-            .into_iter()
-            .find_map(|(p, id)| name.strip_prefix(p).map(|k| (k, id)));
+        let keyed = [
+            ("evt.arg.", FieldId::EvtArg),
+            ("evt.rawarg.", FieldId::EvtRawarg),
+        ]
+        .into_iter()
+        .find_map(|(p, id)| name.strip_prefix(p).map(|k| (k, id)));
         if let Some((key, id)) = keyed {
             if arg.is_some() {
                 return Lookup::Unknown(format!("field '{name}' takes no [argument]"));
@@ -539,9 +542,7 @@ impl Field {
                 FieldType::Dyn,
             );
         }
-        if FALCO_ONLY.contains(&name)
-            || FALCO_ONLY_PREFIXES.iter().any(|p| name.starts_with(p))
-        {
+        if FALCO_ONLY.contains(&name) || FALCO_ONLY_PREFIXES.iter().any(|p| name.starts_with(p)) {
             return Lookup::Unsupported;
         }
         Lookup::Unknown(format!("unknown field '{name}'"))

@@ -43,8 +43,8 @@ fn loaded_and_skipped_rules_match_the_committed_expectation() {
     for s in &report.skipped {
         actual.push_str(&format!("skip {}: {}\n", s.rule, s.reason));
     }
-    let expected_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/falco_stable.expected");
+    let expected_path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/falco_stable.expected");
     let expected = std::fs::read_to_string(&expected_path).unwrap();
     assert_eq!(
         actual,
@@ -67,7 +67,10 @@ fn open_read(name: &str, raw: &str, proc: &str) -> Ev {
         .n("fd.num", 3)
         .s("fd.name", name)
         .s("fd.nameraw", raw)
-        .s("fd.directory", name.rsplit_once('/').map_or("/", |(d, _)| d))
+        .s(
+            "fd.directory",
+            name.rsplit_once('/').map_or("/", |(d, _)| d),
+        )
         .s("proc.name", proc)
         .s("proc.pname", "node")
         .s("container.id", "0123456789ab")

@@ -6,6 +6,10 @@
 //! text (`proc.cmdline`, `proc.args`, `evt.args`, `evt.time`, the ancestor
 //! name list) are built at most once per event, on first use, and cached in
 //! the view, so rules that do not look at them cost nothing.
+//!
+//! `fd.name` is Falco's: an absolute path is lexically normalised
+//! (`/srv/../etc/passwd` is `/etc/passwd`); `fd.nameraw` is the path as the
+//! process passed it.
 
 use std::cell::OnceCell;
 
@@ -23,6 +27,8 @@ pub struct EventFields<'a> {
     evt_args: OnceCell<String>,
     time: OnceCell<String>,
     anames: OnceCell<Vec<&'a str>>,
+    fd_norm: OnceCell<String>,
+    caps: [OnceCell<String>; 2],
 }
 
 impl<'a> EventFields<'a> {
@@ -35,6 +41,8 @@ impl<'a> EventFields<'a> {
             evt_args: OnceCell::new(),
             time: OnceCell::new(),
             anames: OnceCell::new(),
+            fd_norm: OnceCell::new(),
+            caps: [OnceCell::new(), OnceCell::new()],
         }
     }
 
@@ -65,9 +73,32 @@ impl<'a> EventFields<'a> {
         })
     }
 
-    /// `fd.name` for the event: the syscall's path or peer.
-    fn fd_name(&self) -> Option<&'a str> {
+    /// `fd.nameraw`: the syscall's path or peer as passed.
+    fn fd_name_raw(&self) -> Option<&'a str> {
         self.syscall().and_then(|s| s.fd_name.as_deref())
+    }
+
+    /// `fd.name`: the raw name, lexically normalised when it is an
+    /// absolute path with `.`, `..` or empty components (built once).
+    fn fd_name(&self) -> Option<&str> {
+        let raw = self.fd_name_raw()?;
+        if !needs_normalising(raw) {
+            return Some(raw);
+        }
+        Some(self.fd_norm.get_or_init(|| normalise(raw)))
+    }
+
+    /// `thread.cap_effective` (0) / `thread.cap_permitted` (1) as names.
+    fn caps(&self, which: usize) -> Option<&str> {
+        let (eff, perm) = match &self.ev.data {
+            Data::Exec(x) => (Some(x.cap_effective), Some(x.cap_permitted)),
+            _ => (
+                self.ev.process.exec.cap_effective,
+                self.ev.process.exec.cap_permitted,
+            ),
+        };
+        let mask = [eff, perm][which]?;
+        Some(self.caps[which].get_or_init(|| crate::sink::events::cap_names(mask)))
     }
 
     fn arg(&self, field: &Field) -> Option<Value<'_>> {
@@ -80,6 +111,44 @@ impl<'a> EventFields<'a> {
             },
             FieldArg::None => None,
         }
+    }
+}
+
+/// Does an absolute path have `.`, `..` or empty components?
+fn needs_normalising(p: &str) -> bool {
+    p.starts_with('/')
+        && (p.contains("//") || (p.contains("/.") && p.split('/').any(|c| c == "." || c == "..")))
+}
+
+/// Resolve `.`, `..` and repeated slashes of an absolute path, without
+/// looking at the filesystem (as Falco does for `fd.name`).
+fn normalise(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = String::with_capacity(p.len());
+    for c in &parts {
+        out.push('/');
+        out.push_str(c);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// `evt.rawarg.*`: flags as their number.
+fn raw_value(v: &ArgValue) -> Value<'_> {
+    match v {
+        ArgValue::Flags { raw, .. } => Value::Num(i64::try_from(*raw).unwrap_or(i64::MAX)),
+        v => arg_value(v),
     }
 }
 
@@ -241,6 +310,18 @@ impl FieldSource for EventFields<'_> {
             // vigil reports syscalls at exit, like Falco's `<` events.
             F::EvtDir => Some(Value::Str("<")),
             F::EvtArg => self.arg(field),
+            F::EvtRawarg => match (&ev.data, &field.arg) {
+                (Data::Syscall(s), FieldArg::Name(n)) => s
+                    .args
+                    .iter()
+                    .find(|a| *a.name == **n)
+                    .map(|a| raw_value(&a.value)),
+                (Data::Syscall(s), FieldArg::Index(i)) => {
+                    s.args.get(*i as usize).map(|a| raw_value(&a.value))
+                }
+                // Other kinds carry no flags: the decoded value is the raw one.
+                _ => self.arg(field),
+            },
             F::EvtArgs => {
                 let s = self.syscall()?;
                 Some(Value::Str(self.evt_args.get_or_init(|| {
@@ -299,6 +380,14 @@ impl FieldSource for EventFields<'_> {
                     .map(|a| Value::Num(a.pid.into())),
                 _ => None,
             },
+            F::ProcDuration => {
+                let start = p.start_boot_ns?;
+                Some(Value::Num(
+                    i64::try_from(ev.boot_ns.saturating_sub(start)).unwrap_or(i64::MAX),
+                ))
+            }
+            F::ThreadCapEffective => self.caps(0).map(Value::Str),
+            F::ThreadCapPermitted => self.caps(1).map(Value::Str),
             F::ProcIsExeUpperLayer => p.exec.is_exe_upper_layer.map(Value::Bool),
             F::ProcIsExeFromMemfd => p.exec.is_exe_from_memfd.map(Value::Bool),
             F::UserUid => num(p.uid),
@@ -327,8 +416,9 @@ impl FieldSource for EventFields<'_> {
             F::NsCgroup => num(p.ns.cgroup),
             F::FdNum => {
                 let s = self.syscall()?;
+                // A failed open has fd -1, as in Falco (`open_file_failed`).
                 if is_open(&s.name) {
-                    return (s.ret >= 0).then_some(Value::Num(s.ret));
+                    return Some(Value::Num(s.ret.max(-1)));
                 }
                 s.args
                     .iter()
@@ -338,6 +428,7 @@ impl FieldSource for EventFields<'_> {
                     })
             }
             F::FdName => self.fd_name().map(Value::Str),
+            F::FdNameraw => self.fd_name_raw().map(Value::Str),
             F::FdDirectory => self
                 .fd_name()
                 .and_then(split_path)
@@ -359,13 +450,16 @@ impl FieldSource for EventFields<'_> {
                 Some(Value::Str(if field.id == F::FdType { ty } else { ch }))
             }
             // connect: the peer is the server.
-            F::FdSip | F::FdRip => match &self.syscall()?.sockaddr {
-                Some(SockAddr::Inet { ip, .. }) | Some(SockAddr::Inet6 { ip, .. }) => {
-                    Some(Value::Str(ip))
+            // connect: the only end vigil knows is the peer (the server).
+            F::FdSip | F::FdRip | F::FdIp | F::FdNet | F::FdSnet | F::FdRnet => {
+                match &self.syscall()?.sockaddr {
+                    Some(SockAddr::Inet { ip, .. }) | Some(SockAddr::Inet6 { ip, .. }) => {
+                        Some(Value::Str(ip))
+                    }
+                    _ => None,
                 }
-                _ => None,
-            },
-            F::FdSport | F::FdRport => match &self.syscall()?.sockaddr {
+            }
+            F::FdSport | F::FdRport | F::FdPort => match &self.syscall()?.sockaddr {
                 Some(SockAddr::Inet { port, .. }) | Some(SockAddr::Inet6 { port, .. }) => {
                     num(*port)
                 }
@@ -431,6 +525,30 @@ mod tests {
             ("quay.io/x/y", None)
         );
         assert_eq!(image_split("busybox"), ("busybox", None));
+    }
+
+    #[test]
+    fn paths_normalise_like_falco() {
+        for (raw, norm) in [
+            ("/srv/app/../../../etc/passwd", "/etc/passwd"),
+            ("/etc/./shadow", "/etc/shadow"),
+            ("//etc//shadow", "/etc/shadow"),
+            ("/..", "/"),
+            ("/a/b/..", "/a"),
+        ] {
+            assert!(needs_normalising(raw), "{raw}");
+            assert_eq!(normalise(raw), norm, "{raw}");
+        }
+        // Hidden files, relative paths and peers stay as they are.
+        for raw in [
+            "/root/.ssh/id_rsa",
+            "/etc/shadow",
+            "../etc/passwd",
+            "10.0.0.1:443",
+            "/a/..b",
+        ] {
+            assert!(!needs_normalising(raw), "{raw}");
+        }
     }
 
     #[test]

@@ -102,6 +102,22 @@ fn open_flag_bits(text: &str) -> Result<u64, String> {
     Ok(raw)
 }
 
+/// The boot time of every fixture event.
+const BOOT_NS: u64 = 12_345_000_000_000;
+
+/// `CAP_SYS_ADMIN CAP_NET_RAW` → bitmask (names as `thread.cap_effective`
+/// prints them).
+fn cap_mask(names: &str) -> Result<u64, String> {
+    let mut mask = 0u64;
+    for name in names.split_whitespace() {
+        let bit = (0..64)
+            .find(|&b| crate::sink::events::cap_names(1 << b) == name)
+            .ok_or_else(|| format!("unknown capability {name}"))?;
+        mask |= 1 << bit;
+    }
+    Ok(mask)
+}
+
 fn string(v: &Json, key: &str) -> Result<String, String> {
     match v {
         Json::String(s) => Ok(s.clone()),
@@ -140,7 +156,10 @@ fn strings(v: &Json, key: &str) -> Result<Vec<String>, String> {
 /// `proc.pname`, `proc.anames` (parent first), `proc.is_exe_upper_layer`,
 /// `proc.is_exe_from_memfd`, `user.uid`, `user.euid`, `group.gid`,
 /// `container.id` (`host`, else the default container), `container.name`,
-/// `container.image`, `target.is_vigil`; for `evt.type: container_stats`
+/// `container.image`, `target.is_vigil`, `thread.cap_effective` and
+/// `thread.cap_permitted` (capability names), `proc.duration` (ns since
+/// the process started), `fd.nameraw` (same as `fd.name`: the path as
+/// passed); for `evt.type: container_stats`
 /// any resource field (`container.fork_rate[10s]: 250`, `user.nproc: 10`)
 /// and `user.nproc_top_container`.
 pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
@@ -194,7 +213,13 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "evt.type" | "proc.name" => {}
             "evt.failed" => failed = boolean(v, k)?,
             "evt.rawres" => rawres = v.as_i64(),
-            "fd.name" => fd_name = Some(string(v, k)?),
+            "fd.name" | "fd.nameraw" => fd_name = Some(string(v, k)?),
+            "thread.cap_effective" => x.cap_effective = Some(cap_mask(&string(v, k)?)?),
+            "thread.cap_permitted" => x.cap_permitted = Some(cap_mask(&string(v, k)?)?),
+            "proc.duration" => {
+                let d = v.as_u64().ok_or_else(|| format!("{k}: expected ns"))?;
+                p.start_boot_ns = Some(BOOT_NS.checked_sub(d).ok_or("proc.duration too long")?);
+            }
             "proc.pid" => {
                 p.pid = uint(v, k)?;
                 p.tid = p.pid;
@@ -296,8 +321,8 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
         "execve" => Data::Exec(ExecData {
             filename: p.exec.exepath.clone().unwrap_or_default(),
             argc: p.exec.args.len() as u32 + 1,
-            cap_effective: 0,
-            cap_permitted: 0,
+            cap_effective: p.exec.cap_effective.unwrap_or(0),
+            cap_permitted: p.exec.cap_permitted.unwrap_or(0),
             exe_ino: 1,
             exe_on_overlay: c.full_id.is_some(),
         }),
@@ -364,7 +389,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     };
     Ok(Event {
         num: 1,
-        boot_ns: 12_345_000_000_000,
+        boot_ns: BOOT_NS,
         wall_ns: 1_795_328_303_123_456_789,
         process: Arc::new(p),
         cgroup: Arc::new(Cgroup {
@@ -398,7 +423,11 @@ mod tests {
     }
 
     fn load_fixtures() -> Vec<Case> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/fixtures");
+        load_fixtures_in(concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/fixtures"))
+    }
+
+    /// The cases of every `*.yaml` file directly in `dir`.
+    fn load_fixtures_in(dir: &str) -> Vec<Case> {
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -489,6 +518,108 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    /// Falco's stable rule file, found above the crate (it lives next to
+    /// the checkout, not in it: `shared/falco-rules/falco_rules.yaml`).
+    fn falco_stable_file() -> std::path::PathBuf {
+        let mut dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        loop {
+            for rel in [
+                "shared/falco-rules/falco_rules.yaml",
+                "../shared/falco-rules/falco_rules.yaml",
+            ] {
+                if dir.join(rel).is_file() {
+                    return dir.join(rel);
+                }
+            }
+            assert!(
+                dir.pop(),
+                "shared/falco-rules/falco_rules.yaml not found above CARGO_MANIFEST_DIR"
+            );
+        }
+    }
+
+    /// Every rule of Falco's stable file that vigil loads fires on agent
+    /// events for what it describes and stays quiet for near misses
+    /// (`rules/fixtures/falco/`), through the agent's real field provider.
+    /// A rule whose event types vigil does not hook yet (Falco watches
+    /// `dup`, `socket`, `symlink`, ...) cannot fire: it must have no
+    /// positive fixture, and is listed.
+    #[test]
+    fn falco_stable_rules_hold_their_fixtures_on_agent_events() {
+        let (set, _) = monitor_rules::RuleSet::load_paths(
+            &[falco_stable_file()],
+            &monitor_rules::LoadOptions::default(),
+        )
+        .unwrap();
+        let mut seen: BTreeSet<&str> = ["execve", "clone", "procexit", "module_load"].into();
+        seen.extend(
+            monitor_common::SyscallId::ALL
+                .iter()
+                .map(|s| s.name()),
+        );
+        let unhooked: BTreeSet<&str> = set
+            .rules()
+            .iter()
+            .filter(|r| {
+                r.evt_types()
+                    .is_some_and(|mut t| t.all(|t| !seen.contains(t)))
+            })
+            .map(|r| r.name())
+            .collect();
+        let cases = load_fixtures_in(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../rules/fixtures/falco"
+        ));
+        let mut failures = Vec::new();
+        for c in &cases {
+            let Some(rule) = set.get(&c.rule) else {
+                failures.push(format!("{}: no loaded rule named '{}'", c.file, c.rule));
+                continue;
+            };
+            let f = EventFields::new(&c.event, "h");
+            let hit = set.matching(&f).any(|r| r.name() == c.rule);
+            if hit != c.positive {
+                failures.push(format!(
+                    "'{}' {}[{}]: {} ({})",
+                    c.rule,
+                    if c.positive { "match" } else { "no_match" },
+                    c.index,
+                    if hit { "matched" } else { "did not match" },
+                    crate::sink::events::to_value(&c.event),
+                ));
+            }
+            if c.positive && unhooked.contains(rule.name()) {
+                failures.push(format!("'{}': positive fixture but unhooked", c.rule));
+            }
+        }
+        for r in set.rules() {
+            for positive in [true, false] {
+                let needed = !(positive && unhooked.contains(r.name()));
+                let has = cases
+                    .iter()
+                    .any(|c| c.rule == r.name() && c.positive == positive);
+                if needed && !has {
+                    failures.push(format!(
+                        "rule '{}' has no {} fixture",
+                        r.name(),
+                        if positive { "positive" } else { "near-miss" }
+                    ));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+        assert_eq!(
+            unhooked.into_iter().collect::<Vec<_>>(),
+            [
+                "Create Hardlink Over Sensitive Files",
+                "Create Symlink Over Sensitive Files",
+                "Packet socket created in container",
+                "Redirect STDOUT/STDIN to Network Connection in Container",
+            ],
+            "rules that load but whose syscalls vigil does not hook"
+        );
     }
 
     #[test]

@@ -204,6 +204,7 @@ impl Enricher {
                     upper_layer: r.flags & exec_flags::EXE_UPPER_LAYER != 0,
                     memfd: r.flags & exec_flags::EXE_MEMFD != 0,
                     vpid: (r.vpid != 0).then_some(r.vpid),
+                    caps: Some((r.cap_effective, r.cap_permitted)),
                 };
                 self.procs.on_exec(h.tgid, info, boot);
                 Data::Exec(ExecData {
@@ -387,6 +388,8 @@ impl Enricher {
                 pname: parent.map(|p| p.comm.clone()),
                 pexepath: parent.and_then(|p| p.exepath.clone()),
                 ancestors: self.procs.ancestry(h.tgid),
+                cap_effective: entry.and_then(|p| p.caps).map(|c| c.0),
+                cap_permitted: entry.and_then(|p| p.caps).map(|c| c.1),
             }),
         }
     }
@@ -648,12 +651,16 @@ pub(crate) mod tests {
         assert_eq!(ev.process.exec.exepath.as_deref(), Some("/usr/bin/ls"));
         assert_eq!(ev.process.exec.args, ["-la"]);
         assert_eq!(ev.process.exec.is_exe_upper_layer, Some(true));
+        assert_eq!(ev.process.exec.cap_effective, Some(0x1ff));
+        assert_eq!(ev.process.exec.cap_permitted, Some(0x1ff));
         assert_eq!(ev.wall_ns, 1_000_000_000_000_000_020);
         assert_eq!(ev.evt_type(), "execve");
         // The cgroup is removed; queued records still resolve during grace.
         e.enrich(&cgroup_rec(false, 777, &path, 30), now);
         let ev = e.enrich(&exit(50, 40, 777, 40, 0), now + Duration::from_secs(1));
         assert_eq!(ev.container.id, &CID[..12]);
+        // Later events of the process keep the capabilities of its exec.
+        assert_eq!(ev.process.exec.cap_effective, Some(0x1ff));
         e.maintain(now + Duration::from_secs(10), 10_000);
         let ev = e.enrich(&exit(51, 40, 777, 50, 0), now + Duration::from_secs(10));
         assert_eq!(ev.container.id, "host");

@@ -41,6 +41,9 @@ pub struct ProcInfo {
     pub is_exe_from_memfd: Option<bool>,
     /// pid in its own pid namespace (`proc.vpid`), from its last exec.
     pub vpid: Option<u32>,
+    /// (effective, permitted) capabilities from its last exec; a fork
+    /// inherits them.
+    pub caps: Option<(u64, u64)>,
     exited_at: Option<u64>,
     last_seen: u64,
 }
@@ -61,6 +64,7 @@ impl ProcInfo {
             is_exe_upper_layer: None,
             is_exe_from_memfd: None,
             vpid: None,
+            caps: None,
             exited_at: None,
             last_seen: 0,
         }
@@ -80,6 +84,8 @@ pub struct ExecInfo {
     pub memfd: bool,
     /// pid in the process's own pid namespace, when the kernel told it.
     pub vpid: Option<u32>,
+    /// (effective, permitted) capabilities after the exec.
+    pub caps: Option<(u64, u64)>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -247,6 +253,7 @@ impl ProcTable {
             p.is_exe_upper_layer = Some(info.upper_layer);
             p.is_exe_from_memfd = Some(info.memfd);
             p.vpid = info.vpid;
+            p.caps = info.caps;
             p.last_seen = now;
         }
     }
@@ -407,6 +414,7 @@ mod tests {
                 upper_layer: false,
                 memfd: false,
                 vpid: None,
+                caps: Some((1 << 21, 1 << 21 | 1)),
             },
             2,
         );
@@ -418,6 +426,8 @@ mod tests {
         );
         assert_eq!(child.start_boot_ns, Some(3));
         assert_eq!(child.vpid, None);
+        // Capabilities of the parent's exec, until the child's own exec.
+        assert_eq!(child.caps, Some((1 << 21, 1 << 21 | 1)));
         t.on_exec(
             11,
             ExecInfo {
@@ -427,6 +437,7 @@ mod tests {
                 upper_layer: true,
                 memfd: false,
                 vpid: Some(1),
+                caps: Some((0, 0)),
             },
             4,
         );

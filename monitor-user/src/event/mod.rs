@@ -155,6 +155,11 @@ pub struct ExecContext {
     pub pexepath: Option<String>,
     /// Ancestors from the parent up to the container's init (or pid 1).
     pub ancestors: Vec<Ancestor>,
+    /// Capability bitmasks the last exec left the process with
+    /// (`thread.cap_effective`, `thread.cap_permitted`); None when the
+    /// agent has not seen an exec of it.
+    pub cap_effective: Option<u64>,
+    pub cap_permitted: Option<u64>,
 }
 
 impl Process {

@@ -7,7 +7,9 @@
 //! unchanged. `output` is Falco's text: `HH:MM:SS.nnnnnnnnn: Priority message`.
 //! `output_fields` is flat: every field the rule's output names, plus a fixed
 //! set saying what, where and who ([`ALWAYS_FIELDS`]); a field without a
-//! value is `null`, as in Falco.
+//! value is `null`, as in Falco. A rule with Falco's `capture: true` marks
+//! its alerts with `vigil.capture` (and `vigil.capture_duration_ms`): the
+//! events around them are in the flight recorder (`--record`).
 
 use std::sync::OnceLock;
 
@@ -36,6 +38,10 @@ pub const ALWAYS_FIELDS: &[&str] = &[
 /// Output field counting the alerts the throttle held back before this one
 /// ([`crate::sink::throttle`]); present only when that is more than zero.
 pub const SUPPRESSED_FIELD: &str = "vigil.suppressed";
+
+/// Output fields of a rule with `capture: true`.
+pub const CAPTURE_FIELD: &str = "vigil.capture";
+pub const CAPTURE_DURATION_FIELD: &str = "vigil.capture_duration_ms";
 
 fn always_fields() -> &'static [(&'static str, Field)] {
     static F: OnceLock<Vec<(&'static str, Field)>> = OnceLock::new();
@@ -92,6 +98,12 @@ impl Alert {
                     fields.get(f)
                 };
                 output_fields.insert((*name).to_owned(), to_json(v));
+            }
+        }
+        if let Some(c) = rule.capture() {
+            output_fields.insert(CAPTURE_FIELD.into(), Json::Bool(true));
+            if let Some(ms) = c.duration_ms {
+                output_fields.insert(CAPTURE_DURATION_FIELD.into(), Json::from(ms));
             }
         }
         let priority = rule.priority().as_str();
@@ -256,6 +268,28 @@ mod tests {
             *cid,
             "short id is the full id's prefix"
         );
+    }
+
+    #[test]
+    fn capture_rules_mark_their_alerts() {
+        let src = RuleSource::new(
+            "c.yaml",
+            "- rule: c\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: INFO\n  capture: true\n  capture_duration: 2500\n\
+             - rule: n\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: INFO\n",
+        );
+        let set = RuleSet::load(&[src], &LoadOptions::default()).unwrap().0;
+        let ev = build_event(&crate::detect::fixtures::parse_yaml_map(
+            "{evt.type: openat, fd.name: /x, evt.arg.flags: O_RDONLY}",
+        ))
+        .unwrap();
+        let f = EventFields::new(&ev, "h");
+        let alerts: Vec<Json> = set
+            .matching(&f)
+            .map(|r| Alert::new(r, &f).to_json())
+            .collect();
+        assert_eq!(alerts[0]["output_fields"][CAPTURE_FIELD], true);
+        assert_eq!(alerts[0]["output_fields"][CAPTURE_DURATION_FIELD], 2500);
+        assert!(alerts[1]["output_fields"].get(CAPTURE_FIELD).is_none());
     }
 
     #[test]
