@@ -81,6 +81,8 @@ pub enum FieldId {
     ProcIsExeFromMemfd,
     UserUid,
     UserEuid,
+    /// The uid's name in the process's own `/etc/passwd`.
+    UserName,
     GroupGid,
     ContainerId,
     ContainerFullId,
@@ -205,6 +207,7 @@ defs! {
     "proc.is_exe_from_memfd" => ProcIsExeFromMemfd, Bool, None;
     "user.uid" => UserUid, Num, None;
     "user.euid" => UserEuid, Num, None;
+    "user.name" => UserName, Str, None;
     "group.gid" => GroupGid, Num, None;
     "container.id" => ContainerId, Str, None;
     "container.full_id" => ContainerFullId, Str, None;
@@ -367,7 +370,6 @@ const FALCO_ONLY: &[&str] = &[
     "thread.cgroups",
     "thread.cgroup",
     "thread.nametid",
-    "user.name",
     "user.homedir",
     "user.shell",
     "user.loginuid",

@@ -392,6 +392,7 @@ impl FieldSource for EventFields<'_> {
             F::ProcIsExeFromMemfd => p.exec.is_exe_from_memfd.map(Value::Bool),
             F::UserUid => num(p.uid),
             F::UserEuid => num(p.euid),
+            F::UserName => p.user_name.as_deref().map(Value::Str),
             F::GroupGid => num(p.gid),
             F::ContainerId => Some(Value::Str(&c.id)),
             F::ContainerFullId => c.full_id.as_deref().map(Value::Str),

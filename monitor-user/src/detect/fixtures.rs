@@ -157,7 +157,7 @@ fn strings(v: &Json, key: &str) -> Result<Vec<String>, String> {
 /// `proc.is_exe_from_memfd`, `user.uid`, `user.euid`, `group.gid`,
 /// `container.id` (`host`, else the default container), `container.name`,
 /// `container.image`, `target.is_vigil`, `thread.cap_effective` and
-/// `thread.cap_permitted` (capability names), `proc.duration` (ns since
+/// `thread.cap_permitted` (capability names), `user.name`, `proc.duration` (ns since
 /// the process started), `fd.nameraw` (same as `fd.name`: the path as
 /// passed); for `evt.type: container_stats`
 /// any resource field (`container.fork_rate[10s]: 250`, `user.nproc: 10`)
@@ -243,6 +243,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "proc.is_exe_upper_layer" => x.is_exe_upper_layer = Some(boolean(v, k)?),
             "proc.is_exe_from_memfd" => x.is_exe_from_memfd = Some(boolean(v, k)?),
             "user.uid" => p.uid = uint(v, k)?,
+            "user.name" => p.user_name = Some(string(v, k)?.into()),
             "user.euid" => p.euid = uint(v, k)?,
             "group.gid" => p.gid = uint(v, k)?,
             "container.id" => {

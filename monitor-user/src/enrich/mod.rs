@@ -11,6 +11,7 @@ pub mod cgroup;
 pub mod containers;
 pub mod metadata;
 pub mod proctable;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::enrich::cgroup::CgroupInfo;
 use crate::enrich::containers::{Registry, RegistryConfig};
 use crate::enrich::metadata::{Metadata, MetadataConfig};
 use crate::enrich::proctable::{ContainerKey, ExecInfo, ProcTable, ProcTableConfig};
+use crate::enrich::users::UserNames;
 use crate::event::sysargs;
 use crate::event::text::escape;
 use crate::event::{
@@ -94,6 +96,7 @@ pub struct Enricher {
     clock: Clock,
     next_num: u64,
     agent: Option<AgentId>,
+    users: UserNames,
 }
 
 impl Enricher {
@@ -105,7 +108,15 @@ impl Enricher {
             clock,
             next_num: 1,
             agent: None,
+            users: UserNames::new(None),
         }
+    }
+
+    /// Resolve `user.name` through each process's own `/etc/passwd`
+    /// under `proc_root` (`/proc`).
+    pub fn with_user_names(mut self, proc_root: PathBuf) -> Enricher {
+        self.users = UserNames::new(Some(proc_root));
+        self
     }
 
     /// Mark events whose kill/ptrace target is this agent (`target.is_vigil`).
@@ -142,12 +153,15 @@ impl Enricher {
                 proc_root.display()
             );
         }
-        let e = Enricher::new(
+        let mut e = Enricher::new(
             procs,
             containers,
             Metadata::new(cfg.metadata),
             Clock::measure(),
         );
+        if let Some(proc_root) = &cfg.proc_root {
+            e = e.with_user_names(proc_root.clone());
+        }
         match cfg.agent {
             Some(a) => e.with_agent(a),
             None => e,
@@ -283,7 +297,7 @@ impl Enricher {
                 victim_name: self.procs.get(r.victim_tgid).map(|p| p.comm.clone()),
             },
         };
-        let process = self.process(h);
+        let process = self.process(h, now);
         match rec {
             Record::Fork(r) => {
                 // CLONE_PARENT: the child's parent is the forker's parent.
@@ -364,7 +378,8 @@ impl Enricher {
         (Arc::new(container), cgroup, key)
     }
 
-    fn process(&self, h: &Header) -> Process {
+    fn process(&mut self, h: &Header, now: Instant) -> Process {
+        let user_name = self.users.name(h.tgid, h.ns.mnt, h.uid, now);
         let entry = self.procs.get(h.tgid);
         let parent = self.procs.get(h.ppid);
         Process {
@@ -378,6 +393,7 @@ impl Enricher {
             egid: h.egid,
             name: escape(h.comm()),
             start_boot_ns: entry.and_then(|p| p.start_boot_ns),
+            user_name,
             ns: h.ns.into(),
             exec: Arc::new(ExecContext {
                 exe: entry.and_then(|p| p.exe.clone()),
@@ -593,6 +609,28 @@ pub(crate) mod tests {
             exit_code: code,
             _pad: 0,
         })
+    }
+
+    #[test]
+    fn user_names_come_from_the_process_own_passwd() {
+        let dir = crate::testutil::TempDir::new("usernames");
+        let etc = dir.path().join("50/root/etc");
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(etc.join("passwd"), "toor:x:0:0::/root:/bin/sh\n").unwrap();
+        let mut e = bare().with_user_names(dir.path().to_owned());
+        let now = Instant::now();
+        let ev = e.enrich(
+            &exec(50, 40, 777, 20, &[b"/bin/ls"], b"/usr/bin/ls", 0),
+            now,
+        );
+        assert_eq!(ev.process.user_name.as_deref(), Some("toor"));
+        // Without a readable passwd (another namespace, no such pid) there is no name.
+        let mut e = bare();
+        let ev = e.enrich(
+            &exec(50, 40, 777, 20, &[b"/bin/ls"], b"/usr/bin/ls", 0),
+            now,
+        );
+        assert_eq!(ev.process.user_name, None);
     }
 
     /// An enricher with no host state: only records teach it.

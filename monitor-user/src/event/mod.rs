@@ -131,6 +131,9 @@ pub struct Process {
     pub name: String,
     /// Process start, ns since boot.
     pub start_boot_ns: Option<u64>,
+    /// `user.name`: the uid's name in the process's own `/etc/passwd`
+    /// (the container's, for a container process).
+    pub user_name: Option<Arc<str>>,
     /// The namespaces it runs in.
     pub ns: Namespaces,
     /// What it runs and who started it: the same for all the children a
