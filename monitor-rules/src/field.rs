@@ -126,6 +126,8 @@ pub enum FieldId {
     FdNameraw,
     /// Nanoseconds since the process started.
     ProcDuration,
+    /// The working directory of the process's last exec.
+    ProcCwd,
     /// Capability names (`CAP_SYS_ADMIN CAP_NET_RAW ...`), space separated.
     ThreadCapEffective,
     ThreadCapPermitted,
@@ -246,6 +248,7 @@ defs! {
     "fd.rnet" => FdRnet, Net, None;
     "fd.nameraw" => FdNameraw, Str, None;
     "proc.duration" => ProcDuration, Num, None;
+    "proc.cwd" => ProcCwd, Str, None;
     "thread.cap_effective" => ThreadCapEffective, Str, None;
     "thread.cap_permitted" => ThreadCapPermitted, Str, None;
     "fd.proc_is_other" => FdProcIsOther, Bool, None;
@@ -317,7 +320,6 @@ const FALCO_ONLY: &[&str] = &[
     "proc.exeline",
     "proc.env",
     "proc.aenv",
-    "proc.cwd",
     "proc.loginshellid",
     "proc.tty",
     "proc.pvpid",

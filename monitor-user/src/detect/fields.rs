@@ -380,6 +380,7 @@ impl FieldSource for EventFields<'_> {
                     .map(|a| Value::Num(a.pid.into())),
                 _ => None,
             },
+            F::ProcCwd => p.exec.cwd.as_deref().map(Value::Str),
             F::ProcDuration => {
                 let start = p.start_boot_ns?;
                 Some(Value::Num(

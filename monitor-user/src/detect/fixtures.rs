@@ -157,7 +157,8 @@ fn strings(v: &Json, key: &str) -> Result<Vec<String>, String> {
 /// `proc.is_exe_from_memfd`, `user.uid`, `user.euid`, `group.gid`,
 /// `container.id` (`host`, else the default container), `container.name`,
 /// `container.image`, `target.is_vigil`, `thread.cap_effective` and
-/// `thread.cap_permitted` (capability names), `user.name`, `proc.duration` (ns since
+/// `thread.cap_permitted` (capability names), `user.name`, `proc.cwd`,
+/// `proc.exe` (argv[0]; default: the exepath), `proc.duration` (ns since
 /// the process started), `fd.nameraw` (same as `fd.name`: the path as
 /// passed); for `evt.type: container_stats`
 /// any resource field (`container.fork_rate[10s]: 250`, `user.nproc: 10`)
@@ -201,6 +202,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     let mut fd_name: Option<String> = None;
     let mut args: Vec<Arg> = Vec::new();
     let mut target_is_vigil = None;
+    let mut exe: Option<String> = None;
     let mut baseline: Option<crate::event::BaselineMark> = None;
     let mut stats = crate::event::StatsData::default();
     for (k, v) in m {
@@ -227,6 +229,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "proc.ppid" => p.ppid = uint(v, k)?,
             "proc.vpid" => p.vpid = Some(uint(v, k)?),
             "proc.exepath" => x.exepath = Some(string(v, k)?),
+            "proc.exe" => exe = Some(string(v, k)?),
             "proc.args" => x.args = strings(v, k)?,
             "proc.pname" => x.pname = Some(string(v, k)?),
             "proc.anames" => {
@@ -244,6 +247,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "proc.is_exe_from_memfd" => x.is_exe_from_memfd = Some(boolean(v, k)?),
             "user.uid" => p.uid = uint(v, k)?,
             "user.name" => p.user_name = Some(string(v, k)?.into()),
+            "proc.cwd" => x.cwd = Some(string(v, k)?),
             "user.euid" => p.euid = uint(v, k)?,
             "group.gid" => p.gid = uint(v, k)?,
             "container.id" => {
@@ -315,7 +319,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     if let Some(a) = x.ancestors.first() {
         p.ppid = a.pid;
     }
-    x.exe = x.exepath.clone();
+    x.exe = exe.or_else(|| x.exepath.clone());
     p.exec = Arc::new(x);
     let ret = rawres.unwrap_or(if failed { -1 } else { 0 });
     let data = match evt_type.as_str() {

@@ -9,6 +9,7 @@
 
 pub mod cgroup;
 pub mod containers;
+pub mod cwd;
 pub mod metadata;
 pub mod proctable;
 pub mod users;
@@ -97,6 +98,8 @@ pub struct Enricher {
     next_num: u64,
     agent: Option<AgentId>,
     users: UserNames,
+    /// procfs for what exec records do not carry (`proc.cwd`); `None`: not read.
+    proc_root: Option<PathBuf>,
 }
 
 impl Enricher {
@@ -109,13 +112,16 @@ impl Enricher {
             next_num: 1,
             agent: None,
             users: UserNames::new(None),
+            proc_root: None,
         }
     }
 
-    /// Resolve `user.name` through each process's own `/etc/passwd`
-    /// under `proc_root` (`/proc`).
-    pub fn with_user_names(mut self, proc_root: PathBuf) -> Enricher {
-        self.users = UserNames::new(Some(proc_root));
+    /// Read what records do not carry from procfs at `proc_root` (`/proc`):
+    /// `user.name` through each process's own `/etc/passwd`, and an exec's
+    /// working directory (`proc.cwd`).
+    pub fn with_procfs(mut self, proc_root: PathBuf) -> Enricher {
+        self.users = UserNames::new(Some(proc_root.clone()));
+        self.proc_root = Some(proc_root);
         self
     }
 
@@ -160,7 +166,7 @@ impl Enricher {
             Clock::measure(),
         );
         if let Some(proc_root) = &cfg.proc_root {
-            e = e.with_user_names(proc_root.clone());
+            e = e.with_procfs(proc_root.clone());
         }
         match cfg.agent {
             Some(a) => e.with_agent(a),
@@ -219,6 +225,10 @@ impl Enricher {
                     memfd: r.flags & exec_flags::EXE_MEMFD != 0,
                     vpid: (r.vpid != 0).then_some(r.vpid),
                     caps: Some((r.cap_effective, r.cap_permitted)),
+                    cwd: self
+                        .proc_root
+                        .as_deref()
+                        .and_then(|root| crate::enrich::cwd::exec_cwd(root, h.tgid, h.ppid)),
                 };
                 self.procs.on_exec(h.tgid, info, boot);
                 Data::Exec(ExecData {
@@ -406,6 +416,7 @@ impl Enricher {
                 ancestors: self.procs.ancestry(h.tgid),
                 cap_effective: entry.and_then(|p| p.caps).map(|c| c.0),
                 cap_permitted: entry.and_then(|p| p.caps).map(|c| c.1),
+                cwd: entry.and_then(|p| p.cwd.clone()),
             }),
         }
     }
@@ -617,7 +628,7 @@ pub(crate) mod tests {
         let etc = dir.path().join("50/root/etc");
         std::fs::create_dir_all(&etc).unwrap();
         std::fs::write(etc.join("passwd"), "toor:x:0:0::/root:/bin/sh\n").unwrap();
-        let mut e = bare().with_user_names(dir.path().to_owned());
+        let mut e = bare().with_procfs(dir.path().to_owned());
         let now = Instant::now();
         let ev = e.enrich(
             &exec(50, 40, 777, 20, &[b"/bin/ls"], b"/usr/bin/ls", 0),

@@ -44,6 +44,8 @@ pub struct ProcInfo {
     /// (effective, permitted) capabilities from its last exec; a fork
     /// inherits them.
     pub caps: Option<(u64, u64)>,
+    /// Working directory at its last exec (`proc.cwd`).
+    pub cwd: Option<String>,
     exited_at: Option<u64>,
     last_seen: u64,
 }
@@ -65,6 +67,7 @@ impl ProcInfo {
             is_exe_from_memfd: None,
             vpid: None,
             caps: None,
+            cwd: None,
             exited_at: None,
             last_seen: 0,
         }
@@ -86,6 +89,8 @@ pub struct ExecInfo {
     pub vpid: Option<u32>,
     /// (effective, permitted) capabilities after the exec.
     pub caps: Option<(u64, u64)>,
+    /// Working directory the exec ran in.
+    pub cwd: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -254,6 +259,7 @@ impl ProcTable {
             p.is_exe_from_memfd = Some(info.memfd);
             p.vpid = info.vpid;
             p.caps = info.caps;
+            p.cwd = info.cwd;
             p.last_seen = now;
         }
     }
@@ -415,6 +421,7 @@ mod tests {
                 memfd: false,
                 vpid: None,
                 caps: Some((1 << 21, 1 << 21 | 1)),
+                cwd: Some("/srv".into()),
             },
             2,
         );
@@ -428,6 +435,7 @@ mod tests {
         assert_eq!(child.vpid, None);
         // Capabilities of the parent's exec, until the child's own exec.
         assert_eq!(child.caps, Some((1 << 21, 1 << 21 | 1)));
+        assert_eq!(child.cwd.as_deref(), Some("/srv"));
         t.on_exec(
             11,
             ExecInfo {
@@ -438,6 +446,7 @@ mod tests {
                 memfd: false,
                 vpid: Some(1),
                 caps: Some((0, 0)),
+                cwd: None,
             },
             4,
         );

@@ -163,6 +163,9 @@ pub struct ExecContext {
     /// agent has not seen an exec of it.
     pub cap_effective: Option<u64>,
     pub cap_permitted: Option<u64>,
+    /// Working directory the last exec ran in (`proc.cwd`), read from
+    /// procfs when the agent handled the exec.
+    pub cwd: Option<String>,
 }
 
 impl Process {
