@@ -8,9 +8,9 @@
 //! expr    := and ('or' and)*
 //! and     := unary ('and' unary)*
 //! unary   := 'not' unary | '(' expr ')' | check | MACRO
-//! check   := operand ( 'exists' | OP (value | ref) | LISTOP (list | ref) )
+//! check   := operand ( 'exists' | OP (value | ref) | LISTOP list )
 //! operand := XFORM '(' operand ')' | FIELD ('[' ARG ']')?
-//! ref     := XFORM '(' ref ')' | 'val(' FIELD ('[' ARG ']')? ')' | FIELD ('[' ARG ']')?
+//! ref     := 'val(' FIELD ('[' ARG ']')? ')' | XFORM '(' (ref | operand) ')'
 //! list    := '(' (value (',' value)*)? ')'
 //! value   := "quoted" | 'quoted' | bareword
 //! XFORM   := tolower | toupper | b64 | basename | len
@@ -453,7 +453,7 @@ impl<'a> Parser<'a> {
             self.ws();
             let w = self.word();
             let after = self.s[self.i + w.len()..].trim_start();
-            if !after.starts_with('(') || w.contains('.') {
+            if w.is_empty() || !after.starts_with('(') || w.contains('.') {
                 break;
             }
             if w == "val" && allow_val {

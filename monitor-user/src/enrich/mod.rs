@@ -389,7 +389,7 @@ impl Enricher {
     }
 
     fn process(&mut self, h: &Header, now: Instant) -> Process {
-        let user_name = self.users.name(h.tgid, h.ns.mnt, h.uid, now);
+        let user_name = self.users.name(h.tgid, h.ppid, h.ns.mnt, h.uid, now);
         let entry = self.procs.get(h.tgid);
         let parent = self.procs.get(h.ppid);
         Process {

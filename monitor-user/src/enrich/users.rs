@@ -3,17 +3,18 @@
 //! so a uid inside a container gets the container's name for it, not the
 //! host's. Files are parsed once per mount namespace and kept for a short
 //! while (a container's passwd rarely changes; a new one is picked up after
-//! [`TTL`]); an unreadable one (the process already exited) is retried
-//! after [`RETRY`], not on every event.
+//! [`TTL`], and a uid it lacks is looked for again after [`RETRY`]). When
+//! a process is already gone, its parent is read if it shares the mount
+//! namespace, else the namespace's last table answers.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a parsed passwd file is trusted.
 pub const TTL: Duration = Duration::from_secs(30);
-/// How long a namespace whose passwd could not be read waits to try again.
+/// How long a table is trusted to lack a uid.
 pub const RETRY: Duration = Duration::from_secs(1);
 /// Most mount namespaces remembered (a busy node runs a few hundred
 /// containers); the oldest entries go first.
@@ -49,39 +50,97 @@ pub fn parse_passwd(text: &str) -> Names {
 pub struct UserNames {
     /// procfs (`/proc`); `None`: names are never resolved.
     proc_root: Option<PathBuf>,
-    /// mount namespace → (read at, uid → name, read succeeded).
-    by_ns: HashMap<u32, (Instant, Arc<Names>, bool)>,
+    /// The host's mount namespace and root directory (device, inode), as
+    /// pid 1 has them; `None` when procfs has no pid 1 (tests).
+    host: Option<(u32, (u64, u64))>,
+    /// mount namespace → (read at, uid → name).
+    by_ns: HashMap<u32, (Instant, Arc<Names>)>,
+}
+
+/// Inode of a `/proc/<pid>/ns/mnt` link (`mnt:[4026531832]`).
+fn mnt_ns_of(proc_root: &Path, pid: u32) -> Option<u32> {
+    let link = std::fs::read_link(proc_root.join(pid.to_string()).join("ns/mnt")).ok()?;
+    let text = link.to_str()?;
+    text.strip_prefix("mnt:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// (device, inode) of a process's root directory.
+fn root_of(proc_root: &Path, pid: u32) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(proc_root.join(pid.to_string()).join("root/")).ok()?;
+    Some((m.dev(), m.ino()))
 }
 
 impl UserNames {
     pub fn new(proc_root: Option<PathBuf>) -> UserNames {
+        let host = proc_root
+            .as_deref()
+            .and_then(|r| Some((mnt_ns_of(r, 1)?, root_of(r, 1)?)));
         UserNames {
             proc_root,
+            host,
             by_ns: HashMap::new(),
         }
     }
 
-    /// The name of `uid` for process `pid` in mount namespace `mnt_ns`:
-    /// `None` when its root has no passwd entry for the uid, or no passwd
-    /// of the namespace could be read yet.
-    pub fn name(&mut self, pid: u32, mnt_ns: u32, uid: u32, now: Instant) -> Option<Arc<str>> {
-        let root = self.proc_root.as_ref()?;
-        if let Some((t, names, ok)) = self.by_ns.get(&mnt_ns) {
+    /// The name of `uid` for process `pid` (child of `ppid`) in mount
+    /// namespace `mnt_ns`: `None` when its root has no passwd entry for the
+    /// uid, or no passwd of the namespace could be read yet. A process that
+    /// already exited is read through its parent if that shares the mount
+    /// namespace (a short command run by a shell in the container).
+    pub fn name(
+        &mut self,
+        pid: u32,
+        ppid: u32,
+        mnt_ns: u32,
+        uid: u32,
+        now: Instant,
+    ) -> Option<Arc<str>> {
+        let root = self.proc_root.as_deref()?;
+        let cached = self.by_ns.get(&mnt_ns);
+        if let Some((t, names)) = cached {
             let age = now.saturating_duration_since(*t);
-            if age < if *ok { TTL } else { RETRY } {
-                return names.get(&uid).cloned();
+            let hit = names.get(&uid).cloned();
+            // A uid the table lacks is looked up again after RETRY (a user
+            // added since).
+            if age < TTL && (hit.is_some() || age < RETRY) {
+                return hit;
             }
         }
-        let path = root.join(pid.to_string()).join("root/etc/passwd");
-        let entry = match std::fs::read_to_string(&path) {
-            Ok(text) => (now, Arc::new(parse_passwd(&text)), true),
-            // Keep the last table of the namespace (its process is gone,
-            // another will refresh it); retry soon.
-            Err(_) => match self.by_ns.get(&mnt_ns) {
-                Some((_, names, _)) => (now, names.clone(), false),
-                None => (now, Arc::new(Names::new()), false),
-            },
+        // `Some(None)`: the root is the container's but has no passwd.
+        let read = |p: u32| -> Option<Option<String>> {
+            // A process of a new mount namespace still on the host's root
+            // (a runtime setting the container up) would give the host's
+            // names, not the container's.
+            if let Some((host_ns, host_root)) = self.host {
+                if mnt_ns != host_ns && root_of(root, p)? == host_root {
+                    return None;
+                }
+            }
+            match std::fs::read_to_string(root.join(p.to_string()).join("root/etc/passwd")) {
+                Ok(text) => Some(Some(text)),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound && root_of(root, p).is_some() =>
+                {
+                    Some(None)
+                }
+                Err(_) => None,
+            }
         };
+        let text = read(pid).or_else(|| {
+            (mnt_ns_of(root, ppid) == Some(mnt_ns))
+                .then(|| read(ppid))
+                .flatten()
+        });
+        let Some(text) = text else {
+            // The process is gone (or not on its root yet): the last table
+            // of the namespace answers; the next event tries again.
+            return cached.and_then(|(_, names)| names.get(&uid).cloned());
+        };
+        let entry = (
+            now,
+            Arc::new(text.as_deref().map(parse_passwd).unwrap_or_default()),
+        );
         if self.by_ns.len() >= MAX_NAMESPACES && !self.by_ns.contains_key(&mnt_ns) {
             let oldest = self.by_ns.iter().min_by_key(|(_, e)| e.0).map(|(k, _)| *k);
             if let Some(k) = oldest {
@@ -109,6 +168,37 @@ mod tests {
     }
 
     #[test]
+    fn a_new_namespace_still_on_the_host_root_is_not_read() {
+        let dir = crate::testutil::TempDir::new("users-host");
+        let d = dir.path();
+        // pid 1: the host, its root holds the host's passwd.
+        std::fs::create_dir_all(d.join("hostroot/etc")).unwrap();
+        std::fs::write(
+            d.join("hostroot/etc/passwd"),
+            "hostuser:x:1000:1000::/:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(d.join("ctrroot/etc")).unwrap();
+        std::fs::write(d.join("ctrroot/etc/passwd"), "app:x:1000:1000::/:/bin/sh\n").unwrap();
+        for (pid, root) in [(1, "hostroot"), (50, "hostroot"), (51, "ctrroot")] {
+            std::fs::create_dir_all(d.join(format!("{pid}/ns"))).unwrap();
+            std::os::unix::fs::symlink(d.join(root), d.join(format!("{pid}/root"))).unwrap();
+            let ns = if pid == 1 { 1 } else { 9 };
+            std::os::unix::fs::symlink(format!("mnt:[{ns}]"), d.join(format!("{pid}/ns/mnt")))
+                .unwrap();
+        }
+        let mut u = UserNames::new(Some(d.to_owned()));
+        let t0 = Instant::now();
+        // 50 is in the container's namespace but not yet on its root.
+        assert_eq!(u.name(50, 1, 9, 1000, t0), None);
+        // Once a process of it is on the container's root: its names.
+        let t1 = t0 + RETRY + Duration::from_millis(1);
+        assert_eq!(u.name(51, 1, 9, 1000, t1).as_deref(), Some("app"));
+        // The host's own processes read the host's file.
+        assert_eq!(u.name(1, 0, 1, 1000, t1).as_deref(), Some("hostuser"));
+    }
+
+    #[test]
     fn resolves_through_the_process_root_and_caches_per_namespace() {
         let dir = std::env::temp_dir().join(format!("vigil-users-{}", std::process::id()));
         let etc = dir.join("42/root/etc");
@@ -120,19 +210,31 @@ mod tests {
         .unwrap();
         let mut u = UserNames::new(Some(dir.clone()));
         let t0 = Instant::now();
-        assert_eq!(u.name(42, 7, 1000, t0).as_deref(), Some("app"));
-        assert_eq!(u.name(42, 7, 5, t0), None);
+        assert_eq!(u.name(42, 1, 7, 1000, t0).as_deref(), Some("app"));
+        assert_eq!(u.name(42, 1, 7, 5, t0), None);
         // Cached: the file changing is seen only after the TTL.
         std::fs::write(etc.join("passwd"), "svc:x:1000:1000::/:/bin/sh\n").unwrap();
-        assert_eq!(u.name(42, 7, 1000, t0).as_deref(), Some("app"));
+        assert_eq!(u.name(42, 1, 7, 1000, t0).as_deref(), Some("app"));
         let later = t0 + TTL + Duration::from_secs(1);
-        assert_eq!(u.name(42, 7, 1000, later).as_deref(), Some("svc"));
+        assert_eq!(u.name(42, 1, 7, 1000, later).as_deref(), Some("svc"));
+        // A process already gone (99) is read through its parent (42) when
+        // the parent is in the same mount namespace, not otherwise.
+        std::fs::create_dir_all(dir.join("42/ns")).unwrap();
+        std::os::unix::fs::symlink("mnt:[9]", dir.join("42/ns/mnt")).unwrap();
+        assert_eq!(u.name(99, 42, 9, 1000, later).as_deref(), Some("svc"));
+        assert_eq!(u.name(99, 42, 10, 1000, later), None);
         // The process is gone: the last table of its namespace answers.
         std::fs::remove_dir_all(&dir).unwrap();
         let much_later = later + TTL + Duration::from_secs(1);
-        assert_eq!(u.name(42, 7, 1000, much_later).as_deref(), Some("svc"));
-        assert_eq!(u.name(43, 8, 1000, much_later), None);
+        assert_eq!(u.name(42, 1, 7, 1000, much_later).as_deref(), Some("svc"));
+        assert_eq!(u.name(43, 1, 8, 1000, much_later), None);
+        // The host's own processes (pid 1 of the real procfs) resolve
+        // through the host's passwd.
+        let mut host = UserNames::new(Some("/proc".into()));
+        if let Some((ns, _)) = host.host {
+            assert_eq!(host.name(1, 0, ns, 0, t0).as_deref(), Some("root"));
+        }
         // Without procfs nothing resolves.
-        assert_eq!(UserNames::new(None).name(42, 7, 0, t0), None);
+        assert_eq!(UserNames::new(None).name(42, 1, 7, 0, t0), None);
     }
 }

@@ -1,0 +1,190 @@
+//! Falco's own stable rule file, run by the real agent against real podman
+//! containers: the fields that Falco rules need and that vigil now supplies
+//! from live data — `user.name` from the container's own `/etc/passwd`,
+//! `fd.name` normalised and `fd.nameraw` as passed, `proc.cwd` read at the
+//! exec, `thread.cap_effective` from the exec record — make Falco's rules
+//! fire for what they describe and stay quiet for the near misses.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+use vigil_tests::events::{field, s};
+use vigil_tests::podman::{ImageBuilder, TempDir};
+use vigil_tests::{require_podman, require_vigil_binary, Agent, Container};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A user that exists in the test image's `/etc/passwd` only (not on the
+/// host), so its name can only come from the container's file.
+const USER: &str = "vigilfalco";
+const UID: &str = "4321";
+const IMAGE: &str = "localhost/vigil-falco-rules:2";
+
+fn falco_rules() -> PathBuf {
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        for rel in [
+            "shared/falco-rules/falco_rules.yaml",
+            "../shared/falco-rules/falco_rules.yaml",
+        ] {
+            if dir.join(rel).is_file() {
+                return dir.join(rel);
+            }
+        }
+        assert!(dir.pop(), "shared/falco-rules/falco_rules.yaml not found");
+    }
+}
+
+fn image() -> &'static str {
+    ImageBuilder::new(IMAGE)
+        .text(
+            "/etc/passwd",
+            &format!("root:x:0:0:root:/root:/bin/sh\n{USER}:x:{UID}:{UID}::/:/bin/sh\n"),
+            0o644,
+        )
+        .text("/etc/shadow", "root:!:19000:0:99999:7:::\n", 0o600)
+        .ensure()
+        .expect("build the test image");
+    IMAGE
+}
+
+/// `vigil run` with Falco's stable file only.
+fn agent(dir: &Path) -> Agent {
+    Agent::builder([
+        "run",
+        "--no-default-rules",
+        "--alert-rate",
+        "off",
+        "--rules",
+    ])
+    .arg(falco_rules())
+    .arg("--events")
+    .arg(dir.join("events.jsonl"))
+    .echo(false)
+    .start()
+    .expect("start vigil run")
+}
+
+/// `podman exec [--user U] <c> <cmd>`; requires success when `must`.
+fn exec(c: &Container, user: Option<&str>, cmd: &[&str], must: bool) {
+    let mut p = Command::new("podman");
+    p.arg("exec");
+    if let Some(u) = user {
+        p.args(["--user", u]);
+    }
+    let out = p
+        .arg(c.id())
+        .args(cmd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("podman exec");
+    assert!(
+        !must || out.status.success(),
+        "podman exec {cmd:?}: {out:?}"
+    );
+}
+
+fn wait_alert(agent: &Agent, dir: &Path, rule: &str, c: &Container) -> Value {
+    agent
+        .wait_stdout_json(WAIT, |v| {
+            s(v, "rule") == rule && field(v, "container.id") == c.short_id()
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no alert `{rule}` within {WAIT:?}; alerts:\n{}\nevents of the container:\n{}",
+                agent.stdout_lines().join("\n"),
+                std::fs::read_to_string(dir.join("events.jsonl"))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains(c.id()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })
+}
+
+fn alerts_of(agent: &Agent, rule: &str, c: &Container) -> usize {
+    agent
+        .stdout_lines()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| s(v, "rule") == rule && field(v, "container.id") == c.short_id())
+        .count()
+}
+
+#[test]
+fn falco_stable_rules_fire_on_live_container_activity() {
+    if !(require_podman() && require_vigil_binary().is_some()) {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let image = image();
+    let dir = TempDir::new("vigil-falco-rules").expect("temp dir");
+    let agent = agent(dir.path());
+    // /dev/shm executable (podman mounts it noexec by default).
+    let plain = Container::run(&["--tmpfs", "/dev/shm:rw,exec"], image, &["sleep", "86400"])
+        .expect("start container");
+    let admin = Container::run(&["--cap-add", "SYS_ADMIN"], image, &["sleep", "86400"])
+        .expect("start container");
+
+    // A credential file opened through `../` by a user only the container
+    // knows (denied: Falco's rule covers failed opens too): the traversal
+    // rule reads fd.nameraw and fd.name (normalised), and prints user.name.
+    // (The sensor reports opens of sensitive paths only — `shadow` is one —
+    // so Falco's rules on other files see nothing yet.)
+    // A `cat` is gone before the agent reads its passwd; the container's
+    // passwd is read (and cached per mount namespace) from any process of
+    // it that is still there, as on a real host: this one lives a second.
+    exec(&plain, Some(UID), &["sleep", "1"], true);
+    exec(
+        &plain,
+        Some(UID),
+        &["cat", "/etc/../etc/../etc/shadow"],
+        false,
+    );
+    let a = wait_alert(
+        &agent,
+        dir.path(),
+        "Directory traversal monitored file read",
+        &plain,
+    );
+    assert_eq!(field(&a, "fd.name"), "/etc/shadow", "{a}");
+    assert_eq!(field(&a, "fd.nameraw"), "/etc/../etc/../etc/shadow", "{a}");
+    assert_eq!(field(&a, "user.name"), USER, "{a}");
+
+    // A binary run from /dev/shm by a relative path: proc.cwd.
+    exec(
+        &plain,
+        None,
+        &[
+            "sh",
+            "-c",
+            "cp /bin/busybox /dev/shm/sleep && cd /dev/shm && exec ./sleep 2",
+        ],
+        true,
+    );
+    let a = wait_alert(&agent, dir.path(), "Execution from /dev/shm", &plain);
+    assert_eq!(field(&a, "proc.cwd"), "/dev/shm/", "{a}");
+
+    // Writing a file named release_agent: only with CAP_SYS_ADMIN
+    // (thread.cap_effective from the exec). The plain container's attempt
+    // comes first; the admin one's alert then proves the plain one was seen
+    // and stayed quiet.
+    let rule = "Detect release_agent File Container Escapes";
+    exec(&plain, None, &["touch", "/tmp/release_agent"], true);
+    exec(&admin, None, &["touch", "/tmp/release_agent"], true);
+    let a = wait_alert(&agent, dir.path(), rule, &admin);
+    assert!(
+        field(&a, "thread.cap_effective").contains("CAP_SYS_ADMIN"),
+        "{a}"
+    );
+    assert_eq!(
+        alerts_of(&agent, rule, &plain),
+        0,
+        "no CAP_SYS_ADMIN, no alert"
+    );
+}
