@@ -559,11 +559,7 @@ mod tests {
         )
         .unwrap();
         let mut seen: BTreeSet<&str> = ["execve", "clone", "procexit", "module_load"].into();
-        seen.extend(
-            monitor_common::SyscallId::ALL
-                .iter()
-                .map(|s| s.name()),
-        );
+        seen.extend(monitor_common::SyscallId::ALL.iter().map(|s| s.name()));
         let unhooked: BTreeSet<&str> = set
             .rules()
             .iter()
