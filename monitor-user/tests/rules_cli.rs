@@ -153,3 +153,32 @@ fn list_shows_the_defaults_and_extra_files() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
 }
+
+#[test]
+fn check_names_rules_that_load_but_watch_unhooked_syscalls() {
+    let falco = falco_rules();
+    let o = vigil(&["rules", "check", falco.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let notes: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("loads but cannot fire"))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "note: rule 'Create Symlink Over Sensitive Files' loads but cannot fire: vigil does not hook symlink, symlinkat",
+            "note: rule 'Create Hardlink Over Sensitive Files' loads but cannot fire: vigil does not hook link, linkat",
+            "note: rule 'Packet socket created in container' loads but cannot fire: vigil does not hook socket",
+            "note: rule 'Redirect STDOUT/STDIN to Network Connection in Container' loads but cannot fire: vigil does not hook dup, dup2, dup3",
+        ],
+        "{out}"
+    );
+    // The summary stays last; the default rules have no such rule.
+    assert!(
+        out.lines().last().unwrap().starts_with("ok: loaded "),
+        "{out}"
+    );
+    let o = vigil(&["rules", "check", repo_rules().to_str().unwrap()]);
+    assert!(!stdout(&o).contains("cannot fire"), "{}", stdout(&o));
+}

@@ -54,6 +54,9 @@ impl AlertArgs {
             .map_err(|e| anyhow::anyhow!("{}", detect::error_lines(&e).join("\n")))
             .context("loading rules")?;
         detect::log_report("rules", &report);
+        for l in detect::unhooked_lines(&rules) {
+            log::warn!("{l}");
+        }
         let sink = match &self.alerts {
             None => AlertSink::stdout(),
             Some(p) => {

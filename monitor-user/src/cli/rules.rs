@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use monitor_user::detect::{error_lines, RuleSpec};
+use monitor_rules::{LoadOptions, RuleSet};
+use monitor_user::detect::{error_lines, unhooked_lines, RuleSpec};
 
 #[derive(Subcommand, Debug)]
 pub enum RulesCmd {
@@ -56,9 +57,17 @@ pub fn run(cmd: RulesCmd) -> bool {
     match cmd {
         RulesCmd::Check(a) if !a.with_defaults => {
             let out = monitor_rules::check(&a.paths, a.strict);
-            for l in &out.lines {
+            let (summary, rest) = out.lines.split_last().expect("check prints a summary");
+            for l in rest {
                 println!("{l}");
             }
+            // Rules that load but watch syscalls vigil does not hook.
+            if out.ok {
+                if let Ok((set, _)) = RuleSet::load_paths(&a.paths, &LoadOptions::default()) {
+                    unhooked_lines(&set).iter().for_each(|l| println!("{l}"));
+                }
+            }
+            println!("{summary}");
             out.ok
         }
         RulesCmd::Check(a) => report(
@@ -89,6 +98,7 @@ fn report(spec: &RuleSpec, list: bool) -> bool {
             for w in &report.warnings {
                 println!("{}: warning: {}", w.pos, w.message);
             }
+            unhooked_lines(&set).iter().for_each(|l| println!("{l}"));
             if list {
                 print!("{}", monitor_rules::list(&set, &report));
             } else {

@@ -558,16 +558,9 @@ mod tests {
             &monitor_rules::LoadOptions::default(),
         )
         .unwrap();
-        let mut seen: BTreeSet<&str> = ["execve", "clone", "procexit", "module_load"].into();
-        seen.extend(monitor_common::SyscallId::ALL.iter().map(|s| s.name()));
-        let unhooked: BTreeSet<&str> = set
-            .rules()
-            .iter()
-            .filter(|r| {
-                r.evt_types()
-                    .is_some_and(|mut t| t.all(|t| !seen.contains(t)))
-            })
-            .map(|r| r.name())
+        let unhooked: BTreeSet<&str> = crate::detect::unhooked_rules(&set)
+            .into_iter()
+            .map(|(r, _)| r)
             .collect();
         let cases = load_fixtures_in(concat!(
             env!("CARGO_MANIFEST_DIR"),

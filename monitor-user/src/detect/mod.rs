@@ -17,7 +17,9 @@ use tokio::sync::watch;
 
 use crate::event::Event;
 use fields::EventFields;
-pub use rules::{default_sources, error_lines, log_report, Reloader, RuleSpec};
+pub use rules::{
+    default_sources, error_lines, log_report, unhooked_lines, unhooked_rules, Reloader, RuleSpec,
+};
 
 /// The machine's host name (Falco's `hostname`).
 pub fn hostname() -> String {

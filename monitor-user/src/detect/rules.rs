@@ -113,6 +113,35 @@ pub fn log_report(what: &str, report: &LoadReport) {
     );
 }
 
+/// Enabled rules that load but cannot fire: every event type they match is
+/// one vigil does not produce (a syscall it does not hook), with those
+/// types.
+pub fn unhooked_rules(set: &RuleSet) -> Vec<(&str, Vec<&str>)> {
+    let seen: std::collections::BTreeSet<&str> = crate::event::evt_types().collect();
+    set.rules()
+        .iter()
+        .filter(|r| r.enabled())
+        .filter_map(|r| {
+            let types: Vec<&str> = r.evt_types()?.collect();
+            (!types.is_empty() && types.iter().all(|t| !seen.contains(t)))
+                .then_some((r.name(), types))
+        })
+        .collect()
+}
+
+/// One line per [`unhooked_rules`] entry.
+pub fn unhooked_lines(set: &RuleSet) -> Vec<String> {
+    unhooked_rules(set)
+        .into_iter()
+        .map(|(rule, types)| {
+            format!(
+                "note: rule '{rule}' loads but cannot fire: vigil does not hook {}",
+                types.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// All diagnostics of a failed load, one `file:line:column: message` each.
 pub fn error_lines(e: &RulesError) -> Vec<String> {
     match e.diagnostics() {

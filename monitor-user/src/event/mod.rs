@@ -84,23 +84,33 @@ impl Event {
     }
 }
 
+/// [`Event::evt_type`] by variant index of [`Data`] (syscalls: None).
+const KINDS: [Option<&str>; 9] = [
+    Some("execve"),
+    Some("clone"),
+    Some("procexit"),
+    None,
+    Some("module_load"),
+    Some("cgroup_mkdir"),
+    Some("cgroup_rmdir"),
+    Some("oom_kill"),
+    Some("container_stats"),
+];
+
+/// Every `evt.type` vigil's events can have: the event kinds and the
+/// hooked syscalls. A rule whose types are all outside it cannot fire.
+pub fn evt_types() -> impl Iterator<Item = &'static str> {
+    KINDS
+        .into_iter()
+        .flatten()
+        .chain(monitor_common::SyscallId::ALL.iter().map(|s| s.name()))
+}
+
 /// `evt.type` of an event in its recorded encoding, read without decoding
 /// the rest: the kind of its `data` (the first field), and a syscall's
 /// name. `None` when the payload does not parse that far. Replay uses it
 /// to pass over the events no rule can match.
 pub fn peek_evt_type(payload: &[u8]) -> Option<&str> {
-    /// [`Event::evt_type`] by variant index of [`Data`] (syscalls: None).
-    const KINDS: [Option<&str>; 9] = [
-        Some("execve"),
-        Some("clone"),
-        Some("procexit"),
-        None,
-        Some("module_load"),
-        Some("cgroup_mkdir"),
-        Some("cgroup_rmdir"),
-        Some("oom_kill"),
-        Some("container_stats"),
-    ];
     // [`Data`]'s variant index.
     let (kind, rest) = monitor_recorder::typed::decode_prefix::<u32>(payload).ok()?;
     match KINDS.get(kind as usize)? {
