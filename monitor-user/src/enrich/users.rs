@@ -55,6 +55,11 @@ pub struct UserNames {
     host: Option<(u32, (u64, u64))>,
     /// mount namespace → (read at, uid → name).
     by_ns: HashMap<u32, (Instant, Arc<Names>)>,
+    /// mount namespace → (pid, when) of the last read that failed: that
+    /// pid is not tried again before [`RETRY`], so a process whose root
+    /// cannot be read (gone, or procfs access denied) costs one attempt,
+    /// not one per event.
+    failed: HashMap<u32, (u32, Instant)>,
 }
 
 /// Inode of a `/proc/<pid>/ns/mnt` link (`mnt:[4026531832]`).
@@ -80,6 +85,7 @@ impl UserNames {
             proc_root,
             host,
             by_ns: HashMap::new(),
+            failed: HashMap::new(),
         }
     }
 
@@ -105,6 +111,11 @@ impl UserNames {
             // added since).
             if age < TTL && (hit.is_some() || age < RETRY) {
                 return hit;
+            }
+        }
+        if let Some(&(p, t)) = self.failed.get(&mnt_ns) {
+            if p == pid && now.saturating_duration_since(t) < RETRY {
+                return cached.and_then(|(_, names)| names.get(&uid).cloned());
             }
         }
         // `Some(None)`: the root is the container's but has no passwd.
@@ -134,9 +145,15 @@ impl UserNames {
         });
         let Some(text) = text else {
             // The process is gone (or not on its root yet): the last table
-            // of the namespace answers; the next event tries again.
-            return cached.and_then(|(_, names)| names.get(&uid).cloned());
+            // of the namespace answers; another process of it tries again.
+            let name = cached.and_then(|(_, names)| names.get(&uid).cloned());
+            if self.failed.len() >= MAX_NAMESPACES {
+                self.failed.clear();
+            }
+            self.failed.insert(mnt_ns, (pid, now));
+            return name;
         };
+        self.failed.remove(&mnt_ns);
         let entry = (
             now,
             Arc::new(text.as_deref().map(parse_passwd).unwrap_or_default()),
@@ -196,6 +213,26 @@ mod tests {
         assert_eq!(u.name(51, 1, 9, 1000, t1).as_deref(), Some("app"));
         // The host's own processes read the host's file.
         assert_eq!(u.name(1, 0, 1, 1000, t1).as_deref(), Some("hostuser"));
+    }
+
+    #[test]
+    fn a_process_that_cannot_be_read_is_not_retried_on_every_event() {
+        let dir = crate::testutil::TempDir::new("users-retry");
+        let d = dir.path();
+        let mut u = UserNames::new(Some(d.to_owned()));
+        let t0 = Instant::now();
+        assert_eq!(u.name(60, 1, 7, 1000, t0), None);
+        // Its root appears, but the same pid is not tried again so soon.
+        std::fs::create_dir_all(d.join("60/root/etc")).unwrap();
+        std::fs::write(d.join("60/root/etc/passwd"), "app:x:1000:1000::/:/bin/sh\n").unwrap();
+        assert_eq!(u.name(60, 1, 7, 1000, t0), None);
+        // After RETRY it is.
+        let t1 = t0 + RETRY + Duration::from_millis(1);
+        assert_eq!(u.name(60, 1, 7, 1000, t1).as_deref(), Some("app"));
+        // Another process of the namespace is tried at once.
+        let mut u = UserNames::new(Some(d.to_owned()));
+        assert_eq!(u.name(59, 1, 7, 1000, t0), None);
+        assert_eq!(u.name(60, 1, 7, 1000, t0).as_deref(), Some("app"));
     }
 
     #[test]
