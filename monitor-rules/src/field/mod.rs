@@ -4,6 +4,8 @@
 //! rule using them is *unsupported* (skipped with a clear line) rather than
 //! *wrong* (an error); a name neither knows is an error.
 
+pub mod resource;
+
 use std::fmt;
 
 /// Type of a field's value, which decides the operators it accepts.
@@ -138,7 +140,7 @@ pub enum FieldId {
     /// vigil: a sampled resource number of the event's container, host or
     /// UID (`container.fork_rate[10s]`, `user.nproc`, ...). The argument is
     /// [`FieldArg::Name`] with the whole canonical text, window included;
-    /// see [`crate::resource`].
+    /// see [`resource`].
     Resource,
     /// vigil: the container holding most of the UID's tasks (`user.nproc`).
     UserNprocTopContainer,
@@ -257,7 +259,7 @@ defs! {
     "proc.in_baseline" => ProcInBaseline, Bool, None;
     "proc.baseline_diff" => ProcBaselineDiff, Str, None;
     // Never looked up by this name: resource fields resolve through
-    // `crate::resource`, this row only gives the id a type.
+    // `resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;
 }
 
@@ -518,7 +520,7 @@ impl Field {
         if name == "vigil.resource" {
             return Lookup::Unknown(format!("unknown field '{name}'"));
         }
-        if let Some(l) = crate::resource::lookup(name, arg) {
+        if let Some(l) = resource::lookup(name, arg) {
             return l;
         }
         if let Some(def) = FIELDS.iter().find(|d| d.name == name) {

@@ -9,7 +9,7 @@
 //! [`MIN_WINDOW_MS`] and [`MAX_WINDOW_MS`] (two 1 s sampling intervals up to
 //! the sampler's 90 s history).
 
-use crate::field::{Field, FieldArg, FieldId, FieldType, Lookup};
+use super::{Field, FieldArg, FieldId, FieldType, Lookup};
 
 /// Whether a field takes a `[window]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
