@@ -360,7 +360,8 @@ impl FieldSource for EventFields<'_> {
             F::ProcPname => p.exec.pname.as_deref().map(Value::Str),
             F::ProcPexepath => p.exec.pexepath.as_deref().map(Value::Str),
             // Not known: the parent's argv.
-            F::ProcPexe | F::ProcPcmdline => None,
+            F::ProcPexe => p.exec.pexe.as_deref().map(Value::Str),
+            F::ProcPcmdline => p.exec.pcmdline.as_deref().map(Value::Str),
             F::ProcAname => match field.arg {
                 FieldArg::Index(0) => Some(Value::Str(&p.name)),
                 FieldArg::Index(i) => p

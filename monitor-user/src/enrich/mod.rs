@@ -29,8 +29,8 @@ use crate::enrich::users::UserNames;
 use crate::event::sysargs;
 use crate::event::text::escape;
 use crate::event::{
-    Cgroup, CgroupData, Clock, CloneData, Container, Data, Event, ExecContext, ExecData, ExitData,
-    Process, SyscallData,
+    cmdline, Cgroup, CgroupData, Clock, CloneData, Container, Data, Event, ExecContext, ExecData,
+    ExitData, Process, SyscallData,
 };
 
 /// Where the enricher finds the host's state.
@@ -412,7 +412,9 @@ impl Enricher {
                 is_exe_upper_layer: entry.and_then(|p| p.is_exe_upper_layer),
                 is_exe_from_memfd: entry.and_then(|p| p.is_exe_from_memfd),
                 pname: parent.map(|p| p.comm.clone()),
+                pexe: parent.and_then(|p| p.exe.clone()),
                 pexepath: parent.and_then(|p| p.exepath.clone()),
+                pcmdline: parent.map(|p| cmdline(&p.comm, &p.args)),
                 ancestors: self.procs.ancestry(h.tgid),
                 cap_effective: entry.and_then(|p| p.caps).map(|c| c.0),
                 cap_permitted: entry.and_then(|p| p.caps).map(|c| c.1),

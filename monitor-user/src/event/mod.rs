@@ -165,7 +165,11 @@ pub struct ExecContext {
     pub is_exe_upper_layer: Option<bool>,
     pub is_exe_from_memfd: Option<bool>,
     pub pname: Option<String>,
+    /// The parent's argv[0] (`proc.pexe`).
+    pub pexe: Option<String>,
     pub pexepath: Option<String>,
+    /// The parent's name and arguments (`proc.pcmdline`).
+    pub pcmdline: Option<String>,
     /// Ancestors from the parent up to the container's init (or pid 1).
     pub ancestors: Vec<Ancestor>,
     /// Capability bitmasks the last exec left the process with
@@ -181,15 +185,7 @@ pub struct ExecContext {
 impl Process {
     /// `proc.cmdline`: name and args joined by spaces, as Falco prints it.
     pub fn cmdline(&self) -> String {
-        let args = &self.exec.args;
-        let len = self.name.len() + args.iter().map(|a| a.len() + 1).sum::<usize>();
-        let mut s = String::with_capacity(len);
-        s.push_str(&self.name);
-        for a in args {
-            s.push(' ');
-            s.push_str(a);
-        }
-        s
+        cmdline(&self.name, &self.exec.args)
     }
 }
 
@@ -397,6 +393,19 @@ pub struct CgroupData {
     pub path: String,
     pub level: u32,
     pub hierarchy_id: u32,
+}
+
+/// A command line as Falco prints it: the name, then each argument after a
+/// space.
+pub fn cmdline(name: &str, args: &[String]) -> String {
+    let len = name.len() + args.iter().map(|a| a.len() + 1).sum::<usize>();
+    let mut s = String::with_capacity(len);
+    s.push_str(name);
+    for a in args {
+        s.push(' ');
+        s.push_str(a);
+    }
+    s
 }
 
 #[cfg(test)]
