@@ -98,7 +98,7 @@ impl<'a> EventFields<'a> {
             ),
         };
         let mask = [eff, perm][which]?;
-        Some(self.caps[which].get_or_init(|| crate::sink::events::cap_names(mask)))
+        Some(self.caps[which].get_or_init(|| crate::event::sysargs::cap_names(mask)))
     }
 
     fn arg(&self, field: &Field) -> Option<Value<'_>> {

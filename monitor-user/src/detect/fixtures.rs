@@ -111,7 +111,7 @@ fn cap_mask(names: &str) -> Result<u64, String> {
     let mut mask = 0u64;
     for name in names.split_whitespace() {
         let bit = (0..64)
-            .find(|&b| crate::sink::events::cap_names(1 << b) == name)
+            .find(|&b| crate::event::sysargs::cap_names(1 << b) == name)
             .ok_or_else(|| format!("unknown capability {name}"))?;
         mask |= 1 << bit;
     }

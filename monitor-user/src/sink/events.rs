@@ -90,8 +90,14 @@ pub fn to_value(ev: &Event) -> Value {
             put("evt.arg.argc", json!(x.argc));
             put("proc.exe_ino", json!(x.exe_ino));
             put("proc.is_exe_on_overlay", json!(x.exe_on_overlay));
-            put("thread.cap_effective", json!(cap_names(x.cap_effective)));
-            put("thread.cap_permitted", json!(cap_names(x.cap_permitted)));
+            put(
+                "thread.cap_effective",
+                json!(crate::event::sysargs::cap_names(x.cap_effective)),
+            );
+            put(
+                "thread.cap_permitted",
+                json!(crate::event::sysargs::cap_names(x.cap_permitted)),
+            );
         }
         Data::Clone(x) => {
             success(&mut put);
@@ -189,62 +195,6 @@ pub fn write_line(ev: &Event, out: &mut Vec<u8>) {
     // Serializing a Value into a Vec cannot fail (all keys are strings).
     serde_json::to_writer(&mut *out, &to_value(ev)).expect("in-memory JSON serialization");
     out.push(b'\n');
-}
-
-/// Capability names of a mask, space separated as Falco prints them.
-pub fn cap_names(mask: u64) -> String {
-    const CAPS: [&str; 41] = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_DAC_READ_SEARCH",
-        "CAP_FOWNER",
-        "CAP_FSETID",
-        "CAP_KILL",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_SETPCAP",
-        "CAP_LINUX_IMMUTABLE",
-        "CAP_NET_BIND_SERVICE",
-        "CAP_NET_BROADCAST",
-        "CAP_NET_ADMIN",
-        "CAP_NET_RAW",
-        "CAP_IPC_LOCK",
-        "CAP_IPC_OWNER",
-        "CAP_SYS_MODULE",
-        "CAP_SYS_RAWIO",
-        "CAP_SYS_CHROOT",
-        "CAP_SYS_PTRACE",
-        "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN",
-        "CAP_SYS_BOOT",
-        "CAP_SYS_NICE",
-        "CAP_SYS_RESOURCE",
-        "CAP_SYS_TIME",
-        "CAP_SYS_TTY_CONFIG",
-        "CAP_MKNOD",
-        "CAP_LEASE",
-        "CAP_AUDIT_WRITE",
-        "CAP_AUDIT_CONTROL",
-        "CAP_SETFCAP",
-        "CAP_MAC_OVERRIDE",
-        "CAP_MAC_ADMIN",
-        "CAP_SYSLOG",
-        "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND",
-        "CAP_AUDIT_READ",
-        "CAP_PERFMON",
-        "CAP_BPF",
-        "CAP_CHECKPOINT_RESTORE",
-    ];
-    (0..64)
-        .filter(|b| mask & (1u64 << b) != 0)
-        .map(|b| {
-            CAPS.get(b)
-                .map(|s| (*s).to_owned())
-                .unwrap_or_else(|| format!("CAP_{b}"))
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]
