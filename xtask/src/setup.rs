@@ -28,6 +28,8 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "stress-ng",       // load generators in resource tests
     "binutils",        // `strip` for the VM's test binaries
     "gzip",            // initramfs compression
+    "containerd",      // the CRI runtime the metadata tests start (own socket and dirs)
+    "docker.io",       // Docker Engine the metadata tests start (own socket and dirs)
 ];
 
 /// Podman defaults this host needs: raising rlimits is refused here, crun

@@ -14,7 +14,9 @@
 //! that disappear from the file (a `--rm` container that already exited) are
 //! kept for a grace period so its late events still carry its name.
 
-use std::collections::HashMap;
+pub mod cri;
+
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -30,6 +32,37 @@ pub struct ContainerMeta {
     /// Image reference as the user named it (`localhost/app:1.2`).
     pub image: Option<String>,
     pub image_id: Option<String>,
+    /// The image's repository digest (`sha256:...`), when the runtime has one.
+    pub image_digest: Option<String>,
+    /// The Kubernetes pod, for containers a CRI runtime runs for kubelet.
+    pub pod: Option<PodMeta>,
+    /// The container's own labels (Docker and Compose labels, CRI labels).
+    pub labels: BTreeMap<String, String>,
+    /// `None` when the runtime does not say.
+    pub privileged: Option<bool>,
+    pub mounts: Vec<MountMeta>,
+    /// Creation time, nanoseconds since the Unix epoch.
+    pub created_ns: Option<i64>,
+}
+
+/// A Kubernetes pod, as kubelet described it to the runtime.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodMeta {
+    pub name: String,
+    pub namespace: String,
+    pub uid: String,
+    /// The pod's labels (kubelet's own `io.kubernetes.*` ones left out).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A mount of a host path (or volume) into the container.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MountMeta {
+    /// Host path (or volume name when the runtime gives no path).
+    pub source: String,
+    /// Path inside the container.
+    pub dest: String,
+    pub read_only: bool,
 }
 
 #[derive(Debug, Error)]
@@ -274,6 +307,7 @@ pub fn load_podman(root: &Path) -> Result<Vec<(String, ContainerMeta)>, Metadata
                 name,
                 image,
                 image_id,
+                ..ContainerMeta::default()
             },
         ));
     }
@@ -318,6 +352,7 @@ pub fn load_docker_config(root: &Path, full_id: &str) -> Result<ContainerMeta, M
         name: (!name.is_empty()).then(|| name.to_owned()),
         image: c.config.map(|c| c.image).filter(|s| !s.is_empty()),
         image_id: (!c.image_id.is_empty()).then_some(c.image_id),
+        ..ContainerMeta::default()
     })
 }
 
