@@ -417,7 +417,7 @@ state = "{d}/state"
 
 /// Whether anything is mounted at or below `dir` (then it must not be
 /// removed: a bind mount of a host path would lose the host's files).
-fn has_mounts_below(dir: &Path) -> bool {
+pub(crate) fn has_mounts_below(dir: &Path) -> bool {
     let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return true;
     };

@@ -13,6 +13,7 @@
 pub mod actions;
 pub mod agent;
 pub mod containerd;
+pub mod docker;
 pub mod error;
 pub mod events;
 pub mod logline;

@@ -15,6 +15,7 @@
 //! kept for a grace period so its late events still carry its name.
 
 pub mod cri;
+pub mod docker_api;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
