@@ -69,7 +69,8 @@ async fn docker_api_reads_name_image_labels_privilege_and_mounts() {
     assert!(err.is_not_found(), "{err}");
 
     // The file reader (the fallback) agrees on name and image.
-    let file = monitor_user::enrich::metadata::load_docker_config(&d.data_root(), &id).expect("config.v2.json");
+    let file = monitor_user::enrich::metadata::load_docker_config(&d.data_root(), &id)
+        .expect("config.v2.json");
     assert_eq!(file.name.as_deref(), Some(name.as_str()));
     assert_eq!(file.image.as_deref(), Some(image.as_str()));
 }

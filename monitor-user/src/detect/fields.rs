@@ -23,6 +23,7 @@ pub struct EventFields<'a> {
     evt_args: OnceCell<String>,
     time: OnceCell<String>,
     anames: OnceCell<Vec<&'a str>>,
+    container: super::container_fields::Cache<'a>,
 }
 
 impl<'a> EventFields<'a> {
@@ -35,6 +36,7 @@ impl<'a> EventFields<'a> {
             evt_args: OnceCell::new(),
             time: OnceCell::new(),
             anames: OnceCell::new(),
+            container: Default::default(),
         }
     }
 
@@ -316,6 +318,21 @@ impl FieldSource for EventFields<'_> {
                 .map(Value::Str),
             F::ContainerType => Some(Value::Str(c.runtime.as_str())),
             F::K8sPodUid => c.pod_uid.as_deref().map(Value::Str),
+            F::K8sPodName
+            | F::K8sNsName
+            | F::K8sPodLabel
+            | F::K8sPodLabels
+            | F::ContainerImageId
+            | F::ContainerImageDigest
+            | F::ContainerPrivileged
+            | F::ContainerMounts
+            | F::ContainerMountSource
+            | F::ContainerMountDest
+            | F::ContainerMountSources
+            | F::ContainerStartTs
+            | F::ContainerLabel
+            | F::ContainerLabels
+            | F::ContainerUnresolved => super::container_fields::get(c, field, &self.container),
             F::CgroupId => Some(Value::Num(i64::try_from(ev.cgroup.id).unwrap_or(i64::MAX))),
             F::CgroupPath => ev.cgroup.path.as_deref().map(Value::Str),
             F::NsMnt => num(p.ns.mnt),

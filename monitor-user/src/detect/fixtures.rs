@@ -176,6 +176,8 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
         image: Some("docker.io/library/nginx:1.25".into()),
         pod_uid: None,
         qos: None,
+        meta: None,
+        unresolved: None,
     };
     let mut failed = false;
     let mut rawres: Option<i64> = None;

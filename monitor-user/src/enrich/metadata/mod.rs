@@ -16,8 +16,9 @@
 
 pub mod cri;
 pub mod docker_api;
+pub mod remote;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -27,44 +28,8 @@ use thiserror::Error;
 
 use crate::event::Runtime;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ContainerMeta {
-    pub name: Option<String>,
-    /// Image reference as the user named it (`localhost/app:1.2`).
-    pub image: Option<String>,
-    pub image_id: Option<String>,
-    /// The image's repository digest (`sha256:...`), when the runtime has one.
-    pub image_digest: Option<String>,
-    /// The Kubernetes pod, for containers a CRI runtime runs for kubelet.
-    pub pod: Option<PodMeta>,
-    /// The container's own labels (Docker and Compose labels, CRI labels).
-    pub labels: BTreeMap<String, String>,
-    /// `None` when the runtime does not say.
-    pub privileged: Option<bool>,
-    pub mounts: Vec<MountMeta>,
-    /// Creation time, nanoseconds since the Unix epoch.
-    pub created_ns: Option<i64>,
-}
-
-/// A Kubernetes pod, as kubelet described it to the runtime.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PodMeta {
-    pub name: String,
-    pub namespace: String,
-    pub uid: String,
-    /// The pod's labels (kubelet's own `io.kubernetes.*` ones left out).
-    pub labels: BTreeMap<String, String>,
-}
-
-/// A mount of a host path (or volume) into the container.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MountMeta {
-    /// Host path (or volume name when the runtime gives no path).
-    pub source: String,
-    /// Path inside the container.
-    pub dest: String,
-    pub read_only: bool,
-}
+pub use crate::event::container::{ContainerMeta, MountMeta, PodMeta, Unresolved};
+use remote::{Remote, RemoteConfig, RemoteStats};
 
 #[derive(Debug, Error)]
 pub enum MetadataError {
@@ -90,6 +55,8 @@ pub struct MetadataConfig {
     pub negative_ttl: Duration,
     /// How long a container that vanished from the runtime stays known.
     pub grace: Duration,
+    /// The runtimes' APIs (CRI, Docker Engine); `None`: files only.
+    pub remote: Option<RemoteConfig>,
 }
 
 impl Default for MetadataConfig {
@@ -99,6 +66,7 @@ impl Default for MetadataConfig {
             docker_root: Some(PathBuf::from("/var/lib/docker")),
             negative_ttl: Duration::from_secs(2),
             grace: Duration::from_secs(300),
+            remote: None,
         }
     }
 }
@@ -116,12 +84,21 @@ pub struct Metadata {
     podman_mtimes: Vec<Option<SystemTime>>,
     negative: HashMap<String, Instant>,
     loads: u64,
+    remote: Option<Remote>,
 }
 
 impl Metadata {
     pub fn new(cfg: MetadataConfig) -> Metadata {
         let n = cfg.podman_roots.len();
+        let remote = cfg.remote.clone().and_then(|r| match Remote::start(r) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                log::warn!("runtime APIs will not be asked for metadata: {e}");
+                None
+            }
+        });
         Metadata {
+            remote,
             cfg,
             cache: HashMap::new(),
             podman_mtimes: vec![None; n],
@@ -135,7 +112,59 @@ impl Metadata {
         self.loads
     }
 
-    /// Name and image of a container, if its runtime knows it.
+    /// A container's metadata, or why it is not known. Never waits: the
+    /// runtimes' APIs answer in the background ([`remote`]); the state files
+    /// (podman, Docker's fallback) are read here.
+    pub fn resolve(
+        &mut self,
+        runtime: Runtime,
+        full_id: &str,
+        now: Instant,
+    ) -> Result<Arc<ContainerMeta>, Unresolved> {
+        if let Some(c) = self.cache.get(full_id) {
+            return Ok(c.meta.clone());
+        }
+        let api = matches!(
+            runtime,
+            Runtime::Containerd | Runtime::Crio | Runtime::Docker
+        );
+        let why = match &self.remote {
+            Some(remote) if api => match remote.lookup(runtime, full_id, now) {
+                Ok(m) => return Ok(m),
+                Err(why) => why,
+            },
+            _ => Unresolved::NoSource,
+        };
+        // Docker's files answer when its API cannot (pending is not "cannot").
+        if why == Unresolved::Pending || !matches!(runtime, Runtime::Podman | Runtime::Docker) {
+            return Err(why);
+        }
+        self.lookup(runtime, full_id, now).ok_or(match why {
+            Unresolved::NoSource => Unresolved::NotFound,
+            other => other,
+        })
+    }
+
+    /// The container's cgroup is gone; its API entry goes after a grace period.
+    pub fn gone(&mut self, full_id: &str, now: Instant) {
+        if let Some(r) = &self.remote {
+            r.gone(full_id, now);
+        }
+    }
+
+    /// Drops what belongs to containers gone long enough.
+    pub fn expire(&mut self, now: Instant) {
+        if let Some(r) = &self.remote {
+            r.expire(now);
+        }
+    }
+
+    /// How the runtime API lookups went (`None` without them).
+    pub fn remote_stats(&self) -> Option<RemoteStats> {
+        self.remote.as_ref().map(Remote::stats)
+    }
+
+    /// Name and image of a container from the runtimes' state files.
     pub fn lookup(
         &mut self,
         runtime: Runtime,
@@ -396,6 +425,7 @@ mod tests {
             docker_root: Some(root.join("docker")),
             negative_ttl: Duration::from_secs(2),
             grace: Duration::from_secs(60),
+            remote: None,
         }
     }
 
