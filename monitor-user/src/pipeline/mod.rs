@@ -146,7 +146,13 @@ where
             _ = stats_tick.tick() => {
                 let stats = source.stats();
                 out.note_source(&stats);
-                log_stats(&stats, out.events(), out.recorder_stats().as_ref(), out.alert_stats());
+                log_stats(
+                    &stats,
+                    out.events(),
+                    out.recorder_stats().as_ref(),
+                    out.alert_stats(),
+                    config.enricher.metadata_stats(),
+                );
                 stats_reports += 1;
             }
             _ = resource_tick.tick(), if config.resources.is_some() => {
@@ -203,6 +209,7 @@ where
         n_events,
         recorder.as_ref().and_then(|r| r.as_ref().ok()),
         alert_stats,
+        config.enricher.metadata_stats(),
     );
     stats_reports += 1;
     let ended_by = result?;

@@ -7,6 +7,7 @@ use monitor_common::EventKind;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::alerts::AlertStats;
+use crate::enrich::metadata::remote::RemoteStats;
 use crate::sensor::SensorStats;
 
 /// One `stats` line.
@@ -22,6 +23,9 @@ pub struct StatsLine {
     pub alerts: Option<AlertStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recorder: Option<RecorderStats>,
+    /// Runtime API lookups (CRI, Docker), when they are on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<RemoteStats>,
 }
 
 /// Kernel drops per event kind.
@@ -83,6 +87,7 @@ impl StatsLine {
             kernel_drops: KernelDrops(drops),
             alerts: None,
             recorder: None,
+            metadata: None,
         }
     }
 
@@ -97,9 +102,11 @@ pub fn log_stats(
     events: u64,
     recorder: Option<&monitor_recorder::Stats>,
     alerts: Option<AlertStats>,
+    metadata: Option<RemoteStats>,
 ) {
     let mut line = StatsLine::new(stats, events);
     line.alerts = alerts;
+    line.metadata = metadata;
     line.recorder = recorder.map(RecorderStats::from);
     log::info!("stats {}", line.to_json());
 }
