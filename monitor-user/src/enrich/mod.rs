@@ -9,6 +9,7 @@
 
 pub mod cgroup;
 pub mod containers;
+pub mod hold;
 pub mod metadata;
 pub mod proctable;
 

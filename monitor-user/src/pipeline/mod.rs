@@ -27,8 +27,9 @@ use monitor_common::decode::Record;
 use thiserror::Error;
 use tokio::io::AsyncWrite;
 
+use crate::enrich::hold::Hold;
 use crate::enrich::Enricher;
-use crate::event::Clock;
+use crate::event::{Clock, Event};
 use crate::pipeline::alerts::Alerting;
 use crate::sink::recorder::EventRecorder;
 use crate::stage::baselines::BaselineStage;
@@ -69,6 +70,8 @@ pub struct Config {
     /// `--learn-baselines DIR`: execs learned into / checked against their
     /// image's process baseline ([`crate::stage::baselines`]).
     pub baselines: Option<BaselineStage>,
+    /// Events waiting for their container's metadata ([`crate::enrich::hold`]).
+    pub hold: Hold,
 }
 
 impl Config {
@@ -82,6 +85,7 @@ impl Config {
             resources: None,
             resource_interval: Duration::from_secs(1),
             baselines: None,
+            hold: Hold::default(),
         }
     }
 }
@@ -138,6 +142,10 @@ where
     let mut resource_tick =
         tokio::time::interval(config.resource_interval.max(Duration::from_millis(10)));
     resource_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Held events are re-resolved at least this often while any wait.
+    let mut hold_tick = tokio::time::interval(Duration::from_millis(20));
+    hold_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ready: Vec<Event> = Vec::with_capacity(1024);
 
     let result: Result<EndReason, PipelineError> = loop {
         tokio::select! {
@@ -154,6 +162,13 @@ where
                     config.enricher.metadata_stats(),
                 );
                 stats_reports += 1;
+            }
+            _ = hold_tick.tick(), if !config.hold.is_empty() => {
+                config.hold.release(&mut config.enricher, Instant::now(), false, &mut ready);
+                emit(&mut config, &mut out, &mut ready);
+                if let Err(e) = out.flush().await {
+                    break Err(e);
+                }
             }
             _ = resource_tick.tick(), if config.resources.is_some() => {
                 if let Some(st) = config.resources.as_mut() {
@@ -175,15 +190,11 @@ where
                 let now = Instant::now();
                 out.refresh_rules();
                 for rec in batch.drain(..) {
-                    let mut ev = config.enricher.enrich(&rec, now);
-                    if let Some(b) = config.baselines.as_mut() {
-                        b.annotate(&mut ev);
-                    }
-                    if let Some(st) = config.resources.as_mut() {
-                        st.observe(&ev);
-                    }
-                    out.event(ev);
+                    let ev = config.enricher.enrich(&rec, now);
+                    config.hold.admit(ev, now, &mut ready);
                 }
+                config.hold.release(&mut config.enricher, now, false, &mut ready);
+                emit(&mut config, &mut out, &mut ready);
                 if let Err(e) = out.flush().await {
                     break Err(e);
                 }
@@ -197,6 +208,10 @@ where
         }
     };
     // Whatever ended the run: flush what we have and report.
+    config
+        .hold
+        .release(&mut config.enricher, Instant::now(), true, &mut ready);
+    emit(&mut config, &mut out, &mut ready);
     save_baselines(config.baselines.as_mut());
     let stats = source.stats();
     out.note_source(&stats);
@@ -222,6 +237,23 @@ where
         ended_by,
         recorder,
     })
+}
+
+/// The stages after enrichment (and the retry cache), then the outputs.
+fn emit<W: AsyncWrite + Unpin + ?Sized>(
+    config: &mut Config,
+    out: &mut Outputs<'_, W>,
+    ready: &mut Vec<Event>,
+) {
+    for mut ev in ready.drain(..) {
+        if let Some(b) = config.baselines.as_mut() {
+            b.annotate(&mut ev);
+        }
+        if let Some(st) = config.resources.as_mut() {
+            st.observe(&ev);
+        }
+        out.event(ev);
+    }
 }
 
 fn save_baselines(b: Option<&mut BaselineStage>) {
