@@ -186,6 +186,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     let mut target_is_vigil = None;
     let mut baseline: Option<crate::event::BaselineMark> = None;
     let mut stats = crate::event::StatsData::default();
+    let mut meta = crate::event::container::ContainerMeta::default();
     for (k, v) in m {
         if let Some(f) = resource_field(k) {
             let n = v.as_f64().ok_or_else(|| format!("{k}: not a number"))?;
@@ -232,6 +233,24 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             }
             "container.name" => c.name = Some(string(v, k)?),
             "container.image" => c.image = Some(string(v, k)?),
+            "container.privileged" => meta.privileged = Some(boolean(v, k)?),
+            "container.mount.sources" => {
+                meta.mounts = strings(v, k)?
+                    .into_iter()
+                    .map(|source| crate::event::container::MountMeta {
+                        dest: format!("/host{source}"),
+                        source,
+                        read_only: false,
+                    })
+                    .collect()
+            }
+            "k8s.ns.name" => {
+                meta.pod = Some(crate::event::container::PodMeta {
+                    name: "app-0".into(),
+                    namespace: string(v, k)?,
+                    ..Default::default()
+                })
+            }
             "target.is_vigil" => target_is_vigil = Some(boolean(v, k)?),
             "proc.in_baseline" => {
                 baseline
@@ -275,6 +294,11 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                 None => return Err(format!("unknown fixture key {k}")),
             },
         }
+    }
+    if meta != Default::default() && c.full_id.is_some() {
+        meta.name = c.name.clone();
+        meta.image = c.image.clone();
+        c.meta = Some(Arc::new(meta));
     }
     if x.pname.is_none() {
         x.pname = x.ancestors.first().map(|a| a.name.clone());
