@@ -247,6 +247,8 @@ state = "{d}/state"
                     privileged: pod.privileged,
                     namespace_options: Some(v1::NamespaceOption {
                         network: v1::NamespaceMode::Node as i32,
+                        // kubelet's default: a pid namespace per container.
+                        pid: v1::NamespaceMode::Container as i32,
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -319,6 +321,8 @@ state = "{d}/state"
                     privileged: c.privileged,
                     namespace_options: Some(v1::NamespaceOption {
                         network: v1::NamespaceMode::Node as i32,
+                        // kubelet's default: a pid namespace per container.
+                        pid: v1::NamespaceMode::Container as i32,
                         ..Default::default()
                     }),
                     ..Default::default()

@@ -78,7 +78,8 @@ fn containerd_alerts_name_pod_namespace_labels_image_and_digest() {
         namespace: "shop".into(),
         uid: uuid(),
         labels: vec![("app".into(), "web".into())],
-        privileged: false,
+        // One of its containers is (the sandbox must be too).
+        privileged: true,
     };
     let sandbox = ctrd.run_pod(&pod).expect("run pod");
     let web = ContainerSpec {
@@ -86,7 +87,7 @@ fn containerd_alerts_name_pod_namespace_labels_image_and_digest() {
         image: name.into(),
         command: vec!["sleep".into(), "3600".into()],
         privileged: false,
-        mounts: vec![("/etc".into(), "/host-etc".into(), true)],
+        mounts: vec![],
     };
     let id = ctrd.create(&sandbox, &pod, &web).expect("create");
     ctrd.start_container(&id).expect("start");
@@ -123,6 +124,46 @@ fn containerd_alerts_name_pod_namespace_labels_image_and_digest() {
     assert_eq!(field(&a, "k8s.pod.name"), "web-0", "{a}");
     assert_eq!(field(&a, "container.image"), name);
     let _ = ctrd.remove(&short);
+
+    // A privileged container with the host's root mounted: both start rules.
+    let priv_spec = ContainerSpec {
+        name: "debug".into(),
+        image: name.into(),
+        command: vec!["sleep".into(), "3600".into()],
+        privileged: true,
+        mounts: vec![("/".into(), "/host".into(), true)],
+    };
+    let debug = ctrd
+        .create(&sandbox, &pod, &priv_spec)
+        .expect("create debug");
+    ctrd.start_container(&debug).expect("start debug");
+    for rule in [
+        "Privileged container started",
+        "Sensitive host path mounted in container",
+    ] {
+        let a = agent
+            .wait_stdout_json(WAIT, |v| {
+                s(v, "rule") == rule && field(v, "container.id") == &debug[..12]
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no `{rule}` alert for the debug container; alerts:\n{}",
+                    agent.stdout_lines().join("\n")
+                )
+            });
+        assert_eq!(field(&a, "k8s.pod.name"), "web-0", "{a}");
+        assert_eq!(field(&a, "container.name"), "debug", "{a}");
+        assert_eq!(of(&a, "container.privileged"), &Value::Bool(true), "{a}");
+    }
+    // The ordinary containers (started before) raised neither.
+    let start_rules = agent.stdout_json().expect("alerts");
+    for a in &start_rules {
+        let rule = s(a, "rule");
+        if rule.ends_with("container started") || rule.starts_with("Sensitive host path") {
+            let cid = field(a, "container.id");
+            assert!(cid != &id[..12] && cid != &short[..12], "{a}");
+        }
+    }
     agent.stop().expect("stop agent");
 }
 

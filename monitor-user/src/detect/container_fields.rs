@@ -87,7 +87,7 @@ pub fn get<'s, 'a: 's>(c: &'a Container, field: &Field, cache: &'s Cache<'a>) ->
                 || m.mounts.iter().map(|x| x.source.as_str()).collect(),
             ))))
         }
-        F::ContainerStartTs => m.created_ns.map(|t| Value::Num(t)),
+        F::ContainerStartTs => m.created_ns.map(Value::Num),
         F::ContainerLabel => match &field.arg {
             FieldArg::Name(k) => m.labels.get(&**k).map(|v| Value::Str(v)),
             _ => None,

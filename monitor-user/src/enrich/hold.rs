@@ -199,7 +199,7 @@ mod tests {
         // The runtime cannot be asked: once that is known, they go, in
         // order, saying why.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while hold.len() > 0 && Instant::now() < deadline {
+        while !hold.is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
             hold.release(&mut e, Instant::now(), false, &mut out);
         }

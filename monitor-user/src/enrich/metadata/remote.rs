@@ -217,7 +217,7 @@ struct Worker {
 
 /// One attempt's outcome.
 enum Attempt {
-    Found(ContainerMeta),
+    Found(Box<ContainerMeta>),
     NotFound,
     Error(String),
 }
@@ -271,7 +271,7 @@ impl Worker {
                 Runtime::Containerd | Runtime::Crio => ask_cri(&mut cri, id).await,
                 Runtime::Docker => match &docker {
                     Some(d) if d.socket().exists() => match d.container(id).await {
-                        Ok(m) => Attempt::Found(m),
+                        Ok(m) => Attempt::Found(Box::new(m)),
                         Err(e) if e.is_not_found() => Attempt::NotFound,
                         Err(e) => Attempt::Error(e.to_string()),
                     },
@@ -283,7 +283,7 @@ impl Worker {
             last = match outcome {
                 Attempt::Found(m) => {
                     self.counters.resolved.fetch_add(1, Ordering::Relaxed);
-                    return State::Known(Arc::new(m));
+                    return State::Known(Arc::new(*m));
                 }
                 Attempt::NotFound => Unresolved::NotFound,
                 Attempt::Error(e) => Unresolved::Unreachable(e),
@@ -305,7 +305,7 @@ async fn ask_cri(clients: &mut [CriClient], id: &str) -> Attempt {
     for c in clients.iter_mut().filter(|c| c.socket().exists()) {
         asked = true;
         match c.container(id).await {
-            Ok(m) => return Attempt::Found(m),
+            Ok(m) => return Attempt::Found(Box::new(m)),
             Err(e) if e.is_not_found() => {}
             Err(e @ CriError::Call { .. }) | Err(e @ CriError::NotFound(_)) => {
                 errors.push(format!("{}: {e}", c.socket().display()))
