@@ -74,3 +74,42 @@ async fn docker_api_reads_name_image_labels_privilege_and_mounts() {
     assert_eq!(file.name.as_deref(), Some(name.as_str()));
     assert_eq!(file.image.as_deref(), Some(image.as_str()));
 }
+
+#[test]
+fn background_lookups_resolve_a_docker_container_without_blocking() {
+    use monitor_user::enrich::metadata::remote::{Remote, RemoteConfig};
+    use monitor_user::event::Runtime;
+    use std::time::Instant;
+    if !require_daemon("dockerd") {
+        return;
+    }
+    let mut d = Dockerd::start().expect("start dockerd");
+    let image = format!("localhost/vigil-docker-bg:{}", std::process::id());
+    d.import(&ImageBuilder::new(&image), &image)
+        .expect("import image");
+    let id = d.run(&[], &image, &["sleep", "3600"]).expect("docker run");
+    let remote = Remote::start(RemoteConfig {
+        cri_sockets: vec![],
+        docker_socket: Some(d.socket()),
+        ..Default::default()
+    })
+    .expect("start lookups");
+    let t0 = Instant::now();
+    assert!(
+        remote.lookup(Runtime::Docker, &id, t0).is_err(),
+        "asked, not known yet"
+    );
+    let meta = loop {
+        match remote.lookup(Runtime::Docker, &id, Instant::now()) {
+            Ok(m) => break m,
+            Err(why) if t0.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(10));
+                let _ = why;
+            }
+            Err(why) => panic!("not resolved in 10 s: {why}"),
+        }
+    };
+    eprintln!("resolved in {:?}", t0.elapsed());
+    assert_eq!(meta.image.as_deref(), Some(image.as_str()));
+    assert_eq!(remote.stats().resolved, 1);
+}

@@ -199,7 +199,12 @@ fn docker_alerts_name_image_privilege_and_compose_labels() {
         .expect("docker run");
     d.exec(&id, &["cat", "/etc/shadow"]).expect("docker exec");
     let a = alert_of(&agent, &id);
-    assert_eq!(field(&a, "container.name"), cname, "{a}");
+    assert_eq!(
+        field(&a, "container.name"),
+        cname,
+        "{a}\nlog:\n{}",
+        agent.stderr_lines().join("\n")
+    );
     assert_eq!(field(&a, "container.image"), name, "{a}");
     assert_eq!(of(&a, "container.privileged"), &Value::Bool(false), "{a}");
     assert!(of(&a, "container.unresolved").is_null(), "{a}");

@@ -30,7 +30,9 @@ pub struct HoldConfig {
 impl Default for HoldConfig {
     fn default() -> Self {
         HoldConfig {
-            max_wait: Duration::from_millis(500),
+            // Long enough for a busy daemon's answer (the lookup starts when
+            // the cgroup appears, before the container's first process).
+            max_wait: Duration::from_secs(2),
             max_events: 4096,
         }
     }

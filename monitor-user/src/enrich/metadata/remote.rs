@@ -27,8 +27,11 @@ use super::ContainerMeta;
 use crate::event::container::Unresolved;
 use crate::event::Runtime;
 
-/// Lookups running at once (each is a few small RPCs).
+/// Lookup attempts talking to a runtime at once (each is a few small RPCs).
 pub const MAX_IN_FLIGHT: usize = 8;
+/// Lookups under way (talking, or waiting to retry); past this, requests
+/// wait in the queue.
+const MAX_LOOKUPS: usize = 256;
 /// Requests waiting to be started; past this, a request is refused (and
 /// asked again later) rather than queued without bound.
 const QUEUE: usize = 1024;
@@ -124,6 +127,7 @@ impl Remote {
             .build()?;
         let worker = Worker {
             cfg: cfg.clone(),
+            talking: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             table: table.clone(),
             counters: counters.clone(),
         };
@@ -211,6 +215,8 @@ impl Remote {
 
 struct Worker {
     cfg: RemoteConfig,
+    /// Attempts talking to a runtime; a lookup waiting to retry holds none.
+    talking: Arc<Semaphore>,
     table: Table,
     counters: Arc<Counters>,
 }
@@ -235,11 +241,11 @@ impl Worker {
             .docker_socket
             .as_ref()
             .map(|s| DockerApi::new(s, self.cfg.timeout));
-        let gate = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        let lookups = Arc::new(Semaphore::new(MAX_LOOKUPS));
         let this = Arc::new(self);
         // Ends when the enricher (the sender) is dropped.
         while let Some((runtime, id)) = rx.recv().await {
-            let Ok(permit) = gate.clone().acquire_owned().await else {
+            let Ok(permit) = lookups.clone().acquire_owned().await else {
                 break;
             };
             let (this, cri, docker) = (this.clone(), cri.clone(), docker.clone());
@@ -264,9 +270,17 @@ impl Worker {
         let mut last = Unresolved::NoSource;
         for attempt in 0..self.cfg.attempts.max(1) {
             if attempt > 0 {
+                // "Not found" is most likely a container of another daemon
+                // or one already gone: one quick retry is enough.
+                if last == Unresolved::NotFound && attempt > 1 {
+                    break;
+                }
                 self.counters.retries.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
             }
+            let Ok(_talking) = self.talking.acquire().await else {
+                break;
+            };
             let outcome = match runtime {
                 Runtime::Containerd | Runtime::Crio => ask_cri(&mut cri, id).await,
                 Runtime::Docker => match &docker {
