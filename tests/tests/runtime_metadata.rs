@@ -257,3 +257,45 @@ fn docker_alerts_name_image_privilege_and_compose_labels() {
         "{ev}"
     );
 }
+
+#[test]
+fn probe_says_which_runtime_sockets_answer() {
+    let Some(bin) = require_vigil_binary() else {
+        return;
+    };
+    if !require_daemon("containerd") || !require_daemon("dockerd") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let ctrd = Containerd::start().expect("start containerd");
+    let d = Dockerd::start().expect("start dockerd");
+    let out = std::process::Command::new(bin)
+        .arg("probe")
+        .arg("--cri-socket")
+        .arg(ctrd.socket())
+        .args(["--cri-socket", "/nonexistent/vigil/crio.sock"])
+        .arg("--docker-socket")
+        .arg(d.socket())
+        .output()
+        .expect("run vigil probe");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle}:\n{text}"))
+            .to_owned()
+    };
+    assert!(
+        line(&ctrd.socket().display().to_string()).contains("answers: containerd"),
+        "{text}"
+    );
+    assert!(
+        line("/nonexistent/vigil/crio.sock").ends_with("absent"),
+        "{text}"
+    );
+    assert!(
+        line(&d.socket().display().to_string()).contains("answers: Docker Engine 20."),
+        "{text}"
+    );
+}

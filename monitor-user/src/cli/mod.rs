@@ -50,8 +50,9 @@ enum Cmd {
     /// to stdout (or --alerts FILE). SIGHUP reloads the rules: the new set
     /// is validated first, and if it has errors the running set stays.
     Run(run::RunArgs),
-    /// Report what this kernel and host support, and which hooks `run` would use.
-    Probe,
+    /// Report what this kernel and host support, which hooks `run` would
+    /// use, and which container runtime APIs answer.
+    Probe(run::RuntimeArgs),
     /// Ask questions of a flight-recorder log (`vigil run --record DIR`).
     Log {
         #[command(subcommand)]
@@ -81,7 +82,7 @@ pub fn main() -> ExitCode {
             .build()
             .context("starting the async runtime")
             .and_then(|rt| rt.block_on(run::run(args))),
-        Cmd::Probe => probe::run(),
+        Cmd::Probe(args) => probe::run(&args),
         Cmd::Log { cmd } => return exit(log::run(cmd)),
         Cmd::Replay(args) => return exit(replay::replay(args)),
         Cmd::Rules(cmd) => {

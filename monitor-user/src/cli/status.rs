@@ -89,21 +89,11 @@ pub fn host_lines() -> Vec<String> {
             if f.exists() { "present" } else { "absent" }
         ));
     }
-    let remote = monitor_user::enrich::metadata::remote::RemoteConfig::default();
-    let sockets = remote.cri_sockets.iter().map(|s| ("CRI socket", s));
-    for (what, s) in sockets.chain(
-        remote
-            .docker_socket
-            .iter()
-            .map(|s| ("docker API socket", s)),
-    ) {
-        lines.push(format!("{what:<22} {} ({})", s.display(), socket_state(s)));
-    }
     lines
 }
 
 /// `present` only for a unix socket (a stale regular file is not one).
-fn socket_state(path: &Path) -> &'static str {
+pub fn socket_state(path: &Path) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     match std::fs::metadata(path) {
         Ok(m) if m.file_type().is_socket() => "present",
