@@ -129,6 +129,9 @@ pub enum FieldId {
     FdRport,
     /// vigil: `fd.name` is under `/proc/<pid>/` of a process other than the caller.
     FdProcIsOther,
+    /// vigil: the host path behind `fd.name` when it lies in a host mount
+    /// of the container (`/host/etc/shadow` with `/` at `/host`: `/etc/shadow`).
+    FdHostPath,
     /// vigil: the target of kill/tkill/tgkill/ptrace is the vigil agent.
     TargetIsVigil,
     /// vigil: a sampled resource number of the event's container, host or
@@ -251,6 +254,7 @@ defs! {
     "fd.rip" => FdRip, Str, None;
     "fd.rport" => FdRport, Num, None;
     "fd.proc_is_other" => FdProcIsOther, Bool, None;
+    "fd.host_path" => FdHostPath, Str, None;
     "target.is_vigil" => TargetIsVigil, Bool, None;
     "user.nproc_top_container" => UserNprocTopContainer, Str, None;
     "proc.in_baseline" => ProcInBaseline, Bool, None;

@@ -155,6 +155,23 @@ fn containerd_alerts_name_pod_namespace_labels_image_and_digest() {
         assert_eq!(field(&a, "container.name"), "debug", "{a}");
         assert_eq!(of(&a, "container.privileged"), &Value::Bool(true), "{a}");
     }
+    // The host's own shadow file, read through the mount (read only).
+    let (code, _) = ctrd
+        .exec(&debug, &["cat", "/host/etc/shadow"])
+        .expect("exec in debug");
+    assert_eq!(code, 0);
+    let rule = "Host credential file read through a mount in container";
+    let a = agent
+        .wait_stdout_json(WAIT, |v| {
+            s(v, "rule") == rule && field(v, "container.id") == &debug[..12]
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no `{rule}` alert; alerts:\n{}",
+                agent.stdout_lines().join("\n")
+            )
+        });
+    assert!(s(&a, "output").contains("host_file=/etc/shadow"), "{a}");
     // The ordinary containers (started before) raised neither.
     let start_rules = agent.stdout_json().expect("alerts");
     for a in &start_rules {

@@ -25,6 +25,7 @@ pub struct Cache<'a> {
     labels: OnceCell<Vec<String>>,
     pod_labels: OnceCell<Vec<String>>,
     unresolved: OnceCell<String>,
+    host_path: OnceCell<Option<String>>,
 }
 
 fn pairs<'m>(m: impl Iterator<Item = (&'m String, &'m String)>) -> Vec<String> {
@@ -42,6 +43,39 @@ fn mount<'m>(
         FieldArg::Name(path) => mounts.iter().find(|m| by(m) == &**path),
         FieldArg::None => None,
     }
+}
+
+/// `fd.host_path`: the host path behind `path` (as the container sees it)
+/// when it lies in one of the container's mounts; the deepest mount wins,
+/// as in the container's own view.
+pub fn host_path<'s, 'a: 's>(
+    c: &'a Container,
+    path: &str,
+    cache: &'s Cache<'a>,
+) -> Option<Value<'s>> {
+    let m = c.meta.as_deref()?;
+    cache
+        .host_path
+        .get_or_init(|| {
+            let (mount, rest) = m
+                .mounts
+                .iter()
+                .filter(|x| x.source.starts_with('/'))
+                .filter_map(|x| {
+                    let dest = x.dest.trim_end_matches('/');
+                    let rest = path.strip_prefix(dest)?;
+                    (rest.is_empty() || rest.starts_with('/')).then_some((x, rest))
+                })
+                .max_by_key(|(x, _)| x.dest.len())?;
+            let source = mount.source.trim_end_matches('/');
+            Some(if rest.is_empty() && source.is_empty() {
+                "/".to_owned()
+            } else {
+                format!("{source}{rest}")
+            })
+        })
+        .as_deref()
+        .map(Value::Str)
 }
 
 /// The value of a runtime-metadata field, or `None` when it is not known.
@@ -182,6 +216,41 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(s(g("container.unresolved", None)), None);
+    }
+
+    #[test]
+    fn host_path_behind_a_mount() {
+        let mounts = vec![
+            MountMeta {
+                source: "/".into(),
+                dest: "/host".into(),
+                read_only: true,
+            },
+            MountMeta {
+                source: "/var/lib/app".into(),
+                dest: "/host/data".into(),
+                read_only: false,
+            },
+            MountMeta {
+                source: "volume-name".into(),
+                dest: "/cache".into(),
+                read_only: false,
+            },
+        ];
+        let c = Container {
+            meta: Some(Arc::new(ContainerMeta {
+                mounts,
+                ..ContainerMeta::default()
+            })),
+            ..Container::default()
+        };
+        let hp = |p: &str| s(host_path(&c, p, &Cache::default())).map(str::to_owned);
+        assert_eq!(hp("/host/etc/shadow").as_deref(), Some("/etc/shadow"));
+        assert_eq!(hp("/host").as_deref(), Some("/"));
+        assert_eq!(hp("/host/data/x.db").as_deref(), Some("/var/lib/app/x.db"));
+        assert_eq!(hp("/hostile/x"), None, "not a path prefix");
+        assert_eq!(hp("/etc/shadow"), None, "the container's own file");
+        assert_eq!(hp("/cache/x"), None, "a named volume has no host path");
     }
 
     #[test]

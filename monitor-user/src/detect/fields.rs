@@ -388,6 +388,9 @@ impl FieldSource for EventFields<'_> {
                 }
                 _ => None,
             },
+            F::FdHostPath => {
+                super::container_fields::host_path(c, self.fd_name()?, &self.container)
+            }
             F::FdProcIsOther => {
                 let path = self.fd_name()?;
                 Some(Value::Bool(proc_is_other(ev, path)))
