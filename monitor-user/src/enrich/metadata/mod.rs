@@ -1,13 +1,13 @@
-//! Container name and image, from the runtimes' own state files.
+//! A container's runtime metadata: where it comes from, cached.
 //!
-//! The cgroup path gives a container's id; its name and image live with the
-//! runtime. Spawning `podman inspect` per event would be slow and racy, so
-//! this module reads the runtimes' storage directly and caches the result:
+//! The cgroup path gives a container's runtime and id; its name, image, pod
+//! and the rest live with the runtime. [`Metadata`] is the enricher's one
+//! door to them, and never waits:
 //!
-//! - podman (containers/storage): `overlay-containers/containers.json`
-//!   (names, image id, and a metadata string holding the image name) and,
-//!   when the image name is missing, `overlay-images/images.json`;
-//! - docker: `containers/<id>/config.v2.json`.
+//! - containerd and CRI-O are asked over the CRI ([`cri`]), Docker over its
+//!   Engine API ([`docker_api`]), in the background ([`remote`]);
+//! - podman's storage files, and Docker's `config.v2.json` when its API
+//!   cannot answer, are read here ([`files`]).
 //!
 //! A miss reloads podman's file only if its mtime changed (a stat is cheap),
 //! and repeated misses for the same id are remembered for a while. Entries
@@ -16,34 +16,20 @@
 
 pub mod cri;
 pub mod docker_api;
+pub mod files;
 pub mod remote;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-
-use serde::Deserialize;
-use thiserror::Error;
 
 use crate::event::Runtime;
 
 pub use crate::event::container::{ContainerMeta, MountMeta, PodMeta, Unresolved};
 use remote::{Remote, RemoteConfig, RemoteStats};
 
-#[derive(Debug, Error)]
-pub enum MetadataError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot parse {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-}
+pub use files::{load_docker_config, load_podman, MetadataError};
 
 #[derive(Clone, Debug)]
 pub struct MetadataConfig {
@@ -277,119 +263,11 @@ impl Metadata {
     }
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, MetadataError> {
-    let bytes = std::fs::read(path).map_err(|source| MetadataError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|source| MetadataError::Parse {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-#[derive(Deserialize)]
-struct StorageContainer {
-    id: String,
-    #[serde(default)]
-    names: Vec<String>,
-    #[serde(default)]
-    image: String,
-    /// A JSON document inside a string.
-    #[serde(default)]
-    metadata: String,
-}
-
-#[derive(Deserialize, Default)]
-struct PodmanMetadata {
-    #[serde(default, rename = "image-name")]
-    image_name: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct StorageImage {
-    id: String,
-    #[serde(default)]
-    names: Vec<String>,
-}
-
-/// Read one containers/storage root: (container id, metadata) pairs.
-pub fn load_podman(root: &Path) -> Result<Vec<(String, ContainerMeta)>, MetadataError> {
-    let containers: Vec<StorageContainer> =
-        read_json(&root.join("overlay-containers/containers.json"))?;
-    let mut images: Option<HashMap<String, String>> = None;
-    let mut out = Vec::with_capacity(containers.len());
-    for c in containers {
-        // A malformed metadata string only loses the image name.
-        let md: PodmanMetadata = serde_json::from_str(&c.metadata).unwrap_or_default();
-        let mut image = md.image_name.filter(|s| !s.is_empty());
-        if image.is_none() && !c.image.is_empty() {
-            let images = images.get_or_insert_with(|| load_image_names(root));
-            image = images.get(&c.image).cloned();
-        }
-        let name = c.names.into_iter().next().or(md.name);
-        let image_id = (!c.image.is_empty()).then_some(c.image);
-        out.push((
-            c.id,
-            ContainerMeta {
-                name,
-                image,
-                image_id,
-                ..ContainerMeta::default()
-            },
-        ));
-    }
-    Ok(out)
-}
-
-/// image id → first name, from `overlay-images/images.json` (empty on error).
-fn load_image_names(root: &Path) -> HashMap<String, String> {
-    match read_json::<Vec<StorageImage>>(&root.join("overlay-images/images.json")) {
-        Ok(list) => list
-            .into_iter()
-            .filter_map(|i| Some((i.id, i.names.into_iter().next()?)))
-            .collect(),
-        Err(e) => {
-            log::warn!("podman images: {e}");
-            HashMap::new()
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct DockerConfig {
-    #[serde(default, rename = "Name")]
-    name: String,
-    #[serde(default, rename = "Image")]
-    image_id: String,
-    #[serde(default, rename = "Config")]
-    config: Option<DockerInnerConfig>,
-}
-
-#[derive(Deserialize)]
-struct DockerInnerConfig {
-    #[serde(default, rename = "Image")]
-    image: String,
-}
-
-/// Read docker's `containers/<id>/config.v2.json`.
-pub fn load_docker_config(root: &Path, full_id: &str) -> Result<ContainerMeta, MetadataError> {
-    let c: DockerConfig = read_json(&root.join("containers").join(full_id).join("config.v2.json"))?;
-    let name = c.name.trim_start_matches('/');
-    Ok(ContainerMeta {
-        name: (!name.is_empty()).then(|| name.to_owned()),
-        image: c.config.map(|c| c.image).filter(|s| !s.is_empty()),
-        image_id: (!c.image_id.is_empty()).then_some(c.image_id),
-        ..ContainerMeta::default()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::{is_root, skip, TempDir};
+    use std::path::Path;
 
     const A: &str = "82ac0468654e2b83c032a86b876f3a797504f4fe22bf26f1510d37739331c198";
     const B: &str = "bbac0468654e2b83c032a86b876f3a797504f4fe22bf26f1510d37739331c198";
