@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{mpsc, Semaphore};
 
-use super::cri::{CriClient, CriError};
+use super::cri::CriClient;
 use super::docker_api::DockerApi;
 use super::ContainerMeta;
 use crate::event::container::Unresolved;
@@ -321,9 +321,7 @@ async fn ask_cri(clients: &mut [CriClient], id: &str) -> Attempt {
         match c.container(id).await {
             Ok(m) => return Attempt::Found(Box::new(m)),
             Err(e) if e.is_not_found() => {}
-            Err(e @ CriError::Call { .. }) | Err(e @ CriError::NotFound(_)) => {
-                errors.push(format!("{}: {e}", c.socket().display()))
-            }
+            Err(e) => errors.push(format!("{}: {e}", c.socket().display())),
         }
     }
     if !asked {
