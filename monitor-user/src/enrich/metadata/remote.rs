@@ -104,7 +104,14 @@ enum State {
 struct Entry {
     state: State,
     gone_since: Option<Instant>,
+    /// Last asked for: an entry whose removal was missed (a lost
+    /// `cgroup_rmdir` record) still goes once idle long enough.
+    used: Instant,
 }
+
+/// An entry nobody asked for this long is dropped (and asked again if
+/// its container shows up after all).
+const IDLE: Duration = Duration::from_secs(600);
 
 type Table = Arc<Mutex<HashMap<String, Entry>>>;
 
@@ -151,7 +158,8 @@ impl Remote {
         now: Instant,
     ) -> Result<Arc<ContainerMeta>, Unresolved> {
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = table.get(full_id) {
+        if let Some(e) = table.get_mut(full_id) {
+            e.used = now;
             match &e.state {
                 State::Known(m) => return Ok(m.clone()),
                 State::Pending => return Err(Unresolved::Pending),
@@ -171,6 +179,7 @@ impl Remote {
             Entry {
                 state: State::Pending,
                 gone_since: None,
+                used: now,
             },
         );
         Err(Unresolved::Pending)
@@ -184,12 +193,16 @@ impl Remote {
         }
     }
 
-    /// Drops entries of containers gone longer than the grace period.
+    /// Drops entries of containers gone longer than the grace period, and
+    /// entries idle for [`IDLE`].
     pub fn expire(&self, now: Instant) -> usize {
         let grace = self.cfg.grace;
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
         let before = table.len();
-        table.retain(|_, e| e.gone_since.is_none_or(|t| now.duration_since(t) < grace));
+        table.retain(|_, e| {
+            e.gone_since.is_none_or(|t| now.duration_since(t) < grace)
+                && now.duration_since(e.used) < IDLE
+        });
         before - table.len()
     }
 
@@ -379,5 +392,10 @@ mod tests {
         assert_eq!(r.expire(now), 0);
         assert_eq!(r.expire(now + Duration::from_secs(2)), 1);
         assert!(r.is_empty());
+        // One whose removal was never seen goes once idle.
+        let other = "b".repeat(64);
+        let _ = r.lookup(Runtime::Docker, &other, now);
+        assert_eq!(r.expire(now + IDLE / 2), 0);
+        assert_eq!(r.expire(now + IDLE), 1);
     }
 }
