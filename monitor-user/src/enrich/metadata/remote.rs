@@ -239,6 +239,8 @@ enum Attempt {
     Found(Box<ContainerMeta>),
     NotFound,
     Error(String),
+    /// No socket to ask: retrying would not help.
+    NoSocket(String),
 }
 
 impl Worker {
@@ -302,7 +304,7 @@ impl Worker {
                         Err(e) if e.is_not_found() => Attempt::NotFound,
                         Err(e) => Attempt::Error(e.to_string()),
                     },
-                    Some(d) => Attempt::Error(format!("no socket {}", d.socket().display())),
+                    Some(d) => Attempt::NoSocket(format!("no socket {}", d.socket().display())),
                     None => return self.failed(Unresolved::NoSource),
                 },
                 Runtime::Podman | Runtime::Host => return self.failed(Unresolved::NoSource),
@@ -314,6 +316,7 @@ impl Worker {
                 }
                 Attempt::NotFound => Unresolved::NotFound,
                 Attempt::Error(e) => Unresolved::Unreachable(e),
+                Attempt::NoSocket(e) => return self.failed(Unresolved::Unreachable(e)),
             };
         }
         self.failed(last)
@@ -338,7 +341,7 @@ async fn ask_cri(clients: &mut [CriClient], id: &str) -> Attempt {
         }
     }
     if !asked {
-        Attempt::Error("no CRI socket present".into())
+        Attempt::NoSocket("no CRI socket present".into())
     } else if errors.is_empty() {
         Attempt::NotFound
     } else {
@@ -385,7 +388,11 @@ mod tests {
             Err(Unresolved::Unreachable("no CRI socket present".into()))
         );
         let s = r.stats();
-        assert_eq!((s.requested, s.failed, s.retries), (1, 1, 1));
+        assert_eq!(
+            (s.requested, s.failed, s.retries),
+            (1, 1, 0),
+            "no retry without a socket"
+        );
         // Dead containers are dropped after the grace period.
         let now = Instant::now();
         r.gone(&id, now);
