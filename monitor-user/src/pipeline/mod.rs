@@ -9,6 +9,10 @@
 //! matches every event against the rules and writes the alerts. This is mini-redis's
 //! `run(config, shutdown)` shape: nothing in here knows about signals.
 //!
+//! Between enrichment and the outputs, the retry cache
+//! ([`crate::enrich::hold`]) keeps the events of a container whose runtime
+//! has not answered yet, briefly, so they go out with its names.
+//!
 //! Everything after enrichment is one stage, [`Outputs`] (events JSON,
 //! recorder; rules → alerts), shared with `vigil replay`, which feeds it
 //! recorded, already-enriched events instead ([`crate::pipeline::replay`]).

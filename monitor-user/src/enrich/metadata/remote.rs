@@ -194,7 +194,7 @@ impl Remote {
     }
 
     /// Drops entries of containers gone longer than the grace period, and
-    /// entries idle for [`IDLE`].
+    /// entries idle for ten minutes.
     pub fn expire(&self, now: Instant) -> usize {
         let grace = self.cfg.grace;
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
