@@ -316,3 +316,44 @@ fn probe_says_which_runtime_sockets_answer() {
         "{text}"
     );
 }
+
+#[test]
+fn podman_privileged_container_with_host_root_raises_the_start_rules() {
+    if !vigil_tests::require_podman() || require_vigil_binary().is_none() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let image = vigil_tests::ensure_test_image().expect("test image");
+    let dir = TempDir::new("vigil-meta-podman").expect("temp dir");
+    let agent = agent(dir.path(), &["--no-runtime-api"]);
+    let plain = vigil_tests::Container::run(&[], image, &["sleep", "3600"]).expect("run plain");
+    let c = vigil_tests::Container::run(
+        &["--privileged", "-v", "/:/host:ro"],
+        image,
+        &["sleep", "3600"],
+    )
+    .expect("run privileged");
+    for rule in [
+        "Privileged container started",
+        "Sensitive host path mounted in container",
+    ] {
+        let a = agent
+            .wait_stdout_json(WAIT, |v| {
+                s(v, "rule") == rule && field(v, "container.id") == c.short_id()
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no `{rule}` alert for {}; alerts:\n{}",
+                    c.short_id(),
+                    agent.stdout_lines().join("\n")
+                )
+            });
+        assert_eq!(of(&a, "container.privileged"), &Value::Bool(true), "{a}");
+        assert!(s(&a, "output").contains("/:/host::false:"), "{a}");
+    }
+    for a in agent.stdout_json().expect("alerts") {
+        if s(&a, "rule").starts_with("Privileged container") {
+            assert_ne!(field(&a, "container.id"), plain.short_id(), "{a}");
+        }
+    }
+}

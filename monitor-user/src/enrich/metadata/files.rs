@@ -135,3 +135,66 @@ pub fn load_docker_config(root: &Path, full_id: &str) -> Result<ContainerMeta, M
         ..ContainerMeta::default()
     })
 }
+
+/// What podman's OCI runtime config of a started container adds: whether
+/// it is privileged and its bind mounts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodmanDetails {
+    pub privileged: Option<bool>,
+    pub mounts: Vec<super::MountMeta>,
+}
+
+#[derive(Deserialize)]
+struct OciConfig {
+    #[serde(default)]
+    annotations: HashMap<String, String>,
+    #[serde(default)]
+    mounts: Vec<OciMount>,
+}
+
+#[derive(Deserialize)]
+struct OciMount {
+    #[serde(default)]
+    destination: String,
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    options: Vec<String>,
+}
+
+/// Reads `overlay-containers/<id>/userdata/config.json` (written when the
+/// container starts, before its cgroup exists). Podman's own bind mounts
+/// (`/etc/hosts`, `/etc/resolv.conf`, `.containerenv`, from its storage and
+/// run directories) are left out: they are not the user's host paths.
+pub fn load_podman_details(root: &Path, full_id: &str) -> Result<PodmanDetails, MetadataError> {
+    let c: OciConfig = read_json(
+        &root
+            .join("overlay-containers")
+            .join(full_id)
+            .join("userdata/config.json"),
+    )?;
+    let own = |s: &str| {
+        Path::new(s).starts_with(root)
+            || ["/run/containers/", "/var/run/containers/", "/run/libpod/"]
+                .iter()
+                .any(|p| s.starts_with(p))
+    };
+    Ok(PodmanDetails {
+        privileged: c
+            .annotations
+            .get("io.podman.annotations.privileged")
+            .map(|v| v.eq_ignore_ascii_case("true")),
+        mounts: c
+            .mounts
+            .into_iter()
+            .filter(|m| m.kind == "bind" && !own(&m.source))
+            .map(|m| super::MountMeta {
+                read_only: m.options.iter().any(|o| o == "ro"),
+                source: m.source,
+                dest: m.destination,
+            })
+            .collect(),
+    })
+}

@@ -61,6 +61,10 @@ struct Cached {
     meta: Arc<ContainerMeta>,
     /// When it was last missing from the runtime's state.
     gone_since: Option<Instant>,
+    /// podman: privilege and mounts read from the container's OCI config
+    /// (once it exists), and when that was last tried.
+    detailed: bool,
+    tried: Option<Instant>,
 }
 
 pub struct Metadata {
@@ -107,9 +111,6 @@ impl Metadata {
         full_id: &str,
         now: Instant,
     ) -> Result<Arc<ContainerMeta>, Unresolved> {
-        if let Some(c) = self.cache.get(full_id) {
-            return Ok(c.meta.clone());
-        }
         let api = matches!(
             runtime,
             Runtime::Containerd | Runtime::Crio | Runtime::Docker
@@ -121,8 +122,15 @@ impl Metadata {
             },
             _ => Unresolved::NoSource,
         };
-        // Docker's files answer when its API cannot (pending is not "cannot").
-        if why == Unresolved::Pending || !matches!(runtime, Runtime::Podman | Runtime::Docker) {
+        // Docker's files answer when its API cannot (pending is not "cannot",
+        // unless they answered before: a re-ask must not hold its events).
+        if why == Unresolved::Pending {
+            return match self.cache.get(full_id) {
+                Some(c) => Ok(c.meta.clone()),
+                None => Err(why),
+            };
+        }
+        if !matches!(runtime, Runtime::Podman | Runtime::Docker) {
             return Err(why);
         }
         self.lookup(runtime, full_id, now).ok_or(match why {
@@ -157,7 +165,26 @@ impl Metadata {
         full_id: &str,
         now: Instant,
     ) -> Option<Arc<ContainerMeta>> {
-        if let Some(c) = self.cache.get(full_id) {
+        if let Some(c) = self.cache.get_mut(full_id) {
+            let ttl = self.cfg.negative_ttl;
+            if runtime == Runtime::Podman
+                && !c.detailed
+                && c.tried.is_none_or(|t| now.duration_since(t) >= ttl)
+            {
+                c.tried = Some(now);
+                let details = self
+                    .cfg
+                    .podman_roots
+                    .iter()
+                    .find_map(|root| files::load_podman_details(root, full_id).ok());
+                if let Some(d) = details {
+                    let mut meta = (*c.meta).clone();
+                    meta.privileged = d.privileged;
+                    meta.mounts = d.mounts;
+                    c.meta = Arc::new(meta);
+                    c.detailed = true;
+                }
+            }
             return Some(c.meta.clone());
         }
         if self
@@ -215,7 +242,10 @@ impl Metadata {
         let mut present: HashMap<String, ContainerMeta> = list.into_iter().collect();
         let grace = self.cfg.grace;
         self.cache.retain(|id, c| match present.remove(id) {
-            Some(meta) => {
+            Some(mut meta) => {
+                // What the OCI config said stays (containers.json lacks it).
+                meta.privileged = c.meta.privileged;
+                meta.mounts = std::mem::take(&mut Arc::make_mut(&mut c.meta).mounts);
                 c.meta = Arc::new(meta);
                 c.gone_since = None;
                 true
@@ -231,6 +261,8 @@ impl Metadata {
                 Cached {
                     meta: Arc::new(meta),
                     gone_since: None,
+                    detailed: false,
+                    tried: None,
                 },
             );
         }
@@ -257,6 +289,9 @@ impl Metadata {
             Cached {
                 meta: meta.clone(),
                 gone_since: None,
+                // Docker's file says all it can; its API says the rest.
+                detailed: true,
+                tried: None,
             },
         );
         Some(meta)
@@ -326,6 +361,55 @@ mod tests {
         let b = m.lookup(Runtime::Podman, B, now).unwrap();
         assert_eq!(b.image.as_deref(), Some("localhost/from-images:1"));
         assert_eq!(m.loads(), 1, "one read served both");
+    }
+
+    #[test]
+    fn podman_privilege_and_mounts_from_the_oci_config() {
+        let dir = TempDir::new("podoci");
+        write_podman(
+            dir.path(),
+            &format!("[{}]", podman_entry(A, "web", Some("img"))),
+        );
+        let mut m = Metadata::new(cfg(dir.path()));
+        let t0 = Instant::now();
+        // Not started yet: no OCI config, no privilege said.
+        assert_eq!(m.lookup(Runtime::Podman, A, t0).unwrap().privileged, None);
+        let userdata = dir
+            .path()
+            .join("overlay-containers")
+            .join(A)
+            .join("userdata");
+        std::fs::create_dir_all(&userdata).unwrap();
+        let own = dir
+            .path()
+            .join("overlay-containers")
+            .join(A)
+            .join("userdata/hosts");
+        std::fs::write(
+            userdata.join("config.json"),
+            format!(
+                r#"{{"ociVersion":"1.0.2","annotations":{{"io.podman.annotations.privileged":"TRUE"}},"mounts":[
+                {{"destination":"/proc","type":"proc","source":"proc","options":["nosuid"]}},
+                {{"destination":"/host","type":"bind","source":"/","options":["rbind","ro"]}},
+                {{"destination":"/etc/hosts","type":"bind","source":"{}","options":["bind"]}},
+                {{"destination":"/run/.containerenv","type":"bind","source":"/run/containers/storage/overlay-containers/x/userdata/.containerenv","options":["bind"]}}]}}"#,
+                own.display()
+            ),
+        )
+        .unwrap();
+        // Asked again once the negative ttl passed.
+        let later = t0 + Duration::from_secs(3);
+        let meta = m.lookup(Runtime::Podman, A, later).unwrap();
+        assert_eq!(meta.privileged, Some(true));
+        assert_eq!(
+            meta.mounts,
+            vec![MountMeta {
+                source: "/".into(),
+                dest: "/host".into(),
+                read_only: true
+            }]
+        );
+        assert_eq!(meta.name.as_deref(), Some("web"));
     }
 
     #[test]
