@@ -14,11 +14,14 @@
 
 pub mod actions;
 pub mod agent;
+pub mod containerd;
+pub mod docker;
 pub mod error;
 pub mod events;
 pub mod http;
 pub mod kube;
 pub mod logline;
+pub mod oci;
 pub mod paths;
 pub mod podman;
 pub mod require;
@@ -28,4 +31,6 @@ pub use error::Error;
 pub use events::EventFile;
 pub use logline::AgentStats;
 pub use podman::{ensure_test_image, Container, ImageBuilder, TEST_IMAGE};
-pub use require::{in_ci, in_vm, require, require_podman, require_root, require_vigil_binary};
+pub use require::{
+    in_ci, in_vm, require, require_daemon, require_podman, require_root, require_vigil_binary,
+};

@@ -22,7 +22,7 @@ pub const TEST_IMAGE: &str = "localhost/vigil-test:latest";
 const BUSYBOX: &str = "/bin/busybox";
 
 /// Runs a command to completion; non-zero exit is an error with its stderr.
-fn run(cmd: &mut Command) -> Result<Output, Error> {
+pub(crate) fn run(cmd: &mut Command) -> Result<Output, Error> {
     let describe = format!("{cmd:?}");
     let out = cmd
         .stdin(Stdio::null())
@@ -105,18 +105,25 @@ impl ImageBuilder {
         self.build()
     }
 
-    /// Builds (or rebuilds) the image.
-    pub fn build(&self) -> Result<(), Error> {
-        let dir = TempDir::new("vigil-image")?;
-        let rootfs = dir.path().join("rootfs");
+    /// Writes the image's root filesystem as `dir/rootfs.tar` (for other
+    /// runtimes' importers) and returns its path.
+    pub fn rootfs_tar(&self, dir: &Path) -> Result<PathBuf, Error> {
+        let rootfs = dir.join("rootfs");
         self.populate(&rootfs)?;
-        let tar = dir.path().join("rootfs.tar");
+        let tar = dir.join("rootfs.tar");
         run(Command::new("tar")
             .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
             .arg(&rootfs)
             .arg("-cf")
             .arg(&tar)
             .arg("."))?;
+        Ok(tar)
+    }
+
+    /// Builds (or rebuilds) the image.
+    pub fn build(&self) -> Result<(), Error> {
+        let dir = TempDir::new("vigil-image")?;
+        let tar = self.rootfs_tar(dir.path())?;
         run(Command::new("podman")
             .args(["import", "--quiet"])
             .args([
@@ -203,8 +210,11 @@ impl FileLock {
     }
 }
 
-/// A directory removed (with its contents) when dropped.
-pub struct TempDir(PathBuf);
+/// A directory removed (with its contents) when dropped, unless kept.
+pub struct TempDir {
+    path: PathBuf,
+    keep: bool,
+}
 
 impl TempDir {
     pub fn new(prefix: &str) -> Result<TempDir, Error> {
@@ -213,17 +223,28 @@ impl TempDir {
             .map_or(0, |d| d.subsec_nanos());
         let p = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
         mkdir(&p)?;
-        Ok(TempDir(p))
+        Ok(TempDir {
+            path: p,
+            keep: false,
+        })
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        &self.path
+    }
+
+    /// Leaves the directory in place when dropped (something in it must
+    /// not be removed, e.g. a mount that is still there).
+    pub fn keep(&mut self) {
+        self.keep = true;
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 }
 

@@ -64,6 +64,21 @@ pub fn require_podman() -> bool {
     require(works, "needs podman (`cargo xtask setup` installs it)")
 }
 
+/// Requires root and the program `tool` (a daemon the test starts itself,
+/// e.g. `containerd` or `dockerd`), installed by `cargo xtask setup`.
+#[track_caller]
+pub fn require_daemon(tool: &str) -> bool {
+    if !require_root(&format!("start {tool}")) {
+        return false;
+    }
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).is_file()));
+    require(
+        found,
+        &format!("needs {tool} (`cargo xtask setup` installs it)"),
+    )
+}
+
 /// Requires the release agent binary; returns its path.
 #[track_caller]
 pub fn require_vigil_binary() -> Option<PathBuf> {

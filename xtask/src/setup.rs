@@ -29,6 +29,8 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "binutils",        // `strip` for the VM's test binaries
     "gzip",            // initramfs compression
     "prometheus",      // scrapes the agent's /metrics in the metrics test
+    "containerd",      // the CRI runtime the metadata tests start (own socket and dirs)
+    "docker.io",       // Docker Engine the metadata tests start (own socket and dirs)
 ];
 
 /// The PyPI package that validates manifests against the Kubernetes API

@@ -93,7 +93,32 @@ pub enum FieldId {
     ContainerImageRepository,
     ContainerImageTag,
     ContainerType,
+    ContainerImageId,
+    ContainerImageDigest,
+    ContainerPrivileged,
+    /// Falco's `source:dest:mode:rdwr:propagation,...` text of all mounts.
+    ContainerMounts,
+    /// `container.mount.source[DEST]` (or `[N]`): the host path mounted at DEST.
+    ContainerMountSource,
+    /// `container.mount.dest[SOURCE]` (or `[N]`): where SOURCE is mounted.
+    ContainerMountDest,
+    /// vigil: the host paths (sources) of all mounts, as a list.
+    ContainerMountSources,
+    /// Creation time, ns since the epoch.
+    ContainerStartTs,
+    /// `container.label[KEY]`.
+    ContainerLabel,
+    /// `KEY:VALUE` of every container label, as a list.
+    ContainerLabels,
+    /// vigil: why the runtime metadata is missing (empty when it is not).
+    ContainerUnresolved,
     K8sPodUid,
+    K8sPodName,
+    K8sNsName,
+    /// `k8s.pod.label[KEY]`.
+    K8sPodLabel,
+    /// `KEY:VALUE` of every pod label, as a list.
+    K8sPodLabels,
     CgroupId,
     CgroupPath,
     NsMnt,
@@ -135,6 +160,9 @@ pub enum FieldId {
     ThreadCapPermitted,
     /// vigil: `fd.name` is under `/proc/<pid>/` of a process other than the caller.
     FdProcIsOther,
+    /// vigil: the host path behind `fd.name` when it lies in a host mount
+    /// of the container (`/host/etc/shadow` with `/` at `/host`: `/etc/shadow`).
+    FdHostPath,
     /// vigil: the target of kill/tkill/tgkill/ptrace is the vigil agent.
     TargetIsVigil,
     /// vigil: a sampled resource number of the event's container, host or
@@ -157,6 +185,8 @@ enum ArgSpec {
     OptIndex,
     /// `.NAME` suffix or `[N]`/`[NAME]`.
     Key,
+    /// `[N]` or `[ANY TEXT]` (a label key, a path), required.
+    Text,
 }
 
 struct FieldDef {
@@ -221,7 +251,22 @@ defs! {
     "container.image.tag" => ContainerImageTag, Str, None;
     "container.type" => ContainerType, Str, None;
     "container.runtime" => ContainerType, Str, None;
+    "container.image.id" => ContainerImageId, Str, None;
+    "container.image.digest" => ContainerImageDigest, Str, None;
+    "container.privileged" => ContainerPrivileged, Bool, None;
+    "container.mounts" => ContainerMounts, Str, None;
+    "container.mount.source" => ContainerMountSource, Str, Text;
+    "container.mount.dest" => ContainerMountDest, Str, Text;
+    "container.mount.sources" => ContainerMountSources, StrList, None;
+    "container.start_ts" => ContainerStartTs, Num, None;
+    "container.label" => ContainerLabel, Str, Text;
+    "container.labels" => ContainerLabels, StrList, None;
+    "container.unresolved" => ContainerUnresolved, Str, None;
     "k8s.pod.uid" => K8sPodUid, Str, None;
+    "k8s.pod.name" => K8sPodName, Str, None;
+    "k8s.ns.name" => K8sNsName, Str, None;
+    "k8s.pod.label" => K8sPodLabel, Str, Text;
+    "k8s.pod.labels" => K8sPodLabels, StrList, None;
     "cgroup.id" => CgroupId, Num, None;
     "cgroup.path" => CgroupPath, Str, None;
     "ns.mnt" => NsMnt, Num, None;
@@ -254,6 +299,7 @@ defs! {
     "thread.cap_effective" => ThreadCapEffective, Str, None;
     "thread.cap_permitted" => ThreadCapPermitted, Str, None;
     "fd.proc_is_other" => FdProcIsOther, Bool, None;
+    "fd.host_path" => FdHostPath, Str, None;
     "target.is_vigil" => TargetIsVigil, Bool, None;
     "user.nproc_top_container" => UserNprocTopContainer, Str, None;
     "proc.in_baseline" => ProcInBaseline, Bool, None;
@@ -411,28 +457,19 @@ const FALCO_ONLY: &[&str] = &[
     "fs.path.sourceraw",
     "fs.path.target",
     "fs.path.targetraw",
-    "container.image.id",
-    "container.privileged",
-    "container.mounts",
     "container.mount",
-    "container.mount.source",
-    "container.mount.dest",
     "container.mount.mode",
     "container.mount.rdwr",
     "container.mount.propagation",
-    "container.image.digest",
     "container.healthcheck",
     "container.liveness_probe",
     "container.readiness_probe",
-    "container.start_ts",
     "container.duration",
     "container.ip",
     "container.cni.json",
     "container.host_pid",
     "container.host_network",
     "container.host_ipc",
-    "container.label",
-    "container.labels",
     "container.info",
 ];
 
@@ -590,6 +627,17 @@ fn resolve(def: &FieldDef, arg: Option<&str>) -> Lookup {
                 def.name
             )),
         },
+        (ArgSpec::Text, None) => Lookup::Unknown(format!(
+            "field '{}' needs an argument: '{0}[KEY]' or '{0}[N]'",
+            def.name
+        )),
+        (ArgSpec::Text, Some(a)) => match a.trim() {
+            "" => Lookup::Unknown(format!("field '{}' has an empty [argument]", def.name)),
+            a => match a.parse::<u32>() {
+                Ok(i) => field(FieldArg::Index(i)),
+                Err(_) => field(FieldArg::Name(a.into())),
+            },
+        },
         (ArgSpec::Key, None) => Lookup::Unknown(format!(
             "field '{}' needs an argument: '{0}.NAME' or '{0}[N]'",
             def.name
@@ -648,7 +696,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(Field::lookup("user.loginuid", None), Lookup::Unsupported);
-        assert_eq!(Field::lookup("k8s.ns.name", None), Lookup::Unsupported);
+        assert_eq!(Field::lookup("k8s.rc.name", None), Lookup::Unsupported);
         assert!(matches!(
             Field::lookup("proc.nmae", None),
             Lookup::Unknown(_)

@@ -58,8 +58,9 @@ enum Cmd {
     /// Check a config file for `vigil run --config`.
     #[command(subcommand)]
     Config(config::ConfigCmd),
-    /// Report what this kernel and host support, and which hooks `run` would use.
-    Probe,
+    /// Report what this kernel and host support, which hooks `run` would
+    /// use, and which container runtime APIs answer.
+    Probe(run::RuntimeArgs),
     /// Ask questions of a flight-recorder log (`vigil run --record DIR`).
     Log {
         #[command(subcommand)]
@@ -103,7 +104,7 @@ pub fn main() -> ExitCode {
             .build()
             .context("starting the async runtime")
             .and_then(|rt| rt.block_on(run::run(args))),
-        Cmd::Probe => probe::run(),
+        Cmd::Probe(args) => probe::run(&args),
         Cmd::Config(cmd) => {
             return if config::run(cmd) {
                 ExitCode::SUCCESS

@@ -11,6 +11,7 @@ use super::status;
 use anyhow::Context;
 use clap::Args;
 use monitor_user::detect::{self, Reloader};
+use monitor_user::enrich::metadata::{remote, MetadataConfig};
 use monitor_user::enrich::{AgentId, EnrichConfig, Enricher};
 use monitor_user::pipeline;
 use monitor_user::sensor::features::probe_features;
@@ -64,6 +65,40 @@ pub struct RunArgs {
     /// How long an image without a baseline file learns before enforcing.
     #[arg(long, value_name = "SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub baseline_learn_secs: u64,
+    #[command(flatten)]
+    pub runtimes: RuntimeArgs,
+}
+
+/// Where the container runtimes' APIs are (docs/events.md: runtime metadata).
+#[derive(Args, Debug)]
+pub struct RuntimeArgs {
+    /// A CRI socket (containerd, CRI-O) to ask for pod and container
+    /// metadata (repeatable; default: the usual containerd, CRI-O and k3s
+    /// sockets, whichever exist).
+    #[arg(long = "cri-socket", value_name = "PATH")]
+    pub cri_sockets: Vec<PathBuf>,
+    /// The Docker Engine API socket.
+    #[arg(long, value_name = "PATH", default_value = remote::DEFAULT_DOCKER_SOCKET)]
+    pub docker_socket: PathBuf,
+    /// Ask no runtime API; read only the runtimes' state files.
+    #[arg(long)]
+    pub no_runtime_api: bool,
+}
+
+impl RuntimeArgs {
+    pub fn remote(&self) -> Option<remote::RemoteConfig> {
+        if self.no_runtime_api {
+            return None;
+        }
+        let mut cfg = remote::RemoteConfig {
+            docker_socket: Some(self.docker_socket.clone()),
+            ..Default::default()
+        };
+        if !self.cri_sockets.is_empty() {
+            cfg.cri_sockets = self.cri_sockets.clone();
+        }
+        Some(cfg)
+    }
 }
 
 /// `--listen`: an address, or no listener.
@@ -164,6 +199,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let enricher = Enricher::from_host(EnrichConfig {
         proc_root: Some(PathBuf::from("/proc")),
         agent: Some(AgentId::current()),
+        metadata: MetadataConfig {
+            remote: args.runtimes.remote(),
+            ..Default::default()
+        },
         ..Default::default()
     });
     let mut config = pipeline::Config::new(enricher);

@@ -124,3 +124,13 @@ pub fn host_lines() -> Vec<String> {
     }
     lines
 }
+
+/// `present` only for a unix socket (a stale regular file is not one).
+pub fn socket_state(path: &Path) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.file_type().is_socket() => "present",
+        Ok(_) => "not a socket",
+        Err(_) => "absent",
+    }
+}

@@ -27,6 +27,7 @@ pub struct EventFields<'a> {
     evt_args: OnceCell<String>,
     time: OnceCell<String>,
     anames: OnceCell<Vec<&'a str>>,
+    container: super::container_fields::Cache<'a>,
     fd_norm: OnceCell<String>,
     caps: [OnceCell<String>; 2],
 }
@@ -41,6 +42,7 @@ impl<'a> EventFields<'a> {
             evt_args: OnceCell::new(),
             time: OnceCell::new(),
             anames: OnceCell::new(),
+            container: Default::default(),
             fd_norm: OnceCell::new(),
             caps: [OnceCell::new(), OnceCell::new()],
         }
@@ -408,6 +410,21 @@ impl FieldSource for EventFields<'_> {
                 .map(Value::Str),
             F::ContainerType => Some(Value::Str(c.runtime.as_str())),
             F::K8sPodUid => c.pod_uid.as_deref().map(Value::Str),
+            F::K8sPodName
+            | F::K8sNsName
+            | F::K8sPodLabel
+            | F::K8sPodLabels
+            | F::ContainerImageId
+            | F::ContainerImageDigest
+            | F::ContainerPrivileged
+            | F::ContainerMounts
+            | F::ContainerMountSource
+            | F::ContainerMountDest
+            | F::ContainerMountSources
+            | F::ContainerStartTs
+            | F::ContainerLabel
+            | F::ContainerLabels
+            | F::ContainerUnresolved => super::container_fields::get(c, field, &self.container),
             F::CgroupId => Some(Value::Num(i64::try_from(ev.cgroup.id).unwrap_or(i64::MAX))),
             F::CgroupPath => ev.cgroup.path.as_deref().map(Value::Str),
             F::NsMnt => num(p.ns.mnt),
@@ -468,6 +485,9 @@ impl FieldSource for EventFields<'_> {
                 }
                 _ => None,
             },
+            F::FdHostPath => {
+                super::container_fields::host_path(c, self.fd_name()?, &self.container)
+            }
             F::FdProcIsOther => {
                 let path = self.fd_name()?;
                 Some(Value::Bool(proc_is_other(ev, path)))

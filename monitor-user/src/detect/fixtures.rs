@@ -196,6 +196,8 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
         image: Some("docker.io/library/nginx:1.25".into()),
         pod_uid: None,
         qos: None,
+        meta: None,
+        unresolved: None,
     };
     let mut failed = false;
     let mut rawres: Option<i64> = None;
@@ -205,6 +207,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     let mut exe: Option<String> = None;
     let mut baseline: Option<crate::event::BaselineMark> = None;
     let mut stats = crate::event::StatsData::default();
+    let mut meta = crate::event::container::ContainerMeta::default();
     for (k, v) in m {
         if let Some(f) = resource_field(k) {
             let n = v.as_f64().ok_or_else(|| format!("{k}: not a number"))?;
@@ -260,6 +263,24 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             }
             "container.name" => c.name = Some(string(v, k)?),
             "container.image" => c.image = Some(string(v, k)?),
+            "container.privileged" => meta.privileged = Some(boolean(v, k)?),
+            "container.mount.sources" => {
+                meta.mounts = strings(v, k)?
+                    .into_iter()
+                    .map(|source| crate::event::container::MountMeta {
+                        dest: format!("/host{source}"),
+                        source,
+                        read_only: false,
+                    })
+                    .collect()
+            }
+            "k8s.ns.name" => {
+                meta.pod = Some(crate::event::container::PodMeta {
+                    name: "app-0".into(),
+                    namespace: string(v, k)?,
+                    ..Default::default()
+                })
+            }
             "target.is_vigil" => target_is_vigil = Some(boolean(v, k)?),
             "proc.in_baseline" => {
                 baseline
@@ -303,6 +324,11 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                 None => return Err(format!("unknown fixture key {k}")),
             },
         }
+    }
+    if meta != Default::default() && c.full_id.is_some() {
+        meta.name = c.name.clone();
+        meta.image = c.image.clone();
+        c.meta = Some(Arc::new(meta));
     }
     if x.pname.is_none() {
         x.pname = x.ancestors.first().map(|a| a.name.clone());
@@ -567,6 +593,24 @@ mod tests {
         Arc::make_mut(&mut pod.container).pod_uid =
             Some("0f3c7c47-8a43-4b3c-a1c4-9d1b6b8d2e10".into());
         events.push(pod);
+        // A container the runtime described in full (CRI, Docker API).
+        let mut described = events[0].clone();
+        let labels: BTreeMap<String, String> = [("app".to_owned(), "web".to_owned())].into();
+        Arc::make_mut(&mut described.container).meta =
+            Some(Arc::new(crate::event::container::ContainerMeta {
+                image_id: Some("sha256:5f1c".into()),
+                image_digest: Some("sha256:9a0b".into()),
+                pod: Some(crate::event::container::PodMeta {
+                    name: "web-0".into(),
+                    namespace: "shop".into(),
+                    uid: "0f3c7c47-8a43-4b3c-a1c4-9d1b6b8d2e10".into(),
+                    labels: labels.clone(),
+                }),
+                labels,
+                created_ns: Some(1_795_328_280_000_000_000),
+                ..Default::default()
+            }));
+        events.push(described);
         // The local end of a socket needs accept/getsockname hooks (the
         // network issue): known gaps, said here rather than silently.
         let not_yet = ["fd.cnet", "fd.lnet"];

@@ -5,6 +5,7 @@
 //! (throttle, alert JSON, writers) is the sinks' business
 //! ([`crate::pipeline::alerts`]).
 
+pub mod container_fields;
 pub mod fields;
 #[cfg(test)]
 pub(crate) mod fixtures;

@@ -10,6 +10,7 @@
 pub mod cgroup;
 pub mod containers;
 pub mod cwd;
+pub mod hold;
 pub mod metadata;
 pub mod proctable;
 pub mod users;
@@ -190,6 +191,12 @@ impl Enricher {
     pub fn maintain(&mut self, now: Instant, boot_now_ns: u64) {
         self.procs.reap(boot_now_ns);
         self.containers.expire(now);
+        self.meta.expire(now);
+    }
+
+    /// How the runtime API lookups went (`None` when they are off).
+    pub fn metadata_stats(&self) -> Option<metadata::remote::RemoteStats> {
+        self.meta.remote_stats()
     }
 
     /// Turn one record into an event, updating the host state it implies.
@@ -291,13 +298,18 @@ impl Enricher {
                         // container certainly still exists.
                         let info = crate::enrich::cgroup::parse(&path);
                         if let Some(id) = &info.container_id {
-                            self.meta.lookup(info.runtime, id, now);
+                            // The result is cached (files) or arrives in
+                            // the background (APIs); nothing waits here.
+                            let _ = self.meta.resolve(info.runtime, id, now);
                         }
                     }
                     Data::CgroupMkdir(cg)
                 } else {
                     if v2 {
                         self.containers.on_rmdir(r.id, now);
+                        if let Some(id) = crate::enrich::cgroup::parse(&path).container_id {
+                            self.meta.gone(&id, now);
+                        }
                     }
                     Data::CgroupRmdir(cg)
                 }
@@ -375,15 +387,25 @@ impl Enricher {
             };
             return (Arc::new(c), cgroup, key);
         };
-        let meta = self.meta.lookup(info.runtime, &full, now);
+        let meta = self.meta.resolve(info.runtime, &full, now);
+        let (meta, unresolved) = match meta {
+            Ok(m) => (Some(m), None),
+            Err(why) => (None, Some(why)),
+        };
         let container = Container {
             id: full[..12].to_owned(),
             full_id: Some(full),
             runtime: info.runtime,
             name: meta.as_ref().and_then(|m| m.name.clone()),
             image: meta.as_ref().and_then(|m| m.image.clone()),
-            pod_uid: info.pod_uid.clone(),
+            // The runtime knows the pod even where the cgroup path does not say.
+            pod_uid: info
+                .pod_uid
+                .clone()
+                .or_else(|| meta.as_ref()?.pod.as_ref().map(|p| p.uid.clone())),
             qos: info.qos,
+            meta,
+            unresolved,
         };
         (Arc::new(container), cgroup, key)
     }

@@ -10,6 +10,7 @@
 //!
 //! Strings that come from the kernel are escaped text ([`crate::event::text`]).
 
+pub mod container;
 pub mod shared;
 pub mod sysargs;
 pub mod text;
@@ -249,6 +250,12 @@ pub struct Container {
     pub image: Option<String>,
     pub pod_uid: Option<String>,
     pub qos: Option<QosClass>,
+    /// What the runtime says beyond the name and image (pod, labels, image
+    /// digest, privilege, mounts, start time); shared by the container's
+    /// events.
+    pub meta: Option<Arc<container::ContainerMeta>>,
+    /// Why `meta` is missing for a container (`None` for the host).
+    pub unresolved: Option<container::Unresolved>,
 }
 
 impl Default for Container {
@@ -261,6 +268,8 @@ impl Default for Container {
             image: None,
             pod_uid: None,
             qos: None,
+            meta: None,
+            unresolved: None,
         }
     }
 }

@@ -9,6 +9,10 @@
 //! matches every event against the rules and writes the alerts. This is mini-redis's
 //! `run(config, shutdown)` shape: nothing in here knows about signals.
 //!
+//! Between enrichment and the outputs, the retry cache
+//! ([`crate::enrich::hold`]) keeps the events of a container whose runtime
+//! has not answered yet, briefly, so they go out with its names.
+//!
 //! Everything after enrichment is one stage, [`Outputs`] (events JSON,
 //! recorder; rules → alerts), shared with `vigil replay`, which feeds it
 //! recorded, already-enriched events instead ([`crate::pipeline::replay`]).
@@ -28,8 +32,9 @@ use std::time::{Duration, Instant};
 use monitor_common::decode::Record;
 use tokio::io::AsyncWrite;
 
+use crate::enrich::hold::Hold;
 use crate::enrich::Enricher;
-use crate::event::Clock;
+use crate::event::{Clock, Event};
 use crate::pipeline::alerts::Alerting;
 use crate::serve::state::AgentState;
 use crate::sink::recorder::EventRecorder;
@@ -63,6 +68,8 @@ pub struct Config {
     /// Health, readiness and counters for the HTTP listener
     /// ([`crate::serve`]): beaten and published about once a second.
     pub state: Option<Arc<AgentState>>,
+    /// Events waiting for their container's metadata ([`crate::enrich::hold`]).
+    pub hold: Hold,
 }
 
 impl Config {
@@ -77,6 +84,7 @@ impl Config {
             resource_interval: Duration::from_secs(1),
             baselines: None,
             state: None,
+            hold: Hold::default(),
         }
     }
 }
@@ -140,6 +148,10 @@ where
     let mut beat = tokio::time::interval(Duration::from_secs(1));
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_publish: Option<Instant> = None;
+    // Held events are re-resolved at least this often while any wait.
+    let mut hold_tick = tokio::time::interval(Duration::from_millis(20));
+    hold_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ready: Vec<Event> = Vec::with_capacity(1024);
 
     let result: Result<EndReason, PipelineError> = loop {
         tokio::select! {
@@ -148,8 +160,21 @@ where
             _ = stats_tick.tick() => {
                 let stats = source.stats();
                 out.note_source(&stats);
-                log_stats(&stats, out.events(), out.recorder_stats().as_ref(), out.alert_stats());
+                log_stats(
+                    &stats,
+                    out.events(),
+                    out.recorder_stats().as_ref(),
+                    out.alert_stats(),
+                    config.enricher.metadata_stats(),
+                );
                 stats_reports += 1;
+            }
+            _ = hold_tick.tick(), if !config.hold.is_empty() => {
+                config.hold.release(&mut config.enricher, Instant::now(), false, &mut ready);
+                emit(&mut config, &mut out, &mut ready);
+                if let Err(e) = out.flush().await {
+                    break Err(e);
+                }
             }
             _ = resource_tick.tick(), if config.resources.is_some() => {
                 if let Some(st) = config.resources.as_mut() {
@@ -174,15 +199,11 @@ where
                     per_slot[rec.kind().slot() as usize] += 1;
                 }
                 for rec in batch.drain(..) {
-                    let mut ev = config.enricher.enrich(&rec, now);
-                    if let Some(b) = config.baselines.as_mut() {
-                        b.annotate(&mut ev);
-                    }
-                    if let Some(st) = config.resources.as_mut() {
-                        st.observe(&ev);
-                    }
-                    out.event(ev);
+                    let ev = config.enricher.enrich(&rec, now);
+                    config.hold.admit(ev, now, &mut ready);
                 }
+                config.hold.release(&mut config.enricher, now, false, &mut ready);
+                emit(&mut config, &mut out, &mut ready);
                 if let Err(e) = out.flush().await {
                     break Err(e);
                 }
@@ -204,6 +225,10 @@ where
         }
     };
     // Whatever ended the run: flush what we have and report.
+    config
+        .hold
+        .release(&mut config.enricher, Instant::now(), true, &mut ready);
+    emit(&mut config, &mut out, &mut ready);
     save_baselines(config.baselines.as_mut());
     let stats = source.stats();
     out.note_source(&stats);
@@ -216,6 +241,7 @@ where
         n_events,
         recorder.as_ref().and_then(|r| r.as_ref().ok()),
         alert_stats,
+        config.enricher.metadata_stats(),
     );
     stats_reports += 1;
     let ended_by = result?;
@@ -228,6 +254,23 @@ where
         ended_by,
         recorder,
     })
+}
+
+/// The stages after enrichment (and the retry cache), then the outputs.
+fn emit<W: AsyncWrite + Unpin + ?Sized>(
+    config: &mut Config,
+    out: &mut Outputs<'_, W>,
+    ready: &mut Vec<Event>,
+) {
+    for mut ev in ready.drain(..) {
+        if let Some(b) = config.baselines.as_mut() {
+            b.annotate(&mut ev);
+        }
+        if let Some(st) = config.resources.as_mut() {
+            st.observe(&ev);
+        }
+        out.event(ev);
+    }
 }
 
 fn save_baselines(b: Option<&mut BaselineStage>) {

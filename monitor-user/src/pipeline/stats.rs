@@ -14,6 +14,7 @@ use tokio::io::AsyncWrite;
 
 use super::alerts::AlertStats;
 use super::fanout::Outputs;
+use crate::enrich::metadata::remote::RemoteStats;
 use crate::sensor::SensorStats;
 use crate::serve::state::{AgentState, RingFill, Snapshot};
 
@@ -30,6 +31,9 @@ pub struct StatsLine {
     pub alerts: Option<AlertStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recorder: Option<RecorderStats>,
+    /// Runtime API lookups (CRI, Docker), when they are on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<RemoteStats>,
 }
 
 /// Kernel drops per event kind.
@@ -91,6 +95,7 @@ impl StatsLine {
             kernel_drops: KernelDrops(drops),
             alerts: None,
             recorder: None,
+            metadata: None,
         }
     }
 
@@ -105,9 +110,11 @@ pub fn log_stats(
     events: u64,
     recorder: Option<&monitor_recorder::Stats>,
     alerts: Option<AlertStats>,
+    metadata: Option<RemoteStats>,
 ) {
     let mut line = StatsLine::new(stats, events);
     line.alerts = alerts;
+    line.metadata = metadata;
     line.recorder = recorder.map(RecorderStats::from);
     log::info!("stats {}", line.to_json());
 }

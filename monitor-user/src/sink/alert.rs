@@ -33,6 +33,16 @@ pub const ALWAYS_FIELDS: &[&str] = &[
     "container.full_id",
     "container.name",
     "container.image",
+    "container.image.repository",
+    "container.image.tag",
+    "container.image.digest",
+    "container.privileged",
+    "k8s.ns.name",
+    "k8s.pod.name",
+    "k8s.pod.uid",
+    "k8s.pod.labels",
+    // Why the runtime metadata above is missing, when it is.
+    "container.unresolved",
 ];
 
 /// Output field counting the alerts the throttle held back before this one

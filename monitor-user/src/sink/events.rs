@@ -67,6 +67,31 @@ pub fn to_value(ev: &Event) -> Value {
     put("container.image", json!(c.image));
     put("k8s.pod.uid", json!(c.pod_uid));
     put("k8s.pod.qos", json!(c.qos.map(|q| q.as_str())));
+    if let Some(m) = &c.meta {
+        put("container.image.id", json!(m.image_id));
+        put("container.image.digest", json!(m.image_digest));
+        put("container.privileged", json!(m.privileged));
+        put("container.start_ts", json!(m.created_ns));
+        let mounts: Vec<_> = m
+            .mounts
+            .iter()
+            .map(|x| json!({"source": x.source, "dest": x.dest, "read_only": x.read_only}))
+            .collect();
+        if !mounts.is_empty() {
+            put("container.mounts", json!(mounts));
+        }
+        if !m.labels.is_empty() {
+            put("container.labels", json!(m.labels));
+        }
+        if let Some(p) = &m.pod {
+            put("k8s.pod.name", json!(p.name));
+            put("k8s.ns.name", json!(p.namespace));
+            put("k8s.pod.labels", json!(p.labels));
+        }
+    }
+    if let Some(why) = &c.unresolved {
+        put("container.unresolved", json!(why.to_string()));
+    }
     put("cgroup.id", json!(ev.cgroup.id));
     put("cgroup.path", json!(ev.cgroup.path));
 

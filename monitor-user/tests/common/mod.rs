@@ -23,6 +23,8 @@ pub fn container(web: bool) -> Container {
             image: Some("docker.io/library/nginx:1.27".into()),
             pod_uid: None,
             qos: None,
+            meta: None,
+            unresolved: None,
         }
     } else {
         Container::default()

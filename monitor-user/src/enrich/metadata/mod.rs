@@ -1,50 +1,35 @@
-//! Container name and image, from the runtimes' own state files.
+//! A container's runtime metadata: where it comes from, cached.
 //!
-//! The cgroup path gives a container's id; its name and image live with the
-//! runtime. Spawning `podman inspect` per event would be slow and racy, so
-//! this module reads the runtimes' storage directly and caches the result:
+//! The cgroup path gives a container's runtime and id; its name, image, pod
+//! and the rest live with the runtime. [`Metadata`] is the enricher's one
+//! door to them, and never waits:
 //!
-//! - podman (containers/storage): `overlay-containers/containers.json`
-//!   (names, image id, and a metadata string holding the image name) and,
-//!   when the image name is missing, `overlay-images/images.json`;
-//! - docker: `containers/<id>/config.v2.json`.
+//! - containerd and CRI-O are asked over the CRI ([`cri`]), Docker over its
+//!   Engine API ([`docker_api`]), in the background ([`remote`]);
+//! - podman's storage files, and Docker's `config.v2.json` when its API
+//!   cannot answer, are read here ([`files`]).
 //!
 //! A miss reloads podman's file only if its mtime changed (a stat is cheap),
 //! and repeated misses for the same id are remembered for a while. Entries
 //! that disappear from the file (a `--rm` container that already exited) are
 //! kept for a grace period so its late events still carry its name.
 
+pub mod cri;
+pub mod docker_api;
+pub mod files;
+pub mod remote;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Deserialize;
-use thiserror::Error;
-
 use crate::event::Runtime;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ContainerMeta {
-    pub name: Option<String>,
-    /// Image reference as the user named it (`localhost/app:1.2`).
-    pub image: Option<String>,
-    pub image_id: Option<String>,
-}
+pub use crate::event::container::{ContainerMeta, MountMeta, PodMeta, Unresolved};
+use remote::{Remote, RemoteConfig, RemoteStats};
 
-#[derive(Debug, Error)]
-pub enum MetadataError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot parse {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-}
+pub use files::{load_docker_config, load_podman, MetadataError};
 
 #[derive(Clone, Debug)]
 pub struct MetadataConfig {
@@ -56,6 +41,8 @@ pub struct MetadataConfig {
     pub negative_ttl: Duration,
     /// How long a container that vanished from the runtime stays known.
     pub grace: Duration,
+    /// The runtimes' APIs (CRI, Docker Engine); `None`: files only.
+    pub remote: Option<RemoteConfig>,
 }
 
 impl Default for MetadataConfig {
@@ -65,6 +52,7 @@ impl Default for MetadataConfig {
             docker_root: Some(PathBuf::from("/var/lib/docker")),
             negative_ttl: Duration::from_secs(2),
             grace: Duration::from_secs(300),
+            remote: None,
         }
     }
 }
@@ -73,6 +61,10 @@ struct Cached {
     meta: Arc<ContainerMeta>,
     /// When it was last missing from the runtime's state.
     gone_since: Option<Instant>,
+    /// podman: privilege and mounts read from the container's OCI config
+    /// (once it exists), and when that was last tried.
+    detailed: bool,
+    tried: Option<Instant>,
 }
 
 pub struct Metadata {
@@ -82,12 +74,21 @@ pub struct Metadata {
     podman_mtimes: Vec<Option<SystemTime>>,
     negative: HashMap<String, Instant>,
     loads: u64,
+    remote: Option<Remote>,
 }
 
 impl Metadata {
     pub fn new(cfg: MetadataConfig) -> Metadata {
         let n = cfg.podman_roots.len();
+        let remote = cfg.remote.clone().and_then(|r| match Remote::start(r) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                log::warn!("runtime APIs will not be asked for metadata: {e}");
+                None
+            }
+        });
         Metadata {
+            remote,
             cfg,
             cache: HashMap::new(),
             podman_mtimes: vec![None; n],
@@ -101,14 +102,89 @@ impl Metadata {
         self.loads
     }
 
-    /// Name and image of a container, if its runtime knows it.
+    /// A container's metadata, or why it is not known. Never waits: the
+    /// runtimes' APIs answer in the background ([`remote`]); the state files
+    /// (podman, Docker's fallback) are read here.
+    pub fn resolve(
+        &mut self,
+        runtime: Runtime,
+        full_id: &str,
+        now: Instant,
+    ) -> Result<Arc<ContainerMeta>, Unresolved> {
+        let api = matches!(
+            runtime,
+            Runtime::Containerd | Runtime::Crio | Runtime::Docker
+        );
+        let why = match &self.remote {
+            Some(remote) if api => match remote.lookup(runtime, full_id, now) {
+                Ok(m) => return Ok(m),
+                Err(why) => why,
+            },
+            _ => Unresolved::NoSource,
+        };
+        // Docker's files answer when its API cannot (pending is not "cannot",
+        // unless they answered before: a re-ask must not hold its events).
+        if why == Unresolved::Pending {
+            return match self.cache.get(full_id) {
+                Some(c) => Ok(c.meta.clone()),
+                None => Err(why),
+            };
+        }
+        if !matches!(runtime, Runtime::Podman | Runtime::Docker) {
+            return Err(why);
+        }
+        self.lookup(runtime, full_id, now).ok_or(match why {
+            Unresolved::NoSource => Unresolved::NotFound,
+            other => other,
+        })
+    }
+
+    /// The container's cgroup is gone; its API entry goes after a grace period.
+    pub fn gone(&mut self, full_id: &str, now: Instant) {
+        if let Some(r) = &self.remote {
+            r.gone(full_id, now);
+        }
+    }
+
+    /// Drops what belongs to containers gone long enough.
+    pub fn expire(&mut self, now: Instant) {
+        if let Some(r) = &self.remote {
+            r.expire(now);
+        }
+    }
+
+    /// How the runtime API lookups went (`None` without them).
+    pub fn remote_stats(&self) -> Option<RemoteStats> {
+        self.remote.as_ref().map(Remote::stats)
+    }
+
+    /// Name and image of a container from the runtimes' state files.
     pub fn lookup(
         &mut self,
         runtime: Runtime,
         full_id: &str,
         now: Instant,
     ) -> Option<Arc<ContainerMeta>> {
-        if let Some(c) = self.cache.get(full_id) {
+        if let Some(c) = self.cache.get_mut(full_id) {
+            let ttl = self.cfg.negative_ttl;
+            if runtime == Runtime::Podman
+                && !c.detailed
+                && c.tried.is_none_or(|t| now.duration_since(t) >= ttl)
+            {
+                c.tried = Some(now);
+                let details = self
+                    .cfg
+                    .podman_roots
+                    .iter()
+                    .find_map(|root| files::load_podman_details(root, full_id).ok());
+                if let Some(d) = details {
+                    let mut meta = (*c.meta).clone();
+                    meta.privileged = d.privileged;
+                    meta.mounts = d.mounts;
+                    c.meta = Arc::new(meta);
+                    c.detailed = true;
+                }
+            }
             return Some(c.meta.clone());
         }
         if self
@@ -166,7 +242,10 @@ impl Metadata {
         let mut present: HashMap<String, ContainerMeta> = list.into_iter().collect();
         let grace = self.cfg.grace;
         self.cache.retain(|id, c| match present.remove(id) {
-            Some(meta) => {
+            Some(mut meta) => {
+                // What the OCI config said stays (containers.json lacks it).
+                meta.privileged = c.meta.privileged;
+                meta.mounts = std::mem::take(&mut Arc::make_mut(&mut c.meta).mounts);
                 c.meta = Arc::new(meta);
                 c.gone_since = None;
                 true
@@ -182,6 +261,8 @@ impl Metadata {
                 Cached {
                     meta: Arc::new(meta),
                     gone_since: None,
+                    detailed: false,
+                    tried: None,
                 },
             );
         }
@@ -208,123 +289,20 @@ impl Metadata {
             Cached {
                 meta: meta.clone(),
                 gone_since: None,
+                // Docker's file says all it can; its API says the rest.
+                detailed: true,
+                tried: None,
             },
         );
         Some(meta)
     }
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, MetadataError> {
-    let bytes = std::fs::read(path).map_err(|source| MetadataError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|source| MetadataError::Parse {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-#[derive(Deserialize)]
-struct StorageContainer {
-    id: String,
-    #[serde(default)]
-    names: Vec<String>,
-    #[serde(default)]
-    image: String,
-    /// A JSON document inside a string.
-    #[serde(default)]
-    metadata: String,
-}
-
-#[derive(Deserialize, Default)]
-struct PodmanMetadata {
-    #[serde(default, rename = "image-name")]
-    image_name: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct StorageImage {
-    id: String,
-    #[serde(default)]
-    names: Vec<String>,
-}
-
-/// Read one containers/storage root: (container id, metadata) pairs.
-pub fn load_podman(root: &Path) -> Result<Vec<(String, ContainerMeta)>, MetadataError> {
-    let containers: Vec<StorageContainer> =
-        read_json(&root.join("overlay-containers/containers.json"))?;
-    let mut images: Option<HashMap<String, String>> = None;
-    let mut out = Vec::with_capacity(containers.len());
-    for c in containers {
-        // A malformed metadata string only loses the image name.
-        let md: PodmanMetadata = serde_json::from_str(&c.metadata).unwrap_or_default();
-        let mut image = md.image_name.filter(|s| !s.is_empty());
-        if image.is_none() && !c.image.is_empty() {
-            let images = images.get_or_insert_with(|| load_image_names(root));
-            image = images.get(&c.image).cloned();
-        }
-        let name = c.names.into_iter().next().or(md.name);
-        let image_id = (!c.image.is_empty()).then_some(c.image);
-        out.push((
-            c.id,
-            ContainerMeta {
-                name,
-                image,
-                image_id,
-            },
-        ));
-    }
-    Ok(out)
-}
-
-/// image id → first name, from `overlay-images/images.json` (empty on error).
-fn load_image_names(root: &Path) -> HashMap<String, String> {
-    match read_json::<Vec<StorageImage>>(&root.join("overlay-images/images.json")) {
-        Ok(list) => list
-            .into_iter()
-            .filter_map(|i| Some((i.id, i.names.into_iter().next()?)))
-            .collect(),
-        Err(e) => {
-            log::warn!("podman images: {e}");
-            HashMap::new()
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct DockerConfig {
-    #[serde(default, rename = "Name")]
-    name: String,
-    #[serde(default, rename = "Image")]
-    image_id: String,
-    #[serde(default, rename = "Config")]
-    config: Option<DockerInnerConfig>,
-}
-
-#[derive(Deserialize)]
-struct DockerInnerConfig {
-    #[serde(default, rename = "Image")]
-    image: String,
-}
-
-/// Read docker's `containers/<id>/config.v2.json`.
-pub fn load_docker_config(root: &Path, full_id: &str) -> Result<ContainerMeta, MetadataError> {
-    let c: DockerConfig = read_json(&root.join("containers").join(full_id).join("config.v2.json"))?;
-    let name = c.name.trim_start_matches('/');
-    Ok(ContainerMeta {
-        name: (!name.is_empty()).then(|| name.to_owned()),
-        image: c.config.map(|c| c.image).filter(|s| !s.is_empty()),
-        image_id: (!c.image_id.is_empty()).then_some(c.image_id),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::{is_root, skip, TempDir};
+    use std::path::Path;
 
     const A: &str = "82ac0468654e2b83c032a86b876f3a797504f4fe22bf26f1510d37739331c198";
     const B: &str = "bbac0468654e2b83c032a86b876f3a797504f4fe22bf26f1510d37739331c198";
@@ -360,6 +338,7 @@ mod tests {
             docker_root: Some(root.join("docker")),
             negative_ttl: Duration::from_secs(2),
             grace: Duration::from_secs(60),
+            remote: None,
         }
     }
 
@@ -382,6 +361,55 @@ mod tests {
         let b = m.lookup(Runtime::Podman, B, now).unwrap();
         assert_eq!(b.image.as_deref(), Some("localhost/from-images:1"));
         assert_eq!(m.loads(), 1, "one read served both");
+    }
+
+    #[test]
+    fn podman_privilege_and_mounts_from_the_oci_config() {
+        let dir = TempDir::new("podoci");
+        write_podman(
+            dir.path(),
+            &format!("[{}]", podman_entry(A, "web", Some("img"))),
+        );
+        let mut m = Metadata::new(cfg(dir.path()));
+        let t0 = Instant::now();
+        // Not started yet: no OCI config, no privilege said.
+        assert_eq!(m.lookup(Runtime::Podman, A, t0).unwrap().privileged, None);
+        let userdata = dir
+            .path()
+            .join("overlay-containers")
+            .join(A)
+            .join("userdata");
+        std::fs::create_dir_all(&userdata).unwrap();
+        let own = dir
+            .path()
+            .join("overlay-containers")
+            .join(A)
+            .join("userdata/hosts");
+        std::fs::write(
+            userdata.join("config.json"),
+            format!(
+                r#"{{"ociVersion":"1.0.2","annotations":{{"io.podman.annotations.privileged":"TRUE"}},"mounts":[
+                {{"destination":"/proc","type":"proc","source":"proc","options":["nosuid"]}},
+                {{"destination":"/host","type":"bind","source":"/","options":["rbind","ro"]}},
+                {{"destination":"/etc/hosts","type":"bind","source":"{}","options":["bind"]}},
+                {{"destination":"/run/.containerenv","type":"bind","source":"/run/containers/storage/overlay-containers/x/userdata/.containerenv","options":["bind"]}}]}}"#,
+                own.display()
+            ),
+        )
+        .unwrap();
+        // Asked again once the negative ttl passed.
+        let later = t0 + Duration::from_secs(3);
+        let meta = m.lookup(Runtime::Podman, A, later).unwrap();
+        assert_eq!(meta.privileged, Some(true));
+        assert_eq!(
+            meta.mounts,
+            vec![MountMeta {
+                source: "/".into(),
+                dest: "/host".into(),
+                read_only: true
+            }]
+        );
+        assert_eq!(meta.name.as_deref(), Some("web"));
     }
 
     #[test]

@@ -1,0 +1,90 @@
+//! What a container runtime says about a container, as events carry it.
+//!
+//! The cgroup path gives the runtime, the container id and (on Kubernetes)
+//! the pod uid; everything else comes from the runtime itself (its state
+//! files, the CRI, the Docker API; see `enrich::metadata`): names, image and
+//! digest, the pod, labels, privilege and mounts. One [`ContainerMeta`] per
+//! container is shared (an `Arc`) by all of its events. When it could not
+//! be had, [`Unresolved`] says why, so an alert says that rather than null.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerMeta {
+    pub name: Option<String>,
+    /// Image reference as the user named it (`localhost/app:1.2`).
+    pub image: Option<String>,
+    pub image_id: Option<String>,
+    /// The image's repository digest (`sha256:...`), when the runtime has one.
+    pub image_digest: Option<String>,
+    /// The Kubernetes pod, for containers a CRI runtime runs for kubelet.
+    pub pod: Option<PodMeta>,
+    /// The container's own labels (Docker and Compose labels, CRI labels).
+    pub labels: BTreeMap<String, String>,
+    /// `None` when the runtime does not say.
+    pub privileged: Option<bool>,
+    pub mounts: Vec<MountMeta>,
+    /// Creation time, nanoseconds since the Unix epoch.
+    pub created_ns: Option<i64>,
+}
+
+/// A Kubernetes pod, as kubelet described it to the runtime.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodMeta {
+    pub name: String,
+    pub namespace: String,
+    pub uid: String,
+    /// The pod's labels (kubelet's own `io.kubernetes.*` ones left out).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A mount of a host path (or volume) into the container.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountMeta {
+    /// Host path (or volume name when the runtime gives no path).
+    pub source: String,
+    /// Path inside the container.
+    pub dest: String,
+    pub read_only: bool,
+}
+
+/// Why a container's runtime metadata is missing from an event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Unresolved {
+    /// Asked; the runtime had not answered when the event went out.
+    Pending,
+    /// The runtime does not know the container (it is gone already).
+    NotFound,
+    /// The runtime could not be asked (no socket, timeout, error).
+    Unreachable(String),
+    /// No source is configured for this runtime.
+    NoSource,
+}
+
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unresolved::Pending => f.write_str("pending: the runtime had not answered yet"),
+            Unresolved::NotFound => {
+                f.write_str("not found: the runtime does not know the container")
+            }
+            Unresolved::Unreachable(why) => write!(f, "runtime unreachable: {why}"),
+            Unresolved::NoSource => f.write_str("no metadata source for this runtime"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unresolved_says_why() {
+        assert_eq!(
+            Unresolved::Unreachable("timeout".into()).to_string(),
+            "runtime unreachable: timeout"
+        );
+    }
+}
