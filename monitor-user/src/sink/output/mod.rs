@@ -1,0 +1,399 @@
+//! Alert outputs: where alerts go, several at once, none able to slow
+//! detection or the others.
+//!
+//! Each output ([`OutputSpec`]: stdout, file, HTTP, syslog; each in Falco
+//! JSON, OCSF or text, [`Format`]) has a bounded queue and its own worker: a
+//! tokio task for the network outputs, a thread for the blocking line
+//! writers. [`Fanout::send`] only tries to enqueue: when an output's queue
+//! is full the alert is dropped for that output and counted, and the first
+//! drop is logged, so the ring-buffer consumer never waits.
+//! [`Fanout::send_wait`] waits for room instead (replay, which must lose
+//! nothing). [`Fanout::close`] lets the workers drain their queues for a
+//! bounded time; what is still queued then is counted as dropped.
+//! [`Fanout::stats`] gives each output's counters ([`OutputStats`]).
+
+pub mod file;
+pub mod format;
+pub mod http;
+pub mod ocsf;
+pub mod stats;
+pub mod syslog;
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value as Json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::sink::alert::Alert;
+pub use file::{FileOptions, LineWriter, StdoutOptions};
+pub use format::Format;
+pub use http::HttpOptions;
+pub use stats::{Counters, OutputStats};
+pub use syslog::{Protocol, SyslogOptions};
+
+/// Queue length of an output that does not set one.
+pub const DEFAULT_QUEUE: usize = 1024;
+/// How long [`Fanout::close`] waits for queued alerts by default.
+pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("{0}")]
+    Config(String),
+    #[error("opening {path}: {source}")]
+    Open {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// One output, as the config file (`outputs:` list, `type:` key) or the
+/// `--output` flag ([`OutputSpec::from_str`]) describes it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum OutputSpec {
+    Stdout(StdoutOptions),
+    File(FileOptions),
+    Http(HttpOptions),
+    Syslog(SyslogOptions),
+}
+
+impl OutputSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutputSpec::Stdout(_) => "stdout",
+            OutputSpec::File(_) => "file",
+            OutputSpec::Http(_) => "http",
+            OutputSpec::Syslog(_) => "syslog",
+        }
+    }
+
+    /// The name in logs and counters: the type and where it goes.
+    pub fn name(&self) -> String {
+        match self {
+            OutputSpec::Stdout(_) => "stdout".into(),
+            OutputSpec::File(o) => format!("file:{}", o.path.display()),
+            OutputSpec::Http(o) => format!("http:{}", o.url),
+            OutputSpec::Syslog(o) => format!("syslog:{}", o.address),
+        }
+    }
+
+    fn queue(&self) -> usize {
+        match self {
+            OutputSpec::Stdout(o) => o.queue,
+            OutputSpec::File(o) => o.queue,
+            OutputSpec::Http(o) => o.queue,
+            OutputSpec::Syslog(o) => o.queue,
+        }
+        .unwrap_or(DEFAULT_QUEUE)
+        .max(1)
+    }
+}
+
+/// The flag syntax: `TYPE[:TARGET][,KEY=VALUE]...`, the keys those of the
+/// config file (`header=` may repeat), e.g.
+/// `http:http://127.0.0.1:2801/,header=Authorization: Bearer x,retries=5`,
+/// `file:/var/log/vigil.json,format=ocsf,max_bytes=104857600,keep=3`,
+/// `syslog:udp://10.0.0.5:514,protocol=rfc3164`, `stdout,format=ocsf`.
+impl FromStr for OutputSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<OutputSpec, String> {
+        let mut parts = s.split(',');
+        let head = parts.next().unwrap_or_default();
+        let (kind, target) = match head.split_once(':') {
+            Some((k, t)) => (k, Some(t)),
+            None => (head, None),
+        };
+        let mut m = Map::new();
+        m.insert("type".into(), kind.into());
+        let target_key = match kind {
+            "stdout" => None,
+            "file" => Some("path"),
+            "http" => Some("url"),
+            "syslog" => Some("address"),
+            _ => {
+                return Err(format!(
+                    "unknown output type `{kind}` (stdout, file, http, syslog)"
+                ))
+            }
+        };
+        match (target_key, target) {
+            (Some(k), Some(t)) => {
+                m.insert(k.into(), t.into());
+            }
+            (None, Some(_)) => return Err(format!("`{kind}` takes no target (`{head}`)")),
+            _ => {}
+        }
+        for kv in parts {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("`{kv}` is not KEY=VALUE"))?;
+            if k == "header" || k == "headers" {
+                let list = m
+                    .entry("headers")
+                    .or_insert_with(|| Json::Array(Vec::new()));
+                if let Json::Array(a) = list {
+                    a.push(v.into());
+                }
+                continue;
+            }
+            let value = if let Ok(n) = v.parse::<u64>() {
+                Json::from(n)
+            } else {
+                Json::from(v)
+            };
+            m.insert(k.into(), value);
+        }
+        serde_json::from_value(Json::Object(m)).map_err(|e| format!("output `{s}`: {e}"))
+    }
+}
+
+/// What an output's worker writes to.
+enum Worker {
+    Line(LineWriter, Format, Arc<AtomicBool>),
+    Http(http::HttpSender),
+    Syslog(syslog::SyslogSender),
+}
+
+struct Output {
+    name: String,
+    kind: &'static str,
+    capacity: usize,
+    tx: Option<mpsc::Sender<Arc<Alert>>>,
+    counters: Arc<Counters>,
+    /// Resolves (with an error) when the worker ends.
+    done: oneshot::Receiver<()>,
+    task: Option<tokio::task::AbortHandle>,
+    reopen: Option<Arc<AtomicBool>>,
+    drop_logged: AtomicBool,
+}
+
+/// Logs a delivery failure once, and the recovery after it.
+struct Health<'a> {
+    name: &'a str,
+    failing: bool,
+}
+
+impl Health<'_> {
+    fn result(&mut self, r: Result<(), String>, counters: &Counters) {
+        match r {
+            Ok(()) => {
+                counters.sent();
+                if std::mem::take(&mut self.failing) {
+                    log::info!("output {}: delivering again", self.name);
+                }
+            }
+            Err(e) => {
+                counters.failed();
+                if !std::mem::replace(&mut self.failing, true) {
+                    log::warn!(
+                        "output {}: {e}; alert not delivered (failures are counted in the stats line)",
+                        self.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The outputs alerts fan out to.
+pub struct Fanout {
+    outputs: Vec<Output>,
+}
+
+impl Fanout {
+    /// Opens every output and starts its worker (inside a tokio runtime).
+    /// No outputs: alerts go to stdout in Falco JSON, as always.
+    pub fn start(specs: &[OutputSpec]) -> Result<Fanout, OutputError> {
+        let default = [OutputSpec::Stdout(StdoutOptions::default())];
+        let specs = if specs.is_empty() {
+            &default[..]
+        } else {
+            specs
+        };
+        let mut outputs = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let worker = match spec {
+                OutputSpec::Stdout(o) => {
+                    Worker::Line(LineWriter::stdout(), o.format, Arc::default())
+                }
+                OutputSpec::File(o) => Worker::Line(
+                    LineWriter::file(o).map_err(|source| OutputError::Open {
+                        path: o.path.display().to_string(),
+                        source,
+                    })?,
+                    o.format,
+                    Arc::default(),
+                ),
+                OutputSpec::Http(o) => Worker::Http(http::HttpSender::new(o)?),
+                OutputSpec::Syslog(o) => Worker::Syslog(syslog::SyslogSender::new(o)?),
+            };
+            outputs.push(Output::start(spec, worker));
+        }
+        Ok(Fanout { outputs })
+    }
+
+    /// Offers `alert` to every output without waiting: a full queue drops
+    /// it for that output (counted; the first drop per output is logged).
+    pub fn send(&self, alert: Alert) {
+        let alert = Arc::new(alert);
+        for o in &self.outputs {
+            let Some(tx) = &o.tx else { continue };
+            o.counters.enqueued();
+            if tx.try_send(alert.clone()).is_err() {
+                o.counters.dequeued();
+                o.counters.dropped(1);
+                if !o.drop_logged.swap(true, Ordering::Relaxed) {
+                    log::warn!(
+                        "output {}: queue full ({} alerts), dropping alerts for it (counted in the stats line)",
+                        o.name,
+                        o.capacity
+                    );
+                }
+            }
+        }
+    }
+
+    /// Hands `alert` to every output, waiting for room in full queues.
+    pub async fn send_wait(&self, alert: Alert) {
+        let alert = Arc::new(alert);
+        for o in &self.outputs {
+            let Some(tx) = &o.tx else { continue };
+            o.counters.enqueued();
+            if tx.send(alert.clone()).await.is_err() {
+                o.counters.dequeued();
+                o.counters.dropped(1);
+            }
+        }
+    }
+
+    /// Reopen file outputs at their next alert (SIGHUP, after logrotate).
+    pub fn reopen(&self) {
+        for r in self.outputs.iter().filter_map(|o| o.reopen.as_ref()) {
+            r.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Every output's counters now.
+    pub fn stats(&self) -> Vec<OutputStats> {
+        self.outputs
+            .iter()
+            .map(|o| o.counters.snapshot(&o.name, o.kind))
+            .collect()
+    }
+
+    /// Stops taking alerts and waits up to `within` for the queues to
+    /// drain; alerts still queued then are counted as dropped. Returns the
+    /// final counters.
+    pub async fn close(mut self, within: Duration) -> Vec<OutputStats> {
+        let deadline = tokio::time::Instant::now() + within;
+        for o in &mut self.outputs {
+            o.tx = None;
+        }
+        for o in &mut self.outputs {
+            if tokio::time::timeout_at(deadline, &mut o.done)
+                .await
+                .is_err()
+            {
+                if let Some(t) = &o.task {
+                    t.abort();
+                }
+                let n = o.counters.abandon();
+                log::warn!(
+                    "output {}: {n} alerts still queued after {within:?} at shutdown, dropped",
+                    o.name
+                );
+            }
+        }
+        self.stats()
+    }
+}
+
+impl Output {
+    fn start(spec: &OutputSpec, worker: Worker) -> Output {
+        let capacity = spec.queue();
+        let (tx, mut rx) = mpsc::channel::<Arc<Alert>>(capacity);
+        let (done_tx, done) = oneshot::channel::<()>();
+        let counters = Arc::new(Counters::default());
+        let name = spec.name();
+        let mut out = Output {
+            name: name.clone(),
+            kind: spec.kind(),
+            capacity,
+            tx: Some(tx),
+            counters: counters.clone(),
+            done,
+            task: None,
+            reopen: None,
+            drop_logged: AtomicBool::new(false),
+        };
+        match worker {
+            Worker::Line(mut w, format, reopen) => {
+                out.reopen = Some(reopen.clone());
+                // Blocking writes: a thread of its own. If it cannot be
+                // spawned, dropping `rx` makes every send count a drop.
+                let spawned = std::thread::Builder::new()
+                    .name("vigil-output".into())
+                    .spawn(move || {
+                        let _done = done_tx;
+                        let mut health = Health {
+                            name: &name,
+                            failing: false,
+                        };
+                        while let Some(a) = rx.blocking_recv() {
+                            counters.dequeued();
+                            if reopen.swap(false, Ordering::Relaxed) {
+                                if let Err(e) = w.reopen() {
+                                    log::warn!("output {name}: reopening: {e}");
+                                }
+                            }
+                            let r = w.write_line(&format.encode(&a)).map_err(|e| e.to_string());
+                            health.result(r, &counters);
+                        }
+                    });
+                if let Err(e) = spawned {
+                    log::error!("output {}: cannot start its thread: {e}", out.name);
+                }
+            }
+            Worker::Http(sender) => {
+                let t = tokio::spawn(async move {
+                    let _done = done_tx;
+                    let mut health = Health {
+                        name: &name,
+                        failing: false,
+                    };
+                    while let Some(a) = rx.recv().await {
+                        counters.dequeued();
+                        let body = sender.format().encode(&a);
+                        let r = sender.send(&body, &counters).await;
+                        health.result(r, &counters);
+                    }
+                });
+                out.task = Some(t.abort_handle());
+            }
+            Worker::Syslog(mut sender) => {
+                let t = tokio::spawn(async move {
+                    let _done = done_tx;
+                    let mut health = Health {
+                        name: &name,
+                        failing: false,
+                    };
+                    while let Some(a) = rx.recv().await {
+                        counters.dequeued();
+                        let r = sender.send(&a, &counters).await;
+                        health.result(r, &counters);
+                    }
+                });
+                out.task = Some(t.abort_handle());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;
