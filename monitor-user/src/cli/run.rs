@@ -16,6 +16,8 @@ use monitor_user::pipeline;
 use monitor_user::sensor::features::probe_features;
 use monitor_user::sensor::{Sensor, SensorConfig};
 use monitor_user::serve::{self, state::HookCounts, AgentState};
+use monitor_user::sink::output::Reopener;
+use monitor_user::sink::writer::Delivery;
 
 use super::args::{open_events, AlertArgs};
 use super::args::{parse_ring_bytes, RecordArgs};
@@ -122,7 +124,7 @@ async fn start_listener(
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Rules first: a bad rule file should fail before anything is loaded.
-    let (alerting, reloader) = args.alerting.alerting(detect::hostname())?;
+    let (alerting, reloader) = args.alerting.alerting(detect::hostname(), Delivery::Drop)?;
     let state = Arc::new(AgentState::default());
     let rules = alerting.detector().rule_set().rules().len() as u64;
     state.rules_loaded(false, Some(rules));
@@ -130,7 +132,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(p) => Some(monitor_user::config::ConfigFile::load(p)?),
         None => None,
     };
-    let _reload = reload_on_sighup(reloader, state.clone(), config_file)
+    let _reload = reload_on_sighup(reloader, alerting.reopener(), state.clone(), config_file)
         .context("installing the SIGHUP handler")?;
     // Before the sensor: /readyz says what is missing while probes attach.
     let listener = start_listener(args.listen, &state).await?;
@@ -232,11 +234,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reload the rules on every SIGHUP until the task is dropped; each
-/// outcome goes to the metrics.
-/// With a config file, says which of its changes wait for a restart.
+/// Reload the rules on every SIGHUP until the task is dropped, and reopen
+/// the alert files (logrotate's convention); each reload's outcome goes to
+/// the metrics. With a config file, says which of its changes wait for a
+/// restart.
 fn reload_on_sighup(
     reloader: Reloader,
+    files: Option<Reopener>,
     state: Arc<AgentState>,
     mut config: Option<monitor_user::config::ConfigFile>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
@@ -263,7 +267,10 @@ fn reload_on_sighup(
                     }
                 }
             }
-            log::info!("SIGHUP: reloading rules");
+            log::info!("SIGHUP: reloading rules, reopening alert files");
+            if let Some(f) = &files {
+                f.reopen();
+            }
             let r = reloader.reload_and_log();
             state.rules_loaded(true, r.map(|n| n as u64));
         }

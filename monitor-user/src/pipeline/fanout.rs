@@ -92,10 +92,14 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         self.buf.len()
     }
 
-    /// Writes the buffered JSON lines; reports a failed alert write.
+    /// Writes the buffered JSON lines, hands held alerts to the outputs
+    /// that wait for room (replay); reports a failed alert write.
     pub async fn flush(&mut self) -> Result<(), PipelineError> {
         if let Some(e) = self.alert_err.take() {
             return Err(PipelineError::Alerts(e));
+        }
+        if let Some(a) = self.alerting.as_mut() {
+            a.flush().await;
         }
         if let Some(w) = self.events_out.as_deref_mut() {
             if !self.buf.is_empty() {
@@ -137,6 +141,14 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         self.recorder.as_ref().map(|r| r.stats())
     }
 
+    /// Lets the alert outputs deliver what they hold (bounded); their
+    /// final counters are [`Outputs::alert_stats`] from then on.
+    pub async fn close_alerts(&mut self) {
+        if let Some(a) = self.alerting.as_mut() {
+            a.close().await;
+        }
+    }
+
     /// Flushes every output and closes the recorder cleanly (footer,
     /// fdatasync); returns its final counters.
     pub async fn close(
@@ -145,6 +157,7 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         if let Err(e) = self.flush().await {
             log::warn!("flushing events: {e}");
         }
+        self.close_alerts().await;
         if let Some(w) = self.events_out.as_deref_mut() {
             if let Err(e) = w.flush().await {
                 log::warn!("flushing events: {e}");

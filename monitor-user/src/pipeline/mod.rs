@@ -209,6 +209,7 @@ where
     out.note_source(&stats);
     let n_events = out.events();
     let alerts = out.alerts();
+    out.close_alerts().await;
     let alert_stats = out.alert_stats();
     let recorder = out.close().await;
     log_stats(

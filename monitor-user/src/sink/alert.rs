@@ -344,8 +344,8 @@ mod tests {
         let f = EventFields::new(&ev, "h");
         let a = Alert::new(set.matching(&f).next().unwrap(), &f);
         let mut sink = crate::sink::writer::AlertSink::append_to(&path).unwrap();
-        sink.write(&a).unwrap();
-        sink.write(&a).unwrap();
+        sink.write(a.clone()).unwrap();
+        sink.write(a).unwrap();
         drop(sink);
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();

@@ -200,6 +200,18 @@ impl Health<'_> {
     }
 }
 
+/// Reopens the file outputs of a [`Fanout`] (at each one's next alert).
+#[derive(Clone, Debug, Default)]
+pub struct Reopener(Vec<Arc<AtomicBool>>);
+
+impl Reopener {
+    pub fn reopen(&self) {
+        for r in &self.0 {
+            r.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// The outputs alerts fan out to.
 pub struct Fanout {
     outputs: Vec<Output>,
@@ -273,9 +285,17 @@ impl Fanout {
 
     /// Reopen file outputs at their next alert (SIGHUP, after logrotate).
     pub fn reopen(&self) {
-        for r in self.outputs.iter().filter_map(|o| o.reopen.as_ref()) {
-            r.store(true, Ordering::Relaxed);
-        }
+        self.reopener().reopen();
+    }
+
+    /// A handle that reopens the file outputs, for a signal handler.
+    pub fn reopener(&self) -> Reopener {
+        Reopener(
+            self.outputs
+                .iter()
+                .filter_map(|o| o.reopen.clone())
+                .collect(),
+        )
     }
 
     /// Every output's counters now.
