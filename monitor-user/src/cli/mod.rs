@@ -48,8 +48,10 @@ enum Cmd {
     ///
     /// Matches every event against the embedded default rules plus any
     /// --rules files and writes each alert as one Falco-compatible JSON line
-    /// to stdout (or --alerts FILE). SIGHUP reloads the rules: the new set
-    /// is validated first, and if it has errors the running set stays.
+    /// to stdout, or to the --output destinations (files, HTTP, syslog; Falco
+    /// JSON or OCSF; docs/outputs.md). SIGHUP reloads the rules (the new set
+    /// is validated first, and if it has errors the running set stays) and
+    /// reopens the alert files.
     ///
     /// --config FILE reads these options from a TOML file (docs/config.md);
     /// flags given here override it.
