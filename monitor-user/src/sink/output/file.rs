@@ -173,15 +173,17 @@ impl LineWriter {
         if keep == 0 {
             std::fs::remove_file(&path)?;
         } else {
-            match std::fs::remove_file(numbered(&path, keep)) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
+            // Shift only the rotated files there are (.1, .2, ... in a row).
+            let mut top = 0;
+            while top < keep && numbered(&path, top + 1).exists() {
+                top += 1;
             }
-            for k in (1..keep).rev() {
-                match std::fs::rename(numbered(&path, k), numbered(&path, k + 1)) {
-                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                    _ => {}
-                }
+            if top == keep {
+                std::fs::remove_file(numbered(&path, keep))?;
+                top -= 1;
+            }
+            for k in (1..=top).rev() {
+                std::fs::rename(numbered(&path, k), numbered(&path, k + 1))?;
             }
             std::fs::rename(&path, numbered(&path, 1))?;
         }
