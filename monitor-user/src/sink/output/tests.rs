@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use serde_json::Value as Json;
+
 use super::*;
 
 pub(crate) fn alert(n: u64) -> Alert {
