@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::detect::Detector;
 use crate::event::Event;
 use crate::sink::alert::Alert;
-use crate::sink::output::{OutputStats, Reopener};
+use crate::sink::output::{OutputStats, Reopener, StatsHandle};
 use crate::sink::throttle::{AlertRate, Throttle, Verdict};
 use crate::sink::writer::AlertSink;
 
@@ -117,6 +117,12 @@ impl Alerting {
     /// Lets the outputs deliver what they hold, within their flush timeout.
     pub async fn close(&mut self) {
         self.sink.close().await;
+    }
+
+    /// What reads the outputs' counters from elsewhere (the metrics
+    /// endpoint): `queued`, `sent`, `dropped`, `failed`, `retries` per output.
+    pub fn output_stats_handle(&self) -> Option<StatsHandle> {
+        self.sink.stats_handle()
     }
 
     /// What reopens the file outputs (the binary's SIGHUP handler).

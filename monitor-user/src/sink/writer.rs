@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::alert::Alert;
-use super::output::{Fanout, OutputStats, Reopener};
+use super::output::{Fanout, OutputStats, Reopener, StatsHandle};
 
 /// What the outputs do when a queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +151,15 @@ impl AlertSink {
             Target::Writer { .. } => Vec::new(),
             Target::Outputs { fan: Some(f), .. } => f.stats(),
             Target::Outputs { last, .. } => last.clone(),
+        }
+    }
+
+    /// What reads the outputs' counters from elsewhere (metrics), if there
+    /// are outputs.
+    pub fn stats_handle(&self) -> Option<StatsHandle> {
+        match &self.target {
+            Target::Outputs { fan: Some(f), .. } => Some(f.stats_handle()),
+            _ => None,
         }
     }
 

@@ -110,6 +110,19 @@ impl Reopener {
     }
 }
 
+/// Reads every output's counters ([`Fanout::stats_handle`]).
+#[derive(Clone, Debug, Default)]
+pub struct StatsHandle(Arc<Vec<(String, &'static str, Arc<Counters>)>>);
+
+impl StatsHandle {
+    pub fn snapshot(&self) -> Vec<OutputStats> {
+        self.0
+            .iter()
+            .map(|(name, kind, c)| c.snapshot(name, kind))
+            .collect()
+    }
+}
+
 /// The outputs alerts fan out to.
 pub struct Fanout {
     outputs: Vec<Output>,
@@ -198,10 +211,18 @@ impl Fanout {
 
     /// Every output's counters now.
     pub fn stats(&self) -> Vec<OutputStats> {
-        self.outputs
-            .iter()
-            .map(|o| o.counters.snapshot(&o.name, o.kind))
-            .collect()
+        self.stats_handle().snapshot()
+    }
+
+    /// A handle that reads the counters from elsewhere (the metrics
+    /// endpoint), also after [`Fanout::close`].
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle(Arc::new(
+            self.outputs
+                .iter()
+                .map(|o| (o.name.clone(), o.kind, o.counters.clone()))
+                .collect(),
+        ))
     }
 
     /// Stops taking alerts and waits up to `within` for the queues to
