@@ -201,6 +201,27 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["vigil", "run", "--alert-rate", "0/10"]).is_err());
         assert!(Cli::try_parse_from(["vigil", "run", "--alert-rate", "off"]).is_ok());
+        let cli = Cli::try_parse_from([
+            "vigil",
+            "run",
+            "--output",
+            "http:http://127.0.0.1:2801/,retries=1",
+            "--output",
+            "syslog",
+            "--alerts",
+            "a.json",
+        ])
+        .unwrap();
+        let Cmd::Run(a) = cli.cmd else {
+            panic!("not run")
+        };
+        let kinds: Vec<&str> = a.alerting.output_specs().iter().map(|s| s.kind()).collect();
+        assert_eq!(kinds, ["http", "syslog", "file"]);
+        let err = Cli::try_parse_from(["vigil", "run", "--output", "kafka:x"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("unknown output type `kafka`"), "{err}");
         assert!(Cli::try_parse_from(["vigil", "rules", "check"]).is_err());
         assert!(Cli::try_parse_from(["vigil", "rules", "check", "x.yaml", "--strict"]).is_ok());
         assert!(Cli::try_parse_from(["vigil", "rules", "list", "--rules", "x"]).is_ok());
