@@ -158,3 +158,36 @@ fn a_refusing_then_stalled_receiver_costs_counted_alerts_and_recovers() {
     assert_eq!(got, want);
     assert!(sk.rejected().is_empty());
 }
+
+#[test]
+fn https_with_the_ca_file_delivers_and_without_it_fails() {
+    let (sk, ca_pem) = Sidekick::start_tls();
+    let dir = std::env::temp_dir().join(format!("vigil-out-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    assert!(sk.url().starts_with("https://127.0.0.1:"));
+    let rt = runtime();
+    let mut trusted = HttpOptions::new(sk.url());
+    trusted.ca_file = Some(ca.clone());
+    let mut untrusted = HttpOptions::new(sk.url());
+    untrusted.retries = 0;
+    let stats = rt.block_on(async {
+        let fan = Fanout::start(&[OutputSpec::Http(trusted), OutputSpec::Http(untrusted)]).unwrap();
+        for n in 0..5 {
+            fan.send(alert(n));
+        }
+        fan.close(Duration::from_secs(20)).await
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    // With the CA: every alert, over TLS. Without: the system roots do not
+    // know the test's CA, so each attempt fails, counted, none retried.
+    assert_eq!((stats[0].sent, stats[0].failed), (5, 0), "{stats:?}");
+    assert_eq!(
+        (stats[1].sent, stats[1].failed, stats[1].retries),
+        (0, 5, 0),
+        "{stats:?}"
+    );
+    assert_eq!(sk.accepted().len(), 5);
+    assert!(sk.rejected().is_empty());
+}

@@ -8,7 +8,9 @@
 //! `POST /` with `Content-Type: application/json`. [`Sidekick`] checks the
 //! same, and can be told to refuse (503) or to stall (hold requests
 //! unanswered) until told otherwise, to test a destination that fails and
-//! recovers. It runs on its own runtime thread, stopped on drop. A test
+//! recovers. [`Sidekick::start_tls`] serves HTTPS with a certificate from
+//! a CA made for the test. It runs on its own runtime thread, stopped on
+//! drop. A test
 //! file uses it with `mod sidekick;`.
 
 #![allow(dead_code)] // each test file uses a part
@@ -99,11 +101,52 @@ pub struct Sidekick {
     addr: SocketAddr,
     state: Arc<State>,
     rt: Option<tokio::runtime::Runtime>,
+    tls: bool,
+}
+
+/// A CA made for the test, and a server config with a certificate for
+/// `127.0.0.1` it signed; the CA as PEM.
+fn tls_config() -> (tokio_rustls::rustls::ServerConfig, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    use tokio_rustls::rustls;
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (config, ca_pem)
 }
 
 impl Sidekick {
     /// Starts on a free loopback port.
     pub fn start() -> Sidekick {
+        Sidekick::serve(None)
+    }
+
+    /// Starts serving HTTPS; returns the PEM of the CA that signed its
+    /// certificate (for `127.0.0.1`).
+    pub fn start_tls() -> (Sidekick, String) {
+        let (config, ca_pem) = tls_config();
+        (Sidekick::serve(Some(config)), ca_pem)
+    }
+
+    fn serve(tls: Option<tokio_rustls::rustls::ServerConfig>) -> Sidekick {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -121,19 +164,43 @@ impl Sidekick {
                 async move { handle(&st, method, uri, headers, body).await }
             },
         );
-        rt.spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let is_tls = tls.is_some();
+        match tls {
+            None => {
+                rt.spawn(async move {
+                    let _ = axum::serve(listener, app).await;
+                });
+            }
+            Some(config) => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+                rt.spawn(async move {
+                    while let Ok((tcp, _)) = listener.accept().await {
+                        let (acceptor, app) = (acceptor.clone(), app.clone());
+                        tokio::spawn(async move {
+                            let Ok(tls) = acceptor.accept(tcp).await else {
+                                return;
+                            };
+                            let svc = hyper_util::service::TowerToHyperService::new(app);
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                                .await;
+                        });
+                    }
+                });
+            }
+        }
         Sidekick {
             addr,
             state,
             rt: Some(rt),
+            tls: is_tls,
         }
     }
 
-    /// `http://127.0.0.1:PORT/`
+    /// `http://127.0.0.1:PORT/` (`https://` with TLS)
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
     }
 
     pub fn set_mode(&self, mode: Mode) {
