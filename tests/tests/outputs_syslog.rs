@@ -40,10 +40,14 @@ fn free_port(udp: bool) -> u16 {
 
 impl Rsyslog {
     fn start(tag: &str) -> Rsyslog {
+        Rsyslog::start_on(tag, free_port(true), free_port(false))
+    }
+
+    /// On the given loopback ports (a restart keeps its predecessor's).
+    fn start_on(tag: &str, udp: u16, tcp: u16) -> Rsyslog {
         let dir = std::env::temp_dir().join(format!("vigil-rsyslog-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let (udp, tcp) = (free_port(true), free_port(false));
         let d = dir.display();
         // Fields separated by `|`; %msg% is the message after the header
         // (and, for RFC 5424, after the structured data).
@@ -132,12 +136,16 @@ fn alert(n: u64, priority: &'static str) -> Alert {
     }
 }
 
-fn send(specs: Vec<OutputSpec>, alerts: &[Alert]) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn send(specs: Vec<OutputSpec>, alerts: &[Alert]) {
+    let rt = runtime();
     let stats = rt.block_on(async {
         let fan = Fanout::start(&specs).unwrap();
         for a in alerts {
@@ -252,4 +260,48 @@ fn rfc3164_alerts_reach_rsyslog() {
         );
         assert_eq!((l[3].as_str(), l[4].as_str()), ("node-7", "vigil"), "{l:?}");
     }
+}
+
+#[test]
+fn tcp_reconnects_to_a_restarted_rsyslog_and_loses_nothing() {
+    if !can_run() {
+        return;
+    }
+    let first = Rsyslog::start("restart-a");
+    let (udp, tcp) = (first.udp, first.tcp);
+    let rt = runtime();
+    let fan = rt.block_on(async {
+        let spec = OutputSpec::Syslog(SyslogOptions::new(format!("tcp://127.0.0.1:{tcp}")));
+        Fanout::start(&[spec]).unwrap()
+    });
+    let wait_sent = |n: u64| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while fan.stats()[0].sent + fan.stats()[0].failed < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    for n in 0..5 {
+        rt.block_on(fan.send_wait(alert(n, "Warning")));
+    }
+    wait_sent(5);
+    assert_eq!(first.wait_lines(5).len(), 5);
+    // The receiver restarts on the same port: the open connection is dead.
+    drop(first);
+    let second = Rsyslog::start_on("restart-b", udp, tcp);
+    for n in 5..10 {
+        rt.block_on(fan.send_wait(alert(n, "Warning")));
+    }
+    wait_sent(10);
+    let stats = rt.block_on(fan.close(Duration::from_secs(10)));
+    let lines = second.wait_lines(5);
+    let got: Vec<u64> = lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(&l[6]).unwrap()["output_fields"]["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(got, [5, 6, 7, 8, 9], "{lines:?}");
+    assert_eq!((stats[0].sent, stats[0].failed), (10, 0), "{stats:?}");
 }

@@ -7,8 +7,9 @@
 //! RFC 5424 messages also carry the rule, priority and uuid as structured
 //! data (`[vigil@32473 ...]`, the documentation enterprise number of RFC
 //! 5612). fasyslog formats; the sockets are tokio's. TCP uses octet-counting
-//! framing (RFC 6587 3.4.1), so a message may contain line ends; a broken
-//! TCP connection is re-established and the message retried.
+//! framing (RFC 6587 3.4.1), so a message may contain line ends; a stream
+//! the receiver closed is reopened before the next message, and a failed
+//! write is retried on a new connection.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -132,6 +133,23 @@ enum Conn {
     Tcp(TcpStream),
 }
 
+impl Conn {
+    /// Whether a stream's peer has closed it (reads end of file or fail).
+    fn closed_by_peer(&self) -> bool {
+        let mut buf = [0u8; 256];
+        let r = match self {
+            Conn::Tcp(s) => s.try_read(&mut buf),
+            Conn::UnixStream(s) => s.try_read(&mut buf),
+            Conn::UnixDgram(_) | Conn::Udp(_) => return false,
+        };
+        match r {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        }
+    }
+}
+
 /// Sends alerts to one syslog destination.
 pub struct SyslogSender {
     address: Address,
@@ -223,6 +241,12 @@ impl SyslogSender {
     }
 
     async fn write(&mut self, msg: &str) -> std::io::Result<()> {
+        // A stream the receiver closed (restart) still takes one write into
+        // the kernel's buffer before failing: that message would be lost
+        // quietly. The receiver's FIN shows as end of file: reconnect first.
+        if self.conn.as_ref().is_some_and(Conn::closed_by_peer) {
+            self.conn = None;
+        }
         if self.conn.is_none() {
             self.conn = Some(self.connect().await?);
         }
