@@ -50,10 +50,6 @@ pub struct AlertSink {
 }
 
 impl AlertSink {
-    pub fn stdout() -> AlertSink {
-        AlertSink::new(Box::new(io::stdout()))
-    }
-
     /// Append to `path`, creating it if needed.
     pub fn append_to(path: &Path) -> io::Result<AlertSink> {
         let f = std::fs::OpenOptions::new()
