@@ -9,7 +9,8 @@
 //! drop is logged, so the ring-buffer consumer never waits.
 //! [`Fanout::send_wait`] waits for room instead (replay, which must lose
 //! nothing). [`Fanout::close`] lets the workers drain their queues for a
-//! bounded time; what is still queued then is counted as dropped.
+//! bounded time; what is still queued or in flight then is counted as
+//! dropped.
 //! [`Fanout::stats`] gives each output's counters ([`OutputStats`]).
 
 pub mod file;
@@ -226,8 +227,8 @@ impl Fanout {
     }
 
     /// Stops taking alerts and waits up to `within` for the queues to
-    /// drain; alerts still queued then are counted as dropped. Returns the
-    /// final counters.
+    /// drain; alerts still queued or in flight then are counted as dropped.
+    /// Returns the final counters.
     pub async fn close(mut self, within: Duration) -> Vec<OutputStats> {
         let deadline = tokio::time::Instant::now() + within;
         for o in &mut self.outputs {
@@ -243,7 +244,7 @@ impl Fanout {
                 }
                 let n = o.counters.abandon();
                 log::warn!(
-                    "output {}: {n} alerts still queued after {within:?} at shutdown, dropped",
+                    "output {}: {n} alerts still undelivered after {within:?} at shutdown, dropped",
                     o.name
                 );
             }
@@ -284,7 +285,7 @@ impl Output {
                             failing: false,
                         };
                         while let Some(a) = rx.blocking_recv() {
-                            counters.dequeued();
+                            counters.taken();
                             if reopen.swap(false, Ordering::Relaxed) {
                                 if let Err(e) = w.reopen() {
                                     log::warn!("output {name}: reopening: {e}");
@@ -292,6 +293,7 @@ impl Output {
                             }
                             let r = w.write_line(&format.encode(&a)).map_err(|e| e.to_string());
                             health.result(r, &counters);
+                            counters.done();
                         }
                     });
                 if let Err(e) = spawned {
@@ -306,10 +308,11 @@ impl Output {
                         failing: false,
                     };
                     while let Some(a) = rx.recv().await {
-                        counters.dequeued();
+                        counters.taken();
                         let body = sender.format().encode(&a);
                         let r = sender.send(&body, &counters).await;
                         health.result(r, &counters);
+                        counters.done();
                     }
                 });
                 out.task = Some(t.abort_handle());
@@ -322,9 +325,10 @@ impl Output {
                         failing: false,
                     };
                     while let Some(a) = rx.recv().await {
-                        counters.dequeued();
+                        counters.taken();
                         let r = sender.send(&a, &counters).await;
                         health.result(r, &counters);
+                        counters.done();
                     }
                 });
                 out.task = Some(t.abort_handle());

@@ -11,6 +11,8 @@ use serde::Serialize;
 #[derive(Debug, Default)]
 pub struct Counters {
     queued: AtomicU64,
+    /// 1 while the worker delivers an alert it took off the queue.
+    in_flight: AtomicU64,
     sent: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
@@ -21,7 +23,16 @@ impl Counters {
     pub fn enqueued(&self) {
         self.queued.fetch_add(1, Relaxed);
     }
-    /// Taken off the queue by the output's worker.
+    /// The worker took an alert off the queue to deliver it; [`Counters::done`]
+    /// when that ends, whichever way.
+    pub fn taken(&self) {
+        self.in_flight.store(1, Relaxed);
+        self.dequeued();
+    }
+    pub fn done(&self) {
+        self.in_flight.store(0, Relaxed);
+    }
+    /// Taken back off the queue (a send that did not get in).
     pub fn dequeued(&self) {
         // Saturating: after [`Counters::abandon`] a late worker may still
         // take one.
@@ -29,9 +40,10 @@ impl Counters {
             .queued
             .fetch_update(Relaxed, Relaxed, |q| Some(q.saturating_sub(1)));
     }
-    /// Shutdown gave up on what is still queued: counts it as dropped.
+    /// Shutdown gave up on what is still queued or in flight: counts it
+    /// as dropped.
     pub fn abandon(&self) -> u64 {
-        let n = self.queued.swap(0, Relaxed);
+        let n = self.queued.swap(0, Relaxed) + self.in_flight.swap(0, Relaxed);
         self.dropped.fetch_add(n, Relaxed);
         n
     }
@@ -78,7 +90,8 @@ pub struct OutputStats {
     pub queued: u64,
     /// Alerts delivered.
     pub sent: u64,
-    /// Alerts never attempted: queue full, or still queued at shutdown.
+    /// Alerts given up undelivered: queue full, or still queued (or in
+    /// flight) when the shutdown flush timed out.
     pub dropped: u64,
     /// Alerts attempted and given up (after retries).
     pub failed: u64,
