@@ -133,14 +133,26 @@ impl Fanout {
     /// Opens every output and starts its worker (inside a tokio runtime).
     /// No outputs: alerts go to stdout in Falco JSON, as always.
     pub fn start(specs: &[OutputSpec]) -> Result<Fanout, OutputError> {
-        let default = [OutputSpec::Stdout(StdoutOptions::default())];
+        let named: Vec<(String, OutputSpec)> =
+            specs.iter().map(|s| (s.name(), s.clone())).collect();
+        Fanout::start_named(&named)
+    }
+
+    /// Like [`Fanout::start`], each output under the name given (a config
+    /// file's table of named outputs: `[outputs.siem]`); the names appear
+    /// in logs and counters.
+    pub fn start_named(specs: &[(String, OutputSpec)]) -> Result<Fanout, OutputError> {
+        let default = [(
+            "stdout".to_owned(),
+            OutputSpec::Stdout(StdoutOptions::default()),
+        )];
         let specs = if specs.is_empty() {
             &default[..]
         } else {
             specs
         };
         let mut outputs = Vec::with_capacity(specs.len());
-        for spec in specs {
+        for (name, spec) in specs {
             let worker = match spec {
                 OutputSpec::Stdout(o) => {
                     Worker::Line(LineWriter::stdout(), o.format, Arc::default())
@@ -156,7 +168,7 @@ impl Fanout {
                 OutputSpec::Http(o) => Worker::Http(http::HttpSender::new(o)?),
                 OutputSpec::Syslog(o) => Worker::Syslog(syslog::SyslogSender::new(o)?),
             };
-            outputs.push(Output::start(spec, worker));
+            outputs.push(Output::start(name, spec, worker));
         }
         Ok(Fanout { outputs })
     }
@@ -254,12 +266,12 @@ impl Fanout {
 }
 
 impl Output {
-    fn start(spec: &OutputSpec, worker: Worker) -> Output {
+    fn start(name: &str, spec: &OutputSpec, worker: Worker) -> Output {
         let capacity = spec.queue();
         let (tx, mut rx) = mpsc::channel::<Arc<Alert>>(capacity);
         let (done_tx, done) = oneshot::channel::<()>();
         let counters = Arc::new(Counters::default());
-        let name = spec.name();
+        let name = name.to_owned();
         let mut out = Output {
             name: name.clone(),
             kind: spec.kind(),

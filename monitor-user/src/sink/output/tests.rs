@@ -97,6 +97,29 @@ fn config_section_deserializes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_of_named_outputs_starts_under_its_names() {
+    // A config file's `[outputs.NAME]` tables, as any serde format gives them.
+    let dir = crate::testutil::TempDir::new("fanout-named");
+    let path = dir.path().join("a.json");
+    let v = serde_json::json!({
+        "lake": {"type": "file", "path": path, "format": "ocsf"},
+        "console": {"type": "stdout", "format": "text"}
+    });
+    let table: std::collections::BTreeMap<String, OutputSpec> = serde_json::from_value(v).unwrap();
+    let named: Vec<(String, OutputSpec)> = table.into_iter().collect();
+    let fan = Fanout::start_named(&named).unwrap();
+    fan.send_wait(alert(1)).await;
+    let s = fan.close(Duration::from_secs(5)).await;
+    let names: Vec<(&str, &str, u64)> = s
+        .iter()
+        .map(|o| (o.name.as_str(), o.kind, o.sent))
+        .collect();
+    assert_eq!(names, [("console", "stdout", 1), ("lake", "file", 1)]);
+    let line = std::fs::read_to_string(&path).unwrap();
+    assert!(line.contains("\"class_uid\":2004"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_outputs_get_every_alert_in_each_format() {
     let dir = crate::testutil::TempDir::new("fanout-files");
     let falco = dir.path().join("falco.json");
