@@ -278,3 +278,79 @@ fn rotation_and_sighup_reopen_lose_no_alert_under_a_steady_stream() {
         "{out:?}"
     );
 }
+
+#[test]
+fn events_as_ocsf_from_a_real_container_validate_against_the_schema() {
+    if !can_run() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = TempDir::new("vigil-ocsf-events").expect("temp dir");
+    let events = dir.path().join("events.ocsf.jsonl");
+    let image = actions_image().expect("actions image");
+    let agent = Agent::builder(["run", "--events-format", "ocsf", "--events"])
+        .arg(&events)
+        .echo(false)
+        .start()
+        .expect("start vigil run");
+    let c = Container::run(&[], &image, &["sleep", "86400"]).expect("container");
+    read_shadow(&c, 1);
+    // The shadow alert on stdout says detection saw it; the events follow.
+    // (`podman exec` launches sh, which runs busybox's cat.)
+    let seen = agent.wait_stdout_json(WAIT, |v| is_shadow_alert(v, &c));
+    std::thread::sleep(Duration::from_secs(1));
+    agent.stop().expect("stop");
+    assert!(seen.is_some(), "no shadow alert");
+    let text = std::fs::read_to_string(&events).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let in_c = |v: &Value| v["unmapped"]["container.full_id"] == c.id();
+    let launch = lines.iter().find(|v| {
+        in_c(v) && v["class_uid"] == 1007 && v["activity_id"] == 1 && v["process"]["name"] == "sh"
+    });
+    let launch = launch.unwrap_or_else(|| {
+        let mine: Vec<String> = lines
+            .iter()
+            .filter(|v| in_c(v) && v["class_uid"] != 0)
+            .map(|v| {
+                format!(
+                    "{} {} {}",
+                    v["type_name"], v["unmapped"]["proc.name"], v["unmapped"]["evt.type"]
+                )
+            })
+            .collect();
+        panic!(
+            "no Process Activity Launch of sh; the container's events:\n{}",
+            mine.join("\n")
+        )
+    });
+    assert_eq!(launch["process"]["container"]["uid"], c.id());
+    let open = lines
+        .iter()
+        .find(|v| in_c(v) && v["class_uid"] == 1001 && v["file"]["path"] == "/etc/shadow");
+    assert!(open.is_some(), "no File System Activity on /etc/shadow");
+    // Every line, from this container or the host, is valid OCSF.
+    let python = std::process::Command::new("python3")
+        .arg(vigil_tests::paths::workspace_root().join("tests/ocsf/validate.py"))
+        .arg(&events)
+        .output()
+        .expect("python3");
+    if !vigil_tests::require(
+        python.status.code() != Some(3),
+        "needs the Python packages ocsf-json-schema and jsonschema (`cargo xtask setup`)",
+    ) {
+        return;
+    }
+    let report = String::from_utf8_lossy(&python.stdout);
+    assert!(
+        python.status.success(),
+        "{}",
+        report.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
+    assert!(
+        report.contains(&format!("{n} events, {n} valid", n = lines.len())),
+        "{report}"
+    );
+}

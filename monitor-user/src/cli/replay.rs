@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use monitor_user::detect;
 use monitor_user::pipeline::Outputs;
+use monitor_user::sink::events::EventsFormat;
 use monitor_user::sink::writer::Delivery;
 
 use super::args::{open_events, AlertArgs, FilterArgs};
@@ -28,6 +29,14 @@ pub struct ReplayArgs {
     /// Also write every replayed event as a JSON line to FILE (`-`: stdout).
     #[arg(long, value_name = "FILE|-")]
     pub events: Option<PathBuf>,
+    /// The --events lines: `json` or `ocsf` (as `vigil run`'s).
+    #[arg(
+        long,
+        value_name = "json|ocsf",
+        default_value = "json",
+        requires = "events"
+    )]
+    pub events_format: EventsFormat,
 }
 
 pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
@@ -50,6 +59,7 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
         let report = |e: &monitor_recorder::ReadError| problems.report(e);
         let mut events = open_events(a.events.as_deref()).await?;
         let mut out = Outputs::new(events.as_mut(), Some(alerting), None);
+        out.set_events_format(a.events_format);
         let s = monitor_user::pipeline::replay::replay(&log, &query, &mut out, report).await;
         out.close_alerts().await;
         s.map(|s| (s, out.alerts())).map_err(anyhow::Error::from)

@@ -16,6 +16,7 @@ use monitor_user::pipeline;
 use monitor_user::sensor::features::probe_features;
 use monitor_user::sensor::{Sensor, SensorConfig};
 use monitor_user::serve::{self, state::HookCounts, AgentState};
+use monitor_user::sink::events::EventsFormat;
 use monitor_user::sink::output::Reopener;
 use monitor_user::sink::writer::Delivery;
 
@@ -34,6 +35,15 @@ pub struct RunArgs {
     /// (schema: docs/events.md).
     #[arg(long, value_name = "FILE|-")]
     pub events: Option<PathBuf>,
+    /// The --events lines: `json` (vigil's flat event JSON) or `ocsf`
+    /// (OCSF Process, File System and Network Activity; docs/outputs.md).
+    #[arg(
+        long,
+        value_name = "json|ocsf",
+        default_value = "json",
+        requires = "events"
+    )]
+    pub events_format: EventsFormat,
     /// Ring buffer size in bytes: a power of two and a multiple of the page size.
     #[arg(long, value_name = "N", default_value_t = 16 << 20, value_parser = parse_ring_bytes)]
     pub ring_bytes: u32,
@@ -178,6 +188,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     config.alerting = Some(alerting);
     config.state = Some(state);
+    config.events_format = args.events_format;
     if let Some(dir) = &args.learn_baselines {
         let b = monitor_user::stage::baselines::BaselineStage::open(
             dir,

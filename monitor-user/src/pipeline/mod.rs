@@ -63,6 +63,8 @@ pub struct Config {
     /// Health, readiness and counters for the HTTP listener
     /// ([`crate::serve`]): beaten and published about once a second.
     pub state: Option<Arc<AgentState>>,
+    /// The events output's format.
+    pub events_format: crate::sink::events::EventsFormat,
 }
 
 impl Config {
@@ -77,6 +79,7 @@ impl Config {
             resource_interval: Duration::from_secs(1),
             baselines: None,
             state: None,
+            events_format: Default::default(),
         }
     }
 }
@@ -125,6 +128,7 @@ where
     let mut last_maintain = Instant::now();
     let mut batch: Vec<Record> = Vec::with_capacity(1024);
     let mut out = Outputs::new(events, config.alerting.take(), config.recorder.take());
+    out.set_events_format(config.events_format);
     let mut stats_reports = 0u64;
     if let Some(st) = config.resources.as_mut() {
         let n = st.seed(&mut config.enricher);

@@ -17,6 +17,7 @@ pub mod file;
 pub mod format;
 pub mod http;
 pub mod ocsf;
+pub mod ocsf_events;
 pub mod spec;
 pub mod stats;
 pub mod syslog;
