@@ -64,11 +64,13 @@ impl AlertArgs {
     }
 
     /// Load the rules (a bad rule file fails here, naming file:line:column)
-    /// and start the alert outputs (inside a tokio runtime).
+    /// and start the alert outputs (inside a tokio runtime): the flags'
+    /// and the config file's `named` ones.
     pub fn alerting(
         &self,
         hostname: String,
         delivery: Delivery,
+        named: &[(String, OutputSpec)],
     ) -> anyhow::Result<(Alerting, Reloader)> {
         let spec = RuleSpec {
             paths: self.rules.clone(),
@@ -83,7 +85,13 @@ impl AlertArgs {
         for l in detect::unhooked_lines(&rules) {
             log::warn!("{l}");
         }
-        let fan = Fanout::start(&self.output_specs()).context("starting the alert outputs")?;
+        let mut specs: Vec<(String, OutputSpec)> = self
+            .output_specs()
+            .into_iter()
+            .map(|s| (s.name(), s))
+            .collect();
+        specs.extend(named.iter().cloned());
+        let fan = Fanout::start_named(&specs).context("starting the alert outputs")?;
         let sink = AlertSink::outputs(fan, delivery, self.output_flush_timeout);
         let (detector, reloader) = Detector::new(rules, spec, hostname);
         Ok((Alerting::new(detector, sink, self.alert_rate), reloader))

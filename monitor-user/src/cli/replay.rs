@@ -50,7 +50,7 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     // their queues rather than drop an alert.
     let (alerting, _reloader) = {
         let _in_rt = rt.enter();
-        a.alerting.alerting(hostname, Delivery::Wait)?
+        a.alerting.alerting(hostname, Delivery::Wait, &[])?
     };
     let log = open_inputs(&a.filter.paths, Some(&query))?;
     let mut problems = Problems::default();

@@ -134,14 +134,20 @@ async fn start_listener(
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Rules first: a bad rule file should fail before anything is loaded.
-    let (alerting, reloader) = args.alerting.alerting(detect::hostname(), Delivery::Drop)?;
-    let state = Arc::new(AgentState::default());
-    let rules = alerting.detector().rule_set().rules().len() as u64;
-    state.rules_loaded(false, Some(rules));
     let config_file = match &args.config {
         Some(p) => Some(monitor_user::config::ConfigFile::load(p)?),
         None => None,
     };
+    let named = match &config_file {
+        Some(c) => super::config::outputs(c)?,
+        None => Vec::new(),
+    };
+    let (alerting, reloader) =
+        args.alerting
+            .alerting(detect::hostname(), Delivery::Drop, &named)?;
+    let state = Arc::new(AgentState::default());
+    let rules = alerting.detector().rule_set().rules().len() as u64;
+    state.rules_loaded(false, Some(rules));
     let _reload = reload_on_sighup(reloader, alerting.reopener(), state.clone(), config_file)
         .context("installing the SIGHUP handler")?;
     // Before the sensor: /readyz says what is missing while probes attach.
