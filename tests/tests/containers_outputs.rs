@@ -354,3 +354,60 @@ fn events_as_ocsf_from_a_real_container_validate_against_the_schema() {
         "{report}"
     );
 }
+
+#[test]
+fn config_file_outputs_get_the_alerts_under_their_names() {
+    if !can_run() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = TempDir::new("vigil-config-outputs").expect("temp dir");
+    let archive = dir.path().join("archive.ocsf.jsonl");
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "stats-interval = 60\n\n[outputs.archive]\ntype = \"file\"\npath = \"{}\"\nformat = \"ocsf\"\n",
+            archive.display()
+        ),
+    )
+    .unwrap();
+    let image = actions_image().expect("actions image");
+    let agent = Agent::builder(["run", "--config"])
+        .arg(&config)
+        .echo(false)
+        .start()
+        .expect("start vigil run");
+    let c = Container::run(&[], &image, &["sleep", "86400"]).expect("container");
+    read_shadow(&c, 1);
+    // The config's output is the only one: stdout is only the default.
+    let deadline = Instant::now() + WAIT;
+    let found = loop {
+        let text = std::fs::read_to_string(&archive).unwrap_or_default();
+        let hit = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| {
+                v["finding_info"]["title"] == RULE
+                    && v["unmapped"]["output_fields"]["container.id"] == c.short_id()
+            });
+        if hit.is_some() || Instant::now() > deadline {
+            break hit;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stopped = agent.stop().expect("stop");
+    let finding = found.expect("no OCSF finding in the config's archive output");
+    assert_eq!(finding["class_uid"], 2004);
+    let out = output_stats(&stopped.stderr);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        (s(&out[0], "name"), s(&out[0], "kind")),
+        ("archive", "file")
+    );
+    assert!(stopped.stdout.is_empty(), "stdout is not an output here");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&archive).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
