@@ -5,7 +5,8 @@
 //! with its own config and data directory) scrapes it every second. The test
 //! asks Prometheus's query API, not the agent, and sees vigil's counters
 //! move: execs on the host raise `vigil_events_total{kind="execve"}`, a
-//! shell exec'd into a container raises `vigil_alerts_total` for its rule,
+//! shell exec'd into a container raises `vigil_alerts_total` for its rule
+//! and `vigil_output_sent_total` for stdout,
 //! and SIGHUP counts a successful rules reload. Gauges (hooks, rules, ring
 //! buffer, the agent's memory) are there with plausible values.
 
@@ -184,6 +185,17 @@ fn prometheus_scrapes_counters_that_move() {
     let n = prom.wait(q, Duration::from_secs(20), |v| v >= 1.0);
     c.exec_ok(&["sh", "-c", "echo again"]).unwrap();
     prom.wait(q, Duration::from_secs(20), |v| v > n);
+    // The alerts went out through the default output, stdout.
+    prom.wait(
+        r#"vigil_output_sent_total{output="stdout"}"#,
+        Duration::from_secs(20),
+        |v| v >= n + 1.0,
+    );
+    prom.wait(
+        r#"vigil_output_dropped_total{output="stdout"}"#,
+        Duration::from_secs(10),
+        |v| v == 0.0,
+    );
 
     // SIGHUP: a successful reload is counted.
     // SAFETY: kill on the agent's pid, which this test started.

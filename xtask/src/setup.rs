@@ -28,9 +28,17 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "stress-ng",       // load generators in resource tests
     "binutils",        // `strip` for the VM's test binaries
     "gzip",            // initramfs compression
+    "rsyslog",         // the syslog output's receiver in tests
     "prometheus",      // scrapes the agent's /metrics in the metrics test
     "containerd",      // the CRI runtime the metadata tests start (own socket and dirs)
     "docker.io",       // Docker Engine the metadata tests start (own socket and dirs)
+];
+
+/// PyPI packages the OCSF tests use, with the module that shows each is
+/// there: the OCSF schema (offline JSON Schema exports) and a validator.
+pub const PYTHON_PACKAGES: &[(&str, &str)] = &[
+    ("ocsf-json-schema==1.2.0", "ocsf_json_schema"),
+    ("jsonschema", "jsonschema"),
 ];
 
 /// The PyPI package that validates manifests against the Kubernetes API
@@ -70,6 +78,7 @@ pub fn run(root: &Path) -> Result<()> {
     bpf_linker()?;
     debian_packages()?;
     podman_config()?;
+    python_packages()?;
     mounts()?;
     kubectl()?;
     kubernetes_validate()?;
@@ -258,6 +267,38 @@ fn mounts() -> Result<()> {
         sh::run(&mut cmd("mount", ["-t", fstype, "none", target]))?;
         status(&item, "mounted");
     }
+    Ok(())
+}
+
+/// The OCSF tests' PyPI packages, for the `python3` on PATH.
+fn python_packages() -> Result<()> {
+    let item = format!("Python packages ({})", PYTHON_PACKAGES.len());
+    let imports = PYTHON_PACKAGES
+        .iter()
+        .map(|(_, m)| *m)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let check = || sh::succeeds(&mut cmd("python3", ["-c", &format!("import {imports}")]));
+    if check() {
+        status(&item, "present");
+        return Ok(());
+    }
+    let pkgs = PYTHON_PACKAGES.iter().map(|(p, _)| *p);
+    let mut install = cmd("python3", ["-m", "pip", "install", "--quiet"]);
+    install.args(pkgs.clone());
+    if sh::run(&mut install).is_err() {
+        // Debian's own python3 refuses installs outside a venv unless told.
+        let mut again = cmd(
+            "python3",
+            ["-m", "pip", "install", "--quiet", "--break-system-packages"],
+        );
+        again.args(pkgs);
+        sh::run(&mut again)?;
+    }
+    if !check() {
+        bail!("pip install finished but `import {imports}` still fails");
+    }
+    status(&item, "installed");
     Ok(())
 }
 

@@ -14,9 +14,10 @@ use monitor_stateful::units;
 use monitor_user::detect::{self, Detector, Reloader, RuleSpec};
 use monitor_user::pipeline::alerts::Alerting;
 use monitor_user::pipeline::query::{parse_time, Query};
+use monitor_user::sink::output::{Fanout, FileOptions, OutputSpec};
 use monitor_user::sink::recorder::RecordConfig;
 use monitor_user::sink::throttle::AlertRate;
-use monitor_user::sink::writer::AlertSink;
+use monitor_user::sink::writer::{AlertSink, Delivery};
 use tokio::io::AsyncWrite;
 
 #[derive(Args, Debug)]
@@ -29,9 +30,21 @@ pub struct AlertArgs {
     /// Do not load the embedded default rules.
     #[arg(long)]
     pub no_default_rules: bool,
-    /// Append alerts (Falco JSON lines) to FILE instead of writing them to stdout.
+    /// Append alerts (Falco JSON lines) to FILE instead of writing them to
+    /// stdout; the same as `--output file:FILE`.
     #[arg(long, value_name = "FILE")]
     pub alerts: Option<PathBuf>,
+    /// Send alerts to an output (repeatable; several at once, each with its
+    /// own queue): `stdout`, `file:PATH`, `http:URL`, `syslog[:ADDRESS]`,
+    /// then `,key=value` options, e.g. `http:http://127.0.0.1:2801/`,
+    /// `file:/var/log/vigil.json,format=ocsf,max_bytes=104857600,keep=5`,
+    /// `syslog:udp://10.0.0.5:514,protocol=rfc3164`. Without any, alerts go
+    /// to stdout as Falco JSON. See docs/outputs.md.
+    #[arg(long = "output", value_name = "SPEC")]
+    pub outputs: Vec<OutputSpec>,
+    /// At exit, how long the outputs may take to deliver queued alerts.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub output_flush_timeout: Duration,
     /// Alert throttle per rule and container: each may raise BURST alerts
     /// at once, then one per SECS; the next alert written carries the
     /// count held back (`vigil.suppressed`), and the `stats` line the
@@ -41,9 +54,24 @@ pub struct AlertArgs {
 }
 
 impl AlertArgs {
+    /// The outputs the flags name (none: the default, stdout).
+    pub fn output_specs(&self) -> Vec<OutputSpec> {
+        let mut specs = self.outputs.clone();
+        if let Some(p) = &self.alerts {
+            specs.push(OutputSpec::File(FileOptions::new(p.clone())));
+        }
+        specs
+    }
+
     /// Load the rules (a bad rule file fails here, naming file:line:column)
-    /// and open the alert sink.
-    pub fn alerting(&self, hostname: String) -> anyhow::Result<(Alerting, Reloader)> {
+    /// and start the alert outputs (inside a tokio runtime): the flags'
+    /// and the config file's `named` ones.
+    pub fn alerting(
+        &self,
+        hostname: String,
+        delivery: Delivery,
+        named: &[(String, OutputSpec)],
+    ) -> anyhow::Result<(Alerting, Reloader)> {
         let spec = RuleSpec {
             paths: self.rules.clone(),
             no_defaults: self.no_default_rules,
@@ -57,12 +85,14 @@ impl AlertArgs {
         for l in detect::unhooked_lines(&rules) {
             log::warn!("{l}");
         }
-        let sink = match &self.alerts {
-            None => AlertSink::stdout(),
-            Some(p) => {
-                AlertSink::append_to(p).with_context(|| format!("opening {}", p.display()))?
-            }
-        };
+        let mut specs: Vec<(String, OutputSpec)> = self
+            .output_specs()
+            .into_iter()
+            .map(|s| (s.name(), s))
+            .collect();
+        specs.extend(named.iter().cloned());
+        let fan = Fanout::start_named(&specs).context("starting the alert outputs")?;
+        let sink = AlertSink::outputs(fan, delivery, self.output_flush_timeout);
         let (detector, reloader) = Detector::new(rules, spec, hostname);
         Ok((Alerting::new(detector, sink, self.alert_rate), reloader))
     }

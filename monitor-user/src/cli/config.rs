@@ -8,12 +8,14 @@
 //! earlier one: flags given on the command line win (list flags such as
 //! `--rules` add to the file's).
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use monitor_user::config::{ConfigError, ConfigFile, Setting};
+use monitor_user::sink::output::OutputSpec;
 
 use super::Cli;
 
@@ -83,6 +85,9 @@ pub fn load_checked(path: &Path) -> Result<ConfigFile, Vec<ConfigError>> {
             errors.push(file.error_at(s, msg));
         }
     }
+    if let Err(e) = outputs(&file) {
+        errors.push(e);
+    }
     if errors.is_empty() {
         // Settings that are fine alone may still not go together.
         if let Err(e) = parse_run(&file.args()) {
@@ -95,6 +100,19 @@ pub fn load_checked(path: &Path) -> Result<ConfigFile, Vec<ConfigError>> {
     } else {
         Err(errors)
     }
+}
+
+/// The file's `[outputs]`: one named table per alert output
+/// (docs/outputs.md), in name order; an error names where the table is.
+pub fn outputs(file: &ConfigFile) -> Result<Vec<(String, OutputSpec)>, ConfigError> {
+    let Some((table, at)) = &file.outputs else {
+        return Ok(Vec::new());
+    };
+    let named: BTreeMap<String, OutputSpec> = table
+        .clone()
+        .try_into()
+        .map_err(|e| ConfigError::invalid(&file.path, *at, format!("[outputs]: {e}")))?;
+    Ok(named.into_iter().collect())
 }
 
 /// Why `s` is not a valid `vigil run` flag and value, if it is not.
@@ -190,6 +208,32 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn outputs_are_named_tables_checked_with_their_position() {
+        let d = tempdir("outputs");
+        let p = write(
+            &d,
+            "stats-interval = 30\n\n[outputs.sidekick]\ntype = \"http\"\nurl = \"http://127.0.0.1:2801/\"\n\
+             headers = [\"X-Token: t\"]\n\n[outputs.archive]\ntype = \"file\"\npath = \"/tmp/a.json\"\nformat = \"ocsf\"\n",
+        );
+        let named = outputs(&load_checked(&p).unwrap()).unwrap();
+        let names: Vec<(&str, &str)> = named.iter().map(|(n, s)| (n.as_str(), s.kind())).collect();
+        assert_eq!(names, [("archive", "file"), ("sidekick", "http")]);
+        let p = write(&d, "stats-interval = 30\n[outputs.x]\ntype = \"kafka\"\n");
+        let e = load_checked(&p).unwrap_err();
+        let text = e[0].to_string();
+        assert!(
+            text.contains("vigil.toml:2:") && text.contains("[outputs]") && text.contains("kafka"),
+            "{text}"
+        );
+        let p = write(
+            &d,
+            "[outputs.f]\ntype = \"file\"\npath = \"/a\"\nmax_size = 3\n",
+        );
+        let text = load_checked(&p).unwrap_err()[0].to_string();
+        assert!(text.contains("max_size"), "{text}");
     }
 
     #[test]

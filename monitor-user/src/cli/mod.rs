@@ -48,8 +48,10 @@ enum Cmd {
     ///
     /// Matches every event against the embedded default rules plus any
     /// --rules files and writes each alert as one Falco-compatible JSON line
-    /// to stdout (or --alerts FILE). SIGHUP reloads the rules: the new set
-    /// is validated first, and if it has errors the running set stays.
+    /// to stdout, or to the --output destinations (files, HTTP, syslog; Falco
+    /// JSON or OCSF; docs/outputs.md). SIGHUP reloads the rules (the new set
+    /// is validated first, and if it has errors the running set stays) and
+    /// reopens the alert files.
     ///
     /// --config FILE reads these options from a TOML file (docs/config.md);
     /// flags given here override it.
@@ -200,6 +202,27 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["vigil", "run", "--alert-rate", "0/10"]).is_err());
         assert!(Cli::try_parse_from(["vigil", "run", "--alert-rate", "off"]).is_ok());
+        let cli = Cli::try_parse_from([
+            "vigil",
+            "run",
+            "--output",
+            "http:http://127.0.0.1:2801/,retries=1",
+            "--output",
+            "syslog",
+            "--alerts",
+            "a.json",
+        ])
+        .unwrap();
+        let Cmd::Run(a) = cli.cmd else {
+            panic!("not run")
+        };
+        let kinds: Vec<&str> = a.alerting.output_specs().iter().map(|s| s.kind()).collect();
+        assert_eq!(kinds, ["http", "syslog", "file"]);
+        let err = Cli::try_parse_from(["vigil", "run", "--output", "kafka:x"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("unknown output type `kafka`"), "{err}");
         assert!(Cli::try_parse_from(["vigil", "rules", "check"]).is_err());
         assert!(Cli::try_parse_from(["vigil", "rules", "check", "x.yaml", "--strict"]).is_ok());
         assert!(Cli::try_parse_from(["vigil", "rules", "list", "--rules", "x"]).is_ok());

@@ -10,6 +10,8 @@ use anyhow::Context;
 use clap::Args;
 use monitor_user::detect;
 use monitor_user::pipeline::Outputs;
+use monitor_user::sink::events::EventsFormat;
+use monitor_user::sink::writer::Delivery;
 
 use super::args::{open_events, AlertArgs, FilterArgs};
 
@@ -27,24 +29,39 @@ pub struct ReplayArgs {
     /// Also write every replayed event as a JSON line to FILE (`-`: stdout).
     #[arg(long, value_name = "FILE|-")]
     pub events: Option<PathBuf>,
+    /// The --events lines: `json` or `ocsf` (as `vigil run`'s).
+    #[arg(
+        long,
+        value_name = "json|ocsf",
+        default_value = "json",
+        requires = "events"
+    )]
+    pub events_format: EventsFormat,
 }
 
 pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let query = a.filter.query()?;
     let hostname = a.hostname.clone().unwrap_or_else(detect::hostname);
-    let (alerting, _reloader) = a.alerting.alerting(hostname)?;
-    let log = open_inputs(&a.filter.paths, Some(&query))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // The outputs' tasks live on this runtime; a replay waits for room in
+    // their queues rather than drop an alert.
+    let (alerting, _reloader) = {
+        let _in_rt = rt.enter();
+        a.alerting.alerting(hostname, Delivery::Wait, &[])?
+    };
+    let log = open_inputs(&a.filter.paths, Some(&query))?;
     let mut problems = Problems::default();
     let started = Instant::now();
     let (summary, alerts) = rt.block_on(async {
         let report = |e: &monitor_recorder::ReadError| problems.report(e);
         let mut events = open_events(a.events.as_deref()).await?;
         let mut out = Outputs::new(events.as_mut(), Some(alerting), None);
+        out.set_events_format(a.events_format);
         let s = monitor_user::pipeline::replay::replay(&log, &query, &mut out, report).await;
+        out.close_alerts().await;
         s.map(|s| (s, out.alerts())).map_err(anyhow::Error::from)
     })?;
     let secs = started.elapsed().as_secs_f64();

@@ -17,6 +17,9 @@ use monitor_user::pipeline;
 use monitor_user::sensor::features::probe_features;
 use monitor_user::sensor::{Sensor, SensorConfig};
 use monitor_user::serve::{self, state::HookCounts, AgentState};
+use monitor_user::sink::events::EventsFormat;
+use monitor_user::sink::output::Reopener;
+use monitor_user::sink::writer::Delivery;
 
 use super::args::{open_events, AlertArgs};
 use super::args::{parse_ring_bytes, RecordArgs};
@@ -33,6 +36,15 @@ pub struct RunArgs {
     /// (schema: docs/events.md).
     #[arg(long, value_name = "FILE|-")]
     pub events: Option<PathBuf>,
+    /// The --events lines: `json` (vigil's flat event JSON) or `ocsf`
+    /// (OCSF Process, File System and Network Activity; docs/outputs.md).
+    #[arg(
+        long,
+        value_name = "json|ocsf",
+        default_value = "json",
+        requires = "events"
+    )]
+    pub events_format: EventsFormat,
     /// Ring buffer size in bytes: a power of two and a multiple of the page size.
     #[arg(long, value_name = "N", default_value_t = 16 << 20, value_parser = parse_ring_bytes)]
     pub ring_bytes: u32,
@@ -157,15 +169,21 @@ async fn start_listener(
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Rules first: a bad rule file should fail before anything is loaded.
-    let (alerting, reloader) = args.alerting.alerting(detect::hostname())?;
-    let state = Arc::new(AgentState::default());
-    let rules = alerting.detector().rule_set().rules().len() as u64;
-    state.rules_loaded(false, Some(rules));
     let config_file = match &args.config {
         Some(p) => Some(monitor_user::config::ConfigFile::load(p)?),
         None => None,
     };
-    let _reload = reload_on_sighup(reloader, state.clone(), config_file)
+    let named = match &config_file {
+        Some(c) => super::config::outputs(c)?,
+        None => Vec::new(),
+    };
+    let (alerting, reloader) =
+        args.alerting
+            .alerting(detect::hostname(), Delivery::Drop, &named)?;
+    let state = Arc::new(AgentState::default());
+    let rules = alerting.detector().rule_set().rules().len() as u64;
+    state.rules_loaded(false, Some(rules));
+    let _reload = reload_on_sighup(reloader, alerting.reopener(), state.clone(), config_file)
         .context("installing the SIGHUP handler")?;
     // Before the sensor: /readyz says what is missing while probes attach.
     let listener = start_listener(args.listen, &state).await?;
@@ -215,6 +233,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     config.alerting = Some(alerting);
     config.state = Some(state);
+    config.events_format = args.events_format;
     if let Some(dir) = &args.learn_baselines {
         let b = monitor_user::stage::baselines::BaselineStage::open(
             dir,
@@ -271,11 +290,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reload the rules on every SIGHUP until the task is dropped; each
-/// outcome goes to the metrics.
-/// With a config file, says which of its changes wait for a restart.
+/// Reload the rules on every SIGHUP until the task is dropped, and reopen
+/// the alert files (logrotate's convention); each reload's outcome goes to
+/// the metrics. With a config file, says which of its changes wait for a
+/// restart.
 fn reload_on_sighup(
     reloader: Reloader,
+    files: Option<Reopener>,
     state: Arc<AgentState>,
     mut config: Option<monitor_user::config::ConfigFile>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
@@ -302,7 +323,10 @@ fn reload_on_sighup(
                     }
                 }
             }
-            log::info!("SIGHUP: reloading rules");
+            log::info!("SIGHUP: reloading rules, reopening alert files");
+            if let Some(f) = &files {
+                f.reopen();
+            }
             let r = reloader.reload_and_log();
             state.rules_loaded(true, r.map(|n| n as u64));
         }

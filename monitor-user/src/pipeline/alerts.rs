@@ -1,8 +1,8 @@
 //! The alert path after detection: every rule an event matches
 //! ([`crate::detect`]) passes the throttle ([`crate::sink::throttle`]),
 //! becomes an alert in Falco's JSON shape ([`crate::sink::alert`]) and goes
-//! to the alert writer ([`crate::sink::writer`]). Four jobs in four places;
-//! this file only joins them and counts.
+//! to the alert writer ([`crate::sink::writer`]: the configured outputs).
+//! Four jobs in four places; this file only joins them and counts.
 
 use std::io;
 
@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::detect::Detector;
 use crate::event::Event;
 use crate::sink::alert::Alert;
+use crate::sink::output::{OutputStats, Reopener, StatsHandle};
 use crate::sink::throttle::{AlertRate, Throttle, Verdict};
 use crate::sink::writer::AlertSink;
 
@@ -24,15 +25,18 @@ pub struct Alerting {
 }
 
 /// The alert counters of the `stats` line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct AlertStats {
-    /// Alerts written.
+    /// Alerts handed to the outputs.
     pub written: u64,
     /// Alerts the throttle held back.
     pub suppressed: u64,
     /// Held back and not yet reported by a later alert of their rule and
     /// container.
     pub suppressed_pending: u64,
+    /// Per output: queued, sent, dropped, failed, retries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<OutputStats>,
 }
 
 impl Alerting {
@@ -66,11 +70,12 @@ impl Alerting {
                 Verdict::Admit { suppressed } => {
                     let mut a = Alert::new(r, &f);
                     a.note_suppressed(suppressed);
-                    self.sink.write(&a)?;
+                    let priority = a.priority;
+                    self.sink.write(a)?;
                     match self.by_rule.get_mut(r.name()) {
-                        Some(c) => *c = (a.priority, c.1 + 1),
+                        Some(c) => *c = (priority, c.1 + 1),
                         None => {
-                            self.by_rule.insert(a.rule.clone(), (a.priority, 1));
+                            self.by_rule.insert(r.name().to_owned(), (priority, 1));
                         }
                     }
                     n += 1;
@@ -100,7 +105,29 @@ impl Alerting {
             written: self.sink.written,
             suppressed: self.throttle.suppressed_total(),
             suppressed_pending: self.throttle.suppressed_pending(),
+            outputs: self.sink.output_stats(),
         }
+    }
+
+    /// Hands over alerts held for outputs that wait for room (replay).
+    pub async fn flush(&mut self) {
+        self.sink.flush().await;
+    }
+
+    /// Lets the outputs deliver what they hold, within their flush timeout.
+    pub async fn close(&mut self) {
+        self.sink.close().await;
+    }
+
+    /// What reads the outputs' counters from elsewhere (the metrics
+    /// endpoint): `queued`, `sent`, `dropped`, `failed`, `retries` per output.
+    pub fn output_stats_handle(&self) -> Option<StatsHandle> {
+        self.sink.stats_handle()
+    }
+
+    /// What reopens the file outputs (the binary's SIGHUP handler).
+    pub fn reopener(&self) -> Option<Reopener> {
+        self.sink.reopener()
     }
 }
 

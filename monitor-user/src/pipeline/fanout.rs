@@ -11,6 +11,7 @@ use super::alerts::{AlertStats, Alerting};
 use super::error::PipelineError;
 use crate::event::Event;
 use crate::sensor::SensorStats;
+use crate::sink::events::EventsFormat;
 use crate::sink::recorder::EventRecorder;
 
 /// The stage after enrichment, shared by `vigil run` and `vigil replay`:
@@ -19,6 +20,7 @@ use crate::sink::recorder::EventRecorder;
 /// recorder, in that order.
 pub struct Outputs<'w, W: ?Sized> {
     events_out: Option<&'w mut W>,
+    events_format: EventsFormat,
     alerting: Option<Alerting>,
     recorder: Option<EventRecorder>,
     buf: Vec<u8>,
@@ -35,12 +37,18 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
     ) -> Self {
         Outputs {
             events_out,
+            events_format: EventsFormat::default(),
             alerting,
             recorder,
             buf: Vec::with_capacity(64 * 1024),
             n: 0,
             alert_err: None,
         }
+    }
+
+    /// Event lines in `format` from now on.
+    pub fn set_events_format(&mut self, format: EventsFormat) {
+        self.events_format = format;
     }
 
     /// Takes up reloaded rules; called between batches, so a batch is
@@ -55,7 +63,7 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
     pub fn event(&mut self, ev: Event) {
         self.n += 1;
         if self.events_out.is_some() {
-            crate::sink::events::write_line(&ev, &mut self.buf);
+            self.events_format.write_line(&ev, &mut self.buf);
         }
         if let Some(a) = self.alerting.as_mut() {
             if let Err(e) = a.check(&ev) {
@@ -92,10 +100,14 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         self.buf.len()
     }
 
-    /// Writes the buffered JSON lines; reports a failed alert write.
+    /// Writes the buffered JSON lines, hands held alerts to the outputs
+    /// that wait for room (replay); reports a failed alert write.
     pub async fn flush(&mut self) -> Result<(), PipelineError> {
         if let Some(e) = self.alert_err.take() {
             return Err(PipelineError::Alerts(e));
+        }
+        if let Some(a) = self.alerting.as_mut() {
+            a.flush().await;
         }
         if let Some(w) = self.events_out.as_deref_mut() {
             if !self.buf.is_empty() {
@@ -137,6 +149,14 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         self.recorder.as_ref().map(|r| r.stats())
     }
 
+    /// Lets the alert outputs deliver what they hold (bounded); their
+    /// final counters are [`Outputs::alert_stats`] from then on.
+    pub async fn close_alerts(&mut self) {
+        if let Some(a) = self.alerting.as_mut() {
+            a.close().await;
+        }
+    }
+
     /// Flushes every output and closes the recorder cleanly (footer,
     /// fdatasync); returns its final counters.
     pub async fn close(
@@ -145,6 +165,7 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         if let Err(e) = self.flush().await {
             log::warn!("flushing events: {e}");
         }
+        self.close_alerts().await;
         if let Some(w) = self.events_out.as_deref_mut() {
             if let Err(e) = w.flush().await {
                 log::warn!("flushing events: {e}");

@@ -70,6 +70,8 @@ pub struct Config {
     pub state: Option<Arc<AgentState>>,
     /// Events waiting for their container's metadata ([`crate::enrich::hold`]).
     pub hold: Hold,
+    /// The events output's format.
+    pub events_format: crate::sink::events::EventsFormat,
 }
 
 impl Config {
@@ -85,6 +87,7 @@ impl Config {
             baselines: None,
             state: None,
             hold: Hold::default(),
+            events_format: Default::default(),
         }
     }
 }
@@ -133,6 +136,7 @@ where
     let mut last_maintain = Instant::now();
     let mut batch: Vec<Record> = Vec::with_capacity(1024);
     let mut out = Outputs::new(events, config.alerting.take(), config.recorder.take());
+    out.set_events_format(config.events_format);
     let mut stats_reports = 0u64;
     if let Some(st) = config.resources.as_mut() {
         let n = st.seed(&mut config.enricher);
@@ -234,6 +238,7 @@ where
     out.note_source(&stats);
     let n_events = out.events();
     let alerts = out.alerts();
+    out.close_alerts().await;
     let alert_stats = out.alert_stats();
     let recorder = out.close().await;
     log_stats(

@@ -153,6 +153,7 @@ pub(super) fn publish<W: AsyncWrite + Unpin + ?Sized>(
             .map(|(r, p, n)| (r.to_string(), p.to_string(), n))
             .collect();
         snap.alerts_suppressed = a.suppressed();
+        snap.outputs = a.stats().outputs.iter().map(Into::into).collect();
     }
     state.publish(snap);
 }

@@ -164,7 +164,7 @@ impl Collector for AgentCollector {
                 ],
             )?;
         }
-        // Alert outputs with queues (HTTP, syslog, ...) report here.
+        // Every alert output, by name.
         family(
             &mut enc,
             "vigil_output_queue_depth",
@@ -186,11 +186,29 @@ impl Collector for AgentCollector {
         family(
             &mut enc,
             "vigil_output_dropped",
-            "Alerts an output dropped (queue full or destination failing).",
+            "Alerts an output dropped undelivered (queue full, or still queued at exit).",
             None,
             s.outputs
                 .iter()
                 .map(|o| (vec![("output", o.name.clone())], counter(o.dropped))),
+        )?;
+        family(
+            &mut enc,
+            "vigil_output_failed",
+            "Alerts an output attempted and gave up after its retries.",
+            None,
+            s.outputs
+                .iter()
+                .map(|o| (vec![("output", o.name.clone())], counter(o.failed))),
+        )?;
+        family(
+            &mut enc,
+            "vigil_output_retries",
+            "Delivery attempts an output repeated after a failure.",
+            None,
+            s.outputs
+                .iter()
+                .map(|o| (vec![("output", o.name.clone())], counter(o.retries))),
         )?;
         if let Some(h) = self.0.hooks() {
             family(
@@ -373,6 +391,8 @@ mod tests {
                 queue_depth: 3,
                 sent: 10,
                 dropped: 1,
+                failed: 2,
+                retries: 5,
             }],
             ..Default::default()
         });
@@ -387,6 +407,8 @@ mod tests {
             "vigil_recorder_segments_created_total 2",
             r#"vigil_output_queue_depth{output="http"} 3"#,
             r#"vigil_output_dropped_total{output="http"} 1"#,
+            r#"vigil_output_failed_total{output="http"} 2"#,
+            r#"vigil_output_retries_total{output="http"} 5"#,
             r#"vigil_hooks{state="refused"} 1"#,
             "vigil_rules_loaded 12",
             "vigil_rules_last_load_success 1",

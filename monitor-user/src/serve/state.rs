@@ -102,11 +102,28 @@ pub struct RecorderCounters {
 /// One alert output's queue and losses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OutputCounters {
-    /// e.g. `stdout`, `file`, `http`, `syslog`.
+    /// e.g. `stdout`, `file:/var/log/vigil.json`, `http:URL`, or the
+    /// config file's name for it.
     pub name: String,
     pub queue_depth: u64,
     pub sent: u64,
     pub dropped: u64,
+    /// Given up after the retries.
+    pub failed: u64,
+    pub retries: u64,
+}
+
+impl From<&crate::sink::output::OutputStats> for OutputCounters {
+    fn from(o: &crate::sink::output::OutputStats) -> OutputCounters {
+        OutputCounters {
+            name: o.name.clone(),
+            queue_depth: o.queued,
+            sent: o.sent,
+            dropped: o.dropped,
+            failed: o.failed,
+            retries: o.retries,
+        }
+    }
 }
 
 /// Hooks the sensor tried, once it is loaded.

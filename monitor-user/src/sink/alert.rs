@@ -1,7 +1,7 @@
 //! Alerts: what a matching rule produces, in Falco's JSON output shape, and
 //! where alerts go.
 //!
-//! One alert is one JSON object on one line with exactly Falco's keys:
+//! One alert is one JSON object on one line with Falco's keys:
 //! `hostname`, `output`, `output_fields`, `priority`, `rule`, `source`,
 //! `tags`, `time`, so falcosidekick and SIEM parsers of Falco output take it
 //! unchanged. `output` is Falco's text: `HH:MM:SS.nnnnnnnnn: Priority message`.
@@ -10,6 +10,11 @@
 //! value is `null`, as in Falco. A rule with Falco's `capture: true` marks
 //! its alerts with `vigil.capture` (and `vigil.capture_duration_ms`): the
 //! events around them are in the flight recorder (`--record`).
+//!
+//! One key is added to Falco's: `uuid`, the field falcosidekick itself reads
+//! (and otherwise fills in), so a receiver can deduplicate an alert sent
+//! twice after a retry. It is derived from the host, the event and the rule
+//! ([`alert_uuid`]), so a replay of a recorded log reproduces the same ids.
 
 use std::sync::OnceLock;
 
@@ -66,9 +71,22 @@ fn always_fields() -> &'static [(&'static str, Field)] {
     })
 }
 
+/// Namespace of the name-based (v5) alert ids.
+const UUID_NAMESPACE: uuid::Uuid = uuid::uuid!("5b1d6a2e-8f43-4c8e-9a63-2f0f6c1e9d47");
+
+/// The id of the alert `rule` raises for the event stamped `boot_ns` and
+/// `wall_ns` of thread `tid` on `hostname`: unique per alert, the same on
+/// every replay of the event.
+pub fn alert_uuid(hostname: &str, boot_ns: u64, wall_ns: u64, tid: u32, rule: &str) -> String {
+    let name = format!("{hostname}\0{boot_ns}\0{wall_ns}\0{tid}\0{rule}");
+    uuid::Uuid::new_v5(&UUID_NAMESPACE, name.as_bytes()).to_string()
+}
+
 /// One alert.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
+    /// Unique id (UUID), Falcosidekick's `uuid` key ([`alert_uuid`]).
+    pub uuid: String,
     /// RFC 3339 with nanoseconds, UTC.
     pub time: String,
     pub rule: String,
@@ -125,6 +143,13 @@ impl Alert {
             rule.format_output(fields)
         );
         Alert {
+            uuid: alert_uuid(
+                fields.hostname(),
+                ev.boot_ns,
+                ev.wall_ns,
+                ev.process.tid,
+                rule.name(),
+            ),
             time,
             rule: rule.name().to_owned(),
             priority,
@@ -162,6 +187,7 @@ impl Alert {
         m.insert("source".into(), self.source.into());
         m.insert("tags".into(), self.tags.clone().into());
         m.insert("time".into(), self.time.clone().into());
+        m.insert("uuid".into(), self.uuid.clone().into());
         Json::Object(m)
     }
 
@@ -225,13 +251,16 @@ mod tests {
                 "rule",
                 "source",
                 "tags",
-                "time"
+                "time",
+                "uuid"
             ]
         );
         assert_eq!(v["rule"], "Shadow read");
         assert_eq!(v["priority"], "Warning");
         assert!(monitor_rules::Priority::NAMES.contains(&v["priority"].as_str().unwrap()));
         assert_eq!(v["source"], "syscall");
+        let id = v["uuid"].as_str().unwrap();
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
         assert_eq!(v["hostname"], "node-1");
         assert_eq!(
             v["tags"],
@@ -325,8 +354,8 @@ mod tests {
         let f = EventFields::new(&ev, "h");
         let a = Alert::new(set.matching(&f).next().unwrap(), &f);
         let mut sink = crate::sink::writer::AlertSink::append_to(&path).unwrap();
-        sink.write(&a).unwrap();
-        sink.write(&a).unwrap();
+        sink.write(a.clone()).unwrap();
+        sink.write(a).unwrap();
         drop(sink);
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();

@@ -15,6 +15,36 @@ use crate::enrich::cgroup;
 use crate::event::sysargs::{ArgValue, SockAddr};
 use crate::event::{rfc3339, Data, Event};
 
+/// The format of the events output: vigil's flat JSON (the default) or
+/// OCSF ([`crate::sink::output::ocsf_events`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EventsFormat {
+    #[default]
+    Json,
+    Ocsf,
+}
+
+impl std::str::FromStr for EventsFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<EventsFormat, String> {
+        match s {
+            "json" => Ok(EventsFormat::Json),
+            "ocsf" => Ok(EventsFormat::Ocsf),
+            _ => Err(format!("unknown events format `{s}` (json or ocsf)")),
+        }
+    }
+}
+
+impl EventsFormat {
+    /// Appends `ev` in this format and a line end to `out`.
+    pub fn write_line(self, ev: &Event, out: &mut Vec<u8>) {
+        match self {
+            EventsFormat::Json => write_line(ev, out),
+            EventsFormat::Ocsf => crate::sink::output::ocsf_events::write_line(ev, out),
+        }
+    }
+}
+
 /// The flat JSON object of an event.
 pub fn to_value(ev: &Event) -> Value {
     // A BTreeMap keeps keys sorted even if serde_json's `preserve_order`
