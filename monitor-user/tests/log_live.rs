@@ -133,7 +133,7 @@ fn records_real_activity_and_answers_questions() {
         false
     };
     assert!(
-        wait_for(&mut log, "ready", 60),
+        wait_for(&mut log, "] ready", 60),
         "no ready line:\n{}",
         log.join("\n")
     );

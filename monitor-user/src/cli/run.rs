@@ -158,7 +158,8 @@ async fn start_listener(
         }
         Err(e) => return Err(e).context("starting the HTTP listener"),
     };
-    log::info!("serving /healthz, /readyz and /metrics on http://{local}");
+    // Worded without "ready": that word alone is the readiness line.
+    log::info!("HTTP listener on http://{local}: health, readiness and metrics endpoints");
     let task = tokio::spawn(async move {
         if let Err(e) = server.await {
             log::error!("HTTP listener failed: {e}");
