@@ -14,6 +14,7 @@ use monitor_stateful::units;
 use monitor_user::detect::{self, Detector, Reloader, RuleSpec};
 use monitor_user::pipeline::alerts::Alerting;
 use monitor_user::pipeline::query::{parse_time, Query};
+use monitor_user::sink::events::EventsFormat;
 use monitor_user::sink::output::{Fanout, FileOptions, OutputSpec};
 use monitor_user::sink::recorder::RecordConfig;
 use monitor_user::sink::throttle::AlertRate;
@@ -96,6 +97,24 @@ impl AlertArgs {
         let (detector, reloader) = Detector::new(rules, spec, hostname);
         Ok((Alerting::new(detector, sink, self.alert_rate), reloader))
     }
+}
+
+/// The event lines of `vigil run` and `vigil replay`.
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Write every event as one line to FILE, or to stdout with `-`
+    /// (schema: docs/events.md).
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<PathBuf>,
+    /// The --events lines: `json` (vigil's flat event JSON) or `ocsf`
+    /// (OCSF Process, File System and Network Activity; docs/outputs.md).
+    #[arg(
+        long,
+        value_name = "json|ocsf",
+        default_value = "json",
+        requires = "events"
+    )]
+    pub events_format: EventsFormat,
 }
 
 /// Where event JSON lines go.

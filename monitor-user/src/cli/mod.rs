@@ -161,7 +161,7 @@ mod tests {
         let Cmd::Run(a) = cli.cmd else {
             panic!("not run")
         };
-        assert_eq!(a.events.as_deref(), Some(Path::new("-")));
+        assert_eq!(a.events.events.as_deref(), Some(Path::new("-")));
         assert_eq!((a.stats_interval, a.ring_bytes), (5, 16 << 20));
         assert!(Cli::try_parse_from(["vigil", "run", "--stats-interval", "0"]).is_err());
         let cli = Cli::try_parse_from([

@@ -2,7 +2,6 @@
 //! run` ([`monitor_user::pipeline::Outputs`]: the same rules engine and alert
 //! writer), via [`monitor_user::pipeline::replay::replay`].
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -10,10 +9,9 @@ use anyhow::Context;
 use clap::Args;
 use monitor_user::detect;
 use monitor_user::pipeline::Outputs;
-use monitor_user::sink::events::EventsFormat;
 use monitor_user::sink::writer::Delivery;
 
-use super::args::{open_events, AlertArgs, FilterArgs};
+use super::args::{open_events, AlertArgs, EventsArgs, FilterArgs};
 
 use super::log::{open_inputs, Problems};
 
@@ -26,17 +24,8 @@ pub struct ReplayArgs {
     /// The `hostname` of alerts (default: this machine's; give the recording host's to reproduce its alerts exactly).
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
-    /// Also write every replayed event as a JSON line to FILE (`-`: stdout).
-    #[arg(long, value_name = "FILE|-")]
-    pub events: Option<PathBuf>,
-    /// The --events lines: `json` or `ocsf` (as `vigil run`'s).
-    #[arg(
-        long,
-        value_name = "json|ocsf",
-        default_value = "json",
-        requires = "events"
-    )]
-    pub events_format: EventsFormat,
+    #[command(flatten)]
+    pub events: EventsArgs,
 }
 
 pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
@@ -57,9 +46,9 @@ pub fn replay(a: ReplayArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let (summary, alerts) = rt.block_on(async {
         let report = |e: &monitor_recorder::ReadError| problems.report(e);
-        let mut events = open_events(a.events.as_deref()).await?;
+        let mut events = open_events(a.events.events.as_deref()).await?;
         let mut out = Outputs::new(events.as_mut(), Some(alerting), None);
-        out.set_events_format(a.events_format);
+        out.set_events_format(a.events.events_format);
         let s = monitor_user::pipeline::replay::replay(&log, &query, &mut out, report).await;
         out.close_alerts().await;
         s.map(|s| (s, out.alerts())).map_err(anyhow::Error::from)

@@ -17,11 +17,10 @@ use monitor_user::pipeline;
 use monitor_user::sensor::features::probe_features;
 use monitor_user::sensor::{Sensor, SensorConfig};
 use monitor_user::serve::{self, state::HookCounts, AgentState};
-use monitor_user::sink::events::EventsFormat;
 use monitor_user::sink::output::Reopener;
 use monitor_user::sink::writer::Delivery;
 
-use super::args::{open_events, AlertArgs};
+use super::args::{open_events, AlertArgs, EventsArgs};
 use super::args::{parse_ring_bytes, RecordArgs};
 
 #[derive(Args)]
@@ -32,19 +31,8 @@ pub struct RunArgs {
     /// (the log says which).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Write every event as one JSON line to FILE, or to stdout with `-`
-    /// (schema: docs/events.md).
-    #[arg(long, value_name = "FILE|-")]
-    pub events: Option<PathBuf>,
-    /// The --events lines: `json` (vigil's flat event JSON) or `ocsf`
-    /// (OCSF Process, File System and Network Activity; docs/outputs.md).
-    #[arg(
-        long,
-        value_name = "json|ocsf",
-        default_value = "json",
-        requires = "events"
-    )]
-    pub events_format: EventsFormat,
+    #[command(flatten)]
+    pub events: EventsArgs,
     /// Ring buffer size in bytes: a power of two and a multiple of the page size.
     #[arg(long, value_name = "N", default_value_t = 16 << 20, value_parser = parse_ring_bytes)]
     pub ring_bytes: u32,
@@ -234,7 +222,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     config.alerting = Some(alerting);
     config.state = Some(state);
-    config.events_format = args.events_format;
+    config.events_format = args.events.events_format;
     if let Some(dir) = &args.learn_baselines {
         let b = monitor_user::stage::baselines::BaselineStage::open(
             dir,
@@ -259,7 +247,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     log::info!("ready");
-    let mut events = open_events(args.events.as_deref()).await?;
+    let mut events = open_events(args.events.events.as_deref()).await?;
     let summary = pipeline::run(config, &mut source, events.as_mut(), shutdown_signal()).await;
     if let Some((stop, task)) = listener {
         let _ = stop.send(());
