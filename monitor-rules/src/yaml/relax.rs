@@ -86,7 +86,7 @@ impl Scan {
         let continuation = self.flow > 0 || self.quote.is_some();
         // A closing bracket may stand at the key's own column.
         let closes = matches!(line.as_bytes().get(indent), Some(b']' | b'}'));
-        let min = self.min_col - usize::from(closes);
+        let min = self.min_col.saturating_sub(usize::from(closes));
         let pad = if continuation && !blank && indent < min {
             min - indent
         } else {
@@ -160,6 +160,14 @@ impl Scan {
 #[cfg(test)]
 mod tests {
     use super::relax;
+
+    /// Found by the rules fuzz target: a closing bracket in column 0 before
+    /// any key underflowed the minimum column.
+    #[test]
+    fn a_closing_bracket_before_any_key_does_not_underflow() {
+        let _ = relax("]\n*\n");
+        let _ = relax("}\n");
+    }
 
     #[test]
     fn short_flow_continuations_are_indented() {
