@@ -55,8 +55,25 @@ pub enum OutputError {
 /// What an output's worker writes to.
 enum Worker {
     Line(LineWriter, Format, Arc<AtomicBool>),
+    Remote(Remote),
+}
+
+/// The outputs that send over the network, from an async task.
+enum Remote {
     Http(http::HttpSender),
     Syslog(syslog::SyslogSender),
+}
+
+impl Remote {
+    async fn send(&mut self, alert: &Alert, counters: &Counters) -> Result<(), String> {
+        match self {
+            Remote::Http(s) => {
+                let body = s.format().encode(alert);
+                s.send(&body, counters).await
+            }
+            Remote::Syslog(s) => s.send(alert, counters).await,
+        }
+    }
 }
 
 struct Output {
@@ -166,8 +183,10 @@ impl Fanout {
                     o.format,
                     Arc::default(),
                 ),
-                OutputSpec::Http(o) => Worker::Http(http::HttpSender::new(o)?),
-                OutputSpec::Syslog(o) => Worker::Syslog(syslog::SyslogSender::new(o)?),
+                OutputSpec::Http(o) => Worker::Remote(Remote::Http(http::HttpSender::new(o)?)),
+                OutputSpec::Syslog(o) => {
+                    Worker::Remote(Remote::Syslog(syslog::SyslogSender::new(o)?))
+                }
             };
             outputs.push(Output::start(name, spec, worker));
         }
@@ -313,24 +332,7 @@ impl Output {
                     log::error!("output {}: cannot start its thread: {e}", out.name);
                 }
             }
-            Worker::Http(sender) => {
-                let t = tokio::spawn(async move {
-                    let _done = done_tx;
-                    let mut health = Health {
-                        name: &name,
-                        failing: false,
-                    };
-                    while let Some(a) = rx.recv().await {
-                        counters.taken();
-                        let body = sender.format().encode(&a);
-                        let r = sender.send(&body, &counters).await;
-                        health.result(r, &counters);
-                        counters.done();
-                    }
-                });
-                out.task = Some(t.abort_handle());
-            }
-            Worker::Syslog(mut sender) => {
+            Worker::Remote(mut sender) => {
                 let t = tokio::spawn(async move {
                     let _done = done_tx;
                     let mut health = Health {
