@@ -141,7 +141,7 @@ pub struct Sensor {
     counters: loader::CgroupCounterMap,
     fill: Option<fill::Fill>,
     // Dropped first: detaches every hook, in parallel.
-    _links: links::Links,
+    links: links::Links,
     // Keeps programs and maps alive; dropped last.
     _ebpf: aya::Ebpf,
 }
@@ -162,7 +162,7 @@ impl Sensor {
             drops: loaded.drops,
             counters: loaded.counters,
             fill: loaded.fill,
-            _links: loaded.links,
+            links: loaded.links,
             _ebpf: loaded.ebpf,
         })
     }
@@ -226,6 +226,12 @@ impl RecordSource for Sensor {
 
     fn stats(&self) -> SensorStats {
         Sensor::stats(self)
+    }
+
+    fn finish(&mut self, out: &mut Vec<Record>) {
+        // Detached first, so the ring only shrinks while it is drained.
+        drop(std::mem::take(&mut self.links));
+        self.reader.drain(out);
     }
 
     fn ring_fill(&self) -> Option<(u64, u64)> {
