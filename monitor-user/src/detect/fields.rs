@@ -28,7 +28,8 @@ pub struct EventFields<'a> {
     time: OnceCell<String>,
     anames: OnceCell<Vec<&'a str>>,
     container: super::container_fields::Cache<'a>,
-    fd_norm: OnceCell<String>,
+    /// `Some` when `fd.name` differs from the raw name.
+    fd_norm: OnceCell<Option<String>>,
     caps: [OnceCell<String>; 2],
 }
 
@@ -84,10 +85,11 @@ impl<'a> EventFields<'a> {
     /// absolute path with `.`, `..` or empty components (built once).
     fn fd_name(&self) -> Option<&str> {
         let raw = self.fd_name_raw()?;
-        if !needs_normalising(raw) {
-            return Some(raw);
-        }
-        Some(self.fd_norm.get_or_init(|| normalise(raw)))
+        // Rules ask for fd.name several times per event: decide once.
+        let norm = self
+            .fd_norm
+            .get_or_init(|| needs_normalising(raw).then(|| normalise(raw)));
+        Some(norm.as_deref().unwrap_or(raw))
     }
 
     /// `thread.cap_effective` (0) / `thread.cap_permitted` (1) as names.
