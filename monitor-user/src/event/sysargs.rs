@@ -95,6 +95,16 @@ pub fn decode(r: &SyscallRecord) -> Decoded {
     for spec in id.args() {
         d.arg(r, spec);
     }
+    // What only the LSM sensor knows, as extra arguments: which hook saw
+    // it (its paths are resolved), and whether io_uring submitted it.
+    if r.flags & syscall_flags::LSM != 0 {
+        if let Some(h) = monitor_common::lsm::hook_for(id) {
+            d.push("lsm_hook", ArgValue::Str(h.hook.to_owned()));
+        }
+        if r.flags & syscall_flags::IO_URING != 0 {
+            d.push("io_uring", ArgValue::Uint(1));
+        }
+    }
     d
 }
 
