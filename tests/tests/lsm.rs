@@ -51,7 +51,12 @@ impl Sandbox {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos();
-        let id = format!("{:0>32x}{:08x}{:024x}", nanos, std::process::id(), 0x15f);
+        let id = format!(
+            "{:016x}{:08x}{:040x}",
+            nanos as u64,
+            std::process::id(),
+            0x15f
+        );
         assert_eq!(id.len(), 64);
         let cgroup = parent.join(&id);
         std::fs::create_dir(&cgroup).expect("create the sandbox cgroup");
@@ -333,8 +338,11 @@ fn sandbox_body() {
             )
         } as libc::c_long),
     );
-    // Not a module: the kernel reads it (the LSM hook fires) and refuses it.
-    let garbage = b"\x7fELF-not-a-module";
+    // Not a module: the kernel takes it (the LSM hook fires), then finds
+    // it is no ELF module and refuses it. Shorter than an ELF header, it
+    // would be refused before the hook.
+    let mut garbage = vec![0u8; 4096];
+    garbage[..4].copy_from_slice(b"\x7fELF");
     // SAFETY: a valid buffer and an empty parameter string.
     report(
         "init_module",
