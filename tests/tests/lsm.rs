@@ -278,6 +278,39 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
     assert_eq!(stopped.status.code(), Some(0), "{:?}", stopped.stderr);
 }
 
+/// `--hooks lsm` where the kernel refuses BPF-LSM (this host): the agent
+/// does not start, and says why.
+#[test]
+fn hooks_lsm_fails_clearly_where_the_kernel_refuses_it() {
+    if !can_run() {
+        return;
+    }
+    let lsm = monitor_user::sensor::features::probe_features().lsm_hooks;
+    if lsm.supported {
+        // The VM: LSM mode is what the test above checks.
+        eprintln!("BPF-LSM loads here; nothing to refuse");
+        return;
+    }
+    let agent = Agent::builder(["run", "--hooks", "lsm", "--listen", "off"])
+        .no_wait_ready()
+        .echo(false)
+        .start()
+        .expect("start vigil run");
+    let line = agent.wait_stderr(WAIT, |l| l.contains("BPF-LSM was asked for"));
+    let stopped = agent.stop().expect("the agent exits");
+    let line = line.unwrap_or_else(|| panic!("no clear error: {:?}", stopped.stderr));
+    assert!(line.contains("lsm/"), "names the refused hook: {line}");
+    assert_ne!(stopped.status.code(), Some(0), "{:?}", stopped.stderr);
+    assert!(
+        !stopped
+            .stderr
+            .iter()
+            .any(|l| vigil_tests::logline::is_ready(l)),
+        "never ready without LSM: {:?}",
+        stopped.stderr
+    );
+}
+
 /// The sandbox's acts (run by the test above in its cgroup and namespaces,
 /// never on its own: without the sandbox's environment it does nothing).
 #[test]
