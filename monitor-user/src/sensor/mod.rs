@@ -187,7 +187,7 @@ pub struct Sensor {
     fill: Option<fill::Fill>,
     mode: Mode,
     // Dropped first: detaches every hook, in parallel.
-    _links: links::Links,
+    links: links::Links,
     // Keeps programs and maps alive; dropped last.
     _ebpf: aya::Ebpf,
 }
@@ -209,7 +209,7 @@ impl Sensor {
             counters: loaded.counters,
             fill: loaded.fill,
             mode: loaded.mode,
-            _links: loaded.links,
+            links: loaded.links,
             _ebpf: loaded.ebpf,
         })
     }
@@ -278,6 +278,12 @@ impl RecordSource for Sensor {
 
     fn stats(&self) -> SensorStats {
         Sensor::stats(self)
+    }
+
+    fn finish(&mut self, out: &mut Vec<Record>) {
+        // Detached first, so the ring only shrinks while it is drained.
+        drop(std::mem::take(&mut self.links));
+        self.reader.drain(out);
     }
 
     fn ring_fill(&self) -> Option<(u64, u64)> {

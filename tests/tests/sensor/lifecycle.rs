@@ -449,3 +449,43 @@ async fn capset_raise_and_drop_are_decoded() {
     assert_eq!(arg(drop, "cap_raised"), ArgValue::Uint(0));
     assert_eq!(arg(raise, "cap_raised"), ArgValue::Uint(CAP_SYS_ADMIN));
 }
+
+/// At shutdown the sensor detaches its hooks and hands over what the ring
+/// still holds: a process that ran just before is not lost, and nothing is
+/// recorded after.
+#[tokio::test]
+async fn finish_drains_the_ring_after_detaching() {
+    use monitor_user::sensor::RecordSource;
+    if !can_run() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let cfg = SensorConfig {
+        ring_bytes: 4 << 20,
+        ..tracepoint_config()
+    };
+    let mut sensor = Sensor::load(&cfg).expect("load sensor");
+    let quit = |code| {
+        // SAFETY: the child only exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            unsafe { libc::_exit(code) };
+        }
+        assert_eq!(wait_exit(pid), code << 8);
+        pid as u32
+    };
+    let exit_of = |all: &[Record], pid| {
+        all.iter()
+            .any(|r| matches!(r, Record::Exit(x) if x.header.tgid == pid))
+    };
+    let before = quit(3);
+    // Nothing was read: the records are still in the ring.
+    let mut out = Vec::new();
+    sensor.finish(&mut out);
+    assert!(exit_of(&out, before), "the exit before finish was drained");
+    let after = quit(4);
+    out.clear();
+    sensor.finish(&mut out);
+    assert!(!exit_of(&out, after), "hooks are detached after finish");
+}
