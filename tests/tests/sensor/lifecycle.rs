@@ -14,7 +14,7 @@ async fn raw_tracepoint_lifecycle_fallback() {
     let _serial = SERIAL.lock().await;
     let cfg = SensorConfig {
         ring_bytes: 4 << 20,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let mut sensor = Sensor::load_with(&cfg, LifecycleHooks::RawTracepoints).expect("load sensor");
     for tp in ["sched_process_exec", "task_newtask", "sched_process_exit"] {
@@ -165,7 +165,7 @@ async fn exec_flags_overlay_upper_and_memfd() {
 
     let cfg = SensorConfig {
         ring_bytes: 4 << 20,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
 
@@ -298,7 +298,7 @@ async fn exec_vpid_in_new_pid_namespace() {
     let _serial = SERIAL.lock().await;
     let cfg = SensorConfig {
         ring_bytes: 4 << 20,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     let (p, argv_c) = (cstr(bin), [cstr(arg0)]);
@@ -370,7 +370,7 @@ async fn capset_raise_and_drop_are_decoded() {
     let _serial = SERIAL.lock().await;
     let cfg = SensorConfig {
         ring_bytes: 4 << 20,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     const CAP_SYS_ADMIN: u64 = 1 << 21;
@@ -462,7 +462,7 @@ async fn finish_drains_the_ring_after_detaching() {
     let _serial = SERIAL.lock().await;
     let cfg = SensorConfig {
         ring_bytes: 4 << 20,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     let quit = |code| {
