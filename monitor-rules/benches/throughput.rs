@@ -4,7 +4,6 @@
 //! Run with `cargo bench -p monitor-rules`; prints events/s per set.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use monitor_rules::{

@@ -1,8 +1,6 @@
 //! Loading Falco's own stable rule file: it must load, skipping (with one
 //! line each) the rules that need fields vigil does not supply.
 
-use std::path::PathBuf;
-
 mod common;
 
 use common::Ev;

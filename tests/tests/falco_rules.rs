@@ -5,7 +5,7 @@
 //! exec, `thread.cap_effective` from the exec record — make Falco's rules
 //! fire for what they describe and stay quiet for the near misses.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
