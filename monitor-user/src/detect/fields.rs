@@ -386,6 +386,10 @@ impl FieldSource for EventFields<'_> {
                 _ => None,
             },
             F::ProcCwd => p.exec.cwd.as_deref().map(Value::Str),
+            F::ProcStdinType => p.exec.stdin.as_ref().map(|f| Value::Str(&f.kind)),
+            F::ProcStdinName => p.exec.stdin.as_ref().map(|f| Value::Str(&f.name)),
+            F::ProcStdoutType => p.exec.stdout.as_ref().map(|f| Value::Str(&f.kind)),
+            F::ProcStdoutName => p.exec.stdout.as_ref().map(|f| Value::Str(&f.name)),
             F::ProcDuration => {
                 let start = p.start_boot_ns?;
                 Some(Value::Num(
@@ -506,6 +510,14 @@ impl FieldSource for EventFields<'_> {
             F::ProcBaselineDiff => ev.baseline.as_ref().map(|b| Value::Str(&b.diff)),
             F::UserNprocTopContainer => match &ev.data {
                 Data::ContainerStats(st) => st.nproc_top_container.as_deref().map(Value::Str),
+                _ => None,
+            },
+            F::UserInotifyTopContainer => match &ev.data {
+                Data::ContainerStats(st) => st.inotify_top_container.as_deref().map(Value::Str),
+                _ => None,
+            },
+            F::HostIoStalledContainer => match &ev.data {
+                Data::ContainerStats(st) => st.io_stalled_container.as_deref().map(Value::Str),
                 _ => None,
             },
             _ => None,
