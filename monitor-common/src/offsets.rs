@@ -99,6 +99,8 @@ shared_struct! {
         pub tty_driver_major: u32,
         pub tty_driver_minor_start: u32,
         pub task_loginuid: u32,
+        /// `upid.ns`: which namespace a number belongs to.
+        pub upid_ns: u32,
         // dup's socket: task->files->fdt->fd[n]->{f_inode->i_mode,
         // private_data (struct socket)->sk->__sk_common}.
         pub task_files: u32,
@@ -192,6 +194,7 @@ impl KernelOffsets {
             tty_driver_major: m,
             tty_driver_minor_start: m,
             task_loginuid: m,
+            upid_ns: m,
             task_files: m,
             files_fdt: m,
             fdtable_max_fds: m,

@@ -147,25 +147,30 @@ fn vpid(task: u64) -> u32 {
 const PIDTYPE_PGID: u32 = 2;
 const PIDTYPE_SID: u32 = 3;
 
-/// The task's level of pid namespace nesting, or None when unknown.
+/// The task's pid namespace: its level of nesting and the namespace
+/// itself (`thread_pid->numbers[level].ns`), or None when unknown. The
+/// caller has checked the `pid`/`upid` offsets are known.
 #[inline(always)]
-fn pid_level(task: u64) -> Option<u32> {
+fn pid_ns(task: u64) -> Option<(u32, u64)> {
     let pid = ptr(task, off!(task_thread_pid))?;
-    read::<u32>(pid, off!(pid_level)).filter(|l| *l <= MAX_PID_NS_LEVEL)
+    let level = read::<u32>(pid, off!(pid_level)).filter(|l| *l <= MAX_PID_NS_LEVEL)?;
+    let (numbers, size) = (off!(pid_numbers), off!(upid_size));
+    let ns = ptr(pid, numbers + level * size + off!(upid_ns))?;
+    Some((level, ns))
 }
 
-/// `pid->numbers[level].nr` if `pid` is visible at `level` (its own level
-/// is at least that deep), else 0: the number as the task's namespace sees it.
+/// `pid`'s number in namespace `ns` at `level` (the kernel's
+/// `pid_nr_ns`), or 0 when `pid` is not visible there.
 #[inline(always)]
-fn nr_at(pid: u64, level: u32) -> u32 {
-    let (numbers, size, nr) = (off!(pid_numbers), off!(upid_size), off!(upid_nr));
-    let missing = monitor_common::KernelOffsets::MISSING;
-    if numbers == missing || size == missing || nr == missing {
-        return 0;
-    }
+fn nr_in(pid: u64, (level, ns): (u32, u64)) -> u32 {
+    let (numbers, size) = (off!(pid_numbers), off!(upid_size));
     match read::<u32>(pid, off!(pid_level)) {
         Some(l) if l >= level && level <= MAX_PID_NS_LEVEL => {
-            read::<u32>(pid, numbers + level * size + nr).unwrap_or(0)
+            let upid = numbers + level * size;
+            if ptr(pid, upid + off!(upid_ns)) != Some(ns) {
+                return 0;
+            }
+            read::<u32>(pid, upid + off!(upid_nr)).unwrap_or(0)
         }
         _ => 0,
     }
@@ -184,20 +189,26 @@ fn session(r: &mut ExecRecord, task: u64) {
         r.loginuid = uid;
         r.flags |= exec_flags::LOGINUID_KNOWN;
     }
-    let (Some(signal), Some(level)) = (ptr(task, off!(task_signal)), pid_level(task)) else {
-        return;
-    };
     let pids = off!(signal_pids);
-    if pids == monitor_common::KernelOffsets::MISSING
-        || off!(signal_tty) == monitor_common::KernelOffsets::MISSING
+    // Offsets summed below must all be known (`read` checks only the last).
+    let missing = monitor_common::KernelOffsets::MISSING;
+    if pids == missing
+        || off!(signal_tty) == missing
+        || off!(pid_numbers) == missing
+        || off!(upid_size) == missing
+        || off!(upid_nr) == missing
+        || off!(upid_ns) == missing
     {
         return;
     }
+    let (Some(signal), Some(ns)) = (ptr(task, off!(task_signal)), pid_ns(task)) else {
+        return;
+    };
     if let Some(pgrp) = ptr(signal, pids + PIDTYPE_PGID * 8) {
-        r.vpgid = nr_at(pgrp, level);
+        r.vpgid = nr_in(pgrp, ns);
     }
     if let Some(sess) = ptr(signal, pids + PIDTYPE_SID * 8) {
-        r.sid = nr_at(sess, level);
+        r.sid = nr_in(sess, ns);
     }
     if let Some(tty) = ptr(signal, off!(signal_tty)) {
         let index = read::<i32>(tty, off!(tty_index)).unwrap_or(0) as u32;

@@ -134,6 +134,7 @@ pub fn resolve(btf: &Btf) -> Result<(KernelOffsets, Vec<Missing>), OffsetsError>
         o.tty_driver_major = get("tty_driver.major")?;
         o.tty_driver_minor_start = get("tty_driver.minor_start")?;
         o.task_loginuid = get("task_struct.loginuid")?;
+        o.upid_ns = get("upid.ns")?;
         o.task_files = get("task_struct.files")?;
         o.files_fdt = get("files_struct.fdt")?;
         o.fdtable_max_fds = get("fdtable.max_fds")?;
