@@ -105,10 +105,10 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
     }
     Ok(match kind {
         EventKind::Exec => {
-            let r: ExecRecord = if header.version == 1 {
-                exec_v1(buf)?
-            } else {
-                checked(kind, buf)?
+            let r: ExecRecord = match header.version {
+                1 => exec_older(buf, EXEC_RECORD_V1_SIZE)?,
+                2 => exec_older(buf, EXEC_RECORD_V2_SIZE)?,
+                _ => checked(kind, buf)?,
             };
             check_len(kind, "args", r.args_len as usize, ARGS_LEN)?;
             check_len(kind, "filename", r.filename_len as usize, PATH_LEN)?;
@@ -148,18 +148,19 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
     })
 }
 
-/// A version-1 exec record: the current layout without the trailing
-/// `vpid`, which stays 0 (unknown).
-fn exec_v1(buf: &[u8]) -> Result<ExecRecord, DecodeError> {
-    if buf.len() < EXEC_RECORD_V1_SIZE {
+/// An older exec record: the current layout cut at `size`; the fields it
+/// lacks stay 0 (unknown: `vpid` 0, [`exec_flags::SESSION_KNOWN`] clear,
+/// as the older kernels side never set it).
+fn exec_older(buf: &[u8], size: usize) -> Result<ExecRecord, DecodeError> {
+    if buf.len() < size {
         return Err(DecodeError::Size {
             kind: EventKind::Exec,
             len: buf.len(),
-            need: EXEC_RECORD_V1_SIZE,
+            need: size,
         });
     }
     let mut full = alloc::vec![0u8; size_of::<ExecRecord>()];
-    full[..EXEC_RECORD_V1_SIZE].copy_from_slice(&buf[..EXEC_RECORD_V1_SIZE]);
+    full[..size].copy_from_slice(&buf[..size]);
     // SAFETY: `full` holds a whole ExecRecord; any byte pattern is valid.
     Ok(unsafe { read(&full) })
 }
@@ -351,6 +352,10 @@ mod tests {
             args: [0; ARGS_LEN],
             vpid: 1,
             _pad2: 0,
+            tty: 34816,
+            loginuid: 1000,
+            sid: 1,
+            vpgid: 1,
         };
         let args = b"ls\0-la\0";
         r.args[..args.len()].copy_from_slice(args);
@@ -419,17 +424,28 @@ mod tests {
             decode(&buf[..EXEC_RECORD_V1_SIZE - 1]),
             Err(DecodeError::Size { .. })
         ));
-        // A version-2 record must carry vpid.
+        // A version-2 record must carry vpid, and has no session fields.
         r.header.version = 2;
         let buf = bytes_of(&r);
         assert!(matches!(
             decode(&buf[..EXEC_RECORD_V1_SIZE]),
             Err(DecodeError::Size { .. })
         ));
+        let Record::Exec(d) = decode(&buf[..EXEC_RECORD_V2_SIZE]).unwrap() else {
+            panic!("not exec")
+        };
+        assert_eq!((d.vpid, d.tty, d.loginuid), (1, 0, 0));
+        // A version-3 record must carry them.
+        r.header.version = 3;
+        let buf = bytes_of(&r);
+        assert!(matches!(
+            decode(&buf[..EXEC_RECORD_V2_SIZE]),
+            Err(DecodeError::Size { .. })
+        ));
         let Record::Exec(d) = decode(&buf).unwrap() else {
             panic!("not exec")
         };
-        assert_eq!(d.vpid, 1);
+        assert_eq!((d.tty, d.loginuid, d.sid, d.vpgid), (34816, 1000, 1, 1));
     }
 
     #[test]

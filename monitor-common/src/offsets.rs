@@ -95,6 +95,32 @@ shared_struct! {
         pub file_f_flags: u32,
         /// `file.f_path` (a `struct path`, handed to `bpf_d_path`).
         pub file_f_path: u32,
+        // The session fields of an exec: task->signal->{tty, pids[]},
+        // tty->{index, driver->{major, minor_start}}, task->loginuid.
+        pub task_signal: u32,
+        pub signal_tty: u32,
+        /// `signal_struct.pids`: `struct pid *[PIDTYPE_MAX]`.
+        pub signal_pids: u32,
+        pub tty_index: u32,
+        pub tty_driver: u32,
+        pub tty_driver_major: u32,
+        pub tty_driver_minor_start: u32,
+        pub task_loginuid: u32,
+        /// `upid.ns`: which namespace a number belongs to.
+        pub upid_ns: u32,
+        // dup's socket: task->files->fdt->fd[n]->{f_inode->i_mode,
+        // private_data (struct socket)->sk->__sk_common}.
+        pub task_files: u32,
+        pub files_fdt: u32,
+        pub fdtable_max_fds: u32,
+        pub fdtable_fd: u32,
+        pub file_private_data: u32,
+        pub inode_i_mode: u32,
+        pub socket_sk: u32,
+        pub sk_family: u32,
+        pub sk_daddr: u32,
+        pub sk_dport: u32,
+        pub sk_v6_daddr: u32,
     }
 }
 
@@ -170,6 +196,26 @@ impl KernelOffsets {
             task_flags: m,
             file_f_flags: m,
             file_f_path: m,
+            task_signal: m,
+            signal_tty: m,
+            signal_pids: m,
+            tty_index: m,
+            tty_driver: m,
+            tty_driver_major: m,
+            tty_driver_minor_start: m,
+            task_loginuid: m,
+            upid_ns: m,
+            task_files: m,
+            files_fdt: m,
+            fdtable_max_fds: m,
+            fdtable_fd: m,
+            file_private_data: m,
+            inode_i_mode: m,
+            socket_sk: m,
+            sk_family: m,
+            sk_daddr: m,
+            sk_dport: m,
+            sk_v6_daddr: m,
         }
     }
 }

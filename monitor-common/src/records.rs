@@ -65,9 +65,11 @@ shared_struct! {
 
 /// Current layout version written into [`Header::version`].
 ///
-/// Version 2 appended [`ExecRecord::vpid`]; every other record is laid out
-/// as in version 1, and version-1 exec records still decode (`vpid` 0).
-pub const RECORD_VERSION: u16 = 2;
+/// Version 2 appended [`ExecRecord::vpid`], version 3 the session fields
+/// (`tty`, `loginuid`, `sid`, `vpgid`); every other record is laid out as
+/// in version 1, and older exec records still decode (the new fields 0,
+/// flagged unknown by [`exec_flags::SESSION_KNOWN`] being clear).
+pub const RECORD_VERSION: u16 = 3;
 /// Oldest layout version the decoder still reads.
 pub const MIN_RECORD_VERSION: u16 = 1;
 
@@ -85,6 +87,12 @@ pub mod exec_flags {
     pub const EXE_UNKNOWN: u32 = 1 << 5;
     /// The executable is on an overlay filesystem (upper or lower).
     pub const EXE_OVERLAY: u32 = 1 << 6;
+    /// The session fields (`tty`, `sid`, `vpgid`) were read; clear on
+    /// records before version 3 or when the kernel lacks the members.
+    pub const SESSION_KNOWN: u32 = 1 << 7;
+    /// `loginuid` was read (the kernel has `task_struct.loginuid`, i.e.
+    /// CONFIG_AUDITSYSCALL).
+    pub const LOGINUID_KNOWN: u32 = 1 << 8;
 }
 
 shared_struct! {
@@ -117,11 +125,22 @@ shared_struct! {
         /// 0 when unknown (version-1 record, or the kernel lacks the members).
         pub vpid: u32,
         pub _pad2: u32,
+        /// Since version 3: the controlling terminal as `/proc/PID/stat`'s
+        /// `tty_nr` encodes it (Falco's `proc.tty`); 0 for none.
+        pub tty: u32,
+        /// Since version 3: the audit login uid (`u32::MAX`: never set).
+        pub loginuid: u32,
+        /// Since version 3: the session id and process group id as seen
+        /// in the task's own pid namespace (0 when outside it).
+        pub sid: u32,
+        pub vpgid: u32,
     }
 }
 
 /// Size of a version-1 [`ExecRecord`] (before `vpid` was appended).
-pub const EXEC_RECORD_V1_SIZE: usize = core::mem::size_of::<ExecRecord>() - 8;
+pub const EXEC_RECORD_V1_SIZE: usize = core::mem::size_of::<ExecRecord>() - 24;
+/// Size of a version-2 [`ExecRecord`] (before the session fields).
+pub const EXEC_RECORD_V2_SIZE: usize = core::mem::size_of::<ExecRecord>() - 16;
 
 shared_struct! {
     /// A new process (`task_newtask`); threads are not reported. The header

@@ -47,6 +47,10 @@ pub enum Extra {
     /// capset(hdr, data): the new sets into args[2..5], the caller's
     /// current effective set into args[5].
     Capset,
+    /// dup/dup2/dup3(oldfd, ...): kept only when `oldfd` is an IPv4 or
+    /// IPv6 socket, whose peer address goes into str0 as a raw sockaddr
+    /// (as connect's): shells dup constantly, a socket onto stdin is news.
+    Dup,
 }
 
 /// One argument as the agent reports it: Falco's name and how to decode it.
@@ -232,6 +236,22 @@ macro_rules! syscall_table {
                 [("pidfd", Int(0)), ("sig", Signal(1)), ("flags", Uint(3))];
             Execve = 83, "execve", "execve", sys_enter_execve, (1, 0, NONE, NONE, None),
                 [("filename", Str0)];
+            // Links and dup (Falco's create_symlink, create_hardlink and dup
+            // macros); ids from 100 so parallel additions do not collide.
+            Symlink = 100, "symlink", "symlink", sys_enter_symlink, (2, 0, 1, NONE, None),
+                [("target", Str0), ("linkpath", Str1)];
+            Symlinkat = 101, "symlinkat", "symlinkat", sys_enter_symlinkat, (3, 0, 2, NONE, None),
+                [("target", Str0), ("linkdirfd", Int(1)), ("linkpath", Str1)];
+            Link = 102, "link", "link", sys_enter_link, (2, 0, 1, NONE, None),
+                [("oldpath", Str0), ("newpath", Str1)];
+            Linkat = 103, "linkat", "linkat", sys_enter_linkat, (5, 1, 3, NONE, None),
+                [("olddir", Int(0)), ("oldpath", Str0), ("newdir", Int(2)), ("newpath", Str1), ("flags", Flags(4, At))];
+            Dup = 104, "dup", "dup", sys_enter_dup, (1, NONE, NONE, NONE, Dup),
+                [("oldfd", Int(0)), ("addr", Sockaddr)];
+            Dup2 = 105, "dup2", "dup2", sys_enter_dup2, (2, NONE, NONE, NONE, Dup),
+                [("oldfd", Int(0)), ("newfd", Int(1)), ("addr", Sockaddr)];
+            Dup3 = 106, "dup3", "dup3", sys_enter_dup3, (3, NONE, NONE, NONE, Dup),
+                [("oldfd", Int(0)), ("newfd", Int(1)), ("flags", Flags(2, Open)), ("addr", Sockaddr)];
         }
     };
 }

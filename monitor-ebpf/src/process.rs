@@ -79,6 +79,7 @@ fn on_exec(ctx: *mut c_void) -> i32 {
 
         r.vpid = vpid(task);
         r._pad2 = 0;
+        session(r, task);
         read_args(r, task);
         // Last: the path walk is the costliest part to verify, so nothing
         // but the submit follows it.
@@ -140,6 +141,84 @@ fn vpid(task: u64) -> u32 {
         return 0;
     }
     read::<u32>(pid, numbers + level * size + nr).unwrap_or(0)
+}
+
+/// `pid_type` indices of `signal_struct.pids`.
+const PIDTYPE_PGID: u32 = 2;
+const PIDTYPE_SID: u32 = 3;
+
+/// The task's pid namespace: its level of nesting and the namespace
+/// itself (`thread_pid->numbers[level].ns`), or None when unknown. The
+/// caller has checked the `pid`/`upid` offsets are known.
+#[inline(always)]
+fn pid_ns(task: u64) -> Option<(u32, u64)> {
+    let pid = ptr(task, off!(task_thread_pid))?;
+    let level = read::<u32>(pid, off!(pid_level)).filter(|l| *l <= MAX_PID_NS_LEVEL)?;
+    let (numbers, size) = (off!(pid_numbers), off!(upid_size));
+    let ns = ptr(pid, numbers + level * size + off!(upid_ns))?;
+    Some((level, ns))
+}
+
+/// `pid`'s number in namespace `ns` at `level` (the kernel's
+/// `pid_nr_ns`), or 0 when `pid` is not visible there.
+#[inline(always)]
+fn nr_in(pid: u64, (level, ns): (u32, u64)) -> u32 {
+    let (numbers, size) = (off!(pid_numbers), off!(upid_size));
+    match read::<u32>(pid, off!(pid_level)) {
+        Some(l) if l >= level && level <= MAX_PID_NS_LEVEL => {
+            let upid = numbers + level * size;
+            if ptr(pid, upid + off!(upid_ns)) != Some(ns) {
+                return 0;
+            }
+            read::<u32>(pid, upid + off!(upid_nr)).unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
+/// The session fields: controlling tty (encoded as `tty_nr` in
+/// `/proc/PID/stat`), login uid, session and process group ids as the
+/// task's own pid namespace numbers them.
+#[inline(always)]
+fn session(r: &mut ExecRecord, task: u64) {
+    r.tty = 0;
+    r.loginuid = 0;
+    r.sid = 0;
+    r.vpgid = 0;
+    if let Some(uid) = read::<u32>(task, off!(task_loginuid)) {
+        r.loginuid = uid;
+        r.flags |= exec_flags::LOGINUID_KNOWN;
+    }
+    let pids = off!(signal_pids);
+    // Offsets summed below must all be known (`read` checks only the last).
+    let missing = monitor_common::KernelOffsets::MISSING;
+    if pids == missing
+        || off!(signal_tty) == missing
+        || off!(pid_numbers) == missing
+        || off!(upid_size) == missing
+        || off!(upid_nr) == missing
+        || off!(upid_ns) == missing
+    {
+        return;
+    }
+    let (Some(signal), Some(ns)) = (ptr(task, off!(task_signal)), pid_ns(task)) else {
+        return;
+    };
+    if let Some(pgrp) = ptr(signal, pids + PIDTYPE_PGID * 8) {
+        r.vpgid = nr_in(pgrp, ns);
+    }
+    if let Some(sess) = ptr(signal, pids + PIDTYPE_SID * 8) {
+        r.sid = nr_in(sess, ns);
+    }
+    if let Some(tty) = ptr(signal, off!(signal_tty)) {
+        let index = read::<i32>(tty, off!(tty_index)).unwrap_or(0) as u32;
+        let driver = ptr(tty, off!(tty_driver)).unwrap_or(0);
+        let major = read::<i32>(driver, off!(tty_driver_major)).unwrap_or(0) as u32;
+        let minor = read::<i32>(driver, off!(tty_driver_minor_start)).unwrap_or(0) as u32 + index;
+        // new_encode_dev(MKDEV(major, minor)), as fs/proc/array.c prints it.
+        r.tty = (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12);
+    }
+    r.flags |= exec_flags::SESSION_KNOWN;
 }
 
 /// argv from the new image's `mm->arg_start..arg_end` (user memory).

@@ -137,6 +137,7 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
                 read_caps(r);
                 true
             }
+            Extra::Dup => socket_peer(r),
         };
         if !keep {
             return 0;
@@ -192,6 +193,66 @@ fn read_caps(r: &mut SyscallRecord) {
             0
         }
     };
+}
+
+const S_IFMT: u16 = 0o170000;
+const S_IFSOCK: u16 = 0o140000;
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
+
+/// dup*(): whether `oldfd` (args[0]) is an IPv4/IPv6 socket; if so its
+/// peer, as a `sockaddr_in`/`sockaddr_in6`, into str0 (connect's format).
+#[inline(always)]
+fn socket_peer(r: &mut SyscallRecord) -> bool {
+    // SAFETY: helper without arguments.
+    let task = unsafe { bpf_get_current_task() };
+    let fd = r.args[0];
+    let Some(fdt) = ptr(task, off!(task_files)).and_then(|f| ptr(f, off!(files_fdt))) else {
+        return false;
+    };
+    let max = read::<u32>(fdt, off!(fdtable_max_fds)).unwrap_or(0) as u64;
+    if fd >= max {
+        return false;
+    }
+    let Some(file) = ptr(fdt, off!(fdtable_fd)).and_then(|fds| ptr(fds, (fd * 8) as u32)) else {
+        return false;
+    };
+    let mode = ptr(file, off!(file_f_inode))
+        .and_then(|i| read::<u16>(i, off!(inode_i_mode)))
+        .unwrap_or(0);
+    if mode & S_IFMT != S_IFSOCK {
+        return false;
+    }
+    let Some(sk) = ptr(file, off!(file_private_data)).and_then(|s| ptr(s, off!(socket_sk))) else {
+        return false;
+    };
+    let family = read::<u16>(sk, off!(sk_family)).unwrap_or(0);
+    let port = read::<u16>(sk, off!(sk_dport)).unwrap_or(0);
+    let out = r.str0.as_mut_ptr();
+    // SAFETY: str0 is PATH_LEN (256) bytes, more than a sockaddr_in6 (28).
+    unsafe {
+        match family {
+            AF_INET => {
+                let addr = read::<u32>(sk, off!(sk_daddr)).unwrap_or(0);
+                (out as *mut [u8; 16]).write_unaligned([0; 16]);
+                (out as *mut u16).write_unaligned(AF_INET);
+                (out.add(2) as *mut u16).write_unaligned(port);
+                (out.add(4) as *mut u32).write_unaligned(addr);
+                r.str0_len = 16;
+            }
+            AF_INET6 => {
+                let addr = read::<[u8; 16]>(sk, off!(sk_v6_daddr)).unwrap_or([0; 16]);
+                (out as *mut [u8; 28]).write_unaligned([0; 28]);
+                (out as *mut u16).write_unaligned(AF_INET6);
+                (out.add(2) as *mut u16).write_unaligned(port);
+                (out.add(8) as *mut [u8; 16]).write_unaligned(addr);
+                r.str0_len = 28;
+            }
+            _ => return false,
+        }
+    }
+    r.flags |= syscall_flags::STR0_SOCKADDR;
+    true
 }
 
 /// connect(): copy the raw sockaddr, bounded by addrlen.

@@ -43,7 +43,7 @@ fn directory_loads_yaml_files_sorted_by_name() {
     );
     d.write("10-base.yaml", BASE);
     d.write("README.md", "not rules");
-    d.write("30-tty.yaml", "- rule: tty\n  desc: d\n  condition: evt.type = execve and proc.tty != 0\n  output: o\n  priority: INFO\n");
+    d.write("30-plugin.yaml", "- rule: plugin\n  desc: d\n  condition: evt.type = execve and evt.pluginname != x\n  output: o\n  priority: INFO\n");
     let (set, report) = RuleSet::load_paths(&[d.path()], &LoadOptions::default()).unwrap();
     let names: Vec<_> = report
         .files
@@ -57,7 +57,7 @@ fn directory_loads_yaml_files_sorted_by_name() {
                 .to_owned()
         })
         .collect();
-    assert_eq!(names, ["10-base.yaml", "20-extra.yml", "30-tty.yaml"]);
+    assert_eq!(names, ["10-base.yaml", "20-extra.yml", "30-plugin.yaml"]);
     assert_eq!(set.rules().len(), 1);
     assert_eq!(report.skipped.len(), 1);
 }
@@ -66,13 +66,13 @@ fn directory_loads_yaml_files_sorted_by_name() {
 fn check_ok_prints_skips_and_summary() {
     let d = TempDir::new("checkok");
     d.write("a.yaml", BASE);
-    d.write("b.yaml", "- rule: tty\n  desc: d\n  condition: evt.type = execve and proc.tty != 0\n  output: o\n  priority: INFO\n");
+    d.write("b.yaml", "- rule: plugin\n  desc: d\n  condition: evt.type = execve and evt.pluginname != x\n  output: o\n  priority: INFO\n");
     let out = check(&[d.path()], false);
     assert!(out.ok, "{:?}", out.lines);
     let b = d.path().join("b.yaml").display().to_string();
     assert_eq!(
         out.lines[0],
-        format!("{b}:1:9: rule 'tty' skipped: field 'proc.tty' is not supported by vigil")
+        format!("{b}:1:9: rule 'plugin' skipped: field 'evt.pluginname' is not supported by vigil")
     );
     assert_eq!(
         out.lines.last().unwrap(),
@@ -81,7 +81,7 @@ fn check_ok_prints_skips_and_summary() {
     // --strict turns the skip into an error.
     let out = check(&[d.path()], true);
     assert!(!out.ok);
-    assert!(out.lines[0].starts_with(&format!("{b}:1:9: rule 'tty' is not supported")));
+    assert!(out.lines[0].starts_with(&format!("{b}:1:9: rule 'plugin' is not supported")));
     assert_eq!(out.lines.last().unwrap(), "1 error(s)");
 }
 
@@ -137,9 +137,9 @@ fn check_groups_skips_by_reason_and_reports_plugins() {
     };
     let text = format!(
         "- required_engine_version: 0.31.0\n- required_plugin_versions:\n  - name: k8saudit\n    version: 0.7.0\n{}{}{}{}",
-        rule("a", "proc.tty != 0"),
-        rule("b", "proc.name = x and proc.tty = 1"),
-        rule("c", "user.loginuid = 0"),
+        rule("a", "evt.pluginname != x"),
+        rule("b", "proc.name = x and evt.pluginname = y"),
+        rule("c", "ka.user.name = x"),
         rule("d", "proc.name = x"),
     );
     let f = d.write("r.yaml", &text);
@@ -150,8 +150,8 @@ fn check_groups_skips_by_reason_and_reports_plugins() {
         out.lines[n - 5..],
         [
             "skipped 3 rule(s), by reason:".to_owned(),
-            "    2  field 'proc.tty' is not supported by vigil: a, b".to_owned(),
-            "    1  field 'user.loginuid' is not supported by vigil: c".to_owned(),
+            "    2  field 'evt.pluginname' is not supported by vigil: a, b".to_owned(),
+            "    1  field 'ka.user.name' is not supported by vigil: c".to_owned(),
             "note: the files require Falco plugin 'k8saudit' 0.7.0: vigil loads no plugins: fields it supplies itself (container.*, ...) work, rules of plugin sources are skipped".to_owned(),
             "ok: loaded 1 rules (1 enabled) from 1 file(s), skipped 3".to_owned(),
         ]

@@ -31,11 +31,11 @@ fn standalone_condition_errors_name_the_column() {
     let err = Filter::compile("proc.pid = x").unwrap_err();
     assert_eq!(err.diagnostics()[0].kind, DiagKind::Type);
     assert_eq!(err.diagnostics()[0].pos.col, 12);
-    let err = Filter::compile("proc.name = a and\n  proc.tty = 1").unwrap_err();
+    let err = Filter::compile("proc.name = a and\n  evt.pluginname = x").unwrap_err();
     assert_eq!(err.diagnostics()[0].kind, DiagKind::Unsupported);
     assert!(
         err.to_string()
-            .contains("field 'proc.tty' is not supported by vigil"),
+            .contains("field 'evt.pluginname' is not supported by vigil"),
         "{err}"
     );
     let err = Filter::compile("proc.name = a and\n  (proc.pid > 1").unwrap_err();

@@ -285,13 +285,13 @@ fn event_type_index() {
 
 #[test]
 fn output_formatting() {
-    let text = "- rule: r\n  desc: d\n  priority: WARNING\n  condition: evt.type = execve\n  output: \"Shell %proc.name (%proc.aname[1]) uid=%user.uid tty=%proc.tty %(proc.pid) 100%% done. %proc.pname\"\n";
+    let text = "- rule: r\n  desc: d\n  priority: WARNING\n  condition: evt.type = execve\n  output: \"Shell %proc.name (%proc.aname[1]) uid=%user.uid plugin=%evt.pluginname %(proc.pid) 100%% done. %proc.pname\"\n";
     let (set, _) =
         RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
     let r = &set.rules()[0];
     assert_eq!(
         r.format_output(&proc_ev()),
-        "Shell bash (sshd) uid=0 tty=<NA> 42 100% done. <NA>"
+        "Shell bash (sshd) uid=0 plugin=<NA> 42 100% done. <NA>"
     );
     let fields: Vec<_> = r
         .output_fields(&proc_ev())
@@ -304,7 +304,7 @@ fn output_formatting() {
             ("proc.name".to_owned(), Some("bash".to_owned())),
             ("proc.aname[1]".to_owned(), Some("sshd".to_owned())),
             ("user.uid".to_owned(), Some("0".to_owned())),
-            ("proc.tty".to_owned(), None),
+            ("evt.pluginname".to_owned(), None),
             ("proc.pid".to_owned(), Some("42".to_owned())),
             ("proc.pname".to_owned(), None),
         ]
@@ -324,7 +324,7 @@ fn disabled_rules_do_not_match_but_are_listed() {
 
 #[test]
 fn other_sources_and_unsupported_fields_are_skipped() {
-    let text = "- rule: k8s\n  desc: d\n  output: o\n  priority: INFO\n  source: k8s_audit\n  condition: ka.verb = create\n- rule: tty\n  desc: d\n  output: o\n  priority: INFO\n  condition: evt.type = execve and proc.tty != 0\n- rule: ok\n  desc: d\n  output: o\n  priority: INFO\n  condition: evt.type = execve\n";
+    let text = "- rule: k8s\n  desc: d\n  output: o\n  priority: INFO\n  source: k8s_audit\n  condition: ka.verb = create\n- rule: plugin\n  desc: d\n  output: o\n  priority: INFO\n  condition: evt.type = execve and evt.pluginname != x\n- rule: ok\n  desc: d\n  output: o\n  priority: INFO\n  condition: evt.type = execve\n";
     let (set, report) =
         RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::default()).unwrap();
     assert_eq!(report.loaded, 1);
@@ -333,7 +333,7 @@ fn other_sources_and_unsupported_fields_are_skipped() {
         lines,
         [
             "t.yaml:1:9: rule 'k8s' skipped: source 'k8s_audit' is not supported by vigil",
-            "t.yaml:7:9: rule 'tty' skipped: field 'proc.tty' is not supported by vigil",
+            "t.yaml:7:9: rule 'plugin' skipped: field 'evt.pluginname' is not supported by vigil",
         ]
     );
     assert_eq!(set.rules()[0].name(), "ok");
@@ -344,7 +344,7 @@ fn other_sources_and_unsupported_fields_are_skipped() {
     .unwrap_err();
     assert_eq!(err.diagnostics().len(), 2);
     assert!(err.to_string().contains(
-        "t.yaml:7:9: rule 'tty' is not supported: field 'proc.tty' is not supported by vigil"
+        "t.yaml:7:9: rule 'plugin' is not supported: field 'evt.pluginname' is not supported by vigil"
     ));
 }
 
@@ -498,10 +498,10 @@ fn val_errors_and_skips() {
     );
     let err = load("proc.name = val(proc.nope)").unwrap_err();
     assert_eq!(err.to_string(), "t.yaml:5:30: unknown field 'proc.nope'");
-    let (_, report) = load("proc.name = val(proc.tty)").unwrap();
+    let (_, report) = load("proc.name = val(evt.pluginname)").unwrap();
     assert_eq!(
         report.skipped[0].reason,
-        "field 'proc.tty' is not supported by vigil"
+        "field 'evt.pluginname' is not supported by vigil"
     );
 }
 

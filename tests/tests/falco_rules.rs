@@ -2,8 +2,9 @@
 //! containers: the fields that Falco rules need and that vigil now supplies
 //! from live data — `user.name` from the container's own `/etc/passwd`,
 //! `fd.name` normalised and `fd.nameraw` as passed, `proc.cwd` read at the
-//! exec, `thread.cap_effective` from the exec record — make Falco's rules
-//! fire for what they describe and stay quiet for the near misses.
+//! exec, `thread.cap_effective` and `proc.tty` from the exec record,
+//! symlink/link and dup of a socket — make Falco's rules fire for what they
+//! describe and stay quiet for the near misses.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -176,4 +177,88 @@ fn falco_stable_rules_fire_on_live_container_activity() {
         0,
         "no CAP_SYS_ADMIN, no alert"
     );
+
+    // A shell without a terminal first (quiet), then `podman exec -t`:
+    // proc.tty from the exec record.
+    let rule = "Terminal shell in container";
+    exec(&admin, None, &["sh", "-c", "exit 0"], true);
+    exec_tty(&plain, &["sh", "-c", "exit 0"]);
+    let a = wait_alert(&agent, dir.path(), rule, &plain);
+    let tty = a["output_fields"]["proc.tty"].as_u64().unwrap_or(0);
+    assert_ne!(tty, 0, "a terminal: {a}");
+    assert_eq!(alerts_of(&agent, rule, &admin), 0, "no terminal, no alert");
+
+    // Links over a credential file, and to an ordinary one (quiet).
+    exec(
+        &admin,
+        None,
+        &["ln", "-s", "/etc/hosts", "/tmp/hosts-link"],
+        true,
+    );
+    exec(
+        &plain,
+        None,
+        &["ln", "-s", "/etc/shadow", "/tmp/shadow-link"],
+        true,
+    );
+    let a = wait_alert(
+        &agent,
+        dir.path(),
+        "Create Symlink Over Sensitive Files",
+        &plain,
+    );
+    assert_eq!(field(&a, "evt.arg.target"), "/etc/shadow", "{a}");
+    assert_eq!(field(&a, "evt.arg.linkpath"), "/tmp/shadow-link", "{a}");
+    exec(
+        &plain,
+        None,
+        &["ln", "/etc/shadow", "/tmp/shadow-hard"],
+        true,
+    );
+    let a = wait_alert(
+        &agent,
+        dir.path(),
+        "Create Hardlink Over Sensitive Files",
+        &plain,
+    );
+    assert_eq!(field(&a, "evt.arg.oldpath"), "/etc/shadow", "{a}");
+    assert_eq!(
+        alerts_of(&agent, "Create Symlink Over Sensitive Files", &admin),
+        0,
+        "a link to an ordinary file"
+    );
+
+    // A reverse shell: busybox nc -e moves the connected socket onto
+    // stdin and stdout (dup2) before it runs the program.
+    exec(
+        &admin,
+        None,
+        &[
+            "sh",
+            "-c",
+            "nc -l -p 4444 >/dev/null & sleep 0.5; nc 127.0.0.1 4444 -e /bin/true; kill $!",
+        ],
+        false,
+    );
+    let a = wait_alert(
+        &agent,
+        dir.path(),
+        "Redirect STDOUT/STDIN to Network Connection in Container",
+        &admin,
+    );
+    assert_eq!(field(&a, "fd.sip"), "127.0.0.1", "{a}");
+    assert_eq!(field(&a, "fd.type"), "ipv4", "{a}");
+    assert_eq!(field(&a, "proc.name"), "nc", "{a}");
+}
+
+/// `podman exec -t <c> <cmd>`: with a terminal (podman allocates a
+/// pseudo-terminal even without one on this side).
+fn exec_tty(c: &Container, cmd: &[&str]) {
+    let out = Command::new("podman")
+        .args(["exec", "-t", c.id()])
+        .args(cmd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("podman exec -t");
+    assert!(out.status.success(), "podman exec -t {cmd:?}: {out:?}");
 }

@@ -213,3 +213,126 @@ fn prometheus_scrapes_counters_that_move() {
     let stopped = agent.stop().expect("stop the agent");
     assert!(stopped.status.success(), "{:?}", stopped.status);
 }
+
+/// A Docker socket that accepts connections and never answers: a daemon
+/// that hangs. Connections are held until drop.
+struct HungSocket {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HungSocket {
+    fn start(path: &std::path::Path) -> HungSocket {
+        use std::sync::atomic::Ordering;
+        let listener = std::os::unix::net::UnixListener::bind(path).expect("bind the socket");
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => held.push(s),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        HungSocket {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for HungSocket {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A cgroup directory, removed on drop.
+struct TestCgroup(Vec<std::path::PathBuf>);
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        for d in self.0.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// The metric's value in the agent's own `/metrics` text.
+fn metric(listen: SocketAddr, line_prefix: &str) -> Option<f64> {
+    let body = get(listen, "/metrics").ok()?.body;
+    body.lines()
+        .find_map(|l| l.strip_prefix(line_prefix)?.trim().parse().ok())
+}
+
+/// A Docker container appears (its cgroup is created) while the Docker
+/// socket hangs: the lookup times out, is retried and given up, and
+/// `/metrics` counts it all, while the agent stays ready.
+#[test]
+fn metadata_lookup_timeouts_and_retries_are_in_metrics() {
+    if !vigil_tests::require_root("load eBPF programs") || require_vigil_binary().is_none() {
+        return;
+    }
+    let Some(root) = vigil_tests::podman::cgroup2_root() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no cgroup v2 hierarchy, and CI is set"
+        );
+        return;
+    };
+    let dir = TempDir::new("vigil-metrics-meta").unwrap();
+    let socket = dir.path().join("docker.sock");
+    let _hung = HungSocket::start(&socket);
+    let port = free_port().unwrap();
+    let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let agent = Agent::builder(["run", "--listen", &listen.to_string(), "--docker-socket"])
+        .arg(&socket)
+        .echo(false)
+        .start()
+        .expect("start vigil run");
+    let prefix = r#"vigil_metadata_lookups_total{result="requested"} "#;
+    // The counters appear with the first published snapshot (once a
+    // second). Other containers on the host may be looked up too: counts
+    // only grow, so the test asks for its own lookup's share below.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(listen, prefix).is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let failed = r#"vigil_metadata_lookups_total{result="failed"} "#;
+    let timeouts = "vigil_metadata_lookup_timeouts_total ";
+    let retries = "vigil_metadata_lookup_retries_total ";
+    let now = |p: &str| metric(listen, p).unwrap_or_else(|| panic!("no {p:?} in /metrics"));
+    let before: Vec<f64> = [prefix, failed, timeouts, retries].map(now).into();
+
+    // A cgroup shaped like a Docker container's (systemd driver), under a
+    // parent of this test's own.
+    let parent = root.join(format!("vigil-metrics-{}", std::process::id()));
+    let id: String = format!("{:064x}", u128::from(std::process::id()) << 64 | 0x5eed);
+    let scope = parent.join(format!("docker-{id}.scope"));
+    let _cg = TestCgroup(vec![parent.clone(), scope.clone()]);
+    std::fs::create_dir(&parent).expect("create the test cgroup");
+    std::fs::create_dir(&scope).expect("create the container cgroup");
+
+    // Three attempts of 2 s each, with backoff: given up within ~10 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while now(failed) <= before[1] && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let body = get(listen, "/metrics").unwrap().body;
+    let after: Vec<f64> = [prefix, failed, timeouts, retries].map(now).into();
+    let grew = |i: usize| after[i] - before[i];
+    assert!(grew(0) >= 1.0, "the container was looked up:\n{body}");
+    assert!(grew(1) >= 1.0, "the lookup was given up:\n{body}");
+    assert!(grew(2) >= 2.0, "every attempt timed out:\n{body}");
+    assert!(grew(3) >= 1.0, "and was retried:\n{body}");
+    // The hung socket never stalled the pipeline.
+    assert_eq!(get(listen, "/healthz").unwrap().status, 200);
+    assert_eq!(now("vigil_ready "), 1.0, "{body}");
+    drop(agent);
+}

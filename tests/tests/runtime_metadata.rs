@@ -357,3 +357,95 @@ fn podman_privileged_container_with_host_root_raises_the_start_rules() {
         }
     }
 }
+
+/// On Docker as on podman, the image that keys baselines and that rule
+/// exceptions on `container.image` compare with is the runtime's own (from
+/// the Docker Engine API): a container of an excepted image reads
+/// `/etc/shadow` quietly while one of another image alerts, and an exec
+/// outside the second image's learned baseline raises the baseline rule
+/// naming that image.
+#[test]
+fn docker_baselines_and_image_exceptions_use_the_api_image() {
+    if !can_run("dockerd") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let mut d = Dockerd::start().expect("start dockerd");
+    let pid = std::process::id();
+    let (trusted, other) = (
+        format!("localhost/vigil-trusted:{pid}"),
+        format!("localhost/vigil-other:{pid}"),
+    );
+    d.import(&image(&trusted), &trusted).expect("import image");
+    d.import(&image(&other), &other).expect("import image");
+    let dir = TempDir::new("vigil-meta-docker-exc").expect("temp dir");
+    let rules = dir.path().join("site.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: {RULE}\n  exceptions:\n    - name: trusted_image\n      fields: [container.image]\n      comps: [=]\n      values:\n        - [{trusted}]\n  override:\n    exceptions: append\n"
+        ),
+    )
+    .unwrap();
+    let socket = d.socket().display().to_string();
+    let learn = 6;
+    let agent = Agent::builder(["run", "--docker-socket", &socket, "--rules"])
+        .arg(&rules)
+        .arg("--learn-baselines")
+        .arg(dir.path().join("baselines"))
+        .arg("--baseline-learn-secs")
+        .arg(learn.to_string())
+        .echo(false)
+        .start()
+        .expect("start vigil run");
+    let t = d
+        .run(&[], &trusted, &["sleep", "3600"])
+        .expect("docker run");
+    let o = d.run(&[], &other, &["sleep", "3600"]).expect("docker run");
+    // Learning (from the image's first exec): `ls /` is the baseline.
+    d.exec(&o, &["ls", "/"]).expect("docker exec");
+    std::thread::sleep(Duration::from_secs(learn + 2));
+
+    // Enforcing: the learned `ls /` first (quiet), then the reads.
+    d.exec(&o, &["ls", "/"]).expect("docker exec");
+    d.exec(&t, &["cat", "/etc/shadow"]).expect("docker exec");
+    d.exec(&o, &["cat", "/etc/shadow"]).expect("docker exec");
+    let a = alert_of(&agent, &o);
+    assert_eq!(field(&a, "container.image"), other, "{a}");
+    let baseline = "Process not in image baseline";
+    let b = agent
+        .wait_stdout_json(WAIT, |v| {
+            s(v, "rule") == baseline
+                && field(v, "container.id") == &o[..12]
+                && field(v, "proc.cmdline") == "cat /etc/shadow"
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no `{baseline}` alert for {o}; alerts:\n{}",
+                agent.stdout_lines().join("\n")
+            )
+        });
+    assert_eq!(field(&b, "container.image"), other, "{b}");
+    // The trusted image's read came first and raised nothing.
+    let trusted_alerts: Vec<String> = agent
+        .stdout_lines()
+        .into_iter()
+        .filter(|l| l.contains(RULE) && l.contains(&t[..12]))
+        .collect();
+    assert!(
+        trusted_alerts.is_empty(),
+        "the excepted image alerted: {trusted_alerts:#?}"
+    );
+    // The learned `ls /`, run before the read, raised nothing.
+    let learned: Vec<String> = agent
+        .stdout_lines()
+        .into_iter()
+        .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+        .filter(|v| s(v, "rule") == baseline && field(v, "proc.cmdline") == "ls /")
+        .map(|v| v.to_string())
+        .collect();
+    assert!(
+        learned.is_empty(),
+        "the learned `ls /` alerted: {learned:#?}"
+    );
+}

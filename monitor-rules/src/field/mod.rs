@@ -192,6 +192,15 @@ pub enum FieldId {
     /// vigil, `container_stats`: the container holding most inotify
     /// instances of the UID behind `user.inotify_*`.
     UserInotifyTopContainer,
+    /// The controlling terminal (`tty_nr` of `/proc/PID/stat`; 0: none).
+    ProcTty,
+    /// Session id and process group id in the process's pid namespace.
+    ProcSid,
+    ProcVpgid,
+    /// The audit login uid (-1: never set).
+    UserLoginuid,
+    /// The gid's name in the process's own `/etc/group`.
+    GroupName,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,6 +335,11 @@ defs! {
     "proc.stdout.name" => ProcStdoutName, Str, None;
     "host.io_stalled_container" => HostIoStalledContainer, Str, None;
     "user.inotify_top_container" => UserInotifyTopContainer, Str, None;
+    "proc.tty" => ProcTty, Num, None;
+    "proc.sid" => ProcSid, Num, None;
+    "proc.vpgid" => ProcVpgid, Num, None;
+    "user.loginuid" => UserLoginuid, Num, None;
+    "group.name" => GroupName, Str, None;
     // Never looked up by this name: resource fields resolve through
     // `resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;
@@ -532,7 +546,7 @@ mod tests {
             Lookup::Supported(f, _) => assert_eq!(f.name(), "evt.arg[1]"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(Field::lookup("user.loginuid", None), Lookup::Unsupported);
+        assert_eq!(Field::lookup("evt.pluginname", None), Lookup::Unsupported);
         assert_eq!(Field::lookup("k8s.rc.name", None), Lookup::Unsupported);
         assert!(matches!(
             Field::lookup("proc.nmae", None),

@@ -404,6 +404,12 @@ impl FieldSource for EventFields<'_> {
             F::UserEuid => num(p.euid),
             F::UserName => p.user_name.as_deref().map(Value::Str),
             F::GroupGid => num(p.gid),
+            F::GroupName => p.group_name.as_deref().map(Value::Str),
+            F::ProcTty => p.session.map(|s| Value::Num(s.tty.into())),
+            F::ProcSid => p.session.map(|s| Value::Num(s.sid.into())),
+            F::ProcVpgid => p.session.map(|s| Value::Num(s.vpgid.into())),
+            // Falco's -1 for a login uid never set (`AUDIT_UID_UNSET`).
+            F::UserLoginuid => p.loginuid.map(|u| Value::Num(u as i32 as i64)),
             F::ContainerId => Some(Value::Str(&c.id)),
             F::ContainerFullId => c.full_id.as_deref().map(Value::Str),
             F::ContainerName => c.name.as_deref().map(Value::Str),
@@ -449,7 +455,8 @@ impl FieldSource for EventFields<'_> {
                 s.args
                     .iter()
                     .find_map(|a| match (a.name.as_str(), &a.value) {
-                        ("fd", ArgValue::Int(i)) => Some(Value::Num(*i)),
+                        // dup's fd is the one duplicated, as in Falco.
+                        ("fd" | "oldfd", ArgValue::Int(i)) => Some(Value::Num(*i)),
                         _ => None,
                     })
             }

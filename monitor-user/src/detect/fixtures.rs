@@ -159,7 +159,7 @@ fn std_fd(fd: &mut Option<crate::event::StdFd>) -> &mut crate::event::StdFd {
 /// name), `evt.failed` (true: ret -1 EPERM), `evt.rawres`, `evt.arg.NAME`
 /// (numbers stay numbers; open `flags` like `O_WRONLY|O_CREAT` get their
 /// raw bits; other text is kept as symbolic text), `fd.name` (open path,
-/// or a connect peer: `/path` unix socket or `ip:port`), `proc.pid`,
+/// or a connect or dup peer: `/path` unix socket or `ip:port`), `proc.pid`,
 /// `proc.ppid`, `proc.vpid`, `proc.name`, `proc.exepath`, `proc.args`,
 /// `proc.pname`, `proc.anames` (parent first), `proc.is_exe_upper_layer`,
 /// `proc.is_exe_from_memfd`, `user.uid`, `user.euid`, `group.gid`,
@@ -170,7 +170,8 @@ fn std_fd(fd: &mut Option<crate::event::StdFd>) -> &mut crate::event::StdFd {
 /// `proc.stdin.name`, `proc.stdout.type`, `proc.stdout.name` (a failed
 /// `execve` is the syscall), `proc.duration` (ns since
 /// the process started), `fd.nameraw` (same as `fd.name`: the path as
-/// passed); for `evt.type: container_stats`
+/// passed), `proc.tty`, `proc.sid`, `proc.vpgid`, `user.loginuid` (-1:
+/// never set), `group.name`; for `evt.type: container_stats`
 /// any resource field (`container.fork_rate[10s]: 250`, `user.nproc: 10`)
 /// and `user.nproc_top_container`, `host.io_stalled_container`,
 /// `user.inotify_top_container`.
@@ -242,6 +243,16 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             }
             "proc.ppid" => p.ppid = uint(v, k)?,
             "proc.vpid" => p.vpid = Some(uint(v, k)?),
+            "proc.tty" => p.session.get_or_insert_default().tty = uint(v, k)?,
+            "proc.sid" => p.session.get_or_insert_default().sid = uint(v, k)?,
+            "proc.vpgid" => p.session.get_or_insert_default().vpgid = uint(v, k)?,
+            "user.loginuid" => {
+                let id = v
+                    .as_i64()
+                    .ok_or_else(|| format!("{k}: expected a number"))?;
+                p.loginuid = Some(id as u32);
+            }
+            "group.name" => p.group_name = Some(string(v, k)?.into()),
             "proc.exepath" => x.exepath = Some(string(v, k)?),
             "proc.exe" => exe = Some(string(v, k)?),
             "proc.args" => x.args = strings(v, k)?,
@@ -412,12 +423,23 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                     path: f.clone(),
                     abstract_ns: false,
                 }),
-                ("connect", Some(f)) => {
-                    let (ip, port) = f.rsplit_once(':').ok_or("connect fd.name: ip:port")?;
-                    Some(SockAddr::Inet {
-                        ip: ip.into(),
-                        port: port.parse().map_err(|_| "bad port")?,
-                    })
+                // dup*: the duplicated socket's peer.
+                ("connect" | "dup" | "dup2" | "dup3", Some(f)) => {
+                    let (ip, port) = f.rsplit_once(':').ok_or("socket fd.name: ip:port")?;
+                    let port = port.parse().map_err(|_| "bad port")?;
+                    Some(
+                        match ip.strip_prefix('[').and_then(|i| i.strip_suffix(']')) {
+                            Some(ip) => SockAddr::Inet6 {
+                                ip: ip.into(),
+                                port,
+                                scope_id: 0,
+                            },
+                            None => SockAddr::Inet {
+                                ip: ip.into(),
+                                port,
+                            },
+                        },
+                    )
                 }
                 _ => None,
             };
@@ -719,12 +741,7 @@ mod tests {
         assert!(failures.is_empty(), "\n{}", failures.join("\n"));
         assert_eq!(
             unhooked.into_iter().collect::<Vec<_>>(),
-            [
-                "Create Hardlink Over Sensitive Files",
-                "Create Symlink Over Sensitive Files",
-                "Packet socket created in container",
-                "Redirect STDOUT/STDIN to Network Connection in Container",
-            ],
+            ["Packet socket created in container"],
             "rules that load but whose syscalls vigil does not hook"
         );
     }

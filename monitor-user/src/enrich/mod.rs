@@ -34,7 +34,7 @@ use crate::event::sysargs;
 use crate::event::text::escape;
 use crate::event::{
     cmdline, Cgroup, CgroupData, Clock, CloneData, Container, Data, Event, ExecContext, ExecData,
-    ExitData, Process, SyscallData,
+    ExitData, Process, Session, SyscallData,
 };
 
 /// Where the enricher finds the host's state.
@@ -112,6 +112,7 @@ pub struct Enricher {
     next_num: u64,
     agent: Option<AgentId>,
     users: UserNames,
+    groups: UserNames,
     /// procfs for what exec records do not carry (`proc.cwd`); `None`: not read.
     proc_root: Option<PathBuf>,
 }
@@ -126,15 +127,18 @@ impl Enricher {
             next_num: 1,
             agent: None,
             users: UserNames::new(None),
+            groups: UserNames::groups(None),
             proc_root: None,
         }
     }
 
     /// Read what records do not carry from procfs at `proc_root` (`/proc`):
-    /// `user.name` through each process's own `/etc/passwd`, and an exec's
+    /// `user.name` and `group.name` through each process's own
+    /// `/etc/passwd` and `/etc/group`, and an exec's
     /// working directory (`proc.cwd`).
     pub fn with_procfs(mut self, proc_root: PathBuf) -> Enricher {
         self.users = UserNames::new(Some(proc_root.clone()));
+        self.groups = UserNames::groups(Some(proc_root.clone()));
         self.proc_root = Some(proc_root);
         self
     }
@@ -249,6 +253,12 @@ impl Enricher {
                     upper_layer: r.flags & exec_flags::EXE_UPPER_LAYER != 0,
                     memfd: r.flags & exec_flags::EXE_MEMFD != 0,
                     vpid: (r.vpid != 0).then_some(r.vpid),
+                    session: (r.flags & exec_flags::SESSION_KNOWN != 0).then_some(Session {
+                        tty: r.tty,
+                        sid: r.sid,
+                        vpgid: r.vpgid,
+                    }),
+                    loginuid: (r.flags & exec_flags::LOGINUID_KNOWN != 0).then_some(r.loginuid),
                     caps: Some((r.cap_effective, r.cap_permitted)),
                     cwd: self
                         .proc_root
@@ -438,6 +448,7 @@ impl Enricher {
 
     fn process(&mut self, h: &Header, now: Instant) -> Process {
         let user_name = self.users.name(h.tgid, h.ppid, h.ns.mnt, h.uid, now);
+        let group_name = self.groups.name(h.tgid, h.ppid, h.ns.mnt, h.gid, now);
         let entry = self.procs.get(h.tgid);
         let parent = self.procs.get(h.ppid);
         Process {
@@ -445,6 +456,8 @@ impl Enricher {
             tid: h.tid,
             ppid: h.ppid,
             vpid: entry.and_then(|p| p.vpid),
+            session: entry.and_then(|p| p.session),
+            loginuid: entry.and_then(|p| p.loginuid),
             uid: h.uid,
             gid: h.gid,
             euid: h.euid,
@@ -458,6 +471,7 @@ impl Enricher {
             },
             start_boot_ns: entry.and_then(|p| p.start_boot_ns),
             user_name,
+            group_name,
             ns: h.ns.into(),
             exec: Arc::new(ExecContext {
                 exe: entry.and_then(|p| p.exe.clone()),
@@ -558,6 +572,10 @@ pub(crate) mod tests {
             args: [0; ARGS_LEN],
             vpid: pid,
             _pad2: 0,
+            tty: 0,
+            loginuid: u32::MAX,
+            sid: pid,
+            vpgid: pid,
         };
         let mut off = 0;
         for a in argv {

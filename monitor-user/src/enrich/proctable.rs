@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::enrich::applet::applet_name;
 use crate::event::text::escape;
-use crate::event::{Ancestor, StdFd};
+use crate::event::{Ancestor, Session, StdFd};
 
 /// Container identity used to cut the ancestry: full id, `None` for host.
 pub type ContainerKey = Option<Arc<str>>;
@@ -45,6 +45,11 @@ pub struct ProcInfo {
     pub is_exe_from_memfd: Option<bool>,
     /// pid in its own pid namespace (`proc.vpid`), from its last exec.
     pub vpid: Option<u32>,
+    /// Terminal, session and process group from its last exec; a fork
+    /// inherits them (as the kernel does).
+    pub session: Option<Session>,
+    /// Audit login uid from its last exec; inherited by a fork.
+    pub loginuid: Option<u32>,
     /// (effective, permitted) capabilities from its last exec; a fork
     /// inherits them.
     pub caps: Option<(u64, u64)>,
@@ -74,6 +79,8 @@ impl ProcInfo {
             is_exe_upper_layer: None,
             is_exe_from_memfd: None,
             vpid: None,
+            session: None,
+            loginuid: None,
             caps: None,
             cwd: None,
             stdin: None,
@@ -120,6 +127,10 @@ pub struct ExecInfo {
     pub memfd: bool,
     /// pid in the process's own pid namespace, when the kernel told it.
     pub vpid: Option<u32>,
+    /// Terminal, session and process group, when the kernel told them.
+    pub session: Option<Session>,
+    /// Audit login uid (`u32::MAX`: never set), when the kernel told it.
+    pub loginuid: Option<u32>,
     /// (effective, permitted) capabilities after the exec.
     pub caps: Option<(u64, u64)>,
     /// Working directory the exec ran in.
@@ -294,6 +305,8 @@ impl ProcTable {
             p.is_exe_upper_layer = Some(info.upper_layer);
             p.is_exe_from_memfd = Some(info.memfd);
             p.vpid = info.vpid;
+            p.session = info.session;
+            p.loginuid = info.loginuid;
             p.caps = info.caps;
             p.cwd = info.cwd;
             p.stdin = info.stdin;
@@ -455,6 +468,8 @@ mod tests {
             upper_layer: false,
             memfd: false,
             vpid: None,
+            session: None,
+            loginuid: None,
             caps: None,
             cwd: None,
             stdin: None,
@@ -499,6 +514,12 @@ mod tests {
                 upper_layer: false,
                 memfd: false,
                 vpid: None,
+                session: Some(Session {
+                    tty: 34816,
+                    sid: 10,
+                    vpgid: 10,
+                }),
+                loginuid: Some(1000),
                 caps: Some((1 << 21, 1 << 21 | 1)),
                 cwd: Some("/srv".into()),
                 stdin: None,
@@ -517,6 +538,9 @@ mod tests {
         // Capabilities of the parent's exec, until the child's own exec.
         assert_eq!(child.caps, Some((1 << 21, 1 << 21 | 1)));
         assert_eq!(child.cwd.as_deref(), Some("/srv"));
+        // Terminal, session and login uid too, as the kernel's fork does.
+        assert_eq!(child.session.map(|s| s.tty), Some(34816));
+        assert_eq!(child.loginuid, Some(1000));
         t.on_exec(
             11,
             ExecInfo {
@@ -526,6 +550,8 @@ mod tests {
                 upper_layer: true,
                 memfd: false,
                 vpid: Some(1),
+                session: None,
+                loginuid: None,
                 caps: Some((0, 0)),
                 cwd: None,
                 stdin: None,

@@ -1,5 +1,6 @@
-//! User names for `user.name`, resolved the way the process itself would:
-//! from the `/etc/passwd` of its own root (`/proc/<pid>/root/etc/passwd`),
+//! User and group names for `user.name` and `group.name`, resolved the way
+//! the process itself would: from the `/etc/passwd` (or `/etc/group`) of
+//! its own root (`/proc/<pid>/root/etc/passwd`),
 //! so a uid inside a container gets the container's name for it, not the
 //! host's. Files are parsed once per mount namespace and kept for a short
 //! while (a container's passwd rarely changes; a new one is picked up after
@@ -23,8 +24,9 @@ const MAX_NAMESPACES: usize = 4096;
 /// uid → name of one passwd file.
 pub type Names = HashMap<u32, Arc<str>>;
 
-/// Parse `/etc/passwd` text: `name:x:uid:gid:...` per line; malformed
-/// lines are skipped; the first name for a uid wins (as getpwuid does).
+/// Parse `/etc/passwd` text: `name:x:uid:gid:...` per line (and
+/// `/etc/group`, `name:x:gid:members`, alike); malformed lines are
+/// skipped; the first name for an id wins (as getpwuid does).
 pub fn parse_passwd(text: &str) -> Names {
     let mut out = Names::new();
     for line in text.lines() {
@@ -46,10 +48,12 @@ pub fn parse_passwd(text: &str) -> Names {
     out
 }
 
-/// Per-mount-namespace cache of parsed passwd files.
+/// Per-mount-namespace cache of parsed passwd (or group) files.
 pub struct UserNames {
     /// procfs (`/proc`); `None`: names are never resolved.
     proc_root: Option<PathBuf>,
+    /// The file under a process's root: `etc/passwd` or `etc/group`.
+    file: &'static str,
     /// The host's mount namespace and root directory (device, inode), as
     /// pid 1 has them; `None` when procfs has no pid 1 (tests).
     host: Option<(u32, (u64, u64))>,
@@ -77,12 +81,23 @@ fn root_of(proc_root: &Path, pid: u32) -> Option<(u64, u64)> {
 }
 
 impl UserNames {
+    /// User names, from `/etc/passwd`.
     pub fn new(proc_root: Option<PathBuf>) -> UserNames {
+        UserNames::of_file(proc_root, "etc/passwd")
+    }
+
+    /// Group names, from `/etc/group`.
+    pub fn groups(proc_root: Option<PathBuf>) -> UserNames {
+        UserNames::of_file(proc_root, "etc/group")
+    }
+
+    fn of_file(proc_root: Option<PathBuf>, file: &'static str) -> UserNames {
         let host = proc_root
             .as_deref()
             .and_then(|r| Some((mnt_ns_of(r, 1)?, root_of(r, 1)?)));
         UserNames {
             proc_root,
+            file,
             host,
             by_ns: HashMap::new(),
             failed: HashMap::new(),
@@ -128,7 +143,7 @@ impl UserNames {
                     return None;
                 }
             }
-            match std::fs::read_to_string(root.join(p.to_string()).join("root/etc/passwd")) {
+            match std::fs::read_to_string(root.join(p.to_string()).join("root").join(self.file)) {
                 Ok(text) => Some(Some(text)),
                 Err(e)
                     if e.kind() == std::io::ErrorKind::NotFound && root_of(root, p).is_some() =>
@@ -273,5 +288,29 @@ mod tests {
         }
         // Without procfs nothing resolves.
         assert_eq!(UserNames::new(None).name(42, 1, 7, 0, t0), None);
+    }
+
+    #[test]
+    fn groups_come_from_the_process_roots_group_file() {
+        let dir = crate::testutil::TempDir::new("users-groups");
+        let etc = dir.path().join("42/root/etc");
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(
+            etc.join("passwd"),
+            "app:x:1000:1000::/:/bin/sh
+",
+        )
+        .unwrap();
+        std::fs::write(
+            etc.join("group"),
+            "root:x:0:
+staff:x:50:app,bob
+",
+        )
+        .unwrap();
+        let mut g = UserNames::groups(Some(dir.path().to_owned()));
+        let t0 = Instant::now();
+        assert_eq!(g.name(42, 1, 7, 50, t0).as_deref(), Some("staff"));
+        assert_eq!(g.name(42, 1, 7, 1000, t0), None);
     }
 }

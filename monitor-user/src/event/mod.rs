@@ -134,6 +134,13 @@ pub struct Process {
     /// so its later events carry it too. None for processes that already
     /// ran when the agent started and have not exec'd since.
     pub vpid: Option<u32>,
+    /// Controlling terminal, session and process group (`proc.tty`,
+    /// `proc.sid`, `proc.vpgid`), from the kernel's exec record; None
+    /// like `vpid`.
+    pub session: Option<Session>,
+    /// The audit login uid (`user.loginuid`; `u32::MAX`: never set, which
+    /// Falco shows as -1), from the exec record.
+    pub loginuid: Option<u32>,
     pub uid: u32,
     pub gid: u32,
     pub euid: u32,
@@ -145,6 +152,8 @@ pub struct Process {
     /// `user.name`: the uid's name in the process's own `/etc/passwd`
     /// (the container's, for a container process).
     pub user_name: Option<Arc<str>>,
+    /// `group.name`: the gid's name in the process's own `/etc/group`.
+    pub group_name: Option<Arc<str>>,
     /// The namespaces it runs in.
     pub ns: Namespaces,
     /// What it runs and who started it: the same for all the children a
@@ -152,6 +161,18 @@ pub struct Process {
     /// ([`crate::event::shared`]) and decoded once in a replay.
     #[serde(with = "crate::event::shared")]
     pub exec: Arc<ExecContext>,
+}
+
+/// A process's terminal and session, as of its last exec.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The controlling terminal as `/proc/PID/stat`'s `tty_nr` encodes it
+    /// (`(minor & 0xff) | major << 8 | (minor & !0xff) << 12`); 0: none.
+    pub tty: u32,
+    /// Session id and process group id in the process's own pid
+    /// namespace (0 when the leader lives outside it).
+    pub sid: u32,
+    pub vpgid: u32,
 }
 
 /// What a process's last exec loaded, and its parent and ancestors.

@@ -146,9 +146,9 @@ impl Decoded {
                 if r.flags & syscall_flags::STR0_SOCKADDR == 0 {
                     return;
                 }
-                let raw = r.str0().bytes;
-                let addrlen = (a[2] as usize).min(raw.len());
-                self.sockaddr = decode_sockaddr(&raw[..addrlen]);
+                // The kernel kept at most addrlen bytes (connect) or the
+                // exact sockaddr it built (dup).
+                self.sockaddr = decode_sockaddr(r.str0().bytes);
                 let Some(sa) = &self.sockaddr else { return };
                 self.path = Some(sa.display());
                 ArgValue::Str(sa.display())

@@ -209,12 +209,14 @@ where
                     last_maintain = now;
                 }
                 if let Some(st) = &state {
-                    publish(st, &mut last_publish, now, source, &per_slot, &out);
+                    let meta = config.enricher.metadata_stats();
+                    publish(st, &mut last_publish, now, source, &per_slot, meta, &out);
                 }
             }
             _ = beat.tick(), if state.is_some() => {
                 if let Some(st) = &state {
-                    publish(st, &mut last_publish, Instant::now(), source, &per_slot, &out);
+                    let meta = config.enricher.metadata_stats();
+                    publish(st, &mut last_publish, Instant::now(), source, &per_slot, meta, &out);
                 }
             }
         }

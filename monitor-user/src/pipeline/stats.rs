@@ -133,6 +133,7 @@ pub(super) fn publish<W: AsyncWrite + Unpin + ?Sized>(
     now: Instant,
     source: &impl crate::sensor::RecordSource,
     per_slot: &[u64],
+    metadata: Option<RemoteStats>,
     out: &Outputs<'_, W>,
 ) {
     state.beat();
@@ -143,6 +144,7 @@ pub(super) fn publish<W: AsyncWrite + Unpin + ?Sized>(
     *last = Some(now);
     let mut snap =
         Snapshot::from_pipeline(&source.stats(), per_slot, out.recorder_stats().as_ref());
+    snap.metadata = metadata;
     snap.ring = source.ring_fill().map(|(used_bytes, size_bytes)| RingFill {
         used_bytes,
         size_bytes,

@@ -129,6 +129,26 @@ pub fn resolve(btf: &Btf) -> Result<(KernelOffsets, Vec<Missing>), OffsetsError>
         o.task_flags = get("task_struct.flags")?;
         o.file_f_flags = get("file.f_flags")?;
         o.file_f_path = get("file.f_path")?;
+        o.task_signal = get("task_struct.signal")?;
+        o.signal_tty = get("signal_struct.tty")?;
+        o.signal_pids = get("signal_struct.pids")?;
+        o.tty_index = get("tty_struct.index")?;
+        o.tty_driver = get("tty_struct.driver")?;
+        o.tty_driver_major = get("tty_driver.major")?;
+        o.tty_driver_minor_start = get("tty_driver.minor_start")?;
+        o.task_loginuid = get("task_struct.loginuid")?;
+        o.upid_ns = get("upid.ns")?;
+        o.task_files = get("task_struct.files")?;
+        o.files_fdt = get("files_struct.fdt")?;
+        o.fdtable_max_fds = get("fdtable.max_fds")?;
+        o.fdtable_fd = get("fdtable.fd")?;
+        o.file_private_data = get("file.private_data")?;
+        o.inode_i_mode = get("inode.i_mode")?;
+        o.socket_sk = get("socket.sk")?;
+        o.sk_family = get("sock.__sk_common.skc_family")?;
+        o.sk_daddr = get("sock.__sk_common.skc_daddr")?;
+        o.sk_dport = get("sock.__sk_common.skc_dport")?;
+        o.sk_v6_daddr = get("sock.__sk_common.skc_v6_daddr")?;
     }
     o.upid_size = match btf.struct_size("upid") {
         Ok(v) => v,

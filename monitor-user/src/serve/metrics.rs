@@ -210,6 +210,37 @@ impl Collector for AgentCollector {
                 .iter()
                 .map(|o| (vec![("output", o.name.clone())], counter(o.retries))),
         )?;
+        // Runtime API lookups (CRI, Docker): a socket that is slow or gone
+        // shows here as timeouts and failures, while the pipeline goes on.
+        if let Some(m) = s.metadata {
+            family(
+                &mut enc,
+                "vigil_metadata_lookups",
+                "Container metadata lookups from the runtimes' APIs (CRI, Docker), by result: requested, resolved, failed (gave up, the reason is in the events), refused (the lookup queue was full).",
+                None,
+                [
+                    ("requested", m.requested),
+                    ("resolved", m.resolved),
+                    ("failed", m.failed),
+                    ("refused", m.refused),
+                ]
+                .map(|(result, n)| (vec![("result", result.to_string())], counter(n))),
+            )?;
+            single(
+                &mut enc,
+                "vigil_metadata_lookup_timeouts",
+                "Lookup attempts a runtime did not answer within the timeout.",
+                None,
+                counter(m.timeouts),
+            )?;
+            single(
+                &mut enc,
+                "vigil_metadata_lookup_retries",
+                "Lookup attempts repeated after a miss or an error.",
+                None,
+                counter(m.retries),
+            )?;
+        }
         if let Some(h) = self.0.hooks() {
             family(
                 &mut enc,
@@ -413,6 +444,14 @@ mod tests {
                 failed: 2,
                 retries: 5,
             }],
+            metadata: Some(crate::enrich::metadata::remote::RemoteStats {
+                requested: 8,
+                resolved: 6,
+                failed: 1,
+                retries: 3,
+                timeouts: 2,
+                refused: 0,
+            }),
             ..Default::default()
         });
         let text = encode(&registry(state)).unwrap();
@@ -428,6 +467,10 @@ mod tests {
             r#"vigil_output_dropped_total{output="http"} 1"#,
             r#"vigil_output_failed_total{output="http"} 2"#,
             r#"vigil_output_retries_total{output="http"} 5"#,
+            r#"vigil_metadata_lookups_total{result="requested"} 8"#,
+            r#"vigil_metadata_lookups_total{result="failed"} 1"#,
+            "vigil_metadata_lookup_timeouts_total 2",
+            "vigil_metadata_lookup_retries_total 3",
             r#"vigil_hooks{state="refused"} 1"#,
             r#"vigil_hook_mode{mode="tracepoint"} 1"#,
             r#"vigil_hook_mode{mode="lsm"} 0"#,

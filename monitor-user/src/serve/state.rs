@@ -36,6 +36,8 @@ pub struct Snapshot {
     pub recorder: Option<RecorderCounters>,
     /// One entry per alert output (filled by the sinks that have queues).
     pub outputs: Vec<OutputCounters>,
+    /// Runtime API lookups (CRI, Docker), when they are on.
+    pub metadata: Option<crate::enrich::metadata::remote::RemoteStats>,
 }
 
 impl Snapshot {

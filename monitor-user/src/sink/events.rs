@@ -84,10 +84,18 @@ pub fn to_value(ev: &Event) -> Value {
     put("proc.is_exe_upper_layer", json!(p.exec.is_exe_upper_layer));
     put("proc.is_exe_from_memfd", json!(p.exec.is_exe_from_memfd));
     put("proc.start_boot_ns", json!(p.start_boot_ns));
+    if let Some(s) = p.session {
+        put("proc.tty", json!(s.tty));
+        put("proc.sid", json!(s.sid));
+        put("proc.vpgid", json!(s.vpgid));
+    }
+    put("user.loginuid", json!(p.loginuid.map(|u| u as i32)));
     put("user.uid", json!(p.uid));
     put("user.euid", json!(p.euid));
     put("group.gid", json!(p.gid));
     put("group.egid", json!(p.egid));
+    put("user.name", json!(p.user_name.as_deref()));
+    put("group.name", json!(p.group_name.as_deref()));
 
     let c = &ev.container;
     put("container.id", json!(c.id));

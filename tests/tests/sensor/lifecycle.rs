@@ -354,6 +354,17 @@ async fn exec_vpid_in_new_pid_namespace() {
         .expect("exec record of the new namespace's init");
     assert_ne!(init.header.tgid, 1);
     assert_eq!(init.vpid, 1, "init of a new pid namespace has vpid 1");
+    // Its session and group leaders live outside its namespace: numbered
+    // 0 there, as the kernel's pid_nr_ns says.
+    assert_ne!(init.flags & monitor_common::exec_flags::SESSION_KNOWN, 0);
+    assert_eq!(
+        (init.sid, init.vpgid),
+        (0, 0),
+        "leaders outside the namespace"
+    );
+    // SAFETY: no preconditions.
+    let own_sid = unsafe { libc::getsid(0) } as u32;
+    assert_eq!(plain.sid, own_sid, "the test's session");
     assert_ne!(
         init.header.ns.pid, plain.header.ns.pid,
         "the pid namespace differs"

@@ -14,11 +14,14 @@
 //!
 //! This file holds the shared helpers; the tests are in [`activity`]
 //! (syscalls, drops, probes), [`lifecycle`] (exec, fork, exit, capabilities)
-//! and [`cgroups`] (cgroup events, OOM kills, per-cgroup counters).
+//! and [`cgroups`] (cgroup events, OOM kills, per-cgroup counters) and
+//! [`session`] (terminal, session and login uid of an exec; links; dup of
+//! a socket).
 
 mod activity;
 mod cgroups;
 mod lifecycle;
+mod session;
 
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;

@@ -50,6 +50,19 @@ impl CriError {
         }
     }
 
+    /// The call ran out of its time (tonic's per-call timeout, or the
+    /// runtime's own deadline).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            CriError::NotFound(_) => false,
+            CriError::Call { status, .. } => {
+                status.code() == tonic::Code::DeadlineExceeded
+                    || (status.code() == tonic::Code::Cancelled
+                        && status.message() == tonic::TimeoutExpired(()).to_string())
+            }
+        }
+    }
+
     /// The runtime answered that it has no such container (as opposed to
     /// not answering at all).
     pub fn is_not_found(&self) -> bool {

@@ -46,6 +46,11 @@ pub enum DockerApiError {
 
 impl DockerApiError {
     /// The daemon answered that it has no such container.
+    /// The daemon did not answer in time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, DockerApiError::Timeout { .. })
+    }
+
     pub fn is_not_found(&self) -> bool {
         matches!(self, DockerApiError::Status { status, .. } if *status == StatusCode::NOT_FOUND)
     }

@@ -81,6 +81,8 @@ pub struct RemoteStats {
     pub resolved: u64,
     pub failed: u64,
     pub retries: u64,
+    /// Attempts the runtime did not answer within the timeout.
+    pub timeouts: u64,
     /// Requests refused because the queue was full.
     pub refused: u64,
 }
@@ -91,6 +93,7 @@ struct Counters {
     resolved: AtomicU64,
     failed: AtomicU64,
     retries: AtomicU64,
+    timeouts: AtomicU64,
     refused: AtomicU64,
 }
 
@@ -221,6 +224,7 @@ impl Remote {
             resolved: c.resolved.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
+            timeouts: c.timeouts.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
         }
     }
@@ -238,7 +242,11 @@ struct Worker {
 enum Attempt {
     Found(Box<ContainerMeta>),
     NotFound,
-    Error(String),
+    /// The runtime failed to answer; `timeout`: it did not answer in time.
+    Error {
+        message: String,
+        timeout: bool,
+    },
     /// No socket to ask: retrying would not help.
     NoSocket(String),
 }
@@ -302,7 +310,10 @@ impl Worker {
                     Some(d) if d.socket().exists() => match d.container(id).await {
                         Ok(m) => Attempt::Found(Box::new(m)),
                         Err(e) if e.is_not_found() => Attempt::NotFound,
-                        Err(e) => Attempt::Error(e.to_string()),
+                        Err(e) => Attempt::Error {
+                            timeout: e.is_timeout(),
+                            message: e.to_string(),
+                        },
                     },
                     Some(d) => Attempt::NoSocket(format!("no socket {}", d.socket().display())),
                     None => return self.failed(Unresolved::NoSource),
@@ -315,7 +326,12 @@ impl Worker {
                     return State::Known(Arc::new(*m));
                 }
                 Attempt::NotFound => Unresolved::NotFound,
-                Attempt::Error(e) => Unresolved::Unreachable(e),
+                Attempt::Error { message, timeout } => {
+                    if timeout {
+                        self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Unresolved::Unreachable(message)
+                }
                 Attempt::NoSocket(e) => return self.failed(Unresolved::Unreachable(e)),
             };
         }
@@ -332,12 +348,16 @@ impl Worker {
 async fn ask_cri(clients: &mut [CriClient], id: &str) -> Attempt {
     let mut errors = Vec::new();
     let mut asked = false;
+    let mut timeout = false;
     for c in clients.iter_mut().filter(|c| c.socket().exists()) {
         asked = true;
         match c.container(id).await {
             Ok(m) => return Attempt::Found(Box::new(m)),
             Err(e) if e.is_not_found() => {}
-            Err(e) => errors.push(format!("{}: {e}", c.socket().display())),
+            Err(e) => {
+                timeout |= e.is_timeout();
+                errors.push(format!("{}: {e}", c.socket().display()))
+            }
         }
     }
     if !asked {
@@ -345,7 +365,10 @@ async fn ask_cri(clients: &mut [CriClient], id: &str) -> Attempt {
     } else if errors.is_empty() {
         Attempt::NotFound
     } else {
-        Attempt::Error(errors.join("; "))
+        Attempt::Error {
+            message: errors.join("; "),
+            timeout,
+        }
     }
 }
 
