@@ -150,7 +150,7 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
 
 /// An older exec record: the current layout cut at `size`; the fields it
 /// lacks stay 0 (unknown: `vpid` 0, [`exec_flags::SESSION_KNOWN`] clear,
-/// as the older kernels side never set it).
+/// which older kernel programs never set).
 fn exec_older(buf: &[u8], size: usize) -> Result<ExecRecord, DecodeError> {
     if buf.len() < size {
         return Err(DecodeError::Size {

@@ -91,7 +91,7 @@ pub mod exec_flags {
     /// records before version 3 or when the kernel lacks the members.
     pub const SESSION_KNOWN: u32 = 1 << 7;
     /// `loginuid` was read (the kernel has `task_struct.loginuid`, i.e.
-    /// CONFIG_AUDITSYSCALL).
+    /// CONFIG_AUDIT).
     pub const LOGINUID_KNOWN: u32 = 1 << 8;
 }
 

@@ -3,7 +3,9 @@
 //! API: containerd's CRI (pods made through the CRI as kubelet makes them)
 //! and the Docker Engine API. Short-lived containers (a command that exits
 //! at once) keep their names too: the agent asks when the cgroup appears,
-//! and events wait briefly for the answer.
+//! and events wait briefly for the answer. Baselines and exceptions on
+//! `container.image` use the runtime's image on containerd and Docker as
+//! on podman.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -448,4 +450,112 @@ fn docker_baselines_and_image_exceptions_use_the_api_image() {
         learned.is_empty(),
         "the learned `ls /` alerted: {learned:#?}"
     );
+}
+
+/// The same on containerd (pods and containers made through the CRI): the
+/// image from the CRI keys the exception and the baseline.
+#[test]
+fn containerd_baselines_and_image_exceptions_use_the_cri_image() {
+    if !can_run("containerd") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let mut ctrd = Containerd::start().expect("start containerd");
+    let pid = std::process::id();
+    let (trusted, other) = (
+        format!("localhost/vigil-trusted-cri:{pid}"),
+        format!("localhost/vigil-other-cri:{pid}"),
+    );
+    for name in [&trusted, &other] {
+        let archive = ctrd
+            .image_with(&image(name), name, &["/bin/sh"])
+            .expect("build image");
+        ctrd.import(&archive).expect("import image");
+    }
+    let dir = TempDir::new("vigil-meta-cri-exc").expect("temp dir");
+    let rules = dir.path().join("site.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: {RULE}\n  exceptions:\n    - name: trusted_image\n      fields: [container.image]\n      comps: [=]\n      values:\n        - [{trusted}]\n  override:\n    exceptions: append\n"
+        ),
+    )
+    .unwrap();
+    let socket = ctrd.socket().display().to_string();
+    let learn = 6;
+    let agent = Agent::builder(["run", "--cri-socket", &socket, "--rules"])
+        .arg(&rules)
+        .arg("--learn-baselines")
+        .arg(dir.path().join("baselines"))
+        .arg("--baseline-learn-secs")
+        .arg(learn.to_string())
+        .echo(false)
+        .start()
+        .expect("start vigil run");
+    let pod = PodSpec {
+        name: "mixed-0".into(),
+        namespace: "shop".into(),
+        uid: uuid(),
+        labels: vec![],
+        privileged: false,
+    };
+    let sandbox = ctrd.run_pod(&pod).expect("run pod");
+    let mut start = |name: &str, image: &str| {
+        let spec = ContainerSpec {
+            name: name.into(),
+            image: image.into(),
+            command: vec!["sleep".into(), "3600".into()],
+            privileged: false,
+            mounts: vec![],
+        };
+        let id = ctrd.create(&sandbox, &pod, &spec).expect("create");
+        ctrd.start_container(&id).expect("start");
+        id
+    };
+    let t = start("trusted", &trusted);
+    let o = start("other", &other);
+    // Learning (from the image's first exec): `ls /` is the baseline.
+    ctrd.exec(&o, &["ls", "/"]).expect("exec");
+    std::thread::sleep(Duration::from_secs(learn + 2));
+
+    // Enforcing: the learned `ls /` first (quiet), then the reads.
+    ctrd.exec(&o, &["ls", "/"]).expect("exec");
+    ctrd.exec(&t, &["cat", "/etc/shadow"]).expect("exec");
+    ctrd.exec(&o, &["cat", "/etc/shadow"]).expect("exec");
+    let a = alert_of(&agent, &o);
+    assert_eq!(field(&a, "container.image"), other, "{a}");
+    let baseline = "Process not in image baseline";
+    let b = agent
+        .wait_stdout_json(WAIT, |v| {
+            s(v, "rule") == baseline
+                && field(v, "container.id") == &o[..12]
+                && field(v, "proc.cmdline") == "cat /etc/shadow"
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no `{baseline}` alert for {o}; alerts:\n{}",
+                agent.stdout_lines().join("\n")
+            )
+        });
+    assert_eq!(field(&b, "container.image"), other, "{b}");
+    let lines = agent.stdout_lines();
+    let trusted_alerts: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains(RULE) && l.contains(&t[..12]))
+        .collect();
+    assert!(
+        trusted_alerts.is_empty(),
+        "the excepted image alerted: {trusted_alerts:#?}"
+    );
+    let learned: Vec<String> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| s(v, "rule") == baseline && field(v, "proc.cmdline") == "ls /")
+        .map(|v| v.to_string())
+        .collect();
+    assert!(
+        learned.is_empty(),
+        "the learned `ls /` alerted: {learned:#?}"
+    );
+    agent.stop().expect("stop agent");
 }
