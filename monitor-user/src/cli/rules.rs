@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use monitor_rules::{LoadOptions, RuleSet};
-use monitor_user::detect::{error_lines, unhooked_lines, RuleSpec};
+use monitor_user::detect::{error_lines, sensor_needs, unhooked_lines, RuleSpec};
 
 #[derive(Subcommand, Debug)]
 pub enum RulesCmd {
@@ -65,6 +65,10 @@ pub fn run(cmd: RulesCmd) -> bool {
             if out.ok {
                 if let Ok((set, _)) = RuleSet::load_paths(&a.paths, &LoadOptions::default()) {
                     unhooked_lines(&set).iter().for_each(|l| println!("{l}"));
+                    sensor_needs(&set)
+                        .notes
+                        .iter()
+                        .for_each(|n| println!("{n}"));
                 }
             }
             println!("{summary}");
@@ -99,6 +103,10 @@ fn report(spec: &RuleSpec, list: bool) -> bool {
                 println!("{}: warning: {}", w.pos, w.message);
             }
             unhooked_lines(&set).iter().for_each(|l| println!("{l}"));
+            sensor_needs(&set)
+                .notes
+                .iter()
+                .for_each(|n| println!("{n}"));
             if list {
                 print!("{}", monitor_rules::list(&set, &report));
             } else {

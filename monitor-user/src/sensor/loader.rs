@@ -9,15 +9,15 @@
 
 use std::path::{Path, PathBuf};
 
-use aya::maps::{lpm_trie::Key, HashMap, LpmTrie, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya::programs::{BtfTracePoint, RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
-use monitor_common::filter::{NameKey, PathPrefix};
 use monitor_common::names::programs as P;
 use monitor_common::{names, CgroupCounters, EventKind, SyscallId};
 
 use super::btf::Btf;
 use super::fill::Fill;
+use super::filter_maps::FilterMaps;
 use super::links::Links;
 use super::ring::Reader;
 use super::{offsets, HookStatus, LifecycleHooks, SensorConfig, SensorError};
@@ -124,6 +124,7 @@ pub(crate) struct Loaded {
     pub reader: Reader,
     pub drops: Drops,
     pub counters: CgroupCounterMap,
+    pub filter: FilterMaps,
 }
 
 /// The kernel's per-cgroup counters (per-CPU values).
@@ -198,7 +199,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         .map_err(Box::new)?;
 
     lap("object loaded");
-    fill_filter(&mut ebpf, filter)?;
+    let filter = FilterMaps::take(&mut ebpf, filter)?;
 
     let mut hooks = Vec::new();
     let mut links = Links::default();
@@ -288,6 +289,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         reader: Reader::new(ring),
         drops: Drops(drops),
         counters,
+        filter,
     })
 }
 
@@ -337,34 +339,6 @@ pub(crate) fn ensure_tracefs() -> Result<PathBuf, SensorError> {
 
 pub(crate) fn tracepoint_exists(tracefs: &Path, category: &str, name: &str) -> bool {
     tracefs.join("events").join(category).join(name).is_dir()
-}
-
-fn fill_filter(ebpf: &mut Ebpf, filter: super::filter::Encoded) -> Result<(), SensorError> {
-    let map = ebpf
-        .map_mut(names::OPEN_PREFIXES)
-        .ok_or(SensorError::Missing {
-            what: "map",
-            name: names::OPEN_PREFIXES.into(),
-        })?;
-    let mut trie: LpmTrie<&mut MapData, PathPrefix, u32> =
-        LpmTrie::try_from(map).map_err(|e| map_err(names::OPEN_PREFIXES, e))?;
-    for (bits, key, when) in filter.prefixes {
-        trie.insert(&Key::new(bits, key), when, 0)
-            .map_err(|e| map_err(names::OPEN_PREFIXES, e))?;
-    }
-    let map = ebpf
-        .map_mut(names::OPEN_NAMES)
-        .ok_or(SensorError::Missing {
-            what: "map",
-            name: names::OPEN_NAMES.into(),
-        })?;
-    let mut hash: HashMap<&mut MapData, NameKey, u32> =
-        HashMap::try_from(map).map_err(|e| map_err(names::OPEN_NAMES, e))?;
-    for (key, when) in filter.names {
-        hash.insert(key, when, 0)
-            .map_err(|e| map_err(names::OPEN_NAMES, e))?;
-    }
-    Ok(())
 }
 
 /// Short, one-line form of an error for [`HookStatus`]: verifier logs can

@@ -29,6 +29,7 @@ pub mod btf;
 pub mod features;
 mod fill;
 mod filter;
+mod filter_maps;
 mod links;
 mod loader;
 pub mod offsets;
@@ -39,6 +40,7 @@ use monitor_common::decode::Record;
 use monitor_common::{names, CgroupCounters, EventKind};
 
 pub use filter::{default_open_filter, OpenFilter};
+pub use filter_maps::FilterUpdater;
 pub use loader::page_size;
 pub use source::RecordSource;
 
@@ -97,6 +99,12 @@ pub enum SensorError {
     RingSize(u32, usize),
     #[error("invalid open filter entry {entry:?}: {reason}")]
     Filter { entry: String, reason: &'static str },
+    #[error("open filter too large: {prefixes} prefixes and {names} names; the kernel holds {max} of each")]
+    FilterSize {
+        prefixes: usize,
+        names: usize,
+        max: u32,
+    },
     #[error("kernel offsets: {0}")]
     Offsets(#[from] offsets::OffsetsError),
     #[error("mounting tracefs at {path}: {source}")]
@@ -140,6 +148,7 @@ pub struct Sensor {
     drops: loader::Drops,
     counters: loader::CgroupCounterMap,
     fill: Option<fill::Fill>,
+    filter: FilterUpdater,
     // Dropped first: detaches every hook, in parallel.
     _links: links::Links,
     // Keeps programs and maps alive; dropped last.
@@ -162,9 +171,16 @@ impl Sensor {
             drops: loaded.drops,
             counters: loaded.counters,
             fill: loaded.fill,
+            filter: FilterUpdater(std::sync::Arc::new(std::sync::Mutex::new(loaded.filter))),
             _links: loaded.links,
             _ebpf: loaded.ebpf,
         })
+    }
+
+    /// A handle that changes the in-kernel open filter while the sensor
+    /// runs (e.g. after a rule reload).
+    pub fn filter_updater(&self) -> FilterUpdater {
+        self.filter.clone()
     }
 
     /// What got attached (and what was refused, with the reason).
