@@ -157,6 +157,10 @@ pub mod syscall_flags {
     pub const CAPS_UNREAD: u16 = 1 << 4;
     /// capset: the caller's current `cap_effective` is unknown (args[5] is 0).
     pub const CAPS_CURRENT_UNKNOWN: u16 = 1 << 5;
+    /// The kernel refused the call before it ran and before its enter
+    /// tracepoint (a seccomp filter): `ret` is the error, `args` are the
+    /// registers at exit, strings are not read ([`crate::attempts`]).
+    pub const REFUSED: u16 = 1 << 6;
 }
 
 shared_struct! {

@@ -100,8 +100,14 @@ fn a_user_rule_on_its_own_path_fires_and_follows_a_reload() {
         let needle = format!("\"fd.name\":\"{file}\"");
         events.lines().filter(|l| l.contains(&needle)).count()
     };
-    assert!(lines("/srv/vigil-second/token") > 0, "no event of the new path");
-    assert!(lines("/srv/vigil-first/token") > 0, "no event of the old path");
+    assert!(
+        lines("/srv/vigil-second/token") > 0,
+        "no event of the new path"
+    );
+    assert!(
+        lines("/srv/vigil-first/token") > 0,
+        "no event of the old path"
+    );
     assert_eq!(
         lines("/srv/vigil-first/after-reload"),
         0,

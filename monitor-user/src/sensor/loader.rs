@@ -447,12 +447,37 @@ fn attach_syscalls(
     hooks: &mut Vec<HookStatus>,
 ) {
     let mut loaded = std::collections::HashMap::new();
-    for prog in [SYS_EXIT_PROG, SYS_EXIT_FD_PROG, SYS_EXIT_FORK_PROG] {
+    for prog in [
+        SYS_EXIT_PROG,
+        SYS_EXIT_FD_PROG,
+        SYS_EXIT_FORK_PROG,
+        P::SYS_EXIT_ATTEMPT,
+    ] {
         let r = program::<TracePoint>(ebpf, prog).and_then(|p| p.load().map_err(|e| summarize(&e)));
         loaded.insert(prog, r);
     }
+    // Without the attempt program (or its map), these syscalls keep their
+    // plain exit program: events, but no refused attempts.
+    let attempts = match loaded.get(P::SYS_EXIT_ATTEMPT) {
+        Some(Ok(())) => match super::attempts::fill(ebpf) {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn!("refused syscall attempts are not reported: {e}");
+                false
+            }
+        },
+        Some(Err(e)) => {
+            log::warn!("refused syscall attempts are not reported: program failed to load: {e}");
+            false
+        }
+        None => false,
+    };
     for &id in SyscallId::ALL {
-        let exit_prog = exit_prog(id.tracepoint());
+        let exit_prog = if attempts && super::attempts::is_attempt(id.tracepoint()) {
+            P::SYS_EXIT_ATTEMPT
+        } else {
+            exit_prog(id.tracepoint())
+        };
         let prog = id.program();
         let enter = format!("sys_enter_{}", id.tracepoint());
         let exit = format!("sys_exit_{}", id.tracepoint());
