@@ -3,7 +3,8 @@
 //! rule names fires for a real container; after the rule file changes and
 //! SIGHUP, the new path is reported and the old one no longer leaves the
 //! kernel; a rule the filter cannot serve is named at start with its
-//! `file:line:column`.
+//! `file:line:column`. A path passed relative (`cd DIR; ... > name`) or
+//! through `..` is matched as the kernel resolves it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,6 +21,11 @@ fn rules(dir: &str) -> String {
   desc: a container read the application's secrets
   condition: evt.type in (open, openat, openat2) and container.id != host and fd.name startswith /srv/{dir}/
   output: app secret opened (file=%fd.name container=%container.id)
+  priority: WARNING
+- rule: User relative token
+  desc: the token file, however the path was written
+  condition: evt.type in (open, openat, openat2) and container.id != host and fd.name = /srv/vigil-rel/app.token and fd.filename = app.token
+  output: token opened (file=%fd.name raw=%fd.nameraw container=%container.id)
   priority: WARNING
 - rule: User secret anywhere
   desc: cannot be served by a path filter
@@ -68,13 +74,39 @@ fn a_user_rule_on_its_own_path_fires_and_follows_a_reload() {
         .start()
         .expect("start vigil run");
     let log = agent.stderr_lines().join("\n");
-    let where_ = format!("{}:6:9: note: rule 'User secret anywhere'", file.display());
+    let where_ = format!("{}:11:9: note: rule 'User secret anywhere'", file.display());
     assert!(log.contains(&where_), "no note `{where_}` in:\n{log}");
     assert!(log.contains("open filter: "), "{log}");
 
     let c = Container::start().expect("container");
     open_in(&c, "/srv/vigil-first/token");
     expect_alert(&agent, &c, "/srv/vigil-first/token");
+
+    // Relative to the working directory, and through `..`: the shell
+    // itself opens the file (and is still there when the agent resolves).
+    let out = c
+        .exec(&[
+            "sh",
+            "-c",
+            "mkdir -p /srv/vigil-rel/sub && cd /srv/vigil-rel/sub && echo t > ../app.token && sleep 1",
+        ])
+        .expect("podman exec");
+    assert!(out.status.success(), "{out:?}");
+    let seen = agent.wait_stdout_json(WAIT, |v| {
+        s(v, "rule") == "User relative token" && field(v, "container.id") == c.short_id()
+    });
+    let Some(alert) = seen else {
+        panic!(
+            "no alert for the relative open; alerts:\n{}",
+            agent.stdout_lines().join("\n")
+        );
+    };
+    assert_eq!(field(&alert, "fd.nameraw"), "../app.token", "{alert}");
+    assert_eq!(
+        field(&alert, "fd.name"),
+        "/srv/vigil-rel/app.token",
+        "{alert}"
+    );
 
     // The rule moves to another directory: reload.
     std::fs::write(&file, rules("vigil-second")).unwrap();

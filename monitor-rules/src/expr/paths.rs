@@ -72,8 +72,15 @@ fn need(e: &Expr) -> Option<Vec<PathNeed>> {
             Some(out)
         }
         Expr::And(v) => {
-            // Any bounded term bounds the whole; the narrowest is best.
-            let mut best = v.iter().filter_map(need).min_by_key(Vec::len)?;
+            // Any bounded term bounds the whole; the narrowest is best, and
+            // of equals, file names (they also match relative paths).
+            let mut best = v.iter().filter_map(need).min_by_key(|n| {
+                (
+                    n.len(),
+                    n.iter()
+                        .any(|p| matches!(p.pattern, PathPattern::Prefix(_))),
+                )
+            })?;
             if v.iter().any(implies_write) {
                 best.iter_mut().for_each(|n| n.write_only = true);
             }
@@ -293,6 +300,15 @@ mod tests {
         assert_eq!(
             paths("evt.type = openat and fd.name endswith /.bashrc"),
             OpenPaths::Only(vec![name(".bashrc", false)])
+        );
+    }
+
+    #[test]
+    fn of_equal_bounds_file_names_win() {
+        // A name also matches the path when it is passed relative.
+        assert_eq!(
+            paths("evt.type = openat and fd.name = /srv/a/app.token and fd.filename = app.token"),
+            OpenPaths::Only(vec![name("app.token", false)])
         );
     }
 

@@ -103,10 +103,4 @@ impl FilterUpdater {
         let mut maps = self.0.lock().unwrap_or_else(|p| p.into_inner());
         maps.apply(enc)
     }
-
-    /// Entries in the kernel now: (prefixes, names).
-    pub fn len(&self) -> (usize, usize) {
-        let maps = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        (maps.current.prefixes.len(), maps.current.names.len())
-    }
 }
