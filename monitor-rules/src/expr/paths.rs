@@ -72,21 +72,29 @@ fn need(e: &Expr) -> Option<Vec<PathNeed>> {
             Some(out)
         }
         Expr::And(v) => {
-            // Any bounded term bounds the whole; the narrowest is best, and
-            // of equals, file names (they also match relative paths).
-            let mut best = v.iter().filter_map(need).min_by_key(|n| {
-                (
-                    n.len(),
-                    n.iter()
-                        .any(|p| matches!(p.pattern, PathPattern::Prefix(_))),
-                )
-            })?;
+            // Any bounded term bounds the whole: pick the one that lets
+            // the fewest opens through ([`breadth`]).
+            let mut best = v.iter().filter_map(need).min_by_key(|n| breadth(n))?;
             if v.iter().any(implies_write) {
                 best.iter_mut().for_each(|n| n.write_only = true);
             }
             Some(best)
         }
     }
+}
+
+/// How many opens a bound lets through, for choosing among the terms of a
+/// conjunction: a prefix of one directory (`/proc/`, `/etc/`) before
+/// anything else, then any prefix, since file names are exact (and also
+/// match relative paths), then the number of patterns.
+fn breadth(n: &[PathNeed]) -> (bool, bool, usize) {
+    let prefix = |p: &PathNeed| match &p.pattern {
+        PathPattern::Prefix(s) => Some(s.split('/').filter(|c| !c.is_empty()).count()),
+        PathPattern::Name(_) => None,
+    };
+    let shallow = n.iter().any(|p| prefix(p).is_some_and(|depth| depth < 2));
+    let any_prefix = n.iter().any(|p| prefix(p).is_some());
+    (shallow, any_prefix, n.len())
 }
 
 /// Does the condition only hold for opens that can write?
@@ -304,11 +312,23 @@ mod tests {
     }
 
     #[test]
-    fn of_equal_bounds_file_names_win() {
+    fn conjunctions_take_the_narrowest_bound() {
         // A name also matches the path when it is passed relative.
         assert_eq!(
             paths("evt.type = openat and fd.name = /srv/a/app.token and fd.filename = app.token"),
             OpenPaths::Only(vec![name("app.token", false)])
+        );
+        // `/proc/` would send every /proc open; two names do not.
+        assert_eq!(
+            paths(
+                "evt.type = openat and fd.name startswith /proc/ and fd.filename in (environ, mem)"
+            ),
+            OpenPaths::Only(vec![name("environ", false), name("mem", false)])
+        );
+        // Fewer patterns win among bounds of one kind.
+        assert_eq!(
+            paths("evt.type = openat and fd.name in (/srv/a/x, /srv/a/y) and fd.name startswith /srv/a/"),
+            OpenPaths::Only(vec![pre("/srv/a/", false)])
         );
     }
 

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use monitor_common::filter::{when, NAME_LEN, PREFIX_LEN};
+use monitor_common::syscalls::Extra;
 use monitor_common::SyscallId;
 use monitor_rules::{CompiledRule, OpenPaths, PathPattern, RuleSet};
 
@@ -60,6 +61,19 @@ fn sees_filtered(rule: &CompiledRule, filtered: &BTreeSet<&str>) -> bool {
     }
 }
 
+/// Does the rule only match syscalls the kernel always treats as writes
+/// (`creat`, `unlink`, `unlinkat`)?
+fn writes_only(rule: &CompiledRule) -> bool {
+    let Some(mut types) = rule.evt_types() else {
+        return false;
+    };
+    types.all(|t| {
+        SyscallId::ALL
+            .iter()
+            .any(|id| id.name() == t && id.read().extra == Extra::Creat)
+    })
+}
+
 /// Derive the open filter from the enabled rules.
 pub fn sensor_needs(set: &RuleSet) -> SensorNeeds {
     let filtered: BTreeSet<&str> = filtered_types().collect();
@@ -90,7 +104,11 @@ pub fn sensor_needs(set: &RuleSet) -> SensorNeeds {
             }
         };
         for n in needs {
-            let w = if n.write_only { when::WRITE } else { when::ANY };
+            let w = if n.write_only || writes_only(rule) {
+                when::WRITE
+            } else {
+                when::ANY
+            };
             match n.pattern {
                 PathPattern::Prefix(p) => match kernel_prefix(&p) {
                     Ok(k) => extra.prefixes.push((k, w)),
@@ -171,7 +189,7 @@ mod tests {
     #[test]
     fn user_paths_join_the_builtin_filter() {
         let set = load(&format!(
-            "{}{}{}",
+            "{}{}{}{}",
             rule(
                 "secrets",
                 "evt.type in (open, openat) and fd.name startswith /srv/app/secrets/"
@@ -181,10 +199,19 @@ mod tests {
                 "evt.type = openat and evt.is_open_write = true and fd.filename = app.token"
             ),
             rule("execs", "evt.type = execve and proc.name = nc"),
+            rule(
+                "unpin",
+                "evt.type in (unlink, unlinkat) and fd.name startswith /srv/pins/"
+            ),
         ));
         let n = sensor_needs(&set);
         assert!(n.notes.is_empty(), "{:?}", n.notes);
-        assert_eq!(n.added, 2);
+        assert_eq!(n.added, 3);
+        // Unlinks are writes to the kernel filter.
+        assert!(n
+            .filter
+            .prefixes
+            .contains(&("/srv/pins/".into(), when::WRITE)));
         assert!(n
             .filter
             .prefixes
