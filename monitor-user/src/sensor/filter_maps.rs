@@ -2,11 +2,11 @@
 //! loaded object so the agent can change what the kernel reports while it
 //! runs (a rule reload brings new paths).
 //!
-//! [`FilterMaps::replace`] inserts the new entries before it removes the
+//! [`FilterUpdater::replace`] inserts the new entries before it removes the
 //! stale ones, so an entry present in both the old and the new filter is
 //! never missing, not even for a moment.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use aya::maps::{lpm_trie::Key, HashMap, LpmTrie, MapData, MapError};
@@ -58,13 +58,13 @@ impl FilterMaps {
                 .insert(key, when, 0)
                 .map_err(|e| map_err(names::OPEN_NAMES, e))?;
         }
-        let keep: BTreeMap<(u32, [u8; monitor_common::filter::PREFIX_LEN]), ()> = new
+        let keep: BTreeSet<(u32, &[u8])> = new
             .prefixes
             .iter()
-            .map(|(b, k, _)| ((*b, k.bytes), ()))
+            .map(|(b, k, _)| (*b, &k.bytes[..]))
             .collect();
         for (bits, key, _) in &self.current.prefixes {
-            if !keep.contains_key(&(*bits, key.bytes)) {
+            if !keep.contains(&(*bits, &key.bytes[..])) {
                 gone(self.prefixes.remove(&Key::new(*bits, *key)))
                     .map_err(|e| map_err(names::OPEN_PREFIXES, e))?;
             }
