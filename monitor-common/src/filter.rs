@@ -10,6 +10,8 @@
 pub const PREFIX_LEN: usize = 128;
 /// Bytes of a final path component compared against the name set.
 pub const NAME_LEN: usize = 32;
+/// Entries of each map (prefixes, names).
+pub const MAX_ENTRIES: u32 = 1024;
 
 shared_struct! {
     /// Data of an LPM-trie key (the prefix length in bits is aya's `Key`).

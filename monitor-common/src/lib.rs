@@ -25,6 +25,7 @@ macro_rules! shared_struct {
     };
 }
 
+pub mod attempts;
 pub mod filter;
 pub mod kinds;
 pub mod lsm;
@@ -64,6 +65,10 @@ pub mod names {
     /// Array of u32 indexed by syscall number, read by the probe-only
     /// `bench_raw_sys_enter` program (hook-design benchmark).
     pub const BENCH_SYSCALLS: &str = "BENCH_SYSCALLS";
+    /// Array of u16 indexed by syscall number: [`crate::SyscallId`] + 1 of
+    /// the syscalls whose refused attempts are reported
+    /// ([`crate::attempts`]), 0 for the rest.
+    pub const ATTEMPT_IDS: &str = "ATTEMPT_IDS";
 
     /// Programs in the eBPF object besides the syscall enter programs
     /// (those are named by [`crate::SyscallId::program`]). The eBPF side
@@ -92,6 +97,9 @@ pub mod names {
         pub const PROBE_LSM: &str = "probe_lsm";
         pub const PROBE_FENTRY: &str = "probe_fentry";
         pub const BENCH_RAW_SYS_ENTER: &str = "bench_raw_sys_enter";
+        /// [`SYS_EXIT`] plus refused attempts and fd-exhaustion counting,
+        /// for the syscalls of [`crate::attempts::ATTEMPTS`].
+        pub const SYS_EXIT_ATTEMPT: &str = "sys_exit_attempt";
 
         pub const ALL: &[&str] = &[
             EXEC_BTF,
@@ -112,6 +120,7 @@ pub mod names {
             PROBE_LSM,
             PROBE_FENTRY,
             BENCH_RAW_SYS_ENTER,
+            SYS_EXIT_ATTEMPT,
         ];
     }
 }

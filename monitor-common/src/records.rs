@@ -183,6 +183,10 @@ pub mod syscall_flags {
     /// The operation was submitted through io_uring (an io_uring worker
     /// thread, or the submitter inside `io_uring_enter`).
     pub const IO_URING: u16 = 1 << 7;
+    /// The kernel refused the call before it ran and before its enter
+    /// tracepoint (a seccomp filter): `ret` is the error, `args` are the
+    /// registers at exit, strings are not read ([`crate::attempts`]).
+    pub const REFUSED: u16 = 1 << 8;
 }
 
 shared_struct! {

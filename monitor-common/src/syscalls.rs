@@ -53,6 +53,14 @@ pub enum Extra {
     Dup,
 }
 
+impl Extra {
+    /// Does the kernel report this syscall only when the open filter
+    /// selects its path?
+    pub const fn open_filtered(self) -> bool {
+        matches!(self, Extra::Open(_) | Extra::Openat2 | Extra::Creat)
+    }
+}
+
 /// One argument as the agent reports it: Falco's name and how to decode it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArgSpec {

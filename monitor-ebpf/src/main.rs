@@ -7,6 +7,7 @@
 #![no_std]
 #![no_main]
 
+mod attempts;
 mod bench;
 mod cgroup;
 mod counters;

@@ -7,7 +7,7 @@ use aya_ebpf::{
     maps::{lpm_trie::Key, HashMap, LpmTrie, LruHashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
 };
 use monitor_common::{
-    filter::{NameKey, PathPrefix},
+    filter::{self, NameKey, PathPrefix},
     kinds::NUM_KIND_SLOTS,
     CgroupCounters, EventKind, SyscallRecord, CGROUP_COUNTERS_MAX,
 };
@@ -34,10 +34,11 @@ pub struct Pending {
 pub static PENDING: LruHashMap<u64, Pending> = LruHashMap::with_max_entries(16384, 0);
 
 #[map]
-pub static OPEN_PREFIXES: LpmTrie<PathPrefix, u32> = LpmTrie::with_max_entries(1024, 0);
+pub static OPEN_PREFIXES: LpmTrie<PathPrefix, u32> =
+    LpmTrie::with_max_entries(filter::MAX_ENTRIES, 0);
 
 #[map]
-pub static OPEN_NAMES: HashMap<NameKey, u32> = HashMap::with_max_entries(1024, 0);
+pub static OPEN_NAMES: HashMap<NameKey, u32> = HashMap::with_max_entries(filter::MAX_ENTRIES, 0);
 
 /// Per-cgroup resource counters (see `counters`), keyed by cgroup v2 id.
 #[map]

@@ -38,7 +38,7 @@ const CLONE_NEWTIME: u64 = 0x80;
 const SOCKADDR_MAX: u32 = 128;
 
 /// Offsets in the classic syscall tracepoint records.
-const NR_OFFSET: usize = 8;
+pub(crate) const NR_OFFSET: usize = 8;
 const ARGS_OFFSET: usize = 16;
 pub(crate) const RET_OFFSET: usize = 16;
 
@@ -294,27 +294,27 @@ pub fn sys_exit(ctx: TracePointContext) -> u32 {
 /// (openat, memfd_create, ...): one program per tracepoint, not two.
 #[tracepoint]
 pub fn sys_exit_fd(ctx: TracePointContext) -> u32 {
-    counters::on_fd_exit(on_exit(&ctx));
+    counters::on_fd_exit(on_exit(&ctx).0);
     0
 }
 
 /// [`sys_exit`] for hooked syscalls that also count as forks (clone, clone3).
 #[tracepoint]
 pub fn sys_exit_fork(ctx: TracePointContext) -> u32 {
-    counters::on_fork_exit(on_exit(&ctx));
+    counters::on_fork_exit(on_exit(&ctx).0);
     0
 }
 
 /// Complete the pending record with the return value and send it. Returns
-/// the return value.
+/// the return value and whether an enter record was pending.
 #[inline(always)]
-fn on_exit(ctx: &TracePointContext) -> i64 {
+pub(crate) fn on_exit(ctx: &TracePointContext) -> (i64, bool) {
     let c = ctx.as_ptr() as *const u8;
     // SAFETY: constant offset within the sys_exit record.
     let ret = unsafe { *(c.add(RET_OFFSET) as *const i64) };
     let key = bpf_get_current_pid_tgid();
     let Some(p) = PENDING.get_ptr_mut(key) else {
-        return ret;
+        return (ret, false);
     };
     // SAFETY: `p` is a live PENDING value; ctx reads at constant offsets.
     unsafe {
@@ -327,7 +327,7 @@ fn on_exit(ctx: &TracePointContext) -> i64 {
         }
     }
     let _ = PENDING.remove(key);
-    ret
+    (ret, true)
 }
 
 /// Whether a finished syscall is reported: all are, except those the table

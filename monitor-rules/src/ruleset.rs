@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::collect::Collector;
 use crate::compile::{Compiler, Skip};
 use crate::error::{DiagKind, Diagnostic, Pos, RulesError};
-use crate::expr::{Expr, FastHash, Memo, MEMO_SLOTS};
+use crate::expr::{Expr, FastHash, Memo, OpenPaths, MEMO_SLOTS};
 use crate::field::Field;
 use crate::index::{Bucket, Candidates};
 use crate::output::OutputTemplate;
@@ -214,6 +214,12 @@ impl CompiledRule {
         self.evt_types.as_ref().map(|s| s.iter().map(|t| &**t))
     }
     /// `Some` when the rule asks for a capture (Falco's `capture: true`).
+    /// Which opened paths the condition can match (see [`OpenPaths`]), for
+    /// sensors that filter opens before they reach the rules.
+    pub fn open_paths(&self) -> OpenPaths {
+        self.expr.open_paths()
+    }
+
     pub fn capture(&self) -> Option<Capture> {
         self.capture
     }

@@ -229,7 +229,9 @@ impl Compiler<'_> {
                     StrPred::BStartsWith(bytes.into())
                 }
             }
-            Op::IGlob => StrPred::Glob(
+            // A regex, not a `Glob`: `Glob` is case-sensitive, and path
+            // analysis (expr::paths) reads its literal prefix.
+            Op::IGlob => StrPred::Regex(
                 glob_regex(v(0))
                     .and_then(|r| {
                         regex::RegexBuilder::new(r.as_str())

@@ -9,7 +9,10 @@
 //! string, path and number predicates (substring search, globs).
 
 mod optimize;
+mod paths;
 mod strings;
+
+pub use paths::{OpenPaths, PathNeed, PathPattern};
 
 pub(crate) use strings::{glob_pred, glob_regex};
 use strings::{icontains, NumBuf};

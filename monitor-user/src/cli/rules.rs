@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use monitor_rules::{LoadOptions, RuleSet};
-use monitor_user::detect::{error_lines, unhooked_lines, RuleSpec};
+use monitor_user::detect::{error_lines, sensor_needs, unhooked_lines, RuleSpec};
 
 #[derive(Subcommand, Debug)]
 pub enum RulesCmd {
@@ -65,6 +65,8 @@ pub fn run(cmd: RulesCmd) -> bool {
             if out.ok {
                 if let Ok((set, _)) = RuleSet::load_paths(&a.paths, &LoadOptions::default()) {
                     unhooked_lines(&set).iter().for_each(|l| println!("{l}"));
+                    // ...and rules the open filter cannot serve.
+                    print_sensing_notes(&set);
                 }
             }
             println!("{summary}");
@@ -99,6 +101,7 @@ fn report(spec: &RuleSpec, list: bool) -> bool {
                 println!("{}: warning: {}", w.pos, w.message);
             }
             unhooked_lines(&set).iter().for_each(|l| println!("{l}"));
+            print_sensing_notes(&set);
             if list {
                 print!("{}", monitor_rules::list(&set, &report));
             } else {
@@ -114,5 +117,13 @@ fn report(spec: &RuleSpec, list: bool) -> bool {
             println!("{} error(s)", lines.len());
             false
         }
+    }
+}
+
+/// Rules the open filter cannot fully serve, except the embedded defaults'
+/// (documented in docs/rules.md; `vigil run` logs them at debug level).
+fn print_sensing_notes(set: &RuleSet) {
+    for n in sensor_needs(set).notes.iter().filter(|n| !n.default_rule) {
+        println!("{n}");
     }
 }

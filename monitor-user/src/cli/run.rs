@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::status;
@@ -15,7 +15,7 @@ use monitor_user::enrich::metadata::{remote, MetadataConfig};
 use monitor_user::enrich::{AgentId, EnrichConfig, Enricher};
 use monitor_user::pipeline;
 use monitor_user::sensor::features::probe_features;
-use monitor_user::sensor::{HookMode, Mode, Sensor, SensorConfig};
+use monitor_user::sensor::{FilterUpdater, HookMode, Mode, Sensor, SensorConfig};
 use monitor_user::serve::{self, state::HookCounts, AgentState};
 use monitor_user::sink::output::Reopener;
 use monitor_user::sink::writer::Delivery;
@@ -198,8 +198,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let state = Arc::new(AgentState::default());
     let rules = alerting.detector().rule_set().rules().len() as u64;
     state.rules_loaded(false, Some(rules));
-    let _reload = reload_on_sighup(reloader, alerting.reopener(), state.clone(), config_file)
-        .context("installing the SIGHUP handler")?;
+    // The sensor's open filter comes from the rules; a reload changes it
+    // once the sensor is loaded.
+    let filter_slot: FilterSlot = Arc::default();
+    let _reload = reload_on_sighup(
+        reloader,
+        alerting.reopener(),
+        state.clone(),
+        config_file,
+        filter_slot.clone(),
+    )
+    .context("installing the SIGHUP handler")?;
+    let initial_rules = alerting.detector().rule_set();
+    let needs = detect::sensor_needs(&initial_rules);
+    log_needs(&needs);
     // Before the sensor: /readyz says what is missing while probes attach.
     let listener = start_listener(args.listen, &state).await?;
     for line in status::feature_lines(&probe_features()) {
@@ -211,9 +223,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut source = Sensor::load(&SensorConfig {
         ring_bytes: args.ring_bytes,
         hooks: args.hooks.into(),
-        ..Default::default()
+        open_filter: needs.filter,
     })
     .context("loading the eBPF sensor")?;
+    {
+        let updater = source.filter_updater();
+        // A reload during the load would have found no sensor to update.
+        let latest = alerting.detector().latest_rules();
+        if !Arc::ptr_eq(&latest, &initial_rules) {
+            update_filter(&updater, &latest);
+        }
+        *filter_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(updater);
+    }
     let mode = source.mode();
     match mode {
         Mode::Lsm => {
@@ -321,6 +342,37 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where the SIGHUP handler finds the sensor's open filter once it is loaded.
+type FilterSlot = Arc<Mutex<Option<FilterUpdater>>>;
+
+/// Log what the rules need of the open filter, and what it cannot deliver.
+fn log_needs(needs: &detect::SensorNeeds) {
+    // The defaults' gaps are documented (docs/rules.md); a user's are news.
+    for n in &needs.notes {
+        if n.default_rule {
+            log::debug!("{n}");
+        } else {
+            log::warn!("{n}");
+        }
+    }
+    log::info!(
+        "open filter: {} path prefixes, {} file names ({} from the rules beyond the built-in list)",
+        needs.filter.prefixes.len(),
+        needs.filter.names.len(),
+        needs.added
+    );
+}
+
+/// Point the running sensor's open filter at what `rules` test.
+fn update_filter(updater: &FilterUpdater, rules: &monitor_rules::RuleSet) {
+    let needs = detect::sensor_needs(rules);
+    log_needs(&needs);
+    match updater.replace(&needs.filter) {
+        Ok(()) => log::info!("open filter updated for the reloaded rules"),
+        Err(e) => log::error!("updating the open filter for the reloaded rules: {e}"),
+    }
+}
+
 /// Reload the rules on every SIGHUP until the task is dropped, and reopen
 /// the alert files (logrotate's convention); each reload's outcome goes to
 /// the metrics. With a config file, says which of its changes wait for a
@@ -330,6 +382,7 @@ fn reload_on_sighup(
     files: Option<Reopener>,
     state: Arc<AgentState>,
     mut config: Option<monitor_user::config::ConfigFile>,
+    filter: FilterSlot,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup())?;
@@ -360,6 +413,12 @@ fn reload_on_sighup(
             }
             let r = reloader.reload_and_log();
             state.rules_loaded(true, r.map(|n| n as u64));
+            if r.is_some() {
+                let updater = filter.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if let Some(u) = updater {
+                    update_filter(&u, &reloader.rules());
+                }
+            }
         }
     }))
 }

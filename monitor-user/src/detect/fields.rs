@@ -76,20 +76,31 @@ impl<'a> EventFields<'a> {
         })
     }
 
-    /// `fd.nameraw`: the syscall's path or peer as passed.
+    /// `fd.nameraw`: the syscall's path (its `name` argument) or peer as
+    /// passed.
     fn fd_name_raw(&self) -> Option<&'a str> {
-        self.syscall().and_then(|s| s.fd_name.as_deref())
+        let s = self.syscall()?;
+        let name = s.fd_name.as_deref()?;
+        if s.sockaddr.is_none() {
+            if let Some(ArgValue::Str(raw)) =
+                s.args.iter().find(|a| a.name == "name").map(|a| &a.value)
+            {
+                return Some(raw);
+            }
+        }
+        Some(name)
     }
 
-    /// `fd.name`: the raw name, lexically normalised when it is an
-    /// absolute path with `.`, `..` or empty components (built once).
+    /// `fd.name`: the path as the agent resolved it (relative names against
+    /// the working directory or dirfd, see `enrich::cwd`), lexically
+    /// normalised when it has `.`, `..` or empty components (built once).
     fn fd_name(&self) -> Option<&str> {
-        let raw = self.fd_name_raw()?;
+        let name = self.syscall()?.fd_name.as_deref()?;
         // Rules ask for fd.name several times per event: decide once.
         let norm = self
             .fd_norm
-            .get_or_init(|| needs_normalising(raw).then(|| normalise(raw)));
-        Some(norm.as_deref().unwrap_or(raw))
+            .get_or_init(|| needs_normalising(name).then(|| normalise(name)));
+        Some(norm.as_deref().unwrap_or(name))
     }
 
     /// `thread.cap_effective` (0) / `thread.cap_permitted` (1) as names.

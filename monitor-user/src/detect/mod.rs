@@ -1,7 +1,8 @@
 //! Detection: which rules an event matches, and nothing else. [`rules`]
 //! decides which rule files a run loads and reloads them; [`Detector`]
 //! holds the current set and answers "which rules match this event";
-//! [`fields`] is the rules' view of an event. What happens to a match
+//! [`fields`] is the rules' view of an event; [`sensing`] derives from the
+//! rules what the sensor must report (the in-kernel open filter). What happens to a match
 //! (throttle, alert JSON, writers) is the sinks' business
 //! ([`crate::pipeline::alerts`]).
 
@@ -10,6 +11,7 @@ pub mod fields;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod rules;
+pub mod sensing;
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use fields::EventFields;
 pub use rules::{
     default_sources, error_lines, log_report, unhooked_lines, unhooked_rules, Reloader, RuleSpec,
 };
+pub use sensing::{sensor_needs, Note, SensorNeeds};
 
 /// The machine's host name (Falco's `hostname`).
 pub fn hostname() -> String {
@@ -65,6 +68,12 @@ impl Detector {
 
     pub fn rules(&self) -> &RuleSet {
         &self.current
+    }
+
+    /// The newest rule set, even one a reload brought that the detector
+    /// has not taken up yet (it does between batches).
+    pub fn latest_rules(&self) -> Arc<RuleSet> {
+        self.rules.borrow().clone()
     }
 
     /// The rule set in use, shared.

@@ -179,6 +179,11 @@ impl Reloader {
         Ok(report)
     }
 
+    /// The newest rule set (the last one loaded without error).
+    pub fn rules(&self) -> Arc<RuleSet> {
+        self.tx.borrow().clone()
+    }
+
     /// Reload and log the outcome (the SIGHUP handler): the new set's rule
     /// count, or `None` when the running set stays.
     pub fn reload_and_log(&self) -> Option<usize> {

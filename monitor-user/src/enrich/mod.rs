@@ -143,6 +143,35 @@ impl Enricher {
         self
     }
 
+    /// `fd.name` of a syscall: a relative path resolved against the
+    /// caller's working directory or `dirfd` (the path as passed stays in
+    /// its argument, `fd.nameraw`). A process already gone has its working
+    /// directory at exec used (`proc.cwd`); otherwise the name stays
+    /// relative.
+    fn resolve(&self, tgid: u32, d: &sysargs::Decoded) -> Option<String> {
+        let raw = d.path.as_deref()?;
+        let (Some(root), None) = (&self.proc_root, &d.sockaddr) else {
+            return Some(raw.to_owned());
+        };
+        if raw.is_empty() || raw.starts_with('/') {
+            return Some(raw.to_owned());
+        }
+        let dirfd = d
+            .args
+            .iter()
+            .find(|a| a.name == "dirfd")
+            .map(|a| match a.value {
+                sysargs::ArgValue::Int(fd) => fd,
+                _ => -1,
+            });
+        let at_cwd = matches!(dirfd, None | Some(cwd::AT_FDCWD));
+        let resolved = cwd::resolve_at(root, tgid, dirfd, raw).or_else(|| {
+            let exec_cwd = self.procs.get(tgid)?.cwd.as_deref()?;
+            (at_cwd && exec_cwd.starts_with('/')).then(|| format!("{exec_cwd}{raw}"))
+        });
+        Some(resolved.unwrap_or_else(|| raw.to_owned()))
+    }
+
     /// Mark events whose kill/ptrace target is this agent (`target.is_vigil`).
     pub fn with_agent(mut self, agent: AgentId) -> Enricher {
         self.agent = Some(agent);
@@ -295,13 +324,14 @@ impl Enricher {
                 if d.path.is_some() && r.str0().truncated {
                     truncated.push("fd.name".into());
                 }
+                let fd_name = self.resolve(h.tgid, &d);
                 Data::Syscall(Box::new(SyscallData {
                     name: r.id().map(|i| i.name()).unwrap_or("syscall").to_owned(),
                     ret: r.ret,
                     res: sysargs::res_name(r.ret),
                     raw_args: r.args,
                     args: d.args,
-                    fd_name: d.path,
+                    fd_name,
                     sockaddr: d.sockaddr,
                 }))
             }

@@ -110,6 +110,16 @@ pub fn decode(r: &SyscallRecord) -> Decoded {
 
 impl Decoded {
     fn arg(&mut self, r: &SyscallRecord, spec: &ArgSpec) {
+        // A refused attempt's strings were never read (the call did not
+        // run): leave them out rather than report them empty.
+        if r.flags & syscall_flags::REFUSED != 0
+            && matches!(
+                spec.kind,
+                K::Str0 | K::Str1 | K::Short | K::Path | K::Sockaddr
+            )
+        {
+            return;
+        }
         let a = &r.args;
         let slot = |i: u8| a[usize::from(i)];
         let value = match spec.kind {

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use monitor_common::filter::{when, NameKey, PathPrefix, NAME_LEN, PREFIX_LEN};
+use monitor_common::filter::{when, NameKey, PathPrefix, MAX_ENTRIES, NAME_LEN, PREFIX_LEN};
 
 use super::SensorError;
 
@@ -154,6 +154,7 @@ pub fn default_open_filter() -> OpenFilter {
 pub(crate) type PrefixEntry = (u32, PathPrefix, u32);
 
 /// The filter as map entries.
+#[derive(Default)]
 pub(crate) struct Encoded {
     pub prefixes: Vec<PrefixEntry>,
     pub names: Vec<(NameKey, u32)>,
@@ -174,6 +175,12 @@ fn check_when(entry: &str, w: u32) -> Result<(), SensorError> {
 }
 
 impl OpenFilter {
+    /// Add `other`'s entries (duplicates are merged when encoding).
+    pub fn extend(&mut self, other: OpenFilter) {
+        self.prefixes.extend(other.prefixes);
+        self.names.extend(other.names);
+    }
+
     /// Validate and encode into map entries; duplicate keys OR their values.
     pub(crate) fn encode(&self) -> Result<Encoded, SensorError> {
         let mut prefixes: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
@@ -200,6 +207,13 @@ impl OpenFilter {
                 return Err(bad(n, "name contains '/' or a NUL byte"));
             }
             *names.entry(b.to_vec()).or_default() |= w;
+        }
+        if prefixes.len() > MAX_ENTRIES as usize || names.len() > MAX_ENTRIES as usize {
+            return Err(SensorError::FilterSize {
+                prefixes: prefixes.len(),
+                names: names.len(),
+                max: MAX_ENTRIES,
+            });
         }
         let prefixes = prefixes
             .into_iter()

@@ -9,15 +9,15 @@
 
 use std::path::{Path, PathBuf};
 
-use aya::maps::{lpm_trie::Key, HashMap, LpmTrie, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya::programs::{BtfTracePoint, Lsm, RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
-use monitor_common::filter::{NameKey, PathPrefix};
 use monitor_common::names::programs as P;
 use monitor_common::{names, CgroupCounters, EventKind, SyscallId};
 
 use super::btf::Btf;
 use super::fill::Fill;
+use super::filter_maps::FilterMaps;
 use super::links::Links;
 use super::ring::Reader;
 use super::{offsets, HookMode, HookStatus, LifecycleHooks, Mode, SensorConfig, SensorError};
@@ -125,6 +125,7 @@ pub(crate) struct Loaded {
     pub drops: Drops,
     pub counters: CgroupCounterMap,
     pub mode: Mode,
+    pub filter: FilterMaps,
 }
 
 /// The kernel's per-cgroup counters (per-CPU values).
@@ -199,7 +200,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         .map_err(Box::new)?;
 
     lap("object loaded");
-    fill_filter(&mut ebpf, filter)?;
+    let filter = FilterMaps::take(&mut ebpf, filter)?;
 
     let mut hooks = Vec::new();
     let mut links = Links::default();
@@ -305,6 +306,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         drops: Drops(drops),
         counters,
         mode,
+        filter,
     })
 }
 
@@ -417,34 +419,6 @@ pub(crate) fn tracepoint_exists(tracefs: &Path, category: &str, name: &str) -> b
     tracefs.join("events").join(category).join(name).is_dir()
 }
 
-fn fill_filter(ebpf: &mut Ebpf, filter: super::filter::Encoded) -> Result<(), SensorError> {
-    let map = ebpf
-        .map_mut(names::OPEN_PREFIXES)
-        .ok_or(SensorError::Missing {
-            what: "map",
-            name: names::OPEN_PREFIXES.into(),
-        })?;
-    let mut trie: LpmTrie<&mut MapData, PathPrefix, u32> =
-        LpmTrie::try_from(map).map_err(|e| map_err(names::OPEN_PREFIXES, e))?;
-    for (bits, key, when) in filter.prefixes {
-        trie.insert(&Key::new(bits, key), when, 0)
-            .map_err(|e| map_err(names::OPEN_PREFIXES, e))?;
-    }
-    let map = ebpf
-        .map_mut(names::OPEN_NAMES)
-        .ok_or(SensorError::Missing {
-            what: "map",
-            name: names::OPEN_NAMES.into(),
-        })?;
-    let mut hash: HashMap<&mut MapData, NameKey, u32> =
-        HashMap::try_from(map).map_err(|e| map_err(names::OPEN_NAMES, e))?;
-    for (key, when) in filter.names {
-        hash.insert(key, when, 0)
-            .map_err(|e| map_err(names::OPEN_NAMES, e))?;
-    }
-    Ok(())
-}
-
 /// Short, one-line form of an error for [`HookStatus`]: verifier logs can
 /// be thousands of lines, so keep the head and the tail (where the
 /// verifier says what it rejected). The full error goes to the debug log.
@@ -552,12 +526,37 @@ fn attach_syscalls(
     hooks: &mut Vec<HookStatus>,
 ) {
     let mut loaded = std::collections::HashMap::new();
-    for prog in [SYS_EXIT_PROG, SYS_EXIT_FD_PROG, SYS_EXIT_FORK_PROG] {
+    for prog in [
+        SYS_EXIT_PROG,
+        SYS_EXIT_FD_PROG,
+        SYS_EXIT_FORK_PROG,
+        P::SYS_EXIT_ATTEMPT,
+    ] {
         let r = program::<TracePoint>(ebpf, prog).and_then(|p| p.load().map_err(|e| summarize(&e)));
         loaded.insert(prog, r);
     }
+    // Without the attempt program (or its map), these syscalls keep their
+    // plain exit program: events, but no refused attempts.
+    let attempts = match loaded.get(P::SYS_EXIT_ATTEMPT) {
+        Some(Ok(())) => match super::attempts::fill(ebpf) {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn!("refused syscall attempts are not reported: {e}");
+                false
+            }
+        },
+        Some(Err(e)) => {
+            log::warn!("refused syscall attempts are not reported: program failed to load: {e}");
+            false
+        }
+        None => false,
+    };
     for &id in traced {
-        let exit_prog = exit_prog(id.tracepoint());
+        let exit_prog = if attempts && super::attempts::is_attempt(id.tracepoint()) {
+            P::SYS_EXIT_ATTEMPT
+        } else {
+            exit_prog(id.tracepoint())
+        };
         let prog = id.program();
         let enter = format!("sys_enter_{}", id.tracepoint());
         let exit = format!("sys_exit_{}", id.tracepoint());

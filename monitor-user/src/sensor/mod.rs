@@ -24,11 +24,13 @@
 //!   sensor detaches its hooks from many threads at once ([`links`]), so
 //!   the waits overlap and dropping it takes well under a second.
 
+mod attempts;
 pub mod bench_hook;
 pub mod btf;
 pub mod features;
 mod fill;
 mod filter;
+mod filter_maps;
 mod links;
 mod loader;
 pub mod offsets;
@@ -39,6 +41,7 @@ use monitor_common::decode::Record;
 use monitor_common::{names, CgroupCounters, EventKind};
 
 pub use filter::{default_open_filter, OpenFilter};
+pub use filter_maps::FilterUpdater;
 pub use loader::page_size;
 pub use source::RecordSource;
 
@@ -140,6 +143,12 @@ pub enum SensorError {
     RingSize(u32, usize),
     #[error("invalid open filter entry {entry:?}: {reason}")]
     Filter { entry: String, reason: &'static str },
+    #[error("open filter too large: {prefixes} prefixes and {names} names; the kernel holds {max} of each")]
+    FilterSize {
+        prefixes: usize,
+        names: usize,
+        max: u32,
+    },
     #[error("kernel offsets: {0}")]
     Offsets(#[from] offsets::OffsetsError),
     #[error("mounting tracefs at {path}: {source}")]
@@ -186,6 +195,7 @@ pub struct Sensor {
     counters: loader::CgroupCounterMap,
     fill: Option<fill::Fill>,
     mode: Mode,
+    filter: FilterUpdater,
     // Dropped first: detaches every hook, in parallel.
     links: links::Links,
     // Keeps programs and maps alive; dropped last.
@@ -209,6 +219,7 @@ impl Sensor {
             counters: loaded.counters,
             fill: loaded.fill,
             mode: loaded.mode,
+            filter: FilterUpdater(std::sync::Arc::new(std::sync::Mutex::new(loaded.filter))),
             links: loaded.links,
             _ebpf: loaded.ebpf,
         })
@@ -217,6 +228,12 @@ impl Sensor {
     /// LSM or tracepoint mode (see [`HookMode`]).
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// A handle that changes the in-kernel open filter while the sensor
+    /// runs (e.g. after a rule reload).
+    pub fn filter_updater(&self) -> FilterUpdater {
+        self.filter.clone()
     }
 
     /// What got attached (and what was refused, with the reason).
