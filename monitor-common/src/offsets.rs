@@ -88,6 +88,24 @@ shared_struct! {
         /// `sizeof(struct upid)`.
         pub upid_size: u32,
         pub upid_nr: u32,
+        // network (fd → file → socket → sock): task->files->fdt->fd[fd],
+        // file->private_data is the `struct socket`, socket->sk the sock;
+        // `sk_*` are members of `struct sock` (its `__sk_common` included).
+        pub task_files: u32,
+        pub files_fdt: u32,
+        pub fdtable_fd: u32,
+        pub fdtable_max_fds: u32,
+        pub file_private_data: u32,
+        pub socket_sk: u32,
+        pub sk_family: u32,
+        pub sk_daddr: u32,
+        pub sk_rcv_saddr: u32,
+        pub sk_dport: u32,
+        pub sk_num: u32,
+        pub sk_v6_daddr: u32,
+        pub sk_v6_rcv_saddr: u32,
+        pub sk_type: u32,
+        pub sk_protocol: u32,
     }
 }
 
@@ -160,6 +178,21 @@ impl KernelOffsets {
             pid_numbers: m,
             upid_size: m,
             upid_nr: m,
+            task_files: m,
+            files_fdt: m,
+            fdtable_fd: m,
+            fdtable_max_fds: m,
+            file_private_data: m,
+            socket_sk: m,
+            sk_family: m,
+            sk_daddr: m,
+            sk_rcv_saddr: m,
+            sk_dport: m,
+            sk_num: m,
+            sk_v6_daddr: m,
+            sk_v6_rcv_saddr: m,
+            sk_type: m,
+            sk_protocol: m,
         }
     }
 }

@@ -47,6 +47,23 @@ pub enum Extra {
     /// capset(hdr, data): the new sets into args[2..5], the caller's
     /// current effective set into args[5].
     Capset,
+    // Network (monitor-ebpf/src/net.rs): each fills the socket tuple
+    // (`STR1_TUPLE`) at exit and drops loopback peers unless asked for.
+    /// socket(domain, type, proto): kept only for packet and raw sockets.
+    Socket,
+    /// bind(fd, sockaddr, addrlen): raw sockaddr into str0; IP and unix only.
+    Bind,
+    /// listen(fd, backlog).
+    Listen,
+    /// accept/accept4(fd, ...): the tuple of the new socket (the return
+    /// value); failures that only say "nothing yet" (EAGAIN) are dropped.
+    Accept,
+    /// sendto(fd, buf, len, flags, sockaddr, addrlen): only with a
+    /// destination, once per socket and destination (the flow's first datagram).
+    Sendto,
+    /// sendmsg(fd, msghdr, flags) and sendmmsg(fd, mmsghdr, vlen, flags):
+    /// as sendto, with the destination of the (first) message header.
+    Sendmsg,
 }
 
 /// One argument as the agent reports it: Falco's name and how to decode it.
@@ -88,6 +105,12 @@ pub enum ArgKind {
     CapSet(u8),
     /// Capabilities in the new effective set the caller lacked.
     CapRaised,
+    /// `str1` holds a [`crate::SockTuple`] whose local end is the client
+    /// (connect, send): `fd.cip`/`fd.sip`, `fd.name` as `client->server`.
+    TupleClient,
+    /// As [`ArgKind::TupleClient`], the local end being the server (bind,
+    /// listen, accept).
+    TupleServer,
 }
 
 /// Flag tables the agent renders ([`ArgKind::Flags`]).
@@ -107,6 +130,10 @@ pub enum FlagSet {
 pub enum NameSet {
     Ptrace,
     BpfCmd,
+    /// Address families (`AF_INET`).
+    SockFamily,
+    /// Socket types (`SOCK_STREAM`; flags such as `SOCK_CLOEXEC` dropped).
+    SockType,
 }
 
 /// The table. Invoke with the name of a macro that takes the rows:
@@ -193,7 +220,7 @@ macro_rules! syscall_table {
             Tgkill = 38, "tgkill", "tgkill", sys_enter_tgkill, (3, NONE, NONE, NONE, None),
                 [("pid", Int(0)), ("tid", Int(1)), ("sig", Signal(2))];
             Connect = 39, "connect", "connect", sys_enter_connect, (3, NONE, NONE, NONE, Connect),
-                [("fd", Int(0)), ("addr", Sockaddr)];
+                [("fd", Int(0)), ("addr", Sockaddr), ("tuple", TupleClient)];
             Chmod = 40, "chmod", "chmod", sys_enter_chmod, (2, 0, NONE, NONE, None),
                 [("filename", Str0), ("mode", Mode(1))];
             Fchmod = 41, "fchmod", "fchmod", sys_enter_fchmod, (2, NONE, NONE, NONE, None),
@@ -222,6 +249,23 @@ macro_rules! syscall_table {
                 [("name", Path)];
             Unlinkat = 53, "unlinkat", "unlinkat", sys_enter_unlinkat, (3, 1, NONE, NONE, Creat),
                 [("dirfd", Int(0)), ("name", Path), ("flags", Flags(2, At))];
+            // Network (issue 16): ids from 100 up.
+            Socket = 100, "socket", "socket", sys_enter_socket, (3, NONE, NONE, NONE, Socket),
+                [("domain", Name(0, SockFamily)), ("type", Name(1, SockType)), ("proto", Int(2))];
+            Bind = 101, "bind", "bind", sys_enter_bind, (3, NONE, NONE, NONE, Bind),
+                [("fd", Int(0)), ("addr", Sockaddr), ("tuple", TupleServer)];
+            Listen = 102, "listen", "listen", sys_enter_listen, (2, NONE, NONE, NONE, Listen),
+                [("fd", Int(0)), ("backlog", Int(1)), ("tuple", TupleServer)];
+            Accept = 103, "accept", "accept", sys_enter_accept, (3, NONE, NONE, NONE, Accept),
+                [("fd", Int(0)), ("tuple", TupleServer)];
+            Accept4 = 104, "accept4", "accept4", sys_enter_accept4, (4, NONE, NONE, NONE, Accept),
+                [("fd", Int(0)), ("tuple", TupleServer), ("flags", Uint(3))];
+            Sendto = 105, "sendto", "sendto", sys_enter_sendto, (6, NONE, NONE, NONE, Sendto),
+                [("fd", Int(0)), ("size", Uint(2)), ("addr", Sockaddr), ("tuple", TupleClient)];
+            Sendmsg = 106, "sendmsg", "sendmsg", sys_enter_sendmsg, (3, NONE, NONE, NONE, Sendmsg),
+                [("fd", Int(0)), ("addr", Sockaddr), ("tuple", TupleClient)];
+            Sendmmsg = 107, "sendmmsg", "sendmmsg", sys_enter_sendmmsg, (4, NONE, NONE, NONE, Sendmsg),
+                [("fd", Int(0)), ("vlen", Uint(2)), ("addr", Sockaddr), ("tuple", TupleClient)];
         }
     };
 }

@@ -16,6 +16,7 @@ mod header;
 mod kread;
 mod maps;
 mod module;
+mod net;
 mod oom;
 mod open_filter;
 mod probe_only;

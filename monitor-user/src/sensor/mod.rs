@@ -52,6 +52,8 @@ pub struct SensorConfig {
     pub ring_bytes: u32,
     /// The in-kernel open filter (see `monitor_common::filter`).
     pub open_filter: OpenFilter,
+    /// Report network peers on loopback too (the kernel drops them by default).
+    pub net_loopback: bool,
 }
 
 impl Default for SensorConfig {
@@ -59,6 +61,7 @@ impl Default for SensorConfig {
         SensorConfig {
             ring_bytes: DEFAULT_RING_BYTES,
             open_filter: default_open_filter(),
+            net_loopback: false,
         }
     }
 }
@@ -259,7 +262,10 @@ mod docs {
                 .args()
                 .iter()
                 .map(|a| match a.kind {
-                    ArgKind::Path | ArgKind::Sockaddr => format!("`{}` (fd.name)", a.name),
+                    ArgKind::Path
+                    | ArgKind::Sockaddr
+                    | ArgKind::TupleClient
+                    | ArgKind::TupleServer => format!("`{}` (fd.name)", a.name),
                     _ => format!("`{}`", a.name),
                 })
                 .collect();

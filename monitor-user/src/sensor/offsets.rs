@@ -126,6 +126,21 @@ pub fn resolve(btf: &Btf) -> Result<(KernelOffsets, Vec<Missing>), OffsetsError>
         o.pid_level = get("pid.level")?;
         o.pid_numbers = get("pid.numbers")?;
         o.upid_nr = get("upid.nr")?;
+        o.task_files = get("task_struct.files")?;
+        o.files_fdt = get("files_struct.fdt")?;
+        o.fdtable_fd = get("fdtable.fd")?;
+        o.fdtable_max_fds = get("fdtable.max_fds")?;
+        o.file_private_data = get("file.private_data")?;
+        o.socket_sk = get("socket.sk")?;
+        o.sk_family = get("sock.__sk_common.skc_family")?;
+        o.sk_daddr = get("sock.__sk_common.skc_daddr")?;
+        o.sk_rcv_saddr = get("sock.__sk_common.skc_rcv_saddr")?;
+        o.sk_dport = get("sock.__sk_common.skc_dport")?;
+        o.sk_num = get("sock.__sk_common.skc_num")?;
+        o.sk_v6_daddr = get("sock.__sk_common.skc_v6_daddr")?;
+        o.sk_v6_rcv_saddr = get("sock.__sk_common.skc_v6_rcv_saddr")?;
+        o.sk_type = get("sock.sk_type")?;
+        o.sk_protocol = get("sock.sk_protocol")?;
     }
     o.upid_size = match btf.struct_size("upid") {
         Ok(v) => v,

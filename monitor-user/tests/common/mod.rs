@@ -159,6 +159,7 @@ pub fn open(num: u64, secs: u64, pid: u32, path: &str, web: bool) -> Event {
             ],
             fd_name: Some(path.into()),
             sockaddr: None,
+            conn: None,
         })),
     )
 }

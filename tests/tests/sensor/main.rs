@@ -19,6 +19,7 @@
 mod activity;
 mod cgroups;
 mod lifecycle;
+mod network;
 
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
