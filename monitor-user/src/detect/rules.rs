@@ -31,6 +31,7 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
         "credential_access.yaml",
         include_str!("../../../rules/credential_access.yaml"),
     ),
+    ("network.yaml", include_str!("../../../rules/network.yaml")),
     (
         "privilege_escalation.yaml",
         include_str!("../../../rules/privilege_escalation.yaml"),
@@ -58,6 +59,7 @@ pub const CATEGORIES: &[&str] = &[
     "tamper",
     "recon",
     "resource",
+    "network",
 ];
 
 /// The embedded default rules as sources.
