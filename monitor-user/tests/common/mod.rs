@@ -188,3 +188,52 @@ pub fn scenario() -> Vec<Event> {
     }
     evs
 }
+
+/// A network event: `name` (connect, accept4, listen, ...) of an IPv4 TCP
+/// socket, `client` (None for a listener) and `server` as (ip, port).
+pub fn net(
+    num: u64,
+    secs: u64,
+    pid: u32,
+    proc_name: &str,
+    name: &str,
+    client: Option<(&str, u16)>,
+    server: (&str, u16),
+    ret: i64,
+    web: bool,
+) -> Event {
+    use monitor_user::event::sysargs::{Conn, Endpoint};
+    let end = |(ip, port): (&str, u16)| Endpoint {
+        ip: ip.into(),
+        port,
+    };
+    let conn = Conn {
+        family: "ipv4".into(),
+        l4proto: "tcp".into(),
+        client: client.map(end),
+        server: Some(end(server)),
+        local_is_server: name != "connect",
+        connected: client.is_some(),
+    };
+    base(
+        num,
+        secs,
+        pid,
+        1,
+        proc_name,
+        web,
+        Data::Syscall(Box::new(SyscallData {
+            name: name.into(),
+            ret,
+            res: monitor_user::event::sysargs::res_name(ret),
+            raw_args: [3, 0, 0, 0, 0, 0],
+            args: vec![Arg {
+                name: "fd".into(),
+                value: ArgValue::Int(3),
+            }],
+            fd_name: Some(conn.display()),
+            sockaddr: None,
+            conn: Some(conn),
+        })),
+    )
+}
