@@ -2,31 +2,150 @@
 //! kernel: loopback only when asked for, UDP only for a flow's first
 //! datagram, socket() only for packet and raw sockets.
 //!
-//! The acts are `vigil-actions` subcommands run as child processes (the
-//! test process is the "agent" whose own syscalls the sensor ignores);
-//! records are picked by the child's pid, so concurrent activity on the
-//! host does not matter.
+//! Each act runs in a forked child (the test process is the "agent" whose
+//! own syscalls the sensor ignores) making raw syscalls only, so the test
+//! also runs in the VM; records are picked by the child's pid, so
+//! concurrent activity on the host does not matter.
+
+use std::mem::{size_of, zeroed};
 
 use super::*;
 use monitor_common::SyscallRecord;
 use monitor_user::event::sysargs::{self, Conn};
 
-/// Run `vigil-actions ARGS...` to completion; returns its pid.
-fn act(args: &[&str]) -> u32 {
-    let bin = vigil_tests::actions::actions_binary().expect("build vigil-actions");
-    let child = std::process::Command::new(bin)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn vigil-actions");
-    let pid = child.id();
-    let out = child.wait_with_output().expect("wait vigil-actions");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains(": ok"),
-        "vigil-actions {args:?}: {text}"
-    );
-    pid
+/// Runs `f` in a forked child that exits with its result; returns the
+/// child's pid once it exited 0. `f` may only make raw syscalls.
+fn act(f: impl FnOnce() -> i32) -> u32 {
+    // SAFETY: the child makes raw syscalls on stack data and exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let rc = f();
+        unsafe { libc::_exit(rc) };
+    }
+    assert_eq!(wait_exit(pid), 0, "act in child {pid} failed");
+    pid as u32
+}
+
+/// An IPv4 or IPv6 loopback sockaddr with `port`, and its length.
+/// `last` is the last byte of the IPv4 address (127.0.0.`last`).
+fn loopback(v6: bool, last: u8, port: u16) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero sockaddr_storage is valid.
+    let mut ss: libc::sockaddr_storage = unsafe { zeroed() };
+    let p = &raw mut ss;
+    if v6 {
+        // SAFETY: sockaddr_storage is large enough for sockaddr_in6.
+        let a = unsafe { &mut *p.cast::<libc::sockaddr_in6>() };
+        a.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        a.sin6_port = port.to_be();
+        a.sin6_addr.s6_addr[15] = 1;
+        (ss, size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+    } else {
+        // SAFETY: as above, for sockaddr_in.
+        let a = unsafe { &mut *p.cast::<libc::sockaddr_in>() };
+        a.sin_family = libc::AF_INET as libc::sa_family_t;
+        a.sin_port = port.to_be();
+        a.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, last]);
+        (ss, size_of::<libc::sockaddr_in>() as libc::socklen_t)
+    }
+}
+
+/// A listener on loopback port 0, a connection to it, accepted.
+fn tcp_pair(v6: bool) -> i32 {
+    let (mut addr, mut len) = loopback(v6, 1, 0);
+    let sa = (&raw mut addr).cast::<libc::sockaddr>();
+    let fam = if v6 { libc::AF_INET6 } else { libc::AF_INET };
+    // SAFETY: raw socket calls on fds we own and a local address buffer.
+    unsafe {
+        let l = libc::socket(fam, libc::SOCK_STREAM, 0);
+        if l < 0 || libc::bind(l, sa, len) != 0 || libc::listen(l, 1) != 0 {
+            return 1;
+        }
+        if libc::getsockname(l, sa, &mut len) != 0 {
+            return 2;
+        }
+        let c = libc::socket(fam, libc::SOCK_STREAM, 0);
+        if libc::connect(c, sa, len) != 0 {
+            return 3;
+        }
+        if libc::accept4(l, std::ptr::null_mut(), std::ptr::null_mut(), 0) < 0 {
+            return 4;
+        }
+    }
+    0
+}
+
+/// `n` datagrams to 127.0.0.`last`:9 from one unconnected UDP socket.
+fn udp_send(last: u8, n: u32) -> i32 {
+    let (addr, len) = loopback(false, last, 9);
+    let sa = (&raw const addr).cast::<libc::sockaddr>();
+    // SAFETY: raw socket calls on an fd we own and local buffers.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        for _ in 0..n {
+            if libc::sendto(s, b"x".as_ptr().cast(), 1, 0, sa, len) != 1 {
+                return 1;
+            }
+        }
+    }
+    0
+}
+
+/// One datagram to 127.0.0.1:9 with sendmsg().
+fn udp_sendmsg() -> i32 {
+    let (mut addr, len) = loopback(false, 1, 9);
+    let mut data = *b"sendmsg";
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: a zeroed msghdr is valid; its pointers are to live locals.
+    unsafe {
+        let mut msg: libc::msghdr = zeroed();
+        msg.msg_name = (&raw mut addr).cast();
+        msg.msg_namelen = len;
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        if libc::sendmsg(s, &msg, 0) < 0 {
+            return 1;
+        }
+    }
+    0
+}
+
+fn socket_of(domain: i32, ty: i32) -> i32 {
+    // SAFETY: creating a socket; the fd dies with the child.
+    if unsafe { libc::socket(domain, ty, 0) } < 0 {
+        1
+    } else {
+        0
+    }
+}
+
+/// A unix listener at `path` and a connection to it.
+fn unix_connect(path: &std::ffi::CStr) -> i32 {
+    // SAFETY: all-zero sockaddr_un is valid; the path fits (checked by the caller).
+    let mut addr: libc::sockaddr_un = unsafe { zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.to_bytes();
+    for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    let len = (size_of::<libc::sa_family_t>() + bytes.len() + 1) as libc::socklen_t;
+    let sa = (&raw const addr).cast::<libc::sockaddr>();
+    // SAFETY: raw socket calls on fds we own and a local address.
+    unsafe {
+        let l = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+        if libc::bind(l, sa, len) != 0 || libc::listen(l, 1) != 0 {
+            return 1;
+        }
+        let c = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+        if libc::connect(c, sa, len) != 0 {
+            return 2;
+        }
+    }
+    0
 }
 
 fn of(records: &[Record], pid: u32, id: SyscallId) -> Vec<SyscallRecord> {
@@ -71,15 +190,15 @@ async fn sensor_reports_both_ends_of_tcp_and_udp() {
             "hook {name} not attached"
         );
     }
-    let tcp4 = act(&["tcp-pair", "127.0.0.1"]);
-    let tcp6 = act(&["tcp-pair", "::1"]);
-    let udp = act(&["udp-send", "127.0.0.1:9", "3"]);
-    let udp_other = act(&["udp-send", "127.0.0.2:9", "1"]);
-    let msg = act(&["udp-sendmsg", "127.0.0.1:9"]);
-    let packet = act(&["packet-socket"]);
-    let inet = act(&["inet-socket"]);
+    let tcp4 = act(|| tcp_pair(false));
+    let tcp6 = act(|| tcp_pair(true));
+    let udp = act(|| udp_send(1, 3));
+    let udp_other = act(|| udp_send(2, 1));
+    let msg = act(udp_sendmsg);
+    let packet = act(|| socket_of(libc::AF_PACKET, libc::SOCK_RAW));
+    let inet = act(|| socket_of(libc::AF_INET, libc::SOCK_STREAM));
     // The last act: once its record is in, the earlier ones are too.
-    let marker = act(&["udp-send", "127.0.0.3:9", "1"]);
+    let marker = act(|| udp_send(3, 1));
     let recs = collect(&mut sensor, 20, |all| {
         !of(all, marker, SyscallId::Sendto).is_empty()
     })
@@ -162,10 +281,13 @@ async fn loopback_is_filtered_in_the_kernel_by_default() {
     }
     let _serial = SERIAL.lock().await;
     let mut sensor = Sensor::load(&SensorConfig::default()).expect("load sensor");
-    let tcp = act(&["tcp-pair", "127.0.0.1"]);
-    let udp = act(&["udp-send", "127.0.0.1:9", "2"]);
-    let sock = std::env::temp_dir().join(format!("vigil-net-{}.sock", std::process::id()));
-    let marker = act(&["unix-connect", sock.to_str().unwrap()]);
+    let tmp = TempDir::new("net");
+    let sock = tmp.0.join("sock");
+    let sock_c = cstr(&sock);
+    assert!(sock_c.to_bytes().len() < 100, "socket path too long");
+    let tcp = act(|| tcp_pair(false));
+    let udp = act(|| udp_send(1, 2));
+    let marker = act(|| unix_connect(&sock_c));
     let recs = collect(&mut sensor, 20, |all| {
         !of(all, marker, SyscallId::Connect).is_empty()
     })
