@@ -75,8 +75,8 @@ pub fn count_drop(kind: EventKind) {
 /// A UDP flow seen leaving a socket: the socket and its destination.
 #[repr(C)]
 pub struct FlowKey {
-    /// The `struct sock` address: unique while the socket lives.
-    pub sk: u64,
+    /// The socket's inode number (a sock address would be reused).
+    pub ino: u64,
     pub family: u16,
     /// Network order, as in the sockaddr.
     pub port: u16,

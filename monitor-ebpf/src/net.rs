@@ -122,11 +122,11 @@ fn first_datagram(r: &mut SyscallRecord, addr: u64, len: u64) -> bool {
     if (family != AF_INET && family != AF_INET6) || sockaddr_is_loopback(r) {
         return false;
     }
-    let Some(sk) = sock_of(r.args[0]) else {
+    let Some(ino) = socket_ino(r.args[0]) else {
         return false;
     };
     let mut key = FlowKey {
-        sk,
+        ino,
         family,
         port: u16::from_ne_bytes([r.str0[2], r.str0[3]]),
         _pad: 0,
@@ -215,10 +215,9 @@ fn v6_is_loopback(a: &[u8; 16]) -> bool {
     hi == 0 && (lo == 1 || lo >> 24 == 0xffff_7f)
 }
 
-/// The `struct sock` behind the current task's `fd`, if it is a socket
-/// (callers ask only for fds the syscall used as one).
+/// The `struct file` of the current task's `fd`.
 #[inline(always)]
-fn sock_of(fd: u64) -> Option<u64> {
+fn file_of(fd: u64) -> Option<u64> {
     // SAFETY: helper without arguments.
     let task = unsafe { bpf_get_current_task() };
     let files = ptr(task, off!(task_files))?;
@@ -228,9 +227,23 @@ fn sock_of(fd: u64) -> Option<u64> {
         return None;
     }
     let fds = ptr(fdt, off!(fdtable_fd))?;
-    let file = ptr(fds + fd * 8, 0)?;
-    let socket = ptr(file, off!(file_private_data))?;
+    ptr(fds + fd * 8, 0)
+}
+
+/// The `struct sock` behind `fd`, if it is a socket (callers ask only for
+/// fds the syscall used as one).
+#[inline(always)]
+fn sock_of(fd: u64) -> Option<u64> {
+    let socket = ptr(file_of(fd)?, off!(file_private_data))?;
     ptr(socket, off!(socket_sk))
+}
+
+/// The inode number of `fd`'s socket: unlike the `struct sock` address,
+/// never reused by a later socket (a freed sock's memory is).
+#[inline(always)]
+fn socket_ino(fd: u64) -> Option<u64> {
+    let inode = ptr(file_of(fd)?, off!(file_f_inode))?;
+    read::<u64>(inode, off!(inode_i_ino))
 }
 
 /// Family, type, protocol and both ends of `sk`.

@@ -190,18 +190,18 @@ pub fn scenario() -> Vec<Event> {
 }
 
 /// A network event: `name` (connect, accept4, listen, ...) of an IPv4 TCP
-/// socket, `client` (None for a listener) and `server` as (ip, port).
+/// socket made by `who` (pid, process name, in container "web"), `client`
+/// (None for a listener) and `server` as (ip, port).
 pub fn net(
     num: u64,
     secs: u64,
-    pid: u32,
-    proc_name: &str,
+    who: (u32, &str, bool),
     name: &str,
     client: Option<(&str, u16)>,
     server: (&str, u16),
     ret: i64,
-    web: bool,
 ) -> Event {
+    let (pid, proc_name, web) = who;
     use monitor_user::event::sysargs::{Conn, Endpoint};
     let end = |(ip, port): (&str, u16)| Endpoint {
         ip: ip.into(),

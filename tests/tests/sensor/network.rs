@@ -194,6 +194,9 @@ async fn sensor_reports_both_ends_of_tcp_and_udp() {
     let tcp6 = act(|| tcp_pair(true));
     let udp = act(|| udp_send(1, 3));
     let udp_other = act(|| udp_send(2, 1));
+    // A new socket to the same destination is a new flow, even where it
+    // reuses the freed memory of the last one's `struct sock`.
+    let udp_again = act(|| udp_send(1, 1));
     let msg = act(udp_sendmsg);
     let packet = act(|| socket_of(libc::AF_PACKET, libc::SOCK_RAW));
     let inet = act(|| socket_of(libc::AF_INET, libc::SOCK_STREAM));
@@ -260,6 +263,11 @@ async fn sensor_reports_both_ends_of_tcp_and_udp() {
     assert_eq!((server.ip.as_str(), server.port), ("127.0.0.1", 9));
     assert!(u.client.expect("sendto: source").port > 0);
     assert_eq!(of(&recs, udp_other, SyscallId::Sendto).len(), 1);
+    assert_eq!(
+        of(&recs, udp_again, SyscallId::Sendto).len(),
+        1,
+        "a new socket's first datagram to a destination seen before"
+    );
     let m = of(&recs, msg, SyscallId::Sendmsg);
     assert_eq!(m.len(), 1, "sendmsg with a destination");
     assert_eq!(conn(&m[0]).server.map(|e| e.port), Some(9));
