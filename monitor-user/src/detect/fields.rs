@@ -469,8 +469,9 @@ impl FieldSource for EventFields<'_> {
             F::NsCgroup => num(p.ns.cgroup),
             F::FdNum => {
                 let s = self.syscall()?;
-                // A failed open has fd -1, as in Falco (`open_file_failed`).
-                if is_open(&s.name) {
+                // A failed open has fd -1, as in Falco (`open_file_failed`);
+                // accept's fd is the new socket, as in Falco.
+                if is_open(&s.name) || matches!(s.name.as_str(), "accept" | "accept4") {
                     return Some(Value::Num(s.ret.max(-1)));
                 }
                 s.args
