@@ -7,7 +7,8 @@
 //! (the first with a stratum `mining.subscribe`), sends UDP datagrams,
 //! opens a packet socket, and a copy of itself named `bash` connects out
 //! like a reverse shell. Each event must carry the container and both
-//! endpoints; each rule must fire, and its near miss (port 8080, a
+//! endpoints; each rule must fire (the default rules', and Falco's packet
+//! socket rule from its stable file), and its near miss (port 8080, a
 //! connection made by a non-shell) must not.
 
 use std::time::Duration;
@@ -19,6 +20,22 @@ use vigil_tests::podman::TempDir;
 use vigil_tests::{require_podman, require_vigil_binary, Agent, Container};
 
 const WAIT: Duration = Duration::from_secs(20);
+
+/// Falco's stable rule file (the shared copy above the repository).
+fn falco_rules() -> std::path::PathBuf {
+    let mut dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        for rel in [
+            "shared/falco-rules/falco_rules.yaml",
+            "../shared/falco-rules/falco_rules.yaml",
+        ] {
+            if dir.join(rel).is_file() {
+                return dir.join(rel);
+            }
+        }
+        assert!(dir.pop(), "shared/falco-rules/falco_rules.yaml not found");
+    }
+}
 
 fn num(v: &Value, key: &str) -> i64 {
     v.get(key).and_then(Value::as_i64).unwrap_or(-1)
@@ -32,7 +49,11 @@ fn container_connections_carry_both_ends_and_raise_the_network_rules() {
     let image = actions_image().expect("build the actions image");
     let dir = TempDir::new("vigil-live-net").expect("temp dir");
     let events_path = dir.path().join("events.jsonl");
-    let agent = Agent::builder(["run", "--net-loopback", "--events"])
+    // The default rules, and Falco's stable file next to them (its
+    // "Packet socket created in container" watches socket()).
+    let agent = Agent::builder(["run", "--net-loopback", "--rules"])
+        .arg(falco_rules())
+        .arg("--events")
         .arg(&events_path)
         .echo(false)
         .start()
@@ -127,6 +148,7 @@ fn container_connections_carry_both_ends_and_raise_the_network_rules() {
     let shell = alert("Outbound connection from shell in container");
     assert!(s(&shell, "output").contains("proc=bash"), "{shell}");
     alert("Packet or raw socket in container");
+    alert("Packet socket created in container");
     // Near misses: port 8080 is no pool; vigil-actions is no shell.
     for a in agent.stdout_json().expect("alerts") {
         if !in_c(&a) {
