@@ -49,7 +49,7 @@ pub enum Extra {
     Capset,
     // Network (monitor-ebpf/src/net.rs): each fills the socket tuple
     // (`STR1_TUPLE`) at exit and drops loopback peers unless asked for.
-    /// socket(domain, type, proto): kept only for packet and raw sockets.
+    /// socket(domain, type, proto): kept only for packet and raw IP sockets.
     Socket,
     /// bind(fd, sockaddr, addrlen): raw sockaddr into str0; IP and unix only.
     Bind,

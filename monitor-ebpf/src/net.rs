@@ -3,7 +3,7 @@
 //!
 //! At entry the destination sockaddr is copied into `str0` and the kernel
 //! filter decides: loopback peers are dropped unless the agent asked for
-//! them (`NET_LOOPBACK`), `socket()` is kept only for packet and raw
+//! them (`NET_LOOPBACK`), `socket()` is kept only for packet and raw IP
 //! sockets, and a UDP `sendto`/`sendmsg` only for the first datagram of a
 //! socket to a destination (`NET_FLOWS`). Data on an established flow
 //! (send without a destination, write, read) never gets past the first test.
@@ -46,8 +46,11 @@ const MSG_NAMELEN_OFFSET: u64 = 8;
 pub fn on_enter(r: &mut SyscallRecord, extra: Extra) -> (bool, u32) {
     match extra {
         Extra::Socket => {
-            let keep = r.args[0] == AF_PACKET || r.args[1] & SOCK_TYPE_MASK == SOCK_RAW;
-            (keep, TUPLE_NONE)
+            // Netlink sockets are SOCK_RAW too (runc, ip, getifaddrs open
+            // them all the time): only IP raw sockets count.
+            let raw_ip = (r.args[0] == AF_INET as u64 || r.args[0] == AF_INET6 as u64)
+                && r.args[1] & SOCK_TYPE_MASK == SOCK_RAW;
+            (r.args[0] == AF_PACKET || raw_ip, TUPLE_NONE)
         }
         Extra::Connect => {
             read_sockaddr(r, r.args[1], r.args[2]);

@@ -1,6 +1,6 @@
 //! Network syscalls reach the agent with both endpoints, filtered in the
 //! kernel: loopback only when asked for, UDP only for a flow's first
-//! datagram, socket() only for packet and raw sockets.
+//! datagram, socket() only for packet and raw IP sockets.
 //!
 //! Each act runs in a forked child (the test process is the "agent" whose
 //! own syscalls the sensor ignores) making raw syscalls only, so the test
@@ -200,6 +200,7 @@ async fn sensor_reports_both_ends_of_tcp_and_udp() {
     let msg = act(udp_sendmsg);
     let packet = act(|| socket_of(libc::AF_PACKET, libc::SOCK_RAW));
     let inet = act(|| socket_of(libc::AF_INET, libc::SOCK_STREAM));
+    let netlink = act(|| socket_of(libc::AF_NETLINK, libc::SOCK_RAW));
     // The last act: once its record is in, the earlier ones are too.
     let marker = act(|| udp_send(3, 1));
     let recs = collect(&mut sensor, 20, |all| {
@@ -272,13 +273,17 @@ async fn sensor_reports_both_ends_of_tcp_and_udp() {
     assert_eq!(m.len(), 1, "sendmsg with a destination");
     assert_eq!(conn(&m[0]).server.map(|e| e.port), Some(9));
 
-    // socket(): packet sockets are reported, plain TCP sockets are not.
+    // socket(): packet sockets are reported; TCP and netlink sockets are not.
     let p = of(&recs, packet, SyscallId::Socket);
     assert_eq!(p.len(), 1, "packet socket");
     let args = sysargs::decode(&p[0]).args;
     let domain = args.iter().find(|a| a.name == "domain").expect("domain");
     assert!(format!("{:?}", domain.value).contains("AF_PACKET"));
     assert!(of(&recs, inet, SyscallId::Socket).is_empty());
+    assert!(
+        of(&recs, netlink, SyscallId::Socket).is_empty(),
+        "netlink sockets are SOCK_RAW but not raw IP sockets"
+    );
     assert!(of(&recs, tcp4, SyscallId::Socket).is_empty());
 }
 
