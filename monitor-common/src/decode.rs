@@ -280,6 +280,18 @@ impl SyscallRecord {
         }
     }
 
+    /// The socket's endpoints the kernel read at exit (network syscalls).
+    pub fn tuple(&self) -> Option<SockTuple> {
+        if self.flags & syscall_flags::STR1_TUPLE == 0
+            || (self.str1_len as usize) < size_of::<SockTuple>()
+        {
+            return None;
+        }
+        // SAFETY: str1 holds more than a SockTuple, a plain struct of
+        // integers valid for any bytes.
+        Some(unsafe { read(&self.str1) })
+    }
+
     pub fn short(&self) -> Bytes<'_> {
         Bytes {
             bytes: slice(&self.short, 0, self.short_len as usize),

@@ -60,6 +60,10 @@ pub mod names {
     pub const OFFSETS: &str = "OFFSETS";
     /// Global: the agent's own tgid, whose activity is not reported.
     pub const AGENT_TGID: &str = "AGENT_TGID";
+    /// Global u32: non-zero to report loopback network peers too.
+    pub const NET_LOOPBACK: &str = "NET_LOOPBACK";
+    /// LRU hash: UDP flows (socket, destination) whose first datagram was reported.
+    pub const NET_FLOWS: &str = "NET_FLOWS";
     /// LRU per-CPU hash: cgroup v2 id → [`crate::CgroupCounters`].
     pub const CGROUP_COUNTERS: &str = "CGROUP_COUNTERS";
     /// Array of u32 indexed by syscall number, read by the probe-only

@@ -121,6 +121,12 @@ shared_struct! {
         pub sk_daddr: u32,
         pub sk_dport: u32,
         pub sk_v6_daddr: u32,
+        // network (issue 16): the socket's own endpoints, type and protocol.
+        pub sk_rcv_saddr: u32,
+        pub sk_num: u32,
+        pub sk_v6_rcv_saddr: u32,
+        pub sk_type: u32,
+        pub sk_protocol: u32,
     }
 }
 
@@ -216,6 +222,11 @@ impl KernelOffsets {
             sk_daddr: m,
             sk_dport: m,
             sk_v6_daddr: m,
+            sk_rcv_saddr: m,
+            sk_num: m,
+            sk_v6_rcv_saddr: m,
+            sk_type: m,
+            sk_protocol: m,
         }
     }
 }

@@ -187,6 +187,10 @@ pub mod syscall_flags {
     /// tracepoint (a seccomp filter): `ret` is the error, `args` are the
     /// registers at exit, strings are not read ([`crate::attempts`]).
     pub const REFUSED: u16 = 1 << 8;
+    // Network syscalls (bits from 9 up).
+    /// `str1` holds a [`crate::SockTuple`]: the socket's endpoints as the
+    /// kernel saw them when the syscall returned.
+    pub const STR1_TUPLE: u16 = 1 << 9;
 }
 
 shared_struct! {
@@ -207,7 +211,8 @@ shared_struct! {
     /// | delete_module | | | module name |
     /// | kexec_file_load | cmdline | | |
     /// | add_key, request_key | description | | key type |
-    /// | connect | sockaddr (raw, `STR0_SOCKADDR`) | | |
+    /// | connect, bind, sendto, sendmsg, sendmmsg | sockaddr (raw, `STR0_SOCKADDR`) | socket tuple (`STR1_TUPLE`) | |
+    /// | listen, accept, accept4 | | socket tuple (`STR1_TUPLE`) | |
     ///
     /// openat2 and clone3 read their struct argument into `args[3..]`:
     /// openat2's `open_how {flags, mode, resolve}` into args[3], args[4], args[5];
@@ -236,6 +241,29 @@ shared_struct! {
         pub str0: [u8; PATH_LEN],
         pub str1: [u8; PATH_LEN],
         pub short: [u8; SHORT_LEN],
+    }
+}
+
+shared_struct! {
+    /// A socket's endpoints, read from its `struct sock` at syscall exit and
+    /// carried in [`SyscallRecord::str1`] (flag
+    /// [`syscall_flags::STR1_TUPLE`]). Ports are in host order; an IPv4
+    /// address fills the first 4 bytes of its array. `remote` is all zero
+    /// for a socket that is not connected (bind, listen, unconnected UDP:
+    /// the destination is then the sockaddr in `str0`).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct SockTuple {
+        /// `AF_INET`, `AF_INET6`, `AF_UNIX`, ...
+        pub family: u16,
+        /// `SOCK_STREAM`, `SOCK_DGRAM`, `SOCK_RAW`, ...
+        pub sock_type: u16,
+        /// `IPPROTO_TCP`, `IPPROTO_UDP`, ...
+        pub protocol: u16,
+        pub local_port: u16,
+        pub remote_port: u16,
+        pub _pad: [u16; 3],
+        pub local: [u8; 16],
+        pub remote: [u8; 16],
     }
 }
 

@@ -51,6 +51,23 @@ pub enum Extra {
     /// IPv6 socket, whose peer address goes into str0 as a raw sockaddr
     /// (as connect's): shells dup constantly, a socket onto stdin is news.
     Dup,
+    // Network (monitor-ebpf/src/net.rs): each fills the socket tuple
+    // (`STR1_TUPLE`) at exit and drops loopback peers unless asked for.
+    /// socket(domain, type, proto): kept only for packet and raw IP sockets.
+    Socket,
+    /// bind(fd, sockaddr, addrlen): raw sockaddr into str0; IP and unix only.
+    Bind,
+    /// listen(fd, backlog).
+    Listen,
+    /// accept/accept4(fd, ...): the tuple of the new socket (the return
+    /// value); failures that only say "nothing yet" (EAGAIN) are dropped.
+    Accept,
+    /// sendto(fd, buf, len, flags, sockaddr, addrlen): only with a
+    /// destination, once per socket and destination (the flow's first datagram).
+    Sendto,
+    /// sendmsg(fd, msghdr, flags) and sendmmsg(fd, mmsghdr, vlen, flags):
+    /// as sendto, with the destination of the (first) message header.
+    Sendmsg,
 }
 
 impl Extra {
@@ -100,6 +117,12 @@ pub enum ArgKind {
     CapSet(u8),
     /// Capabilities in the new effective set the caller lacked.
     CapRaised,
+    /// `str1` holds a [`crate::SockTuple`] whose local end is the client
+    /// (connect, send): `fd.cip`/`fd.sip`, `fd.name` as `client->server`.
+    TupleClient,
+    /// As [`ArgKind::TupleClient`], the local end being the server (bind,
+    /// listen, accept).
+    TupleServer,
 }
 
 /// Flag tables the agent renders ([`ArgKind::Flags`]).
@@ -119,6 +142,10 @@ pub enum FlagSet {
 pub enum NameSet {
     Ptrace,
     BpfCmd,
+    /// Address families (`AF_INET`).
+    SockFamily,
+    /// Socket types (`SOCK_STREAM`; flags such as `SOCK_CLOEXEC` dropped).
+    SockType,
 }
 
 /// The table. Invoke with the name of a macro that takes the rows:
@@ -205,7 +232,7 @@ macro_rules! syscall_table {
             Tgkill = 38, "tgkill", "tgkill", sys_enter_tgkill, (3, NONE, NONE, NONE, None),
                 [("pid", Int(0)), ("tid", Int(1)), ("sig", Signal(2))];
             Connect = 39, "connect", "connect", sys_enter_connect, (3, NONE, NONE, NONE, Connect),
-                [("fd", Int(0)), ("addr", Sockaddr)];
+                [("fd", Int(0)), ("addr", Sockaddr), ("tuple", TupleClient)];
             Chmod = 40, "chmod", "chmod", sys_enter_chmod, (2, 0, NONE, NONE, None),
                 [("filename", Str0), ("mode", Mode(1))];
             Fchmod = 41, "fchmod", "fchmod", sys_enter_fchmod, (2, NONE, NONE, NONE, None),
@@ -260,6 +287,23 @@ macro_rules! syscall_table {
                 [("oldfd", Int(0)), ("newfd", Int(1)), ("addr", Sockaddr)];
             Dup3 = 106, "dup3", "dup3", sys_enter_dup3, (3, NONE, NONE, NONE, Dup),
                 [("oldfd", Int(0)), ("newfd", Int(1)), ("flags", Flags(2, Open)), ("addr", Sockaddr)];
+            // Network (issue 16): ids from 120 up.
+            Socket = 120, "socket", "socket", sys_enter_socket, (3, NONE, NONE, NONE, Socket),
+                [("domain", Name(0, SockFamily)), ("type", Name(1, SockType)), ("proto", Int(2))];
+            Bind = 121, "bind", "bind", sys_enter_bind, (3, NONE, NONE, NONE, Bind),
+                [("fd", Int(0)), ("addr", Sockaddr), ("tuple", TupleServer)];
+            Listen = 122, "listen", "listen", sys_enter_listen, (2, NONE, NONE, NONE, Listen),
+                [("fd", Int(0)), ("backlog", Int(1)), ("tuple", TupleServer)];
+            Accept = 123, "accept", "accept", sys_enter_accept, (3, NONE, NONE, NONE, Accept),
+                [("fd", Int(0)), ("tuple", TupleServer)];
+            Accept4 = 124, "accept4", "accept4", sys_enter_accept4, (4, NONE, NONE, NONE, Accept),
+                [("fd", Int(0)), ("tuple", TupleServer), ("flags", Uint(3))];
+            Sendto = 125, "sendto", "sendto", sys_enter_sendto, (6, NONE, NONE, NONE, Sendto),
+                [("fd", Int(0)), ("size", Uint(2)), ("addr", Sockaddr), ("tuple", TupleClient)];
+            Sendmsg = 126, "sendmsg", "sendmsg", sys_enter_sendmsg, (3, NONE, NONE, NONE, Sendmsg),
+                [("fd", Int(0)), ("addr", Sockaddr), ("tuple", TupleClient)];
+            Sendmmsg = 127, "sendmmsg", "sendmmsg", sys_enter_sendmmsg, (4, NONE, NONE, NONE, Sendmsg),
+                [("fd", Int(0)), ("vlen", Uint(2)), ("addr", Sockaddr), ("tuple", TupleClient)];
         }
     };
 }

@@ -13,6 +13,10 @@ static OFFSETS: KernelOffsets = KernelOffsets::missing();
 #[unsafe(no_mangle)]
 static AGENT_TGID: u32 = 0;
 
+/// Non-zero: report loopback connections too (`net.rs`).
+#[unsafe(no_mangle)]
+static NET_LOOPBACK: u32 = 0;
+
 /// Read one field of the global `OFFSETS`.
 macro_rules! off {
     ($field:ident) => {
@@ -32,4 +36,11 @@ pub fn offsets_field(f: impl FnOnce(&'static KernelOffsets) -> *const u32) -> u3
 pub fn agent_tgid() -> u32 {
     // SAFETY: reading a static.
     unsafe { core::ptr::read_volatile(&AGENT_TGID) }
+}
+
+/// Whether loopback peers are reported.
+#[inline(always)]
+pub fn net_loopback() -> bool {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&NET_LOOPBACK) != 0 }
 }

@@ -18,6 +18,7 @@ mod kread;
 mod lsm;
 mod maps;
 mod module;
+mod net;
 mod oom;
 mod open_filter;
 mod probe_only;

@@ -27,6 +27,9 @@ pub static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(NUM_KIND_SLOT
 #[repr(C)]
 pub struct Pending {
     pub nr: i64,
+    /// Which socket the exit describes (`net::TUPLE_*`).
+    pub tuple: u32,
+    pub _pad: u32,
     pub rec: SyscallRecord,
 }
 
@@ -69,3 +72,20 @@ pub fn count_drop(kind: EventKind) {
         unsafe { *p += 1 };
     }
 }
+
+/// A UDP flow seen leaving a socket: the socket and its destination.
+#[repr(C)]
+pub struct FlowKey {
+    /// The socket's inode number (a sock address would be reused).
+    pub ino: u64,
+    pub family: u16,
+    /// Network order, as in the sockaddr.
+    pub port: u16,
+    pub _pad: u32,
+    pub addr: [u8; 16],
+}
+
+/// Flows whose first datagram was reported (`net::first_datagram`); the
+/// least recently sent-to flow is forgotten beyond this (and reported again).
+#[map]
+pub static NET_FLOWS: LruHashMap<FlowKey, u8> = LruHashMap::with_max_entries(16384, 0);

@@ -11,15 +11,11 @@
 //! `sys_enter` hook that would run on every syscall of every task.
 
 use aya_ebpf::{
-    helpers::{
-        bpf_get_current_pid_tgid,
-        generated::{bpf_get_current_task, bpf_probe_read_user},
-    },
+    helpers::{bpf_get_current_pid_tgid, generated::bpf_get_current_task},
     macros::tracepoint,
     programs::TracePointContext,
     EbpfContext,
 };
-use core::ffi::c_void;
 use core::mem::size_of;
 use monitor_common::syscalls::{Extra, NONE};
 use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LEN, SHORT_LEN};
@@ -27,15 +23,13 @@ use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LE
 use crate::globals::{agent_tgid, off};
 use crate::kread::{ptr, read, user, user_str};
 use crate::maps::{count_drop, EVENTS, PENDING, SYSCALL_SCRATCH};
-use crate::{counters, header, open_filter};
+use crate::{counters, header, net, open_filter};
 
 /// Namespace flags of clone()/unshare(). CLONE_NEWTIME (0x80) is only valid
 /// for clone3: in clone()'s flags the low byte is the exit signal.
 const CLONE_NS: u64 =
     0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000;
 const CLONE_NEWTIME: u64 = 0x80;
-/// Longest sockaddr we copy (sockaddr_storage).
-const SOCKADDR_MAX: u32 = 128;
 
 /// Offsets in the classic syscall tracepoint records.
 pub(crate) const NR_OFFSET: usize = 8;
@@ -58,6 +52,8 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
     unsafe {
         let p = &mut *p;
         p.nr = *(c.add(NR_OFFSET) as *const i32) as i64;
+        p.tuple = net::TUPLE_NONE;
+        p._pad = 0;
         let r = &mut p.rec;
         r.syscall = id as u16;
         r.flags = 0;
@@ -129,15 +125,15 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
                 open_filter::interesting(r, open_filter::is_write(r.args[3]))
             }
             Extra::Creat => open_filter::interesting(r, true),
-            Extra::Connect => {
-                read_sockaddr(r);
-                true
-            }
             Extra::Capset => {
                 read_caps(r);
                 true
             }
-            Extra::Dup => socket_peer(r),
+            net => {
+                let (keep, tuple) = net::on_enter(r, net);
+                p.tuple = tuple;
+                keep
+            }
         };
         if !keep {
             return 0;
@@ -195,94 +191,6 @@ fn read_caps(r: &mut SyscallRecord) {
     };
 }
 
-const S_IFMT: u16 = 0o170000;
-const S_IFSOCK: u16 = 0o140000;
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 10;
-
-/// dup*(): whether `oldfd` (args[0]) is an IPv4/IPv6 socket; if so its
-/// peer, as a `sockaddr_in`/`sockaddr_in6`, into str0 (connect's format).
-#[inline(always)]
-fn socket_peer(r: &mut SyscallRecord) -> bool {
-    // SAFETY: helper without arguments.
-    let task = unsafe { bpf_get_current_task() };
-    let fd = r.args[0];
-    let Some(fdt) = ptr(task, off!(task_files)).and_then(|f| ptr(f, off!(files_fdt))) else {
-        return false;
-    };
-    let max = read::<u32>(fdt, off!(fdtable_max_fds)).unwrap_or(0) as u64;
-    if fd >= max {
-        return false;
-    }
-    let Some(file) = ptr(fdt, off!(fdtable_fd)).and_then(|fds| ptr(fds, (fd * 8) as u32)) else {
-        return false;
-    };
-    let mode = ptr(file, off!(file_f_inode))
-        .and_then(|i| read::<u16>(i, off!(inode_i_mode)))
-        .unwrap_or(0);
-    if mode & S_IFMT != S_IFSOCK {
-        return false;
-    }
-    let Some(sk) = ptr(file, off!(file_private_data)).and_then(|s| ptr(s, off!(socket_sk))) else {
-        return false;
-    };
-    let family = read::<u16>(sk, off!(sk_family)).unwrap_or(0);
-    let port = read::<u16>(sk, off!(sk_dport)).unwrap_or(0);
-    let out = r.str0.as_mut_ptr();
-    // SAFETY: str0 is PATH_LEN (256) bytes, more than a sockaddr_in6 (28).
-    unsafe {
-        match family {
-            AF_INET => {
-                let addr = read::<u32>(sk, off!(sk_daddr)).unwrap_or(0);
-                (out as *mut [u8; 16]).write_unaligned([0; 16]);
-                (out as *mut u16).write_unaligned(AF_INET);
-                (out.add(2) as *mut u16).write_unaligned(port);
-                (out.add(4) as *mut u32).write_unaligned(addr);
-                r.str0_len = 16;
-            }
-            AF_INET6 => {
-                let addr = read::<[u8; 16]>(sk, off!(sk_v6_daddr)).unwrap_or([0; 16]);
-                (out as *mut [u8; 28]).write_unaligned([0; 28]);
-                (out as *mut u16).write_unaligned(AF_INET6);
-                (out.add(2) as *mut u16).write_unaligned(port);
-                (out.add(8) as *mut [u8; 16]).write_unaligned(addr);
-                r.str0_len = 28;
-            }
-            _ => return false,
-        }
-    }
-    r.flags |= syscall_flags::STR0_SOCKADDR;
-    true
-}
-
-/// connect(): copy the raw sockaddr, bounded by addrlen.
-#[inline(always)]
-fn read_sockaddr(r: &mut SyscallRecord) {
-    let addr = r.args[1];
-    let len = r.args[2];
-    if addr == 0 || len == 0 {
-        return;
-    }
-    let len = if len > SOCKADDR_MAX as u64 {
-        SOCKADDR_MAX
-    } else {
-        len as u32
-    };
-    let len = ((len - 1) & (SOCKADDR_MAX - 1)) + 1;
-    // SAFETY: `len` <= 128 <= PATH_LEN.
-    let ok = unsafe {
-        bpf_probe_read_user(
-            r.str0.as_mut_ptr() as *mut c_void,
-            len,
-            addr as *const c_void,
-        )
-    } == 0;
-    if ok {
-        r.str0_len = len as u16;
-        r.flags |= syscall_flags::STR0_SOCKADDR;
-    }
-}
-
 /// The exit program of hooked syscalls, attached to `sys_exit_<name>`.
 #[tracepoint]
 pub fn sys_exit(ctx: TracePointContext) -> u32 {
@@ -319,7 +227,10 @@ pub(crate) fn on_exit(ctx: &TracePointContext) -> (i64, bool) {
     // SAFETY: `p` is a live PENDING value; ctx reads at constant offsets.
     unsafe {
         let nr = *(c.add(NR_OFFSET) as *const i32) as i64;
-        if (*p).nr == nr && wanted((*p).rec.syscall, ret) {
+        if (*p).nr == nr
+            && wanted((*p).rec.syscall, ret)
+            && net::on_exit(&mut (*p).rec, (*p).tuple, ret)
+        {
             (*p).rec.ret = ret;
             if EVENTS.output::<SyscallRecord>(&(*p).rec, 0).is_err() {
                 count_drop(EventKind::Syscall);

@@ -427,3 +427,107 @@ fn replay_writes_alerts_with_the_rules_given() {
     );
     assert!(err.contains("1 alerts"), "{err}");
 }
+
+#[test]
+fn net_lists_a_containers_connections_in_a_time_range() {
+    let t = Tmp::new("net");
+    let mut evs = scenario();
+    let n = evs.len() as u64;
+    evs.extend([
+        net(
+            n + 1,
+            10,
+            (100, "sh", true),
+            "connect",
+            Some(("10.88.0.5", 41000)),
+            ("203.0.113.7", 4444),
+            0,
+        ),
+        net(
+            n + 2,
+            11,
+            (200, "nginx", true),
+            "listen",
+            None,
+            ("0.0.0.0", 80),
+            0,
+        ),
+        net(
+            n + 3,
+            12,
+            (200, "nginx", true),
+            "accept4",
+            Some(("10.88.0.9", 52000)),
+            ("10.88.0.5", 80),
+            4,
+        ),
+        net(
+            n + 4,
+            13,
+            (900, "curl", false),
+            "connect",
+            Some(("10.0.0.2", 43000)),
+            ("198.51.100.1", 443),
+            -111,
+        ),
+        net(
+            n + 5,
+            30,
+            (100, "sh", true),
+            "connect",
+            Some(("10.88.0.5", 41002)),
+            ("203.0.113.8", 22),
+            0,
+        ),
+    ]);
+    write_log(&t.0, &evs);
+    let o = vigil(&[
+        "log",
+        "net",
+        s(&t.0),
+        "--container",
+        "web",
+        "--until",
+        "2026-11-22T06:00:20Z",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "header and three events:\n{out}");
+    assert!(lines[0].starts_with("TIME") && lines[0].contains("CONNECTION"));
+    assert!(
+        lines[1].contains("connect")
+            && lines[1].contains("10.88.0.5:41000 -> 203.0.113.7:4444 = SUCCESS"),
+        "{out}"
+    );
+    assert!(lines[2].contains("listening on 0.0.0.0:80"), "{out}");
+    assert!(
+        lines[3].contains("10.88.0.5:80 <- 10.88.0.9:52000"),
+        "{out}"
+    );
+    // Only network events: the shell's exec and opens are not listed.
+    assert!(!out.contains("/etc/shadow"), "{out}");
+    // The host's refused connect, as JSON.
+    let o = vigil(&[
+        "log",
+        "net",
+        s(&t.0),
+        "--container",
+        "host",
+        "--format",
+        "json",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(v["fd.sip"], "198.51.100.1");
+    assert_eq!(v["evt.res"], "ECONNREFUSED");
+    // A type that is not a network event is refused clearly.
+    let o = vigil(&["log", "net", s(&t.0), "--type", "execve"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).1.contains("not a network event type"),
+        "{}",
+        text(&o).1
+    );
+}

@@ -168,11 +168,7 @@ fn check_names_rules_that_load_but_watch_unhooked_syscalls() {
         .lines()
         .filter(|l| l.contains("loads but cannot fire"))
         .collect();
-    assert_eq!(
-        notes,
-        ["note: rule 'Packet socket created in container' loads but cannot fire: vigil does not hook socket"],
-        "{out}"
-    );
+    assert_eq!(notes, [] as [&str; 0], "{out}");
     // The summary stays last; the default rules have no such rule.
     assert!(
         out.lines().last().unwrap().starts_with("ok: loaded "),

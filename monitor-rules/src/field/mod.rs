@@ -201,6 +201,16 @@ pub enum FieldId {
     UserLoginuid,
     /// The gid's name in the process's own `/etc/group`.
     GroupName,
+    // Network (issue 16).
+    FdCip,
+    FdCport,
+    FdLip,
+    FdLport,
+    FdL4proto,
+    FdSockfamily,
+    FdIsServer,
+    FdConnected,
+    FdNameChanged,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,6 +350,16 @@ defs! {
     "proc.vpgid" => ProcVpgid, Num, None;
     "user.loginuid" => UserLoginuid, Num, None;
     "group.name" => GroupName, Str, None;
+    // Network (issue 16): the socket's ends as the kernel saw them.
+    "fd.cip" => FdCip, Str, None;
+    "fd.cport" => FdCport, Num, None;
+    "fd.lip" => FdLip, Str, None;
+    "fd.lport" => FdLport, Num, None;
+    "fd.l4proto" => FdL4proto, Str, None;
+    "fd.sockfamily" => FdSockfamily, Str, None;
+    "fd.is_server" => FdIsServer, Bool, None;
+    "fd.connected" => FdConnected, Bool, None;
+    "fd.name_changed" => FdNameChanged, Bool, None;
     // Never looked up by this name: resource fields resolve through
     // `resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;

@@ -51,6 +51,11 @@ pub struct RunArgs {
     /// Do not sample container resources (no `container_stats` events).
     #[arg(long)]
     pub no_resources: bool,
+    /// Report network peers on loopback too (connect, accept, listen and
+    /// sends to 127.0.0.0/8 or ::1). Off by default: the kernel drops this
+    /// chatter before it costs anything (docs/hooks.md, network).
+    #[arg(long)]
+    pub net_loopback: bool,
     /// Learn per image what normally runs, then alert on anything else
     /// (`proc.in_baseline`): baselines are read from and saved to DIR, one
     /// reviewable TOML file per image (docs/baselines.md).
@@ -224,6 +229,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ring_bytes: args.ring_bytes,
         hooks: args.hooks.into(),
         open_filter: needs.filter,
+        net_loopback: args.net_loopback,
     })
     .context("loading the eBPF sensor")?;
     {

@@ -33,6 +33,15 @@ pub struct EventFields<'a> {
     caps: [OnceCell<String>; 2],
 }
 
+/// A socket's end, as the `fd.*` fields name them.
+#[derive(Clone, Copy)]
+enum End {
+    Client,
+    Server,
+    Local,
+    Remote,
+}
+
 impl<'a> EventFields<'a> {
     pub fn new(ev: &'a Event, hostname: &'a str) -> EventFields<'a> {
         EventFields {
@@ -55,6 +64,30 @@ impl<'a> EventFields<'a> {
 
     pub fn hostname(&self) -> &'a str {
         self.hostname
+    }
+
+    /// One end of the event's socket as (`ip`, `port`) values. Without the
+    /// kernel's tuple only the peer a connect named is known (the server).
+    fn end(&self, which: End) -> Option<(Value<'a>, Value<'a>)> {
+        let s = self.syscall()?;
+        let e = match &s.conn {
+            Some(c) => match which {
+                End::Server => c.server.as_ref(),
+                End::Client => c.client.as_ref(),
+                End::Local => c.local(),
+                End::Remote => c.remote(),
+            }?,
+            None => {
+                return match (&s.sockaddr, which) {
+                    (
+                        Some(SockAddr::Inet { ip, port } | SockAddr::Inet6 { ip, port, .. }),
+                        End::Server | End::Remote,
+                    ) => Some((Value::Str(ip), Value::Num(i64::from(*port)))),
+                    _ => None,
+                }
+            }
+        };
+        Some((Value::Str(&e.ip), Value::Num(i64::from(e.port))))
     }
 
     fn syscall(&self) -> Option<&'a SyscallData> {
@@ -459,8 +492,9 @@ impl FieldSource for EventFields<'_> {
             F::NsCgroup => num(p.ns.cgroup),
             F::FdNum => {
                 let s = self.syscall()?;
-                // A failed open has fd -1, as in Falco (`open_file_failed`).
-                if is_open(&s.name) {
+                // A failed open has fd -1, as in Falco (`open_file_failed`);
+                // accept's fd is the new socket, as in Falco.
+                if is_open(&s.name) || matches!(s.name.as_str(), "accept" | "accept4") {
                     return Some(Value::Num(s.ret.max(-1)));
                 }
                 s.args
@@ -483,32 +517,52 @@ impl FieldSource for EventFields<'_> {
                 .map(|(_, f)| Value::Str(f)),
             F::FdType | F::FdTypechar => {
                 let s = self.syscall()?;
-                let (ty, ch) = match &s.sockaddr {
-                    Some(SockAddr::Inet { .. }) => ("ipv4", "4"),
-                    Some(SockAddr::Inet6 { .. }) => ("ipv6", "6"),
-                    Some(SockAddr::Unix { .. }) => ("unix", "u"),
-                    Some(SockAddr::Other { .. }) => return None,
-                    None if s.fd_name.is_some() => ("file", "f"),
-                    None => return None,
+                let (ty, ch) = match (&s.conn, &s.sockaddr) {
+                    (Some(c), _) if c.family == "ipv6" => ("ipv6", "6"),
+                    (Some(_), _) => ("ipv4", "4"),
+                    (None, Some(SockAddr::Inet { .. })) => ("ipv4", "4"),
+                    (None, Some(SockAddr::Inet6 { .. })) => ("ipv6", "6"),
+                    (None, Some(SockAddr::Unix { .. })) => ("unix", "u"),
+                    (None, Some(SockAddr::Other { .. })) => return None,
+                    (None, None) if s.fd_name.is_some() => ("file", "f"),
+                    (None, None) => return None,
                 };
                 Some(Value::Str(if field.id == F::FdType { ty } else { ch }))
             }
-            // connect: the peer is the server.
-            // connect: the only end vigil knows is the peer (the server).
-            F::FdSip | F::FdRip | F::FdIp | F::FdNet | F::FdSnet | F::FdRnet => {
-                match &self.syscall()?.sockaddr {
-                    Some(SockAddr::Inet { ip, .. }) | Some(SockAddr::Inet6 { ip, .. }) => {
-                        Some(Value::Str(ip))
+            F::FdSockfamily => {
+                let s = self.syscall()?;
+                match (&s.conn, &s.sockaddr) {
+                    (Some(_), _) => Some(Value::Str("ip")),
+                    (None, Some(SockAddr::Inet { .. } | SockAddr::Inet6 { .. })) => {
+                        Some(Value::Str("ip"))
                     }
+                    (None, Some(SockAddr::Unix { .. })) => Some(Value::Str("unix")),
                     _ => None,
                 }
             }
-            F::FdSport | F::FdRport | F::FdPort => match &self.syscall()?.sockaddr {
-                Some(SockAddr::Inet { port, .. }) | Some(SockAddr::Inet6 { port, .. }) => {
-                    num(*port)
-                }
-                _ => None,
-            },
+            // `fd.ip`/`fd.net` match either end in Falco; vigil gives the
+            // server's, the end rules about destinations mean.
+            F::FdSip | F::FdIp | F::FdNet | F::FdSnet => self.end(End::Server).map(|e| e.0),
+            F::FdSport | F::FdPort => self.end(End::Server).map(|e| e.1),
+            F::FdCip | F::FdCnet => self.end(End::Client).map(|e| e.0),
+            F::FdCport => self.end(End::Client).map(|e| e.1),
+            F::FdLip | F::FdLnet => self.end(End::Local).map(|e| e.0),
+            F::FdLport => self.end(End::Local).map(|e| e.1),
+            F::FdRip | F::FdRnet => self.end(End::Remote).map(|e| e.0),
+            F::FdRport => self.end(End::Remote).map(|e| e.1),
+            F::FdL4proto => Some(Value::Str(&self.syscall()?.conn.as_ref()?.l4proto)),
+            F::FdIsServer => Some(Value::Bool(self.syscall()?.conn.as_ref()?.local_is_server)),
+            F::FdConnected => Some(Value::Bool(self.syscall()?.conn.as_ref()?.connected)),
+            // vigil reports a send only for a new destination (the kernel
+            // filter), and a connect always names one.
+            F::FdNameChanged => {
+                let s = self.syscall()?;
+                s.conn.as_ref()?;
+                Some(Value::Bool(matches!(
+                    s.name.as_str(),
+                    "connect" | "sendto" | "sendmsg" | "sendmmsg"
+                )))
+            }
             F::FdHostPath => {
                 super::container_fields::host_path(c, self.fd_name()?, &self.container)
             }

@@ -35,6 +35,7 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
         "intrusion.yaml",
         include_str!("../../../rules/intrusion.yaml"),
     ),
+    ("network.yaml", include_str!("../../../rules/network.yaml")),
     (
         "persistence.yaml",
         include_str!("../../../rules/persistence.yaml"),
@@ -68,6 +69,7 @@ pub const CATEGORIES: &[&str] = &[
     "resource",
     "intrusion",
     "persistence",
+    "network",
 ];
 
 /// The embedded default rules as sources.

@@ -333,6 +333,7 @@ impl Enricher {
                     args: d.args,
                     fd_name,
                     sockaddr: d.sockaddr,
+                    conn: d.conn,
                 }))
             }
             Record::ModuleLoad(r) => Data::ModuleLoad {
@@ -657,7 +658,7 @@ pub(crate) mod tests {
     }
 
     /// connect(3, 127.0.0.1:6379) as the sensor records it: the raw
-    /// `sockaddr_in` in str0.
+    /// `sockaddr_in` in str0, the socket's tuple (from port 40000) in str1.
     pub(crate) fn connect_loopback(pid: u32, cg: u64, boot: u64, ret: i64) -> Record {
         let mut sa = (libc::AF_INET as u16).to_ne_bytes().to_vec();
         sa.extend(6379u16.to_be_bytes());
@@ -675,7 +676,27 @@ pub(crate) mod tests {
             b"",
         );
         if let Record::Syscall(s) = &mut r {
-            s.flags |= monitor_common::records::syscall_flags::STR0_SOCKADDR;
+            s.flags |= monitor_common::records::syscall_flags::STR0_SOCKADDR
+                | monitor_common::records::syscall_flags::STR1_TUPLE;
+            let mut t = monitor_common::SockTuple {
+                family: libc::AF_INET as u16,
+                sock_type: libc::SOCK_STREAM as u16,
+                protocol: libc::IPPROTO_TCP as u16,
+                local_port: 40000,
+                remote_port: 6379,
+                ..Default::default()
+            };
+            t.local[..4].copy_from_slice(&[127, 0, 0, 1]);
+            t.remote[..4].copy_from_slice(&[127, 0, 0, 1]);
+            // SAFETY: SockTuple is plain integers without padding.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(
+                    (&raw const t).cast::<u8>(),
+                    std::mem::size_of::<monitor_common::SockTuple>(),
+                )
+            };
+            s.str1[..bytes.len()].copy_from_slice(bytes);
+            s.str1_len = bytes.len() as u16;
         }
         r
     }

@@ -55,6 +55,7 @@ mod tests {
             }],
             fd_name: None,
             sockaddr: None,
+            conn: None,
         }))
     }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::sysargs::{Arg, SockAddr};
+use crate::event::sysargs::{Arg, Conn, SockAddr};
 pub use time::{rfc3339, Clock};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -440,9 +440,12 @@ pub struct SyscallData {
     pub raw_args: [u64; 6],
     /// Decoded, named arguments.
     pub args: Vec<Arg>,
-    /// `fd.name`: the path opened, or the connect peer.
+    /// `fd.name`: the path opened, the socket's `client->server`, or the
+    /// peer the syscall named.
     pub fd_name: Option<String>,
     pub sockaddr: Option<SockAddr>,
+    /// An IP socket's endpoints (network syscalls).
+    pub conn: Option<Conn>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

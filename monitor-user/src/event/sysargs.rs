@@ -9,7 +9,7 @@
 
 use monitor_common::decode::Bytes;
 use monitor_common::syscalls::{ArgKind as K, ArgSpec, FlagSet, NameSet};
-use monitor_common::{syscall_flags, SyscallRecord};
+use monitor_common::{syscall_flags, SockTuple, SyscallRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::event::text::escape;
@@ -72,12 +72,133 @@ impl SockAddr {
     }
 }
 
+/// An IP socket's two ends as Falco's `fd.*` fields name them: the client
+/// (who connected or sent) and the server (who bound, listened or
+/// accepted). An end the kernel did not know (a listener's client) is absent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conn {
+    /// `ipv4` or `ipv6` (`fd.type`).
+    pub family: String,
+    /// `tcp`, `udp`, `icmp`, `raw` or the protocol number (`fd.l4proto`).
+    pub l4proto: String,
+    pub client: Option<Endpoint>,
+    pub server: Option<Endpoint>,
+    /// The socket of this event is the server's end (`fd.is_server`).
+    pub local_is_server: bool,
+    /// The socket has a peer of its own (`fd.connected`); an unconnected
+    /// UDP socket's server is the destination the syscall named.
+    pub connected: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub ip: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    fn display(&self) -> String {
+        if self.ip.contains(':') {
+            format!("[{}]:{}", self.ip, self.port)
+        } else {
+            format!("{}:{}", self.ip, self.port)
+        }
+    }
+}
+
+impl Conn {
+    /// `fd.name` as Falco shows a socket: `client->server`, or the one end known.
+    pub fn display(&self) -> String {
+        match (&self.client, &self.server) {
+            (Some(c), Some(s)) => format!("{}->{}", c.display(), s.display()),
+            (Some(e), None) | (None, Some(e)) => e.display(),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// The end of this event's socket (`fd.lip`, `fd.lport`).
+    pub fn local(&self) -> Option<&Endpoint> {
+        if self.local_is_server {
+            self.server.as_ref()
+        } else {
+            self.client.as_ref()
+        }
+    }
+
+    /// The other end (`fd.rip`, `fd.rport`).
+    pub fn remote(&self) -> Option<&Endpoint> {
+        if self.local_is_server {
+            self.client.as_ref()
+        } else {
+            self.server.as_ref()
+        }
+    }
+}
+
+/// Build the [`Conn`] of an IP socket from the kernel's tuple; `dest` is the
+/// sockaddr the syscall named, the peer of a socket not connected to one
+/// (a UDP `sendto`).
+pub fn conn(t: &SockTuple, dest: Option<&SockAddr>, local_is_server: bool) -> Option<Conn> {
+    let (family, ip): (&str, fn(&[u8; 16]) -> String) = match i32::from(t.family) {
+        libc::AF_INET => ("ipv4", |a| {
+            std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string()
+        }),
+        libc::AF_INET6 => ("ipv6", |a| std::net::Ipv6Addr::from(*a).to_string()),
+        _ => return None,
+    };
+    let local = Endpoint {
+        ip: ip(&t.local),
+        port: t.local_port,
+    };
+    let connected = t.remote_port != 0;
+    let remote = if connected {
+        Some(Endpoint {
+            ip: ip(&t.remote),
+            port: t.remote_port,
+        })
+    } else {
+        match dest {
+            Some(SockAddr::Inet { ip, port }) | Some(SockAddr::Inet6 { ip, port, .. })
+                if !local_is_server =>
+            {
+                Some(Endpoint {
+                    ip: ip.clone(),
+                    port: *port,
+                })
+            }
+            _ => None,
+        }
+    };
+    let l4proto = match i32::from(t.protocol) {
+        libc::IPPROTO_TCP => "tcp".to_owned(),
+        libc::IPPROTO_UDP => "udp".to_owned(),
+        libc::IPPROTO_ICMP | libc::IPPROTO_ICMPV6 => "icmp".to_owned(),
+        _ if i32::from(t.sock_type) == libc::SOCK_RAW => "raw".to_owned(),
+        p => p.to_string(),
+    };
+    let (client, server) = if local_is_server {
+        (remote, Some(local))
+    } else {
+        (Some(local), remote)
+    };
+    Some(Conn {
+        family: family.to_owned(),
+        l4proto,
+        client,
+        server,
+        local_is_server,
+        connected,
+    })
+}
+
 /// Everything decoded from one syscall record.
 pub struct Decoded {
     pub args: Vec<Arg>,
     /// The file the syscall names (`fd.name`): open paths, connect peers.
     pub path: Option<String>,
     pub sockaddr: Option<SockAddr>,
+    /// An IP socket's endpoints (network syscalls).
+    pub conn: Option<Conn>,
     /// Falco field names of arguments the kernel cut short.
     pub truncated: Vec<&'static str>,
 }
@@ -89,6 +210,7 @@ pub fn decode(r: &SyscallRecord) -> Decoded {
         args: Vec::new(),
         path: None,
         sockaddr: None,
+        conn: None,
         truncated: Vec::new(),
     };
     let Some(id) = r.id() else { return d };
@@ -130,10 +252,17 @@ impl Decoded {
                 raw: slot(i),
                 text: flag_text(slot(i), flag_table(set)),
             },
-            K::Name(i, set) => ArgValue::Flags {
-                raw: slot(i),
-                text: table_name(slot(i), name_table(set)),
-            },
+            K::Name(i, set) => {
+                // socket()'s type carries SOCK_NONBLOCK/SOCK_CLOEXEC above its low bits.
+                let v = match set {
+                    NameSet::SockType => slot(i) & 0xf,
+                    _ => slot(i),
+                };
+                ArgValue::Flags {
+                    raw: slot(i),
+                    text: table_name(v, name_table(set)),
+                }
+            }
             K::Mode(i) => ArgValue::Flags {
                 raw: slot(i),
                 text: format!("0{:o}", slot(i) & 0o7777),
@@ -162,6 +291,17 @@ impl Decoded {
                 let Some(sa) = &self.sockaddr else { return };
                 self.path = Some(sa.display());
                 ArgValue::Str(sa.display())
+            }
+            K::TupleClient | K::TupleServer => {
+                let Some(t) = r.tuple() else { return };
+                let server = spec.kind == K::TupleServer;
+                let Some(c) = conn(&t, self.sockaddr.as_ref(), server) else {
+                    return;
+                };
+                let shown = c.display();
+                self.path = Some(shown.clone());
+                self.conn = Some(c);
+                ArgValue::Str(shown)
             }
             // The requested sets, unless the kernel could not read them.
             K::CapSet(i) if r.flags & syscall_flags::CAPS_UNREAD == 0 => ArgValue::Uint(slot(i)),
@@ -209,6 +349,8 @@ fn name_table(set: NameSet) -> &'static [(u64, &'static str)] {
     match set {
         NameSet::Ptrace => PTRACE_REQUESTS,
         NameSet::BpfCmd => BPF_CMDS,
+        NameSet::SockFamily => SOCK_FAMILIES,
+        NameSet::SockType => SOCK_TYPES,
     }
 }
 
@@ -413,6 +555,27 @@ const PTRACE_REQUESTS: &[(u64, &str)] = &[
 ];
 
 /// `enum bpf_cmd` (stable uapi numbering).
+const SOCK_FAMILIES: &[(u64, &str)] = &[
+    (libc::AF_UNIX as u64, "AF_UNIX"),
+    (libc::AF_INET as u64, "AF_INET"),
+    (libc::AF_INET6 as u64, "AF_INET6"),
+    (libc::AF_NETLINK as u64, "AF_NETLINK"),
+    (libc::AF_PACKET as u64, "AF_PACKET"),
+    (libc::AF_VSOCK as u64, "AF_VSOCK"),
+    (libc::AF_XDP as u64, "AF_XDP"),
+    (libc::AF_ALG as u64, "AF_ALG"),
+];
+
+/// The type's low bits; SOCK_NONBLOCK and SOCK_CLOEXEC are flags on top.
+const SOCK_TYPES: &[(u64, &str)] = &[
+    (libc::SOCK_STREAM as u64, "SOCK_STREAM"),
+    (libc::SOCK_DGRAM as u64, "SOCK_DGRAM"),
+    (libc::SOCK_RAW as u64, "SOCK_RAW"),
+    (libc::SOCK_SEQPACKET as u64, "SOCK_SEQPACKET"),
+    // SOCK_PACKET: obsolete, still accepted by the kernel.
+    (10, "SOCK_PACKET"),
+];
+
 const BPF_CMDS: &[(u64, &str)] = &[
     (0, "BPF_MAP_CREATE"),
     (1, "BPF_MAP_LOOKUP_ELEM"),

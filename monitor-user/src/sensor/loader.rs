@@ -191,10 +191,12 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         }
     };
     let tgid = std::process::id();
+    let net_loopback = u32::from(cfg.net_loopback);
     let mut ebpf = EbpfLoader::new()
         .btf(aya_btf.as_ref())
         .override_global(names::OFFSETS, &offsets, true)
         .override_global(names::AGENT_TGID, &tgid, true)
+        .override_global(names::NET_LOOPBACK, &net_loopback, true)
         .map_max_entries(names::EVENTS, cfg.ring_bytes)
         .load(OBJECT)
         .map_err(Box::new)?;

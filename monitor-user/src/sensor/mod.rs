@@ -57,6 +57,8 @@ pub struct SensorConfig {
     pub open_filter: OpenFilter,
     /// LSM or tracepoint hooks for what both can see.
     pub hooks: HookMode,
+    /// Report network peers on loopback too (the kernel drops them by default).
+    pub net_loopback: bool,
 }
 
 impl Default for SensorConfig {
@@ -65,6 +67,7 @@ impl Default for SensorConfig {
             ring_bytes: DEFAULT_RING_BYTES,
             open_filter: default_open_filter(),
             hooks: HookMode::Auto,
+            net_loopback: false,
         }
     }
 }
@@ -334,7 +337,10 @@ mod docs {
                 .args()
                 .iter()
                 .map(|a| match a.kind {
-                    ArgKind::Path | ArgKind::Sockaddr => format!("`{}` (fd.name)", a.name),
+                    ArgKind::Path
+                    | ArgKind::Sockaddr
+                    | ArgKind::TupleClient
+                    | ArgKind::TupleServer => format!("`{}` (fd.name)", a.name),
                     _ => format!("`{}`", a.name),
                 })
                 .collect();

@@ -149,6 +149,11 @@ pub fn resolve(btf: &Btf) -> Result<(KernelOffsets, Vec<Missing>), OffsetsError>
         o.sk_daddr = get("sock.__sk_common.skc_daddr")?;
         o.sk_dport = get("sock.__sk_common.skc_dport")?;
         o.sk_v6_daddr = get("sock.__sk_common.skc_v6_daddr")?;
+        o.sk_rcv_saddr = get("sock.__sk_common.skc_rcv_saddr")?;
+        o.sk_num = get("sock.__sk_common.skc_num")?;
+        o.sk_v6_rcv_saddr = get("sock.__sk_common.skc_v6_rcv_saddr")?;
+        o.sk_type = get("sock.sk_type")?;
+        o.sk_protocol = get("sock.sk_protocol")?;
     }
     o.upid_size = match btf.struct_size("upid") {
         Ok(v) => v,

@@ -199,15 +199,30 @@ pub fn to_value(ev: &Event) -> Value {
                 }
             }
             put("fd.name", json!(s.fd_name));
-            match &s.sockaddr {
-                Some(SockAddr::Inet { ip, port }) | Some(SockAddr::Inet6 { ip, port, .. }) => {
+            match (&s.conn, &s.sockaddr) {
+                (Some(c), _) => {
+                    put("fd.sockfamily", json!("ip"));
+                    put("fd.type", json!(c.family));
+                    put("fd.l4proto", json!(c.l4proto));
+                    if let Some(e) = &c.client {
+                        put("fd.cip", json!(e.ip));
+                        put("fd.cport", json!(e.port));
+                    }
+                    if let Some(e) = &c.server {
+                        put("fd.sip", json!(e.ip));
+                        put("fd.sport", json!(e.port));
+                    }
+                    put("fd.is_server", json!(c.local_is_server));
+                }
+                (None, Some(SockAddr::Inet { ip, port }))
+                | (None, Some(SockAddr::Inet6 { ip, port, .. })) => {
                     put("fd.sockfamily", json!("ip"));
                     put("fd.sip", json!(ip));
                     put("fd.sport", json!(port));
                 }
-                Some(SockAddr::Unix { .. }) => put("fd.sockfamily", json!("unix")),
-                Some(SockAddr::Other { family }) => put("fd.sockfamily", json!(family)),
-                None => {}
+                (None, Some(SockAddr::Unix { .. })) => put("fd.sockfamily", json!("unix")),
+                (None, Some(SockAddr::Other { family })) => put("fd.sockfamily", json!(family)),
+                (None, None) => {}
             }
         }
         Data::ModuleLoad { name } => put("evt.arg.name", json!(name)),

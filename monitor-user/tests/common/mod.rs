@@ -159,6 +159,7 @@ pub fn open(num: u64, secs: u64, pid: u32, path: &str, web: bool) -> Event {
             ],
             fd_name: Some(path.into()),
             sockaddr: None,
+            conn: None,
         })),
     )
 }
@@ -186,4 +187,53 @@ pub fn scenario() -> Vec<Event> {
         }
     }
     evs
+}
+
+/// A network event: `name` (connect, accept4, listen, ...) of an IPv4 TCP
+/// socket made by `who` (pid, process name, in container "web"), `client`
+/// (None for a listener) and `server` as (ip, port).
+pub fn net(
+    num: u64,
+    secs: u64,
+    who: (u32, &str, bool),
+    name: &str,
+    client: Option<(&str, u16)>,
+    server: (&str, u16),
+    ret: i64,
+) -> Event {
+    let (pid, proc_name, web) = who;
+    use monitor_user::event::sysargs::{Conn, Endpoint};
+    let end = |(ip, port): (&str, u16)| Endpoint {
+        ip: ip.into(),
+        port,
+    };
+    let conn = Conn {
+        family: "ipv4".into(),
+        l4proto: "tcp".into(),
+        client: client.map(end),
+        server: Some(end(server)),
+        local_is_server: name != "connect",
+        connected: client.is_some(),
+    };
+    base(
+        num,
+        secs,
+        pid,
+        1,
+        proc_name,
+        web,
+        Data::Syscall(Box::new(SyscallData {
+            name: name.into(),
+            ret,
+            res: monitor_user::event::sysargs::res_name(ret),
+            raw_args: [3, 0, 0, 0, 0, 0],
+            args: vec![Arg {
+                name: "fd".into(),
+                value: ArgValue::Int(3),
+            }],
+            fd_name: Some(conn.display()),
+            sockaddr: None,
+            conn: Some(conn),
+        })),
+    )
 }

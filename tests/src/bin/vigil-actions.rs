@@ -49,6 +49,18 @@ fn main() {
         ("pidfd-signal", [pid, sig]) => pidfd_signal(pid, sig),
         ("exec", [path]) => exec(path),
         ("inotify", [n, secs]) => inotify(n.parse().unwrap_or_else(|_| usage("N")), secs_arg(secs)),
+        ("tcp-pair", [ip]) => tcp_pair(ip),
+        ("tcp-serve", [addr, secs]) => tcp_serve(addr, secs_arg(secs)),
+        ("tcp-connect", [addr]) => tcp_connect(addr, None),
+        ("stratum", [addr]) => tcp_connect(addr, Some(STRATUM_SUBSCRIBE)),
+        ("udp-send", [addr, n]) => udp_send(addr, n.parse().unwrap_or_else(|_| usage("N"))),
+        ("udp-sendmsg", [addr]) => udp_sendmsg(addr),
+        ("packet-socket", []) => {
+            check_fd(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) } as libc::c_long)
+        }
+        ("inet-socket", []) => {
+            check_fd(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) } as libc::c_long)
+        }
         _ => usage(&format!("unknown action or wrong arguments: {args:?}")),
     };
     match result {
@@ -68,6 +80,9 @@ fn usage(why: &str) -> ! {
          pidfd-signal PID SIG | exec PATH | inotify N SECS (N instances held SECS)\n  \
          shell-on tcp|unix SHELL (SHELL's stdin/stdout a loopback TCP connection\n  \
          or a unix socket pair; it is fed `sleep 2; exit`)\n  \
+         network (addresses as IP:PORT, [IP6]:PORT):\n  \
+         tcp-pair IP | tcp-serve ADDR SECS | tcp-connect ADDR | stratum ADDR\n  \
+         udp-send ADDR N | udp-sendmsg ADDR | packet-socket | inet-socket\n  \
          resource hogs (run them only under cgroup limits):\n  \
          forkbomb SECS | spawn N SECS | cpu SECS | mem MIB | fds SECS"
     );
@@ -625,4 +640,105 @@ fn inotify(n: u32, secs: std::time::Duration) -> Result<(), Error> {
         unsafe { libc::close(fd) };
     }
     err.map_or(Ok(()), Err)
+/// What a miner sends first to a stratum pool.
+const STRATUM_SUBSCRIBE: &[u8] =
+    b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"vigil-test/1.0\"]}\n";
+
+fn sock_addr(addr: &str) -> std::net::SocketAddr {
+    addr.parse()
+        .unwrap_or_else(|_| usage(&format!("not an IP:PORT address: {addr}")))
+}
+
+/// A listener on `ip` (kernel-chosen port), one connection to it, accepted:
+/// bind, listen, connect and accept of one TCP flow.
+fn tcp_pair(ip: &str) -> Result<(), Error> {
+    let ip: std::net::IpAddr = ip.parse().unwrap_or_else(|_| usage("IP"));
+    let listener = std::net::TcpListener::bind((ip, 0))?;
+    let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    let (server, peer) = listener.accept()?;
+    println!("tcp-pair: {} -> {}", peer, server.local_addr()?);
+    drop(client);
+    Ok(())
+}
+
+/// Listen on `addr` and accept connections for `secs` (answers each with a line).
+fn tcp_serve(addr: &str, secs: std::time::Duration) -> Result<(), Error> {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind(sock_addr(addr))?;
+    listener.set_nonblocking(true)?;
+    let end = std::time::Instant::now() + secs;
+    while std::time::Instant::now() < end {
+        match listener.accept() {
+            Ok((mut s, _)) => {
+                let _ = s.write_all(b"hello\n");
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Connect to `addr` and send `payload` if given.
+fn tcp_connect(addr: &str, payload: Option<&[u8]>) -> Result<(), Error> {
+    use std::io::Write;
+    let mut s =
+        std::net::TcpStream::connect_timeout(&sock_addr(addr), std::time::Duration::from_secs(3))?;
+    if let Some(p) = payload {
+        s.write_all(p)?;
+    }
+    Ok(())
+}
+
+/// `n` datagrams from one unconnected UDP socket to `addr` (sendto).
+fn udp_send(addr: &str, n: u32) -> Result<(), Error> {
+    let to = sock_addr(addr);
+    let any: std::net::SocketAddr = if to.is_ipv4() {
+        "0.0.0.0:0".parse().unwrap()
+    } else {
+        "[::]:0".parse().unwrap()
+    };
+    let s = std::net::UdpSocket::bind(any)?;
+    for i in 0..n {
+        s.send_to(format!("datagram {i}").as_bytes(), to)?;
+    }
+    Ok(())
+}
+
+/// One datagram to an IPv4 `addr` with sendmsg().
+fn udp_sendmsg(addr: &str) -> Result<(), Error> {
+    let std::net::SocketAddr::V4(to) = sock_addr(addr) else {
+        usage("udp-sendmsg takes an IPv4 address");
+    };
+    // SAFETY: a zeroed sockaddr_in is valid; filled below.
+    let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sin.sin_family = libc::AF_INET as libc::sa_family_t;
+    sin.sin_port = to.port().to_be();
+    sin.sin_addr.s_addr = u32::from_ne_bytes(to.ip().octets());
+    let mut data = *b"sendmsg";
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: a zeroed msghdr is valid; its pointers are set to live locals.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&raw mut sin).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    // SAFETY: plain socket calls on an fd we own, with valid pointers.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(Error::last_os_error());
+        }
+        let r = libc::sendmsg(fd, &msg, 0);
+        libc::close(fd);
+        if r < 0 {
+            return Err(Error::last_os_error());
+        }
+    }
+    Ok(())
 }

@@ -21,6 +21,7 @@
 mod activity;
 mod cgroups;
 mod lifecycle;
+mod network;
 mod session;
 
 use std::ffi::{CString, OsStr};

@@ -38,6 +38,10 @@ pub struct BenchArgs {
     open_iterations: u64,
     #[arg(long, default_value_t = 300)]
     exec_iterations: u64,
+    /// Iterations of the TCP connect/accept and UDP send workloads (64 KiB
+    /// writes for the established-flow one).
+    #[arg(long, default_value_t = 10_000)]
+    net_iterations: u64,
     /// Seconds per step of the event-rate test.
     #[arg(long, default_value_t = 5.0)]
     rate_seconds: f64,
@@ -238,6 +242,35 @@ fn workload_defs(args: &BenchArgs, plain: &Path) -> Vec<WorkloadDef> {
                 iterations: args.exec_iterations,
             },
         },
+        // Loopback: the agent drops these in the kernel unless it runs
+        // with `--agent-arg=--net-loopback` (then each flow is an event).
+        WorkloadDef {
+            key: "tcp_connect",
+            label: "TCP connect+accept (loopback)",
+            unit: "us/iter",
+            scale: 1000.0,
+            workload: Workload::TcpConnect {
+                iterations: args.net_iterations,
+            },
+        },
+        WorkloadDef {
+            key: "udp_send",
+            label: "UDP sendto, one flow",
+            unit: "ns/call",
+            scale: 1.0,
+            workload: Workload::UdpSend {
+                iterations: args.net_iterations,
+            },
+        },
+        WorkloadDef {
+            key: "tcp_stream",
+            label: "established TCP flow, 64 KiB writes",
+            unit: "us/write",
+            scale: 1000.0,
+            workload: Workload::TcpStream {
+                iterations: args.net_iterations,
+            },
+        },
     ]
 }
 
@@ -314,6 +347,15 @@ fn worker_args(w: &Workload) -> Vec<String> {
             "--iterations".into(),
             s(iterations),
         ],
+        Workload::TcpConnect { iterations } => {
+            vec!["tcp-connect".into(), "--iterations".into(), s(iterations)]
+        }
+        Workload::UdpSend { iterations } => {
+            vec!["udp-send".into(), "--iterations".into(), s(iterations)]
+        }
+        Workload::TcpStream { iterations } => {
+            vec!["tcp-stream".into(), "--iterations".into(), s(iterations)]
+        }
         Workload::Rate {
             path,
             rate,
@@ -447,6 +489,9 @@ mod tests {
                 rate: 1000,
                 seconds: 2.5,
             },
+            Workload::TcpConnect { iterations: 4 },
+            Workload::UdpSend { iterations: 5 },
+            Workload::TcpStream { iterations: 6 },
         ];
         for w in all {
             let argv = std::iter::once("w".to_string())

@@ -39,6 +39,24 @@ pub enum Workload {
         #[arg(long)]
         iterations: u64,
     },
+    /// TCP connect + accept + close over loopback, sequentially (a new
+    /// flow per iteration: connect, accept4).
+    TcpConnect {
+        #[arg(long)]
+        iterations: u64,
+    },
+    /// sendto of one datagram to one loopback destination from one
+    /// unconnected UDP socket (the kernel reports only the first).
+    UdpSend {
+        #[arg(long)]
+        iterations: u64,
+    },
+    /// 64 KiB writes on one established loopback TCP connection, read by a
+    /// second thread: established-flow data transfer (iterations = writes).
+    TcpStream {
+        #[arg(long)]
+        iterations: u64,
+    },
     /// open + close of `path` at `rate` per second for `seconds`.
     Rate {
         #[arg(long)]
@@ -82,6 +100,9 @@ pub fn run(args: &WorkerArgs) -> Result<()> {
             rate,
             seconds,
         } => rate_limited(path, *rate, *seconds)?,
+        Workload::TcpConnect { iterations } => tcp_connect(*iterations)?,
+        Workload::UdpSend { iterations } => udp_send(*iterations)?,
+        Workload::TcpStream { iterations } => tcp_stream(*iterations)?,
     };
     let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
     println!(
@@ -154,6 +175,50 @@ fn fork_exec(program: &std::path::Path, n: u64) -> Result<u64> {
     Ok(n)
 }
 
+fn tcp_connect(n: u64) -> Result<u64> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    for _ in 0..n {
+        let c = std::net::TcpStream::connect(addr)?;
+        let (s, _) = listener.accept()?;
+        // The server closes first, so TIME_WAIT stays on its side and the
+        // client's ephemeral ports do not run out.
+        drop(s);
+        drop(c);
+    }
+    Ok(n)
+}
+
+fn udp_send(n: u64) -> Result<u64> {
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    let to = sink.local_addr()?;
+    // Nobody reads: the receive queue fills and the kernel drops, but every
+    // sendto still runs the whole send path.
+    let s = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    for _ in 0..n {
+        s.send_to(b"vigil bench datagram", to)?;
+    }
+    Ok(n)
+}
+
+fn tcp_stream(n: u64) -> Result<u64> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let mut c = std::net::TcpStream::connect(listener.local_addr()?)?;
+    let (mut s, _) = listener.accept()?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        while matches!(s.read(&mut buf), Ok(k) if k > 0) {}
+    });
+    let chunk = vec![7u8; 1 << 16];
+    for _ in 0..n {
+        c.write_all(&chunk)?;
+    }
+    drop(c);
+    let _ = reader.join();
+    Ok(n)
+}
+
 /// Paces opens to `rate`/s: each tick issues the opens that are due, then
 /// sleeps briefly. Gives up on pacing after 1.5x the planned time (the
 /// achieved rate is then what the machine could do).
@@ -208,6 +273,9 @@ mod tests {
         assert!(open_close(std::path::Path::new("/nonexistent/vigil"), 1).is_err());
         assert_eq!(fork_exec(std::path::Path::new("/bin/true"), 3).unwrap(), 3);
         assert!(fork_exec(std::path::Path::new("/bin/false"), 1).is_err());
+        assert_eq!(tcp_connect(3).unwrap(), 3);
+        assert_eq!(udp_send(3).unwrap(), 3);
+        assert_eq!(tcp_stream(2).unwrap(), 2);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The responder's side of the flight recorder, as CLI commands: `vigil
-//! log show|query|export|tree|stats|verify`, `vigil replay`, and the
+//! log show|query|export|net|tree|stats|verify`, `vigil replay`, and the
 //! `--record*` flags of `vigil run`. Each subcommand is one file; this one
 //! owns the shared arguments (inputs, filters) and the reporting of damaged
 //! input: every read problem is printed with file and offset, reading goes
 //! on, and the exit status is non-zero when the input was damaged (a torn
 //! tail alone, what a crash leaves, is only a warning).
 
+mod net;
 mod show;
 mod stats;
 mod tree;
@@ -32,6 +33,9 @@ pub enum LogCmd {
     Query(show::ShowArgs),
     /// Export recorded events as JSON lines (the `vigil run --events` schema).
     Export(FilterArgs),
+    /// Network activity: connections (client -> server), accepts, listeners,
+    /// UDP flows and packet/raw sockets, with their results.
+    Net(net::NetArgs),
     /// The process tree of a container or a pid, with exec arguments and times.
     Tree(tree::TreeArgs),
     /// Events per type and per container, time span, losses recorded.
@@ -45,6 +49,7 @@ pub fn run(cmd: LogCmd) -> anyhow::Result<ExitCode> {
         LogCmd::Show(a) => show::run(a, show::Format::Table),
         LogCmd::Query(a) => show::run(a, show::Format::Json),
         LogCmd::Export(a) => show::export(a),
+        LogCmd::Net(a) => net::run(a),
         LogCmd::Tree(a) => tree::run(a),
         LogCmd::Stats(a) => stats::run(a),
         LogCmd::Verify(a) => verify::run(a),

@@ -4,8 +4,10 @@
 //!
 //! execs, forks and exits are Process Activity (1007: Launch, Terminate);
 //! opens, creates and unlinks File System Activity (1001: Open, Create,
-//! Delete); connects Network Activity (4001: Open, or Refuse when it
-//! failed; the peer's address, or a unix socket's path as its name). Every other event (mounts, setns, bpf, ptrace, cgroup and
+//! Delete); network events Network Activity (4001: connect and accept
+//! Open, a failed connect Refuse, listen Listen, a UDP flow's first
+//! datagram Traffic; the server as `dst_endpoint`, or a unix socket's path
+//! as its name, the client as `src_endpoint`). Every other event (mounts, setns, bpf, ptrace, cgroup and
 //! resource samples, ...) is an OCSF Base Event (class 0), so none is left
 //! out. The process, container and device (the host writing the events)
 //! objects are built as for the findings; the event's own flat fields
@@ -33,7 +35,18 @@ fn class(f: &Map<String, Json>) -> Class {
         "open" | "openat" | "openat2" => fs(14, "Open"),
         "unlink" | "unlinkat" => fs(4, "Delete"),
         "connect" if failed => (4001, "Network Activity", 4, "Network Activity", 5, "Refuse"),
-        "connect" => (4001, "Network Activity", 4, "Network Activity", 1, "Open"),
+        "connect" | "accept" | "accept4" => {
+            (4001, "Network Activity", 4, "Network Activity", 1, "Open")
+        }
+        "listen" => (4001, "Network Activity", 4, "Network Activity", 7, "Listen"),
+        "sendto" | "sendmsg" | "sendmmsg" => (
+            4001,
+            "Network Activity",
+            4,
+            "Network Activity",
+            6,
+            "Traffic",
+        ),
         _ => BASE,
     }
 }
@@ -103,7 +116,12 @@ pub fn event(ev: &Event) -> Json {
             None => return demote(o),
         },
         4001 => match endpoint(&f) {
-            Some(ep) => o["dst_endpoint"] = ep,
+            Some(ep) => {
+                o["dst_endpoint"] = ep;
+                if let Some(src) = client(&f) {
+                    o["src_endpoint"] = src;
+                }
+            }
             None => return demote(o),
         },
         _ => {}
@@ -134,6 +152,16 @@ fn endpoint(f: &Map<String, Json>) -> Option<Json> {
     }
     let name = f.get("fd.name").and_then(Json::as_str)?;
     Some(json!({ "name": name }))
+}
+
+/// The initiating end of an IP socket (`fd.cip`, `fd.cport`), when known.
+fn client(f: &Map<String, Json>) -> Option<Json> {
+    let ip = f.get("fd.cip").and_then(Json::as_str)?;
+    let mut ep = json!({ "ip": ip });
+    if let Some(port) = f.get("fd.cport").and_then(Json::as_u64) {
+        ep["port"] = port.into();
+    }
+    Some(ep)
 }
 
 /// `o` as a Base Event: its class's own objects are dropped (they stay in
