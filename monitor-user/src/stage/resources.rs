@@ -7,7 +7,10 @@
 //! [`monitor_stateful::Sampler`], takes the kernel's per-cgroup fork, failed
 //! fork and EMFILE/ENFILE totals when the source has them (else counts
 //! `clone` events), counts OOM kill events, and keeps per-UID task counts
-//! of container processes in a [`UidTable`]. The event stores the value of
+//! of container processes in a [`UidTable`]; every few seconds it counts
+//! their inotify instances and watches per UID (`user.inotify_*`), and each
+//! tick it names the container stalling most on I/O
+//! (`host.io_stalled_container`). The event stores the value of
 //! every resource field the rules use (plus a few always-present ones)
 //! under the field's canonical text, so a replay matches the same numbers.
 
