@@ -28,6 +28,7 @@ macro_rules! shared_struct {
 pub mod attempts;
 pub mod filter;
 pub mod kinds;
+pub mod lsm;
 pub mod offsets;
 pub mod records;
 pub mod syscalls;

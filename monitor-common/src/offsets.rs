@@ -88,6 +88,13 @@ shared_struct! {
         /// `sizeof(struct upid)`.
         pub upid_size: u32,
         pub upid_nr: u32,
+        // BPF-LSM programs (monitor-ebpf/src/lsm/)
+        /// `task_struct.flags` (`PF_IO_WORKER`: an io_uring worker thread).
+        pub task_flags: u32,
+        /// `file.f_flags` (the open flags, minus O_CREAT/O_EXCL/O_TRUNC).
+        pub file_f_flags: u32,
+        /// `file.f_path` (a `struct path`, handed to `bpf_d_path`).
+        pub file_f_path: u32,
     }
 }
 
@@ -160,6 +167,9 @@ impl KernelOffsets {
             pid_numbers: m,
             upid_size: m,
             upid_nr: m,
+            task_flags: m,
+            file_f_flags: m,
+            file_f_path: m,
         }
     }
 }

@@ -157,10 +157,17 @@ pub mod syscall_flags {
     pub const CAPS_UNREAD: u16 = 1 << 4;
     /// capset: the caller's current `cap_effective` is unknown (args[5] is 0).
     pub const CAPS_CURRENT_UNKNOWN: u16 = 1 << 5;
+    // BPF-LSM (`crate::lsm`)
+    /// Reported by an LSM hook, at the kernel's security check: `ret` is
+    /// the hook's verdict (0 allowed), not the syscall's result.
+    pub const LSM: u16 = 1 << 6;
+    /// The operation was submitted through io_uring (an io_uring worker
+    /// thread, or the submitter inside `io_uring_enter`).
+    pub const IO_URING: u16 = 1 << 7;
     /// The kernel refused the call before it ran and before its enter
     /// tracepoint (a seccomp filter): `ret` is the error, `args` are the
     /// registers at exit, strings are not read ([`crate::attempts`]).
-    pub const REFUSED: u16 = 1 << 6;
+    pub const REFUSED: u16 = 1 << 8;
 }
 
 shared_struct! {

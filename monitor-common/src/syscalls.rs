@@ -230,6 +230,16 @@ macro_rules! syscall_table {
                 [("name", Path)];
             Unlinkat = 53, "unlinkat", "unlinkat", sys_enter_unlinkat, (3, 1, NONE, NONE, Creat),
                 [("dirfd", Int(0)), ("name", Path), ("flags", Flags(2, At))];
+            // Signals by the other syscalls that send them (tamper), and
+            // failed program starts (ids from 80: a block of its own).
+            RtSigqueueinfo = 80, "rt_sigqueueinfo", "rt_sigqueueinfo", sys_enter_rt_sigqueueinfo, (3, NONE, NONE, NONE, None),
+                [("pid", Int(0)), ("sig", Signal(1))];
+            RtTgsigqueueinfo = 81, "rt_tgsigqueueinfo", "rt_tgsigqueueinfo", sys_enter_rt_tgsigqueueinfo, (4, NONE, NONE, NONE, None),
+                [("pid", Int(0)), ("tid", Int(1)), ("sig", Signal(2))];
+            PidfdSendSignal = 82, "pidfd_send_signal", "pidfd_send_signal", sys_enter_pidfd_send_signal, (4, NONE, NONE, NONE, None),
+                [("pidfd", Int(0)), ("sig", Signal(1)), ("flags", Uint(3))];
+            Execve = 83, "execve", "execve", sys_enter_execve, (1, 0, NONE, NONE, None),
+                [("filename", Str0)];
         }
     };
 }
@@ -299,6 +309,20 @@ macro_rules! define_syscalls {
 }
 
 syscall_table!(define_syscalls);
+
+impl SyscallId {
+    /// Syscalls reported only when they fail, and then not for these
+    /// errors. A successful execve is the exec record (`sched_process_exec`);
+    /// a failed one is an attempt, except the ENOENT/ENOTDIR of every
+    /// `$PATH` search, which would drown it.
+    #[inline(always)]
+    pub const fn failures_only(self) -> Option<[i64; 2]> {
+        match self {
+            SyscallId::Execve => Some([-2, -20]),
+            _ => None,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

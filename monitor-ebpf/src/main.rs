@@ -15,6 +15,7 @@ mod exe_path;
 mod globals;
 mod header;
 mod kread;
+mod lsm;
 mod maps;
 mod module;
 mod oom;

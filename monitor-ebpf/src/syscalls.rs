@@ -258,7 +258,7 @@ pub(crate) fn on_exit(ctx: &TracePointContext) -> (i64, bool) {
     // SAFETY: `p` is a live PENDING value; ctx reads at constant offsets.
     unsafe {
         let nr = *(c.add(NR_OFFSET) as *const i32) as i64;
-        if (*p).nr == nr {
+        if (*p).nr == nr && wanted((*p).rec.syscall, ret) {
             (*p).rec.ret = ret;
             if EVENTS.output::<SyscallRecord>(&(*p).rec, 0).is_err() {
                 count_drop(EventKind::Syscall);
@@ -267,6 +267,16 @@ pub(crate) fn on_exit(ctx: &TracePointContext) -> (i64, bool) {
     }
     let _ = PENDING.remove(key);
     (ret, true)
+}
+
+/// Whether a finished syscall is reported: all are, except those the table
+/// reports only on failure (`SyscallId::failures_only`).
+#[inline(always)]
+fn wanted(id: u16, ret: i64) -> bool {
+    match SyscallId::from_u16(id).and_then(SyscallId::failures_only) {
+        Some([a, b]) => ret < 0 && ret != a && ret != b,
+        None => true,
+    }
 }
 
 /// One enter program per row of the syscall table; the program name is

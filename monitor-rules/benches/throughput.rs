@@ -4,12 +4,14 @@
 //! Run with `cargo bench -p monitor-rules`; prints events/s per set.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use monitor_rules::{
     Field, FieldArg, FieldId, FieldSource, LoadOptions, RuleSet, RuleSource, StrList, Value,
 };
+
+#[path = "../tests/common/falco_file.rs"]
+mod falco_file;
 
 /// An event shaped like the agent's: plain fields, matched by id.
 struct Event {
@@ -233,23 +235,6 @@ fn thread_cpu_ns() -> Option<u64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
-fn falco_file() -> Option<PathBuf> {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        for rel in [
-            "shared/falco-rules/falco_rules.yaml",
-            "../shared/falco-rules/falco_rules.yaml",
-        ] {
-            if dir.join(rel).is_file() {
-                return Some(dir.join(rel));
-            }
-        }
-        if !dir.pop() {
-            return None;
-        }
-    }
-}
-
 fn main() {
     let evs = events();
     for (label, dense) in [
@@ -266,7 +251,7 @@ fn main() {
         .expect("synthetic rules load");
         run(label, &set, &evs);
     }
-    match falco_file() {
+    match falco_file::find() {
         Some(p) => {
             let (set, _) =
                 RuleSet::load_paths(&[p], &LoadOptions::default()).expect("Falco rules load");

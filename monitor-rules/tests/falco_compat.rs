@@ -11,24 +11,9 @@ mod common;
 use common::Ev;
 use monitor_rules::{LoadOptions, RuleSet};
 
-fn falco_rules() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        for rel in [
-            "shared/falco-rules/falco_rules.yaml",
-            "../shared/falco-rules/falco_rules.yaml",
-        ] {
-            let p = dir.join(rel);
-            if p.is_file() {
-                return p;
-            }
-        }
-        assert!(
-            dir.pop(),
-            "shared/falco-rules/falco_rules.yaml not found above CARGO_MANIFEST_DIR"
-        );
-    }
-}
+#[path = "common/falco_file.rs"]
+mod falco_file;
+use falco_file::falco_rules;
 
 fn load() -> RuleSet {
     RuleSet::load_paths(&[falco_rules()], &LoadOptions::default())

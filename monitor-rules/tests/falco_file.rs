@@ -1,31 +1,14 @@
 //! Loading Falco's own stable rule file: it must load, skipping (with one
 //! line each) the rules that need fields vigil does not supply.
 
-use std::path::PathBuf;
-
 mod common;
 
 use common::Ev;
 use monitor_rules::{DiagKind, LoadOptions, RuleSet};
 
-fn falco_rules() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        for rel in [
-            "shared/falco-rules/falco_rules.yaml",
-            "../shared/falco-rules/falco_rules.yaml",
-        ] {
-            let p = dir.join(rel);
-            if p.is_file() {
-                return p.canonicalize().unwrap_or(p);
-            }
-        }
-        assert!(
-            dir.pop(),
-            "shared/falco-rules/falco_rules.yaml not found above CARGO_MANIFEST_DIR"
-        );
-    }
-}
+#[path = "common/falco_file.rs"]
+mod falco_file;
+use falco_file::falco_rules;
 
 #[test]
 fn falco_stable_rules_load_with_skips() {

@@ -91,6 +91,17 @@ pub struct CgroupSample {
     pub psi_cpu: Option<Psi>,
     pub psi_memory: Option<Psi>,
     pub psi_io: Option<Psi>,
+    /// Block I/O of the cgroup over every device: v2 `io.stat`, v1
+    /// `blkio.throttle.io_service{_bytes,d}_recursive` `Total`.
+    pub io: Option<IoStat>,
+}
+
+/// Totals of v2 `io.stat` summed over devices: bytes and operations read
+/// and written (discards are not counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoStat {
+    pub bytes: u64,
+    pub ops: u64,
 }
 
 impl CgroupSample {
@@ -158,6 +169,19 @@ impl CgroupReader {
             s.psi_cpu = read(buf, &v2, "cpu.pressure").and_then(parse_psi);
             s.psi_memory = read(buf, &v2, "memory.pressure").and_then(parse_psi);
             s.psi_io = read(buf, &v2, "io.pressure").and_then(parse_psi);
+            s.io = read(buf, &v2, "io.stat").map(parse_io_stat);
+        }
+        if s.io.is_none() {
+            // v1 (hybrid and legacy hosts): the blkio controller's totals.
+            if let Some(d) = self.dirs.blkio.clone() {
+                let total = |buf: &mut String, f| read(buf, &d, f).and_then(|t| keyed(t, "Total"));
+                if let (Some(bytes), Some(ops)) = (
+                    total(buf, "blkio.throttle.io_service_bytes_recursive"),
+                    total(buf, "blkio.throttle.io_serviced_recursive"),
+                ) {
+                    s.io = Some(IoStat { bytes, ops });
+                }
+            }
         }
         s
     }
@@ -346,6 +370,24 @@ pub(crate) fn parse_cpu_max(t: &str) -> Option<CpuQuota> {
 }
 
 /// The value of `key` in a flat-keyed file (`key value` per line).
+/// v2 `io.stat`: `MAJ:MIN rbytes=N wbytes=N rios=N wios=N dbytes=N
+/// dios=N` per device, summed. An empty file (no I/O yet) is all zeros.
+pub(crate) fn parse_io_stat(t: &str) -> IoStat {
+    let mut io = IoStat::default();
+    for (k, v) in t
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .filter_map(|(k, v)| Some((k, v.parse::<u64>().ok()?)))
+    {
+        match k {
+            "rbytes" | "wbytes" => io.bytes = io.bytes.saturating_add(v),
+            "rios" | "wios" => io.ops = io.ops.saturating_add(v),
+            _ => {}
+        }
+    }
+    io
+}
+
 pub(crate) fn keyed(t: &str, key: &str) -> Option<u64> {
     t.lines().find_map(|l| {
         let (k, v) = l.split_once(' ')?;
@@ -358,6 +400,20 @@ mod tests {
     use super::*;
     use crate::layout::CgroupLayout;
     use std::fs;
+
+    #[test]
+    fn io_stat_sums_devices() {
+        let t = "8:0 rbytes=4096 wbytes=1048576 rios=1 wios=8 dbytes=0 dios=0\n\
+                 254:0 rbytes=0 wbytes=512 rios=0 wios=1 dbytes=7 dios=1\n";
+        assert_eq!(
+            parse_io_stat(t),
+            IoStat {
+                bytes: 4096 + 1_048_576 + 512,
+                ops: 10
+            }
+        );
+        assert_eq!(parse_io_stat(""), IoStat::default());
+    }
 
     #[test]
     fn limit_parsing() {

@@ -21,14 +21,16 @@ pub enum Controller {
     Pids,
     Cpu,
     Cpuacct,
+    Blkio,
 }
 
 impl Controller {
-    pub const ALL: [Controller; 4] = [
+    pub const ALL: [Controller; 5] = [
         Controller::Memory,
         Controller::Pids,
         Controller::Cpu,
         Controller::Cpuacct,
+        Controller::Blkio,
     ];
 
     /// The name in mount options and `/proc/<pid>/cgroup`.
@@ -38,6 +40,7 @@ impl Controller {
             Controller::Pids => "pids",
             Controller::Cpu => "cpu",
             Controller::Cpuacct => "cpuacct",
+            Controller::Blkio => "blkio",
         }
     }
 
@@ -105,7 +108,7 @@ impl Mount {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CgroupLayout {
     v2: Option<Mount>,
-    v1: [Option<Mount>; 4],
+    v1: [Option<Mount>; 5],
 }
 
 /// One cgroup's directory in each hierarchy that shows it.
@@ -118,6 +121,7 @@ pub struct CgroupDirs {
     pub pids: Option<PathBuf>,
     pub cpu: Option<PathBuf>,
     pub cpuacct: Option<PathBuf>,
+    pub blkio: Option<PathBuf>,
 }
 
 impl CgroupLayout {
@@ -191,6 +195,7 @@ impl CgroupLayout {
             pids: dir(&self.v1[Controller::Pids.index()]),
             cpu: dir(&self.v1[Controller::Cpu.index()]),
             cpuacct: dir(&self.v1[Controller::Cpuacct.index()]),
+            blkio: dir(&self.v1[Controller::Blkio.index()]),
         })
     }
 }

@@ -8,7 +8,9 @@
 //!   [`windows`] and answers rule fields ([`metrics::FieldRef`]) such as
 //!   `container.fork_rate[10s]` or `container.memory.usage_pct`.
 //! - [`uid_nproc`] counts processes per UID across containers against
-//!   RLIMIT_NPROC (`user.nproc`, `user.nproc_limit`).
+//!   RLIMIT_NPROC (`user.nproc`, `user.nproc_limit`); [`inotify`] counts
+//!   inotify instances and watches per UID against the kernel's per-user
+//!   limits (`user.inotify_instances_pct`, ...).
 //! - [`baseline`] learns what each image runs and checks execs against it
 //!   (`proc.in_baseline`), with reviewable files on disk.
 //!
@@ -17,6 +19,7 @@
 
 pub mod baseline;
 pub mod cgroupfs;
+pub mod inotify;
 pub mod layout;
 pub mod metrics;
 pub mod mountinfo;
@@ -28,7 +31,7 @@ pub mod units;
 pub mod windows;
 
 pub use baseline::{BaselineStore, Difference, Verdict};
-pub use cgroupfs::{CgroupReader, CgroupSample, CpuQuota, Limit};
+pub use cgroupfs::{CgroupReader, CgroupSample, CpuQuota, IoStat, Limit};
 pub use layout::{CgroupDirs, CgroupLayout, LayoutError, LayoutKind};
 pub use metrics::{FieldError, FieldRef, Metric};
 pub use psi::{HostPsi, Psi, PsiLine, PsiResource};

@@ -61,6 +61,10 @@ pub enum Metric {
     /// Host-wide PSI, % of time some tasks stalled.
     HostPsiSomePct(PsiResource),
     HostPsiFullPct(PsiResource),
+    /// Block I/O, bytes read and written per second (`io.stat`).
+    IoBytesRate,
+    /// Block I/O, read and write operations per second (`io.stat`).
+    IoOpsRate,
 }
 
 impl Metric {
@@ -81,6 +85,8 @@ impl Metric {
             Metric::PidsUsagePct,
             Metric::PidsCurrent,
             Metric::PidsMax,
+            Metric::IoBytesRate,
+            Metric::IoOpsRate,
         ];
         for r in PsiResource::ALL {
             v.extend([
@@ -117,6 +123,8 @@ impl Metric {
             Metric::PsiFullPct(r) => psi("container", r, "full"),
             Metric::HostPsiSomePct(r) => psi("host", r, "some"),
             Metric::HostPsiFullPct(r) => psi("host", r, "full"),
+            Metric::IoBytesRate => "container.io.bytes_rate".into(),
+            Metric::IoOpsRate => "container.io.ops_rate".into(),
         }
     }
 

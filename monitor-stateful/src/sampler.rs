@@ -137,6 +137,8 @@ struct Container {
     pids_max_hits: Series,
     pids_current: Series,
     memory_working_set: Series,
+    io_bytes: Series,
+    io_ops: Series,
     psi: [PsiSeries; 3],
     pushed: [Series; 4],
     /// Running totals behind [`Sampler::add_count`].
@@ -153,6 +155,8 @@ impl Container {
         self.pids_current.push(cfg, at, s.pids_current);
         self.memory_working_set
             .push(cfg, at, s.memory_working_set());
+        self.io_bytes.push(cfg, at, s.io.map(|io| io.bytes));
+        self.io_ops.push(cfg, at, s.io.map(|io| io.ops));
         for (i, r) in PsiResource::ALL.into_iter().enumerate() {
             self.psi[i].push(cfg, at, s.psi(r));
         }
@@ -382,6 +386,8 @@ impl Sampler {
                 .get()?
                 .slope(now, w)
                 .map(usec_per_sec_to_pct),
+            Metric::IoBytesRate => c.io_bytes.get()?.slope(now, w),
+            Metric::IoOpsRate => c.io_ops.get()?.slope(now, w),
             Metric::HostPsiSomePct(_) | Metric::HostPsiFullPct(_) => unreachable!("handled above"),
         }
     }

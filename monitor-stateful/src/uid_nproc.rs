@@ -218,6 +218,13 @@ impl<K: Clone + Eq + Hash> UidTable<K> {
         self.uids.keys().copied()
     }
 
+    /// Every process as (pid, real UID, container).
+    pub fn live(&self) -> impl Iterator<Item = (u32, u32, &K)> + '_ {
+        self.procs
+            .iter()
+            .map(|(&pid, p)| (pid, p.uid, &p.container))
+    }
+
     pub fn contains(&self, pid: u32) -> bool {
         self.procs.contains_key(&pid)
     }

@@ -55,6 +55,8 @@ struct TestCgroup {
     pids: Option<PathBuf>,
     memory: Option<PathBuf>,
     cpu: Option<PathBuf>,
+    /// Where block I/O limits go: v2 `io.max` or v1 blkio.
+    io: Option<PathBuf>,
     children: Vec<Child>,
 }
 
@@ -69,12 +71,13 @@ impl TestCgroup {
             pids: None,
             memory: None,
             cpu: None,
+            io: None,
             children: Vec::new(),
         };
         if layout.kind() == LayoutKind::Unified {
             enable_v2_controllers(&layout.v2().expect("v2").mount_point);
         }
-        for dir in [&d.v2, &d.memory, &d.pids, &d.cpu, &d.cpuacct]
+        for dir in [&d.v2, &d.memory, &d.pids, &d.cpu, &d.cpuacct, &d.blkio]
             .into_iter()
             .flatten()
         {
@@ -92,6 +95,7 @@ impl TestCgroup {
         cg.pids = in_v2("pids.max").or(d.pids.clone());
         cg.memory = in_v2("memory.max").or(d.memory.clone());
         cg.cpu = in_v2("cpu.max").or(d.cpu.clone());
+        cg.io = in_v2("io.max").or(d.blkio.clone());
         cg
     }
 
@@ -129,6 +133,20 @@ impl TestCgroup {
         } else {
             write(dir, "cpu.cfs_period_us", &period_us.to_string());
             write(dir, "cpu.cfs_quota_us", &quota_us.to_string());
+        }
+    }
+
+    /// Limits writes to the block device `dev` (`MAJ:MIN`) to `bps`.
+    fn set_write_bps(&self, dev: &str, bps: u64) {
+        let dir = self.io.as_ref().expect("io controller");
+        if self.is_v2(&self.io) {
+            write(dir, "io.max", &format!("{dev} wbps={bps}"));
+        } else {
+            write(
+                dir,
+                "blkio.throttle.write_bps_device",
+                &format!("{dev} {bps}"),
+            );
         }
     }
 
@@ -231,7 +249,7 @@ impl Drop for TestCgroup {
 /// On a pure v2 host, makes sure the root delegates the controllers used.
 fn enable_v2_controllers(root: &Path) {
     let enabled = fs::read_to_string(root.join("cgroup.subtree_control")).unwrap_or_default();
-    for c in ["pids", "memory", "cpu"] {
+    for c in ["pids", "memory", "cpu", "io"] {
         if !enabled.split_whitespace().any(|e| e == c) {
             let _ = fs::write(root.join("cgroup.subtree_control"), format!("+{c}"));
         }
@@ -641,4 +659,87 @@ fn podman_container_limits_and_usage() {
     assert!(cpu > 2.0 && cpu < 20.0, "cpu.pct {cpu} for --cpus 0.1");
     assert!(v("container.cpu.throttled_pct[10s]").unwrap() > 20.0);
     assert_eq!(v("container.oom_kills[60s]"), Some(0.0));
+}
+
+/// The whole disk (`MAJ:MIN`) holding `path`: block I/O limits apply to
+/// disks, not partitions.
+fn disk_of(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = fs::metadata(path).ok()?.dev();
+    let (maj, min) = (libc::major(dev), libc::minor(dev));
+    let sys = PathBuf::from(format!("/sys/dev/block/{maj}:{min}"));
+    if !sys.exists() {
+        return None; // not a block device (tmpfs, overlay of one, ...)
+    }
+    if sys.join("partition").exists() {
+        let parent = fs::canonicalize(&sys).ok()?.parent()?.join("dev");
+        return fs::read_to_string(parent).ok().map(|s| s.trim().to_owned());
+    }
+    Some(format!("{maj}:{min}"))
+}
+
+#[test]
+fn direct_writes_under_a_write_limit_are_counted() {
+    let Some(layout) = can_run("direct_writes_under_a_write_limit_are_counted") else {
+        return;
+    };
+    // A scratch file on a real disk (not tmpfs), next to the build.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let Some(disk) = disk_of(&dir) else {
+        if std::env::var_os("CI").is_some() {
+            panic!("{} is not on a block device", dir.display());
+        }
+        skip(
+            "direct_writes_under_a_write_limit_are_counted",
+            "no block device",
+        );
+        return;
+    };
+    let mut cg = TestCgroup::create(&layout, "io");
+    // 4 MiB/s: a trickle for the disk, whatever else the host is doing.
+    cg.set_write_bps(&disk, 4 << 20);
+    let id = id_of(&layout, &cg.rel);
+    let mut s = sampler(&layout);
+    s.add(id, &cg.rel).unwrap();
+    s.sample_all(Timestamp::now());
+    let file = dir.join(format!("vigil-io-test-{}", std::process::id()));
+    // 16 MiB of direct writes (the page cache would hide them from v1
+    // blkio): about 4 s at the limit.
+    cg.spawn(Command::new("timeout").args([
+        "20".into(),
+        "dd".into(),
+        "if=/dev/zero".into(),
+        format!("of={}", file.display()),
+        "bs=64k".into(),
+        "count=256".into(),
+        "oflag=direct".into(),
+    ]));
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(500));
+        s.sample_all(Timestamp::now());
+    }
+    let now = Timestamp::now();
+    let v = |f: &str| s.value(id, &field(f), now);
+    let last = s.last_sample(id).unwrap().clone();
+    drop(cg);
+    let _ = fs::remove_file(&file);
+    eprintln!("{:?}", last.io);
+    let bps = v("container.io.bytes_rate[2s]").expect("io bytes rate");
+    let ops = v("container.io.ops_rate[2s]").expect("io ops rate");
+    eprintln!("io {bps:.0} B/s, {ops:.0} ops/s");
+    assert!(
+        bps > 1_000_000.0 && bps < 8_000_000.0,
+        "io.bytes_rate {bps} outside (1 MB/s, 8 MB/s) under a 4 MiB/s write limit"
+    );
+    assert!(ops > 10.0, "io.ops_rate {ops}");
+    // The writer waits on the throttle: it stalls on I/O (v2 PSI).
+    if layout.v2().is_some() {
+        let stall = v("container.psi.io.some_pct[2s]").expect("io pressure");
+        eprintln!("io stall {stall:.0}%");
+        assert!(
+            stall > 10.0,
+            "psi.io.some_pct {stall} for a throttled writer"
+        );
+    }
 }

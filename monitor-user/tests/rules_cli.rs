@@ -4,6 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "../../monitor-rules/tests/common/falco_file.rs"]
+mod falco_file;
+use falco_file::falco_rules;
+
 fn vigil(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args(args)
@@ -28,21 +32,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn falco_rules() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        for rel in [
-            "shared/falco-rules/falco_rules.yaml",
-            "../shared/falco-rules/falco_rules.yaml",
-        ] {
-            if dir.join(rel).is_file() {
-                return dir.join(rel);
-            }
-        }
-        assert!(dir.pop(), "shared/falco-rules/falco_rules.yaml not found");
     }
 }
 

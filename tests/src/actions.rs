@@ -95,6 +95,41 @@ pub fn actions_image() -> Result<String, Error> {
     Ok(tag)
 }
 
+/// Host (glibc, dynamically linked) programs of the glibc image, and the
+/// names a shell finds them under.
+const GLIBC_PROGRAMS: &[&str] = &[
+    "/usr/bin/bash",
+    "/usr/bin/cat",
+    "/usr/bin/id",
+    "/usr/bin/ls",
+    "/usr/bin/sleep",
+    "/usr/bin/wget",
+];
+
+/// An image without busybox: the host's own glibc programs (bash as `sh`,
+/// coreutils, wget) with their libraries, the helper and an `/etc/shadow`.
+/// The same rules must fire for the same acts as in the busybox image.
+pub fn glibc_image() -> Result<String, Error> {
+    let bin = actions_binary()?;
+    let bytes = std::fs::read(&bin).map_err(|e| Error::io(&bin, e))?;
+    let mut salted = b"glibc layout 1: ".to_vec();
+    for p in GLIBC_PROGRAMS {
+        salted.extend_from_slice(p.as_bytes());
+    }
+    salted.extend_from_slice(&bytes);
+    let tag = format!("localhost/vigil-glibc:{:016x}", fnv1a(&salted));
+    let mut b = ImageBuilder::new(&tag).without_busybox();
+    for p in GLIBC_PROGRAMS {
+        b = b.host_program(p)?;
+    }
+    b.link("/bin/sh", "/usr/bin/bash")
+        .link("/bin/bash", "/usr/bin/bash")
+        .file(&bin, ACTIONS_IN_IMAGE)
+        .text("/etc/shadow", SHADOW, 0o640)
+        .ensure()?;
+    Ok(tag)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,6 +52,8 @@ pub struct ImageBuilder {
     tag: String,
     files: Vec<(PathBuf, String)>,
     texts: Vec<(String, String, u32)>,
+    busybox: bool,
+    links: Vec<(String, String)>,
 }
 
 impl ImageBuilder {
@@ -60,7 +62,37 @@ impl ImageBuilder {
             tag: tag.to_string(),
             files: Vec::new(),
             texts: Vec::new(),
+            busybox: true,
+            links: Vec::new(),
         }
+    }
+
+    /// No busybox: an image of the host's own (glibc) programs, added with
+    /// [`ImageBuilder::host_program`].
+    pub fn without_busybox(mut self) -> ImageBuilder {
+        self.busybox = false;
+        self
+    }
+
+    /// Adds the host program at `path` (same path in the image) and the
+    /// shared libraries `ldd` says it loads, so a glibc program runs.
+    pub fn host_program(mut self, path: &str) -> Result<ImageBuilder, Error> {
+        let out = run(Command::new("ldd").arg(path))?;
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            // `libc.so.6 => /lib/.../libc.so.6 (0x...)` or `/lib64/ld-linux... (0x...)`.
+            let lib = line.split("=>").last().unwrap_or("").trim();
+            if let Some(lib) = lib.split_whitespace().next().filter(|l| l.starts_with('/')) {
+                self = self.file(lib, lib);
+            }
+        }
+        Ok(self.file(path, path))
+    }
+
+    /// Adds a symbolic link `link` → `target` (absolute paths in the image).
+    pub fn link(mut self, link: &str, target: &str) -> ImageBuilder {
+        self.links
+            .push((link.trim_start_matches('/').to_string(), target.to_string()));
+        self
     }
 
     /// Adds the host file `src` at `dest` (an absolute path in the image).
@@ -143,18 +175,28 @@ impl ImageBuilder {
         ] {
             mkdir(&rootfs.join(d))?;
         }
-        let busybox = rootfs.join("bin/busybox");
-        std::fs::copy(BUSYBOX, &busybox).map_err(|e| Error::io(BUSYBOX, e))?;
-        let list = run(Command::new(BUSYBOX).arg("--list-full"))?;
-        for applet in String::from_utf8_lossy(&list.stdout).lines().map(str::trim) {
-            if applet.is_empty() || applet == "bin/busybox" || applet.contains("..") {
-                continue;
+        if self.busybox {
+            let busybox = rootfs.join("bin/busybox");
+            std::fs::copy(BUSYBOX, &busybox).map_err(|e| Error::io(BUSYBOX, e))?;
+            let list = run(Command::new(BUSYBOX).arg("--list-full"))?;
+            for applet in String::from_utf8_lossy(&list.stdout).lines().map(str::trim) {
+                if applet.is_empty() || applet == "bin/busybox" || applet.contains("..") {
+                    continue;
+                }
+                let link = rootfs.join(applet);
+                if let Some(parent) = link.parent() {
+                    mkdir(parent)?;
+                }
+                std::os::unix::fs::symlink("/bin/busybox", &link)
+                    .map_err(|e| Error::io(&link, e))?;
             }
-            let link = rootfs.join(applet);
+        }
+        for (link, target) in &self.links {
+            let link = rootfs.join(link);
             if let Some(parent) = link.parent() {
                 mkdir(parent)?;
             }
-            std::os::unix::fs::symlink("/bin/busybox", &link).map_err(|e| Error::io(&link, e))?;
+            std::os::unix::fs::symlink(target, &link).map_err(|e| Error::io(&link, e))?;
         }
         write(
             &rootfs.join("etc/passwd"),

@@ -5,7 +5,7 @@
 //! exec, `thread.cap_effective` from the exec record — make Falco's rules
 //! fire for what they describe and stay quiet for the near misses.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -15,6 +15,10 @@ use vigil_tests::events::{field, s};
 use vigil_tests::podman::{ImageBuilder, TempDir};
 use vigil_tests::{require_podman, require_vigil_binary, Agent, Container};
 
+#[path = "../../monitor-rules/tests/common/falco_file.rs"]
+mod falco_file;
+use falco_file::falco_rules;
+
 static SERIAL: Mutex<()> = Mutex::new(());
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -23,21 +27,6 @@ const WAIT: Duration = Duration::from_secs(20);
 const USER: &str = "vigilfalco";
 const UID: &str = "4321";
 const IMAGE: &str = "localhost/vigil-falco-rules:2";
-
-fn falco_rules() -> PathBuf {
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        for rel in [
-            "shared/falco-rules/falco_rules.yaml",
-            "../shared/falco-rules/falco_rules.yaml",
-        ] {
-            if dir.join(rel).is_file() {
-                return dir.join(rel);
-            }
-        }
-        assert!(dir.pop(), "shared/falco-rules/falco_rules.yaml not found");
-    }
-}
 
 fn image() -> &'static str {
     ImageBuilder::new(IMAGE)

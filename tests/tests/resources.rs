@@ -5,7 +5,9 @@
 //! `vigil-actions` helper misbehaves inside a limited container: a fork
 //! bomb under `--pids-limit 64`, a CPU burner under `--cpus 0.2`, a memory
 //! hog under `--memory 32m` until OOM, an fd exhauster under a 64-fd
-//! limit, and two containers of UID 1000 sharing one `RLIMIT_NPROC` of 60. Each must raise its `resource` rule within seconds,
+//! limit, two containers of UID 1000 sharing one `RLIMIT_NPROC` of 60, and
+//! two of UID 1777 sharing the host's inotify instances (the hog takes 93%
+//! of `max_user_instances`). Each must raise its `resource` rule within seconds,
 //! naming the right container. A fair busy container raises none. Every
 //! hog ends on its own (a time bound or the cgroup limit), and containers
 //! are removed on drop.
@@ -262,4 +264,50 @@ fn fair_busy_container_raises_no_resource_alert() {
         busiest > 30.0,
         "no container_stats event showing the busy CPU (max cpu.pct[10s] = {busiest})"
     );
+}
+
+/// One container of a UID holding nearly all the inotify instances the
+/// kernel allows that UID: the alert names it, not the neighbour of the
+/// same UID that holds a few.
+#[test]
+fn one_uid_taking_the_inotify_instances() {
+    if !can_run() {
+        return;
+    }
+    let max: u64 = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
+        .expect("read max_user_instances")
+        .trim()
+        .parse()
+        .expect("a number");
+    // 93% of the limit (and the fds to hold it), a few for the neighbour.
+    let n = max * 93 / 100 + 1;
+    assert!(n + 4 <= max, "max_user_instances {max} too small to test");
+    let t = setup();
+    // A UID no other process on the host runs as.
+    let opts = ["--user", "1777"];
+    let hog = container(&t, &opts);
+    let neighbour = container(&t, &opts);
+    std::thread::sleep(Duration::from_secs(1));
+    let nofile = format!("-n {}", n + 64);
+    let mut a = act_bg_limited(&hog, &nofile, &["inotify", &n.to_string(), "20"]);
+    let mut b = act_bg(&neighbour, &["inotify", "3", "20"]);
+    let alert = expect_alert(
+        &t.agent,
+        "UID near its inotify limit across containers",
+        &hog,
+    );
+    assert_eq!(field(&alert, "user.inotify_top_container"), hog.short_id());
+    assert_eq!(alert["output_fields"]["user.inotify_uid"], 1777, "{alert}");
+    assert!(num(&alert, "user.inotify_instances") >= n as f64, "{alert}");
+    assert!(
+        !resource_alerts(&t.agent).iter().any(|x| {
+            s(x, "rule") == "UID near its inotify limit across containers"
+                && field(x, "container.id") == neighbour.short_id()
+        }),
+        "the starved container is not the one named"
+    );
+    let _ = a.kill();
+    let _ = b.kill();
+    let _ = a.wait();
+    let _ = b.wait();
 }

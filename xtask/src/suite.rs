@@ -90,7 +90,7 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
             // The smoke test checks the guest itself, so a sensor failure
             // is never a broken guest in disguise.
             let args = crate::vm::VmArgs {
-                tests: vec!["vm_smoke".into(), "sensor".into()],
+                tests: vec!["vm_smoke".into(), "sensor".into(), "lsm".into()],
                 ..crate::vm::VmArgs::default()
             };
             crate::vm::run(root, &args)?;

@@ -179,6 +179,19 @@ pub enum FieldId {
     ProcInBaseline,
     /// vigil: how an exec differs from its image's baseline.
     ProcBaselineDiff,
+    /// What the process's standard input / output is at its last exec:
+    /// Falco's fd types (`ipv4`, `ipv6`, `unix`, `file`, `pipe`, ...) and
+    /// names (`local->remote` for a network socket).
+    ProcStdinType,
+    ProcStdinName,
+    ProcStdoutType,
+    ProcStdoutName,
+    /// vigil, `container_stats`: another container stalling on I/O the
+    /// most (`ID (N% stalled on I/O)`).
+    HostIoStalledContainer,
+    /// vigil, `container_stats`: the container holding most inotify
+    /// instances of the UID behind `user.inotify_*`.
+    UserInotifyTopContainer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,6 +320,12 @@ defs! {
     "user.nproc_top_container" => UserNprocTopContainer, Str, None;
     "proc.in_baseline" => ProcInBaseline, Bool, None;
     "proc.baseline_diff" => ProcBaselineDiff, Str, None;
+    "proc.stdin.type" => ProcStdinType, Str, None;
+    "proc.stdin.name" => ProcStdinName, Str, None;
+    "proc.stdout.type" => ProcStdoutType, Str, None;
+    "proc.stdout.name" => ProcStdoutName, Str, None;
+    "host.io_stalled_container" => HostIoStalledContainer, Str, None;
+    "user.inotify_top_container" => UserInotifyTopContainer, Str, None;
     // Never looked up by this name: resource fields resolve through
     // `resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;

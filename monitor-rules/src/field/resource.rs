@@ -58,6 +58,13 @@ pub const FIELDS: &[(&str, Window)] = &[
     ("user.nproc", Window::No),
     ("user.nproc_limit", Window::No),
     ("user.nproc_pct", Window::No),
+    ("container.io.bytes_rate", Window::Required),
+    ("container.io.ops_rate", Window::Required),
+    ("user.inotify_uid", Window::No),
+    ("user.inotify_instances", Window::No),
+    ("user.inotify_instances_pct", Window::No),
+    ("user.inotify_watches", Window::No),
+    ("user.inotify_watches_pct", Window::No),
 ];
 
 /// A window's length in milliseconds, or `None` if it is not

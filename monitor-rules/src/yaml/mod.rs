@@ -187,29 +187,22 @@ fn parse(file: u32, name: &Arc<str>, text: &str, pads: &[u32]) -> Result<Vec<Nod
         alias_nodes: 0,
         error: None,
     };
+    let yaml_err = |line, col0: u32, message| Diagnostic {
+        pos: Pos {
+            file: name.clone(),
+            line,
+            col: col0 + 1,
+        },
+        kind: DiagKind::Yaml,
+        message,
+    };
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut b, true) {
         let (line, col0) = b.at(e.marker());
-        return Err(Diagnostic {
-            pos: Pos {
-                file: name.clone(),
-                line,
-                col: col0 + 1,
-            },
-            kind: DiagKind::Yaml,
-            message: format!("YAML error: {}", e.info()),
-        });
+        return Err(yaml_err(line, col0, format!("YAML error: {}", e.info())));
     }
     if let Some((line, col0, msg)) = b.error {
-        return Err(Diagnostic {
-            pos: Pos {
-                file: name.clone(),
-                line,
-                col: col0 + 1,
-            },
-            kind: DiagKind::Yaml,
-            message: msg,
-        });
+        return Err(yaml_err(line, col0, msg));
     }
     Ok(b.docs)
 }

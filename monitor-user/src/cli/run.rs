@@ -15,7 +15,7 @@ use monitor_user::enrich::metadata::{remote, MetadataConfig};
 use monitor_user::enrich::{AgentId, EnrichConfig, Enricher};
 use monitor_user::pipeline;
 use monitor_user::sensor::features::probe_features;
-use monitor_user::sensor::{FilterUpdater, Sensor, SensorConfig};
+use monitor_user::sensor::{FilterUpdater, HookMode, Mode, Sensor, SensorConfig};
 use monitor_user::serve::{self, state::HookCounts, AgentState};
 use monitor_user::sink::output::Reopener;
 use monitor_user::sink::writer::Delivery;
@@ -67,6 +67,32 @@ pub struct RunArgs {
     pub baseline_learn_secs: u64,
     #[command(flatten)]
     pub runtimes: RuntimeArgs,
+    /// Which kernel hooks see opens, mounts and module/kexec loads: `lsm`
+    /// (BPF-LSM: resolved paths, io_uring operations; the agent fails to
+    /// start where the kernel refuses it), `tracepoint` (syscall
+    /// tracepoints), or `auto`: LSM where the kernel loads it, tracepoints
+    /// otherwise, saying loudly what that mode does not cover
+    /// (docs/hooks.md).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = HooksArg::Auto)]
+    pub hooks: HooksArg,
+}
+
+/// `--hooks`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum HooksArg {
+    Auto,
+    Lsm,
+    Tracepoint,
+}
+
+impl From<HooksArg> for HookMode {
+    fn from(h: HooksArg) -> HookMode {
+        match h {
+            HooksArg::Auto => HookMode::Auto,
+            HooksArg::Lsm => HookMode::Lsm,
+            HooksArg::Tracepoint => HookMode::Tracepoints,
+        }
+    }
 }
 
 /// Where the container runtimes' APIs are (docs/events.md: runtime metadata).
@@ -196,9 +222,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let mut source = Sensor::load(&SensorConfig {
         ring_bytes: args.ring_bytes,
+        hooks: args.hooks.into(),
         open_filter: needs.filter,
     })
     .context("loading the eBPF sensor")?;
+    let mode = source.mode();
+    match mode {
+        Mode::Lsm => {
+            log::info!("hook mode: lsm (BPF-LSM hooks for opens, mounts, module and kexec loads)")
+        }
+        Mode::Tracepoints if args.hooks == HooksArg::Tracepoint => {
+            log::info!("hook mode: tracepoint (--hooks tracepoint)")
+        }
+        Mode::Tracepoints => log::warn!(
+            "hook mode: TRACEPOINT (BPF-LSM refused by this kernel); NOT COVERED: {}",
+            mode.gaps().join("; ")
+        ),
+    }
     {
         let updater = source.filter_updater();
         // A reload during the load would have found no sensor to update.
@@ -222,6 +262,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     state.set_hooks(HookCounts {
         attached: attached as u64,
         refused: refused as u64,
+        mode: mode.name(),
+        not_covered: mode.gaps(),
     });
     // Seed after the probes are attached, so no process falls in between.
     let enricher = Enricher::from_host(EnrichConfig {

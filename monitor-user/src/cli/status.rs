@@ -32,6 +32,21 @@ pub fn feature_lines(k: &KernelFeatures) -> Vec<String> {
             "hooks", k.lifecycle_hook_kind
         ),
     ];
+    let hooks: Vec<&str> = monitor_common::lsm::HOOKS.iter().map(|h| h.hook).collect();
+    if k.lsm_hooks.supported {
+        lines.push(format!(
+            "{:<22} lsm (BPF-LSM {}; syscall tracepoints for the rest)",
+            "hook mode",
+            hooks.join(", ")
+        ));
+    } else {
+        lines.push(format!(
+            "{:<22} TRACEPOINT: BPF-LSM refused ({}); NOT COVERED: {}",
+            "hook mode",
+            k.lsm_hooks.detail,
+            monitor_common::lsm::TRACEPOINT_MODE_GAPS.join("; ")
+        ));
+    }
     if !k.missing_syscalls.is_empty() {
         lines.push(format!(
             "{:<22} {} (no tracepoint on this kernel: not monitored)",

@@ -28,7 +28,8 @@ pub struct EventFields<'a> {
     time: OnceCell<String>,
     anames: OnceCell<Vec<&'a str>>,
     container: super::container_fields::Cache<'a>,
-    fd_norm: OnceCell<String>,
+    /// `Some` when `fd.name` differs from the raw name.
+    fd_norm: OnceCell<Option<String>>,
     caps: [OnceCell<String>; 2],
 }
 
@@ -95,10 +96,11 @@ impl<'a> EventFields<'a> {
     /// normalised when it has `.`, `..` or empty components (built once).
     fn fd_name(&self) -> Option<&str> {
         let name = self.syscall()?.fd_name.as_deref()?;
-        if !needs_normalising(name) {
-            return Some(name);
-        }
-        Some(self.fd_norm.get_or_init(|| normalise(name)))
+        // Rules ask for fd.name several times per event: decide once.
+        let norm = self
+            .fd_norm
+            .get_or_init(|| needs_normalising(name).then(|| normalise(name)));
+        Some(norm.as_deref().unwrap_or(name))
     }
 
     /// `thread.cap_effective` (0) / `thread.cap_permitted` (1) as names.
@@ -395,6 +397,10 @@ impl FieldSource for EventFields<'_> {
                 _ => None,
             },
             F::ProcCwd => p.exec.cwd.as_deref().map(Value::Str),
+            F::ProcStdinType => p.exec.stdin.as_ref().map(|f| Value::Str(&f.kind)),
+            F::ProcStdinName => p.exec.stdin.as_ref().map(|f| Value::Str(&f.name)),
+            F::ProcStdoutType => p.exec.stdout.as_ref().map(|f| Value::Str(&f.kind)),
+            F::ProcStdoutName => p.exec.stdout.as_ref().map(|f| Value::Str(&f.name)),
             F::ProcDuration => {
                 let start = p.start_boot_ns?;
                 Some(Value::Num(
@@ -515,6 +521,14 @@ impl FieldSource for EventFields<'_> {
             F::ProcBaselineDiff => ev.baseline.as_ref().map(|b| Value::Str(&b.diff)),
             F::UserNprocTopContainer => match &ev.data {
                 Data::ContainerStats(st) => st.nproc_top_container.as_deref().map(Value::Str),
+                _ => None,
+            },
+            F::UserInotifyTopContainer => match &ev.data {
+                Data::ContainerStats(st) => st.inotify_top_container.as_deref().map(Value::Str),
+                _ => None,
+            },
+            F::HostIoStalledContainer => match &ev.data {
+                Data::ContainerStats(st) => st.io_stalled_container.as_deref().map(Value::Str),
                 _ => None,
             },
             _ => None,

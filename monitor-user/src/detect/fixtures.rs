@@ -145,6 +145,14 @@ fn strings(v: &Json, key: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// The standard fd a fixture key fills in, created on first use.
+fn std_fd(fd: &mut Option<crate::event::StdFd>) -> &mut crate::event::StdFd {
+    fd.get_or_insert_with(|| crate::event::StdFd {
+        kind: "file".into(),
+        name: String::new(),
+    })
+}
+
 /// Build an event from Falco-named keys.
 ///
 /// Keys: `evt.type` (required: `execve`, `clone`, `procexit` or a syscall
@@ -158,11 +166,14 @@ fn strings(v: &Json, key: &str) -> Result<Vec<String>, String> {
 /// `container.id` (`host`, else the default container), `container.name`,
 /// `container.image`, `target.is_vigil`, `thread.cap_effective` and
 /// `thread.cap_permitted` (capability names), `user.name`, `proc.cwd`,
-/// `proc.exe` (argv[0]; default: the exepath), `proc.duration` (ns since
+/// `proc.exe` (argv[0]; default: the exepath), `proc.stdin.type`,
+/// `proc.stdin.name`, `proc.stdout.type`, `proc.stdout.name` (a failed
+/// `execve` is the syscall), `proc.duration` (ns since
 /// the process started), `fd.nameraw` (same as `fd.name`: the path as
 /// passed); for `evt.type: container_stats`
 /// any resource field (`container.fork_rate[10s]: 250`, `user.nproc: 10`)
-/// and `user.nproc_top_container`.
+/// and `user.nproc_top_container`, `host.io_stalled_container`,
+/// `user.inotify_top_container`.
 pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     let get = |k: &str| m.get(k);
     let evt_type = string(get("evt.type").ok_or("evt.type is required")?, "evt.type")?;
@@ -251,6 +262,10 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "user.uid" => p.uid = uint(v, k)?,
             "user.name" => p.user_name = Some(string(v, k)?.into()),
             "proc.cwd" => x.cwd = Some(string(v, k)?),
+            "proc.stdin.type" => std_fd(&mut x.stdin).kind = string(v, k)?,
+            "proc.stdin.name" => std_fd(&mut x.stdin).name = string(v, k)?,
+            "proc.stdout.type" => std_fd(&mut x.stdout).kind = string(v, k)?,
+            "proc.stdout.name" => std_fd(&mut x.stdout).name = string(v, k)?,
             "user.euid" => p.euid = uint(v, k)?,
             "group.gid" => p.gid = uint(v, k)?,
             "container.id" => {
@@ -299,6 +314,8 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                     .diff = string(v, k)?
             }
             "user.nproc_top_container" => stats.nproc_top_container = Some(string(v, k)?),
+            "host.io_stalled_container" => stats.io_stalled_container = Some(string(v, k)?),
+            "user.inotify_top_container" => stats.inotify_top_container = Some(string(v, k)?),
             _ => match k.strip_prefix("evt.arg.") {
                 Some(arg) => {
                     let value = match v {
@@ -349,7 +366,8 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     p.exec = Arc::new(x);
     let ret = rawres.unwrap_or(if failed { -1 } else { 0 });
     let data = match evt_type.as_str() {
-        "execve" => Data::Exec(ExecData {
+        // A failed execve is a syscall event; a successful one the exec.
+        "execve" if !failed && ret >= 0 => Data::Exec(ExecData {
             filename: p.exec.exepath.clone().unwrap_or_default(),
             argc: p.exec.args.len() as u32 + 1,
             cap_effective: p.exec.cap_effective.unwrap_or(0),
@@ -406,10 +424,10 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             Data::Syscall(Box::new(SyscallData {
                 name: name.into(),
                 ret,
-                res: if ret < 0 {
-                    "EPERM".into()
-                } else {
-                    "SUCCESS".into()
+                res: match (rawres, ret < 0) {
+                    (Some(r), _) => crate::event::sysargs::res_name(r),
+                    (None, true) => "EPERM".into(),
+                    (None, false) => "SUCCESS".into(),
                 },
                 raw_args: [0; 6],
                 args,

@@ -32,6 +32,14 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
         include_str!("../../../rules/credential_access.yaml"),
     ),
     (
+        "intrusion.yaml",
+        include_str!("../../../rules/intrusion.yaml"),
+    ),
+    (
+        "persistence.yaml",
+        include_str!("../../../rules/persistence.yaml"),
+    ),
+    (
         "privilege_escalation.yaml",
         include_str!("../../../rules/privilege_escalation.yaml"),
     ),
@@ -58,6 +66,8 @@ pub const CATEGORIES: &[&str] = &[
     "tamper",
     "recon",
     "resource",
+    "intrusion",
+    "persistence",
 ];
 
 /// The embedded default rules as sources.

@@ -7,12 +7,15 @@
 //! record's meaning requires (an exec event shows the new program; an exit
 //! event shows the process that is leaving).
 
+pub mod applet;
 pub mod cgroup;
 pub mod containers;
 pub mod cwd;
 pub mod hold;
 pub mod metadata;
+pub mod pidfd;
 pub mod proctable;
+pub mod stdio;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -71,11 +74,19 @@ impl AgentId {
     }
 
     /// `Some(is it us)` for syscalls that target a process, else `None`.
-    pub fn is_target(&self, caller_pid_ns: u32, data: &Data) -> Option<bool> {
+    /// `pidfd_target` is the pid (in the agent's namespace) a
+    /// pidfd_send_signal's pidfd refers to, when it could be read.
+    pub fn is_target(
+        &self,
+        caller_pid_ns: u32,
+        data: &Data,
+        pidfd_target: Option<u32>,
+    ) -> Option<bool> {
         let Data::Syscall(s) = data else { return None };
         let key = match s.name.as_str() {
-            "kill" | "tgkill" | "ptrace" => "pid",
+            "kill" | "tgkill" | "ptrace" | "rt_sigqueueinfo" | "rt_tgsigqueueinfo" => "pid",
             "tkill" => "tid",
+            "pidfd_send_signal" => return Some(pidfd_target == Some(self.pid)),
             _ => return None,
         };
         let same_ns = self.pid_ns == 0 || caller_pid_ns == 0 || caller_pid_ns == self.pid_ns;
@@ -87,7 +98,9 @@ impl AgentId {
                 sysargs::ArgValue::Int(i) => Some(i),
                 _ => None,
             });
-        Some(same_ns && target == Some(i64::from(self.pid)))
+        // kill(-1, sig) signals every process the caller may signal.
+        let everyone = key == "pid" && s.name == "kill" && target == Some(-1);
+        Some(same_ns && (everyone || target == Some(i64::from(self.pid))))
     }
 }
 
@@ -253,6 +266,11 @@ impl Enricher {
                 if r.filename().truncated {
                     truncated.push("evt.arg.filename".into());
                 }
+                let (stdin, stdout) = self
+                    .proc_root
+                    .as_deref()
+                    .map(|root| stdio::exec_stdio(root, h.tgid))
+                    .unwrap_or_default();
                 let info = ExecInfo {
                     exe,
                     exepath: (!unknown).then(|| escape(exepath.bytes)),
@@ -265,6 +283,8 @@ impl Enricher {
                         .proc_root
                         .as_deref()
                         .and_then(|root| crate::enrich::cwd::exec_cwd(root, h.tgid, h.ppid)),
+                    stdin,
+                    stdout,
                 };
                 self.procs.on_exec(h.tgid, info, boot);
                 Data::Exec(ExecData {
@@ -346,7 +366,7 @@ impl Enricher {
             }
             Record::OomKill(r) => Data::OomKill {
                 victim_pid: r.victim_tgid,
-                victim_name: self.procs.get(r.victim_tgid).map(|p| p.comm.clone()),
+                victim_name: self.procs.get(r.victim_tgid).map(|p| p.name().to_owned()),
             },
         };
         let process = self.process(h, now);
@@ -374,7 +394,13 @@ impl Enricher {
             process: Arc::new(process),
             container,
             cgroup,
-            target_is_vigil: self.agent.and_then(|a| a.is_target(h.ns.pid, &data)),
+            target_is_vigil: self.agent.and_then(|a| {
+                let pidfd = self
+                    .proc_root
+                    .as_deref()
+                    .and_then(|root| pidfd::target(root, h.tgid, &data));
+                a.is_target(h.ns.pid, &data, pidfd)
+            }),
             baseline: None,
             data,
             truncated,
@@ -453,7 +479,13 @@ impl Enricher {
             gid: h.gid,
             euid: h.euid,
             egid: h.egid,
-            name: escape(h.comm()),
+            name: {
+                let comm = escape(h.comm());
+                match entry {
+                    Some(p) => p.name_for(&comm).to_owned(),
+                    None => comm,
+                }
+            },
             start_boot_ns: entry.and_then(|p| p.start_boot_ns),
             user_name,
             ns: h.ns.into(),
@@ -463,14 +495,16 @@ impl Enricher {
                 args: entry.map(|p| p.args.clone()).unwrap_or_default(),
                 is_exe_upper_layer: entry.and_then(|p| p.is_exe_upper_layer),
                 is_exe_from_memfd: entry.and_then(|p| p.is_exe_from_memfd),
-                pname: parent.map(|p| p.comm.clone()),
+                pname: parent.map(|p| p.name().to_owned()),
                 pexe: parent.and_then(|p| p.exe.clone()),
                 pexepath: parent.and_then(|p| p.exepath.clone()),
-                pcmdline: parent.map(|p| cmdline(&p.comm, &p.args)),
+                pcmdline: parent.map(|p| cmdline(p.name(), &p.args)),
                 ancestors: self.procs.ancestry(h.tgid),
                 cap_effective: entry.and_then(|p| p.caps).map(|c| c.0),
                 cap_permitted: entry.and_then(|p| p.caps).map(|c| c.1),
                 cwd: entry.and_then(|p| p.cwd.clone()),
+                stdin: entry.and_then(|p| p.stdin.clone()),
+                stdout: entry.and_then(|p| p.stdout.clone()),
             }),
         }
     }

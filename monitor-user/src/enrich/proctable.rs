@@ -15,8 +15,9 @@ use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::enrich::applet::applet_name;
 use crate::event::text::escape;
-use crate::event::Ancestor;
+use crate::event::{Ancestor, StdFd};
 
 /// Container identity used to cut the ancestry: full id, `None` for host.
 pub type ContainerKey = Option<Arc<str>>;
@@ -29,6 +30,9 @@ pub struct ProcInfo {
     pub uid: u32,
     /// Escaped `comm`.
     pub comm: String,
+    /// The applet a multi-call binary runs (`enrich::applet`), with the
+    /// `comm` it was derived for: a later rename (prctl) takes over.
+    applet: Option<(String, String)>,
     /// Escaped argv[0].
     pub exe: Option<String>,
     /// Escaped resolved executable path.
@@ -46,6 +50,9 @@ pub struct ProcInfo {
     pub caps: Option<(u64, u64)>,
     /// Working directory at its last exec (`proc.cwd`).
     pub cwd: Option<String>,
+    /// Standard input and output at its last exec.
+    pub stdin: Option<StdFd>,
+    pub stdout: Option<StdFd>,
     exited_at: Option<u64>,
     last_seen: u64,
 }
@@ -58,6 +65,7 @@ impl ProcInfo {
             ppid,
             uid,
             comm,
+            applet: None,
             exe: None,
             exepath: None,
             args: Vec::new(),
@@ -68,6 +76,8 @@ impl ProcInfo {
             vpid: None,
             caps: None,
             cwd: None,
+            stdin: None,
+            stdout: None,
             exited_at: None,
             last_seen: 0,
         }
@@ -75,6 +85,29 @@ impl ProcInfo {
 
     pub fn exited(&self) -> bool {
         self.exited_at.is_some()
+    }
+
+    /// `proc.name`: the applet of a multi-call binary, else `comm`.
+    pub fn name(&self) -> &str {
+        self.name_for(&self.comm)
+    }
+
+    /// `proc.name` for an event whose header says `comm` (escaped).
+    pub fn name_for<'a>(&'a self, comm: &'a str) -> &'a str {
+        match &self.applet {
+            Some((at, applet)) if at == comm => applet,
+            _ => comm,
+        }
+    }
+
+    fn set_applet(&mut self) {
+        self.applet = applet_name(
+            &self.comm,
+            self.exepath.as_deref(),
+            self.exe.as_deref(),
+            &self.args,
+        )
+        .map(|a| (self.comm.clone(), a));
     }
 }
 
@@ -91,6 +124,9 @@ pub struct ExecInfo {
     pub caps: Option<(u64, u64)>,
     /// Working directory the exec ran in.
     pub cwd: Option<String>,
+    /// Standard input and output of the new program.
+    pub stdin: Option<StdFd>,
+    pub stdout: Option<StdFd>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -260,7 +296,10 @@ impl ProcTable {
             p.vpid = info.vpid;
             p.caps = info.caps;
             p.cwd = info.cwd;
+            p.stdin = info.stdin;
+            p.stdout = info.stdout;
             p.last_seen = now;
+            p.set_applet();
         }
     }
 
@@ -311,7 +350,7 @@ impl ProcTable {
             }
             out.push(Ancestor {
                 pid: parent.pid,
-                name: parent.comm.clone(),
+                name: parent.name().to_owned(),
                 exepath: parent.exepath.clone(),
             });
             if parent.pid == 1 {
@@ -355,6 +394,7 @@ fn read_proc(
     p.exe = exe;
     p.exepath = exepath;
     p.args = argv;
+    p.set_applet();
     p.start_boot_ns = Some(start_ticks.saturating_mul(1_000_000_000) / clock_ticks());
     Some(p)
 }
@@ -407,6 +447,45 @@ mod tests {
         Some(Arc::from(s))
     }
 
+    fn exec_of(exe: &str, exepath: &str, args: &[&str]) -> ExecInfo {
+        ExecInfo {
+            exe: Some(exe.into()),
+            exepath: Some(exepath.into()),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            upper_layer: false,
+            memfd: false,
+            vpid: None,
+            caps: None,
+            cwd: None,
+            stdin: None,
+            stdout: None,
+        }
+    }
+
+    #[test]
+    fn busybox_applets_are_named_until_renamed() {
+        let mut t = table();
+        // busybox sh re-running itself through /proc/self/exe: `exe`.
+        t.observe(20, 1, 0, b"exe", None, 1);
+        t.on_exec(20, exec_of("cat", "/bin/busybox", &["/etc/shadow"]), 1);
+        assert_eq!(t.get(20).unwrap().name(), "cat");
+        assert_eq!(t.get(20).unwrap().name_for("exe"), "cat");
+        // Its child, and the child's view of its parent.
+        t.on_fork(20, 21, 20, 2);
+        assert_eq!(t.get(21).unwrap().name(), "cat");
+        t.observe(22, 20, 0, b"busybox", None, 3);
+        t.on_exec(22, exec_of("busybox", "/bin/busybox", &["wget", "x"]), 3);
+        assert_eq!(t.get(22).unwrap().name(), "wget");
+        assert_eq!(t.ancestry(22)[0].name, "cat");
+        // The program names itself (prctl): its own name wins.
+        t.observe(20, 1, 0, b"worker", None, 4);
+        assert_eq!(t.get(20).unwrap().name(), "worker");
+        // A new exec of an ordinary program drops the applet.
+        t.observe(21, 20, 0, b"ls", None, 5);
+        t.on_exec(21, exec_of("ls", "/usr/bin/ls", &[]), 5);
+        assert_eq!(t.get(21).unwrap().name(), "ls");
+    }
+
     #[test]
     fn fork_exec_exit_and_reap() {
         let mut t = table();
@@ -422,6 +501,8 @@ mod tests {
                 vpid: None,
                 caps: Some((1 << 21, 1 << 21 | 1)),
                 cwd: Some("/srv".into()),
+                stdin: None,
+                stdout: None,
             },
             2,
         );
@@ -447,6 +528,8 @@ mod tests {
                 vpid: Some(1),
                 caps: Some((0, 0)),
                 cwd: None,
+                stdin: None,
+                stdout: None,
             },
             4,
         );

@@ -181,6 +181,28 @@ pub struct ExecContext {
     /// Working directory the last exec ran in (`proc.cwd`), read from
     /// procfs when the agent handled the exec.
     pub cwd: Option<String>,
+    /// Standard input and output at the last exec (`proc.stdin.*`,
+    /// `proc.stdout.*`), read from procfs (`enrich::stdio`).
+    pub stdin: Option<StdFd>,
+    pub stdout: Option<StdFd>,
+}
+
+/// One standard fd, as Falco's `fd.type` and `fd.name` would name it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StdFd {
+    /// `ipv4`, `ipv6`, `unix`, `file`, `pipe`, `socket` (a socket of another
+    /// family), or the anon inode's kind (`eventfd`, ...).
+    pub kind: String,
+    /// `local->remote` for a network socket, the path of a file or unix
+    /// socket, the link text otherwise.
+    pub name: String,
+}
+
+impl StdFd {
+    /// A network (TCP/UDP) socket.
+    pub fn is_network(&self) -> bool {
+        self.kind == "ipv4" || self.kind == "ipv6"
+    }
 }
 
 impl Process {
@@ -338,6 +360,12 @@ pub struct StatsData {
     pub values: Vec<(String, f64)>,
     /// The container holding most tasks of the UID behind `user.nproc`.
     pub nproc_top_container: Option<String>,
+    /// The container holding most inotify instances of the UID behind
+    /// `user.inotify_*`.
+    pub inotify_top_container: Option<String>,
+    /// Another container stalling on I/O the most (`host.io_stalled_container`):
+    /// `ID (N% stalled on I/O)`.
+    pub io_stalled_container: Option<String>,
 }
 
 impl StatsData {

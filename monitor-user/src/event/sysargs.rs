@@ -95,6 +95,16 @@ pub fn decode(r: &SyscallRecord) -> Decoded {
     for spec in id.args() {
         d.arg(r, spec);
     }
+    // What only the LSM sensor knows, as extra arguments: which hook saw
+    // it (its paths are resolved), and whether io_uring submitted it.
+    if r.flags & syscall_flags::LSM != 0 {
+        if let Some(h) = monitor_common::lsm::hook_for(id) {
+            d.push("lsm_hook", ArgValue::Str(h.hook.to_owned()));
+        }
+        if r.flags & syscall_flags::IO_URING != 0 {
+            d.push("io_uring", ArgValue::Uint(1));
+        }
+    }
     d
 }
 
@@ -502,6 +512,36 @@ pub fn cap_names(mask: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An openat record as the LSM `file_open` hook sends it.
+    fn lsm_open(path: &[u8], flags: u16) -> Box<SyscallRecord> {
+        // SAFETY: a record is plain integers and byte arrays.
+        let mut r: Box<SyscallRecord> = Box::new(unsafe { std::mem::zeroed() });
+        r.syscall = monitor_common::SyscallId::Openat as u16;
+        r.flags = flags;
+        r.args[0] = -100i64 as u64;
+        r.args[2] = libc::O_RDONLY as u64;
+        r.str0[..path.len()].copy_from_slice(path);
+        r.str0_len = path.len() as u16;
+        r
+    }
+
+    #[test]
+    fn lsm_records_carry_their_hook_and_io_uring_origin() {
+        let arg =
+            |d: &Decoded, n: &str| d.args.iter().find(|a| a.name == n).map(|a| a.value.clone());
+        let lsm = syscall_flags::LSM | syscall_flags::IO_URING;
+        let d = decode(&lsm_open(b"/etc/gshadow", lsm));
+        assert_eq!(d.path.as_deref(), Some("/etc/gshadow"));
+        assert_eq!(arg(&d, "lsm_hook"), Some(ArgValue::Str("file_open".into())));
+        assert_eq!(arg(&d, "io_uring"), Some(ArgValue::Uint(1)));
+        let d = decode(&lsm_open(b"/etc/shadow", syscall_flags::LSM));
+        assert_eq!(arg(&d, "io_uring"), None);
+        // A tracepoint record has neither.
+        let d = decode(&lsm_open(b"/etc/shadow", 0));
+        assert_eq!(arg(&d, "lsm_hook"), None);
+        assert_eq!(d.args.len(), 4, "dirfd, name, flags, mode");
+    }
 
     #[test]
     fn errno_and_signal_names() {

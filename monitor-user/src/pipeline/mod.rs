@@ -198,16 +198,7 @@ where
                     Err(e) => break Err(PipelineError::Source(e)),
                 }
                 let now = Instant::now();
-                out.refresh_rules();
-                for rec in &batch {
-                    per_slot[rec.kind().slot() as usize] += 1;
-                }
-                for rec in batch.drain(..) {
-                    let ev = config.enricher.enrich(&rec, now);
-                    config.hold.admit(ev, now, &mut ready);
-                }
-                config.hold.release(&mut config.enricher, now, false, &mut ready);
-                emit(&mut config, &mut out, &mut ready);
+                ingest(&mut config, &mut out, &mut batch, now, &mut per_slot, &mut ready);
                 if let Err(e) = out.flush().await {
                     break Err(e);
                 }
@@ -228,7 +219,22 @@ where
             }
         }
     };
-    // Whatever ended the run: flush what we have and report.
+    // Whatever ended the run: take what the source already produced (a
+    // shutdown must not lose what the kernel wrote), flush and report.
+    if matches!(result, Ok(EndReason::Shutdown)) {
+        source.finish(&mut batch);
+        if !batch.is_empty() {
+            log::debug!("shutdown: {} records drained from the source", batch.len());
+        }
+        ingest(
+            &mut config,
+            &mut out,
+            &mut batch,
+            Instant::now(),
+            &mut per_slot,
+            &mut ready,
+        );
+    }
     config
         .hold
         .release(&mut config.enricher, Instant::now(), true, &mut ready);
@@ -262,6 +268,26 @@ where
 }
 
 /// The stages after enrichment (and the retry cache), then the outputs.
+/// Enrich a batch of records, pass them through the metadata hold and emit
+/// what is ready; `batch` is left empty.
+fn ingest<W: AsyncWrite + Unpin + ?Sized>(
+    config: &mut Config,
+    out: &mut Outputs<'_, W>,
+    batch: &mut Vec<Record>,
+    now: Instant,
+    per_slot: &mut [u64],
+    ready: &mut Vec<Event>,
+) {
+    out.refresh_rules();
+    for rec in batch.drain(..) {
+        per_slot[rec.kind().slot() as usize] += 1;
+        let ev = config.enricher.enrich(&rec, now);
+        config.hold.admit(ev, now, ready);
+    }
+    config.hold.release(&mut config.enricher, now, false, ready);
+    emit(config, out, ready);
+}
+
 fn emit<W: AsyncWrite + Unpin + ?Sized>(
     config: &mut Config,
     out: &mut Outputs<'_, W>,
@@ -432,6 +458,58 @@ mod tests {
         assert_eq!(summary.ended_by, EndReason::Shutdown);
         assert_eq!(lines(&out).len(), 5);
         assert_eq!(summary.stats.records, 5);
+    }
+
+    /// Hands out one batch, then waits; what it still holds at shutdown
+    /// comes out of `finish`, as a sensor's ring does.
+    struct Unread {
+        first: Option<Vec<Record>>,
+        unread: Vec<Record>,
+        waiting: Option<oneshot::Sender<()>>,
+    }
+
+    impl RecordSource for Unread {
+        async fn read_batch(&mut self, out: &mut Vec<Record>) -> io::Result<()> {
+            if let Some(b) = self.first.take() {
+                out.extend(b);
+                return Ok(());
+            }
+            if let Some(tx) = self.waiting.take() {
+                let _ = tx.send(());
+            }
+            std::future::pending().await
+        }
+
+        fn stats(&self) -> SensorStats {
+            SensorStats::default()
+        }
+
+        fn finish(&mut self, out: &mut Vec<Record>) {
+            out.append(&mut self.unread);
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_processes_what_the_source_still_holds() {
+        let mut all = batches();
+        let first = all.pop_front();
+        let (tx, rx) = oneshot::channel();
+        let mut src = Unread {
+            first,
+            unread: all.into_iter().flatten().collect(),
+            waiting: Some(tx),
+        };
+        let mut out: Vec<u8> = Vec::new();
+        let summary = run(Config::new(bare()), &mut src, Some(&mut out), rx)
+            .await
+            .unwrap();
+        assert_eq!(summary.ended_by, EndReason::Shutdown);
+        assert_eq!(
+            lines(&out).len(),
+            5,
+            "events read before and drained at shutdown"
+        );
+        assert!(src.unread.is_empty());
     }
 
     #[tokio::test]

@@ -62,6 +62,9 @@ pub struct KernelFeatures {
     pub bpf_lsm_loadable: Feature,
     /// The kernel loads an fentry program (BPF trampolines).
     pub trampolines: Feature,
+    /// The kernel loads every LSM program of the sensor
+    /// (`monitor_common::lsm::HOOKS`): `vigil run` would run in LSM mode.
+    pub lsm_hooks: Feature,
     /// Which kind of hook the sensor will use for exec/fork/exit.
     pub lifecycle_hook_kind: &'static str,
     /// Hooked syscalls whose tracepoints this kernel does not have.
@@ -168,6 +171,21 @@ pub fn probe_features() -> KernelFeatures {
         },
         "fentry/vfs_read loaded (not attached)",
     );
+    // The sensor's own LSM programs, so the verifier judges what LSM mode
+    // would really load (bpf_d_path, task pt_regs), not a trivial program.
+    let lsm_hooks = program_probe(
+        &|ebpf| {
+            need_btf(ebpf, &|ebpf, b| {
+                for h in monitor_common::lsm::HOOKS {
+                    let p: &mut Lsm = program(ebpf, h.program)?;
+                    p.load(h.hook, b)
+                        .map_err(|e| format!("lsm/{}: {}", h.hook, summarize(&e)))?;
+                }
+                Ok(())
+            })
+        },
+        "every LSM hook loaded (not attached)",
+    );
     let lifecycle_hook_kind = if btf_tracepoints.supported {
         "tp_btf"
     } else {
@@ -183,6 +201,7 @@ pub fn probe_features() -> KernelFeatures {
         bpf_lsm_active,
         bpf_lsm_loadable,
         trampolines,
+        lsm_hooks,
         lifecycle_hook_kind,
         missing_syscalls,
     }

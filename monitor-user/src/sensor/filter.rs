@@ -95,6 +95,14 @@ pub fn default_open_filter() -> OpenFilter {
         ("/usr/lib/", WRITE),
         ("/usr/lib64/", WRITE),
         ("/boot/", WRITE),
+        // Persistence (rules/persistence.yaml): shell start-up files,
+        // init scripts and Alpine's periodic cron directories.
+        ("/etc/profile", WRITE),
+        ("/etc/bash.bashrc", WRITE),
+        ("/etc/zsh/", WRITE),
+        ("/etc/init.d/", WRITE),
+        ("/etc/rc.local", WRITE),
+        ("/etc/periodic/", WRITE),
     ];
     let names: &[(&str, u32)] = &[
         ("release_agent", ANY),
@@ -122,6 +130,19 @@ pub fn default_open_filter() -> OpenFilter {
         ("accessTokens.json", ANY),
         ("msal_token_cache.json", ANY),
         ("msal_token_cache.bin", ANY),
+        // Persistence: per-user shell start-up files, wherever the home is.
+        (".bashrc", WRITE),
+        (".bash_profile", WRITE),
+        (".bash_login", WRITE),
+        (".bash_logout", WRITE),
+        (".profile", WRITE),
+        (".zshrc", WRITE),
+        (".zprofile", WRITE),
+        (".zshenv", WRITE),
+        ("authorized_keys2", WRITE),
+        // The runc overwrite (CVE-2019-5736): `/proc/self/exe` or
+        // `/proc/<pid>/exe` opened for writing.
+        ("exe", WRITE),
     ];
     OpenFilter {
         prefixes: prefixes.iter().map(|&(p, w)| (p.to_owned(), w)).collect(),

@@ -22,6 +22,11 @@ impl Links {
         self.0.push(Box::new(link));
     }
 
+    /// Takes over every link of `other`.
+    pub fn absorb(&mut self, mut other: Links) {
+        self.0.append(&mut other.0);
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

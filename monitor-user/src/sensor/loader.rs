@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
-use aya::programs::{BtfTracePoint, RawTracePoint, TracePoint};
+use aya::programs::{BtfTracePoint, Lsm, RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use monitor_common::names::programs as P;
 use monitor_common::{names, CgroupCounters, EventKind, SyscallId};
@@ -20,7 +20,7 @@ use super::fill::Fill;
 use super::filter_maps::FilterMaps;
 use super::links::Links;
 use super::ring::Reader;
-use super::{offsets, HookStatus, LifecycleHooks, SensorConfig, SensorError};
+use super::{offsets, HookMode, HookStatus, LifecycleHooks, Mode, SensorConfig, SensorError};
 
 /// The compiled eBPF object (built by build.rs through aya-build).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vigil-probes"));
@@ -125,6 +125,7 @@ pub(crate) struct Loaded {
     pub drops: Drops,
     pub counters: CgroupCounterMap,
     pub filter: FilterMaps,
+    pub mode: Mode,
 }
 
 /// The kernel's per-cgroup counters (per-CPU values).
@@ -218,9 +219,24 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         ));
     }
     lap("lifecycle hooks attached");
-    attach_syscalls(&mut ebpf, &mut links, &tracefs, &mut hooks);
+    let mode = choose_mode(
+        &mut ebpf,
+        &mut links,
+        aya_btf.as_ref(),
+        cfg.hooks,
+        &mut hooks,
+    )?;
+    lap("LSM hooks attached or refused");
+    // In LSM mode the LSM hooks report these syscalls; their tracepoints
+    // would only duplicate the events (and cost every syscall).
+    let traced: Vec<SyscallId> = SyscallId::ALL
+        .iter()
+        .copied()
+        .filter(|&id| mode == Mode::Tracepoints || monitor_common::lsm::hook_for(id).is_none())
+        .collect();
+    attach_syscalls(&mut ebpf, &mut links, &tracefs, &traced, &mut hooks);
     lap("syscall hooks attached");
-    attach_counting(&mut ebpf, &mut links, &tracefs, &mut hooks);
+    attach_counting(&mut ebpf, &mut links, &tracefs, &traced, &mut hooks);
     lap("counting hooks attached");
     for &(category, tp) in RAW {
         let attached = if tracepoint_exists(&tracefs, category, tp) {
@@ -290,7 +306,69 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         drops: Drops(drops),
         counters,
         filter,
+        mode,
     })
+}
+
+/// Attach every LSM hook (LSM mode) or none (tracepoint mode). `Auto`
+/// falls back to tracepoints, loudly, when the kernel refuses any of them;
+/// `Lsm` makes that an error.
+fn choose_mode(
+    ebpf: &mut Ebpf,
+    links: &mut Links,
+    btf: Option<&aya::Btf>,
+    wanted: HookMode,
+    hooks: &mut Vec<HookStatus>,
+) -> Result<Mode, SensorError> {
+    if wanted == HookMode::Tracepoints {
+        return Ok(Mode::Tracepoints);
+    }
+    let mut lsm_links = Links::default();
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for h in monitor_common::lsm::HOOKS {
+        let attached = match btf {
+            None => Err("no kernel BTF".to_owned()),
+            Some(btf) => program::<Lsm>(ebpf, h.program).and_then(|p| {
+                p.load(h.hook, btf).map_err(|e| summarize(&e))?;
+                let id = p.attach().map_err(|e| summarize(&e))?;
+                lsm_links.keep(p.take_link(id).map_err(|e| summarize(&e))?);
+                Ok(())
+            }),
+        };
+        if let Err(e) = &attached {
+            refused.get_or_insert_with(|| format!("lsm/{}: {e}", h.hook));
+        }
+        statuses.push(HookStatus {
+            name: h.hook.to_owned(),
+            kind: "lsm",
+            attached,
+        });
+    }
+    match refused {
+        None => {
+            links.absorb(lsm_links);
+            hooks.extend(statuses);
+            Ok(Mode::Lsm)
+        }
+        Some(reason) if wanted == HookMode::Lsm => Err(SensorError::LsmRefused(reason)),
+        Some(reason) => {
+            // Dropping `lsm_links` detaches the hooks that did attach: a
+            // half LSM mode would report some opens twice and others never.
+            log::warn!(
+                "BPF-LSM refused ({reason}): running in TRACEPOINT MODE; not covered: {}",
+                monitor_common::lsm::TRACEPOINT_MODE_GAPS.join("; ")
+            );
+            hooks.extend(statuses.into_iter().map(|mut s| {
+                s.attached = Err(match s.attached {
+                    Ok(()) => "detached: another LSM hook was refused".to_owned(),
+                    Err(e) => e,
+                });
+                s
+            }));
+            Ok(Mode::Tracepoints)
+        }
+    }
 }
 
 pub(crate) fn map_err(name: &'static str, e: aya::maps::MapError) -> SensorError {
@@ -444,6 +522,7 @@ fn attach_syscalls(
     ebpf: &mut Ebpf,
     links: &mut Links,
     tracefs: &Path,
+    traced: &[SyscallId],
     hooks: &mut Vec<HookStatus>,
 ) {
     let mut loaded = std::collections::HashMap::new();
@@ -472,7 +551,7 @@ fn attach_syscalls(
         }
         None => false,
     };
-    for &id in SyscallId::ALL {
+    for &id in traced {
         let exit_prog = if attempts && super::attempts::is_attempt(id.tracepoint()) {
             P::SYS_EXIT_ATTEMPT
         } else {
@@ -524,9 +603,10 @@ fn attach_counting(
     ebpf: &mut Ebpf,
     links: &mut Links,
     tracefs: &Path,
+    traced: &[SyscallId],
     hooks: &mut Vec<HookStatus>,
 ) {
-    let hooked: Vec<&str> = SyscallId::ALL.iter().map(|&id| id.tracepoint()).collect();
+    let hooked: Vec<&str> = traced.iter().map(|&id| id.tracepoint()).collect();
     for &(prog, syscalls) in COUNTING {
         let loaded =
             program::<TracePoint>(ebpf, prog).and_then(|p| p.load().map_err(|e| summarize(&e)));
@@ -570,7 +650,8 @@ mod object_tests {
         let have: std::collections::HashSet<&str> =
             obj.symbols().filter_map(|s| s.name().ok()).collect();
         let syscalls = SyscallId::ALL.iter().map(|id| id.program());
-        for name in P::ALL.iter().copied().chain(syscalls) {
+        let lsm = monitor_common::lsm::HOOKS.iter().map(|h| h.program);
+        for name in P::ALL.iter().copied().chain(syscalls).chain(lsm) {
             assert!(
                 have.contains(name),
                 "program {name} is not in the eBPF object"

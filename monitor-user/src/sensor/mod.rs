@@ -55,6 +55,8 @@ pub struct SensorConfig {
     pub ring_bytes: u32,
     /// The in-kernel open filter (see `monitor_common::filter`).
     pub open_filter: OpenFilter,
+    /// LSM or tracepoint hooks for what both can see.
+    pub hooks: HookMode,
 }
 
 impl Default for SensorConfig {
@@ -62,6 +64,47 @@ impl Default for SensorConfig {
         SensorConfig {
             ring_bytes: DEFAULT_RING_BYTES,
             open_filter: default_open_filter(),
+            hooks: HookMode::Auto,
+        }
+    }
+}
+
+/// Which hooks the operator asks for (`vigil run --hooks`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HookMode {
+    /// BPF-LSM where the kernel loads it, tracepoints otherwise (loudly).
+    #[default]
+    Auto,
+    /// BPF-LSM or fail to start.
+    Lsm,
+    /// Syscall tracepoints only, even where BPF-LSM would load.
+    Tracepoints,
+}
+
+/// The mode the sensor runs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// LSM hooks report opens, mounts and module/kexec loads
+    /// (`monitor_common::lsm::HOOKS`); tracepoints the rest.
+    Lsm,
+    /// Syscall tracepoints for everything.
+    Tracepoints,
+}
+
+impl Mode {
+    /// `lsm` or `tracepoint`: the start log, `vigil probe`, `/readyz`, the metric.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Lsm => "lsm",
+            Mode::Tracepoints => "tracepoint",
+        }
+    }
+
+    /// What this mode does not cover that the other would.
+    pub fn gaps(self) -> &'static [&'static str] {
+        match self {
+            Mode::Lsm => &[],
+            Mode::Tracepoints => monitor_common::lsm::TRACEPOINT_MODE_GAPS,
         }
     }
 }
@@ -71,7 +114,7 @@ impl Default for SensorConfig {
 pub struct HookStatus {
     /// e.g. `sched_process_exec`, `syscalls/sys_enter_mount`.
     pub name: String,
-    /// `"tracepoint"`, `"raw_tracepoint"` or `"tp_btf"`.
+    /// `"tracepoint"`, `"raw_tracepoint"`, `"tp_btf"` or `"lsm"`.
     pub kind: &'static str,
     pub attached: Result<(), String>,
 }
@@ -127,6 +170,8 @@ pub enum SensorError {
         name: &'static str,
         source: Box<aya::maps::MapError>,
     },
+    #[error("BPF-LSM was asked for (--hooks lsm) but the kernel refused it: {0}")]
+    LsmRefused(String),
     #[error("ring buffer: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -150,8 +195,9 @@ pub struct Sensor {
     counters: loader::CgroupCounterMap,
     fill: Option<fill::Fill>,
     filter: FilterUpdater,
+    mode: Mode,
     // Dropped first: detaches every hook, in parallel.
-    _links: links::Links,
+    links: links::Links,
     // Keeps programs and maps alive; dropped last.
     _ebpf: aya::Ebpf,
 }
@@ -173,7 +219,8 @@ impl Sensor {
             counters: loaded.counters,
             fill: loaded.fill,
             filter: FilterUpdater(std::sync::Arc::new(std::sync::Mutex::new(loaded.filter))),
-            _links: loaded.links,
+            mode: loaded.mode,
+            links: loaded.links,
             _ebpf: loaded.ebpf,
         })
     }
@@ -182,6 +229,11 @@ impl Sensor {
     /// runs (e.g. after a rule reload).
     pub fn filter_updater(&self) -> FilterUpdater {
         self.filter.clone()
+    }
+
+    /// LSM or tracepoint mode (see [`HookMode`]).
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// What got attached (and what was refused, with the reason).
@@ -243,6 +295,12 @@ impl RecordSource for Sensor {
 
     fn stats(&self) -> SensorStats {
         Sensor::stats(self)
+    }
+
+    fn finish(&mut self, out: &mut Vec<Record>) {
+        // Detached first, so the ring only shrinks while it is drained.
+        drop(std::mem::take(&mut self.links));
+        self.reader.drain(out);
     }
 
     fn ring_fill(&self) -> Option<(u64, u64)> {

@@ -126,6 +126,9 @@ pub fn resolve(btf: &Btf) -> Result<(KernelOffsets, Vec<Missing>), OffsetsError>
         o.pid_level = get("pid.level")?;
         o.pid_numbers = get("pid.numbers")?;
         o.upid_nr = get("upid.nr")?;
+        o.task_flags = get("task_struct.flags")?;
+        o.file_f_flags = get("file.f_flags")?;
+        o.file_f_path = get("file.f_path")?;
     }
     o.upid_size = match btf.struct_size("upid") {
         Ok(v) => v,

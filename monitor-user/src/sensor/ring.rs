@@ -58,6 +58,33 @@ impl Reader {
         }
     }
 
+    /// Decode every record already in the ring into `out`, without waiting
+    /// (used at shutdown, after the hooks are detached). Returns how many
+    /// records were consumed.
+    pub fn drain(&mut self, out: &mut Vec<Record>) -> u64 {
+        let ring = match &mut self.ring {
+            Ring::Unregistered(ring) => ring,
+            Ring::Registered(fd) => fd.get_mut(),
+            Ring::Empty => return 0,
+        };
+        let (mut ok, mut bad) = (0, 0);
+        while let Some(item) = ring.next() {
+            match decode(&item) {
+                Ok(r) => {
+                    out.push(r);
+                    ok += 1;
+                }
+                Err(e) => {
+                    log::debug!("malformed record: {e}");
+                    bad += 1;
+                }
+            }
+        }
+        self.records += ok;
+        self.malformed += bad;
+        ok + bad
+    }
+
     /// Wait for records, then decode what is available (at most
     /// [`MAX_BATCH`]) into `out`. Returns once at least one record (valid
     /// or malformed) was consumed.

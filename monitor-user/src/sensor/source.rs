@@ -19,6 +19,11 @@ use super::SensorStats;
 pub trait RecordSource {
     async fn read_batch(&mut self, out: &mut Vec<Record>) -> io::Result<()>;
     fn stats(&self) -> SensorStats;
+    /// Stop producing and append, without waiting, what was produced and
+    /// not yet read, so a shutdown loses no record the kernel already
+    /// wrote (a sensor detaches its hooks, then drains its ring). A source
+    /// with nothing in flight appends nothing.
+    fn finish(&mut self, _out: &mut Vec<Record>) {}
     /// Bytes waiting in the kernel's buffer and its size, for a source
     /// that can tell; `None` otherwise.
     fn ring_fill(&self) -> Option<(u64, u64)> {

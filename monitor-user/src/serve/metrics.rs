@@ -221,6 +221,23 @@ impl Collector for AgentCollector {
                     (vec![("state", "refused".to_string())], gauge(h.refused)),
                 ],
             )?;
+            family(
+                &mut enc,
+                "vigil_hook_mode",
+                "The sensor's mode: 1 for the one it runs in (lsm, or tracepoint where BPF-LSM is refused).",
+                None,
+                ["lsm", "tracepoint"]
+                    .map(|m| (vec![("mode", m.to_string())], gauge(u64::from(h.mode == m)))),
+            )?;
+            family(
+                &mut enc,
+                "vigil_not_covered",
+                "What the sensor's mode cannot see (tracepoint mode: what BPF-LSM would add); 1 per gap.",
+                None,
+                h.not_covered
+                    .iter()
+                    .map(|w| (vec![("what", w.to_string())], gauge(1))),
+            )?;
         }
         let rules = self.0.rules();
         single(
@@ -374,6 +391,8 @@ mod tests {
         state.set_hooks(HookCounts {
             attached: 9,
             refused: 1,
+            mode: "tracepoint",
+            not_covered: &["io_uring file opens"],
         });
         state.rules_loaded(false, Some(12));
         state.publish(Snapshot {
@@ -410,6 +429,9 @@ mod tests {
             r#"vigil_output_failed_total{output="http"} 2"#,
             r#"vigil_output_retries_total{output="http"} 5"#,
             r#"vigil_hooks{state="refused"} 1"#,
+            r#"vigil_hook_mode{mode="tracepoint"} 1"#,
+            r#"vigil_hook_mode{mode="lsm"} 0"#,
+            r#"vigil_not_covered{what="io_uring file opens"} 1"#,
             "vigil_rules_loaded 12",
             "vigil_rules_last_load_success 1",
             "vigil_ready 0",

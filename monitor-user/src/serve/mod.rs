@@ -138,6 +138,7 @@ mod tests {
         state.set_hooks(state::HookCounts {
             attached: 3,
             refused: 0,
+            ..Default::default()
         });
         state.polled();
         state.beat();

@@ -131,6 +131,10 @@ impl From<&crate::sink::output::OutputStats> for OutputCounters {
 pub struct HookCounts {
     pub attached: u64,
     pub refused: u64,
+    /// `lsm` or `tracepoint` (`sensor::Mode::name`); empty before known.
+    pub mode: &'static str,
+    /// What the mode does not cover (`sensor::Mode::gaps`).
+    pub not_covered: &'static [&'static str],
 }
 
 /// The rule set and its reloads.
@@ -279,13 +283,19 @@ impl AgentState {
         let hooks = self.hooks();
         let polled = self.polled.load(Ordering::Relaxed);
         let ok = hooks.is_some() && polled;
-        let (attached, refused) = hooks.map_or((0, 0), |h| (h.attached, h.refused));
+        let h = hooks.unwrap_or_default();
+        let body = serde_json::json!({
+            "ready": ok,
+            "sensor_loaded": hooks.is_some(),
+            "hooks_attached": h.attached,
+            "hooks_refused": h.refused,
+            "hook_mode": h.mode,
+            "not_covered": h.not_covered,
+            "first_ring_poll": polled,
+        });
         Verdict {
             ok,
-            body: format!(
-                r#"{{"ready":{ok},"sensor_loaded":{},"hooks_attached":{attached},"hooks_refused":{refused},"first_ring_poll":{polled}}}"#,
-                hooks.is_some()
-            ),
+            body: body.to_string(),
         }
     }
 }
@@ -301,6 +311,8 @@ mod tests {
         s.set_hooks(HookCounts {
             attached: 90,
             refused: 2,
+            mode: "tracepoint",
+            not_covered: &["io_uring file opens"],
         });
         let v = s.readiness();
         assert!(!v.ok);
@@ -311,6 +323,8 @@ mod tests {
         let j: serde_json::Value = serde_json::from_str(&v.body).unwrap();
         assert_eq!(j["hooks_attached"], 90);
         assert_eq!(j["hooks_refused"], 2);
+        assert_eq!(j["hook_mode"], "tracepoint");
+        assert_eq!(j["not_covered"][0], "io_uring file opens");
     }
 
     #[test]

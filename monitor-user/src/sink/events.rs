@@ -227,6 +227,12 @@ pub fn to_value(ev: &Event) -> Value {
             if let Some(c) = &st.nproc_top_container {
                 put("user.nproc_top_container", json!(c));
             }
+            if let Some(c) = &st.inotify_top_container {
+                put("user.inotify_top_container", json!(c));
+            }
+            if let Some(c) = &st.io_stalled_container {
+                put("host.io_stalled_container", json!(c));
+            }
         }
     }
     if let Some(b) = &ev.baseline {

@@ -15,7 +15,7 @@ use crate::sensor::SensorStats;
 
 /// Names the payload of event records: postcard of [`Event`]. Bump the
 /// suffix on any change to `Event` other than appending an enum variant.
-pub const EVENT_SCHEMA: &str = "vigil.event/4";
+pub const EVENT_SCHEMA: &str = "vigil.event/5";
 
 /// Rotation and retention of `--record`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -211,6 +211,8 @@ pub(crate) mod tests {
                 ("user.nproc".into(), 31.0),
             ],
             nproc_top_container: Some("82ac0468654e".into()),
+            inotify_top_container: Some("82ac0468654e".into()),
+            io_stalled_container: Some("1f2e3d4c5b6a (41% stalled on I/O)".into()),
         });
         let mut b = evs[0].clone();
         b.baseline = Some(crate::event::BaselineMark {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use monitor_common::CgroupCounters;
 use monitor_rules::{Field, FieldArg, FieldId};
+use monitor_stateful::inotify;
 use monitor_stateful::{
     CgroupLayout, Counter, FieldRef, Sampler, SamplerConfig, Timestamp, UidTable,
 };
@@ -38,6 +39,13 @@ pub const ALWAYS: &[&str] = &[
 
 /// How often [`UidTable::refresh_tasks`] reads thread counts from /proc.
 const TASKS_REFRESH: Duration = Duration::from_secs(2);
+/// How often inotify use is counted (a readlink per fd of every container
+/// process).
+const INOTIFY_REFRESH: Duration = Duration::from_secs(5);
+
+/// Below this share of time stalled on I/O (PSI io some, %) a container
+/// is not named as starved.
+const IO_STALLED_PCT: f64 = 5.0;
 
 struct Known {
     container: Arc<Container>,
@@ -55,6 +63,10 @@ pub struct ResourceStage {
     kernel_counters: bool,
     proc_root: Option<PathBuf>,
     last_tasks: Option<Instant>,
+    /// Inotify use per UID, from the last count, and the host's limits.
+    inotify: HashMap<u32, inotify::UidInotify<String>>,
+    inotify_limits: inotify::InotifyLimits,
+    last_inotify: Option<Instant>,
     clock: Clock,
 }
 
@@ -76,6 +88,9 @@ impl ResourceStage {
             kernel_counters: false,
             proc_root,
             last_tasks: None,
+            inotify: HashMap::new(),
+            inotify_limits: Default::default(),
+            last_inotify: None,
             clock: Clock::measure(),
         };
         s.set_fields(&[]);
@@ -222,13 +237,67 @@ impl ResourceStage {
                 self.uids.refresh_tasks(root);
                 self.last_tasks = Some(Instant::now());
             }
+            if self
+                .last_inotify
+                .is_none_or(|t| t.elapsed() >= INOTIFY_REFRESH)
+            {
+                let procs = self.uids.live().map(|(p, u, c)| (p, u, c.clone()));
+                self.inotify = inotify::scan(root, procs);
+                self.inotify_limits = inotify::read_limits(root);
+                self.last_inotify = Some(Instant::now());
+            }
         }
+        let stalled = self.io_stalled(now);
         let mut ids: Vec<u64> = self.known.keys().copied().collect();
         ids.sort_unstable();
-        ids.into_iter().map(|id| self.event(id, now)).collect()
+        ids.into_iter()
+            .map(|id| self.event(id, now, &stalled))
+            .collect()
     }
 
-    fn event(&self, id: u64, now: Timestamp) -> Event {
+    /// The two containers that stalled on I/O the most over the last 10 s
+    /// (PSI io some, at least [`IO_STALLED_PCT`]), as `(cgroup id, "ID
+    /// (N% stalled on I/O)")`: who a container saturating the disk starves.
+    fn io_stalled(&self, now: Timestamp) -> Vec<(u64, String)> {
+        let field = FieldRef {
+            metric: monitor_stateful::Metric::PsiSomePct(monitor_stateful::PsiResource::Io),
+            window: Some(Duration::from_secs(10)),
+        };
+        self.sampler
+            .top(&field, now, 2)
+            .into_iter()
+            .filter(|&(_, pct)| pct >= IO_STALLED_PCT)
+            .filter_map(|(id, pct)| {
+                let k = self.known.get(&id)?;
+                Some((id, format!("{} ({pct:.0}% stalled on I/O)", k.container.id)))
+            })
+            .collect()
+    }
+
+    /// `user.inotify_*` of the UID holding the most inotify instances in
+    /// `container`, counted across every container; returns the container
+    /// holding most of that UID's instances.
+    fn inotify_values(&self, container: &str, values: &mut Vec<(String, f64)>) -> Option<String> {
+        let (uid, u) = self
+            .inotify
+            .iter()
+            .filter_map(|(&uid, u)| Some((u.per_container.get(container)?.instances, uid, u)))
+            .max_by_key(|&(n, uid, _)| (n, std::cmp::Reverse(uid)))
+            .map(|(_, uid, u)| (uid, u))?;
+        let l = self.inotify_limits;
+        values.push(("user.inotify_uid".into(), f64::from(uid)));
+        values.push(("user.inotify_instances".into(), u.total.instances as f64));
+        values.push(("user.inotify_watches".into(), u.total.watches as f64));
+        if let Some(p) = inotify::pct(u.total.instances, l.max_instances) {
+            values.push(("user.inotify_instances_pct".into(), p));
+        }
+        if let Some(p) = inotify::pct(u.total.watches, l.max_watches) {
+            values.push(("user.inotify_watches_pct".into(), p));
+        }
+        u.top_container().map(|(c, _)| c)
+    }
+
+    fn event(&self, id: u64, now: Timestamp, io_stalled: &[(u64, String)]) -> Event {
         let k = &self.known[&id];
         let mut values: Vec<(String, f64)> = self
             .fields
@@ -261,6 +330,7 @@ impl ResourceStage {
             }
             top = self.uids.top_container(u).map(|(c, _)| c);
         }
+        let inotify_top = self.inotify_values(&k.container.id, &mut values);
         values.retain(|(_, v)| v.is_finite());
         values.sort_by(|a, b| a.0.cmp(&b.0));
         Event {
@@ -278,6 +348,11 @@ impl ResourceStage {
             data: Data::ContainerStats(StatsData {
                 values,
                 nproc_top_container: top,
+                inotify_top_container: inotify_top,
+                io_stalled_container: io_stalled
+                    .iter()
+                    .find(|(other, _)| *other != id)
+                    .map(|(_, text)| text.clone()),
             }),
             truncated: Vec::new(),
             target_is_vigil: None,

@@ -43,6 +43,12 @@ fn main() {
         ("cpu", [secs]) => cpu(secs_arg(secs)),
         ("mem", [mib]) => mem(mib.parse().unwrap_or_else(|_| usage("MIB"))),
         ("fds", [secs]) => fds(secs_arg(secs)),
+        ("shell-on", [kind, shell]) => shell_on(kind, shell),
+        ("sigqueue", [pid, sig]) => sigqueue(pid, sig, false),
+        ("tgsigqueue", [pid, sig]) => sigqueue(pid, sig, true),
+        ("pidfd-signal", [pid, sig]) => pidfd_signal(pid, sig),
+        ("exec", [path]) => exec(path),
+        ("inotify", [n, secs]) => inotify(n.parse().unwrap_or_else(|_| usage("N")), secs_arg(secs)),
         _ => usage(&format!("unknown action or wrong arguments: {args:?}")),
     };
     match result {
@@ -58,7 +64,10 @@ fn usage(why: &str) -> ! {
          mount SRC DIR FSTYPE | unshare | setns NSPATH | open-by-handle PATH | userfaultfd\n  \
          ptrace-child | vm-writev-child | fileless ELF | setuid-root | capset\n  \
          unix-connect PATH | open-read PATH | open-write PATH | bpf-prog-load\n  \
-         chroot PATH | kill PID SIG\n  \
+         chroot PATH | kill PID SIG | sigqueue PID SIG | tgsigqueue PID SIG\n  \
+         pidfd-signal PID SIG | exec PATH | inotify N SECS (N instances held SECS)\n  \
+         shell-on tcp|unix SHELL (SHELL's stdin/stdout a loopback TCP connection\n  \
+         or a unix socket pair; it is fed `sleep 2; exit`)\n  \
          resource hogs (run them only under cgroup limits):\n  \
          forkbomb SECS | spawn N SECS | cpu SECS | mem MIB | fds SECS"
     );
@@ -484,4 +493,136 @@ fn fds(secs: std::time::Duration) -> Result<(), Error> {
     }
     println!("fds: {open} open, {emfile} refused");
     Ok(())
+}
+
+fn sig_args(pid: &str, sig: &str) -> (libc::pid_t, libc::c_int) {
+    (
+        pid.parse().unwrap_or_else(|_| usage("PID is not a number")),
+        sig.parse().unwrap_or_else(|_| usage("SIG is not a number")),
+    )
+}
+
+/// rt_sigqueueinfo / rt_tgsigqueueinfo with a queued-signal siginfo.
+fn sigqueue(pid: &str, sig: &str, thread: bool) -> Result<(), Error> {
+    let (pid, sig) = sig_args(pid, sig);
+    // siginfo_t is 128 bytes: si_signo, si_errno, si_code, then the union.
+    let mut info = [0i32; 32];
+    info[0] = sig;
+    info[2] = -1; // SI_QUEUE: another process may send only negative codes.
+                  // SAFETY: info is a zeroed siginfo_t-sized buffer.
+    let r = unsafe {
+        if thread {
+            libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, pid, sig, info.as_ptr())
+        } else {
+            libc::syscall(libc::SYS_rt_sigqueueinfo, pid, sig, info.as_ptr())
+        }
+    };
+    check(r as libc::c_int)
+}
+
+/// pidfd_open, then pidfd_send_signal; the pidfd stays open a moment so
+/// the agent can see which process it names.
+fn pidfd_signal(pid: &str, sig: &str) -> Result<(), Error> {
+    let (pid, sig) = sig_args(pid, sig);
+    // SAFETY: pidfd_open takes a pid and flags.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(Error::last_os_error());
+    }
+    // SAFETY: fd is the pidfd just opened; info NULL, flags 0.
+    let r = check(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd,
+            sig,
+            std::ptr::null::<u8>(),
+            0,
+        )
+    } as libc::c_int);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    // SAFETY: our fd.
+    unsafe { libc::close(fd as libc::c_int) };
+    r
+}
+
+/// execv(PATH); returns only when it failed.
+fn exec(path: &str) -> Result<(), Error> {
+    let p = cstr(path);
+    let argv = [p.as_ptr(), std::ptr::null()];
+    // SAFETY: NULL-terminated argv of live C strings.
+    unsafe { libc::execv(p.as_ptr(), argv.as_ptr()) };
+    Err(Error::last_os_error())
+}
+
+/// Runs SHELL with its stdin and stdout on one end of a connected socket
+/// pair (a loopback TCP connection, or a unix socketpair for the benign
+/// look-alike) and feeds it `sleep 2; exit` through the other end.
+fn shell_on(kind: &str, shell: &str) -> Result<(), Error> {
+    use std::io::Write;
+    use std::os::fd::{AsRawFd, OwnedFd};
+    let (ours, theirs): (OwnedFd, OwnedFd) = match kind {
+        "tcp" => {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            let c = std::net::TcpStream::connect(l.local_addr()?)?;
+            let (a, _) = l.accept()?;
+            (a.into(), c.into())
+        }
+        "unix" => {
+            let (a, b) = std::os::unix::net::UnixStream::pair()?;
+            (a.into(), b.into())
+        }
+        _ => usage("shell-on: tcp or unix"),
+    };
+    let sh = cstr(shell);
+    let theirs_fd = theirs.as_raw_fd();
+    // SAFETY: the child only dup2s and execs (async-signal-safe).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Error::last_os_error());
+    }
+    if pid == 0 {
+        unsafe {
+            libc::dup2(theirs_fd, 0);
+            libc::dup2(theirs_fd, 1);
+            let argv = [sh.as_ptr(), std::ptr::null()];
+            libc::execv(sh.as_ptr(), argv.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    drop(theirs);
+    let mut s = std::fs::File::from(ours);
+    let fed = s.write_all(b"sleep 2; exit\n");
+    let mut status = 0;
+    // SAFETY: our child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    fed?;
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else {
+        Err(Error::other(format!("{shell} exited with status {status}")))
+    }
+}
+
+/// Holds `n` inotify instances (one watch each) for `secs`: the per-user
+/// limit (`fs.inotify.max_user_instances`) bounds it.
+fn inotify(n: u32, secs: std::time::Duration) -> Result<(), Error> {
+    let mut fds = Vec::new();
+    let mut err = None;
+    for _ in 0..n {
+        // SAFETY: no preconditions; fds are closed below.
+        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+        if fd < 0 {
+            err = Some(Error::last_os_error());
+            break;
+        }
+        // SAFETY: our fd and a valid C string.
+        unsafe { libc::inotify_add_watch(fd, c"/".as_ptr(), libc::IN_CREATE) };
+        fds.push(fd);
+    }
+    std::thread::sleep(secs);
+    for fd in fds {
+        // SAFETY: our fds.
+        unsafe { libc::close(fd) };
+    }
+    err.map_or(Ok(()), Err)
 }

@@ -21,7 +21,7 @@ async fn sensor_reports_child_activity() {
     let missing_dir = tmp.0.join("no-such-dir");
     let host_cgroup = own_cgroup_id(&tmp.0);
 
-    let mut cfg = SensorConfig::default();
+    let mut cfg = tracepoint_config();
     let prefix = format!("{}/", secret_dir.display());
     assert!(
         prefix.len() <= 128,
@@ -355,7 +355,7 @@ async fn storm_drops_are_counted() {
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u32;
     let mut cfg = SensorConfig {
         ring_bytes: page,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     cfg.open_filter
         .prefixes

@@ -25,7 +25,7 @@ async fn cgroup_mkdir_and_rmdir() {
     let (root, _mount) = cgroup2_root(&tmp.0);
     let cfg = SensorConfig {
         ring_bytes: 4 << 20,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     let name = format!("vigil-test-{}", std::process::id());
@@ -166,7 +166,7 @@ async fn oom_kill_is_reported() {
     };
     let cfg = SensorConfig {
         ring_bytes: 4 << 20,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     let procs = cstr(&cgroup.procs);
@@ -306,7 +306,7 @@ async fn cgroup_counters_count_forks_and_failures() {
 
     let cfg = SensorConfig {
         ring_bytes: 4 << 20,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let sensor = Sensor::load(&cfg).expect("load sensor");
     let procs_v2 = cstr(dir.join("cgroup.procs"));

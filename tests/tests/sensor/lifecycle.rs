@@ -14,7 +14,7 @@ async fn raw_tracepoint_lifecycle_fallback() {
     let _serial = SERIAL.lock().await;
     let cfg = SensorConfig {
         ring_bytes: 4 << 20,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let mut sensor = Sensor::load_with(&cfg, LifecycleHooks::RawTracepoints).expect("load sensor");
     for tp in ["sched_process_exec", "task_newtask", "sched_process_exit"] {
@@ -165,7 +165,7 @@ async fn exec_flags_overlay_upper_and_memfd() {
 
     let cfg = SensorConfig {
         ring_bytes: 4 << 20,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
 
@@ -298,7 +298,7 @@ async fn exec_vpid_in_new_pid_namespace() {
     let _serial = SERIAL.lock().await;
     let cfg = SensorConfig {
         ring_bytes: 4 << 20,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     let (p, argv_c) = (cstr(bin), [cstr(arg0)]);
@@ -370,7 +370,7 @@ async fn capset_raise_and_drop_are_decoded() {
     let _serial = SERIAL.lock().await;
     let cfg = SensorConfig {
         ring_bytes: 4 << 20,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     const CAP_SYS_ADMIN: u64 = 1 << 21;
@@ -448,4 +448,44 @@ async fn capset_raise_and_drop_are_decoded() {
     assert_eq!(arg(drop, "cap_permitted"), ArgValue::Uint(perm));
     assert_eq!(arg(drop, "cap_raised"), ArgValue::Uint(0));
     assert_eq!(arg(raise, "cap_raised"), ArgValue::Uint(CAP_SYS_ADMIN));
+}
+
+/// At shutdown the sensor detaches its hooks and hands over what the ring
+/// still holds: a process that ran just before is not lost, and nothing is
+/// recorded after.
+#[tokio::test]
+async fn finish_drains_the_ring_after_detaching() {
+    use monitor_user::sensor::RecordSource;
+    if !can_run() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let cfg = SensorConfig {
+        ring_bytes: 4 << 20,
+        ..tracepoint_config()
+    };
+    let mut sensor = Sensor::load(&cfg).expect("load sensor");
+    let quit = |code| {
+        // SAFETY: the child only exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            unsafe { libc::_exit(code) };
+        }
+        assert_eq!(wait_exit(pid), code << 8);
+        pid as u32
+    };
+    let exit_of = |all: &[Record], pid| {
+        all.iter()
+            .any(|r| matches!(r, Record::Exit(x) if x.header.tgid == pid))
+    };
+    let before = quit(3);
+    // Nothing was read: the records are still in the ring.
+    let mut out = Vec::new();
+    sensor.finish(&mut out);
+    assert!(exit_of(&out, before), "the exit before finish was drained");
+    let after = quit(4);
+    out.clear();
+    sensor.finish(&mut out);
+    assert!(!exit_of(&out, after), "hooks are detached after finish");
 }

@@ -28,10 +28,20 @@ use std::time::Duration;
 use monitor_common::decode::Record;
 use monitor_common::filter::when;
 use monitor_common::{syscall_flags, EventKind, SyscallId};
-use monitor_user::sensor::{LifecycleHooks, Sensor, SensorConfig};
+use monitor_user::sensor::{HookMode, LifecycleHooks, Sensor, SensorConfig};
 
 /// Sensors of concurrent tests would see each other's storms.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// These tests check the syscall tracepoints' records (return values,
+/// arguments as given), so they pin tracepoint mode even where BPF-LSM
+/// loads (the VM); LSM mode is tested end to end by tests/tests/lsm.rs.
+fn tracepoint_config() -> SensorConfig {
+    SensorConfig {
+        hooks: HookMode::Tracepoints,
+        ..SensorConfig::default()
+    }
+}
 
 /// True if we may load eBPF programs; otherwise explain (and fail in CI).
 fn can_run() -> bool {

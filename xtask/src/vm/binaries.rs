@@ -12,14 +12,65 @@ use serde::Deserialize;
 
 use crate::sh::{self, cmd};
 
-/// The test binaries by test name.
-/// The test binaries as (test name, path), in the order of `tests`.
-pub fn build(root: &Path, tests: &[String]) -> Result<Vec<(String, PathBuf)>> {
+/// The agent binary for the guest (`/bin/vigil`, what `VIGIL_BIN` names
+/// there), static like the tests and from the same target directory, so
+/// the libraries the tests already built are reused.
+pub fn build_agent(root: &Path) -> Result<PathBuf> {
     let triple = host_triple()?;
+    let mut c = cmd(
+        "cargo",
+        [
+            "build",
+            "-p",
+            "monitor-user",
+            "--bin",
+            "vigil",
+            "--message-format=json",
+            "--target",
+            &triple,
+        ],
+    );
+    static_flags(&mut c, &triple);
+    c.current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    println!("vm: building the agent (static, {triple})");
+    let out = c.output().context("cannot run cargo")?;
+    if !out.status.success() {
+        bail!("building the VM agent binary failed: {}", out.status);
+    }
+    let bin = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Message>(l).ok())
+        .filter(|m| m.reason == "compiler-artifact")
+        .filter(|m| m.target.as_ref().is_some_and(|t| t.name == "vigil"))
+        .find_map(|m| m.executable)
+        .context("cargo built no `vigil` executable")?;
+    if has_interpreter(&bin)? {
+        bail!(
+            "{} is dynamically linked; the initramfs has no libc",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// Static linking for `triple` only: build scripts and proc-macros (built
+/// for the host without `--target`'s flags) stay dynamic.
+fn static_flags(c: &mut std::process::Command, triple: &str) {
     let flags_var = format!(
         "CARGO_TARGET_{}_RUSTFLAGS",
         triple.to_uppercase().replace(['-', '.'], "_")
     );
+    c.env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env(&flags_var, "-C target-feature=+crt-static");
+}
+
+/// The test binaries as (test name, path), in the order of `tests`.
+pub fn build(root: &Path, tests: &[String]) -> Result<Vec<(String, PathBuf)>> {
+    let triple = host_triple()?;
     let mut c = cmd(
         "cargo",
         [
@@ -35,10 +86,8 @@ pub fn build(root: &Path, tests: &[String]) -> Result<Vec<(String, PathBuf)>> {
     for t in tests {
         c.args(["--test", t]);
     }
+    static_flags(&mut c, &triple);
     c.current_dir(root)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env(&flags_var, "-C target-feature=+crt-static")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

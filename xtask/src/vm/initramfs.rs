@@ -1,5 +1,5 @@
 //! The guest's initramfs: static busybox, tests/vm/init as /init, the test
-//! binaries in /tests, kernel modules in /lib/modules and /etc/vigil-vm.env
+//! binaries in /tests, the agent as /bin/vigil, kernel modules in /lib/modules and /etc/vigil-vm.env
 //! (run id, tests, modules, arguments), packed as a newc cpio archive
 //! compressed with gzip.
 
@@ -33,6 +33,8 @@ const DIRS: &[&str] = &[
 pub struct Contents<'a> {
     /// Test binaries (name, file), run in this order.
     pub bins: &'a [(String, PathBuf)],
+    /// The static agent binary (`vigil`), for tests that run it.
+    pub agent: &'a Path,
     /// Kernel modules (name, .ko file), loaded in this order.
     pub modules: &'a [(String, PathBuf)],
     pub run_id: &'a str,
@@ -46,8 +48,11 @@ pub fn build(root: &Path, staging: &Path, out: &Path, c: &Contents<'_>) -> Resul
     }
     copy_exec(Path::new(BUSYBOX), &staging.join("bin/busybox"))?;
     copy_exec(&root.join("tests/vm/init"), &staging.join("init"))?;
-    for (name, bin) in c.bins {
-        let dest = staging.join("tests").join(name);
+    let tests = c
+        .bins
+        .iter()
+        .map(|(name, bin)| (bin.as_path(), staging.join("tests").join(name)));
+    for (bin, dest) in tests.chain([(c.agent, staging.join("bin/vigil"))]) {
         // Debug info only makes the archive (and guest RAM) big; symbols stay
         // so panics still name functions.
         let stripped = Command::new("strip")

@@ -56,10 +56,12 @@ pub fn run(root: &Path, args: &VmArgs) -> Result<()> {
     println!("vm: kernel {}", vmlinuz.display());
     let modules = kernel::modules(&vmlinuz, &args.modules)?;
     let bins = binaries::build(root, &args.tests)?;
+    let agent = binaries::build_agent(root)?;
     let run_id = run_id();
     let initrd = dir.join("initrd.gz");
     let contents = initramfs::Contents {
         bins: &bins,
+        agent: &agent,
         modules: &modules,
         run_id: &run_id,
         test_args: &args.test_args,

@@ -321,16 +321,7 @@ pub(crate) mod tests {
 
     #[test]
     fn every_falco_priority_has_a_severity() {
-        for p in [
-            "Emergency",
-            "Alert",
-            "Critical",
-            "Error",
-            "Warning",
-            "Notice",
-            "Informational",
-            "Debug",
-        ] {
+        for p in monitor_rules::Priority::NAMES {
             assert_ne!(severity(p).0, 0, "{p}");
         }
         assert!(

@@ -1,0 +1,91 @@
+//! The BPF-LSM hooks, described once for both sides.
+//!
+//! In LSM mode each hook below reports what the listed syscalls' tracepoints
+//! report in tracepoint mode: the same [`crate::SyscallRecord`] with the
+//! same [`SyscallId`] (so rules do not care which sensor saw it), flagged
+//! with [`crate::syscall_flags::LSM`]. Those syscalls' tracepoints are then
+//! not attached. The hook sees the object the kernel acts on, so paths are
+//! resolved (`bpf_d_path`: absolute, after symlinks and relative paths) and
+//! operations submitted through io_uring are seen too
+//! ([`crate::syscall_flags::IO_URING`]).
+
+use crate::SyscallId;
+
+/// One LSM hook vigil attaches in LSM mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LsmHook {
+    /// The kernel's hook name (`lsm/<hook>`, `security_<hook>`).
+    pub hook: &'static str,
+    /// The eBPF program's name.
+    pub program: &'static str,
+    /// The syscalls this hook reports for; their tracepoints stay detached
+    /// in LSM mode.
+    pub reports: &'static [SyscallId],
+}
+
+/// Every LSM hook of the sensor.
+pub const HOOKS: &[LsmHook] = &[
+    LsmHook {
+        hook: "file_open",
+        program: "lsm_file_open",
+        reports: &[
+            SyscallId::Open,
+            SyscallId::Openat,
+            SyscallId::Openat2,
+            SyscallId::Creat,
+        ],
+    },
+    LsmHook {
+        hook: "sb_mount",
+        program: "lsm_sb_mount",
+        reports: &[SyscallId::Mount],
+    },
+    LsmHook {
+        hook: "kernel_read_file",
+        program: "lsm_kernel_read_file",
+        reports: &[SyscallId::FinitModule, SyscallId::KexecFileLoad],
+    },
+    LsmHook {
+        hook: "kernel_load_data",
+        program: "lsm_kernel_load_data",
+        reports: &[SyscallId::InitModule, SyscallId::KexecLoad],
+    },
+];
+
+/// The LSM hook that reports `id` in LSM mode, if any.
+pub fn hook_for(id: SyscallId) -> Option<&'static LsmHook> {
+    HOOKS.iter().find(|h| h.reports.contains(&id))
+}
+
+/// `enum kernel_read_file_id` / `enum kernel_load_data_id` values (the two
+/// enums share their order): what the kernel is reading or loading.
+pub mod load_id {
+    pub const MODULE: u32 = 2;
+    pub const KEXEC_IMAGE: u32 = 3;
+}
+
+/// What [`HOOKS`] do not see, so what tracepoint mode misses or gets
+/// weaker; `vigil probe`, the start log, `/readyz` and a metric name these
+/// when BPF-LSM programs are refused.
+pub const TRACEPOINT_MODE_GAPS: &[&str] = &[
+    "io_uring file opens (IORING_OP_OPENAT bypasses the open syscalls)",
+    "resolved paths (opens and mounts are reported with the path as given: relative, through symlinks, racy)",
+    "module and kexec loads are reported at the syscall, not at the kernel's read of the file",
+    "refusing operations (a deny verdict needs the LSM hooks)",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_syscall_has_at_most_one_hook() {
+        for id in SyscallId::ALL {
+            let n = HOOKS.iter().filter(|h| h.reports.contains(id)).count();
+            assert!(n <= 1, "{} reported by {n} LSM hooks", id.name());
+        }
+        for h in HOOKS {
+            assert!(h.program.starts_with("lsm_"), "{}", h.program);
+        }
+    }
+}
