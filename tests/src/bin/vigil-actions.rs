@@ -640,6 +640,8 @@ fn inotify(n: u32, secs: std::time::Duration) -> Result<(), Error> {
         unsafe { libc::close(fd) };
     }
     err.map_or(Ok(()), Err)
+}
+
 /// What a miner sends first to a stratum pool.
 const STRATUM_SUBSCRIBE: &[u8] =
     b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"vigil-test/1.0\"]}\n";
