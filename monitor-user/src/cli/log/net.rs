@@ -1,6 +1,6 @@
 //! `vigil log net`: "which connections did this container make, to where?"
 //! The recorded network events (connect, accept, bind, listen, the first
-//! datagram of each UDP flow, packet and raw sockets) a filter selects, one
+//! datagram of each UDP flow, packet and raw IP sockets) a filter selects, one
 //! line each: who, which way, to and from where, with what result.
 
 use std::io::Write;
