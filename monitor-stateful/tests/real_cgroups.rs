@@ -666,8 +666,7 @@ fn podman_container_limits_and_usage() {
 fn disk_of(path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let dev = fs::metadata(path).ok()?.dev();
-    // SAFETY: pure arithmetic on a dev_t.
-    let (maj, min) = unsafe { (libc::major(dev), libc::minor(dev)) };
+    let (maj, min) = (libc::major(dev), libc::minor(dev));
     let sys = PathBuf::from(format!("/sys/dev/block/{maj}:{min}"));
     if !sys.exists() {
         return None; // not a block device (tmpfs, overlay of one, ...)

@@ -44,7 +44,7 @@ fn agent(dir: &Path) -> Agent {
         .expect("start vigil run")
 }
 
-fn in_container<'a>(a: &'a Value, c: &Container) -> bool {
+fn in_container(a: &Value, c: &Container) -> bool {
     field(a, "container.id") == c.short_id()
 }
 
