@@ -252,12 +252,7 @@ mod tests {
         let dir = crate::testutil::TempDir::new("users-self");
         let d = dir.path();
         std::fs::create_dir_all(d.join("hostroot/etc")).unwrap();
-        std::fs::write(
-            d.join("hostroot/etc/passwd"),
-            "root:x:0:0::/:/bin/sh
-",
-        )
-        .unwrap();
+        std::fs::write(d.join("hostroot/etc/passwd"), "root:x:0:0::/:/bin/sh\n").unwrap();
         std::fs::create_dir_all(d.join("ctrroot/etc")).unwrap();
         std::fs::write(
             d.join("ctrroot/etc/passwd"),
