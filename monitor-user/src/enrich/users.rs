@@ -7,6 +7,14 @@
 //! [`TTL`], and a uid it lacks is looked for again after [`RETRY`]). When
 //! a process is already gone, its parent is read if it shares the mount
 //! namespace, else the namespace's last table answers.
+//!
+//! A runtime creating a container (runc's `[1:CHILD]`, crun) is in the
+//! container's new mount namespace while still on the host's root; read
+//! then, it would give the host's names for the container's namespace.
+//! Such a process is recognised by its root being the host's and is not
+//! read. The host's root is pid 1's, or, where pid 1 cannot be inspected
+//! (procfs denies it: a sandbox, an agent without ptrace rights over pid
+//! 1), the agent's own (the runtime runs beside it).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -55,7 +63,8 @@ pub struct UserNames {
     /// The file under a process's root: `etc/passwd` or `etc/group`.
     file: &'static str,
     /// The host's mount namespace and root directory (device, inode), as
-    /// pid 1 has them; `None` when procfs has no pid 1 (tests).
+    /// pid 1 (else the agent itself) has them; `None` when neither can be
+    /// read (tests).
     host: Option<(u32, (u64, u64))>,
     /// mount namespace → (read at, uid → name).
     by_ns: HashMap<u32, (Instant, Arc<Names>)>,
@@ -67,17 +76,24 @@ pub struct UserNames {
 }
 
 /// Inode of a `/proc/<pid>/ns/mnt` link (`mnt:[4026531832]`).
-fn mnt_ns_of(proc_root: &Path, pid: u32) -> Option<u32> {
+fn mnt_ns_of(proc_root: &Path, pid: impl ToString) -> Option<u32> {
     let link = std::fs::read_link(proc_root.join(pid.to_string()).join("ns/mnt")).ok()?;
     let text = link.to_str()?;
     text.strip_prefix("mnt:[")?.strip_suffix(']')?.parse().ok()
 }
 
 /// (device, inode) of a process's root directory.
-fn root_of(proc_root: &Path, pid: u32) -> Option<(u64, u64)> {
+fn root_of(proc_root: &Path, pid: impl ToString) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(proc_root.join(pid.to_string()).join("root/")).ok()?;
     Some((m.dev(), m.ino()))
+}
+
+/// The host's mount namespace and root: pid 1's, else (procfs denies pid
+/// 1) the agent's own, `self`.
+fn host_of(proc_root: &Path) -> Option<(u32, (u64, u64))> {
+    let of = |p: &str| Some((mnt_ns_of(proc_root, p)?, root_of(proc_root, p)?));
+    of("1").or_else(|| of("self"))
 }
 
 impl UserNames {
@@ -92,9 +108,7 @@ impl UserNames {
     }
 
     fn of_file(proc_root: Option<PathBuf>, file: &'static str) -> UserNames {
-        let host = proc_root
-            .as_deref()
-            .and_then(|r| Some((mnt_ns_of(r, 1)?, root_of(r, 1)?)));
+        let host = proc_root.as_deref().and_then(host_of);
         UserNames {
             proc_root,
             file,
@@ -231,6 +245,44 @@ mod tests {
     }
 
     #[test]
+    fn without_pid_1_the_agents_own_root_is_the_hosts() {
+        // procfs denies pid 1 (no `1/`): the agent (`self`) stands for the
+        // host. runc's `[1:CHILD]` (50) is in the container's namespace 9
+        // but on the host's root; the container's init (51) is on its own.
+        let dir = crate::testutil::TempDir::new("users-self");
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("hostroot/etc")).unwrap();
+        std::fs::write(d.join("hostroot/etc/passwd"), "root:x:0:0::/:/bin/sh\n").unwrap();
+        std::fs::create_dir_all(d.join("ctrroot/etc")).unwrap();
+        std::fs::write(
+            d.join("ctrroot/etc/passwd"),
+            "root:x:0:0::/:/bin/sh\nvigilfalco:x:4321:4321::/:/bin/sh\n",
+        )
+        .unwrap();
+        for (pid, root, ns) in [
+            ("self", "hostroot", 1),
+            ("50", "hostroot", 9),
+            ("51", "ctrroot", 9),
+        ] {
+            std::fs::create_dir_all(d.join(pid).join("ns")).unwrap();
+            std::os::unix::fs::symlink(d.join(root), d.join(pid).join("root")).unwrap();
+            std::os::unix::fs::symlink(format!("mnt:[{ns}]"), d.join(pid).join("ns/mnt")).unwrap();
+        }
+        let mut u = UserNames::new(Some(d.to_owned()));
+        let t0 = Instant::now();
+        assert_eq!(
+            u.name(50, 1, 9, 0, t0),
+            None,
+            "the host's passwd is not the container's"
+        );
+        // At once (well within RETRY), the container's own file answers:
+        // no table of the host's was cached for namespace 9.
+        let t1 = t0 + Duration::from_millis(10);
+        assert_eq!(u.name(51, 50, 9, 4321, t1).as_deref(), Some("vigilfalco"));
+        assert_eq!(u.name(51, 50, 9, 0, t1).as_deref(), Some("root"));
+    }
+
+    #[test]
     fn a_process_that_cannot_be_read_is_not_retried_on_every_event() {
         let dir = crate::testutil::TempDir::new("users-retry");
         let d = dir.path();
@@ -280,11 +332,12 @@ mod tests {
         let much_later = later + TTL + Duration::from_secs(1);
         assert_eq!(u.name(42, 1, 7, 1000, much_later).as_deref(), Some("svc"));
         assert_eq!(u.name(43, 1, 8, 1000, much_later), None);
-        // The host's own processes (pid 1 of the real procfs) resolve
+        // The host's own processes (this one, in the real procfs) resolve
         // through the host's passwd.
         let mut host = UserNames::new(Some("/proc".into()));
         if let Some((ns, _)) = host.host {
-            assert_eq!(host.name(1, 0, ns, 0, t0).as_deref(), Some("root"));
+            let me = std::process::id();
+            assert_eq!(host.name(me, 0, ns, 0, t0).as_deref(), Some("root"));
         }
         // Without procfs nothing resolves.
         assert_eq!(UserNames::new(None).name(42, 1, 7, 0, t0), None);
