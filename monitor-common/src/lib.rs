@@ -25,6 +25,7 @@ macro_rules! shared_struct {
     };
 }
 
+pub mod enforce;
 pub mod filter;
 pub mod kinds;
 pub mod lsm;
@@ -64,6 +65,13 @@ pub mod names {
     /// Array of u32 indexed by syscall number, read by the probe-only
     /// `bench_raw_sys_enter` program (hook-design benchmark).
     pub const BENCH_SYSCALLS: &str = "BENCH_SYSCALLS";
+    /// Global u32: [`crate::enforce::mode`].
+    pub const ENFORCE_MODE: &str = "ENFORCE_MODE";
+    /// Global u32: non-zero when module loads from containers are refused.
+    pub const ENFORCE_MODULES: &str = "ENFORCE_MODULES";
+    /// Hash: cgroup v2 id → 1 for every container cgroup the agent knows
+    /// (where enforcement applies).
+    pub const CONTAINER_CGROUPS: &str = "CONTAINER_CGROUPS";
 
     /// Programs in the eBPF object besides the syscall enter programs
     /// (those are named by [`crate::SyscallId::program`]). The eBPF side

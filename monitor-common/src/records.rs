@@ -164,6 +164,11 @@ pub mod syscall_flags {
     /// The operation was submitted through io_uring (an io_uring worker
     /// thread, or the submitter inside `io_uring_enter`).
     pub const IO_URING: u16 = 1 << 7;
+    // Enforcement (`crate::enforce`), from the top bit down.
+    /// The LSM hook refused the operation (`ret` is `-EPERM`).
+    pub const DENIED: u16 = 1 << 15;
+    /// Dry run: the LSM hook would have refused the operation.
+    pub const WOULD_DENY: u16 = 1 << 14;
 }
 
 shared_struct! {

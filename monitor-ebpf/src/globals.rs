@@ -13,6 +13,14 @@ static OFFSETS: KernelOffsets = KernelOffsets::missing();
 #[unsafe(no_mangle)]
 static AGENT_TGID: u32 = 0;
 
+/// `monitor_common::enforce::mode`.
+#[unsafe(no_mangle)]
+static ENFORCE_MODE: u32 = 0;
+
+/// Non-zero: module loads from containers are refused (or flagged).
+#[unsafe(no_mangle)]
+static ENFORCE_MODULES: u32 = 0;
+
 /// Read one field of the global `OFFSETS`.
 macro_rules! off {
     ($field:ident) => {
@@ -32,4 +40,18 @@ pub fn offsets_field(f: impl FnOnce(&'static KernelOffsets) -> *const u32) -> u3
 pub fn agent_tgid() -> u32 {
     // SAFETY: reading a static.
     unsafe { core::ptr::read_volatile(&AGENT_TGID) }
+}
+
+/// `monitor_common::enforce::mode`: off, dry run or deny.
+#[inline(always)]
+pub fn enforce_mode() -> u32 {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&ENFORCE_MODE) }
+}
+
+/// Are module loads from containers enforced on?
+#[inline(always)]
+pub fn enforce_modules() -> bool {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&ENFORCE_MODULES) != 0 }
 }

@@ -7,8 +7,10 @@
 //! rule's alert.
 //!
 //! In the VM (`cargo xtask vm lsm`, Debian 6.1 with BPF-LSM) the agent runs
-//! with `--hooks lsm`: the events come from the LSM hooks (paths resolved,
-//! the io_uring read flagged as such). On the host, whose kernel refuses
+//! with `--hooks lsm --enforce on`: the events come from the LSM hooks
+//! (paths resolved, the io_uring read flagged as such), and the acts the
+//! default rules mark `action: deny` (the release_agent write, the module
+//! load) fail with EPERM in the sandbox, their alerts saying `denied`. On the host, whose kernel refuses
 //! BPF-LSM, `--hooks auto` falls back to tracepoints and must say so in its
 //! log, `/readyz` and `/metrics`; io_uring opens are then the named gap.
 //!
@@ -157,11 +159,14 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
     let port = http::free_port().expect("a free port");
     let listen = format!("127.0.0.1:{port}");
     let hooks = if in_vm() { "lsm" } else { "auto" };
+    let enforce = if in_vm() { "on" } else { "off" };
     let events = sandbox.dir.join("events.jsonl");
     let args = [
         "run",
         "--hooks",
         hooks,
+        "--enforce",
+        enforce,
         "--no-runtime-api",
         "--alert-rate",
         "off",
@@ -252,12 +257,38 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
     // This host's kernel has no module syscall tracepoints (`vigil probe`
     // lists them as missing): there only the LSM hooks see module loads.
     let tracefs = Path::new("/sys/kernel/tracing/events/syscalls/sys_enter_init_module");
+    // With enforcement on, the LSM hooks refused what the default rules
+    // mark `action: deny`, and their alerts say so.
+    let denied = |v: &Value| !in_vm() || v["output_fields"]["vigil.enforcement"] == "denied";
     if mode == "lsm" || tracefs.exists() {
-        wait("Kernel module load from container", &|_| true);
+        wait("Kernel module load from container", &denied);
     }
-    wait("Write to host kernel control file from container", &|v| {
-        field(v, "fd.name").ends_with("/release_agent")
+    let agent_write = wait("Write to host kernel control file from container", &|v| {
+        field(v, "fd.name").ends_with("/release_agent") && denied(v)
     });
+    if in_vm() {
+        let said = |act: &str| {
+            out.lines()
+                .find(|l| l.starts_with(act))
+                .unwrap_or_else(|| panic!("the sandbox did not try {act:?}:\n{out}"))
+                .to_owned()
+        };
+        for act in ["open release_agent for writing:", "init_module:"] {
+            let line = said(act);
+            assert!(
+                line.contains("os error 1)"),
+                "not refused with EPERM: {line}"
+            );
+        }
+        // Not enforced: reads of secrets and the proc mount went through.
+        assert_eq!(said("read /etc/shadow:"), "read /etc/shadow: ok");
+        assert!(
+            agent_write["output"]
+                .as_str()
+                .is_some_and(|o| o.ends_with("(enforcement: denied)")),
+            "{agent_write}"
+        );
+    }
 
     if mode == "lsm" {
         // Only the LSM hooks see io_uring's opens; the event says so.

@@ -6,8 +6,8 @@
 //! ring buffer (no `PENDING` round trip).
 //!
 //! Every program returns the verdict of the LSM programs before it
-//! (`retval`, the hook's last argument) unchanged: observing never turns a
-//! refusal into a permission.
+//! (`retval`, the hook's last argument) unless it refuses the operation
+//! itself ([`enforce`]): observing never turns a refusal into a permission.
 
 mod file;
 mod load;
@@ -16,18 +16,24 @@ mod mount;
 use aya_ebpf::{
     helpers::{
         bpf_get_current_pid_tgid,
-        generated::{bpf_d_path, bpf_get_current_task, bpf_get_current_task_btf, bpf_task_pt_regs},
+        generated::{
+            bpf_d_path, bpf_get_current_cgroup_id, bpf_get_current_task, bpf_get_current_task_btf,
+            bpf_task_pt_regs,
+        },
     },
     macros::map,
     maps::PerCpuArray,
 };
 use core::mem::size_of;
-use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LEN};
+use monitor_common::{
+    enforce::{mode, EPERM},
+    syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LEN,
+};
 
-use crate::globals::{agent_tgid, off};
+use crate::globals::{agent_tgid, enforce_mode, off};
 use crate::header;
 use crate::kread::read;
-use crate::maps::{count_drop, EVENTS};
+use crate::maps::{count_drop, CONTAINER_CGROUPS, EVENTS};
 
 /// Where LSM records are assembled (records are bigger than the stack).
 /// Separate from the tracepoints' scratch: an LSM hook can run inside a
@@ -109,5 +115,31 @@ fn d_path(path: u64, dst: *mut u8) -> u16 {
         0
     } else {
         (n - 1) as u16
+    }
+}
+
+/// Enforcement (`monitor_common::enforce`) for an operation an armed check
+/// matched: in a container's cgroup, refuse it (or, in dry run, flag what
+/// would have been refused). Returns the verdict the hook gives: `verdict`
+/// unchanged unless this refuses.
+#[inline(always)]
+fn enforce(r: &mut SyscallRecord, verdict: i32) -> i32 {
+    let m = enforce_mode();
+    if m == mode::OFF || verdict != 0 {
+        return verdict;
+    }
+    // SAFETY: helper without preconditions.
+    let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    // SAFETY: a plain lookup of a u64 key.
+    if unsafe { CONTAINER_CGROUPS.get(&cgroup) }.is_none() {
+        return verdict;
+    }
+    if m == mode::DENY {
+        r.flags |= syscall_flags::DENIED;
+        r.ret = -(EPERM as i64);
+        -EPERM
+    } else {
+        r.flags |= syscall_flags::WOULD_DENY;
+        verdict
     }
 }

@@ -15,7 +15,7 @@ use monitor_user::enrich::metadata::{remote, MetadataConfig};
 use monitor_user::enrich::{AgentId, EnrichConfig, Enricher};
 use monitor_user::pipeline;
 use monitor_user::sensor::features::probe_features;
-use monitor_user::sensor::{HookMode, Mode, Sensor, SensorConfig};
+use monitor_user::sensor::{EnforceConfig, EnforceMode, HookMode, Mode, Sensor, SensorConfig};
 use monitor_user::serve::{self, state::HookCounts, AgentState};
 use monitor_user::sink::output::Reopener;
 use monitor_user::sink::writer::Delivery;
@@ -75,6 +75,32 @@ pub struct RunArgs {
     /// (docs/hooks.md).
     #[arg(long, value_enum, value_name = "MODE", default_value_t = HooksArg::Auto)]
     pub hooks: HooksArg,
+    /// Carry out the actions rules ask for (`action: deny`): `off` (the
+    /// default: alerts only), `dry-run` (nothing is refused; events and
+    /// alerts say `would_deny`) or `on` (in LSM mode the kernel refuses the
+    /// armed operations of container processes with EPERM; alerts say
+    /// `denied`). Which rules of the defaults ask, and what the kernel can
+    /// decide: docs/enforcement.md. Fixed at start (SIGHUP does not change it).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = EnforceArg::Off)]
+    pub enforce: EnforceArg,
+}
+
+/// `--enforce`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EnforceArg {
+    Off,
+    DryRun,
+    On,
+}
+
+impl From<EnforceArg> for EnforceMode {
+    fn from(e: EnforceArg) -> EnforceMode {
+        match e {
+            EnforceArg::Off => EnforceMode::Off,
+            EnforceArg::DryRun => EnforceMode::DryRun,
+            EnforceArg::On => EnforceMode::On,
+        }
+    }
 }
 
 /// `--hooks`.
@@ -182,6 +208,44 @@ async fn start_listener(
     Ok(Some((tx, task)))
 }
 
+/// Says at start what enforcement does in this run, and what it cannot.
+fn log_enforcement(e: &EnforceConfig, mode: Mode) {
+    if e.mode == EnforceMode::Off {
+        return;
+    }
+    if !e.armed() {
+        log::warn!(
+            "enforcement: {} but no enabled rule asks for an action the kernel can carry out",
+            e.mode.name()
+        );
+        return;
+    }
+    if mode != Mode::Lsm {
+        log::warn!(
+            "enforcement: {} asked for, but deny needs the LSM hooks: NOTHING IS REFUSED in tracepoint mode",
+            e.mode.name()
+        );
+        return;
+    }
+    let what = if e.mode == EnforceMode::On {
+        "refused with EPERM"
+    } else {
+        "flagged would_deny (dry run, nothing refused)"
+    };
+    let mut armed = Vec::new();
+    if !e.deny_write_names.is_empty() {
+        armed.push(format!("writes to {}", e.deny_write_names.join(", ")));
+    }
+    if e.deny_modules {
+        armed.push("module loads".to_owned());
+    }
+    log::warn!(
+        "enforcement: {}: from containers, {} are {what}",
+        e.mode.name(),
+        armed.join(" and ")
+    );
+}
+
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Rules first: a bad rule file should fail before anything is loaded.
     let config_file = match &args.config {
@@ -208,13 +272,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     for line in status::host_lines() {
         log::info!("{line}");
     }
+    let (enforce, notes) = monitor_user::detect::enforce::kernel_policy(
+        &alerting.detector().rule_set(),
+        args.enforce.into(),
+    );
+    for n in &notes {
+        log::warn!("enforcement: {n}");
+    }
     let mut source = Sensor::load(&SensorConfig {
         ring_bytes: args.ring_bytes,
         hooks: args.hooks.into(),
+        enforce: enforce.clone(),
         ..Default::default()
     })
     .context("loading the eBPF sensor")?;
     let mode = source.mode();
+    log_enforcement(&enforce, mode);
     match mode {
         Mode::Lsm => {
             log::info!("hook mode: lsm (BPF-LSM hooks for opens, mounts, module and kexec loads)")
@@ -245,7 +318,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         not_covered: mode.gaps(),
     });
     // Seed after the probes are attached, so no process falls in between.
-    let enricher = Enricher::from_host(EnrichConfig {
+    let mut enricher = Enricher::from_host(EnrichConfig {
         proc_root: Some(PathBuf::from("/proc")),
         agent: Some(AgentId::current()),
         metadata: MetadataConfig {
@@ -254,6 +327,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
         ..Default::default()
     });
+    if enforce.armed() && mode == Mode::Lsm {
+        enricher = enricher.with_enforcement(source.container_cgroups());
+    }
     let mut config = pipeline::Config::new(enricher);
     config.stats_interval = Duration::from_secs(args.stats_interval);
     if let Some(dir) = &args.record.record {

@@ -146,8 +146,11 @@ fn bad(entry: &str, reason: &'static str) -> SensorError {
 }
 
 fn check_when(entry: &str, w: u32) -> Result<(), SensorError> {
-    if w == 0 || w & !(ANY | WRITE) != 0 {
-        return Err(bad(entry, "`when` must be filter::when::ANY and/or WRITE"));
+    if w == 0 || w & !(ANY | WRITE | when::DENY_WRITE) != 0 {
+        return Err(bad(
+            entry,
+            "`when` must be filter::when::ANY, WRITE and/or DENY_WRITE",
+        ));
     }
     Ok(())
 }

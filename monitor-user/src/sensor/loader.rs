@@ -20,7 +20,10 @@ use super::btf::Btf;
 use super::fill::Fill;
 use super::links::Links;
 use super::ring::Reader;
-use super::{offsets, HookMode, HookStatus, LifecycleHooks, Mode, SensorConfig, SensorError};
+use super::{
+    offsets, ContainerCgroups, HookMode, HookStatus, LifecycleHooks, Mode, SensorConfig,
+    SensorError,
+};
 
 /// The compiled eBPF object (built by build.rs through aya-build).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vigil-probes"));
@@ -125,6 +128,7 @@ pub(crate) struct Loaded {
     pub drops: Drops,
     pub counters: CgroupCounterMap,
     pub mode: Mode,
+    pub containers: ContainerCgroups,
 }
 
 /// The kernel's per-cgroup counters (per-CPU values).
@@ -167,7 +171,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
     if !cfg.ring_bytes.is_power_of_two() || !(cfg.ring_bytes as usize).is_multiple_of(page) {
         return Err(SensorError::RingSize(cfg.ring_bytes, page));
     }
-    let filter = cfg.open_filter.encode()?;
+    let filter = armed_filter(cfg).encode()?;
     let started = std::time::Instant::now();
     let lap = |what: &str| log::debug!("sensor: {what} after {:?}", started.elapsed());
     raise_memlock();
@@ -194,6 +198,12 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         .btf(aya_btf.as_ref())
         .override_global(names::OFFSETS, &offsets, true)
         .override_global(names::AGENT_TGID, &tgid, true)
+        .override_global(names::ENFORCE_MODE, &cfg.enforce.mode.kernel_value(), true)
+        .override_global(
+            names::ENFORCE_MODULES,
+            &u32::from(cfg.enforce.deny_modules),
+            true,
+        )
         .map_max_entries(names::EVENTS, cfg.ring_bytes)
         .load(OBJECT)
         .map_err(Box::new)?;
@@ -289,6 +299,15 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         })?;
     let counters =
         PerCpuHashMap::try_from(counters).map_err(|e| map_err(names::CGROUP_COUNTERS, e))?;
+    let containers = ebpf
+        .take_map(names::CONTAINER_CGROUPS)
+        .ok_or(SensorError::Missing {
+            what: "map",
+            name: names::CONTAINER_CGROUPS.into(),
+        })?;
+    let containers = ContainerCgroups::new(
+        HashMap::try_from(containers).map_err(|e| map_err(names::CONTAINER_CGROUPS, e))?,
+    );
     let fill = match Fill::map(&ring, u64::from(cfg.ring_bytes)) {
         Ok(f) => Some(f),
         Err(e) => {
@@ -305,7 +324,21 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         drops: Drops(drops),
         counters,
         mode,
+        containers,
     })
+}
+
+/// The configured open filter plus, when enforcement is on or dry-run,
+/// the names rules deny writing to, tagged `DENY_WRITE`.
+fn armed_filter(cfg: &SensorConfig) -> super::OpenFilter {
+    let mut f = cfg.open_filter.clone();
+    if cfg.enforce.mode != super::EnforceMode::Off {
+        for n in &cfg.enforce.deny_write_names {
+            f.names
+                .push((n.clone(), monitor_common::filter::when::DENY_WRITE));
+        }
+    }
+    f
 }
 
 /// Attach every LSM hook (LSM mode) or none (tracepoint mode). `Auto`

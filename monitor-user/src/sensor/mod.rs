@@ -26,6 +26,7 @@
 
 pub mod bench_hook;
 pub mod btf;
+mod enforce;
 pub mod features;
 mod fill;
 mod filter;
@@ -38,6 +39,7 @@ mod source;
 use monitor_common::decode::Record;
 use monitor_common::{names, CgroupCounters, EventKind};
 
+pub use enforce::{ContainerCgroups, EnforceConfig, EnforceMode};
 pub use filter::{default_open_filter, OpenFilter};
 pub use loader::page_size;
 pub use source::RecordSource;
@@ -54,6 +56,8 @@ pub struct SensorConfig {
     pub open_filter: OpenFilter,
     /// LSM or tracepoint hooks for what both can see.
     pub hooks: HookMode,
+    /// What the kernel refuses (docs/enforcement.md); off by default.
+    pub enforce: EnforceConfig,
 }
 
 impl Default for SensorConfig {
@@ -62,6 +66,7 @@ impl Default for SensorConfig {
             ring_bytes: DEFAULT_RING_BYTES,
             open_filter: default_open_filter(),
             hooks: HookMode::Auto,
+            enforce: EnforceConfig::default(),
         }
     }
 }
@@ -186,6 +191,7 @@ pub struct Sensor {
     counters: loader::CgroupCounterMap,
     fill: Option<fill::Fill>,
     mode: Mode,
+    containers: ContainerCgroups,
     // Dropped first: detaches every hook, in parallel.
     links: links::Links,
     // Keeps programs and maps alive; dropped last.
@@ -209,6 +215,7 @@ impl Sensor {
             counters: loaded.counters,
             fill: loaded.fill,
             mode: loaded.mode,
+            containers: loaded.containers,
             links: loaded.links,
             _ebpf: loaded.ebpf,
         })
@@ -217,6 +224,12 @@ impl Sensor {
     /// LSM or tracepoint mode (see [`HookMode`]).
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// The kernel's set of container cgroups enforcement applies to; the
+    /// enricher keeps it in sync with its container registry.
+    pub fn container_cgroups(&self) -> ContainerCgroups {
+        self.containers.clone()
     }
 
     /// What got attached (and what was refused, with the reason).

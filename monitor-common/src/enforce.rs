@@ -1,0 +1,32 @@
+//! In-kernel enforcement, described once for both sides.
+//!
+//! The kernel cannot evaluate Falco conditions, so enforcement is a narrow,
+//! explicit policy the agent derives from the rules that ask for an action
+//! (docs/enforcement.md): in LSM mode, an LSM hook refuses with `-EPERM`
+//!
+//! - an open for writing of a file whose final path component is an open
+//!   filter name tagged [`crate::filter::when::DENY_WRITE`], and
+//! - a kernel module load (`kernel_read_file`/`kernel_load_data`) when the
+//!   global [`MODULES`](crate::names::ENFORCE_MODULES) is set,
+//!
+//! and only for tasks in a container's cgroup: the agent keeps the cgroup
+//! v2 ids of the containers it knows in
+//! [`CONTAINER_CGROUPS`](crate::names::CONTAINER_CGROUPS). The record of
+//! a refused operation is flagged [`crate::syscall_flags::DENIED`]
+//! (or [`crate::syscall_flags::WOULD_DENY`] in dry-run mode).
+
+/// Values of the global [`ENFORCE_MODE`](crate::names::ENFORCE_MODE).
+pub mod mode {
+    /// Nothing is refused or flagged (the default).
+    pub const OFF: u32 = 0;
+    /// Nothing is refused; what would have been is flagged `WOULD_DENY`.
+    pub const DRY_RUN: u32 = 1;
+    /// Armed checks refuse with `-EPERM`, flagged `DENIED`.
+    pub const DENY: u32 = 2;
+}
+
+/// Containers whose cgroups the kernel enforces on, at most.
+pub const CONTAINER_CGROUPS_MAX: u32 = 16384;
+
+/// `-EPERM`, the verdict of a refusal.
+pub const EPERM: i32 = 1;
