@@ -9,7 +9,11 @@
 //! - a kernel module load (`kernel_read_file`/`kernel_load_data`) when the
 //!   global [`MODULES`](crate::names::ENFORCE_MODULES) is set,
 //!
-//! and only for tasks in a container's cgroup: the agent keeps the cgroup
+//! In either mode, the open syscalls' tracepoints and `file_open` kill
+//! (`bpf_send_signal(SIGKILL)`) the process that opens for writing a name
+//! tagged [`crate::filter::when::KILL_WRITE`]: the open runs, the process
+//! dies before it returns to user space ([`crate::syscall_flags::KILLED`]).
+//! Both apply only to tasks in a container's cgroup: the agent keeps the cgroup
 //! v2 ids of the containers it knows in
 //! [`CONTAINER_CGROUPS`](crate::names::CONTAINER_CGROUPS). The record of
 //! a refused operation is flagged [`crate::syscall_flags::DENIED`]
@@ -28,5 +32,7 @@ pub mod mode {
 /// Containers whose cgroups the kernel enforces on, at most.
 pub const CONTAINER_CGROUPS_MAX: u32 = 16384;
 
-/// `-EPERM`, the verdict of a refusal.
+/// `EPERM`: a refusal's verdict is its negation.
 pub const EPERM: i32 = 1;
+/// The signal of the kill action.
+pub const SIGKILL: u32 = 9;

@@ -36,4 +36,7 @@ pub mod when {
     /// Enforcement (`crate::enforce`): an open for writing from a
     /// container is refused in LSM mode. Counts as `WRITE` for reporting.
     pub const DENY_WRITE: u32 = 1 << 2;
+    /// Enforcement: a process that opens for writing from a container is
+    /// killed (`bpf_send_signal`) after the open. Counts as `WRITE`.
+    pub const KILL_WRITE: u32 = 1 << 3;
 }

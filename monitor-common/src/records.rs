@@ -169,6 +169,10 @@ pub mod syscall_flags {
     pub const DENIED: u16 = 1 << 15;
     /// Dry run: the LSM hook would have refused the operation.
     pub const WOULD_DENY: u16 = 1 << 14;
+    /// The process was sent SIGKILL after the call (the open ran).
+    pub const KILLED: u16 = 1 << 13;
+    /// Dry run: the process would have been killed.
+    pub const WOULD_KILL: u16 = 1 << 12;
 }
 
 shared_struct! {

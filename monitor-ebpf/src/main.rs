@@ -10,6 +10,7 @@
 mod bench;
 mod cgroup;
 mod counters;
+mod enforce;
 mod exe_path;
 mod globals;
 mod header;

@@ -26,17 +26,12 @@ pub fn is_write(flags: u64) -> bool {
 const _: () = assert!(PREFIX_LEN.is_power_of_two() && NAME_LEN.is_power_of_two());
 const _: () = assert!(PATH_LEN.is_power_of_two());
 
-/// Whether the open whose path is in `rec.str0` should be reported.
-#[inline(always)]
-pub fn interesting(rec: &SyscallRecord, write: bool) -> bool {
-    reported(matches(rec), write)
-}
-
 /// Whether an open whose path matched `verdict` (the `when` bits of its
 /// entries) should be reported.
 #[inline(always)]
 pub fn reported(verdict: u32, write: bool) -> bool {
-    verdict & when::ANY != 0 || (write && verdict & (when::WRITE | when::DENY_WRITE) != 0)
+    verdict & when::ANY != 0
+        || (write && verdict & (when::WRITE | when::DENY_WRITE | when::KILL_WRITE) != 0)
 }
 
 /// The `when` bits of every filter entry the path in `rec.str0` matches.

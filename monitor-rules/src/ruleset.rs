@@ -191,9 +191,9 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enforce {
     pub action: Action,
-    /// `deny_write`: final path components whose opening for writing is
-    /// refused (from a container).
-    pub deny_write: Vec<String>,
+    /// `enforce_write`: final path components whose opening for writing
+    /// (from a container) the action applies to.
+    pub enforce_write: Vec<String>,
 }
 
 /// A rule ready to match events.

@@ -1,6 +1,6 @@
 //! Falco's rule keys beyond the condition: `capture`, `capture_duration`,
 //! `warn_evttypes`, `skip-if-unknown-filter`, and overriding them; vigil's
-//! `action` and `deny_write` (docs/enforcement.md).
+//! `action` and `enforce_write` (docs/enforcement.md).
 
 use monitor_rules::{Action, Capture, Enforce, LoadOptions, RuleSet, RuleSource};
 
@@ -81,15 +81,15 @@ fn skip_if_unknown_filter_can_be_overridden() {
 }
 
 #[test]
-fn action_and_deny_write_are_recorded_checked_and_overridable() {
+fn action_and_enforce_write_are_recorded_checked_and_overridable() {
     let (set, _) = load(&format!(
-        "{R}  action: deny\n  deny_write: [release_agent, core_pattern]\n"
+        "{R}  action: deny\n  enforce_write: [release_agent, core_pattern]\n"
     ));
     assert_eq!(
         set.rules()[0].enforce(),
         Some(&Enforce {
             action: Action::Deny,
-            deny_write: vec!["release_agent".into(), "core_pattern".into()],
+            enforce_write: vec!["release_agent".into(), "core_pattern".into()],
         })
     );
     let (set, _) = load(&format!("{R}  action: kill\n"));
@@ -117,11 +117,11 @@ fn action_and_deny_write_are_recorded_checked_and_overridable() {
         "k.yaml:6:11: invalid action 'block': expected deny or kill"
     );
     assert_eq!(
-        err(format!("{R}  deny_write: [x]\n")),
-        "k.yaml:6:15: deny_write needs `action: deny` on the same rule"
+        err(format!("{R}  enforce_write: [x]\n")),
+        "k.yaml:6:18: enforce_write needs an `action` on the same rule"
     );
     assert_eq!(
-        err(format!("{R}  action: deny\n  deny_write: [/etc/x]\n")),
-        "k.yaml:7:15: deny_write entry '/etc/x' must be a file name (1..=31 bytes, no '/')"
+        err(format!("{R}  action: deny\n  enforce_write: [/etc/x]\n")),
+        "k.yaml:7:18: enforce_write entry '/etc/x' must be a file name (1..=31 bytes, no '/')"
     );
 }

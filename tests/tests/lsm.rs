@@ -77,14 +77,7 @@ impl Sandbox {
 
     /// Runs `sandbox_body` in the sandbox; returns its output.
     fn run(&self) -> String {
-        let procs = CString::new(
-            self.cgroup
-                .join("cgroup.procs")
-                .into_os_string()
-                .into_encoded_bytes(),
-        )
-        .unwrap();
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        let mut cmd = self.command(std::env::current_exe().unwrap());
         cmd.args([
             "--ignored",
             "--exact",
@@ -93,6 +86,30 @@ impl Sandbox {
             "--test-threads=1",
         ])
         .env(SANDBOX_ENV, &self.dir);
+        let out = cmd.output().expect("run the sandbox");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "sandbox failed: {}\n{text}",
+            out.status
+        );
+        text
+    }
+
+    /// `program`, to be run in the sandbox's cgroup and namespaces.
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let procs = CString::new(
+            self.cgroup
+                .join("cgroup.procs")
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .unwrap();
+        let mut cmd = Command::new(program);
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
@@ -107,18 +124,7 @@ impl Sandbox {
                 Ok(())
             });
         }
-        let out = cmd.output().expect("run the sandbox");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            out.status.success(),
-            "sandbox failed: {}\n{text}",
-            out.status
-        );
-        text
+        cmd
     }
 }
 
@@ -307,6 +313,94 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
     }
     let stopped = agent.stop().expect("stop the agent");
     assert_eq!(stopped.status.code(), Some(0), "{:?}", stopped.stderr);
+}
+
+/// The kill action in tracepoint mode (the host's): with `--enforce on`, a
+/// rule asking `action: kill` for writes to a file name gets the sandbox's
+/// writer killed as its open returns (it never writes, never says
+/// "survived"), and the alert says `killed`. Nothing outside the sandbox
+/// is affected: the name is this test's own.
+#[test]
+fn kill_action_kills_a_container_writer_in_tracepoint_mode() {
+    if !can_run() {
+        return;
+    }
+    if in_vm() {
+        // The VM stage checks LSM mode; this is the host's test.
+        eprintln!("the kill action in tracepoint mode is tested on the host");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let trap = format!("vigil-trap-{}", std::process::id());
+    let rule = "Vigil test: write to the trap file";
+    let rules = sandbox.dir.join("kill.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: \"{rule}\"\n  desc: the kill action's test\n  \
+             condition: vigil_open_write and vigil_container and fd.filename = {trap}\n  \
+             output: trap written (file=%fd.name)\n  priority: Critical\n  \
+             action: kill\n  enforce_write: [{trap}]\n"
+        ),
+    )
+    .unwrap();
+    let agent = Agent::builder([
+        "run",
+        "--hooks",
+        "tracepoint",
+        "--enforce",
+        "on",
+        "--no-runtime-api",
+        "--alert-rate",
+        "off",
+        "--listen",
+        "off",
+    ])
+    .arg("--rules")
+    .arg(&rules)
+    .echo(false)
+    .start()
+    .expect("start vigil run");
+    let target = sandbox.dir.join(&trap);
+    let out = sandbox
+        .command("/bin/sh")
+        .arg("-c")
+        .arg(format!("echo x > '{}'; echo survived", target.display()))
+        .output()
+        .expect("run the writer");
+    use std::os::unix::process::ExitStatusExt;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGKILL),
+        "the writer was not killed: {} {stdout}\n{}",
+        out.status,
+        agent.stderr_lines().join("\n")
+    );
+    assert!(!stdout.contains("survived"), "{stdout}");
+    // The open ran (tracepoint mode cannot refuse it); nothing was written.
+    assert_eq!(std::fs::read(&target).unwrap_or_default(), b"");
+    let short = &sandbox.id[..12];
+    let alert = agent.wait_stdout_json(WAIT, |v| {
+        v["rule"] == rule && field(v, "container.id") == short
+    });
+    let stopped = agent.stop().expect("stop the agent");
+    let alert = alert.unwrap_or_else(|| panic!("no alert: {:?}", stopped.stderr));
+    assert_eq!(
+        alert["output_fields"]["vigil.enforcement"], "killed",
+        "{alert}"
+    );
+    // The start log says what enforcement does in this mode, and what not.
+    for said in [
+        format!("opening {trap} for writing is killed as the open returns"),
+        "in tracepoint mode NOTHING IS REFUSED".to_owned(),
+    ] {
+        assert!(
+            stopped.stderr.iter().any(|l| l.contains(&said)),
+            "{said:?} not in the log: {:?}",
+            stopped.stderr
+        );
+    }
 }
 
 /// `--hooks lsm` where the kernel refuses BPF-LSM (this host): the agent

@@ -47,6 +47,7 @@ fn on_open(file: u64, verdict: i32) -> i32 {
     if !open_filter::reported(matched, write) {
         return verdict;
     }
+    crate::enforce::kill_on_write(r, matched, write);
     let verdict = if write && matched & when::DENY_WRITE != 0 {
         super::enforce(r, verdict)
     } else {

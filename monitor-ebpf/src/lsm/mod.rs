@@ -16,10 +16,7 @@ mod mount;
 use aya_ebpf::{
     helpers::{
         bpf_get_current_pid_tgid,
-        generated::{
-            bpf_d_path, bpf_get_current_cgroup_id, bpf_get_current_task, bpf_get_current_task_btf,
-            bpf_task_pt_regs,
-        },
+        generated::{bpf_d_path, bpf_get_current_task, bpf_get_current_task_btf, bpf_task_pt_regs},
     },
     macros::map,
     maps::PerCpuArray,
@@ -33,7 +30,7 @@ use monitor_common::{
 use crate::globals::{agent_tgid, enforce_mode, off};
 use crate::header;
 use crate::kread::read;
-use crate::maps::{count_drop, CONTAINER_CGROUPS, EVENTS};
+use crate::maps::{count_drop, EVENTS};
 
 /// Where LSM records are assembled (records are bigger than the stack).
 /// Separate from the tracepoints' scratch: an LSM hook can run inside a
@@ -128,10 +125,7 @@ fn enforce(r: &mut SyscallRecord, verdict: i32) -> i32 {
     if m == mode::OFF || verdict != 0 {
         return verdict;
     }
-    // SAFETY: helper without preconditions.
-    let cgroup = unsafe { bpf_get_current_cgroup_id() };
-    // SAFETY: a plain lookup of a u64 key.
-    if unsafe { CONTAINER_CGROUPS.get(&cgroup) }.is_none() {
+    if !crate::enforce::in_container() {
         return verdict;
     }
     if m == mode::DENY {

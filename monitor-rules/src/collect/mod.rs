@@ -47,7 +47,7 @@ pub(crate) struct RuleDef {
     pub capture: bool,
     /// `capture_duration` in milliseconds.
     pub capture_duration: Option<u64>,
-    /// vigil's extension: `action` and `deny_write` (docs/enforcement.md).
+    /// vigil's extension: `action` and `enforce_write` (docs/enforcement.md).
     pub enforce: Option<crate::ruleset::Enforce>,
 }
 
@@ -124,7 +124,7 @@ const RULE_KEYS: &[&str] = &[
     "capture_duration",
     // vigil's extension (docs/enforcement.md).
     "action",
-    "deny_write",
+    "enforce_write",
 ];
 const MACRO_KEYS: &[&str] = &["macro", "condition", "append", "override", "source"];
 const LIST_KEYS: &[&str] = &["list", "items", "append", "override"];

@@ -113,7 +113,7 @@ impl Collector<'_> {
             })
             .transpose()?;
 
-        let enforce = self.enforce(get("action"), get("deny_write"))?;
+        let enforce = self.enforce(get("action"), get("enforce_write"))?;
 
         let amends = self.amend_mode("rule", keys)?;
         // Legacy form: only the name and `enabled` toggles an existing rule.
@@ -203,7 +203,7 @@ impl Collector<'_> {
                         "warn_evttypes" => r.warn_evttypes = warn_evttypes.expect("present"),
                         "capture" => r.capture = capture.expect("present"),
                         "capture_duration" => r.capture_duration = capture_duration,
-                        // With its deny_write, if any, as one unit.
+                        // With its enforce_write, if any, as one unit.
                         "action" => r.enforce = enforce.clone(),
                         "skip-if-unknown-filter" => {
                             r.skip_if_unknown_filter = skip.expect("present")
@@ -248,20 +248,20 @@ impl Collector<'_> {
 }
 
 impl Collector<'_> {
-    /// vigil's `action: deny|kill` and `deny_write: [names]`
+    /// vigil's `action: deny|kill` and `enforce_write: [names]`
     /// (docs/enforcement.md): what the kernel does when enforcement is on.
     fn enforce(
         &self,
         action: Option<&Node>,
-        deny_write: Option<&Node>,
+        enforce_write: Option<&Node>,
     ) -> Res<Option<crate::ruleset::Enforce>> {
         use crate::ruleset::{Action, Enforce};
         let Some(a) = action else {
-            return match deny_write {
+            return match enforce_write {
                 Some(n) => Err(self.diag(
                     n,
                     DiagKind::Schema,
-                    "deny_write needs `action: deny` on the same rule".into(),
+                    "enforce_write needs an `action` on the same rule".into(),
                 )),
                 None => Ok(None),
             };
@@ -274,16 +274,9 @@ impl Collector<'_> {
                 format!("invalid action '{s}': expected deny or kill"),
             )
         })?;
-        let names = match deny_write {
+        let names = match enforce_write {
             Some(n) => {
                 let names = self.strings(n)?;
-                if action != Action::Deny {
-                    return Err(self.diag(
-                        n,
-                        DiagKind::Schema,
-                        "deny_write needs `action: deny`".into(),
-                    ));
-                }
                 if let Some(bad) = names
                     .iter()
                     .find(|x| x.is_empty() || x.len() > 31 || x.contains(['/', '\0']))
@@ -292,7 +285,7 @@ impl Collector<'_> {
                         n,
                         DiagKind::Schema,
                         format!(
-                            "deny_write entry '{bad}' must be a file name (1..=31 bytes, no '/')"
+                            "enforce_write entry '{bad}' must be a file name (1..=31 bytes, no '/')"
                         ),
                     ));
                 }
@@ -302,7 +295,7 @@ impl Collector<'_> {
         };
         Ok(Some(Enforce {
             action,
-            deny_write: names,
+            enforce_write: names,
         }))
     }
 }

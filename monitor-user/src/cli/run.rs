@@ -220,30 +220,40 @@ fn log_enforcement(e: &EnforceConfig, mode: Mode) {
         );
         return;
     }
-    if mode != Mode::Lsm {
-        log::warn!(
-            "enforcement: {} asked for, but deny needs the LSM hooks: NOTHING IS REFUSED in tracepoint mode",
-            e.mode.name()
-        );
-        return;
-    }
-    let what = if e.mode == EnforceMode::On {
-        "refused with EPERM"
-    } else {
-        "flagged would_deny (dry run, nothing refused)"
-    };
-    let mut armed = Vec::new();
+    let dry = e.mode == EnforceMode::DryRun;
+    let mut denied = Vec::new();
     if !e.deny_write_names.is_empty() {
-        armed.push(format!("writes to {}", e.deny_write_names.join(", ")));
+        denied.push(format!("writes to {}", e.deny_write_names.join(", ")));
     }
     if e.deny_modules {
-        armed.push("module loads".to_owned());
+        denied.push("module loads".to_owned());
     }
-    log::warn!(
-        "enforcement: {}: from containers, {} are {what}",
-        e.mode.name(),
-        armed.join(" and ")
-    );
+    if !denied.is_empty() {
+        let denied = denied.join(" and ");
+        match (mode, dry) {
+            (Mode::Lsm, false) => log::warn!(
+                "enforcement: on: from containers, {denied} are refused with EPERM"
+            ),
+            (Mode::Lsm, true) => log::warn!(
+                "enforcement: dry-run: from containers, {denied} are flagged would_deny (nothing refused)"
+            ),
+            (Mode::Tracepoints, _) => log::warn!(
+                "enforcement: deny needs the LSM hooks: in tracepoint mode NOTHING IS REFUSED ({denied} only alert)"
+            ),
+        }
+    }
+    if !e.kill_write_names.is_empty() {
+        let what = if dry {
+            "would be killed (dry run, flagged would_kill)"
+        } else {
+            "is killed as the open returns"
+        };
+        log::warn!(
+            "enforcement: {}: a container process opening {} for writing {what}",
+            e.mode.name(),
+            e.kill_write_names.join(", ")
+        );
+    }
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -327,7 +337,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
         ..Default::default()
     });
-    if enforce.armed() && mode == Mode::Lsm {
+    if enforce.armed() {
         enricher = enricher.with_enforcement(source.container_cgroups());
     }
     let mut config = pipeline::Config::new(enricher);

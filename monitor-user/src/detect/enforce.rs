@@ -1,10 +1,12 @@
 //! What the rules that ask for an action arm in the kernel
 //! (docs/enforcement.md). The kernel cannot run Falco conditions: a rule's
 //! `action: deny` arms the narrow checks the kernel can make for it, always
-//! limited to tasks in container cgroups: write-opens of its `deny_write`
+//! limited to tasks in container cgroups: write-opens of its `enforce_write`
 //! file names, and module loads when the rule is about `init_module` or
-//! `finit_module`. The rule still decides the alert; the alert says what
-//! the kernel did (`evt.arg.enforcement`).
+//! `finit_module`; `action: kill` kills the process that opens one of its
+//! `enforce_write` names for writing (in either hook mode). The rule still
+//! decides the alert; the alert says what the kernel did
+//! (`evt.arg.enforcement`).
 
 use monitor_rules::{Action, RuleSet};
 
@@ -24,23 +26,32 @@ pub fn kernel_policy(rules: &RuleSet, mode: EnforceMode) -> (EnforceConfig, Vec<
     for r in rules.rules().iter().filter(|r| r.enabled()) {
         let Some(e) = r.enforce() else { continue };
         match e.action {
-            Action::Kill => notes.push(format!(
-                "rule '{}': action kill is not carried out by this version (alerts only)",
-                r.name()
-            )),
+            Action::Kill => {
+                for n in &e.enforce_write {
+                    if !cfg.kill_write_names.contains(n) {
+                        cfg.kill_write_names.push(n.clone());
+                    }
+                }
+                if e.enforce_write.is_empty() {
+                    notes.push(format!(
+                        "rule '{}': action kill arms no kernel check (needs enforce_write); it only alerts",
+                        r.name()
+                    ));
+                }
+            }
             Action::Deny => {
                 let modules = r
                     .evt_types()
                     .is_some_and(|mut t| t.any(|t| MODULE_LOADS.contains(&t)));
                 cfg.deny_modules |= modules;
-                for n in &e.deny_write {
+                for n in &e.enforce_write {
                     if !cfg.deny_write_names.contains(n) {
                         cfg.deny_write_names.push(n.clone());
                     }
                 }
-                if !modules && e.deny_write.is_empty() {
+                if !modules && e.enforce_write.is_empty() {
                     notes.push(format!(
-                        "rule '{}': action deny arms no kernel check (needs deny_write or a module-load rule); it only alerts",
+                        "rule '{}': action deny arms no kernel check (needs enforce_write or a module-load rule); it only alerts",
                         r.name()
                     ));
                 }
@@ -64,15 +75,17 @@ mod tests {
     #[test]
     fn deny_rules_arm_their_names_and_module_loads() {
         let set = load(
-            "- rule: w\n  desc: d\n  condition: evt.type = openat and fd.filename = release_agent\n  output: o\n  priority: INFO\n  action: deny\n  deny_write: [release_agent, core_pattern]\n\
+            "- rule: w\n  desc: d\n  condition: evt.type = openat and fd.filename = release_agent\n  output: o\n  priority: INFO\n  action: deny\n  enforce_write: [release_agent, core_pattern]\n\
              - rule: m\n  desc: d\n  condition: evt.type in (init_module, finit_module)\n  output: o\n  priority: INFO\n  action: deny\n\
-             - rule: off\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: INFO\n  enabled: false\n  action: deny\n  deny_write: [shadow]\n\
+             - rule: off\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: INFO\n  enabled: false\n  action: deny\n  enforce_write: [shadow]\n\
              - rule: k\n  desc: d\n  condition: evt.type = execve\n  output: o\n  priority: INFO\n  action: kill\n\
+             - rule: k2\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: INFO\n  action: kill\n  enforce_write: [trap]\n\
              - rule: plain\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: INFO\n",
         );
         let (cfg, notes) = kernel_policy(&set, EnforceMode::On);
         assert_eq!(cfg.deny_write_names, ["release_agent", "core_pattern"]);
         assert!(cfg.deny_modules);
+        assert_eq!(cfg.kill_write_names, ["trap"]);
         assert!(cfg.armed());
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains("'k'"), "{notes:?}");

@@ -108,8 +108,12 @@ pub fn decode(r: &SyscallRecord) -> Decoded {
     // Enforcement (docs/enforcement.md): what the kernel did about it.
     if r.flags & syscall_flags::DENIED != 0 {
         d.push("enforcement", ArgValue::Str("denied".to_owned()));
+    } else if r.flags & syscall_flags::KILLED != 0 {
+        d.push("enforcement", ArgValue::Str("killed".to_owned()));
     } else if r.flags & syscall_flags::WOULD_DENY != 0 {
         d.push("enforcement", ArgValue::Str("would_deny".to_owned()));
+    } else if r.flags & syscall_flags::WOULD_KILL != 0 {
+        d.push("enforcement", ArgValue::Str("would_kill".to_owned()));
     }
     d
 }
@@ -556,6 +560,14 @@ mod tests {
         );
         let d = decode(&lsm_open(b"/x/release_agent", lsm));
         assert_eq!(arg(&d, "enforcement"), None);
+        // The kill action, also on tracepoint records.
+        let d = decode(&lsm_open(b"/x/trap", syscall_flags::KILLED));
+        assert_eq!(arg(&d, "enforcement"), Some(ArgValue::Str("killed".into())));
+        let d = decode(&lsm_open(b"/x/trap", syscall_flags::WOULD_KILL));
+        assert_eq!(
+            arg(&d, "enforcement"),
+            Some(ArgValue::Str("would_kill".into()))
+        );
     }
 
     #[test]

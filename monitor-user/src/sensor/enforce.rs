@@ -63,12 +63,17 @@ pub struct EnforceConfig {
     pub deny_write_names: Vec<String>,
     /// Refuse kernel module loads.
     pub deny_modules: bool,
+    /// Final path components whose opening for writing kills the process.
+    pub kill_write_names: Vec<String>,
 }
 
 impl EnforceConfig {
     /// Is anything armed?
     pub fn armed(&self) -> bool {
-        self.mode != EnforceMode::Off && (self.deny_modules || !self.deny_write_names.is_empty())
+        self.mode != EnforceMode::Off
+            && (self.deny_modules
+                || !self.deny_write_names.is_empty()
+                || !self.kill_write_names.is_empty())
     }
 }
 
@@ -122,6 +127,7 @@ mod tests {
             mode: EnforceMode::Off,
             deny_write_names: vec!["release_agent".into()],
             deny_modules: true,
+            kill_write_names: Vec::new(),
         };
         assert!(!c.armed());
         c.mode = EnforceMode::On;
@@ -129,5 +135,7 @@ mod tests {
         c.deny_write_names.clear();
         c.deny_modules = false;
         assert!(!c.armed());
+        c.kill_write_names.push("x".into());
+        assert!(c.armed());
     }
 }

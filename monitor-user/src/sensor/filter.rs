@@ -146,10 +146,10 @@ fn bad(entry: &str, reason: &'static str) -> SensorError {
 }
 
 fn check_when(entry: &str, w: u32) -> Result<(), SensorError> {
-    if w == 0 || w & !(ANY | WRITE | when::DENY_WRITE) != 0 {
+    if w == 0 || w & !(ANY | WRITE | when::DENY_WRITE | when::KILL_WRITE) != 0 {
         return Err(bad(
             entry,
-            "`when` must be filter::when::ANY, WRITE and/or DENY_WRITE",
+            "`when` must be filter::when::ANY, WRITE, DENY_WRITE and/or KILL_WRITE",
         ));
     }
     Ok(())
@@ -257,7 +257,7 @@ mod tests {
                 names: vec![],
             },
             OpenFilter {
-                prefixes: vec![("/a".into(), 8)],
+                prefixes: vec![("/a".into(), 1 << 4)],
                 names: vec![],
             },
             OpenFilter {

@@ -329,13 +329,16 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
 }
 
 /// The configured open filter plus, when enforcement is on or dry-run,
-/// the names rules deny writing to, tagged `DENY_WRITE`.
+/// the names rules deny writing to (`DENY_WRITE`) or kill for (`KILL_WRITE`).
 fn armed_filter(cfg: &SensorConfig) -> super::OpenFilter {
     let mut f = cfg.open_filter.clone();
     if cfg.enforce.mode != super::EnforceMode::Off {
+        use monitor_common::filter::when;
         for n in &cfg.enforce.deny_write_names {
-            f.names
-                .push((n.clone(), monitor_common::filter::when::DENY_WRITE));
+            f.names.push((n.clone(), when::DENY_WRITE));
+        }
+        for n in &cfg.enforce.kill_write_names {
+            f.names.push((n.clone(), when::KILL_WRITE));
         }
     }
     f

@@ -11,7 +11,8 @@
 //! its alerts with `vigil.capture` (and `vigil.capture_duration_ms`): the
 //! events around them are in the flight recorder (`--record`). An alert
 //! of an event the kernel refused (or, dry run, would have refused) says so
-//! in `vigil.enforcement` (`denied`, `would_deny`) and in `output`
+//! in `vigil.enforcement` (`denied`, `killed`, `would_deny`, `would_kill`)
+//! and in `output`
 //! (docs/enforcement.md).
 //!
 //! One key is added to Falco's: `uuid`, the field falcosidekick itself reads
