@@ -69,6 +69,9 @@ pub mod names {
     pub const ENFORCE_MODE: &str = "ENFORCE_MODE";
     /// Global u32: non-zero when module loads from containers are refused.
     pub const ENFORCE_MODULES: &str = "ENFORCE_MODULES";
+    /// Global u32: non-zero when signals from containers to the agent are
+    /// refused (self-protection).
+    pub const ENFORCE_SIGNALS: &str = "ENFORCE_SIGNALS";
     /// Hash: cgroup v2 id → 1 for every container cgroup the agent knows
     /// (where enforcement applies).
     pub const CONTAINER_CGROUPS: &str = "CONTAINER_CGROUPS";

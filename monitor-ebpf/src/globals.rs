@@ -21,6 +21,10 @@ static ENFORCE_MODE: u32 = 0;
 #[unsafe(no_mangle)]
 static ENFORCE_MODULES: u32 = 0;
 
+/// Non-zero: signals from containers to the agent are refused.
+#[unsafe(no_mangle)]
+static ENFORCE_SIGNALS: u32 = 0;
+
 /// Read one field of the global `OFFSETS`.
 macro_rules! off {
     ($field:ident) => {
@@ -54,4 +58,11 @@ pub fn enforce_mode() -> u32 {
 pub fn enforce_modules() -> bool {
     // SAFETY: reading a static.
     unsafe { core::ptr::read_volatile(&ENFORCE_MODULES) != 0 }
+}
+
+/// Are signals from containers to the agent refused?
+#[inline(always)]
+pub fn enforce_signals() -> bool {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&ENFORCE_SIGNALS) != 0 }
 }

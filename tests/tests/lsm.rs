@@ -10,7 +10,8 @@
 //! with `--hooks lsm --enforce on`: the events come from the LSM hooks
 //! (paths resolved, the io_uring read flagged as such), and the acts the
 //! default rules mark `action: deny` (the release_agent write, the module
-//! load) fail with EPERM in the sandbox, their alerts saying `denied`. On the host, whose kernel refuses
+//! load) fail with EPERM in the sandbox, their alerts saying `denied`, and
+//! the sandbox's signal to the agent is refused (self-protection). On the host, whose kernel refuses
 //! BPF-LSM, `--hooks auto` falls back to tracepoints and must say so in its
 //! log, `/readyz` and `/metrics`; io_uring opens are then the named gap.
 //!
@@ -28,6 +29,8 @@ use vigil_tests::{http, in_vm, require_root, require_vigil_binary, Agent};
 
 const WAIT: Duration = Duration::from_secs(30);
 const SANDBOX_ENV: &str = "VIGIL_LSM_SANDBOX";
+/// The agent's pid, for the sandbox's signal to it (self-protection).
+const AGENT_PID_ENV: &str = "VIGIL_LSM_AGENT_PID";
 
 fn can_run() -> bool {
     require_root("load eBPF programs and make cgroups") && require_vigil_binary().is_some()
@@ -62,7 +65,8 @@ impl Sandbox {
         assert_eq!(id.len(), 64);
         let cgroup = parent.join(&id);
         std::fs::create_dir(&cgroup).expect("create the sandbox cgroup");
-        let dir = std::env::temp_dir().join(format!("vigil-lsm-{}", std::process::id()));
+        // Unique per sandbox: the tests of this file run in parallel.
+        let dir = std::env::temp_dir().join(format!("vigil-lsm-{}", &id[..24]));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("mnt")).unwrap();
         std::fs::create_dir_all(dir.join("cg")).unwrap();
@@ -75,8 +79,9 @@ impl Sandbox {
         }
     }
 
-    /// Runs `sandbox_body` in the sandbox; returns its output.
-    fn run(&self) -> String {
+    /// Runs `sandbox_body` in the sandbox (told the agent's pid); returns
+    /// its output.
+    fn run(&self, agent_pid: u32) -> String {
         let mut cmd = self.command(std::env::current_exe().unwrap());
         cmd.args([
             "--ignored",
@@ -85,7 +90,8 @@ impl Sandbox {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(SANDBOX_ENV, &self.dir);
+        .env(SANDBOX_ENV, &self.dir)
+        .env(AGENT_PID_ENV, agent_pid.to_string());
         let out = cmd.output().expect("run the sandbox");
         let text = format!(
             "{}{}",
@@ -229,7 +235,7 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
         other => panic!("unknown hook mode {other:?} in /readyz: {ready}"),
     }
 
-    let out = sandbox.run();
+    let out = sandbox.run(agent.pid());
     println!("{out}");
 
     let short = &sandbox.id[..12];
@@ -279,13 +285,19 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
                 .unwrap_or_else(|| panic!("the sandbox did not try {act:?}:\n{out}"))
                 .to_owned()
         };
-        for act in ["open release_agent for writing:", "init_module:"] {
+        for act in [
+            "open release_agent for writing:",
+            "init_module:",
+            "signal the agent:",
+        ] {
             let line = said(act);
             assert!(
                 line.contains("os error 1)"),
                 "not refused with EPERM: {line}"
             );
         }
+        // Self-protection: the refused signal is still reported.
+        wait("Signal sent to vigil", &|v| field(v, "evt.type") == "kill");
         // Not enforced: reads of secrets and the proc mount went through.
         assert_eq!(said("read /etc/shadow:"), "read /etc/shadow: ok");
         assert!(
@@ -536,6 +548,18 @@ fn sandbox_body() {
     );
     // SAFETY: valid C string.
     unsafe { libc::umount2(c("cg").as_ptr(), libc::MNT_DETACH) };
+    // SIGHUP: if it is not refused (tracepoint mode), the agent only
+    // reloads its rules.
+    if let Some(pid) = std::env::var(AGENT_PID_ENV)
+        .ok()
+        .and_then(|p| p.parse::<libc::pid_t>().ok())
+    {
+        // SAFETY: kill(2) with a pid and a signal number.
+        report(
+            "signal the agent",
+            check(unsafe { libc::kill(pid, libc::SIGHUP) } as libc::c_long),
+        );
+    }
     unsafe { libc::umount2(c("mnt").as_ptr(), libc::MNT_DETACH) };
 }
 

@@ -12,6 +12,7 @@
 mod file;
 mod load;
 mod mount;
+mod signal;
 
 use aya_ebpf::{
     helpers::{

@@ -228,6 +228,9 @@ fn log_enforcement(e: &EnforceConfig, mode: Mode) {
     if e.deny_modules {
         denied.push("module loads".to_owned());
     }
+    if e.deny_signals {
+        denied.push("signals to this agent".to_owned());
+    }
     if !denied.is_empty() {
         let denied = denied.join(" and ");
         match (mode, dry) {

@@ -14,6 +14,9 @@ use crate::sensor::{EnforceConfig, EnforceMode};
 
 /// The syscalls whose rules' `deny` refuses module loads.
 const MODULE_LOADS: &[&str] = &["init_module", "finit_module"];
+/// The syscalls whose rules' `deny` refuses signals to the agent
+/// (self-protection; the rule's condition names the agent as the target).
+const SIGNALS: &[&str] = &["kill", "tkill", "tgkill"];
 
 /// The kernel policy of `rules` under `mode`, and a line for each enabled
 /// rule whose action cannot be carried out (logged at start).
@@ -44,12 +47,16 @@ pub fn kernel_policy(rules: &RuleSet, mode: EnforceMode) -> (EnforceConfig, Vec<
                     .evt_types()
                     .is_some_and(|mut t| t.any(|t| MODULE_LOADS.contains(&t)));
                 cfg.deny_modules |= modules;
+                let signals = r
+                    .evt_types()
+                    .is_some_and(|mut t| t.any(|t| SIGNALS.contains(&t)));
+                cfg.deny_signals |= signals;
                 for n in &e.enforce_write {
                     if !cfg.deny_write_names.contains(n) {
                         cfg.deny_write_names.push(n.clone());
                     }
                 }
-                if !modules && e.enforce_write.is_empty() {
+                if !modules && !signals && e.enforce_write.is_empty() {
                     notes.push(format!(
                         "rule '{}': action deny arms no kernel check (needs enforce_write or a module-load rule); it only alerts",
                         r.name()
@@ -104,5 +111,6 @@ mod tests {
             assert!(cfg.deny_write_names.iter().any(|x| x == n), "{cfg:?}");
         }
         assert!(cfg.deny_modules, "{cfg:?}");
+        assert!(cfg.deny_signals, "{cfg:?}");
     }
 }

@@ -65,6 +65,8 @@ pub struct EnforceConfig {
     pub deny_modules: bool,
     /// Final path components whose opening for writing kills the process.
     pub kill_write_names: Vec<String>,
+    /// Refuse signals from containers to the agent (LSM mode).
+    pub deny_signals: bool,
 }
 
 impl EnforceConfig {
@@ -72,6 +74,7 @@ impl EnforceConfig {
     pub fn armed(&self) -> bool {
         self.mode != EnforceMode::Off
             && (self.deny_modules
+                || self.deny_signals
                 || !self.deny_write_names.is_empty()
                 || !self.kill_write_names.is_empty())
     }
@@ -128,6 +131,7 @@ mod tests {
             deny_write_names: vec!["release_agent".into()],
             deny_modules: true,
             kill_write_names: Vec::new(),
+            deny_signals: false,
         };
         assert!(!c.armed());
         c.mode = EnforceMode::On;

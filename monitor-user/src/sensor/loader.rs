@@ -204,6 +204,11 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
             &u32::from(cfg.enforce.deny_modules),
             true,
         )
+        .override_global(
+            names::ENFORCE_SIGNALS,
+            &u32::from(cfg.enforce.deny_signals),
+            true,
+        )
         .map_max_entries(names::EVENTS, cfg.ring_bytes)
         .load(OBJECT)
         .map_err(Box::new)?;
