@@ -7,7 +7,9 @@
 //! - an open for writing of a file whose final path component is an open
 //!   filter name tagged [`crate::filter::when::DENY_WRITE`], and
 //! - a kernel module load (`kernel_read_file`/`kernel_load_data`) when the
-//!   global [`MODULES`](crate::names::ENFORCE_MODULES) is set,
+//!   global [`ENFORCE_MODULES`](crate::names::ENFORCE_MODULES) is set, and
+//! - a signal to the agent (`task_kill`, self-protection) when the global
+//!   [`ENFORCE_SIGNALS`](crate::names::ENFORCE_SIGNALS) is set.
 //!
 //! In either mode, the open syscalls' tracepoints and `file_open` kill
 //! (`bpf_send_signal(SIGKILL)`) the process that opens for writing a name
@@ -17,7 +19,8 @@
 //! v2 ids of the containers it knows in
 //! [`CONTAINER_CGROUPS`](crate::names::CONTAINER_CGROUPS). The record of
 //! a refused operation is flagged [`crate::syscall_flags::DENIED`]
-//! (or [`crate::syscall_flags::WOULD_DENY`] in dry-run mode).
+//! (or [`crate::syscall_flags::WOULD_DENY`] in dry-run mode; a refused
+//! signal is reported by the kill tracepoints with its EPERM).
 
 /// Values of the global [`ENFORCE_MODE`](crate::names::ENFORCE_MODE).
 pub mod mode {

@@ -75,12 +75,13 @@ pub struct RunArgs {
     /// (docs/hooks.md).
     #[arg(long, value_enum, value_name = "MODE", default_value_t = HooksArg::Auto)]
     pub hooks: HooksArg,
-    /// Carry out the actions rules ask for (`action: deny`): `off` (the
-    /// default: alerts only), `dry-run` (nothing is refused; events and
-    /// alerts say `would_deny`) or `on` (in LSM mode the kernel refuses the
-    /// armed operations of container processes with EPERM; alerts say
-    /// `denied`). Which rules of the defaults ask, and what the kernel can
-    /// decide: docs/enforcement.md. Fixed at start (SIGHUP does not change it).
+    /// Carry out the actions rules ask for (`action: deny` or `kill`):
+    /// `off` (the default: alerts only), `dry-run` (nothing is done; events
+    /// and alerts say `would_deny`/`would_kill`) or `on` (in LSM mode the
+    /// kernel refuses the armed operations of container processes with
+    /// EPERM; `kill` works in both modes; alerts say `denied`/`killed`).
+    /// Which default rules ask, and what the kernel can decide:
+    /// docs/enforcement.md. Fixed at start (SIGHUP does not change it).
     #[arg(long, value_enum, value_name = "MODE", default_value_t = EnforceArg::Off)]
     pub enforce: EnforceArg,
 }
