@@ -35,4 +35,10 @@ pub mod when {
     pub const ANY: u32 = 1 << 0;
     /// Only an open for writing (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC).
     pub const WRITE: u32 = 1 << 1;
+    /// Enforcement (`crate::enforce`): an open for writing from a
+    /// container is refused in LSM mode. Counts as `WRITE` for reporting.
+    pub const DENY_WRITE: u32 = 1 << 2;
+    /// Enforcement: a process that opens for writing from a container is
+    /// killed (`bpf_send_signal`) after the open. Counts as `WRITE`.
+    pub const KILL_WRITE: u32 = 1 << 3;
 }

@@ -26,6 +26,7 @@ macro_rules! shared_struct {
 }
 
 pub mod attempts;
+pub mod enforce;
 pub mod filter;
 pub mod kinds;
 pub mod lsm;
@@ -73,6 +74,16 @@ pub mod names {
     /// the syscalls whose refused attempts are reported
     /// ([`crate::attempts`]), 0 for the rest.
     pub const ATTEMPT_IDS: &str = "ATTEMPT_IDS";
+    /// Global u32: [`crate::enforce::mode`].
+    pub const ENFORCE_MODE: &str = "ENFORCE_MODE";
+    /// Global u32: non-zero when module loads from containers are refused.
+    pub const ENFORCE_MODULES: &str = "ENFORCE_MODULES";
+    /// Global u32: non-zero when signals from containers to the agent are
+    /// refused (self-protection).
+    pub const ENFORCE_SIGNALS: &str = "ENFORCE_SIGNALS";
+    /// Hash: cgroup v2 id → 1 for every container cgroup the agent knows
+    /// (where enforcement applies).
+    pub const CONTAINER_CGROUPS: &str = "CONTAINER_CGROUPS";
 
     /// Programs in the eBPF object besides the syscall enter programs
     /// (those are named by [`crate::SyscallId::program`]). The eBPF side

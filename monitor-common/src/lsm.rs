@@ -50,6 +50,14 @@ pub const HOOKS: &[LsmHook] = &[
         program: "lsm_kernel_load_data",
         reports: &[SyscallId::InitModule, SyscallId::KexecLoad],
     },
+    // Self-protection (`crate::enforce`): reports nothing (the kill
+    // syscalls' tracepoints do), refuses signals from containers to the
+    // agent when enforcement asks.
+    LsmHook {
+        hook: "task_kill",
+        program: "lsm_task_kill",
+        reports: &[],
+    },
 ];
 
 /// The LSM hook that reports `id` in LSM mode, if any.

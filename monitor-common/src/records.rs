@@ -191,6 +191,15 @@ pub mod syscall_flags {
     /// `str1` holds a [`crate::SockTuple`]: the socket's endpoints as the
     /// kernel saw them when the syscall returned.
     pub const STR1_TUPLE: u16 = 1 << 9;
+    // Enforcement (`crate::enforce`), from the top bit down.
+    /// The LSM hook refused the operation (`ret` is `-EPERM`).
+    pub const DENIED: u16 = 1 << 15;
+    /// Dry run: the LSM hook would have refused the operation.
+    pub const WOULD_DENY: u16 = 1 << 14;
+    /// The process was sent SIGKILL after the call (the open ran).
+    pub const KILLED: u16 = 1 << 13;
+    /// Dry run: the process would have been killed.
+    pub const WOULD_KILL: u16 = 1 << 12;
 }
 
 shared_struct! {

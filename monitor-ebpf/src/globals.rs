@@ -16,6 +16,17 @@ static AGENT_TGID: u32 = 0;
 /// Non-zero: report loopback connections too (`net.rs`).
 #[unsafe(no_mangle)]
 static NET_LOOPBACK: u32 = 0;
+/// `monitor_common::enforce::mode`.
+#[unsafe(no_mangle)]
+static ENFORCE_MODE: u32 = 0;
+
+/// Non-zero: module loads from containers are refused (or flagged).
+#[unsafe(no_mangle)]
+static ENFORCE_MODULES: u32 = 0;
+
+/// Non-zero: signals from containers to the agent are refused.
+#[unsafe(no_mangle)]
+static ENFORCE_SIGNALS: u32 = 0;
 
 /// Read one field of the global `OFFSETS`.
 macro_rules! off {
@@ -43,4 +54,25 @@ pub fn agent_tgid() -> u32 {
 pub fn net_loopback() -> bool {
     // SAFETY: reading a static.
     unsafe { core::ptr::read_volatile(&NET_LOOPBACK) != 0 }
+}
+
+/// `monitor_common::enforce::mode`: off, dry run or deny.
+#[inline(always)]
+pub fn enforce_mode() -> u32 {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&ENFORCE_MODE) }
+}
+
+/// Are module loads from containers enforced on?
+#[inline(always)]
+pub fn enforce_modules() -> bool {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&ENFORCE_MODULES) != 0 }
+}
+
+/// Are signals from containers to the agent refused?
+#[inline(always)]
+pub fn enforce_signals() -> bool {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&ENFORCE_SIGNALS) != 0 }
 }

@@ -43,6 +43,12 @@ pub static OPEN_PREFIXES: LpmTrie<PathPrefix, u32> =
 #[map]
 pub static OPEN_NAMES: HashMap<NameKey, u32> = HashMap::with_max_entries(filter::MAX_ENTRIES, 0);
 
+/// The cgroup v2 ids of the containers the agent knows: where enforcement
+/// applies (`monitor_common::enforce`).
+#[map]
+pub static CONTAINER_CGROUPS: HashMap<u64, u8> =
+    HashMap::with_max_entries(monitor_common::enforce::CONTAINER_CGROUPS_MAX, 0);
+
 /// Per-cgroup resource counters (see `counters`), keyed by cgroup v2 id.
 #[map]
 pub static CGROUP_COUNTERS: LruPerCpuHashMap<u64, CgroupCounters> =

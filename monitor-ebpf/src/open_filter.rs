@@ -26,15 +26,23 @@ pub fn is_write(flags: u64) -> bool {
 const _: () = assert!(PREFIX_LEN.is_power_of_two() && NAME_LEN.is_power_of_two());
 const _: () = assert!(PATH_LEN.is_power_of_two());
 
-/// Whether the open whose path is in `rec.str0` should be reported.
+/// Whether an open whose path matched `verdict` (the `when` bits of its
+/// entries) should be reported.
 #[inline(always)]
-pub fn interesting(rec: &SyscallRecord, write: bool) -> bool {
+pub fn reported(verdict: u32, write: bool) -> bool {
+    verdict & when::ANY != 0
+        || (write && verdict & (when::WRITE | when::DENY_WRITE | when::KILL_WRITE) != 0)
+}
+
+/// The `when` bits of every filter entry the path in `rec.str0` matches.
+#[inline(always)]
+pub fn matches(rec: &SyscallRecord) -> u32 {
     let len = rec.str0_len as u32;
     if len == 0 {
-        return false;
+        return 0;
     }
     let Some(s) = FILTER_SCRATCH.get_ptr_mut(0) else {
-        return false;
+        return 0;
     };
     let base = s as *mut u8;
     let src = rec.str0.as_ptr();
@@ -101,5 +109,5 @@ pub fn interesting(rec: &SyscallRecord, write: bool) -> bool {
             verdict |= *v;
         }
     }
-    verdict & when::ANY != 0 || (write && verdict & when::WRITE != 0)
+    verdict
 }

@@ -23,7 +23,7 @@ use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LE
 use crate::globals::{agent_tgid, off};
 use crate::kread::{ptr, read, user, user_str};
 use crate::maps::{count_drop, EVENTS, PENDING, SYSCALL_SCRATCH};
-use crate::{counters, header, net, open_filter};
+use crate::{counters, enforce, header, net, open_filter};
 
 /// Namespace flags of clone()/unshare(). CLONE_NEWTIME (0x80) is only valid
 /// for clone3: in clone()'s flags the low byte is the exit signal.
@@ -114,7 +114,8 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
                 None => false,
             },
             Extra::Open(flags_arg) => {
-                open_filter::interesting(r, open_filter::is_write(r.args[flags_arg as usize]))
+                let write = open_filter::is_write(r.args[flags_arg as usize]);
+                enforce::open_checked(r, write)
             }
             Extra::Openat2 => {
                 if let Some(how) = user::<[u64; 3]>(r.args[2]) {
@@ -122,9 +123,10 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
                     r.args[4] = how[1];
                     r.args[5] = how[2];
                 }
-                open_filter::interesting(r, open_filter::is_write(r.args[3]))
+                let write = open_filter::is_write(r.args[3]);
+                enforce::open_checked(r, write)
             }
-            Extra::Creat => open_filter::interesting(r, true),
+            Extra::Creat => enforce::open_checked(r, true),
             Extra::Capset => {
                 read_caps(r);
                 true

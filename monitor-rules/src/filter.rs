@@ -66,6 +66,7 @@ impl RuleSet {
             warn_evttypes: false,
             capture: false,
             capture_duration: None,
+            enforce: None,
         };
         let mut comp = Compiler::new(&sm, &self.defs.collected);
         comp.macros();

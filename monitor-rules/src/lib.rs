@@ -49,5 +49,7 @@ pub use filter::{Filter, CONDITION_SOURCE};
 pub use output::OutputTemplate;
 pub use parse::{parse_condition, Ast, Op, SyntaxError, Xform};
 pub use priority::Priority;
-pub use ruleset::{Capture, CompiledRule, LoadOptions, LoadReport, Matching, RuleSet, RuleSource};
+pub use ruleset::{
+    Action, Capture, CompiledRule, Enforce, LoadOptions, LoadReport, Matching, RuleSet, RuleSource,
+};
 pub use value::{FieldSource, StrList, Value};

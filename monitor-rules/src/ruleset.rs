@@ -160,6 +160,42 @@ pub struct Capture {
     pub duration_ms: Option<u64>,
 }
 
+/// What a rule asks the kernel to do when enforcement is on (vigil's
+/// extension of the rule format, docs/enforcement.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The LSM hook refuses the operation with `-EPERM`.
+    Deny,
+    /// The process is killed from the kernel.
+    Kill,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Option<Action> {
+        match s {
+            "deny" => Some(Action::Deny),
+            "kill" => Some(Action::Kill),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Deny => "deny",
+            Action::Kill => "kill",
+        }
+    }
+}
+
+/// A rule's `action` and the kernel checks it arms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enforce {
+    pub action: Action,
+    /// `enforce_write`: final path components whose opening for writing
+    /// (from a container) the action applies to.
+    pub enforce_write: Vec<String>,
+}
+
 /// A rule ready to match events.
 pub struct CompiledRule {
     name: String,
@@ -173,6 +209,7 @@ pub struct CompiledRule {
     output: OutputTemplate,
     evt_types: Option<BTreeSet<Box<str>>>,
     capture: Option<Capture>,
+    enforce: Option<Enforce>,
 }
 
 impl std::fmt::Debug for CompiledRule {
@@ -222,6 +259,11 @@ impl CompiledRule {
 
     pub fn capture(&self) -> Option<Capture> {
         self.capture
+    }
+
+    /// `Some` when the rule asks for an action (docs/enforcement.md).
+    pub fn enforce(&self) -> Option<&Enforce> {
+        self.enforce.as_ref()
     }
     /// Evaluate the condition (ignores the type index and `enabled`).
     pub fn matches<E: FieldSource + ?Sized>(&self, ev: &E) -> bool {
@@ -345,6 +387,7 @@ impl RuleSet {
                     output: c.output,
                     evt_types: c.evt_types,
                     capture: c.capture,
+                    enforce: c.enforce,
                 }),
                 Ok(None) => {}
                 Err(skip) if opts.strict => errors.push(Diagnostic {

@@ -1,7 +1,8 @@
 //! Falco's rule keys beyond the condition: `capture`, `capture_duration`,
-//! `warn_evttypes`, `skip-if-unknown-filter`, and overriding them.
+//! `warn_evttypes`, `skip-if-unknown-filter`, and overriding them; vigil's
+//! `action` and `enforce_write` (docs/enforcement.md).
 
-use monitor_rules::{Capture, LoadOptions, RuleSet, RuleSource};
+use monitor_rules::{Action, Capture, Enforce, LoadOptions, RuleSet, RuleSource};
 
 fn load(text: &str) -> (RuleSet, monitor_rules::LoadReport) {
     RuleSet::load(&[RuleSource::new("k.yaml", text)], &LoadOptions::default())
@@ -76,5 +77,51 @@ fn skip_if_unknown_filter_can_be_overridden() {
     assert_eq!(
         report.skipped[0].reason,
         "unknown field 'proc.nope' (skip-if-unknown-filter)"
+    );
+}
+
+#[test]
+fn action_and_enforce_write_are_recorded_checked_and_overridable() {
+    let (set, _) = load(&format!(
+        "{R}  action: deny\n  enforce_write: [release_agent, core_pattern]\n"
+    ));
+    assert_eq!(
+        set.rules()[0].enforce(),
+        Some(&Enforce {
+            action: Action::Deny,
+            enforce_write: vec!["release_agent".into(), "core_pattern".into()],
+        })
+    );
+    let (set, _) = load(&format!("{R}  action: kill\n"));
+    assert_eq!(
+        set.rules()[0].enforce().map(|e| e.action),
+        Some(Action::Kill)
+    );
+    let (set, _) = load(R);
+    assert_eq!(set.rules()[0].enforce(), None);
+    // A tuning file turns a rule's action on later.
+    let (set, _) = load(&format!(
+        "{R}- rule: r\n  action: deny\n  override:\n    action: replace\n"
+    ));
+    assert_eq!(
+        set.rules()[0].enforce().map(|e| e.action),
+        Some(Action::Deny)
+    );
+    let err = |text: String| {
+        RuleSet::load(&[RuleSource::new("k.yaml", text)], &LoadOptions::default())
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        err(format!("{R}  action: block\n")),
+        "k.yaml:6:11: invalid action 'block': expected deny or kill"
+    );
+    assert_eq!(
+        err(format!("{R}  enforce_write: [x]\n")),
+        "k.yaml:6:18: enforce_write needs an `action` on the same rule"
+    );
+    assert_eq!(
+        err(format!("{R}  action: deny\n  enforce_write: [/etc/x]\n")),
+        "k.yaml:7:18: enforce_write entry '/etc/x' must be a file name (1..=31 bytes, no '/')"
     );
 }

@@ -7,8 +7,11 @@
 //! rule's alert.
 //!
 //! In the VM (`cargo xtask vm lsm`, Debian 6.1 with BPF-LSM) the agent runs
-//! with `--hooks lsm`: the events come from the LSM hooks (paths resolved,
-//! the io_uring read flagged as such). On the host, whose kernel refuses
+//! with `--hooks lsm --enforce on`: the events come from the LSM hooks
+//! (paths resolved, the io_uring read flagged as such), and the acts the
+//! default rules mark `action: deny` (the release_agent write, the module
+//! load) fail with EPERM in the sandbox, their alerts saying `denied`, and
+//! the sandbox's signal to the agent is refused (self-protection). On the host, whose kernel refuses
 //! BPF-LSM, `--hooks auto` falls back to tracepoints and must say so in its
 //! log, `/readyz` and `/metrics`; io_uring opens are then the named gap.
 //!
@@ -26,6 +29,8 @@ use vigil_tests::{http, in_vm, require_root, require_vigil_binary, Agent};
 
 const WAIT: Duration = Duration::from_secs(30);
 const SANDBOX_ENV: &str = "VIGIL_LSM_SANDBOX";
+/// The agent's pid, for the sandbox's signal to it (self-protection).
+const AGENT_PID_ENV: &str = "VIGIL_LSM_AGENT_PID";
 
 fn can_run() -> bool {
     require_root("load eBPF programs and make cgroups") && require_vigil_binary().is_some()
@@ -60,7 +65,8 @@ impl Sandbox {
         assert_eq!(id.len(), 64);
         let cgroup = parent.join(&id);
         std::fs::create_dir(&cgroup).expect("create the sandbox cgroup");
-        let dir = std::env::temp_dir().join(format!("vigil-lsm-{}", std::process::id()));
+        // Unique per sandbox: the tests of this file run in parallel.
+        let dir = std::env::temp_dir().join(format!("vigil-lsm-{}", &id[..24]));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("mnt")).unwrap();
         std::fs::create_dir_all(dir.join("cg")).unwrap();
@@ -73,16 +79,10 @@ impl Sandbox {
         }
     }
 
-    /// Runs `sandbox_body` in the sandbox; returns its output.
-    fn run(&self) -> String {
-        let procs = CString::new(
-            self.cgroup
-                .join("cgroup.procs")
-                .into_os_string()
-                .into_encoded_bytes(),
-        )
-        .unwrap();
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
+    /// Runs `sandbox_body` in the sandbox (told the agent's pid); returns
+    /// its output.
+    fn run(&self, agent_pid: u32) -> String {
+        let mut cmd = self.command(std::env::current_exe().unwrap());
         cmd.args([
             "--ignored",
             "--exact",
@@ -90,7 +90,32 @@ impl Sandbox {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(SANDBOX_ENV, &self.dir);
+        .env(SANDBOX_ENV, &self.dir)
+        .env(AGENT_PID_ENV, agent_pid.to_string());
+        let out = cmd.output().expect("run the sandbox");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "sandbox failed: {}\n{text}",
+            out.status
+        );
+        text
+    }
+
+    /// `program`, to be run in the sandbox's cgroup and namespaces.
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let procs = CString::new(
+            self.cgroup
+                .join("cgroup.procs")
+                .into_os_string()
+                .into_encoded_bytes(),
+        )
+        .unwrap();
+        let mut cmd = Command::new(program);
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
@@ -105,18 +130,7 @@ impl Sandbox {
                 Ok(())
             });
         }
-        let out = cmd.output().expect("run the sandbox");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            out.status.success(),
-            "sandbox failed: {}\n{text}",
-            out.status
-        );
-        text
+        cmd
     }
 }
 
@@ -157,11 +171,14 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
     let port = http::free_port().expect("a free port");
     let listen = format!("127.0.0.1:{port}");
     let hooks = if in_vm() { "lsm" } else { "auto" };
+    let enforce = if in_vm() { "on" } else { "off" };
     let events = sandbox.dir.join("events.jsonl");
     let args = [
         "run",
         "--hooks",
         hooks,
+        "--enforce",
+        enforce,
         "--no-runtime-api",
         "--alert-rate",
         "off",
@@ -218,7 +235,7 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
         other => panic!("unknown hook mode {other:?} in /readyz: {ready}"),
     }
 
-    let out = sandbox.run();
+    let out = sandbox.run(agent.pid());
     println!("{out}");
 
     let short = &sandbox.id[..12];
@@ -252,12 +269,44 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
     // This host's kernel has no module syscall tracepoints (`vigil probe`
     // lists them as missing): there only the LSM hooks see module loads.
     let tracefs = Path::new("/sys/kernel/tracing/events/syscalls/sys_enter_init_module");
+    // With enforcement on, the LSM hooks refused what the default rules
+    // mark `action: deny`, and their alerts say so.
+    let denied = |v: &Value| !in_vm() || v["output_fields"]["vigil.enforcement"] == "denied";
     if mode == "lsm" || tracefs.exists() {
-        wait("Kernel module load from container", &|_| true);
+        wait("Kernel module load from container", &denied);
     }
-    wait("Write to host kernel control file from container", &|v| {
-        field(v, "fd.name").ends_with("/release_agent")
+    let agent_write = wait("Write to host kernel control file from container", &|v| {
+        field(v, "fd.name").ends_with("/release_agent") && denied(v)
     });
+    if in_vm() {
+        let said = |act: &str| {
+            out.lines()
+                .find(|l| l.starts_with(act))
+                .unwrap_or_else(|| panic!("the sandbox did not try {act:?}:\n{out}"))
+                .to_owned()
+        };
+        for act in [
+            "open release_agent for writing:",
+            "init_module:",
+            "signal the agent:",
+        ] {
+            let line = said(act);
+            assert!(
+                line.contains("os error 1)"),
+                "not refused with EPERM: {line}"
+            );
+        }
+        // Self-protection: the refused signal is still reported.
+        wait("Signal sent to vigil", &|v| field(v, "evt.type") == "kill");
+        // Not enforced: reads of secrets and the proc mount went through.
+        assert_eq!(said("read /etc/shadow:"), "read /etc/shadow: ok");
+        assert!(
+            agent_write["output"]
+                .as_str()
+                .is_some_and(|o| o.ends_with("(enforcement: denied)")),
+            "{agent_write}"
+        );
+    }
 
     if mode == "lsm" {
         // Only the LSM hooks see io_uring's opens; the event says so.
@@ -276,6 +325,94 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
     }
     let stopped = agent.stop().expect("stop the agent");
     assert_eq!(stopped.status.code(), Some(0), "{:?}", stopped.stderr);
+}
+
+/// The kill action in tracepoint mode (the host's): with `--enforce on`, a
+/// rule asking `action: kill` for writes to a file name gets the sandbox's
+/// writer killed as its open returns (it never writes, never says
+/// "survived"), and the alert says `killed`. Nothing outside the sandbox
+/// is affected: the name is this test's own.
+#[test]
+fn kill_action_kills_a_container_writer_in_tracepoint_mode() {
+    if !can_run() {
+        return;
+    }
+    if in_vm() {
+        // The VM stage checks LSM mode; this is the host's test.
+        eprintln!("the kill action in tracepoint mode is tested on the host");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let trap = format!("vigil-trap-{}", std::process::id());
+    let rule = "Vigil test: write to the trap file";
+    let rules = sandbox.dir.join("kill.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: \"{rule}\"\n  desc: the kill action's test\n  \
+             condition: vigil_open_write and vigil_container and fd.filename = {trap}\n  \
+             output: trap written (file=%fd.name)\n  priority: Critical\n  \
+             action: kill\n  enforce_write: [{trap}]\n"
+        ),
+    )
+    .unwrap();
+    let agent = Agent::builder([
+        "run",
+        "--hooks",
+        "tracepoint",
+        "--enforce",
+        "on",
+        "--no-runtime-api",
+        "--alert-rate",
+        "off",
+        "--listen",
+        "off",
+    ])
+    .arg("--rules")
+    .arg(&rules)
+    .echo(false)
+    .start()
+    .expect("start vigil run");
+    let target = sandbox.dir.join(&trap);
+    let out = sandbox
+        .command("/bin/sh")
+        .arg("-c")
+        .arg(format!("echo x > '{}'; echo survived", target.display()))
+        .output()
+        .expect("run the writer");
+    use std::os::unix::process::ExitStatusExt;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGKILL),
+        "the writer was not killed: {} {stdout}\n{}",
+        out.status,
+        agent.stderr_lines().join("\n")
+    );
+    assert!(!stdout.contains("survived"), "{stdout}");
+    // The open ran (tracepoint mode cannot refuse it); nothing was written.
+    assert_eq!(std::fs::read(&target).unwrap_or_default(), b"");
+    let short = &sandbox.id[..12];
+    let alert = agent.wait_stdout_json(WAIT, |v| {
+        v["rule"] == rule && field(v, "container.id") == short
+    });
+    let stopped = agent.stop().expect("stop the agent");
+    let alert = alert.unwrap_or_else(|| panic!("no alert: {:?}", stopped.stderr));
+    assert_eq!(
+        alert["output_fields"]["vigil.enforcement"], "killed",
+        "{alert}"
+    );
+    // The start log says what enforcement does in this mode, and what not.
+    for said in [
+        format!("opening {trap} for writing is killed as the open returns"),
+        "in tracepoint mode NOTHING IS REFUSED".to_owned(),
+    ] {
+        assert!(
+            stopped.stderr.iter().any(|l| l.contains(&said)),
+            "{said:?} not in the log: {:?}",
+            stopped.stderr
+        );
+    }
 }
 
 /// `--hooks lsm` where the kernel refuses BPF-LSM (this host): the agent
@@ -411,6 +548,18 @@ fn sandbox_body() {
     );
     // SAFETY: valid C string.
     unsafe { libc::umount2(c("cg").as_ptr(), libc::MNT_DETACH) };
+    // SIGHUP: if it is not refused (tracepoint mode), the agent only
+    // reloads its rules.
+    if let Some(pid) = std::env::var(AGENT_PID_ENV)
+        .ok()
+        .and_then(|p| p.parse::<libc::pid_t>().ok())
+    {
+        // SAFETY: kill(2) with a pid and a signal number.
+        report(
+            "signal the agent",
+            check(unsafe { libc::kill(pid, libc::SIGHUP) } as libc::c_long),
+        );
+    }
     unsafe { libc::umount2(c("mnt").as_ptr(), libc::MNT_DETACH) };
 }
 

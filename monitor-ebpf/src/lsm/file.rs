@@ -4,7 +4,7 @@
 //! the same in-kernel open filter as the open syscalls.
 
 use aya_ebpf::{macros::lsm, programs::LsmContext};
-use monitor_common::SyscallId;
+use monitor_common::{filter::when, SyscallId};
 
 use crate::globals::off;
 use crate::kread::read;
@@ -20,30 +20,39 @@ pub fn lsm_file_open(ctx: LsmContext) -> i32 {
     // file_open(struct file *file), then the previous verdict.
     let verdict: i32 = ctx.arg(1);
     let file: u64 = ctx.arg(0);
-    on_open(file);
-    verdict
+    on_open(file, verdict)
 }
 
+/// Reports the open if the filter wants it; returns the hook's verdict.
 #[inline(always)]
-fn on_open(file: u64) {
+fn on_open(file: u64, verdict: i32) -> i32 {
     let Some(flags) = read::<u32>(file, off!(file_f_flags)) else {
-        return;
+        return verdict;
     };
     if flags & FMODE_EXEC_FLAG != 0 {
-        return;
+        return verdict;
     }
     let path_off = off!(file_f_path);
     if path_off == monitor_common::KernelOffsets::MISSING {
-        return;
+        return verdict;
     }
     let Some(r) = super::start(SyscallId::Openat) else {
-        return;
+        return verdict;
     };
     r.args[0] = AT_FDCWD as u64;
     r.args[2] = flags as u64;
     r.str0_len = super::d_path(file + path_off as u64, r.str0.as_mut_ptr());
-    if !open_filter::interesting(r, open_filter::is_write(flags as u64)) {
-        return;
+    let matched = open_filter::matches(r);
+    let write = open_filter::is_write(flags as u64);
+    if !open_filter::reported(matched, write) {
+        return verdict;
     }
+    crate::enforce::kill_on_write(r, matched, write);
+    let verdict = if write && matched & when::DENY_WRITE != 0 {
+        super::enforce(r, verdict)
+    } else {
+        verdict
+    };
     super::send(r);
+    verdict
 }

@@ -7,6 +7,8 @@ use aya_ebpf::{macros::lsm, programs::LsmContext};
 use monitor_common::lsm::load_id;
 use monitor_common::SyscallId;
 
+use crate::globals::enforce_modules;
+
 #[lsm(hook = "kernel_read_file")]
 pub fn lsm_kernel_read_file(ctx: LsmContext) -> i32 {
     // kernel_read_file(struct file *file, enum kernel_read_file_id id,
@@ -18,8 +20,7 @@ pub fn lsm_kernel_read_file(ctx: LsmContext) -> i32 {
         load_id::KEXEC_IMAGE => SyscallId::KexecFileLoad,
         _ => return verdict,
     };
-    report(syscall);
-    verdict
+    report(syscall, verdict)
 }
 
 #[lsm(hook = "kernel_load_data")]
@@ -32,16 +33,24 @@ pub fn lsm_kernel_load_data(ctx: LsmContext) -> i32 {
         load_id::KEXEC_IMAGE => SyscallId::KexecLoad,
         _ => return verdict,
     };
-    report(syscall);
-    verdict
+    report(syscall, verdict)
 }
 
+/// Reports the load; returns the hook's verdict (module loads from
+/// containers may be refused).
 #[inline(always)]
-fn report(syscall: SyscallId) {
+fn report(syscall: SyscallId, verdict: i32) -> i32 {
     let Some(r) = super::start(syscall) else {
-        return;
+        return verdict;
     };
     // No file descriptor at this hook: report it as unknown (-1).
     r.args[0] = u64::MAX;
+    let module = matches!(syscall, SyscallId::InitModule | SyscallId::FinitModule);
+    let verdict = if module && enforce_modules() {
+        super::enforce(r, verdict)
+    } else {
+        verdict
+    };
     super::send(r);
+    verdict
 }

@@ -6,12 +6,13 @@
 //! ring buffer (no `PENDING` round trip).
 //!
 //! Every program returns the verdict of the LSM programs before it
-//! (`retval`, the hook's last argument) unchanged: observing never turns a
-//! refusal into a permission.
+//! (`retval`, the hook's last argument) unless it refuses the operation
+//! itself ([`enforce`]): observing never turns a refusal into a permission.
 
 mod file;
 mod load;
 mod mount;
+mod signal;
 
 use aya_ebpf::{
     helpers::{
@@ -22,9 +23,12 @@ use aya_ebpf::{
     maps::PerCpuArray,
 };
 use core::mem::size_of;
-use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LEN};
+use monitor_common::{
+    enforce::{mode, EPERM},
+    syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LEN,
+};
 
-use crate::globals::{agent_tgid, off};
+use crate::globals::{agent_tgid, enforce_mode, off};
 use crate::header;
 use crate::kread::read;
 use crate::maps::{count_drop, EVENTS};
@@ -109,5 +113,28 @@ fn d_path(path: u64, dst: *mut u8) -> u16 {
         0
     } else {
         (n - 1) as u16
+    }
+}
+
+/// Enforcement (`monitor_common::enforce`) for an operation an armed check
+/// matched: in a container's cgroup, refuse it (or, in dry run, flag what
+/// would have been refused). Returns the verdict the hook gives: `verdict`
+/// unchanged unless this refuses.
+#[inline(always)]
+fn enforce(r: &mut SyscallRecord, verdict: i32) -> i32 {
+    let m = enforce_mode();
+    if m == mode::OFF || verdict != 0 {
+        return verdict;
+    }
+    if !crate::enforce::in_container() {
+        return verdict;
+    }
+    if m == mode::DENY {
+        r.flags |= syscall_flags::DENIED;
+        r.ret = -(EPERM as i64);
+        -EPERM
+    } else {
+        r.flags |= syscall_flags::WOULD_DENY;
+        verdict
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct RuleDef {
     pub capture: bool,
     /// `capture_duration` in milliseconds.
     pub capture_duration: Option<u64>,
+    /// vigil's extension: `action` and `enforce_write` (docs/enforcement.md).
+    pub enforce: Option<crate::ruleset::Enforce>,
 }
 
 /// Definitions keyed by name, kept in first-definition order.
@@ -120,6 +122,9 @@ const RULE_KEYS: &[&str] = &[
     "skip-if-unknown-filter",
     "capture",
     "capture_duration",
+    // vigil's extension (docs/enforcement.md).
+    "action",
+    "enforce_write",
 ];
 const MACRO_KEYS: &[&str] = &["macro", "condition", "append", "override", "source"];
 const LIST_KEYS: &[&str] = &["list", "items", "append", "override"];
@@ -136,7 +141,8 @@ fn override_modes(kind: &str, key: &str) -> (bool, bool) {
             | "warn_evttypes"
             | "capture"
             | "capture_duration"
-            | "skip-if-unknown-filter",
+            | "skip-if-unknown-filter"
+            | "action",
         ) => (false, true),
         ("macro", "condition") => (true, true),
         ("list", "items") => (true, true),

@@ -113,6 +113,8 @@ impl Collector<'_> {
             })
             .transpose()?;
 
+        let enforce = self.enforce(get("action"), get("enforce_write"))?;
+
         let amends = self.amend_mode("rule", keys)?;
         // Legacy form: only the name and `enabled` toggles an existing rule.
         let only_enabled = amends.is_none()
@@ -201,6 +203,8 @@ impl Collector<'_> {
                         "warn_evttypes" => r.warn_evttypes = warn_evttypes.expect("present"),
                         "capture" => r.capture = capture.expect("present"),
                         "capture_duration" => r.capture_duration = capture_duration,
+                        // With its enforce_write, if any, as one unit.
+                        "action" => r.enforce = enforce.clone(),
                         "skip-if-unknown-filter" => {
                             r.skip_if_unknown_filter = skip.expect("present")
                         }
@@ -234,10 +238,64 @@ impl Collector<'_> {
                     warn_evttypes: warn_evttypes.unwrap_or(true),
                     capture: capture.unwrap_or(false),
                     capture_duration,
+                    enforce,
                 };
                 self.out.rules.put(&name, def);
             }
         }
         Ok(())
+    }
+}
+
+impl Collector<'_> {
+    /// vigil's `action: deny|kill` and `enforce_write: [names]`
+    /// (docs/enforcement.md): what the kernel does when enforcement is on.
+    fn enforce(
+        &self,
+        action: Option<&Node>,
+        enforce_write: Option<&Node>,
+    ) -> Res<Option<crate::ruleset::Enforce>> {
+        use crate::ruleset::{Action, Enforce};
+        let Some(a) = action else {
+            return match enforce_write {
+                Some(n) => Err(self.diag(
+                    n,
+                    DiagKind::Schema,
+                    "enforce_write needs an `action` on the same rule".into(),
+                )),
+                None => Ok(None),
+            };
+        };
+        let s = self.scalar(a)?;
+        let action = Action::parse(s).ok_or_else(|| {
+            self.diag(
+                a,
+                DiagKind::Schema,
+                format!("invalid action '{s}': expected deny or kill"),
+            )
+        })?;
+        let names = match enforce_write {
+            Some(n) => {
+                let names = self.strings(n)?;
+                if let Some(bad) = names
+                    .iter()
+                    .find(|x| x.is_empty() || x.len() > 31 || x.contains(['/', '\0']))
+                {
+                    return Err(self.diag(
+                        n,
+                        DiagKind::Schema,
+                        format!(
+                            "enforce_write entry '{bad}' must be a file name (1..=31 bytes, no '/')"
+                        ),
+                    ));
+                }
+                names
+            }
+            None => Vec::new(),
+        };
+        Ok(Some(Enforce {
+            action,
+            enforce_write: names,
+        }))
     }
 }

@@ -57,6 +57,7 @@ pub(crate) struct Compiled {
     pub output: OutputTemplate,
     pub evt_types: Option<BTreeSet<Box<str>>>,
     pub capture: Option<crate::ruleset::Capture>,
+    pub enforce: Option<crate::ruleset::Enforce>,
 }
 
 /// The texts conditions were parsed from, each a run of scalar nodes
@@ -289,6 +290,7 @@ impl<'a> Compiler<'a> {
             capture: r.capture.then_some(crate::ruleset::Capture {
                 duration_ms: r.capture_duration,
             }),
+            enforce: r.enforce.clone(),
         }))
     }
 

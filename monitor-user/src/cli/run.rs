@@ -15,7 +15,9 @@ use monitor_user::enrich::metadata::{remote, MetadataConfig};
 use monitor_user::enrich::{AgentId, EnrichConfig, Enricher};
 use monitor_user::pipeline;
 use monitor_user::sensor::features::probe_features;
-use monitor_user::sensor::{FilterUpdater, HookMode, Mode, Sensor, SensorConfig};
+use monitor_user::sensor::{
+    EnforceConfig, EnforceMode, FilterUpdater, HookMode, Mode, Sensor, SensorConfig,
+};
 use monitor_user::serve::{self, state::HookCounts, AgentState};
 use monitor_user::sink::output::Reopener;
 use monitor_user::sink::writer::Delivery;
@@ -80,6 +82,33 @@ pub struct RunArgs {
     /// (docs/hooks.md).
     #[arg(long, value_enum, value_name = "MODE", default_value_t = HooksArg::Auto)]
     pub hooks: HooksArg,
+    /// Carry out the actions rules ask for (`action: deny` or `kill`):
+    /// `off` (the default: alerts only), `dry-run` (nothing is done; events
+    /// and alerts say `would_deny`/`would_kill`) or `on` (in LSM mode the
+    /// kernel refuses the armed operations of container processes with
+    /// EPERM; `kill` works in both modes; alerts say `denied`/`killed`).
+    /// Which default rules ask, and what the kernel can decide:
+    /// docs/enforcement.md. Fixed at start (SIGHUP does not change it).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = EnforceArg::Off)]
+    pub enforce: EnforceArg,
+}
+
+/// `--enforce`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EnforceArg {
+    Off,
+    DryRun,
+    On,
+}
+
+impl From<EnforceArg> for EnforceMode {
+    fn from(e: EnforceArg) -> EnforceMode {
+        match e {
+            EnforceArg::Off => EnforceMode::Off,
+            EnforceArg::DryRun => EnforceMode::DryRun,
+            EnforceArg::On => EnforceMode::On,
+        }
+    }
 }
 
 /// `--hooks`.
@@ -187,6 +216,57 @@ async fn start_listener(
     Ok(Some((tx, task)))
 }
 
+/// Says at start what enforcement does in this run, and what it cannot.
+fn log_enforcement(e: &EnforceConfig, mode: Mode) {
+    if e.mode == EnforceMode::Off {
+        return;
+    }
+    if !e.armed() {
+        log::warn!(
+            "enforcement: {} but no enabled rule asks for an action the kernel can carry out",
+            e.mode.name()
+        );
+        return;
+    }
+    let dry = e.mode == EnforceMode::DryRun;
+    let mut denied = Vec::new();
+    if !e.deny_write_names.is_empty() {
+        denied.push(format!("writes to {}", e.deny_write_names.join(", ")));
+    }
+    if e.deny_modules {
+        denied.push("module loads".to_owned());
+    }
+    if e.deny_signals {
+        denied.push("signals to this agent".to_owned());
+    }
+    if !denied.is_empty() {
+        let denied = denied.join(" and ");
+        match (mode, dry) {
+            (Mode::Lsm, false) => log::warn!(
+                "enforcement: on: from containers, {denied} are refused with EPERM"
+            ),
+            (Mode::Lsm, true) => log::warn!(
+                "enforcement: dry-run: from containers, {denied} are flagged would_deny (nothing refused)"
+            ),
+            (Mode::Tracepoints, _) => log::warn!(
+                "enforcement: deny needs the LSM hooks: in tracepoint mode NOTHING IS REFUSED ({denied} only alert)"
+            ),
+        }
+    }
+    if !e.kill_write_names.is_empty() {
+        let what = if dry {
+            "would be killed (dry run, flagged would_kill)"
+        } else {
+            "is killed as the open returns"
+        };
+        log::warn!(
+            "enforcement: {}: a container process opening {} for writing {what}",
+            e.mode.name(),
+            e.kill_write_names.join(", ")
+        );
+    }
+}
+
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Rules first: a bad rule file should fail before anything is loaded.
     let config_file = match &args.config {
@@ -225,11 +305,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     for line in status::host_lines() {
         log::info!("{line}");
     }
+    let (enforce, notes) = monitor_user::detect::enforce::kernel_policy(
+        &alerting.detector().rule_set(),
+        args.enforce.into(),
+    );
+    for n in &notes {
+        log::warn!("enforcement: {n}");
+    }
     let mut source = Sensor::load(&SensorConfig {
         ring_bytes: args.ring_bytes,
         hooks: args.hooks.into(),
         open_filter: needs.filter,
         net_loopback: args.net_loopback,
+        enforce: enforce.clone(),
     })
     .context("loading the eBPF sensor")?;
     {
@@ -242,6 +330,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         *filter_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(updater);
     }
     let mode = source.mode();
+    log_enforcement(&enforce, mode);
     match mode {
         Mode::Lsm => {
             log::info!("hook mode: lsm (BPF-LSM hooks for opens, mounts, module and kexec loads)")
@@ -272,7 +361,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         not_covered: mode.gaps(),
     });
     // Seed after the probes are attached, so no process falls in between.
-    let enricher = Enricher::from_host(EnrichConfig {
+    let mut enricher = Enricher::from_host(EnrichConfig {
         proc_root: Some(PathBuf::from("/proc")),
         agent: Some(AgentId::current()),
         metadata: MetadataConfig {
@@ -281,6 +370,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
         ..Default::default()
     });
+    if enforce.armed() {
+        enricher = enricher.with_enforcement(source.container_cgroups());
+    }
     let mut config = pipeline::Config::new(enricher);
     config.stats_interval = Duration::from_secs(args.stats_interval);
     if let Some(dir) = &args.record.record {

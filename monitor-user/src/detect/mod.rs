@@ -7,6 +7,7 @@
 //! ([`crate::pipeline::alerts`]).
 
 pub mod container_fields;
+pub mod enforce;
 pub mod fields;
 #[cfg(test)]
 pub(crate) mod fixtures;

@@ -36,6 +36,7 @@ use crate::event::{
     cmdline, Cgroup, CgroupData, Clock, CloneData, Container, Data, Event, ExecContext, ExecData,
     ExitData, Process, Session, SyscallData,
 };
+use crate::sensor::ContainerCgroups;
 
 /// Where the enricher finds the host's state.
 #[derive(Clone, Debug, Default)]
@@ -111,6 +112,9 @@ pub struct Enricher {
     clock: Clock,
     next_num: u64,
     agent: Option<AgentId>,
+    /// The kernel's container cgroups for enforcement, kept in sync with
+    /// the registry's containers; `None`: not enforcing.
+    enforced: Option<ContainerCgroups>,
     users: UserNames,
     groups: UserNames,
     /// procfs for what exec records do not carry (`proc.cwd`); `None`: not read.
@@ -126,6 +130,7 @@ impl Enricher {
             clock,
             next_num: 1,
             agent: None,
+            enforced: None,
             users: UserNames::new(None),
             groups: UserNames::groups(None),
             proc_root: None,
@@ -175,6 +180,28 @@ impl Enricher {
     /// Mark events whose kill/ptrace target is this agent (`target.is_vigil`).
     pub fn with_agent(mut self, agent: AgentId) -> Enricher {
         self.agent = Some(agent);
+        self
+    }
+
+    /// Keep the kernel's set of container cgroups (where enforcement
+    /// applies) in sync with the registry: every container cgroup known now,
+    /// then each one as its `cgroup_mkdir` arrives, until its `cgroup_rmdir`.
+    /// A container's first acts can precede its mkdir record's processing
+    /// (docs/enforcement.md says so).
+    pub fn with_enforcement(mut self, cgroups: ContainerCgroups) -> Enricher {
+        let now = Instant::now();
+        let mut n = 0;
+        for id in self.containers.live_ids() {
+            let is_container = self
+                .containers
+                .resolve(id, now)
+                .is_some_and(|e| e.info.container_id.is_some());
+            if is_container && cgroups.insert(id).is_ok() {
+                n += 1;
+            }
+        }
+        log::info!("enforcement: {n} container cgroups known at start");
+        self.enforced = Some(cgroups);
         self
     }
 
@@ -358,6 +385,11 @@ impl Enricher {
                         // Read the runtime's metadata now, while the
                         // container certainly still exists.
                         let info = crate::enrich::cgroup::parse(&path);
+                        if let (Some(_), Some(k)) = (&info.container_id, &self.enforced) {
+                            if let Err(e) = k.insert(r.id) {
+                                log::warn!("enforcement: cgroup {path}: {e}");
+                            }
+                        }
                         if let Some(id) = &info.container_id {
                             // The result is cached (files) or arrives in
                             // the background (APIs); nothing waits here.
@@ -368,6 +400,9 @@ impl Enricher {
                 } else {
                     if v2 {
                         self.containers.on_rmdir(r.id, now);
+                        if let Some(k) = &self.enforced {
+                            k.remove(r.id);
+                        }
                         if let Some(id) = crate::enrich::cgroup::parse(&path).container_id {
                             self.meta.gone(&id, now);
                         }

@@ -227,6 +227,16 @@ pub fn decode(r: &SyscallRecord) -> Decoded {
             d.push("io_uring", ArgValue::Uint(1));
         }
     }
+    // Enforcement (docs/enforcement.md): what the kernel did about it.
+    if r.flags & syscall_flags::DENIED != 0 {
+        d.push("enforcement", ArgValue::Str("denied".to_owned()));
+    } else if r.flags & syscall_flags::KILLED != 0 {
+        d.push("enforcement", ArgValue::Str("killed".to_owned()));
+    } else if r.flags & syscall_flags::WOULD_DENY != 0 {
+        d.push("enforcement", ArgValue::Str("would_deny".to_owned()));
+    } else if r.flags & syscall_flags::WOULD_KILL != 0 {
+        d.push("enforcement", ArgValue::Str("would_kill".to_owned()));
+    }
     d
 }
 
@@ -704,6 +714,33 @@ mod tests {
         let d = decode(&lsm_open(b"/etc/shadow", 0));
         assert_eq!(arg(&d, "lsm_hook"), None);
         assert_eq!(d.args.len(), 4, "dirfd, name, flags, mode");
+    }
+
+    #[test]
+    fn enforced_records_say_what_the_kernel_did() {
+        let arg =
+            |d: &Decoded, n: &str| d.args.iter().find(|a| a.name == n).map(|a| a.value.clone());
+        let lsm = syscall_flags::LSM;
+        let d = decode(&lsm_open(b"/x/release_agent", lsm | syscall_flags::DENIED));
+        assert_eq!(arg(&d, "enforcement"), Some(ArgValue::Str("denied".into())));
+        let d = decode(&lsm_open(
+            b"/x/release_agent",
+            lsm | syscall_flags::WOULD_DENY,
+        ));
+        assert_eq!(
+            arg(&d, "enforcement"),
+            Some(ArgValue::Str("would_deny".into()))
+        );
+        let d = decode(&lsm_open(b"/x/release_agent", lsm));
+        assert_eq!(arg(&d, "enforcement"), None);
+        // The kill action, also on tracepoint records.
+        let d = decode(&lsm_open(b"/x/trap", syscall_flags::KILLED));
+        assert_eq!(arg(&d, "enforcement"), Some(ArgValue::Str("killed".into())));
+        let d = decode(&lsm_open(b"/x/trap", syscall_flags::WOULD_KILL));
+        assert_eq!(
+            arg(&d, "enforcement"),
+            Some(ArgValue::Str("would_kill".into()))
+        );
     }
 
     #[test]

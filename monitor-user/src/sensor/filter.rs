@@ -168,8 +168,11 @@ fn bad(entry: &str, reason: &'static str) -> SensorError {
 }
 
 fn check_when(entry: &str, w: u32) -> Result<(), SensorError> {
-    if w == 0 || w & !(ANY | WRITE) != 0 {
-        return Err(bad(entry, "`when` must be filter::when::ANY and/or WRITE"));
+    if w == 0 || w & !(ANY | WRITE | when::DENY_WRITE | when::KILL_WRITE) != 0 {
+        return Err(bad(
+            entry,
+            "`when` must be filter::when::ANY, WRITE, DENY_WRITE and/or KILL_WRITE",
+        ));
     }
     Ok(())
 }
@@ -289,7 +292,7 @@ mod tests {
                 names: vec![],
             },
             OpenFilter {
-                prefixes: vec![("/a".into(), 8)],
+                prefixes: vec![("/a".into(), 1 << 4)],
                 names: vec![],
             },
             OpenFilter {

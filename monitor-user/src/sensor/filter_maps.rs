@@ -91,16 +91,21 @@ fn gone(r: Result<(), MapError>) -> Result<(), MapError> {
 /// Changes the running sensor's open filter; cheap to clone, usable from
 /// any task (the SIGHUP handler) while the sensor reads events.
 #[derive(Clone)]
-pub struct FilterUpdater(pub(crate) Arc<Mutex<FilterMaps>>);
+pub struct FilterUpdater {
+    pub(crate) maps: Arc<Mutex<FilterMaps>>,
+    /// Fixed at start: its names stay in the filter across reloads.
+    pub(crate) enforce: Arc<super::EnforceConfig>,
+}
 
 impl FilterUpdater {
-    /// Make the kernel report exactly the opens `filter` selects. On error
-    /// (an invalid entry, more than `filter::MAX_ENTRIES` of a kind) the kernel
-    /// keeps the previous filter, or for a map error, the previous entries
-    /// plus whatever was inserted.
+    /// Make the kernel report exactly the opens `filter` selects (plus the
+    /// names enforcement watches). On error (an invalid entry, more than
+    /// `filter::MAX_ENTRIES` of a kind) the kernel keeps the previous
+    /// filter, or for a map error, the previous entries plus whatever was
+    /// inserted.
     pub fn replace(&self, filter: &OpenFilter) -> Result<(), SensorError> {
-        let enc = filter.encode()?;
-        let mut maps = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let enc = self.enforce.arm(filter).encode()?;
+        let mut maps = self.maps.lock().unwrap_or_else(|p| p.into_inner());
         maps.apply(enc)
     }
 }

@@ -20,7 +20,10 @@ use super::fill::Fill;
 use super::filter_maps::FilterMaps;
 use super::links::Links;
 use super::ring::Reader;
-use super::{offsets, HookMode, HookStatus, LifecycleHooks, Mode, SensorConfig, SensorError};
+use super::{
+    offsets, ContainerCgroups, HookMode, HookStatus, LifecycleHooks, Mode, SensorConfig,
+    SensorError,
+};
 
 /// The compiled eBPF object (built by build.rs through aya-build).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vigil-probes"));
@@ -126,6 +129,7 @@ pub(crate) struct Loaded {
     pub counters: CgroupCounterMap,
     pub mode: Mode,
     pub filter: FilterMaps,
+    pub containers: ContainerCgroups,
 }
 
 /// The kernel's per-cgroup counters (per-CPU values).
@@ -168,7 +172,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
     if !cfg.ring_bytes.is_power_of_two() || !(cfg.ring_bytes as usize).is_multiple_of(page) {
         return Err(SensorError::RingSize(cfg.ring_bytes, page));
     }
-    let filter = cfg.open_filter.encode()?;
+    let filter = cfg.enforce.arm(&cfg.open_filter).encode()?;
     let started = std::time::Instant::now();
     let lap = |what: &str| log::debug!("sensor: {what} after {:?}", started.elapsed());
     raise_memlock();
@@ -197,6 +201,17 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         .override_global(names::OFFSETS, &offsets, true)
         .override_global(names::AGENT_TGID, &tgid, true)
         .override_global(names::NET_LOOPBACK, &net_loopback, true)
+        .override_global(names::ENFORCE_MODE, &cfg.enforce.mode.kernel_value(), true)
+        .override_global(
+            names::ENFORCE_MODULES,
+            &u32::from(cfg.enforce.deny_modules),
+            true,
+        )
+        .override_global(
+            names::ENFORCE_SIGNALS,
+            &u32::from(cfg.enforce.deny_signals),
+            true,
+        )
         .map_max_entries(names::EVENTS, cfg.ring_bytes)
         .load(OBJECT)
         .map_err(Box::new)?;
@@ -292,6 +307,15 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         })?;
     let counters =
         PerCpuHashMap::try_from(counters).map_err(|e| map_err(names::CGROUP_COUNTERS, e))?;
+    let containers = ebpf
+        .take_map(names::CONTAINER_CGROUPS)
+        .ok_or(SensorError::Missing {
+            what: "map",
+            name: names::CONTAINER_CGROUPS.into(),
+        })?;
+    let containers = ContainerCgroups::new(
+        HashMap::try_from(containers).map_err(|e| map_err(names::CONTAINER_CGROUPS, e))?,
+    );
     let fill = match Fill::map(&ring, u64::from(cfg.ring_bytes)) {
         Ok(f) => Some(f),
         Err(e) => {
@@ -309,6 +333,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         counters,
         mode,
         filter,
+        containers,
     })
 }
 

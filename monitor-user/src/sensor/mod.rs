@@ -27,6 +27,7 @@
 mod attempts;
 pub mod bench_hook;
 pub mod btf;
+mod enforce;
 pub mod features;
 mod fill;
 mod filter;
@@ -40,6 +41,7 @@ mod source;
 use monitor_common::decode::Record;
 use monitor_common::{names, CgroupCounters, EventKind};
 
+pub use enforce::{ContainerCgroups, EnforceConfig, EnforceMode};
 pub use filter::{default_open_filter, OpenFilter};
 pub use filter_maps::FilterUpdater;
 pub use loader::page_size;
@@ -59,6 +61,8 @@ pub struct SensorConfig {
     pub hooks: HookMode,
     /// Report network peers on loopback too (the kernel drops them by default).
     pub net_loopback: bool,
+    /// What the kernel refuses (docs/enforcement.md); off by default.
+    pub enforce: EnforceConfig,
 }
 
 impl Default for SensorConfig {
@@ -68,6 +72,7 @@ impl Default for SensorConfig {
             open_filter: default_open_filter(),
             hooks: HookMode::Auto,
             net_loopback: false,
+            enforce: EnforceConfig::default(),
         }
     }
 }
@@ -199,6 +204,7 @@ pub struct Sensor {
     fill: Option<fill::Fill>,
     mode: Mode,
     filter: FilterUpdater,
+    containers: ContainerCgroups,
     // Dropped first: detaches every hook, in parallel.
     links: links::Links,
     // Keeps programs and maps alive; dropped last.
@@ -222,7 +228,11 @@ impl Sensor {
             counters: loaded.counters,
             fill: loaded.fill,
             mode: loaded.mode,
-            filter: FilterUpdater(std::sync::Arc::new(std::sync::Mutex::new(loaded.filter))),
+            filter: FilterUpdater {
+                maps: std::sync::Arc::new(std::sync::Mutex::new(loaded.filter)),
+                enforce: std::sync::Arc::new(cfg.enforce.clone()),
+            },
+            containers: loaded.containers,
             links: loaded.links,
             _ebpf: loaded.ebpf,
         })
@@ -237,6 +247,12 @@ impl Sensor {
     /// runs (e.g. after a rule reload).
     pub fn filter_updater(&self) -> FilterUpdater {
         self.filter.clone()
+    }
+
+    /// The kernel's set of container cgroups enforcement applies to; the
+    /// enricher keeps it in sync with its container registry.
+    pub fn container_cgroups(&self) -> ContainerCgroups {
+        self.containers.clone()
     }
 
     /// What got attached (and what was refused, with the reason).

@@ -9,7 +9,11 @@
 //! set saying what, where and who ([`ALWAYS_FIELDS`]); a field without a
 //! value is `null`, as in Falco. A rule with Falco's `capture: true` marks
 //! its alerts with `vigil.capture` (and `vigil.capture_duration_ms`): the
-//! events around them are in the flight recorder (`--record`).
+//! events around them are in the flight recorder (`--record`). An alert
+//! of an event the kernel refused (or, dry run, would have refused) says so
+//! in `vigil.enforcement` (`denied`, `killed`, `would_deny`, `would_kill`)
+//! and in `output`
+//! (docs/enforcement.md).
 //!
 //! One key is added to Falco's: `uuid`, the field falcosidekick itself reads
 //! (and otherwise fills in), so a receiver can deduplicate an alert sent
@@ -57,6 +61,19 @@ pub const SUPPRESSED_FIELD: &str = "vigil.suppressed";
 /// Output fields of a rule with `capture: true`.
 pub const CAPTURE_FIELD: &str = "vigil.capture";
 pub const CAPTURE_DURATION_FIELD: &str = "vigil.capture_duration_ms";
+
+/// Output field of an alert whose event the kernel refused: `denied`, or
+/// `would_deny` in dry run.
+pub const ENFORCEMENT_FIELD: &str = "vigil.enforcement";
+
+/// The event's `evt.arg.enforcement` (set by the sensor), as a field.
+fn enforcement_field() -> &'static Field {
+    static F: OnceLock<Field> = OnceLock::new();
+    F.get_or_init(|| match Field::lookup("evt.arg.enforcement", None) {
+        Lookup::Supported(f, _) => f,
+        other => panic!("evt.arg.enforcement is not a supported field: {other:?}"),
+    })
+}
 
 fn always_fields() -> &'static [(&'static str, Field)] {
     static F: OnceLock<Vec<(&'static str, Field)>> = OnceLock::new();
@@ -137,11 +154,15 @@ impl Alert {
         let priority = rule.priority().as_str();
         // Falco prefixes the text with the local time of day and the priority;
         // vigil uses UTC, like the `time` key.
-        let output = format!(
+        let mut output = format!(
             "{}: {priority} {}",
             &time[11..time.len() - 1],
             rule.format_output(fields)
         );
+        if let Some(Value::Str(done)) = fields.get(enforcement_field()) {
+            output.push_str(&format!(" (enforcement: {done})"));
+            output_fields.insert(ENFORCEMENT_FIELD.into(), Json::String(done.to_owned()));
+        }
         Alert {
             uuid: alert_uuid(
                 fields.hostname(),
