@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+use aya::maps::{HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
 use aya::programs::{BtfTracePoint, Lsm, RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use monitor_common::names::programs as P;

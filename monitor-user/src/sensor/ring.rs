@@ -61,28 +61,15 @@ impl Reader {
     /// Decode every record already in the ring into `out`, without waiting
     /// (used at shutdown, after the hooks are detached). Returns how many
     /// records were consumed.
-    pub fn drain(&mut self, out: &mut Vec<Record>) -> u64 {
+    pub fn drain(&mut self, out: &mut Vec<Record>) -> usize {
         let ring = match &mut self.ring {
             Ring::Unregistered(ring) => ring,
             Ring::Registered(fd) => fd.get_mut(),
             Ring::Empty => return 0,
         };
-        let (mut ok, mut bad) = (0, 0);
-        while let Some(item) = ring.next() {
-            match decode(&item) {
-                Ok(r) => {
-                    out.push(r);
-                    ok += 1;
-                }
-                Err(e) => {
-                    log::debug!("malformed record: {e}");
-                    bad += 1;
-                }
-            }
-        }
-        self.records += ok;
-        self.malformed += bad;
-        ok + bad
+        let (n, ok) = take(ring, out, usize::MAX);
+        self.count(n, ok);
+        n
     }
 
     /// Wait for records, then decode what is available (at most
@@ -92,32 +79,39 @@ impl Reader {
         loop {
             let fd = self.registered()?;
             let mut guard = fd.readable_mut().await?;
-            let ring = guard.get_inner_mut();
-            let (mut ok, mut bad, mut n) = (0, 0, 0);
-            while n < MAX_BATCH {
-                let Some(item) = ring.next() else { break };
-                n += 1;
-                match decode(&item) {
-                    Ok(r) => {
-                        out.push(r);
-                        ok += 1;
-                    }
-                    Err(e) => {
-                        log::debug!("malformed record: {e}");
-                        bad += 1;
-                    }
-                }
-            }
+            let (n, ok) = take(guard.get_inner_mut(), out, MAX_BATCH);
             if n < MAX_BATCH {
                 // Drained: wait for the next wakeup.
                 guard.clear_ready();
             }
             drop(guard);
-            self.records += ok;
-            self.malformed += bad;
+            self.count(n, ok);
             if n > 0 {
                 return Ok(());
             }
         }
     }
+
+    fn count(&mut self, consumed: usize, ok: usize) {
+        self.records += ok as u64;
+        self.malformed += (consumed - ok) as u64;
+    }
+}
+
+/// Decode up to `limit` records from `ring` into `out` (malformed ones are
+/// logged and skipped); returns (consumed, decoded).
+fn take(ring: &mut RingBuf<MapData>, out: &mut Vec<Record>, limit: usize) -> (usize, usize) {
+    let (mut n, mut ok) = (0, 0);
+    while n < limit {
+        let Some(item) = ring.next() else { break };
+        n += 1;
+        match decode(&item) {
+            Ok(r) => {
+                out.push(r);
+                ok += 1;
+            }
+            Err(e) => log::debug!("malformed record: {e}"),
+        }
+    }
+    (n, ok)
 }

@@ -11,7 +11,7 @@ use monitor_user::event::sysargs::{ArgValue, SockAddr};
 use monitor_user::event::{rfc3339, Data, Event, SyscallData};
 
 use super::show::Format;
-use super::{finish, for_each, open_inputs, stdout, FilterArgs, Item, Problems};
+use super::FilterArgs;
 
 /// The event types `vigil log net` shows unless `--type` narrows them.
 pub const NET_TYPES: &[&str] = &[
@@ -42,38 +42,11 @@ pub fn run(mut a: NetArgs) -> anyhow::Result<ExitCode> {
     if a.filter.types.is_empty() {
         a.filter.types = NET_TYPES.iter().map(|t| (*t).to_owned()).collect();
     }
-    let format = a.format.unwrap_or(Format::Table);
-    let query = a.filter.query()?;
-    let log = open_inputs(&a.filter.paths, Some(&query))?;
-    let mut problems = Problems::default();
-    let mut out = stdout();
-    let mut buf = Vec::with_capacity(1024);
-    if format == Format::Table {
-        writeln!(
-            out,
-            "{:<30} {:<16} {:>7} {:<15} {:<8} {:<5} CONNECTION = RESULT",
-            "TIME", "CONTAINER", "PID", "PROCESS", "TYPE", "PROTO"
-        )?;
-    }
-    for_each(&log, &mut problems, |item| {
-        match item {
-            Item::Event(ev) if query.matches(&ev) => {
-                buf.clear();
-                match format {
-                    Format::Json => monitor_user::sink::events::write_line(&ev, &mut buf),
-                    Format::Table => row(&ev, &mut buf),
-                }
-                out.write_all(&buf)?;
-            }
-            Item::Event(_) => {}
-            Item::Loss(source, n) => {
-                eprintln!("note: {n} events lost here when recording ({source:?})");
-            }
-        }
-        Ok(true)
-    })?;
-    finish(out)?;
-    Ok(problems.exit_code())
+    let header = format!(
+        "{:<30} {:<16} {:>7} {:<15} {:<8} {:<5} CONNECTION = RESULT",
+        "TIME", "CONTAINER", "PID", "PROCESS", "TYPE", "PROTO"
+    );
+    super::show::print(&a.filter, a.format.unwrap_or(Format::Table), &header, row)
 }
 
 fn row(ev: &Event, out: &mut Vec<u8>) {

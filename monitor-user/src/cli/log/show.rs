@@ -36,13 +36,25 @@ pub fn export(a: FilterArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn write(filter: &FilterArgs, format: Format) -> anyhow::Result<ExitCode> {
+    print(filter, format, &table_header(), table_row)
+}
+
+/// The events `filter` selects, one line each: JSON lines, or a table of
+/// `row`s under `header`. A place where recording lost events is noted on
+/// stderr where it is: a hole in the log is part of the answer.
+pub(super) fn print(
+    filter: &FilterArgs,
+    format: Format,
+    header: &str,
+    row: fn(&Event, &mut Vec<u8>),
+) -> anyhow::Result<ExitCode> {
     let query = filter.query()?;
     let log = open_inputs(&filter.paths, Some(&query))?;
     let mut problems = Problems::default();
     let mut out = stdout();
     let mut buf = Vec::with_capacity(4096);
     if format == Format::Table {
-        writeln!(out, "{}", table_header())?;
+        writeln!(out, "{header}")?;
     }
     for_each(&log, &mut problems, |item| {
         match item {
@@ -50,13 +62,12 @@ fn write(filter: &FilterArgs, format: Format) -> anyhow::Result<ExitCode> {
                 buf.clear();
                 match format {
                     Format::Json => monitor_user::sink::events::write_line(&ev, &mut buf),
-                    Format::Table => table_row(&ev, &mut buf),
+                    Format::Table => row(&ev, &mut buf),
                 }
                 out.write_all(&buf)?;
             }
             Item::Event(_) => {}
             Item::Loss(source, n) => {
-                // A hole in the log is part of the answer: say so where it is.
                 eprintln!("note: {n} events lost here when recording ({source:?})");
             }
         }
