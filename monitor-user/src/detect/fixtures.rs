@@ -317,7 +317,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                         other => return Err(format!("{k}: unsupported value {other}")),
                     };
                     args.push(Arg {
-                        name: arg.into(),
+                        name: crate::event::name::name(arg),
                         value,
                     });
                 }
@@ -404,7 +404,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                 _ => None,
             };
             Data::Syscall(Box::new(SyscallData {
-                name: name.into(),
+                name: crate::event::name::name(name),
                 ret,
                 res: if ret < 0 {
                     "EPERM".into()

@@ -73,7 +73,7 @@ impl AgentId {
     /// `Some(is it us)` for syscalls that target a process, else `None`.
     pub fn is_target(&self, caller_pid_ns: u32, data: &Data) -> Option<bool> {
         let Data::Syscall(s) = data else { return None };
-        let key = match s.name.as_str() {
+        let key = match &*s.name {
             "kill" | "tgkill" | "ptrace" => "pid",
             "tkill" => "tid",
             _ => return None,
@@ -266,7 +266,7 @@ impl Enricher {
                     truncated.push("fd.name".into());
                 }
                 Data::Syscall(Box::new(SyscallData {
-                    name: r.id().map(|i| i.name()).unwrap_or("syscall").to_owned(),
+                    name: r.id().map(|i| i.name()).unwrap_or("syscall").into(),
                     ret: r.ret,
                     res: sysargs::res_name(r.ret),
                     raw_args: r.args,
