@@ -8,7 +8,7 @@
 //! Used as `#[serde(deserialize_with = "crate::event::name::deserialize")]`.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -18,26 +18,33 @@ use serde::Deserializer;
 /// A name that is usually one of a fixed set.
 pub type Name = Cow<'static, str>;
 
-/// Every name the sensor's tables can produce.
-static KNOWN: LazyLock<HashSet<&'static str, foldhash::fast::FixedState>> = LazyLock::new(|| {
-    monitor_common::SyscallId::ALL
-        .iter()
-        .flat_map(|s| std::iter::once(s.name()).chain(s.args().iter().map(|a| a.name)))
-        .chain(crate::event::sysargs::ERRNO_NAMES.iter().map(|(_, n)| *n))
-        .chain(["SUCCESS"])
-        .collect()
-});
+/// Every name the sensor's tables can produce, by its bytes.
+static KNOWN: LazyLock<HashMap<&'static [u8], &'static str, foldhash::fast::FixedState>> =
+    LazyLock::new(|| {
+        monitor_common::SyscallId::ALL
+            .iter()
+            .flat_map(|s| std::iter::once(s.name()).chain(s.args().iter().map(|a| a.name)))
+            .chain(crate::event::sysargs::ERRNO_NAMES.iter().map(|(_, n)| *n))
+            .chain(["SUCCESS"])
+            .map(|n| (n.as_bytes(), n))
+            .collect()
+    });
 
 /// `s` as a [`Name`]: the static text when it is a known name, else a copy.
 pub fn name(s: &str) -> Name {
-    match KNOWN.get(s) {
+    match KNOWN.get(s.as_bytes()) {
         Some(known) => Cow::Borrowed(known),
         None => Cow::Owned(s.to_owned()),
     }
 }
 
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
-    d.deserialize_str(NameVisitor)
+    if d.is_human_readable() {
+        return d.deserialize_str(NameVisitor);
+    }
+    // Compact encodings (postcard) write a string as its bytes: a known
+    // name is found before, and instead of, validating UTF-8.
+    d.deserialize_bytes(NameVisitor)
 }
 
 struct NameVisitor;
@@ -54,10 +61,20 @@ impl Visitor<'_> for NameVisitor {
     }
 
     fn visit_string<E: de::Error>(self, s: String) -> Result<Name, E> {
-        Ok(match KNOWN.get(s.as_str()) {
+        Ok(match KNOWN.get(s.as_bytes()) {
             Some(known) => Cow::Borrowed(known),
             None => Cow::Owned(s),
         })
+    }
+
+    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<Name, E> {
+        match KNOWN.get(b) {
+            Some(known) => Ok(Cow::Borrowed(known)),
+            None => match std::str::from_utf8(b) {
+                Ok(s) => Ok(Cow::Owned(s.to_owned())),
+                Err(_) => Err(E::invalid_value(de::Unexpected::Bytes(b), &self)),
+            },
+        }
     }
 }
 
@@ -90,5 +107,20 @@ mod tests {
             let json: N = serde_json::from_str(&serde_json::to_string(&n).unwrap()).unwrap();
             assert_eq!(json.n, text);
         }
+        // Bytes that are not UTF-8 are an error, not a name.
+        let bad = monitor_recorder::typed::encode_into(&serde_bytes_like(), Vec::new()).unwrap();
+        assert!(monitor_recorder::typed::decode::<N>(&bad).is_err());
+    }
+
+    /// A length-prefixed byte string that is not UTF-8, as postcard writes
+    /// strings.
+    fn serde_bytes_like() -> impl serde::Serialize {
+        struct B;
+        impl serde::Serialize for B {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(&[0x66, 0xff, 0x6f])
+            }
+        }
+        B
     }
 }
