@@ -213,25 +213,20 @@ impl Expr {
     pub(crate) fn eval<E: FieldSource + ?Sized>(&self, ev: &E, memo: &mut Memo) -> bool {
         match self {
             Expr::Const(b) => *b,
-            Expr::And(v) => v.iter().all(|e| e.eval(ev, memo)),
-            Expr::Or(v) => v.iter().any(|e| e.eval(ev, memo)),
+            Expr::And(v) => v.iter().all(|e| e.eval_term(ev, memo)),
+            Expr::Or(v) => v.iter().any(|e| e.eval_term(ev, memo)),
             Expr::Not(e) => !e.eval(ev, memo),
-            Expr::Check(c) => {
-                let slot = c.slot as usize;
-                if slot >= MEMO_SLOTS {
-                    return c.eval(ev);
-                }
-                let (w, bit) = (slot / 64, 1u64 << (slot % 64));
-                if memo.known[w] & bit != 0 {
-                    return memo.val[w] & bit != 0;
-                }
-                let r = c.eval(ev);
-                memo.known[w] |= bit;
-                if r {
-                    memo.val[w] |= bit;
-                }
-                r
-            }
+            Expr::Check(c) => c.eval_memo(ev, memo),
+        }
+    }
+
+    /// A term of an `and`/`or`: checks (most terms) are tested in place,
+    /// since a recursive call per term costs as much as a simple test.
+    #[inline(always)]
+    fn eval_term<E: FieldSource + ?Sized>(&self, ev: &E, memo: &mut Memo) -> bool {
+        match self {
+            Expr::Check(c) => c.eval_memo(ev, memo),
+            e => e.eval(ev, memo),
         }
     }
 
@@ -286,6 +281,25 @@ impl Expr {
 }
 
 impl Check {
+    /// [`Check::eval`] through the memo when the check has a slot.
+    #[inline(always)]
+    fn eval_memo<E: FieldSource + ?Sized>(&self, ev: &E, memo: &mut Memo) -> bool {
+        let slot = self.slot as usize;
+        if slot >= MEMO_SLOTS {
+            return self.eval(ev);
+        }
+        let (w, bit) = (slot / 64, 1u64 << (slot % 64));
+        if memo.known[w] & bit != 0 {
+            return memo.val[w] & bit != 0;
+        }
+        let r = self.eval(ev);
+        memo.known[w] |= bit;
+        if r {
+            memo.val[w] |= bit;
+        }
+        r
+    }
+
     fn eval<E: FieldSource + ?Sized>(&self, ev: &E) -> bool {
         let v = if self.field.id == FieldId::EvtType {
             Some(Value::Str(ev.evt_type()))

@@ -162,10 +162,18 @@ impl<'a> EventFields<'a> {
     }
 }
 
-/// Does an absolute path have `.`, `..` or empty components?
+/// Does an absolute path have `.`, `..` or empty components (a trailing
+/// slash aside)? One pass over the bytes: every open event asks.
 fn needs_normalising(p: &str) -> bool {
-    p.starts_with('/')
-        && (p.contains("//") || (p.contains("/.") && p.split('/').any(|c| c == "." || c == "..")))
+    let b = p.as_bytes();
+    b.first() == Some(&b'/')
+        && b.iter().enumerate().any(|(i, &c)| {
+            c == b'/'
+                && matches!(
+                    &b[i + 1..],
+                    [b'/', ..] | [b'.'] | [b'.', b'/', ..] | [b'.', b'.'] | [b'.', b'.', b'/', ..]
+                )
+        })
 }
 
 /// Resolve `.`, `..` and repeated slashes of an absolute path, without
@@ -264,7 +272,7 @@ fn named_arg<'e>(ev: &'e Event, name: &str) -> Option<Value<'e>> {
 /// setgid family): `uid`/`gid` for setuid/setfsuid/setgid/setfsgid, the
 /// `euid`/`egid` argument for the re/res variants. `-1` (unchanged) is none.
 fn effective_id(s: &SyscallData) -> Option<i64> {
-    let key = match s.name.as_str() {
+    let key = match &*s.name {
         "setuid" | "setfsuid" => "uid",
         "setgid" | "setfsgid" => "gid",
         "setreuid" | "setresuid" => "euid",
@@ -287,12 +295,10 @@ fn open_flags(s: &SyscallData) -> Option<u64> {
     if !is_open(&s.name) {
         return None;
     }
-    s.args
-        .iter()
-        .find_map(|a| match (a.name.as_str(), &a.value) {
-            ("flags", ArgValue::Flags { raw, .. }) => Some(*raw),
-            _ => None,
-        })
+    s.args.iter().find_map(|a| match (&*a.name, &a.value) {
+        ("flags", ArgValue::Flags { raw, .. }) => Some(*raw),
+        _ => None,
+    })
 }
 
 /// `fd.name` names `/proc/<pid>/...` of a process other than the caller
@@ -494,16 +500,14 @@ impl FieldSource for EventFields<'_> {
                 let s = self.syscall()?;
                 // A failed open has fd -1, as in Falco (`open_file_failed`);
                 // accept's fd is the new socket, as in Falco.
-                if is_open(&s.name) || matches!(s.name.as_str(), "accept" | "accept4") {
+                if is_open(&s.name) || matches!(&*s.name, "accept" | "accept4") {
                     return Some(Value::Num(s.ret.max(-1)));
                 }
-                s.args
-                    .iter()
-                    .find_map(|a| match (a.name.as_str(), &a.value) {
-                        // dup's fd is the one duplicated, as in Falco.
-                        ("fd" | "oldfd", ArgValue::Int(i)) => Some(Value::Num(*i)),
-                        _ => None,
-                    })
+                s.args.iter().find_map(|a| match (&*a.name, &a.value) {
+                    // dup's fd is the one duplicated, as in Falco.
+                    ("fd" | "oldfd", ArgValue::Int(i)) => Some(Value::Num(*i)),
+                    _ => None,
+                })
             }
             F::FdName => self.fd_name().map(Value::Str),
             F::FdNameraw => self.fd_name_raw().map(Value::Str),
@@ -559,7 +563,7 @@ impl FieldSource for EventFields<'_> {
                 let s = self.syscall()?;
                 s.conn.as_ref()?;
                 Some(Value::Bool(matches!(
-                    s.name.as_str(),
+                    &*s.name,
                     "connect" | "sendto" | "sendmsg" | "sendmmsg"
                 )))
             }
@@ -655,8 +659,31 @@ mod tests {
             "../etc/passwd",
             "10.0.0.1:443",
             "/a/..b",
+            "/a/.b/c.",
+            "/a/",
+            "/",
+            "",
         ] {
             assert!(!needs_normalising(raw), "{raw}");
+        }
+        // The one-pass test agrees with the definition on every path made
+        // of these pieces.
+        let pieces = ["/", ".", "..", "a", "/.", "//", "./", ".a", "a."];
+        let by_definition = |p: &str| {
+            p.starts_with('/')
+                && p.split('/').enumerate().any(|(i, c)| {
+                    c == "." || c == ".." || (c.is_empty() && i > 0 && i + 1 < p.split('/').count())
+                })
+        };
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        let p = format!("{a}{b}{c}{d}");
+                        assert_eq!(needs_normalising(&p), by_definition(&p), "{p:?}");
+                    }
+                }
+            }
         }
     }
 

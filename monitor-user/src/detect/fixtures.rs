@@ -395,7 +395,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                         other => return Err(format!("{k}: unsupported value {other}")),
                     };
                     args.push(Arg {
-                        name: arg.into(),
+                        name: crate::event::name::name(arg),
                         value,
                     });
                 }
@@ -497,7 +497,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                 _ => None,
             };
             Data::Syscall(Box::new(SyscallData {
-                name: name.into(),
+                name: crate::event::name::name(name),
                 ret,
                 res: match (rawres, ret < 0) {
                     (Some(r), _) => crate::event::sysargs::res_name(r),

@@ -84,7 +84,7 @@ impl AgentId {
         pidfd_target: Option<u32>,
     ) -> Option<bool> {
         let Data::Syscall(s) = data else { return None };
-        let key = match s.name.as_str() {
+        let key = match &*s.name {
             "kill" | "tgkill" | "ptrace" | "rt_sigqueueinfo" | "rt_tgsigqueueinfo" => "pid",
             "tkill" => "tid",
             "pidfd_send_signal" => return Some(pidfd_target == Some(self.pid)),
@@ -353,7 +353,7 @@ impl Enricher {
                 }
                 let fd_name = self.resolve(h.tgid, &d);
                 Data::Syscall(Box::new(SyscallData {
-                    name: r.id().map(|i| i.name()).unwrap_or("syscall").to_owned(),
+                    name: r.id().map(|i| i.name()).unwrap_or("syscall").into(),
                     ret: r.ret,
                     res: sysargs::res_name(r.ret),
                     raw_args: r.args,

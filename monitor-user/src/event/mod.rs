@@ -11,6 +11,7 @@
 //! Strings that come from the kernel are escaped text ([`crate::event::text`]).
 
 pub mod container;
+pub mod name;
 pub mod shared;
 pub mod sysargs;
 pub mod text;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::name::Name;
 use crate::event::sysargs::{Arg, Conn, SockAddr};
 pub use time::{rfc3339, Clock};
 
@@ -432,10 +434,12 @@ pub struct ExitData {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyscallData {
-    pub name: String,
+    #[serde(deserialize_with = "crate::event::name::deserialize")]
+    pub name: Name,
     pub ret: i64,
     /// `SUCCESS` or the errno name.
-    pub res: String,
+    #[serde(deserialize_with = "crate::event::name::deserialize")]
+    pub res: Name,
     /// Raw argument registers.
     pub raw_args: [u64; 6],
     /// Decoded, named arguments.

@@ -12,13 +12,15 @@ use monitor_common::syscalls::{ArgKind as K, ArgSpec, FlagSet, NameSet};
 use monitor_common::{syscall_flags, SockTuple, SyscallRecord};
 use serde::{Deserialize, Serialize};
 
+use crate::event::name::Name;
 use crate::event::text::escape;
 
 /// One decoded argument.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Arg {
     /// Falco's argument name where it has one (`evt.arg.<name>`).
-    pub name: String,
+    #[serde(deserialize_with = "crate::event::name::deserialize")]
+    pub name: Name,
     pub value: ArgValue,
 }
 
@@ -328,9 +330,9 @@ impl Decoded {
         self.push(spec.name, value);
     }
 
-    fn push(&mut self, name: &str, value: ArgValue) {
+    fn push(&mut self, name: &'static str, value: ArgValue) {
         self.args.push(Arg {
-            name: name.to_owned(),
+            name: Name::Borrowed(name),
             value,
         });
     }
@@ -452,16 +454,16 @@ pub fn decode_sockaddr(b: &[u8]) -> Option<SockAddr> {
 }
 
 /// `SUCCESS` for a non-negative return, else the errno name (`ENOENT`).
-pub fn res_name(ret: i64) -> String {
+pub fn res_name(ret: i64) -> Name {
     if ret >= 0 {
-        return "SUCCESS".to_owned();
+        return Name::Borrowed("SUCCESS");
     }
     let errno = ret.unsigned_abs();
     ERRNO_NAMES
         .iter()
         .find(|(v, _)| *v == errno)
-        .map(|(_, n)| (*n).to_owned())
-        .unwrap_or_else(|| format!("E{errno}"))
+        .map(|(_, n)| Name::Borrowed(*n))
+        .unwrap_or_else(|| Name::Owned(format!("E{errno}")))
 }
 
 /// `SIGKILL`, `SIGRTMIN+3`, `0` (the existence check).

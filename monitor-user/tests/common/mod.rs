@@ -223,7 +223,7 @@ pub fn net(
         proc_name,
         web,
         Data::Syscall(Box::new(SyscallData {
-            name: name.into(),
+            name: name.to_owned().into(),
             ret,
             res: monitor_user::event::sysargs::res_name(ret),
             raw_args: [3, 0, 0, 0, 0, 0],
