@@ -27,8 +27,13 @@ fn can_run(daemon: &str) -> bool {
 }
 
 /// The busybox test image with a shadow file to read.
+/// A test image with a shadow file to read. Its own name is written into
+/// it, so two images of one test never share a digest: containerd (and
+/// Docker) would otherwise report either name for both containers.
 fn image(name: &str) -> ImageBuilder {
-    ImageBuilder::new(name).text("/etc/shadow", "root:*:19000:0:99999:7:::\n", 0o600)
+    ImageBuilder::new(name)
+        .text("/etc/shadow", "root:*:19000:0:99999:7:::\n", 0o600)
+        .text("/etc/vigil-test-image", name, 0o644)
 }
 
 fn agent(dir: &Path, runtime_args: &[&str]) -> Agent {
@@ -390,7 +395,10 @@ fn docker_baselines_and_image_exceptions_use_the_api_image() {
     )
     .unwrap();
     let socket = d.socket().display().to_string();
-    let learn = 6;
+    // The window opens at the image's first exec (the container start) and
+    // must still be open when the first exec into it lands on a loaded
+    // machine.
+    let learn = 15;
     let agent = Agent::builder(["run", "--docker-socket", &socket, "--rules"])
         .arg(&rules)
         .arg("--learn-baselines")
@@ -482,7 +490,10 @@ fn containerd_baselines_and_image_exceptions_use_the_cri_image() {
     )
     .unwrap();
     let socket = ctrd.socket().display().to_string();
-    let learn = 6;
+    // The window opens at the image's first exec (the container start) and
+    // must still be open when the first exec into it lands on a loaded
+    // machine.
+    let learn = 15;
     let agent = Agent::builder(["run", "--cri-socket", &socket, "--rules"])
         .arg(&rules)
         .arg("--learn-baselines")
