@@ -66,9 +66,7 @@ impl BaselineStage {
         let mut argv: Vec<&str> = Vec::with_capacity(p.exec.args.len() + 1);
         argv.push(p.exec.exe.as_deref().unwrap_or(&p.name));
         argv.extend(p.exec.args.iter().map(String::as_str));
-        // The runtime, for the container's first process and exec
-        // sessions: learned like any parent, so both compare alike.
-        let parent = p.exec.pexepath.as_deref();
+        let parent = parent_class(p.exec.pexepath.as_deref());
         let now_unix = ev.wall_ns / 1_000_000_000;
         let v = self.store.observe(image, exe, parent, &argv, now_unix);
         match v.state {
@@ -93,6 +91,23 @@ impl BaselineStage {
         Ok(())
     }
 }
+
+/// What an exec's parent counts as in a baseline. The runtime starts a
+/// container's first process and its exec sessions, and which of its
+/// programs the kernel names as the parent (runc, or the shim or conmon
+/// once runc has exited) is a race: all of them are one parent.
+fn parent_class(pexe: Option<&str>) -> Option<&str> {
+    let base = pexe?.rsplit('/').next()?;
+    let runtime = matches!(base, "runc" | "crun" | "conmon") || base.starts_with("containerd-shim");
+    if runtime {
+        Some(RUNTIME_PARENT)
+    } else {
+        pexe
+    }
+}
+
+/// The parent of execs the container runtime started ([`parent_class`]).
+const RUNTIME_PARENT: &str = "(container runtime)";
 
 #[cfg(test)]
 mod tests {
@@ -150,6 +165,20 @@ mod tests {
         );
         again.annotate(&mut host);
         assert_eq!(host.baseline, None);
+    }
+
+    #[test]
+    fn every_runtime_program_is_one_parent() {
+        for p in [
+            "/usr/sbin/runc",
+            "/usr/bin/crun",
+            "/usr/bin/conmon",
+            "/usr/bin/containerd-shim-runc-v2",
+        ] {
+            assert_eq!(parent_class(Some(p)), Some(RUNTIME_PARENT), "{p}");
+        }
+        assert_eq!(parent_class(Some("/bin/sh")), Some("/bin/sh"));
+        assert_eq!(parent_class(None), None);
     }
 
     #[test]
