@@ -6,7 +6,9 @@
 //! while (a container's passwd rarely changes; a new one is picked up after
 //! [`TTL`], and a uid it lacks is looked for again after [`RETRY`]). When
 //! a process is already gone, its parent is read if it shares the mount
-//! namespace, else the namespace's last table answers.
+//! namespace, else the namespace's last table answers, until tables past
+//! [`TTL`] are dropped (when another table is read), so the cache follows
+//! the containers that still run.
 //!
 //! A runtime creating a container (runc's `[1:CHILD]`, crun) is in the
 //! container's new mount namespace while still on the host's root; read
@@ -73,6 +75,8 @@ pub struct UserNames {
     /// cannot be read (gone, or procfs access denied) costs one attempt,
     /// not one per event.
     failed: HashMap<u32, (u32, Instant)>,
+    /// When tables past [`TTL`] were last dropped.
+    swept: Instant,
 }
 
 /// Inode of a `/proc/<pid>/ns/mnt` link (`mnt:[4026531832]`).
@@ -115,6 +119,7 @@ impl UserNames {
             host,
             by_ns: HashMap::new(),
             failed: HashMap::new(),
+            swept: Instant::now(),
         }
     }
 
@@ -187,6 +192,15 @@ impl UserNames {
             now,
             Arc::new(text.as_deref().map(parse_passwd).unwrap_or_default()),
         );
+        // Namespaces of containers that are gone would stay until the cap:
+        // a table past TTL is read again anyway, so it can go.
+        if now.saturating_duration_since(self.swept) >= TTL {
+            self.by_ns
+                .retain(|_, (t, _)| now.saturating_duration_since(*t) < TTL);
+            self.failed
+                .retain(|_, (_, t)| now.saturating_duration_since(*t) < RETRY);
+            self.swept = now;
+        }
         if self.by_ns.len() >= MAX_NAMESPACES && !self.by_ns.contains_key(&mnt_ns) {
             let oldest = self.by_ns.iter().min_by_key(|(_, e)| e.0).map(|(k, _)| *k);
             if let Some(k) = oldest {
@@ -341,6 +355,27 @@ mod tests {
         }
         // Without procfs nothing resolves.
         assert_eq!(UserNames::new(None).name(42, 1, 7, 0, t0), None);
+    }
+
+    #[test]
+    fn tables_of_gone_namespaces_are_dropped_after_the_ttl() {
+        let dir = crate::testutil::TempDir::new("users-sweep");
+        for pid in [42, 43] {
+            let etc = dir.path().join(format!("{pid}/root/etc"));
+            std::fs::create_dir_all(&etc).unwrap();
+            std::fs::write(etc.join("passwd"), "app:x:1000:1000::/:/bin/sh\n").unwrap();
+        }
+        let mut u = UserNames::new(Some(dir.path().to_owned()));
+        let t0 = Instant::now() + TTL;
+        assert_eq!(u.name(42, 1, 7, 1000, t0).as_deref(), Some("app"));
+        assert!(u.by_ns.contains_key(&7));
+        let later = t0 + TTL + Duration::from_secs(1);
+        assert_eq!(u.name(43, 1, 8, 1000, later).as_deref(), Some("app"));
+        assert!(
+            !u.by_ns.contains_key(&7),
+            "namespace 7's table outlived its TTL"
+        );
+        assert!(u.by_ns.contains_key(&8));
     }
 
     #[test]
