@@ -23,10 +23,7 @@ async fn cgroup_mkdir_and_rmdir() {
     let _serial = SERIAL.lock().await;
     let tmp = TempDir::new("cgroup");
     let (root, _mount) = cgroup2_root(&tmp.0);
-    let cfg = SensorConfig {
-        ring_bytes: 4 << 20,
-        ..tracepoint_config()
-    };
+    let cfg = tracepoint_config_4mib();
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     let name = format!("vigil-test-{}", std::process::id());
     let parent = root.join(&name);
@@ -164,10 +161,7 @@ async fn oom_kill_is_reported() {
             return;
         }
     };
-    let cfg = SensorConfig {
-        ring_bytes: 4 << 20,
-        ..tracepoint_config()
-    };
+    let cfg = tracepoint_config_4mib();
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     let procs = cstr(&cgroup.procs);
     // SAFETY: the child only makes raw syscalls.
@@ -304,10 +298,7 @@ async fn cgroup_counters_count_forks_and_failures() {
         return skip(&format!("{} has no pids.max", pids_dir.display()));
     }
 
-    let cfg = SensorConfig {
-        ring_bytes: 4 << 20,
-        ..tracepoint_config()
-    };
+    let cfg = tracepoint_config_4mib();
     let sensor = Sensor::load(&cfg).expect("load sensor");
     let procs_v2 = cstr(dir.join("cgroup.procs"));
     let procs_pids = pids.as_ref().map(|c| cstr(c.0.join("cgroup.procs")));

@@ -12,10 +12,7 @@ async fn raw_tracepoint_lifecycle_fallback() {
         return;
     }
     let _serial = SERIAL.lock().await;
-    let cfg = SensorConfig {
-        ring_bytes: 4 << 20,
-        ..tracepoint_config()
-    };
+    let cfg = tracepoint_config_4mib();
     let mut sensor = Sensor::load_with(&cfg, LifecycleHooks::RawTracepoints).expect("load sensor");
     for tp in ["sched_process_exec", "task_newtask", "sched_process_exit"] {
         let h = sensor
@@ -163,10 +160,7 @@ async fn exec_flags_overlay_upper_and_memfd() {
     }
     let bb = std::fs::read(busybox).unwrap();
 
-    let cfg = SensorConfig {
-        ring_bytes: 4 << 20,
-        ..tracepoint_config()
-    };
+    let cfg = tracepoint_config_4mib();
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
 
     let run = |path: &Path| {
@@ -296,10 +290,7 @@ async fn exec_vpid_in_new_pid_namespace() {
         return skip("no busybox or true binary to exec");
     };
     let _serial = SERIAL.lock().await;
-    let cfg = SensorConfig {
-        ring_bytes: 4 << 20,
-        ..tracepoint_config()
-    };
+    let cfg = tracepoint_config_4mib();
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     let (p, argv_c) = (cstr(bin), [cstr(arg0)]);
     let argv = [argv_c[0].as_ptr(), std::ptr::null()];
@@ -379,10 +370,7 @@ async fn capset_raise_and_drop_are_decoded() {
         return;
     }
     let _serial = SERIAL.lock().await;
-    let cfg = SensorConfig {
-        ring_bytes: 4 << 20,
-        ..tracepoint_config()
-    };
+    let cfg = tracepoint_config_4mib();
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     const CAP_SYS_ADMIN: u64 = 1 << 21;
     const VERSION_3: u32 = 0x2008_0522;
@@ -471,10 +459,7 @@ async fn finish_drains_the_ring_after_detaching() {
         return;
     }
     let _serial = SERIAL.lock().await;
-    let cfg = SensorConfig {
-        ring_bytes: 4 << 20,
-        ..tracepoint_config()
-    };
+    let cfg = tracepoint_config_4mib();
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     let quit = |code| {
         // SAFETY: the child only exits.

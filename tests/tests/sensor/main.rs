@@ -47,6 +47,15 @@ fn tracepoint_config() -> SensorConfig {
     }
 }
 
+/// [`tracepoint_config`] with a 4 MiB ring: room for a test's records
+/// without a reader while the workload runs.
+fn tracepoint_config_4mib() -> SensorConfig {
+    SensorConfig {
+        ring_bytes: 4 << 20,
+        ..tracepoint_config()
+    }
+}
+
 /// True if we may load eBPF programs; otherwise explain (and fail in CI).
 fn can_run() -> bool {
     // SAFETY: geteuid has no preconditions.
