@@ -4,7 +4,9 @@
 //! log through the shared output stage with the embedded default rules
 //! (`vigil replay`'s path). Prints events/s by wall clock and per CPU
 //! second of the thread doing the work (one core's worth).
-//! `cargo bench -p monitor-user --bench replay` (EVENTS=n to change the count).
+//! `cargo bench -p monitor-user --bench replay` (EVENTS=n to change the count;
+//! RULES=DIR replays through the rule files in DIR instead of the defaults,
+//! e.g. an older release's rules, to compare the engine on the same work).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -129,7 +131,15 @@ fn main() {
 
     // 4. Replay through the default rules, alerts discarded. Three runs:
     // a shared machine's neighbours slow some of them down.
-    let (_, report) = RuleSpec::default().load().expect("default rules");
+    let spec = match std::env::var_os("RULES") {
+        Some(dir) => RuleSpec {
+            paths: vec![dir.into()],
+            no_defaults: true,
+            strict: false,
+        },
+        None => RuleSpec::default(),
+    };
+    let (_, report) = spec.load().expect("rules");
     println!(
         "rules: {} loaded, {} enabled",
         report.loaded, report.enabled
@@ -139,8 +149,8 @@ fn main() {
         .unwrap();
     let mut best = 0f64;
     for run in 1..=3 {
-        let (set, _) = RuleSpec::default().load().expect("default rules");
-        let det = Detector::new(set, RuleSpec::default(), "bench".into()).0;
+        let (set, _) = spec.load().expect("rules");
+        let det = Detector::new(set, spec.clone(), "bench".into()).0;
         let det = Alerting::new(
             det,
             AlertSink::new(Box::new(std::io::sink())),

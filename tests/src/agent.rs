@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::child::wait_timeout;
 use crate::logline::{self, AgentStats};
 use crate::Error;
 
@@ -376,17 +377,7 @@ impl Agent {
 
     /// SIGTERM, wait up to `within`, then SIGKILL. None if it had to be killed.
     fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        signal(child.id(), libc::SIGTERM);
-        if let Some(status) = wait_timeout(&mut child, within) {
-            return Some(status);
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        None
+        crate::child::terminate(&mut self.child.take()?, within)
     }
 }
 
@@ -396,27 +387,6 @@ impl Drop for Agent {
             let _ = self.terminate(Duration::from_secs(10));
         }
         self.finish_readers();
-    }
-}
-
-fn signal(pid: u32, sig: libc::c_int) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: kill(2) on the pid of our own, not yet reaped, child.
-    unsafe {
-        libc::kill(pid, sig);
-    }
-}
-
-fn wait_timeout(child: &mut Child, within: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + within;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            _ => return None,
-        }
     }
 }
 

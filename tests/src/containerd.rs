@@ -245,12 +245,7 @@ state = "{d}/state"
                 cgroup_parent: format!("/kubepods/besteffort/pod{}", pod.uid),
                 security_context: Some(v1::LinuxSandboxSecurityContext {
                     privileged: pod.privileged,
-                    namespace_options: Some(v1::NamespaceOption {
-                        network: v1::NamespaceMode::Node as i32,
-                        // kubelet's default: a pid namespace per container.
-                        pid: v1::NamespaceMode::Container as i32,
-                        ..Default::default()
-                    }),
+                    namespace_options: kubelet_namespaces(),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -319,12 +314,7 @@ state = "{d}/state"
             linux: Some(v1::LinuxContainerConfig {
                 security_context: Some(v1::LinuxContainerSecurityContext {
                     privileged: c.privileged,
-                    namespace_options: Some(v1::NamespaceOption {
-                        network: v1::NamespaceMode::Node as i32,
-                        // kubelet's default: a pid namespace per container.
-                        pid: v1::NamespaceMode::Container as i32,
-                        ..Default::default()
-                    }),
+                    namespace_options: kubelet_namespaces(),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -444,18 +434,7 @@ impl Drop for Containerd {
         }
         let uids: Vec<String> = self.pods.iter().map(|(_, u)| u.clone()).collect();
         self.remove_pods();
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: signalling the containerd process this guard spawned.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().ok().flatten().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::child::terminate(&mut self.child, Duration::from_secs(10));
         // The pods' cgroup directories (runc removes only the containers').
         for uid in uids {
             for root in cgroup_roots() {
@@ -479,4 +458,14 @@ fn cgroup_roots() -> Vec<PathBuf> {
         out.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
     }
     out
+}
+
+/// The namespaces kubelet asks for here: the host network (the tests make
+/// no pod networks) and, kubelet's default, a pid namespace per container.
+fn kubelet_namespaces() -> Option<v1::NamespaceOption> {
+    Some(v1::NamespaceOption {
+        network: v1::NamespaceMode::Node as i32,
+        pid: v1::NamespaceMode::Container as i32,
+        ..Default::default()
+    })
 }

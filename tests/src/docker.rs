@@ -101,24 +101,26 @@ impl Dockerd {
 
     /// `docker run -d --net=none OPTS IMAGE CMD...`; returns the full id.
     pub fn run(&mut self, opts: &[&str], image: &str, cmd: &[&str]) -> Result<String, Error> {
-        let mut args = vec!["run", "-d", "--net=none"];
-        args.extend_from_slice(opts);
-        args.push(image);
-        args.extend_from_slice(cmd);
-        let out = self.docker(&args)?;
-        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if id.len() != 64 {
-            return Err(Error::BadContainerId(id));
-        }
-        self.containers.push(id.clone());
-        Ok(id)
+        self.make(&["run", "-d", "--net=none"], opts, image, cmd)
     }
 
     /// `docker create OPTS IMAGE CMD...` (not started); returns the full id.
     /// (A privileged container cannot start on a host whose bounding set
     /// lacks a capability Docker grants; its metadata is still real.)
     pub fn create(&mut self, opts: &[&str], image: &str, cmd: &[&str]) -> Result<String, Error> {
-        let mut args = vec!["create", "--net=none"];
+        self.make(&["create", "--net=none"], opts, image, cmd)
+    }
+
+    /// `docker VERB... OPTS IMAGE CMD...` for a verb that prints the new
+    /// container's id; the container is removed when `self` drops.
+    fn make(
+        &mut self,
+        verb: &[&str],
+        opts: &[&str],
+        image: &str,
+        cmd: &[&str],
+    ) -> Result<String, Error> {
+        let mut args = verb.to_vec();
         args.extend_from_slice(opts);
         args.push(image);
         args.extend_from_slice(cmd);
@@ -147,18 +149,7 @@ impl Drop for Dockerd {
         for id in std::mem::take(&mut self.containers) {
             let _ = self.docker(&["rm", "-f", &id]);
         }
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: signalling the dockerd process this guard spawned.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().ok().flatten().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::child::terminate(&mut self.child, Duration::from_secs(20));
         if has_mounts_below(self.dir.path()) {
             eprintln!(
                 "dockerd test: mounts remain below {}; leaving it in place",

@@ -14,6 +14,7 @@
 
 pub mod actions;
 pub mod agent;
+pub mod child;
 pub mod containerd;
 pub mod docker;
 pub mod error;

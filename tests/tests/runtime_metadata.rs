@@ -26,7 +26,6 @@ fn can_run(daemon: &str) -> bool {
     require_daemon(daemon) && require_vigil_binary().is_some()
 }
 
-/// The busybox test image with a shadow file to read.
 /// A test image with a shadow file to read. Its own name is written into
 /// it, so two images of one test never share a digest: containerd (and
 /// Docker) would otherwise report either name for both containers.
@@ -371,21 +370,75 @@ fn podman_privileged_container_with_host_root_raises_the_start_rules() {
 /// `/etc/shadow` quietly while one of another image alerts, and an exec
 /// outside the second image's learned baseline raises the baseline rule
 /// naming that image.
-#[test]
-fn docker_baselines_and_image_exceptions_use_the_api_image() {
-    if !can_run("dockerd") {
-        return;
+/// A runtime the baseline test drives: how the agent reaches it, and how
+/// the test starts containers and execs into them.
+trait Runtime {
+    fn flag(&self) -> [String; 2];
+    /// Starts `sleep 3600` in a container `name` of `image`; its full id.
+    fn start(&mut self, name: &str, image: &str) -> String;
+    fn exec(&mut self, id: &str, cmd: &[&str]);
+}
+
+struct Docker(Dockerd);
+
+impl Runtime for Docker {
+    fn flag(&self) -> [String; 2] {
+        [
+            "--docker-socket".into(),
+            self.0.socket().display().to_string(),
+        ]
     }
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let mut d = Dockerd::start().expect("start dockerd");
-    let pid = std::process::id();
-    let (trusted, other) = (
-        format!("localhost/vigil-trusted:{pid}"),
-        format!("localhost/vigil-other:{pid}"),
-    );
-    d.import(&image(&trusted), &trusted).expect("import image");
-    d.import(&image(&other), &other).expect("import image");
-    let dir = TempDir::new("vigil-meta-docker-exc").expect("temp dir");
+    fn start(&mut self, _name: &str, image: &str) -> String {
+        self.0
+            .run(&[], image, &["sleep", "3600"])
+            .expect("docker run")
+    }
+    fn exec(&mut self, id: &str, cmd: &[&str]) {
+        self.0.exec(id, cmd).expect("docker exec");
+    }
+}
+
+/// Containers of one pod, made through the CRI as kubelet makes them.
+struct Cri {
+    ctrd: Containerd,
+    pod: PodSpec,
+    sandbox: String,
+}
+
+impl Runtime for Cri {
+    fn flag(&self) -> [String; 2] {
+        [
+            "--cri-socket".into(),
+            self.ctrd.socket().display().to_string(),
+        ]
+    }
+    fn start(&mut self, name: &str, image: &str) -> String {
+        let spec = ContainerSpec {
+            name: name.into(),
+            image: image.into(),
+            command: vec!["sleep".into(), "3600".into()],
+            privileged: false,
+            mounts: vec![],
+        };
+        let id = self
+            .ctrd
+            .create(&self.sandbox, &self.pod, &spec)
+            .expect("create");
+        self.ctrd.start_container(&id).expect("start");
+        id
+    }
+    fn exec(&mut self, id: &str, cmd: &[&str]) {
+        self.ctrd.exec(id, cmd).expect("exec");
+    }
+}
+
+/// With the images `trusted` and `other` in `rt`: a site rule excepts
+/// `trusted` from the shadow-read rule, and `other` learns `ls /` as its
+/// baseline. Then the learned `ls /` is quiet, the trusted image's read is
+/// quiet, and the other image's read raises both the rule and the
+/// baseline alert, each naming the runtime's image.
+fn baselines_and_image_exceptions(rt: &mut dyn Runtime, trusted: &str, other: &str) {
+    let dir = TempDir::new("vigil-meta-exc").expect("temp dir");
     let rules = dir.path().join("site.yaml");
     std::fs::write(
         &rules,
@@ -394,12 +447,12 @@ fn docker_baselines_and_image_exceptions_use_the_api_image() {
         ),
     )
     .unwrap();
-    let socket = d.socket().display().to_string();
     // The window opens at the image's first exec (the container start) and
     // must still be open when the first exec into it lands on a loaded
     // machine.
     let learn = 15;
-    let agent = Agent::builder(["run", "--docker-socket", &socket, "--rules"])
+    let [flag, socket] = rt.flag();
+    let agent = Agent::builder(["run", &flag, &socket, "--rules"])
         .arg(&rules)
         .arg("--learn-baselines")
         .arg(dir.path().join("baselines"))
@@ -408,18 +461,16 @@ fn docker_baselines_and_image_exceptions_use_the_api_image() {
         .echo(false)
         .start()
         .expect("start vigil run");
-    let t = d
-        .run(&[], &trusted, &["sleep", "3600"])
-        .expect("docker run");
-    let o = d.run(&[], &other, &["sleep", "3600"]).expect("docker run");
+    let t = rt.start("trusted", trusted);
+    let o = rt.start("other", other);
     // Learning (from the image's first exec): `ls /` is the baseline.
-    d.exec(&o, &["ls", "/"]).expect("docker exec");
+    rt.exec(&o, &["ls", "/"]);
     std::thread::sleep(Duration::from_secs(learn + 2));
 
     // Enforcing: the learned `ls /` first (quiet), then the reads.
-    d.exec(&o, &["ls", "/"]).expect("docker exec");
-    d.exec(&t, &["cat", "/etc/shadow"]).expect("docker exec");
-    d.exec(&o, &["cat", "/etc/shadow"]).expect("docker exec");
+    rt.exec(&o, &["ls", "/"]);
+    rt.exec(&t, &["cat", "/etc/shadow"]);
+    rt.exec(&o, &["cat", "/etc/shadow"]);
     let a = alert_of(&agent, &o);
     assert_eq!(field(&a, "container.image"), other, "{a}");
     let baseline = "Process not in image baseline";
@@ -436,10 +487,10 @@ fn docker_baselines_and_image_exceptions_use_the_api_image() {
             )
         });
     assert_eq!(field(&b, "container.image"), other, "{b}");
+    let lines = agent.stdout_lines();
     // The trusted image's read came first and raised nothing.
-    let trusted_alerts: Vec<String> = agent
-        .stdout_lines()
-        .into_iter()
+    let trusted_alerts: Vec<&String> = lines
+        .iter()
         .filter(|l| l.contains(RULE) && l.contains(&t[..12]))
         .collect();
     assert!(
@@ -447,10 +498,9 @@ fn docker_baselines_and_image_exceptions_use_the_api_image() {
         "the excepted image alerted: {trusted_alerts:#?}"
     );
     // The learned `ls /`, run before the read, raised nothing.
-    let learned: Vec<String> = agent
-        .stdout_lines()
-        .into_iter()
-        .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+    let learned: Vec<String> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| s(v, "rule") == baseline && field(v, "proc.cmdline") == "ls /")
         .map(|v| v.to_string())
         .collect();
@@ -458,6 +508,24 @@ fn docker_baselines_and_image_exceptions_use_the_api_image() {
         learned.is_empty(),
         "the learned `ls /` alerted: {learned:#?}"
     );
+    agent.stop().expect("stop agent");
+}
+
+#[test]
+fn docker_baselines_and_image_exceptions_use_the_api_image() {
+    if !can_run("dockerd") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let d = Dockerd::start().expect("start dockerd");
+    let pid = std::process::id();
+    let (trusted, other) = (
+        format!("localhost/vigil-trusted:{pid}"),
+        format!("localhost/vigil-other:{pid}"),
+    );
+    d.import(&image(&trusted), &trusted).expect("import image");
+    d.import(&image(&other), &other).expect("import image");
+    baselines_and_image_exceptions(&mut Docker(d), &trusted, &other);
 }
 
 /// The same on containerd (pods and containers made through the CRI): the
@@ -480,29 +548,6 @@ fn containerd_baselines_and_image_exceptions_use_the_cri_image() {
             .expect("build image");
         ctrd.import(&archive).expect("import image");
     }
-    let dir = TempDir::new("vigil-meta-cri-exc").expect("temp dir");
-    let rules = dir.path().join("site.yaml");
-    std::fs::write(
-        &rules,
-        format!(
-            "- rule: {RULE}\n  exceptions:\n    - name: trusted_image\n      fields: [container.image]\n      comps: [=]\n      values:\n        - [{trusted}]\n  override:\n    exceptions: append\n"
-        ),
-    )
-    .unwrap();
-    let socket = ctrd.socket().display().to_string();
-    // The window opens at the image's first exec (the container start) and
-    // must still be open when the first exec into it lands on a loaded
-    // machine.
-    let learn = 15;
-    let agent = Agent::builder(["run", "--cri-socket", &socket, "--rules"])
-        .arg(&rules)
-        .arg("--learn-baselines")
-        .arg(dir.path().join("baselines"))
-        .arg("--baseline-learn-secs")
-        .arg(learn.to_string())
-        .echo(false)
-        .start()
-        .expect("start vigil run");
     let pod = PodSpec {
         name: "mixed-0".into(),
         namespace: "shop".into(),
@@ -511,62 +556,5 @@ fn containerd_baselines_and_image_exceptions_use_the_cri_image() {
         privileged: false,
     };
     let sandbox = ctrd.run_pod(&pod).expect("run pod");
-    let mut start = |name: &str, image: &str| {
-        let spec = ContainerSpec {
-            name: name.into(),
-            image: image.into(),
-            command: vec!["sleep".into(), "3600".into()],
-            privileged: false,
-            mounts: vec![],
-        };
-        let id = ctrd.create(&sandbox, &pod, &spec).expect("create");
-        ctrd.start_container(&id).expect("start");
-        id
-    };
-    let t = start("trusted", &trusted);
-    let o = start("other", &other);
-    // Learning (from the image's first exec): `ls /` is the baseline.
-    ctrd.exec(&o, &["ls", "/"]).expect("exec");
-    std::thread::sleep(Duration::from_secs(learn + 2));
-
-    // Enforcing: the learned `ls /` first (quiet), then the reads.
-    ctrd.exec(&o, &["ls", "/"]).expect("exec");
-    ctrd.exec(&t, &["cat", "/etc/shadow"]).expect("exec");
-    ctrd.exec(&o, &["cat", "/etc/shadow"]).expect("exec");
-    let a = alert_of(&agent, &o);
-    assert_eq!(field(&a, "container.image"), other, "{a}");
-    let baseline = "Process not in image baseline";
-    let b = agent
-        .wait_stdout_json(WAIT, |v| {
-            s(v, "rule") == baseline
-                && field(v, "container.id") == &o[..12]
-                && field(v, "proc.cmdline") == "cat /etc/shadow"
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "no `{baseline}` alert for {o}; alerts:\n{}",
-                agent.stdout_lines().join("\n")
-            )
-        });
-    assert_eq!(field(&b, "container.image"), other, "{b}");
-    let lines = agent.stdout_lines();
-    let trusted_alerts: Vec<&String> = lines
-        .iter()
-        .filter(|l| l.contains(RULE) && l.contains(&t[..12]))
-        .collect();
-    assert!(
-        trusted_alerts.is_empty(),
-        "the excepted image alerted: {trusted_alerts:#?}"
-    );
-    let learned: Vec<String> = lines
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| s(v, "rule") == baseline && field(v, "proc.cmdline") == "ls /")
-        .map(|v| v.to_string())
-        .collect();
-    assert!(
-        learned.is_empty(),
-        "the learned `ls /` alerted: {learned:#?}"
-    );
-    agent.stop().expect("stop agent");
+    baselines_and_image_exceptions(&mut Cri { ctrd, pod, sandbox }, &trusted, &other);
 }
