@@ -28,6 +28,7 @@ macro_rules! shared_struct {
 pub mod attempts;
 pub mod enforce;
 pub mod filter;
+pub mod io_uring;
 pub mod kinds;
 pub mod lsm;
 pub mod offsets;
@@ -84,6 +85,11 @@ pub mod names {
     /// Hash: cgroup v2 id → 1 for every container cgroup the agent knows
     /// (where enforcement applies).
     pub const CONTAINER_CGROUPS: &str = "CONTAINER_CGROUPS";
+    /// LRU hash: io_uring requests (by `io_kiocb` address) waiting for
+    /// their completion ([`crate::io_uring`]).
+    pub const IO_URING_PENDING: &str = "IO_URING_PENDING";
+    /// Array of u32: [`crate::io_uring::OPT_OPENS`].
+    pub const IO_URING_OPTS: &str = "IO_URING_OPTS";
 
     /// Programs in the eBPF object besides the syscall enter programs
     /// (those are named by [`crate::SyscallId::program`]). The eBPF side
@@ -115,6 +121,9 @@ pub mod names {
         /// [`SYS_EXIT`] plus refused attempts and fd-exhaustion counting,
         /// for the syscalls of [`crate::attempts::ATTEMPTS`].
         pub const SYS_EXIT_ATTEMPT: &str = "sys_exit_attempt";
+        /// `io_uring/io_uring_submit_req` and `io_uring/io_uring_complete`.
+        pub const IO_URING_SUBMIT: &str = "io_uring_submit";
+        pub const IO_URING_COMPLETE: &str = "io_uring_complete";
 
         pub const ALL: &[&str] = &[
             EXEC_BTF,
@@ -136,6 +145,8 @@ pub mod names {
             PROBE_FENTRY,
             BENCH_RAW_SYS_ENTER,
             SYS_EXIT_ATTEMPT,
+            IO_URING_SUBMIT,
+            IO_URING_COMPLETE,
         ];
     }
 }

@@ -74,9 +74,10 @@ pub mod load_id {
 
 /// What [`HOOKS`] do not see, so what tracepoint mode misses or gets
 /// weaker; `vigil probe`, the start log, `/readyz` and a metric name these
-/// when BPF-LSM programs are refused.
+/// when BPF-LSM programs are refused. (io_uring's opens are reported by its
+/// own tracepoints in tracepoint mode, [`crate::io_uring`]; where those
+/// cannot attach, the sensor adds [`crate::io_uring::GAP`].)
 pub const TRACEPOINT_MODE_GAPS: &[&str] = &[
-    "io_uring file opens (IORING_OP_OPENAT bypasses the open syscalls)",
     "resolved paths (opens and mounts are reported with the path as given: relative, through symlinks, racy)",
     "module and kexec loads are reported at the syscall, not at the kernel's read of the file",
     "refusing operations (a deny verdict needs the LSM hooks)",

@@ -127,6 +127,17 @@ shared_struct! {
         pub sk_v6_rcv_saddr: u32,
         pub sk_type: u32,
         pub sk_protocol: u32,
+        // io_uring requests (crate::io_uring): the op's data lives in
+        // io_kiocb.cmd (struct io_open, struct io_connect).
+        pub io_kiocb_cmd: u32,
+        pub io_kiocb_flags: u32,
+        pub io_kiocb_cqe_fd: u32,
+        pub io_open_dfd: u32,
+        pub io_open_filename: u32,
+        pub io_open_how: u32,
+        pub filename_name: u32,
+        pub io_connect_addr: u32,
+        pub io_connect_addr_len: u32,
     }
 }
 
@@ -227,6 +238,15 @@ impl KernelOffsets {
             sk_v6_rcv_saddr: m,
             sk_type: m,
             sk_protocol: m,
+            io_kiocb_cmd: m,
+            io_kiocb_flags: m,
+            io_kiocb_cqe_fd: m,
+            io_open_dfd: m,
+            io_open_filename: m,
+            io_open_how: m,
+            filename_name: m,
+            io_connect_addr: m,
+            io_connect_addr_len: m,
         }
     }
 }

@@ -15,6 +15,7 @@ mod enforce;
 mod exe_path;
 mod globals;
 mod header;
+mod io_uring;
 mod kread;
 mod lsm;
 mod maps;

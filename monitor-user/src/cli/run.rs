@@ -340,7 +340,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         Mode::Tracepoints => log::warn!(
             "hook mode: TRACEPOINT (BPF-LSM refused by this kernel); NOT COVERED: {}",
-            mode.gaps().join("; ")
+            monitor_user::sensor::gaps(mode, source.hooks()).join("; ")
         ),
     }
     // The loader logs each refused hook with the kernel's reason.
@@ -358,7 +358,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         attached: attached as u64,
         refused: refused as u64,
         mode: mode.name(),
-        not_covered: mode.gaps(),
+        not_covered: monitor_user::sensor::gaps(mode, source.hooks()),
     });
     // Seed after the probes are attached, so no process falls in between.
     let mut enricher = Enricher::from_host(EnrichConfig {

@@ -26,6 +26,7 @@ pub fn feature_lines(k: &KernelFeatures) -> Vec<String> {
         feature("BPF LSM active", &k.bpf_lsm_active),
         feature("BPF LSM loadable", &k.bpf_lsm_loadable),
         feature("trampolines (fentry)", &k.trampolines),
+        feature("io_uring", &k.io_uring),
         format!(
             "{:<22} {} (exec, fork, exit); per-syscall tracepoints for syscalls; \
              raw tracepoints for cgroup and module; tracepoint for OOM",
@@ -45,6 +46,13 @@ pub fn feature_lines(k: &KernelFeatures) -> Vec<String> {
             "hook mode",
             k.lsm_hooks.detail,
             monitor_common::lsm::TRACEPOINT_MODE_GAPS.join("; ")
+        ));
+    }
+    if !k.io_uring.supported {
+        lines.push(format!(
+            "{:<22} NOT COVERED: {}",
+            "io_uring",
+            monitor_common::io_uring::GAP
         ));
     }
     if !k.missing_syscalls.is_empty() {

@@ -219,15 +219,15 @@ pub fn decode(r: &SyscallRecord) -> Decoded {
     for spec in id.args() {
         d.arg(r, spec);
     }
-    // What only the LSM sensor knows, as extra arguments: which hook saw
-    // it (its paths are resolved), and whether io_uring submitted it.
+    // Where it was seen, as extra arguments: which LSM hook (its paths are
+    // resolved), and whether io_uring submitted it.
     if r.flags & syscall_flags::LSM != 0 {
         if let Some(h) = monitor_common::lsm::hook_for(id) {
             d.push("lsm_hook", ArgValue::Str(h.hook.to_owned()));
         }
-        if r.flags & syscall_flags::IO_URING != 0 {
-            d.push("io_uring", ArgValue::Uint(1));
-        }
+    }
+    if r.flags & syscall_flags::IO_URING != 0 {
+        d.push("io_uring", ArgValue::Uint(1));
     }
     // Enforcement (docs/enforcement.md): what the kernel did about it.
     if r.flags & syscall_flags::DENIED != 0 {
@@ -716,6 +716,10 @@ mod tests {
         let d = decode(&lsm_open(b"/etc/shadow", 0));
         assert_eq!(arg(&d, "lsm_hook"), None);
         assert_eq!(d.args.len(), 4, "dirfd, name, flags, mode");
+        // io_uring's own tracepoints report the origin without a hook.
+        let d = decode(&lsm_open(b"/etc/shadow", syscall_flags::IO_URING));
+        assert_eq!(arg(&d, "lsm_hook"), None);
+        assert_eq!(arg(&d, "io_uring"), Some(ArgValue::Uint(1)));
     }
 
     #[test]

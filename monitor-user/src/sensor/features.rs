@@ -65,6 +65,9 @@ pub struct KernelFeatures {
     /// The kernel loads every LSM program of the sensor
     /// (`monitor_common::lsm::HOOKS`): `vigil run` would run in LSM mode.
     pub lsm_hooks: Feature,
+    /// io_uring's tracepoints, the struct members its programs read, and
+    /// the programs loaded (`monitor_common::io_uring`).
+    pub io_uring: Feature,
     /// Which kind of hook the sensor will use for exec/fork/exit.
     pub lifecycle_hook_kind: &'static str,
     /// Hooked syscalls whose tracepoints this kernel does not have.
@@ -77,7 +80,7 @@ pub fn probe_features() -> KernelFeatures {
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|e| format!("unknown ({e})"));
 
-    let (btf, offs) = probe_btf();
+    let (btf, offs, missing) = probe_btf();
     let ring_buffer = match aya::sys::is_map_supported(MapType::RingBuf) {
         Ok(true) => Feature::yes("BPF_MAP_TYPE_RINGBUF created"),
         Ok(false) => Feature::no("BPF_MAP_TYPE_RINGBUF refused by the kernel"),
@@ -186,6 +189,34 @@ pub fn probe_features() -> KernelFeatures {
         },
         "every LSM hook loaded (not attached)",
     );
+    let io_uring = match &tracefs {
+        Err(e) => Feature::no(format!("tracefs unavailable: {e}")),
+        Ok(t) => match super::io_uring::supported(
+            t,
+            &missing
+                .iter()
+                .map(|(p, r)| (*p, r.as_str()))
+                .collect::<Vec<_>>(),
+        ) {
+            Err(e) => Feature::no(e),
+            Ok(submit) => program_probe(
+                &|ebpf| {
+                    for prog in [
+                        names::programs::IO_URING_SUBMIT,
+                        names::programs::IO_URING_COMPLETE,
+                    ] {
+                        let p: &mut TracePoint = program(ebpf, prog)?;
+                        p.load().map_err(|e| format!("{prog}: {}", summarize(&e)))?;
+                    }
+                    Ok(())
+                },
+                &format!(
+                    "io_uring/{submit} and io_uring_complete: layout checked, programs loaded \
+                     (opens, connects)"
+                ),
+            ),
+        },
+    };
     let lifecycle_hook_kind = if btf_tracepoints.supported {
         "tp_btf"
     } else {
@@ -202,26 +233,38 @@ pub fn probe_features() -> KernelFeatures {
         bpf_lsm_loadable,
         trampolines,
         lsm_hooks,
+        io_uring,
         lifecycle_hook_kind,
         missing_syscalls,
     }
 }
 
-fn probe_btf() -> (Feature, Option<KernelOffsets>) {
+/// Missing struct members, with why (`offsets::Missing` as text).
+type MissingMembers = Vec<(&'static str, String)>;
+
+fn probe_btf() -> (Feature, Option<KernelOffsets>, MissingMembers) {
+    let all_missing = || {
+        monitor_common::io_uring::MEMBERS
+            .iter()
+            .map(|&p| (p, "no kernel BTF".to_owned()))
+            .collect()
+    };
     if !Path::new(VMLINUX).exists() {
         return (
             Feature::no(format!(
                 "{VMLINUX} does not exist (kernel built without BTF)"
             )),
             None,
+            all_missing(),
         );
     }
     match Btf::from_sys_fs() {
-        Err(e) => (Feature::no(e.to_string()), None),
+        Err(e) => (Feature::no(e.to_string()), None, all_missing()),
         Ok(btf) => match offsets::resolve(&btf) {
             Ok((o, missing)) if missing.is_empty() => (
                 Feature::yes(format!("{} types, every offset resolved", btf.len())),
                 Some(o),
+                Vec::new(),
             ),
             Ok((o, missing)) => {
                 let names: Vec<&str> = missing.iter().map(|m| m.path).collect();
@@ -232,9 +275,10 @@ fn probe_btf() -> (Feature, Option<KernelOffsets>) {
                         names.join(", ")
                     )),
                     Some(o),
+                    missing.into_iter().map(|m| (m.path, m.reason)).collect(),
                 )
             }
-            Err(e) => (Feature::no(e.to_string()), None),
+            Err(e) => (Feature::no(e.to_string()), None, all_missing()),
         },
     }
 }

@@ -281,6 +281,9 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
             attached,
         });
     }
+    hooks.extend(super::io_uring::attach(
+        &mut ebpf, &mut links, &tracefs, &missing, mode,
+    ));
     lap(&format!("all hooks attached ({} links)", links.len()));
     for h in &hooks {
         match &h.attached {
@@ -521,7 +524,7 @@ fn attach_raw(ebpf: &mut Ebpf, links: &mut Links, prog: &str, tp: &str) -> Resul
     Ok(())
 }
 
-fn attach_classic(
+pub(super) fn attach_classic(
     ebpf: &mut Ebpf,
     links: &mut Links,
     prog: &str,

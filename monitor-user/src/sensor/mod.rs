@@ -32,6 +32,7 @@ pub mod features;
 mod fill;
 mod filter;
 mod filter_maps;
+mod io_uring;
 mod links;
 mod loader;
 pub mod offsets;
@@ -44,6 +45,7 @@ use monitor_common::{names, CgroupCounters, EventKind};
 pub use enforce::{ContainerCgroups, EnforceConfig, EnforceMode};
 pub use filter::{default_open_filter, OpenFilter};
 pub use filter_maps::FilterUpdater;
+pub use io_uring::gaps;
 pub use loader::page_size;
 pub use source::RecordSource;
 

@@ -154,6 +154,16 @@ pub fn resolve(btf: &Btf) -> Result<(KernelOffsets, Vec<Missing>), OffsetsError>
         o.sk_v6_rcv_saddr = get("sock.__sk_common.skc_v6_rcv_saddr")?;
         o.sk_type = get("sock.sk_type")?;
         o.sk_protocol = get("sock.sk_protocol")?;
+        // monitor_common::io_uring::MEMBERS, in that order.
+        o.io_kiocb_cmd = get("io_kiocb.cmd")?;
+        o.io_kiocb_flags = get("io_kiocb.flags")?;
+        o.io_kiocb_cqe_fd = get("io_kiocb.cqe.fd")?;
+        o.io_open_dfd = get("io_open.dfd")?;
+        o.io_open_filename = get("io_open.filename")?;
+        o.io_open_how = get("io_open.how")?;
+        o.filename_name = get("filename.name")?;
+        o.io_connect_addr = get("io_connect.addr")?;
+        o.io_connect_addr_len = get("io_connect.addr_len")?;
     }
     o.upid_size = match btf.struct_size("upid") {
         Ok(v) => v,

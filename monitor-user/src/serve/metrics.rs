@@ -423,7 +423,7 @@ mod tests {
             attached: 9,
             refused: 1,
             mode: "tracepoint",
-            not_covered: &["io_uring file opens"],
+            not_covered: vec!["io_uring file opens"],
         });
         state.rules_loaded(false, Some(12));
         state.publish(Snapshot {

@@ -129,14 +129,14 @@ impl From<&crate::sink::output::OutputStats> for OutputCounters {
 }
 
 /// Hooks the sensor tried, once it is loaded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HookCounts {
     pub attached: u64,
     pub refused: u64,
     /// `lsm` or `tracepoint` (`sensor::Mode::name`); empty before known.
     pub mode: &'static str,
-    /// What the mode does not cover (`sensor::Mode::gaps`).
-    pub not_covered: &'static [&'static str],
+    /// What the sensor does not cover (`sensor::gaps`).
+    pub not_covered: Vec<&'static str>,
 }
 
 /// The rule set and its reloads.
@@ -211,7 +211,7 @@ impl AgentState {
     }
 
     pub fn hooks(&self) -> Option<HookCounts> {
-        *lock(&self.hooks)
+        lock(&self.hooks).clone()
     }
 
     /// A rules load (`reload: false`, at start) or reload finished.
@@ -284,11 +284,12 @@ impl AgentState {
     pub fn readiness(&self) -> Verdict {
         let hooks = self.hooks();
         let polled = self.polled.load(Ordering::Relaxed);
-        let ok = hooks.is_some() && polled;
+        let loaded = hooks.is_some();
+        let ok = loaded && polled;
         let h = hooks.unwrap_or_default();
         let body = serde_json::json!({
             "ready": ok,
-            "sensor_loaded": hooks.is_some(),
+            "sensor_loaded": loaded,
             "hooks_attached": h.attached,
             "hooks_refused": h.refused,
             "hook_mode": h.mode,
@@ -314,7 +315,7 @@ mod tests {
             attached: 90,
             refused: 2,
             mode: "tracepoint",
-            not_covered: &["io_uring file opens"],
+            not_covered: vec!["io_uring file opens"],
         });
         let v = s.readiness();
         assert!(!v.ok);

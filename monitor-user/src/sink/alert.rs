@@ -13,7 +13,8 @@
 //! of an event the kernel refused (or, dry run, would have refused) says so
 //! in `vigil.enforcement` (`denied`, `killed`, `would_deny`, `would_kill`)
 //! and in `output`
-//! (docs/enforcement.md).
+//! (docs/enforcement.md); one of an act submitted through io_uring, in
+//! `vigil.io_uring` and in `output`.
 //!
 //! One key is added to Falco's: `uuid`, the field falcosidekick itself reads
 //! (and otherwise fills in), so a receiver can deduplicate an alert sent
@@ -66,13 +67,27 @@ pub const CAPTURE_DURATION_FIELD: &str = "vigil.capture_duration_ms";
 /// `would_deny` in dry run.
 pub const ENFORCEMENT_FIELD: &str = "vigil.enforcement";
 
+/// Output field of an alert whose event was submitted through io_uring
+/// (the sensor's `evt.arg.io_uring`): `true`.
+pub const IO_URING_FIELD: &str = "vigil.io_uring";
+
 /// The event's `evt.arg.enforcement` (set by the sensor), as a field.
 fn enforcement_field() -> &'static Field {
     static F: OnceLock<Field> = OnceLock::new();
-    F.get_or_init(|| match Field::lookup("evt.arg.enforcement", None) {
+    F.get_or_init(|| arg_field("evt.arg.enforcement"))
+}
+
+/// The event's `evt.arg.io_uring` (set by the sensor), as a field.
+fn io_uring_field() -> &'static Field {
+    static F: OnceLock<Field> = OnceLock::new();
+    F.get_or_init(|| arg_field("evt.arg.io_uring"))
+}
+
+fn arg_field(name: &str) -> Field {
+    match Field::lookup(name, None) {
         Lookup::Supported(f, _) => f,
-        other => panic!("evt.arg.enforcement is not a supported field: {other:?}"),
-    })
+        other => panic!("{name} is not a supported field: {other:?}"),
+    }
 }
 
 fn always_fields() -> &'static [(&'static str, Field)] {
@@ -162,6 +177,12 @@ impl Alert {
         if let Some(Value::Str(done)) = fields.get(enforcement_field()) {
             output.push_str(&format!(" (enforcement: {done})"));
             output_fields.insert(ENFORCEMENT_FIELD.into(), Json::String(done.to_owned()));
+        }
+        // The same rule fires whichever way the act was submitted; the
+        // analyst still wants to know it bypassed the syscall.
+        if matches!(fields.get(io_uring_field()), Some(Value::Num(n)) if n != 0) {
+            output.push_str(" (submitted through io_uring)");
+            output_fields.insert(IO_URING_FIELD.into(), Json::Bool(true));
         }
         Alert {
             uuid: alert_uuid(
@@ -350,6 +371,19 @@ mod tests {
         assert_eq!(alerts[0]["output_fields"][CAPTURE_FIELD], true);
         assert_eq!(alerts[0]["output_fields"][CAPTURE_DURATION_FIELD], 2500);
         assert!(alerts[1]["output_fields"].get(CAPTURE_FIELD).is_none());
+    }
+
+    #[test]
+    fn io_uring_alerts_say_so() {
+        let v = alert_for("{evt.type: openat, fd.name: /etc/shadow, evt.arg.flags: O_RDONLY, proc.name: cat, evt.arg.io_uring: 1}");
+        assert_eq!(v["output_fields"][IO_URING_FIELD], true);
+        let out = v["output"].as_str().unwrap();
+        assert!(out.ends_with(" (submitted through io_uring)"), "{out}");
+        let v = alert_for(
+            "{evt.type: openat, fd.name: /etc/shadow, evt.arg.flags: O_RDONLY, proc.name: cat}",
+        );
+        assert!(v["output_fields"].get(IO_URING_FIELD).is_none(), "{v}");
+        assert!(!v["output"].as_str().unwrap().contains("io_uring"));
     }
 
     #[test]

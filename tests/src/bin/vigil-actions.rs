@@ -61,6 +61,9 @@ fn main() {
         ("inet-socket", []) => {
             check_fd(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) } as libc::c_long)
         }
+        // io_uring: the same acts with no open or connect syscall.
+        ("uring-open", [path]) => uring_open(path),
+        ("uring-connect", [addr]) => uring_connect(addr),
         _ => usage(&format!("unknown action or wrong arguments: {args:?}")),
     };
     match result {
@@ -83,6 +86,7 @@ fn usage(why: &str) -> ! {
          network (addresses as IP:PORT, [IP6]:PORT):\n  \
          tcp-pair IP | tcp-serve ADDR SECS | tcp-connect ADDR | stratum ADDR\n  \
          udp-send ADDR N | udp-sendmsg ADDR | packet-socket | inet-socket\n  \
+         io_uring (IORING_OP_OPENAT, IORING_OP_CONNECT): uring-open PATH | uring-connect ADDR\n  \
          resource hogs (run them only under cgroup limits):\n  \
          forkbomb SECS | spawn N SECS | cpu SECS | mem MIB | fds SECS"
     );
@@ -743,4 +747,94 @@ fn udp_sendmsg(addr: &str) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Submit one io_uring request and wait for its result (an fd or 0).
+fn uring_submit(sqe: io_uring::squeue::Entry) -> Result<i32, Error> {
+    let mut ring = io_uring::IoUring::new(4)?;
+    // SAFETY: the caller keeps what the entry points to alive until this
+    // returns, and this waits for the completion.
+    unsafe { ring.submission().push(&sqe) }.map_err(Error::other)?;
+    ring.submit_and_wait(1)?;
+    let cqe = ring
+        .completion()
+        .next()
+        .ok_or_else(|| Error::other("no completion"))?;
+    if cqe.result() < 0 {
+        return Err(Error::from_raw_os_error(-cqe.result()));
+    }
+    Ok(cqe.result())
+}
+
+/// Open `path` for reading through io_uring (IORING_OP_OPENAT) and read it.
+fn uring_open(path: &str) -> Result<(), Error> {
+    use io_uring::{opcode, types};
+    use std::os::fd::FromRawFd;
+    let p = cstr(path);
+    let sqe = opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), p.as_ptr())
+        .flags(libc::O_RDONLY)
+        .build();
+    let fd = uring_submit(sqe)?;
+    // SAFETY: the fd io_uring just opened for us.
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    std::io::copy(&mut f, &mut std::io::sink())?;
+    Ok(())
+}
+
+/// Connect a TCP socket to `addr` through io_uring (IORING_OP_CONNECT).
+fn uring_connect(addr: &str) -> Result<(), Error> {
+    use io_uring::{opcode, types};
+    let addr = sock_addr(addr);
+    let family = if addr.is_ipv6() {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    };
+    let sa = raw_sockaddr(addr);
+    // SAFETY: plain socket(2).
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(Error::last_os_error());
+    }
+    let sqe =
+        opcode::Connect::new(types::Fd(fd), sa.0.as_ptr() as *const libc::sockaddr, sa.1).build();
+    let r = uring_submit(sqe);
+    // SAFETY: our own fd.
+    unsafe { libc::close(fd) };
+    r.map(drop)
+}
+
+/// `addr` as raw `sockaddr_in`/`sockaddr_in6` bytes and their length.
+fn raw_sockaddr(addr: std::net::SocketAddr) -> (Vec<u8>, libc::socklen_t) {
+    let mut buf = vec![0u8; std::mem::size_of::<libc::sockaddr_in6>()];
+    let len = match addr {
+        std::net::SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: buf is larger than a sockaddr_in.
+            unsafe { std::ptr::write_unaligned(buf.as_mut_ptr() as *mut libc::sockaddr_in, sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        std::net::SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: buf is exactly a sockaddr_in6.
+            unsafe { std::ptr::write_unaligned(buf.as_mut_ptr() as *mut libc::sockaddr_in6, sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (buf, len as libc::socklen_t)
 }
