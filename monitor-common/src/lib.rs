@@ -84,6 +84,9 @@ pub mod names {
     /// Hash: cgroup v2 id → 1 for every container cgroup the agent knows
     /// (where enforcement applies).
     pub const CONTAINER_CGROUPS: &str = "CONTAINER_CGROUPS";
+    /// LRU hash: (tgid, fd) → socket inode of the sockets a process used
+    /// for DNS (sent to port 53), whose receives are captured.
+    pub const DNS_SOCKS: &str = "DNS_SOCKS";
 
     /// Programs in the eBPF object besides the syscall enter programs
     /// (those are named by [`crate::SyscallId::program`]). The eBPF side
@@ -115,6 +118,12 @@ pub mod names {
         /// [`SYS_EXIT`] plus refused attempts and fd-exhaustion counting,
         /// for the syscalls of [`crate::attempts::ATTEMPTS`].
         pub const SYS_EXIT_ATTEMPT: &str = "sys_exit_attempt";
+        /// DNS answers: the enter programs of the receive syscalls (each
+        /// knows where its syscall keeps the buffer) and their one exit.
+        pub const DNS_ENTER_RECVFROM: &str = "dns_enter_recvfrom";
+        pub const DNS_ENTER_RECVMSG: &str = "dns_enter_recvmsg";
+        pub const DNS_ENTER_RECVMMSG: &str = "dns_enter_recvmmsg";
+        pub const DNS_EXIT_RECV: &str = "dns_exit_recv";
 
         pub const ALL: &[&str] = &[
             EXEC_BTF,
@@ -136,6 +145,10 @@ pub mod names {
             PROBE_FENTRY,
             BENCH_RAW_SYS_ENTER,
             SYS_EXIT_ATTEMPT,
+            DNS_ENTER_RECVFROM,
+            DNS_ENTER_RECVMSG,
+            DNS_ENTER_RECVMMSG,
+            DNS_EXIT_RECV,
         ];
     }
 }
