@@ -50,6 +50,7 @@ pub enum Record {
     CgroupMkdir(CgroupRecord),
     CgroupRmdir(CgroupRecord),
     OomKill(OomRecord),
+    Dns(Box<DnsRecord>),
 }
 
 impl Record {
@@ -62,6 +63,7 @@ impl Record {
             Record::ModuleLoad(r) => &r.header,
             Record::CgroupMkdir(r) | Record::CgroupRmdir(r) => &r.header,
             Record::OomKill(r) => &r.header,
+            Record::Dns(r) => &r.header,
         }
     }
 
@@ -75,6 +77,7 @@ impl Record {
             Record::CgroupMkdir(_) => EventKind::CgroupMkdir,
             Record::CgroupRmdir(_) => EventKind::CgroupRmdir,
             Record::OomKill(_) => EventKind::OomKill,
+            Record::Dns(_) => EventKind::Dns,
         }
     }
 }
@@ -145,6 +148,11 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
             }
         }
         EventKind::OomKill => Record::OomKill(checked(kind, buf)?),
+        EventKind::Dns => {
+            let r: DnsRecord = checked(kind, buf)?;
+            check_len(kind, "payload", r.len as usize, DNS_PAYLOAD_LEN)?;
+            Record::Dns(Box::new(r))
+        }
     })
 }
 

@@ -56,4 +56,7 @@ event_kinds! {
     CgroupMkdir = 301 => "cgroup_mkdir",
     CgroupRmdir = 302 => "cgroup_rmdir",
     OomKill = 303 => "oom_kill",
+    /// A DNS message a process sent to or received from port 53
+    /// ([`crate::DnsRecord`]).
+    Dns = 304 => "dns",
 }

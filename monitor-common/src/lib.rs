@@ -90,6 +90,9 @@ pub mod names {
     pub const IO_URING_PENDING: &str = "IO_URING_PENDING";
     /// Array of u32: [`crate::io_uring::OPT_OPENS`].
     pub const IO_URING_OPTS: &str = "IO_URING_OPTS";
+    /// LRU hash: (tgid, fd) → socket inode of the sockets a process used
+    /// for DNS (sent to port 53), whose receives are captured.
+    pub const DNS_SOCKS: &str = "DNS_SOCKS";
 
     /// Programs in the eBPF object besides the syscall enter programs
     /// (those are named by [`crate::SyscallId::program`]). The eBPF side
@@ -124,6 +127,12 @@ pub mod names {
         /// `io_uring/io_uring_submit_req` and `io_uring/io_uring_complete`.
         pub const IO_URING_SUBMIT: &str = "io_uring_submit";
         pub const IO_URING_COMPLETE: &str = "io_uring_complete";
+        /// DNS answers: the enter programs of the receive syscalls (each
+        /// knows where its syscall keeps the buffer) and their one exit.
+        pub const DNS_ENTER_RECVFROM: &str = "dns_enter_recvfrom";
+        pub const DNS_ENTER_RECVMSG: &str = "dns_enter_recvmsg";
+        pub const DNS_ENTER_RECVMMSG: &str = "dns_enter_recvmmsg";
+        pub const DNS_EXIT_RECV: &str = "dns_exit_recv";
 
         pub const ALL: &[&str] = &[
             EXEC_BTF,
@@ -147,6 +156,10 @@ pub mod names {
             SYS_EXIT_ATTEMPT,
             IO_URING_SUBMIT,
             IO_URING_COMPLETE,
+            DNS_ENTER_RECVFROM,
+            DNS_ENTER_RECVMSG,
+            DNS_ENTER_RECVMMSG,
+            DNS_EXIT_RECV,
         ];
     }
 }

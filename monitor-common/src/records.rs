@@ -318,6 +318,38 @@ shared_struct! {
     }
 }
 
+/// Bytes kept of a DNS message (the classic UDP maximum).
+pub const DNS_PAYLOAD_LEN: usize = 512;
+
+/// [`DnsRecord::direction`] values.
+pub mod dns_direction {
+    /// The process sent the message (a query).
+    pub const SENT: u16 = 0;
+    /// The process received the message (an answer).
+    pub const RECEIVED: u16 = 1;
+}
+
+shared_struct! {
+    /// A DNS message a process sent to or received from port 53, as the
+    /// bytes of its payload (parsed by the agent). The header is the
+    /// sending or receiving task.
+    #[derive(Clone, Copy, Debug)]
+    pub struct DnsRecord {
+        pub header: Header,
+        /// The socket's endpoints at the time (the remote end is empty for
+        /// an unconnected UDP socket).
+        pub tuple: SockTuple,
+        /// [`dns_direction`].
+        pub direction: u16,
+        /// Bytes of `payload` that hold the message.
+        pub len: u16,
+        /// The message was longer than [`DNS_PAYLOAD_LEN`].
+        pub truncated: u16,
+        pub _pad: u16,
+        pub payload: [u8; DNS_PAYLOAD_LEN],
+    }
+}
+
 shared_struct! {
     /// Per-cgroup resource counters, kept in the kernel map
     /// [`crate::names::CGROUP_COUNTERS`] (an LRU per-CPU hash keyed by cgroup v2

@@ -11,6 +11,7 @@ mod attempts;
 mod bench;
 mod cgroup;
 mod counters;
+mod dns;
 mod enforce;
 mod exe_path;
 mod globals;

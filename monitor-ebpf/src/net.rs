@@ -7,6 +7,7 @@
 //! sockets, and a UDP `sendto`/`sendmsg` only for the first datagram of a
 //! socket to a destination (`NET_FLOWS`). Data on an established flow
 //! (send without a destination, write, read) never gets past the first test.
+//! Sends to port 53 also go to `dns.rs`, which captures DNS messages.
 //! At exit the socket's endpoints are read from its `struct sock` into a
 //! [`SockTuple`] in `str1`, so the agent sees both ends (the local port of
 //! a connect is only chosen by the kernel during the call).
@@ -16,6 +17,7 @@ use core::ffi::c_void;
 use monitor_common::syscalls::Extra;
 use monitor_common::{syscall_flags, SockTuple, SyscallRecord};
 
+use crate::dns;
 use crate::globals::{net_loopback, off};
 use crate::kread::{ptr, read, user};
 use crate::maps::{FlowKey, NET_FLOWS};
@@ -53,6 +55,7 @@ pub fn on_enter(r: &mut SyscallRecord, extra: Extra) -> (bool, u32) {
             (r.args[0] == AF_PACKET || raw_ip, TUPLE_NONE)
         }
         Extra::Connect => {
+            dns::on_connect(r.args[0], r.args[1]);
             read_sockaddr(r, r.args[1], r.args[2]);
             (!sockaddr_is_loopback(r), TUPLE_ARG0)
         }
@@ -74,13 +77,17 @@ pub fn on_enter(r: &mut SyscallRecord, extra: Extra) -> (bool, u32) {
         Extra::Dup => (socket_peer(r), TUPLE_NONE),
         Extra::Listen => (true, TUPLE_ARG0),
         Extra::Accept => (true, TUPLE_RET),
-        Extra::Sendto => (first_datagram(r, r.args[4], r.args[5]), TUPLE_ARG0),
+        Extra::Sendto => {
+            dns::on_send(r.args[0], r.args[4], r.args[1], r.args[2], 0);
+            (first_datagram(r, r.args[4], r.args[5]), TUPLE_ARG0)
+        }
         Extra::Sendmsg => {
             // sendmmsg's `struct mmsghdr` starts with the msghdr of its
             // first message.
             let hdr = r.args[1];
             let name = user::<u64>(hdr).unwrap_or(0);
             let len = user::<u32>(hdr + MSG_NAMELEN_OFFSET).unwrap_or(0);
+            dns::on_send(r.args[0], name, 0, 0, hdr);
             (first_datagram(r, name, len as u64), TUPLE_ARG0)
         }
         _ => (true, TUPLE_NONE),
@@ -238,7 +245,7 @@ fn file_of(fd: u64) -> Option<u64> {
 /// The `struct sock` behind `fd`, if it is a socket (callers ask only for
 /// fds the syscall used as one).
 #[inline(always)]
-fn sock_of(fd: u64) -> Option<u64> {
+pub(crate) fn sock_of(fd: u64) -> Option<u64> {
     let socket = ptr(file_of(fd)?, off!(file_private_data))?;
     ptr(socket, off!(socket_sk))
 }
@@ -295,14 +302,14 @@ fn socket_peer(r: &mut SyscallRecord) -> bool {
 /// The inode number of `fd`'s socket: unlike the `struct sock` address,
 /// never reused by a later socket (a freed sock's memory is).
 #[inline(always)]
-fn socket_ino(fd: u64) -> Option<u64> {
+pub(crate) fn socket_ino(fd: u64) -> Option<u64> {
     let inode = ptr(file_of(fd)?, off!(file_f_inode))?;
     read::<u64>(inode, off!(inode_i_ino))
 }
 
 /// Family, type, protocol and both ends of `sk`.
 #[inline(always)]
-fn fill_tuple(sk: u64, t: &mut SockTuple) {
+pub(crate) fn fill_tuple(sk: u64, t: &mut SockTuple) {
     t.family = read::<u16>(sk, off!(sk_family)).unwrap_or(0);
     t.sock_type = read::<u16>(sk, off!(sk_type)).unwrap_or(0);
     t.protocol = read::<u16>(sk, off!(sk_protocol)).unwrap_or(0);

@@ -11,13 +11,10 @@ mod falco_file;
 use falco_file::falco_rules;
 
 #[test]
-fn falco_stable_rules_load_with_skips() {
+fn falco_stable_rules_load_without_skips() {
     let path = falco_rules();
     let (set, report) = RuleSet::load_paths(&[&path], &LoadOptions::default())
         .unwrap_or_else(|e| panic!("Falco's rule file must load:\n{e}"));
-    for s in &report.skipped {
-        println!("{s}");
-    }
     for w in &report.warnings {
         println!("{}: warning: {}", w.pos, w.message);
     }
@@ -31,36 +28,44 @@ fn falco_stable_rules_load_with_skips() {
         );
     }
     println!("{}", report.summary());
-    assert!(report.loaded > 0, "no rule loaded");
-    assert!(
-        !report.skipped.is_empty(),
-        "expected some rules to need fields vigil lacks"
-    );
+    let skips: Vec<String> = report.skipped.iter().map(|s| s.to_string()).collect();
+    assert!(skips.is_empty(), "{skips:#?}");
     assert_eq!(set.rules().len(), report.loaded);
-    // Every skip line has the documented shape and names the file.
-    let file = path.display().to_string();
-    for s in &report.skipped {
-        let line = s.to_string();
-        assert!(line.starts_with(&format!("{file}:")), "{line}");
-        assert!(
-            line.contains(&format!("rule '{}' skipped: ", s.rule)),
-            "{line}"
-        );
-        assert!(s.pos.line > 1 && s.pos.col >= 1);
-    }
-    // The loaded rules are indexed: a shell-spawn rule listens to execve only.
-    let total: usize = report.loaded + report.skipped.len();
-    assert!(total >= 20, "Falco's file has many rules, saw {total}");
+    assert!(
+        report.loaded >= 20,
+        "Falco's file has many rules, saw {}",
+        report.loaded
+    );
+    // Strict mode (unknown fields are errors) loads it too.
+    RuleSet::load_paths(&[&path], &LoadOptions { strict: true })
+        .unwrap_or_else(|e| panic!("strict: {e}"));
 }
 
+/// A Falco rule on a field vigil lacks: skipped with a line naming the
+/// file, or, strict, an error naming the rule.
 #[test]
-fn falco_stable_rules_strict_mode_fails_naming_each_rule() {
-    let path = falco_rules();
+fn a_rule_on_a_missing_falco_field_is_skipped_or_strictly_refused() {
+    let dir = std::env::temp_dir().join(format!("vigil-falco-skip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rules.yaml");
+    std::fs::write(
+        &path,
+        "- rule: Client name\n  desc: d\n  condition: evt.type=accept and fd.cip.name=x\n  \
+         output: o\n  priority: NOTICE\n",
+    )
+    .unwrap();
+    let (_, report) = RuleSet::load_paths(&[&path], &LoadOptions::default()).unwrap();
+    assert_eq!(report.skipped.len(), 1);
+    let s = &report.skipped[0];
+    let line = s.to_string();
+    assert!(line.starts_with(&format!("{}:", path.display())), "{line}");
+    assert!(line.contains("rule 'Client name' skipped: "), "{line}");
+    assert!(s.pos.line >= 1 && s.pos.col >= 1);
     let err = RuleSet::load_paths(&[&path], &LoadOptions { strict: true }).unwrap_err();
     let d = err.diagnostics();
-    assert!(!d.is_empty());
     assert!(d.iter().all(|d| d.kind == DiagKind::Unsupported), "{err}");
     assert!(d[0].message.contains("is not supported"), "{}", d[0]);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn fired(set: &RuleSet, ev: &Ev) -> Vec<String> {

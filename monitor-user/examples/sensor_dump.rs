@@ -51,6 +51,12 @@ fn show(r: &Record) -> String {
             String::from_utf8_lossy(c.path().bytes)
         ),
         Record::OomKill(o) => format!("victim={}", o.victim_tgid),
+        Record::Dns(d) => format!(
+            "dns direction={} len={} payload={:02x?}",
+            d.direction,
+            d.len,
+            &d.payload[..usize::from(d.len).min(d.payload.len())]
+        ),
     };
     format!("{head} {tail}")
 }

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 mod common;
 
 use common::*;
-use monitor_user::event::Event;
+use monitor_user::event::{Data, Event};
 use monitor_user::sink::recorder::{EventRecorder, RecordConfig};
 
 struct Tmp(PathBuf);
@@ -480,6 +480,38 @@ fn net_lists_a_containers_connections_in_a_time_range() {
             0,
         ),
     ]);
+    // The shell looked the address up before it connected.
+    if let Data::Syscall(s) = &mut evs[n as usize].data {
+        s.conn.as_mut().unwrap().server_name = Some("c2.example.com".into());
+    }
+    let answer = monitor_user::event::DnsData {
+        response: true,
+        id: 9,
+        name: "c2.example.com".into(),
+        qtype: "A".into(),
+        rcode: Some("NOERROR".into()),
+        answers: vec![monitor_user::event::DnsAnswer {
+            name: "c2.example.com".into(),
+            rtype: "A".into(),
+            data: "203.0.113.7".into(),
+            ttl: 60,
+        }],
+        ..Default::default()
+    };
+    let query = monitor_user::event::DnsData {
+        response: false,
+        rcode: None,
+        answers: vec![],
+        ..answer.clone()
+    };
+    evs.insert(
+        n as usize,
+        base(n + 7, 9, 100, 1, "sh", true, Data::Dns(Box::new(answer))),
+    );
+    evs.insert(
+        n as usize,
+        base(n + 6, 9, 100, 1, "sh", true, Data::Dns(Box::new(query))),
+    );
     write_log(&t.0, &evs);
     let o = vigil(&[
         "log",
@@ -493,16 +525,26 @@ fn net_lists_a_containers_connections_in_a_time_range() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 4, "header and three events:\n{out}");
+    assert_eq!(
+        lines.len(),
+        5,
+        "header, the answer and three events:\n{out}"
+    );
     assert!(lines[0].starts_with("TIME") && lines[0].contains("CONNECTION"));
+    // The lookup (its answer; the query is left out), then the connection
+    // with the name beside the address.
     assert!(
-        lines[1].contains("connect")
-            && lines[1].contains("10.88.0.5:41000 -> 203.0.113.7:4444 = SUCCESS"),
+        lines[1].contains("dns") && lines[1].ends_with("resolved c2.example.com -> 203.0.113.7"),
         "{out}"
     );
-    assert!(lines[2].contains("listening on 0.0.0.0:80"), "{out}");
     assert!(
-        lines[3].contains("10.88.0.5:80 <- 10.88.0.9:52000"),
+        lines[2].contains("connect")
+            && lines[2].contains("10.88.0.5:41000 -> c2.example.com (203.0.113.7:4444) = SUCCESS"),
+        "{out}"
+    );
+    assert!(lines[3].contains("listening on 0.0.0.0:80"), "{out}");
+    assert!(
+        lines[4].contains("10.88.0.5:80 <- 10.88.0.9:52000"),
         "{out}"
     );
     // Only network events: the shell's exec and opens are not listed.

@@ -211,6 +211,15 @@ pub enum FieldId {
     FdIsServer,
     FdConnected,
     FdNameChanged,
+    /// DNS (issue 16): the name whose answer gave the server's address.
+    FdSipName,
+    /// The name a DNS event asked for, its type, response code and the
+    /// answers' addresses or aliases.
+    DnsName,
+    DnsType,
+    DnsRcode,
+    DnsAnswers,
+    DnsIsResponse,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,6 +369,13 @@ defs! {
     "fd.is_server" => FdIsServer, Bool, None;
     "fd.connected" => FdConnected, Bool, None;
     "fd.name_changed" => FdNameChanged, Bool, None;
+    // DNS (issue 16): names from the answers a container received.
+    "fd.sip.name" => FdSipName, Str, None;
+    "dns.name" => DnsName, Str, None;
+    "dns.type" => DnsType, Str, None;
+    "dns.rcode" => DnsRcode, Str, None;
+    "dns.answers" => DnsAnswers, StrList, None;
+    "dns.is_response" => DnsIsResponse, Bool, None;
     // Never looked up by this name: resource fields resolve through
     // `resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;

@@ -117,7 +117,6 @@ pub(super) const FALCO_ONLY: &[&str] = &[
     "fd.lproto",
     "fd.rproto",
     "fd.cip.name",
-    "fd.sip.name",
     "fd.lip.name",
     "fd.rip.name",
     "fd.dev",

@@ -16,7 +16,7 @@ use std::cell::OnceCell;
 use monitor_rules::{Field, FieldArg, FieldId, FieldSource, StrList, Value};
 
 use crate::event::sysargs::{ArgValue, SockAddr};
-use crate::event::{rfc3339, Data, Event, SyscallData};
+use crate::event::{rfc3339, Data, DnsData, Event, SyscallData};
 
 /// An event as the rules engine sees it.
 pub struct EventFields<'a> {
@@ -31,6 +31,8 @@ pub struct EventFields<'a> {
     /// `Some` when `fd.name` differs from the raw name.
     fd_norm: OnceCell<Option<String>>,
     caps: [OnceCell<String>; 2],
+    /// `dns.answers`: the answers' data.
+    dns_answers: OnceCell<Vec<&'a str>>,
 }
 
 /// A socket's end, as the `fd.*` fields name them.
@@ -55,6 +57,7 @@ impl<'a> EventFields<'a> {
             container: Default::default(),
             fd_norm: OnceCell::new(),
             caps: [OnceCell::new(), OnceCell::new()],
+            dns_answers: OnceCell::new(),
         }
     }
 
@@ -93,6 +96,13 @@ impl<'a> EventFields<'a> {
     fn syscall(&self) -> Option<&'a SyscallData> {
         match &self.ev.data {
             Data::Syscall(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn dns(&self) -> Option<&'a DnsData> {
+        match &self.ev.data {
+            Data::Dns(d) => Some(d),
             _ => None,
         }
     }
@@ -264,7 +274,7 @@ fn named_arg<'e>(ev: &'e Event, name: &str) -> Option<Value<'e>> {
             "victim_name" => victim_name.as_deref().map(Value::Str),
             _ => None,
         },
-        Data::ContainerStats(_) => None,
+        Data::ContainerStats(_) | Data::Dns(_) => None,
     }
 }
 
@@ -555,6 +565,20 @@ impl FieldSource for EventFields<'_> {
             F::FdRip | F::FdRnet => self.end(End::Remote).map(|e| e.0),
             F::FdRport => self.end(End::Remote).map(|e| e.1),
             F::FdL4proto => Some(Value::Str(&self.syscall()?.conn.as_ref()?.l4proto)),
+            F::FdSipName => Some(Value::Str(
+                self.syscall()?.conn.as_ref()?.server_name.as_deref()?,
+            )),
+            F::DnsName => Some(Value::Str(&self.dns()?.name)),
+            F::DnsType => Some(Value::Str(&self.dns()?.qtype)),
+            F::DnsRcode => Some(Value::Str(self.dns()?.rcode.as_deref()?)),
+            F::DnsIsResponse => Some(Value::Bool(self.dns()?.response)),
+            F::DnsAnswers => {
+                let d = self.dns()?;
+                let list = self
+                    .dns_answers
+                    .get_or_init(|| d.answers.iter().map(|a| a.data.as_str()).collect());
+                Some(Value::List(StrList::Strs(list)))
+            }
             F::FdIsServer => Some(Value::Bool(self.syscall()?.conn.as_ref()?.local_is_server)),
             F::FdConnected => Some(Value::Bool(self.syscall()?.conn.as_ref()?.connected)),
             // vigil reports a send only for a new destination (the kernel

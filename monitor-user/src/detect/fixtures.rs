@@ -65,6 +65,7 @@ struct NetKeys {
     sport: u16,
     l4proto: Option<String>,
     is_server: bool,
+    sip_name: Option<String>,
 }
 
 impl NetKeys {
@@ -90,6 +91,7 @@ impl NetKeys {
             server,
             local_is_server: self.is_server,
             connected: self.cip.is_some() && self.sip.is_some(),
+            server_name: self.sip_name.clone(),
         })
     }
 }
@@ -281,6 +283,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "fd.sport" => net.sport = port(v, k)?,
             "fd.l4proto" => net.l4proto = Some(string(v, k)?),
             "fd.is_server" => net.is_server = boolean(v, k)?,
+            "fd.sip.name" => net.sip_name = Some(string(v, k)?),
             "thread.cap_effective" => x.cap_effective = Some(cap_mask(&string(v, k)?)?),
             "thread.cap_permitted" => x.cap_permitted = Some(cap_mask(&string(v, k)?)?),
             "proc.duration" => {

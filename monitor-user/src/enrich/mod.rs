@@ -11,6 +11,7 @@ pub mod applet;
 pub mod cgroup;
 pub mod containers;
 pub mod cwd;
+pub mod dns;
 pub mod hold;
 pub mod metadata;
 pub mod pidfd;
@@ -119,6 +120,8 @@ pub struct Enricher {
     groups: UserNames,
     /// procfs for what exec records do not carry (`proc.cwd`); `None`: not read.
     proc_root: Option<PathBuf>,
+    /// Per container, the names DNS answers gave for addresses.
+    names: dns::Names,
 }
 
 impl Enricher {
@@ -134,6 +137,7 @@ impl Enricher {
             users: UserNames::new(None),
             groups: UserNames::groups(None),
             proc_root: None,
+            names: dns::Names::default(),
         }
     }
 
@@ -352,6 +356,14 @@ impl Enricher {
                     truncated.push("fd.name".into());
                 }
                 let fd_name = self.resolve(h.tgid, &d);
+                let mut conn = d.conn;
+                if let Some(c) = &mut conn {
+                    c.server_name = c
+                        .server
+                        .as_ref()
+                        .and_then(|s| self.names.name_of(&key, &s.ip, boot))
+                        .map(|n| n.to_string());
+                }
                 Data::Syscall(Box::new(SyscallData {
                     name: r.id().map(|i| i.name()).unwrap_or("syscall").into(),
                     ret: r.ret,
@@ -360,7 +372,7 @@ impl Enricher {
                     args: d.args,
                     fd_name,
                     sockaddr: d.sockaddr,
-                    conn: d.conn,
+                    conn,
                 }))
             }
             Record::ModuleLoad(r) => Data::ModuleLoad {
@@ -405,6 +417,7 @@ impl Enricher {
                         }
                         if let Some(id) = crate::enrich::cgroup::parse(&path).container_id {
                             self.meta.gone(&id, now);
+                            self.names.forget(&id);
                         }
                     }
                     Data::CgroupRmdir(cg)
@@ -414,6 +427,14 @@ impl Enricher {
                 victim_pid: r.victim_tgid,
                 victim_name: self.procs.get(r.victim_tgid).map(|p| p.name().to_owned()),
             },
+            Record::Dns(r) => {
+                let d = dns::parse(r);
+                if d.truncated {
+                    truncated.push("dns.answers".into());
+                }
+                self.names.learn(&key, &d, boot);
+                Data::Dns(Box::new(d))
+            }
         };
         let process = self.process(h, now);
         match rec {
@@ -734,6 +755,32 @@ pub(crate) mod tests {
             s.str1_len = bytes.len() as u16;
         }
         r
+    }
+
+    /// The answer to "`name` A?" (`name` → `ip`, TTL 300) as the sensor
+    /// captures it from a resolver at 10.88.0.1:53.
+    pub(crate) fn dns_answer(pid: u32, cg: u64, boot: u64, name: &str, ip: [u8; 4]) -> Record {
+        let msg = dns::tests::answer_bytes(0x1234, name, ip, 300);
+        let mut r = DnsRecord {
+            header: header(EventKind::Dns, pid, 1, b"sh", cg, boot),
+            tuple: monitor_common::SockTuple {
+                family: libc::AF_INET as u16,
+                sock_type: libc::SOCK_DGRAM as u16,
+                protocol: libc::IPPROTO_UDP as u16,
+                local_port: 40001,
+                remote_port: 53,
+                ..Default::default()
+            },
+            direction: dns_direction::RECEIVED,
+            len: msg.len() as u16,
+            truncated: 0,
+            _pad: 0,
+            payload: [0; DNS_PAYLOAD_LEN],
+        };
+        r.tuple.local[..4].copy_from_slice(&[10, 88, 0, 5]);
+        r.tuple.remote[..4].copy_from_slice(&[10, 88, 0, 1]);
+        r.payload[..msg.len()].copy_from_slice(&msg);
+        Record::Dns(Box::new(r))
     }
 
     pub(crate) fn cgroup_rec(mkdir: bool, id: u64, path: &str, boot: u64) -> Record {

@@ -83,12 +83,13 @@ impl Event {
             Data::CgroupRmdir(_) => "cgroup_rmdir",
             Data::OomKill { .. } => "oom_kill",
             Data::ContainerStats(_) => "container_stats",
+            Data::Dns(_) => "dns",
         }
     }
 }
 
 /// [`Event::evt_type`] by variant index of [`Data`] (syscalls: None).
-const KINDS: [Option<&str>; 9] = [
+const KINDS: [Option<&str>; 10] = [
     Some("execve"),
     Some("clone"),
     Some("procexit"),
@@ -98,6 +99,7 @@ const KINDS: [Option<&str>; 9] = [
     Some("cgroup_rmdir"),
     Some("oom_kill"),
     Some("container_stats"),
+    Some("dns"),
 ];
 
 /// Every `evt.type` vigil's events can have: the event kinds and the
@@ -371,6 +373,43 @@ pub enum Data {
     /// Synthetic, once per container per sampling interval
     /// ([`crate::stage::resources`]): the container's resource numbers.
     ContainerStats(StatsData),
+    /// A DNS message a process sent to or received from port 53
+    /// ([`crate::enrich::dns`]).
+    Dns(Box<DnsData>),
+}
+
+/// One DNS query or response, parsed from the bytes the process sent or
+/// received.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsData {
+    /// Received (an answer) rather than sent (a query).
+    pub response: bool,
+    /// The message id (pairs a response with its query).
+    pub id: u16,
+    /// The name asked for (the first question), without the final dot.
+    pub name: String,
+    /// The record type asked for (`A`, `AAAA`, ...).
+    pub qtype: String,
+    /// A response's code (`NOERROR`, `NXDOMAIN`, ...).
+    pub rcode: Option<String>,
+    /// A response's address, alias and pointer records.
+    pub answers: Vec<DnsAnswer>,
+    /// The resolver, when the socket is connected to it.
+    pub server: Option<sysargs::Endpoint>,
+    /// The message was longer than the bytes the kernel kept.
+    pub truncated: bool,
+    /// Why the payload did not parse as DNS (something else on port 53).
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsAnswer {
+    pub name: String,
+    /// `A`, `AAAA`, `CNAME`, `PTR`.
+    pub rtype: String,
+    /// The address, alias or pointer target.
+    pub data: String,
+    pub ttl: u32,
 }
 
 /// What the resource stage measured for one container at one instant.

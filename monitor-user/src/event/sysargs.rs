@@ -90,6 +90,9 @@ pub struct Conn {
     /// The socket has a peer of its own (`fd.connected`); an unconnected
     /// UDP socket's server is the destination the syscall named.
     pub connected: bool,
+    /// The name whose DNS answer gave the server's address to this
+    /// container (`fd.sip.name`), set at enrichment (`enrich::dns`).
+    pub server_name: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +193,7 @@ pub fn conn(t: &SockTuple, dest: Option<&SockAddr>, local_is_server: bool) -> Op
         server,
         local_is_server,
         connected,
+        server_name: None,
     })
 }
 

@@ -695,7 +695,7 @@ mod tests {
         let j = stats_json(&s, 9);
         assert_eq!(
             j,
-            "{\"records\":10,\"events\":9,\"malformed\":1,\"kernel_drops\":{\"execve\":3,\"clone\":0,\"procexit\":0,\"syscall\":0,\"module_load\":0,\"cgroup_mkdir\":0,\"cgroup_rmdir\":0,\"oom_kill\":2},\"total_drops\":5}"
+            "{\"records\":10,\"events\":9,\"malformed\":1,\"kernel_drops\":{\"execve\":3,\"clone\":0,\"procexit\":0,\"syscall\":0,\"module_load\":0,\"cgroup_mkdir\":0,\"cgroup_rmdir\":0,\"oom_kill\":2,\"dns\":0},\"total_drops\":5}"
         );
         let v: serde_json::Value = serde_json::from_str(&j).unwrap();
         assert_eq!(v["total_drops"], 5);

@@ -172,7 +172,7 @@ mod tests {
         let s = replay(&log, &Query::default(), &mut out, |e| panic!("{e}"))
             .await
             .unwrap();
-        assert_eq!((s.read, s.replayed, s.damage), (20, 20, 0));
+        assert_eq!((s.read, s.replayed, s.damage), (22, 22, 0));
         assert!(s.passed_over > 0, "exits and cgroup events match no rule");
         assert_eq!(out.alerts(), summary.alerts);
         let a = live.0.lock().unwrap().clone();
@@ -191,13 +191,13 @@ mod tests {
             .await
             .unwrap();
         drop(out);
-        assert_eq!((s.read, s.passed_over), (20, 0));
+        assert_eq!((s.read, s.passed_over), (22, 0));
         assert_eq!(
             lines
                 .split(|&b| b == b'\n')
                 .filter(|l| !l.is_empty())
                 .count(),
-            20
+            22
         );
         assert_eq!(*full.0.lock().unwrap(), *a);
     }
@@ -229,7 +229,7 @@ mod tests {
         let mut json = Vec::new();
         let mut out = Outputs::new(Some(&mut json), None, None);
         let s = replay(&log, &q, &mut out, |e| panic!("{e}")).await.unwrap();
-        assert_eq!((s.read, s.replayed), (10, 1));
+        assert_eq!((s.read, s.replayed), (11, 1));
         drop(out);
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(v["fd.name"], "/etc/shadow");

@@ -212,6 +212,9 @@ pub fn to_value(ev: &Event) -> Value {
                         put("fd.sip", json!(e.ip));
                         put("fd.sport", json!(e.port));
                     }
+                    if let Some(n) = &c.server_name {
+                        put("fd.sip.name", json!(n));
+                    }
                     put("fd.is_server", json!(c.local_is_server));
                 }
                 (None, Some(SockAddr::Inet { ip, port }))
@@ -255,6 +258,28 @@ pub fn to_value(ev: &Event) -> Value {
             }
             if let Some(c) = &st.io_stalled_container {
                 put("host.io_stalled_container", json!(c));
+            }
+        }
+        Data::Dns(d) => {
+            put("dns.is_response", json!(d.response));
+            put("dns.id", json!(d.id));
+            put("dns.name", json!(d.name));
+            put("dns.type", json!(d.qtype));
+            if let Some(r) = &d.rcode {
+                put("dns.rcode", json!(r));
+            }
+            let answers: Vec<_> = d
+                .answers
+                .iter()
+                .map(|a| json!({"name": a.name, "type": a.rtype, "data": a.data, "ttl": a.ttl}))
+                .collect();
+            put("dns.answers", json!(answers));
+            if let Some(e) = &d.server {
+                put("fd.sip", json!(e.ip));
+                put("fd.sport", json!(e.port));
+            }
+            if let Some(e) = &d.error {
+                put("dns.error", json!(e));
             }
         }
     }
@@ -496,6 +521,10 @@ mod docs {
         if let Record::Syscall(r) = &mut connect {
             r.header.ppid = 4200;
         }
+        let mut answer = dns_answer(4242, 7, B + 3_900_000, "redis.example.com", [127, 0, 0, 1]);
+        if let Record::Dns(r) = &mut answer {
+            r.header.ppid = 4200;
+        }
         let mut open = syscall(
             4242,
             7,
@@ -558,6 +587,7 @@ mod docs {
                 b"/usr/bin/redis-cli",
                 exec_flags::EXE_UPPER_LAYER,
             ),
+            answer,
             connect,
             open,
             mount,

@@ -15,7 +15,7 @@ use crate::sensor::SensorStats;
 
 /// Names the payload of event records: postcard of [`Event`]. Bump the
 /// suffix on any change to `Event` other than appending an enum variant.
-pub const EVENT_SCHEMA: &str = "vigil.event/5";
+pub const EVENT_SCHEMA: &str = "vigil.event/6";
 
 /// Rotation and retention of `--record`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,6 +139,7 @@ pub(crate) mod tests {
     pub(crate) fn records() -> Vec<Record> {
         let path = format!("/libpod_parent/libpod-{CID}");
         let connect = connect_loopback(11, 77, 6, 0);
+        let answer = dns_answer(11, 77, 6, "cache.example.com", [127, 0, 0, 1]);
         vec![
             cgroup_rec(true, 77, &path, 1),
             exec(
@@ -171,6 +172,7 @@ pub(crate) mod tests {
                 b"",
                 b"",
             ),
+            answer,
             connect,
             syscall(
                 10,
@@ -238,9 +240,10 @@ pub(crate) mod tests {
                 Data::CgroupRmdir(_) => "rmdir",
                 Data::OomKill { .. } => "oom",
                 Data::ContainerStats(_) => "stats",
+                Data::Dns(_) => "dns",
             })
             .collect();
-        assert_eq!(kinds.len(), 9, "every kind: {kinds:?}");
+        assert_eq!(kinds.len(), 10, "every kind: {kinds:?}");
         let mut payload = 0;
         let mut json = 0;
         for ev in &evs {
@@ -288,7 +291,7 @@ pub(crate) mod tests {
         .await
         .unwrap();
         let rs = summary.recorder.expect("recorder stats");
-        assert_eq!((rs.written, rs.dropped, rs.failed), (10, 0, 0));
+        assert_eq!((rs.written, rs.dropped, rs.failed), (11, 0, 0));
         assert_eq!(rs.loss_records, 2, "kernel drops and malformed records");
 
         let log = open_log(&[dir.path()]).unwrap();

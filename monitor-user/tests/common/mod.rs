@@ -214,6 +214,7 @@ pub fn net(
         server: Some(end(server)),
         local_is_server: name != "connect",
         connected: client.is_some(),
+        server_name: None,
     };
     base(
         num,

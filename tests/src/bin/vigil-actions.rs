@@ -55,6 +55,7 @@ fn main() {
         ("stratum", [addr]) => tcp_connect(addr, Some(STRATUM_SUBSCRIBE)),
         ("udp-send", [addr, n]) => udp_send(addr, n.parse().unwrap_or_else(|_| usage("N"))),
         ("udp-sendmsg", [addr]) => udp_sendmsg(addr),
+        ("dns-serve", [addr, secs]) => dns_serve(addr, secs_arg(secs)),
         ("packet-socket", []) => {
             check_fd(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) } as libc::c_long)
         }
@@ -87,6 +88,8 @@ fn usage(why: &str) -> ! {
          tcp-pair IP | tcp-serve ADDR SECS | tcp-connect ADDR | stratum ADDR\n  \
          udp-send ADDR N | udp-sendmsg ADDR | packet-socket | inet-socket\n  \
          io_uring (IORING_OP_OPENAT, IORING_OP_CONNECT): uring-open PATH | uring-connect ADDR\n  \
+         dns-serve ADDR SECS (answers A queries for c2.example.com and\n  \
+         kubernetes.default.svc.cluster.local with 127.0.0.7 and .8)\n  \
          resource hogs (run them only under cgroup limits):\n  \
          forkbomb SECS | spawn N SECS | cpu SECS | mem MIB | fds SECS"
     );
@@ -711,6 +714,62 @@ fn udp_send(addr: &str, n: u32) -> Result<(), Error> {
         s.send_to(format!("datagram {i}").as_bytes(), to)?;
     }
     Ok(())
+}
+
+/// Names [`dns_serve`] answers, with their address.
+const DNS_NAMES: &[(&str, [u8; 4])] = &[
+    ("c2.example.com", [127, 0, 0, 7]),
+    ("kubernetes.default.svc.cluster.local", [127, 0, 0, 8]),
+];
+
+/// A DNS resolver on UDP `addr` for `secs` seconds: an A query for one of
+/// [`DNS_NAMES`] gets its address (TTL 60), another type for it an empty
+/// answer, any other name NXDOMAIN.
+fn dns_serve(addr: &str, secs: std::time::Duration) -> Result<(), Error> {
+    let s = std::net::UdpSocket::bind(sock_addr(addr))?;
+    let end = std::time::Instant::now() + secs;
+    let mut buf = [0u8; 512];
+    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+        s.set_read_timeout(Some(left.max(std::time::Duration::from_millis(1))))?;
+        let Ok((n, from)) = s.recv_from(&mut buf) else {
+            continue;
+        };
+        if let Some(reply) = dns_reply(&buf[..n]) {
+            s.send_to(&reply, from)?;
+        }
+    }
+    Ok(())
+}
+
+/// The reply to one query (header, one question), `None` if it is not one.
+fn dns_reply(q: &[u8]) -> Option<Vec<u8>> {
+    let mut i = 12;
+    let mut labels = Vec::new();
+    loop {
+        let len = usize::from(*q.get(i)?);
+        i += 1;
+        if len == 0 {
+            break;
+        }
+        labels.push(String::from_utf8_lossy(q.get(i..i + len)?).into_owned());
+        i += len;
+    }
+    let question = q.get(12..i + 4)?;
+    let qtype = u16::from_be_bytes([q[i], q[i + 1]]);
+    let name = labels.join(".");
+    let known = DNS_NAMES.iter().find(|(n, _)| *n == name);
+    let answer = known.filter(|_| qtype == 1).map(|(_, ip)| ip);
+    let mut r = Vec::with_capacity(q.len() + 16);
+    r.extend_from_slice(&q[..2]);
+    r.extend([0x81, if known.is_some() { 0x80 } else { 0x83 }, 0, 1, 0]);
+    r.push(u8::from(answer.is_some()));
+    r.extend([0, 0, 0, 0]);
+    r.extend_from_slice(question);
+    if let Some(ip) = answer {
+        r.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+        r.extend(ip);
+    }
+    Some(r)
 }
 
 /// One datagram to an IPv4 `addr` with sendmsg().

@@ -1,7 +1,9 @@
-//! `vigil log net`: "which connections did this container make, to where?"
-//! The recorded network events (connect, accept, bind, listen, the first
-//! datagram of each UDP flow, packet and raw IP sockets) a filter selects, one
-//! line each: who, which way, to and from where, with what result.
+//! `vigil log net`: "which connections did this container make, to where,
+//! and which names did it look up?" The recorded network events (connect,
+//! accept, bind, listen, the first datagram of each UDP flow, packet and raw
+//! IP sockets, DNS answers) a filter selects, one line each: who, which way,
+//! to and from where (with the name that resolved to the server, when the
+//! container looked it up), with what result.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -16,6 +18,7 @@ use super::FilterArgs;
 /// The event types `vigil log net` shows unless `--type` narrows them.
 pub const NET_TYPES: &[&str] = &[
     "connect", "accept", "accept4", "bind", "listen", "sendto", "sendmsg", "sendmmsg", "socket",
+    "dns",
 ];
 
 #[derive(Args, Debug)]
@@ -50,9 +53,26 @@ pub fn run(mut a: NetArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn row(ev: &Event, out: &mut Vec<u8>) {
-    let Data::Syscall(s) = &ev.data else { return };
     let c = &ev.container;
     let container = c.name.as_deref().unwrap_or(&c.id);
+    if let Data::Dns(d) = &ev.data {
+        // Queries are left out: their answers say what was asked too.
+        if d.response || d.error.is_some() {
+            let _ = writeln!(
+                out,
+                "{:<30} {:<16} {:>7} {:<15} {:<8} {:<5} {}",
+                rfc3339(ev.wall_ns),
+                container,
+                ev.process.pid,
+                ev.process.name,
+                "dns",
+                "udp",
+                super::show::dns_line(d),
+            );
+        }
+        return;
+    }
+    let Data::Syscall(s) = &ev.data else { return };
     let proto = match (&s.conn, &s.sockaddr) {
         (Some(conn), _) => conn.l4proto.as_str(),
         (None, Some(SockAddr::Unix { .. })) => "unix",
@@ -82,10 +102,15 @@ fn connection(s: &SyscallData) -> String {
             Some(e) => format!("{}:{}", e.ip, e.port),
             None => "*".to_owned(),
         };
+        // The server as the process knew it: `c2.example.com (203.0.113.7:443)`.
+        let server = match &c.server_name {
+            Some(name) => format!("{name} ({})", end(&c.server)),
+            None => end(&c.server),
+        };
         return match (c.local_is_server, &c.client) {
-            (true, None) => format!("listening on {}", end(&c.server)),
-            (true, Some(_)) => format!("{} <- {}", end(&c.server), end(&c.client)),
-            (false, _) => format!("{} -> {}", end(&c.client), end(&c.server)),
+            (true, None) => format!("listening on {server}"),
+            (true, Some(_)) => format!("{server} <- {}", end(&c.client)),
+            (false, _) => format!("{} -> {server}", end(&c.client)),
         };
     }
     if let Some(name) = &s.fd_name {

@@ -149,7 +149,28 @@ pub fn details(ev: &Event) -> String {
             "victim {victim_pid} {}",
             victim_name.as_deref().unwrap_or("")
         ),
+        Data::Dns(d) => dns_line(d),
     }
+}
+
+/// A DNS message as a responder reads it: "resolved c2.example.com ->
+/// 203.0.113.7", "query c2.example.com A", "c2.example.com: NXDOMAIN".
+pub fn dns_line(d: &monitor_user::event::DnsData) -> String {
+    if let Some(e) = &d.error {
+        return format!("not DNS ({e})");
+    }
+    if !d.response {
+        return format!("query {} {}", d.name, d.qtype);
+    }
+    let rcode = d.rcode.as_deref().unwrap_or("NOERROR");
+    if rcode != "NOERROR" {
+        return format!("{} {}: {rcode}", d.name, d.qtype);
+    }
+    if d.answers.is_empty() {
+        return format!("{} {}: no answer", d.name, d.qtype);
+    }
+    let data: Vec<&str> = d.answers.iter().map(|a| a.data.as_str()).collect();
+    format!("resolved {} -> {}", d.name, data.join(", "))
 }
 
 fn arg_text(v: &monitor_user::event::sysargs::ArgValue) -> String {

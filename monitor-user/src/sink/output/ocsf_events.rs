@@ -7,7 +7,9 @@
 //! Delete); network events Network Activity (4001: connect and accept
 //! Open, a failed connect Refuse, listen Listen, a UDP flow's first
 //! datagram Traffic; the server as `dst_endpoint`, or a unix socket's path
-//! as its name, the client as `src_endpoint`). Every other event (mounts, setns, bpf, ptrace, cgroup and
+//! as its name, the client as `src_endpoint`); DNS messages DNS Activity
+//! (4003: a query Query, an answer Response, with `query`, `answers` and
+//! `rcode`). Every other event (mounts, setns, bpf, ptrace, cgroup and
 //! resource samples, ...) is an OCSF Base Event (class 0), so none is left
 //! out. The process, container and device (the host writing the events)
 //! objects are built as for the findings; the event's own flat fields
@@ -47,7 +49,47 @@ fn class(f: &Map<String, Json>) -> Class {
             6,
             "Traffic",
         ),
+        "dns" if f.get("dns.is_response").and_then(Json::as_bool) == Some(true) => {
+            (4003, "DNS Activity", 4, "Network Activity", 2, "Response")
+        }
+        "dns" => (4003, "DNS Activity", 4, "Network Activity", 1, "Query"),
         _ => BASE,
+    }
+}
+
+/// OCSF's `rcode_id` of a DNS response code (RFC 1035 numbering).
+fn rcode_id(rcode: &str) -> u64 {
+    match rcode {
+        "NOERROR" => 0,
+        "FORMERR" => 1,
+        "SERVFAIL" => 2,
+        "NXDOMAIN" => 3,
+        "NOTIMP" => 4,
+        "REFUSED" => 5,
+        _ => 99,
+    }
+}
+
+/// DNS Activity's `query`, `answers`, `rcode` and resolver.
+fn dns(o: &mut Json, f: &Map<String, Json>) {
+    let text = |k: &str| f.get(k).and_then(Json::as_str).unwrap_or("");
+    o["query"] = json!({ "hostname": text("dns.name"), "type": text("dns.type"), "class": "IN" });
+    if let Some(id) = f.get("dns.id") {
+        o["query"]["packet_uid"] = id.clone();
+    }
+    if let Some(r) = f.get("dns.rcode").and_then(Json::as_str) {
+        o["rcode"] = json!(r);
+        o["rcode_id"] = json!(rcode_id(r));
+    }
+    if let Some(Json::Array(a)) = f.get("dns.answers") {
+        let answers: Vec<Json> = a
+            .iter()
+            .map(|x| json!({ "rdata": x["data"], "type": x["type"], "ttl": x["ttl"], "class": "IN" }))
+            .collect();
+        o["answers"] = json!(answers);
+    }
+    if let Some(ep) = endpoint(f) {
+        o["dst_endpoint"] = ep;
     }
 }
 
@@ -124,6 +166,7 @@ pub fn event(ev: &Event) -> Json {
             }
             None => return demote(o),
         },
+        4003 => dns(&mut o, &f),
         _ => {}
     }
     // Process Activity needs an actor and a process, both from the pid.
@@ -219,6 +262,29 @@ mod tests {
             (json!(0), json!(99))
         );
         assert_eq!(e["unmapped"]["evt.type"], "mount");
+    }
+
+    #[test]
+    fn dns_answers_are_dns_activity_responses() {
+        let evs = crate::sink::recorder::tests::events();
+        let d = evs
+            .iter()
+            .find(|e| matches!(e.data, crate::event::Data::Dns(_)))
+            .expect("a dns event");
+        let e = event(d);
+        assert_eq!(
+            (e["class_uid"].clone(), e["activity_id"].clone()),
+            (json!(4003), json!(2))
+        );
+        assert_eq!(e["query"]["hostname"], "cache.example.com");
+        assert_eq!(e["query"]["type"], "A");
+        assert_eq!(e["answers"][0]["rdata"], "127.0.0.1");
+        assert_eq!(e["answers"][0]["ttl"], 300);
+        assert_eq!(
+            (e["rcode"].clone(), e["rcode_id"].clone()),
+            (json!("NOERROR"), json!(0))
+        );
+        assert_eq!(e["dst_endpoint"]["port"], 53);
     }
 
     /// Every fixture event of the default rules (matches and near misses:
