@@ -220,6 +220,22 @@ pub enum FieldId {
     DnsRcode,
     DnsAnswers,
     DnsIsResponse,
+    // Who started the container (issue 17).
+    /// vigil: one line saying who started the container, or why not known.
+    ContainerCreator,
+    ContainerCreatorPid,
+    ContainerCreatorUid,
+    /// -1: never set.
+    ContainerCreatorLoginuid,
+    ContainerCreatorUser,
+    ContainerCreatorCmdline,
+    /// The runtime socket the creator connected to, or `podman`.
+    ContainerCreatorVia,
+    /// The creator's own container (a runtime socket mounted into it).
+    ContainerCreatorContainerId,
+    /// `pid:uid:cmdline` of each possible creator when there were several.
+    ContainerCreatorCandidates,
+    ContainerCreatorUnresolved,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,6 +392,17 @@ defs! {
     "dns.rcode" => DnsRcode, Str, None;
     "dns.answers" => DnsAnswers, StrList, None;
     "dns.is_response" => DnsIsResponse, Bool, None;
+    // Who started the container (issue 17).
+    "container.creator" => ContainerCreator, Str, None;
+    "container.creator.pid" => ContainerCreatorPid, Num, None;
+    "container.creator.uid" => ContainerCreatorUid, Num, None;
+    "container.creator.loginuid" => ContainerCreatorLoginuid, Num, None;
+    "container.creator.user" => ContainerCreatorUser, Str, None;
+    "container.creator.cmdline" => ContainerCreatorCmdline, Str, None;
+    "container.creator.via" => ContainerCreatorVia, Str, None;
+    "container.creator.container_id" => ContainerCreatorContainerId, Str, None;
+    "container.creator.candidates" => ContainerCreatorCandidates, StrList, None;
+    "container.creator.unresolved" => ContainerCreatorUnresolved, Str, None;
     // Never looked up by this name: resource fields resolve through
     // `resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;

@@ -3,7 +3,8 @@
 //! the image's id and digest, privilege, mounts
 //! (`container.mounts`, `container.mount.source[DEST]`,
 //! `container.mount.dest[SOURCE]`, `container.mount.sources`), labels, the
-//! start time, and why the metadata is missing (`container.unresolved`).
+//! start time, why the metadata is missing (`container.unresolved`), and
+//! who started the container (`container.creator.*`).
 //!
 //! Falco's semantics: `container.mount.source[X]` is the source of the mount
 //! whose destination is X (or the X-th mount), `container.mount.dest[X]` the
@@ -26,6 +27,7 @@ pub struct Cache<'a> {
     pod_labels: OnceCell<Vec<String>>,
     unresolved: OnceCell<String>,
     host_path: OnceCell<Option<String>>,
+    creator: OnceCell<String>,
 }
 
 fn pairs<'m>(m: impl Iterator<Item = (&'m String, &'m String)>) -> Vec<String> {
@@ -76,6 +78,32 @@ pub fn host_path<'s, 'a: 's>(
         })
         .as_deref()
         .map(Value::Str)
+}
+
+/// The value of a `container.creator.*` field (`enrich::creator`), or
+/// `None` when it is not known (the host, or a field the creator lacks).
+pub fn creator<'s, 'a: 's>(
+    c: &'a Container,
+    field: &Field,
+    cache: &'s Cache<'a>,
+) -> Option<Value<'s>> {
+    use FieldId as F;
+    let k = c.creator.as_deref()?;
+    let num = |n: Option<u32>| n.map(|n| Value::Num(n.into()));
+    match field.id {
+        F::ContainerCreator => Some(Value::Str(cache.creator.get_or_init(|| k.to_string()))),
+        F::ContainerCreatorPid => num(k.pid),
+        F::ContainerCreatorUid => num(k.uid),
+        // Falco's -1 for a login uid never set, as `user.loginuid`.
+        F::ContainerCreatorLoginuid => k.loginuid.map(|u| Value::Num(u as i32 as i64)),
+        F::ContainerCreatorUser => k.user.as_deref().map(Value::Str),
+        F::ContainerCreatorCmdline => k.cmdline.as_deref().map(Value::Str),
+        F::ContainerCreatorVia => k.via.as_deref().map(Value::Str),
+        F::ContainerCreatorContainerId => k.container_id.as_deref().map(Value::Str),
+        F::ContainerCreatorCandidates => Some(Value::List(StrList::Strings(&k.candidates))),
+        F::ContainerCreatorUnresolved => k.unresolved.as_deref().map(Value::Str),
+        _ => None,
+    }
 }
 
 /// The value of a runtime-metadata field, or `None` when it is not known.

@@ -497,6 +497,18 @@ impl FieldSource for EventFields<'_> {
             | F::ContainerLabel
             | F::ContainerLabels
             | F::ContainerUnresolved => super::container_fields::get(c, field, &self.container),
+            F::ContainerCreator
+            | F::ContainerCreatorPid
+            | F::ContainerCreatorUid
+            | F::ContainerCreatorLoginuid
+            | F::ContainerCreatorUser
+            | F::ContainerCreatorCmdline
+            | F::ContainerCreatorVia
+            | F::ContainerCreatorContainerId
+            | F::ContainerCreatorCandidates
+            | F::ContainerCreatorUnresolved => {
+                super::container_fields::creator(c, field, &self.container)
+            }
             F::CgroupId => Some(Value::Num(i64::try_from(ev.cgroup.id).unwrap_or(i64::MAX))),
             F::CgroupPath => ev.cgroup.path.as_deref().map(Value::Str),
             F::NsMnt => num(p.ns.mnt),

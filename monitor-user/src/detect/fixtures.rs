@@ -255,7 +255,9 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
         qos: None,
         meta: None,
         unresolved: None,
+        creator: None,
     };
+    let mut creator = crate::event::container::Creator::default();
     let mut failed = false;
     let mut rawres: Option<i64> = None;
     let mut fd_name: Option<String> = None;
@@ -343,6 +345,11 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "container.name" => c.name = Some(string(v, k)?),
             "container.image" => c.image = Some(string(v, k)?),
             "container.privileged" => meta.privileged = Some(boolean(v, k)?),
+            "container.creator.pid" => creator.pid = Some(uint(v, k)?),
+            "container.creator.uid" => creator.uid = Some(uint(v, k)?),
+            "container.creator.loginuid" => creator.loginuid = Some(uint(v, k)?),
+            "container.creator.user" => creator.user = Some(string(v, k)?),
+            "container.creator.cmdline" => creator.cmdline = Some(string(v, k)?),
             "container.mount.sources" => {
                 meta.mounts = strings(v, k)?
                     .into_iter()
@@ -405,6 +412,9 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                 None => return Err(format!("unknown fixture key {k}")),
             },
         }
+    }
+    if creator != Default::default() && c.full_id.is_some() {
+        c.creator = Some(Arc::new(creator));
     }
     if meta != Default::default() && c.full_id.is_some() {
         meta.name = c.name.clone();

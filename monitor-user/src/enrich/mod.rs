@@ -10,6 +10,7 @@
 pub mod applet;
 pub mod cgroup;
 pub mod containers;
+pub mod creator;
 pub mod cwd;
 pub mod dns;
 pub mod hold;
@@ -28,6 +29,7 @@ use monitor_common::records::{exec_flags, Header};
 
 use crate::enrich::cgroup::CgroupInfo;
 use crate::enrich::containers::{Registry, RegistryConfig};
+use crate::enrich::creator::{CreatorConfig, Creators};
 use crate::enrich::metadata::{Metadata, MetadataConfig};
 use crate::enrich::proctable::{ContainerKey, ExecInfo, ProcTable, ProcTableConfig};
 use crate::enrich::users::UserNames;
@@ -49,6 +51,8 @@ pub struct EnrichConfig {
     pub registry: RegistryConfig,
     pub metadata: MetadataConfig,
     pub proctable: ProcTableConfig,
+    /// The runtime sockets whose clients start containers.
+    pub creator: CreatorConfig,
     /// The agent's own identity, for `target.is_vigil`; `None`: never set.
     pub agent: Option<AgentId>,
 }
@@ -110,6 +114,8 @@ pub struct Enricher {
     procs: ProcTable,
     containers: Registry,
     meta: Metadata,
+    /// Who started each container (`container.creator.*`).
+    creators: Creators,
     clock: Clock,
     next_num: u64,
     agent: Option<AgentId>,
@@ -130,6 +136,7 @@ impl Enricher {
             procs,
             containers,
             meta,
+            creators: Creators::new(CreatorConfig::default(), std::process::id()),
             clock,
             next_num: 1,
             agent: None,
@@ -243,6 +250,7 @@ impl Enricher {
             Metadata::new(cfg.metadata),
             Clock::measure(),
         );
+        e.creators = Creators::new(cfg.creator, std::process::id());
         if let Some(proc_root) = &cfg.proc_root {
             e = e.with_procfs(proc_root.clone());
         }
@@ -269,6 +277,10 @@ impl Enricher {
         self.procs.reap(boot_now_ns);
         self.containers.expire(now);
         self.meta.expire(now);
+        let procs = &self.procs;
+        self.creators.maintain(boot_now_ns, |pid| {
+            procs.get(pid).is_some_and(|p| !p.exited())
+        });
     }
 
     /// How the runtime API lookups went (`None` when they are off).
@@ -279,7 +291,7 @@ impl Enricher {
     /// Turn one record into an event, updating the host state it implies.
     pub fn enrich(&mut self, rec: &Record, now: Instant) -> Event {
         let h = rec.header();
-        let (container, cgroup, key) = self.container(h.cgroup_id, now);
+        let (container, cgroup, key) = self.container(h.cgroup_id, h.tgid, now);
         let boot = h.boot_ns;
         self.procs
             .observe(h.tgid, h.ppid, h.uid, h.comm(), key.clone(), boot);
@@ -406,6 +418,14 @@ impl Enricher {
                             // The result is cached (files) or arrives in
                             // the background (APIs); nothing waits here.
                             let _ = self.meta.resolve(info.runtime, id, now);
+                            let procs = &self.procs;
+                            self.creators.on_container_start(
+                                info.runtime,
+                                id,
+                                h.tgid,
+                                boot,
+                                |pid| procs.get(pid).is_some_and(|p| !p.exited()),
+                            );
                         }
                     }
                     Data::CgroupMkdir(cg)
@@ -418,6 +438,7 @@ impl Enricher {
                         if let Some(id) = crate::enrich::cgroup::parse(&path).container_id {
                             self.meta.gone(&id, now);
                             self.names.forget(&id);
+                            self.creators.gone(&id, boot);
                         }
                     }
                     Data::CgroupRmdir(cg)
@@ -436,7 +457,8 @@ impl Enricher {
                 Data::Dns(Box::new(d))
             }
         };
-        let process = self.process(h, now);
+        let process = Arc::new(self.process(h, now));
+        self.watch_creators(&process, &container, &data, boot);
         match rec {
             Record::Fork(r) => {
                 // CLONE_PARENT: the child's parent is the forker's parent.
@@ -458,7 +480,7 @@ impl Enricher {
             num,
             boot_ns: boot,
             wall_ns: self.clock.wall_ns(boot),
-            process: Arc::new(process),
+            process,
             container,
             cgroup,
             target_is_vigil: self.agent.and_then(|a| {
@@ -477,13 +499,32 @@ impl Enricher {
     /// The container (with metadata) and cgroup of a cgroup id, as events
     /// of that cgroup carry them.
     pub fn container_of(&mut self, cgroup_id: u64, now: Instant) -> (Arc<Container>, Arc<Cgroup>) {
-        let (c, g, _) = self.container(cgroup_id, now);
+        let (c, g, _) = self.container(cgroup_id, 0, now);
         (c, g)
     }
 
+    /// What tells who starts containers: a client connecting to a runtime
+    /// socket, a fork in a `podman` command's tree.
+    fn watch_creators(&mut self, p: &Arc<Process>, c: &Container, data: &Data, boot: u64) {
+        const EINPROGRESS: i64 = -115;
+        match data {
+            Data::Syscall(s) if s.name == "connect" && (s.ret >= 0 || s.ret == EINPROGRESS) => {
+                if let Some(sysargs::SockAddr::Unix { path, .. }) = &s.sockaddr {
+                    let own = c.full_id.as_ref().map(|_| c.id.as_str());
+                    self.creators.on_connect(p, own, path, boot);
+                }
+            }
+            Data::Clone(x) => self.creators.on_fork(p, x.child_pid, boot),
+            _ => {}
+        }
+    }
+
+    /// The container of `cgroup_id` as an event of its process `pid`
+    /// carries it (0: no process).
     fn container(
         &mut self,
         cgroup_id: u64,
+        pid: u32,
         now: Instant,
     ) -> (Arc<Container>, Arc<Cgroup>, ContainerKey) {
         let Some(entry) = self.containers.resolve(cgroup_id, now) else {
@@ -515,6 +556,7 @@ impl Enricher {
             Ok(m) => (Some(m), None),
             Err(why) => (None, Some(why)),
         };
+        let creator = Some(self.creators.get(&full, pid));
         let container = Container {
             id: full[..12].to_owned(),
             full_id: Some(full),
@@ -529,6 +571,7 @@ impl Enricher {
             qos: info.qos,
             meta,
             unresolved,
+            creator,
         };
         (Arc::new(container), cgroup, key)
     }

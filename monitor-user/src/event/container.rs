@@ -50,6 +50,63 @@ pub struct MountMeta {
     pub read_only: bool,
 }
 
+/// Who asked a runtime to start a container (`container.creator.*`,
+/// `enrich::creator`): the host process that connected to the runtime's
+/// socket, or the `podman` command that forked the runtime. Exactly one of
+/// `pid` (named) or `unresolved` (why not) is set; `candidates` lists every
+/// process that could have been it when there were several.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Creator {
+    /// How it was found: the runtime socket the client connected to, or
+    /// `podman` (the process that forked the container's runtime).
+    pub via: Option<String>,
+    pub pid: Option<u32>,
+    pub uid: Option<u32>,
+    /// The audit login uid (`u32::MAX`: never set).
+    pub loginuid: Option<u32>,
+    /// The uid's name in the creator's own `/etc/passwd`.
+    pub user: Option<String>,
+    pub cmdline: Option<String>,
+    /// The client's own container (a runtime socket mounted into a
+    /// container); `None`: the host.
+    pub container_id: Option<String>,
+    /// `pid:uid:cmdline` of each possible creator, when more than one.
+    pub candidates: Vec<String>,
+    /// Why no single creator is named.
+    pub unresolved: Option<String>,
+}
+
+impl std::fmt::Display for Creator {
+    /// `uid 65534 (nobody) loginuid 1001 pid 4242 via /run/docker.sock:
+    /// docker run ...`, or why it is not known.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(pid) = self.pid else {
+            return f.write_str(self.unresolved.as_deref().unwrap_or("unknown"));
+        };
+        if let Some(uid) = self.uid {
+            write!(f, "uid {uid}")?;
+            if let Some(user) = &self.user {
+                write!(f, " ({user})")?;
+            }
+            f.write_str(" ")?;
+        }
+        if let Some(l) = self.loginuid.filter(|&l| l != u32::MAX) {
+            write!(f, "loginuid {l} ")?;
+        }
+        write!(f, "pid {pid}")?;
+        if let Some(c) = &self.container_id {
+            write!(f, " in container {c}")?;
+        }
+        if let Some(via) = &self.via {
+            write!(f, " via {via}")?;
+        }
+        if let Some(cmd) = &self.cmdline {
+            write!(f, ": {cmd}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a container's runtime metadata is missing from an event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Unresolved {
@@ -79,6 +136,29 @@ impl std::fmt::Display for Unresolved {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn creator_reads_as_one_line() {
+        let c = Creator {
+            via: Some("/run/docker.sock".into()),
+            pid: Some(4242),
+            uid: Some(1001),
+            loginuid: Some(1001),
+            user: Some("alice".into()),
+            cmdline: Some("docker run --privileged -v /:/host img".into()),
+            ..Creator::default()
+        };
+        assert_eq!(
+            c.to_string(),
+            "uid 1001 (alice) loginuid 1001 pid 4242 via /run/docker.sock: \
+             docker run --privileged -v /:/host img"
+        );
+        let why = Creator {
+            unresolved: Some("no client".into()),
+            ..Creator::default()
+        };
+        assert_eq!(why.to_string(), "no client");
+    }
 
     #[test]
     fn unresolved_says_why() {

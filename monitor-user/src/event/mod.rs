@@ -303,6 +303,8 @@ pub struct Container {
     pub meta: Option<Arc<container::ContainerMeta>>,
     /// Why `meta` is missing for a container (`None` for the host).
     pub unresolved: Option<container::Unresolved>,
+    /// Who asked the runtime to start it (`None` for the host).
+    pub creator: Option<Arc<container::Creator>>,
 }
 
 impl Default for Container {
@@ -317,6 +319,7 @@ impl Default for Container {
             qos: None,
             meta: None,
             unresolved: None,
+            creator: None,
         }
     }
 }

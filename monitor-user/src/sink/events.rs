@@ -130,6 +130,25 @@ pub fn to_value(ev: &Event) -> Value {
     if let Some(why) = &c.unresolved {
         put("container.unresolved", json!(why.to_string()));
     }
+    if let Some(k) = &c.creator {
+        put("container.creator", json!(k.to_string()));
+        put("container.creator.pid", json!(k.pid));
+        put("container.creator.uid", json!(k.uid));
+        put(
+            "container.creator.loginuid",
+            json!(k.loginuid.map(|u| u as i32)),
+        );
+        put("container.creator.user", json!(k.user));
+        put("container.creator.cmdline", json!(k.cmdline));
+        put("container.creator.via", json!(k.via));
+        if k.container_id.is_some() {
+            put("container.creator.container_id", json!(k.container_id));
+        }
+        if !k.candidates.is_empty() {
+            put("container.creator.candidates", json!(k.candidates));
+        }
+        put("container.creator.unresolved", json!(k.unresolved));
+    }
     put("cgroup.id", json!(ev.cgroup.id));
     put("cgroup.path", json!(ev.cgroup.path));
 

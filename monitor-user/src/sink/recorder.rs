@@ -221,7 +221,26 @@ pub(crate) mod tests {
             in_baseline: false,
             diff: "executable /usr/bin/nc is not in the baseline".into(),
         });
-        evs.extend([m, o, st, b]);
+        // A container with who started it.
+        let mut cr = evs[1].clone();
+        cr.container = std::sync::Arc::new(crate::event::Container {
+            id: "82ac0468654e".into(),
+            full_id: Some(format!("82ac0468654e{}", "0".repeat(52))),
+            runtime: crate::event::Runtime::Docker,
+            creator: Some(std::sync::Arc::new(crate::event::container::Creator {
+                via: Some("/run/docker.sock".into()),
+                pid: Some(4242),
+                uid: Some(1001),
+                loginuid: Some(1001),
+                user: Some("alice".into()),
+                cmdline: Some("docker run -v /:/host img".into()),
+                // The Docker socket mounted into another container.
+                container_id: Some("1f2e3d4c5b6a".into()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        });
+        evs.extend([m, o, st, b, cr]);
         evs
     }
 
