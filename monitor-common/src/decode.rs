@@ -50,6 +50,7 @@ pub enum Record {
     CgroupMkdir(CgroupRecord),
     CgroupRmdir(CgroupRecord),
     OomKill(OomRecord),
+    Throttled(ThrottledRecord),
 }
 
 impl Record {
@@ -62,6 +63,7 @@ impl Record {
             Record::ModuleLoad(r) => &r.header,
             Record::CgroupMkdir(r) | Record::CgroupRmdir(r) => &r.header,
             Record::OomKill(r) => &r.header,
+            Record::Throttled(r) => &r.header,
         }
     }
 
@@ -75,6 +77,7 @@ impl Record {
             Record::CgroupMkdir(_) => EventKind::CgroupMkdir,
             Record::CgroupRmdir(_) => EventKind::CgroupRmdir,
             Record::OomKill(_) => EventKind::OomKill,
+            Record::Throttled(_) => EventKind::Throttled,
         }
     }
 }
@@ -145,6 +148,11 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
             }
         }
         EventKind::OomKill => Record::OomKill(checked(kind, buf)?),
+        EventKind::Throttled => {
+            let r: ThrottledRecord = checked(kind, buf)?;
+            SyscallId::from_u16(r.syscall).ok_or(DecodeError::UnknownSyscall(r.syscall))?;
+            Record::Throttled(r)
+        }
     })
 }
 

@@ -56,4 +56,7 @@ event_kinds! {
     CgroupMkdir = 301 => "cgroup_mkdir",
     CgroupRmdir = 302 => "cgroup_rmdir",
     OomKill = 303 => "oom_kill",
+    // flood: a cgroup's syscall records over its rate (docs/performance.md).
+    /// Syscall records of one cgroup the kernel held back over its rate.
+    Throttled = 304 => "throttled",
 }

@@ -28,6 +28,7 @@ macro_rules! shared_struct {
 pub mod attempts;
 pub mod enforce;
 pub mod filter;
+pub mod flood;
 pub mod kinds;
 pub mod lsm;
 pub mod offsets;
@@ -84,6 +85,11 @@ pub mod names {
     /// Hash: cgroup v2 id → 1 for every container cgroup the agent knows
     /// (where enforcement applies).
     pub const CONTAINER_CGROUPS: &str = "CONTAINER_CGROUPS";
+    /// Global u32: syscall records per cgroup, syscall, CPU and window
+    /// ([`crate::flood`]); 0 turns throttling off.
+    pub const THROTTLE_RATE: &str = "THROTTLE_RATE";
+    /// LRU per-CPU hash: [`crate::flood::ThrottleKey`] → [`crate::flood::ThrottleWindow`].
+    pub const THROTTLE: &str = "THROTTLE";
 
     /// Programs in the eBPF object besides the syscall enter programs
     /// (those are named by [`crate::SyscallId::program`]). The eBPF side

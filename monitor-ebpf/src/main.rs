@@ -13,6 +13,7 @@ mod cgroup;
 mod counters;
 mod enforce;
 mod exe_path;
+mod flood;
 mod globals;
 mod header;
 mod kread;

@@ -51,6 +51,10 @@ fn show(r: &Record) -> String {
             String::from_utf8_lossy(c.path().bytes)
         ),
         Record::OomKill(o) => format!("victim={}", o.victim_tgid),
+        Record::Throttled(t) => format!(
+            "syscall={} held={} window_ns={}",
+            t.syscall, t.count, t.window_ns
+        ),
     };
     format!("{head} {tail}")
 }

@@ -414,6 +414,14 @@ impl Enricher {
                 victim_pid: r.victim_tgid,
                 victim_name: self.procs.get(r.victim_tgid).map(|p| p.name().to_owned()),
             },
+            Record::Throttled(r) => Data::Throttled(crate::event::ThrottleData {
+                by: crate::event::Throttler::Kernel,
+                kind: monitor_common::SyscallId::from_u16(r.syscall)
+                    .map_or("syscall", |s| s.name())
+                    .to_owned(),
+                count: r.count,
+                window_ns: r.window_ns,
+            }),
         };
         let process = self.process(h, now);
         match rec {

@@ -257,6 +257,12 @@ pub fn to_value(ev: &Event) -> Value {
                 put("host.io_stalled_container", json!(c));
             }
         }
+        Data::Throttled(t) => {
+            put("evt.arg.by", json!(t.by.name()));
+            put("evt.arg.kind", json!(t.kind));
+            put("evt.arg.count", json!(t.count));
+            put("evt.arg.window_ns", json!(t.window_ns));
+        }
     }
     if let Some(b) = &ev.baseline {
         put("proc.in_baseline", json!(b.in_baseline));

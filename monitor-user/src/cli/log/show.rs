@@ -149,6 +149,13 @@ pub fn details(ev: &Event) -> String {
             "victim {victim_pid} {}",
             victim_name.as_deref().unwrap_or("")
         ),
+        Data::Throttled(t) => format!(
+            "{} {} events held back by the {} over {} ms",
+            t.count,
+            t.kind,
+            t.by.name(),
+            t.window_ns / 1_000_000
+        ),
     }
 }
 
