@@ -51,6 +51,7 @@ pub enum Record {
     CgroupRmdir(CgroupRecord),
     OomKill(OomRecord),
     Dns(Box<DnsRecord>),
+    Throttled(ThrottledRecord),
 }
 
 impl Record {
@@ -64,6 +65,7 @@ impl Record {
             Record::CgroupMkdir(r) | Record::CgroupRmdir(r) => &r.header,
             Record::OomKill(r) => &r.header,
             Record::Dns(r) => &r.header,
+            Record::Throttled(r) => &r.header,
         }
     }
 
@@ -78,6 +80,7 @@ impl Record {
             Record::CgroupRmdir(_) => EventKind::CgroupRmdir,
             Record::OomKill(_) => EventKind::OomKill,
             Record::Dns(_) => EventKind::Dns,
+            Record::Throttled(_) => EventKind::Throttled,
         }
     }
 }
@@ -152,6 +155,10 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
             let r: DnsRecord = checked(kind, buf)?;
             check_len(kind, "payload", r.len as usize, DNS_PAYLOAD_LEN)?;
             Record::Dns(Box::new(r))
+        EventKind::Throttled => {
+            let r: ThrottledRecord = checked(kind, buf)?;
+            SyscallId::from_u16(r.syscall).ok_or(DecodeError::UnknownSyscall(r.syscall))?;
+            Record::Throttled(r)
         }
     })
 }

@@ -59,4 +59,7 @@ event_kinds! {
     /// A DNS message a process sent to or received from port 53
     /// ([`crate::DnsRecord`]).
     Dns = 304 => "dns",
+    // flood: a cgroup's syscall records over its rate (docs/performance.md).
+    /// Syscall records of one cgroup the kernel held back over its rate.
+    Throttled = 305 => "throttled",
 }

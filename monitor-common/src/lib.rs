@@ -29,6 +29,7 @@ pub mod attempts;
 pub mod enforce;
 pub mod filter;
 pub mod io_uring;
+pub mod flood;
 pub mod kinds;
 pub mod lsm;
 pub mod offsets;
@@ -93,6 +94,11 @@ pub mod names {
     /// LRU hash: (tgid, fd) → socket inode of the sockets a process used
     /// for DNS (sent to port 53), whose receives are captured.
     pub const DNS_SOCKS: &str = "DNS_SOCKS";
+    /// Global u32: syscall records per cgroup, syscall, CPU and window
+    /// ([`crate::flood`]); 0 turns throttling off.
+    pub const THROTTLE_RATE: &str = "THROTTLE_RATE";
+    /// LRU per-CPU hash: [`crate::flood::ThrottleKey`] → [`crate::flood::ThrottleWindow`].
+    pub const THROTTLE: &str = "THROTTLE";
 
     /// Programs in the eBPF object besides the syscall enter programs
     /// (those are named by [`crate::SyscallId::program`]). The eBPF side

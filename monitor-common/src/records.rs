@@ -351,6 +351,22 @@ shared_struct! {
 }
 
 shared_struct! {
+    /// One cgroup sent more records of one syscall than its rate allows
+    /// ([`crate::flood`]): `count` records were held back in the `window_ns`
+    /// before this record. The header describes the task whose record
+    /// closed the window (a task of that cgroup).
+    #[derive(Clone, Copy, Debug)]
+    pub struct ThrottledRecord {
+        pub header: Header,
+        /// [`crate::SyscallId`] of the records held back.
+        pub syscall: u16,
+        pub _pad: [u16; 3],
+        pub count: u64,
+        pub window_ns: u64,
+    }
+}
+
+shared_struct! {
     /// Per-cgroup resource counters, kept in the kernel map
     /// [`crate::names::CGROUP_COUNTERS`] (an LRU per-CPU hash keyed by cgroup v2
     /// id) and never sent as records. Userspace sums the per-CPU values.
@@ -366,6 +382,12 @@ shared_struct! {
         pub emfile: u64,
         /// fd-creating syscalls that failed with ENFILE (system-wide file limit).
         pub enfile: u64,
+        /// Records of the cgroup lost because the ring buffer was full (or
+        /// its lifecycle reserve reached: docs/performance.md).
+        pub dropped: u64,
+        /// Syscall records of the cgroup held back over its rate
+        /// ([`ThrottledRecord`]).
+        pub throttled: u64,
     }
 }
 
@@ -377,6 +399,8 @@ impl CgroupCounters {
         self.fork_failures = self.fork_failures.wrapping_add(o.fork_failures);
         self.emfile = self.emfile.wrapping_add(o.emfile);
         self.enfile = self.enfile.wrapping_add(o.enfile);
+        self.dropped = self.dropped.wrapping_add(o.dropped);
+        self.throttled = self.throttled.wrapping_add(o.throttled);
     }
 }
 

@@ -80,8 +80,6 @@ fn refused(ctx: &TracePointContext, ret: i64) {
             EventKind::Syscall,
             size_of::<SyscallRecord>(),
         );
-        if EVENTS.output::<SyscallRecord>(r, 0).is_err() {
-            count_drop(EventKind::Syscall);
-        }
+        crate::flood::send_syscall(r);
     }
 }

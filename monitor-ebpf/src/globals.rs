@@ -28,6 +28,11 @@ static ENFORCE_MODULES: u32 = 0;
 #[unsafe(no_mangle)]
 static ENFORCE_SIGNALS: u32 = 0;
 
+/// Syscall records per cgroup, syscall, CPU and window; 0: no throttling
+/// (`monitor_common::flood`).
+#[unsafe(no_mangle)]
+static THROTTLE_RATE: u32 = 0;
+
 /// Read one field of the global `OFFSETS`.
 macro_rules! off {
     ($field:ident) => {
@@ -75,4 +80,11 @@ pub fn enforce_modules() -> bool {
 pub fn enforce_signals() -> bool {
     // SAFETY: reading a static.
     unsafe { core::ptr::read_volatile(&ENFORCE_SIGNALS) != 0 }
+}
+
+/// `THROTTLE_RATE`: the per-window budget of a (cgroup, syscall) on a CPU.
+#[inline(always)]
+pub fn throttle_rate() -> u32 {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&THROTTLE_RATE) }
 }

@@ -14,6 +14,7 @@ mod counters;
 mod dns;
 mod enforce;
 mod exe_path;
+mod flood;
 mod globals;
 mod header;
 mod io_uring;

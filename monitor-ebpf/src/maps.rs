@@ -72,13 +72,15 @@ pub struct FilterScratch {
 #[map]
 pub static FILTER_SCRATCH: PerCpuArray<FilterScratch> = PerCpuArray::with_max_entries(1, 0);
 
-/// Count one lost record of `kind` (ring buffer full).
+/// Count one lost record of `kind` (ring buffer full), per kind and for
+/// the current task's cgroup.
 #[inline(always)]
 pub fn count_drop(kind: EventKind) {
     if let Some(p) = DROPS.get_ptr_mut(kind.slot()) {
         // SAFETY: per-CPU slot, no concurrent writer on this CPU.
         unsafe { *p += 1 };
     }
+    crate::counters::count(|c| c.dropped += 1);
 }
 
 /// A UDP flow seen leaving a socket: the socket and its destination.

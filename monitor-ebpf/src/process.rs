@@ -112,9 +112,7 @@ fn flush_pending_execveat() {
             return;
         }
         (*p).rec.ret = 0;
-        if EVENTS.output::<SyscallRecord>(&(*p).rec, 0).is_err() {
-            count_drop(EventKind::Syscall);
-        }
+        crate::flood::send_syscall(&(*p).rec);
     }
     let _ = PENDING.remove(key);
 }

@@ -234,9 +234,7 @@ pub(crate) fn on_exit(ctx: &TracePointContext) -> (i64, bool) {
             && net::on_exit(&mut (*p).rec, (*p).tuple, ret)
         {
             (*p).rec.ret = ret;
-            if EVENTS.output::<SyscallRecord>(&(*p).rec, 0).is_err() {
-                count_drop(EventKind::Syscall);
-            }
+            crate::flood::send_syscall(&(*p).rec);
         }
     }
     let _ = PENDING.remove(key);

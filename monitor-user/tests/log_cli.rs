@@ -36,7 +36,7 @@ impl Drop for Tmp {
 fn write_log(dir: &Path, evs: &[Event]) {
     let mut rec = EventRecorder::open(dir, &RecordConfig::default()).unwrap();
     for e in &evs[..evs.len() / 2] {
-        rec.record(e.clone());
+        rec.record(e.clone(), false);
     }
     // The sensor reports 5 kernel drops half way: a loss record in the log.
     rec.flush().unwrap();
@@ -46,7 +46,7 @@ fn write_log(dir: &Path, evs: &[Event]) {
     });
     rec.flush().unwrap();
     for e in &evs[evs.len() / 2..] {
-        rec.record(e.clone());
+        rec.record(e.clone(), false);
     }
     rec.close().unwrap();
 }

@@ -41,6 +41,9 @@ pub struct AgentStats {
     pub kernel_drops: BTreeMap<String, u64>,
     /// Every loss the agent knows of.
     pub total_drops: u64,
+    /// Syscall records the kernel's rate limit held back.
+    #[serde(default)]
+    pub throttled: u64,
 }
 
 impl AgentStats {

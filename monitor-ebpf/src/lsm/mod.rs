@@ -78,9 +78,7 @@ fn send(r: &mut SyscallRecord) {
         EventKind::Syscall,
         size_of::<SyscallRecord>(),
     );
-    if EVENTS.output::<SyscallRecord>(r, 0).is_err() {
-        count_drop(EventKind::Syscall);
-    }
+    crate::flood::send_syscall(r);
 }
 
 /// Was the current operation submitted through io_uring? Either an

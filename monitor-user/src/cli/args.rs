@@ -216,6 +216,13 @@ pub struct RecordArgs {
     /// Delete segments older than this (`none`: never).
     #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_opt_duration, requires = "record")]
     pub record_retention_age: Limit<Duration>,
+    /// Syscall events one container may put in the log per kind and
+    /// second; beyond it the log keeps one `throttled` event with the
+    /// count, so a flood cannot push everyone else's history out of the
+    /// retention budget. Execs, forks, exits and events a rule matched
+    /// are always kept (`none`: keep everything).
+    #[arg(long, value_name = "N", default_value = "1000", value_parser = parse_opt_count, requires = "record")]
+    pub record_budget: Limit<u32>,
 }
 
 impl RecordArgs {
@@ -225,6 +232,7 @@ impl RecordArgs {
             segment_age: self.record_segment_age,
             retention_bytes: self.record_retention_size.0,
             retention_age: self.record_retention_age.0,
+            flood_budget: self.record_budget.0,
         }
     }
 }
@@ -247,6 +255,16 @@ fn parse_opt_size(s: &str) -> Result<Limit<u64>, String> {
         return Ok(Limit(None));
     }
     parse_size(s).map(|v| Limit(Some(v)))
+}
+
+fn parse_opt_count(s: &str) -> Result<Limit<u32>, String> {
+    if s == "none" {
+        return Ok(Limit(None));
+    }
+    match s.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(Limit(Some(n))),
+        _ => Err(format!("{s:?} is not a count above 0 or `none`")),
+    }
 }
 
 fn parse_opt_duration(s: &str) -> Result<Limit<Duration>, String> {

@@ -58,6 +58,12 @@ pub struct RunArgs {
     /// chatter before it costs anything (docs/hooks.md, network).
     #[arg(long)]
     pub net_loopback: bool,
+    /// Records one container may send per syscall, per CPU and per second;
+    /// beyond it the kernel holds them back and sends one `throttled`
+    /// event per second saying how many, so a flooding container cannot
+    /// crowd out everyone else's events. 0: no limit (docs/performance.md).
+    #[arg(long, value_name = "N", default_value_t = monitor_common::flood::DEFAULT_RATE)]
+    pub throttle: u32,
     /// Learn per image what normally runs, then alert on anything else
     /// (`proc.in_baseline`): baselines are read from and saved to DIR, one
     /// reviewable TOML file per image (docs/baselines.md).
@@ -318,6 +324,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         open_filter: needs.filter,
         net_loopback: args.net_loopback,
         enforce: enforce.clone(),
+        throttle: args.throttle,
     })
     .context("loading the eBPF sensor")?;
     {

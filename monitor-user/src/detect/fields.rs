@@ -275,6 +275,12 @@ fn named_arg<'e>(ev: &'e Event, name: &str) -> Option<Value<'e>> {
             _ => None,
         },
         Data::ContainerStats(_) | Data::Dns(_) => None,
+        Data::Throttled(t) => match name {
+            "by" => Some(Value::Str(t.by.name())),
+            "kind" => Some(Value::Str(&t.kind)),
+            "count" => Some(Value::Num(i64::try_from(t.count).unwrap_or(i64::MAX))),
+            _ => None,
+        },
     }
 }
 

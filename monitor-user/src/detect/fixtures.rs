@@ -465,6 +465,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             signal: 0,
             core_dumped: false,
         }),
+        "throttled" => throttle_data(&args)?,
         name => {
             let is_open = matches!(name, "open" | "openat" | "openat2" | "creat");
             if is_open {
@@ -543,6 +544,40 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
         target_is_vigil,
         baseline,
     })
+}
+
+/// A `throttled` event's data from `evt.arg.by` (kernel, recorder or
+/// ring), `evt.arg.kind` (default openat) and `evt.arg.count` (default 1).
+fn throttle_data(args: &[Arg]) -> Result<Data, String> {
+    use crate::event::{ThrottleData, Throttler};
+    let text = |name: &str| {
+        args.iter()
+            .find(|a| a.name == name)
+            .and_then(|a| match &a.value {
+                ArgValue::Flags { text, .. } | ArgValue::Str(text) => Some(text.clone()),
+                _ => None,
+            })
+    };
+    let by = match text("by").as_deref() {
+        Some("kernel") => Throttler::Kernel,
+        Some("recorder") => Throttler::Recorder,
+        Some("ring") => Throttler::Ring,
+        other => return Err(format!("throttled fixture: evt.arg.by {other:?}")),
+    };
+    let count = args
+        .iter()
+        .find(|a| a.name == "count")
+        .and_then(|a| match a.value {
+            ArgValue::Int(n) => u64::try_from(n).ok(),
+            _ => None,
+        })
+        .unwrap_or(1);
+    Ok(Data::Throttled(ThrottleData {
+        by,
+        kind: text("kind").unwrap_or_else(|| "openat".into()),
+        count,
+        window_ns: 1_000_000_000,
+    }))
 }
 
 #[cfg(test)]

@@ -456,6 +456,14 @@ impl Enricher {
                 self.names.learn(&key, &d, boot);
                 Data::Dns(Box::new(d))
             }
+            Record::Throttled(r) => Data::Throttled(crate::event::ThrottleData {
+                by: crate::event::Throttler::Kernel,
+                kind: monitor_common::SyscallId::from_u16(r.syscall)
+                    .map_or("syscall", |s| s.name())
+                    .to_owned(),
+                count: r.count,
+                window_ns: r.window_ns,
+            }),
         };
         let process = Arc::new(self.process(h, now));
         self.watch_creators(&process, &container, &data, boot);

@@ -84,12 +84,13 @@ impl Event {
             Data::OomKill { .. } => "oom_kill",
             Data::ContainerStats(_) => "container_stats",
             Data::Dns(_) => "dns",
+            Data::Throttled(_) => "throttled",
         }
     }
 }
 
 /// [`Event::evt_type`] by variant index of [`Data`] (syscalls: None).
-const KINDS: [Option<&str>; 10] = [
+const KINDS: [Option<&str>; 11] = [
     Some("execve"),
     Some("clone"),
     Some("procexit"),
@@ -100,6 +101,7 @@ const KINDS: [Option<&str>; 10] = [
     Some("oom_kill"),
     Some("container_stats"),
     Some("dns"),
+    Some("throttled"),
 ];
 
 /// Every `evt.type` vigil's events can have: the event kinds and the
@@ -413,6 +415,49 @@ pub struct DnsAnswer {
     /// The address, alias or pointer target.
     pub data: String,
     pub ttl: u32,
+    /// Events of one kind from one container held back during a flood:
+    /// by the kernel's rate limit, or by the recorder's budget (recorded
+    /// logs only). docs/performance.md, "Floods".
+    Throttled(ThrottleData),
+}
+
+/// What a [`Data::Throttled`] event says was held back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottleData {
+    /// Who held them back.
+    pub by: Throttler,
+    /// `evt.type` of the events held back (a syscall's name).
+    pub kind: String,
+    /// How many were held back.
+    pub count: u64,
+    /// Over how long (the window that closed), in nanoseconds.
+    pub window_ns: u64,
+}
+
+/// Where events were held back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Throttler {
+    /// The kernel's per-cgroup rate limit: the events never reached the
+    /// agent, no rule saw them (`vigil run --throttle`).
+    Kernel,
+    /// The flight recorder's per-container budget: rules saw every event,
+    /// the log keeps this count instead (`vigil run --record-budget`).
+    Recorder,
+    /// Lost in the kernel because the ring buffer was full (or down to its
+    /// lifecycle reserve), host-wide: the agent's own event, raised when
+    /// the loss lasts (`crate::pipeline::loss`).
+    Ring,
+}
+
+impl Throttler {
+    pub fn name(self) -> &'static str {
+        match self {
+            Throttler::Kernel => "kernel",
+            Throttler::Recorder => "recorder",
+            Throttler::Ring => "ring",
+        }
+    }
 }
 
 /// What the resource stage measured for one container at one instant.
@@ -533,6 +578,7 @@ mod tests {
             "cgroup_rmdir",
             "oom_kill",
             "container_stats",
+            "throttled",
         ] {
             assert!(kinds.contains(kind), "{kind} missing from {kinds:?}");
         }

@@ -65,13 +65,17 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         if self.events_out.is_some() {
             self.events_format.write_line(&ev, &mut self.buf);
         }
+        let mut alerted = false;
         if let Some(a) = self.alerting.as_mut() {
-            if let Err(e) = a.check(&ev) {
-                self.alert_err.get_or_insert(e);
+            match a.check(&ev) {
+                Ok(n) => alerted = n > 0,
+                Err(e) => {
+                    self.alert_err.get_or_insert(e);
+                }
             }
         }
-        if let Some(r) = &self.recorder {
-            r.record(ev);
+        if let Some(r) = &mut self.recorder {
+            r.record(ev, alerted);
         }
     }
 
@@ -125,6 +129,7 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
     pub fn note_source(&mut self, stats: &SensorStats) {
         if let Some(r) = &mut self.recorder {
             r.note_source(stats);
+            r.expire_budget(crate::event::Clock::boot_now());
         }
     }
 
@@ -143,6 +148,11 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
     /// The alert counters (written, throttled).
     pub fn alert_stats(&self) -> Option<AlertStats> {
         self.alerting.as_ref().map(|a| a.stats())
+    }
+
+    /// Events the recorder's flood budget summarised, when recording.
+    pub fn recorder_summarised(&self) -> Option<u64> {
+        self.recorder.as_ref().map(|r| r.summarised())
     }
 
     pub fn recorder_stats(&self) -> Option<monitor_recorder::Stats> {

@@ -20,6 +20,7 @@
 pub mod alerts;
 mod error;
 pub mod fanout;
+pub mod loss;
 pub mod query;
 pub mod replay;
 pub mod stats;
@@ -72,6 +73,8 @@ pub struct Config {
     pub hold: Hold,
     /// The events output's format.
     pub events_format: crate::sink::events::EventsFormat,
+    /// Raises the agent's own event on a sustained kernel loss.
+    pub loss: loss::LossWatch,
 }
 
 impl Config {
@@ -88,6 +91,7 @@ impl Config {
             state: None,
             hold: Hold::default(),
             events_format: Default::default(),
+            loss: Default::default(),
         }
     }
 }
@@ -205,18 +209,20 @@ where
                 if now.duration_since(last_maintain) >= config.maintain_interval {
                     config.enricher.maintain(now, Clock::boot_now());
                     save_baselines(config.baselines.as_mut());
-                    out.note_source(&source.stats());
+                    let stats = source.stats();
+                    out.note_source(&stats);
+                    if let Some(ev) = config.loss.check(&stats, now, Clock::boot_now()) {
+                        out.event(ev);
+                    }
                     last_maintain = now;
                 }
                 if let Some(st) = &state {
-                    let meta = config.enricher.metadata_stats();
-                    publish(st, &mut last_publish, now, source, &per_slot, meta, &out);
+                    publish(st, &mut last_publish, now, source, &per_slot, &mut config.enricher, &out);
                 }
             }
             _ = beat.tick(), if state.is_some() => {
                 if let Some(st) = &state {
-                    let meta = config.enricher.metadata_stats();
-                    publish(st, &mut last_publish, Instant::now(), source, &per_slot, meta, &out);
+                    publish(st, &mut last_publish, Instant::now(), source, &per_slot, &mut config.enricher, &out);
                 }
             }
         }
@@ -354,6 +360,7 @@ mod tests {
                 records: self.handed,
                 malformed: 2,
                 kernel_drops: vec![(EventKind::Exec, 3), (EventKind::Syscall, 4)],
+                throttled: 0,
             }
         }
     }
@@ -691,11 +698,12 @@ mod tests {
             records: 10,
             malformed: 1,
             kernel_drops: vec![(EventKind::Exec, 3), (EventKind::OomKill, 2)],
+            throttled: 0,
         };
         let j = stats_json(&s, 9);
         assert_eq!(
             j,
-            "{\"records\":10,\"events\":9,\"malformed\":1,\"kernel_drops\":{\"execve\":3,\"clone\":0,\"procexit\":0,\"syscall\":0,\"module_load\":0,\"cgroup_mkdir\":0,\"cgroup_rmdir\":0,\"oom_kill\":2,\"dns\":0},\"total_drops\":5}"
+            "{\"records\":10,\"events\":9,\"malformed\":1,\"kernel_drops\":{\"execve\":3,\"clone\":0,\"procexit\":0,\"syscall\":0,\"module_load\":0,\"cgroup_mkdir\":0,\"cgroup_rmdir\":0,\"oom_kill\":2,\"dns\":0,\"throttled\":0},\"total_drops\":5,\"throttled\":0}"
         );
         let v: serde_json::Value = serde_json::from_str(&j).unwrap();
         assert_eq!(v["total_drops"], 5);

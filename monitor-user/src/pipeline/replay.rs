@@ -206,11 +206,11 @@ mod tests {
     #[tokio::test]
     async fn replay_with_a_condition_and_filters() {
         let dir = TempDir::new("replay-where");
-        let rec = EventRecorder::open(dir.path(), &RecordConfig::default()).unwrap();
+        let mut rec = EventRecorder::open(dir.path(), &RecordConfig::default()).unwrap();
         let mut e = bare();
         let now = std::time::Instant::now();
         for r in records() {
-            rec.record(e.enrich(&r, now));
+            rec.record(e.enrich(&r, now), false);
         }
         rec.close().unwrap();
         let log = open_log(&[dir.path()]).unwrap();

@@ -27,6 +27,8 @@ pub struct StatsLine {
     /// Every kind, in stable id order.
     pub kernel_drops: KernelDrops,
     pub total_drops: u64,
+    /// Syscall records the kernel's rate limit held back (`--throttle`).
+    pub throttled: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<AlertStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,6 +95,7 @@ impl StatsLine {
             malformed: stats.malformed,
             total_drops: drops.iter().map(|(_, n)| n).sum(),
             kernel_drops: KernelDrops(drops),
+            throttled: stats.throttled,
             alerts: None,
             recorder: None,
             metadata: None,
@@ -120,7 +123,7 @@ pub fn log_stats(
 }
 
 /// The `stats` payload without alert and recorder counters:
-/// `{"records":N,"events":N,"malformed":N,"kernel_drops":{"execve":N,...},"total_drops":N}`.
+/// `{"records":N,"events":N,"malformed":N,"kernel_drops":{"execve":N,...},"total_drops":N,"throttled":N}`.
 pub fn stats_json(stats: &SensorStats, events: u64) -> String {
     StatsLine::new(stats, events).to_json()
 }
@@ -133,7 +136,7 @@ pub(super) fn publish<W: AsyncWrite + Unpin + ?Sized>(
     now: Instant,
     source: &impl crate::sensor::RecordSource,
     per_slot: &[u64],
-    metadata: Option<RemoteStats>,
+    enricher: &mut crate::enrich::Enricher,
     out: &Outputs<'_, W>,
 ) {
     state.beat();
@@ -144,7 +147,11 @@ pub(super) fn publish<W: AsyncWrite + Unpin + ?Sized>(
     *last = Some(now);
     let mut snap =
         Snapshot::from_pipeline(&source.stats(), per_slot, out.recorder_stats().as_ref());
-    snap.metadata = metadata;
+    snap.metadata = enricher.metadata_stats();
+    if let Some(c) = source.cgroup_counters() {
+        snap.container_losses = super::loss::container_losses(&c, enricher, now);
+    }
+    snap.recorder_summarised = out.recorder_summarised();
     snap.ring = source.ring_fill().map(|(used_bytes, size_bytes)| RingFill {
         used_bytes,
         size_bytes,

@@ -209,6 +209,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         .override_global(names::OFFSETS, &offsets, true)
         .override_global(names::AGENT_TGID, &tgid, true)
         .override_global(names::NET_LOOPBACK, &net_loopback, true)
+        .override_global(names::THROTTLE_RATE, &cfg.throttle, true)
         .override_global(names::ENFORCE_MODE, &cfg.enforce.mode.kernel_value(), true)
         .override_global(
             names::ENFORCE_MODULES,

@@ -65,6 +65,10 @@ pub struct SensorConfig {
     pub net_loopback: bool,
     /// What the kernel refuses (docs/enforcement.md); off by default.
     pub enforce: EnforceConfig,
+    /// Syscall records per cgroup, syscall, CPU and second beyond which the
+    /// kernel holds them back and reports a `throttled` record instead; 0:
+    /// never ([`monitor_common::flood`]).
+    pub throttle: u32,
 }
 
 impl Default for SensorConfig {
@@ -75,6 +79,7 @@ impl Default for SensorConfig {
             hooks: HookMode::Auto,
             net_loopback: false,
             enforce: EnforceConfig::default(),
+            throttle: monitor_common::flood::DEFAULT_RATE,
         }
     }
 }
@@ -138,6 +143,9 @@ pub struct SensorStats {
     pub malformed: u64,
     /// Ring-buffer reservation failures in the kernel, summed over CPUs.
     pub kernel_drops: Vec<(EventKind, u64)>,
+    /// Syscall records the kernel's per-cgroup rate limit held back, as
+    /// reported by the `throttled` records read so far.
+    pub throttled: u64,
 }
 
 impl SensorStats {
@@ -275,6 +283,7 @@ impl Sensor {
             records: self.reader.records,
             malformed: self.reader.malformed,
             kernel_drops: self.drops.read(),
+            throttled: self.reader.throttled,
         }
     }
 

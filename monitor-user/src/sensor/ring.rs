@@ -23,6 +23,9 @@ pub(crate) struct Reader {
     ring: Ring,
     pub records: u64,
     pub malformed: u64,
+    /// Records the kernel's rate limit held back, as its `throttled`
+    /// records report them.
+    pub throttled: u64,
 }
 
 impl Reader {
@@ -31,6 +34,7 @@ impl Reader {
             ring: Ring::Unregistered(ring),
             records: 0,
             malformed: 0,
+            throttled: 0,
         }
     }
 
@@ -67,8 +71,9 @@ impl Reader {
             Ring::Registered(fd) => fd.get_mut(),
             Ring::Empty => return 0,
         };
+        let from = out.len();
         let (n, ok) = take(ring, out, usize::MAX);
-        self.count(n, ok);
+        self.count(n, ok, &out[from..]);
         n
     }
 
@@ -78,6 +83,7 @@ impl Reader {
     pub async fn read_batch(&mut self, out: &mut Vec<Record>) -> std::io::Result<()> {
         loop {
             let fd = self.registered()?;
+            let from = out.len();
             let mut guard = fd.readable_mut().await?;
             let (n, ok) = take(guard.get_inner_mut(), out, MAX_BATCH);
             if n < MAX_BATCH {
@@ -85,16 +91,21 @@ impl Reader {
                 guard.clear_ready();
             }
             drop(guard);
-            self.count(n, ok);
+            self.count(n, ok, &out[from..]);
             if n > 0 {
                 return Ok(());
             }
         }
     }
 
-    fn count(&mut self, consumed: usize, ok: usize) {
+    fn count(&mut self, consumed: usize, ok: usize, new: &[Record]) {
         self.records += ok as u64;
         self.malformed += (consumed - ok) as u64;
+        for r in new {
+            if let Record::Throttled(t) = r {
+                self.throttled += t.count;
+            }
+        }
     }
 }
 

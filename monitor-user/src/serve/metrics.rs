@@ -91,6 +91,13 @@ impl Collector for AgentCollector {
         )?;
         single(
             &mut enc,
+            "vigil_throttled_records",
+            "Syscall records the kernel held back over a container's rate (--throttle), as its `throttled` records report them.",
+            None,
+            counter(s.throttled),
+        )?;
+        single(
+            &mut enc,
             "vigil_malformed_records",
             "Ring-buffer records that failed to decode.",
             None,
@@ -164,6 +171,33 @@ impl Collector for AgentCollector {
                 ],
             )?;
         }
+        if let Some(n) = s.recorder_summarised {
+            single(
+                &mut enc,
+                "vigil_recorder_events_summarised",
+                "Syscall events of a flooding container the flight recorder kept as counts in `throttled` events (--record-budget).",
+                None,
+                counter(n),
+            )?;
+        }
+        family(
+            &mut enc,
+            "vigil_container_kernel_drops",
+            "Records of a container (`host`: the rest) lost in the kernel: the ring buffer was full or down to its lifecycle reserve.",
+            None,
+            s.container_losses
+                .iter()
+                .map(|(c, dropped, _)| (vec![("container", c.clone())], counter(*dropped))),
+        )?;
+        family(
+            &mut enc,
+            "vigil_container_throttled",
+            "Syscall records of a container the kernel held back over its rate (--throttle), reported in `throttled` events.",
+            None,
+            s.container_losses
+                .iter()
+                .map(|(c, _, held)| (vec![("container", c.clone())], counter(*held))),
+        )?;
         // Every alert output, by name.
         family(
             &mut enc,
@@ -444,6 +478,8 @@ mod tests {
                 failed: 2,
                 retries: 5,
             }],
+            container_losses: vec![("0123456789ab".into(), 3, 40_000)],
+            recorder_summarised: Some(7),
             metadata: Some(crate::enrich::metadata::remote::RemoteStats {
                 requested: 8,
                 resolved: 6,
@@ -463,6 +499,9 @@ mod tests {
             "vigil_alerts_suppressed_total 4",
             "vigil_recorder_written_bytes_total 1000",
             "vigil_recorder_segments_created_total 2",
+            "vigil_recorder_events_summarised_total 7",
+            r#"vigil_container_kernel_drops_total{container="0123456789ab"} 3"#,
+            r#"vigil_container_throttled_total{container="0123456789ab"} 40000"#,
             r#"vigil_output_queue_depth{output="http"} 3"#,
             r#"vigil_output_dropped_total{output="http"} 1"#,
             r#"vigil_output_failed_total{output="http"} 2"#,

@@ -26,6 +26,8 @@ pub struct Snapshot {
     pub kernel_drops: Vec<(EventKind, u64)>,
     /// Records that failed to decode.
     pub malformed: u64,
+    /// Syscall records the kernel's rate limit held back.
+    pub throttled: u64,
     /// Bytes waiting in the ring buffer and its size, when known.
     pub ring: Option<RingFill>,
     /// Alerts written, per (rule, priority).
@@ -38,6 +40,12 @@ pub struct Snapshot {
     pub outputs: Vec<OutputCounters>,
     /// Runtime API lookups (CRI, Docker), when they are on.
     pub metadata: Option<crate::enrich::metadata::remote::RemoteStats>,
+    /// Per container (`host` for the rest): records lost in the kernel
+    /// and syscall records held back by the rate limit; only those with
+    /// either.
+    pub container_losses: Vec<(String, u64, u64)>,
+    /// Events the recorder's flood budget summarised, when recording.
+    pub recorder_summarised: Option<u64>,
 }
 
 impl Snapshot {
@@ -71,6 +79,7 @@ impl Snapshot {
                 })
                 .collect(),
             malformed: sensor.malformed,
+            throttled: sensor.throttled,
             recorder: recorder.map(|r| RecorderCounters {
                 bytes: r.bytes,
                 segments_created: r.segments_created,

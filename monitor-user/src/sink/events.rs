@@ -300,6 +300,11 @@ pub fn to_value(ev: &Event) -> Value {
             if let Some(e) = &d.error {
                 put("dns.error", json!(e));
             }
+        Data::Throttled(t) => {
+            put("evt.arg.by", json!(t.by.name()));
+            put("evt.arg.kind", json!(t.kind));
+            put("evt.arg.count", json!(t.count));
+            put("evt.arg.window_ns", json!(t.window_ns));
         }
     }
     if let Some(b) = &ev.baseline {

@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod events;
 pub mod output;
+pub mod record_budget;
 pub mod recorder;
 pub mod throttle;
 pub mod writer;

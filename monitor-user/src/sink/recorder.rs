@@ -12,6 +12,7 @@ use monitor_recorder::{Config, LogReader, LossSource, ReadError, Recorder, Stats
 
 use crate::event::Event;
 use crate::sensor::SensorStats;
+use crate::sink::record_budget::RecordBudget;
 
 /// Names the payload of event records: postcard of [`Event`]. Bump the
 /// suffix on any change to `Event` other than appending an enum variant.
@@ -26,6 +27,9 @@ pub struct RecordConfig {
     pub retention_bytes: Option<u64>,
     /// `None`: keep whatever the age.
     pub retention_age: Option<Duration>,
+    /// Syscall events per cgroup, kind and second kept in the log;
+    /// `None`: all ([`crate::sink::record_budget`]).
+    pub flood_budget: Option<u32>,
 }
 
 impl Default for RecordConfig {
@@ -36,6 +40,7 @@ impl Default for RecordConfig {
             segment_age: d.max_segment_age,
             retention_bytes: d.retention_bytes,
             retention_age: d.retention_age,
+            flood_budget: Some(crate::sink::record_budget::DEFAULT_PER_SECOND),
         }
     }
 }
@@ -62,6 +67,10 @@ impl RecordConfig {
 /// by the recorder and written into the log as loss records.
 pub struct EventRecorder {
     rec: Recorder<Event>,
+    /// A flooding cgroup's repeated events, summarised.
+    budget: Option<RecordBudget>,
+    /// The budget's summaries, waiting to be recorded.
+    summaries: Vec<Event>,
     /// Source counters already reported as losses (they are cumulative).
     seen_kernel_drops: u64,
     seen_malformed: u64,
@@ -71,15 +80,46 @@ impl EventRecorder {
     pub fn open(dir: &Path, cfg: &RecordConfig) -> Result<EventRecorder, WriteError> {
         Ok(EventRecorder {
             rec: Recorder::open(dir, cfg.to_recorder())?,
+            budget: cfg.flood_budget.map(RecordBudget::new),
+            summaries: Vec::new(),
             seen_kernel_drops: 0,
             seen_malformed: 0,
         })
     }
 
-    /// Queues one event, stamped with its own wall-clock time. A full queue
-    /// drops it, counted in [`EventRecorder::stats`] and in the log.
-    pub fn record(&self, ev: Event) {
-        self.rec.record(ev.wall_ns, ev);
+    /// Queues one event, stamped with its own wall-clock time, unless the
+    /// flood budget summarises it (`alerted`: it raised an alert, so it is
+    /// kept). A full queue drops it, counted in [`EventRecorder::stats`]
+    /// and in the log.
+    pub fn record(&mut self, ev: Event, alerted: bool) {
+        let keep = match &mut self.budget {
+            Some(b) => b.admit(&ev, alerted, &mut self.summaries),
+            None => true,
+        };
+        self.write_summaries();
+        if keep {
+            self.rec.record(ev.wall_ns, ev);
+        }
+    }
+
+    /// Events the flood budget summarised so far.
+    pub fn summarised(&self) -> u64 {
+        self.budget.as_ref().map_or(0, |b| b.held)
+    }
+
+    /// Records the summaries of the budget windows that ended before
+    /// `boot_ns` (`u64::MAX`: all).
+    pub fn expire_budget(&mut self, boot_ns: u64) {
+        if let Some(b) = &mut self.budget {
+            b.expire(boot_ns, &mut self.summaries);
+        }
+        self.write_summaries();
+    }
+
+    fn write_summaries(&mut self) {
+        for s in self.summaries.drain(..) {
+            self.rec.record(s.wall_ns, s);
+        }
     }
 
     /// Turns growth of the source's cumulative drop counters into loss
@@ -110,7 +150,8 @@ impl EventRecorder {
 
     /// Drains the queue, writes pending loss records, closes the segment
     /// with a footer and syncs (the SIGTERM path).
-    pub fn close(self) -> Result<Stats, WriteError> {
+    pub fn close(mut self) -> Result<Stats, WriteError> {
+        self.expire_budget(u64::MAX);
         self.rec.close()
     }
 }
@@ -240,7 +281,15 @@ pub(crate) mod tests {
             })),
             ..Default::default()
         });
-        evs.extend([m, o, st, b, cr]);
+        
+        let mut t = evs[1].clone();
+        t.data = Data::Throttled(crate::event::ThrottleData {
+            by: crate::event::Throttler::Kernel,
+            kind: "openat".into(),
+            count: 125_000,
+            window_ns: 1_000_000_000,
+        });
+        evs.extend([m, o, st, b, cr, t]);
         evs
     }
 
@@ -260,9 +309,10 @@ pub(crate) mod tests {
                 Data::OomKill { .. } => "oom",
                 Data::ContainerStats(_) => "stats",
                 Data::Dns(_) => "dns",
+                Data::Throttled(_) => "throttled",
             })
             .collect();
-        assert_eq!(kinds.len(), 10, "every kind: {kinds:?}");
+        assert_eq!(kinds.len(), 11, "every kind: {kinds:?}");
         let mut payload = 0;
         let mut json = 0;
         for ev in &evs {
@@ -302,6 +352,7 @@ pub(crate) mod tests {
                     records: 10,
                     malformed: 2,
                     kernel_drops: vec![(EventKind::Exec, 3), (EventKind::Syscall, 4)],
+                    throttled: 0,
                 },
             ),
             Some(&mut json),

@@ -34,6 +34,7 @@ fn main() {
         ("capset", []) => capset(),
         ("unix-connect", [path]) => unix_connect(path),
         ("open-read", [path]) => open_read(path),
+        ("open-loop", [path, secs]) => open_loop(path, secs_arg(secs)),
         ("open-write", [path]) => open_write(path),
         ("bpf-prog-load", []) => bpf_prog_load(),
         ("chroot", [path]) => check(unsafe { libc::chroot(cstr(path).as_ptr()) }),
@@ -80,6 +81,7 @@ fn usage(why: &str) -> ! {
          mount SRC DIR FSTYPE | unshare | setns NSPATH | open-by-handle PATH | userfaultfd\n  \
          ptrace-child | vm-writev-child | fileless ELF | setuid-root | capset\n  \
          unix-connect PATH | open-read PATH | open-write PATH | bpf-prog-load\n  \
+         open-loop PATH SECS (opens and closes PATH as fast as it can)\n  \
          chroot PATH | kill PID SIG | sigqueue PID SIG | tgsigqueue PID SIG\n  \
          pidfd-signal PID SIG | exec PATH | inotify N SECS (N instances held SECS)\n  \
          shell-on tcp|unix SHELL (SHELL's stdin/stdout a loopback TCP connection\n  \
@@ -387,6 +389,28 @@ fn open_read(path: &str) -> Result<(), Error> {
         libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len());
         libc::close(fd);
     }
+    Ok(())
+}
+
+/// Opens and closes `path` in a tight loop for `secs`: an event flood.
+fn open_loop(path: &str, secs: std::time::Duration) -> Result<(), Error> {
+    let p = cstr(path);
+    let end = std::time::Instant::now() + secs;
+    let mut n = 0u64;
+    while std::time::Instant::now() < end {
+        for _ in 0..1000 {
+            // SAFETY: a valid C string; the fd is ours and closed at once.
+            unsafe {
+                let fd = libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(Error::last_os_error());
+                }
+                libc::close(fd);
+            }
+        }
+        n += 1000;
+    }
+    println!("open-loop: {n} opens");
     Ok(())
 }
 

@@ -62,6 +62,11 @@ pub struct BenchArgs {
     /// Leave out the event-rate test.
     #[arg(long)]
     no_rate: bool,
+    /// Seconds of the flood test: one process opens the sensitive file as
+    /// fast as it can, with the agent's defaults (ring, throttle) and
+    /// recording on; 0 leaves it out.
+    #[arg(long, default_value_t = 60)]
+    flood_seconds: u64,
     /// Use the existing target/release/vigil instead of setup + build.
     #[arg(long)]
     no_build: bool,
@@ -194,7 +199,12 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
     } else {
         rate_test(args, &sandbox)?
     };
-    let rep = report::Report::new(
+    let flood = if args.flood_seconds == 0 {
+        None
+    } else {
+        Some(flood_test(args, &sandbox, &out_dir)?)
+    };
+    let mut rep = report::Report::new(
         args.reps,
         &sandbox.limits,
         &workloads,
@@ -204,6 +214,7 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
         steps,
         args,
     );
+    rep.flood = flood;
     rep.print();
     let path = out_dir.join("report.json");
     std::fs::write(&path, serde_json::to_string_pretty(&rep.json())?)?;
@@ -423,6 +434,78 @@ fn rate_test(args: &BenchArgs, sandbox: &cgroup::Sandbox) -> Result<Vec<rate::St
     Ok(steps)
 }
 
+/// The flood: one process of the sandbox opens the sensitive file as fast
+/// as it can for `--flood-seconds`, beside an agent with its defaults and
+/// recording on. Reports what reached the agent, what the kernel held back
+/// (throttled) and what it lost, per kind.
+fn flood_test(
+    args: &BenchArgs,
+    sandbox: &cgroup::Sandbox,
+    out_dir: &Path,
+) -> Result<report::Flood> {
+    let rec = out_dir.join("flood-record");
+    let _ = std::fs::remove_dir_all(&rec);
+    let mut agent_args = vec![
+        "run".to_string(),
+        "--stats-interval".into(),
+        "3600".into(),
+        "--record".into(),
+        rec.display().to_string(),
+    ];
+    agent_args.extend(args.agent_args.iter().cloned());
+    let agent = Agent::builder(&agent_args)
+        .echo(false)
+        .ready_timeout(READY_TIMEOUT)
+        .start()?;
+    println!(
+        "bench: flood: {} s of opens as fast as they go",
+        args.flood_seconds
+    );
+    let sample = run_worker(
+        sandbox,
+        &Workload::Rate {
+            path: args.sensitive_path.clone(),
+            // Beyond any machine: as fast as it can.
+            rate: 1_000_000_000,
+            seconds: args.flood_seconds as f64,
+        },
+    )?;
+    std::thread::sleep(Duration::from_millis(500));
+    let stopped = agent.stop()?;
+    let stats: AgentStats = match stopped.stats {
+        Some(s) => s?,
+        None => bail!("the agent printed no final `stats` line"),
+    };
+    let record_bytes = dir_bytes(&rec);
+    let _ = std::fs::remove_dir_all(&rec);
+    let flood = report::Flood {
+        seconds: args.flood_seconds,
+        opens: sample.iterations,
+        opens_per_second: sample.per_second(),
+        records: stats.records,
+        throttled: stats.throttled,
+        kernel_drops: stats.kernel_drops.clone(),
+        total_drops: stats.total_drops,
+        record_bytes,
+    };
+    println!(
+        "bench: flood: {} opens ({:.0}/s), {} records, {} throttled, drops {:?}",
+        flood.opens, flood.opens_per_second, flood.records, flood.throttled, flood.kernel_drops
+    );
+    Ok(flood)
+}
+
+/// Bytes of the files in `dir` (a recorded log).
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// One step: a fresh agent, `target` sensitive opens per second, its final stats.
 fn rate_step(args: &BenchArgs, sandbox: &cgroup::Sandbox, target: u64) -> Result<rate::Step> {
     let mut agent_args = vec![
@@ -431,6 +514,10 @@ fn rate_step(args: &BenchArgs, sandbox: &cgroup::Sandbox, target: u64) -> Result
         "3600".into(),
         "--ring-bytes".into(),
         args.rate_ring_bytes.to_string(),
+        // The ring and the agent's throughput, not the per-container rate
+        // limit (the flood test measures that).
+        "--throttle".into(),
+        "0".into(),
     ];
     agent_args.extend(args.agent_args.iter().cloned());
     let agent = Agent::builder(&agent_args)

@@ -22,7 +22,26 @@ impl Row {
     }
 }
 
+/// The flood test's outcome (`bench::flood_test`).
+#[derive(Debug, serde::Serialize)]
+pub struct Flood {
+    pub seconds: u64,
+    pub opens: u64,
+    pub opens_per_second: f64,
+    /// Records the agent read.
+    pub records: u64,
+    /// Records the kernel's per-cgroup rate limit held back.
+    pub throttled: u64,
+    /// Records lost in the kernel, per kind: a flood must leave exec,
+    /// clone and procexit at 0.
+    pub kernel_drops: std::collections::BTreeMap<String, u64>,
+    pub total_drops: u64,
+    /// Size of the recorded log at the end.
+    pub record_bytes: u64,
+}
+
 pub struct Report {
+    pub flood: Option<Flood>,
     reps: usize,
     limits: Vec<String>,
     rows: Vec<Row>,
@@ -59,6 +78,7 @@ impl Report {
             })
             .collect();
         Report {
+            flood: None,
             reps,
             limits: limits.to_vec(),
             rows,
@@ -103,6 +123,27 @@ impl Report {
                 ),
                 None => println!("highest event rate with zero drops: none of the steps was clean (see report.json)"),
             }
+        }
+        if let Some(f) = &self.flood {
+            let drops: Vec<String> = f
+                .kernel_drops
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            println!(
+                "flood ({} s, {:.0} opens/s): {} records, {} throttled, drops: {}; log {} bytes",
+                f.seconds,
+                f.opens_per_second,
+                f.records,
+                f.throttled,
+                if drops.is_empty() {
+                    "none".to_string()
+                } else {
+                    drops.join(", ")
+                },
+                f.record_bytes
+            );
         }
         let drops: u64 = self.agent_stats.iter().map(|s| s.total_drops).sum();
         println!("agent drops during the workloads: {drops}");
@@ -172,6 +213,7 @@ impl Report {
                 "steps": self.steps,
                 "highest_zero_drop_rate": rate::highest_clean(&self.steps),
             },
+            "flood": self.flood,
         })
     }
 }

@@ -150,6 +150,13 @@ pub fn details(ev: &Event) -> String {
             victim_name.as_deref().unwrap_or("")
         ),
         Data::Dns(d) => dns_line(d),
+        Data::Throttled(t) => format!(
+            "{} {} events held back by the {} over {} ms",
+            t.count,
+            t.kind,
+            t.by.name(),
+            t.window_ns / 1_000_000
+        ),
     }
 }
 
