@@ -155,6 +155,7 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
             let r: DnsRecord = checked(kind, buf)?;
             check_len(kind, "payload", r.len as usize, DNS_PAYLOAD_LEN)?;
             Record::Dns(Box::new(r))
+        }
         EventKind::Throttled => {
             let r: ThrottledRecord = checked(kind, buf)?;
             SyscallId::from_u16(r.syscall).ok_or(DecodeError::UnknownSyscall(r.syscall))?;

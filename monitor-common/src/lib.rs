@@ -28,8 +28,8 @@ macro_rules! shared_struct {
 pub mod attempts;
 pub mod enforce;
 pub mod filter;
-pub mod io_uring;
 pub mod flood;
+pub mod io_uring;
 pub mod kinds;
 pub mod lsm;
 pub mod offsets;

@@ -56,6 +56,7 @@ fn show(r: &Record) -> String {
             d.direction,
             d.len,
             &d.payload[..usize::from(d.len).min(d.payload.len())]
+        ),
         Record::Throttled(t) => format!(
             "syscall={} held={} window_ns={}",
             t.syscall, t.count, t.window_ns

@@ -381,6 +381,10 @@ pub enum Data {
     /// A DNS message a process sent to or received from port 53
     /// ([`crate::enrich::dns`]).
     Dns(Box<DnsData>),
+    /// Events of one kind from one container held back during a flood:
+    /// by the kernel's rate limit, or by the recorder's budget (recorded
+    /// logs only). docs/performance.md, "Floods".
+    Throttled(ThrottleData),
 }
 
 /// One DNS query or response, parsed from the bytes the process sent or
@@ -415,10 +419,6 @@ pub struct DnsAnswer {
     /// The address, alias or pointer target.
     pub data: String,
     pub ttl: u32,
-    /// Events of one kind from one container held back during a flood:
-    /// by the kernel's rate limit, or by the recorder's budget (recorded
-    /// logs only). docs/performance.md, "Floods".
-    Throttled(ThrottleData),
 }
 
 /// What a [`Data::Throttled`] event says was held back.

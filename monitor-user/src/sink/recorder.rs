@@ -281,7 +281,7 @@ pub(crate) mod tests {
             })),
             ..Default::default()
         });
-        
+
         let mut t = evs[1].clone();
         t.data = Data::Throttled(crate::event::ThrottleData {
             by: crate::event::Throttler::Kernel,
