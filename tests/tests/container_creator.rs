@@ -33,13 +33,12 @@ fn run_as(cmd: &mut Command, uid: u32) -> (u32, Output) {
     unsafe {
         cmd.pre_exec(move || {
             std::fs::write("/proc/self/loginuid", LOGINUID.to_string())?;
-            if uid != 0 {
-                if libc::setgroups(0, std::ptr::null()) != 0
+            if uid != 0
+                && (libc::setgroups(0, std::ptr::null()) != 0
                     || libc::setgid(uid) != 0
-                    || libc::setuid(uid) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
+                    || libc::setuid(uid) != 0)
+            {
+                return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });
