@@ -133,6 +133,11 @@ impl Dockerd {
         Ok(id)
     }
 
+    /// Removes container `id`, started by other means, when dropped.
+    pub fn adopt(&mut self, id: &str) {
+        self.containers.push(id.to_owned());
+    }
+
     /// `docker exec ID CMD...`.
     pub fn exec(&self, id: &str, cmd: &[&str]) -> Result<Output, Error> {
         let mut args = vec!["exec", id];

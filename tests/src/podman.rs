@@ -339,6 +339,11 @@ impl Container {
         Ok((parse_container_id(&text)?, out))
     }
 
+    /// Guards a container started by other means (removed when dropped).
+    pub fn adopt(id: String) -> Container {
+        Container { id }
+    }
+
     /// Stops the container (`podman stop -t <secs>`), keeping the guard.
     pub fn stop(&self, secs: u32) -> Result<(), Error> {
         run(Command::new("podman").args(["stop", "-t", &secs.to_string(), &self.id]))?;

@@ -11,6 +11,7 @@ use super::status;
 use anyhow::Context;
 use clap::Args;
 use monitor_user::detect::{self, Reloader};
+use monitor_user::enrich::creator::{CreatorConfig, SocketKind};
 use monitor_user::enrich::metadata::{remote, MetadataConfig};
 use monitor_user::enrich::{AgentId, EnrichConfig, Enricher};
 use monitor_user::pipeline;
@@ -152,6 +153,20 @@ pub struct RuntimeArgs {
 }
 
 impl RuntimeArgs {
+    /// The sockets whose clients start containers: the usual ones and
+    /// those named here (watched even with `--no-runtime-api`).
+    pub fn creator(&self) -> CreatorConfig {
+        let mut cfg = CreatorConfig::default();
+        cfg.sockets
+            .push((self.docker_socket.clone(), SocketKind::Docker));
+        cfg.sockets.extend(
+            self.cri_sockets
+                .iter()
+                .map(|s| (s.clone(), SocketKind::Cri)),
+        );
+        cfg
+    }
+
     pub fn remote(&self) -> Option<remote::RemoteConfig> {
         if self.no_runtime_api {
             return None;
@@ -375,6 +390,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             remote: args.runtimes.remote(),
             ..Default::default()
         },
+        creator: args.runtimes.creator(),
         ..Default::default()
     });
     if enforce.armed() {

@@ -265,8 +265,9 @@ impl Creators {
             return self.not_seen.clone();
         };
         if known.provisional {
-            if let Some(s) = self.spawned.get(&pid) {
-                known.creator = Arc::new(named(&s.origin, "podman".into()));
+            let origin = self.spawned.get(&pid).map(|s| &s.origin);
+            if let Some(p) = origin.filter(|p| !is_podman_service(p)) {
+                known.creator = Arc::new(named(p, "podman".into()));
                 known.provisional = false;
             }
         }
@@ -591,6 +592,13 @@ mod tests {
         let k = c.get(ID, 0);
         assert_eq!(k.pid, Some(600));
         assert_eq!(k.via.as_deref(), Some("/run/podman/podman.sock"));
+        // The service's own descendants in the container do not name it.
+        assert_eq!(c.get(ID, 401).pid, Some(600));
+        // Nobody connected: the service's lineage does not name it either.
+        let mut c = creators();
+        c.on_fork(&service, 401, S);
+        c.on_container_start(Runtime::Podman, ID, 401, 2 * S, |_| true);
+        assert_eq!(c.get(ID, 401).pid, None);
         // Rootless podman's socket too.
         assert!(is_rootless_podman("/run/user/1001/podman/podman.sock"));
         assert!(!is_rootless_podman("/run/user/x/y/podman/podman.sock"));

@@ -514,9 +514,11 @@ impl Enricher {
     /// What tells who starts containers: a client connecting to a runtime
     /// socket, a fork in a `podman` command's tree.
     fn watch_creators(&mut self, p: &Arc<Process>, c: &Container, data: &Data, boot: u64) {
-        const EINPROGRESS: i64 = -115;
         match data {
-            Data::Syscall(s) if s.name == "connect" && (s.ret >= 0 || s.ret == EINPROGRESS) => {
+            Data::Syscall(s)
+                if s.name == "connect"
+                    && (s.ret >= 0 || s.ret == -i64::from(libc::EINPROGRESS)) =>
+            {
                 if let Some(sysargs::SockAddr::Unix { path, .. }) = &s.sockaddr {
                     let own = c.full_id.as_ref().map(|_| c.id.as_str());
                     self.creators.on_connect(p, own, path, boot);

@@ -25,6 +25,7 @@ pub fn container(web: bool) -> Container {
             qos: None,
             meta: None,
             unresolved: None,
+            creator: None,
         }
     } else {
         Container::default()
