@@ -21,7 +21,7 @@ use monitor_common::{syscall_flags, EventKind, SyscallRecord};
 
 use crate::globals::agent_tgid;
 use crate::kread::read;
-use crate::maps::{count_drop, EVENTS, SYSCALL_SCRATCH};
+use crate::maps::SYSCALL_SCRATCH;
 use crate::syscalls::{on_exit, NR_OFFSET};
 use crate::{counters, header};
 

@@ -13,8 +13,7 @@ use aya_ebpf::{
 use core::ffi::c_void;
 use core::mem::size_of;
 use monitor_common::{
-    exec_flags, EventKind, ExecRecord, ExitRecord, ForkRecord, SyscallId, SyscallRecord, ARGS_LEN,
-    PATH_LEN,
+    exec_flags, EventKind, ExecRecord, ExitRecord, ForkRecord, SyscallId, ARGS_LEN, PATH_LEN,
 };
 
 use crate::globals::off;

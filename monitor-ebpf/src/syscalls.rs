@@ -22,7 +22,7 @@ use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LE
 
 use crate::globals::{agent_tgid, off};
 use crate::kread::{ptr, read, user, user_str};
-use crate::maps::{count_drop, EVENTS, PENDING, SYSCALL_SCRATCH};
+use crate::maps::{PENDING, SYSCALL_SCRATCH};
 use crate::{counters, enforce, header, net, open_filter};
 
 /// Namespace flags of clone()/unshare(). CLONE_NEWTIME (0x80) is only valid

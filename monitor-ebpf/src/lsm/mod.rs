@@ -31,7 +31,6 @@ use monitor_common::{
 use crate::globals::{agent_tgid, enforce_mode, off};
 use crate::header;
 use crate::kread::read;
-use crate::maps::{count_drop, EVENTS};
 
 /// Where LSM records are assembled (records are bigger than the stack).
 /// Separate from the tracepoints' scratch: an LSM hook can run inside a
