@@ -77,7 +77,7 @@ pub mod load_id {
 /// when BPF-LSM programs are refused.
 pub const TRACEPOINT_MODE_GAPS: &[&str] = &[
     "io_uring file opens (IORING_OP_OPENAT bypasses the open syscalls)",
-    "resolved paths (opens and mounts are reported with the path as given: relative, through symlinks, racy)",
+    "final paths (a relative open is resolved against the working directory or dirfd, but not through symbolic links or a later `..`; mounts are reported with the path as given)",
     "module and kexec loads are reported at the syscall, not at the kernel's read of the file",
     "refusing operations (a deny verdict needs the LSM hooks)",
 ];

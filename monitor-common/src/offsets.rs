@@ -127,6 +127,11 @@ shared_struct! {
         pub sk_v6_rcv_saddr: u32,
         pub sk_type: u32,
         pub sk_protocol: u32,
+        // paths (issue 13): the working directory a relative open is
+        // resolved against, task->fs->pwd.{dentry, mnt}.
+        pub task_fs: u32,
+        pub fs_pwd_dentry: u32,
+        pub fs_pwd_mnt: u32,
     }
 }
 
@@ -227,6 +232,9 @@ impl KernelOffsets {
             sk_v6_rcv_saddr: m,
             sk_type: m,
             sk_protocol: m,
+            task_fs: m,
+            fs_pwd_dentry: m,
+            fs_pwd_mnt: m,
         }
     }
 }

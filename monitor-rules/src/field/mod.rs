@@ -211,6 +211,13 @@ pub enum FieldId {
     FdIsServer,
     FdConnected,
     FdNameChanged,
+    // Environments (issue 14).
+    /// The environment (`NAME=value ...`), or `proc.env[NAME]`'s value.
+    ProcEnv,
+    /// `proc.aenv[N]`: the Nth ancestor's environment (0 the process);
+    /// `proc.aenv[NAME]`: the first value of NAME from the parent up;
+    /// `proc.aenv`: any ancestor's ([`Value::List`](crate::Value)).
+    ProcAenv,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +229,8 @@ enum ArgSpec {
     Key,
     /// `[N]` or `[ANY TEXT]` (a label key, a path), required.
     Text,
+    /// `[N]` or `[ANY TEXT]`, optional.
+    OptText,
 }
 
 struct FieldDef {
@@ -360,6 +369,9 @@ defs! {
     "fd.is_server" => FdIsServer, Bool, None;
     "fd.connected" => FdConnected, Bool, None;
     "fd.name_changed" => FdNameChanged, Bool, None;
+    // Environments (issue 14).
+    "proc.env" => ProcEnv, Str, OptText;
+    "proc.aenv" => ProcAenv, Str, OptText;
     // Never looked up by this name: resource fields resolve through
     // `resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;
@@ -417,7 +429,7 @@ impl Field {
             .iter()
             .find(|d| d.id == self.id)
             .expect("every id has a row");
-        if self.id == FieldId::ProcAname && self.arg == FieldArg::None {
+        if matches!(self.id, FieldId::ProcAname | FieldId::ProcAenv) && self.arg == FieldArg::None {
             return FieldType::StrList;
         }
         def.ty
@@ -502,7 +514,8 @@ fn resolve(def: &FieldDef, arg: Option<&str>) -> Lookup {
             "field '{}' needs an argument: '{0}[KEY]' or '{0}[N]'",
             def.name
         )),
-        (ArgSpec::Text, Some(a)) => match a.trim() {
+        (ArgSpec::OptText, None) => field(FieldArg::None),
+        (ArgSpec::Text | ArgSpec::OptText, Some(a)) => match a.trim() {
             "" => Lookup::Unknown(format!("field '{}' has an empty [argument]", def.name)),
             a => match a.parse::<u32>() {
                 Ok(i) => field(FieldArg::Index(i)),

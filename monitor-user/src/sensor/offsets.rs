@@ -154,6 +154,9 @@ pub fn resolve(btf: &Btf) -> Result<(KernelOffsets, Vec<Missing>), OffsetsError>
         o.sk_v6_rcv_saddr = get("sock.__sk_common.skc_v6_rcv_saddr")?;
         o.sk_type = get("sock.sk_type")?;
         o.sk_protocol = get("sock.sk_protocol")?;
+        o.task_fs = get("task_struct.fs")?;
+        o.fs_pwd_dentry = get("fs_struct.pwd.dentry")?;
+        o.fs_pwd_mnt = get("fs_struct.pwd.mnt")?;
     }
     o.upid_size = match btf.struct_size("upid") {
         Ok(v) => v,

@@ -61,6 +61,7 @@ fn main() {
         ("inet-socket", []) => {
             check_fd(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) } as libc::c_long)
         }
+        ("open-at", [dir, name]) => open_at(dir, name),
         _ => usage(&format!("unknown action or wrong arguments: {args:?}")),
     };
     match result {
@@ -83,6 +84,7 @@ fn usage(why: &str) -> ! {
          network (addresses as IP:PORT, [IP6]:PORT):\n  \
          tcp-pair IP | tcp-serve ADDR SECS | tcp-connect ADDR | stratum ADDR\n  \
          udp-send ADDR N | udp-sendmsg ADDR | packet-socket | inet-socket\n  \
+         open-at DIR NAME (openat on a directory fd of DIR)\n  \
          resource hogs (run them only under cgroup limits):\n  \
          forkbomb SECS | spawn N SECS | cpu SECS | mem MIB | fds SECS"
     );
@@ -381,6 +383,18 @@ fn open_read(path: &str) -> Result<(), Error> {
         libc::close(fd);
     }
     Ok(())
+}
+
+/// `openat(dirfd, name)`: the path the kernel opens is DIR/NAME, the
+/// one the syscall names is only NAME.
+fn open_at(dir: &str, name: &str) -> Result<(), Error> {
+    let dirfd = open_raw(dir, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)?;
+    let n = cstr(name);
+    // SAFETY: our directory fd and a valid C string.
+    let fd = unsafe { libc::openat(dirfd, n.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    // SAFETY: closing fds this process owns.
+    unsafe { libc::close(dirfd) };
+    check_fd(fd as libc::c_long)
 }
 
 fn open_write(path: &str) -> Result<(), Error> {
