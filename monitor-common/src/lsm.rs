@@ -78,7 +78,7 @@ pub mod load_id {
 /// own tracepoints in tracepoint mode, [`crate::io_uring`]; where those
 /// cannot attach, the sensor adds [`crate::io_uring::GAP`].)
 pub const TRACEPOINT_MODE_GAPS: &[&str] = &[
-    "resolved paths (opens and mounts are reported with the path as given: relative, through symlinks, racy)",
+    "final paths (a relative open is resolved against the working directory or dirfd, but not through symbolic links or a later `..`; mounts are reported with the path as given)",
     "module and kexec loads are reported at the syscall, not at the kernel's read of the file",
     "refusing operations (a deny verdict needs the LSM hooks)",
 ];

@@ -138,6 +138,11 @@ shared_struct! {
         pub filename_name: u32,
         pub io_connect_addr: u32,
         pub io_connect_addr_len: u32,
+        // paths (issue 13): the working directory a relative open is
+        // resolved against, task->fs->pwd.{dentry, mnt}.
+        pub task_fs: u32,
+        pub fs_pwd_dentry: u32,
+        pub fs_pwd_mnt: u32,
     }
 }
 
@@ -247,6 +252,9 @@ impl KernelOffsets {
             filename_name: m,
             io_connect_addr: m,
             io_connect_addr_len: m,
+            task_fs: m,
+            fs_pwd_dentry: m,
+            fs_pwd_mnt: m,
         }
     }
 }

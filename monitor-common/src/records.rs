@@ -191,6 +191,11 @@ pub mod syscall_flags {
     /// `str1` holds a [`crate::SockTuple`]: the socket's endpoints as the
     /// kernel saw them when the syscall returned.
     pub const STR1_TUPLE: u16 = 1 << 9;
+    /// Opens: `str0` is relative, so the kernel resolved it against the
+    /// working directory or the dirfd into `str1` (by walking the
+    /// directory's dentries); `str1` empty: it could not (the walk was
+    /// too deep or the result longer than `PATH_LEN`).
+    pub const PATH_AT: u16 = 1 << 10;
     // Enforcement (`crate::enforce`), from the top bit down.
     /// The LSM hook refused the operation (`ret` is `-EPERM`).
     pub const DENIED: u16 = 1 << 15;
@@ -211,7 +216,8 @@ shared_struct! {
     /// | syscall | str0 | str1 | short |
     /// |---|---|---|---|
     /// | mount | source | target | fstype |
-    /// | umount2, chroot, chmod, fchmodat(2), open, openat(2), creat, execveat, memfd_create | path/name | | |
+    /// | umount2, chroot, chmod, fchmodat(2), execveat, memfd_create | path/name | | |
+    /// | open, openat(2), creat | path as passed | a relative path resolved (`PATH_AT`) | |
     /// | pivot_root | new_root | put_old | |
     /// | move_mount | from path | to path | |
     /// | fsopen | | | fs name |

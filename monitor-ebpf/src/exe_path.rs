@@ -1,25 +1,20 @@
-//! Resolving an exec'd file: its path (dentry chain walked up to the root,
-//! crossing mounts through `struct mount`), inode number, and whether it is
-//! a memfd or lives on an overlayfs upper layer.
-//!
-//! The path is written right to left into `ExecRecord::exe`; offsets into
-//! the buffer are masked so the verifier can bound every write.
+//! Resolving an exec'd file: its path (`dentry_path`, written into
+//! `ExecRecord::exe`, which the args buffer follows), inode number, and
+//! whether it is a memfd or lives on an overlayfs upper layer.
 
-use aya_ebpf::helpers::generated::bpf_probe_read_kernel;
-use core::ffi::c_void;
 use monitor_common::{exec_flags, ExecRecord, EXE_BUF_LEN};
 
+use crate::dentry_path;
 use crate::globals::off;
-use crate::kread::{ptr, rd, read};
+use crate::kread::{ptr, read};
 
-/// Path components walked at most (directories plus mount crossings).
-const MAX_DEPTH: u32 = 40;
-/// Longest component we copy (NAME_MAX).
-const MAX_NAME: u32 = 255;
 const OVERLAYFS_SUPER_MAGIC: u64 = 0x794c_7630;
 const BUF_MASK: u32 = EXE_BUF_LEN as u32 - 1;
 
-const _: () = assert!(EXE_BUF_LEN.is_power_of_two());
+const _: () = assert!(
+    core::mem::size_of::<ExecRecord>() - core::mem::offset_of!(ExecRecord, exe)
+        >= dentry_path::BUF_SPACE
+);
 
 /// Fill `exe`, `exe_start`, `exe_len`, `exe_ino` and the exe flags of `rec`
 /// from `file` (a `struct file *`).
@@ -42,21 +37,13 @@ pub fn resolve(rec: *mut ExecRecord, file: u64) {
         rec.flags |= exec_flags::EXE_UNKNOWN;
         return;
     };
-    let mount_mnt = off!(mount_mnt);
-    let missing = monitor_common::KernelOffsets::MISSING;
-    if mount_mnt == missing
-        || off!(vfsmount_mnt_root) == missing
-        || off!(dentry_d_parent) == missing
-        || off!(mount_mnt_parent) == missing
-        || off!(mount_mnt_mountpoint) == missing
-        || off!(dentry_d_name_name) == missing
-        || off!(dentry_d_name_len) == missing
-    {
+    if !dentry_path::offsets_known() {
         rec.flags |= exec_flags::EXE_UNKNOWN;
         return;
     }
-    let mount = vfsmnt - mount_mnt as u64;
-    walk(rec, dentry, mount);
+    let mount = dentry_path::mount_of(vfsmnt);
+    let (pos, done) = dentry_path::walk(rec.exe.as_mut_ptr(), EXE_BUF_LEN as u32, dentry, mount);
+    finish(rec, pos, done);
 }
 
 /// memfd / overlay / overlay-upper flags of the file behind `dentry`.
@@ -87,70 +74,6 @@ fn kind_flags(dentry: u64, inode: u64) -> u32 {
         }
     }
     flags
-}
-
-/// Walk from `dentry` in `mount` up to the root, prepending components.
-/// Reads are branch-free (zero on failure) and every exit leads to the
-/// same short epilogue: the verifier walks this loop once per iteration and
-/// path, so branches here cost more than anywhere else.
-#[inline(always)]
-fn walk(rec: &mut ExecRecord, mut dentry: u64, mut mount: u64) {
-    let o_root = off!(vfsmount_mnt_root) as u64 + off!(mount_mnt) as u64;
-    let o_parent = off!(dentry_d_parent) as u64;
-    let o_mnt_parent = off!(mount_mnt_parent) as u64;
-    let o_mountpoint = off!(mount_mnt_mountpoint) as u64;
-    let o_name = off!(dentry_d_name_name) as u64;
-    let o_len = off!(dentry_d_name_len) as u64;
-    let buf = rec.exe.as_mut_ptr();
-
-    let mut pos: u32 = EXE_BUF_LEN as u32;
-    let mut done = false;
-    let mut i = 0;
-    while i < MAX_DEPTH {
-        i += 1;
-        let mnt_root: u64 = rd(mount + o_root);
-        if dentry == mnt_root {
-            // Top of this mount: continue from where it is mounted.
-            let mnt_parent: u64 = rd(mount + o_mnt_parent);
-            if mnt_parent == mount || mnt_parent == 0 {
-                done = true;
-                break;
-            }
-            dentry = rd(mount + o_mountpoint);
-            mount = mnt_parent;
-            continue;
-        }
-        let parent: u64 = rd(dentry + o_parent);
-        let name: u64 = rd(dentry + o_name);
-        let len: u32 = rd(dentry + o_len);
-        if len > MAX_NAME || len + 1 > pos {
-            break;
-        }
-        pos -= len;
-        // SAFETY: `pos & BUF_MASK` + `len & MAX_NAME` stays inside the
-        // record (the args buffer follows `exe`); logically pos + len <= 512.
-        unsafe {
-            bpf_probe_read_kernel(
-                buf.add((pos & BUF_MASK) as usize) as *mut c_void,
-                len & MAX_NAME,
-                name as *const c_void,
-            );
-        }
-        pos -= 1;
-        // SAFETY: masked index within the buffer.
-        unsafe { *buf.add((pos & BUF_MASK) as usize) = b'/' };
-        // A dentry that is its own parent but not a mount root is
-        // disconnected (memfd, deleted file, pipe): it is the whole name.
-        if parent == dentry || parent == 0 {
-            done = true;
-            break;
-        }
-        dentry = parent;
-        // A no-op (pos < 512 here) that gives the verifier the same bounded
-        // range for `pos` every iteration, so its states converge.
-        pos &= BUF_MASK;
-    }
-    finish(rec, pos, done);
 }
 
 #[inline(never)]

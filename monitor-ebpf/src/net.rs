@@ -229,7 +229,7 @@ fn v6_is_loopback(a: &[u8; 16]) -> bool {
 
 /// The `struct file` of the current task's `fd`.
 #[inline(always)]
-fn file_of(fd: u64) -> Option<u64> {
+pub(crate) fn file_of(fd: u64) -> Option<u64> {
     // SAFETY: helper without arguments.
     let task = unsafe { bpf_get_current_task() };
     let files = ptr(task, off!(task_files))?;

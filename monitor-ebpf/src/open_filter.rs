@@ -7,7 +7,7 @@ use aya_ebpf::helpers::generated::bpf_probe_read_kernel;
 use core::ffi::c_void;
 use monitor_common::{
     filter::{when, NAME_LEN, PREFIX_LEN},
-    SyscallRecord, PATH_LEN,
+    syscall_flags, SyscallRecord, PATH_LEN,
 };
 
 use crate::maps::{FILTER_SCRATCH, OPEN_NAMES, OPEN_PREFIXES};
@@ -34,10 +34,16 @@ pub fn reported(verdict: u32, write: bool) -> bool {
         || (write && verdict & (when::WRITE | when::DENY_WRITE | when::KILL_WRITE) != 0)
 }
 
-/// The `when` bits of every filter entry the path in `rec.str0` matches.
+/// The `when` bits of every filter entry the open's path matches: the
+/// kernel's resolution of a relative path (`str1`, see `open_path`), else
+/// the path as passed (`str0`).
 #[inline(always)]
 pub fn matches(rec: &SyscallRecord) -> u32 {
-    let len = rec.str0_len as u32;
+    let (src, len) = if rec.flags & syscall_flags::PATH_AT != 0 && rec.str1_len != 0 {
+        (rec.str1.as_ptr(), rec.str1_len as u32)
+    } else {
+        (rec.str0.as_ptr(), rec.str0_len as u32)
+    };
     if len == 0 {
         return 0;
     }
@@ -45,7 +51,6 @@ pub fn matches(rec: &SyscallRecord) -> u32 {
         return 0;
     };
     let base = s as *mut u8;
-    let src = rec.str0.as_ptr();
 
     // Prefix: the first PREFIX_LEN bytes of the path, zero-padded so that
     // stale bytes cannot extend a short path into a longer prefix.
@@ -79,7 +84,7 @@ pub fn matches(rec: &SyscallRecord) -> u32 {
             break;
         }
         let idx = len - 1 - k;
-        // SAFETY: masked index inside str0.
+        // SAFETY: masked index inside str0 or str1.
         if unsafe { *src.add((idx & (PATH_LEN as u32 - 1)) as usize) } == b'/' {
             break;
         }

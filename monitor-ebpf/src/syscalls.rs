@@ -23,7 +23,7 @@ use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LE
 use crate::globals::{agent_tgid, off};
 use crate::kread::{ptr, read, user, user_str};
 use crate::maps::{PENDING, SYSCALL_SCRATCH};
-use crate::{counters, enforce, header, net, open_filter};
+use crate::{counters, enforce, header, net, open_filter, open_path};
 
 /// Namespace flags of clone()/unshare(). CLONE_NEWTIME (0x80) is only valid
 /// for clone3: in clone()'s flags the low byte is the exit signal.
@@ -114,10 +114,14 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
                 None => false,
             },
             Extra::Open(flags_arg) => {
+                let dirfd = dirfd(r, spec.str0);
+                open_path::resolve(r, dirfd);
                 let write = open_filter::is_write(r.args[flags_arg as usize]);
                 enforce::open_checked(r, write)
             }
             Extra::Openat2 => {
+                let dirfd = dirfd(r, spec.str0);
+                open_path::resolve(r, dirfd);
                 if let Some(how) = user::<[u64; 3]>(r.args[2]) {
                     r.args[3] = how[0];
                     r.args[4] = how[1];
@@ -126,7 +130,10 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
                 let write = open_filter::is_write(r.args[3]);
                 enforce::open_checked(r, write)
             }
-            Extra::Creat => enforce::open_checked(r, true),
+            Extra::Creat => {
+                open_path::resolve(r, open_path::AT_FDCWD);
+                enforce::open_checked(r, true)
+            }
             Extra::Capset => {
                 read_caps(r);
                 true
@@ -148,6 +155,17 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
         let _ = PENDING.insert(pid_tgid, &*p, 0);
     }
     0
+}
+
+/// The directory fd of an open whose path is argument `path_arg`: the
+/// argument before it (openat, openat2), else the working directory.
+#[inline(always)]
+fn dirfd(r: &SyscallRecord, path_arg: u8) -> i64 {
+    if path_arg == 1 {
+        r.args[0] as i32 as i64
+    } else {
+        open_path::AT_FDCWD
+    }
 }
 
 /// Copy the user string at `ptr` into `dst` (`cap` bytes); returns its

@@ -236,6 +236,13 @@ pub enum FieldId {
     /// `pid:uid:cmdline` of each possible creator when there were several.
     ContainerCreatorCandidates,
     ContainerCreatorUnresolved,
+    // Environments (issue 14).
+    /// The environment (`NAME=value ...`), or `proc.env[NAME]`'s value.
+    ProcEnv,
+    /// `proc.aenv[N]`: the Nth ancestor's environment (0 the process);
+    /// `proc.aenv[NAME]`: the first value of NAME from the parent up;
+    /// `proc.aenv`: any ancestor's ([`Value::List`](crate::Value)).
+    ProcAenv,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +254,8 @@ enum ArgSpec {
     Key,
     /// `[N]` or `[ANY TEXT]` (a label key, a path), required.
     Text,
+    /// `[N]` or `[ANY TEXT]`, optional.
+    OptText,
 }
 
 struct FieldDef {
@@ -403,6 +412,9 @@ defs! {
     "container.creator.container_id" => ContainerCreatorContainerId, Str, None;
     "container.creator.candidates" => ContainerCreatorCandidates, StrList, None;
     "container.creator.unresolved" => ContainerCreatorUnresolved, Str, None;
+    // Environments (issue 14).
+    "proc.env" => ProcEnv, Str, OptText;
+    "proc.aenv" => ProcAenv, Str, OptText;
     // Never looked up by this name: resource fields resolve through
     // `resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;
@@ -460,7 +472,7 @@ impl Field {
             .iter()
             .find(|d| d.id == self.id)
             .expect("every id has a row");
-        if self.id == FieldId::ProcAname && self.arg == FieldArg::None {
+        if matches!(self.id, FieldId::ProcAname | FieldId::ProcAenv) && self.arg == FieldArg::None {
             return FieldType::StrList;
         }
         def.ty
@@ -545,7 +557,8 @@ fn resolve(def: &FieldDef, arg: Option<&str>) -> Lookup {
             "field '{}' needs an argument: '{0}[KEY]' or '{0}[N]'",
             def.name
         )),
-        (ArgSpec::Text, Some(a)) => match a.trim() {
+        (ArgSpec::OptText, None) => field(FieldArg::None),
+        (ArgSpec::Text | ArgSpec::OptText, Some(a)) => match a.trim() {
             "" => Lookup::Unknown(format!("field '{}' has an empty [argument]", def.name)),
             a => match a.parse::<u32>() {
                 Ok(i) => field(FieldArg::Index(i)),

@@ -58,8 +58,6 @@ pub(super) const FALCO_ONLY: &[&str] = &[
     "proc.cmdnargs",
     "proc.cmdlenargs",
     "proc.exeline",
-    "proc.env",
-    "proc.aenv",
     "proc.loginshellid",
     "proc.pvpid",
     "proc.sname",

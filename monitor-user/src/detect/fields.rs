@@ -15,6 +15,7 @@ use std::cell::OnceCell;
 
 use monitor_rules::{Field, FieldArg, FieldId, FieldSource, StrList, Value};
 
+use crate::enrich::environ;
 use crate::event::sysargs::{ArgValue, SockAddr};
 use crate::event::{rfc3339, Data, DnsData, Event, SyscallData};
 
@@ -33,6 +34,9 @@ pub struct EventFields<'a> {
     caps: [OnceCell<String>; 2],
     /// `dns.answers`: the answers' data.
     dns_answers: OnceCell<Vec<&'a str>>,
+    /// `proc.env`, and the ancestors' (`proc.aenv`, parent first).
+    env: OnceCell<String>,
+    aenvs: OnceCell<Vec<String>>,
 }
 
 /// A socket's end, as the `fd.*` fields name them.
@@ -58,7 +62,31 @@ impl<'a> EventFields<'a> {
             fd_norm: OnceCell::new(),
             caps: [OnceCell::new(), OnceCell::new()],
             dns_answers: OnceCell::new(),
+            env: OnceCell::new(),
+            aenvs: OnceCell::new(),
         }
+    }
+
+    /// The environment `level` steps up the ancestry (0: the process);
+    /// an ancestor without its own entry has the one below it.
+    fn env_at(&self, level: usize) -> Option<&'a [String]> {
+        let exec = &self.ev.process.exec;
+        let mut env = exec.env.as_deref();
+        for a in exec.ancestors.get(..level)? {
+            if let Some(e) = &a.env {
+                env = Some(e);
+            }
+        }
+        env
+    }
+
+    /// The ancestors' environments as `proc.aenv` prints them, parent first.
+    fn aenvs(&self) -> &[String] {
+        self.aenvs.get_or_init(|| {
+            (1..=self.ev.process.exec.ancestors.len())
+                .map(|level| self.env_at(level).map(environ::joined).unwrap_or_default())
+                .collect()
+        })
     }
 
     pub fn event(&self) -> &'a Event {
@@ -452,6 +480,28 @@ impl FieldSource for EventFields<'_> {
                 _ => None,
             },
             F::ProcCwd => p.exec.cwd.as_deref().map(Value::Str),
+            F::ProcEnv => {
+                let env = p.exec.env.as_deref()?;
+                match &field.arg {
+                    FieldArg::Name(n) => environ::lookup(env, n).map(Value::Str),
+                    FieldArg::Index(i) => environ::lookup(env, &i.to_string()).map(Value::Str),
+                    FieldArg::None => {
+                        Some(Value::Str(self.env.get_or_init(|| environ::joined(env))))
+                    }
+                }
+            }
+            F::ProcAenv => match &field.arg {
+                FieldArg::Index(0) => {
+                    let env = p.exec.env.as_deref()?;
+                    Some(Value::Str(self.env.get_or_init(|| environ::joined(env))))
+                }
+                FieldArg::Index(i) => self.aenvs().get(*i as usize - 1).map(|e| Value::Str(e)),
+                // The first value from the parent up.
+                FieldArg::Name(n) => (1..=p.exec.ancestors.len())
+                    .find_map(|level| environ::lookup(self.env_at(level)?, n))
+                    .map(Value::Str),
+                FieldArg::None => Some(Value::List(StrList::Strings(self.aenvs()))),
+            },
             F::ProcStdinType => p.exec.stdin.as_ref().map(|f| Value::Str(&f.kind)),
             F::ProcStdinName => p.exec.stdin.as_ref().map(|f| Value::Str(&f.name)),
             F::ProcStdoutType => p.exec.stdout.as_ref().map(|f| Value::Str(&f.kind)),
@@ -680,6 +730,65 @@ mod tests {
             ("quay.io/x/y", None)
         );
         assert_eq!(image_split("busybox"), ("busybox", None));
+    }
+
+    /// Falco's own example: the process, its parent (its own HOME and a
+    /// variable of its own) and a grandparent that shares the parent's.
+    #[test]
+    fn environments_like_falco() {
+        let m: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(
+            r#"{"evt.type": "execve", "proc.anames": ["bash", "sshd"],
+                "proc.env": ["SHELL=/bin/bash", "SHELL_NEW=/bin/sh", "HOME=/home/user"],
+                "proc.aenv": [["TEST_ENV_PARENT_LINEAGE=secret", "HOME=/home/user/parent"]]}"#,
+        )
+        .unwrap();
+        let mut ev = crate::detect::fixtures::build_event(&m).unwrap();
+        let process = Arc::make_mut(&mut ev.process);
+        // The grandparent's is the same as the parent's: said once.
+        use std::sync::Arc;
+        Arc::make_mut(&mut process.exec)
+            .ancestors
+            .push(crate::event::Ancestor {
+                pid: 1,
+                name: "init".into(),
+                exepath: None,
+                env: None,
+            });
+        let f = EventFields::new(&ev, "h");
+        let get = |name: &str, arg: Option<&str>| {
+            let monitor_rules::Lookup::Supported(field, _) = Field::lookup(name, arg) else {
+                panic!("{name}")
+            };
+            match f.get(&field) {
+                Some(Value::Str(s)) => Some(s.to_owned()),
+                Some(Value::List(l)) => Some(format!("{} levels", l.len())),
+                Some(_) => panic!("{name}: not text"),
+                None => None,
+            }
+        };
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            get("proc.env", None),
+            s("SHELL=/bin/bash SHELL_NEW=/bin/sh HOME=/home/user")
+        );
+        assert_eq!(get("proc.env", Some("HOME")), s("/home/user"));
+        assert_eq!(get("proc.env", Some("SHELL")), s("/bin/bash"));
+        assert_eq!(get("proc.env", Some("SHELL_NEW")), s("/bin/sh"));
+        assert_eq!(get("proc.env", Some("NOPE")), None);
+        assert_eq!(get("proc.aenv", Some("0")), get("proc.env", None));
+        let parent = s("TEST_ENV_PARENT_LINEAGE=secret HOME=/home/user/parent");
+        assert_eq!(get("proc.aenv", Some("1")), parent);
+        assert_eq!(get("proc.aenv", Some("2")), parent);
+        assert_eq!(get("proc.aenv", Some("3")), parent);
+        assert_eq!(get("proc.aenv", Some("4")), None);
+        assert_eq!(get("proc.aenv", Some("HOME")), s("/home/user/parent"));
+        // The process's own variables are not its ancestors'.
+        assert_eq!(get("proc.aenv", Some("SHELL")), None);
+        assert_eq!(
+            get("proc.aenv", Some("TEST_ENV_PARENT_LINEAGE")),
+            s("secret")
+        );
+        assert_eq!(get("proc.aenv", None), s("3 levels"));
     }
 
     #[test]

@@ -216,7 +216,8 @@ fn std_fd(fd: &mut Option<crate::event::StdFd>) -> &mut crate::event::StdFd {
 /// `execve` is the syscall), `proc.duration` (ns since
 /// the process started), `fd.nameraw` (same as `fd.name`: the path as
 /// passed), `proc.tty`, `proc.sid`, `proc.vpgid`, `user.loginuid` (-1:
-/// never set), `group.name`; for `evt.type: container_stats`
+/// never set), `group.name`, `proc.env` (a list of `NAME=value`),
+/// `proc.aenv` (a list of such lists, parent first); for `evt.type: container_stats`
 /// any resource field (`container.fork_rate[10s]: 250`, `user.nproc: 10`)
 /// and `user.nproc_top_container`, `host.io_stalled_container`,
 /// `user.inotify_top_container`.
@@ -265,6 +266,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     let mut args: Vec<Arg> = Vec::new();
     let mut target_is_vigil = None;
     let mut exe: Option<String> = None;
+    let mut aenv: Vec<Vec<String>> = Vec::new();
     let mut baseline: Option<crate::event::BaselineMark> = None;
     let mut stats = crate::event::StatsData::default();
     let mut meta = crate::event::container::ContainerMeta::default();
@@ -320,6 +322,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                         pid: 4200 - i as u32 * 10,
                         name,
                         exepath: None,
+                        env: None,
                     })
                     .collect()
             }
@@ -328,6 +331,15 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "user.uid" => p.uid = uint(v, k)?,
             "user.name" => p.user_name = Some(string(v, k)?.into()),
             "proc.cwd" => x.cwd = Some(string(v, k)?),
+            "proc.env" => x.env = Some(strings(v, k)?.into()),
+            "proc.aenv" => {
+                aenv = v
+                    .as_array()
+                    .ok_or_else(|| format!("{k}: expected a list of lists, parent first"))?
+                    .iter()
+                    .map(|e| strings(e, k))
+                    .collect::<Result<_, _>>()?
+            }
             "proc.stdin.type" => std_fd(&mut x.stdin).kind = string(v, k)?,
             "proc.stdin.name" => std_fd(&mut x.stdin).name = string(v, k)?,
             "proc.stdout.type" => std_fd(&mut x.stdout).kind = string(v, k)?,
@@ -430,8 +442,15 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                 pid: p.ppid,
                 name: pn.clone(),
                 exepath: None,
+                env: None,
             });
         }
+    }
+    if aenv.len() > x.ancestors.len() {
+        return Err("proc.aenv: more environments than ancestors (proc.anames)".into());
+    }
+    for (a, env) in x.ancestors.iter_mut().zip(aenv) {
+        a.env = Some(env.into());
     }
     if let Some(a) = x.ancestors.first() {
         p.ppid = a.pid;

@@ -13,6 +13,7 @@ pub mod containers;
 pub mod creator;
 pub mod cwd;
 pub mod dns;
+pub mod environ;
 pub mod hold;
 pub mod metadata;
 pub mod pidfd;
@@ -161,11 +162,15 @@ impl Enricher {
 
     /// `fd.name` of a syscall: a relative path resolved against the
     /// caller's working directory or `dirfd` (the path as passed stays in
-    /// its argument, `fd.nameraw`). A process already gone has its working
-    /// directory at exec used (`proc.cwd`); otherwise the name stays
-    /// relative.
+    /// its argument, `fd.nameraw`): as the kernel resolved it at the call
+    /// (opens), else from procfs now. A process already gone has its
+    /// working directory at exec used (`proc.cwd`); otherwise the name
+    /// stays relative.
     fn resolve(&self, tgid: u32, d: &sysargs::Decoded) -> Option<String> {
         let raw = d.path.as_deref()?;
+        if let Some(resolved) = &d.resolved {
+            return Some(resolved.clone());
+        }
         let (Some(root), None) = (&self.proc_root, &d.sockaddr) else {
             return Some(raw.to_owned());
         };
@@ -318,6 +323,13 @@ impl Enricher {
                     .as_deref()
                     .map(|root| stdio::exec_stdio(root, h.tgid))
                     .unwrap_or_default();
+                let env = self
+                    .proc_root
+                    .as_deref()
+                    .and_then(|root| environ::read(&root.join(h.tgid.to_string())));
+                if env.as_ref().is_some_and(|(_, cut)| *cut) {
+                    truncated.push("proc.env".into());
+                }
                 let info = ExecInfo {
                     exe,
                     exepath: (!unknown).then(|| escape(exepath.bytes)),
@@ -338,6 +350,7 @@ impl Enricher {
                         .and_then(|root| crate::enrich::cwd::exec_cwd(root, h.tgid, h.ppid)),
                     stdin,
                     stdout,
+                    env: env.map(|(env, _)| env),
                 };
                 self.procs.on_exec(h.tgid, info, boot);
                 Data::Exec(ExecData {
@@ -629,6 +642,7 @@ impl Enricher {
                 cwd: entry.and_then(|p| p.cwd.clone()),
                 stdin: entry.and_then(|p| p.stdin.clone()),
                 stdout: entry.and_then(|p| p.stdout.clone()),
+                env: entry.and_then(|p| p.env.clone()),
             }),
         }
     }
@@ -1024,6 +1038,75 @@ pub(crate) mod tests {
         assert!(e.procs().get(11).is_some());
         e.maintain(now, 5 + 1_000);
         assert!(e.procs().get(11).is_none(), "reaped");
+    }
+
+    #[test]
+    fn environments_are_read_at_exec_and_passed_down_once() {
+        let dir = crate::testutil::TempDir::new("enrich-env");
+        let root = dir.path();
+        for (pid, env) in [
+            (10, &b"HOME=/root\0MODE=parent\0"[..]),
+            (11, b"HOME=/root\0MODE=parent\0"),
+            (12, b"MODE=child\0"),
+        ] {
+            std::fs::create_dir_all(root.join(pid.to_string())).unwrap();
+            std::fs::write(root.join(format!("{pid}/environ")), env).unwrap();
+        }
+        let mut e = bare().with_procfs(root.to_path_buf());
+        let now = Instant::now();
+        e.enrich(&exec(10, 1, 1, 1, &[b"sh"], b"/bin/sh", 0), now);
+        e.enrich(&fork(10, 1, 11, 1, 2, libc::SIGCHLD as u64), now);
+        e.enrich(&exec(11, 10, 1, 3, &[b"sh"], b"/bin/sh", 0), now);
+        e.enrich(&fork(11, 10, 12, 1, 4, libc::SIGCHLD as u64), now);
+        let ev = e.enrich(&exec(12, 11, 1, 5, &[b"env"], b"/usr/bin/env", 0), now);
+        let x = &ev.process.exec;
+        assert_eq!(x.env.as_deref(), Some(&["MODE=child".to_owned()][..]));
+        let envs: Vec<_> = x
+            .ancestors
+            .iter()
+            .map(|a| a.env.as_deref().map(<[String]>::len))
+            .collect();
+        // The parent's differs from the child's; the grandparent's is the
+        // parent's, said once.
+        assert_eq!(envs, [Some(2), None]);
+        // Gone before its exec is handled: it keeps what it had (its
+        // parent's, from the fork).
+        e.enrich(&fork(12, 11, 13, 1, 6, libc::SIGCHLD as u64), now);
+        let ev = e.enrich(&exec(13, 12, 1, 7, &[b"id"], b"/usr/bin/id", 0), now);
+        assert_eq!(
+            ev.process.exec.env.as_deref(),
+            Some(&["MODE=child".to_owned()][..])
+        );
+    }
+
+    #[test]
+    fn relative_opens_take_the_kernels_resolution() {
+        let mut e = bare().with_procfs("/nonexistent-proc".into());
+        let mut rec = syscall(
+            30,
+            1,
+            1,
+            SyscallId::Openat,
+            3,
+            [libc::AT_FDCWD as u64, 0, 0, 0, 0, 0],
+            b"../admin.conf",
+            b"/etc/kubernetes/admin.conf",
+            b"",
+        );
+        if let Record::Syscall(r) = &mut rec {
+            r.flags |= syscall_flags::PATH_AT;
+        }
+        let ev = e.enrich(&rec, Instant::now());
+        let Data::Syscall(s) = &ev.data else { panic!() };
+        assert_eq!(s.fd_name.as_deref(), Some("/etc/kubernetes/admin.conf"));
+        // Without it (nor procfs, nor an exec's cwd) the name stays relative.
+        if let Record::Syscall(r) = &mut rec {
+            r.str1_len = 0;
+        }
+        let ev = e.enrich(&rec, Instant::now());
+        let Data::Syscall(s) = &ev.data else { panic!() };
+        assert_eq!(s.fd_name.as_deref(), Some("../admin.conf"));
+        assert!(s.args.iter().any(|a| a.name == "unresolved"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::enrich::applet::applet_name;
+use crate::enrich::environ::Env;
 use crate::event::text::escape;
 use crate::event::{Ancestor, Session, StdFd};
 
@@ -58,6 +59,8 @@ pub struct ProcInfo {
     /// Standard input and output at its last exec.
     pub stdin: Option<StdFd>,
     pub stdout: Option<StdFd>,
+    /// Environment at its last exec (`proc.env`); a fork shares it.
+    pub env: Option<Env>,
     exited_at: Option<u64>,
     last_seen: u64,
 }
@@ -85,6 +88,7 @@ impl ProcInfo {
             cwd: None,
             stdin: None,
             stdout: None,
+            env: None,
             exited_at: None,
             last_seen: 0,
         }
@@ -138,6 +142,10 @@ pub struct ExecInfo {
     /// Standard input and output of the new program.
     pub stdin: Option<StdFd>,
     pub stdout: Option<StdFd>,
+    /// The new program's environment; None (not readable: the process is
+    /// already gone) keeps the one it had, mostly the same (shells pass
+    /// their environment on).
+    pub env: Option<Env>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -311,6 +319,9 @@ impl ProcTable {
             p.cwd = info.cwd;
             p.stdin = info.stdin;
             p.stdout = info.stdout;
+            if info.env.is_some() {
+                p.env = info.env;
+            }
             p.last_seen = now;
             p.set_applet();
         }
@@ -354,6 +365,7 @@ impl ProcTable {
             return out;
         };
         let mut cur = p.ppid;
+        let mut below = p.env.as_ref();
         while out.len() < self.cfg.max_ancestors && cur != 0 && cur != pid {
             let Some(parent) = self.procs.get(&cur) else {
                 break;
@@ -361,10 +373,17 @@ impl ProcTable {
             if parent.container != p.container {
                 break;
             }
+            // An environment passed down unchanged is said once.
+            let env = match (&parent.env, below) {
+                (Some(e), Some(b)) if Arc::ptr_eq(e, b) || e == b => None,
+                (e, _) => Some(e.clone().unwrap_or_else(|| Arc::from([]))),
+            };
+            below = parent.env.as_ref();
             out.push(Ancestor {
                 pid: parent.pid,
                 name: parent.name().to_owned(),
                 exepath: parent.exepath.clone(),
+                env,
             });
             if parent.pid == 1 {
                 break;
@@ -408,6 +427,7 @@ fn read_proc(
     p.exepath = exepath;
     p.args = argv;
     p.set_applet();
+    p.env = crate::enrich::environ::read(dir).map(|(env, _)| env);
     p.start_boot_ns = Some(start_ticks.saturating_mul(1_000_000_000) / clock_ticks());
     Some(p)
 }
@@ -474,6 +494,7 @@ mod tests {
             cwd: None,
             stdin: None,
             stdout: None,
+            env: None,
         }
     }
 
@@ -524,6 +545,7 @@ mod tests {
                 cwd: Some("/srv".into()),
                 stdin: None,
                 stdout: None,
+                env: None,
             },
             2,
         );
@@ -556,6 +578,7 @@ mod tests {
                 cwd: None,
                 stdin: None,
                 stdout: None,
+                env: None,
             },
             4,
         );

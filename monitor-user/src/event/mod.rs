@@ -212,6 +212,9 @@ pub struct ExecContext {
     /// `proc.stdout.*`), read from procfs (`enrich::stdio`).
     pub stdin: Option<StdFd>,
     pub stdout: Option<StdFd>,
+    /// The environment the last exec started with (`proc.env`), read from
+    /// procfs (`enrich::environ`); None when it could not be read.
+    pub env: Option<crate::enrich::environ::Env>,
 }
 
 /// One standard fd, as Falco's `fd.type` and `fd.name` would name it.
@@ -244,6 +247,10 @@ pub struct Ancestor {
     pub pid: u32,
     pub name: String,
     pub exepath: Option<String>,
+    /// Its environment (`proc.aenv`); None: the same as the level below's
+    /// (the child's), which is how environments mostly pass down and
+    /// keeps a record from carrying one copy per level.
+    pub env: Option<crate::enrich::environ::Env>,
 }
 
 /// Which runtime created the container (Falco's `container.type` spelling).

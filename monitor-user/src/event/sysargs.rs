@@ -207,6 +207,9 @@ pub struct Decoded {
     pub conn: Option<Conn>,
     /// Falco field names of arguments the kernel cut short.
     pub truncated: Vec<&'static str>,
+    /// A relative open path as the kernel resolved it against the working
+    /// directory or dirfd (`PATH_AT`).
+    pub resolved: Option<String>,
 }
 
 /// Decode the arguments of one syscall record, as its row of the syscall
@@ -218,10 +221,22 @@ pub fn decode(r: &SyscallRecord) -> Decoded {
         sockaddr: None,
         conn: None,
         truncated: Vec::new(),
+        resolved: None,
     };
     let Some(id) = r.id() else { return d };
     for spec in id.args() {
         d.arg(r, spec);
+    }
+    if r.flags & syscall_flags::PATH_AT != 0 {
+        match r.str1().bytes {
+            // The agent may still resolve it from procfs; the event says
+            // the kernel (and so its open filter) could not.
+            [] => d.push(
+                "unresolved",
+                ArgValue::Str("directory too deep or path too long".to_owned()),
+            ),
+            b => d.resolved = Some(escape(b)),
+        }
     }
     // Where it was seen, as extra arguments: which LSM hook (its paths are
     // resolved), and whether io_uring submitted it.
@@ -724,6 +739,27 @@ mod tests {
         let d = decode(&lsm_open(b"/etc/shadow", syscall_flags::IO_URING));
         assert_eq!(arg(&d, "lsm_hook"), None);
         assert_eq!(arg(&d, "io_uring"), Some(ArgValue::Uint(1)));
+    }
+
+    #[test]
+    fn relative_opens_carry_the_kernels_resolution_or_say_it_failed() {
+        let arg =
+            |d: &Decoded, n: &str| d.args.iter().find(|a| a.name == n).map(|a| a.value.clone());
+        let mut r = lsm_open(b"admin.conf", syscall_flags::PATH_AT);
+        let full = b"/etc/kubernetes/admin.conf";
+        r.str1[..full.len()].copy_from_slice(full);
+        r.str1_len = full.len() as u16;
+        let d = decode(&r);
+        assert_eq!(d.path.as_deref(), Some("admin.conf"));
+        assert_eq!(d.resolved.as_deref(), Some("/etc/kubernetes/admin.conf"));
+        assert_eq!(arg(&d, "unresolved"), None);
+        // The kernel could not: no resolution, and the event says so.
+        let d = decode(&lsm_open(b"admin.conf", syscall_flags::PATH_AT));
+        assert_eq!(d.resolved, None);
+        assert!(matches!(arg(&d, "unresolved"), Some(ArgValue::Str(_))));
+        // An absolute path is not resolved.
+        let d = decode(&lsm_open(b"/etc/shadow", 0));
+        assert_eq!((&d.resolved, arg(&d, "unresolved")), (&None, None));
     }
 
     #[test]

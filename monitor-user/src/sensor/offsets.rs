@@ -164,6 +164,9 @@ pub fn resolve(btf: &Btf) -> Result<(KernelOffsets, Vec<Missing>), OffsetsError>
         o.filename_name = get("filename.name")?;
         o.io_connect_addr = get("io_connect.addr")?;
         o.io_connect_addr_len = get("io_connect.addr_len")?;
+        o.task_fs = get("task_struct.fs")?;
+        o.fs_pwd_dentry = get("fs_struct.pwd.dentry")?;
+        o.fs_pwd_mnt = get("fs_struct.pwd.mnt")?;
     }
     o.upid_size = match btf.struct_size("upid") {
         Ok(v) => v,

@@ -66,6 +66,7 @@ fn main() {
         // io_uring: the same acts with no open or connect syscall.
         ("uring-open", [path]) => uring_open(path),
         ("uring-connect", [addr]) => uring_connect(addr),
+        ("open-at", [dir, name]) => open_at(dir, name),
         _ => usage(&format!("unknown action or wrong arguments: {args:?}")),
     };
     match result {
@@ -92,6 +93,7 @@ fn usage(why: &str) -> ! {
          io_uring (IORING_OP_OPENAT, IORING_OP_CONNECT): uring-open PATH | uring-connect ADDR\n  \
          dns-serve ADDR SECS (answers A queries for c2.example.com and\n  \
          kubernetes.default.svc.cluster.local with 127.0.0.7 and .8)\n  \
+         open-at DIR NAME (openat on a directory fd of DIR)\n  \
          resource hogs (run them only under cgroup limits):\n  \
          forkbomb SECS | spawn N SECS | cpu SECS | mem MIB | fds SECS"
     );
@@ -412,6 +414,16 @@ fn open_loop(path: &str, secs: std::time::Duration) -> Result<(), Error> {
     }
     println!("open-loop: {n} opens");
     Ok(())
+/// `openat(dirfd, name)`: the path the kernel opens is DIR/NAME, the
+/// one the syscall names is only NAME.
+fn open_at(dir: &str, name: &str) -> Result<(), Error> {
+    let dirfd = open_raw(dir, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)?;
+    let n = cstr(name);
+    // SAFETY: our directory fd and a valid C string.
+    let fd = unsafe { libc::openat(dirfd, n.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    // SAFETY: closing fds this process owns.
+    unsafe { libc::close(dirfd) };
+    check_fd(fd as libc::c_long)
 }
 
 fn open_write(path: &str) -> Result<(), Error> {

@@ -1,5 +1,7 @@
 //! A child's syscalls reach the agent with the right arguments; a storm
 //! on a one-page ring is counted as drops; `vigil probe`'s kernel features.
+//! Relative opens (after chdir, through `..`, at a dirfd) are resolved by
+//! the kernel and filtered as resolved.
 
 use super::*;
 
@@ -16,6 +18,12 @@ async fn sensor_reports_child_activity() {
     std::fs::write(&secret, b"root:x:0:0\n").unwrap();
     let plain = tmp.0.join("plain.txt");
     std::fs::write(&plain, b"nothing to see\n").unwrap();
+    // Opened by relative names: after chdir, through `..`, at a dirfd.
+    for name in ["rel.txt", "up.txt", "at.txt"] {
+        std::fs::write(secret_dir.join(name), b"x\n").unwrap();
+    }
+    let elsewhere = tmp.0.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
     let sock_path = tmp.0.join("sock");
     let _listener = std::os::unix::net::UnixListener::bind(&sock_path).expect("bind unix socket");
     let missing_dir = tmp.0.join("no-such-dir");
@@ -84,6 +92,9 @@ async fn sensor_reports_child_activity() {
     let (m_src, m_dst, m_fs) = (cstr("vigil-test-src"), cstr(&missing_dir), cstr("tmpfs"));
     let secret_c = cstr(&secret);
     let plain_c = cstr(&plain);
+    let (secret_dir_c, elsewhere_c) = (cstr(&secret_dir), cstr(&elsewhere));
+    let (rel_c, up_c, at_c) = (cstr("rel.txt"), cstr("../secret/up.txt"), cstr("at.txt"));
+    let unwatched_c = cstr("../plain.txt");
     // SAFETY: zeroed sockaddr_un is valid; the path fits (checked).
     let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
@@ -114,6 +125,23 @@ async fn sensor_reports_child_activity() {
             if fd >= 0 {
                 libc::close(fd);
             }
+            for (dir, name) in [
+                (&secret_dir_c, &rel_c),
+                (&elsewhere_c, &up_c),
+                (&elsewhere_c, &unwatched_c),
+            ] {
+                libc::chdir(dir.as_ptr());
+                let fd = libc::open(name.as_ptr(), libc::O_RDONLY);
+                if fd >= 0 {
+                    libc::close(fd);
+                }
+            }
+            let dirfd = libc::open(secret_dir_c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+            let fd = libc::openat(dirfd, at_c.as_ptr(), libc::O_RDONLY);
+            if fd >= 0 {
+                libc::close(fd);
+            }
+            libc::close(dirfd);
             let grandchild = libc::fork();
             if grandchild == 0 {
                 let rc = libc::unshare(libc::CLONE_NEWUTS);
@@ -157,7 +185,7 @@ async fn sensor_reports_child_activity() {
             && all
                 .iter()
                 .any(|r| syscall(r).is_some_and(|s| s.id() == Some(SyscallId::Unshare)))
-            && mine().filter(|r| syscall(r).is_some()).count() >= 4
+            && mine().filter(|r| syscall(r).is_some()).count() >= 7
     })
     .await;
     let mine: Vec<&Record> = records
@@ -271,7 +299,49 @@ async fn sensor_reports_child_activity() {
             plain.as_os_str().as_bytes(),
             "a non-sensitive open reached userspace"
         );
+        assert_ne!(
+            s.str0().bytes,
+            b"../plain.txt",
+            "a non-sensitive relative open reached userspace"
+        );
     }
+    // Relative names are resolved by the kernel, which filters on the result.
+    for (raw, file) in [
+        (&b"rel.txt"[..], "rel.txt"),
+        (b"../secret/up.txt", "up.txt"),
+        (b"at.txt", "at.txt"),
+    ] {
+        let open = opens
+            .iter()
+            .find(|s| s.str0().bytes == raw)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no open of {} among {} opens",
+                    String::from_utf8_lossy(raw),
+                    opens.len()
+                )
+            });
+        assert!(
+            open.flags & syscall_flags::PATH_AT != 0,
+            "{:#x}",
+            open.flags
+        );
+        assert_eq!(
+            open.str1().bytes,
+            std::fs::canonicalize(secret_dir.join(file))
+                .unwrap()
+                .as_os_str()
+                .as_bytes(),
+            "resolution of {}",
+            String::from_utf8_lossy(raw)
+        );
+        assert!(open.ret >= 0, "open of {file} failed: {}", open.ret);
+    }
+    assert_eq!(
+        open.flags & syscall_flags::PATH_AT,
+        0,
+        "an absolute path needs no resolution"
+    );
 
     // connect: raw sockaddr_un with our path, succeeded.
     let conn = mine

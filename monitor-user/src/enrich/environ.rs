@@ -1,0 +1,124 @@
+//! `proc.env` and `proc.aenv`: a process's environment, read from procfs
+//! (`/proc/<pid>/environ`) when the agent handles its exec or seeds the
+//! process table, kept in the table (a fork shares its parent's) and
+//! carried by events with their ancestors'.
+//!
+//! `environ` is the environment the program was started with (later
+//! `setenv` calls do not show, as in Falco). At most [`ENV_MAX`] bytes
+//! are read, Falco's own bound: environments are shared by every event of
+//! a process and its children, and are mostly inherited unchanged, which
+//! [`Ancestor::env`](crate::event::Ancestor) takes advantage of.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::event::text::escape;
+
+/// Bytes of `environ` read at most.
+pub const ENV_MAX: usize = 4096;
+
+/// `NAME=value` entries, escaped, in the order of `environ`.
+pub type Env = Arc<[String]>;
+
+/// The environment of the process whose procfs directory is `proc_dir`
+/// (`/proc/<pid>`), and whether it was cut at [`ENV_MAX`] (the last,
+/// partial entry is dropped); `None` when it cannot be read (the process
+/// is gone). A kernel thread's is empty.
+pub fn read(proc_dir: &Path) -> Option<(Env, bool)> {
+    let f = std::fs::File::open(proc_dir.join("environ")).ok()?;
+    let mut buf = Vec::with_capacity(1024);
+    f.take(ENV_MAX as u64 + 1).read_to_end(&mut buf).ok()?;
+    Some(parse(&buf))
+}
+
+/// Split a raw `environ` (NUL-separated); a buffer longer than
+/// [`ENV_MAX`] loses its incomplete last entry.
+pub fn parse(raw: &[u8]) -> (Env, bool) {
+    let truncated = raw.len() > ENV_MAX;
+    let mut used = &raw[..raw.len().min(ENV_MAX)];
+    if truncated {
+        // Keep whole entries only.
+        used = match used.iter().rposition(|&b| b == 0) {
+            Some(end) => &used[..end],
+            None => &[],
+        };
+    }
+    let used = used.strip_suffix(&[0]).unwrap_or(used);
+    let env = used
+        .split(|&b| b == 0)
+        .filter(|e| !e.is_empty())
+        .map(escape)
+        .collect();
+    (env, truncated)
+}
+
+/// The value of `name` in `env` (`proc.env[NAME]`).
+pub fn lookup<'a>(env: &'a [String], name: &str) -> Option<&'a str> {
+    env.iter()
+        .find_map(|e| e.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
+}
+
+/// `proc.env` as Falco prints it: the entries joined by spaces.
+pub fn joined(env: &[String]) -> String {
+    env.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_looks_up_entries() {
+        let (env, cut) = parse(b"HOME=/root\0SHELL=/bin/sh\0SHELL_NEW=/bin/bash\0EMPTY=\0");
+        assert!(!cut);
+        assert_eq!(
+            joined(&env),
+            "HOME=/root SHELL=/bin/sh SHELL_NEW=/bin/bash EMPTY="
+        );
+        assert_eq!(lookup(&env, "SHELL"), Some("/bin/sh"));
+        assert_eq!(lookup(&env, "SHELL_NEW"), Some("/bin/bash"));
+        assert_eq!(lookup(&env, "EMPTY"), Some(""));
+        assert_eq!(lookup(&env, "SHEL"), None);
+        assert_eq!(lookup(&env, "HOME=/root"), None);
+        let (env, _) = parse(b"");
+        assert!(env.is_empty());
+        // Non-UTF-8 and control bytes are escaped, as everywhere.
+        let (env, _) = parse(b"X=\xff\x01\0");
+        assert_eq!(env.len(), 1);
+        assert_ne!(env[0], "X=\u{fffd}\u{1}");
+    }
+
+    #[test]
+    fn keeps_whole_entries_within_the_bound() {
+        let mut raw = Vec::new();
+        for i in 0..1000 {
+            raw.extend_from_slice(format!("VAR{i}=value\0").as_bytes());
+        }
+        let (env, cut) = parse(&raw);
+        assert!(cut);
+        assert!(env.iter().map(|e| e.len() + 1).sum::<usize>() <= ENV_MAX);
+        assert!(env.iter().all(|e| e.ends_with("=value")));
+        assert_eq!(env[0], "VAR0=value");
+    }
+
+    #[test]
+    fn reads_a_live_process_environment() {
+        let dir = crate::testutil::TempDir::new("environ");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("5")).unwrap();
+        std::fs::write(root.join("5/environ"), b"A=1\0B=two words\0").unwrap();
+        let (env, cut) = read(&root.join("5")).unwrap();
+        assert_eq!(
+            (&*env, cut),
+            (&["A=1".to_owned(), "B=two words".to_owned()][..], false)
+        );
+        assert!(read(&root.join("6")).is_none());
+        // This test's own process: its PATH is in there.
+        let (env, _) = read(&Path::new("/proc/self")).unwrap();
+        let path = std::env::var("PATH").unwrap();
+        if path.len() < ENV_MAX / 2 {
+            assert!(env.iter().any(|e| e.starts_with("PATH=")));
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Paths as the kernel resolves them, and process environments, live in a
+//! podman container.
+//!
+//! A user rule on a directory prefix alone (no file name the in-kernel
+//! open filter could match instead) fires for opens by a relative name
+//! after `cd` into the directory, through leading `..`, and through
+//! `openat(dirfd, name)`, with `fd.name` resolved and `fd.nameraw` as
+//! passed: the kernel resolved them, since nothing else gets such an open
+//! past its filter. A relative open of an unwatched file never leaves the
+//! kernel. `proc.env[NAME]` and `proc.aenv[NAME]` see the container's `-e`
+//! variable, and the default rule on `LD_PRELOAD` fires for a program
+//! `podman exec -e` started with it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use vigil_tests::actions::{actions_image, ACTIONS_IN_IMAGE};
+use vigil_tests::events::{field, s};
+use vigil_tests::podman::TempDir;
+use vigil_tests::{require_podman, require_vigil_binary, Agent, Container};
+
+const WAIT: Duration = Duration::from_secs(20);
+const PREFIX_RULE: &str = "Paths test prefix";
+const ENV_RULE: &str = "Paths test environment";
+const PRELOAD_RULE: &str = "Library injected through the environment in container";
+
+const RULES: &str = r#"- rule: Paths test prefix
+  desc: opens under one directory, however the path was written
+  condition: evt.type in (open, openat, openat2) and container.id != host and fd.name startswith /srv/vigil-paths/
+  output: prefix open (file=%fd.name raw=%fd.nameraw container=%container.id)
+  priority: WARNING
+- rule: Paths test environment
+  desc: a program whose environment and parent's carry the test's mark
+  condition: >
+    evt.type = execve and container.id != host and proc.name = cat
+    and proc.env[VIGIL_PATHS_MARK] = run-1 and proc.aenv[VIGIL_PATHS_MARK] = run-1
+    and proc.env contains "VIGIL_PATHS_MARK=run-1"
+  output: marked (mark=%proc.env[VIGIL_PATHS_MARK] container=%container.id)
+  priority: NOTICE
+"#;
+
+fn expect(agent: &Agent, c: &Container, rule: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let seen = agent.wait_stdout_json(WAIT, |v| {
+        s(v, "rule") == rule && field(v, "container.id") == c.short_id() && pred(v)
+    });
+    seen.unwrap_or_else(|| {
+        panic!(
+            "no alert `{rule}`; alerts:\n{}\nagent log:\n{}",
+            agent.stdout_lines().join("\n"),
+            agent.stderr_lines().join("\n")
+        )
+    })
+}
+
+fn sh(c: &Container, script: &str) {
+    let out = c.exec(&["sh", "-c", script]).expect("podman exec");
+    assert!(out.status.success(), "{script}: {out:?}");
+}
+
+#[test]
+fn relative_opens_are_filtered_as_resolved_and_environments_are_seen() {
+    if !(require_podman() && require_vigil_binary().is_some()) {
+        return;
+    }
+    let image = actions_image().expect("actions image");
+    let tmp = TempDir::new("vigil-paths").expect("temp dir");
+    let rules = tmp.path().join("paths.yaml");
+    std::fs::write(&rules, RULES).unwrap();
+    let events = tmp.path().join("events.jsonl");
+    let agent = Agent::builder(["run", "--alert-rate", "off", "--rules"])
+        .arg(&rules)
+        .arg("--events")
+        .arg(&events)
+        .echo(false)
+        .start()
+        .expect("start vigil run");
+    let c = Container::run(
+        &["-e", "VIGIL_PATHS_MARK=run-1"],
+        &image,
+        &["sleep", "86400"],
+    )
+    .expect("container");
+    sh(
+        &c,
+        "mkdir -p /srv/vigil-paths/conf /srv/other /tmp/a/b \
+         && echo s > /srv/other/unwatched.txt && echo s > /srv/vigil-paths/conf/dirfd.txt",
+    );
+
+    // Relative to the working directory.
+    sh(&c, "cd /srv/vigil-paths/conf && echo s > cwd.txt");
+    let a = expect(&agent, &c, PREFIX_RULE, |v| {
+        field(v, "fd.nameraw") == "cwd.txt"
+    });
+    assert_eq!(field(&a, "fd.name"), "/srv/vigil-paths/conf/cwd.txt", "{a}");
+    // Through `..` from elsewhere.
+    sh(
+        &c,
+        "cd /tmp/a/b && echo s > ../../../srv/vigil-paths/conf/up.txt",
+    );
+    let a = expect(&agent, &c, PREFIX_RULE, |v| {
+        field(v, "fd.nameraw") == "../../../srv/vigil-paths/conf/up.txt"
+    });
+    assert_eq!(field(&a, "fd.name"), "/srv/vigil-paths/conf/up.txt", "{a}");
+    // Relative to a directory fd.
+    let out = c
+        .exec(&[
+            ACTIONS_IN_IMAGE,
+            "open-at",
+            "/srv/vigil-paths/conf",
+            "dirfd.txt",
+        ])
+        .expect("podman exec");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("open-at: ok"),
+        "{out:?}"
+    );
+    let a = expect(&agent, &c, PREFIX_RULE, |v| {
+        field(v, "fd.nameraw") == "dirfd.txt"
+    });
+    assert_eq!(
+        field(&a, "fd.name"),
+        "/srv/vigil-paths/conf/dirfd.txt",
+        "{a}"
+    );
+    // An unwatched file opened by a relative name stays in the kernel.
+    sh(&c, "cd /srv/other && cat unwatched.txt >/dev/null");
+
+    // Environments: the container's `-e`, inherited by exec's shell.
+    sh(&c, "cat /etc/hostname >/dev/null");
+    let a = expect(&agent, &c, ENV_RULE, |_| true);
+    assert_eq!(field(&a, "proc.env[VIGIL_PATHS_MARK]"), "run-1", "{a}");
+    let out = std::process::Command::new("podman")
+        .args([
+            "exec",
+            "-e",
+            "LD_PRELOAD=/tmp/vigil-hook.so",
+            c.id(),
+            "true",
+        ])
+        .output()
+        .expect("podman exec -e");
+    assert!(out.status.success(), "{out:?}");
+    let a = expect(&agent, &c, PRELOAD_RULE, |_| true);
+    assert!(
+        s(&a, "output").contains("LD_PRELOAD=/tmp/vigil-hook.so"),
+        "{a}"
+    );
+
+    let stopped = agent.stop().expect("stop");
+    assert!(stopped.status.success(), "{:?}", stopped.status);
+    let events = std::fs::read_to_string(&events).unwrap();
+    let mine: Vec<&str> = events
+        .lines()
+        .filter(|l| l.contains(c.id()) && l.contains("unwatched.txt"))
+        .collect();
+    assert!(
+        mine.is_empty(),
+        "a relative open of an unwatched file left the kernel:\n{}",
+        mine.join("\n")
+    );
+}
