@@ -115,6 +115,9 @@ pub mod names {
         /// [`SYS_EXIT`] plus refused attempts and fd-exhaustion counting,
         /// for the syscalls of [`crate::attempts::ATTEMPTS`].
         pub const SYS_EXIT_ATTEMPT: &str = "sys_exit_attempt";
+        /// Per-cgroup traffic counting (`cgroup_skb`, attached to the v2 root).
+        pub const TRAFFIC_INGRESS: &str = "traffic_ingress";
+        pub const TRAFFIC_EGRESS: &str = "traffic_egress";
 
         pub const ALL: &[&str] = &[
             EXEC_BTF,
@@ -136,6 +139,8 @@ pub mod names {
             PROBE_FENTRY,
             BENCH_RAW_SYS_ENTER,
             SYS_EXIT_ATTEMPT,
+            TRAFFIC_INGRESS,
+            TRAFFIC_EGRESS,
         ];
     }
 }

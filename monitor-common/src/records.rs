@@ -334,6 +334,13 @@ shared_struct! {
         pub emfile: u64,
         /// fd-creating syscalls that failed with ENFILE (system-wide file limit).
         pub enfile: u64,
+        /// Network packets and their bytes (from the IP header on) received
+        /// and sent by the cgroup's sockets (`cgroup_skb` ingress/egress,
+        /// keyed by the socket's cgroup, not the CPU's current task).
+        pub net_rx_packets: u64,
+        pub net_rx_bytes: u64,
+        pub net_tx_packets: u64,
+        pub net_tx_bytes: u64,
     }
 }
 
@@ -345,6 +352,20 @@ impl CgroupCounters {
         self.fork_failures = self.fork_failures.wrapping_add(o.fork_failures);
         self.emfile = self.emfile.wrapping_add(o.emfile);
         self.enfile = self.enfile.wrapping_add(o.enfile);
+        self.net_rx_packets = self.net_rx_packets.wrapping_add(o.net_rx_packets);
+        self.net_rx_bytes = self.net_rx_bytes.wrapping_add(o.net_rx_bytes);
+        self.net_tx_packets = self.net_tx_packets.wrapping_add(o.net_tx_packets);
+        self.net_tx_bytes = self.net_tx_bytes.wrapping_add(o.net_tx_bytes);
+    }
+
+    /// Packets received and sent.
+    pub fn net_packets(&self) -> u64 {
+        self.net_rx_packets.wrapping_add(self.net_tx_packets)
+    }
+
+    /// Bytes received and sent.
+    pub fn net_bytes(&self) -> u64 {
+        self.net_rx_bytes.wrapping_add(self.net_tx_bytes)
     }
 }
 

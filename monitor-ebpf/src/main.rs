@@ -25,6 +25,7 @@ mod open_filter;
 mod probe_only;
 mod process;
 mod syscalls;
+mod traffic;
 
 #[cfg(not(test))]
 #[panic_handler]

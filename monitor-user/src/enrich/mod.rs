@@ -15,6 +15,7 @@ pub mod hold;
 pub mod metadata;
 pub mod pidfd;
 pub mod proctable;
+pub mod sockets;
 pub mod stdio;
 pub mod users;
 
@@ -119,6 +120,8 @@ pub struct Enricher {
     groups: UserNames,
     /// procfs for what exec records do not carry (`proc.cwd`); `None`: not read.
     proc_root: Option<PathBuf>,
+    /// Each process's IP sockets, for `fd.*` on later events of a socket.
+    sockets: sockets::SocketTable,
 }
 
 impl Enricher {
@@ -134,6 +137,7 @@ impl Enricher {
             users: UserNames::new(None),
             groups: UserNames::groups(None),
             proc_root: None,
+            sockets: sockets::SocketTable::new(),
         }
     }
 
@@ -352,7 +356,7 @@ impl Enricher {
                     truncated.push("fd.name".into());
                 }
                 let fd_name = self.resolve(h.tgid, &d);
-                Data::Syscall(Box::new(SyscallData {
+                let mut s = SyscallData {
                     name: r.id().map(|i| i.name()).unwrap_or("syscall").into(),
                     ret: r.ret,
                     res: sysargs::res_name(r.ret),
@@ -361,7 +365,9 @@ impl Enricher {
                     fd_name,
                     sockaddr: d.sockaddr,
                     conn: d.conn,
-                }))
+                };
+                self.sockets.on_syscall(h.tgid, &mut s);
+                Data::Syscall(Box::new(s))
             }
             Record::ModuleLoad(r) => Data::ModuleLoad {
                 name: escape(r.name()),
@@ -425,9 +431,11 @@ impl Enricher {
                     h.tgid
                 };
                 self.procs.on_fork(h.tgid, r.child_tgid, ppid, boot);
+                self.sockets.on_fork(h.tgid, r.child_tgid);
             }
             Record::Exit(_) => {
                 self.procs.on_exit(h.tgid, boot);
+                self.sockets.on_exit(h.tgid);
             }
             _ => {}
         }

@@ -281,6 +281,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
             attached,
         });
     }
+    super::traffic::attach(&mut ebpf, &mut links, &mut hooks);
     lap(&format!("all hooks attached ({} links)", links.len()));
     for h in &hooks {
         match &h.attached {
