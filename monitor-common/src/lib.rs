@@ -139,6 +139,9 @@ pub mod names {
         pub const DNS_ENTER_RECVMSG: &str = "dns_enter_recvmsg";
         pub const DNS_ENTER_RECVMMSG: &str = "dns_enter_recvmmsg";
         pub const DNS_EXIT_RECV: &str = "dns_exit_recv";
+        /// Per-cgroup traffic counting (`cgroup_skb`, attached to the v2 root).
+        pub const TRAFFIC_INGRESS: &str = "traffic_ingress";
+        pub const TRAFFIC_EGRESS: &str = "traffic_egress";
 
         pub const ALL: &[&str] = &[
             EXEC_BTF,
@@ -166,6 +169,8 @@ pub mod names {
             DNS_ENTER_RECVMSG,
             DNS_ENTER_RECVMMSG,
             DNS_EXIT_RECV,
+            TRAFFIC_INGRESS,
+            TRAFFIC_EGRESS,
         ];
     }
 }

@@ -394,6 +394,13 @@ shared_struct! {
         /// Syscall records of the cgroup held back over its rate
         /// ([`ThrottledRecord`]).
         pub throttled: u64,
+        /// Network packets and their bytes (from the IP header on) received
+        /// and sent by the cgroup's sockets (`cgroup_skb` ingress/egress,
+        /// keyed by the socket's cgroup, not the CPU's current task).
+        pub net_rx_packets: u64,
+        pub net_rx_bytes: u64,
+        pub net_tx_packets: u64,
+        pub net_tx_bytes: u64,
     }
 }
 
@@ -407,6 +414,20 @@ impl CgroupCounters {
         self.enfile = self.enfile.wrapping_add(o.enfile);
         self.dropped = self.dropped.wrapping_add(o.dropped);
         self.throttled = self.throttled.wrapping_add(o.throttled);
+        self.net_rx_packets = self.net_rx_packets.wrapping_add(o.net_rx_packets);
+        self.net_rx_bytes = self.net_rx_bytes.wrapping_add(o.net_rx_bytes);
+        self.net_tx_packets = self.net_tx_packets.wrapping_add(o.net_tx_packets);
+        self.net_tx_bytes = self.net_tx_bytes.wrapping_add(o.net_tx_bytes);
+    }
+
+    /// Packets received and sent.
+    pub fn net_packets(&self) -> u64 {
+        self.net_rx_packets.wrapping_add(self.net_tx_packets)
+    }
+
+    /// Bytes received and sent.
+    pub fn net_bytes(&self) -> u64 {
+        self.net_rx_bytes.wrapping_add(self.net_tx_bytes)
     }
 }
 

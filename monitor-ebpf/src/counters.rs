@@ -27,7 +27,13 @@ const BPF_NOEXIST: u64 = 1;
 #[inline(always)]
 pub fn count(f: impl FnOnce(&mut CgroupCounters)) {
     // SAFETY: helper without arguments.
-    let id = unsafe { bpf_get_current_cgroup_id() };
+    count_in(unsafe { bpf_get_current_cgroup_id() }, f)
+}
+
+/// Apply `f` to this CPU's counters of cgroup v2 `id`, creating the entry
+/// on first use.
+#[inline(always)]
+pub fn count_in(id: u64, f: impl FnOnce(&mut CgroupCounters)) {
     let p = match CGROUP_COUNTERS.get_ptr_mut(id) {
         Some(p) => p,
         None => {

@@ -30,6 +30,7 @@ mod open_path;
 mod probe_only;
 mod process;
 mod syscalls;
+mod traffic;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -65,6 +65,12 @@ pub enum Metric {
     IoBytesRate,
     /// Block I/O, read and write operations per second (`io.stat`).
     IoOpsRate,
+    /// Network bytes received and sent per second (kernel `cgroup_skb` counters).
+    NetBytesRate,
+    /// Network packets received and sent per second.
+    NetPacketsRate,
+    /// This container's share of all sampled containers' network bytes, %.
+    NetBytesShare,
 }
 
 impl Metric {
@@ -87,6 +93,9 @@ impl Metric {
             Metric::PidsMax,
             Metric::IoBytesRate,
             Metric::IoOpsRate,
+            Metric::NetBytesRate,
+            Metric::NetPacketsRate,
+            Metric::NetBytesShare,
         ];
         for r in PsiResource::ALL {
             v.extend([
@@ -125,6 +134,9 @@ impl Metric {
             Metric::HostPsiFullPct(r) => psi("host", r, "full"),
             Metric::IoBytesRate => "container.io.bytes_rate".into(),
             Metric::IoOpsRate => "container.io.ops_rate".into(),
+            Metric::NetBytesRate => "container.net.bytes_rate".into(),
+            Metric::NetPacketsRate => "container.net.packets_rate".into(),
+            Metric::NetBytesShare => "container.net.bytes_share".into(),
         }
     }
 

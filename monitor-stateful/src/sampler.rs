@@ -37,14 +37,20 @@ pub enum Counter {
     Emfile,
     /// OOM kills seen on the kernel's OOM tracepoint.
     OomKills,
+    /// Network bytes received and sent (the kernel's `cgroup_skb` counters).
+    NetBytes,
+    /// Network packets received and sent.
+    NetPackets,
 }
 
 impl Counter {
-    const ALL: [Counter; 4] = [
+    const ALL: [Counter; 6] = [
         Counter::Forks,
         Counter::FailedForks,
         Counter::Emfile,
         Counter::OomKills,
+        Counter::NetBytes,
+        Counter::NetPackets,
     ];
 
     const fn index(self) -> usize {
@@ -140,9 +146,9 @@ struct Container {
     io_bytes: Series,
     io_ops: Series,
     psi: [PsiSeries; 3],
-    pushed: [Series; 4],
+    pushed: [Series; Counter::ALL.len()],
     /// Running totals behind [`Sampler::add_count`].
-    pushed_totals: [u64; 4],
+    pushed_totals: [u64; Counter::ALL.len()],
 }
 
 impl Container {
@@ -323,6 +329,9 @@ impl Sampler {
         }
         let c = self.containers.get(&id)?;
         let pushed_rate = |k: Counter| c.pushed[k.index()].get()?.rate(now, w);
+        // Byte and packet totals are sampled every tick: growth over the
+        // time the samples span, like the cgroup files' counters.
+        let pushed_slope = |c: &Container, k: Counter| c.pushed[k.index()].get()?.slope(now, w);
         let pct_of = |gauge: &Series, limit: Option<u64>| {
             let limit = limit.filter(|&l| l > 0)? as f64;
             let g = gauge.get()?;
@@ -388,6 +397,19 @@ impl Sampler {
                 .map(usec_per_sec_to_pct),
             Metric::IoBytesRate => c.io_bytes.get()?.slope(now, w),
             Metric::IoOpsRate => c.io_ops.get()?.slope(now, w),
+            Metric::NetBytesRate => pushed_slope(c, Counter::NetBytes),
+            Metric::NetPacketsRate => pushed_slope(c, Counter::NetPackets),
+            Metric::NetBytesShare => {
+                // Every container's rate over the same window: the share
+                // of the traffic of all sampled containers that is this one's.
+                let mine = pushed_slope(c, Counter::NetBytes)?;
+                let all: f64 = self
+                    .containers
+                    .values()
+                    .filter_map(|o| pushed_slope(o, Counter::NetBytes))
+                    .sum();
+                Some(if all > 0.0 { mine / all * 100.0 } else { 0.0 })
+            }
             Metric::HostPsiSomePct(_) | Metric::HostPsiFullPct(_) => unreachable!("handled above"),
         }
     }
@@ -433,8 +455,6 @@ fn psi_index(r: PsiResource) -> usize {
         PsiResource::Io => 2,
     }
 }
-
-const _: () = assert!(Counter::ALL.len() == 4);
 
 #[cfg(test)]
 mod tests {
@@ -635,6 +655,30 @@ mod tests {
         assert_eq!(top.len(), 1);
         assert_eq!(top[0].0, 7);
         assert!((top[0].1 - 90.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn network_rates_and_share_between_containers() {
+        let mut fx = Fixture::new();
+        fs::create_dir_all(fx.dir.path().join("cg/pod/other")).unwrap();
+        fx.sampler.add(8, "/pod/other").unwrap();
+        // Totals pushed each second: 9 MB/s against 1 MB/s.
+        for i in 0..=10u64 {
+            let at = Timestamp(i * SEC);
+            fx.sampler
+                .record_counter(7, Counter::NetBytes, 5_000 + i * 9_000_000, at);
+            fx.sampler
+                .record_counter(7, Counter::NetPackets, i * 300, at);
+            fx.sampler
+                .record_counter(8, Counter::NetBytes, i * 1_000_000, at);
+            fx.sampler.sample_all(at);
+        }
+        let now = Timestamp(10 * SEC);
+        let v = |id, name| fx.sampler.value(id, &f(name), now).unwrap();
+        assert!((v(7, "container.net.bytes_rate[5s]") - 9e6).abs() < 1e-3);
+        assert!((v(7, "container.net.packets_rate[5s]") - 300.0).abs() < 1e-9);
+        assert!((v(7, "container.net.bytes_share[5s]") - 90.0).abs() < 1e-9);
+        assert!((v(8, "container.net.bytes_share[5s]") - 10.0).abs() < 1e-9);
     }
 
     #[test]

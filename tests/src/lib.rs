@@ -22,6 +22,7 @@ pub mod events;
 pub mod http;
 pub mod kube;
 pub mod logline;
+pub mod netns;
 pub mod oci;
 pub mod paths;
 pub mod podman;

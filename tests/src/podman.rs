@@ -310,8 +310,14 @@ impl Container {
 
     /// `podman run -d --rm --net=none <opts> <image> <cmd>`.
     pub fn run(opts: &[&str], image: &str, cmd: &[&str]) -> Result<Container, Error> {
+        Container::run_on("none", opts, image, cmd)
+    }
+
+    /// [`Container::run`] on network `net` (`podman run --network`), e.g.
+    /// `ns:/run/netns/NAME`, a namespace the test made.
+    pub fn run_on(net: &str, opts: &[&str], image: &str, cmd: &[&str]) -> Result<Container, Error> {
         let out = run(Command::new("podman")
-            .args(["run", "-d", "--rm", "--net=none"])
+            .args(["run", "-d", "--rm", "--network", net])
             .args(opts)
             .arg(image)
             .args(cmd))?;

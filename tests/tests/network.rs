@@ -169,3 +169,106 @@ fn container_connections_carry_both_ends_and_raise_the_network_rules() {
     drop(c);
     drop(agent);
 }
+
+/// TCP and UDP across a real link: a server container on one network
+/// namespace, a client container on another, joined by a veth pair the
+/// test makes (private /30, no route anywhere else). The client's connect,
+/// the server's accept and the client's datagram each carry both
+/// endpoints, and a dup2 of the connected socket onto stdin (the kernel
+/// does not describe the socket there) gets them from the agent's
+/// per-socket table.
+#[test]
+fn tcp_and_udp_across_a_veth_pair_carry_both_ends() {
+    if !(require_podman() && require_vigil_binary().is_some()) {
+        return;
+    }
+    let image = actions_image().expect("build the actions image");
+    let pair = vigil_tests::netns::VethPair::new("veth").expect("veth pair");
+    let dir = TempDir::new("vigil-veth").expect("temp dir");
+    let events_path = dir.path().join("events.jsonl");
+    let agent = Agent::builder(["run", "--events"])
+        .arg(&events_path)
+        .echo(false)
+        .start()
+        .expect("start vigil run");
+    let net = vigil_tests::netns::VethPair::network;
+    let server = Container::run_on(&net(&pair.ns_b), &[], &image, &["sleep", "600"])
+        .expect("server container");
+    let client = Container::run_on(&net(&pair.ns_a), &[], &image, &["sleep", "600"])
+        .expect("client container");
+    let a = ACTIONS_IN_IMAGE;
+    let mut serve = std::process::Command::new("podman")
+        .args(["exec", server.id(), a, "tcp-serve", "0.0.0.0:8080", "8"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("podman exec tcp-serve");
+    std::thread::sleep(Duration::from_secs(1));
+    let dst = format!("{}:8080", pair.addr_b);
+    let udp = format!("{}:5353", pair.addr_b);
+    let script = format!("{a} tcp-connect {dst} && {a} udp-send {udp} 2 && {a} tcp-dup {dst}");
+    let out = client.exec(&["sh", "-c", &script]).expect("podman exec");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.matches(": ok").count() == 3,
+        "actions in the client: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut ev = EventFile::new(&events_path);
+    let (ca, sa) = (pair.addr_a.as_str(), pair.addr_b.as_str());
+    let in_c = |c: &Container, v: &Value| s(v, "container.full_id") == c.id();
+    let connect = ev.expect(
+        "the client's connect across the link",
+        WAIT,
+        |v| in_c(&client, v) && s(v, "evt.type") == "connect" && s(v, "fd.sip") == sa,
+        |v| in_c(&client, v),
+    );
+    let cport = num(&connect, "fd.cport");
+    assert_eq!(s(&connect, "fd.cip"), ca, "{connect}");
+    assert_eq!(num(&connect, "fd.sport"), 8080, "{connect}");
+    assert_eq!(s(&connect, "fd.l4proto"), "tcp", "{connect}");
+    assert_eq!(s(&connect, "fd.name"), format!("{ca}:{cport}->{sa}:8080"));
+    let accept = ev.expect(
+        "the server's accept of that connection",
+        WAIT,
+        |v| {
+            in_c(&server, v)
+                && s(v, "evt.type").starts_with("accept")
+                && num(v, "fd.cport") == cport
+        },
+        |v| in_c(&server, v),
+    );
+    assert_eq!(s(&accept, "fd.cip"), ca, "{accept}");
+    assert_eq!(s(&accept, "fd.sip"), sa, "{accept}");
+    assert_eq!(num(&accept, "fd.sport"), 8080, "{accept}");
+    assert_eq!(accept.get("fd.is_server"), Some(&Value::Bool(true)));
+    let send = ev.expect(
+        "the client's first datagram",
+        WAIT,
+        |v| in_c(&client, v) && s(v, "evt.type") == "sendto" && num(v, "fd.sport") == 5353,
+        |v| in_c(&client, v),
+    );
+    // An unconnected UDP socket has no local address of its own (the
+    // kernel picks one per datagram): 0.0.0.0, as Falco shows it.
+    assert!(["0.0.0.0", ca].contains(&s(&send, "fd.cip")), "{send}");
+    assert_eq!(s(&send, "fd.sip"), sa, "{send}");
+    assert_eq!(s(&send, "fd.l4proto"), "udp", "{send}");
+    assert!(num(&send, "fd.cport") > 0, "{send}");
+    // dup2(socket, 0): the record names only the fd; the endpoints come
+    // from the connect of the same process's socket.
+    let dup = ev.expect(
+        "dup2 of the connected socket",
+        WAIT,
+        |v| in_c(&client, v) && s(v, "evt.type") == "dup2",
+        |v| in_c(&client, v),
+    );
+    assert_eq!(s(&dup, "fd.cip"), ca, "{dup}");
+    assert_eq!(s(&dup, "fd.sip"), sa, "{dup}");
+    assert_eq!(num(&dup, "fd.sport"), 8080, "{dup}");
+    assert_eq!(s(&dup, "fd.l4proto"), "tcp", "{dup}");
+    let _ = serve.wait();
+    drop(client);
+    drop(server);
+    drop(agent);
+    drop(pair);
+}

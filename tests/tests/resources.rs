@@ -311,3 +311,52 @@ fn one_uid_taking_the_inotify_instances() {
     let _ = a.wait();
     let _ = b.wait();
 }
+
+/// One container streaming TCP as fast as half a CPU allows over the
+/// loopback of its own network namespace (`--net=none`, 20 s at most)
+/// beside a neighbour trickling 1 MiB/s the same way: the network rule
+/// names the streamer (counted by the kernel's per-cgroup `cgroup_skb`
+/// counters) and never the neighbour, whose traffic is counted too.
+#[test]
+fn network_monopolisation() {
+    if !can_run() {
+        return;
+    }
+    let dir = vigil_tests::podman::TempDir::new("vigil-net-hog").expect("temp dir");
+    let events = dir.path().join("events.jsonl");
+    let t = setup_events(Some(&events));
+    let hog = container(&t, &["--cpus", "0.5"]);
+    let quiet = container(&t, &["--cpus", "0.5"]);
+    let mut trickle = act_bg(&quiet, &["tcp-stream", "25", "1024"]);
+    let mut stream = act_bg(&hog, &["tcp-stream", "20", "0"]);
+    let a = expect_alert(&t.agent, "Container monopolising the network", &hog);
+    assert!(num(&a, "container.net.bytes_rate[30s]") > 1e8, "{a}");
+    assert!(num(&a, "container.net.packets_rate[30s]") > 0.0, "{a}");
+    assert!(num(&a, "container.net.bytes_share[30s]") > 80.0, "{a}");
+    let _ = stream.kill();
+    let _ = stream.wait();
+    let _ = trickle.wait();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !resource_alerts(&t.agent).iter().any(|x| {
+            s(x, "rule") == "Container monopolising the network"
+                && field(x, "container.id") == quiet.short_id()
+        }),
+        "the trickling neighbour was named"
+    );
+    // Positive control: the neighbour's traffic was counted, about 2 MiB/s
+    // (1 MiB/s sent and received).
+    let text = std::fs::read_to_string(&events).expect("events file");
+    let quiet_rate = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| {
+            s(e, "evt.type") == "container_stats" && s(e, "container.id") == quiet.short_id()
+        })
+        .filter_map(|e| e["container.net.bytes_rate[30s]"].as_f64())
+        .fold(f64::NAN, f64::max);
+    assert!(
+        (1e6..1e7).contains(&quiet_rate),
+        "the neighbour's traffic: max container.net.bytes_rate[30s] = {quiet_rate}"
+    );
+}

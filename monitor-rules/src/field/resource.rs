@@ -65,6 +65,9 @@ pub const FIELDS: &[(&str, Window)] = &[
     ("user.inotify_instances_pct", Window::No),
     ("user.inotify_watches", Window::No),
     ("user.inotify_watches_pct", Window::No),
+    ("container.net.bytes_rate", Window::Required),
+    ("container.net.packets_rate", Window::Required),
+    ("container.net.bytes_share", Window::Required),
 ];
 
 /// A window's length in milliseconds, or `None` if it is not

@@ -43,6 +43,7 @@ const HEADER: &str = "\
 # vigil process baseline. Every executable below ran in this image while its
 # baseline was learning; review them before committing this file.
 # argv placeholders: <num> <hex> <uuid> <ip> <tmp> <more> (docs/baselines.md).
+# listen: the ports the image listened on, tcp/PORT or udp/PORT.
 ";
 
 /// The file text of one baseline.
@@ -57,6 +58,13 @@ pub fn render(b: &ImageBaseline) -> String {
             let _ = writeln!(out, "learning_since = {}", quote(&format_rfc3339(since)));
             let _ = writeln!(out, "learning_until = {}", quote(&format_rfc3339(until)));
         }
+    }
+    if !b.listen.is_empty() {
+        out.push_str("listen = [\n");
+        for p in &b.listen {
+            let _ = writeln!(out, "    {},", quote(p));
+        }
+        out.push_str("]\n");
     }
     for (path, e) in &b.exes {
         let _ = write!(out, "\n[[exe]]\npath = {}\n", quote(path));
@@ -111,6 +119,8 @@ struct FileRepr {
     mode: Spanned<String>,
     learning_since: Option<Spanned<String>>,
     learning_until: Option<Spanned<String>>,
+    #[serde(default)]
+    listen: Vec<Spanned<String>>,
     #[serde(default)]
     exe: Vec<Spanned<ExeRepr>>,
 }
@@ -170,6 +180,22 @@ pub fn parse(text: &str, path: &Path) -> Result<ImageBaseline, BaselineError> {
             ))
         }
     };
+    let mut listen = std::collections::BTreeSet::new();
+    for p in &repr.listen {
+        let valid = p.get_ref().split_once('/').is_some_and(|(proto, port)| {
+            matches!(proto, "tcp" | "udp") && port.parse::<u16>().is_ok_and(|n| n > 0)
+        });
+        if !valid {
+            return Err(err(
+                Some(p.span()),
+                format!(
+                    "listening port \"{}\" is not like \"tcp/8080\" or \"udp/53\"",
+                    p.get_ref()
+                ),
+            ));
+        }
+        listen.insert(p.get_ref().clone());
+    }
     let mut exes = BTreeMap::new();
     for spanned in repr.exe {
         let span = spanned.span();
@@ -218,6 +244,7 @@ pub fn parse(text: &str, path: &Path) -> Result<ImageBaseline, BaselineError> {
         image: repr.image.into_inner(),
         mode,
         exes,
+        listen,
     })
 }
 
@@ -379,6 +406,8 @@ mod tests {
             &["sleep", "1"],
             t,
         );
+        s.observe_listen(img, "tcp/8080", t);
+        s.observe_listen(img, "udp/53", t);
         s.observe("alpine:3", "/bin/sh", None, &["sh"], t);
         s.finish_learning("alpine:3").unwrap();
         s
@@ -394,6 +423,10 @@ image = \"registry.example.com/shop/cart:2.1\"
 mode = \"learning\"
 learning_since = \"2023-11-14T22:13:20Z\"
 learning_until = \"2023-11-14T23:13:20Z\"
+listen = [
+    \"tcp/8080\",
+    \"udp/53\",
+]
 
 [[exe]]
 path = \"/bin/sh\"
@@ -525,6 +558,13 @@ argv = [
         // Wrong type.
         let (l, _, m) = bad("image = \"x\"\nmode = \"enforcing\"\n[[exe]]\npath = \"/a\"\nparents = \"/bin/sh\"\nargv = [[\"a\"]]\n");
         assert_eq!(l, 5, "{m}");
+        // A listening port that is not PROTO/PORT.
+        let (l, c, m) =
+            bad("image = \"x\"\nmode = \"enforcing\"\nlisten = [\"tcp/80\", \"sctp/9\"]\n");
+        assert_eq!((l, c), (3, 21), "{m}");
+        assert!(m.contains("\"sctp/9\""), "{m}");
+        let (l, _, m) = bad("image = \"x\"\nmode = \"enforcing\"\nlisten = [\"tcp/0\"]\n");
+        assert_eq!(l, 3, "{m}");
         // Missing image.
         let (_, _, m) = bad("mode = \"enforcing\"\n");
         assert!(m.contains("image"), "{m}");

@@ -7,6 +7,9 @@
 //! [`BaselineStore::check`] compares an exec against it and returns a
 //! [`Verdict`] naming each way the exec differs (a new executable, a known
 //! one started by a new parent, a known one with a new argv shape).
+//! It also learns the ports the image listens on ([`BaselineStore::observe_listen`]):
+//! a container of an image that never listened, or never on that port, is
+//! a backdoor or bind shell more often than a feature.
 //!
 //! Baselines live in memory and on disk as one TOML file per image
 //! ([`file`]): stable sorted output an operator can review, edit and commit;
@@ -44,6 +47,8 @@ pub struct LearnConfig {
     /// Executables kept per image; past this new ones are not learned (and
     /// will be reported once enforcing).
     pub max_exes: usize,
+    /// Listening ports kept per image; past this new ones are not learned.
+    pub max_listen: usize,
     /// Start learning an image at its first exec. Off: only images given
     /// [`BaselineStore::start_learning`] or imported files have baselines.
     pub auto_learn: bool,
@@ -56,6 +61,7 @@ impl Default for LearnConfig {
             max_argv_shapes: 32,
             max_parents: 16,
             max_exes: 2048,
+            max_listen: 256,
             auto_learn: true,
         }
     }
@@ -86,6 +92,8 @@ pub struct ImageBaseline {
     pub mode: Mode,
     /// Executables by path.
     pub exes: BTreeMap<String, ExeEntry>,
+    /// Ports listened on, as [`listen_key`] writes them (`tcp/8080`).
+    pub listen: BTreeSet<String>,
 }
 
 impl ImageBaseline {
@@ -94,6 +102,7 @@ impl ImageBaseline {
             image: image.to_owned(),
             mode,
             exes: BTreeMap::new(),
+            listen: BTreeSet::new(),
         }
     }
 
@@ -167,6 +176,8 @@ pub enum Difference {
     },
     /// A known executable with an argv shape never seen.
     NewArgvShape { exe: String, shape: Vec<String> },
+    /// A port never listened on during learning, with the known ones.
+    NewListen { port: String, known: Vec<String> },
 }
 
 impl Difference {
@@ -177,6 +188,7 @@ impl Difference {
             Difference::NewExe { .. } => "new_exe",
             Difference::NewParent { .. } => "new_parent",
             Difference::NewArgvShape { .. } => "new_argv",
+            Difference::NewListen { .. } => "new_listen",
         }
     }
 }
@@ -193,6 +205,14 @@ impl fmt::Display for Difference {
             Difference::NewArgvShape { exe, shape } => {
                 write!(f, "{exe} with new argv shape [{}]", shape.join(" "))
             }
+            Difference::NewListen { port, known } if known.is_empty() => {
+                write!(f, "listening on {port}; the image never listened")
+            }
+            Difference::NewListen { port, known } => write!(
+                f,
+                "listening on {port}, baseline ports: {}",
+                known.join(", ")
+            ),
         }
     }
 }
@@ -320,6 +340,43 @@ impl BaselineStore {
         self.check(image, exe, parent_exe, argv)
     }
 
+    /// The agent's entry point for every listening socket (`listen`, or a
+    /// UDP `bind` to a port): learned like an exec while the image learns
+    /// (and starts its learning if it is new), checked once it enforces.
+    /// `port` is [`listen_key`]'s text.
+    pub fn observe_listen(&mut self, image: &str, port: &str, now_unix: u64) -> Verdict {
+        if !self.images.contains_key(image) {
+            if !self.cfg.auto_learn {
+                return Verdict::unchecked(BaselineState::None);
+            }
+            self.start_learning(image, now_unix, None);
+        }
+        let max = self.cfg.max_listen;
+        let b = self.images.get_mut(image).expect("inserted above");
+        if let Mode::Learning { until, .. } = b.mode {
+            if now_unix < until {
+                if b.listen.len() < max {
+                    b.listen.insert(port.to_owned());
+                }
+                return Verdict::unchecked(BaselineState::Learning);
+            }
+            b.mode = Mode::Enforcing;
+        }
+        let known = b.listen.contains(port);
+        Verdict {
+            state: BaselineState::Enforcing,
+            in_baseline: known,
+            differences: if known {
+                Vec::new()
+            } else {
+                vec![Difference::NewListen {
+                    port: port.to_owned(),
+                    known: b.listen.iter().cloned().collect(),
+                }]
+            },
+        }
+    }
+
     /// Checks an exec against `image`'s baseline without learning.
     pub fn check<S: AsRef<str>>(
         &self,
@@ -382,6 +439,11 @@ impl BaselineStore {
         }
         Ok(names)
     }
+}
+
+/// How a baseline names a listening port: `tcp/8080`, `udp/53`.
+pub fn listen_key(l4proto: &str, port: u16) -> String {
+    format!("{l4proto}/{port}")
 }
 
 #[cfg(test)]
@@ -471,6 +533,30 @@ mod tests {
         assert!(v.summary().contains("[sleep infinity]"), "{}", v.summary());
         // Learning does not continue after the period.
         assert!(!s.check(IMG, "/usr/bin/nc", None, &["nc"]).in_baseline);
+    }
+
+    #[test]
+    fn listening_ports_learned_then_enforced() {
+        let mut s = learned();
+        let t0 = 1_700_000_000;
+        let web = listen_key("tcp", 80);
+        assert_eq!(web, "tcp/80");
+        let v = s.observe_listen(IMG, &web, t0 + 5);
+        assert_eq!(v.state, BaselineState::Learning);
+        let after = t0 + 601;
+        assert!(s.observe_listen(IMG, &web, after).in_baseline);
+        let v = s.observe_listen(IMG, "tcp/4444", after);
+        assert!(!v.in_baseline);
+        assert_eq!(v.differences[0].kind(), "new_listen");
+        assert_eq!(v.summary(), "listening on tcp/4444, baseline ports: tcp/80");
+        // The same port over UDP is another port; not learned after the period.
+        assert!(!s.observe_listen(IMG, "udp/80", after).in_baseline);
+        assert!(!s.observe_listen(IMG, "udp/80", after).in_baseline);
+        // An image that never listened says so.
+        let mut quiet = BaselineStore::new(LearnConfig::default());
+        quiet.start_learning("q:1", 0, Some(Duration::from_secs(10)));
+        let v = quiet.observe_listen("q:1", "tcp/22", 20);
+        assert_eq!(v.summary(), "listening on tcp/22; the image never listened");
     }
 
     #[test]

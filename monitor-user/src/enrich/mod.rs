@@ -18,6 +18,7 @@ pub mod hold;
 pub mod metadata;
 pub mod pidfd;
 pub mod proctable;
+pub mod sockets;
 pub mod stdio;
 pub mod users;
 
@@ -129,6 +130,8 @@ pub struct Enricher {
     proc_root: Option<PathBuf>,
     /// Per container, the names DNS answers gave for addresses.
     names: dns::Names,
+    /// Each process's IP sockets, for `fd.*` on later events of a socket.
+    sockets: sockets::SocketTable,
 }
 
 impl Enricher {
@@ -146,6 +149,7 @@ impl Enricher {
             groups: UserNames::groups(None),
             proc_root: None,
             names: dns::Names::default(),
+            sockets: sockets::SocketTable::new(),
         }
     }
 
@@ -389,7 +393,7 @@ impl Enricher {
                         .and_then(|s| self.names.name_of(&key, &s.ip, boot))
                         .map(|n| n.to_string());
                 }
-                Data::Syscall(Box::new(SyscallData {
+                let mut s = SyscallData {
                     name: r.id().map(|i| i.name()).unwrap_or("syscall").into(),
                     ret: r.ret,
                     res: sysargs::res_name(r.ret),
@@ -398,7 +402,9 @@ impl Enricher {
                     fd_name,
                     sockaddr: d.sockaddr,
                     conn,
-                }))
+                };
+                self.sockets.on_syscall(h.tgid, &mut s);
+                Data::Syscall(Box::new(s))
             }
             Record::ModuleLoad(r) => Data::ModuleLoad {
                 name: escape(r.name()),
@@ -489,9 +495,11 @@ impl Enricher {
                     h.tgid
                 };
                 self.procs.on_fork(h.tgid, r.child_tgid, ppid, boot);
+                self.sockets.on_fork(h.tgid, r.child_tgid);
             }
             Record::Exit(_) => {
                 self.procs.on_exit(h.tgid, boot);
+                self.sockets.on_exit(h.tgid);
             }
             _ => {}
         }

@@ -294,6 +294,7 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
     hooks.extend(super::io_uring::attach(
         &mut ebpf, &mut links, &tracefs, &missing, mode,
     ));
+    super::traffic::attach(&mut ebpf, &mut links, &mut hooks);
     lap(&format!("all hooks attached ({} links)", links.len()));
     for h in &hooks {
         match &h.attached {

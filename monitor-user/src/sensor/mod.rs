@@ -38,6 +38,7 @@ mod loader;
 pub mod offsets;
 mod ring;
 mod source;
+mod traffic;
 
 use monitor_common::decode::Record;
 use monitor_common::{names, CgroupCounters, EventKind};

@@ -1,7 +1,9 @@
 //! Process baselines in the agent (`vigil run --learn-baselines DIR`):
 //! every exec in a container is learned into, or checked against, its
 //! image's baseline ([`monitor_stateful::BaselineStore`]), and the verdict is
-//! stored on the event (`proc.in_baseline`, `proc.baseline_diff`).
+//! stored on the event (`proc.in_baseline`, `proc.baseline_diff`). A
+//! listening socket (a successful `listen`, or a UDP `bind` to a chosen
+//! port) is learned and checked the same way against the image's ports.
 //!
 //! The directory holds one reviewed TOML file per image
 //! (docs/baselines.md). At start every file in it is imported; an image
@@ -16,6 +18,7 @@ use std::time::Duration;
 use monitor_stateful::baseline::{BaselineError, LearnConfig};
 use monitor_stateful::BaselineStore;
 
+use crate::event::sysargs::SockAddr;
 use crate::event::{BaselineMark, Data, Event};
 
 /// Learned and enforced process baselines, backed by a directory.
@@ -53,12 +56,21 @@ impl BaselineStage {
     /// the event with the verdict (only once a baseline enforces: while
     /// learning, or without a baseline, the event stays unmarked).
     pub fn annotate(&mut self, ev: &mut Event) {
-        if !matches!(ev.data, Data::Exec(_)) || ev.container.id == "host" {
+        if ev.container.id == "host" {
             return;
         }
         let Some(image) = ev.container.image.as_deref() else {
             return;
         };
+        let now_unix = ev.wall_ns / 1_000_000_000;
+        if let Some(port) = listening_port(&ev.data) {
+            let v = self.store.observe_listen(image, &port, now_unix);
+            self.mark(ev, v);
+            return;
+        }
+        if !matches!(ev.data, Data::Exec(_)) {
+            return;
+        }
         let p = &ev.process;
         let Some(exe) = p.exec.exepath.as_deref() else {
             return;
@@ -67,8 +79,11 @@ impl BaselineStage {
         argv.push(p.exec.exe.as_deref().unwrap_or(&p.name));
         argv.extend(p.exec.args.iter().map(String::as_str));
         let parent = parent_class(p.exec.pexepath.as_deref());
-        let now_unix = ev.wall_ns / 1_000_000_000;
         let v = self.store.observe(image, exe, parent, &argv, now_unix);
+        self.mark(ev, v);
+    }
+
+    fn mark(&mut self, ev: &mut Event, v: monitor_stateful::baseline::Verdict) {
         match v.state {
             monitor_stateful::baseline::BaselineState::Learning => self.dirty = true,
             monitor_stateful::baseline::BaselineState::Enforcing => {
@@ -90,6 +105,29 @@ impl BaselineStage {
         }
         Ok(())
     }
+}
+
+/// The port a successful `listen` (TCP), or `bind` of a UDP socket to a
+/// port it chose (a UDP server; port 0 lets the kernel pick one for a
+/// client), starts serving, as the baseline names it (`tcp/8080`).
+fn listening_port(data: &Data) -> Option<String> {
+    let Data::Syscall(s) = data else {
+        return None;
+    };
+    if s.ret != 0 {
+        return None;
+    }
+    let conn = s.conn.as_ref()?;
+    let port = conn.local()?.port;
+    let serving = match (&*s.name, conn.l4proto.as_str()) {
+        ("listen", "tcp") => true,
+        ("bind", "udp") => matches!(
+            s.sockaddr,
+            Some(SockAddr::Inet { port: p, .. } | SockAddr::Inet6 { port: p, .. }) if p != 0
+        ),
+        _ => false,
+    };
+    (serving && port != 0).then(|| monitor_stateful::baseline::listen_key(&conn.l4proto, port))
 }
 
 /// What an exec's parent counts as in a baseline. The runtime starts a

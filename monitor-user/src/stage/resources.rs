@@ -38,6 +38,8 @@ pub const ALWAYS: &[&str] = &[
     "container.pids.usage_pct",
     "container.oom_kills[60s]",
     "container.emfile_rate[10s]",
+    "container.net.bytes_rate[10s]",
+    "container.net.packets_rate[10s]",
 ];
 
 /// How often [`UidTable::refresh_tasks`] reads thread counts from /proc.
@@ -231,6 +233,10 @@ impl ResourceStage {
                         .record_counter(id, Counter::FailedForks, c.fork_failures, now);
                     self.sampler
                         .record_counter(id, Counter::Emfile, c.emfile + c.enfile, now);
+                    self.sampler
+                        .record_counter(id, Counter::NetBytes, c.net_bytes(), now);
+                    self.sampler
+                        .record_counter(id, Counter::NetPackets, c.net_packets(), now);
                 }
             }
         }

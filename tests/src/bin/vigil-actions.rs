@@ -51,8 +51,13 @@ fn main() {
         ("exec", [path]) => exec(path),
         ("inotify", [n, secs]) => inotify(n.parse().unwrap_or_else(|_| usage("N")), secs_arg(secs)),
         ("tcp-pair", [ip]) => tcp_pair(ip),
+        ("tcp-stream", [secs, kib]) => tcp_stream(
+            secs_arg(secs),
+            kib.parse().unwrap_or_else(|_| usage("KIB_PER_S")),
+        ),
         ("tcp-serve", [addr, secs]) => tcp_serve(addr, secs_arg(secs)),
         ("tcp-connect", [addr]) => tcp_connect(addr, None),
+        ("tcp-dup", [addr]) => tcp_dup(addr),
         ("stratum", [addr]) => tcp_connect(addr, Some(STRATUM_SUBSCRIBE)),
         ("udp-send", [addr, n]) => udp_send(addr, n.parse().unwrap_or_else(|_| usage("N"))),
         ("udp-sendmsg", [addr]) => udp_sendmsg(addr),
@@ -85,6 +90,7 @@ fn usage(why: &str) -> ! {
          open-loop PATH SECS (opens and closes PATH as fast as it can)\n  \
          chroot PATH | kill PID SIG | sigqueue PID SIG | tgsigqueue PID SIG\n  \
          pidfd-signal PID SIG | exec PATH | inotify N SECS (N instances held SECS)\n  \
+         tcp-stream SECS KIB_PER_S (loopback TCP, 0 = unlimited) | tcp-dup ADDR\n  \
          shell-on tcp|unix SHELL (SHELL's stdin/stdout a loopback TCP connection\n  \
          or a unix socket pair; it is fed `sleep 2; exit`)\n  \
          network (addresses as IP:PORT, [IP6]:PORT):\n  \
@@ -706,6 +712,43 @@ fn tcp_pair(ip: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Stream zeros over loopback TCP to a reader in this process for `secs`,
+/// at `kib_per_s` KiB/s (0: as fast as the CPU allows): traffic that stays
+/// in the container's own network namespace.
+fn tcp_stream(secs: std::time::Duration, kib_per_s: u64) -> Result<(), Error> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    let mut client = std::net::TcpStream::connect(listener.local_addr()?)?;
+    let (mut server, _) = listener.accept()?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0u64;
+        while let Ok(n @ 1..) = server.read(&mut buf) {
+            total += n as u64;
+        }
+        total
+    });
+    let chunk = vec![0u8; 1 << 16];
+    let start = std::time::Instant::now();
+    let mut sent = 0u64;
+    while start.elapsed() < secs {
+        if kib_per_s > 0 {
+            let due = sent as f64 / (kib_per_s * 1024) as f64;
+            let ahead = due - start.elapsed().as_secs_f64();
+            if ahead > 0.0 {
+                std::thread::sleep(std::time::Duration::from_secs_f64(ahead.min(0.1)));
+                continue;
+            }
+        }
+        client.write_all(&chunk)?;
+        sent += chunk.len() as u64;
+    }
+    drop(client);
+    let got = reader.join().unwrap_or(0);
+    println!("tcp-stream: sent {sent} received {got} bytes");
+    Ok(())
+}
+
 /// Listen on `addr` and accept connections for `secs` (answers each with a line).
 fn tcp_serve(addr: &str, secs: std::time::Duration) -> Result<(), Error> {
     use std::io::Write;
@@ -724,6 +767,16 @@ fn tcp_serve(addr: &str, secs: std::time::Duration) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Connect to `addr`, then dup2 the socket onto stdin (as a reverse shell
+/// does before it execs): a later event on another fd of the same socket.
+fn tcp_dup(addr: &str) -> Result<(), Error> {
+    use std::os::fd::AsRawFd;
+    let s =
+        std::net::TcpStream::connect_timeout(&sock_addr(addr), std::time::Duration::from_secs(3))?;
+    // SAFETY: two valid descriptors; fd 0 is replaced, as intended.
+    check(unsafe { libc::dup2(s.as_raw_fd(), 0) })
 }
 
 /// Connect to `addr` and send `payload` if given.

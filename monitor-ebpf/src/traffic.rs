@@ -1,0 +1,44 @@
+//! Per-cgroup network traffic: packets and bytes in and out, counted into
+//! `CGROUP_COUNTERS` by two `cgroup_skb` programs the agent attaches to the
+//! cgroup v2 root (so every socket of every cgroup below passes through
+//! them). They never look into a packet and always let it pass: one per-CPU
+//! hash update per packet is all an established flow pays.
+//!
+//! The key is the cgroup of the packet's socket (`bpf_skb_cgroup_id`), not
+//! of the task on the CPU: ingress runs in softirq context, on behalf of
+//! whoever was interrupted.
+
+use aya_ebpf::{
+    helpers::generated::bpf_skb_cgroup_id, macros::cgroup_skb, programs::SkBuffContext, EbpfContext,
+};
+
+use crate::counters::count_in;
+
+/// `cgroup_skb` verdict: let the packet through.
+const PASS: i32 = 1;
+
+#[inline(always)]
+fn cgroup_of(ctx: &SkBuffContext) -> u64 {
+    // SAFETY: the program's own context pointer.
+    unsafe { bpf_skb_cgroup_id(ctx.as_ptr() as *mut _) }
+}
+
+#[cgroup_skb(ingress)]
+pub fn traffic_ingress(ctx: SkBuffContext) -> i32 {
+    let len = u64::from(ctx.len());
+    count_in(cgroup_of(&ctx), |c| {
+        c.net_rx_packets += 1;
+        c.net_rx_bytes += len;
+    });
+    PASS
+}
+
+#[cgroup_skb(egress)]
+pub fn traffic_egress(ctx: SkBuffContext) -> i32 {
+    let len = u64::from(ctx.len());
+    count_in(cgroup_of(&ctx), |c| {
+        c.net_tx_packets += 1;
+        c.net_tx_bytes += len;
+    });
+    PASS
+}

@@ -1,0 +1,54 @@
+//! Attaching the per-cgroup traffic counters: the `cgroup_skb` ingress and
+//! egress programs on the cgroup v2 root this agent sees, as BPF links, so
+//! other programs on the root (another agent, systemd's IP accounting)
+//! keep running beside them. Without a cgroup v2 mount or when the kernel
+//! refuses, the hooks are reported as refused and the network fields of the
+//! resource rules stay unknown; nothing else depends on them.
+
+use aya::programs::{CgroupAttachMode, CgroupSkb, CgroupSkbAttachType};
+use aya::Ebpf;
+use monitor_common::names::programs as P;
+
+use super::links::Links;
+use super::loader::{program, summarize};
+use super::HookStatus;
+
+/// Attach both programs to the root of the cgroup v2 hierarchy.
+pub(crate) fn attach(ebpf: &mut Ebpf, links: &mut Links, hooks: &mut Vec<HookStatus>) {
+    let root = monitor_stateful::CgroupLayout::detect()
+        .ok()
+        .and_then(|l| l.v2().map(|m| m.mount_point.clone()));
+    for (prog, dir) in [
+        (P::TRAFFIC_INGRESS, CgroupSkbAttachType::Ingress),
+        (P::TRAFFIC_EGRESS, CgroupSkbAttachType::Egress),
+    ] {
+        let attached = match &root {
+            None => Err("no cgroup v2 mount: per-container traffic is not counted".to_owned()),
+            Some(root) => std::fs::File::open(root)
+                .map_err(|e| format!("opening {}: {e}", root.display()))
+                .and_then(|cg| {
+                    let p = program::<CgroupSkb>(ebpf, prog)?;
+                    p.load().map_err(|e| summarize(&e))?;
+                    // A BPF link (kernel 5.7+, which aya uses there) is
+                    // always one of many on its cgroup and the kernel
+                    // refuses attach flags on it: `Single` passes none.
+                    let id = p
+                        .attach(&cg, dir, CgroupAttachMode::Single)
+                        .map_err(|e| summarize(&e))?;
+                    links.keep(p.take_link(id).map_err(|e| summarize(&e))?);
+                    Ok(())
+                }),
+        };
+        if let Err(e) = &attached {
+            log::warn!(
+                "per-container traffic counters unavailable ({prog}): {e}; \
+                 container.net.* fields stay unknown"
+            );
+        }
+        hooks.push(HookStatus {
+            name: prog.to_owned(),
+            kind: "cgroup_skb",
+            attached,
+        });
+    }
+}
