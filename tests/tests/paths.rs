@@ -32,7 +32,7 @@ const RULES: &str = r#"- rule: Paths test prefix
 - rule: Paths test environment
   desc: a program whose environment and parent's carry the test's mark
   condition: >
-    evt.type = execve and container.id != host and proc.name = cat
+    evt.type = execve and container.id != host and proc.name = sleep
     and proc.env[VIGIL_PATHS_MARK] = run-1 and proc.aenv[VIGIL_PATHS_MARK] = run-1
     and proc.env contains "VIGIL_PATHS_MARK=run-1"
   output: marked (mark=%proc.env[VIGIL_PATHS_MARK] container=%container.id)
@@ -125,17 +125,22 @@ fn relative_opens_are_filtered_as_resolved_and_environments_are_seen() {
     // An unwatched file opened by a relative name stays in the kernel.
     sh(&c, "cd /srv/other && cat unwatched.txt >/dev/null");
 
-    // Environments: the container's `-e`, inherited by exec's shell.
-    sh(&c, "cat /etc/hostname >/dev/null");
+    // Environments: the container's `-e`, inherited by exec's shell and
+    // its child (the `; true` keeps the shell from exec'ing sleep itself).
+    // Both live on while the agent reads their environ: a process gone by
+    // then keeps the environment it was forked with.
+    sh(&c, "sleep 2; true");
     let a = expect(&agent, &c, ENV_RULE, |_| true);
-    assert_eq!(field(&a, "proc.env[VIGIL_PATHS_MARK]"), "run-1", "{a}");
+    assert!(s(&a, "output").contains("mark=run-1"), "{a}");
+    // A program that lives while the agent reads its environ.
     let out = std::process::Command::new("podman")
         .args([
             "exec",
             "-e",
             "LD_PRELOAD=/tmp/vigil-hook.so",
             c.id(),
-            "true",
+            "sleep",
+            "2",
         ])
         .output()
         .expect("podman exec -e");
@@ -151,7 +156,11 @@ fn relative_opens_are_filtered_as_resolved_and_environments_are_seen() {
     let events = std::fs::read_to_string(&events).unwrap();
     let mine: Vec<&str> = events
         .lines()
-        .filter(|l| l.contains(c.id()) && l.contains("unwatched.txt"))
+        .filter(|l| {
+            l.contains(&format!("\"container.full_id\":\"{}\"", c.id()))
+                && (l.contains("\"fd.name\":\"/srv/other/unwatched.txt\"")
+                    || l.contains("\"fd.name\":\"unwatched.txt\""))
+        })
         .collect();
     assert!(
         mine.is_empty(),

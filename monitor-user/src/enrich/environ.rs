@@ -86,7 +86,11 @@ mod tests {
         // Non-UTF-8 and control bytes are escaped, as everywhere.
         let (env, _) = parse(b"X=\xff\x01\0");
         assert_eq!(env.len(), 1);
-        assert_ne!(env[0], "X=\u{fffd}\u{1}");
+        assert!(
+            env[0].starts_with("X=") && !env[0].contains('\u{1}'),
+            "{}",
+            env[0]
+        );
     }
 
     #[test]
@@ -115,7 +119,7 @@ mod tests {
         );
         assert!(read(&root.join("6")).is_none());
         // This test's own process: its PATH is in there.
-        let (env, _) = read(&Path::new("/proc/self")).unwrap();
+        let (env, _) = read(Path::new("/proc/self")).unwrap();
         let path = std::env::var("PATH").unwrap();
         if path.len() < ENV_MAX / 2 {
             assert!(env.iter().any(|e| e.starts_with("PATH=")));
