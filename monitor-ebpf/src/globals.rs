@@ -28,6 +28,14 @@ static ENFORCE_MODULES: u32 = 0;
 #[unsafe(no_mangle)]
 static ENFORCE_SIGNALS: u32 = 0;
 
+/// Non-zero: exec of a memfd from a container is refused (or flagged).
+#[unsafe(no_mangle)]
+static ENFORCE_MEMFD_EXEC: u32 = 0;
+
+/// Non-zero: ptrace of the agent from a container is refused.
+#[unsafe(no_mangle)]
+static ENFORCE_PTRACE: u32 = 0;
+
 /// Read one field of the global `OFFSETS`.
 macro_rules! off {
     ($field:ident) => {
@@ -75,4 +83,18 @@ pub fn enforce_modules() -> bool {
 pub fn enforce_signals() -> bool {
     // SAFETY: reading a static.
     unsafe { core::ptr::read_volatile(&ENFORCE_SIGNALS) != 0 }
+}
+
+/// Is exec of a memfd from a container enforced on?
+#[inline(always)]
+pub fn enforce_memfd_exec() -> bool {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&ENFORCE_MEMFD_EXEC) != 0 }
+}
+
+/// Is ptrace of the agent from a container refused?
+#[inline(always)]
+pub fn enforce_ptrace() -> bool {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&ENFORCE_PTRACE) != 0 }
 }

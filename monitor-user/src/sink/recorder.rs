@@ -15,7 +15,7 @@ use crate::sensor::SensorStats;
 
 /// Names the payload of event records: postcard of [`Event`]. Bump the
 /// suffix on any change to `Event` other than appending an enum variant.
-pub const EVENT_SCHEMA: &str = "vigil.event/5";
+pub const EVENT_SCHEMA: &str = "vigil.event/6";
 
 /// Rotation and retention of `--record`.
 #[derive(Clone, Debug, PartialEq, Eq)]

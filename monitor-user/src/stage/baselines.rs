@@ -53,7 +53,8 @@ impl BaselineStage {
     /// the event with the verdict (only once a baseline enforces: while
     /// learning, or without a baseline, the event stays unmarked).
     pub fn annotate(&mut self, ev: &mut Event) {
-        if !matches!(ev.data, Data::Exec(_)) || ev.container.id == "host" {
+        // A refused exec ran nothing: it is neither learned nor checked.
+        if !matches!(&ev.data, Data::Exec(x) if !x.denied()) || ev.container.id == "host" {
             return;
         }
         let Some(image) = ev.container.image.as_deref() else {
