@@ -83,6 +83,12 @@ pub mod names {
     /// Global u32: non-zero when signals from containers to the agent are
     /// refused (self-protection).
     pub const ENFORCE_SIGNALS: &str = "ENFORCE_SIGNALS";
+    /// Global u32: non-zero when exec of a memfd from a container is
+    /// refused (or flagged, in dry run).
+    pub const ENFORCE_MEMFD_EXEC: &str = "ENFORCE_MEMFD_EXEC";
+    /// Global u32: non-zero when ptrace of the agent from a container is
+    /// refused (self-protection).
+    pub const ENFORCE_PTRACE: &str = "ENFORCE_PTRACE";
     /// Hash: cgroup v2 id → 1 for every container cgroup the agent knows
     /// (where enforcement applies).
     pub const CONTAINER_CGROUPS: &str = "CONTAINER_CGROUPS";

@@ -58,6 +58,21 @@ pub const HOOKS: &[LsmHook] = &[
         program: "lsm_task_kill",
         reports: &[],
     },
+    // Exec: successful execs are reported by `sched_process_exec` in both
+    // modes; this hook refuses exec of a memfd from a container when
+    // enforcement asks (and reports the refused exec itself).
+    LsmHook {
+        hook: "bprm_creds_for_exec",
+        program: "lsm_bprm_creds_for_exec",
+        reports: &[],
+    },
+    // Self-protection: refuses ptrace of the agent from containers when
+    // enforcement asks; the ptrace syscall's tracepoints report it.
+    LsmHook {
+        hook: "ptrace_access_check",
+        program: "lsm_ptrace_access_check",
+        reports: &[],
+    },
 ];
 
 /// The LSM hook that reports `id` in LSM mode, if any.

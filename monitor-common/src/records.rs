@@ -93,6 +93,12 @@ pub mod exec_flags {
     /// `loginuid` was read (the kernel has `task_struct.loginuid`, i.e.
     /// CONFIG_AUDIT).
     pub const LOGINUID_KNOWN: u32 = 1 << 8;
+    // Enforcement (`crate::enforce`).
+    /// The exec LSM hook refused the exec (`-EPERM`): the record is sent
+    /// by the hook, the task still runs its old image, `args` are empty.
+    pub const DENIED: u32 = 1 << 9;
+    /// Dry run: the exec LSM hook would have refused this exec.
+    pub const WOULD_DENY: u32 = 1 << 10;
 }
 
 shared_struct! {

@@ -46,13 +46,51 @@ pub fn resolve(rec: *mut ExecRecord, file: u64) {
     finish(rec, pos, done);
 }
 
+/// `memfd:<name>`: how the kernel names the dentry of a memfd.
+const MEMFD_PREFIX: &[u8; 6] = b"memfd:";
+/// The memfd runc (1.1) copies itself into and re-executes while it
+/// starts a container, already in the container's cgroup.
+const RUNC_CLONE: &[u8; 18] = b"memfd:runc_cloned:";
+
+/// What an exec'd `file` (a `struct file *`) is, for the exec LSM hook.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Memfd {
+    /// Not a memfd.
+    No,
+    /// A memfd.
+    Yes,
+    /// runc's clone of itself (`RUNC_CLONE`).
+    RuncClone,
+}
+
+/// Is `file` a memfd, and which kind?
+#[inline(always)]
+pub fn memfd(file: u64) -> Memfd {
+    let Some(dentry) = ptr(file, off!(file_f_path_dentry)) else {
+        return Memfd::No;
+    };
+    let Some(name) = ptr(dentry, off!(dentry_d_name_name)) else {
+        return Memfd::No;
+    };
+    if read::<[u8; 6]>(name, 0).as_ref() != Some(MEMFD_PREFIX) {
+        return Memfd::No;
+    }
+    // Past a shorter name's NUL this reads the rest of the name's buffer
+    // (the dentry's inline name, or the slab object around it): harmless.
+    if read::<[u8; 18]>(name, 0).as_ref() == Some(RUNC_CLONE) {
+        Memfd::RuncClone
+    } else {
+        Memfd::Yes
+    }
+}
+
 /// memfd / overlay / overlay-upper flags of the file behind `dentry`.
 #[inline(always)]
 fn kind_flags(dentry: u64, inode: u64) -> u32 {
     let mut flags = 0;
     if let Some(name) = ptr(dentry, off!(dentry_d_name_name)) {
         if let Some(head) = read::<[u8; 6]>(name, 0) {
-            if &head == b"memfd:" {
+            if &head == MEMFD_PREFIX {
                 flags |= exec_flags::EXE_MEMFD;
             }
         }

@@ -33,6 +33,14 @@ static ENFORCE_SIGNALS: u32 = 0;
 #[unsafe(no_mangle)]
 static THROTTLE_RATE: u32 = 0;
 
+/// Non-zero: exec of a memfd from a container is refused (or flagged).
+#[unsafe(no_mangle)]
+static ENFORCE_MEMFD_EXEC: u32 = 0;
+
+/// Non-zero: ptrace of the agent from a container is refused.
+#[unsafe(no_mangle)]
+static ENFORCE_PTRACE: u32 = 0;
+
 /// Read one field of the global `OFFSETS`.
 macro_rules! off {
     ($field:ident) => {
@@ -87,4 +95,18 @@ pub fn enforce_signals() -> bool {
 pub fn throttle_rate() -> u32 {
     // SAFETY: reading a static.
     unsafe { core::ptr::read_volatile(&THROTTLE_RATE) }
+}
+
+/// Is exec of a memfd from a container enforced on?
+#[inline(always)]
+pub fn enforce_memfd_exec() -> bool {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&ENFORCE_MEMFD_EXEC) != 0 }
+}
+
+/// Is ptrace of the agent from a container refused?
+#[inline(always)]
+pub fn enforce_ptrace() -> bool {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&ENFORCE_PTRACE) != 0 }
 }

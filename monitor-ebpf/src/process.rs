@@ -46,11 +46,23 @@ pub fn exec_raw(ctx: RawTracePointContext) -> i32 {
 #[inline(always)]
 fn on_exec(ctx: *mut c_void) -> i32 {
     flush_pending_execveat();
-    let bprm = arg(ctx, 2);
-    let task = arg(ctx, 0);
+    let mut flags = 0;
+    if crate::lsm::take_would_deny_exec() {
+        flags |= exec_flags::WOULD_DENY;
+    }
+    report_exec(arg(ctx, 0), arg(ctx, 2), flags, true);
+    0
+}
+
+/// Send the `ExecRecord` of `task` exec'ing `bprm`, with `flags` set:
+/// at `sched_process_exec` (the exec succeeded; `args` from the new
+/// image), or at the LSM exec hook that refused it (the task is still the
+/// old image: `args` false, argv is not read).
+#[inline(always)]
+pub fn report_exec(task: u64, bprm: u64, flags: u32, args: bool) {
     let Some(mut entry) = EVENTS.reserve::<ExecRecord>(0) else {
         count_drop(EventKind::Exec);
-        return 0;
+        return;
     };
     let rec = entry.as_mut_ptr();
     // SAFETY: `rec` is the reservation, sized for a whole ExecRecord.
@@ -61,7 +73,7 @@ fn on_exec(ctx: *mut c_void) -> i32 {
             size_of::<ExecRecord>(),
         );
         let r = &mut *rec;
-        r.flags = 0;
+        r.flags = flags;
         let cred = ptr(task, off!(task_cred)).unwrap_or(0);
         r.cap_effective = read::<u64>(cred, off!(cred_cap_effective)).unwrap_or(0);
         r.cap_permitted = read::<u64>(cred, off!(cred_cap_permitted)).unwrap_or(0);
@@ -79,7 +91,11 @@ fn on_exec(ctx: *mut c_void) -> i32 {
         r.vpid = vpid(task);
         r._pad2 = 0;
         session(r, task);
-        read_args(r, task);
+        if args {
+            read_args(r, task);
+        } else {
+            r.args_len = 0;
+        }
         // Last: the path walk is the costliest part to verify, so nothing
         // but the submit follows it.
         match ptr(bprm, off!(bprm_file)) {
@@ -93,7 +109,6 @@ fn on_exec(ctx: *mut c_void) -> i32 {
         }
     }
     entry.submit(0);
-    0
 }
 
 /// A successful execveat() has no sys_exit event on some kernels (6.18),

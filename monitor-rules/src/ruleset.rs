@@ -10,7 +10,7 @@ use crate::collect::Collector;
 use crate::compile::{Compiler, Skip};
 use crate::error::{DiagKind, Diagnostic, Pos, RulesError};
 use crate::expr::{Expr, FastHash, Memo, OpenPaths, MEMO_SLOTS};
-use crate::field::Field;
+use crate::field::{Field, FieldId};
 use crate::index::{Bucket, Candidates};
 use crate::output::OutputTemplate;
 use crate::value::{FieldSource, Value};
@@ -264,6 +264,13 @@ impl CompiledRule {
     /// `Some` when the rule asks for an action (docs/enforcement.md).
     pub fn enforce(&self) -> Option<&Enforce> {
         self.enforce.as_ref()
+    }
+    /// Does the condition read `id` (e.g. to tell which kernel check an
+    /// action can arm)?
+    pub fn condition_reads(&self, id: FieldId) -> bool {
+        let mut found = false;
+        self.expr.fields(&mut |f| found |= f.id == id);
+        found
     }
     /// Evaluate the condition (ignores the type index and `enabled`).
     pub fn matches<E: FieldSource + ?Sized>(&self, ev: &E) -> bool {

@@ -29,9 +29,23 @@ use serde_json::Value;
 use vigil_tests::{http, in_vm, require_root, require_vigil_binary, Agent};
 
 const WAIT: Duration = Duration::from_secs(30);
+/// Start-up in the VM: emulated (TCG), the verifier takes minutes there.
+const READY: Duration = Duration::from_secs(240);
 const SANDBOX_ENV: &str = "VIGIL_LSM_SANDBOX";
 /// The agent's pid, for the sandbox's signal to it (self-protection).
 const AGENT_PID_ENV: &str = "VIGIL_LSM_AGENT_PID";
+/// Set: the sandbox also tries to ptrace the agent (only where that is
+/// refused: a ptrace that works would stop nothing, but it is the agent).
+const PTRACE_ENV: &str = "VIGIL_LSM_PTRACE";
+
+/// The tests that enforce in the kernel (LSM mode) run one at a time: an
+/// agent with `--enforce on` refuses every container's acts, the other
+/// test's sandbox included.
+static ENFORCING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn enforcing() -> std::sync::MutexGuard<'static, ()> {
+    ENFORCING.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn can_run() -> bool {
     require_root("load eBPF programs and make cgroups") && require_vigil_binary().is_some()
@@ -82,7 +96,7 @@ impl Sandbox {
 
     /// Runs `sandbox_body` in the sandbox (told the agent's pid); returns
     /// its output.
-    fn run(&self, agent_pid: u32) -> String {
+    fn run(&self, agent_pid: u32, ptrace: bool) -> String {
         let mut cmd = self.command(std::env::current_exe().unwrap());
         cmd.args([
             "--ignored",
@@ -93,6 +107,9 @@ impl Sandbox {
         ])
         .env(SANDBOX_ENV, &self.dir)
         .env(AGENT_PID_ENV, agent_pid.to_string());
+        if ptrace {
+            cmd.env(PTRACE_ENV, "1");
+        }
         let out = cmd.output().expect("run the sandbox");
         let text = format!(
             "{}{}",
@@ -167,6 +184,7 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
     if !can_run() {
         return;
     }
+    let _one = enforcing();
     vm_secrets();
     let sandbox = Sandbox::new();
     let port = http::free_port().expect("a free port");
@@ -189,6 +207,7 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
         .arg(&listen)
         .arg("--events")
         .arg(&events)
+        .ready_timeout(READY)
         .echo(false)
         .start()
         .expect("start vigil run");
@@ -236,7 +255,7 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
         other => panic!("unknown hook mode {other:?} in /readyz: {ready}"),
     }
 
-    let out = sandbox.run(agent.pid());
+    let out = sandbox.run(agent.pid(), in_vm());
     println!("{out}");
 
     let short = &sandbox.id[..12];
@@ -276,6 +295,16 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
     if mode == "lsm" || tracefs.exists() {
         wait("Kernel module load from container", &denied);
     }
+    // In the VM the exec LSM hook refused the memfd exec and reported it
+    // (the binary the kernel opened; evt.res EPERM); on the host it ran.
+    let fileless = wait("Fileless execution in container", &denied);
+    assert!(
+        field(&fileless, "proc.exepath").starts_with("/memfd:vigil-lsm"),
+        "{fileless}"
+    );
+    if in_vm() {
+        assert_eq!(field(&fileless, "evt.res"), "EPERM", "{fileless}");
+    }
     let agent_write = wait("Write to host kernel control file from container", &|v| {
         field(v, "fd.name").ends_with("/release_agent") && denied(v)
     });
@@ -290,6 +319,8 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
             "open release_agent for writing:",
             "init_module:",
             "signal the agent:",
+            "exec a memfd:",
+            "ptrace the agent:",
         ] {
             let line = said(act);
             assert!(
@@ -297,8 +328,12 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
                 "not refused with EPERM: {line}"
             );
         }
-        // Self-protection: the refused signal is still reported.
+        // Self-protection: the refused signal and ptrace are still reported.
         wait("Signal sent to vigil", &|v| field(v, "evt.type") == "kill");
+        wait("Signal sent to vigil", &|v| {
+            field(v, "evt.type") == "ptrace"
+        });
+
         // Not enforced: reads of secrets and the proc mount went through.
         assert_eq!(said("read /etc/shadow:"), "read /etc/shadow: ok");
         assert!(
@@ -416,6 +451,84 @@ fn kill_action_kills_a_container_writer_in_tracepoint_mode() {
             stopped.stderr
         );
     }
+}
+
+/// Dry run in the kernel (the VM's LSM mode): with `--enforce dry-run`
+/// the acts the default rules would refuse (a memfd exec, a release_agent
+/// write, a module load) go through, and their alerts say `would_deny`.
+#[test]
+fn dry_run_refuses_nothing_and_says_what_it_would_have() {
+    if !can_run() {
+        return;
+    }
+    if !in_vm() {
+        // The host's kernel refuses BPF-LSM: nothing to dry-run.
+        eprintln!("dry-run enforcement needs BPF-LSM: tested in the VM");
+        return;
+    }
+    let _one = enforcing();
+    vm_secrets();
+    let sandbox = Sandbox::new();
+    let agent = Agent::builder([
+        "run",
+        "--hooks",
+        "lsm",
+        "--enforce",
+        "dry-run",
+        "--no-runtime-api",
+        "--alert-rate",
+        "off",
+        "--listen",
+        "off",
+    ])
+    .ready_timeout(READY)
+    .echo(false)
+    .start()
+    .expect("start vigil run");
+    let out = sandbox.run(agent.pid(), false);
+    println!("{out}");
+    for act in ["exec a memfd: ok", "open release_agent for writing: ok"] {
+        assert!(out.lines().any(|l| l == act), "{act:?} not in:\n{out}");
+    }
+    // The garbage module gets past the LSM hook and is refused by the
+    // module loader itself, not with EPERM.
+    let init = out.lines().find(|l| l.starts_with("init_module:"));
+    assert!(
+        init.is_some_and(|l| !l.contains("os error 1)")),
+        "{init:?}\n{out}"
+    );
+    let short = &sandbox.id[..12];
+    for rule in [
+        "Fileless execution in container",
+        "Write to host kernel control file from container",
+        "Kernel module load from container",
+    ] {
+        let alert = agent.wait_stdout_json(WAIT, |v| {
+            v["rule"] == rule && field(v, "container.id") == short
+        });
+        let alert = alert.unwrap_or_else(|| {
+            panic!(
+                "no alert {rule:?}:\n{}\n{}",
+                agent.stdout_lines().join("\n"),
+                agent.stderr_lines().join("\n")
+            )
+        });
+        assert_eq!(
+            alert["output_fields"]["vigil.enforcement"], "would_deny",
+            "{alert}"
+        );
+    }
+    let stopped = agent.stop().expect("stop the agent");
+    assert_eq!(stopped.status.code(), Some(0), "{:?}", stopped.stderr);
+    assert!(
+        stopped
+            .stderr
+            .iter()
+            .any(|l| l.contains("flagged would_deny (nothing refused)")
+                && l.contains("execs of a memfd")),
+        "{:?}",
+        stopped.stderr
+    );
 }
 
 /// `--hooks lsm` where the kernel refuses BPF-LSM (this host): the agent
@@ -551,6 +664,7 @@ fn sandbox_body() {
     );
     // SAFETY: valid C string.
     unsafe { libc::umount2(c("cg").as_ptr(), libc::MNT_DETACH) };
+    report("exec a memfd", exec_memfd());
     // SIGHUP: if it is not refused (tracepoint mode), the agent only
     // reloads its rules.
     if let Some(pid) = std::env::var(AGENT_PID_ENV)
@@ -562,8 +676,45 @@ fn sandbox_body() {
             "signal the agent",
             check(unsafe { libc::kill(pid, libc::SIGHUP) } as libc::c_long),
         );
+        if std::env::var_os(PTRACE_ENV).is_some() {
+            // PTRACE_SEIZE does not stop the tracee; were it allowed, our
+            // exit would detach.
+            // SAFETY: ptrace(2) with a pid and null address and data.
+            report(
+                "ptrace the agent",
+                check(unsafe {
+                    libc::ptrace(
+                        libc::PTRACE_SEIZE,
+                        pid,
+                        std::ptr::null_mut::<libc::c_void>(),
+                        std::ptr::null_mut::<libc::c_void>(),
+                    )
+                }),
+            );
+        }
     }
     unsafe { libc::umount2(c("mnt").as_ptr(), libc::MNT_DETACH) };
+}
+
+/// Fileless execution: busybox copied into a memfd and run from there
+/// (`/proc/self/fd/N`, as `fexecve` does), as `true`.
+fn exec_memfd() -> std::io::Result<()> {
+    let name = CString::new("vigil-lsm").unwrap();
+    // SAFETY: a valid C string; no MFD_CLOEXEC, the child execs the fd.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the fd memfd_create just gave us, owned from here.
+    let mut file = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    std::io::Write::write_all(&mut file, &std::fs::read("/bin/busybox")?)?;
+    let status = Command::new(format!("/proc/self/fd/{fd}"))
+        .arg0("true")
+        .status()?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!("the memfd's true: {status}")));
+    }
+    Ok(())
 }
 
 /// `openat(AT_FDCWD, path, O_RDONLY)` submitted through io_uring.

@@ -9,10 +9,14 @@
 //! (`retval`, the hook's last argument) unless it refuses the operation
 //! itself ([`enforce`]): observing never turns a refusal into a permission.
 
+mod exec;
 mod file;
 mod load;
 mod mount;
+mod ptrace;
 mod signal;
+
+pub use exec::take_would_deny_exec;
 
 use aya_ebpf::{
     helpers::{

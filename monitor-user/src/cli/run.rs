@@ -257,11 +257,21 @@ fn log_enforcement(e: &EnforceConfig, mode: Mode) {
     if e.deny_modules {
         denied.push("module loads".to_owned());
     }
+    if e.deny_memfd_exec {
+        denied.push("execs of a memfd".to_owned());
+    }
     if e.deny_signals {
         denied.push("signals to this agent".to_owned());
     }
-    if !denied.is_empty() {
-        let denied = denied.join(" and ");
+    if e.deny_ptrace {
+        denied.push("ptrace of this agent".to_owned());
+    }
+    if let Some((last, rest)) = denied.split_last() {
+        let denied = if rest.is_empty() {
+            last.clone()
+        } else {
+            format!("{}; and {last}", rest.join("; "))
+        };
         match (mode, dry) {
             (Mode::Lsm, false) => log::warn!(
                 "enforcement: on: from containers, {denied} are refused with EPERM"

@@ -2,13 +2,15 @@
 //! (docs/enforcement.md). The kernel cannot run Falco conditions: a rule's
 //! `action: deny` arms the narrow checks the kernel can make for it, always
 //! limited to tasks in container cgroups: write-opens of its `enforce_write`
-//! file names, and module loads when the rule is about `init_module` or
-//! `finit_module`; `action: kill` kills the process that opens one of its
+//! file names, module loads when the rule is about `init_module` or
+//! `finit_module`, exec of a memfd when it is about `execve`/`execveat` and
+//! reads `proc.is_exe_from_memfd`, signals and ptrace aimed at the agent
+//! when it is about those; `action: kill` kills the process that opens one of its
 //! `enforce_write` names for writing (in either hook mode). The rule still
 //! decides the alert; the alert says what the kernel did
 //! (`evt.arg.enforcement`).
 
-use monitor_rules::{Action, RuleSet};
+use monitor_rules::{Action, FieldId, RuleSet};
 
 use crate::sensor::{EnforceConfig, EnforceMode};
 
@@ -17,6 +19,11 @@ const MODULE_LOADS: &[&str] = &["init_module", "finit_module"];
 /// The syscalls whose rules' `deny` refuses signals to the agent
 /// (self-protection; the rule's condition names the agent as the target).
 const SIGNALS: &[&str] = &["kill", "tkill", "tgkill"];
+/// The syscalls whose rules' `deny` refuses ptrace of the agent.
+const PTRACE: &[&str] = &["ptrace"];
+/// The syscalls whose rules' `deny` refuses exec of a memfd, when the
+/// condition reads `proc.is_exe_from_memfd`.
+const EXECS: &[&str] = &["execve", "execveat"];
 
 /// The kernel policy of `rules` under `mode`, and a line for each enabled
 /// rule whose action cannot be carried out (logged at start).
@@ -43,22 +50,26 @@ pub fn kernel_policy(rules: &RuleSet, mode: EnforceMode) -> (EnforceConfig, Vec<
                 }
             }
             Action::Deny => {
-                let modules = r
-                    .evt_types()
-                    .is_some_and(|mut t| t.any(|t| MODULE_LOADS.contains(&t)));
+                let about = |types: &[&str]| {
+                    r.evt_types()
+                        .is_some_and(|mut t| t.any(|t| types.contains(&t)))
+                };
+                let modules = about(MODULE_LOADS);
                 cfg.deny_modules |= modules;
-                let signals = r
-                    .evt_types()
-                    .is_some_and(|mut t| t.any(|t| SIGNALS.contains(&t)));
+                let signals = about(SIGNALS);
                 cfg.deny_signals |= signals;
+                let ptrace = about(PTRACE);
+                cfg.deny_ptrace |= ptrace;
+                let memfd = about(EXECS) && r.condition_reads(FieldId::ProcIsExeFromMemfd);
+                cfg.deny_memfd_exec |= memfd;
                 for n in &e.enforce_write {
                     if !cfg.deny_write_names.contains(n) {
                         cfg.deny_write_names.push(n.clone());
                     }
                 }
-                if !modules && !signals && e.enforce_write.is_empty() {
+                if !modules && !signals && !ptrace && !memfd && e.enforce_write.is_empty() {
                     notes.push(format!(
-                        "rule '{}': action deny arms no kernel check (needs enforce_write or a module-load rule); it only alerts",
+                        "rule '{}': action deny arms no kernel check (needs enforce_write, or a rule about module loads, memfd execs, or signals or ptrace to the agent); it only alerts",
                         r.name()
                     ));
                 }
@@ -112,5 +123,24 @@ mod tests {
         }
         assert!(cfg.deny_modules, "{cfg:?}");
         assert!(cfg.deny_signals, "{cfg:?}");
+        assert!(cfg.deny_ptrace, "{cfg:?}");
+        assert!(cfg.deny_memfd_exec, "{cfg:?}");
+    }
+
+    #[test]
+    fn memfd_exec_is_armed_only_by_an_exec_rule_reading_the_memfd_field() {
+        let set = load(
+            "- rule: a\n  desc: d\n  condition: evt.type = execve and proc.name = x\n  output: o\n  priority: INFO\n  action: deny\n\
+             - rule: b\n  desc: d\n  condition: evt.type = openat and proc.is_exe_from_memfd = true\n  output: o\n  priority: INFO\n  action: deny\n",
+        );
+        let (cfg, notes) = kernel_policy(&set, EnforceMode::On);
+        assert!(!cfg.deny_memfd_exec, "{cfg:?}");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let set = load(
+            "- rule: c\n  desc: d\n  condition: evt.type in (execve, execveat) and proc.is_exe_from_memfd = true\n  output: o\n  priority: INFO\n  action: deny\n",
+        );
+        let (cfg, notes) = kernel_policy(&set, EnforceMode::DryRun);
+        assert!(cfg.deny_memfd_exec && cfg.armed(), "{cfg:?}");
+        assert!(notes.is_empty(), "{notes:?}");
     }
 }

@@ -273,6 +273,7 @@ fn named_arg<'e>(ev: &'e Event, name: &str) -> Option<Value<'e>> {
         Data::Exec(x) => match name {
             "filename" => Some(Value::Str(&x.filename)),
             "argc" => Some(Value::Num(x.argc.into())),
+            "enforcement" => x.enforcement.as_deref().map(Value::Str),
             _ => None,
         },
         Data::Clone(c) => match name {
@@ -396,14 +397,17 @@ impl FieldSource for EventFields<'_> {
             F::EvtTime => Some(Value::Str(self.time.get_or_init(|| rfc3339(ev.wall_ns)))),
             F::EvtRes => Some(Value::Str(match &ev.data {
                 Data::Syscall(s) => &s.res,
+                Data::Exec(x) if x.denied() => "EPERM",
                 _ => "SUCCESS",
             })),
             F::EvtRawres => Some(Value::Num(match &ev.data {
                 Data::Syscall(s) => s.ret,
+                Data::Exec(x) if x.denied() => -(libc::EPERM as i64),
                 _ => 0,
             })),
             F::EvtFailed => Some(Value::Bool(
-                matches!(&ev.data, Data::Syscall(s) if s.ret < 0),
+                matches!(&ev.data, Data::Syscall(s) if s.ret < 0)
+                    || matches!(&ev.data, Data::Exec(x) if x.denied()),
             )),
             // vigil reports syscalls at exit, like Falco's `<` events.
             F::EvtDir => Some(Value::Str("<")),

@@ -213,7 +213,8 @@ fn std_fd(fd: &mut Option<crate::event::StdFd>) -> &mut crate::event::StdFd {
 /// `thread.cap_permitted` (capability names), `user.name`, `proc.cwd`,
 /// `proc.exe` (argv[0]; default: the exepath), `proc.stdin.type`,
 /// `proc.stdin.name`, `proc.stdout.type`, `proc.stdout.name` (a failed
-/// `execve` is the syscall), `proc.duration` (ns since
+/// `execve` is the syscall, unless `evt.arg.enforcement` says the exec LSM
+/// hook refused it: `denied`, with `evt.failed: true`), `proc.duration` (ns since
 /// the process started), `fd.nameraw` (same as `fd.name`: the path as
 /// passed), `proc.tty`, `proc.sid`, `proc.vpgid`, `user.loginuid` (-1:
 /// never set), `group.name`, `proc.env` (a list of `NAME=value`),
@@ -458,15 +459,24 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     x.exe = exe.or_else(|| x.exepath.clone());
     p.exec = Arc::new(x);
     let ret = rawres.unwrap_or(if failed { -1 } else { 0 });
+    // An exec the LSM hook refused (or would have) is an exec event.
+    let enforcement = args
+        .iter()
+        .find(|a| a.name == "enforcement")
+        .and_then(|a| match &a.value {
+            ArgValue::Flags { text, .. } => Some(text.clone()),
+            _ => None,
+        });
     let data = match evt_type.as_str() {
         // A failed execve is a syscall event; a successful one the exec.
-        "execve" if !failed && ret >= 0 => Data::Exec(ExecData {
+        "execve" if (!failed && ret >= 0) || enforcement.is_some() => Data::Exec(ExecData {
             filename: p.exec.exepath.clone().unwrap_or_default(),
             argc: p.exec.args.len() as u32 + 1,
             cap_effective: p.exec.cap_effective.unwrap_or(0),
             cap_permitted: p.exec.cap_permitted.unwrap_or(0),
             exe_ino: 1,
             exe_on_overlay: c.full_id.is_some(),
+            enforcement,
         }),
         "clone" => Data::Clone(CloneData {
             child_pid: p.pid + 1,

@@ -305,6 +305,9 @@ impl Enricher {
         self.procs
             .observe(h.tgid, h.ppid, h.uid, h.comm(), key.clone(), boot);
         let mut truncated: Vec<String> = Vec::new();
+        // A refused exec describes the process it would have become, and
+        // then the process table goes back to what still runs.
+        let mut undo_exec = None;
         let data = match rec {
             Record::Exec(r) => {
                 let mut argv = r.args().map(escape);
@@ -356,8 +359,17 @@ impl Enricher {
                     stdout,
                     env: env.map(|(env, _)| env),
                 };
+                let enforcement = if r.flags & exec_flags::DENIED != 0 {
+                    undo_exec = self.procs.get(h.tgid).cloned();
+                    Some("denied")
+                } else if r.flags & exec_flags::WOULD_DENY != 0 {
+                    Some("would_deny")
+                } else {
+                    None
+                };
                 self.procs.on_exec(h.tgid, info, boot);
                 Data::Exec(ExecData {
+                    enforcement: enforcement.map(str::to_owned),
                     filename: escape(r.filename().bytes),
                     argc: r.argc as u32,
                     cap_effective: r.cap_effective,
@@ -486,6 +498,9 @@ impl Enricher {
         };
         let process = Arc::new(self.process(h, now));
         self.watch_creators(&process, &container, &data, boot);
+        if let Some(p) = undo_exec {
+            self.procs.restore(p);
+        }
         match rec {
             Record::Fork(r) => {
                 // CLONE_PARENT: the child's parent is the forker's parent.
@@ -1046,6 +1061,57 @@ pub(crate) mod tests {
         assert!(e.procs().get(11).is_some());
         e.maintain(now, 5 + 1_000);
         assert!(e.procs().get(11).is_none(), "reaped");
+    }
+
+    /// An exec the LSM hook refused describes the would-be process (its
+    /// memfd exe) and leaves the process table as it was; a dry-run one
+    /// is an exec like any other, flagged.
+    #[test]
+    fn a_refused_exec_describes_the_attempt_and_changes_nothing() {
+        let mut e = bare();
+        let now = Instant::now();
+        e.enrich(&exec(10, 1, 1, 1, &[b"sh"], b"/usr/bin/sh", 0), now);
+        let memfd = exec_flags::EXE_MEMFD;
+        let ev = e.enrich(
+            &exec(
+                10,
+                1,
+                1,
+                2,
+                &[b"/proc/self/fd/3"],
+                b"/memfd:x (deleted)",
+                memfd | exec_flags::DENIED,
+            ),
+            now,
+        );
+        let Data::Exec(x) = &ev.data else { panic!() };
+        assert!(x.denied());
+        assert_eq!(x.enforcement.as_deref(), Some("denied"));
+        assert_eq!(ev.process.exec.is_exe_from_memfd, Some(true));
+        assert_eq!(
+            ev.process.exec.exepath.as_deref(),
+            Some("/memfd:x (deleted)")
+        );
+        let p = e.procs().get(10).unwrap();
+        assert_eq!(p.exepath.as_deref(), Some("/usr/bin/sh"), "still sh");
+        assert_eq!(p.is_exe_from_memfd, Some(false));
+        let ev = e.enrich(
+            &exec(
+                10,
+                1,
+                1,
+                3,
+                &[b"3"],
+                b"/memfd:x (deleted)",
+                memfd | exec_flags::WOULD_DENY,
+            ),
+            now,
+        );
+        let Data::Exec(x) = &ev.data else { panic!() };
+        assert!(!x.denied());
+        assert_eq!(x.enforcement.as_deref(), Some("would_deny"));
+        let p = e.procs().get(10).unwrap();
+        assert_eq!(p.exepath.as_deref(), Some("/memfd:x (deleted)"));
     }
 
     #[test]

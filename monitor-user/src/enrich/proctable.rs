@@ -203,6 +203,12 @@ impl ProcTable {
         self.procs.get(&pid)
     }
 
+    /// Put back a process as [`ProcTable::get`] returned it (after an
+    /// exec that was refused).
+    pub fn restore(&mut self, p: ProcInfo) {
+        self.procs.insert(p.pid, p);
+    }
+
     /// Seed from a procfs mount (normally `/proc`). Processes that vanish
     /// mid-scan are skipped. `container_of` maps a v2 cgroup path to its
     /// container. Returns how many processes were added.

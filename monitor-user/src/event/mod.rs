@@ -505,6 +505,17 @@ pub struct ExecData {
     pub cap_permitted: u64,
     pub exe_ino: u64,
     pub exe_on_overlay: bool,
+    /// What enforcement did (docs/enforcement.md): `denied` (the exec LSM
+    /// hook refused it: the process still runs its old image) or
+    /// `would_deny` (dry run); `None` for a plain exec.
+    pub enforcement: Option<String>,
+}
+
+impl ExecData {
+    /// Was the exec refused (so it did not happen)?
+    pub fn denied(&self) -> bool {
+        self.enforcement.as_deref() == Some("denied")
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -67,6 +67,10 @@ pub struct EnforceConfig {
     pub kill_write_names: Vec<String>,
     /// Refuse signals from containers to the agent (LSM mode).
     pub deny_signals: bool,
+    /// Refuse exec of a memfd from containers (LSM mode).
+    pub deny_memfd_exec: bool,
+    /// Refuse ptrace of the agent from containers (LSM mode).
+    pub deny_ptrace: bool,
 }
 
 impl EnforceConfig {
@@ -92,6 +96,8 @@ impl EnforceConfig {
         self.mode != EnforceMode::Off
             && (self.deny_modules
                 || self.deny_signals
+                || self.deny_memfd_exec
+                || self.deny_ptrace
                 || !self.deny_write_names.is_empty()
                 || !self.kill_write_names.is_empty())
     }
@@ -174,7 +180,7 @@ mod tests {
             deny_write_names: vec!["release_agent".into()],
             deny_modules: true,
             kill_write_names: Vec::new(),
-            deny_signals: false,
+            ..Default::default()
         };
         assert!(!c.armed());
         c.mode = EnforceMode::On;

@@ -221,6 +221,16 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
             &u32::from(cfg.enforce.deny_signals),
             true,
         )
+        .override_global(
+            names::ENFORCE_MEMFD_EXEC,
+            &u32::from(cfg.enforce.deny_memfd_exec),
+            true,
+        )
+        .override_global(
+            names::ENFORCE_PTRACE,
+            &u32::from(cfg.enforce.deny_ptrace),
+            true,
+        )
         .map_max_entries(names::EVENTS, cfg.ring_bytes)
         .load(OBJECT)
         .map_err(Box::new)?;

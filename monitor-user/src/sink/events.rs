@@ -167,7 +167,16 @@ pub fn to_value(ev: &Event) -> Value {
 
     match &ev.data {
         Data::Exec(x) => {
-            success(&mut put);
+            if x.denied() {
+                put("evt.res", json!("EPERM"));
+                put("evt.rawres", json!(-libc::EPERM));
+                put("evt.failed", json!(true));
+            } else {
+                success(&mut put);
+            }
+            if let Some(e) = &x.enforcement {
+                put("evt.arg.enforcement", json!(e));
+            }
             put("evt.arg.filename", json!(x.filename));
             put("evt.arg.argc", json!(x.argc));
             put("proc.exe_ino", json!(x.exe_ino));

@@ -68,7 +68,8 @@ impl BaselineStage {
             self.mark(ev, v);
             return;
         }
-        if !matches!(ev.data, Data::Exec(_)) {
+        // A refused exec ran nothing: it is neither learned nor checked.
+        if !matches!(&ev.data, Data::Exec(x) if !x.denied()) {
             return;
         }
         let p = &ev.process;

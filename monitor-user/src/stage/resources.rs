@@ -431,6 +431,7 @@ mod tests {
                 cap_permitted: 0,
                 exe_ino: 1,
                 exe_on_overlay: true,
+                enforcement: None,
             }),
             100,
             1000,

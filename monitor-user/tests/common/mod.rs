@@ -91,6 +91,7 @@ pub fn exec(
             cap_permitted: 0,
             exe_ino: 1,
             exe_on_overlay: true,
+            enforcement: None,
         }),
     );
     Arc::make_mut(&mut Arc::make_mut(&mut e.process).exec).args =
