@@ -420,6 +420,8 @@ fn open_loop(path: &str, secs: std::time::Duration) -> Result<(), Error> {
     }
     println!("open-loop: {n} opens");
     Ok(())
+}
+
 /// `openat(dirfd, name)`: the path the kernel opens is DIR/NAME, the
 /// one the syscall names is only NAME.
 fn open_at(dir: &str, name: &str) -> Result<(), Error> {
