@@ -164,6 +164,7 @@ mod tests {
             }),
             local_is_server: false,
             connected: true,
+            server_name: None,
         }
     }
 
