@@ -13,8 +13,9 @@ use aya::programs::{BtfTracePoint, FEntry, Lsm, RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use monitor_common::{names, KernelOffsets, SyscallId};
 
+use super::attach::program;
 use super::btf::{Btf, VMLINUX};
-use super::loader::{ensure_tracefs, object, page_size, program, summarize, tracepoint_exists};
+use super::loader::{ensure_tracefs, object, page_size, summarize, tracepoint_exists};
 use super::offsets;
 
 const SECURITYFS: &str = "/sys/kernel/security";

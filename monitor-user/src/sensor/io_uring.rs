@@ -12,8 +12,9 @@ use aya::Ebpf;
 use monitor_common::io_uring as iou;
 use monitor_common::names::{self, programs as P};
 
+use super::attach::attach_classic;
 use super::links::Links;
-use super::loader::{attach_classic, tracepoint_exists};
+use super::loader::tracepoint_exists;
 use super::offsets::Missing;
 use super::{HookStatus, Mode};
 

@@ -24,6 +24,7 @@
 //!   sensor detaches its hooks from many threads at once ([`links`]), so
 //!   the waits overlap and dropping it takes well under a second.
 
+mod attach;
 mod attempts;
 pub mod bench_hook;
 pub mod btf;

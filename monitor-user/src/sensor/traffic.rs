@@ -9,8 +9,9 @@ use aya::programs::{CgroupAttachMode, CgroupSkb, CgroupSkbAttachType};
 use aya::Ebpf;
 use monitor_common::names::programs as P;
 
+use super::attach::program;
 use super::links::Links;
-use super::loader::{program, summarize};
+use super::loader::summarize;
 use super::HookStatus;
 
 /// Attach both programs to the root of the cgroup v2 hierarchy.

@@ -1,0 +1,135 @@
+use super::*;
+
+#[test]
+fn image_names_split_like_falco() {
+    assert_eq!(
+        image_split("docker.io/library/nginx:1.25"),
+        ("docker.io/library/nginx", Some("1.25"))
+    );
+    assert_eq!(
+        image_split("localhost:5000/app"),
+        ("localhost:5000/app", None)
+    );
+    assert_eq!(
+        image_split("localhost:5000/app:v2"),
+        ("localhost:5000/app", Some("v2"))
+    );
+    assert_eq!(
+        image_split("quay.io/x/y@sha256:abcd"),
+        ("quay.io/x/y", None)
+    );
+    assert_eq!(image_split("busybox"), ("busybox", None));
+}
+
+/// Falco's own example: the process, its parent (its own HOME and a
+/// variable of its own) and a grandparent that shares the parent's.
+#[test]
+fn environments_like_falco() {
+    let m: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(
+        r#"{"evt.type": "execve", "proc.anames": ["bash", "sshd"],
+                "proc.env": ["SHELL=/bin/bash", "SHELL_NEW=/bin/sh", "HOME=/home/user"],
+                "proc.aenv": [["TEST_ENV_PARENT_LINEAGE=secret", "HOME=/home/user/parent"]]}"#,
+    )
+    .unwrap();
+    let mut ev = crate::detect::fixtures::build_event(&m).unwrap();
+    let process = Arc::make_mut(&mut ev.process);
+    // The grandparent's is the same as the parent's: said once.
+    use std::sync::Arc;
+    Arc::make_mut(&mut process.exec)
+        .ancestors
+        .push(crate::event::Ancestor {
+            pid: 1,
+            name: "init".into(),
+            exepath: None,
+            env: None,
+        });
+    let f = EventFields::new(&ev, "h");
+    let get = |name: &str, arg: Option<&str>| {
+        let monitor_rules::Lookup::Supported(field, _) = Field::lookup(name, arg) else {
+            panic!("{name}")
+        };
+        match f.get(&field) {
+            Some(Value::Str(s)) => Some(s.to_owned()),
+            Some(Value::List(l)) => Some(format!("{} levels", l.len())),
+            Some(_) => panic!("{name}: not text"),
+            None => None,
+        }
+    };
+    let s = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        get("proc.env", None),
+        s("SHELL=/bin/bash SHELL_NEW=/bin/sh HOME=/home/user")
+    );
+    assert_eq!(get("proc.env", Some("HOME")), s("/home/user"));
+    assert_eq!(get("proc.env", Some("SHELL")), s("/bin/bash"));
+    assert_eq!(get("proc.env", Some("SHELL_NEW")), s("/bin/sh"));
+    assert_eq!(get("proc.env", Some("NOPE")), None);
+    assert_eq!(get("proc.aenv", Some("0")), get("proc.env", None));
+    let parent = s("TEST_ENV_PARENT_LINEAGE=secret HOME=/home/user/parent");
+    assert_eq!(get("proc.aenv", Some("1")), parent);
+    assert_eq!(get("proc.aenv", Some("2")), parent);
+    assert_eq!(get("proc.aenv", Some("3")), parent);
+    assert_eq!(get("proc.aenv", Some("4")), None);
+    assert_eq!(get("proc.aenv", Some("HOME")), s("/home/user/parent"));
+    // The process's own variables are not its ancestors'.
+    assert_eq!(get("proc.aenv", Some("SHELL")), None);
+    assert_eq!(
+        get("proc.aenv", Some("TEST_ENV_PARENT_LINEAGE")),
+        s("secret")
+    );
+    assert_eq!(get("proc.aenv", None), s("3 levels"));
+}
+
+#[test]
+fn paths_normalise_like_falco() {
+    for (raw, norm) in [
+        ("/srv/app/../../../etc/passwd", "/etc/passwd"),
+        ("/etc/./shadow", "/etc/shadow"),
+        ("//etc//shadow", "/etc/shadow"),
+        ("/..", "/"),
+        ("/a/b/..", "/a"),
+    ] {
+        assert!(needs_normalising(raw), "{raw}");
+        assert_eq!(normalise(raw), norm, "{raw}");
+    }
+    // Hidden files, relative paths and peers stay as they are.
+    for raw in [
+        "/root/.ssh/id_rsa",
+        "/etc/shadow",
+        "../etc/passwd",
+        "10.0.0.1:443",
+        "/a/..b",
+        "/a/.b/c.",
+        "/a/",
+        "/",
+        "",
+    ] {
+        assert!(!needs_normalising(raw), "{raw}");
+    }
+    // The one-pass test agrees with the definition on every path made
+    // of these pieces.
+    let pieces = ["/", ".", "..", "a", "/.", "//", "./", ".a", "a."];
+    let by_definition = |p: &str| {
+        p.starts_with('/')
+            && p.split('/').enumerate().any(|(i, c)| {
+                c == "." || c == ".." || (c.is_empty() && i > 0 && i + 1 < p.split('/').count())
+            })
+    };
+    for a in pieces {
+        for b in pieces {
+            for c in pieces {
+                for d in pieces {
+                    let p = format!("{a}{b}{c}{d}");
+                    assert_eq!(needs_normalising(&p), by_definition(&p), "{p:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn split_paths() {
+    assert_eq!(split_path("/etc/shadow"), Some(("/etc", "shadow")));
+    assert_eq!(split_path("/shadow"), Some(("/", "shadow")));
+    assert_eq!(split_path("relative/x"), None);
+}
