@@ -16,8 +16,15 @@ use std::cell::OnceCell;
 use monitor_rules::{Field, FieldArg, FieldId, FieldSource, StrList, Value};
 
 use crate::enrich::environ;
+
+mod args;
+mod paths;
+
 use crate::event::sysargs::{ArgValue, SockAddr};
 use crate::event::{rfc3339, Data, DnsData, Event, SyscallData};
+use args::{arg_value, is_open, named_arg, open_flags, raw_value};
+pub use paths::proc_is_other;
+use paths::{needs_normalising, normalise, split_path};
 
 /// An event as the rules engine sees it.
 pub struct EventFields<'a> {
@@ -198,183 +205,6 @@ impl<'a> EventFields<'a> {
             FieldArg::None => None,
         }
     }
-}
-
-/// Does an absolute path have `.`, `..` or empty components (a trailing
-/// slash aside)? One pass over the bytes: every open event asks.
-fn needs_normalising(p: &str) -> bool {
-    let b = p.as_bytes();
-    b.first() == Some(&b'/')
-        && b.iter().enumerate().any(|(i, &c)| {
-            c == b'/'
-                && matches!(
-                    &b[i + 1..],
-                    [b'/', ..] | [b'.'] | [b'.', b'/', ..] | [b'.', b'.'] | [b'.', b'.', b'/', ..]
-                )
-        })
-}
-
-/// Resolve `.`, `..` and repeated slashes of an absolute path, without
-/// looking at the filesystem (as Falco does for `fd.name`).
-fn normalise(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    let mut out = String::with_capacity(p.len());
-    for c in &parts {
-        out.push('/');
-        out.push_str(c);
-    }
-    if out.is_empty() {
-        out.push('/');
-    }
-    out
-}
-
-/// `evt.rawarg.*`: flags as their number.
-fn raw_value(v: &ArgValue) -> Value<'_> {
-    match v {
-        ArgValue::Flags { raw, .. } => Value::Num(i64::try_from(*raw).unwrap_or(i64::MAX)),
-        v => arg_value(v),
-    }
-}
-
-fn arg_value(v: &ArgValue) -> Value<'_> {
-    match v {
-        ArgValue::Int(i) => Value::Num(*i),
-        ArgValue::Uint(u) => Value::Num(i64::try_from(*u).unwrap_or(i64::MAX)),
-        ArgValue::Str(s) => Value::Str(s),
-        ArgValue::Flags { text, .. } => Value::Str(text),
-    }
-}
-
-/// `evt.arg.NAME`: the decoded syscall argument of that name, the per-kind
-/// arguments of non-syscall events, and vigil's derived `evt.arg.uid`.
-fn named_arg<'e>(ev: &'e Event, name: &str) -> Option<Value<'e>> {
-    match &ev.data {
-        Data::Syscall(s) => {
-            if name == "uid" {
-                if let Some(uid) = effective_id(s) {
-                    return Some(Value::Num(uid));
-                }
-            }
-            s.args
-                .iter()
-                .find(|a| a.name == name)
-                .map(|a| arg_value(&a.value))
-        }
-        Data::Exec(x) => match name {
-            "filename" => Some(Value::Str(&x.filename)),
-            "argc" => Some(Value::Num(x.argc.into())),
-            "enforcement" => x.enforcement.as_deref().map(Value::Str),
-            _ => None,
-        },
-        Data::Clone(c) => match name {
-            "flags" => Some(Value::Str(&c.flags_text)),
-            "child_pid" => Some(Value::Num(c.child_pid.into())),
-            "child_tid" => Some(Value::Num(c.child_tid.into())),
-            _ => None,
-        },
-        Data::Exit(x) => match name {
-            "status" => Some(Value::Num(x.status.into())),
-            "ret" => Some(Value::Num(x.raw.into())),
-            "core" => Some(Value::Bool(x.core_dumped)),
-            _ => None,
-        },
-        Data::ModuleLoad { name: m } => (name == "name").then_some(Value::Str(m)),
-        Data::CgroupMkdir(g) | Data::CgroupRmdir(g) => match name {
-            "id" => Some(Value::Num(i64::try_from(g.id).unwrap_or(i64::MAX))),
-            "path" => Some(Value::Str(&g.path)),
-            "level" => Some(Value::Num(g.level.into())),
-            _ => None,
-        },
-        Data::OomKill {
-            victim_pid,
-            victim_name,
-        } => match name {
-            "victim_pid" => Some(Value::Num((*victim_pid).into())),
-            "victim_name" => victim_name.as_deref().map(Value::Str),
-            _ => None,
-        },
-        Data::ContainerStats(_) | Data::Dns(_) => None,
-        Data::Throttled(t) => match name {
-            "by" => Some(Value::Str(t.by.name())),
-            "kind" => Some(Value::Str(&t.kind)),
-            "count" => Some(Value::Num(i64::try_from(t.count).unwrap_or(i64::MAX))),
-            _ => None,
-        },
-    }
-}
-
-/// The id a set*id call makes effective (`evt.arg.uid`; the gid for the
-/// setgid family): `uid`/`gid` for setuid/setfsuid/setgid/setfsgid, the
-/// `euid`/`egid` argument for the re/res variants. `-1` (unchanged) is none.
-fn effective_id(s: &SyscallData) -> Option<i64> {
-    let key = match &*s.name {
-        "setuid" | "setfsuid" => "uid",
-        "setgid" | "setfsgid" => "gid",
-        "setreuid" | "setresuid" => "euid",
-        "setregid" | "setresgid" => "egid",
-        _ => return None,
-    };
-    let v = s.args.iter().find(|a| a.name == key)?;
-    match v.value {
-        ArgValue::Int(i) if i >= 0 => Some(i),
-        _ => None,
-    }
-}
-
-fn is_open(name: &str) -> bool {
-    matches!(name, "open" | "openat" | "openat2" | "creat")
-}
-
-/// Raw open flags of an open-family syscall.
-fn open_flags(s: &SyscallData) -> Option<u64> {
-    if !is_open(&s.name) {
-        return None;
-    }
-    s.args.iter().find_map(|a| match (&*a.name, &a.value) {
-        ("flags", ArgValue::Flags { raw, .. }) => Some(*raw),
-        _ => None,
-    })
-}
-
-/// `fd.name` names `/proc/<pid>/...` of a process other than the caller
-/// (`self` and `thread-self` are the caller). Pids in the path are in the
-/// caller's pid namespace: compared with `proc.vpid` when known, else with
-/// the host pid and tid.
-pub fn proc_is_other(ev: &Event, path: &str) -> bool {
-    let Some(rest) = path.strip_prefix("/proc/") else {
-        return false;
-    };
-    let comp = rest.split('/').next().unwrap_or("");
-    if comp.is_empty() || !comp.bytes().all(|b| b.is_ascii_digit()) {
-        return false; // self, thread-self, sys, ...
-    }
-    let Ok(pid) = comp.parse::<u32>() else {
-        return true; // more digits than any pid: not the caller
-    };
-    let p = &ev.process;
-    match p.vpid {
-        Some(v) => pid != v,
-        None => pid != p.pid && pid != p.tid,
-    }
-}
-
-fn split_path(path: &str) -> Option<(&str, &str)> {
-    if !path.starts_with('/') {
-        return None;
-    }
-    let i = path.rfind('/')?;
-    let dir = if i == 0 { "/" } else { &path[..i] };
-    Some((dir, &path[i + 1..]))
 }
 
 fn num(n: impl Into<i64>) -> Option<Value<'static>> {
