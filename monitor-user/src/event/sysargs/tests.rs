@@ -1,4 +1,5 @@
 use super::*;
+use names::MOUNT_FLAGS;
 
 /// An openat record as the LSM `file_open` hook sends it.
 fn lsm_open(path: &[u8], flags: u16) -> Box<SyscallRecord> {
