@@ -7,9 +7,11 @@
 //! record's meaning requires (an exec event shows the new program; an exit
 //! event shows the process that is leaving).
 
+pub mod agent;
 pub mod applet;
 pub mod cgroup;
 pub mod containers;
+mod context;
 pub mod creator;
 pub mod cwd;
 pub mod dns;
@@ -22,24 +24,26 @@ pub mod sockets;
 pub mod stdio;
 pub mod users;
 
+pub use agent::AgentId;
+use context::container_key;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use monitor_common::decode::Record;
-use monitor_common::records::{exec_flags, Header};
+use monitor_common::records::exec_flags;
 
-use crate::enrich::cgroup::CgroupInfo;
 use crate::enrich::containers::{Registry, RegistryConfig};
 use crate::enrich::creator::{CreatorConfig, Creators};
 use crate::enrich::metadata::{Metadata, MetadataConfig};
-use crate::enrich::proctable::{ContainerKey, ExecInfo, ProcTable, ProcTableConfig};
+use crate::enrich::proctable::{ExecInfo, ProcTable, ProcTableConfig};
 use crate::enrich::users::UserNames;
 use crate::event::sysargs;
 use crate::event::text::escape;
 use crate::event::{
-    cmdline, Cgroup, CgroupData, Clock, CloneData, Container, Data, Event, ExecContext, ExecData,
-    ExitData, Process, Session, SyscallData,
+    CgroupData, Clock, CloneData, Container, Data, Event, ExecData, ExitData, Process, Session,
+    SyscallData,
 };
 use crate::sensor::ContainerCgroups;
 
@@ -57,59 +61,6 @@ pub struct EnrichConfig {
     pub creator: CreatorConfig,
     /// The agent's own identity, for `target.is_vigil`; `None`: never set.
     pub agent: Option<AgentId>,
-}
-
-/// Who the agent is, as kill/ptrace callers name it: its pid in its pid
-/// namespace. A caller in another pid namespace names other processes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AgentId {
-    pub pid: u32,
-    /// Inode of the agent's pid namespace; 0 if unknown (then any caller's
-    /// namespace is accepted).
-    pub pid_ns: u32,
-}
-
-impl AgentId {
-    /// This process.
-    pub fn current() -> AgentId {
-        use std::os::unix::fs::MetadataExt;
-        AgentId {
-            pid: std::process::id(),
-            pid_ns: std::fs::metadata("/proc/self/ns/pid")
-                .map(|m| m.ino() as u32)
-                .unwrap_or(0),
-        }
-    }
-
-    /// `Some(is it us)` for syscalls that target a process, else `None`.
-    /// `pidfd_target` is the pid (in the agent's namespace) a
-    /// pidfd_send_signal's pidfd refers to, when it could be read.
-    pub fn is_target(
-        &self,
-        caller_pid_ns: u32,
-        data: &Data,
-        pidfd_target: Option<u32>,
-    ) -> Option<bool> {
-        let Data::Syscall(s) = data else { return None };
-        let key = match &*s.name {
-            "kill" | "tgkill" | "ptrace" | "rt_sigqueueinfo" | "rt_tgsigqueueinfo" => "pid",
-            "tkill" => "tid",
-            "pidfd_send_signal" => return Some(pidfd_target == Some(self.pid)),
-            _ => return None,
-        };
-        let same_ns = self.pid_ns == 0 || caller_pid_ns == 0 || caller_pid_ns == self.pid_ns;
-        let target = s
-            .args
-            .iter()
-            .find(|a| a.name == key)
-            .and_then(|a| match a.value {
-                sysargs::ArgValue::Int(i) => Some(i),
-                _ => None,
-            });
-        // kill(-1, sig) signals every process the caller may signal.
-        let everyone = key == "pid" && s.name == "kill" && target == Some(-1);
-        Some(same_ns && (everyone || target == Some(i64::from(self.pid))))
-    }
 }
 
 pub struct Enricher {
@@ -540,13 +491,6 @@ impl Enricher {
         }
     }
 
-    /// The container (with metadata) and cgroup of a cgroup id, as events
-    /// of that cgroup carry them.
-    pub fn container_of(&mut self, cgroup_id: u64, now: Instant) -> (Arc<Container>, Arc<Cgroup>) {
-        let (c, g, _) = self.container(cgroup_id, 0, now);
-        (c, g)
-    }
-
     /// What tells who starts containers: a client connecting to a runtime
     /// socket, a fork in a `podman` command's tree.
     fn watch_creators(&mut self, p: &Arc<Process>, c: &Container, data: &Data, boot: u64) {
@@ -564,117 +508,7 @@ impl Enricher {
             _ => {}
         }
     }
-
-    /// The container of `cgroup_id` as an event of its process `pid`
-    /// carries it (0: no process).
-    fn container(
-        &mut self,
-        cgroup_id: u64,
-        pid: u32,
-        now: Instant,
-    ) -> (Arc<Container>, Arc<Cgroup>, ContainerKey) {
-        let Some(entry) = self.containers.resolve(cgroup_id, now) else {
-            return (
-                Arc::default(),
-                Arc::new(Cgroup {
-                    id: cgroup_id,
-                    path: None,
-                }),
-                None,
-            );
-        };
-        let cgroup = Arc::new(Cgroup {
-            id: cgroup_id,
-            path: Some(entry.path.to_string()),
-        });
-        let info = entry.info.clone();
-        let key = container_key(&info);
-        let Some(full) = info.container_id.clone() else {
-            let c = Container {
-                pod_uid: info.pod_uid.clone(),
-                qos: info.qos,
-                ..Container::default()
-            };
-            return (Arc::new(c), cgroup, key);
-        };
-        let meta = self.meta.resolve(info.runtime, &full, now);
-        let (meta, unresolved) = match meta {
-            Ok(m) => (Some(m), None),
-            Err(why) => (None, Some(why)),
-        };
-        let creator = Some(self.creators.get(&full, pid));
-        let container = Container {
-            id: full[..12].to_owned(),
-            full_id: Some(full),
-            runtime: info.runtime,
-            name: meta.as_ref().and_then(|m| m.name.clone()),
-            image: meta.as_ref().and_then(|m| m.image.clone()),
-            // The runtime knows the pod even where the cgroup path does not say.
-            pod_uid: info
-                .pod_uid
-                .clone()
-                .or_else(|| meta.as_ref()?.pod.as_ref().map(|p| p.uid.clone())),
-            qos: info.qos,
-            meta,
-            unresolved,
-            creator,
-        };
-        (Arc::new(container), cgroup, key)
-    }
-
-    fn process(&mut self, h: &Header, now: Instant) -> Process {
-        let user_name = self.users.name(h.tgid, h.ppid, h.ns.mnt, h.uid, now);
-        let group_name = self.groups.name(h.tgid, h.ppid, h.ns.mnt, h.gid, now);
-        let entry = self.procs.get(h.tgid);
-        let parent = self.procs.get(h.ppid);
-        Process {
-            pid: h.tgid,
-            tid: h.tid,
-            ppid: h.ppid,
-            vpid: entry.and_then(|p| p.vpid),
-            session: entry.and_then(|p| p.session),
-            loginuid: entry.and_then(|p| p.loginuid),
-            uid: h.uid,
-            gid: h.gid,
-            euid: h.euid,
-            egid: h.egid,
-            name: {
-                let comm = escape(h.comm());
-                match entry {
-                    Some(p) => p.name_for(&comm).to_owned(),
-                    None => comm,
-                }
-            },
-            start_boot_ns: entry.and_then(|p| p.start_boot_ns),
-            user_name,
-            group_name,
-            ns: h.ns.into(),
-            exec: Arc::new(ExecContext {
-                exe: entry.and_then(|p| p.exe.clone()),
-                exepath: entry.and_then(|p| p.exepath.clone()),
-                args: entry.map(|p| p.args.clone()).unwrap_or_default(),
-                is_exe_upper_layer: entry.and_then(|p| p.is_exe_upper_layer),
-                is_exe_from_memfd: entry.and_then(|p| p.is_exe_from_memfd),
-                pname: parent.map(|p| p.name().to_owned()),
-                pexe: parent.and_then(|p| p.exe.clone()),
-                pexepath: parent.and_then(|p| p.exepath.clone()),
-                pcmdline: parent.map(|p| cmdline(p.name(), &p.args)),
-                ancestors: self.procs.ancestry(h.tgid),
-                cap_effective: entry.and_then(|p| p.caps).map(|c| c.0),
-                cap_permitted: entry.and_then(|p| p.caps).map(|c| c.1),
-                cwd: entry.and_then(|p| p.cwd.clone()),
-                stdin: entry.and_then(|p| p.stdin.clone()),
-                stdout: entry.and_then(|p| p.stdout.clone()),
-                env: entry.and_then(|p| p.env.clone()),
-            }),
-        }
-    }
 }
-
-fn container_key(info: &CgroupInfo) -> ContainerKey {
-    info.container_id.as_deref().map(Arc::from)
-}
-
 #[cfg(test)]
 pub(crate) mod tests;
 

@@ -1,0 +1,132 @@
+//! The context every event carries: its process (from the process table
+//! and the record's header) and its container and cgroup (from the
+//! container registry, the runtime metadata and who started it).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use monitor_common::records::Header;
+
+use super::cgroup::CgroupInfo;
+use super::proctable::ContainerKey;
+use super::Enricher;
+use crate::event::text::escape;
+use crate::event::{cmdline, Cgroup, Container, ExecContext, Process};
+
+impl Enricher {
+    /// The container (with metadata) and cgroup of a cgroup id, as events
+    /// of that cgroup carry them.
+    pub fn container_of(&mut self, cgroup_id: u64, now: Instant) -> (Arc<Container>, Arc<Cgroup>) {
+        let (c, g, _) = self.container(cgroup_id, 0, now);
+        (c, g)
+    }
+
+    /// The container of `cgroup_id` as an event of its process `pid`
+    /// carries it (0: no process).
+    pub(super) fn container(
+        &mut self,
+        cgroup_id: u64,
+        pid: u32,
+        now: Instant,
+    ) -> (Arc<Container>, Arc<Cgroup>, ContainerKey) {
+        let Some(entry) = self.containers.resolve(cgroup_id, now) else {
+            return (
+                Arc::default(),
+                Arc::new(Cgroup {
+                    id: cgroup_id,
+                    path: None,
+                }),
+                None,
+            );
+        };
+        let cgroup = Arc::new(Cgroup {
+            id: cgroup_id,
+            path: Some(entry.path.to_string()),
+        });
+        let info = entry.info.clone();
+        let key = container_key(&info);
+        let Some(full) = info.container_id.clone() else {
+            let c = Container {
+                pod_uid: info.pod_uid.clone(),
+                qos: info.qos,
+                ..Container::default()
+            };
+            return (Arc::new(c), cgroup, key);
+        };
+        let meta = self.meta.resolve(info.runtime, &full, now);
+        let (meta, unresolved) = match meta {
+            Ok(m) => (Some(m), None),
+            Err(why) => (None, Some(why)),
+        };
+        let creator = Some(self.creators.get(&full, pid));
+        let container = Container {
+            id: full[..12].to_owned(),
+            full_id: Some(full),
+            runtime: info.runtime,
+            name: meta.as_ref().and_then(|m| m.name.clone()),
+            image: meta.as_ref().and_then(|m| m.image.clone()),
+            // The runtime knows the pod even where the cgroup path does not say.
+            pod_uid: info
+                .pod_uid
+                .clone()
+                .or_else(|| meta.as_ref()?.pod.as_ref().map(|p| p.uid.clone())),
+            qos: info.qos,
+            meta,
+            unresolved,
+            creator,
+        };
+        (Arc::new(container), cgroup, key)
+    }
+
+    pub(super) fn process(&mut self, h: &Header, now: Instant) -> Process {
+        let user_name = self.users.name(h.tgid, h.ppid, h.ns.mnt, h.uid, now);
+        let group_name = self.groups.name(h.tgid, h.ppid, h.ns.mnt, h.gid, now);
+        let entry = self.procs.get(h.tgid);
+        let parent = self.procs.get(h.ppid);
+        Process {
+            pid: h.tgid,
+            tid: h.tid,
+            ppid: h.ppid,
+            vpid: entry.and_then(|p| p.vpid),
+            session: entry.and_then(|p| p.session),
+            loginuid: entry.and_then(|p| p.loginuid),
+            uid: h.uid,
+            gid: h.gid,
+            euid: h.euid,
+            egid: h.egid,
+            name: {
+                let comm = escape(h.comm());
+                match entry {
+                    Some(p) => p.name_for(&comm).to_owned(),
+                    None => comm,
+                }
+            },
+            start_boot_ns: entry.and_then(|p| p.start_boot_ns),
+            user_name,
+            group_name,
+            ns: h.ns.into(),
+            exec: Arc::new(ExecContext {
+                exe: entry.and_then(|p| p.exe.clone()),
+                exepath: entry.and_then(|p| p.exepath.clone()),
+                args: entry.map(|p| p.args.clone()).unwrap_or_default(),
+                is_exe_upper_layer: entry.and_then(|p| p.is_exe_upper_layer),
+                is_exe_from_memfd: entry.and_then(|p| p.is_exe_from_memfd),
+                pname: parent.map(|p| p.name().to_owned()),
+                pexe: parent.and_then(|p| p.exe.clone()),
+                pexepath: parent.and_then(|p| p.exepath.clone()),
+                pcmdline: parent.map(|p| cmdline(p.name(), &p.args)),
+                ancestors: self.procs.ancestry(h.tgid),
+                cap_effective: entry.and_then(|p| p.caps).map(|c| c.0),
+                cap_permitted: entry.and_then(|p| p.caps).map(|c| c.1),
+                cwd: entry.and_then(|p| p.cwd.clone()),
+                stdin: entry.and_then(|p| p.stdin.clone()),
+                stdout: entry.and_then(|p| p.stdout.clone()),
+                env: entry.and_then(|p| p.env.clone()),
+            }),
+        }
+    }
+}
+
+pub(super) fn container_key(info: &CgroupInfo) -> ContainerKey {
+    info.container_id.as_deref().map(Arc::from)
+}
