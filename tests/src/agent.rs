@@ -332,6 +332,22 @@ impl Agent {
         found
     }
 
+    /// Waits for the alert of `rule` from container `id` (full or short
+    /// id); panics naming what is missing, with the alerts and the log.
+    pub fn expect_alert(&self, timeout: Duration, rule: &str, id: &str) -> Value {
+        let short = &id[..id.len().min(12)];
+        self.wait_stdout_json(timeout, |v| {
+            crate::events::s(v, "rule") == rule && crate::events::field(v, "container.id") == short
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no `{rule}` alert for {id} within {timeout:?}; alerts:\n{}\nlog:\n{}",
+                self.stdout_lines().join("\n"),
+                self.stderr_lines().join("\n")
+            )
+        })
+    }
+
     /// Waits until a log line satisfies `pred`; returns it.
     pub fn wait_stderr(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
         let mut found = None;

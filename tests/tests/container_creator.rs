@@ -67,20 +67,6 @@ fn agent(dir: &Path, args: &[&str]) -> Agent {
     b.echo(false).start().expect("start vigil run")
 }
 
-fn start_alert(agent: &Agent, id: &str) -> Value {
-    agent
-        .wait_stdout_json(WAIT, |v| {
-            s(v, "rule") == RULE && field(v, "container.id") == &id[..12]
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "no `{RULE}` alert for {id} within {WAIT:?}; alerts:\n{}\nlog:\n{}",
-                agent.stdout_lines().join("\n"),
-                agent.stderr_lines().join("\n")
-            )
-        })
-}
-
 fn of<'a>(alert: &'a Value, key: &str) -> &'a Value {
     &alert["output_fields"][key]
 }
@@ -121,7 +107,7 @@ fn a_docker_run_by_an_unprivileged_user_names_them_in_the_start_alert() {
     );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     d.adopt(&id);
-    let a = start_alert(&agent, &id);
+    let a = agent.expect_alert(WAIT, RULE, &id);
     assert_eq!(of(&a, "container.creator.pid"), &Value::from(pid), "{a}");
     assert_eq!(of(&a, "container.creator.uid"), &Value::from(NOBODY), "{a}");
     assert_eq!(
@@ -151,7 +137,7 @@ fn a_docker_run_by_an_unprivileged_user_names_them_in_the_start_alert() {
     let other = d
         .run(&["-v", "/etc:/host-etc:ro"], &image, &["sleep", "3600"])
         .expect("docker run");
-    let a = start_alert(&agent, &other);
+    let a = agent.expect_alert(WAIT, RULE, &other);
     assert_eq!(of(&a, "container.creator.uid"), &Value::from(0), "{a}");
     assert_ne!(of(&a, "container.creator.pid"), &Value::from(pid), "{a}");
     assert!(of(&a, "container.creator.unresolved").is_null(), "{a}");
@@ -175,7 +161,7 @@ fn a_podman_run_names_the_podman_command_in_the_start_alert() {
         0,
     );
     let c = podman::Container::adopt(String::from_utf8_lossy(&out.stdout).trim().to_owned());
-    let a = start_alert(&agent, c.id());
+    let a = agent.expect_alert(WAIT, RULE, c.id());
     assert_eq!(of(&a, "container.creator.pid"), &Value::from(pid), "{a}");
     assert_eq!(field(&a, "container.creator.via"), "podman", "{a}");
     assert_eq!(of(&a, "container.creator.uid"), &Value::from(0), "{a}");

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vigil_tests::actions::{glibc_image, ACTIONS_IN_IMAGE};
-use vigil_tests::events::{field, s, EventFile};
+use vigil_tests::events::{s, EventFile};
 use vigil_tests::podman::TempDir;
 use vigil_tests::{require_podman, require_vigil_binary, Agent, Container};
 
@@ -133,17 +133,7 @@ fn container_lookups_name_their_answers_and_later_connections() {
     let plain = ev.expect("connect to 127.0.0.9", WAIT, connect("127.0.0.9"), here);
     assert_eq!(plain.get("fd.sip.name"), None, "{plain}");
 
-    let in_c = |v: &Value| field(v, "container.id") == &id[..12];
-    let alert = |rule: &str| {
-        agent
-            .wait_stdout_json(WAIT, |v| s(v, "rule") == rule && in_c(v))
-            .unwrap_or_else(|| {
-                panic!(
-                    "no alert `{rule}`; alerts:\n{}",
-                    agent.stdout_lines().join("\n")
-                )
-            })
-    };
+    let alert = |rule: &str| agent.expect_alert(WAIT, rule, &id);
     let hit = alert("Connection to a looked-up C2 name");
     assert!(
         s(&hit, "output").contains("name=c2.example.com ip=127.0.0.7"),

@@ -130,16 +130,7 @@ fn container_connections_carry_both_ends_and_raise_the_network_rules() {
     );
 
     let in_c = |v: &Value| field(v, "container.id") == &id[..12];
-    let alert = |rule: &str| {
-        agent
-            .wait_stdout_json(WAIT, |v| s(v, "rule") == rule && in_c(v))
-            .unwrap_or_else(|| {
-                panic!(
-                    "no alert `{rule}`; alerts:\n{}",
-                    agent.stdout_lines().join("\n")
-                )
-            })
-    };
+    let alert = |rule: &str| agent.expect_alert(WAIT, rule, &id);
     let mining = alert("Connection to mining pool port from container");
     assert!(
         s(&mining, "output").contains("->127.0.0.1:3333"),

@@ -43,22 +43,6 @@ fn agent(dir: &Path, runtime_args: &[&str]) -> Agent {
     b.echo(false).start().expect("start vigil run")
 }
 
-/// The shadow-read alert of container `id`; on failure, quotes the alerts
-/// and the agent's log.
-fn alert_of(agent: &Agent, id: &str) -> Value {
-    agent
-        .wait_stdout_json(WAIT, |v| {
-            s(v, "rule") == RULE && field(v, "container.id") == &id[..12]
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "no `{RULE}` alert for {id} within {WAIT:?}; alerts:\n{}\nlog:\n{}",
-                agent.stdout_lines().join("\n"),
-                agent.stderr_lines().join("\n")
-            )
-        })
-}
-
 fn of<'a>(alert: &'a Value, key: &str) -> &'a Value {
     &alert["output_fields"][key]
 }
@@ -100,7 +84,7 @@ fn containerd_alerts_name_pod_namespace_labels_image_and_digest() {
     // `kubectl exec`: through the CRI.
     let (code, _) = ctrd.exec(&id, &["cat", "/etc/shadow"]).expect("exec");
     assert_eq!(code, 0);
-    let a = alert_of(&agent, &id);
+    let a = agent.expect_alert(WAIT, RULE, &id);
     assert_eq!(field(&a, "container.name"), "web", "{a}");
     assert_eq!(field(&a, "container.image"), name, "{a}");
     assert_eq!(
@@ -125,7 +109,7 @@ fn containerd_alerts_name_pod_namespace_labels_image_and_digest() {
     };
     let short = ctrd.create(&sandbox, &pod, &job).expect("create job");
     ctrd.start_container(&short).expect("start job");
-    let a = alert_of(&agent, &short);
+    let a = agent.expect_alert(WAIT, RULE, &short);
     assert_eq!(field(&a, "container.name"), "job", "{a}");
     assert_eq!(field(&a, "k8s.pod.name"), "web-0", "{a}");
     assert_eq!(field(&a, "container.image"), name);
@@ -221,7 +205,7 @@ fn docker_alerts_name_image_privilege_and_compose_labels() {
         )
         .expect("docker run");
     d.exec(&id, &["cat", "/etc/shadow"]).expect("docker exec");
-    let a = alert_of(&agent, &id);
+    let a = agent.expect_alert(WAIT, RULE, &id);
     assert_eq!(
         field(&a, "container.name"),
         cname,
@@ -471,7 +455,7 @@ fn baselines_and_image_exceptions(rt: &mut dyn Runtime, trusted: &str, other: &s
     rt.exec(&o, &["ls", "/"]);
     rt.exec(&t, &["cat", "/etc/shadow"]);
     rt.exec(&o, &["cat", "/etc/shadow"]);
-    let a = alert_of(&agent, &o);
+    let a = agent.expect_alert(WAIT, RULE, &o);
     assert_eq!(field(&a, "container.image"), other, "{a}");
     let baseline = "Process not in image baseline";
     let b = agent
