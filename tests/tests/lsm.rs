@@ -13,7 +13,7 @@
 //! load) fail with EPERM in the sandbox, their alerts saying `denied`, and
 //! the sandbox's signal to the agent is refused (self-protection). On the host, whose kernel refuses
 //! BPF-LSM, `--hooks auto` falls back to tracepoints and must say so in its
-//! log, `/readyz` and `/metrics` (resolved paths are then a named gap);
+//! log, `/readyz` and `/metrics` (final paths are then a named gap);
 //! io_uring's own tracepoints still report the io_uring read.
 //!
 //! The sandbox is this test binary run again (the ignored `sandbox_body`
@@ -238,17 +238,17 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
                 .find(|l| l.contains("hook mode: TRACEPOINT"))
                 .unwrap_or_else(|| panic!("no fallback warning in the log:\n{log}"));
             assert!(
-                warn.contains("NOT COVERED") && warn.contains("resolved paths"),
+                warn.contains("NOT COVERED") && warn.contains("final paths"),
                 "{warn}"
             );
             let gaps = ready["not_covered"].as_array().cloned().unwrap_or_default();
             assert!(
                 gaps.iter()
-                    .any(|g| g.as_str().is_some_and(|g| g.contains("resolved paths"))),
+                    .any(|g| g.as_str().is_some_and(|g| g.contains("final paths"))),
                 "{ready}"
             );
             assert!(
-                metrics.contains("vigil_not_covered{what=\"resolved paths"),
+                metrics.contains("vigil_not_covered{what=\"final paths"),
                 "{metrics}"
             );
         }
