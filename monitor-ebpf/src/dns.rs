@@ -146,13 +146,6 @@ fn emit(fd: u64, buf: u64, len: u64, direction: u16) {
         return;
     };
     let rec = entry.as_mut_ptr();
-    let n = if len > DNS_PAYLOAD_LEN as u64 {
-        DNS_PAYLOAD_LEN as u32
-    } else {
-        len as u32
-    };
-    // 1..=512 for the verifier (512 is a power of two).
-    let n = ((n - 1) & (DNS_PAYLOAD_LEN as u32 - 1)) + 1;
     // SAFETY: whole-record reservation; `n` <= the payload's size.
     unsafe {
         header::fill(
@@ -168,6 +161,14 @@ fn emit(fd: u64, buf: u64, len: u64, direction: u16) {
         (*rec).direction = direction;
         (*rec).truncated = u16::from(len > DNS_PAYLOAD_LEN as u64);
         (*rec)._pad = 0;
+        (*rec).len = len.min(DNS_PAYLOAD_LEN as u64) as u16;
+        // 1..=512 for the verifier (512 is a power of two), computed from
+        // a fresh load right before the copy: a bound the compiler can
+        // prove redundant is dropped, and one spilled across the calls
+        // above is lost by 6.1's verifier ("R2 min value is negative");
+        // a stack slot for it would overflow this program's 512 bytes.
+        let n = core::ptr::read_volatile(&raw const (*rec).len) as u32;
+        let n = (n.wrapping_sub(1) & (DNS_PAYLOAD_LEN as u32 - 1)) + 1;
         let ok = bpf_probe_read_user(
             (*rec).payload.as_mut_ptr() as *mut c_void,
             n,
