@@ -29,21 +29,9 @@ const C2_RULE: &str = "\
   priority: WARNING
 ";
 
-/// Falco's stable rule file (the shared copy above the repository).
-fn falco_rules() -> std::path::PathBuf {
-    let mut dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        for rel in [
-            "shared/falco-rules/falco_rules.yaml",
-            "../shared/falco-rules/falco_rules.yaml",
-        ] {
-            if dir.join(rel).is_file() {
-                return dir.join(rel);
-            }
-        }
-        assert!(dir.pop(), "shared/falco-rules/falco_rules.yaml not found");
-    }
-}
+#[path = "../../monitor-rules/tests/common/falco_file.rs"]
+mod falco_file;
+use falco_file::falco_rules;
 
 #[test]
 fn container_lookups_name_their_answers_and_later_connections() {

@@ -21,21 +21,9 @@ use vigil_tests::{require_podman, require_vigil_binary, Agent, Container};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Falco's stable rule file (the shared copy above the repository).
-fn falco_rules() -> std::path::PathBuf {
-    let mut dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        for rel in [
-            "shared/falco-rules/falco_rules.yaml",
-            "../shared/falco-rules/falco_rules.yaml",
-        ] {
-            if dir.join(rel).is_file() {
-                return dir.join(rel);
-            }
-        }
-        assert!(dir.pop(), "shared/falco-rules/falco_rules.yaml not found");
-    }
-}
+#[path = "../../monitor-rules/tests/common/falco_file.rs"]
+mod falco_file;
+use falco_file::falco_rules;
 
 fn num(v: &Value, key: &str) -> i64 {
     v.get(key).and_then(Value::as_i64).unwrap_or(-1)
