@@ -22,14 +22,11 @@ const LEARN_SECS: u64 = 6;
 /// container it sees, the other test's included.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-#[test]
-fn learned_baseline_then_unexpected_exec_alerts() {
-    if !(require_podman() && require_vigil_binary().is_some()) {
-        return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let image = actions_image().expect("build the actions image");
-    let dir = TempDir::new("vigil-baselines").expect("temp dir");
+/// An agent learning baselines for LEARN_SECS into a fresh directory:
+/// the directory (kept while the test runs), its `baselines` folder, and
+/// the agent.
+fn learning_agent(tag: &str) -> (TempDir, std::path::PathBuf, Agent) {
+    let dir = TempDir::new(tag).expect("temp dir");
     let bdir = dir.path().join("baselines");
     let agent = Agent::builder(["run", "--learn-baselines"])
         .arg(&bdir)
@@ -38,6 +35,17 @@ fn learned_baseline_then_unexpected_exec_alerts() {
         .echo(false)
         .start()
         .expect("start vigil run");
+    (dir, bdir, agent)
+}
+
+#[test]
+fn learned_baseline_then_unexpected_exec_alerts() {
+    if !(require_podman() && require_vigil_binary().is_some()) {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let image = actions_image().expect("build the actions image");
+    let (_dir, bdir, agent) = learning_agent("vigil-baselines");
     // Learning starts at the image's first exec (the container's sleep).
     let c = Container::run(&[], &image, &["sleep", "600"]).expect("start container");
     let learn_start = Instant::now();
@@ -124,15 +132,7 @@ fn learned_listening_ports_then_new_port_alerts() {
     }
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let image = actions_image().expect("build the actions image");
-    let dir = TempDir::new("vigil-baselines-listen").expect("temp dir");
-    let bdir = dir.path().join("baselines");
-    let agent = Agent::builder(["run", "--learn-baselines"])
-        .arg(&bdir)
-        .arg("--baseline-learn-secs")
-        .arg(LEARN_SECS.to_string())
-        .echo(false)
-        .start()
-        .expect("start vigil run");
+    let (_dir, bdir, agent) = learning_agent("vigil-baselines-listen");
     // The container has its own network namespace (--net=none): its ports
     // are its own. While learning it serves TCP 8080.
     let c = Container::run(&[], &image, &["sleep", "600"]).expect("start container");
