@@ -15,15 +15,14 @@ use aya_ebpf::{
     programs::TracePointContext,
     EbpfContext,
 };
-use core::mem::size_of;
 use monitor_common::attempts::{NR_MAX, PT_REGS_ARGS};
-use monitor_common::{syscall_flags, EventKind, SyscallRecord};
+use monitor_common::syscall_flags;
 
 use crate::globals::agent_tgid;
 use crate::kread::read;
 use crate::maps::SYSCALL_SCRATCH;
 use crate::syscalls::{on_exit, NR_OFFSET};
-use crate::{counters, header};
+use crate::{counters, syscall_record};
 
 /// `SyscallId + 1` by syscall number; 0: not reported.
 #[map]
@@ -63,23 +62,13 @@ fn refused(ctx: &TracePointContext, ret: i64) {
     // SAFETY: `p` is this CPU's scratch value.
     unsafe {
         let r = &mut (*p).rec;
-        r.syscall = id;
-        r.flags = syscall_flags::REFUSED;
-        r.str0_len = 0;
-        r.str1_len = 0;
-        r.short_len = 0;
-        r._pad = [0; 3];
+        syscall_record::start(r, id, syscall_flags::REFUSED);
         r.ret = ret;
         let mut i = 0;
         while i < 6 {
             r.args[i] = read::<u64>(regs, PT_REGS_ARGS[i]).unwrap_or(0);
             i += 1;
         }
-        header::fill(
-            &raw mut r.header,
-            EventKind::Syscall,
-            size_of::<SyscallRecord>(),
-        );
-        crate::flood::send_syscall(r);
+        syscall_record::send(r);
     }
 }

@@ -13,7 +13,6 @@
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext,
 };
-use core::mem::size_of;
 use monitor_common::io_uring::{self as iou, op};
 use monitor_common::syscalls::Extra;
 use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LEN};
@@ -21,7 +20,7 @@ use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LE
 use crate::globals::{agent_tgid, off};
 use crate::kread::{kernel_str, ptr, read};
 use crate::maps::{count_drop, EVENTS, IO_URING_OPTS, IO_URING_PENDING, SYSCALL_SCRATCH};
-use crate::{enforce, header, net, open_filter};
+use crate::{enforce, net, open_filter, syscall_record};
 
 #[tracepoint]
 pub fn io_uring_submit(ctx: TracePointContext) -> u32 {
@@ -68,13 +67,7 @@ fn on_submit(ctx: &TracePointContext) {
     p.tuple = net::TUPLE_NONE;
     p._pad = 0;
     let r = &mut p.rec;
-    r.syscall = id as u16;
-    r.flags = syscall_flags::IO_URING;
-    r.str0_len = 0;
-    r.str1_len = 0;
-    r.short_len = 0;
-    r._pad = [0; 3];
-    r.ret = 0;
+    syscall_record::start(r, id as u16, syscall_flags::IO_URING);
     r.args = [0; 6];
     let keep = match id {
         SyscallId::Connect => {
@@ -118,11 +111,7 @@ fn on_submit(ctx: &TracePointContext) {
     if !keep {
         return;
     }
-    header::fill(
-        &raw mut r.header,
-        EventKind::Syscall,
-        size_of::<SyscallRecord>(),
-    );
+    syscall_record::stamp(r);
     let _ = IO_URING_PENDING.insert(req, &*p, 0);
 }
 

@@ -16,14 +16,13 @@ use aya_ebpf::{
     programs::TracePointContext,
     EbpfContext,
 };
-use core::mem::size_of;
 use monitor_common::syscalls::{Extra, NONE};
-use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LEN, SHORT_LEN};
+use monitor_common::{syscall_flags, SyscallId, SyscallRecord, PATH_LEN, SHORT_LEN};
 
 use crate::globals::{agent_tgid, off};
 use crate::kread::{ptr, read, user, user_str};
 use crate::maps::{PENDING, SYSCALL_SCRATCH};
-use crate::{counters, enforce, header, net, open_filter, open_path};
+use crate::{counters, enforce, net, open_filter, open_path, syscall_record};
 
 /// Namespace flags of clone()/unshare(). CLONE_NEWTIME (0x80) is only valid
 /// for clone3: in clone()'s flags the low byte is the exit signal.
@@ -55,13 +54,7 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
         p.tuple = net::TUPLE_NONE;
         p._pad = 0;
         let r = &mut p.rec;
-        r.syscall = id as u16;
-        r.flags = 0;
-        r.str0_len = 0;
-        r.str1_len = 0;
-        r.short_len = 0;
-        r._pad = [0; 3];
-        r.ret = 0;
+        syscall_record::start(r, id as u16, 0);
         let args = c.add(ARGS_OFFSET) as *const u64;
         let mut i = 0;
         while i < 6 {
@@ -147,11 +140,7 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
         if !keep {
             return 0;
         }
-        header::fill(
-            &raw mut r.header,
-            EventKind::Syscall,
-            size_of::<SyscallRecord>(),
-        );
+        syscall_record::stamp(r);
         let _ = PENDING.insert(pid_tgid, &*p, 0);
     }
     0

@@ -1,6 +1,6 @@
 //! The `vigil-actions` helper and the container image that carries it.
 //!
-//! [`actions_binary`] builds `src/bin/vigil-actions.rs` statically (own
+//! [`actions_binary`] builds `src/bin/vigil-actions/` statically (own
 //! target directory, so the static RUSTFLAGS never invalidate the
 //! workspace's normal build) and [`actions_image`] imports a busybox image
 //! holding it at [`ACTIONS_IN_IMAGE`], plus an `/etc/shadow` to read. The

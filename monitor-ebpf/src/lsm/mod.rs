@@ -26,15 +26,14 @@ use aya_ebpf::{
     macros::map,
     maps::PerCpuArray,
 };
-use core::mem::size_of;
 use monitor_common::{
     enforce::{mode, EPERM},
-    syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LEN,
+    syscall_flags, SyscallId, SyscallRecord, PATH_LEN,
 };
 
 use crate::globals::{agent_tgid, enforce_mode, off};
-use crate::header;
 use crate::kread::read;
+use crate::syscall_record;
 
 /// Where LSM records are assembled (records are bigger than the stack).
 /// Separate from the tracepoints' scratch: an LSM hook can run inside a
@@ -59,13 +58,7 @@ fn start(id: SyscallId) -> Option<&'static mut SyscallRecord> {
     // SAFETY: this CPU's scratch value; BPF programs do not nest on a CPU
     // for the same hook.
     let r = unsafe { &mut *p };
-    r.syscall = id as u16;
-    r.flags = syscall_flags::LSM;
-    r.str0_len = 0;
-    r.str1_len = 0;
-    r.short_len = 0;
-    r._pad = [0; 3];
-    r.ret = 0;
+    syscall_record::start(r, id as u16, syscall_flags::LSM);
     r.args = [0; 6];
     Some(r)
 }
@@ -76,12 +69,7 @@ fn send(r: &mut SyscallRecord) {
     if from_io_uring() {
         r.flags |= syscall_flags::IO_URING;
     }
-    header::fill(
-        &raw mut r.header,
-        EventKind::Syscall,
-        size_of::<SyscallRecord>(),
-    );
-    crate::flood::send_syscall(r);
+    syscall_record::send(r);
 }
 
 /// Was the current operation submitted through io_uring? Either an
