@@ -50,7 +50,7 @@ fn a_rule_on_a_missing_falco_field_is_skipped_or_strictly_refused() {
     let path = dir.join("rules.yaml");
     std::fs::write(
         &path,
-        "- rule: Client name\n  desc: d\n  condition: evt.type=accept and fd.cip.name=x\n  \
+        "- rule: Client name\n  desc: d\n  condition: evt.type=accept and fd.ino=5\n  \
          output: o\n  priority: NOTICE\n",
     )
     .unwrap();

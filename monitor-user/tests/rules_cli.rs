@@ -89,10 +89,10 @@ fn check_loads_every_rule_of_falcos_file_also_in_strict_mode() {
 fn check_names_where_a_rule_was_skipped_and_strict_fails_it() {
     let d = TempDir::new("skip");
     let f = d.0.join("site.yaml");
-    // Falco's fd.cip.name (the client's DNS name) has no source in vigil.
+    // Falco's proc.vmrss (resident memory) has no source in vigil.
     std::fs::write(
         &f,
-        "- rule: Named client\n  desc: d\n  condition: evt.type = accept and fd.cip.name = x.example.com\n  output: x\n  priority: WARNING\n",
+        "- rule: Big process\n  desc: d\n  condition: evt.type = accept and proc.vmrss > 100000\n  output: x\n  priority: WARNING\n",
     )
     .unwrap();
     let p = f.to_str().unwrap();
@@ -102,7 +102,7 @@ fn check_names_where_a_rule_was_skipped_and_strict_fails_it() {
     let skips: Vec<&str> = out.lines().filter(|l| l.contains("skipped:")).collect();
     assert_eq!(skips.len(), 1, "{out}");
     assert!(skips[0].starts_with(&format!("{p}:")), "{}", skips[0]);
-    assert!(skips[0].contains("fd.cip.name"), "{}", skips[0]);
+    assert!(skips[0].contains("proc.vmrss"), "{}", skips[0]);
     let last = out.lines().last().unwrap();
     assert!(last.contains("skipped 1"), "{last}");
     let o = vigil(&["rules", "check", "--strict", p]);

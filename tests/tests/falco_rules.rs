@@ -251,6 +251,90 @@ fn falco_stable_rules_fire_on_live_container_activity() {
     assert_eq!(field(&a, "proc.name"), "nc", "{a}");
 }
 
+/// Falco's session, process group and login user fields on a live
+/// container: the runtime makes what `podman exec` starts the leader of a
+/// new session and process group (the kernel's sid and pgid in the
+/// container's pid namespace); a read two processes below it names that
+/// leader, and the login uid set on the host side (inherited through
+/// podman, conmon and runc) is named from the container's passwd. Near
+/// misses: the same read under another leader, and without a login uid.
+#[test]
+fn session_leaders_and_login_user_on_live_container() {
+    if !(require_podman() && require_vigil_binary().is_some()) {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let image = image();
+    let dir = TempDir::new("vigil-falco-session").expect("temp dir");
+    let rules = dir.path().join("session.yaml");
+    let rule = "Shadow read in a login session";
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: {rule}\n  desc: test\n  condition: >\n    evt.type in (open, openat) and fd.name = /etc/shadow\n    \
+             and proc.sname = ash and proc.sid.exepath endswith busybox and proc.vpgid.name = ash\n    \
+             and not proc.is_sid_leader and not proc.is_vpgid_leader and user.loginname = {USER}\n  \
+             output: shadow read (sname=%proc.sname sid.exe=%proc.sid.exe vpgid=%proc.vpgid.name \
+             vpgid.exepath=%proc.vpgid.exepath login=%user.loginname loginuid=%user.loginuid)\n  \
+             priority: WARNING\n"
+        ),
+    )
+    .unwrap();
+    let agent = Agent::builder([
+        "run",
+        "--no-default-rules",
+        "--alert-rate",
+        "off",
+        "--rules",
+    ])
+    .arg(&rules)
+    .arg("--events")
+    .arg(dir.path().join("events.jsonl"))
+    .echo(false)
+    .start()
+    .expect("start vigil run");
+    let c = Container::run(&[], image, &["sleep", "86400"]).expect("start container");
+    // `podman exec <c> LEADER -c 'SHELL -c "cat /etc/shadow FILE; true"; true'`,
+    // with the login uid set to the container user's uid first when `login`.
+    let run = |login: bool, leader: &str, shell: &str, file: &str| {
+        let inner = format!("{shell} -c \"cat /etc/shadow {file}; true\"; true");
+        let set = if login {
+            format!("echo {UID} > /proc/self/loginuid && ")
+        } else {
+            String::new()
+        };
+        let out = Command::new("sh")
+            .args(["-c", &format!("{set}exec \"$@\""), "sh"])
+            .args(["podman", "exec", c.id(), leader, "-c", &inner])
+            .stdin(Stdio::null())
+            .output()
+            .expect("podman exec");
+        assert!(out.status.success(), "{out:?}");
+    };
+    run(true, "sh", "ash", "/dev/null");
+    run(false, "ash", "sh", "/dev/zero");
+    run(true, "ash", "sh", "/etc/hostname");
+    let a = wait_alert(&agent, dir.path(), rule, &c);
+    assert_eq!(field(&a, "proc.sname"), "ash", "{a}");
+    assert_eq!(field(&a, "proc.vpgid.name"), "ash", "{a}");
+    assert_eq!(field(&a, "proc.sid.exe"), "ash", "{a}");
+    assert!(field(&a, "proc.vpgid.exepath").ends_with("busybox"), "{a}");
+    assert_eq!(field(&a, "user.loginname"), USER, "{a}");
+    assert!(field(&a, "proc.cmdline").contains("/etc/hostname"), "{a}");
+    // The near misses ran first, so the agent has handled them by now.
+    let alerts = agent.stdout_lines();
+    for (near, why) in [
+        ("/dev/null", "another leader"),
+        ("/dev/zero", "no login uid"),
+    ] {
+        let n = alerts
+            .iter()
+            .filter(|l| l.contains(rule) && l.contains(near))
+            .count();
+        assert_eq!(n, 0, "{why}: no alert");
+    }
+}
+
 /// `podman exec -t <c> <cmd>`: with a terminal (podman allocates a
 /// pseudo-terminal even without one on this side).
 fn exec_tty(c: &Container, cmd: &[&str]) {

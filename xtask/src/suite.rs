@@ -135,9 +135,20 @@ fn fuzz_targets(root: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// A short run of one target, from its corpus (kept between runs) plus
+/// the committed seeds of `fuzz/seeds/<target>/` when it has some, so a
+/// short run starts from inputs that reach the syntax worth fuzzing.
 fn run_fuzz(root: &Path, target: &str, seconds: u64) -> Result<Outcome> {
+    let corpus = root.join("fuzz/corpus").join(target);
+    std::fs::create_dir_all(&corpus)?;
+    let mut c = cmd("cargo", ["+nightly", "fuzz", "run", target]);
+    c.arg(&corpus);
+    let seeds = root.join("fuzz/seeds").join(target);
+    if seeds.is_dir() {
+        c.arg(&seeds);
+    }
     sh::run(
-        cmd("cargo", ["+nightly", "fuzz", "run", target, "--"])
+        c.arg("--")
             .arg(format!("-max_total_time={seconds}"))
             .current_dir(root),
     )?;

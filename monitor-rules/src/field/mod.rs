@@ -243,6 +243,27 @@ pub enum FieldId {
     /// `proc.aenv[NAME]`: the first value of NAME from the parent up;
     /// `proc.aenv`: any ancestor's ([`Value::List`](crate::Value)).
     ProcAenv,
+    // Session and process group leaders, the login user, the names of a
+    // socket's other ends (issue 14).
+    /// `proc.sname`, `proc.sid.exe`, `proc.sid.exepath`: the session
+    /// leader's name, argv[0] and executable path.
+    ProcSname,
+    ProcSidExe,
+    ProcSidExepath,
+    /// `proc.vpgid.name`, `.exe`, `.exepath`: the process group leader's.
+    ProcVpgidName,
+    ProcVpgidExe,
+    ProcVpgidExepath,
+    /// The process leads its session / process group.
+    ProcIsSidLeader,
+    ProcIsVpgidLeader,
+    /// The login uid's name in the process's own `/etc/passwd`.
+    UserLoginname,
+    /// Names from DNS answers, like `fd.sip.name`: the client's, the local
+    /// end's, the remote end's.
+    FdCipName,
+    FdLipName,
+    FdRipName,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,6 +436,19 @@ defs! {
     // Environments (issue 14).
     "proc.env" => ProcEnv, Str, OptText;
     "proc.aenv" => ProcAenv, Str, OptText;
+    // Leaders, login user, socket names (issue 14).
+    "proc.sname" => ProcSname, Str, None;
+    "proc.sid.exe" => ProcSidExe, Str, None;
+    "proc.sid.exepath" => ProcSidExepath, Str, None;
+    "proc.vpgid.name" => ProcVpgidName, Str, None;
+    "proc.vpgid.exe" => ProcVpgidExe, Str, None;
+    "proc.vpgid.exepath" => ProcVpgidExepath, Str, None;
+    "proc.is_sid_leader" => ProcIsSidLeader, Bool, None;
+    "proc.is_vpgid_leader" => ProcIsVpgidLeader, Bool, None;
+    "user.loginname" => UserLoginname, Str, None;
+    "fd.cip.name" => FdCipName, Str, None;
+    "fd.lip.name" => FdLipName, Str, None;
+    "fd.rip.name" => FdRipName, Str, None;
     // Never looked up by this name: resource fields resolve through
     // `resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;

@@ -21,7 +21,7 @@ mod args;
 mod paths;
 
 use crate::event::sysargs::{ArgValue, SockAddr};
-use crate::event::{rfc3339, Data, DnsData, Event, SyscallData};
+use crate::event::{rfc3339, Data, DnsData, Event, Leader, SyscallData};
 use args::{arg_value, is_open, named_arg, open_flags, raw_value};
 pub use paths::proc_is_other;
 use paths::{needs_normalising, normalise, split_path};
@@ -360,6 +360,22 @@ impl FieldSource for EventFields<'_> {
             F::ProcVpgid => p.session.map(|s| Value::Num(s.vpgid.into())),
             // Falco's -1 for a login uid never set (`AUDIT_UID_UNSET`).
             F::UserLoginuid => p.loginuid.map(|u| Value::Num(u as i32 as i64)),
+            F::UserLoginname => p.login_name.as_deref().map(Value::Str),
+            F::ProcSname | F::ProcSidExe | F::ProcSidExepath => {
+                leader_field(p.exec.sid_leader.as_ref()?, field.id)
+            }
+            F::ProcVpgidName | F::ProcVpgidExe | F::ProcVpgidExepath => {
+                leader_field(p.exec.vpgid_leader.as_ref()?, field.id)
+            }
+            F::ProcIsSidLeader | F::ProcIsVpgidLeader => {
+                let (vpid, s) = (p.vpid?, p.session?);
+                let id = if field.id == F::ProcIsSidLeader {
+                    s.sid
+                } else {
+                    s.vpgid
+                };
+                Some(Value::Bool(vpid == id))
+            }
             F::ContainerId => Some(Value::Str(&c.id)),
             F::ContainerFullId => c.full_id.as_deref().map(Value::Str),
             F::ContainerName => c.name.as_deref().map(Value::Str),
@@ -467,9 +483,21 @@ impl FieldSource for EventFields<'_> {
             F::FdRip | F::FdRnet => self.end(End::Remote).map(|e| e.0),
             F::FdRport => self.end(End::Remote).map(|e| e.1),
             F::FdL4proto => Some(Value::Str(&self.syscall()?.conn.as_ref()?.l4proto)),
-            F::FdSipName => Some(Value::Str(
-                self.syscall()?.conn.as_ref()?.server_name.as_deref()?,
-            )),
+            F::FdSipName | F::FdCipName | F::FdLipName | F::FdRipName => {
+                let c = self.syscall()?.conn.as_ref()?;
+                let server = match field.id {
+                    F::FdSipName => true,
+                    F::FdCipName => false,
+                    F::FdLipName => c.local_is_server,
+                    _ => !c.local_is_server,
+                };
+                let name = if server {
+                    &c.server_name
+                } else {
+                    &c.client_name
+                };
+                name.as_deref().map(Value::Str)
+            }
             F::DnsName => Some(Value::Str(&self.dns()?.name)),
             F::DnsType => Some(Value::Str(&self.dns()?.qtype)),
             F::DnsRcode => Some(Value::Str(self.dns()?.rcode.as_deref()?)),
@@ -524,6 +552,15 @@ impl FieldSource for EventFields<'_> {
             },
             _ => None,
         }
+    }
+}
+
+/// `proc.sname`/`proc.vpgid.name`, `.exe`, `.exepath` of a leader.
+fn leader_field(l: &Leader, id: FieldId) -> Option<Value<'_>> {
+    match id {
+        FieldId::ProcSname | FieldId::ProcVpgidName => Some(Value::Str(&l.name)),
+        FieldId::ProcSidExe | FieldId::ProcVpgidExe => l.exe.as_deref().map(Value::Str),
+        _ => l.exepath.as_deref().map(Value::Str),
     }
 }
 

@@ -66,6 +66,7 @@ struct NetKeys {
     l4proto: Option<String>,
     is_server: bool,
     sip_name: Option<String>,
+    cip_name: Option<String>,
 }
 
 impl NetKeys {
@@ -92,6 +93,7 @@ impl NetKeys {
             local_is_server: self.is_server,
             connected: self.cip.is_some() && self.sip.is_some(),
             server_name: self.sip_name.clone(),
+            client_name: self.cip_name.clone(),
         })
     }
 }
@@ -188,6 +190,15 @@ fn strings(v: &Json, key: &str) -> Result<Vec<String>, String> {
         Json::String(s) => Ok(s.split_whitespace().map(str::to_owned).collect()),
         other => Err(format!("{key}: expected a list, got {other}")),
     }
+}
+
+/// The session or group leader a fixture key fills in, created on first use.
+fn leader(l: &mut Option<crate::event::Leader>) -> &mut crate::event::Leader {
+    l.get_or_insert_with(|| crate::event::Leader {
+        name: String::new(),
+        exe: None,
+        exepath: None,
+    })
 }
 
 /// The standard fd a fixture key fills in, created on first use.
@@ -289,6 +300,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "fd.l4proto" => net.l4proto = Some(string(v, k)?),
             "fd.is_server" => net.is_server = boolean(v, k)?,
             "fd.sip.name" => net.sip_name = Some(string(v, k)?),
+            "fd.cip.name" => net.cip_name = Some(string(v, k)?),
             "thread.cap_effective" => x.cap_effective = Some(cap_mask(&string(v, k)?)?),
             "thread.cap_permitted" => x.cap_permitted = Some(cap_mask(&string(v, k)?)?),
             "proc.duration" => {
@@ -311,6 +323,14 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                 p.loginuid = Some(id as u32);
             }
             "group.name" => p.group_name = Some(string(v, k)?.into()),
+            "user.loginname" => p.login_name = Some(string(v, k)?.into()),
+            // A leader's name, argv[0] and executable path.
+            "proc.sname" => leader(&mut x.sid_leader).name = string(v, k)?,
+            "proc.sid.exe" => leader(&mut x.sid_leader).exe = Some(string(v, k)?),
+            "proc.sid.exepath" => leader(&mut x.sid_leader).exepath = Some(string(v, k)?),
+            "proc.vpgid.name" => leader(&mut x.vpgid_leader).name = string(v, k)?,
+            "proc.vpgid.exe" => leader(&mut x.vpgid_leader).exe = Some(string(v, k)?),
+            "proc.vpgid.exepath" => leader(&mut x.vpgid_leader).exepath = Some(string(v, k)?),
             "proc.exepath" => x.exepath = Some(string(v, k)?),
             "proc.exe" => exe = Some(string(v, k)?),
             "proc.args" => x.args = strings(v, k)?,

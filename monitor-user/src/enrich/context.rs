@@ -11,7 +11,7 @@ use super::cgroup::CgroupInfo;
 use super::proctable::ContainerKey;
 use super::Enricher;
 use crate::event::text::escape;
-use crate::event::{cmdline, Cgroup, Container, ExecContext, Process};
+use crate::event::{cmdline, Cgroup, Container, ExecContext, Leader, Process};
 
 impl Enricher {
     /// The container (with metadata) and cgroup of a cgroup id, as events
@@ -81,6 +81,19 @@ impl Enricher {
     pub(super) fn process(&mut self, h: &Header, now: Instant) -> Process {
         let user_name = self.users.name(h.tgid, h.ppid, h.ns.mnt, h.uid, now);
         let group_name = self.groups.name(h.tgid, h.ppid, h.ns.mnt, h.gid, now);
+        let login_name = match self.procs.get(h.tgid).and_then(|p| p.loginuid) {
+            // Never set (`AUDIT_UID_UNSET`): no login user.
+            Some(uid) if uid != u32::MAX => self.users.name(h.tgid, h.ppid, h.ns.mnt, uid, now),
+            _ => None,
+        };
+        let leader = |group| {
+            self.procs.leader(h.tgid, group).map(|l| Leader {
+                name: l.name().to_owned(),
+                exe: l.exe.clone(),
+                exepath: l.exepath.clone(),
+            })
+        };
+        let (sid_leader, vpgid_leader) = (leader(false), leader(true));
         let entry = self.procs.get(h.tgid);
         let parent = self.procs.get(h.ppid);
         Process {
@@ -104,6 +117,7 @@ impl Enricher {
             start_boot_ns: entry.and_then(|p| p.start_boot_ns),
             user_name,
             group_name,
+            login_name,
             ns: h.ns.into(),
             exec: Arc::new(ExecContext {
                 exe: entry.and_then(|p| p.exe.clone()),
@@ -122,6 +136,8 @@ impl Enricher {
                 stdin: entry.and_then(|p| p.stdin.clone()),
                 stdout: entry.and_then(|p| p.stdout.clone()),
                 env: entry.and_then(|p| p.env.clone()),
+                sid_leader,
+                vpgid_leader,
             }),
         }
     }

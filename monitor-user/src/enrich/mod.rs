@@ -350,11 +350,13 @@ impl Enricher {
                 let fd_name = self.resolve(h.tgid, &d);
                 let mut conn = d.conn;
                 if let Some(c) = &mut conn {
-                    c.server_name = c
-                        .server
-                        .as_ref()
-                        .and_then(|s| self.names.name_of(&key, &s.ip, boot))
-                        .map(|n| n.to_string());
+                    let name_of = |e: Option<&sysargs::Endpoint>| {
+                        self.names
+                            .name_of(&key, &e?.ip, boot)
+                            .map(|n| n.to_string())
+                    };
+                    c.server_name = name_of(c.server.as_ref());
+                    c.client_name = name_of(c.client.as_ref());
                 }
                 let mut s = SyscallData {
                     name: r.id().map(|i| i.name()).unwrap_or("syscall").into(),

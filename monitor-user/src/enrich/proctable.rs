@@ -365,6 +365,41 @@ impl ProcTable {
     /// Ancestors of `pid`, parent first, up to the init of its container:
     /// the walk stops before a parent in another container, after pid 1, at
     /// an unknown parent, or at `max_ancestors`.
+    /// The leader of `pid`'s session (`group` false) or process group
+    /// (true), as Falco finds it: in the host's pid namespace the process
+    /// with that pid; in another (the table is keyed by host pids) the one
+    /// whose `vpid` is the id from `pid` up within its container, and when
+    /// none is (the leader is gone, or not an ancestor: the first command
+    /// of a pipeline), the eldest ancestor with the same id. None when the
+    /// id is unknown or 0 (the leader is outside the pid namespace).
+    pub fn leader(&self, pid: u32, group: bool) -> Option<&ProcInfo> {
+        let p = self.procs.get(&pid)?;
+        let id_of = |q: &ProcInfo| q.session.map(|s| if group { s.vpgid } else { s.sid });
+        let id = id_of(p).filter(|&id| id != 0)?;
+        if p.vpid == Some(p.pid) {
+            if let Some(l) = self.procs.get(&id).filter(|l| l.container == p.container) {
+                return Some(l);
+            }
+        }
+        let mut cur = p;
+        for _ in 0..=self.cfg.max_ancestors {
+            if cur.vpid == Some(id) {
+                return Some(cur);
+            }
+            match self.procs.get(&cur.ppid) {
+                Some(parent)
+                    if parent.pid != cur.pid
+                        && parent.container == p.container
+                        && id_of(parent) == Some(id) =>
+                {
+                    cur = parent
+                }
+                _ => break,
+            }
+        }
+        Some(cur)
+    }
+
     pub fn ancestry(&self, pid: u32) -> Vec<Ancestor> {
         let mut out = Vec::new();
         let Some(p) = self.procs.get(&pid) else {

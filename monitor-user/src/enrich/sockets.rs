@@ -165,6 +165,7 @@ mod tests {
             local_is_server: false,
             connected: true,
             server_name: None,
+            client_name: None,
         }
     }
 

@@ -160,6 +160,8 @@ pub struct Process {
     pub user_name: Option<Arc<str>>,
     /// `group.name`: the gid's name in the process's own `/etc/group`.
     pub group_name: Option<Arc<str>>,
+    /// `user.loginname`: the login uid's name, read like `user_name`.
+    pub login_name: Option<Arc<str>>,
     /// The namespaces it runs in.
     pub ns: Namespaces,
     /// What it runs and who started it: the same for all the children a
@@ -215,6 +217,20 @@ pub struct ExecContext {
     /// The environment the last exec started with (`proc.env`), read from
     /// procfs (`enrich::environ`); None when it could not be read.
     pub env: Option<crate::enrich::environ::Env>,
+    /// The leaders of its session and process group (`proc.sname`,
+    /// `proc.sid.exe`, `proc.vpgid.name`, ...), as the process table knew
+    /// them when the event was enriched (`ProcTable::leader`).
+    pub sid_leader: Option<Leader>,
+    pub vpgid_leader: Option<Leader>,
+}
+
+/// The process leading a session or a process group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leader {
+    pub name: String,
+    /// argv[0].
+    pub exe: Option<String>,
+    pub exepath: Option<String>,
 }
 
 /// One standard fd, as Falco's `fd.type` and `fd.name` would name it.

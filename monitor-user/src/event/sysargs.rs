@@ -99,6 +99,8 @@ pub struct Conn {
     /// The name whose DNS answer gave the server's address to this
     /// container (`fd.sip.name`), set at enrichment (`enrich::dns`).
     pub server_name: Option<String>,
+    /// The same for the client's address (`fd.cip.name`).
+    pub client_name: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +202,7 @@ pub fn conn(t: &SockTuple, dest: Option<&SockAddr>, local_is_server: bool) -> Op
         local_is_server,
         connected,
         server_name: None,
+        client_name: None,
     })
 }
 

@@ -95,6 +95,15 @@ pub fn to_value(ev: &Event) -> Value {
     put("group.gid", json!(p.gid));
     put("group.egid", json!(p.egid));
     put("user.name", json!(p.user_name.as_deref()));
+    put("user.loginname", json!(p.login_name.as_deref()));
+    put(
+        "proc.sname",
+        json!(p.exec.sid_leader.as_ref().map(|l| &l.name)),
+    );
+    put(
+        "proc.vpgid.name",
+        json!(p.exec.vpgid_leader.as_ref().map(|l| &l.name)),
+    );
     put("group.name", json!(p.group_name.as_deref()));
 
     let c = &ev.container;
@@ -179,6 +188,10 @@ pub fn to_value(ev: &Event) -> Value {
             }
             put("evt.arg.filename", json!(x.filename));
             put("evt.arg.argc", json!(x.argc));
+            // What the new program started with: said once, at its exec
+            // (every later event of the process shares it).
+            put("proc.env", json!(p.exec.env.as_deref()));
+            put("proc.cwd", json!(p.exec.cwd));
             put("proc.exe_ino", json!(x.exe_ino));
             put("proc.is_exe_on_overlay", json!(x.exe_on_overlay));
             put(
@@ -242,6 +255,9 @@ pub fn to_value(ev: &Event) -> Value {
                     }
                     if let Some(n) = &c.server_name {
                         put("fd.sip.name", json!(n));
+                    }
+                    if let Some(n) = &c.client_name {
+                        put("fd.cip.name", json!(n));
                     }
                     put("fd.is_server", json!(c.local_is_server));
                 }
@@ -408,6 +424,52 @@ mod tests {
             "unknown fields are omitted"
         );
         assert!(!m.contains_key("evt.truncated"));
+    }
+
+    /// The environment and working directory the program started with are
+    /// written on its exec (not on every later event); a cut environment is
+    /// named in `evt.truncated`.
+    #[test]
+    fn exec_line_has_environment_and_cwd() {
+        let dir = crate::testutil::TempDir::new("events-env");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("7")).unwrap();
+        std::fs::write(
+            root.join("7/environ"),
+            b"HOME=/root\0GREETING=hello world\0",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("/srv/app", root.join("7/cwd")).unwrap();
+        let big = format!("A={}\0B=x\0", "y".repeat(crate::enrich::environ::ENV_MAX));
+        std::fs::create_dir_all(root.join("8")).unwrap();
+        std::fs::write(root.join("8/environ"), big).unwrap();
+        let mut e = bare().with_procfs(root.to_path_buf());
+        let now = Instant::now();
+        let ev = e.enrich(&exec(7, 1, 9, 2, &[b"sh"], b"/bin/sh", 0), now);
+        let m = obj(&line(&ev));
+        assert_eq!(m["proc.env"], json!(["HOME=/root", "GREETING=hello world"]));
+        assert_eq!(m["proc.cwd"], "/srv/app/");
+        let open = e.enrich(
+            &syscall(
+                7,
+                9,
+                3,
+                SyscallId::Openat,
+                3,
+                [libc::AT_FDCWD as u64, 0, 0, 0, 0, 0],
+                b"/etc/hosts",
+                b"",
+                b"",
+            ),
+            now,
+        );
+        let m = obj(&line(&open));
+        assert!(!m.contains_key("proc.env"), "only on the exec: {m:?}");
+        let ev = e.enrich(&exec(8, 1, 9, 4, &[b"sh"], b"/bin/sh", 0), now);
+        let m = obj(&line(&ev));
+        // The partial last entry is dropped, as in `proc.env`'s rules.
+        assert_eq!(m["proc.env"], json!([]));
+        assert_eq!(m["evt.truncated"], json!(["proc.env"]));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::sink::record_budget::RecordBudget;
 
 /// Names the payload of event records: postcard of [`Event`]. Bump the
 /// suffix on any change to `Event` other than appending an enum variant.
-pub const EVENT_SCHEMA: &str = "vigil.event/6";
+pub const EVENT_SCHEMA: &str = "vigil.event/7";
 
 /// Rotation and retention of `--record`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,7 +190,8 @@ pub(crate) mod tests {
                 2,
                 &[b"/bin/sh", b"-c", b"cat /etc/shadow"],
                 b"/bin/busybox",
-                0,
+                // Its session and process group: it leads both.
+                monitor_common::records::exec_flags::SESSION_KNOWN,
             ),
             fork(10, 1, 11, 77, 3, 0),
             exec(
@@ -289,7 +290,10 @@ pub(crate) mod tests {
             count: 125_000,
             window_ns: 1_000_000_000,
         });
-        evs.extend([m, o, st, b, cr, t]);
+        // A process with a login user (read from the container's passwd).
+        let mut lg = evs[1].clone();
+        std::sync::Arc::make_mut(&mut lg.process).login_name = Some("alice".into());
+        evs.extend([m, o, st, b, cr, t, lg]);
         evs
     }
 

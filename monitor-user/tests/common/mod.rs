@@ -217,6 +217,7 @@ pub fn net(
         local_is_server: name != "connect",
         connected: client.is_some(),
         server_name: None,
+        client_name: None,
     };
     base(
         num,
