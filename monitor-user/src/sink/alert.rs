@@ -53,8 +53,6 @@ pub const ALWAYS_FIELDS: &[&str] = &[
     "k8s.pod.labels",
     // Why the runtime metadata above is missing, when it is.
     "container.unresolved",
-    // Who started the container (or why that is not known).
-    "container.creator",
 ];
 
 /// Output field counting the alerts the throttle held back before this one

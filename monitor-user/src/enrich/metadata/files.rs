@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
+use super::bolt::{Bolt, BoltError};
 use super::ContainerMeta;
 
 #[derive(Debug, Error)]
@@ -136,12 +137,25 @@ pub fn load_docker_config(root: &Path, full_id: &str) -> Result<ContainerMeta, M
     })
 }
 
+/// The name of podman's pod `pod_id`, from podman's state database under
+/// the storage root (`libpod/bolt_state.db`, its `id-registry` bucket: id →
+/// name of every container and pod). `Ok(None)`: no such pod there.
+pub fn load_podman_pod_name(root: &Path, pod_id: &str) -> Result<Option<String>, BoltError> {
+    let db = Bolt::open(&root.join("libpod/bolt_state.db"))?;
+    Ok(db
+        .get(&[b"id-registry"], pod_id.as_bytes())?
+        .map(|name| String::from_utf8_lossy(name).into_owned()))
+}
+
 /// What podman's OCI runtime config of a started container adds: whether
 /// it is privileged and its bind mounts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodmanDetails {
     pub privileged: Option<bool>,
     pub mounts: Vec<super::MountMeta>,
+    /// The id of its pod (`podman run --pod`), which podman writes as the
+    /// CRI-O sandbox id annotation.
+    pub pod_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +196,11 @@ pub fn load_podman_details(root: &Path, full_id: &str) -> Result<PodmanDetails, 
                 .any(|p| s.starts_with(p))
     };
     Ok(PodmanDetails {
+        pod_id: c
+            .annotations
+            .get("io.kubernetes.cri-o.SandboxID")
+            .filter(|id| !id.is_empty())
+            .cloned(),
         privileged: c
             .annotations
             .get("io.podman.annotations.privileged")
