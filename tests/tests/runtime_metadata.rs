@@ -369,6 +369,14 @@ fn podman_pod_name_is_in_alerts() {
     .expect("run in pod");
     let a = agent.expect_alert(WAIT, "Sensitive host path mounted in container", c.id());
     assert_eq!(field(&a, "k8s.pod.name"), pod.0, "{a}");
+    // podman's images have a manifest digest, local ones too.
+    let digest = std::process::Command::new("podman")
+        .args(["image", "inspect", "--format", "{{.Digest}}", image])
+        .output()
+        .expect("podman image inspect");
+    let digest = String::from_utf8_lossy(&digest.stdout).trim().to_owned();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    assert_eq!(field(&a, "container.image.digest"), digest, "{a}");
     assert!(of(&a, "k8s.ns.name").is_null(), "{a}");
     assert!(of(&a, "k8s.pod.uid").is_null(), "{a}");
     assert!(s(&a, "output").contains(&format!("pod={}", pod.0)), "{a}");

@@ -374,6 +374,7 @@ mod tests {
         assert_eq!(a.name.as_deref(), Some("web"));
         assert_eq!(a.image.as_deref(), Some("localhost/app:1.2"));
         assert_eq!(a.image_id.as_deref(), Some(IMG));
+        assert_eq!(a.image_digest.as_deref(), Some("sha256:5d"));
         // No image name in the metadata: the image's own name.
         let b = m.lookup(Runtime::Podman, B, now).unwrap();
         assert_eq!(b.image.as_deref(), Some("localhost/from-images:1"));
