@@ -243,6 +243,10 @@ fn a_cri_client_connected_before_the_agent_is_named_for_its_containers() {
         "{a}"
     );
     assert_eq!(field(&a, "k8s.ns.name"), "ops", "{a}");
+    assert!(
+        field(&a, "container.mounts").contains("/etc:/host-etc::false:"),
+        "{a}"
+    );
     assert_eq!(field(&a, "k8s.pod.name"), "node-debugger", "{a}");
     agent.stop().expect("stop agent");
 }

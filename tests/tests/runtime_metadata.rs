@@ -380,6 +380,12 @@ fn podman_pod_name_is_in_alerts() {
     assert!(of(&a, "k8s.ns.name").is_null(), "{a}");
     assert!(of(&a, "k8s.pod.uid").is_null(), "{a}");
     assert!(s(&a, "output").contains(&format!("pod={}", pod.0)), "{a}");
+    assert!(of(&a, "container.name").is_string(), "{a}");
+    assert_eq!(of(&a, "container.privileged"), &Value::Bool(false), "{a}");
+    assert!(
+        field(&a, "container.mounts").contains("/etc:/host-etc::false:"),
+        "{a}"
+    );
     // A container outside any pod has none.
     let lone = vigil_tests::Container::run(&["-v", "/etc:/host-etc:ro"], image, &["sleep", "3600"])
         .expect("run");

@@ -233,10 +233,13 @@ impl Enricher {
             }
         };
         let now = Instant::now();
+        let mut n = 0;
         for peer in &peers {
-            let Some(p) = self.procs.get(peer.pid) else {
+            let own = peer.pid == std::process::id();
+            let Some(p) = self.procs.get(peer.pid).filter(|_| !own) else {
                 continue;
             };
+            n += 1;
             let container = p
                 .container
                 .as_deref()
@@ -245,10 +248,7 @@ impl Enricher {
             self.creators
                 .connected_before(&process, container.as_deref(), &peer.socket);
         }
-        log::info!(
-            "{} clients connected to runtime sockets before start",
-            peers.len()
-        );
+        log::info!("{n} clients connected to runtime sockets before start");
     }
 
     pub fn procs(&self) -> &ProcTable {

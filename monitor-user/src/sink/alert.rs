@@ -47,6 +47,7 @@ pub const ALWAYS_FIELDS: &[&str] = &[
     "container.image.tag",
     "container.image.digest",
     "container.privileged",
+    "container.mounts",
     "k8s.ns.name",
     "k8s.pod.name",
     "k8s.pod.uid",
