@@ -91,7 +91,15 @@ impl Enricher {
             procs,
             containers,
             meta,
-            creators: Creators::new(CreatorConfig::default(), std::process::id()),
+            // No host's sockets (tests, replay): what it says is the same
+            // everywhere. `from_host` watches the real ones.
+            creators: Creators::new(
+                CreatorConfig {
+                    sockets: Vec::new(),
+                    ..CreatorConfig::default()
+                },
+                std::process::id(),
+            ),
             clock,
             next_num: 1,
             agent: None,
