@@ -46,6 +46,9 @@ pub struct Bolt {
     root: u64,
 }
 
+/// One element of a page: (leaf flags, key, value, child page id).
+type Element<'a> = (u32, &'a [u8], &'a [u8], u64);
+
 /// Where a bucket's B+tree lives: a page of the file, or inline in its
 /// parent's leaf value.
 #[derive(Clone, Copy)]
@@ -184,7 +187,7 @@ impl Bolt {
             // element is pos, ksize, child page id; a leaf element flags,
             // pos, ksize, vsize; `pos` counts from the element itself.
             let branch = flags & BRANCH != 0;
-            let element = |i: usize| -> Result<(u32, &'a [u8], &'a [u8], u64), BoltError> {
+            let element = |i: usize| -> Result<Element<'a>, BoltError> {
                 let e = PAGE_HEADER + i * ELEMENT;
                 let word = |o| u32_at(page, e + o).ok_or(corrupt("element past the page"));
                 let bytes = |from: usize, len: usize| page.get(from..from.checked_add(len)?);
