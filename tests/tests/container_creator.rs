@@ -1,9 +1,10 @@
 //! Who started a container (`container.creator.*`), on real runtimes: a
 //! `docker run` by an unprivileged user of a login session (audit login uid
 //! set, as pam_loginuid does) against a dockerd the test starts, and a
-//! `podman run` (no API socket: the command forks the runtime itself). The
-//! start alert of each container names the process, its uid, login uid,
-//! user and command line in one alert.
+//! `podman run` (no API socket: the command forks the runtime itself), and
+//! a CRI client connected to containerd before the agent started (as
+//! kubelet is). The start alert of each container names the process, its
+//! uid, login uid, user and command line in one alert.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -12,6 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
+use vigil_tests::containerd::{uuid, ContainerSpec, Containerd, PodSpec};
 use vigil_tests::docker::Dockerd;
 use vigil_tests::events::{field, s};
 use vigil_tests::podman::{self, ImageBuilder, TempDir};
@@ -177,5 +179,74 @@ fn a_podman_run_names_the_podman_command_in_the_start_alert() {
         "{a}"
     );
     drop(c);
+    agent.stop().expect("stop agent");
+}
+
+/// Kubelet connects to its CRI socket once and keeps the connection: the
+/// test process plays it (its CRI client connects when containerd starts,
+/// before the agent), then creates a pod and a container with /etc
+/// mounted. The start alert names this process as the creator, found at
+/// the agent's start from the kernel's socket diagnostics.
+#[test]
+fn a_cri_client_connected_before_the_agent_is_named_for_its_containers() {
+    if !(require_daemon("containerd") && require_vigil_binary().is_some()) {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let mut ctrd = Containerd::start().expect("start containerd");
+    let image = "localhost/vigil-creator-cri:1.0";
+    let archive = ctrd
+        .image_with(&ImageBuilder::new(image), image, &["/bin/sh"])
+        .expect("build image");
+    ctrd.import(&archive).expect("import image");
+    let dir = TempDir::new("vigil-creator-cri").expect("temp dir");
+    let socket = ctrd.socket().display().to_string();
+    let agent = agent(dir.path(), &["--cri-socket", &socket]);
+    // The agent found this process connected when it started.
+    agent
+        .wait_stderr(WAIT, |l| {
+            l.contains("clients connected to runtime sockets before start")
+                && !l.contains(" 0 clients")
+        })
+        .unwrap_or_else(|| panic!("no seeded client:\n{}", agent.stderr_lines().join("\n")));
+
+    let pod = PodSpec {
+        name: "node-debugger".into(),
+        namespace: "ops".into(),
+        uid: uuid(),
+        labels: vec![],
+        privileged: false,
+    };
+    let sandbox = ctrd.run_pod(&pod).expect("run pod");
+    let spec = ContainerSpec {
+        name: "debug".into(),
+        image: image.into(),
+        command: vec!["sleep".into(), "3600".into()],
+        privileged: false,
+        mounts: vec![("/etc".into(), "/host-etc".into(), true)],
+    };
+    let id = ctrd.create(&sandbox, &pod, &spec).expect("create");
+    ctrd.start_container(&id).expect("start");
+    let a = agent.expect_alert(WAIT, RULE, &id);
+    assert_eq!(
+        of(&a, "container.creator.pid"),
+        &Value::from(std::process::id()),
+        "{a}"
+    );
+    assert_eq!(field(&a, "container.creator.via"), socket.as_str(), "{a}");
+    assert_eq!(of(&a, "container.creator.uid"), &Value::from(0), "{a}");
+    assert!(of(&a, "container.creator.unresolved").is_null(), "{a}");
+    let exe = std::env::current_exe().expect("own exe");
+    let own = exe.file_name().and_then(|n| n.to_str()).expect("name");
+    assert!(
+        field(&a, "container.creator.cmdline").contains(&own[..own.len().min(15)]),
+        "{a}"
+    );
+    assert_eq!(field(&a, "k8s.ns.name"), "ops", "{a}");
+    assert!(
+        field(&a, "container.mounts").contains("/etc:/host-etc::false:"),
+        "{a}"
+    );
+    assert_eq!(field(&a, "k8s.pod.name"), "node-debugger", "{a}");
     agent.stop().expect("stop agent");
 }

@@ -348,6 +348,80 @@ fn podman_privileged_container_with_host_root_raises_the_start_rules() {
     }
 }
 
+/// A podman pod's name (`podman pod create`, `podman run --pod`), which
+/// podman keeps only in its state database, is the alert's `k8s.pod.name`;
+/// a podman pod has no namespace.
+#[test]
+fn podman_pod_name_is_in_alerts() {
+    if !vigil_tests::require_podman() || require_vigil_binary().is_none() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let image = vigil_tests::ensure_test_image().expect("test image");
+    let dir = TempDir::new("vigil-meta-podpod").expect("temp dir");
+    let agent = agent(dir.path(), &["--no-runtime-api"]);
+    let pod = PodmanPod::create(&format!("vigil-pod-{}", std::process::id()));
+    let c = vigil_tests::Container::run(
+        &["--pod", &pod.0, "-v", "/etc:/host-etc:ro"],
+        image,
+        &["sleep", "3600"],
+    )
+    .expect("run in pod");
+    let a = agent.expect_alert(WAIT, "Sensitive host path mounted in container", c.id());
+    assert_eq!(field(&a, "k8s.pod.name"), pod.0, "{a}");
+    // podman's images have a manifest digest, local ones too.
+    let digest = std::process::Command::new("podman")
+        .args(["image", "inspect", "--format", "{{.Digest}}", image])
+        .output()
+        .expect("podman image inspect");
+    let digest = String::from_utf8_lossy(&digest.stdout).trim().to_owned();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    assert_eq!(field(&a, "container.image.digest"), digest, "{a}");
+    assert!(of(&a, "k8s.ns.name").is_null(), "{a}");
+    assert!(of(&a, "k8s.pod.uid").is_null(), "{a}");
+    assert!(s(&a, "output").contains(&format!("pod={}", pod.0)), "{a}");
+    assert!(of(&a, "container.name").is_string(), "{a}");
+    assert_eq!(of(&a, "container.privileged"), &Value::Bool(false), "{a}");
+    assert!(
+        field(&a, "container.mounts").contains("/etc:/host-etc::false:"),
+        "{a}"
+    );
+    // A container outside any pod has none.
+    let lone = vigil_tests::Container::run(&["-v", "/etc:/host-etc:ro"], image, &["sleep", "3600"])
+        .expect("run");
+    let a = agent.expect_alert(WAIT, "Sensitive host path mounted in container", lone.id());
+    assert!(of(&a, "k8s.pod.name").is_null(), "{a}");
+    drop((c, lone));
+    agent.stop().expect("stop agent");
+}
+
+/// A podman pod without an infra container, removed with its containers
+/// when dropped.
+struct PodmanPod(String);
+
+impl PodmanPod {
+    fn create(name: &str) -> PodmanPod {
+        let out = std::process::Command::new("podman")
+            .args(["pod", "create", "--infra=false", "--name", name])
+            .output()
+            .expect("podman pod create");
+        assert!(
+            out.status.success(),
+            "podman pod create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PodmanPod(name.to_owned())
+    }
+}
+
+impl Drop for PodmanPod {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("podman")
+            .args(["pod", "rm", "-f", &self.0])
+            .output();
+    }
+}
+
 /// On Docker as on podman, the image that keys baselines and that rule
 /// exceptions on `container.image` compare with is the runtime's own (from
 /// the Docker Engine API): a container of an excepted image reads

@@ -117,7 +117,10 @@ pub fn get<'s, 'a: 's>(c: &'a Container, field: &Field, cache: &'s Cache<'a>) ->
     let pod = m.pod.as_ref();
     match field.id {
         F::K8sPodName => pod.map(|p| Value::Str(&p.name)),
-        F::K8sNsName => pod.map(|p| Value::Str(&p.namespace)),
+        // A podman pod has a name but no namespace.
+        F::K8sNsName => pod
+            .filter(|p| !p.namespace.is_empty())
+            .map(|p| Value::Str(&p.namespace)),
         F::K8sPodLabel => match &field.arg {
             FieldArg::Name(k) => pod?.labels.get(&**k).map(|v| Value::Str(v)),
             _ => None,

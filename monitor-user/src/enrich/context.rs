@@ -2,6 +2,8 @@
 //! and the record's header) and its container and cgroup (from the
 //! container registry, the runtime metadata and who started it).
 
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -66,16 +68,53 @@ impl Enricher {
             name: meta.as_ref().and_then(|m| m.name.clone()),
             image: meta.as_ref().and_then(|m| m.image.clone()),
             // The runtime knows the pod even where the cgroup path does not say.
-            pod_uid: info
-                .pod_uid
-                .clone()
-                .or_else(|| meta.as_ref()?.pod.as_ref().map(|p| p.uid.clone())),
+            pod_uid: info.pod_uid.clone().or_else(|| {
+                let uid = &meta.as_ref()?.pod.as_ref()?.uid;
+                (!uid.is_empty()).then(|| uid.clone())
+            }),
             qos: info.qos,
             meta,
             unresolved,
             creator,
         };
         (Arc::new(container), cgroup, key)
+    }
+
+    /// A process known from the table seeded at start (no record yet):
+    /// what a creator shows of it, its audit login uid and user name read
+    /// from procfs at `proc_root`.
+    pub(super) fn seeded_process(&mut self, proc_root: &Path, pid: u32, now: Instant) -> Process {
+        let Some(entry) = self.procs.get(pid) else {
+            return Process {
+                pid,
+                tid: pid,
+                ..Process::default()
+            };
+        };
+        let (ppid, uid) = (entry.ppid, entry.uid);
+        let dir = proc_root.join(pid.to_string());
+        let loginuid = std::fs::read_to_string(dir.join("loginuid"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
+        let mnt = std::fs::metadata(dir.join("ns/mnt")).map_or(0, |m| m.ino() as u32);
+        Process {
+            pid,
+            tid: pid,
+            ppid,
+            loginuid,
+            uid,
+            euid: uid,
+            name: entry.name().to_owned(),
+            start_boot_ns: entry.start_boot_ns,
+            exec: Arc::new(ExecContext {
+                exe: entry.exe.clone(),
+                exepath: entry.exepath.clone(),
+                args: entry.args.clone(),
+                ..ExecContext::default()
+            }),
+            user_name: self.users.name(pid, ppid, mnt, uid, now),
+            ..Process::default()
+        }
     }
 
     pub(super) fn process(&mut self, h: &Header, now: Instant) -> Process {

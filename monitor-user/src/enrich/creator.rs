@@ -12,6 +12,9 @@
 //!   process: the fork lineage (kept here, since conmon daemonizes and its
 //!   parent pid changes) leads back to the `podman` process.
 //!
+//! - A client connected before the agent started (kubelet) is found at
+//!   start from the kernel's socket diagnostics ([`peers`]).
+//!
 //! One candidate is the creator. Several are all listed
 //! (`container.creator.candidates`) and none is picked; none says why.
 //! Memory: one entry per recent runtime-socket client, per recent podman
@@ -23,6 +26,8 @@ use std::sync::Arc;
 
 use crate::event::container::Creator;
 use crate::event::{Process, Runtime};
+
+pub mod peers;
 
 /// Which runtimes a socket starts containers for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,12 +140,16 @@ pub struct Creators {
 impl Creators {
     /// `own_pid`: the agent, which asks the runtimes' APIs itself.
     pub fn new(cfg: CreatorConfig, own_pid: u32) -> Creators {
+        // `/var/run/x` and `/run/x` are one socket.
+        let mut sockets: Vec<(String, SocketKind)> = Vec::new();
+        for (p, k) in &cfg.sockets {
+            let s = (socket_name(p), *k);
+            if !sockets.contains(&s) {
+                sockets.push(s);
+            }
+        }
         Creators {
-            sockets: cfg
-                .sockets
-                .iter()
-                .map(|(p, k)| (socket_name(p), *k))
-                .collect(),
+            sockets,
             window_ns: cfg.window_ns,
             own_pid,
             clients: HashMap::new(),
@@ -201,6 +210,23 @@ impl Creators {
                 container: container.map(str::to_owned),
             },
         );
+    }
+
+    /// Whether `path` (a socket's bound path) is a watched runtime socket.
+    pub fn watches(&self, path: &str) -> bool {
+        self.kind_of(path).is_some()
+    }
+
+    /// `process` was connected to the runtime socket `path` when the agent
+    /// started ([`peers`]): a client since long ago (kubelet's one CRI
+    /// connection), never a recent one.
+    pub fn connected_before(
+        &mut self,
+        process: &Arc<Process>,
+        container: Option<&str>,
+        path: &str,
+    ) {
+        self.on_connect(process, container, path, 0);
     }
 
     /// `parent` forked `child`: a `podman` command's descendants are
@@ -316,11 +342,6 @@ impl Creators {
         if let Some(p) = podman.filter(|p| !is_podman_service(p)) {
             return (named(p, "podman".into()), false);
         }
-        let serving: Vec<&(String, SocketKind)> = self
-            .sockets
-            .iter()
-            .filter(|(_, k)| k.serves(runtime))
-            .collect();
         let watched = |c: &Client| c.kind.serves(runtime) && alive(c.process.pid);
         let recent = |c: &Client| now_ns.saturating_sub(c.last_ns) < self.window_ns;
         let mut found: Vec<&Client> = self
@@ -340,25 +361,7 @@ impl Creators {
                 (c, false)
             }
             [] => {
-                let socks: Vec<&str> = serving.iter().map(|(s, _)| s.as_str()).collect();
-                let why = if runtime == Runtime::Podman {
-                    format!(
-                        "no podman command forked its runtime, and no client of {} was connected",
-                        if socks.is_empty() {
-                            "podman's API socket".to_owned()
-                        } else {
-                            socks.join(", ")
-                        }
-                    )
-                } else if socks.is_empty() {
-                    format!("no {} socket is watched", runtime.as_str())
-                } else {
-                    format!(
-                        "no client of {} was connected in the {} s before it started",
-                        socks.join(", "),
-                        self.window_ns / 1_000_000_000
-                    )
-                };
+                let why = self.why_none(runtime);
                 let provisional = runtime == Runtime::Podman;
                 (
                     Creator {
@@ -385,6 +388,36 @@ impl Creators {
                     ..Creator::default()
                 },
                 false,
+            ),
+        }
+    }
+}
+
+impl Creators {
+    /// Why nobody is named: which of the runtime's sockets (those that
+    /// exist here) had no client.
+    fn why_none(&self, runtime: Runtime) -> String {
+        let present: Vec<&str> = self
+            .sockets
+            .iter()
+            .filter(|(s, k)| k.serves(runtime) && Path::new(s).exists())
+            .map(|(s, _)| s.as_str())
+            .collect();
+        let socks = present.join(", ");
+        match (runtime, present.is_empty()) {
+            (Runtime::Podman, true) => {
+                "no podman command forked its runtime, and no podman API socket exists".into()
+            }
+            (Runtime::Podman, false) => format!(
+                "no podman command forked its runtime, and no client of {socks} was connected"
+            ),
+            (_, true) => format!(
+                "no {} socket exists on this host (--cri-socket, --docker-socket name others)",
+                runtime.as_str()
+            ),
+            (_, false) => format!(
+                "no client of {socks} was connected in the {} s before it started",
+                self.window_ns / 1_000_000_000
             ),
         }
     }

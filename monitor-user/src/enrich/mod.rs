@@ -91,7 +91,15 @@ impl Enricher {
             procs,
             containers,
             meta,
-            creators: Creators::new(CreatorConfig::default(), std::process::id()),
+            // No host's sockets (tests, replay): what it says is the same
+            // everywhere. `from_host` watches the real ones.
+            creators: Creators::new(
+                CreatorConfig {
+                    sockets: Vec::new(),
+                    ..CreatorConfig::default()
+                },
+                std::process::id(),
+            ),
             clock,
             next_num: 1,
             agent: None,
@@ -213,11 +221,42 @@ impl Enricher {
         e.creators = Creators::new(cfg.creator, std::process::id());
         if let Some(proc_root) = &cfg.proc_root {
             e = e.with_procfs(proc_root.clone());
+            e.seed_creators(proc_root);
         }
         match cfg.agent {
             Some(a) => e.with_agent(a),
             None => e,
         }
+    }
+
+    /// The clients connected to a runtime socket before the agent started
+    /// (kubelet's one CRI connection): the creators' table starts with them.
+    fn seed_creators(&mut self, proc_root: &Path) {
+        let creators = &self.creators;
+        let peers = match creator::peers::connected(proc_root, |p| creators.watches(p)) {
+            Ok(p) => p,
+            Err(e) => {
+                log::warn!("clients connected to runtime sockets before start not known: {e}");
+                return;
+            }
+        };
+        let now = Instant::now();
+        let mut n = 0;
+        for peer in &peers {
+            let own = peer.pid == std::process::id();
+            let Some(p) = self.procs.get(peer.pid).filter(|_| !own) else {
+                continue;
+            };
+            n += 1;
+            let container = p
+                .container
+                .as_deref()
+                .map(|id| id[..12.min(id.len())].to_owned());
+            let process = Arc::new(self.seeded_process(proc_root, peer.pid, now));
+            self.creators
+                .connected_before(&process, container.as_deref(), &peer.socket);
+        }
+        log::info!("{n} clients connected to runtime sockets before start");
     }
 
     pub fn procs(&self) -> &ProcTable {

@@ -19,7 +19,9 @@ pub struct ContainerMeta {
     pub image_id: Option<String>,
     /// The image's repository digest (`sha256:...`), when the runtime has one.
     pub image_digest: Option<String>,
-    /// The Kubernetes pod, for containers a CRI runtime runs for kubelet.
+    /// The Kubernetes pod, for containers a CRI runtime runs for kubelet;
+    /// for podman, its pod (`podman run --pod`, `podman kube play`), which
+    /// has a name only (empty namespace and uid).
     pub pod: Option<PodMeta>,
     /// The container's own labels (Docker and Compose labels, CRI labels).
     pub labels: BTreeMap<String, String>,
@@ -30,7 +32,8 @@ pub struct ContainerMeta {
     pub created_ns: Option<i64>,
 }
 
-/// A Kubernetes pod, as kubelet described it to the runtime.
+/// A Kubernetes pod, as kubelet described it to the runtime (or podman's
+/// pod: its name only).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodMeta {
     pub name: String,

@@ -47,14 +47,13 @@ pub const ALWAYS_FIELDS: &[&str] = &[
     "container.image.tag",
     "container.image.digest",
     "container.privileged",
+    "container.mounts",
     "k8s.ns.name",
     "k8s.pod.name",
     "k8s.pod.uid",
     "k8s.pod.labels",
     // Why the runtime metadata above is missing, when it is.
     "container.unresolved",
-    // Who started the container (or why that is not known).
-    "container.creator",
 ];
 
 /// Output field counting the alerts the throttle held back before this one

@@ -132,14 +132,19 @@ pub fn to_value(ev: &Event) -> Value {
         }
         if let Some(p) = &m.pod {
             put("k8s.pod.name", json!(p.name));
-            put("k8s.ns.name", json!(p.namespace));
+            if !p.namespace.is_empty() {
+                put("k8s.ns.name", json!(p.namespace));
+            }
             put("k8s.pod.labels", json!(p.labels));
         }
     }
     if let Some(why) = &c.unresolved {
         put("container.unresolved", json!(why.to_string()));
     }
-    if let Some(k) = &c.creator {
+    // Who started the container: on its start (its first process's exec),
+    // not repeated on every event of it.
+    let started = matches!(ev.data, Data::Exec(_)) && ev.process.vpid == Some(1);
+    if let Some(k) = c.creator.as_ref().filter(|_| started) {
         put("container.creator", json!(k.to_string()));
         put("container.creator.pid", json!(k.pid));
         put("container.creator.uid", json!(k.uid));

@@ -101,13 +101,63 @@ fn exited_stale_and_other_runtime_clients_do_not_count() {
     c.on_container_start(Runtime::Docker, ID, 700, 40 * S, |pid| pid != 500);
     let k = c.get(ID, 0);
     assert_eq!(k.pid, None);
-    assert!(
-        k.unresolved
-            .as_deref()
-            .unwrap()
-            .contains("no client of /run/docker.sock"),
-        "{k:?}"
+    assert!(k.unresolved.is_some(), "{k:?}");
+}
+
+#[test]
+fn the_reason_names_only_the_sockets_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let present = dir.path().join("docker.sock");
+    std::fs::write(&present, "").unwrap();
+    let cfg = CreatorConfig {
+        sockets: vec![
+            (
+                PathBuf::from("/nonexistent/vigil/docker.sock"),
+                SocketKind::Docker,
+            ),
+            (present.clone(), SocketKind::Docker),
+            (
+                PathBuf::from("/nonexistent/vigil/crio.sock"),
+                SocketKind::Cri,
+            ),
+        ],
+        ..CreatorConfig::default()
+    };
+    let mut c = Creators::new(cfg, 1);
+    c.on_container_start(Runtime::Docker, ID, 700, 40 * S, |_| true);
+    let why = c.get(ID, 0).unresolved.clone().unwrap();
+    assert_eq!(
+        why,
+        format!(
+            "no client of {} was connected in the 30 s before it started",
+            present.display()
+        )
     );
+    let other = "f".repeat(64);
+    c.on_container_start(Runtime::Crio, &other, 700, 40 * S, |_| true);
+    let why = c.get(&other, 0).unresolved.clone().unwrap();
+    assert!(
+        why.starts_with("no cri-o socket exists on this host"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_client_connected_before_the_agent_counts_for_the_cri_only() {
+    let mut c = creators();
+    let kubelet = proc(300, 0, "kubelet", &[]);
+    let compose = proc(301, 0, "docker-compose", &["up"]);
+    c.connected_before(&kubelet, None, "/var/run/containerd/containerd.sock");
+    c.connected_before(&compose, None, "/run/docker.sock");
+    // Seen at start, long before: kubelet for the CRI's containers...
+    c.on_container_start(Runtime::Containerd, ID, 700, 3600 * S, |_| true);
+    let k = c.get(ID, 0);
+    assert_eq!(k.pid, Some(300), "{k:?}");
+    assert_eq!(k.via.as_deref(), Some("/run/containerd/containerd.sock"));
+    // ...but a Docker client connected long ago did not ask now.
+    let other = "f".repeat(64);
+    c.on_container_start(Runtime::Docker, &other, 700, 3600 * S, |_| true);
+    assert_eq!(c.get(&other, 0).pid, None);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The runtimes' own state files: podman's containers/storage
 //! (`overlay-containers/containers.json`, names, image id and a metadata
-//! string holding the image name; `overlay-images/images.json` when the
-//! image name is missing) and Docker's `containers/<id>/config.v2.json`.
+//! string holding the image name; `overlay-images/images.json` for the
+//! image's digest, and its name when that is missing) and Docker's `containers/<id>/config.v2.json`.
 //! Reading them needs no daemon; they say less than the APIs (no pod, no
 //! privilege, no mounts).
 
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
+use super::bolt::{Bolt, BoltError};
 use super::ContainerMeta;
 
 #[derive(Debug, Error)]
@@ -63,23 +64,36 @@ struct StorageImage {
     id: String,
     #[serde(default)]
     names: Vec<String>,
+    /// The manifest's digest (`sha256:...`), also for images built or
+    /// loaded locally.
+    #[serde(default)]
+    digest: Option<String>,
+}
+
+/// What `overlay-images/images.json` says of an image.
+#[derive(Default)]
+struct ImageInfo {
+    name: Option<String>,
+    digest: Option<String>,
 }
 
 /// Read one containers/storage root: (container id, metadata) pairs.
 pub fn load_podman(root: &Path) -> Result<Vec<(String, ContainerMeta)>, MetadataError> {
     let containers: Vec<StorageContainer> =
         read_json(&root.join("overlay-containers/containers.json"))?;
-    let mut images: Option<HashMap<String, String>> = None;
+    let mut images: Option<HashMap<String, ImageInfo>> = None;
     let mut out = Vec::with_capacity(containers.len());
     for c in containers {
         // A malformed metadata string only loses the image name.
         let md: PodmanMetadata = serde_json::from_str(&c.metadata).unwrap_or_default();
-        let mut image = md.image_name.filter(|s| !s.is_empty());
-        if image.is_none() && !c.image.is_empty() {
-            let images = images.get_or_insert_with(|| load_image_names(root));
-            image = images.get(&c.image).cloned();
-        }
+        let images = images.get_or_insert_with(|| load_images(root));
+        let known = images.get(&c.image);
+        let image = md
+            .image_name
+            .filter(|s| !s.is_empty())
+            .or_else(|| known?.name.clone());
         let name = c.names.into_iter().next().or(md.name);
+        let image_digest = known.and_then(|i| i.digest.clone());
         let image_id = (!c.image.is_empty()).then_some(c.image);
         out.push((
             c.id,
@@ -87,6 +101,7 @@ pub fn load_podman(root: &Path) -> Result<Vec<(String, ContainerMeta)>, Metadata
                 name,
                 image,
                 image_id,
+                image_digest,
                 ..ContainerMeta::default()
             },
         ));
@@ -94,12 +109,19 @@ pub fn load_podman(root: &Path) -> Result<Vec<(String, ContainerMeta)>, Metadata
     Ok(out)
 }
 
-/// image id → first name, from `overlay-images/images.json` (empty on error).
-fn load_image_names(root: &Path) -> HashMap<String, String> {
+/// image id → first name and digest, from `overlay-images/images.json`
+/// (empty on error).
+fn load_images(root: &Path) -> HashMap<String, ImageInfo> {
     match read_json::<Vec<StorageImage>>(&root.join("overlay-images/images.json")) {
         Ok(list) => list
             .into_iter()
-            .filter_map(|i| Some((i.id, i.names.into_iter().next()?)))
+            .map(|i| {
+                let info = ImageInfo {
+                    name: i.names.into_iter().next(),
+                    digest: i.digest.filter(|d| d.starts_with("sha256:")),
+                };
+                (i.id, info)
+            })
             .collect(),
         Err(e) => {
             log::warn!("podman images: {e}");
@@ -136,12 +158,25 @@ pub fn load_docker_config(root: &Path, full_id: &str) -> Result<ContainerMeta, M
     })
 }
 
+/// The name of podman's pod `pod_id`, from podman's state database under
+/// the storage root (`libpod/bolt_state.db`, its `id-registry` bucket: id →
+/// name of every container and pod). `Ok(None)`: no such pod there.
+pub fn load_podman_pod_name(root: &Path, pod_id: &str) -> Result<Option<String>, BoltError> {
+    let db = Bolt::open(&root.join("libpod/bolt_state.db"))?;
+    Ok(db
+        .get(&[b"id-registry"], pod_id.as_bytes())?
+        .map(|name| String::from_utf8_lossy(name).into_owned()))
+}
+
 /// What podman's OCI runtime config of a started container adds: whether
 /// it is privileged and its bind mounts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodmanDetails {
     pub privileged: Option<bool>,
     pub mounts: Vec<super::MountMeta>,
+    /// The id of its pod (`podman run --pod`), which podman writes as the
+    /// CRI-O sandbox id annotation.
+    pub pod_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +217,11 @@ pub fn load_podman_details(root: &Path, full_id: &str) -> Result<PodmanDetails, 
                 .any(|p| s.starts_with(p))
     };
     Ok(PodmanDetails {
+        pod_id: c
+            .annotations
+            .get("io.kubernetes.cri-o.SandboxID")
+            .filter(|id| !id.is_empty())
+            .cloned(),
         privileged: c
             .annotations
             .get("io.podman.annotations.privileged")

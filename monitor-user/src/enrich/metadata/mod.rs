@@ -14,13 +14,14 @@
 //! that disappear from the file (a `--rm` container that already exited) are
 //! kept for a grace period so its late events still carry its name.
 
+pub mod bolt;
 pub mod cri;
 pub mod docker_api;
 pub mod files;
 pub mod remote;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -172,15 +173,15 @@ impl Metadata {
                 && c.tried.is_none_or(|t| now.duration_since(t) >= ttl)
             {
                 c.tried = Some(now);
-                let details = self
-                    .cfg
-                    .podman_roots
-                    .iter()
-                    .find_map(|root| files::load_podman_details(root, full_id).ok());
-                if let Some(d) = details {
+                let details =
+                    self.cfg.podman_roots.iter().find_map(|root| {
+                        Some((root, files::load_podman_details(root, full_id).ok()?))
+                    });
+                if let Some((root, d)) = details {
                     let mut meta = (*c.meta).clone();
                     meta.privileged = d.privileged;
                     meta.mounts = d.mounts;
+                    meta.pod = d.pod_id.and_then(|id| podman_pod(root, &id));
                     c.meta = Arc::new(meta);
                     c.detailed = true;
                 }
@@ -245,6 +246,7 @@ impl Metadata {
             Some(mut meta) => {
                 // What the OCI config said stays (containers.json lacks it).
                 meta.privileged = c.meta.privileged;
+                meta.pod = c.meta.pod.clone();
                 meta.mounts = std::mem::take(&mut Arc::make_mut(&mut c.meta).mounts);
                 c.meta = Arc::new(meta);
                 c.gone_since = None;
@@ -295,6 +297,21 @@ impl Metadata {
             },
         );
         Some(meta)
+    }
+}
+
+/// podman's pod `id` as `k8s.pod.name` (podman pods, `podman kube play`
+/// ones included, have a name only: no namespace, no Kubernetes uid).
+fn podman_pod(root: &Path, id: &str) -> Option<PodMeta> {
+    match files::load_podman_pod_name(root, id) {
+        Ok(name) => name.map(|name| PodMeta {
+            name,
+            ..PodMeta::default()
+        }),
+        Err(e) => {
+            log::warn!("podman pod {id}: {e}");
+            None
+        }
     }
 }
 
@@ -357,6 +374,7 @@ mod tests {
         assert_eq!(a.name.as_deref(), Some("web"));
         assert_eq!(a.image.as_deref(), Some("localhost/app:1.2"));
         assert_eq!(a.image_id.as_deref(), Some(IMG));
+        assert_eq!(a.image_digest.as_deref(), Some("sha256:5d"));
         // No image name in the metadata: the image's own name.
         let b = m.lookup(Runtime::Podman, B, now).unwrap();
         assert_eq!(b.image.as_deref(), Some("localhost/from-images:1"));
