@@ -243,6 +243,14 @@ pub enum FieldId {
     /// `proc.aenv[NAME]`: the first value of NAME from the parent up;
     /// `proc.aenv`: any ancestor's ([`Value::List`](crate::Value)).
     ProcAenv,
+    // Host storage filling up (issue 13), on `container_stats`.
+    /// The watched storage root on the fullest filesystem the container
+    /// writes to.
+    FsPath,
+    /// The container whose layer or volumes grew most on that filesystem.
+    FsTopWriter,
+    /// The growing containers, most first, with where they grew.
+    FsWriters,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,6 +423,9 @@ defs! {
     // Environments (issue 14).
     "proc.env" => ProcEnv, Str, OptText;
     "proc.aenv" => ProcAenv, Str, OptText;
+    "fs.path" => FsPath, Str, None;
+    "fs.top_writer" => FsTopWriter, Str, None;
+    "fs.writers" => FsWriters, Str, None;
     // Never looked up by this name: resource fields resolve through
     // `resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;
