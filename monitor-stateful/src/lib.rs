@@ -10,7 +10,9 @@
 //! - [`uid_nproc`] counts processes per UID across containers against
 //!   RLIMIT_NPROC (`user.nproc`, `user.nproc_limit`); [`inotify`] counts
 //!   inotify instances and watches per UID against the kernel's per-user
-//!   limits (`user.inotify_instances_pct`, ...).
+//!   limits (`user.inotify_instances_pct`, ...); [`storage`] watches the
+//!   host filesystems of container layers and volumes and names the
+//!   containers filling them (`fs.usage_pct`, `fs.top_writer`).
 //! - [`baseline`] learns what each image runs and checks execs against it
 //!   (`proc.in_baseline`), with reviewable files on disk.
 //!
@@ -25,6 +27,7 @@ pub mod metrics;
 pub mod mountinfo;
 pub mod psi;
 pub mod sampler;
+pub mod storage;
 pub mod time;
 pub mod uid_nproc;
 pub mod units;

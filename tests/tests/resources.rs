@@ -7,7 +7,9 @@
 //! hog under `--memory 32m` until OOM, an fd exhauster under a 64-fd
 //! limit, two containers of UID 1000 sharing one `RLIMIT_NPROC` of 60, and
 //! two of UID 1777 sharing the host's inotify instances (the hog takes 93%
-//! of `max_user_instances`). Each must raise its `resource` rule within seconds,
+//! of `max_user_instances`), and a container filling a 64 MiB loop-mounted
+//! filesystem of the test's own through a volume beside one writing 2 MiB
+//! to it. Each must raise its `resource` rule within seconds,
 //! naming the right container. A fair busy container raises none. Every
 //! hog ends on its own (a time bound or the cgroup limit), and containers
 //! are removed on drop.
@@ -39,11 +41,19 @@ fn setup() -> Setup {
 
 /// [`setup`], with every event also written to `events`.
 fn setup_events(events: Option<&std::path::Path>) -> Setup {
+    setup_args(events, &[])
+}
+
+/// [`setup_events`], with more `vigil run` arguments.
+fn setup_args(events: Option<&std::path::Path>, args: &[&std::ffi::OsStr]) -> Setup {
     let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let image = actions_image().expect("build the actions image");
     let mut b = Agent::builder(["run"]).echo(false);
     if let Some(p) = events {
         b = b.arg("--events").arg(p);
+    }
+    for a in args {
+        b = b.arg(a);
     }
     let agent = b.start().expect("start vigil run");
     Setup {
@@ -359,4 +369,168 @@ fn network_monopolisation() {
         (1e6..1e7).contains(&quiet_rate),
         "the neighbour's traffic: max container.net.bytes_rate[30s] = {quiet_rate}"
     );
+}
+
+/// A small ext4 filesystem of the test's own, loop-mounted; unmounted (and
+/// its loop device released, `-o loop` sets autoclear) on drop, also when
+/// the test fails.
+struct LoopFs {
+    dir: vigil_tests::podman::TempDir,
+    mnt: std::path::PathBuf,
+}
+
+impl LoopFs {
+    /// `None` when this kernel or machine cannot loop-mount.
+    fn new(mib: u64) -> Option<LoopFs> {
+        let dir = vigil_tests::podman::TempDir::new("vigil-storage-fs").expect("temp dir");
+        let img = dir.path().join("fs.img");
+        std::fs::File::create(&img)
+            .and_then(|f| f.set_len(mib << 20))
+            .expect("image file");
+        let mnt = dir.path().join("mnt");
+        std::fs::create_dir(&mnt).expect("mount point");
+        let run = |cmd: &mut std::process::Command| {
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !run(std::process::Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-m", "0"])
+            .arg(&img))
+        {
+            return None;
+        }
+        if !run(std::process::Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&img)
+            .arg(&mnt))
+        {
+            return None;
+        }
+        Some(LoopFs { dir, mnt })
+    }
+}
+
+impl Drop for LoopFs {
+    fn drop(&mut self) {
+        let ok = std::process::Command::new("umount")
+            .arg(&self.mnt)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            // Still busy (a container not yet gone): detach now, freed when idle.
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.mnt)
+                .status();
+        }
+        let _ = &self.dir;
+    }
+}
+
+/// The `container_stats` events of `c` in the events file.
+fn stats_of(events: &std::path::Path, c: &Container) -> Vec<Value> {
+    std::fs::read_to_string(events)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| s(e, "evt.type") == "container_stats" && s(e, "container.id") == c.short_id())
+        .collect()
+}
+
+#[test]
+fn container_filling_host_storage() {
+    if !can_run() {
+        return;
+    }
+    // Declared first, so it is dropped after the containers using it.
+    let fs = LoopFs::new(64);
+    if !vigil_tests::require::require(fs.is_some(), "loop-mounting a test filesystem failed") {
+        return;
+    }
+    let fs = fs.unwrap();
+    let mnt = fs.mnt.to_str().expect("utf-8 path").to_owned();
+    for d in ["fill", "quiet"] {
+        std::fs::create_dir(fs.mnt.join(d)).expect("volume dir");
+    }
+    let dir = vigil_tests::podman::TempDir::new("vigil-storage").expect("temp dir");
+    let events = dir.path().join("events.jsonl");
+    let t = setup_args(Some(&events), &["--storage-path".as_ref(), mnt.as_ref()]);
+    let vol = |d: &str| format!("{mnt}/{d}:/data");
+    let filler = container(&t, &["-v", &vol("fill"), "--memory", "128m"]);
+    let quiet = container(&t, &["-v", &vol("quiet"), "--memory", "128m"]);
+    // Both containers' volumes are found and measured (their baseline).
+    let measured = |c: &Container| {
+        stats_of(&events, c)
+            .iter()
+            .any(|e| s(e, "fs.path") == mnt && e["fs.container_bytes"].is_number())
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while !(measured(&filler) && measured(&quiet)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the volumes on {mnt} were never measured; stats: {:?}",
+            stats_of(&events, &quiet).last()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // The near miss: a container writing 2 MiB to the small filesystem.
+    quiet
+        .exec_ok(&[
+            "sh",
+            "-c",
+            "dd if=/dev/zero of=/data/small bs=1M count=2 && sync",
+        ])
+        .expect("quiet write");
+    let grown = |c: &Container| {
+        stats_of(&events, c)
+            .iter()
+            .filter_map(|e| e["fs.container_growth"].as_f64())
+            .fold(0.0, f64::max)
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while grown(&quiet) < 1.5e6 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the quiet write was never measured"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // The filler: until the filesystem is full (ENOSPC ends dd).
+    let _ = filler.exec(&[
+        "sh",
+        "-c",
+        "timeout 30 dd if=/dev/zero of=/data/fill bs=1M count=200; sync",
+    ]);
+    let a = expect_alert(&t.agent, "Container filling host storage", &filler);
+    assert_eq!(field(&a, "fs.path"), mnt, "{a}");
+    assert!(num(&a, "fs.usage_pct") > 90.0, "{a}");
+    assert!(num(&a, "fs.container_growth") > 40e6, "{a}");
+    let writers = field(&a, "fs.writers");
+    assert!(
+        writers.starts_with(&format!("{} +", filler.short_id()))
+            && writers.contains("volume /data"),
+        "{a}"
+    );
+    assert!(
+        a["output"]
+            .as_str()
+            .unwrap_or("")
+            .contains("attributed by growth"),
+        "{a}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !resource_alerts(&t.agent).iter().any(|x| {
+            s(x, "rule") == "Container filling host storage"
+                && field(x, "container.id") == quiet.short_id()
+        }),
+        "the container that wrote 2 MiB was named"
+    );
+    // The quiet one saw the same full filesystem, and whose fill it was.
+    assert!(stats_of(&events, &quiet).iter().any(|e| {
+        e["fs.usage_pct"].as_f64().is_some_and(|p| p > 90.0)
+            && s(e, "fs.top_writer") == filler.short_id()
+    }));
 }

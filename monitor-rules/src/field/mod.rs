@@ -264,6 +264,14 @@ pub enum FieldId {
     FdCipName,
     FdLipName,
     FdRipName,
+    // Host storage filling up (issue 13), on `container_stats`.
+    /// The watched storage root on the fullest filesystem the container
+    /// writes to.
+    FsPath,
+    /// The container whose layer or volumes grew most on that filesystem.
+    FsTopWriter,
+    /// The growing containers, most first, with where they grew.
+    FsWriters,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -449,6 +457,9 @@ defs! {
     "fd.cip.name" => FdCipName, Str, None;
     "fd.lip.name" => FdLipName, Str, None;
     "fd.rip.name" => FdRipName, Str, None;
+    "fs.path" => FsPath, Str, None;
+    "fs.top_writer" => FsTopWriter, Str, None;
+    "fs.writers" => FsWriters, Str, None;
     // Never looked up by this name: resource fields resolve through
     // `resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;

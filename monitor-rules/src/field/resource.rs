@@ -68,6 +68,12 @@ pub const FIELDS: &[(&str, Window)] = &[
     ("container.net.bytes_rate", Window::Required),
     ("container.net.packets_rate", Window::Required),
     ("container.net.bytes_share", Window::Required),
+    ("fs.usage_pct", Window::No),
+    ("fs.fill_rate", Window::No),
+    ("fs.full_in", Window::No),
+    ("fs.container_bytes", Window::No),
+    ("fs.container_growth", Window::No),
+    ("fs.container_growth_pct", Window::No),
 ];
 
 /// A window's length in milliseconds, or `None` if it is not

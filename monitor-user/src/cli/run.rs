@@ -54,6 +54,12 @@ pub struct RunArgs {
     /// Do not sample container resources (no `container_stats` events).
     #[arg(long)]
     pub no_resources: bool,
+    /// Also watch the filesystem holding PATH for container storage
+    /// filling up (repeatable: a volume directory, a runtime's storage root
+    /// elsewhere). The podman, Docker and containerd roots under /var/lib
+    /// are always watched when they exist (docs/resources.md, "Host storage").
+    #[arg(long = "storage-path", value_name = "PATH")]
+    pub storage_paths: Vec<PathBuf>,
     /// Report network peers on loopback too (connect, accept, listen and
     /// sends to 127.0.0.0/8 or ::1). Off by default: the kernel drops this
     /// chatter before it costs anything (docs/hooks.md, network).
@@ -433,7 +439,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     if !args.no_resources {
         match monitor_user::stage::resources::ResourceStage::from_host(Some(PathBuf::from("/proc")))
         {
-            Ok(st) => {
+            Ok(mut st) => {
+                st.watch_storage(&args.storage_paths);
                 config.resources = Some(st);
                 config.resource_interval = Duration::from_secs(args.resource_interval);
             }

@@ -21,7 +21,7 @@ mod args;
 mod paths;
 
 use crate::event::sysargs::{ArgValue, SockAddr};
-use crate::event::{rfc3339, Data, DnsData, Event, Leader, SyscallData};
+use crate::event::{rfc3339, Data, DnsData, Event, Leader, StatsData, SyscallData};
 use args::{arg_value, is_open, named_arg, open_flags, raw_value};
 pub use paths::proc_is_other;
 use paths::{needs_normalising, normalise, split_path};
@@ -548,6 +548,14 @@ impl FieldSource for EventFields<'_> {
             },
             F::HostIoStalledContainer => match &ev.data {
                 Data::ContainerStats(st) => st.io_stalled_container.as_deref().map(Value::Str),
+                _ => None,
+            },
+            F::FsPath | F::FsTopWriter | F::FsWriters => match &ev.data {
+                Data::ContainerStats(StatsData { fs: Some(fs), .. }) => match field.id {
+                    F::FsPath => Some(Value::Str(&fs.path)),
+                    F::FsTopWriter => fs.top_writer.as_deref().map(Value::Str),
+                    _ => Some(Value::Str(&fs.writers)),
+                },
                 _ => None,
             },
             _ => None,

@@ -232,7 +232,7 @@ fn std_fd(fd: &mut Option<crate::event::StdFd>) -> &mut crate::event::StdFd {
 /// `proc.aenv` (a list of such lists, parent first); for `evt.type: container_stats`
 /// any resource field (`container.fork_rate[10s]: 250`, `user.nproc: 10`)
 /// and `user.nproc_top_container`, `host.io_stalled_container`,
-/// `user.inotify_top_container`.
+/// `user.inotify_top_container`, `fs.path`, `fs.top_writer`, `fs.writers`.
 pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     let get = |k: &str| m.get(k);
     let evt_type = string(get("evt.type").ok_or("evt.type is required")?, "evt.type")?;
@@ -420,6 +420,11 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "user.nproc_top_container" => stats.nproc_top_container = Some(string(v, k)?),
             "host.io_stalled_container" => stats.io_stalled_container = Some(string(v, k)?),
             "user.inotify_top_container" => stats.inotify_top_container = Some(string(v, k)?),
+            "fs.path" => stats.fs.get_or_insert_with(Default::default).path = string(v, k)?,
+            "fs.top_writer" => {
+                stats.fs.get_or_insert_with(Default::default).top_writer = Some(string(v, k)?)
+            }
+            "fs.writers" => stats.fs.get_or_insert_with(Default::default).writers = string(v, k)?,
             _ => match k.strip_prefix("evt.arg.") {
                 Some(arg) => {
                     let value = match v {

@@ -499,6 +499,18 @@ pub struct StatsData {
     /// Another container stalling on I/O the most (`host.io_stalled_container`):
     /// `ID (N% stalled on I/O)`.
     pub io_stalled_container: Option<String>,
+    /// The fullest watched storage filesystem this container writes to
+    /// (`fs.*`; its numbers are in `values`).
+    pub fs: Option<FsFill>,
+}
+
+/// Who fills a host storage filesystem (`fs.path`, `fs.top_writer`,
+/// `fs.writers`), as the resource stage attributed it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FsFill {
+    pub path: String,
+    pub top_writer: Option<String>,
+    pub writers: String,
 }
 
 impl StatsData {

@@ -308,6 +308,13 @@ pub fn to_value(ev: &Event) -> Value {
             if let Some(c) = &st.io_stalled_container {
                 put("host.io_stalled_container", json!(c));
             }
+            if let Some(fs) = &st.fs {
+                put("fs.path", json!(fs.path));
+                if let Some(c) = &fs.top_writer {
+                    put("fs.top_writer", json!(c));
+                }
+                put("fs.writers", json!(fs.writers));
+            }
         }
         Data::Dns(d) => {
             put("dns.is_response", json!(d.response));

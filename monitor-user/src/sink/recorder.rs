@@ -257,6 +257,11 @@ pub(crate) mod tests {
             nproc_top_container: Some("82ac0468654e".into()),
             inotify_top_container: Some("82ac0468654e".into()),
             io_stalled_container: Some("1f2e3d4c5b6a (41% stalled on I/O)".into()),
+            fs: Some(crate::event::FsFill {
+                path: "/var/lib/containers/storage".into(),
+                top_writer: Some("82ac0468654e".into()),
+                writers: "82ac0468654e +812 MiB in volume /data".into(),
+            }),
         });
         let mut b = evs[0].clone();
         b.baseline = Some(crate::event::BaselineMark {

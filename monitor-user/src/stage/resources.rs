@@ -10,7 +10,11 @@
 //! of container processes in a [`UidTable`]; every few seconds it counts
 //! their inotify instances and watches per UID (`user.inotify_*`), and each
 //! tick it names the container stalling most on I/O
-//! (`host.io_stalled_container`). The event stores the value of
+//! (`host.io_stalled_container`). It watches the host filesystems holding
+//! container storage (`statvfs` each tick; each container's layer and
+//! volumes found every few seconds and walked when their filesystem moves:
+//! [`monitor_stateful::storage`]) and reports on each container's event
+//! the fullest one it writes to and who fills it (`fs.*`). The event stores the value of
 //! every resource field the rules use (plus a few always-present ones)
 //! under the field's canonical text, so a replay matches the same numbers.
 
@@ -22,11 +26,12 @@ use std::time::{Duration, Instant};
 use monitor_common::CgroupCounters;
 use monitor_rules::{Field, FieldArg, FieldId};
 use monitor_stateful::inotify;
+use monitor_stateful::storage::{self, Storage};
 use monitor_stateful::{
     CgroupLayout, Counter, FieldRef, Sampler, SamplerConfig, Timestamp, UidTable,
 };
 
-use crate::event::{Cgroup, Clock, Container, Data, Event, Process, StatsData};
+use crate::event::{Cgroup, Clock, Container, Data, Event, FsFill, Process, StatsData};
 
 /// Fields every `container_stats` event carries, whatever the rules ask.
 pub const ALWAYS: &[&str] = &[
@@ -47,6 +52,9 @@ const TASKS_REFRESH: Duration = Duration::from_secs(2);
 /// How often inotify use is counted (a readlink per fd of every container
 /// process).
 const INOTIFY_REFRESH: Duration = Duration::from_secs(5);
+/// How often each container's writable places on the watched storage
+/// filesystems are looked up (a mountinfo read per container).
+const PLACES_REFRESH: Duration = Duration::from_secs(5);
 
 /// Below this share of time stalled on I/O (PSI io some, %) a container
 /// is not named as starved.
@@ -72,6 +80,9 @@ pub struct ResourceStage {
     inotify: HashMap<u32, inotify::UidInotify<String>>,
     inotify_limits: inotify::InotifyLimits,
     last_inotify: Option<Instant>,
+    /// The host filesystems of container storage and who fills them.
+    storage: Storage<String>,
+    last_places: Option<Instant>,
     clock: Clock,
 }
 
@@ -96,10 +107,33 @@ impl ResourceStage {
             inotify: HashMap::new(),
             inotify_limits: Default::default(),
             last_inotify: None,
+            storage: Storage::new(Vec::new()),
+            last_places: None,
             clock: Clock::measure(),
         };
         s.set_fields(&[]);
         s
+    }
+
+    /// Watch the filesystems holding `roots` (storage roots of the
+    /// runtimes, volume directories) besides the runtimes' own
+    /// ([`storage::DEFAULT_ROOTS`]); roots that do not exist are skipped
+    /// until they do.
+    pub fn watch_storage(&mut self, roots: &[PathBuf]) {
+        let all = storage::DEFAULT_ROOTS
+            .iter()
+            .map(PathBuf::from)
+            .chain(roots.iter().cloned())
+            .collect();
+        self.storage = Storage::new(all);
+    }
+
+    /// The watched storage filesystems (root, device), as of the last tick.
+    pub fn storage_watched(&self) -> Vec<(PathBuf, u64)> {
+        self.storage
+            .watched()
+            .map(|(p, d)| (p.to_owned(), d))
+            .collect()
     }
 
     /// Sample what `rules_fields` (the rules' fields) need, plus [`ALWAYS`].
@@ -256,6 +290,22 @@ impl ResourceStage {
                 self.last_inotify = Some(Instant::now());
             }
         }
+        self.storage.sample(now);
+        if let Some(root) = &self.proc_root {
+            if self
+                .last_places
+                .is_none_or(|t| t.elapsed() >= PLACES_REFRESH)
+            {
+                let mut pids: HashMap<String, Vec<u32>> = HashMap::new();
+                for (pid, _, c) in self.uids.live() {
+                    pids.entry(c.clone()).or_default().push(pid);
+                }
+                self.storage
+                    .scan_places(root, pids.iter().map(|(c, p)| (c.clone(), p.as_slice())));
+                self.last_places = Some(Instant::now());
+            }
+            self.storage.measure();
+        }
         let stalled = self.io_stalled(now);
         let mut ids: Vec<u64> = self.known.keys().copied().collect();
         ids.sort_unstable();
@@ -340,6 +390,22 @@ impl ResourceStage {
             top = self.uids.top_container(u).map(|(c, _)| c);
         }
         let inotify_top = self.inotify_values(&k.container.id, &mut values);
+        let fs = self.storage.report(&k.container.id).map(|r| {
+            let opt = [
+                ("fs.usage_pct", r.usage_pct),
+                ("fs.fill_rate", r.fill_rate),
+                ("fs.full_in", r.full_in),
+                ("fs.container_bytes", Some(r.container_bytes as f64)),
+                ("fs.container_growth", Some(r.container_growth as f64)),
+                ("fs.container_growth_pct", r.container_growth_pct()),
+            ];
+            values.extend(opt.into_iter().filter_map(|(n, v)| Some((n.into(), v?))));
+            FsFill {
+                path: r.path,
+                top_writer: r.top_writer,
+                writers: r.writers,
+            }
+        });
         values.retain(|(_, v)| v.is_finite());
         values.sort_by(|a, b| a.0.cmp(&b.0));
         Event {
@@ -362,6 +428,7 @@ impl ResourceStage {
                     .iter()
                     .find(|(other, _)| *other != id)
                     .map(|(_, text)| text.clone()),
+                fs,
             }),
             truncated: Vec::new(),
             target_is_vigil: None,
