@@ -29,8 +29,10 @@ use serde_json::Value;
 use vigil_tests::{http, in_vm, require_root, require_vigil_binary, Agent};
 
 const WAIT: Duration = Duration::from_secs(30);
-/// Start-up in the VM: emulated (TCG), the verifier takes minutes there.
-const READY: Duration = Duration::from_secs(240);
+/// Start-up in the VM: emulated (TCG), the verifier takes minutes there
+/// (every LSM program twice: the probe, then the load), more on a loaded
+/// host.
+const READY: Duration = Duration::from_secs(600);
 const SANDBOX_ENV: &str = "VIGIL_LSM_SANDBOX";
 /// The agent's pid, for the sandbox's signal to it (self-protection).
 const AGENT_PID_ENV: &str = "VIGIL_LSM_AGENT_PID";
@@ -361,6 +363,57 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
         // The sandbox mounted at a relative path; the hook saw it resolved.
         assert_eq!(field(&mount, "evt.arg.dir"), mnt, "{mount}");
     }
+
+    // The second set of hooks: the same alerts and events in both modes,
+    // from the LSM hooks in LSM mode.
+    wait("BPF program load from container", &|_| true);
+    wait("Root change in container", &|v| {
+        field(v, "evt.type") == "chroot"
+    });
+    wait("Root change in container", &|v| {
+        field(v, "evt.type") == "pivot_root"
+    });
+    wait("Capabilities raised in container", &|_| true);
+    let hook_of = |ty: &str, pred: &dyn Fn(&Value) -> bool| -> Value {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let text =
+                std::fs::read_to_string(&sandbox.dir.join("events.jsonl")).unwrap_or_default();
+            let found = text
+                .lines()
+                .filter(|l| l.contains(short))
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|e| e["evt.type"] == ty && pred(e));
+            if let Some(e) = found {
+                return e;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {ty} event of the sandbox ({mode} mode)"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let setuid = hook_of("setuid", &|e| e["evt.arg.uid"] == 0);
+    let mmap = hook_of("mmap", &|e| {
+        e["evt.arg.prot"] == "PROT_READ|PROT_WRITE|PROT_EXEC"
+            && e["evt.arg.flags"]
+                .as_str()
+                .is_some_and(|f| f.contains("MAP_ANONYMOUS"))
+    });
+    let mprotect = hook_of("mprotect", &|e| {
+        e["evt.arg.prot"] == "PROT_READ|PROT_WRITE|PROT_EXEC" && e["evt.arg.length"] == 4096
+    });
+    if mode == "lsm" {
+        for (e, hook) in [
+            (&setuid, "task_fix_setuid"),
+            (&mmap, "mmap_file"),
+            (&mprotect, "file_mprotect"),
+        ] {
+            assert_eq!(e["evt.arg.lsm_hook"], hook, "{e}");
+        }
+    }
+
     let stopped = agent.stop().expect("stop the agent");
     assert_eq!(stopped.status.code(), Some(0), "{:?}", stopped.stderr);
 }
@@ -665,6 +718,7 @@ fn sandbox_body() {
     // SAFETY: valid C string.
     unsafe { libc::umount2(c("cg").as_ptr(), libc::MNT_DETACH) };
     report("exec a memfd", exec_memfd());
+    credentials_root_bpf_and_memory(&dir);
     // SIGHUP: if it is not refused (tracepoint mode), the agent only
     // reloads its rules.
     if let Some(pid) = std::env::var(AGENT_PID_ENV)
@@ -694,6 +748,157 @@ fn sandbox_body() {
         }
     }
     unsafe { libc::umount2(c("mnt").as_ptr(), libc::MNT_DETACH) };
+}
+
+/// The second set of LSM hooks' acts (each also a tracepoint's syscall):
+/// a bpf() program load (garbage, refused by the verifier's checks after
+/// the hook), setuid(0) (a no-op for root), a capability dropped and
+/// raised again, a chroot (in a child, which then exits), a pivot_root
+/// that fails (its target is no mount point) after the hook, and RWX
+/// memory by mmap and by mprotect.
+fn credentials_root_bpf_and_memory(dir: &Path) {
+    let report = |what: &str, r: std::io::Result<()>| match r {
+        Ok(()) => println!("{what}: ok"),
+        Err(e) => println!("{what}: {e}"),
+    };
+    let check = |rc: libc::c_long| {
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    // BPF_PROG_LOAD with a zeroed attribute: no instructions, EINVAL.
+    let attr = [0u8; 128];
+    // SAFETY: a valid buffer of the size given.
+    report(
+        "bpf prog load",
+        check(unsafe { libc::syscall(libc::SYS_bpf, 5, attr.as_ptr(), attr.len()) }),
+    );
+    // SAFETY: plain syscalls.
+    report(
+        "setuid 0",
+        check(unsafe { libc::setuid(0) } as libc::c_long),
+    );
+    report(
+        "capabilities dropped and raised",
+        in_child(drop_and_raise_cap),
+    );
+    let path = CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+    report(
+        "chroot",
+        in_child(move || {
+            // SAFETY: a valid C string.
+            if unsafe { libc::chroot(path.as_ptr()) } == 0 {
+                0
+            } else {
+                1
+            }
+        }),
+    );
+    let cg = CString::new("cg").unwrap();
+    // SAFETY: valid C strings.
+    report(
+        "pivot_root",
+        check(unsafe { libc::syscall(libc::SYS_pivot_root, cg.as_ptr(), cg.as_ptr()) }),
+    );
+    let rwx = libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC;
+    // SAFETY: a fresh anonymous mapping, unmapped again.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            rwx,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        report(
+            "mmap rwx",
+            check(if p == libc::MAP_FAILED { -1 } else { 0 }),
+        );
+        if p != libc::MAP_FAILED {
+            libc::munmap(p, 4096);
+        }
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p != libc::MAP_FAILED {
+            report(
+                "mprotect rwx",
+                check(libc::mprotect(p, 4096, rwx) as libc::c_long),
+            );
+            libc::munmap(p, 4096);
+        }
+    }
+}
+
+/// Runs `f` in a forked child (for acts that would change this process
+/// for good); Ok when it exits 0.
+fn in_child(f: impl FnOnce() -> i32) -> std::io::Result<()> {
+    // SAFETY: the child runs only `f` (plain syscalls) and _exit.
+    match unsafe { libc::fork() } {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => unsafe { libc::_exit(f()) },
+        pid => {
+            let mut status = 0;
+            // SAFETY: our own child.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(format!("child status {status:#x}")))
+            }
+        }
+    }
+}
+
+/// capset: CAP_NET_RAW out of the effective set, then back in (a raise:
+/// the "Capabilities raised in container" rule's act). Returns 0 on success.
+fn drop_and_raise_cap() -> i32 {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const CAP_NET_RAW: u32 = 13;
+    let mut hdr = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget/capset with a v3 header and two data entries.
+    unsafe {
+        if libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) != 0 {
+            return 1;
+        }
+        let bit = 1u32 << CAP_NET_RAW;
+        if data[0].permitted & bit == 0 {
+            return 2;
+        }
+        data[0].effective &= !bit;
+        if libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) != 0 {
+            return 3;
+        }
+        data[0].effective |= bit;
+        if libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) != 0 {
+            return 4;
+        }
+    }
+    0
 }
 
 /// Fileless execution: busybox copied into a memfd and run from there
