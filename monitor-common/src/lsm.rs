@@ -73,7 +73,79 @@ pub const HOOKS: &[LsmHook] = &[
         program: "lsm_ptrace_access_check",
         reports: &[],
     },
+    // Issue 12's second set: bpf(), credentials, the root, executable
+    // memory (monitor-ebpf/src/lsm/{bpf,cred,root,mem}.rs). These hooks
+    // run once the kernel's own checks passed: calls it refused (EPERM,
+    // EINVAL) are not reported in LSM mode.
+    LsmHook {
+        hook: "bpf",
+        program: "lsm_bpf",
+        reports: &[SyscallId::Bpf],
+    },
+    LsmHook {
+        hook: "task_fix_setuid",
+        program: "lsm_task_fix_setuid",
+        reports: &[
+            SyscallId::Setuid,
+            SyscallId::Setreuid,
+            SyscallId::Setresuid,
+            SyscallId::Setfsuid,
+        ],
+    },
+    LsmHook {
+        hook: "task_fix_setgid",
+        program: "lsm_task_fix_setgid",
+        reports: &[
+            SyscallId::Setgid,
+            SyscallId::Setregid,
+            SyscallId::Setresgid,
+            SyscallId::Setfsgid,
+        ],
+    },
+    LsmHook {
+        hook: "capset",
+        program: "lsm_capset",
+        reports: &[SyscallId::Capset],
+    },
+    LsmHook {
+        hook: "sb_pivotroot",
+        program: "lsm_sb_pivotroot",
+        reports: &[SyscallId::PivotRoot],
+    },
+    // Needs CONFIG_SECURITY_PATH (Debian, Ubuntu, RHEL, COS: AppArmor and
+    // TOMOYO select it).
+    LsmHook {
+        hook: "path_chroot",
+        program: "lsm_path_chroot",
+        reports: &[SyscallId::Chroot],
+    },
+    LsmHook {
+        hook: "mmap_file",
+        program: "lsm_mmap_file",
+        reports: &[SyscallId::Mmap],
+    },
+    LsmHook {
+        hook: "file_mprotect",
+        program: "lsm_file_mprotect",
+        reports: &[SyscallId::Mprotect],
+    },
 ];
+
+/// `LSM_SETID_*`: which set*id call `task_fix_setuid`/`task_fix_setgid`
+/// stand for.
+pub mod setid {
+    pub const ID: u32 = 1;
+    pub const RE: u32 = 2;
+    pub const RES: u32 = 4;
+    pub const FS: u32 = 8;
+}
+
+/// Memory protection and mapping bits (x86_64 and the generic ABI).
+pub mod prot {
+    pub const WRITE: u64 = 0x2;
+    pub const EXEC: u64 = 0x4;
+    pub const MAP_ANONYMOUS: u64 = 0x20;
+}
 
 /// The LSM hook that reports `id` in LSM mode, if any.
 pub fn hook_for(id: SyscallId) -> Option<&'static LsmHook> {

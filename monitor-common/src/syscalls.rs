@@ -68,6 +68,10 @@ pub enum Extra {
     /// sendmsg(fd, msghdr, flags) and sendmmsg(fd, mmsghdr, vlen, flags):
     /// as sendto, with the destination of the (first) message header.
     Sendmsg,
+    /// mmap(addr, len, prot, flags, ...) and mprotect(addr, len, prot):
+    /// kept only when memory becomes executable and writable at once, or
+    /// (mmap) executable anonymous memory is mapped.
+    ExecMem,
 }
 
 impl Extra {
@@ -135,6 +139,10 @@ pub enum FlagSet {
     Memfd,
     At,
     OpenTree,
+    /// mmap/mprotect's `prot`.
+    Prot,
+    /// mmap's `flags`.
+    Mmap,
 }
 
 /// Enumerations the agent names ([`ArgKind::Name`]).
@@ -304,6 +312,11 @@ macro_rules! syscall_table {
                 [("fd", Int(0)), ("addr", Sockaddr), ("tuple", TupleClient)];
             Sendmmsg = 127, "sendmmsg", "sendmmsg", sys_enter_sendmmsg, (4, NONE, NONE, NONE, Sendmsg),
                 [("fd", Int(0)), ("vlen", Uint(2)), ("addr", Sockaddr), ("tuple", TupleClient)];
+            // Memory made executable (issue 12, BPF-LSM): ids from 160 up.
+            Mmap = 160, "mmap", "mmap", sys_enter_mmap, (4, NONE, NONE, NONE, ExecMem),
+                [("addr", Uint(0)), ("length", Uint(1)), ("prot", Flags(2, Prot)), ("flags", Flags(3, Mmap))];
+            Mprotect = 161, "mprotect", "mprotect", sys_enter_mprotect, (3, NONE, NONE, NONE, ExecMem),
+                [("addr", Uint(0)), ("length", Uint(1)), ("prot", Flags(2, Prot))];
         }
     };
 }

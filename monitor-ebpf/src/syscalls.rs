@@ -131,6 +131,7 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
                 read_caps(r);
                 true
             }
+            Extra::ExecMem => crate::lsm::exec_mem(id, r.args[2], r.args[3]),
             net => {
                 let (keep, tuple) = net::on_enter(r, net);
                 p.tuple = tuple;

@@ -9,7 +9,8 @@
 //! image and running containers from it ([`podman`]), the static `vigil-actions`
 //! helper and its image ([`actions`]), and tailing `--events` files ([`events`]), and plain HTTP GETs, also from
 //! inside a pod's network namespace ([`http`]), and the deploy/ manifests
-//! rendered and turned into podman pods or containers ([`kube`]). Everything a test
+//! rendered and turned into podman pods or containers ([`kube`]), and the
+//! benchmark's workloads ([`workloads`]). Everything a test
 //! starts is undone by a Drop guard, also when the test panics.
 
 pub mod actions;
@@ -27,6 +28,7 @@ pub mod oci;
 pub mod paths;
 pub mod podman;
 pub mod require;
+pub mod workloads;
 
 pub use agent::{Agent, AgentBuilder, Stopped};
 pub use error::Error;

@@ -9,14 +9,19 @@
 //! (`retval`, the hook's last argument) unless it refuses the operation
 //! itself ([`enforce`]): observing never turns a refusal into a permission.
 
+mod bpf;
+mod cred;
 mod exec;
 mod file;
 mod load;
+mod mem;
 mod mount;
 mod ptrace;
+mod root;
 mod signal;
 
 pub use exec::take_would_deny_exec;
+pub use mem::exec_mem;
 
 use aya_ebpf::{
     helpers::{
@@ -85,6 +90,33 @@ fn from_io_uring() -> bool {
     // SAFETY: the BTF task pointer is what bpf_task_pt_regs takes.
     let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as u64;
     read::<u64>(regs, PT_REGS_ORIG_AX as u32) == Some(NR_IO_URING_ENTER)
+}
+
+/// The current task's user registers at syscall entry, and the syscall
+/// number (`orig_ax`). Hooks whose kernel arguments no longer hold what
+/// the caller passed (a set*id's ids, chroot's path as given) read the
+/// syscall's own arguments here, so they report what the tracepoint
+/// would; hooks that the same syscall always reaches need no check of the
+/// number.
+#[inline(always)]
+fn syscall_regs() -> (u64, u64) {
+    // SAFETY: the BTF task pointer is what bpf_task_pt_regs takes.
+    let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as u64;
+    let nr = read::<u64>(regs, PT_REGS_ORIG_AX as u32).unwrap_or(u64::MAX);
+    (nr, regs)
+}
+
+/// Argument `i` (0 to 2) of the syscall whose registers are `regs`
+/// (x86_64: rdi, rsi, rdx).
+#[inline(always)]
+fn syscall_arg(regs: u64, i: u32) -> u64 {
+    let off = match i {
+        0 => 14 * 8,
+        1 => 13 * 8,
+        2 => 12 * 8,
+        _ => return 0,
+    };
+    read::<u64>(regs, off).unwrap_or(0)
 }
 
 /// `bpf_d_path(path)` into `dst` (PATH_LEN bytes): the length without

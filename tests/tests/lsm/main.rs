@@ -26,12 +26,15 @@ use std::time::Duration;
 use serde_json::Value;
 use vigil_tests::{http, in_vm, require_root, require_vigil_binary, Agent};
 
+mod acts;
 mod sandbox;
 use sandbox::Sandbox;
 
 const WAIT: Duration = Duration::from_secs(30);
-/// Start-up in the VM: emulated (TCG), the verifier takes minutes there.
-const READY: Duration = Duration::from_secs(240);
+/// Start-up in the VM: emulated (TCG), the verifier takes minutes there
+/// (every LSM program twice: the probe, then the load), more on a loaded
+/// host.
+const READY: Duration = Duration::from_secs(600);
 const SANDBOX_ENV: &str = "VIGIL_LSM_SANDBOX";
 /// The agent's pid, for the sandbox's signal to it (self-protection).
 const AGENT_PID_ENV: &str = "VIGIL_LSM_AGENT_PID";
@@ -250,6 +253,57 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
         // The sandbox mounted at a relative path; the hook saw it resolved.
         assert_eq!(field(&mount, "evt.arg.dir"), mnt, "{mount}");
     }
+
+    // The second set of hooks: the same alerts and events in both modes,
+    // from the LSM hooks in LSM mode.
+    wait("BPF program load from container", &|_| true);
+    wait("Root change in container", &|v| {
+        field(v, "evt.type") == "chroot"
+    });
+    wait("Root change in container", &|v| {
+        field(v, "evt.type") == "pivot_root"
+    });
+    wait("Capabilities raised in container", &|_| true);
+    let hook_of = |ty: &str, pred: &dyn Fn(&Value) -> bool| -> Value {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let text =
+                std::fs::read_to_string(&sandbox.dir.join("events.jsonl")).unwrap_or_default();
+            let found = text
+                .lines()
+                .filter(|l| l.contains(short))
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|e| e["evt.type"] == ty && pred(e));
+            if let Some(e) = found {
+                return e;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {ty} event of the sandbox ({mode} mode)"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let setuid = hook_of("setuid", &|e| e["evt.arg.uid"] == 0);
+    let mmap = hook_of("mmap", &|e| {
+        e["evt.arg.prot"] == "PROT_READ|PROT_WRITE|PROT_EXEC"
+            && e["evt.arg.flags"]
+                .as_str()
+                .is_some_and(|f| f.contains("MAP_ANONYMOUS"))
+    });
+    let mprotect = hook_of("mprotect", &|e| {
+        e["evt.arg.prot"] == "PROT_READ|PROT_WRITE|PROT_EXEC" && e["evt.arg.length"] == 4096
+    });
+    if mode == "lsm" {
+        for (e, hook) in [
+            (&setuid, "task_fix_setuid"),
+            (&mmap, "mmap_file"),
+            (&mprotect, "file_mprotect"),
+        ] {
+            assert_eq!(e["evt.arg.lsm_hook"], hook, "{e}");
+        }
+    }
+
     let stopped = agent.stop().expect("stop the agent");
     assert_eq!(stopped.status.code(), Some(0), "{:?}", stopped.stderr);
 }

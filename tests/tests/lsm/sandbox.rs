@@ -218,6 +218,7 @@ pub fn body() {
     // SAFETY: valid C string.
     unsafe { libc::umount2(c("cg").as_ptr(), libc::MNT_DETACH) };
     report("exec a memfd", exec_memfd());
+    crate::acts::credentials_root_bpf_and_memory(&dir);
     // SIGHUP: if it is not refused (tracepoint mode), the agent only
     // reloads its rules.
     if let Some(pid) = std::env::var(AGENT_PID_ENV)

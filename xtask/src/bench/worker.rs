@@ -6,8 +6,9 @@ use std::ffi::CString;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use vigil_tests::workloads::{fork_exec, getpid, open_close, open_close_once};
 
 #[derive(clap::Args)]
 pub struct WorkerArgs {
@@ -116,66 +117,6 @@ pub fn run(args: &WorkerArgs) -> Result<()> {
     Ok(())
 }
 
-fn getpid(n: u64) -> u64 {
-    for _ in 0..n {
-        // SAFETY: getpid takes no arguments and cannot fail.
-        std::hint::black_box(unsafe { libc::syscall(libc::SYS_getpid) });
-    }
-    n
-}
-
-fn cpath(p: &std::path::Path) -> Result<CString> {
-    CString::new(p.as_os_str().as_encoded_bytes())
-        .with_context(|| format!("{} has a NUL byte", p.display()))
-}
-
-fn open_close_once(p: &CString) -> Result<()> {
-    // SAFETY: p is a valid NUL-terminated path; the fd is closed right away.
-    let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        bail!("open {:?}: {}", p, std::io::Error::last_os_error());
-    }
-    // SAFETY: fd was just opened by us.
-    unsafe { libc::close(fd) };
-    Ok(())
-}
-
-fn open_close(path: &std::path::Path, n: u64) -> Result<u64> {
-    let p = cpath(path)?;
-    for _ in 0..n {
-        open_close_once(&p)?;
-    }
-    Ok(n)
-}
-
-fn fork_exec(program: &std::path::Path, n: u64) -> Result<u64> {
-    let prog = cpath(program)?;
-    let argv = [prog.as_ptr(), std::ptr::null()];
-    for _ in 0..n {
-        // SAFETY: the child only calls execv and _exit (async-signal-safe),
-        // with pointers prepared before the fork.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            bail!("fork: {}", std::io::Error::last_os_error());
-        }
-        if pid == 0 {
-            unsafe {
-                libc::execv(prog.as_ptr(), argv.as_ptr());
-                libc::_exit(127);
-            }
-        }
-        let mut status = 0;
-        // SAFETY: waiting for the child we just forked.
-        if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
-            bail!("waitpid: {}", std::io::Error::last_os_error());
-        }
-        if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-            bail!("{} failed (wait status {status:#x})", program.display());
-        }
-    }
-    Ok(n)
-}
-
 fn tcp_connect(n: u64) -> Result<u64> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
@@ -224,7 +165,8 @@ fn tcp_stream(n: u64) -> Result<u64> {
 /// sleeps briefly. Gives up on pacing after 1.5x the planned time (the
 /// achieved rate is then what the machine could do).
 fn rate_limited(path: &std::path::Path, rate: u64, seconds: f64) -> Result<u64> {
-    let p = cpath(path)?;
+    let p = CString::new(path.as_os_str().as_encoded_bytes())
+        .with_context(|| format!("{} has a NUL byte", path.display()))?;
     let total = (rate as f64 * seconds) as u64;
     let give_up = Duration::from_secs_f64(seconds * 1.5);
     let start = Instant::now();
