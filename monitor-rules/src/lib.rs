@@ -21,6 +21,7 @@
 //! assert_eq!(set.candidates_for("openat"), 0);
 //! ```
 
+mod action;
 mod cli;
 mod collect;
 mod compile;
@@ -40,6 +41,7 @@ mod transform;
 mod value;
 mod yaml;
 
+pub use action::{Action, Capture, Enforce};
 pub use cli::{check, list, CheckOutcome};
 pub use compile::Skip;
 pub use error::{DiagKind, Diagnostic, Pos, RulesError};
@@ -49,7 +51,5 @@ pub use filter::{Filter, CONDITION_SOURCE};
 pub use output::OutputTemplate;
 pub use parse::{parse_condition, Ast, Op, SyntaxError, Xform};
 pub use priority::Priority;
-pub use ruleset::{
-    Action, Capture, CompiledRule, Enforce, LoadOptions, LoadReport, Matching, RuleSet, RuleSource,
-};
+pub use ruleset::{CompiledRule, LoadOptions, LoadReport, Matching, RuleSet, RuleSource};
 pub use value::{FieldSource, StrList, Value};

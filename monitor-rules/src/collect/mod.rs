@@ -48,7 +48,7 @@ pub(crate) struct RuleDef {
     /// `capture_duration` in milliseconds.
     pub capture_duration: Option<u64>,
     /// vigil's extension: `action` and `enforce_write` (docs/enforcement.md).
-    pub enforce: Option<crate::ruleset::Enforce>,
+    pub enforce: Option<crate::action::Enforce>,
 }
 
 /// Definitions keyed by name, kept in first-definition order.

@@ -254,8 +254,8 @@ impl Collector<'_> {
         &self,
         action: Option<&Node>,
         enforce_write: Option<&Node>,
-    ) -> Res<Option<crate::ruleset::Enforce>> {
-        use crate::ruleset::{Action, Enforce};
+    ) -> Res<Option<crate::action::Enforce>> {
+        use crate::action::{Action, Enforce};
         let Some(a) = action else {
             return match enforce_write {
                 Some(n) => Err(self.diag(

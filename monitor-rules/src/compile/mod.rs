@@ -56,8 +56,8 @@ pub(crate) struct Compiled {
     pub expr: Expr,
     pub output: OutputTemplate,
     pub evt_types: Option<BTreeSet<Box<str>>>,
-    pub capture: Option<crate::ruleset::Capture>,
-    pub enforce: Option<crate::ruleset::Enforce>,
+    pub capture: Option<crate::action::Capture>,
+    pub enforce: Option<crate::action::Enforce>,
 }
 
 /// The texts conditions were parsed from, each a run of scalar nodes
@@ -287,7 +287,7 @@ impl<'a> Compiler<'a> {
             expr,
             output: output.unwrap_or_else(|| OutputTemplate::compile("").expect("empty template")),
             evt_types,
-            capture: r.capture.then_some(crate::ruleset::Capture {
+            capture: r.capture.then_some(crate::action::Capture {
                 duration_ms: r.capture_duration,
             }),
             enforce: r.enforce.clone(),

@@ -11,15 +11,12 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::event::text::escape;
+use crate::event::Env;
 
 /// Bytes of `environ` read at most.
 pub const ENV_MAX: usize = 4096;
-
-/// `NAME=value` entries, escaped, in the order of `environ`.
-pub type Env = Arc<[String]>;
 
 /// The environment of the process whose procfs directory is `proc_dir`
 /// (`/proc/<pid>`), and whether it was cut at [`ENV_MAX`] (the last,

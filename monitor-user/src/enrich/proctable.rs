@@ -16,8 +16,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::enrich::applet::applet_name;
-use crate::enrich::environ::Env;
 use crate::event::text::escape;
+use crate::event::Env;
 use crate::event::{Ancestor, Session, StdFd};
 
 /// Container identity used to cut the ancestry: full id, `None` for host.

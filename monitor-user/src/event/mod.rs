@@ -129,6 +129,10 @@ pub fn peek_evt_type(payload: &[u8]) -> Option<&str> {
     }
 }
 
+/// A process's environment (`proc.env`): `NAME=value` entries, escaped,
+/// in the order of `/proc/<pid>/environ` ([`crate::enrich::environ`]).
+pub type Env = Arc<[String]>;
+
 /// The process that caused the event (for exec: after the exec).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Process {
@@ -216,7 +220,7 @@ pub struct ExecContext {
     pub stdout: Option<StdFd>,
     /// The environment the last exec started with (`proc.env`), read from
     /// procfs (`enrich::environ`); None when it could not be read.
-    pub env: Option<crate::enrich::environ::Env>,
+    pub env: Option<Env>,
     /// The leaders of its session and process group (`proc.sname`,
     /// `proc.sid.exe`, `proc.vpgid.name`, ...), as the process table knew
     /// them when the event was enriched (`ProcTable::leader`).
@@ -266,7 +270,7 @@ pub struct Ancestor {
     /// Its environment (`proc.aenv`); None: the same as the level below's
     /// (the child's), which is how environments mostly pass down and
     /// keeps a record from carrying one copy per level.
-    pub env: Option<crate::enrich::environ::Env>,
+    pub env: Option<Env>,
 }
 
 /// Which runtime created the container (Falco's `container.type` spelling).
