@@ -26,6 +26,10 @@ fn flow_sequences_laid_out_as_falco_files_do() {
         "  items: [ # shells\nash, bash, # more\nsh\n]\n",
         // Quoted items over several lines.
         "  items: [\n\"ash\", 'bash',\n  sh]\n",
+        // Quoted items, closing bracket at the key's indentation (Falco's
+        // sandbox file: yaml-rust2 alone rejects it).
+        "  items: [\n    \"ash\",\n    \"bash\", 'sh'\n  ]\n",
+        "  items: [\n    \"ash\", \"bash\",\n    \"sh\"\n]\n",
     ] {
         let text = format!("- list: shells\n{items}{}", rule(""));
         let set = load(&text).unwrap_or_else(|e| panic!("{text}\n{e}"));

@@ -273,7 +273,7 @@ fn session_leaders_and_login_user_on_live_container() {
         format!(
             "- rule: {rule}\n  desc: test\n  condition: >\n    evt.type in (open, openat) and fd.name = /etc/shadow\n    \
              and proc.sname = ash and proc.sid.exepath endswith busybox and proc.vpgid.name = ash\n    \
-             and not proc.is_sid_leader and not proc.is_vpgid_leader and user.loginname = {USER}\n  \
+             and proc.is_sid_leader = false and proc.is_vpgid_leader = false and user.loginname = {USER}\n  \
              output: shadow read (sname=%proc.sname sid.exe=%proc.sid.exe vpgid=%proc.vpgid.name \
              vpgid.exepath=%proc.vpgid.exepath login=%user.loginname loginuid=%user.loginuid)\n  \
              priority: WARNING\n"
@@ -312,7 +312,7 @@ fn session_leaders_and_login_user_on_live_container() {
         assert!(out.status.success(), "{out:?}");
     };
     run(true, "sh", "ash", "/dev/null");
-    run(false, "ash", "sh", "/dev/zero");
+    run(false, "ash", "sh", "/etc/passwd");
     run(true, "ash", "sh", "/etc/hostname");
     let a = wait_alert(&agent, dir.path(), rule, &c);
     assert_eq!(field(&a, "proc.sname"), "ash", "{a}");
@@ -325,7 +325,7 @@ fn session_leaders_and_login_user_on_live_container() {
     let alerts = agent.stdout_lines();
     for (near, why) in [
         ("/dev/null", "another leader"),
-        ("/dev/zero", "no login uid"),
+        ("/etc/passwd", "no login uid"),
     ] {
         let n = alerts
             .iter()

@@ -272,6 +272,11 @@ pub enum FieldId {
     FsTopWriter,
     /// The growing containers, most first, with where they grew.
     FsWriters,
+    /// `proc.aexepath[N]` (0 the process, 1 its parent, ...) or, without
+    /// an index, any ancestor's ([`Value::List`](crate::Value)).
+    ProcAexepath,
+    /// `proc.aexe[N]`, the same for argv[0].
+    ProcAexe,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -460,6 +465,8 @@ defs! {
     "fs.path" => FsPath, Str, None;
     "fs.top_writer" => FsTopWriter, Str, None;
     "fs.writers" => FsWriters, Str, None;
+    "proc.aexepath" => ProcAexepath, Str, OptIndex;
+    "proc.aexe" => ProcAexe, Str, OptIndex;
     // Never looked up by this name: resource fields resolve through
     // `resource`, this row only gives the id a type.
     "vigil.resource" => Resource, Num, Key;
@@ -517,7 +524,11 @@ impl Field {
             .iter()
             .find(|d| d.id == self.id)
             .expect("every id has a row");
-        if matches!(self.id, FieldId::ProcAname | FieldId::ProcAenv) && self.arg == FieldArg::None {
+        if matches!(
+            self.id,
+            FieldId::ProcAname | FieldId::ProcAenv | FieldId::ProcAexepath | FieldId::ProcAexe
+        ) && self.arg == FieldArg::None
+        {
             return FieldType::StrList;
         }
         def.ty

@@ -52,8 +52,6 @@ pub(super) const FALCO_ONLY: &[&str] = &[
     "evt.abspath.dst",
     "evt.is_open_create",
     "syscall.type",
-    "proc.aexe",
-    "proc.aexepath",
     "proc.acmdline",
     "proc.cmdnargs",
     "proc.cmdlenargs",

@@ -84,9 +84,9 @@ impl Scan {
             self.block = None;
         }
         let continuation = self.flow > 0 || self.quote.is_some();
-        // A closing bracket may stand at the key's own column.
-        let closes = matches!(line.as_bytes().get(indent), Some(b']' | b'}'));
-        let min = self.min_col.saturating_sub(usize::from(closes));
+        // A closing bracket at the key's own column passes yaml-rust2 after
+        // a plain item but not after a quoted one: it goes deeper too.
+        let min = self.min_col;
         let pad = if continuation && !blank && indent < min {
             min - indent
         } else {
@@ -173,13 +173,13 @@ mod tests {
     fn short_flow_continuations_are_indented() {
         let t = "- list: l\n  items: [\n  a, b,\nc\n]\n- x: 1\n";
         let (out, pads) = relax(t).unwrap();
-        assert_eq!(out, "- list: l\n  items: [\n   a, b,\n   c\n  ]\n- x: 1\n");
-        assert_eq!(pads, [0, 0, 1, 3, 2, 0, 0]);
+        assert_eq!(out, "- list: l\n  items: [\n   a, b,\n   c\n   ]\n- x: 1\n");
+        assert_eq!(pads, [0, 0, 1, 3, 3, 0, 0]);
     }
 
     #[test]
     fn well_indented_text_is_left_alone() {
-        assert!(relax("- list: l\n  items: [\n    a,\n    b\n  ]\n").is_none());
+        assert!(relax("- list: l\n  items: [\n    a,\n    b\n   ]\n").is_none());
         assert!(relax("a: [x, y]\nb: 'it''s'\n").is_none());
     }
 

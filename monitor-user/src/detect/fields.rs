@@ -21,7 +21,9 @@ mod args;
 mod paths;
 
 use crate::event::sysargs::{ArgValue, SockAddr};
-use crate::event::{rfc3339, Data, DnsData, Event, Leader, StatsData, SyscallData};
+use crate::event::{
+    rfc3339, Ancestor, Data, DnsData, Event, Leader, StatsData, SyscallData,
+};
 use args::{arg_value, is_open, named_arg, open_flags, raw_value};
 pub use paths::proc_is_other;
 use paths::{needs_normalising, normalise, split_path};
@@ -35,6 +37,10 @@ pub struct EventFields<'a> {
     evt_args: OnceCell<String>,
     time: OnceCell<String>,
     anames: OnceCell<Vec<&'a str>>,
+    /// `proc.aexepath`, `proc.aexe`: the ancestors' known executable
+    /// paths and argv[0]s.
+    aexepaths: OnceCell<Vec<&'a str>>,
+    aexes: OnceCell<Vec<&'a str>>,
     container: super::container_fields::Cache<'a>,
     /// `Some` when `fd.name` differs from the raw name.
     fd_norm: OnceCell<Option<String>>,
@@ -65,6 +71,8 @@ impl<'a> EventFields<'a> {
             evt_args: OnceCell::new(),
             time: OnceCell::new(),
             anames: OnceCell::new(),
+            aexepaths: OnceCell::new(),
+            aexes: OnceCell::new(),
             container: Default::default(),
             fd_norm: OnceCell::new(),
             caps: [OnceCell::new(), OnceCell::new()],
@@ -304,6 +312,26 @@ impl FieldSource for EventFields<'_> {
                 _ => Some(Value::List(StrList::Strs(self.anames()))),
             },
             F::ProcAnames => Some(Value::List(StrList::Strs(self.anames()))),
+            F::ProcAexepath | F::ProcAexe => {
+                let exepath = field.id == F::ProcAexepath;
+                let of: fn(&Ancestor) -> Option<&str> = if exepath {
+                    ancestor_exepath
+                } else {
+                    ancestor_exe
+                };
+                let (own, all) = if exepath {
+                    (&p.exec.exepath, &self.aexepaths)
+                } else {
+                    (&p.exec.exe, &self.aexes)
+                };
+                match field.arg {
+                    FieldArg::Index(0) => own.as_deref().map(Value::Str),
+                    FieldArg::Index(i) => of(p.exec.ancestors.get(i as usize - 1)?).map(Value::Str),
+                    _ => Some(Value::List(StrList::Strs(all.get_or_init(|| {
+                        p.exec.ancestors.iter().filter_map(of).collect()
+                    })))),
+                }
+            }
             F::ProcApid => match field.arg {
                 FieldArg::Index(0) => num(p.pid),
                 FieldArg::Index(i) => p
@@ -561,6 +589,14 @@ impl FieldSource for EventFields<'_> {
             _ => None,
         }
     }
+}
+
+fn ancestor_exepath(a: &Ancestor) -> Option<&str> {
+    a.exepath.as_deref()
+}
+
+fn ancestor_exe(a: &Ancestor) -> Option<&str> {
+    a.exe.as_deref()
 }
 
 /// `proc.sname`/`proc.vpgid.name`, `.exe`, `.exepath` of a leader.

@@ -228,7 +228,9 @@ fn std_fd(fd: &mut Option<crate::event::StdFd>) -> &mut crate::event::StdFd {
 /// hook refused it: `denied`, with `evt.failed: true`), `proc.duration` (ns since
 /// the process started), `fd.nameraw` (same as `fd.name`: the path as
 /// passed), `proc.tty`, `proc.sid`, `proc.vpgid`, `user.loginuid` (-1:
-/// never set), `group.name`, `proc.env` (a list of `NAME=value`),
+/// never set), `user.loginname`, the leaders' `proc.sname`, `proc.sid.exe`,
+/// `proc.sid.exepath`, `proc.vpgid.name`, `proc.vpgid.exe`,
+/// `proc.vpgid.exepath`, `fd.cip.name`, `group.name`, `proc.env` (a list of `NAME=value`),
 /// `proc.aenv` (a list of such lists, parent first); for `evt.type: container_stats`
 /// any resource field (`container.fork_rate[10s]: 250`, `user.nproc: 10`)
 /// and `user.nproc_top_container`, `host.io_stalled_container`,
@@ -342,6 +344,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                     .map(|(i, name)| Ancestor {
                         pid: 4200 - i as u32 * 10,
                         name,
+                        exe: None,
                         exepath: None,
                         env: None,
                     })
@@ -467,6 +470,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             x.ancestors.push(Ancestor {
                 pid: p.ppid,
                 name: pn.clone(),
+                exe: None,
                 exepath: None,
                 env: None,
             });

@@ -362,9 +362,6 @@ impl ProcTable {
         n
     }
 
-    /// Ancestors of `pid`, parent first, up to the init of its container:
-    /// the walk stops before a parent in another container, after pid 1, at
-    /// an unknown parent, or at `max_ancestors`.
     /// The leader of `pid`'s session (`group` false) or process group
     /// (true), as Falco finds it: in the host's pid namespace the process
     /// with that pid; in another (the table is keyed by host pids) the one
@@ -400,6 +397,9 @@ impl ProcTable {
         Some(cur)
     }
 
+    /// Ancestors of `pid`, parent first, up to the init of its container:
+    /// the walk stops before a parent in another container, after pid 1, at
+    /// an unknown parent, or at `max_ancestors`.
     pub fn ancestry(&self, pid: u32) -> Vec<Ancestor> {
         let mut out = Vec::new();
         let Some(p) = self.procs.get(&pid) else {
@@ -423,6 +423,7 @@ impl ProcTable {
             out.push(Ancestor {
                 pid: parent.pid,
                 name: parent.name().to_owned(),
+                exe: parent.exe.clone(),
                 exepath: parent.exepath.clone(),
                 env,
             });

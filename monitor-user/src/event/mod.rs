@@ -266,6 +266,8 @@ impl Process {
 pub struct Ancestor {
     pub pid: u32,
     pub name: String,
+    /// argv[0] (`proc.aexe[N]`).
+    pub exe: Option<String>,
     pub exepath: Option<String>,
     /// Its environment (`proc.aenv`); None: the same as the level below's
     /// (the child's), which is how environments mostly pass down and

@@ -40,6 +40,7 @@ fn environments_like_falco() {
         .push(crate::event::Ancestor {
             pid: 1,
             name: "init".into(),
+            exe: None,
             exepath: None,
             env: None,
         });
@@ -132,4 +133,43 @@ fn split_paths() {
     assert_eq!(split_path("/etc/shadow"), Some(("/etc", "shadow")));
     assert_eq!(split_path("/shadow"), Some(("/", "shadow")));
     assert_eq!(split_path("relative/x"), None);
+}
+
+/// `proc.aexepath[N]` and `proc.aexe[N]` like `proc.aname[N]` (0 the
+/// process itself); without an index, a check holds when any ancestor's
+/// passes it.
+#[test]
+fn ancestor_executables_like_falco() {
+    use monitor_rules::{Filter, Lookup};
+    use std::sync::Arc;
+    let m: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(
+        r#"{"evt.type": "execve", "proc.name": "insmod", "proc.exepath": "/usr/sbin/insmod",
+            "proc.anames": ["sh", "java"]}"#,
+    )
+    .unwrap();
+    let mut ev = crate::detect::fixtures::build_event(&m).unwrap();
+    let exec = Arc::make_mut(&mut Arc::make_mut(&mut ev.process).exec);
+    exec.ancestors[0].exepath = Some("/bin/busybox".into());
+    exec.ancestors[1].exepath = Some("/opt/jdk/bin/java".into());
+    exec.ancestors[1].exe = Some("java".into());
+    let f = EventFields::new(&ev, "h");
+    let get = |arg| {
+        let Lookup::Supported(field, _) = Field::lookup("proc.aexepath", arg) else {
+            panic!()
+        };
+        f.get(&field).map(|v| v.to_string())
+    };
+    assert_eq!(get(Some("0")).as_deref(), Some("/usr/sbin/insmod"));
+    assert_eq!(get(Some("1")).as_deref(), Some("/bin/busybox"));
+    assert_eq!(get(Some("2")).as_deref(), Some("/opt/jdk/bin/java"));
+    assert_eq!(get(Some("3")), None);
+    let holds = |c: &str| Filter::compile(c).unwrap().matches(&f);
+    assert!(holds("proc.aexepath endswith /java"));
+    assert!(!holds("proc.aexepath startswith /usr/"));
+    assert!(holds(
+        "proc.aexepath[2] endswith java and not proc.aexepath[1] = /usr/bin/sh"
+    ));
+    // proc.aexe: argv[0], as Falco's incubating rules read it.
+    assert!(holds("proc.aexe[2] endswith java and proc.aexe = java"));
+    assert!(!holds("proc.aexe[1] exists"));
 }
