@@ -210,7 +210,22 @@ impl<K: Clone + Eq + Hash> UidTable<K> {
 
     /// The container holding most of `uid`'s tasks, and how many.
     pub fn top_container(&self, uid: u32) -> Option<(K, u64)> {
-        self.breakdown(uid).into_iter().next()
+        self.uids
+            .get(&uid)?
+            .per_container
+            .iter()
+            .max_by_key(|e| *e.1)
+            .map(|(k, &n)| (k.clone(), n))
+    }
+
+    /// Tasks `uid` runs in `container` (0 when none): one lookup, so a
+    /// pass over every container stays linear.
+    pub fn tasks_in(&self, uid: u32, container: &K) -> u64 {
+        self.uids
+            .get(&uid)
+            .and_then(|e| e.per_container.get(container))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// UIDs with at least one live process.
@@ -362,6 +377,9 @@ Max open files            1024                 1024                 files
         assert_eq!(t.usage_pct(1000), Some(62.5));
         assert_eq!(t.top_container(1000), Some(("web", 30)));
         assert_eq!(t.breakdown(1000), vec![("web", 30), ("batch", 10)]);
+        assert_eq!(t.tasks_in(1000, &"batch"), 10);
+        assert_eq!(t.tasks_in(1001, &"batch"), 0);
+        assert_eq!(t.tasks_in(7, &"web"), 0);
         assert_eq!(t.nproc(1001), 1);
         assert_eq!(t.nproc_limit(0), None);
         // batch grows threads past web.

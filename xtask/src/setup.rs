@@ -32,6 +32,7 @@ pub const DEBIAN_PACKAGES: &[&str] = &[
     "prometheus",      // scrapes the agent's /metrics in the metrics test
     "containerd",      // the CRI runtime the metadata tests start (own socket and dirs)
     "docker.io",       // Docker Engine the metadata tests start (own socket and dirs)
+    "auditd",          // the bench's comparison: the Linux audit subsystem
 ];
 
 /// PyPI packages the OCSF tests use, with the module that shows each is

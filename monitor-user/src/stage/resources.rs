@@ -60,6 +60,18 @@ const PLACES_REFRESH: Duration = Duration::from_secs(5);
 /// is not named as starved.
 const IO_STALLED_PCT: f64 = 5.0;
 
+/// What one sampling pass computes once for every container's event:
+/// the per-UID answers, so a pass costs linear time in the containers
+/// (asking each UID's breakdown per container made it quadratic).
+struct Pass {
+    now: Timestamp,
+    io_stalled: Vec<(u64, String)>,
+    /// Per UID, the container running most of its tasks.
+    nproc_top: HashMap<u32, String>,
+    /// Per UID, the container holding most of its inotify instances.
+    inotify_top: HashMap<u32, String>,
+}
+
 struct Known {
     container: Arc<Container>,
     cgroup: Arc<Cgroup>,
@@ -306,12 +318,23 @@ impl ResourceStage {
             }
             self.storage.measure();
         }
-        let stalled = self.io_stalled(now);
+        let pass = Pass {
+            now,
+            io_stalled: self.io_stalled(now),
+            nproc_top: self
+                .uids
+                .uids()
+                .filter_map(|u| Some((u, self.uids.top_container(u)?.0)))
+                .collect(),
+            inotify_top: self
+                .inotify
+                .iter()
+                .filter_map(|(&u, i)| Some((u, i.top_container()?.0)))
+                .collect(),
+        };
         let mut ids: Vec<u64> = self.known.keys().copied().collect();
         ids.sort_unstable();
-        ids.into_iter()
-            .map(|id| self.event(id, now, &stalled))
-            .collect()
+        ids.into_iter().map(|id| self.event(id, &pass)).collect()
     }
 
     /// The two containers that stalled on I/O the most over the last 10 s
@@ -336,7 +359,12 @@ impl ResourceStage {
     /// `user.inotify_*` of the UID holding the most inotify instances in
     /// `container`, counted across every container; returns the container
     /// holding most of that UID's instances.
-    fn inotify_values(&self, container: &str, values: &mut Vec<(String, f64)>) -> Option<String> {
+    fn inotify_values(
+        &self,
+        container: &str,
+        pass: &Pass,
+        values: &mut Vec<(String, f64)>,
+    ) -> Option<String> {
         let (uid, u) = self
             .inotify
             .iter()
@@ -353,10 +381,11 @@ impl ResourceStage {
         if let Some(p) = inotify::pct(u.total.watches, l.max_watches) {
             values.push(("user.inotify_watches_pct".into(), p));
         }
-        u.top_container().map(|(c, _)| c)
+        pass.inotify_top.get(&uid).cloned()
     }
 
-    fn event(&self, id: u64, now: Timestamp, io_stalled: &[(u64, String)]) -> Event {
+    fn event(&self, id: u64, pass: &Pass) -> Event {
+        let (now, io_stalled) = (pass.now, &pass.io_stalled);
         let k = &self.known[&id];
         let mut values: Vec<(String, f64)> = self
             .fields
@@ -367,15 +396,8 @@ impl ResourceStage {
         let uid = self
             .uids
             .uids()
-            .filter_map(|u| {
-                let n = self
-                    .uids
-                    .breakdown(u)
-                    .into_iter()
-                    .find(|(c, _)| *c == k.container.id)?
-                    .1;
-                Some((n, u))
-            })
+            .map(|u| (self.uids.tasks_in(u, &k.container.id), u))
+            .filter(|&(n, _)| n > 0)
             .max()
             .map(|(_, u)| u);
         let mut top = None;
@@ -387,9 +409,9 @@ impl ResourceStage {
             if let Some(p) = self.uids.usage_pct(u) {
                 values.push(("user.nproc_pct".into(), p));
             }
-            top = self.uids.top_container(u).map(|(c, _)| c);
+            top = pass.nproc_top.get(&u).cloned();
         }
-        let inotify_top = self.inotify_values(&k.container.id, &mut values);
+        let inotify_top = self.inotify_values(&k.container.id, pass, &mut values);
         let fs = self.storage.report(&k.container.id).map(|r| {
             let opt = [
                 ("fs.usage_pct", r.usage_pct),

@@ -1,23 +1,34 @@
 //! `cargo xtask bench`: what the agent costs the workloads around it.
 //!
 //! A benchmark, not a test. Each workload runs without the agent and with
-//! it in one invocation, repetitions interleaved (the condition order
-//! rotates each repetition), and the report gives medians and ratios. The
-//! workloads: an untraced syscall loop (getpid), an open/close loop on a path
-//! the in-kernel filter drops, a fork+exec loop. A third condition compares
-//! syscall-hook designs: one program on every raw `sys_enter`, which the
-//! agent provides as `vigil bench-hook raw-sys-enter` (skipped if absent).
-//! Finally, stepped rates of sensitive opens find the highest event rate the
-//! agent takes with zero drops (from its final `stats` line).
+//! it in one invocation, in many short repetitions; within a repetition
+//! the conditions run back to back (their order rotates each repetition),
+//! and every ratio is the median of the per-repetition pairs (with ÷
+//! without), reported with its spread. The workloads: an untraced syscall
+//! loop (getpid), an open/close loop on a path the in-kernel filter drops,
+//! a fork+exec loop, loopback network loops. Beside "without" and "vigil",
+//! the conditions are one program on every raw `sys_enter` (`vigil
+//! bench-hook raw-sys-enter`, the syscall-hook design comparison) and the
+//! Linux audit subsystem with rules equivalent to vigil's hooks
+//! ([`auditd`]); either is skipped, with the reason, where unavailable.
+//! Where a cost can be counted it is: the agent's CPU ticks and the records
+//! it read per workload (its `/metrics`), its resident memory ([`usage`]).
+//! Then: stepped rates of sensitive opens find the highest event rate the
+//! agent takes with zero drops (from its final `stats` line); a flood; the
+//! agent's idle cost beside 100 to 1,000 containers ([`node`]).
 //! Workloads run in a child cgroup with CPU, pid and memory limits.
 
+mod auditd;
 mod cgroup;
+mod node;
 mod rate;
 mod report;
 mod stats;
+mod usage;
 pub mod worker;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -25,22 +36,24 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use vigil_tests::{Agent, AgentStats};
 
+use usage::Usage;
 use worker::{Sample, Workload};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Repetitions per workload and condition (the report uses medians).
-    #[arg(long, default_value_t = 5)]
+    /// Repetitions per workload and condition (the report uses medians of
+    /// the per-repetition ratios).
+    #[arg(long, default_value_t = 9)]
     reps: usize,
-    #[arg(long, default_value_t = 2_000_000)]
+    #[arg(long, default_value_t = 1_000_000)]
     getpid_iterations: u64,
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = 100_000)]
     open_iterations: u64,
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 150)]
     exec_iterations: u64,
     /// Iterations of the TCP connect/accept and UDP send workloads (64 KiB
     /// writes for the established-flow one).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 5_000)]
     net_iterations: u64,
     /// Seconds per step of the event-rate test.
     #[arg(long, default_value_t = 5.0)]
@@ -67,6 +80,16 @@ pub struct BenchArgs {
     /// recording on; 0 leaves it out.
     #[arg(long, default_value_t = 60)]
     flood_seconds: u64,
+    /// Leave out the auditd comparison.
+    #[arg(long)]
+    no_auditd: bool,
+    /// Container counts of the node-growth section (comma-separated); each
+    /// is a cgroup with a sleeping process. `0` leaves the section out.
+    #[arg(long, value_delimiter = ',', default_values_t = [100, 500, 1000])]
+    node_sizes: Vec<usize>,
+    /// Seconds the agent idles at each node size.
+    #[arg(long, default_value_t = 20.0)]
+    node_idle_seconds: f64,
     /// Use the existing target/release/vigil instead of setup + build.
     #[arg(long)]
     no_build: bool,
@@ -84,6 +107,7 @@ pub enum Condition {
     Without,
     Vigil,
     RawSysEnter,
+    Auditd,
 }
 
 impl Condition {
@@ -92,6 +116,7 @@ impl Condition {
             Condition::Without => "without",
             Condition::Vigil => "vigil",
             Condition::RawSysEnter => "raw_sys_enter",
+            Condition::Auditd => "auditd",
         }
     }
 }
@@ -106,8 +131,21 @@ pub struct WorkloadDef {
     pub workload: Workload,
 }
 
-/// Samples per (workload key, condition), in the workload's unit.
+/// Samples per (workload key, condition), in the workload's unit, one per
+/// repetition in repetition order (so index i of two conditions is a pair).
 pub type Samples = BTreeMap<(&'static str, Condition), Vec<f64>>;
+
+/// What the agent did during one workload, counted (vigil condition).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counted {
+    pub iterations: u64,
+    /// Records it read from the ring (its `vigil_events_total`).
+    pub records: u64,
+    pub cpu_ticks: u64,
+}
+
+/// Counts per workload key, summed over the repetitions.
+pub type Counts = BTreeMap<&'static str, Counted>;
 
 pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
     if !args.no_build {
@@ -149,6 +187,16 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
         Ok(()) => conditions.push(Condition::RawSysEnter),
         Err(why) => println!("bench: syscall-hook comparison skipped: {why}"),
     }
+    let audit = if args.no_auditd {
+        Err("--no-auditd".to_string())
+    } else {
+        auditd::available()
+    };
+    match &audit {
+        Ok(()) => conditions.push(Condition::Auditd),
+        Err(why) => println!("bench: auditd comparison skipped: {why}"),
+    }
+    let audit_dir = out_dir.join("auditd");
 
     // One unrecorded pass warms caches and page tables for every workload.
     for w in &workloads {
@@ -156,6 +204,9 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
     }
     let mut samples = Samples::new();
     let mut agent_stats = Vec::new();
+    let mut counts = Counts::new();
+    let mut idle = Vec::new();
+    let mut audit_rules = 0;
     for rep in 0..args.reps {
         let mut order = conditions.clone();
         let n = order.len();
@@ -167,15 +218,32 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
                 args.reps,
                 cond.key()
             );
-            let agent = start_condition(cond, &args.agent_args)?;
+            let beside = start_condition(cond, &args.agent_args, &audit_dir)?;
+            if let Beside::Audit(a) = &beside {
+                audit_rules = a.rules;
+            }
+            if let Beside::Agent(agent, _) = &beside {
+                if cond == Condition::Vigil {
+                    // Idle: after start-up has settled, before any workload.
+                    std::thread::sleep(IDLE_SETTLE);
+                    idle.push(Usage::read(agent.pid())?);
+                }
+            }
             for w in &workloads {
+                let before = counters(cond, &beside)?;
                 let s = run_worker(&sandbox, &w.workload)?;
                 samples
                     .entry((w.key, cond))
                     .or_default()
                     .push(s.per_iteration_ns() / w.scale);
+                if let (Some(b), Some(a)) = (before, counters(cond, &beside)?) {
+                    let c = counts.entry(w.key).or_default();
+                    c.iterations += s.iterations;
+                    c.records += a.records.saturating_sub(b.records);
+                    c.cpu_ticks += a.cpu_ticks.saturating_sub(b.cpu_ticks);
+                }
             }
-            if let Some(agent) = agent {
+            if let Beside::Agent(agent, _) = beside {
                 let stopped = agent.stop()?;
                 if !stopped.status.success() {
                     bail!(
@@ -204,6 +272,11 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
     } else {
         Some(flood_test(args, &sandbox, &out_dir)?)
     };
+    let node = if args.node_sizes.iter().all(|&n| n == 0) {
+        Vec::new()
+    } else {
+        node_test(args)?
+    };
     let mut rep = report::Report::new(
         args.reps,
         &sandbox.limits,
@@ -215,6 +288,13 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
         args,
     );
     rep.flood = flood;
+    rep.counts = counts;
+    rep.idle = idle;
+    rep.node = node;
+    rep.auditd = match audit {
+        Ok(()) => Ok(audit_rules),
+        Err(why) => Err(why),
+    };
     rep.print();
     let path = out_dir.join("report.json");
     std::fs::write(&path, serde_json::to_string_pretty(&rep.json())?)?;
@@ -286,15 +366,39 @@ fn workload_defs(args: &BenchArgs, plain: &Path) -> Vec<WorkloadDef> {
 }
 
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longer than the agent's one-second publishing of `/metrics`.
+const PUBLISH_WAIT: Duration = Duration::from_millis(1500);
+/// How long the agent runs before its idle memory is read.
+const IDLE_SETTLE: Duration = Duration::from_secs(3);
 
-fn start_condition(cond: Condition, agent_args: &[String]) -> Result<Option<Agent>> {
+/// What runs beside one block of workloads.
+enum Beside {
+    Nothing,
+    /// The agent, and its `/metrics` listener for vigil itself.
+    Agent(Agent, Option<SocketAddr>),
+    Audit(auditd::Audit),
+}
+
+fn start_condition(cond: Condition, agent_args: &[String], audit_dir: &Path) -> Result<Beside> {
+    let mut listen = None;
     let args: Vec<String> = match cond {
-        Condition::Without => return Ok(None),
-        Condition::Vigil => ["run", "--stats-interval", "3600"]
+        Condition::Without => return Ok(Beside::Nothing),
+        Condition::Auditd => return Ok(Beside::Audit(auditd::Audit::start(audit_dir)?)),
+        Condition::Vigil => {
+            let addr = SocketAddr::from(([127, 0, 0, 1], vigil_tests::http::free_port()?));
+            listen = Some(addr);
+            [
+                "run",
+                "--stats-interval",
+                "3600",
+                "--listen",
+                &addr.to_string(),
+            ]
             .iter()
             .map(|s| s.to_string())
             .chain(agent_args.iter().cloned())
-            .collect(),
+            .collect()
+        }
         Condition::RawSysEnter => vec!["bench-hook".into(), "raw-sys-enter".into()],
     };
     let agent = Agent::builder(&args)
@@ -302,7 +406,36 @@ fn start_condition(cond: Condition, agent_args: &[String]) -> Result<Option<Agen
         .ready_timeout(READY_TIMEOUT)
         .start()
         .with_context(|| format!("starting vigil {}", args.join(" ")))?;
-    Ok(Some(agent))
+    Ok(Beside::Agent(agent, listen))
+}
+
+/// The agent's CPU ticks and records read so far (vigil condition only).
+fn counters(cond: Condition, beside: &Beside) -> Result<Option<Counted>> {
+    let Beside::Agent(agent, Some(addr)) = beside else {
+        return Ok(None);
+    };
+    if cond != Condition::Vigil {
+        return Ok(None);
+    }
+    // The agent publishes its counters once a second while the ring is
+    // quiet: wait for that, so a workload's records are all counted.
+    std::thread::sleep(PUBLISH_WAIT);
+    let cpu_ticks = Usage::read(agent.pid())?.cpu_ticks;
+    let r = vigil_tests::http::get(*addr, "/metrics")?;
+    Ok(Some(Counted {
+        iterations: 0,
+        records: records_in(&r.body),
+        cpu_ticks,
+    }))
+}
+
+/// The sum of `vigil_events_total` (every kind) in a `/metrics` text.
+fn records_in(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("vigil_events_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 /// Whether the agent has the hidden `bench-hook raw-sys-enter` command.
@@ -461,6 +594,7 @@ fn flood_test(
         "bench: flood: {} s of opens as fast as they go",
         args.flood_seconds
     );
+    let start = Usage::read(agent.pid())?;
     let sample = run_worker(
         sandbox,
         &Workload::Rate {
@@ -471,12 +605,15 @@ fn flood_test(
         },
     )?;
     std::thread::sleep(Duration::from_millis(500));
+    let end = Usage::read(agent.pid())?;
     let stopped = agent.stop()?;
     let stats: AgentStats = match stopped.stats {
         Some(s) => s?,
         None => bail!("the agent printed no final `stats` line"),
     };
     let record_bytes = dir_bytes(&rec);
+    let cpu_seconds =
+        end.cpu_ticks.saturating_sub(start.cpu_ticks) as f64 / usage::ticks_per_second();
     let _ = std::fs::remove_dir_all(&rec);
     let flood = report::Flood {
         seconds: args.flood_seconds,
@@ -487,12 +624,71 @@ fn flood_test(
         kernel_drops: stats.kernel_drops.clone(),
         total_drops: stats.total_drops,
         record_bytes,
+        rss_mib: end.rss_mib(),
+        peak_rss_mib: end.peak_rss_kib as f64 / 1024.0,
+        agent_cpu_seconds: cpu_seconds,
     };
     println!(
         "bench: flood: {} opens ({:.0}/s), {} records, {} throttled, drops {:?}",
         flood.opens, flood.opens_per_second, flood.records, flood.throttled, flood.kernel_drops
     );
     Ok(flood)
+}
+
+/// The node-growth section: for each size, the containers are created (on
+/// top of the previous size's), then a fresh agent idles beside them.
+fn node_test(args: &BenchArgs) -> Result<Vec<node::Step>> {
+    let mut sizes: Vec<usize> = args.node_sizes.iter().copied().filter(|&n| n > 0).collect();
+    sizes.sort_unstable();
+    let mut n = node::Node::new()?;
+    let mut steps = Vec::new();
+    for size in sizes {
+        println!(
+            "bench: node: {size} containers, agent idle {} s",
+            args.node_idle_seconds
+        );
+        n.grow(size)?;
+        let mut agent_args = vec!["run".to_string(), "--stats-interval".into(), "3600".into()];
+        agent_args.extend(args.agent_args.iter().cloned());
+        let agent = Agent::builder(&agent_args)
+            .echo(false)
+            .ready_timeout(READY_TIMEOUT)
+            .start()?;
+        std::thread::sleep(IDLE_SETTLE);
+        let a = Usage::read(agent.pid())?;
+        std::thread::sleep(Duration::from_secs_f64(args.node_idle_seconds));
+        let b = Usage::read(agent.pid())?;
+        let sampled = node::sampled_in(&agent.stderr_lines());
+        let stopped = agent.stop()?;
+        if !stopped.status.success() {
+            bail!(
+                "the agent exited with {} beside {size} containers",
+                stopped.status
+            );
+        }
+        let cpu_s = b.cpu_ticks.saturating_sub(a.cpu_ticks) as f64 / usage::ticks_per_second();
+        let step = node::Step {
+            containers: n.len(),
+            sampled,
+            idle_seconds: args.node_idle_seconds,
+            idle_cpu_pct: cpu_s / args.node_idle_seconds * 100.0,
+            // One pass per second (--resource-interval 1).
+            cpu_ms_per_pass: cpu_s * 1000.0 / args.node_idle_seconds,
+            rss_mib: b.rss_mib(),
+            peak_rss_mib: b.peak_rss_kib as f64 / 1024.0,
+        };
+        println!(
+            "bench: node: {} containers ({} sampled): idle CPU {:.2}% of a core, {:.1} ms per pass, RSS {:.1} MiB (peak {:.1})",
+            step.containers,
+            step.sampled.map_or("?".into(), |n| n.to_string()),
+            step.idle_cpu_pct,
+            step.cpu_ms_per_pass,
+            step.rss_mib,
+            step.peak_rss_mib
+        );
+        steps.push(step);
+    }
+    Ok(steps)
 }
 
 /// Bytes of the files in `dir` (a recorded log).
@@ -559,6 +755,15 @@ mod tests {
     }
 
     /// The arguments the bench builds parse back into the same workload.
+    #[test]
+    fn counts_records_from_metrics() {
+        let text = "# HELP vigil_events Events.\n# TYPE vigil_events counter\n\
+                    vigil_events_total{kind=\"exec\"} 3\nvigil_events_total{kind=\"open\"} 40\n\
+                    vigil_kernel_drops_total{kind=\"open\"} 9\n";
+        assert_eq!(records_in(text), 43);
+        assert_eq!(records_in(""), 0);
+    }
+
     #[test]
     fn worker_args_round_trip() {
         let all = [

@@ -4,22 +4,26 @@ use serde_json::{json, Value};
 use vigil_tests::AgentStats;
 
 use super::rate::{self, Step};
-use super::stats::{ratio, summarize, Summary};
-use super::{BenchArgs, Condition, Samples, WorkloadDef};
+use super::stats::{paired_ratios, summarize, Summary};
+use super::usage::{self, Usage};
+use super::{node, BenchArgs, Condition, Counts, Samples, WorkloadDef};
+
+/// One condition of one workload: its samples' summary, and the summary of
+/// its per-repetition ratios to "without" (the headline figure).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cell {
+    pub value: Option<Summary>,
+    pub ratio: Option<Summary>,
+}
 
 pub struct Row {
     pub key: &'static str,
     pub label: &'static str,
     pub unit: &'static str,
     pub without: Option<Summary>,
-    pub vigil: Option<Summary>,
-    pub raw: Option<Summary>,
-}
-
-impl Row {
-    fn ratio(&self, with: Option<Summary>) -> Option<f64> {
-        ratio(with?.median, self.without?.median)
-    }
+    pub vigil: Cell,
+    pub raw: Cell,
+    pub auditd: Cell,
 }
 
 /// The flood test's outcome (`bench::flood_test`).
@@ -38,10 +42,36 @@ pub struct Flood {
     pub total_drops: u64,
     /// Size of the recorded log at the end.
     pub record_bytes: u64,
+    /// The agent's resident memory at the end, and its peak.
+    pub rss_mib: f64,
+    pub peak_rss_mib: f64,
+    /// The agent's CPU time over the flood.
+    pub agent_cpu_seconds: f64,
+}
+
+impl Flood {
+    /// Log bytes per record read.
+    pub fn bytes_per_record(&self) -> Option<f64> {
+        (self.records > 0).then(|| self.record_bytes as f64 / self.records as f64)
+    }
+
+    /// Agent CPU, in % of a core, per 100K records/s.
+    pub fn cpu_pct_per_100k(&self) -> Option<f64> {
+        let rate = self.records as f64 / self.seconds.max(1) as f64;
+        let pct = self.agent_cpu_seconds / self.seconds.max(1) as f64 * 100.0;
+        (rate > 0.0).then(|| pct / (rate / 100_000.0))
+    }
 }
 
 pub struct Report {
     pub flood: Option<Flood>,
+    /// Per workload, what the agent read and spent (vigil condition).
+    pub counts: Counts,
+    /// The agent's memory at idle, once per repetition.
+    pub idle: Vec<Usage>,
+    pub node: Vec<node::Step>,
+    /// Rules loaded for the auditd condition, or why it was skipped.
+    pub auditd: Result<usize, String>,
     reps: usize,
     limits: Vec<String>,
     rows: Vec<Row>,
@@ -66,6 +96,16 @@ impl Report {
         args: &BenchArgs,
     ) -> Report {
         let get = |k, c| samples.get(&(k, c)).and_then(|v| summarize(v));
+        let cell = |k, c| {
+            let ratios = match (samples.get(&(k, Condition::Without)), samples.get(&(k, c))) {
+                (Some(w), Some(v)) => paired_ratios(v, w),
+                _ => Vec::new(),
+            };
+            Cell {
+                value: get(k, c),
+                ratio: summarize(&ratios),
+            }
+        };
         let rows = workloads
             .iter()
             .map(|w| Row {
@@ -73,12 +113,17 @@ impl Report {
                 label: w.label,
                 unit: w.unit,
                 without: get(w.key, Condition::Without),
-                vigil: get(w.key, Condition::Vigil),
-                raw: get(w.key, Condition::RawSysEnter),
+                vigil: cell(w.key, Condition::Vigil),
+                raw: cell(w.key, Condition::RawSysEnter),
+                auditd: cell(w.key, Condition::Auditd),
             })
             .collect();
         Report {
             flood: None,
+            counts: Counts::new(),
+            idle: Vec::new(),
+            node: Vec::new(),
+            auditd: Err("not run".into()),
             reps,
             limits: limits.to_vec(),
             rows,
@@ -93,21 +138,50 @@ impl Report {
 
     pub fn print(&self) {
         println!();
-        println!("medians of {} interleaved repetitions", self.reps);
         println!(
-            "{:<28} {:>8} {:>10} {:>10} {:>7} {:>12} {:>7}",
-            "workload", "unit", "without", "vigil", "ratio", "raw sys_enter", "ratio"
+            "medians of {} interleaved repetitions; ratios: median of the per-repetition \
+             pairs (with / without, back to back) [min-max]",
+            self.reps
+        );
+        println!(
+            "{:<28} {:>8} {:>9} {:>9} {:>19} {:>19} {:>19}",
+            "workload", "unit", "without", "vigil", "vigil ratio", "raw sys_enter", "auditd"
         );
         for r in &self.rows {
             println!(
-                "{:<28} {:>8} {:>10} {:>10} {:>7} {:>12} {:>7}",
+                "{:<28} {:>8} {:>9} {:>9} {:>19} {:>19} {:>19}",
                 r.label,
                 r.unit,
                 fmt_med(r.without),
-                fmt_med(r.vigil),
-                fmt_ratio(r.ratio(r.vigil)),
-                fmt_med(r.raw),
-                fmt_ratio(r.ratio(r.raw)),
+                fmt_med(r.vigil.value),
+                fmt_ratio(r.vigil.ratio),
+                fmt_ratio(r.raw.ratio),
+                fmt_ratio(r.auditd.ratio),
+            );
+        }
+        if let Err(why) = &self.auditd {
+            println!("auditd comparison skipped: {why}");
+        }
+        println!();
+        println!("counted, per workload iteration (vigil): records read, agent CPU");
+        for r in &self.rows {
+            if let Some(c) = self.counts.get(r.key) {
+                println!(
+                    "  {:<28} {:>9.3} records/iter {:>9} agent CPU us/record",
+                    r.label,
+                    per(c.records, c.iterations).unwrap_or(0.0),
+                    cpu_us(c.cpu_ticks, c.records).map_or("-".into(), |v| format!("{v:.2}")),
+                );
+            }
+        }
+        if let Some(m) = self.idle_summary() {
+            println!(
+                "agent memory at idle (median of {}): RSS {:.1} MiB = {:.1} anonymous (heap) + {:.1} file-backed (the binary, and the ring buffer mapped twice); start-up peak {:.1} MiB",
+                self.idle.len(),
+                m.rss_kib as f64 / 1024.0,
+                m.anon_kib as f64 / 1024.0,
+                (m.file_kib + m.shmem_kib) as f64 / 1024.0,
+                m.peak_rss_kib as f64 / 1024.0
             );
         }
         println!();
@@ -144,9 +218,38 @@ impl Report {
                 },
                 f.record_bytes
             );
+            println!(
+                "flood: agent RSS {:.1} MiB (peak {:.1}), {} log bytes/record, {} % of a core per 100K records/s",
+                f.rss_mib,
+                f.peak_rss_mib,
+                f.bytes_per_record().map_or("-".into(), |b| format!("{b:.1}")),
+                f.cpu_pct_per_100k().map_or("-".into(), |c| format!("{c:.1}"))
+            );
+        }
+        for n in &self.node {
+            println!(
+                "node: {:>5} containers: idle CPU {:>5.2}% of a core, {:>6.1} ms CPU per sampling pass, RSS {:>6.1} MiB (peak {:.1})",
+                n.containers, n.idle_cpu_pct, n.cpu_ms_per_pass, n.rss_mib, n.peak_rss_mib
+            );
         }
         let drops: u64 = self.agent_stats.iter().map(|s| s.total_drops).sum();
         println!("agent drops during the workloads: {drops}");
+    }
+
+    /// The per-field median of the idle readings.
+    fn idle_summary(&self) -> Option<Usage> {
+        let med = |f: fn(&Usage) -> u64| {
+            let v: Vec<f64> = self.idle.iter().map(|u| f(u) as f64).collect();
+            super::stats::median(&v).map(|m| m as u64)
+        };
+        Some(Usage {
+            cpu_ticks: 0,
+            rss_kib: med(|u| u.rss_kib)?,
+            peak_rss_kib: med(|u| u.peak_rss_kib)?,
+            anon_kib: med(|u| u.anon_kib)?,
+            file_kib: med(|u| u.file_kib)?,
+            shmem_kib: med(|u| u.shmem_kib)?,
+        })
     }
 
     fn getpid(&self) -> Option<&Row> {
@@ -159,11 +262,11 @@ impl Report {
         };
         let base = r.without.map(|s| s.median);
         let added = |s: Option<Summary>| Some(s?.median - base?);
-        let vigil = match added(r.vigil) {
+        let vigil = match added(r.vigil.value) {
             Some(d) => format!("per-syscall tracepoints (vigil) {d:+.1} ns/call"),
             None => "vigil not measured".into(),
         };
-        match (&self.raw_skipped, added(r.raw)) {
+        match (&self.raw_skipped, added(r.raw.value)) {
             (None, Some(d)) => format!("{vigil}; one program on raw sys_enter {d:+.1} ns/call"),
             (Some(why), _) => format!("{vigil}; raw sys_enter alternative skipped: {why}"),
             (None, None) => format!("{vigil}; raw sys_enter not measured"),
@@ -176,15 +279,28 @@ impl Report {
             .rows
             .iter()
             .map(|r| {
+                let c = self.counts.get(r.key);
                 json!({
                     "name": r.key,
                     "label": r.label,
                     "unit": r.unit,
                     "without": r.without,
-                    "vigil": r.vigil,
-                    "ratio": r.ratio(r.vigil),
-                    "raw_sys_enter": r.raw,
-                    "raw_sys_enter_ratio": r.ratio(r.raw),
+                    "vigil": r.vigil.value,
+                    "ratio": r.vigil.ratio.map(|s| s.median),
+                    "ratio_spread": r.vigil.ratio,
+                    "raw_sys_enter": r.raw.value,
+                    "raw_sys_enter_ratio": r.raw.ratio.map(|s| s.median),
+                    "raw_sys_enter_ratio_spread": r.raw.ratio,
+                    "auditd": r.auditd.value,
+                    "auditd_ratio": r.auditd.ratio.map(|s| s.median),
+                    "auditd_ratio_spread": r.auditd.ratio,
+                    "vigil_counted": c.map(|c| json!({
+                        "iterations": c.iterations,
+                        "records": c.records,
+                        "records_per_iteration": per(c.records, c.iterations),
+                        "agent_cpu_ticks": c.cpu_ticks,
+                        "agent_cpu_us_per_record": cpu_us(c.cpu_ticks, c.records),
+                    })),
                 })
             })
             .collect();
@@ -192,8 +308,8 @@ impl Report {
             let base = r.without.map(|s| s.median);
             json!({
                 "untraced_getpid_ns": base,
-                "per_syscall_tracepoints_added_ns": r.vigil.zip(base).map(|(s, b)| s.median - b),
-                "raw_sys_enter_added_ns": r.raw.zip(base).map(|(s, b)| s.median - b),
+                "per_syscall_tracepoints_added_ns": r.vigil.value.zip(base).map(|(s, b)| s.median - b),
+                "raw_sys_enter_added_ns": r.raw.value.zip(base).map(|(s, b)| s.median - b),
                 "raw_sys_enter_skipped": self.raw_skipped,
             })
         });
@@ -201,7 +317,7 @@ impl Report {
             "generated_by": "cargo xtask bench",
             "kernel": kernel.trim(),
             "repetitions": self.reps,
-            "statistic": "median",
+            "statistic": "median; ratios are medians of per-repetition pairs, with min and max",
             "cgroup_limits": self.limits,
             "workloads": workloads,
             "syscall_hook_design": hook,
@@ -213,7 +329,21 @@ impl Report {
                 "steps": self.steps,
                 "highest_zero_drop_rate": rate::highest_clean(&self.steps),
             },
-            "flood": self.flood,
+            "flood": self.flood.as_ref().map(|f| {
+                let mut v = serde_json::to_value(f).unwrap_or_default();
+                v["log_bytes_per_record"] = json!(f.bytes_per_record());
+                v["agent_cpu_pct_per_100k_records_per_s"] = json!(f.cpu_pct_per_100k());
+                v
+            }),
+            "agent_idle": {
+                "readings": self.idle,
+                "median": self.idle_summary(),
+            },
+            "auditd": match &self.auditd {
+                Ok(rules) => json!({"rules": rules}),
+                Err(why) => json!({"skipped": why}),
+            },
+            "node_growth": self.node,
         })
     }
 }
@@ -222,8 +352,19 @@ fn fmt_med(s: Option<Summary>) -> String {
     s.map_or("-".into(), |s| format!("{:.1}", s.median))
 }
 
-fn fmt_ratio(r: Option<f64>) -> String {
-    r.map_or("-".into(), |r| format!("{r:.2}x"))
+fn fmt_ratio(r: Option<Summary>) -> String {
+    r.map_or("-".into(), |r| {
+        format!("{:.2}x [{:.2}-{:.2}]", r.median, r.min, r.max)
+    })
+}
+
+fn per(n: u64, d: u64) -> Option<f64> {
+    (d > 0).then(|| n as f64 / d as f64)
+}
+
+/// Agent CPU microseconds per record, from clock ticks.
+fn cpu_us(ticks: u64, records: u64) -> Option<f64> {
+    per(ticks, records).map(|t| t / usage::ticks_per_second() * 1e6)
 }
 
 #[cfg(test)]
@@ -271,7 +412,21 @@ mod tests {
         assert_eq!(w["name"], "getpid");
         assert_eq!(w["without"]["median"], 205.0);
         assert_eq!(w["vigil"]["median"], 250.0);
-        assert!((w["ratio"].as_f64().unwrap() - 250.0 / 205.0).abs() < 1e-9);
+        // Pairs: 250/200, 245/210, 240/205, 260/190, 255/400; the outlier
+        // of "without" (400) spoils one pair, not the median.
+        let pairs = [
+            250.0 / 200.0,
+            245.0 / 210.0,
+            240.0 / 205.0,
+            260.0 / 190.0,
+            255.0 / 400.0,
+        ];
+        let mut sorted = pairs;
+        sorted.sort_by(f64::total_cmp);
+        assert!((w["ratio"].as_f64().unwrap() - sorted[2]).abs() < 1e-9);
+        assert!((w["ratio_spread"]["min"].as_f64().unwrap() - 255.0 / 400.0).abs() < 1e-9);
+        assert_eq!(w["ratio_spread"]["n"], 5);
+        assert!(w["auditd_ratio"].is_null());
         assert_eq!(
             j["syscall_hook_design"]["per_syscall_tracepoints_added_ns"],
             45.0

@@ -39,6 +39,15 @@ pub fn summarize(xs: &[f64]) -> Option<Summary> {
     })
 }
 
+/// The ratio of each pair `with[i] / without[i]` (samples taken back to
+/// back in one repetition); pairs without a valid ratio are left out.
+pub fn paired_ratios(with: &[f64], without: &[f64]) -> Vec<f64> {
+    with.iter()
+        .zip(without)
+        .filter_map(|(&w, &b)| ratio(w, b))
+        .collect()
+}
+
 /// `with / without`; None when `without` is not a positive number.
 pub fn ratio(with: f64, without: f64) -> Option<f64> {
     (without > 0.0 && with.is_finite()).then(|| with / without)
@@ -74,5 +83,9 @@ mod tests {
         assert_eq!(ratio(248.0, 200.0), Some(1.24));
         assert_eq!(ratio(1.0, 0.0), None);
         assert_eq!(ratio(f64::INFINITY, 1.0), None);
+        assert_eq!(
+            paired_ratios(&[2.0, 3.0, 4.0], &[1.0, 0.0, 2.0]),
+            vec![2.0, 2.0]
+        );
     }
 }
