@@ -97,9 +97,9 @@ pub mod names {
     pub const IO_URING_PENDING: &str = "IO_URING_PENDING";
     /// Array of u32: [`crate::io_uring::OPT_OPENS`].
     pub const IO_URING_OPTS: &str = "IO_URING_OPTS";
-    /// LRU hash: (tgid, fd) → socket inode of the sockets a process used
-    /// for DNS (sent to port 53), whose receives are captured.
-    pub const DNS_SOCKS: &str = "DNS_SOCKS";
+    /// LRU hash: socket cookie → the task that owns a socket which sent
+    /// to port 53, whose DNS messages are reported as that task's.
+    pub const DNS_OWNERS: &str = "DNS_OWNERS";
     /// Global u32: syscall records per cgroup, syscall, CPU and window
     /// ([`crate::flood`]); 0 turns throttling off.
     pub const THROTTLE_RATE: &str = "THROTTLE_RATE";
@@ -139,13 +139,8 @@ pub mod names {
         /// `io_uring/io_uring_submit_req` and `io_uring/io_uring_complete`.
         pub const IO_URING_SUBMIT: &str = "io_uring_submit";
         pub const IO_URING_COMPLETE: &str = "io_uring_complete";
-        /// DNS answers: the enter programs of the receive syscalls (each
-        /// knows where its syscall keeps the buffer) and their one exit.
-        pub const DNS_ENTER_RECVFROM: &str = "dns_enter_recvfrom";
-        pub const DNS_ENTER_RECVMSG: &str = "dns_enter_recvmsg";
-        pub const DNS_ENTER_RECVMMSG: &str = "dns_enter_recvmmsg";
-        pub const DNS_EXIT_RECV: &str = "dns_exit_recv";
-        /// Per-cgroup traffic counting (`cgroup_skb`, attached to the v2 root).
+        /// Per-cgroup traffic counting and DNS capture (`cgroup_skb`,
+        /// attached to the v2 root).
         pub const TRAFFIC_INGRESS: &str = "traffic_ingress";
         pub const TRAFFIC_EGRESS: &str = "traffic_egress";
 
@@ -171,10 +166,6 @@ pub mod names {
             SYS_EXIT_ATTEMPT,
             IO_URING_SUBMIT,
             IO_URING_COMPLETE,
-            DNS_ENTER_RECVFROM,
-            DNS_ENTER_RECVMSG,
-            DNS_ENTER_RECVMMSG,
-            DNS_EXIT_RECV,
             TRAFFIC_INGRESS,
             TRAFFIC_EGRESS,
         ];

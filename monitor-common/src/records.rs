@@ -234,6 +234,7 @@ shared_struct! {
     /// | add_key, request_key | description | | key type |
     /// | connect, bind, sendto, sendmsg, sendmmsg | sockaddr (raw, `STR0_SOCKADDR`) | socket tuple (`STR1_TUPLE`) | |
     /// | listen, accept, accept4 | | socket tuple (`STR1_TUPLE`) | |
+    /// | dup, dup2, dup3 | peer (sockaddr, `STR0_SOCKADDR`) | socket tuple (`STR1_TUPLE`) | |
     ///
     /// openat2 and clone3 read their struct argument into `args[3..]`:
     /// openat2's `open_how {flags, mode, resolve}` into args[3], args[4], args[5];

@@ -49,7 +49,9 @@ pub enum Extra {
     Capset,
     /// dup/dup2/dup3(oldfd, ...): kept only when `oldfd` is an IPv4 or
     /// IPv6 socket, whose peer address goes into str0 as a raw sockaddr
-    /// (as connect's): shells dup constantly, a socket onto stdin is news.
+    /// (as connect's), and the socket's tuple as it is at exit into str1
+    /// (`STR1_TUPLE`, loopback included): shells dup constantly, a socket
+    /// onto stdin is news.
     Dup,
     // Network (monitor-ebpf/src/net.rs): each fills the socket tuple
     // (`STR1_TUPLE`) at exit and drops loopback peers unless asked for.
@@ -290,11 +292,11 @@ macro_rules! syscall_table {
             Linkat = 103, "linkat", "linkat", sys_enter_linkat, (5, 1, 3, NONE, None),
                 [("olddir", Int(0)), ("oldpath", Str0), ("newdir", Int(2)), ("newpath", Str1), ("flags", Flags(4, At))];
             Dup = 104, "dup", "dup", sys_enter_dup, (1, NONE, NONE, NONE, Dup),
-                [("oldfd", Int(0)), ("addr", Sockaddr)];
+                [("oldfd", Int(0)), ("addr", Sockaddr), ("tuple", TupleClient)];
             Dup2 = 105, "dup2", "dup2", sys_enter_dup2, (2, NONE, NONE, NONE, Dup),
-                [("oldfd", Int(0)), ("newfd", Int(1)), ("addr", Sockaddr)];
+                [("oldfd", Int(0)), ("newfd", Int(1)), ("addr", Sockaddr), ("tuple", TupleClient)];
             Dup3 = 106, "dup3", "dup3", sys_enter_dup3, (3, NONE, NONE, NONE, Dup),
-                [("oldfd", Int(0)), ("newfd", Int(1)), ("flags", Flags(2, Open)), ("addr", Sockaddr)];
+                [("oldfd", Int(0)), ("newfd", Int(1)), ("flags", Flags(2, Open)), ("addr", Sockaddr), ("tuple", TupleClient)];
             // Network (issue 16): ids from 120 up.
             Socket = 120, "socket", "socket", sys_enter_socket, (3, NONE, NONE, NONE, Socket),
                 [("domain", Name(0, SockFamily)), ("type", Name(1, SockType)), ("proto", Int(2))];

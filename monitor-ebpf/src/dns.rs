@@ -1,178 +1,277 @@
-//! DNS messages: the payload of what a process sends to port 53 and of
-//! what it then receives on the same socket, as [`DnsRecord`]s the agent
-//! parses.
+//! DNS messages where the packets pass: the `cgroup_skb` programs of
+//! `traffic.rs` hand every packet to [`on_packet`], which keeps those a
+//! socket sends to port 53 (queries) and receives from port 53 (answers),
+//! UDP and TCP, as [`DnsRecord`]s the agent parses. Whatever sent them
+//! (sendto, sendmmsg, write on a connected socket as Go's and musl's
+//! resolvers do, io_uring) and however they are read, every message passes
+//! here once; no syscall is hooked for DNS.
 //!
-//! A send to port 53 (sendto/sendmsg/sendmmsg, called from `net.rs`) marks
-//! the socket in `DNS_SOCKS` by (tgid, fd), with its inode so that a later
-//! socket on the same fd number is not mistaken for it; a connected socket
-//! that sends without a destination (glibc's resolver) is recognised by
-//! that mark, as is a socket connected to port 53 (`connect`). The receive
-//! syscalls' enter programs cost one hash lookup for unmarked sockets; on a
-//! marked one they park the user buffer in `DNS_RECV` and the exit copies
-//! what the kernel wrote there.
+//! A packet that is not to or from port 53 costs a few header loads. The
+//! first packet a socket sends to port 53 (a UDP query, a TCP SYN) leaves
+//! in the sending task's context: that task becomes the socket's owner in
+//! `DNS_OWNERS` (by socket cookie), and every later message of the socket,
+//! answers included (which arrive in softirq context, on behalf of whoever
+//! was interrupted), is reported as that task's. The owner's process is
+//! what the header names; its namespaces and parent are left unknown.
+//!
+//! Over TCP each message has a 2-byte length prefix: a segment that starts
+//! a message is reported without it, and the owner entry counts the bytes
+//! still due for the message, so its continuation segments are skipped.
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_user},
-    macros::{map, tracepoint},
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid,
+        generated::{
+            bpf_get_current_uid_gid, bpf_get_socket_cookie, bpf_ktime_get_boot_ns,
+            bpf_skb_load_bytes,
+        },
+    },
+    macros::map,
     maps::LruHashMap,
-    programs::TracePointContext,
+    programs::SkBuffContext,
+    EbpfContext,
 };
 use core::ffi::c_void;
 use core::mem::size_of;
-use monitor_common::{dns_direction, DnsRecord, EventKind, SockTuple, DNS_PAYLOAD_LEN};
+use monitor_common::{
+    dns_direction, DnsRecord, EventKind, Header, SockTuple, DNS_PAYLOAD_LEN, RECORD_VERSION,
+};
 
-use crate::header;
-use crate::kread::user;
-use crate::maps::{count_drop, EVENTS};
-use crate::net;
+use crate::counters::count_in;
+use crate::maps::{DROPS, EVENTS};
 
-const DNS_PORT_BE: [u8; 2] = 53u16.to_be_bytes();
+const DNS_PORT: u16 = 53;
 const AF_INET: u16 = 2;
 const AF_INET6: u16 = 10;
-/// `struct msghdr`: `msg_iov` after the name pointer and its padded length.
-const MSG_IOV_OFFSET: u64 = 16;
-/// `struct mmsghdr { struct msghdr msg_hdr; unsigned msg_len; }`.
-const MMSG_LEN_OFFSET: u64 = 56;
-/// Classic tracepoint record: the syscall's arguments, then (exit) `ret`.
-const ARGS_OFFSET: usize = 16;
-const RET_OFFSET: usize = 16;
+const SOCK_STREAM: u16 = 1;
+const SOCK_DGRAM: u16 = 2;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const BPF_NOEXIST: u64 = 1;
 
-/// Sockets used for DNS: (tgid << 32 | fd) → the socket's inode.
-#[map]
-static DNS_SOCKS: LruHashMap<u64, u64> = LruHashMap::with_max_entries(4096, 0);
-
-/// A receive on a DNS socket between its enter and exit.
+/// The task that owns a DNS socket, and its TCP reassembly state.
 #[repr(C)]
-struct Recv {
-    fd: u64,
-    buf: u64,
-    cap: u64,
-    /// recvmmsg: where the kernel writes the first message's length (its
-    /// return value is a message count); 0 for the others.
-    msg_len_at: u64,
+struct Owner {
+    pid_tgid: u64,
+    uid_gid: u64,
+    comm: [u8; 16],
+    /// TCP: bytes of the current message still to come, per direction
+    /// ([`dns_direction`]); a segment while they are due is not a message
+    /// start.
+    tcp_due: [u32; 2],
 }
 
+/// Socket cookie → the owner of a socket that sent to port 53.
 #[map]
-static DNS_RECV: LruHashMap<u64, Recv> = LruHashMap::with_max_entries(1024, 0);
+static DNS_OWNERS: LruHashMap<u64, Owner> = LruHashMap::with_max_entries(4096, 0);
 
-#[inline(always)]
-fn sock_key(fd: u64) -> u64 {
-    (bpf_get_current_pid_tgid() & 0xffff_ffff_0000_0000) | (fd & 0xffff_ffff)
+/// Where a packet's layers start and what it carries.
+struct Packet {
+    family: u16,
+    proto: u8,
+    /// Offset of the TCP/UDP header.
+    l4: u32,
+    src: [u8; 16],
+    dst: [u8; 16],
+    sport: u16,
+    dport: u16,
 }
 
-/// Whether `fd` is a socket this process marked for DNS (and still the
-/// same socket).
+/// The IPv4/IPv6 and TCP/UDP headers of the packet (which starts at its
+/// network header in `cgroup_skb` programs), `None` for anything else and
+/// for non-first IPv4 fragments.
 #[inline(always)]
-fn is_dns_socket(fd: u64) -> bool {
-    let key = sock_key(fd);
-    // SAFETY: a plain value read; the entry may be replaced concurrently,
-    // which at worst mismatches the inode below.
-    let Some(ino) = (unsafe { DNS_SOCKS.get(&key) }).copied() else {
-        return false;
+fn headers(ctx: &SkBuffContext) -> Option<Packet> {
+    let v: u8 = ctx.load(0).ok()?;
+    let mut p = Packet {
+        family: 0,
+        proto: 0,
+        l4: 0,
+        src: [0; 16],
+        dst: [0; 16],
+        sport: 0,
+        dport: 0,
     };
-    if net::socket_ino(fd) == Some(ino) {
-        return true;
-    }
-    let _ = DNS_SOCKS.remove(&key);
-    false
-}
-
-/// Whether the user sockaddr at `addr` is an IP address on port 53.
-#[inline(always)]
-fn to_dns_port(addr: u64) -> bool {
-    let Some(sa) = user::<[u8; 4]>(addr) else {
-        return false;
-    };
-    let family = u16::from_ne_bytes([sa[0], sa[1]]);
-    (family == AF_INET || family == AF_INET6) && [sa[2], sa[3]] == DNS_PORT_BE
-}
-
-#[inline(always)]
-fn mark(fd: u64) {
-    if let Some(ino) = net::socket_ino(fd) {
-        let _ = DNS_SOCKS.insert(&sock_key(fd), &ino, 0);
-    }
-}
-
-/// connect(fd, addr): a socket connected to port 53 is a DNS socket.
-#[inline(always)]
-pub fn on_connect(fd: u64, addr: u64) {
-    if to_dns_port(addr) {
-        mark(fd);
-    }
-}
-
-/// sendto (`msghdr` 0: `buf`, `len`) or sendmsg/sendmmsg (`msghdr`: the
-/// first message's header) to `dest` (0: the socket's peer). Sends to port
-/// 53, or on a DNS socket, are reported with their payload.
-#[inline(always)]
-pub fn on_send(fd: u64, dest: u64, buf: u64, len: u64, msghdr: u64) {
-    if dest != 0 {
-        if !to_dns_port(dest) {
-            return;
+    match v >> 4 {
+        4 => {
+            let h: [u8; 20] = ctx.load(0).ok()?;
+            // Fragment offset (13 bits): only the first carries the ports.
+            if u16::from_be_bytes([h[6], h[7]]) & 0x1fff != 0 {
+                return None;
+            }
+            p.family = AF_INET;
+            p.proto = h[9];
+            p.l4 = u32::from(v & 0x0f) * 4;
+            p.src[..4].copy_from_slice(&h[12..16]);
+            p.dst[..4].copy_from_slice(&h[16..20]);
         }
-        mark(fd);
-    } else if !is_dns_socket(fd) {
+        6 => {
+            // Extension headers before TCP/UDP are not followed.
+            p.family = AF_INET6;
+            p.proto = ctx.load(6).ok()?;
+            p.l4 = 40;
+            p.src = ctx.load(8).ok()?;
+            p.dst = ctx.load(24).ok()?;
+        }
+        _ => return None,
+    }
+    if p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP {
+        return None;
+    }
+    let ports: [u8; 4] = ctx.load(p.l4 as usize).ok()?;
+    p.sport = u16::from_be_bytes([ports[0], ports[1]]);
+    p.dport = u16::from_be_bytes([ports[2], ports[3]]);
+    Some(p)
+}
+
+/// A packet leaving (`egress`) or arriving at a socket of cgroup `cgroup`.
+#[inline(always)]
+pub fn on_packet(ctx: &SkBuffContext, cgroup: u64, egress: bool) {
+    let Some(p) = headers(ctx) else {
+        return;
+    };
+    let direction = if egress && p.dport == DNS_PORT {
+        dns_direction::SENT
+    } else if !egress && p.sport == DNS_PORT {
+        dns_direction::RECEIVED
+    } else {
+        return;
+    };
+    let payload = if p.proto == IPPROTO_UDP {
+        p.l4 + 8
+    } else {
+        let Ok(doff) = ctx.load::<u8>(p.l4 as usize + 12) else {
+            return;
+        };
+        p.l4 + u32::from(doff >> 4) * 4
+    };
+    // SAFETY: the program's own context pointer.
+    let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
+    if egress {
+        adopt(cookie);
+    }
+    let len = ctx.len();
+    if len <= payload {
         return;
     }
-    let (buf, len) = if msghdr != 0 {
-        match first_iov(msghdr) {
-            Some(iov) => iov,
+    let mut start = payload;
+    let mut msg_len = len - payload;
+    let owner = DNS_OWNERS.get_ptr_mut(&cookie);
+    if p.proto == IPPROTO_TCP {
+        // SAFETY: a live map value, this socket's; a concurrent update at
+        // worst misplaces one TCP message boundary.
+        let due = owner.map(|o| unsafe { &mut (*o).tcp_due[usize::from(direction & 1)] });
+        match tcp_message(ctx, start, msg_len, due) {
+            Some(n) => {
+                start += 2;
+                msg_len = n;
+            }
             None => return,
         }
-    } else {
-        (buf, len)
-    };
-    emit(fd, buf, len, dns_direction::SENT);
-}
-
-/// The first `iovec` (base, len) of the message header at `msghdr`.
-#[inline(always)]
-fn first_iov(msghdr: u64) -> Option<(u64, u64)> {
-    let iov = user::<u64>(msghdr + MSG_IOV_OFFSET)?;
-    let [base, len] = user::<[u64; 2]>(iov)?;
-    Some((base, len))
-}
-
-/// Send one record with up to [`DNS_PAYLOAD_LEN`] bytes of the user
-/// buffer `buf` (`len` bytes).
-#[inline(always)]
-fn emit(fd: u64, buf: u64, len: u64, direction: u16) {
-    if buf == 0 || len == 0 {
-        return;
     }
+    emit(ctx, &p, cgroup, owner, direction, start, msg_len);
+}
+
+/// Remember the current task as the owner of the socket `cookie` unless
+/// the socket has one: its first packet to port 53 (a datagram's send, a
+/// TCP connect's SYN) leaves in the context of the task that sent it.
+#[inline(always)]
+fn adopt(cookie: u64) {
+    // SAFETY: helper without arguments.
+    let uid_gid = unsafe { bpf_get_current_uid_gid() };
+    let o = Owner {
+        pid_tgid: bpf_get_current_pid_tgid(),
+        uid_gid,
+        comm: bpf_get_current_comm().unwrap_or([0; 16]),
+        tcp_due: [0; 2],
+    };
+    let _ = DNS_OWNERS.insert(&cookie, &o, BPF_NOEXIST);
+}
+
+/// A TCP segment's DNS message: `Some(its length)` (the prefix says, or
+/// what the segment holds of it) when the `seg_len` bytes at `start` begin
+/// with a message's 2-byte length prefix, `None` for a continuation of an
+/// earlier message (counted off `due`) or a lone prefix.
+#[inline(always)]
+fn tcp_message(
+    ctx: &SkBuffContext,
+    start: u32,
+    seg_len: u32,
+    due: Option<&mut u32>,
+) -> Option<u32> {
+    let mut untracked = 0u32;
+    let due = due.unwrap_or(&mut untracked);
+    if *due > 0 {
+        *due = due.saturating_sub(seg_len);
+        return None;
+    }
+    if seg_len <= 2 {
+        return None;
+    }
+    let prefix: [u8; 2] = ctx.load(start as usize).ok()?;
+    let msg = u32::from(u16::from_be_bytes(prefix));
+    let here = seg_len - 2;
+    *due = msg.saturating_sub(here);
+    Some(msg.min(here))
+}
+
+/// Send one record with up to [`DNS_PAYLOAD_LEN`] bytes of the `len`
+/// bytes at packet offset `start`.
+#[inline(always)]
+fn emit(
+    ctx: &SkBuffContext,
+    p: &Packet,
+    cgroup: u64,
+    owner: Option<*mut Owner>,
+    direction: u16,
+    start: u32,
+    len: u32,
+) {
     let Some(mut entry) = EVENTS.reserve::<DnsRecord>(0) else {
-        count_drop(EventKind::Dns);
+        if let Some(d) = DROPS.get_ptr_mut(EventKind::Dns.slot()) {
+            // SAFETY: per-CPU slot, no concurrent writer on this CPU.
+            unsafe { *d += 1 };
+        }
+        count_in(cgroup, |c| c.dropped += 1);
         return;
     };
     let rec = entry.as_mut_ptr();
-    // SAFETY: whole-record reservation; `n` <= the payload's size.
+    // SAFETY: whole-record reservation; the copy is at most the payload's
+    // size; `owner` points at a live map value.
     unsafe {
-        header::fill(
-            &raw mut (*rec).header,
-            EventKind::Dns,
-            size_of::<DnsRecord>(),
-        );
-        let mut t = SockTuple::default();
-        if let Some(sk) = net::sock_of(fd) {
-            net::fill_tuple(sk, &mut t);
-        }
-        (*rec).tuple = t;
+        fill_header(&raw mut (*rec).header, cgroup, owner);
+        let (local, remote, lport, rport) = if direction == dns_direction::SENT {
+            (p.src, p.dst, p.sport, p.dport)
+        } else {
+            (p.dst, p.src, p.dport, p.sport)
+        };
+        (*rec).tuple = SockTuple {
+            family: p.family,
+            sock_type: if p.proto == IPPROTO_TCP {
+                SOCK_STREAM
+            } else {
+                SOCK_DGRAM
+            },
+            protocol: u16::from(p.proto),
+            local_port: lport,
+            remote_port: rport,
+            _pad: [0; 3],
+            local,
+            remote,
+        };
         (*rec).direction = direction;
-        (*rec).truncated = u16::from(len > DNS_PAYLOAD_LEN as u64);
+        (*rec).truncated = u16::from(len > DNS_PAYLOAD_LEN as u32);
         (*rec)._pad = 0;
-        (*rec).len = len.min(DNS_PAYLOAD_LEN as u64) as u16;
-        // 1..=512 for the verifier (512 is a power of two), computed from
-        // a fresh load right before the copy: a bound the compiler can
-        // prove redundant is dropped, and one spilled across the calls
-        // above is lost by 6.1's verifier ("R2 min value is negative");
-        // a stack slot for it would overflow this program's 512 bytes.
+        (*rec).len = len.min(DNS_PAYLOAD_LEN as u32) as u16;
+        // 1..=512 for the verifier, from a fresh load right before the
+        // copy (a bound the compiler proves redundant is dropped).
         let n = core::ptr::read_volatile(&raw const (*rec).len) as u32;
         let n = (n.wrapping_sub(1) & (DNS_PAYLOAD_LEN as u32 - 1)) + 1;
-        let ok = bpf_probe_read_user(
+        let ok = bpf_skb_load_bytes(
+            ctx.as_ptr(),
+            start,
             (*rec).payload.as_mut_ptr() as *mut c_void,
             n,
-            buf as *const c_void,
         ) == 0;
         if !ok {
             entry.discard(0);
@@ -183,81 +282,33 @@ fn emit(fd: u64, buf: u64, len: u64, direction: u16) {
     entry.submit(0);
 }
 
+/// The header of a packet's record: the socket's cgroup and owner (all
+/// zero when the owner is unknown: the socket sent nothing to port 53
+/// since the agent started).
 #[inline(always)]
-fn arg(ctx: &TracePointContext, i: usize) -> u64 {
-    // SAFETY: in-bounds offset of the syscall tracepoint record.
-    unsafe { ctx.read_at::<u64>(ARGS_OFFSET + 8 * i) }.unwrap_or(0)
-}
-
-/// Park a receive on a DNS socket for [`dns_exit_recv`].
-#[inline(always)]
-fn park(fd: u64, buf: u64, cap: u64, msg_len_at: u64) {
-    let r = Recv {
-        fd,
-        buf,
-        cap,
-        msg_len_at,
+fn fill_header(h: *mut Header, cgroup: u64, owner: Option<*mut Owner>) {
+    // SAFETY: `h` is inside a whole-record reservation; `owner` points at
+    // a live map value.
+    let h = unsafe { &mut *h };
+    h.kind = EventKind::Dns as u16;
+    h.version = RECORD_VERSION;
+    h.size = size_of::<DnsRecord>() as u32;
+    // SAFETY: helper without arguments.
+    h.boot_ns = unsafe { bpf_ktime_get_boot_ns() };
+    h.cgroup_id = cgroup;
+    let (pid_tgid, uid_gid, comm) = match owner {
+        // SAFETY: see above.
+        Some(o) => unsafe { ((*o).pid_tgid, (*o).uid_gid, (*o).comm) },
+        None => (0, u64::MAX, [0; 16]),
     };
-    let _ = DNS_RECV.insert(&bpf_get_current_pid_tgid(), &r, 0);
-}
-
-/// recvfrom(fd, buf, len, flags, src, addrlen).
-#[tracepoint]
-pub fn dns_enter_recvfrom(ctx: TracePointContext) -> u32 {
-    let fd = arg(&ctx, 0);
-    if is_dns_socket(fd) {
-        park(fd, arg(&ctx, 1), arg(&ctx, 2), 0);
-    }
-    0
-}
-
-/// recvmsg(fd, msghdr, flags).
-#[tracepoint]
-pub fn dns_enter_recvmsg(ctx: TracePointContext) -> u32 {
-    let fd = arg(&ctx, 0);
-    if is_dns_socket(fd) {
-        if let Some((buf, cap)) = first_iov(arg(&ctx, 1)) {
-            park(fd, buf, cap, 0);
-        }
-    }
-    0
-}
-
-/// recvmmsg(fd, mmsghdr, vlen, flags, timeout): the first message.
-#[tracepoint]
-pub fn dns_enter_recvmmsg(ctx: TracePointContext) -> u32 {
-    let fd = arg(&ctx, 0);
-    if is_dns_socket(fd) {
-        let hdr = arg(&ctx, 1);
-        if let Some((buf, cap)) = first_iov(hdr) {
-            park(fd, buf, cap, hdr + MMSG_LEN_OFFSET);
-        }
-    }
-    0
-}
-
-/// The exit of every receive syscall above: the bytes received.
-#[tracepoint]
-pub fn dns_exit_recv(ctx: TracePointContext) -> u32 {
-    let key = bpf_get_current_pid_tgid();
-    // SAFETY: the value is copied out before the entry is removed.
-    let Some(r) = (unsafe { DNS_RECV.get(&key) }) else {
-        return 0;
-    };
-    let (fd, buf, cap, msg_len_at) = (r.fd, r.buf, r.cap, r.msg_len_at);
-    let _ = DNS_RECV.remove(&key);
-    // SAFETY: in-bounds offset of the sys_exit record.
-    let ret = unsafe { ctx.read_at::<i64>(RET_OFFSET) }.unwrap_or(-1);
-    if ret <= 0 {
-        return 0;
-    }
-    let got = if msg_len_at != 0 {
-        user::<u32>(msg_len_at).unwrap_or(0) as u64
-    } else {
-        ret as u64
-    };
-    // MSG_TRUNC makes recv return the datagram's length, beyond the buffer.
-    let got = if got > cap { cap } else { got };
-    emit(fd, buf, got, dns_direction::RECEIVED);
-    0
+    h.tgid = (pid_tgid >> 32) as u32;
+    h.tid = pid_tgid as u32;
+    h.ppid = 0;
+    h.uid = uid_gid as u32;
+    h.gid = (uid_gid >> 32) as u32;
+    h.euid = h.uid;
+    h.egid = h.gid;
+    h._pad = 0;
+    h.comm = comm;
+    h.ns = Default::default();
 }

@@ -7,7 +7,6 @@
 //! sockets, and a UDP `sendto`/`sendmsg` only for the first datagram of a
 //! socket to a destination (`NET_FLOWS`). Data on an established flow
 //! (send without a destination, write, read) never gets past the first test.
-//! Sends to port 53 also go to `dns.rs`, which captures DNS messages.
 //! At exit the socket's endpoints are read from its `struct sock` into a
 //! [`SockTuple`] in `str1`, so the agent sees both ends (the local port of
 //! a connect is only chosen by the kernel during the call).
@@ -17,7 +16,6 @@ use core::ffi::c_void;
 use monitor_common::syscalls::Extra;
 use monitor_common::{syscall_flags, SockTuple, SyscallRecord};
 
-use crate::dns;
 use crate::globals::{net_loopback, off};
 use crate::kread::{ptr, read, user};
 use crate::maps::{FlowKey, NET_FLOWS};
@@ -28,6 +26,9 @@ pub const TUPLE_NONE: u32 = 0;
 pub const TUPLE_ARG0: u32 = 1;
 /// The return value (accept's new socket).
 pub const TUPLE_RET: u32 = 2;
+/// The fd argument, loopback peers included (dup: a reverse shell to a
+/// local listener is still one).
+pub const TUPLE_ARG0_ANY: u32 = 3;
 
 const AF_UNIX: u16 = 1;
 const AF_INET: u16 = 2;
@@ -55,7 +56,6 @@ pub fn on_enter(r: &mut SyscallRecord, extra: Extra) -> (bool, u32) {
             (r.args[0] == AF_PACKET || raw_ip, TUPLE_NONE)
         }
         Extra::Connect => {
-            dns::on_connect(r.args[0], r.args[1]);
             read_sockaddr(r, r.args[1], r.args[2]);
             (!sockaddr_is_loopback(r), TUPLE_ARG0)
         }
@@ -74,20 +74,18 @@ pub fn on_enter(r: &mut SyscallRecord, extra: Extra) -> (bool, u32) {
             (keep, TUPLE_ARG0)
         }
         // Shells dup files for every redirection: only a socket is news.
-        Extra::Dup => (socket_peer(r), TUPLE_NONE),
+        // The exit describes the socket as it is now, so the new fd never
+        // inherits the endpoints of a dead socket that had its number.
+        Extra::Dup => (socket_peer(r), TUPLE_ARG0_ANY),
         Extra::Listen => (true, TUPLE_ARG0),
         Extra::Accept => (true, TUPLE_RET),
-        Extra::Sendto => {
-            dns::on_send(r.args[0], r.args[4], r.args[1], r.args[2], 0);
-            (first_datagram(r, r.args[4], r.args[5]), TUPLE_ARG0)
-        }
+        Extra::Sendto => (first_datagram(r, r.args[4], r.args[5]), TUPLE_ARG0),
         Extra::Sendmsg => {
             // sendmmsg's `struct mmsghdr` starts with the msghdr of its
             // first message.
             let hdr = r.args[1];
             let name = user::<u64>(hdr).unwrap_or(0);
             let len = user::<u32>(hdr + MSG_NAMELEN_OFFSET).unwrap_or(0);
-            dns::on_send(r.args[0], name, 0, 0, hdr);
             (first_datagram(r, name, len as u64), TUPLE_ARG0)
         }
         _ => (true, TUPLE_NONE),
@@ -103,7 +101,7 @@ pub fn on_exit(r: &mut SyscallRecord, tuple: u32, ret: i64) -> bool {
         return false;
     }
     let fd = match tuple {
-        TUPLE_ARG0 => r.args[0],
+        TUPLE_ARG0 | TUPLE_ARG0_ANY => r.args[0],
         TUPLE_RET if ret >= 0 => ret as u64,
         _ => return true,
     };
@@ -112,7 +110,7 @@ pub fn on_exit(r: &mut SyscallRecord, tuple: u32, ret: i64) -> bool {
     };
     let mut t = SockTuple::default();
     fill_tuple(sk, &mut t);
-    if !net_loopback() && tuple_is_loopback(&t) {
+    if tuple != TUPLE_ARG0_ANY && !net_loopback() && tuple_is_loopback(&t) {
         return false;
     }
     // SAFETY: str1 is PATH_LEN bytes, more than a SockTuple.
@@ -245,7 +243,7 @@ pub(crate) fn file_of(fd: u64) -> Option<u64> {
 /// The `struct sock` behind `fd`, if it is a socket (callers ask only for
 /// fds the syscall used as one).
 #[inline(always)]
-pub(crate) fn sock_of(fd: u64) -> Option<u64> {
+fn sock_of(fd: u64) -> Option<u64> {
     let socket = ptr(file_of(fd)?, off!(file_private_data))?;
     ptr(socket, off!(socket_sk))
 }
@@ -302,14 +300,14 @@ fn socket_peer(r: &mut SyscallRecord) -> bool {
 /// The inode number of `fd`'s socket: unlike the `struct sock` address,
 /// never reused by a later socket (a freed sock's memory is).
 #[inline(always)]
-pub(crate) fn socket_ino(fd: u64) -> Option<u64> {
+fn socket_ino(fd: u64) -> Option<u64> {
     let inode = ptr(file_of(fd)?, off!(file_f_inode))?;
     read::<u64>(inode, off!(inode_i_ino))
 }
 
 /// Family, type, protocol and both ends of `sk`.
 #[inline(always)]
-pub(crate) fn fill_tuple(sk: u64, t: &mut SockTuple) {
+fn fill_tuple(sk: u64, t: &mut SockTuple) {
     t.family = read::<u16>(sk, off!(sk_family)).unwrap_or(0);
     t.sock_type = read::<u16>(sk, off!(sk_type)).unwrap_or(0);
     t.protocol = read::<u16>(sk, off!(sk_protocol)).unwrap_or(0);

@@ -4,6 +4,9 @@
 //! them). They never look into a packet and always let it pass: one per-CPU
 //! hash update per packet is all an established flow pays.
 //!
+//! Both also pass each packet to `dns.rs`, which keeps the DNS messages
+//! among them (port 53) for the agent.
+//!
 //! The key is the cgroup of the packet's socket (`bpf_skb_cgroup_id`), not
 //! of the task on the CPU: ingress runs in softirq context, on behalf of
 //! whoever was interrupted.
@@ -13,6 +16,7 @@ use aya_ebpf::{
 };
 
 use crate::counters::count_in;
+use crate::dns;
 
 /// `cgroup_skb` verdict: let the packet through.
 const PASS: i32 = 1;
@@ -26,19 +30,23 @@ fn cgroup_of(ctx: &SkBuffContext) -> u64 {
 #[cgroup_skb(ingress)]
 pub fn traffic_ingress(ctx: SkBuffContext) -> i32 {
     let len = u64::from(ctx.len());
-    count_in(cgroup_of(&ctx), |c| {
+    let cgroup = cgroup_of(&ctx);
+    count_in(cgroup, |c| {
         c.net_rx_packets += 1;
         c.net_rx_bytes += len;
     });
+    dns::on_packet(&ctx, cgroup, false);
     PASS
 }
 
 #[cgroup_skb(egress)]
 pub fn traffic_egress(ctx: SkBuffContext) -> i32 {
     let len = u64::from(ctx.len());
-    count_in(cgroup_of(&ctx), |c| {
+    let cgroup = cgroup_of(&ctx);
+    count_in(cgroup, |c| {
         c.net_tx_packets += 1;
         c.net_tx_bytes += len;
     });
+    dns::on_packet(&ctx, cgroup, true);
     PASS
 }

@@ -6,10 +6,13 @@
 //! resolver: connect, sendmmsg, recvfrom) `vigil-actions dns-serve` answers
 //! on 127.0.0.1:53 and `wget` looks up `c2.example.com` (→ 127.0.0.7) and
 //! `kubernetes.default.svc.cluster.local` (→ 127.0.0.8), then connects
-//! there (refused: nothing listens). The DNS events must carry the
-//! container, name and answer; the connects their `fd.sip.name`; a rule on
-//! `fd.sip.name` and Falco's "Contact K8S API Server From Container" must
-//! fire, and not for a connection to an address nobody looked up.
+//! there (refused: nothing listens). Then `vigil-actions` resolves the
+//! way Go's and musl's resolvers do (write/read on a connected UDP socket)
+//! and over TCP. The DNS events (captured where the packets pass, so every
+//! one of these ways) must carry the container, process, name and answer;
+//! the connects their `fd.sip.name`; a rule on `fd.sip.name` and Falco's
+//! "Contact K8S API Server From Container" must fire, and not for a
+//! connection to an address nobody looked up.
 
 use std::time::Duration;
 
@@ -64,7 +67,9 @@ fn container_lookups_name_their_answers_and_later_connections() {
         "echo 'nameserver 127.0.0.1' > /etc/resolv.conf || exit 1; \
          wget -q -T 3 -t 1 http://c2.example.com:8080/; \
          wget -q -T 3 -t 1 http://kubernetes.default.svc.cluster.local:8443/; \
-         {a} tcp-connect 127.0.0.9:8080; echo done"
+         {a} tcp-connect 127.0.0.9:8080; \
+         {a} dns-udp-connected 127.0.0.1:53 c2.example.com; \
+         {a} dns-tcp 127.0.0.1:53 kubernetes.default.svc.cluster.local; echo done"
     );
     let out = c.exec(&["sh", "-c", &script]).expect("podman exec");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -105,6 +110,39 @@ fn container_lookups_name_their_answers_and_later_connections() {
         },
         dns,
     );
+    // glibc sends A and AAAA in one sendmmsg: the second message is seen.
+    ev.expect(
+        "wget's AAAA query (sendmmsg's second message)",
+        WAIT,
+        |v| {
+            dns(v)
+                && s(v, "proc.name") == "wget"
+                && v.get("dns.is_response") == Some(&Value::Bool(false))
+                && s(v, "dns.type") == "AAAA"
+        },
+        dns,
+    );
+    // write/read on a connected UDP socket, and TCP: query and answer,
+    // each the process's own (the answer arrives in softirq context).
+    for (l4, name, ip) in [
+        ("udp", "c2.example.com", "127.0.0.7"),
+        ("tcp", "kubernetes.default.svc.cluster.local", "127.0.0.8"),
+    ] {
+        let by_actions = move |v: &Value, response: bool| {
+            dns(v)
+                && s(v, "proc.name") == "vigil-actions"
+                && s(v, "dns.name") == name
+                && v.get("dns.is_response") == Some(&Value::Bool(response))
+        };
+        let what = format!("the {l4} query for {name} by vigil-actions");
+        ev.expect(&what, WAIT, |v| by_actions(v, false), dns);
+        let what = format!("the {l4} answer for {name} to vigil-actions");
+        let answer = ev.expect(&what, WAIT, |v| by_actions(v, true), dns);
+        assert_eq!(answer["dns.answers"][0]["data"], ip, "{answer}");
+        assert_eq!(s(&answer, "fd.sip"), "127.0.0.1", "{answer}");
+        assert_eq!(answer["fd.sport"], 53, "{answer}");
+        assert_eq!(answer.get("dns.error"), None, "{answer}");
+    }
     // The connection to the answer carries the name.
     let connect = |ip: &'static str| {
         move |v: &Value| here(v) && s(v, "evt.type") == "connect" && s(v, "fd.sip") == ip

@@ -21,9 +21,7 @@ mod args;
 mod paths;
 
 use crate::event::sysargs::{ArgValue, SockAddr};
-use crate::event::{
-    rfc3339, Ancestor, Data, DnsData, Event, Leader, StatsData, SyscallData,
-};
+use crate::event::{rfc3339, Ancestor, Data, DnsData, Event, Leader, StatsData, SyscallData};
 use args::{arg_value, is_open, named_arg, open_flags, raw_value};
 pub use paths::proc_is_other;
 use paths::{needs_normalising, normalise, split_path};

@@ -289,11 +289,21 @@ impl Enricher {
 
     /// Turn one record into an event, updating the host state it implies.
     pub fn enrich(&mut self, rec: &Record, now: Instant) -> Event {
-        let h = rec.header();
+        // A DNS record's header comes from a packet: its task is the
+        // socket's owner, whose parent the kernel did not read there (the
+        // process table knows it), and it says nothing new about it.
+        let packet = matches!(rec, Record::Dns(_));
+        let mut header = *rec.header();
+        if packet {
+            header.ppid = self.procs.get(header.tgid).map_or(0, |p| p.ppid);
+        }
+        let h = &header;
         let (container, cgroup, key) = self.container(h.cgroup_id, h.tgid, now);
         let boot = h.boot_ns;
-        self.procs
-            .observe(h.tgid, h.ppid, h.uid, h.comm(), key.clone(), boot);
+        if !packet {
+            self.procs
+                .observe(h.tgid, h.ppid, h.uid, h.comm(), key.clone(), boot);
+        }
         let mut truncated: Vec<String> = Vec::new();
         // A refused exec describes the process it would have become, and
         // then the process table goes back to what still runs.

@@ -1,18 +1,22 @@
 //! Per-socket state: what each process's IP socket fds are connected to,
 //! so `fd.*` fields mean on later events of a socket what Falco's do.
 //!
-//! The kernel describes a socket's two ends only on the calls that set
-//! them up (connect, accept, bind, listen, a datagram's first send). The
-//! table remembers that description per `(tgid, fd)` and hands it to later
-//! events naming the fd without one: `dup`, `dup2` and `dup3` of a socket
-//! (which also give the new fd the same socket: a shell's stdin turned
-//! into a connection keeps both endpoints). A fork copies the parent's
-//! sockets to the child, as the kernel copies its fd table; a process's
-//! exit drops its entries. `close` is not hooked (it is among the most
-//! frequent syscalls), so an fd closed and reused for a socket the sensor
-//! did not describe (a loopback connect, filtered in the kernel) could
-//! keep a stale entry: a dup whose peer (the kernel reports it) differs
-//! from the entry's drops the entry instead of trusting it.
+//! The kernel describes a socket's two ends on the calls that set them up
+//! (connect, accept, bind, listen, a datagram's first send) and on `dup`,
+//! `dup2` and `dup3` of a socket, reading them from the socket itself at
+//! that moment. The table remembers each description per `(tgid, fd)`,
+//! overwriting what the fd number held before; a dup gives the new fd the
+//! socket (a shell's stdin turned into a connection keeps both
+//! endpoints). A fork copies the parent's sockets to the child, as the
+//! kernel copies its fd table; a process's exit drops its entries.
+//!
+//! `close` is not hooked (it is among the most frequent syscalls), so an
+//! entry can outlive its socket. It is never handed to a later socket on
+//! the same fd number: every event that names a socket carries the
+//! kernel's own description of the live socket, which wins over the
+//! table. The table completes only records without one (logs recorded
+//! before dup carried it); there a dup whose peer (the kernel reports it)
+//! differs from the entry's drops the entry instead of trusting it.
 //!
 //! Memory is bounded: at most [`MAX_PER_PROCESS`] sockets per process and
 //! [`MAX_SOCKETS`] in all; past that new sockets are not remembered (their
@@ -101,6 +105,17 @@ impl SocketTable {
     }
 
     fn on_dup(&mut self, tgid: u32, s: &mut SyscallData, oldfd: i64, newfd_arg: i64) {
+        let newfd = if &*s.name == "dup" { s.ret } else { newfd_arg };
+        // The kernel described the live socket: it replaces whatever the
+        // fd numbers held.
+        if let Some(c) = &s.conn {
+            let c = Arc::new(c.clone());
+            self.insert(tgid, oldfd, c.clone());
+            if s.ret >= 0 {
+                self.insert(tgid, newfd, c);
+            }
+            return;
+        }
         let Some(conn) = self.get(tgid, oldfd).cloned() else {
             return;
         };
@@ -118,7 +133,6 @@ impl SocketTable {
             return;
         }
         if s.ret >= 0 {
-            let newfd = if &*s.name == "dup" { s.ret } else { newfd_arg };
             self.insert(tgid, newfd, conn.clone());
         }
         if s.conn.is_none() {
@@ -243,6 +257,42 @@ mod tests {
         assert!(d.conn.is_none());
         assert!(t.get(5, 3).is_none());
         assert!(t.get(5, 0).is_none());
+    }
+
+    #[test]
+    fn a_reused_fd_never_carries_a_dead_sockets_endpoints() {
+        let mut t = SocketTable::new();
+        let dead = conn(1, "10.0.0.4", 80);
+        t.on_syscall(5, &mut call("connect", 0, [3, 0], Some(dead)));
+        // fd 3 closed (unseen), reused for a listening socket (no peer,
+        // so nothing to compare), then dup2'd: the kernel's tuple of the
+        // live socket rides on the dup and replaces the dead entry.
+        let live = Conn {
+            family: "ipv4".into(),
+            l4proto: "tcp".into(),
+            client: Some(Endpoint {
+                ip: "0.0.0.0".into(),
+                port: 8080,
+            }),
+            server: None,
+            local_is_server: false,
+            connected: false,
+            server_name: None,
+        };
+        let mut d = call("dup2", 0, [3, 0], Some(live.clone()));
+        d.sockaddr = Some(SockAddr::Inet {
+            ip: "0.0.0.0".into(),
+            port: 0,
+        });
+        t.on_syscall(5, &mut d);
+        assert_eq!(d.conn.as_ref(), Some(&live));
+        assert_eq!(t.get(5, 0).map(|c| &**c), Some(&live));
+        assert_eq!(t.get(5, 3).map(|c| &**c), Some(&live));
+        // A socket accepted onto a reused number replaces it too.
+        let accepted = conn(80, "10.0.0.3", 5555);
+        t.on_syscall(5, &mut call("accept4", 0, [9, 0], Some(accepted.clone())));
+        assert_eq!(t.get(5, 0).map(|c| &**c), Some(&accepted));
+        assert_eq!(t.len(), 2);
     }
 
     #[test]

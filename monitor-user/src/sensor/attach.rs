@@ -70,14 +70,6 @@ pub(super) const RAW: &[(&str, &str)] = &[
 /// Classic tracepoints besides syscalls: (program, category, name).
 pub(super) const CLASSIC: &[(&str, &str, &str)] = &[(P::OOM_MARK_VICTIM, "oom", "mark_victim")];
 
-/// DNS answers (`monitor-ebpf/src/dns.rs`): each receive syscall's enter
-/// program; all share one exit program. Attached in both modes.
-const DNS_RECEIVES: &[(&str, &str)] = &[
-    ("recvfrom", P::DNS_ENTER_RECVFROM),
-    ("recvmsg", P::DNS_ENTER_RECVMSG),
-    ("recvmmsg", P::DNS_ENTER_RECVMMSG),
-];
-
 const SYS_EXIT_PROG: &str = P::SYS_EXIT;
 /// `sys_exit` plus fd-exhaustion counting, for hooked fd-creating syscalls.
 const SYS_EXIT_FD_PROG: &str = P::SYS_EXIT_FD;
@@ -298,38 +290,5 @@ pub(super) fn attach_counting(
                 attached,
             });
         }
-    }
-}
-
-/// Attach the DNS receive programs: the shared exit first, then each
-/// syscall's enter (an enter without its exit would park buffers that no
-/// exit takes).
-pub(super) fn attach_dns(
-    ebpf: &mut Ebpf,
-    links: &mut Links,
-    tracefs: &Path,
-    hooks: &mut Vec<HookStatus>,
-) {
-    let exit_loaded = program::<TracePoint>(ebpf, P::DNS_EXIT_RECV)
-        .and_then(|p| p.load().map_err(|e| summarize(&e)));
-    for &(syscall, enter_prog) in DNS_RECEIVES {
-        let enter = format!("sys_enter_{syscall}");
-        let exit = format!("sys_exit_{syscall}");
-        let attached = if !tracepoint_exists(tracefs, "syscalls", &enter)
-            || !tracepoint_exists(tracefs, "syscalls", &exit)
-        {
-            Err("tracepoint does not exist on this kernel".to_owned())
-        } else if let Err(e) = &exit_loaded {
-            Err(format!("program {} failed to load: {e}", P::DNS_EXIT_RECV))
-        } else {
-            program::<TracePoint>(ebpf, P::DNS_EXIT_RECV)
-                .and_then(|p| attach_loaded(p, links, "syscalls", &exit))
-                .and_then(|()| attach_classic(ebpf, links, enter_prog, "syscalls", &enter))
-        };
-        hooks.push(HookStatus {
-            name: format!("syscalls/{enter} (dns)"),
-            kind: "tracepoint",
-            attached,
-        });
     }
 }

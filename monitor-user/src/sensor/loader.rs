@@ -16,8 +16,8 @@ use aya::{Ebpf, EbpfLoader};
 use monitor_common::{names, CgroupCounters, EventKind, SyscallId};
 
 use super::attach::{
-    attach_classic, attach_counting, attach_dns, attach_lifecycle, attach_raw, attach_syscalls,
-    program, CLASSIC, LIFECYCLE, RAW,
+    attach_classic, attach_counting, attach_lifecycle, attach_raw, attach_syscalls, program,
+    CLASSIC, LIFECYCLE, RAW,
 };
 use super::btf::Btf;
 use super::fill::Fill;
@@ -187,7 +187,6 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
     lap("syscall hooks attached");
     attach_counting(&mut ebpf, &mut links, &tracefs, &traced, &mut hooks);
     lap("counting hooks attached");
-    attach_dns(&mut ebpf, &mut links, &tracefs, &mut hooks);
     for &(category, tp) in RAW {
         let attached = if tracepoint_exists(&tracefs, category, tp) {
             attach_raw(&mut ebpf, &mut links, tp, tp)

@@ -13,6 +13,7 @@
 use std::ffi::CString;
 use std::io::Error;
 
+mod dns;
 mod files;
 mod hogs;
 mod net;
@@ -71,7 +72,9 @@ fn main() {
         ("stratum", [addr]) => net::tcp_connect(addr, Some(net::STRATUM_SUBSCRIBE)),
         ("udp-send", [addr, n]) => net::udp_send(addr, n.parse().unwrap_or_else(|_| usage("N"))),
         ("udp-sendmsg", [addr]) => net::udp_sendmsg(addr),
-        ("dns-serve", [addr, secs]) => net::dns_serve(addr, secs_arg(secs)),
+        ("dns-serve", [addr, secs]) => dns::dns_serve(addr, secs_arg(secs)),
+        ("dns-udp-connected", [addr, name]) => dns::dns_udp_connected(addr, name),
+        ("dns-tcp", [addr, name]) => dns::dns_tcp(addr, name),
         ("packet-socket", []) => {
             check_fd(unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) } as libc::c_long)
         }
@@ -108,7 +111,9 @@ pub fn usage(why: &str) -> ! {
          udp-send ADDR N | udp-sendmsg ADDR | packet-socket | inet-socket\n  \
          io_uring (IORING_OP_OPENAT, IORING_OP_CONNECT): uring-open PATH | uring-connect ADDR\n  \
          dns-serve ADDR SECS (answers A queries for c2.example.com and\n  \
-         kubernetes.default.svc.cluster.local with 127.0.0.7 and .8)\n  \
+         kubernetes.default.svc.cluster.local with 127.0.0.7 and .8, UDP and TCP)\n  \
+         dns-udp-connected ADDR NAME (an A query by write/read on a connected\n  \
+         UDP socket, as Go's and musl's resolvers do) | dns-tcp ADDR NAME\n  \
          open-at DIR NAME (openat on a directory fd of DIR)\n  \
          resource hogs (run them only under cgroup limits):\n  \
          forkbomb SECS | spawn N SECS | cpu SECS | mem MIB | fds SECS"

@@ -205,62 +205,6 @@ pub fn udp_send(addr: &str, n: u32) -> Result<(), Error> {
     Ok(())
 }
 
-/// Names [`dns_serve`] answers, with their address.
-pub const DNS_NAMES: &[(&str, [u8; 4])] = &[
-    ("c2.example.com", [127, 0, 0, 7]),
-    ("kubernetes.default.svc.cluster.local", [127, 0, 0, 8]),
-];
-
-/// A DNS resolver on UDP `addr` for `secs` seconds: an A query for one of
-/// [`DNS_NAMES`] gets its address (TTL 60), another type for it an empty
-/// answer, any other name NXDOMAIN.
-pub fn dns_serve(addr: &str, secs: std::time::Duration) -> Result<(), Error> {
-    let s = std::net::UdpSocket::bind(sock_addr(addr))?;
-    let end = std::time::Instant::now() + secs;
-    let mut buf = [0u8; 512];
-    while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
-        s.set_read_timeout(Some(left.max(std::time::Duration::from_millis(1))))?;
-        let Ok((n, from)) = s.recv_from(&mut buf) else {
-            continue;
-        };
-        if let Some(reply) = dns_reply(&buf[..n]) {
-            s.send_to(&reply, from)?;
-        }
-    }
-    Ok(())
-}
-
-/// The reply to one query (header, one question), `None` if it is not one.
-pub fn dns_reply(q: &[u8]) -> Option<Vec<u8>> {
-    let mut i = 12;
-    let mut labels = Vec::new();
-    loop {
-        let len = usize::from(*q.get(i)?);
-        i += 1;
-        if len == 0 {
-            break;
-        }
-        labels.push(String::from_utf8_lossy(q.get(i..i + len)?).into_owned());
-        i += len;
-    }
-    let question = q.get(12..i + 4)?;
-    let qtype = u16::from_be_bytes([q[i], q[i + 1]]);
-    let name = labels.join(".");
-    let known = DNS_NAMES.iter().find(|(n, _)| *n == name);
-    let answer = known.filter(|_| qtype == 1).map(|(_, ip)| ip);
-    let mut r = Vec::with_capacity(q.len() + 16);
-    r.extend_from_slice(&q[..2]);
-    r.extend([0x81, if known.is_some() { 0x80 } else { 0x83 }, 0, 1, 0]);
-    r.push(u8::from(answer.is_some()));
-    r.extend([0, 0, 0, 0]);
-    r.extend_from_slice(question);
-    if let Some(ip) = answer {
-        r.extend([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
-        r.extend(ip);
-    }
-    Some(r)
-}
-
 /// One datagram to an IPv4 `addr` with sendmsg().
 pub fn udp_sendmsg(addr: &str) -> Result<(), Error> {
     let std::net::SocketAddr::V4(to) = sock_addr(addr) else {
