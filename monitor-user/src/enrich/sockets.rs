@@ -278,6 +278,7 @@ mod tests {
             local_is_server: false,
             connected: false,
             server_name: None,
+            client_name: None,
         };
         let mut d = call("dup2", 0, [3, 0], Some(live.clone()));
         d.sockaddr = Some(SockAddr::Inet {

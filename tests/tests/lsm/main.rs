@@ -268,7 +268,7 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
         let deadline = std::time::Instant::now() + WAIT;
         loop {
             let text =
-                std::fs::read_to_string(&sandbox.dir.join("events.jsonl")).unwrap_or_default();
+                std::fs::read_to_string(sandbox.dir.join("events.jsonl")).unwrap_or_default();
             let found = text
                 .lines()
                 .filter(|l| l.contains(short))
