@@ -94,6 +94,8 @@ pub struct ResourceStage {
     last_inotify: Option<Instant>,
     /// The host filesystems of container storage and who fills them.
     storage: Storage<String>,
+    /// How many of `storage`'s filesystems the log has named.
+    storage_logged: usize,
     last_places: Option<Instant>,
     clock: Clock,
 }
@@ -120,6 +122,7 @@ impl ResourceStage {
             inotify_limits: Default::default(),
             last_inotify: None,
             storage: Storage::new(Vec::new()),
+            storage_logged: 0,
             last_places: None,
             clock: Clock::measure(),
         };
@@ -138,14 +141,7 @@ impl ResourceStage {
             .chain(roots.iter().cloned())
             .collect();
         self.storage = Storage::new(all);
-    }
-
-    /// The watched storage filesystems (root, device), as of the last tick.
-    pub fn storage_watched(&self) -> Vec<(PathBuf, u64)> {
-        self.storage
-            .watched()
-            .map(|(p, d)| (p.to_owned(), d))
-            .collect()
+        self.storage_logged = 0;
     }
 
     /// Sample what `rules_fields` (the rules' fields) need, plus [`ALWAYS`].
@@ -303,6 +299,17 @@ impl ResourceStage {
             }
         }
         self.storage.sample(now);
+        // Name each filesystem once, when it is first found, so the operator
+        // knows which storage the "filling host storage" rule watches.
+        for (root, dev) in self.storage.watched().skip(self.storage_logged) {
+            log::info!(
+                "watching host storage: the filesystem of {} (device {}:{})",
+                root.display(),
+                libc::major(dev),
+                libc::minor(dev)
+            );
+            self.storage_logged += 1;
+        }
         if let Some(root) = &self.proc_root {
             if self
                 .last_places
