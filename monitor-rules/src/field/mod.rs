@@ -83,6 +83,8 @@ pub enum FieldId {
     /// The pid as seen in the process's own pid namespace.
     ProcVpid,
     ProcIsExeUpperLayer,
+    ProcIsExeLowerLayer,
+    ProcIsExeWritable,
     ProcIsExeFromMemfd,
     UserUid,
     UserEuid,
@@ -341,6 +343,8 @@ defs! {
     "proc.apid" => ProcApid, Num, OptIndex;
     "proc.vpid" => ProcVpid, Num, None;
     "proc.is_exe_upper_layer" => ProcIsExeUpperLayer, Bool, None;
+    "proc.is_exe_lower_layer" => ProcIsExeLowerLayer, Bool, None;
+    "proc.is_exe_writable" => ProcIsExeWritable, Bool, None;
     "proc.is_exe_from_memfd" => ProcIsExeFromMemfd, Bool, None;
     "user.uid" => UserUid, Num, None;
     "user.euid" => UserEuid, Num, None;

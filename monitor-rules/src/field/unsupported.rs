@@ -61,8 +61,6 @@ pub(super) const FALCO_ONLY: &[&str] = &[
     "proc.ppid.duration",
     "proc.pid.ts",
     "proc.ppid.ts",
-    "proc.is_exe_writable",
-    "proc.is_exe_lower_layer",
     "proc.exe_ino",
     "proc.exe_ino.ctime",
     "proc.exe_ino.mtime",

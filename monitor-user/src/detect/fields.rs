@@ -375,6 +375,8 @@ impl FieldSource for EventFields<'_> {
             F::ThreadCapEffective => self.caps(0).map(Value::Str),
             F::ThreadCapPermitted => self.caps(1).map(Value::Str),
             F::ProcIsExeUpperLayer => p.exec.is_exe_upper_layer.map(Value::Bool),
+            F::ProcIsExeLowerLayer => p.exec.is_exe_lower_layer.map(Value::Bool),
+            F::ProcIsExeWritable => p.exec.is_exe_writable.map(Value::Bool),
             F::ProcIsExeFromMemfd => p.exec.is_exe_from_memfd.map(Value::Bool),
             F::UserUid => num(p.uid),
             F::UserEuid => num(p.euid),

@@ -245,6 +245,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     let mut x = ExecContext {
         exepath: Some(format!("/usr/bin/{name}")),
         is_exe_upper_layer: Some(false),
+        is_exe_writable: Some(false),
         is_exe_from_memfd: Some(false),
         ..Default::default()
     };
@@ -351,6 +352,8 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
                     .collect()
             }
             "proc.is_exe_upper_layer" => x.is_exe_upper_layer = Some(boolean(v, k)?),
+            "proc.is_exe_lower_layer" => x.is_exe_lower_layer = Some(boolean(v, k)?),
+            "proc.is_exe_writable" => x.is_exe_writable = Some(boolean(v, k)?),
             "proc.is_exe_from_memfd" => x.is_exe_from_memfd = Some(boolean(v, k)?),
             "user.uid" => p.uid = uint(v, k)?,
             "user.name" => p.user_name = Some(string(v, k)?.into()),

@@ -163,6 +163,8 @@ impl Enricher {
                 exepath: entry.and_then(|p| p.exepath.clone()),
                 args: entry.map(|p| p.args.clone()).unwrap_or_default(),
                 is_exe_upper_layer: entry.and_then(|p| p.is_exe_upper_layer),
+                is_exe_lower_layer: entry.and_then(|p| p.is_exe_lower_layer),
+                is_exe_writable: entry.and_then(|p| p.is_exe_writable),
                 is_exe_from_memfd: entry.and_then(|p| p.is_exe_from_memfd),
                 pname: parent.map(|p| p.name().to_owned()),
                 pexe: parent.and_then(|p| p.exe.clone()),

@@ -16,6 +16,7 @@ pub mod creator;
 pub mod cwd;
 pub mod dns;
 pub mod environ;
+pub mod exe_access;
 pub mod hold;
 pub mod metadata;
 pub mod pidfd;
@@ -342,6 +343,14 @@ impl Enricher {
                     exepath: (!unknown).then(|| escape(exepath.bytes)),
                     args,
                     upper_layer: r.flags & exec_flags::EXE_UPPER_LAYER != 0,
+                    lower_layer: r.flags
+                        & (exec_flags::EXE_OVERLAY
+                            | exec_flags::EXE_UPPER_LAYER
+                            | exec_flags::EXE_UNKNOWN)
+                        == exec_flags::EXE_OVERLAY,
+                    exe_writable: self.proc_root.as_deref().and_then(|root| {
+                        crate::enrich::exe_access::exe_writable(root, h.tgid, h.euid, h.egid)
+                    }),
                     memfd: r.flags & exec_flags::EXE_MEMFD != 0,
                     vpid: (r.vpid != 0).then_some(r.vpid),
                     session: (r.flags & exec_flags::SESSION_KNOWN != 0).then_some(Session {

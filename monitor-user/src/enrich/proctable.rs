@@ -43,6 +43,8 @@ pub struct ProcInfo {
     pub start_boot_ns: Option<u64>,
     pub container: ContainerKey,
     pub is_exe_upper_layer: Option<bool>,
+    pub is_exe_lower_layer: Option<bool>,
+    pub is_exe_writable: Option<bool>,
     pub is_exe_from_memfd: Option<bool>,
     /// pid in its own pid namespace (`proc.vpid`), from its last exec.
     pub vpid: Option<u32>,
@@ -80,6 +82,8 @@ impl ProcInfo {
             start_boot_ns: None,
             container,
             is_exe_upper_layer: None,
+            is_exe_lower_layer: None,
+            is_exe_writable: None,
             is_exe_from_memfd: None,
             vpid: None,
             session: None,
@@ -128,7 +132,12 @@ pub struct ExecInfo {
     pub exepath: Option<String>,
     pub args: Vec<String>,
     pub upper_layer: bool,
+    /// On overlayfs; with `upper_layer` false, in an image's lower layer.
+    pub lower_layer: bool,
     pub memfd: bool,
+    /// Writable by the user it runs as (`enrich::exe_access`); None when
+    /// that could not be read.
+    pub exe_writable: Option<bool>,
     /// pid in the process's own pid namespace, when the kernel told it.
     pub vpid: Option<u32>,
     /// Terminal, session and process group, when the kernel told them.
@@ -317,6 +326,8 @@ impl ProcTable {
             p.exepath = info.exepath;
             p.args = info.args;
             p.is_exe_upper_layer = Some(info.upper_layer);
+            p.is_exe_lower_layer = Some(info.lower_layer);
+            p.is_exe_writable = info.exe_writable;
             p.is_exe_from_memfd = Some(info.memfd);
             p.vpid = info.vpid;
             p.session = info.session;

@@ -439,6 +439,25 @@ pub(crate) fn with_state(clock: Clock, meta: MetadataConfig) -> Enricher {
 }
 
 #[test]
+fn an_image_binary_is_in_the_lower_layer() {
+    let mut e = bare();
+    let now = Instant::now();
+    let layer = |e: &mut Enricher, pid, flags| {
+        let ev = e.enrich(
+            &exec(pid, 40, 777, 20, &[b"ls"], b"/usr/bin/ls", flags),
+            now,
+        );
+        ev.process.exec.is_exe_lower_layer
+    };
+    assert_eq!(layer(&mut e, 51, exec_flags::EXE_OVERLAY), Some(true));
+    let upper = exec_flags::EXE_OVERLAY | exec_flags::EXE_UPPER_LAYER;
+    assert_eq!(layer(&mut e, 52, upper), Some(false));
+    assert_eq!(layer(&mut e, 53, 0), Some(false));
+    let unknown = exec_flags::EXE_OVERLAY | exec_flags::EXE_UNKNOWN;
+    assert_eq!(layer(&mut e, 54, unknown), Some(false));
+}
+
+#[test]
 fn short_lived_container_is_attributed_from_mkdir() {
     let mut e = bare();
     let now = Instant::now();

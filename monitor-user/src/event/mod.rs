@@ -197,6 +197,10 @@ pub struct ExecContext {
     /// argv[1..] (`proc.args`).
     pub args: Vec<String>,
     pub is_exe_upper_layer: Option<bool>,
+    /// The executable is in an overlayfs lower layer (the image's).
+    pub is_exe_lower_layer: Option<bool>,
+    /// The user the process runs as could write its executable.
+    pub is_exe_writable: Option<bool>,
     pub is_exe_from_memfd: Option<bool>,
     pub pname: Option<String>,
     /// The parent's argv[0] (`proc.pexe`).

@@ -82,6 +82,8 @@ pub fn to_value(ev: &Event) -> Value {
         json!(p.exec.ancestors.iter().map(|a| a.pid).collect::<Vec<_>>()),
     );
     put("proc.is_exe_upper_layer", json!(p.exec.is_exe_upper_layer));
+    put("proc.is_exe_lower_layer", json!(p.exec.is_exe_lower_layer));
+    put("proc.is_exe_writable", json!(p.exec.is_exe_writable));
     put("proc.is_exe_from_memfd", json!(p.exec.is_exe_from_memfd));
     put("proc.start_boot_ns", json!(p.start_boot_ns));
     if let Some(s) = p.session {

@@ -18,6 +18,8 @@ fn exec_of(exe: &str, exepath: &str, args: &[&str]) -> ExecInfo {
         exepath: Some(exepath.into()),
         args: args.iter().map(|a| a.to_string()).collect(),
         upper_layer: false,
+        lower_layer: false,
+        exe_writable: None,
         memfd: false,
         vpid: None,
         session: None,
@@ -65,6 +67,8 @@ fn fork_exec_exit_and_reap() {
             exepath: Some("/usr/bin/bash".into()),
             args: vec![],
             upper_layer: false,
+            lower_layer: false,
+            exe_writable: None,
             memfd: false,
             vpid: None,
             session: Some(Session {
@@ -102,6 +106,8 @@ fn fork_exec_exit_and_reap() {
             exepath: Some("/usr/bin/ls".into()),
             args: vec!["-la".into()],
             upper_layer: true,
+            lower_layer: false,
+            exe_writable: Some(true),
             memfd: false,
             vpid: Some(1),
             session: None,
@@ -116,6 +122,8 @@ fn fork_exec_exit_and_reap() {
     );
     assert_eq!(t.get(11).unwrap().args, ["-la"]);
     assert_eq!(t.get(11).unwrap().is_exe_upper_layer, Some(true));
+    assert_eq!(t.get(11).unwrap().is_exe_lower_layer, Some(false));
+    assert_eq!(t.get(11).unwrap().is_exe_writable, Some(true));
     assert_eq!(t.get(11).unwrap().vpid, Some(1));
     t.on_exit(11, 50);
     // Late records of the dying process still find it, vpid and all.
