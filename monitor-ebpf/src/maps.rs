@@ -15,7 +15,7 @@ use monitor_common::{
 };
 
 /// Default ring size; the loader overrides it with `set_max_entries`.
-const DEFAULT_RING_BYTES: u32 = 16 << 20;
+const DEFAULT_RING_BYTES: u32 = 8 << 20;
 
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);

@@ -158,16 +158,16 @@ fn prometheus_scrapes_counters_that_move() {
         |v| v > 1e6,
     );
     prom.wait("vigil_ready", Duration::from_secs(10), |v| v == 1.0);
-    // The default 16 MiB ring buffer, read from the map's own positions.
+    // The default 8 MiB ring buffer, read from the map's own positions.
     prom.wait(
         "vigil_ring_buffer_size_bytes",
         Duration::from_secs(10),
-        |v| v == f64::from(16u32 << 20),
+        |v| v == f64::from(8u32 << 20),
     );
     prom.wait(
         "vigil_ring_buffer_used_bytes",
         Duration::from_secs(10),
-        |v| (0.0..f64::from(16u32 << 20)).contains(&v),
+        |v| (0.0..f64::from(8u32 << 20)).contains(&v),
     );
 
     // Execs on the host: the execve counter moves.

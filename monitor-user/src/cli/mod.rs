@@ -162,7 +162,10 @@ mod tests {
             panic!("not run")
         };
         assert_eq!(a.events.events.as_deref(), Some(Path::new("-")));
-        assert_eq!((a.stats_interval, a.ring_bytes), (5, 16 << 20));
+        assert_eq!(
+            (a.stats_interval, a.ring_bytes),
+            (5, monitor_user::sensor::DEFAULT_RING_BYTES)
+        );
         assert!(Cli::try_parse_from(["vigil", "run", "--stats-interval", "0"]).is_err());
         let cli = Cli::try_parse_from([
             "vigil",

@@ -37,7 +37,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub events: EventsArgs,
     /// Ring buffer size in bytes: a power of two and a multiple of the page size.
-    #[arg(long, value_name = "N", default_value_t = 16 << 20, value_parser = parse_ring_bytes)]
+    #[arg(long, value_name = "N", default_value_t = monitor_user::sensor::DEFAULT_RING_BYTES, value_parser = parse_ring_bytes)]
     pub ring_bytes: u32,
     /// Seconds between two periodic `stats` log lines.
     #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
@@ -447,6 +447,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             Err(e) => log::warn!("no resource sampling: reading the cgroup mounts: {e}"),
         }
     }
+    // Start-up parsed kernel BTF twice and loaded the eBPF object several
+    // times: hand what it freed, and the object's own pages, back.
+    monitor_user::sensor::release_object_pages();
+    crate::release_freed_memory();
     log::info!("ready");
     let mut events = open_events(args.events.events.as_deref()).await?;
     let summary = pipeline::run(config, &mut source, events.as_mut(), shutdown_signal()).await;

@@ -32,6 +32,29 @@ use super::{
 /// The compiled eBPF object (built by build.rs through aya-build).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vigil-probes"));
 
+/// Drops the embedded object's pages from the agent's resident memory
+/// once every load is done (about 6 MiB: the object carries its BTF and
+/// debug info). They are clean pages of the binary's file mapping, so a
+/// later read (another load) faults them back in from the file.
+pub fn release_object_pages() {
+    let page = page_size();
+    let start = OBJECT.as_ptr() as usize;
+    let first = start.div_ceil(page) * page;
+    let end = (start + OBJECT.len()) / page * page;
+    if end > first {
+        // SAFETY: whole pages inside a read-only static; MADV_DONTNEED on
+        // a private file mapping only drops them (no data is lost: they
+        // were never written).
+        let rc =
+            unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_DONTNEED) };
+        if rc != 0 {
+            // Only memory is at stake: say so and go on.
+            let err = std::io::Error::last_os_error();
+            log::debug!("cannot drop the eBPF object's pages: {err}");
+        }
+    }
+}
+
 /// The embedded object, for feature probing.
 pub(crate) fn object() -> &'static [u8] {
     OBJECT
