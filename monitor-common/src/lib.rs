@@ -143,6 +143,9 @@ pub mod names {
         /// attached to the v2 root).
         pub const TRAFFIC_INGRESS: &str = "traffic_ingress";
         pub const TRAFFIC_EGRESS: &str = "traffic_egress";
+        /// [`TRAFFIC_EGRESS`] without naming DNS sockets' owners, for
+        /// kernels that refuse current-task helpers in `cgroup_skb` (6.1).
+        pub const TRAFFIC_EGRESS_ANON: &str = "traffic_egress_anon";
 
         pub const ALL: &[&str] = &[
             EXEC_BTF,
@@ -168,6 +171,7 @@ pub mod names {
             IO_URING_COMPLETE,
             TRAFFIC_INGRESS,
             TRAFFIC_EGRESS,
+            TRAFFIC_EGRESS_ANON,
         ];
     }
 }

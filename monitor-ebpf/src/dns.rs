@@ -124,9 +124,11 @@ fn headers(ctx: &SkBuffContext) -> Option<Packet> {
     Some(p)
 }
 
-/// A packet leaving (`egress`) or arriving at a socket of cgroup `cgroup`.
+/// A packet leaving (`egress`) or arriving at a socket of cgroup `cgroup`;
+/// `name_task`: a socket's first packet to port 53 makes the current task
+/// its owner (where the kernel allows the current-task helpers here).
 #[inline(always)]
-pub fn on_packet(ctx: &SkBuffContext, cgroup: u64, egress: bool) {
+pub fn on_packet(ctx: &SkBuffContext, cgroup: u64, egress: bool, name_task: bool) {
     let Some(p) = headers(ctx) else {
         return;
     };
@@ -147,7 +149,7 @@ pub fn on_packet(ctx: &SkBuffContext, cgroup: u64, egress: bool) {
     };
     // SAFETY: the program's own context pointer.
     let cookie = unsafe { bpf_get_socket_cookie(ctx.as_ptr()) };
-    if egress {
+    if egress && name_task {
         adopt(cookie);
     }
     let len = ctx.len();

@@ -35,18 +35,31 @@ pub fn traffic_ingress(ctx: SkBuffContext) -> i32 {
         c.net_rx_packets += 1;
         c.net_rx_bytes += len;
     });
-    dns::on_packet(&ctx, cgroup, false);
+    dns::on_packet(&ctx, cgroup, false, false);
     PASS
 }
 
 #[cgroup_skb(egress)]
 pub fn traffic_egress(ctx: SkBuffContext) -> i32 {
+    egress(&ctx, true)
+}
+
+/// `traffic_egress` without naming the task that sends a socket's first
+/// DNS packet: older kernels (Debian's 6.1) refuse the current-task
+/// helpers in `cgroup_skb` programs, and the agent loads this one there.
+#[cgroup_skb(egress)]
+pub fn traffic_egress_anon(ctx: SkBuffContext) -> i32 {
+    egress(&ctx, false)
+}
+
+#[inline(always)]
+fn egress(ctx: &SkBuffContext, name_task: bool) -> i32 {
     let len = u64::from(ctx.len());
-    let cgroup = cgroup_of(&ctx);
+    let cgroup = cgroup_of(ctx);
     count_in(cgroup, |c| {
         c.net_tx_packets += 1;
         c.net_tx_bytes += len;
     });
-    dns::on_packet(&ctx, cgroup, true);
+    dns::on_packet(ctx, cgroup, true, name_task);
     PASS
 }

@@ -14,6 +14,28 @@ use super::links::Links;
 use super::loader::summarize;
 use super::HookStatus;
 
+/// Load `prog`; where the kernel refuses the egress program's current-task
+/// helpers (Debian's 6.1), its variant that leaves DNS sockets' owners
+/// unnamed: their DNS events then name the container, not the process.
+fn load<'a>(ebpf: &'a mut Ebpf, prog: &str) -> Result<&'a mut CgroupSkb, String> {
+    let refused = match program::<CgroupSkb>(ebpf, prog)?.load() {
+        Ok(()) => None,
+        Err(e) if prog == P::TRAFFIC_EGRESS => Some(summarize(&e)),
+        Err(e) => return Err(summarize(&e)),
+    };
+    let Some(why) = refused else {
+        return program::<CgroupSkb>(ebpf, prog);
+    };
+    log::info!(
+        "{prog} refused ({why}); loading {} instead: DNS events name the \
+         container but not the process on this kernel",
+        P::TRAFFIC_EGRESS_ANON
+    );
+    let p = program::<CgroupSkb>(ebpf, P::TRAFFIC_EGRESS_ANON)?;
+    p.load().map_err(|e| summarize(&e))?;
+    Ok(p)
+}
+
 /// Attach both programs to the root of the cgroup v2 hierarchy.
 pub(crate) fn attach(ebpf: &mut Ebpf, links: &mut Links, hooks: &mut Vec<HookStatus>) {
     let root = monitor_stateful::CgroupLayout::detect()
@@ -28,8 +50,7 @@ pub(crate) fn attach(ebpf: &mut Ebpf, links: &mut Links, hooks: &mut Vec<HookSta
             Some(root) => std::fs::File::open(root)
                 .map_err(|e| format!("opening {}: {e}", root.display()))
                 .and_then(|cg| {
-                    let p = program::<CgroupSkb>(ebpf, prog)?;
-                    p.load().map_err(|e| summarize(&e))?;
+                    let p = load(ebpf, prog)?;
                     // A BPF link (kernel 5.7+, which aya uses there) is
                     // always one of many on its cgroup and the kernel
                     // refuses attach flags on it: `Single` passes none.
