@@ -180,3 +180,20 @@ pub fn socket_state(path: &Path) -> &'static str {
         Err(_) => "absent",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untraceable_attempts_are_the_missing_security_syscalls() {
+        // `clone3` is missing but no reported attempt; the module and
+        // kexec calls are.
+        let missing = ["init_module", "clone3", "kexec_file_load"];
+        assert_eq!(
+            untraceable_attempts(&missing),
+            ["init_module", "kexec_file_load"]
+        );
+        assert!(untraceable_attempts(&[]).is_empty());
+    }
+}
