@@ -103,14 +103,15 @@ pub(super) fn attach_untraceable(
     hooks: &mut Vec<HookStatus>,
 ) {
     let missing = untraceable(tracefs);
-    let names: Vec<&str> = missing.iter().map(|id| id.name()).collect();
-    let attached = if missing.is_empty() {
+    if missing.is_empty() {
         log::info!(
             "--watch-untraceable: every reported attempt has its own tracepoint here; \
              raw_syscalls/sys_exit is not attached"
         );
         return;
-    } else if !tracepoint_exists(tracefs, "raw_syscalls", "sys_exit") {
+    }
+    let names: Vec<&str> = missing.iter().map(|id| id.name()).collect();
+    let attached = if !tracepoint_exists(tracefs, "raw_syscalls", "sys_exit") {
         Err("tracepoint raw_syscalls/sys_exit does not exist on this kernel".to_owned())
     } else {
         fill_map(ebpf, names::UNTRACEABLE_IDS, &missing)
