@@ -76,6 +76,10 @@ pub mod names {
     /// the syscalls whose refused attempts are reported
     /// ([`crate::attempts`]), 0 for the rest.
     pub const ATTEMPT_IDS: &str = "ATTEMPT_IDS";
+    /// Array of u16 indexed by syscall number: [`crate::SyscallId`] + 1 of
+    /// the attempts with no per-syscall tracepoint on the running kernel,
+    /// read by `raw_sys_exit_untraceable` (`--watch-untraceable`).
+    pub const UNTRACEABLE_IDS: &str = "UNTRACEABLE_IDS";
     /// Global u32: [`crate::enforce::mode`].
     pub const ENFORCE_MODE: &str = "ENFORCE_MODE";
     /// Global u32: non-zero when module loads from containers are refused.
@@ -137,6 +141,9 @@ pub mod names {
         /// for the syscalls of [`crate::attempts::ATTEMPTS`].
         pub const SYS_EXIT_ATTEMPT: &str = "sys_exit_attempt";
         /// `io_uring/io_uring_submit_req` and `io_uring/io_uring_complete`.
+        /// `raw_syscalls/sys_exit`, opt-in: failed exits of the attempts
+        /// with no per-syscall tracepoint (`names::UNTRACEABLE_IDS`).
+        pub const RAW_SYS_EXIT_UNTRACEABLE: &str = "raw_sys_exit_untraceable";
         pub const IO_URING_SUBMIT: &str = "io_uring_submit";
         pub const IO_URING_COMPLETE: &str = "io_uring_complete";
         /// Per-cgroup traffic counting and DNS capture (`cgroup_skb`,
@@ -172,6 +179,7 @@ pub mod names {
             TRAFFIC_INGRESS,
             TRAFFIC_EGRESS,
             TRAFFIC_EGRESS_ANON,
+            RAW_SYS_EXIT_UNTRACEABLE,
         ];
     }
 }

@@ -101,3 +101,131 @@ fn seccomp_refused_attempts_are_reported_and_alerted() {
         );
     }
 }
+
+/// Whether this kernel has the per-syscall tracepoints of `name`.
+fn has_tracepoints(name: &str) -> bool {
+    let dir = Path::new("/sys/kernel/tracing/events/syscalls");
+    dir.join(format!("sys_enter_{name}")).is_dir() && dir.join(format!("sys_exit_{name}")).is_dir()
+}
+
+/// Module and kexec calls on a kernel built without them (this host) have no
+/// tracepoints of their own: `vigil probe` says their attempts are not seen
+/// by default, and with `--watch-untraceable` the global
+/// `raw_syscalls/sys_exit` hook reports them (ENOSYS without seccomp, EPERM
+/// from the runtime's default profile) and the default rules alert. On a
+/// kernel that has their tracepoints the same alerts come from those.
+#[test]
+fn untraceable_module_and_kexec_attempts_are_reported_with_the_opt_in() {
+    let Some(bin) = (require_podman().then(require_vigil_binary)).flatten() else {
+        return;
+    };
+    // Off (the default): the probe says what is not seen.
+    let probe = std::process::Command::new(&bin)
+        .arg("probe")
+        .output()
+        .expect("vigil probe");
+    let text = String::from_utf8_lossy(&probe.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("untraceable attempts"))
+        .unwrap_or("");
+    let untraceable: Vec<&str> = ["init_module", "kexec_load"]
+        .into_iter()
+        .filter(|n| !has_tracepoints(n))
+        .collect();
+    for name in ["init_module", "kexec_load"] {
+        assert_eq!(
+            line.contains(name),
+            untraceable.contains(&name),
+            "probe line for {name}: {line:?}\n{text}"
+        );
+    }
+    if !untraceable.is_empty() {
+        assert!(
+            line.contains("NOT seen by default") && line.contains("--watch-untraceable"),
+            "{line}"
+        );
+    }
+
+    let tmp = TempDir::new("vigil-untraceable").expect("temp dir");
+    let events = tmp.path().join("events.jsonl");
+    let agent = Agent::builder([
+        "run",
+        "--alert-rate",
+        "off",
+        "--watch-untraceable",
+        "--events",
+    ])
+    .arg(&events)
+    .echo(false)
+    .start()
+    .expect("start vigil run");
+    if !untraceable.is_empty() {
+        let hook = agent.wait_stderr(WAIT, |l| l.contains("--watch-untraceable:"));
+        assert!(
+            hook.as_deref().is_some_and(
+                |h| h.contains("(attached;") && untraceable.iter().all(|n| h.contains(n))
+            ),
+            "{hook:?}\n{}",
+            agent.stderr_lines().join("\n")
+        );
+    }
+    let image = actions_image().expect("actions image");
+    // Without seccomp the kernel itself answers (ENOSYS here); with the
+    // runtime's default profile seccomp answers first (EPERM).
+    let unconfined = Container::run(
+        &["--security-opt", "seccomp=unconfined"],
+        &image,
+        &["sleep", "86400"],
+    )
+    .expect("container");
+    let confined = Container::run(&[], &image, &["sleep", "86400"]).expect("container");
+    let cases = [
+        (
+            "init-module",
+            "init_module",
+            "Kernel module load from container",
+        ),
+        ("kexec-load", "kexec_load", "Kexec load"),
+    ];
+    for c in [&unconfined, &confined] {
+        for (action, _, _) in &cases {
+            let out = c.exec(&[ACTIONS_IN_IMAGE, action]).expect("podman exec");
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(!text.contains(": ok"), "{action} was not refused: {text}");
+        }
+    }
+    for c in [&unconfined, &confined] {
+        for (action, _, rule) in &cases {
+            let alert = agent.wait_stdout_json(WAIT, |v| {
+                s(v, "rule") == *rule && field(v, "container.id") == c.short_id()
+            });
+            assert!(
+                alert.is_some(),
+                "no alert `{rule}` for {action} in {}; alerts:\n{}\nagent log:\n{}",
+                c.short_id(),
+                agent.stdout_lines().join("\n"),
+                agent.stderr_lines().join("\n")
+            );
+        }
+    }
+    let stopped = agent.stop().expect("stop");
+    assert!(stopped.status.success(), "{:?}", stopped.status);
+    for (c, errno) in [(&unconfined, "ENOSYS"), (&confined, "EPERM")] {
+        for (action, ty, _) in &cases {
+            let evs = events_of(&events, c.id(), ty);
+            // Without seccomp a kernel that implements the call answers
+            // otherwise (EPERM: no CAP_SYS_MODULE / CAP_SYS_BOOT).
+            let want = if c.id() == unconfined.id() && !untraceable.contains(ty) {
+                "E"
+            } else {
+                errno
+            };
+            assert!(
+                evs.iter()
+                    .any(|e| s(e, "evt.res").starts_with(want) && e["evt.failed"] == true),
+                "{action}: no failed {ty} event with {want}: {evs:?}"
+            );
+        }
+    }
+}

@@ -71,6 +71,14 @@ pub struct RunArgs {
     /// crowd out everyone else's events. 0: no limit (docs/performance.md).
     #[arg(long, value_name = "N", default_value_t = monitor_common::flood::DEFAULT_RATE)]
     pub throttle: u32,
+    /// Also report attempts of the security-relevant syscalls this kernel
+    /// has no tracepoint for (built without them: `init_module`,
+    /// `kexec_load` and the like fail with ENOSYS unseen; `vigil probe`
+    /// names them), from the global `raw_syscalls/sys_exit` tracepoint.
+    /// Costs every syscall of every task on the host a program run at exit
+    /// (docs/hooks.md, "Refused attempts"), so it is off by default.
+    #[arg(long)]
+    pub watch_untraceable: bool,
     /// Learn per image what normally runs, then alert on anything else
     /// (`proc.in_baseline`): baselines are read from and saved to DIR, one
     /// reviewable TOML file per image (docs/baselines.md).
@@ -356,6 +364,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         net_loopback: args.net_loopback,
         enforce: enforce.clone(),
         throttle: args.throttle,
+        watch_untraceable: args.watch_untraceable,
     })
     .context("loading the eBPF sensor")?;
     {

@@ -62,7 +62,30 @@ pub fn feature_lines(k: &KernelFeatures) -> Vec<String> {
             k.missing_syscalls.join(", ")
         ));
     }
+    let untraceable = untraceable_attempts(&k.missing_syscalls);
+    if !untraceable.is_empty() {
+        lines.push(format!(
+            "{:<22} {}: attempts NOT seen by default; seen with --watch-untraceable \
+             (raw_syscalls/sys_exit: every syscall of every task pays a program run)",
+            "untraceable attempts",
+            untraceable.join(", ")
+        ));
+    }
     lines
+}
+
+/// The security-relevant syscalls among `missing` (no tracepoint here)
+/// whose failed calls `--watch-untraceable` reports.
+fn untraceable_attempts<'a>(missing: &[&'a str]) -> Vec<&'a str> {
+    missing
+        .iter()
+        .copied()
+        .filter(|m| {
+            monitor_common::attempts::ATTEMPTS
+                .iter()
+                .any(|id| id.name() == *m)
+        })
+        .collect()
 }
 
 /// One line per hook: attached, or refused with the kernel's reason.
@@ -155,5 +178,22 @@ pub fn socket_state(path: &Path) -> &'static str {
         Ok(m) if m.file_type().is_socket() => "present",
         Ok(_) => "not a socket",
         Err(_) => "absent",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untraceable_attempts_are_the_missing_security_syscalls() {
+        // `clone3` is missing but no reported attempt; the module and
+        // kexec calls are.
+        let missing = ["init_module", "clone3", "kexec_file_load"];
+        assert_eq!(
+            untraceable_attempts(&missing),
+            ["init_module", "kexec_file_load"]
+        );
+        assert!(untraceable_attempts(&[]).is_empty());
     }
 }

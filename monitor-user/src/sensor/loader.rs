@@ -207,6 +207,9 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
         .filter(|&id| mode == Mode::Tracepoints || monitor_common::lsm::hook_for(id).is_none())
         .collect();
     attach_syscalls(&mut ebpf, &mut links, &tracefs, &traced, &mut hooks);
+    if cfg.watch_untraceable {
+        super::attempts::attach_untraceable(&mut ebpf, &mut links, &tracefs, &mut hooks);
+    }
     lap("syscall hooks attached");
     attach_counting(&mut ebpf, &mut links, &tracefs, &traced, &mut hooks);
     lap("counting hooks attached");

@@ -75,6 +75,10 @@ pub struct SensorConfig {
     /// kernel holds them back and reports a `throttled` record instead; 0:
     /// never ([`monitor_common::flood`]).
     pub throttle: u32,
+    /// Report failed calls of the attempts with no tracepoint of their own
+    /// on this kernel through the global `raw_syscalls/sys_exit` (a cost to
+    /// every syscall; off by default, `--watch-untraceable`).
+    pub watch_untraceable: bool,
 }
 
 impl Default for SensorConfig {
@@ -86,6 +90,7 @@ impl Default for SensorConfig {
             net_loopback: false,
             enforce: EnforceConfig::default(),
             throttle: monitor_common::flood::DEFAULT_RATE,
+            watch_untraceable: false,
         }
     }
 }

@@ -11,6 +11,8 @@
 //! bench-hook raw-sys-enter`, the syscall-hook design comparison) and the
 //! Linux audit subsystem with rules equivalent to vigil's hooks
 //! ([`auditd`]); either is skipped, with the reason, where unavailable.
+//! The getpid loop also runs beside the agent with `--watch-untraceable`
+//! (a program on every syscall's exit), the opt-in's cost.
 //! Where a cost can be counted it is: the agent's CPU ticks and the records
 //! it read per workload (its `/metrics`), its resident memory ([`usage`]).
 //! Then: stepped rates of sensitive opens find the highest event rate the
@@ -108,6 +110,9 @@ pub enum Condition {
     Vigil,
     RawSysEnter,
     Auditd,
+    /// The agent with `--watch-untraceable` (global `raw_syscalls/sys_exit`),
+    /// measured on the getpid workload only.
+    VigilUntraceable,
 }
 
 impl Condition {
@@ -117,6 +122,7 @@ impl Condition {
             Condition::Vigil => "vigil",
             Condition::RawSysEnter => "raw_sys_enter",
             Condition::Auditd => "auditd",
+            Condition::VigilUntraceable => "vigil_untraceable",
         }
     }
 }
@@ -182,7 +188,11 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
 
     let workloads = workload_defs(args, &plain);
     let raw = probe_raw_hook();
-    let mut conditions = vec![Condition::Without, Condition::Vigil];
+    let mut conditions = vec![
+        Condition::Without,
+        Condition::Vigil,
+        Condition::VigilUntraceable,
+    ];
     match &raw {
         Ok(()) => conditions.push(Condition::RawSysEnter),
         Err(why) => println!("bench: syscall-hook comparison skipped: {why}"),
@@ -229,7 +239,12 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
                     idle.push(Usage::read(agent.pid())?);
                 }
             }
-            for w in &workloads {
+            // The opt-in's cost is the one to untraced syscalls.
+            let only_getpid = cond == Condition::VigilUntraceable;
+            for w in workloads
+                .iter()
+                .filter(|w| !only_getpid || w.key == "getpid")
+            {
                 let before = counters(cond, &beside)?;
                 let s = run_worker(&sandbox, &w.workload)?;
                 samples
@@ -384,7 +399,7 @@ fn start_condition(cond: Condition, agent_args: &[String], audit_dir: &Path) -> 
     let args: Vec<String> = match cond {
         Condition::Without => return Ok(Beside::Nothing),
         Condition::Auditd => return Ok(Beside::Audit(auditd::Audit::start(audit_dir)?)),
-        Condition::Vigil => {
+        Condition::Vigil | Condition::VigilUntraceable => {
             let addr = SocketAddr::from(([127, 0, 0, 1], vigil_tests::http::free_port()?));
             listen = Some(addr);
             [
@@ -397,6 +412,7 @@ fn start_condition(cond: Condition, agent_args: &[String], audit_dir: &Path) -> 
             .iter()
             .map(|s| s.to_string())
             .chain(agent_args.iter().cloned())
+            .chain((cond == Condition::VigilUntraceable).then(|| "--watch-untraceable".to_string()))
             .collect()
         }
         Condition::RawSysEnter => vec!["bench-hook".into(), "raw-sys-enter".into()],

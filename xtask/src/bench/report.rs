@@ -24,6 +24,8 @@ pub struct Row {
     pub vigil: Cell,
     pub raw: Cell,
     pub auditd: Cell,
+    /// vigil with `--watch-untraceable` (getpid only).
+    pub untraceable: Cell,
 }
 
 /// The flood test's outcome (`bench::flood_test`).
@@ -116,6 +118,7 @@ impl Report {
                 vigil: cell(w.key, Condition::Vigil),
                 raw: cell(w.key, Condition::RawSysEnter),
                 auditd: cell(w.key, Condition::Auditd),
+                untraceable: cell(w.key, Condition::VigilUntraceable),
             })
             .collect();
         Report {
@@ -157,6 +160,16 @@ impl Report {
                 fmt_ratio(r.vigil.ratio),
                 fmt_ratio(r.raw.ratio),
                 fmt_ratio(r.auditd.ratio),
+            );
+        }
+        if let Some(r) = self.getpid() {
+            println!(
+                "{:<28} {:>8} {:>9} {:>9} {:>19}   (vigil --watch-untraceable)",
+                r.label,
+                r.unit,
+                fmt_med(r.without),
+                fmt_med(r.untraceable.value),
+                fmt_ratio(r.untraceable.ratio),
             );
         }
         if let Err(why) = &self.auditd {
@@ -266,6 +279,10 @@ impl Report {
             Some(d) => format!("per-syscall tracepoints (vigil) {d:+.1} ns/call"),
             None => "vigil not measured".into(),
         };
+        let vigil = match added(r.untraceable.value) {
+            Some(d) => format!("{vigil}; with --watch-untraceable {d:+.1} ns/call"),
+            None => vigil,
+        };
         match (&self.raw_skipped, added(r.raw.value)) {
             (None, Some(d)) => format!("{vigil}; one program on raw sys_enter {d:+.1} ns/call"),
             (Some(why), _) => format!("{vigil}; raw sys_enter alternative skipped: {why}"),
@@ -294,6 +311,9 @@ impl Report {
                     "auditd": r.auditd.value,
                     "auditd_ratio": r.auditd.ratio.map(|s| s.median),
                     "auditd_ratio_spread": r.auditd.ratio,
+                    "vigil_untraceable": r.untraceable.value,
+                    "vigil_untraceable_ratio": r.untraceable.ratio.map(|s| s.median),
+                    "vigil_untraceable_ratio_spread": r.untraceable.ratio,
                     "vigil_counted": c.map(|c| json!({
                         "iterations": c.iterations,
                         "records": c.records,
@@ -311,6 +331,7 @@ impl Report {
                 "per_syscall_tracepoints_added_ns": r.vigil.value.zip(base).map(|(s, b)| s.median - b),
                 "raw_sys_enter_added_ns": r.raw.value.zip(base).map(|(s, b)| s.median - b),
                 "raw_sys_enter_skipped": self.raw_skipped,
+                "watch_untraceable_added_ns": r.untraceable.value.zip(base).map(|(s, b)| s.median - b),
             })
         });
         json!({
@@ -397,6 +418,10 @@ mod tests {
             ("getpid", Condition::RawSysEnter),
             vec![300.0, 290.0, 310.0, 305.0, 295.0],
         );
+        samples.insert(
+            ("getpid", Condition::VigilUntraceable),
+            vec![330.0, 320.0, 340.0, 335.0, 325.0],
+        );
         let rep = Report::new(
             5,
             &["pids.max=256".into()],
@@ -432,6 +457,11 @@ mod tests {
             45.0
         );
         assert_eq!(j["syscall_hook_design"]["raw_sys_enter_added_ns"], 95.0);
+        assert_eq!(w["vigil_untraceable"]["median"], 330.0);
+        assert_eq!(
+            j["syscall_hook_design"]["watch_untraceable_added_ns"],
+            125.0
+        );
         // Workloads without samples are reported as missing, not as zero.
         assert!(j["workloads"][1]["ratio"].is_null());
         assert!(rep.hook_design_line().contains("+95.0"));

@@ -44,6 +44,8 @@ fn main() {
         ("open-loop", [path, secs]) => files::open_loop(path, secs_arg(secs)),
         ("open-write", [path]) => files::open_write(path),
         ("bpf-prog-load", []) => process::bpf_prog_load(),
+        ("init-module", []) => process::init_module(),
+        ("kexec-load", []) => process::kexec_load(),
         ("chroot", [path]) => check(unsafe { libc::chroot(cstr(path).as_ptr()) }),
         ("kill", [pid, sig]) => process::kill(pid, sig),
         ("forkbomb", [secs]) => hogs::forkbomb(secs_arg(secs)),
@@ -100,6 +102,7 @@ pub fn usage(why: &str) -> ! {
          mount SRC DIR FSTYPE | unshare | setns NSPATH | open-by-handle PATH | userfaultfd\n  \
          ptrace-child | vm-writev-child | fileless ELF | setuid-root | capset\n  \
          unix-connect PATH | open-read PATH | open-write PATH | bpf-prog-load\n  \
+         init-module | kexec-load (garbage: refused)\n  \
          open-loop PATH SECS (opens and closes PATH as fast as it can)\n  \
          chroot PATH | kill PID SIG | sigqueue PID SIG | tgsigqueue PID SIG\n  \
          pidfd-signal PID SIG | exec PATH | inotify N SECS (N instances held SECS)\n  \

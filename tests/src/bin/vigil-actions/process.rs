@@ -176,6 +176,42 @@ pub fn bpf_prog_load() -> Result<(), Error> {
     check_fd(fd)
 }
 
+/// `init_module` with 16 bytes that are no ELF module: refused (EPERM
+/// without CAP_SYS_MODULE, ENOSYS on a kernel without modules, ENOEXEC
+/// otherwise); the attempt is the act.
+pub fn init_module() -> Result<(), Error> {
+    let garbage = [0x5au8; 16];
+    let params = cstr("");
+    // SAFETY: pointers to live buffers of the given length.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_init_module,
+            garbage.as_ptr(),
+            garbage.len(),
+            params.as_ptr(),
+        )
+    };
+    check(r as libc::c_int)
+}
+
+/// `kexec_load` of no segments with the reserved flag bits set, so even a
+/// kernel with kexec and CAP_SYS_BOOT refuses it (EINVAL); without kexec:
+/// ENOSYS.
+pub fn kexec_load() -> Result<(), Error> {
+    const GARBAGE_FLAGS: libc::c_ulong = 0xdead_0000;
+    // SAFETY: no segments, so no pointer is read.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_kexec_load,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            std::ptr::null::<u8>(),
+            GARBAGE_FLAGS,
+        )
+    };
+    check(r as libc::c_int)
+}
+
 pub fn kill(pid: &str, sig: &str) -> Result<(), Error> {
     let pid: libc::pid_t = pid.parse().unwrap_or_else(|_| usage("PID is not a number"));
     let sig: libc::c_int = sig.parse().unwrap_or_else(|_| usage("SIG is not a number"));
