@@ -12,7 +12,7 @@
 //! entries if exits were lost (ring-buffer drops).
 
 use std::collections::{HashMap, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::enrich::applet::applet_name;
@@ -126,6 +126,19 @@ impl ProcInfo {
     }
 }
 
+/// The process directories of a procfs mount (`/proc/<pid>`), with their
+/// pids; nothing when it cannot be read.
+pub fn pid_dirs(proc_root: &Path) -> impl Iterator<Item = (u32, PathBuf)> {
+    std::fs::read_dir(proc_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((pid, entry.path()))
+        })
+}
+
 /// What an exec tells about the new program.
 pub struct ExecInfo {
     pub exe: Option<String>,
@@ -226,19 +239,9 @@ impl ProcTable {
         proc_root: &Path,
         container_of: impl Fn(&str) -> ContainerKey,
     ) -> usize {
-        let Ok(dir) = std::fs::read_dir(proc_root) else {
-            return 0;
-        };
         let mut n = 0;
-        for entry in dir.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Some(p) = read_proc(&entry.path(), pid, &container_of) {
+        for (pid, dir) in pid_dirs(proc_root) {
+            if let Some(p) = read_proc(&dir, pid, &container_of) {
                 self.insert(p);
                 n += 1;
             }

@@ -157,18 +157,8 @@ fn set_timeout(socket: &Socket) -> std::io::Result<()> {
 /// whose fds cannot be read, are skipped.
 pub fn holders(proc_root: &Path, wanted: impl Fn(u32) -> bool) -> Vec<(u32, u32)> {
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir(proc_root) else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+    for (pid, dir) in crate::enrich::proctable::pid_dirs(proc_root) {
+        let Ok(fds) = std::fs::read_dir(dir.join("fd")) else {
             continue;
         };
         for fd in fds.flatten() {
