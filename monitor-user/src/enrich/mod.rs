@@ -570,6 +570,8 @@ impl Enricher {
     }
 }
 #[cfg(test)]
+mod identity_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
 /// The enricher against a real podman container: cgroup id from the real
