@@ -22,6 +22,7 @@
 
 mod auditd;
 mod cgroup;
+mod flood;
 mod node;
 mod rate;
 mod report;
@@ -285,12 +286,12 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
     let flood = if args.flood_seconds == 0 {
         None
     } else {
-        Some(flood_test(args, &sandbox, &out_dir)?)
+        Some(flood::run(args, &sandbox, &out_dir)?)
     };
     let node = if args.node_sizes.iter().all(|&n| n == 0) {
         Vec::new()
     } else {
-        node_test(args)?
+        node::section(args)?
     };
     let mut rep = report::Report::new(
         args.reps,
@@ -581,141 +582,6 @@ fn rate_test(args: &BenchArgs, sandbox: &cgroup::Sandbox) -> Result<Vec<rate::St
         steps.push(step);
     }
     Ok(steps)
-}
-
-/// The flood: one process of the sandbox opens the sensitive file as fast
-/// as it can for `--flood-seconds`, beside an agent with its defaults and
-/// recording on. Reports what reached the agent, what the kernel held back
-/// (throttled) and what it lost, per kind.
-fn flood_test(
-    args: &BenchArgs,
-    sandbox: &cgroup::Sandbox,
-    out_dir: &Path,
-) -> Result<report::Flood> {
-    let rec = out_dir.join("flood-record");
-    let _ = std::fs::remove_dir_all(&rec);
-    let mut agent_args = vec![
-        "run".to_string(),
-        "--stats-interval".into(),
-        "3600".into(),
-        "--record".into(),
-        rec.display().to_string(),
-    ];
-    agent_args.extend(args.agent_args.iter().cloned());
-    let agent = Agent::builder(&agent_args)
-        .echo(false)
-        .ready_timeout(READY_TIMEOUT)
-        .start()?;
-    println!(
-        "bench: flood: {} s of opens as fast as they go",
-        args.flood_seconds
-    );
-    let start = Usage::read(agent.pid())?;
-    let sample = run_worker(
-        sandbox,
-        &Workload::Rate {
-            path: args.sensitive_path.clone(),
-            // Beyond any machine: as fast as it can.
-            rate: 1_000_000_000,
-            seconds: args.flood_seconds as f64,
-        },
-    )?;
-    std::thread::sleep(Duration::from_millis(500));
-    let end = Usage::read(agent.pid())?;
-    let stopped = agent.stop()?;
-    let stats: AgentStats = match stopped.stats {
-        Some(s) => s?,
-        None => bail!("the agent printed no final `stats` line"),
-    };
-    let record_bytes = dir_bytes(&rec);
-    let cpu_seconds =
-        end.cpu_ticks.saturating_sub(start.cpu_ticks) as f64 / usage::ticks_per_second();
-    let _ = std::fs::remove_dir_all(&rec);
-    let flood = report::Flood {
-        seconds: args.flood_seconds,
-        opens: sample.iterations,
-        opens_per_second: sample.per_second(),
-        records: stats.records,
-        throttled: stats.throttled,
-        kernel_drops: stats.kernel_drops.clone(),
-        total_drops: stats.total_drops,
-        record_bytes,
-        rss_mib: end.rss_mib(),
-        peak_rss_mib: end.peak_rss_kib as f64 / 1024.0,
-        agent_cpu_seconds: cpu_seconds,
-    };
-    println!(
-        "bench: flood: {} opens ({:.0}/s), {} records, {} throttled, drops {:?}",
-        flood.opens, flood.opens_per_second, flood.records, flood.throttled, flood.kernel_drops
-    );
-    Ok(flood)
-}
-
-/// The node-growth section: for each size, the containers are created (on
-/// top of the previous size's), then a fresh agent idles beside them.
-fn node_test(args: &BenchArgs) -> Result<Vec<node::Step>> {
-    let mut sizes: Vec<usize> = args.node_sizes.iter().copied().filter(|&n| n > 0).collect();
-    sizes.sort_unstable();
-    let mut n = node::Node::new()?;
-    let mut steps = Vec::new();
-    for size in sizes {
-        println!(
-            "bench: node: {size} containers, agent idle {} s",
-            args.node_idle_seconds
-        );
-        n.grow(size)?;
-        let mut agent_args = vec!["run".to_string(), "--stats-interval".into(), "3600".into()];
-        agent_args.extend(args.agent_args.iter().cloned());
-        let agent = Agent::builder(&agent_args)
-            .echo(false)
-            .ready_timeout(READY_TIMEOUT)
-            .start()?;
-        std::thread::sleep(IDLE_SETTLE);
-        let a = Usage::read(agent.pid())?;
-        std::thread::sleep(Duration::from_secs_f64(args.node_idle_seconds));
-        let b = Usage::read(agent.pid())?;
-        let sampled = node::sampled_in(&agent.stderr_lines());
-        let stopped = agent.stop()?;
-        if !stopped.status.success() {
-            bail!(
-                "the agent exited with {} beside {size} containers",
-                stopped.status
-            );
-        }
-        let cpu_s = b.cpu_ticks.saturating_sub(a.cpu_ticks) as f64 / usage::ticks_per_second();
-        let step = node::Step {
-            containers: n.len(),
-            sampled,
-            idle_seconds: args.node_idle_seconds,
-            idle_cpu_pct: cpu_s / args.node_idle_seconds * 100.0,
-            // One pass per second (--resource-interval 1).
-            cpu_ms_per_pass: cpu_s * 1000.0 / args.node_idle_seconds,
-            rss_mib: b.rss_mib(),
-            peak_rss_mib: b.peak_rss_kib as f64 / 1024.0,
-        };
-        println!(
-            "bench: node: {} containers ({} sampled): idle CPU {:.2}% of a core, {:.1} ms per pass, RSS {:.1} MiB (peak {:.1})",
-            step.containers,
-            step.sampled.map_or("?".into(), |n| n.to_string()),
-            step.idle_cpu_pct,
-            step.cpu_ms_per_pass,
-            step.rss_mib,
-            step.peak_rss_mib
-        );
-        steps.push(step);
-    }
-    Ok(steps)
-}
-
-/// Bytes of the files in `dir` (a recorded log).
-fn dir_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.metadata().ok())
-        .map(|m| m.len())
-        .sum()
 }
 
 /// One step: a fresh agent, `target` sensitive opens per second, its final stats.

@@ -13,9 +13,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
+use vigil_tests::Agent;
+
+use super::usage::{self, Usage};
+use super::{BenchArgs, IDLE_SETTLE, READY_TIMEOUT};
 
 /// v1 controllers limited (and mirrored) on a hybrid host.
 const V1_CONTROLLERS: &[&str] = &["pids", "memory", "cpu", "cpuacct", "blkio"];
@@ -168,6 +173,62 @@ pub fn sampled_in(stderr: &[String]) -> Option<usize> {
         let rest = &l[l.find("resources: sampling ")? + "resources: sampling ".len()..];
         rest.split_whitespace().next()?.parse().ok()
     })
+}
+
+/// The node-growth section: for each size, the containers are created (on
+/// top of the previous size's), then a fresh agent idles beside them.
+pub fn section(args: &BenchArgs) -> Result<Vec<Step>> {
+    let mut sizes: Vec<usize> = args.node_sizes.iter().copied().filter(|&n| n > 0).collect();
+    sizes.sort_unstable();
+    let mut n = Node::new()?;
+    let mut steps = Vec::new();
+    for size in sizes {
+        println!(
+            "bench: node: {size} containers, agent idle {} s",
+            args.node_idle_seconds
+        );
+        n.grow(size)?;
+        let mut agent_args = vec!["run".to_string(), "--stats-interval".into(), "3600".into()];
+        agent_args.extend(args.agent_args.iter().cloned());
+        let agent = Agent::builder(&agent_args)
+            .echo(false)
+            .ready_timeout(READY_TIMEOUT)
+            .start()?;
+        std::thread::sleep(IDLE_SETTLE);
+        let a = Usage::read(agent.pid())?;
+        std::thread::sleep(Duration::from_secs_f64(args.node_idle_seconds));
+        let b = Usage::read(agent.pid())?;
+        let sampled = sampled_in(&agent.stderr_lines());
+        let stopped = agent.stop()?;
+        if !stopped.status.success() {
+            bail!(
+                "the agent exited with {} beside {size} containers",
+                stopped.status
+            );
+        }
+        let cpu_s = b.cpu_ticks.saturating_sub(a.cpu_ticks) as f64 / usage::ticks_per_second();
+        let step = Step {
+            containers: n.len(),
+            sampled,
+            idle_seconds: args.node_idle_seconds,
+            idle_cpu_pct: cpu_s / args.node_idle_seconds * 100.0,
+            // One pass per second (--resource-interval 1).
+            cpu_ms_per_pass: cpu_s * 1000.0 / args.node_idle_seconds,
+            rss_mib: b.rss_mib(),
+            peak_rss_mib: b.peak_rss_kib as f64 / 1024.0,
+        };
+        println!(
+            "bench: node: {} containers ({} sampled): idle CPU {:.2}% of a core, {:.1} ms per pass, RSS {:.1} MiB (peak {:.1})",
+            step.containers,
+            step.sampled.map_or("?".into(), |n| n.to_string()),
+            step.idle_cpu_pct,
+            step.cpu_ms_per_pass,
+            step.rss_mib,
+            step.peak_rss_mib
+        );
+        steps.push(step);
+    }
+    Ok(steps)
 }
 
 #[cfg(test)]
