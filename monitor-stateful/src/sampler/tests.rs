@@ -236,3 +236,29 @@ fn unknown_and_removed_containers() {
     fx.sampler.remove(7);
     assert!(fx.sampler.is_empty());
 }
+
+#[test]
+fn needs_follow_the_fields() {
+    let f = |s: &str| FieldRef::parse(s).unwrap();
+    let fields = [
+        f("container.pids.current"),
+        f("container.cpu.pct[10s]"),
+        f("container.fork_rate[10s]"),
+        f("host.psi.io.some_pct[10s]"),
+    ];
+    let n = crate::sampler::needs_of(&fields);
+    assert_eq!(
+        n,
+        Needs {
+            pids_current: true,
+            cpu_usage: true,
+            ..Needs::default()
+        }
+    );
+    let n = crate::sampler::needs_of(&[
+        f("container.memory.usage_pct"),
+        f("container.psi.io.some_pct[10s]"),
+    ]);
+    assert!(n.memory_usage && n.memory_max && n.psi[2]);
+    assert!(!n.pids_current && !n.io && !n.psi[0]);
+}

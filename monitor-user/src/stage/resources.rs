@@ -84,6 +84,8 @@ pub struct ResourceStage {
     known: HashMap<u64, Known>,
     /// Canonical field text → compiled field, sampler-level only.
     fields: BTreeMap<String, FieldRef>,
+    /// A rule reads `host.io_stalled_container` (every container's I/O PSI).
+    io_stalled_used: bool,
     /// The source has kernel counters: ignore `clone` events for forks.
     kernel_counters: bool,
     proc_root: Option<PathBuf>,
@@ -115,6 +117,7 @@ impl ResourceStage {
             uids: UidTable::new(),
             known: HashMap::new(),
             fields: BTreeMap::new(),
+            io_stalled_used: false,
             kernel_counters: false,
             proc_root,
             last_tasks: None,
@@ -144,7 +147,9 @@ impl ResourceStage {
         self.storage_logged = 0;
     }
 
-    /// Sample what `rules_fields` (the rules' fields) need, plus [`ALWAYS`].
+    /// Sample what `rules_fields` (the rules' fields) need, plus [`ALWAYS`]:
+    /// a pass reads only the cgroup files those fields need. Call again
+    /// when the rules change.
     pub fn set_fields(&mut self, rules_fields: &[Field]) {
         let mut fields = BTreeMap::new();
         let names = rules_fields
@@ -162,6 +167,14 @@ impl ResourceStage {
                 }
             }
         }
+        self.io_stalled_used = rules_fields
+            .iter()
+            .any(|f| f.id == FieldId::HostIoStalledContainer);
+        let mut needs = monitor_stateful::needs_of(fields.values());
+        if self.io_stalled_used {
+            needs = needs.union(monitor_stateful::needs_of([&io_some_pct()]));
+        }
+        self.sampler.set_needs(needs);
         self.fields = fields;
     }
 
@@ -327,7 +340,11 @@ impl ResourceStage {
         }
         let pass = Pass {
             now,
-            io_stalled: self.io_stalled(now),
+            io_stalled: if self.io_stalled_used {
+                self.io_stalled(now)
+            } else {
+                Vec::new()
+            },
             nproc_top: self
                 .uids
                 .uids()
@@ -348,12 +365,8 @@ impl ResourceStage {
     /// (PSI io some, at least [`IO_STALLED_PCT`]), as `(cgroup id, "ID
     /// (N% stalled on I/O)")`: who a container saturating the disk starves.
     fn io_stalled(&self, now: Timestamp) -> Vec<(u64, String)> {
-        let field = FieldRef {
-            metric: monitor_stateful::Metric::PsiSomePct(monitor_stateful::PsiResource::Io),
-            window: Some(Duration::from_secs(10)),
-        };
         self.sampler
-            .top(&field, now, 2)
+            .top(&io_some_pct(), now, 2)
             .into_iter()
             .filter(|&(_, pct)| pct >= IO_STALLED_PCT)
             .filter_map(|(id, pct)| {
@@ -361,6 +374,11 @@ impl ResourceStage {
                 Some((id, format!("{} ({pct:.0}% stalled on I/O)", k.container.id)))
             })
             .collect()
+    }
+
+    /// Cgroup files held open by the sampler, and how many may be.
+    pub fn open_files(&self) -> (usize, usize) {
+        self.sampler.open_files()
     }
 
     /// `user.inotify_*` of the UID holding the most inotify instances in
@@ -463,6 +481,14 @@ impl ResourceStage {
             target_is_vigil: None,
             baseline: None,
         }
+    }
+}
+
+/// Each container's I/O stall share over 10 s, behind `host.io_stalled_container`.
+fn io_some_pct() -> FieldRef {
+    FieldRef {
+        metric: monitor_stateful::Metric::PsiSomePct(monitor_stateful::PsiResource::Io),
+        window: Some(Duration::from_secs(10)),
     }
 }
 
