@@ -29,6 +29,10 @@ use files::Dir;
 /// which varies with the page size.
 const V1_UNLIMITED: u64 = 1 << 62;
 
+/// Passes between two reads of a cgroup's limits (`pids.max`,
+/// `memory.max`, the CPU quota).
+pub const LIMITS_EVERY: u64 = 10;
+
 /// A limit file's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Limit {
@@ -204,6 +208,9 @@ enum Source {
 pub struct CgroupReader {
     dirs: CgroupDirs,
     files: Files,
+    /// The limits last read, in which pass and for which needs.
+    limits: (Option<Limit>, Option<Limit>, Option<CpuQuota>),
+    limits_read: Option<(u64, Needs)>,
     pids: Source,
     memory: Source,
     cpu_limits: Source,
@@ -214,6 +221,8 @@ impl CgroupReader {
         CgroupReader {
             dirs,
             files: Files::default(),
+            limits: (None, None, None),
+            limits_read: None,
             pids: Source::Undecided,
             memory: Source::Undecided,
             cpu_limits: Source::Undecided,
@@ -231,24 +240,55 @@ impl CgroupReader {
 
     /// Reads every controller file once.
     pub fn sample(&mut self) -> CgroupSample {
+        self.limits_read = None;
         self.sample_with(&mut ReadCtx::new(FdBudget::new(usize::MAX)), Needs::ALL)
     }
 
     /// Reads what `needs` asks for through `ctx`: one buffer and one
-    /// descriptor budget shared by every reader of a sampler.
+    /// descriptor budget shared by every reader of a sampler. Limits
+    /// change rarely (an operator's `docker update`): they are read every
+    /// [`LIMITS_EVERY`] passes and reused between, and read at once when a
+    /// held file turned out stale (the cgroup was made again).
     pub fn sample_with(&mut self, ctx: &mut ReadCtx, needs: Needs) -> CgroupSample {
+        let limits = Needs {
+            pids_max: needs.pids_max,
+            memory_max: needs.memory_max,
+            cpu_quota: needs.cpu_quota,
+            ..Needs::default()
+        };
+        let others = Needs {
+            pids_max: false,
+            memory_max: false,
+            cpu_quota: false,
+            ..needs
+        };
         let mut s = CgroupSample::default();
+        self.read(ctx, others, &mut s);
+        let due = self.limits_read.is_none_or(|(pass, asked)| {
+            ctx.pass.saturating_sub(pass) >= LIMITS_EVERY || asked != limits
+        });
+        if due || self.files.take_reopened() {
+            self.read(ctx, limits, &mut s);
+            self.limits = (s.pids_max, s.memory_max, s.cpu_quota);
+            self.limits_read = Some((ctx.pass, limits));
+        } else {
+            (s.pids_max, s.memory_max, s.cpu_quota) = self.limits;
+        }
+        s
+    }
+
+    fn read(&mut self, ctx: &mut ReadCtx, needs: Needs, s: &mut CgroupSample) {
         let (dirs, files) = (&self.dirs, &mut self.files);
         if needs.pids() {
             self.pids = decide(self.pids, dirs, "pids.current", dirs.pids.as_ref());
-            read_pids(files, ctx, dirs, self.pids, needs, &mut s);
+            read_pids(files, ctx, dirs, self.pids, needs, s);
         }
         if needs.memory() {
             self.memory = decide_memory(self.memory, dirs);
-            read_memory(files, ctx, dirs, self.memory, needs, &mut s);
+            read_memory(files, ctx, dirs, self.memory, needs, s);
         }
         if needs.cpu_usage || needs.cpu_throttling {
-            read_cpu(files, ctx, dirs, needs, &mut s);
+            read_cpu(files, ctx, dirs, needs, s);
         }
         if needs.cpu_quota {
             self.cpu_limits = decide(self.cpu_limits, dirs, "cpu.max", None);
@@ -260,7 +300,7 @@ impl CgroupReader {
             {
                 self.cpu_limits = Source::V1;
             }
-            read_cpu_quota(files, ctx, dirs, self.cpu_limits, &mut s);
+            read_cpu_quota(files, ctx, dirs, self.cpu_limits, s);
         }
         if let Some(v2) = &dirs.v2 {
             for (i, r) in PsiResource::ALL.into_iter().enumerate() {
@@ -295,7 +335,6 @@ impl CgroupReader {
                 }
             }
         }
-        s
     }
 }
 

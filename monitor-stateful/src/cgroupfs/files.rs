@@ -178,9 +178,18 @@ pub struct Files {
     entries: Vec<Entry>,
     /// The budget's count, once this reader holds a file.
     held: Option<Arc<AtomicUsize>>,
+    /// A held file failed and was opened again since the last
+    /// [`Files::take_reopened`].
+    reopened: bool,
 }
 
 impl Files {
+    /// Whether a held file went stale (and was opened again) since the
+    /// last call.
+    pub fn take_reopened(&mut self) -> bool {
+        std::mem::take(&mut self.reopened)
+    }
+
     /// Files held open by this reader.
     pub fn open(&self) -> usize {
         self.entries
@@ -219,6 +228,7 @@ impl Files {
                 Err(_) => {
                     // Removed, perhaps recreated: open the path again.
                     self.close(i);
+                    self.reopened = true;
                     None
                 }
             },

@@ -1,4 +1,5 @@
 use super::*;
+use crate::cgroupfs::LIMITS_EVERY;
 use std::fs;
 use std::path::Path;
 
@@ -96,14 +97,23 @@ fn memory_and_pids_percentages() {
     assert_eq!(v("container.pids.usage_pct[10s]"), Some(95.0));
     assert_eq!(v("container.pids.max"), Some(20.0));
     assert_eq!(v("container.oom_kills[60s]"), Some(2.0));
-    // Unlimited memory has no percentage.
+    // Unlimited memory has no percentage, once the limits are read again
+    // (every LIMITS_EVERY passes).
     fx.write("memory.max", "max\n");
-    fx.sampler.sample_all(Timestamp(2 * SEC));
-    assert_eq!(
+    let pct = |fx: &mut Fixture, i: u64| {
+        fx.sampler.sample_all(Timestamp(i * SEC));
         fx.sampler
-            .value(7, &f("container.memory.usage_pct"), Timestamp(2 * SEC)),
-        None
+            .value(7, &f("container.memory.usage_pct"), Timestamp(i * SEC))
+    };
+    assert_eq!(
+        pct(&mut fx, 2),
+        Some(87.5),
+        "limits are not read every pass"
     );
+    for i in 3..LIMITS_EVERY {
+        pct(&mut fx, i);
+    }
+    assert_eq!(pct(&mut fx, LIMITS_EVERY + 1), None);
 }
 
 #[test]

@@ -279,22 +279,29 @@ fn one_pass_over_hundreds_of_real_cgroups_is_cheap() {
     }
     // Cheap by count, not by time: every cgroup's files stay open, so a
     // further pass opens none (this process's descriptors do not change).
+    // (Counted among this process's descriptors by target: other tests
+    // run in parallel threads.)
+    let ours = format!("/vigil-test-{}-scale", std::process::id());
     let (held, _) = s.open_files();
     assert!(held >= N, "{held} files held for {N} cgroups");
-    let fds = open_fds();
+    assert_eq!(fds_under(&ours), held);
     s.sample_all(Timestamp::now());
-    assert_eq!(open_fds(), fds);
+    assert_eq!(fds_under(&ours), held);
     assert_eq!(s.open_files().0, held);
     for cg in &cgs {
         s.remove(id_of(&layout, &cg.rel));
     }
     assert_eq!(s.open_files().0, 0, "removing a cgroup closes its files");
-    assert_eq!(open_fds(), fds - held);
+    assert_eq!(fds_under(&ours), 0);
 }
 
-/// Descriptors this process has open.
-fn open_fds() -> usize {
-    fs::read_dir("/proc/self/fd").unwrap().count()
+/// This process's descriptors open on a path containing `part`.
+fn fds_under(part: &str) -> usize {
+    fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+        .filter(|t| t.to_string_lossy().contains(part))
+        .count()
 }
 
 #[test]
@@ -332,12 +339,10 @@ fn a_recreated_cgroup_is_read_not_its_stale_files() {
     let mut cg = cg;
     cg.spawn(Command::new("timeout").args(["20", "sleep", "20"]));
     assert_eq!(read(&mut s), (Some(41.0), Some((32u64 << 20) as f64)));
-    // `timeout` and its `sleep`.
+    // `timeout`, and its `sleep` once forked.
     let now = Timestamp::now();
-    assert_eq!(
-        s.value(id, &field("container.pids.current"), now),
-        Some(2.0)
-    );
+    let pids = s.value(id, &field("container.pids.current"), now);
+    assert!(matches!(pids, Some(1.0 | 2.0)), "{pids:?}");
     // Gone while sampled: nothing is read, nothing fails.
     drop(cg);
     s.sample_all(Timestamp::now());
