@@ -25,8 +25,9 @@ use std::sync::Arc;
 pub const RETRY_PASSES: u64 = 30;
 
 /// Descriptors kept for the rest of the process (BPF objects, sockets,
-/// outputs, `/proc` reads) below the soft `RLIMIT_NOFILE`.
-const RESERVED_FDS: u64 = 512;
+/// outputs, `/proc` reads: about 300 for the agent at idle) below the soft
+/// `RLIMIT_NOFILE`, at least; an eighth of a larger limit is kept too.
+const RESERVED_FDS: u64 = 1024;
 
 /// The first read buffer: every cgroup file but a large `memory.stat` fits.
 const BUF_BYTES: usize = 8192;
@@ -73,8 +74,8 @@ pub struct FdBudget {
 }
 
 impl FdBudget {
-    /// Three quarters of what the soft `RLIMIT_NOFILE` leaves after
-    /// [`RESERVED_FDS`] (raise the soft limit to the hard one first).
+    /// The soft `RLIMIT_NOFILE` less [`RESERVED_FDS`] or an eighth of it,
+    /// whichever is more (raise the soft limit to the hard one first).
     pub fn from_rlimit() -> FdBudget {
         let mut lim = libc::rlimit {
             rlim_cur: 0,
@@ -86,8 +87,8 @@ impl FdBudget {
         } else {
             1024
         };
-        let usable = soft.min(1 << 24).saturating_sub(RESERVED_FDS);
-        FdBudget::new((usable / 4 * 3) as usize)
+        let soft = soft.min(1 << 24);
+        FdBudget::new(soft.saturating_sub(RESERVED_FDS.max(soft / 8)) as usize)
     }
 
     pub fn new(limit: usize) -> FdBudget {
