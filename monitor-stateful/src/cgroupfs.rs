@@ -18,11 +18,11 @@ mod files;
 
 use std::path::{Path, PathBuf};
 
-pub use files::{raise_nofile_limit, FdBudget, Files, ReadCtx, RETRY_PASSES};
+pub use files::{raise_nofile_limit, FdBudget, ReadCtx, RETRY_PASSES};
 
 use crate::layout::CgroupDirs;
 use crate::psi::{parse_psi, Psi, PsiResource};
-use files::Dir;
+use files::{Dir, Files};
 
 /// v1 limits at or above this are "unlimited": the kernel reports
 /// `PAGE_COUNTER_MAX` pages in bytes (0x7FFFFFFFFFFFF000 with 4 KiB pages),

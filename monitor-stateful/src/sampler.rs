@@ -215,16 +215,6 @@ impl Sampler {
         self.needs = needs;
     }
 
-    pub fn needs(&self) -> Needs {
-        self.needs
-    }
-
-    /// Replaces the descriptor budget (tests; the default is derived from
-    /// `RLIMIT_NOFILE` when the sampler is made).
-    pub fn set_fd_budget(&mut self, budget: FdBudget) {
-        self.ctx.budget = budget;
-    }
-
     /// Cgroup files held open by every reader, and how many may be.
     pub fn open_files(&self) -> (usize, usize) {
         (self.ctx.budget.held(), self.ctx.budget.limit())

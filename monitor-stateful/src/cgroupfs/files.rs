@@ -141,8 +141,8 @@ impl FdBudget {
 #[derive(Debug)]
 pub struct ReadCtx {
     buf: Vec<u8>,
-    pub budget: FdBudget,
-    pub pass: u64,
+    pub(crate) budget: FdBudget,
+    pub(crate) pass: u64,
 }
 
 impl ReadCtx {

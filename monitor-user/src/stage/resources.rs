@@ -376,11 +376,6 @@ impl ResourceStage {
             .collect()
     }
 
-    /// Cgroup files held open by the sampler, and how many may be.
-    pub fn open_files(&self) -> (usize, usize) {
-        self.sampler.open_files()
-    }
-
     /// `user.inotify_*` of the UID holding the most inotify instances in
     /// `container`, counted across every container; returns the container
     /// holding most of that UID's instances.
