@@ -238,9 +238,10 @@ impl CgroupReader {
         self.files.open()
     }
 
-    /// Reads every controller file once.
+    /// Reads every controller file once, whatever earlier reads found.
     pub fn sample(&mut self) -> CgroupSample {
         self.limits_read = None;
+        self.files.retry_failed();
         self.sample_with(&mut ReadCtx::new(FdBudget::new(usize::MAX)), Needs::ALL)
     }
 

@@ -191,6 +191,15 @@ impl Files {
         std::mem::take(&mut self.reopened)
     }
 
+    /// Try every file that could not be opened again at the next read.
+    pub fn retry_failed(&mut self) {
+        for e in &mut self.entries {
+            if let State::Failed { .. } = e.state {
+                e.state = State::Closed;
+            }
+        }
+    }
+
     /// Files held open by this reader.
     pub fn open(&self) -> usize {
         self.entries

@@ -340,3 +340,14 @@ fn large_files_are_read_whole() {
     let s = r.sample();
     assert_eq!(s.memory_working_set(), Some(4096 - 1024));
 }
+
+#[test]
+fn sample_reads_a_file_that_appeared_since() {
+    let (t, mut r) = small_v2_tree();
+    assert_eq!(r.sample().psi_io, None);
+    t.write(
+        "cg/libpod_parent/libpod-3f1e/io.pressure",
+        "some avg10=0.00 avg60=0.00 avg300=0.00 total=7\n",
+    );
+    assert_eq!(r.sample().psi_io.unwrap().some.unwrap().total_us, 7);
+}
