@@ -8,20 +8,30 @@
 //! otherwise (hybrid and legacy hosts); which one is decided once, by which
 //! file exists, and re-decided only while neither does yet.
 //!
+//! Only the numbers a [`Needs`] asks for are read, each file through
+//! [`Files`], which keeps it open between passes.
+//!
 //! Every value is an `Option`: a missing or unreadable file, or one in an
 //! unexpected format, leaves its fields `None` and sampling carries on.
 
-use std::fs::File;
-use std::io::Read;
+mod files;
+
 use std::path::{Path, PathBuf};
+
+pub use files::{raise_nofile_limit, FdBudget, ReadCtx, RETRY_PASSES};
 
 use crate::layout::CgroupDirs;
 use crate::psi::{parse_psi, Psi, PsiResource};
+use files::{Dir, Files};
 
 /// v1 limits at or above this are "unlimited": the kernel reports
 /// `PAGE_COUNTER_MAX` pages in bytes (0x7FFFFFFFFFFFF000 with 4 KiB pages),
 /// which varies with the page size.
 const V1_UNLIMITED: u64 = 1 << 62;
+
+/// Passes between two reads of a cgroup's limits (`pids.max`,
+/// `memory.max`, the CPU quota).
+pub const LIMITS_EVERY: u64 = 10;
 
 /// A limit file's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +131,70 @@ impl CgroupSample {
     }
 }
 
+/// Which of a cgroup's numbers a pass reads. The sampler derives it from
+/// the fields the loaded rules use, so a file no rule needs is never read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub pids_current: bool,
+    pub pids_max: bool,
+    pub pids_max_hits: bool,
+    /// Usage and the inactive page cache (the working set).
+    pub memory_usage: bool,
+    pub memory_max: bool,
+    pub oom_kills: bool,
+    pub memory_max_hits: bool,
+    pub cpu_usage: bool,
+    /// Periods, throttled periods and throttled time.
+    pub cpu_throttling: bool,
+    pub cpu_quota: bool,
+    /// PSI, indexed like [`PsiResource::ALL`].
+    pub psi: [bool; 3],
+    pub io: bool,
+}
+
+impl Needs {
+    /// Every number.
+    pub const ALL: Needs = Needs {
+        pids_current: true,
+        pids_max: true,
+        pids_max_hits: true,
+        memory_usage: true,
+        memory_max: true,
+        oom_kills: true,
+        memory_max_hits: true,
+        cpu_usage: true,
+        cpu_throttling: true,
+        cpu_quota: true,
+        psi: [true; 3],
+        io: true,
+    };
+
+    pub fn union(self, o: Needs) -> Needs {
+        Needs {
+            pids_current: self.pids_current || o.pids_current,
+            pids_max: self.pids_max || o.pids_max,
+            pids_max_hits: self.pids_max_hits || o.pids_max_hits,
+            memory_usage: self.memory_usage || o.memory_usage,
+            memory_max: self.memory_max || o.memory_max,
+            oom_kills: self.oom_kills || o.oom_kills,
+            memory_max_hits: self.memory_max_hits || o.memory_max_hits,
+            cpu_usage: self.cpu_usage || o.cpu_usage,
+            cpu_throttling: self.cpu_throttling || o.cpu_throttling,
+            cpu_quota: self.cpu_quota || o.cpu_quota,
+            psi: [0, 1, 2].map(|i| self.psi[i] || o.psi[i]),
+            io: self.io || o.io,
+        }
+    }
+
+    fn pids(&self) -> bool {
+        self.pids_current || self.pids_max || self.pids_max_hits
+    }
+
+    fn memory(&self) -> bool {
+        self.memory_usage || self.memory_max || self.oom_kills || self.memory_max_hits
+    }
+}
+
 /// Which hierarchy a controller is read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Source {
@@ -129,10 +203,14 @@ enum Source {
     V1,
 }
 
-/// Reads one cgroup's files.
+/// Reads one cgroup's files, keeping them open ([`Files`]).
 #[derive(Debug)]
 pub struct CgroupReader {
     dirs: CgroupDirs,
+    files: Files,
+    /// The limits last read, in which pass and for which needs.
+    limits: (Option<Limit>, Option<Limit>, Option<CpuQuota>),
+    limits_read: Option<(u64, Needs)>,
     pids: Source,
     memory: Source,
     cpu_limits: Source,
@@ -142,6 +220,9 @@ impl CgroupReader {
     pub fn new(dirs: CgroupDirs) -> CgroupReader {
         CgroupReader {
             dirs,
+            files: Files::default(),
+            limits: (None, None, None),
+            limits_read: None,
             pids: Source::Undecided,
             memory: Source::Undecided,
             cpu_limits: Source::Undecided,
@@ -152,183 +233,292 @@ impl CgroupReader {
         &self.dirs
     }
 
-    /// Reads every controller file once.
-    pub fn sample(&mut self) -> CgroupSample {
-        self.sample_with(&mut String::new())
+    /// Files this reader holds open.
+    pub fn open_files(&self) -> usize {
+        self.files.open()
     }
 
-    /// As [`CgroupReader::sample`], reading through `buf`: one buffer
-    /// shared by every reader keeps a sampler of hundreds of cgroups from
-    /// holding hundreds of buffers.
-    pub fn sample_with(&mut self, buf: &mut String) -> CgroupSample {
+    /// Reads every controller file once, whatever earlier reads found.
+    pub fn sample(&mut self) -> CgroupSample {
+        self.limits_read = None;
+        self.files.retry_failed();
+        self.sample_with(&mut ReadCtx::new(FdBudget::new(usize::MAX)), Needs::ALL)
+    }
+
+    /// Reads what `needs` asks for through `ctx`: one buffer and one
+    /// descriptor budget shared by every reader of a sampler. Limits
+    /// change rarely (an operator's `docker update`): they are read every
+    /// [`LIMITS_EVERY`] passes and reused between, and read at once when a
+    /// held file turned out stale (the cgroup was made again).
+    pub fn sample_with(&mut self, ctx: &mut ReadCtx, needs: Needs) -> CgroupSample {
+        let limits = Needs {
+            pids_max: needs.pids_max,
+            memory_max: needs.memory_max,
+            cpu_quota: needs.cpu_quota,
+            ..Needs::default()
+        };
+        let others = Needs {
+            pids_max: false,
+            memory_max: false,
+            cpu_quota: false,
+            ..needs
+        };
         let mut s = CgroupSample::default();
-        self.read_pids(buf, &mut s);
-        self.read_memory(buf, &mut s);
-        self.read_cpu(buf, &mut s);
-        if let Some(v2) = self.dirs.v2.clone() {
-            s.psi_cpu = read(buf, &v2, "cpu.pressure").and_then(parse_psi);
-            s.psi_memory = read(buf, &v2, "memory.pressure").and_then(parse_psi);
-            s.psi_io = read(buf, &v2, "io.pressure").and_then(parse_psi);
-            s.io = read(buf, &v2, "io.stat").map(parse_io_stat);
+        self.read(ctx, others, &mut s);
+        let due = self.limits_read.is_none_or(|(pass, asked)| {
+            ctx.pass.saturating_sub(pass) >= LIMITS_EVERY || asked != limits
+        });
+        if due || self.files.take_reopened() {
+            self.read(ctx, limits, &mut s);
+            self.limits = (s.pids_max, s.memory_max, s.cpu_quota);
+            self.limits_read = Some((ctx.pass, limits));
+        } else {
+            (s.pids_max, s.memory_max, s.cpu_quota) = self.limits;
         }
-        if s.io.is_none() {
+        s
+    }
+
+    fn read(&mut self, ctx: &mut ReadCtx, needs: Needs, s: &mut CgroupSample) {
+        let (dirs, files) = (&self.dirs, &mut self.files);
+        if needs.pids() {
+            self.pids = decide(self.pids, dirs, "pids.current", dirs.pids.as_ref());
+            read_pids(files, ctx, dirs, self.pids, needs, s);
+        }
+        if needs.memory() {
+            self.memory = decide_memory(self.memory, dirs);
+            read_memory(files, ctx, dirs, self.memory, needs, s);
+        }
+        if needs.cpu_usage || needs.cpu_throttling {
+            read_cpu(files, ctx, dirs, needs, s);
+        }
+        if needs.cpu_quota {
+            self.cpu_limits = decide(self.cpu_limits, dirs, "cpu.max", None);
+            if self.cpu_limits == Source::Undecided
+                && dirs
+                    .cpu
+                    .as_ref()
+                    .is_some_and(|d| d.join("cpu.cfs_quota_us").exists())
+            {
+                self.cpu_limits = Source::V1;
+            }
+            read_cpu_quota(files, ctx, dirs, self.cpu_limits, s);
+        }
+        if let Some(v2) = &dirs.v2 {
+            for (i, r) in PsiResource::ALL.into_iter().enumerate() {
+                if needs.psi[i] {
+                    let p = files
+                        .read(ctx, v2, Dir::V2, r.cgroup_file())
+                        .and_then(parse_psi);
+                    match r {
+                        PsiResource::Cpu => s.psi_cpu = p,
+                        PsiResource::Memory => s.psi_memory = p,
+                        PsiResource::Io => s.psi_io = p,
+                    }
+                }
+            }
+            if needs.io {
+                s.io = files.read(ctx, v2, Dir::V2, "io.stat").map(parse_io_stat);
+            }
+        }
+        if needs.io && s.io.is_none() {
             // v1 (hybrid and legacy hosts): the blkio controller's totals.
-            if let Some(d) = self.dirs.blkio.clone() {
-                let total = |buf: &mut String, f| read(buf, &d, f).and_then(|t| keyed(t, "Total"));
+            if let Some(d) = &dirs.blkio {
+                let mut total = |f| {
+                    files
+                        .read(ctx, d, Dir::Blkio, f)
+                        .and_then(|t| keyed(t, "Total"))
+                };
                 if let (Some(bytes), Some(ops)) = (
-                    total(buf, "blkio.throttle.io_service_bytes_recursive"),
-                    total(buf, "blkio.throttle.io_serviced_recursive"),
+                    total("blkio.throttle.io_service_bytes_recursive"),
+                    total("blkio.throttle.io_serviced_recursive"),
                 ) {
                     s.io = Some(IoStat { bytes, ops });
                 }
             }
         }
-        s
     }
+}
 
-    /// Decides a controller's source by which of its key files exists.
-    fn decide(&self, current: Source, key: &str, v1: Option<&PathBuf>) -> Source {
-        if current != Source::Undecided {
-            return current;
-        }
-        if self.dirs.v2.as_ref().is_some_and(|d| d.join(key).exists()) {
-            Source::V2
-        } else if v1.is_some_and(|d| d.join(key).exists()) {
+/// Decides a controller's source by which of its key files exists.
+fn decide(current: Source, dirs: &CgroupDirs, key: &str, v1: Option<&PathBuf>) -> Source {
+    if current != Source::Undecided {
+        return current;
+    }
+    if dirs.v2.as_ref().is_some_and(|d| d.join(key).exists()) {
+        Source::V2
+    } else if v1.is_some_and(|d| d.join(key).exists()) {
+        Source::V1
+    } else {
+        Source::Undecided
+    }
+}
+
+fn decide_memory(current: Source, dirs: &CgroupDirs) -> Source {
+    match decide(current, dirs, "memory.current", None) {
+        Source::Undecided
+            if dirs
+                .memory
+                .as_ref()
+                .is_some_and(|d| d.join("memory.usage_in_bytes").exists()) =>
+        {
             Source::V1
-        } else {
-            Source::Undecided
+        }
+        decided => decided,
+    }
+}
+
+/// The directory a decided controller is read from, and its [`Dir`].
+fn dir_for<'d>(
+    src: Source,
+    v2: &'d Option<PathBuf>,
+    v1: &'d Option<PathBuf>,
+    v1_dir: Dir,
+) -> Option<(&'d Path, Dir)> {
+    match src {
+        Source::V2 => Some((v2.as_deref()?, Dir::V2)),
+        Source::V1 => Some((v1.as_deref()?, v1_dir)),
+        Source::Undecided => None,
+    }
+}
+
+fn read_pids(
+    files: &mut Files,
+    ctx: &mut ReadCtx,
+    dirs: &CgroupDirs,
+    src: Source,
+    needs: Needs,
+    s: &mut CgroupSample,
+) {
+    // The pids controller's files have the same names in v1 and v2.
+    let Some((d, k)) = dir_for(src, &dirs.v2, &dirs.pids, Dir::Pids) else {
+        return;
+    };
+    if needs.pids_current {
+        s.pids_current = files.read(ctx, d, k, "pids.current").and_then(parse_u64);
+    }
+    if needs.pids_max {
+        s.pids_max = files.read(ctx, d, k, "pids.max").and_then(parse_limit);
+    }
+    if needs.pids_max_hits {
+        s.pids_max_hits = files
+            .read(ctx, d, k, "pids.events")
+            .and_then(|t| keyed(t, "max"));
+    }
+}
+
+fn read_memory(
+    files: &mut Files,
+    ctx: &mut ReadCtx,
+    dirs: &CgroupDirs,
+    src: Source,
+    needs: Needs,
+    s: &mut CgroupSample,
+) {
+    let Some((d, k)) = dir_for(src, &dirs.v2, &dirs.memory, Dir::Memory) else {
+        return;
+    };
+    let v2 = k == Dir::V2;
+    // (v2 name, v1 name) of each file.
+    let name = |v2_name, v1_name| if v2 { v2_name } else { v1_name };
+    if needs.memory_usage {
+        let usage = name("memory.current", "memory.usage_in_bytes");
+        s.memory_usage = files.read(ctx, d, k, usage).and_then(parse_u64);
+        let key = name("inactive_file", "total_inactive_file");
+        s.memory_inactive_file = files
+            .read(ctx, d, k, "memory.stat")
+            .and_then(|t| keyed(t, key));
+    }
+    if needs.memory_max {
+        let max = name("memory.max", "memory.limit_in_bytes");
+        s.memory_max = files.read(ctx, d, k, max).and_then(parse_limit);
+    }
+    if v2 {
+        if needs.oom_kills || needs.memory_max_hits {
+            if let Some(t) = files.read(ctx, d, k, "memory.events") {
+                s.oom_kills = keyed(t, "oom_kill");
+                s.memory_max_hits = keyed(t, "max");
+            }
+        }
+    } else {
+        if needs.oom_kills {
+            s.oom_kills = files
+                .read(ctx, d, k, "memory.oom_control")
+                .and_then(|t| keyed(t, "oom_kill"));
+        }
+        if needs.memory_max_hits {
+            s.memory_max_hits = files.read(ctx, d, k, "memory.failcnt").and_then(parse_u64);
         }
     }
+}
 
-    fn dir_for(&self, src: Source, v1: &Option<PathBuf>) -> Option<PathBuf> {
-        match src {
-            Source::V2 => self.dirs.v2.clone(),
-            Source::V1 => v1.clone(),
-            Source::Undecided => None,
-        }
-    }
-
-    fn read_pids(&mut self, buf: &mut String, s: &mut CgroupSample) {
-        // The pids controller's files have the same names in v1 and v2.
-        self.pids = self.decide(self.pids, "pids.current", self.dirs.pids.as_ref());
-        let Some(dir) = self.dir_for(self.pids, &self.dirs.pids) else {
-            return;
-        };
-        s.pids_current = read(buf, &dir, "pids.current").and_then(parse_u64);
-        s.pids_max = read(buf, &dir, "pids.max").and_then(parse_limit);
-        s.pids_max_hits = read(buf, &dir, "pids.events").and_then(|t| keyed(t, "max"));
-    }
-
-    fn read_memory(&mut self, buf: &mut String, s: &mut CgroupSample) {
-        self.memory = match self.memory {
-            Source::Undecided => {
-                let v2 = self.decide(Source::Undecided, "memory.current", None);
-                if v2 == Source::V2 {
-                    v2
-                } else if self
-                    .dirs
-                    .memory
-                    .as_ref()
-                    .is_some_and(|d| d.join("memory.usage_in_bytes").exists())
-                {
-                    Source::V1
-                } else {
-                    Source::Undecided
-                }
-            }
-            decided => decided,
-        };
-        match self.memory {
-            Source::V2 => {
-                let dir = self.dirs.v2.clone().expect("decided on v2");
-                s.memory_usage = read(buf, &dir, "memory.current").and_then(parse_u64);
-                s.memory_max = read(buf, &dir, "memory.max").and_then(parse_limit);
-                s.memory_inactive_file =
-                    read(buf, &dir, "memory.stat").and_then(|t| keyed(t, "inactive_file"));
-                if let Some(t) = read(buf, &dir, "memory.events") {
-                    s.oom_kills = keyed(t, "oom_kill");
-                    s.memory_max_hits = keyed(t, "max");
-                }
-            }
-            Source::V1 => {
-                let dir = self.dirs.memory.clone().expect("decided on v1");
-                s.memory_usage = read(buf, &dir, "memory.usage_in_bytes").and_then(parse_u64);
-                s.memory_max = read(buf, &dir, "memory.limit_in_bytes").and_then(parse_limit);
-                s.memory_inactive_file =
-                    read(buf, &dir, "memory.stat").and_then(|t| keyed(t, "total_inactive_file"));
-                s.oom_kills =
-                    read(buf, &dir, "memory.oom_control").and_then(|t| keyed(t, "oom_kill"));
-                s.memory_max_hits = read(buf, &dir, "memory.failcnt").and_then(parse_u64);
-            }
-            Source::Undecided => {}
-        }
-    }
-
-    fn read_cpu(&mut self, buf: &mut String, s: &mut CgroupSample) {
-        // v2 cpu.stat exists in every v2 cgroup and always carries usage;
-        // the throttling fields appear only where the cpu controller is
-        // enabled, so on hybrid hosts they come from v1 `cpu.stat`.
-        if let Some(v2) = self.dirs.v2.clone() {
-            if let Some(t) = read(buf, &v2, "cpu.stat") {
-                s.cpu_usage_usec = keyed(t, "usage_usec");
+fn read_cpu(
+    files: &mut Files,
+    ctx: &mut ReadCtx,
+    dirs: &CgroupDirs,
+    needs: Needs,
+    s: &mut CgroupSample,
+) {
+    // v2 cpu.stat exists in every v2 cgroup and always carries usage;
+    // the throttling fields appear only where the cpu controller is
+    // enabled, so on hybrid hosts they come from v1 `cpu.stat`.
+    if let Some(v2) = &dirs.v2 {
+        if let Some(t) = files.read(ctx, v2, Dir::V2, "cpu.stat") {
+            s.cpu_usage_usec = keyed(t, "usage_usec");
+            if needs.cpu_throttling {
                 s.cpu_nr_periods = keyed(t, "nr_periods");
                 s.cpu_nr_throttled = keyed(t, "nr_throttled");
                 s.cpu_throttled_usec = keyed(t, "throttled_usec");
             }
         }
-        if s.cpu_usage_usec.is_none() {
-            if let Some(d) = self.dirs.cpuacct.clone() {
-                s.cpu_usage_usec = read(buf, &d, "cpuacct.usage")
-                    .and_then(parse_u64)
-                    .map(|ns| ns / 1000);
-            }
+    }
+    if needs.cpu_usage && s.cpu_usage_usec.is_none() {
+        if let Some(d) = &dirs.cpuacct {
+            s.cpu_usage_usec = files
+                .read(ctx, d, Dir::Cpuacct, "cpuacct.usage")
+                .and_then(parse_u64)
+                .map(|ns| ns / 1000);
         }
-        if s.cpu_nr_periods.is_none() {
-            if let Some(d) = self.dirs.cpu.clone() {
-                if let Some(t) = read(buf, &d, "cpu.stat") {
-                    s.cpu_nr_periods = keyed(t, "nr_periods");
-                    s.cpu_nr_throttled = keyed(t, "nr_throttled");
-                    s.cpu_throttled_usec = keyed(t, "throttled_time").map(|ns| ns / 1000);
-                }
+    }
+    if needs.cpu_throttling && s.cpu_nr_periods.is_none() {
+        if let Some(d) = &dirs.cpu {
+            if let Some(t) = files.read(ctx, d, Dir::Cpu, "cpu.stat") {
+                s.cpu_nr_periods = keyed(t, "nr_periods");
+                s.cpu_nr_throttled = keyed(t, "nr_throttled");
+                s.cpu_throttled_usec = keyed(t, "throttled_time").map(|ns| ns / 1000);
             }
-        }
-        self.cpu_limits = self.decide(self.cpu_limits, "cpu.max", None);
-        if self.cpu_limits == Source::Undecided
-            && self
-                .dirs
-                .cpu
-                .as_ref()
-                .is_some_and(|d| d.join("cpu.cfs_quota_us").exists())
-        {
-            self.cpu_limits = Source::V1;
-        }
-        match self.cpu_limits {
-            Source::V2 => {
-                let dir = self.dirs.v2.clone().expect("decided on v2");
-                s.cpu_quota = read(buf, &dir, "cpu.max").and_then(parse_cpu_max);
-            }
-            Source::V1 => {
-                let dir = self.dirs.cpu.clone().expect("decided on v1");
-                let quota = read(buf, &dir, "cpu.cfs_quota_us").and_then(parse_i64);
-                let period = read(buf, &dir, "cpu.cfs_period_us").and_then(parse_u64);
-                if let (Some(q), Some(p)) = (quota, period) {
-                    s.cpu_quota = Some(CpuQuota {
-                        quota_us: u64::try_from(q).ok(),
-                        period_us: p,
-                    });
-                }
-            }
-            Source::Undecided => {}
         }
     }
 }
 
-/// The file's contents in `buf`, `None` on any error.
-fn read<'b>(buf: &'b mut String, dir: &Path, file: &str) -> Option<&'b str> {
-    buf.clear();
-    let mut f = File::open(dir.join(file)).ok()?;
-    f.read_to_string(buf).ok()?;
-    Some(buf)
+fn read_cpu_quota(
+    files: &mut Files,
+    ctx: &mut ReadCtx,
+    dirs: &CgroupDirs,
+    src: Source,
+    s: &mut CgroupSample,
+) {
+    match dir_for(src, &dirs.v2, &dirs.cpu, Dir::Cpu) {
+        Some((d, Dir::V2)) => {
+            s.cpu_quota = files
+                .read(ctx, d, Dir::V2, "cpu.max")
+                .and_then(parse_cpu_max);
+        }
+        Some((d, k)) => {
+            let quota = files
+                .read(ctx, d, k, "cpu.cfs_quota_us")
+                .and_then(parse_i64);
+            let period = files
+                .read(ctx, d, k, "cpu.cfs_period_us")
+                .and_then(parse_u64);
+            if let (Some(q), Some(p)) = (quota, period) {
+                s.cpu_quota = Some(CpuQuota {
+                    quota_us: u64::try_from(q).ok(),
+                    period_us: p,
+                });
+            }
+        }
+        None => {}
+    }
 }
 
 pub(crate) fn parse_u64(t: &str) -> Option<u64> {

@@ -34,11 +34,11 @@ pub mod units;
 pub mod windows;
 
 pub use baseline::{BaselineStore, Difference, Verdict};
-pub use cgroupfs::{CgroupReader, CgroupSample, CpuQuota, IoStat, Limit};
+pub use cgroupfs::{CgroupReader, CgroupSample, CpuQuota, FdBudget, IoStat, Limit, Needs};
 pub use layout::{CgroupDirs, CgroupLayout, LayoutError, LayoutKind};
 pub use metrics::{FieldError, FieldRef, Metric};
 pub use psi::{HostPsi, Psi, PsiLine, PsiResource};
-pub use sampler::{CgroupId, Counter, Sampler, SamplerConfig};
+pub use sampler::{needs_of, CgroupId, Counter, Sampler, SamplerConfig};
 pub use time::Timestamp;
 pub use uid_nproc::UidTable;
 pub use windows::Window;

@@ -3,7 +3,9 @@
 //! The agent registers each container's cgroup ([`Sampler::add`], keyed by
 //! the cgroup v2 id the kernel stamps on every record) and calls
 //! [`Sampler::sample_all`] once per interval (one second is the default
-//! design point; a pass reads about fifteen small files per container). Each
+//! design point). A pass reads only what [`Sampler::set_needs`] asks for
+//! (what the loaded rules' fields need: [`needs_of`]), from files each
+//! reader keeps open, so it costs a few `pread`s per container. Each
 //! container keeps a [`Window`] per raw series, so memory is bounded by
 //! `containers × series × horizon / resolution`.
 //!
@@ -16,7 +18,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::cgroupfs::{CgroupReader, CgroupSample, CpuQuota};
+use crate::cgroupfs::{CgroupReader, CgroupSample, CpuQuota, FdBudget, Needs, ReadCtx};
 use crate::layout::{CgroupLayout, LayoutError};
 use crate::metrics::{FieldError, FieldRef, Metric};
 use crate::psi::{HostPsi, Psi, PsiResource};
@@ -183,8 +185,10 @@ pub struct Sampler {
     host_psi: HostPsi,
     host: [PsiSeries; 3],
     containers: HashMap<CgroupId, Container>,
-    /// Read buffer shared by every cgroup's reader.
-    buf: String,
+    /// What a pass reads of each cgroup.
+    needs: Needs,
+    /// Read buffer and descriptor budget shared by every cgroup's reader.
+    ctx: ReadCtx,
 }
 
 impl Sampler {
@@ -200,8 +204,20 @@ impl Sampler {
             host_psi,
             host: Default::default(),
             containers: HashMap::new(),
-            buf: String::with_capacity(4096),
+            needs: Needs::ALL,
+            ctx: ReadCtx::new(FdBudget::from_rlimit()),
         }
+    }
+
+    /// Read only what `needs` asks for from now on (every number until
+    /// called). Files no longer needed stay open until their container goes.
+    pub fn set_needs(&mut self, needs: Needs) {
+        self.needs = needs;
+    }
+
+    /// Cgroup files held open by every reader, and how many may be.
+    pub fn open_files(&self) -> (usize, usize) {
+        (self.ctx.budget.held(), self.ctx.budget.limit())
     }
 
     pub fn config(&self) -> &SamplerConfig {
@@ -254,10 +270,11 @@ impl Sampler {
         }
         let cfg = self.cfg;
         let mut read = 0;
-        let buf = &mut self.buf;
+        self.ctx.pass += 1;
+        let (ctx, needs) = (&mut self.ctx, self.needs);
         self.containers.retain(|_, c| match c.reader.as_mut() {
             Some(r) => {
-                let s = r.sample_with(buf);
+                let s = r.sample_with(ctx, needs);
                 c.ingest(&cfg, at, s);
                 read += 1;
                 true
@@ -276,7 +293,7 @@ impl Sampler {
         let Some(r) = c.reader.as_mut() else {
             return false;
         };
-        let s = r.sample_with(&mut self.buf);
+        let s = r.sample_with(&mut self.ctx, self.needs);
         c.ingest(&cfg, at, s);
         true
     }
@@ -426,6 +443,41 @@ impl Sampler {
         v.truncate(n);
         v
     }
+}
+
+/// What a cgroup pass must read for `fields` ([`Sampler::value`]'s inputs
+/// for each metric; `host.*` and pushed counters need no cgroup file).
+pub fn needs_of<'f>(fields: impl IntoIterator<Item = &'f FieldRef>) -> Needs {
+    fields
+        .into_iter()
+        .fold(Needs::default(), |n, f| n.union(metric_needs(f.metric)))
+}
+
+fn metric_needs(m: Metric) -> Needs {
+    let mut n = Needs::default();
+    match m {
+        Metric::ForkRate
+        | Metric::EmfileRate
+        | Metric::NetBytesRate
+        | Metric::NetPacketsRate
+        | Metric::NetBytesShare
+        | Metric::HostPsiSomePct(_)
+        | Metric::HostPsiFullPct(_) => {}
+        Metric::FailedForkRate => n.pids_max_hits = true,
+        Metric::OomKills => n.oom_kills = true,
+        Metric::CpuPct | Metric::CpuHostPct => n.cpu_usage = true,
+        Metric::CpuQuotaPct => (n.cpu_usage, n.cpu_quota) = (true, true),
+        Metric::CpuThrottledPct => n.cpu_throttling = true,
+        Metric::MemoryUsagePct => (n.memory_usage, n.memory_max) = (true, true),
+        Metric::MemoryUsage => n.memory_usage = true,
+        Metric::MemoryLimit => n.memory_max = true,
+        Metric::PidsUsagePct => (n.pids_current, n.pids_max) = (true, true),
+        Metric::PidsCurrent => n.pids_current = true,
+        Metric::PidsMax => n.pids_max = true,
+        Metric::PsiSomePct(r) | Metric::PsiFullPct(r) => n.psi[psi_index(r)] = true,
+        Metric::IoBytesRate | Metric::IoOpsRate => n.io = true,
+    }
+    n
 }
 
 fn gauge(s: &Series, window: Option<Duration>, now: Timestamp) -> Option<f64> {

@@ -249,3 +249,105 @@ fn garbage_contents_are_none() {
     let s = CgroupReader::new(layout.resolve("/x").unwrap()).sample();
     assert_eq!(s, CgroupSample::default());
 }
+
+/// A pure v2 cgroup with pids and memory files.
+fn small_v2_tree() -> (Tree, CgroupReader) {
+    let t = Tree::new();
+    let d = "cg/libpod_parent/libpod-3f1e";
+    t.write(&format!("{d}/pids.current"), "3\n");
+    t.write(&format!("{d}/pids.max"), "20\n");
+    t.write(&format!("{d}/memory.current"), "4096\n");
+    t.write(&format!("{d}/memory.max"), "max\n");
+    t.write(&format!("{d}/cpu.stat"), "usage_usec 10\nnr_periods 4\n");
+    let layout = t.mountinfo(&[("cg", "cgroup2", "rw")]);
+    let r = CgroupReader::new(layout.resolve(CG).unwrap());
+    (t, r)
+}
+
+#[test]
+fn reads_only_what_is_needed_and_keeps_it_open() {
+    let (t, mut r) = small_v2_tree();
+    let needs = Needs {
+        pids_current: true,
+        ..Needs::default()
+    };
+    let mut ctx = ReadCtx::new(FdBudget::new(100));
+    let s = r.sample_with(&mut ctx, needs);
+    assert_eq!(s.pids_current, Some(3));
+    assert_eq!(s.pids_max, None);
+    assert_eq!(s.memory_usage, None);
+    assert_eq!(s.cpu_usage_usec, None);
+    assert_eq!((r.open_files(), ctx.budget.held()), (1, 1));
+    // The held file is read again from the start: new contents, no stale bytes.
+    t.write("cg/libpod_parent/libpod-3f1e/pids.current", "12345\n");
+    assert_eq!(r.sample_with(&mut ctx, needs).pids_current, Some(12345));
+    t.write("cg/libpod_parent/libpod-3f1e/pids.current", "7\n");
+    assert_eq!(r.sample_with(&mut ctx, needs).pids_current, Some(7));
+    let s = r.sample_with(&mut ctx, Needs::ALL);
+    assert_eq!(s.memory_usage, Some(4096));
+    assert_eq!(s.cpu_nr_periods, Some(4));
+    // pids.current, pids.max, memory.current, memory.max, cpu.stat; the
+    // files this tree lacks are not held.
+    assert_eq!(r.open_files(), 5);
+    drop(r);
+    assert_eq!(ctx.budget.held(), 0, "dropping a reader closes its files");
+}
+
+#[test]
+fn past_the_budget_files_are_opened_per_read() {
+    let (t, mut r) = small_v2_tree();
+    let mut ctx = ReadCtx::new(FdBudget::new(2));
+    let s = r.sample_with(&mut ctx, Needs::ALL);
+    assert_eq!((s.pids_current, s.memory_usage), (Some(3), Some(4096)));
+    assert_eq!((r.open_files(), ctx.budget.held()), (2, 2));
+    t.write("cg/libpod_parent/libpod-3f1e/memory.current", "8192\n");
+    let s = r.sample_with(&mut ctx, Needs::ALL);
+    assert_eq!((s.pids_current, s.memory_usage), (Some(3), Some(8192)));
+    assert_eq!(ctx.budget.held(), 2);
+}
+
+#[test]
+fn a_missing_file_is_tried_again_later() {
+    let (t, mut r) = small_v2_tree();
+    let mut ctx = ReadCtx::new(FdBudget::new(100));
+    let needs = Needs {
+        psi: [true, false, false],
+        ..Needs::default()
+    };
+    assert_eq!(r.sample_with(&mut ctx, needs).psi_cpu, None);
+    t.write(
+        "cg/libpod_parent/libpod-3f1e/cpu.pressure",
+        "some avg10=0.00 avg60=0.00 avg300=0.00 total=42\n",
+    );
+    ctx.pass += 1;
+    assert_eq!(
+        r.sample_with(&mut ctx, needs).psi_cpu,
+        None,
+        "not yet retried"
+    );
+    ctx.pass += RETRY_PASSES;
+    let psi = r.sample_with(&mut ctx, needs).psi_cpu.expect("retried");
+    assert_eq!(psi.some.unwrap().total_us, 42);
+}
+
+#[test]
+fn large_files_are_read_whole() {
+    let (t, mut r) = small_v2_tree();
+    // A memory.stat longer than the first read buffer.
+    let mut stat: String = (0..2000).map(|i| format!("key{i} {i}\n")).collect();
+    stat += "inactive_file 1024\n";
+    t.write("cg/libpod_parent/libpod-3f1e/memory.stat", &stat);
+    let s = r.sample();
+    assert_eq!(s.memory_working_set(), Some(4096 - 1024));
+}
+
+#[test]
+fn sample_reads_a_file_that_appeared_since() {
+    let (t, mut r) = small_v2_tree();
+    assert_eq!(r.sample().psi_io, None);
+    t.write(
+        "cg/libpod_parent/libpod-3f1e/io.pressure",
+        "some avg10=0.00 avg60=0.00 avg300=0.00 total=7\n",
+    );
+    assert_eq!(r.sample().psi_io.unwrap().some.unwrap().total_us, 7);
+}

@@ -1,4 +1,5 @@
 use super::*;
+use crate::cgroupfs::LIMITS_EVERY;
 use std::fs;
 use std::path::Path;
 
@@ -96,14 +97,23 @@ fn memory_and_pids_percentages() {
     assert_eq!(v("container.pids.usage_pct[10s]"), Some(95.0));
     assert_eq!(v("container.pids.max"), Some(20.0));
     assert_eq!(v("container.oom_kills[60s]"), Some(2.0));
-    // Unlimited memory has no percentage.
+    // Unlimited memory has no percentage, once the limits are read again
+    // (every LIMITS_EVERY passes).
     fx.write("memory.max", "max\n");
-    fx.sampler.sample_all(Timestamp(2 * SEC));
-    assert_eq!(
+    let pct = |fx: &mut Fixture, i: u64| {
+        fx.sampler.sample_all(Timestamp(i * SEC));
         fx.sampler
-            .value(7, &f("container.memory.usage_pct"), Timestamp(2 * SEC)),
-        None
+            .value(7, &f("container.memory.usage_pct"), Timestamp(i * SEC))
+    };
+    assert_eq!(
+        pct(&mut fx, 2),
+        Some(87.5),
+        "limits are not read every pass"
     );
+    for i in 3..LIMITS_EVERY {
+        pct(&mut fx, i);
+    }
+    assert_eq!(pct(&mut fx, LIMITS_EVERY + 1), None);
 }
 
 #[test]
@@ -235,4 +245,30 @@ fn unknown_and_removed_containers() {
     assert!(fx.sampler.contains(7));
     fx.sampler.remove(7);
     assert!(fx.sampler.is_empty());
+}
+
+#[test]
+fn needs_follow_the_fields() {
+    let f = |s: &str| FieldRef::parse(s).unwrap();
+    let fields = [
+        f("container.pids.current"),
+        f("container.cpu.pct[10s]"),
+        f("container.fork_rate[10s]"),
+        f("host.psi.io.some_pct[10s]"),
+    ];
+    let n = crate::sampler::needs_of(&fields);
+    assert_eq!(
+        n,
+        Needs {
+            pids_current: true,
+            cpu_usage: true,
+            ..Needs::default()
+        }
+    );
+    let n = crate::sampler::needs_of(&[
+        f("container.memory.usage_pct"),
+        f("container.psi.io.some_pct[10s]"),
+    ]);
+    assert!(n.memory_usage && n.memory_max && n.psi[2]);
+    assert!(!n.pids_current && !n.io && !n.psi[0]);
 }

@@ -446,6 +446,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         config.baselines = Some(b);
     }
     if !args.no_resources {
+        // The sampler keeps a few files of every container open.
+        if let Err(e) = monitor_stateful::cgroupfs::raise_nofile_limit() {
+            log::warn!("cannot raise RLIMIT_NOFILE: {e}");
+        }
         match monitor_user::stage::resources::ResourceStage::from_host(Some(PathBuf::from("/proc")))
         {
             Ok(mut st) => {

@@ -133,6 +133,12 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
         }
     }
 
+    /// The rule set in use, when detecting: a different `Arc` means the
+    /// rules were reloaded.
+    pub fn rule_set(&self) -> Option<std::sync::Arc<monitor_rules::RuleSet>> {
+        Some(self.alerting.as_ref()?.detector().rule_set())
+    }
+
     /// Every field the current rules read (none without a detector).
     pub fn rule_fields(&self) -> Vec<monitor_rules::Field> {
         self.alerting

@@ -146,6 +146,9 @@ where
         let n = st.seed(&mut config.enricher);
         log::info!("resources: sampling {n} running containers");
     }
+    // The rule set the sampler's fields were taken from (`None` before the
+    // first pass): fields are derived again only after a reload.
+    let mut sampled_rules: Option<Option<std::sync::Arc<monitor_rules::RuleSet>>> = None;
     let mut resource_tick =
         tokio::time::interval(config.resource_interval.max(Duration::from_millis(10)));
     resource_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -186,7 +189,16 @@ where
             }
             _ = resource_tick.tick(), if config.resources.is_some() => {
                 if let Some(st) = config.resources.as_mut() {
-                    st.set_fields(&out.rule_fields());
+                    let rules = out.rule_set();
+                    let same = match (&sampled_rules, &rules) {
+                        (Some(Some(a)), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+                        (Some(None), None) => true,
+                        _ => false,
+                    };
+                    if !same {
+                        st.set_fields(&out.rule_fields());
+                        sampled_rules = Some(rules);
+                    }
                     for ev in st.tick(source.cgroup_counters()) {
                         out.event(ev);
                     }

@@ -93,6 +93,10 @@ pub struct BenchArgs {
     /// Seconds the agent idles at each node size.
     #[arg(long, default_value_t = 20.0)]
     node_idle_seconds: f64,
+    /// Run only the node-growth section (no workloads, rates or flood);
+    /// its results go to target/bench/node.json.
+    #[arg(long)]
+    only_node: bool,
     /// Use the existing target/release/vigil instead of setup + build.
     #[arg(long)]
     no_build: bool,
@@ -178,6 +182,16 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
     }
     let out_dir = crate::agent::target_dir(root).join("bench");
     std::fs::create_dir_all(&out_dir)?;
+    if args.only_node {
+        let steps = node::section(args)?;
+        for s in &steps {
+            println!("node: {}", s.line());
+        }
+        let path = out_dir.join("node.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&steps)?)?;
+        println!("bench: node section written to {}", path.display());
+        return Ok(());
+    }
     let plain = out_dir.join("plain-file");
     std::fs::write(&plain, "not sensitive\n")?;
 

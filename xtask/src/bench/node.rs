@@ -38,8 +38,26 @@ pub struct Step {
     pub idle_cpu_pct: f64,
     /// Agent CPU per resource-sampling pass (one pass a second), ms.
     pub cpu_ms_per_pass: f64,
+    /// The agent's read syscalls per second of idling (one pass a
+    /// second): counted, so steady on a busy machine.
+    pub reads_per_pass: f64,
     pub rss_mib: f64,
     pub peak_rss_mib: f64,
+}
+
+impl Step {
+    /// One line of the report.
+    pub fn line(&self) -> String {
+        format!(
+            "{:>5} containers: idle CPU {:>5.2}% of a core, {:>6.1} ms CPU and {:>6.0} read syscalls per sampling pass, RSS {:>6.1} MiB (peak {:.1})",
+            self.containers,
+            self.idle_cpu_pct,
+            self.cpu_ms_per_pass,
+            self.reads_per_pass,
+            self.rss_mib,
+            self.peak_rss_mib
+        )
+    }
 }
 
 /// The bench's container cgroups and their sleepers.
@@ -214,17 +232,15 @@ pub fn section(args: &BenchArgs) -> Result<Vec<Step>> {
             idle_cpu_pct: cpu_s / args.node_idle_seconds * 100.0,
             // One pass per second (--resource-interval 1).
             cpu_ms_per_pass: cpu_s * 1000.0 / args.node_idle_seconds,
+            reads_per_pass: b.read_syscalls.saturating_sub(a.read_syscalls) as f64
+                / args.node_idle_seconds,
             rss_mib: b.rss_mib(),
             peak_rss_mib: b.peak_rss_kib as f64 / 1024.0,
         };
         println!(
-            "bench: node: {} containers ({} sampled): idle CPU {:.2}% of a core, {:.1} ms per pass, RSS {:.1} MiB (peak {:.1})",
-            step.containers,
+            "bench: node: {} ({} sampled)",
+            step.line(),
             step.sampled.map_or("?".into(), |n| n.to_string()),
-            step.idle_cpu_pct,
-            step.cpu_ms_per_pass,
-            step.rss_mib,
-            step.peak_rss_mib
         );
         steps.push(step);
     }

@@ -240,10 +240,7 @@ impl Report {
             );
         }
         for n in &self.node {
-            println!(
-                "node: {:>5} containers: idle CPU {:>5.2}% of a core, {:>6.1} ms CPU per sampling pass, RSS {:>6.1} MiB (peak {:.1})",
-                n.containers, n.idle_cpu_pct, n.cpu_ms_per_pass, n.rss_mib, n.peak_rss_mib
-            );
+            println!("node: {}", n.line());
         }
         let drops: u64 = self.agent_stats.iter().map(|s| s.total_drops).sum();
         println!("agent drops during the workloads: {drops}");
@@ -262,6 +259,7 @@ impl Report {
             anon_kib: med(|u| u.anon_kib)?,
             file_kib: med(|u| u.file_kib)?,
             shmem_kib: med(|u| u.shmem_kib)?,
+            read_syscalls: 0,
         })
     }
 

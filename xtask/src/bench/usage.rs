@@ -2,7 +2,8 @@
 //! clock ticks (`stat`: user + system, every thread, dead ones included)
 //! and memory (`status`: resident now, resident peak, and the anonymous,
 //! file and shared parts of it). Counts, not timings: they do not depend on
-//! how loaded the machine is.
+//! how loaded the machine is. Also the read syscalls it made (`io`:
+//! `syscr`), a count of the agent's work that needs no tracer.
 
 use std::path::Path;
 
@@ -25,6 +26,9 @@ pub struct Usage {
     pub file_kib: u64,
     /// RssShmem (shared memory), KiB.
     pub shmem_kib: u64,
+    /// Read syscalls so far, every thread (`/proc/PID/io` `syscr`); 0 where
+    /// the kernel has no task I/O accounting.
+    pub read_syscalls: u64,
 }
 
 impl Usage {
@@ -37,6 +41,10 @@ impl Usage {
         let mut u = parse_status(&status);
         u.cpu_ticks = parse_stat_ticks(&stat)
             .with_context(|| format!("/proc/{pid}/stat has no utime/stime"))?;
+        u.read_syscalls = std::fs::read_to_string(dir.join("io"))
+            .ok()
+            .and_then(|t| parse_io_syscr(&t))
+            .unwrap_or(0);
         Ok(u)
     }
 
@@ -65,6 +73,12 @@ fn parse_stat_ticks(stat: &str) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
+/// `syscr: N` of `/proc/PID/io`.
+fn parse_io_syscr(io: &str) -> Option<u64> {
+    io.lines()
+        .find_map(|l| l.strip_prefix("syscr:")?.trim().parse().ok())
+}
+
 fn parse_status(status: &str) -> Usage {
     let kib = |key: &str| {
         status
@@ -79,6 +93,7 @@ fn parse_status(status: &str) -> Usage {
         anon_kib: kib("RssAnon:"),
         file_kib: kib("RssFile:"),
         shmem_kib: kib("RssShmem:"),
+        read_syscalls: 0,
     }
 }
 
@@ -93,6 +108,10 @@ mod tests {
         assert_eq!(parse_stat_ticks(stat), Some(287));
         let status = "Name:\tvigil\nVmHWM:\t  90000 kB\nVmRSS:\t  50000 kB\nRssAnon:\t  20000 kB\nRssFile:\t  10000 kB\nRssShmem:\t  20000 kB\n";
         let u = parse_status(status);
+        assert_eq!(
+            parse_io_syscr("rchar: 10\nwchar: 3\nsyscr: 42\nsyscw: 1\n"),
+            Some(42)
+        );
         assert_eq!(
             (
                 u.rss_kib,
