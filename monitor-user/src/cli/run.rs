@@ -15,7 +15,7 @@ use monitor_user::enrich::creator::{CreatorConfig, SocketKind};
 use monitor_user::enrich::metadata::{remote, MetadataConfig};
 use monitor_user::enrich::{AgentId, EnrichConfig, Enricher};
 use monitor_user::pipeline;
-use monitor_user::sensor::features::probe_features;
+use monitor_user::sensor::features::{probe_features, LsmProbe};
 use monitor_user::sensor::{
     EnforceConfig, EnforceMode, FilterUpdater, HookMode, Mode, Sensor, SensorConfig,
 };
@@ -344,7 +344,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     log_needs(&needs);
     // Before the sensor: /readyz says what is missing while probes attach.
     let listener = start_listener(args.listen, &state).await?;
-    for line in status::feature_lines(&probe_features()) {
+    // The sensor's load below tries the LSM hooks; probing them here too
+    // would double the verifier's work (minutes on slow machines).
+    for line in status::feature_lines(&probe_features(LsmProbe::Skip)) {
         log::info!("{line}");
     }
     for line in status::host_lines() {

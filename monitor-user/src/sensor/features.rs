@@ -5,6 +5,9 @@
 //! Loadability is tested the only reliable way: by asking the kernel to
 //! load vigil's own programs (the probe-only LSM and fentry programs are
 //! loaded here and nowhere else). Nothing stays attached afterwards.
+//! Loading the sensor's own LSM programs is the slow part (the verifier
+//! judges each; minutes on an emulated kernel), so `vigil run`, whose
+//! sensor load answers the same question, skips it ([`LsmProbe`]).
 
 use std::path::Path;
 
@@ -65,7 +68,8 @@ pub struct KernelFeatures {
     pub trampolines: Feature,
     /// The kernel loads every LSM program of the sensor
     /// (`monitor_common::lsm::HOOKS`): `vigil run` would run in LSM mode.
-    pub lsm_hooks: Feature,
+    /// None: not probed ([`LsmProbe::Skip`]).
+    pub lsm_hooks: Option<Feature>,
     /// io_uring's tracepoints, the struct members its programs read, and
     /// the programs loaded (`monitor_common::io_uring`).
     pub io_uring: Feature,
@@ -75,8 +79,18 @@ pub struct KernelFeatures {
     pub missing_syscalls: Vec<&'static str>,
 }
 
+/// Whether [`probe_features`] loads the sensor's LSM programs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LsmProbe {
+    /// Load them all (`vigil probe`: would `vigil run` be in LSM mode?).
+    Load,
+    /// Leave them to the sensor's own load (`vigil run`: loading them here
+    /// too would run the verifier over every LSM program twice).
+    Skip,
+}
+
 /// Probe the running kernel. Never fails: each feature carries its reason.
-pub fn probe_features() -> KernelFeatures {
+pub fn probe_features(lsm: LsmProbe) -> KernelFeatures {
     let kernel_release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|e| format!("unknown ({e})"));
@@ -177,19 +191,21 @@ pub fn probe_features() -> KernelFeatures {
     );
     // The sensor's own LSM programs, so the verifier judges what LSM mode
     // would really load (bpf_d_path, task pt_regs), not a trivial program.
-    let lsm_hooks = program_probe(
-        &|ebpf| {
-            need_btf(ebpf, &|ebpf, b| {
-                for h in monitor_common::lsm::HOOKS {
-                    let p: &mut Lsm = program(ebpf, h.program)?;
-                    p.load(h.hook, b)
-                        .map_err(|e| format!("lsm/{}: {}", h.hook, summarize(&e)))?;
-                }
-                Ok(())
-            })
-        },
-        "every LSM hook loaded (not attached)",
-    );
+    let lsm_hooks = (lsm == LsmProbe::Load).then(|| {
+        program_probe(
+            &|ebpf| {
+                need_btf(ebpf, &|ebpf, b| {
+                    for h in monitor_common::lsm::HOOKS {
+                        let p: &mut Lsm = program(ebpf, h.program)?;
+                        p.load(h.hook, b)
+                            .map_err(|e| format!("lsm/{}: {}", h.hook, summarize(&e)))?;
+                    }
+                    Ok(())
+                })
+            },
+            "every LSM hook loaded (not attached)",
+        )
+    });
     let io_uring = match &tracefs {
         Err(e) => Feature::no(format!("tracefs unavailable: {e}")),
         Ok(t) => match super::io_uring::supported(
