@@ -280,6 +280,9 @@ fn log_enforcement(e: &EnforceConfig, mode: Mode) {
     if e.deny_ptrace {
         denied.push("ptrace of this agent".to_owned());
     }
+    if e.deny_bpf_prog_load {
+        denied.push("BPF program loads".to_owned());
+    }
     if let Some((last, rest)) = denied.split_last() {
         let denied = if rest.is_empty() {
             last.clone()
@@ -382,7 +385,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     log_enforcement(&enforce, mode);
     match mode {
         Mode::Lsm => {
-            log::info!("hook mode: lsm (BPF-LSM hooks for opens, mounts, module and kexec loads)")
+            log::info!(
+                "hook mode: lsm (BPF-LSM hooks for {}; syscall tracepoints for the rest)",
+                monitor_common::lsm::HOOKS
+                    .iter()
+                    .map(|h| h.hook)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
         Mode::Tracepoints if args.hooks == HooksArg::Tracepoint => {
             log::info!("hook mode: tracepoint (--hooks tracepoint)")
