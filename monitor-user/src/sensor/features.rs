@@ -115,21 +115,18 @@ pub fn probe_features(lsm: LsmProbe) -> KernelFeatures {
     };
 
     let aya_btf = aya::Btf::from_sys_fs().map_err(|e| summarize(&e));
-    let loaded = load_object(&offs.unwrap_or_else(KernelOffsets::missing));
-    let program_probe = |f: &dyn Fn(&mut Ebpf) -> Result<(), String>, what: &str| -> Feature {
-        match &loaded {
+    // One object for every probe: each loads programs of its own, and
+    // loading the object (its maps) is the slow part (seconds per load on
+    // an emulated kernel). It is dropped, with whatever a probe attached,
+    // when this function returns.
+    let mut loaded = load_object(&offs.unwrap_or_else(KernelOffsets::missing));
+    let mut program_probe = |f: &dyn Fn(&mut Ebpf) -> Result<(), String>, what: &str| -> Feature {
+        match &mut loaded {
             Err(e) => Feature::no(format!("eBPF object did not load: {e}")),
-            Ok(_) => {
-                // A fresh object per probe, so one probe's program state
-                // cannot affect the next.
-                match load_object(&offs.unwrap_or_else(KernelOffsets::missing)) {
-                    Ok(mut ebpf) => match f(&mut ebpf) {
-                        Ok(()) => Feature::yes(what.to_owned()),
-                        Err(e) => Feature::no(e),
-                    },
-                    Err(e) => Feature::no(format!("eBPF object did not load: {e}")),
-                }
-            }
+            Ok(ebpf) => match f(ebpf) {
+                Ok(()) => Feature::yes(what.to_owned()),
+                Err(e) => Feature::no(e),
+            },
         }
     };
     let need_btf =
