@@ -384,16 +384,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mode = source.mode();
     log_enforcement(&enforce, mode);
     match mode {
-        Mode::Lsm => {
-            log::info!(
-                "hook mode: lsm (BPF-LSM hooks for {}; syscall tracepoints for the rest)",
-                monitor_common::lsm::HOOKS
-                    .iter()
-                    .map(|h| h.hook)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
+        Mode::Lsm => log::info!(
+            "hook mode: lsm (BPF-LSM hooks for {}; syscall tracepoints for the rest)",
+            status::lsm_hooks()
+        ),
         Mode::Tracepoints if args.hooks == HooksArg::Tracepoint => {
             log::info!("hook mode: tracepoint (--hooks tracepoint)")
         }

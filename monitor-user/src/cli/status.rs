@@ -14,6 +14,12 @@ fn feature(name: &str, f: &Feature) -> String {
     format!("{name:<22} {mark}  {}", f.detail)
 }
 
+/// The LSM hooks of LSM mode, by name.
+pub fn lsm_hooks() -> String {
+    let hooks: Vec<&str> = monitor_common::lsm::HOOKS.iter().map(|h| h.hook).collect();
+    hooks.join(", ")
+}
+
 /// One line per kernel capability, then which hooks the agent will use.
 pub fn feature_lines(k: &KernelFeatures) -> Vec<String> {
     let mut lines = vec![
@@ -33,14 +39,13 @@ pub fn feature_lines(k: &KernelFeatures) -> Vec<String> {
             "hooks", k.lifecycle_hook_kind
         ),
     ];
-    let hooks: Vec<&str> = monitor_common::lsm::HOOKS.iter().map(|h| h.hook).collect();
     // Not probed (`vigil run`): the sensor's load decides, and the agent
     // logs the mode it got.
     match &k.lsm_hooks {
         Some(f) if f.supported => lines.push(format!(
             "{:<22} lsm (BPF-LSM {}; syscall tracepoints for the rest)",
             "hook mode",
-            hooks.join(", ")
+            lsm_hooks()
         )),
         Some(f) => lines.push(format!(
             "{:<22} TRACEPOINT: BPF-LSM refused ({}); NOT COVERED: {}",
