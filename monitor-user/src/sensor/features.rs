@@ -5,9 +5,9 @@
 //! Loadability is tested the only reliable way: by asking the kernel to
 //! load vigil's own programs (the probe-only LSM and fentry programs are
 //! loaded here and nowhere else). Nothing stays attached afterwards.
-//! Loading the sensor's own LSM programs is the slow part (the verifier
-//! judges each; minutes on an emulated kernel), so `vigil run`, whose
-//! sensor load answers the same question, skips it ([`LsmProbe`]).
+//! `vigil run` does not load the sensor's LSM programs here ([`LsmProbe`]):
+//! its sensor load right after answers the same question. Every probe
+//! uses one loaded object (loading it, with its maps, is the slow part).
 
 use std::path::Path;
 
