@@ -9,7 +9,9 @@
 //! - a kernel module load (`kernel_read_file`/`kernel_load_data`) when the
 //!   global [`ENFORCE_MODULES`](crate::names::ENFORCE_MODULES) is set, and
 //! - a signal to the agent (`task_kill`, self-protection) when the global
-//!   [`ENFORCE_SIGNALS`](crate::names::ENFORCE_SIGNALS) is set.
+//!   [`ENFORCE_SIGNALS`](crate::names::ENFORCE_SIGNALS) is set, and
+//! - a `bpf(BPF_PROG_LOAD)` (`bpf`) when the global
+//!   [`ENFORCE_BPF_PROG_LOAD`](crate::names::ENFORCE_BPF_PROG_LOAD) is set.
 //!
 //! In either mode, the open syscalls' tracepoints and `file_open` kill
 //! (`bpf_send_signal(SIGKILL)`) the process that opens for writing a name
@@ -39,3 +41,5 @@ pub const CONTAINER_CGROUPS_MAX: u32 = 16384;
 pub const EPERM: i32 = 1;
 /// The signal of the kill action.
 pub const SIGKILL: u32 = 9;
+/// bpf(2)'s `BPF_PROG_LOAD` command.
+pub const BPF_PROG_LOAD: u32 = 5;

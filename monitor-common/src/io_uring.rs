@@ -68,13 +68,6 @@ pub const MEMBERS: &[&str] = &[
     "io_connect.addr_len",
 ];
 
-/// Index in the [`crate::names::IO_URING_OPTS`] array: non-zero when the
-/// io_uring programs report opens (tracepoint mode; in LSM mode the
-/// `file_open` hook already sees them).
-pub const OPT_OPENS: u32 = 0;
-/// Entries of that array.
-pub const OPTS: u32 = 1;
-
 /// What tracepoint mode misses when these hooks cannot attach.
 pub const GAP: &str =
     "io_uring file opens and connects (IORING_OP_OPENAT/OPENAT2/CONNECT bypass the syscalls)";

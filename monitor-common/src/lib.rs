@@ -93,14 +93,15 @@ pub mod names {
     /// Global u32: non-zero when ptrace of the agent from a container is
     /// refused (self-protection).
     pub const ENFORCE_PTRACE: &str = "ENFORCE_PTRACE";
+    /// Global u32: non-zero when `bpf(BPF_PROG_LOAD)` from a container is
+    /// refused (or flagged, in dry run).
+    pub const ENFORCE_BPF_PROG_LOAD: &str = "ENFORCE_BPF_PROG_LOAD";
     /// Hash: cgroup v2 id → 1 for every container cgroup the agent knows
     /// (where enforcement applies).
     pub const CONTAINER_CGROUPS: &str = "CONTAINER_CGROUPS";
     /// LRU hash: io_uring requests (by `io_kiocb` address) waiting for
     /// their completion ([`crate::io_uring`]).
     pub const IO_URING_PENDING: &str = "IO_URING_PENDING";
-    /// Array of u32: [`crate::io_uring::OPT_OPENS`].
-    pub const IO_URING_OPTS: &str = "IO_URING_OPTS";
     /// LRU hash: socket cookie → the task that owns a socket which sent
     /// to port 53, whose DNS messages are reported as that task's.
     pub const DNS_OWNERS: &str = "DNS_OWNERS";

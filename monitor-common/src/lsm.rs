@@ -129,6 +129,18 @@ pub const HOOKS: &[LsmHook] = &[
         program: "lsm_file_mprotect",
         reports: &[SyscallId::Mprotect],
     },
+    // Network (monitor-ebpf/src/lsm/socket.rs): io_uring's connects too,
+    // so io_uring's tracepoints are not needed in LSM mode.
+    LsmHook {
+        hook: "socket_connect",
+        program: "lsm_socket_connect",
+        reports: &[SyscallId::Connect],
+    },
+    LsmHook {
+        hook: "socket_bind",
+        program: "lsm_socket_bind",
+        reports: &[SyscallId::Bind],
+    },
 ];
 
 /// `LSM_SETID_*`: which set*id call `task_fix_setuid`/`task_fix_setgid`

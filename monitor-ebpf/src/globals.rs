@@ -41,6 +41,10 @@ static ENFORCE_MEMFD_EXEC: u32 = 0;
 #[unsafe(no_mangle)]
 static ENFORCE_PTRACE: u32 = 0;
 
+/// Non-zero: BPF program loads from a container are refused (or flagged).
+#[unsafe(no_mangle)]
+static ENFORCE_BPF_PROG_LOAD: u32 = 0;
+
 /// Read one field of the global `OFFSETS`.
 macro_rules! off {
     ($field:ident) => {
@@ -109,4 +113,11 @@ pub fn enforce_memfd_exec() -> bool {
 pub fn enforce_ptrace() -> bool {
     // SAFETY: reading a static.
     unsafe { core::ptr::read_volatile(&ENFORCE_PTRACE) != 0 }
+}
+
+/// Are BPF program loads from a container enforced on?
+#[inline(always)]
+pub fn enforce_bpf_prog_load() -> bool {
+    // SAFETY: reading a static.
+    unsafe { core::ptr::read_volatile(&ENFORCE_BPF_PROG_LOAD) != 0 }
 }

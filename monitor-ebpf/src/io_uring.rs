@@ -8,7 +8,8 @@
 //! the same open filter and network filter, and parks it by request address.
 //! `io_uring_complete` adds the result and sends it. The header (pid,
 //! cgroup, comm) is the submitter's: the task inside `io_uring_enter`, or
-//! its SQPOLL thread.
+//! its SQPOLL thread. Tracepoint mode only: in LSM mode `file_open` and
+//! `socket_connect` see these operations.
 
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::tracepoint, programs::TracePointContext,
@@ -19,7 +20,7 @@ use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LE
 
 use crate::globals::{agent_tgid, off};
 use crate::kread::{kernel_str, ptr, read};
-use crate::maps::{count_drop, EVENTS, IO_URING_OPTS, IO_URING_PENDING, SYSCALL_SCRATCH};
+use crate::maps::{count_drop, EVENTS, IO_URING_PENDING, SYSCALL_SCRATCH};
 use crate::{enforce, net, open_filter, syscall_record};
 
 #[tracepoint]
@@ -46,8 +47,8 @@ fn on_submit(ctx: &TracePointContext) {
         )
     };
     let id = match opcode {
-        op::OPENAT if opens_reported() => SyscallId::Openat,
-        op::OPENAT2 if opens_reported() => SyscallId::Openat2,
+        op::OPENAT => SyscallId::Openat,
+        op::OPENAT2 => SyscallId::Openat2,
         op::CONNECT => SyscallId::Connect,
         _ => return,
     };
@@ -141,10 +142,4 @@ fn on_complete(ctx: &TracePointContext) {
         }
     }
     let _ = IO_URING_PENDING.remove(req);
-}
-
-/// Are opens reported here (tracepoint mode)?
-#[inline(always)]
-fn opens_reported() -> bool {
-    IO_URING_OPTS.get(iou::OPT_OPENS).is_some_and(|v| *v != 0)
 }

@@ -4,9 +4,7 @@
 
 use aya_ebpf::{
     macros::map,
-    maps::{
-        lpm_trie::Key, Array, HashMap, LpmTrie, LruHashMap, LruPerCpuHashMap, PerCpuArray, RingBuf,
-    },
+    maps::{lpm_trie::Key, HashMap, LpmTrie, LruHashMap, LruPerCpuHashMap, PerCpuArray, RingBuf},
 };
 use monitor_common::{
     filter::{self, NameKey, PathPrefix},
@@ -104,8 +102,3 @@ pub static NET_FLOWS: LruHashMap<FlowKey, u8> = LruHashMap::with_max_entries(163
 /// address (`io_uring.rs`); `Pending::nr` holds the request's user_data.
 #[map]
 pub static IO_URING_PENDING: LruHashMap<u64, Pending> = LruHashMap::with_max_entries(4096, 0);
-
-/// `monitor_common::io_uring::OPT_OPENS`, set by the agent once it knows
-/// the sensor's mode.
-#[map]
-pub static IO_URING_OPTS: Array<u32> = Array::with_max_entries(monitor_common::io_uring::OPTS, 0);

@@ -10,8 +10,14 @@
 //! At exit the socket's endpoints are read from its `struct sock` into a
 //! [`SockTuple`] in `str1`, so the agent sees both ends (the local port of
 //! a connect is only chosen by the kernel during the call).
+//!
+//! In LSM mode `lsm/socket_connect` and `lsm/socket_bind` report connect
+//! and bind instead ([`lsm_sockaddr`], [`tuple_before`]): the kernel's
+//! copy of the address and the same filter, at the hook.
 
-use aya_ebpf::helpers::generated::{bpf_get_current_task, bpf_probe_read_user};
+use aya_ebpf::helpers::generated::{
+    bpf_get_current_task, bpf_probe_read_kernel, bpf_probe_read_user,
+};
 use core::ffi::c_void;
 use monitor_common::syscalls::Extra;
 use monitor_common::{syscall_flags, SockTuple, SyscallRecord};
@@ -57,21 +63,11 @@ pub fn on_enter(r: &mut SyscallRecord, extra: Extra) -> (bool, u32) {
         }
         Extra::Connect => {
             read_sockaddr(r, r.args[1], r.args[2]);
-            (!sockaddr_is_loopback(r), TUPLE_ARG0)
+            (connect_kept(r), TUPLE_ARG0)
         }
         Extra::Bind => {
             read_sockaddr(r, r.args[1], r.args[2]);
-            // Netlink and other families bind all the time and say nothing
-            // about the network; neither does an IP client asking for any
-            // port (0) before it sends.
-            let f = sockaddr_family(r);
-            let port = u16::from_ne_bytes([r.str0[2], r.str0[3]]);
-            let keep = match f {
-                AF_UNIX => true,
-                AF_INET | AF_INET6 => port != 0 && !sockaddr_is_loopback(r),
-                _ => false,
-            };
-            (keep, TUPLE_ARG0)
+            (bind_kept(r), TUPLE_ARG0)
         }
         // Shells dup files for every redirection: only a socket is news.
         // The exit describes the socket as it is now, so the new fd never
@@ -89,6 +85,27 @@ pub fn on_enter(r: &mut SyscallRecord, extra: Extra) -> (bool, u32) {
             (first_datagram(r, name, len as u64), TUPLE_ARG0)
         }
         _ => (true, TUPLE_NONE),
+    }
+}
+
+/// A connect to the sockaddr in `str0` is reported unless its peer is
+/// loopback (and loopback is filtered).
+#[inline(always)]
+pub fn connect_kept(r: &SyscallRecord) -> bool {
+    !sockaddr_is_loopback(r)
+}
+
+/// A bind to the sockaddr in `str0` is reported for unix sockets and for
+/// IP with a port: netlink and other families bind all the time and say
+/// nothing about the network; neither does an IP client asking for any
+/// port (0) before it sends.
+#[inline(always)]
+pub fn bind_kept(r: &SyscallRecord) -> bool {
+    let port = u16::from_ne_bytes([r.str0[2], r.str0[3]]);
+    match sockaddr_family(r) {
+        AF_UNIX => true,
+        AF_INET | AF_INET6 => port != 0 && !sockaddr_is_loopback(r),
+        _ => false,
     }
 }
 
@@ -157,6 +174,18 @@ fn first_datagram(r: &mut SyscallRecord, addr: u64, len: u64) -> bool {
 /// Copy the user sockaddr at `addr` (`len` bytes, at most 128) into `str0`.
 #[inline(always)]
 fn read_sockaddr(r: &mut SyscallRecord, addr: u64, len: u64) {
+    copy_sockaddr(r, addr, len, false);
+}
+
+/// Copy the kernel's copy of a sockaddr (an LSM hook's argument) into
+/// `str0`, as [`read_sockaddr`] copies the caller's.
+#[inline(always)]
+pub fn lsm_sockaddr(r: &mut SyscallRecord, addr: u64, len: u64) {
+    copy_sockaddr(r, addr, len, true);
+}
+
+#[inline(always)]
+fn copy_sockaddr(r: &mut SyscallRecord, addr: u64, len: u64, kernel: bool) {
     if addr == 0 || len == 0 {
         return;
     }
@@ -166,13 +195,14 @@ fn read_sockaddr(r: &mut SyscallRecord, addr: u64, len: u64) {
         len as u32
     };
     let len = ((len - 1) & (SOCKADDR_MAX - 1)) + 1;
+    let dst = r.str0.as_mut_ptr() as *mut c_void;
     // SAFETY: `len` <= 128 <= PATH_LEN.
     let ok = unsafe {
-        bpf_probe_read_user(
-            r.str0.as_mut_ptr() as *mut c_void,
-            len,
-            addr as *const c_void,
-        )
+        if kernel {
+            bpf_probe_read_kernel(dst, len, addr as *const c_void)
+        } else {
+            bpf_probe_read_user(dst, len, addr as *const c_void)
+        }
     } == 0;
     if ok {
         r.str0_len = len as u16;
@@ -295,6 +325,38 @@ fn socket_peer(r: &mut SyscallRecord) -> bool {
     }
     r.flags |= syscall_flags::STR0_SOCKADDR;
     true
+}
+
+/// The tuple of `sock` (a `struct socket`) before a connect or bind runs,
+/// into `str1` (LSM mode). A connect's peer is not set yet (the agent
+/// takes the sockaddr's), nor is its local port unless bound; a bind's
+/// local end is the sockaddr asked for, as the kernel is about to set it.
+#[inline(always)]
+pub fn tuple_before(r: &mut SyscallRecord, sock: u64, bind: bool) {
+    let Some(sk) = ptr(sock, off!(socket_sk)) else {
+        return;
+    };
+    let mut t = SockTuple::default();
+    fill_tuple(sk, &mut t);
+    if bind {
+        let port = u16::from_be_bytes([r.str0[2], r.str0[3]]);
+        match sockaddr_family(r) {
+            AF_INET => {
+                t.local = [0; 16];
+                t.local[..4].copy_from_slice(&r.str0[4..8]);
+                t.local_port = port;
+            }
+            AF_INET6 => {
+                t.local.copy_from_slice(&r.str0[8..24]);
+                t.local_port = port;
+            }
+            _ => {}
+        }
+    }
+    // SAFETY: str1 is PATH_LEN bytes, more than a SockTuple.
+    unsafe { core::ptr::write_unaligned(r.str1.as_mut_ptr() as *mut SockTuple, t) };
+    r.str1_len = core::mem::size_of::<SockTuple>() as u16;
+    r.flags |= syscall_flags::STR1_TUPLE;
 }
 
 /// The inode number of `fd`'s socket: unlike the `struct sock` address,

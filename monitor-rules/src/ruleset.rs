@@ -229,6 +229,17 @@ impl CompiledRule {
         self.expr.fields(&mut |f| found |= f.id == id);
         found
     }
+    /// The values the condition requires the field `name` (e.g.
+    /// `evt.arg.cmd`) to take, by a top-level `name = x` or `name in (...)`
+    /// (the rule matches no event where it has another value); None when
+    /// it requires none.
+    pub fn required_values(&self, name: &str) -> Option<Vec<&str>> {
+        self.expr
+            .required_values_and_args()
+            .into_iter()
+            .find(|(f, _)| f.name() == name)
+            .map(|(_, v)| v)
+    }
     /// Evaluate the condition (ignores the type index and `enabled`).
     pub fn matches<E: FieldSource + ?Sized>(&self, ev: &E) -> bool {
         self.expr.eval(ev, &mut Memo::new())

@@ -7,7 +7,7 @@
 //! an untraced syscall (getpid), an open+close the in-kernel filter drops,
 //! a fork+exec of /bin/true. Each runs without the agent, then beside it in
 //! tracepoint mode and in LSM mode (one agent per mode: its start takes
-//! minutes under emulation), three times per condition (the table has the
+//! tens of seconds under emulation), three times per condition (the table has the
 //! median). The guest is emulated (qemu TCG): ratios are indications of
 //! how the modes compare, the absolute times mean nothing.
 
@@ -16,9 +16,8 @@ use std::time::{Duration, Instant};
 
 use vigil_tests::{in_vm, require_root, require_vigil_binary, workloads, Agent};
 
-/// Start-up in the VM: emulated (TCG), the verifier takes minutes there
-/// (in LSM mode twice: the probe loads every LSM program, then the load),
-/// more on a loaded host.
+/// Start-up in the VM: emulated (TCG), about 25 s in LSM mode on a
+/// shared 2-core host (docs/hooks.md), far more on a loaded one.
 const READY: Duration = Duration::from_secs(900);
 const RUNS: usize = 3;
 const GETPID: u64 = 200_000;

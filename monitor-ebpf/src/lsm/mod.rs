@@ -19,6 +19,7 @@ mod mount;
 mod ptrace;
 mod root;
 mod signal;
+mod socket;
 
 pub use exec::take_would_deny_exec;
 pub use mem::exec_mem;

@@ -234,6 +234,16 @@ impl Expr {
     /// not negated): the rule can only match if `field` takes one of these
     /// values.
     pub(crate) fn required_values(&self) -> Vec<(&Field, Vec<&str>)> {
+        self.required(false)
+    }
+
+    /// [`Expr::required_values`], syscall arguments compared with text
+    /// (`evt.arg.cmd = BPF_PROG_LOAD`) included.
+    pub(crate) fn required_values_and_args(&self) -> Vec<(&Field, Vec<&str>)> {
+        self.required(true)
+    }
+
+    fn required(&self, args: bool) -> Vec<(&Field, Vec<&str>)> {
         let terms: &[Expr] = match self {
             Expr::And(v) => v,
             e => std::slice::from_ref(e),
@@ -253,6 +263,16 @@ impl Expr {
                     pred: StrPred::In(s),
                     negate: false,
                 } => out.push((&c.field, s.iter().map(|x| &**x).collect())),
+                Test::Dyn {
+                    s: Some(StrPred::Eq(x)),
+                    n: None,
+                    negate: false,
+                } if args => out.push((&c.field, vec![&**x])),
+                Test::Dyn {
+                    s: Some(StrPred::In(s)),
+                    n: None,
+                    negate: false,
+                } if args => out.push((&c.field, s.iter().map(|x| &**x).collect())),
                 _ => {}
             }
         }

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use monitor_user::enrich::metadata::cri::CriClient;
 use monitor_user::enrich::metadata::docker_api::DockerApi;
-use monitor_user::sensor::features::probe_features;
+use monitor_user::sensor::features::{probe_features, LsmProbe};
 
 use super::run::RuntimeArgs;
 use super::status;
 
 pub fn run(runtimes: &RuntimeArgs) -> anyhow::Result<()> {
-    for line in status::feature_lines(&probe_features()) {
+    for line in status::feature_lines(&probe_features(LsmProbe::Load)) {
         println!("{line}");
     }
     for line in status::host_lines() {

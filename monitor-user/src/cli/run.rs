@@ -15,7 +15,7 @@ use monitor_user::enrich::creator::{CreatorConfig, SocketKind};
 use monitor_user::enrich::metadata::{remote, MetadataConfig};
 use monitor_user::enrich::{AgentId, EnrichConfig, Enricher};
 use monitor_user::pipeline;
-use monitor_user::sensor::features::probe_features;
+use monitor_user::sensor::features::{probe_features, LsmProbe};
 use monitor_user::sensor::{
     EnforceConfig, EnforceMode, FilterUpdater, HookMode, Mode, Sensor, SensorConfig,
 };
@@ -280,6 +280,9 @@ fn log_enforcement(e: &EnforceConfig, mode: Mode) {
     if e.deny_ptrace {
         denied.push("ptrace of this agent".to_owned());
     }
+    if e.deny_bpf_prog_load {
+        denied.push("BPF program loads".to_owned());
+    }
     if let Some((last, rest)) = denied.split_last() {
         let denied = if rest.is_empty() {
             last.clone()
@@ -344,7 +347,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     log_needs(&needs);
     // Before the sensor: /readyz says what is missing while probes attach.
     let listener = start_listener(args.listen, &state).await?;
-    for line in status::feature_lines(&probe_features()) {
+    // The sensor's load below tries the LSM hooks; probing them here too
+    // would double the verifier's work (minutes on slow machines).
+    for line in status::feature_lines(&probe_features(LsmProbe::Skip)) {
         log::info!("{line}");
     }
     for line in status::host_lines() {
@@ -379,9 +384,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mode = source.mode();
     log_enforcement(&enforce, mode);
     match mode {
-        Mode::Lsm => {
-            log::info!("hook mode: lsm (BPF-LSM hooks for opens, mounts, module and kexec loads)")
-        }
+        Mode::Lsm => log::info!(
+            "hook mode: lsm (BPF-LSM hooks for {}; syscall tracepoints for the rest)",
+            status::lsm_hooks()
+        ),
         Mode::Tracepoints if args.hooks == HooksArg::Tracepoint => {
             log::info!("hook mode: tracepoint (--hooks tracepoint)")
         }

@@ -14,6 +14,12 @@ fn feature(name: &str, f: &Feature) -> String {
     format!("{name:<22} {mark}  {}", f.detail)
 }
 
+/// The LSM hooks of LSM mode, by name.
+pub fn lsm_hooks() -> String {
+    let hooks: Vec<&str> = monitor_common::lsm::HOOKS.iter().map(|h| h.hook).collect();
+    hooks.join(", ")
+}
+
 /// One line per kernel capability, then which hooks the agent will use.
 pub fn feature_lines(k: &KernelFeatures) -> Vec<String> {
     let mut lines = vec![
@@ -33,20 +39,21 @@ pub fn feature_lines(k: &KernelFeatures) -> Vec<String> {
             "hooks", k.lifecycle_hook_kind
         ),
     ];
-    let hooks: Vec<&str> = monitor_common::lsm::HOOKS.iter().map(|h| h.hook).collect();
-    if k.lsm_hooks.supported {
-        lines.push(format!(
+    // Not probed (`vigil run`): the sensor's load decides, and the agent
+    // logs the mode it got.
+    match &k.lsm_hooks {
+        Some(f) if f.supported => lines.push(format!(
             "{:<22} lsm (BPF-LSM {}; syscall tracepoints for the rest)",
             "hook mode",
-            hooks.join(", ")
-        ));
-    } else {
-        lines.push(format!(
+            lsm_hooks()
+        )),
+        Some(f) => lines.push(format!(
             "{:<22} TRACEPOINT: BPF-LSM refused ({}); NOT COVERED: {}",
             "hook mode",
-            k.lsm_hooks.detail,
+            f.detail,
             monitor_common::lsm::TRACEPOINT_MODE_GAPS.join("; ")
-        ));
+        )),
+        None => {}
     }
     if !k.io_uring.supported {
         lines.push(format!(

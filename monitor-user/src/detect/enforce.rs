@@ -5,7 +5,8 @@
 //! file names, module loads when the rule is about `init_module` or
 //! `finit_module`, exec of a memfd when it is about `execve`/`execveat` and
 //! reads `proc.is_exe_from_memfd`, signals and ptrace aimed at the agent
-//! when it is about those; `action: kill` kills the process that opens one of its
+//! when it is about those, `bpf(BPF_PROG_LOAD)` when it is about `bpf` and
+//! requires `evt.arg.cmd = BPF_PROG_LOAD`; `action: kill` kills the process that opens one of its
 //! `enforce_write` names for writing (in either hook mode). The rule still
 //! decides the alert; the alert says what the kernel did
 //! (`evt.arg.enforcement`).
@@ -24,6 +25,10 @@ const PTRACE: &[&str] = &["ptrace"];
 /// The syscalls whose rules' `deny` refuses exec of a memfd, when the
 /// condition reads `proc.is_exe_from_memfd`.
 const EXECS: &[&str] = &["execve", "execveat"];
+/// The syscall whose rules' `deny` refuses BPF program loads, when the
+/// condition requires `evt.arg.cmd` to be `BPF_PROG_LOAD` (a rule about
+/// other commands, such as detaching, arms nothing).
+const BPF: &[&str] = &["bpf"];
 
 /// The kernel policy of `rules` under `mode`, and a line for each enabled
 /// rule whose action cannot be carried out (logged at start).
@@ -62,14 +67,18 @@ pub fn kernel_policy(rules: &RuleSet, mode: EnforceMode) -> (EnforceConfig, Vec<
                 cfg.deny_ptrace |= ptrace;
                 let memfd = about(EXECS) && r.condition_reads(FieldId::ProcIsExeFromMemfd);
                 cfg.deny_memfd_exec |= memfd;
+                let bpf = about(BPF)
+                    && r.required_values("evt.arg.cmd")
+                        .is_some_and(|v| v.contains(&"BPF_PROG_LOAD"));
+                cfg.deny_bpf_prog_load |= bpf;
                 for n in &e.enforce_write {
                     if !cfg.deny_write_names.contains(n) {
                         cfg.deny_write_names.push(n.clone());
                     }
                 }
-                if !modules && !signals && !ptrace && !memfd && e.enforce_write.is_empty() {
+                if !modules && !signals && !ptrace && !memfd && !bpf && e.enforce_write.is_empty() {
                     notes.push(format!(
-                        "rule '{}': action deny arms no kernel check (needs enforce_write, or a rule about module loads, memfd execs, or signals or ptrace to the agent); it only alerts",
+                        "rule '{}': action deny arms no kernel check (needs enforce_write, or a rule about module loads, memfd execs, BPF program loads, or signals or ptrace to the agent); it only alerts",
                         r.name()
                     ));
                 }
@@ -125,6 +134,39 @@ mod tests {
         assert!(cfg.deny_signals, "{cfg:?}");
         assert!(cfg.deny_ptrace, "{cfg:?}");
         assert!(cfg.deny_memfd_exec, "{cfg:?}");
+        // Containers that load BPF programs for a living (CNI plugins,
+        // observability agents) make BPF program loads unsafe to refuse
+        // by default.
+        assert!(!cfg.deny_bpf_prog_load, "{cfg:?}");
+    }
+
+    #[test]
+    fn bpf_prog_load_is_armed_only_by_a_bpf_rule_requiring_that_command() {
+        let rule = |name: &str, cond: &str| {
+            format!("- rule: {name}\n  desc: d\n  condition: {cond}\n  output: o\n  priority: INFO\n  action: deny\n")
+        };
+        let set = load(&format!(
+            "{}{}{}",
+            rule(
+                "detach",
+                "evt.type = bpf and evt.arg.cmd in (BPF_PROG_DETACH, BPF_LINK_DETACH)"
+            ),
+            rule("any", "evt.type = bpf and container.id != host"),
+            rule(
+                "either",
+                "evt.type = bpf and (evt.arg.cmd = BPF_PROG_LOAD or proc.name = x)"
+            ),
+        ));
+        let (cfg, notes) = kernel_policy(&set, EnforceMode::On);
+        assert!(!cfg.deny_bpf_prog_load, "{cfg:?}");
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        let set = load(&rule(
+            "load",
+            "evt.type = bpf and evt.arg.cmd in (BPF_PROG_LOAD, BPF_MAP_CREATE) and container.id != host",
+        ));
+        let (cfg, notes) = kernel_policy(&set, EnforceMode::On);
+        assert!(cfg.deny_bpf_prog_load && cfg.armed(), "{cfg:?}");
+        assert!(notes.is_empty(), "{notes:?}");
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub struct EnforceConfig {
     pub deny_memfd_exec: bool,
     /// Refuse ptrace of the agent from containers (LSM mode).
     pub deny_ptrace: bool,
+    /// Refuse `bpf(BPF_PROG_LOAD)` from containers (LSM mode).
+    pub deny_bpf_prog_load: bool,
 }
 
 impl EnforceConfig {
@@ -98,6 +100,7 @@ impl EnforceConfig {
                 || self.deny_signals
                 || self.deny_memfd_exec
                 || self.deny_ptrace
+                || self.deny_bpf_prog_load
                 || !self.deny_write_names.is_empty()
                 || !self.kill_write_names.is_empty())
     }

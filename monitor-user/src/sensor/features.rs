@@ -5,6 +5,9 @@
 //! Loadability is tested the only reliable way: by asking the kernel to
 //! load vigil's own programs (the probe-only LSM and fentry programs are
 //! loaded here and nowhere else). Nothing stays attached afterwards.
+//! `vigil run` does not load the sensor's LSM programs here ([`LsmProbe`]):
+//! its sensor load right after answers the same question. Every probe
+//! uses one loaded object (loading it, with its maps, is the slow part).
 
 use std::path::Path;
 
@@ -65,7 +68,8 @@ pub struct KernelFeatures {
     pub trampolines: Feature,
     /// The kernel loads every LSM program of the sensor
     /// (`monitor_common::lsm::HOOKS`): `vigil run` would run in LSM mode.
-    pub lsm_hooks: Feature,
+    /// None: not probed ([`LsmProbe::Skip`]).
+    pub lsm_hooks: Option<Feature>,
     /// io_uring's tracepoints, the struct members its programs read, and
     /// the programs loaded (`monitor_common::io_uring`).
     pub io_uring: Feature,
@@ -75,8 +79,18 @@ pub struct KernelFeatures {
     pub missing_syscalls: Vec<&'static str>,
 }
 
+/// Whether [`probe_features`] loads the sensor's LSM programs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LsmProbe {
+    /// Load them all (`vigil probe`: would `vigil run` be in LSM mode?).
+    Load,
+    /// Leave them to the sensor's own load (`vigil run`: loading them here
+    /// too would run the verifier over every LSM program twice).
+    Skip,
+}
+
 /// Probe the running kernel. Never fails: each feature carries its reason.
-pub fn probe_features() -> KernelFeatures {
+pub fn probe_features(lsm: LsmProbe) -> KernelFeatures {
     let kernel_release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|e| format!("unknown ({e})"));
@@ -101,21 +115,18 @@ pub fn probe_features() -> KernelFeatures {
     };
 
     let aya_btf = aya::Btf::from_sys_fs().map_err(|e| summarize(&e));
-    let loaded = load_object(&offs.unwrap_or_else(KernelOffsets::missing));
-    let program_probe = |f: &dyn Fn(&mut Ebpf) -> Result<(), String>, what: &str| -> Feature {
-        match &loaded {
+    // One object for every probe: each loads programs of its own, and
+    // loading the object (its maps) is the slow part (seconds per load on
+    // an emulated kernel). It is dropped, with whatever a probe attached,
+    // when this function returns.
+    let mut loaded = load_object(&offs.unwrap_or_else(KernelOffsets::missing));
+    let mut program_probe = |f: &dyn Fn(&mut Ebpf) -> Result<(), String>, what: &str| -> Feature {
+        match &mut loaded {
             Err(e) => Feature::no(format!("eBPF object did not load: {e}")),
-            Ok(_) => {
-                // A fresh object per probe, so one probe's program state
-                // cannot affect the next.
-                match load_object(&offs.unwrap_or_else(KernelOffsets::missing)) {
-                    Ok(mut ebpf) => match f(&mut ebpf) {
-                        Ok(()) => Feature::yes(what.to_owned()),
-                        Err(e) => Feature::no(e),
-                    },
-                    Err(e) => Feature::no(format!("eBPF object did not load: {e}")),
-                }
-            }
+            Ok(ebpf) => match f(ebpf) {
+                Ok(()) => Feature::yes(what.to_owned()),
+                Err(e) => Feature::no(e),
+            },
         }
     };
     let need_btf =
@@ -177,19 +188,21 @@ pub fn probe_features() -> KernelFeatures {
     );
     // The sensor's own LSM programs, so the verifier judges what LSM mode
     // would really load (bpf_d_path, task pt_regs), not a trivial program.
-    let lsm_hooks = program_probe(
-        &|ebpf| {
-            need_btf(ebpf, &|ebpf, b| {
-                for h in monitor_common::lsm::HOOKS {
-                    let p: &mut Lsm = program(ebpf, h.program)?;
-                    p.load(h.hook, b)
-                        .map_err(|e| format!("lsm/{}: {}", h.hook, summarize(&e)))?;
-                }
-                Ok(())
-            })
-        },
-        "every LSM hook loaded (not attached)",
-    );
+    let lsm_hooks = (lsm == LsmProbe::Load).then(|| {
+        program_probe(
+            &|ebpf| {
+                need_btf(ebpf, &|ebpf, b| {
+                    for h in monitor_common::lsm::HOOKS {
+                        let p: &mut Lsm = program(ebpf, h.program)?;
+                        p.load(h.hook, b)
+                            .map_err(|e| format!("lsm/{}: {}", h.hook, summarize(&e)))?;
+                    }
+                    Ok(())
+                })
+            },
+            "every LSM hook loaded (not attached)",
+        )
+    });
     let io_uring = match &tracefs {
         Err(e) => Feature::no(format!("tracefs unavailable: {e}")),
         Ok(t) => match super::io_uring::supported(

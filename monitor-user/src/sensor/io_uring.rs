@@ -3,14 +3,14 @@
 //! them with the expected record layout and its BTF has every struct
 //! member the programs read. Anything missing leaves both detached, with
 //! the reason in their [`HookStatus`] and io_uring named as a gap
-//! ([`gaps`]).
+//! ([`gaps`]). Tracepoint mode only: in LSM mode the `file_open` and
+//! `socket_connect` hooks see io_uring's opens and connects.
 
 use std::path::Path;
 
-use aya::maps::Array;
 use aya::Ebpf;
 use monitor_common::io_uring as iou;
-use monitor_common::names::{self, programs as P};
+use monitor_common::names::programs as P;
 
 use super::attach::attach_classic;
 use super::links::Links;
@@ -18,7 +18,8 @@ use super::loader::tracepoint_exists;
 use super::offsets::Missing;
 use super::{HookStatus, Mode};
 
-/// Attach both programs, or neither. Returns their statuses.
+/// Attach both programs, or neither (LSM mode needs neither). Returns
+/// their statuses.
 pub(super) fn attach(
     ebpf: &mut Ebpf,
     links: &mut Links,
@@ -26,26 +27,17 @@ pub(super) fn attach(
     missing: &[Missing],
     mode: Mode,
 ) -> Vec<HookStatus> {
+    if mode == Mode::Lsm {
+        return Vec::new();
+    }
     let submit = submit_tracepoint(tracefs);
     let status = |tp: &str, attached| HookStatus {
         name: format!("{}/{tp}", iou::CATEGORY),
         kind: "tracepoint",
         attached,
     };
-    let mut why_not = || -> Result<(), String> {
-        let missing: Vec<(&str, &str)> = missing.iter().map(|m| (m.path, &*m.reason)).collect();
-        supported(tracefs, &missing)?;
-        // In LSM mode `file_open` reports io_uring's opens; these programs
-        // then report its connects only.
-        let opens = u32::from(mode == Mode::Tracepoints);
-        let map = ebpf
-            .map_mut(names::IO_URING_OPTS)
-            .ok_or_else(|| format!("eBPF object has no map {}", names::IO_URING_OPTS))?;
-        Array::<_, u32>::try_from(map)
-            .and_then(|mut a| a.set(iou::OPT_OPENS, opens, 0))
-            .map_err(|e| format!("setting {}: {e}", names::IO_URING_OPTS))
-    };
-    if let Err(e) = why_not() {
+    let missing: Vec<(&str, &str)> = missing.iter().map(|m| (m.path, &*m.reason)).collect();
+    if let Err(e) = supported(tracefs, &missing) {
         return vec![
             status(iou::COMPLETE_TRACEPOINT, Err(e.clone())),
             status(submit, Err(e)),
@@ -134,10 +126,13 @@ fn field_offset(format: &str, name: &str) -> Option<usize> {
     })
 }
 
-/// What the sensor does not cover: its mode's gaps, and io_uring's
-/// operations unless its hooks are attached.
+/// What the sensor does not cover: its mode's gaps, and in tracepoint
+/// mode io_uring's operations unless its hooks are attached.
 pub fn gaps(mode: Mode, hooks: &[HookStatus]) -> Vec<&'static str> {
     let mut gaps = mode.gaps().to_vec();
+    if mode == Mode::Lsm {
+        return gaps;
+    }
     let prefix = format!("{}/", iou::CATEGORY);
     let attached = hooks
         .iter()
@@ -193,16 +188,17 @@ format:
     }
 
     #[test]
-    fn io_uring_is_a_gap_unless_its_hooks_are_attached() {
+    fn io_uring_is_a_gap_in_tracepoint_mode_unless_its_hooks_are_attached() {
         let hook = |attached: Result<(), String>| HookStatus {
             name: "io_uring/io_uring_complete".into(),
             kind: "tracepoint",
             attached,
         };
-        assert!(gaps(Mode::Lsm, &[]).contains(&iou::GAP));
-        assert!(gaps(Mode::Lsm, &[hook(Err("no".into()))]).contains(&iou::GAP));
-        assert_eq!(gaps(Mode::Lsm, &[hook(Ok(()))]), Vec::<&str>::new());
+        // LSM mode: the LSM hooks see io_uring's opens and connects.
+        assert_eq!(gaps(Mode::Lsm, &[]), Vec::<&str>::new());
         let tp = gaps(Mode::Tracepoints, &[hook(Ok(()))]);
         assert!(!tp.contains(&iou::GAP) && !tp.is_empty());
+        assert!(gaps(Mode::Tracepoints, &[]).contains(&iou::GAP));
+        assert!(gaps(Mode::Tracepoints, &[hook(Err("no".into()))]).contains(&iou::GAP));
     }
 }

@@ -167,6 +167,11 @@ pub(crate) fn load(cfg: &SensorConfig, lifecycle: LifecycleHooks) -> Result<Load
             &u32::from(cfg.enforce.deny_ptrace),
             true,
         )
+        .override_global(
+            names::ENFORCE_BPF_PROG_LOAD,
+            &u32::from(cfg.enforce.deny_bpf_prog_load),
+            true,
+        )
         .map_max_entries(names::EVENTS, cfg.ring_bytes)
         .load(OBJECT)
         .map_err(Box::new)?;

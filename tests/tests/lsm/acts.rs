@@ -155,3 +155,79 @@ fn drop_and_raise_cap() -> i32 {
     }
     0
 }
+
+/// The network acts (`lsm/socket_connect`, `lsm/socket_bind` in LSM
+/// mode), loopback only: a connect to a runtime socket path (unix; none
+/// need exist), a TCP connect through io_uring to the test's listener on
+/// a mining-pool port, and a TCP bind to `bind_port`.
+pub fn network(miner_port: u16, bind_port: u16) {
+    let report = |what: &str, r: std::io::Result<()>| match r {
+        Ok(()) => println!("{what}: ok"),
+        Err(e) => println!("{what}: {e}"),
+    };
+    report(
+        "connect the dockershim socket",
+        std::os::unix::net::UnixStream::connect("/var/run/dockershim.sock").map(drop),
+    );
+    report(
+        "io_uring connect to the miner port",
+        with_tcp_socket(|fd| uring_connect(fd, &inet(miner_port))),
+    );
+    report(
+        "bind",
+        with_tcp_socket(|fd| {
+            let sa = inet(bind_port);
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            // SAFETY: a sockaddr_in of the length given.
+            match unsafe { libc::bind(fd, (&raw const sa).cast(), len) } {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        }),
+    );
+}
+
+/// `127.0.0.1:port`.
+fn inet(port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// Runs `f` on a fresh TCP socket, closed afterwards.
+fn with_tcp_socket(f: impl FnOnce(i32) -> std::io::Result<()>) -> std::io::Result<()> {
+    // SAFETY: plain socket(2).
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let r = f(fd);
+    // SAFETY: our own fd.
+    unsafe { libc::close(fd) };
+    r
+}
+
+/// `connect(fd, sa)` submitted through io_uring (no connect syscall).
+fn uring_connect(fd: i32, sa: &libc::sockaddr_in) -> std::io::Result<()> {
+    use io_uring::{opcode, types, IoUring};
+    let mut ring = IoUring::new(4)?;
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let sqe =
+        opcode::Connect::new(types::Fd(fd), (sa as *const libc::sockaddr_in).cast(), len).build();
+    // SAFETY: `sa` outlives the submission (we wait for its completion).
+    unsafe { ring.submission().push(&sqe) }.map_err(std::io::Error::other)?;
+    ring.submit_and_wait(1)?;
+    let cqe = ring
+        .completion()
+        .next()
+        .ok_or_else(|| std::io::Error::other("no completion"))?;
+    if cqe.result() < 0 {
+        return Err(std::io::Error::from_raw_os_error(-cqe.result()));
+    }
+    Ok(())
+}

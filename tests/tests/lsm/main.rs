@@ -3,14 +3,17 @@
 //! container's, and its own mount, UTS and IPC namespaces) that execs a
 //! network tool, reads /etc/shadow, reads /etc/gshadow through io_uring,
 //! mounts procfs, tries to load a (garbage) kernel module and opens a
-//! cgroup v1 `release_agent` for writing. Each act must raise its default
-//! rule's alert.
+//! cgroup v1 `release_agent` for writing, connects to a runtime socket
+//! path and (through io_uring) to a loopback mining-pool port, and binds a
+//! loopback port. Each act must raise its default rule's alert (the bind,
+//! which no default rule alerts on without a baseline, its event).
 //!
 //! In the VM (`cargo xtask vm lsm`, Debian 6.1 with BPF-LSM) the agent runs
 //! with `--hooks lsm --enforce on`: the events come from the LSM hooks
 //! (paths resolved, the io_uring read flagged as such), and the acts the
 //! default rules mark `action: deny` (the release_agent write, the module
-//! load) fail with EPERM in the sandbox, their alerts saying `denied`, and
+//! load) and the BPF program load a tuning file marks so fail with EPERM
+//! in the sandbox, their alerts saying `denied`, and
 //! the sandbox's signal to the agent is refused (self-protection). On the host, whose kernel refuses
 //! BPF-LSM, `--hooks auto` falls back to tracepoints and must say so in its
 //! log, `/readyz` and `/metrics` (final paths are then a named gap);
@@ -31,9 +34,9 @@ mod sandbox;
 use sandbox::Sandbox;
 
 const WAIT: Duration = Duration::from_secs(30);
-/// Start-up in the VM: emulated (TCG), the verifier takes minutes there
-/// (every LSM program twice: the probe, then the load), more on a loaded
-/// host.
+/// Start-up in the VM: emulated (TCG), the verifier takes a minute or
+/// more there (every LSM program, once: `vigil run` does not probe them
+/// before its load), more on a loaded host.
 const READY: Duration = Duration::from_secs(600);
 const SANDBOX_ENV: &str = "VIGIL_LSM_SANDBOX";
 /// The agent's pid, for the sandbox's signal to it (self-protection).
@@ -41,6 +44,11 @@ const AGENT_PID_ENV: &str = "VIGIL_LSM_AGENT_PID";
 /// Set: the sandbox also tries to ptrace the agent (only where that is
 /// refused: a ptrace that works would stop nothing, but it is the agent).
 const PTRACE_ENV: &str = "VIGIL_LSM_PTRACE";
+/// `MINER,BIND`: the loopback ports of the sandbox's network acts.
+const NET_PORTS_ENV: &str = "VIGIL_LSM_NET_PORTS";
+/// Mining-pool ports of the default rules (`vigil_miner_ports`): the
+/// test listens on the first one free here for the sandbox's connect.
+const MINER_PORTS: &[u16] = &[3333, 3334, 3335, 3336, 3357, 4444, 5555, 5556, 5588, 5730];
 
 /// The tests that enforce in the kernel (LSM mode) run one at a time: an
 /// agent with `--enforce on` refuses every container's acts, the other
@@ -84,6 +92,7 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
     let hooks = if in_vm() { "lsm" } else { "auto" };
     let enforce = if in_vm() { "on" } else { "off" };
     let events = sandbox.dir.join("events.jsonl");
+    let started = std::time::Instant::now();
     let args = [
         "run",
         "--hooks",
@@ -93,8 +102,21 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
         "--no-runtime-api",
         "--alert-rate",
         "off",
+        // The network acts stay on loopback.
+        "--net-loopback",
     ];
+    // An operator's tuning file asks to deny BPF program loads (no default
+    // rule does: docs/enforcement.md says why).
+    let tuning = sandbox.dir.join("deny-bpf.yaml");
+    std::fs::write(
+        &tuning,
+        "- rule: BPF program load from container\n  action: deny\n  \
+         override:\n    action: replace\n",
+    )
+    .unwrap();
     let agent = Agent::builder(args)
+        .arg("--rules")
+        .arg(&tuning)
         .arg("--listen")
         .arg(&listen)
         .arg("--events")
@@ -103,6 +125,9 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
         .echo(false)
         .start()
         .expect("start vigil run");
+    // A figure for docs/hooks.md (start-up cost of the verifier), not an
+    // assertion.
+    println!("agent ready after {:.1} s", started.elapsed().as_secs_f64());
 
     // The mode, the same in the log, /readyz and /metrics.
     let addr = listen.parse().unwrap();
@@ -147,7 +172,14 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
         other => panic!("unknown hook mode {other:?} in /readyz: {ready}"),
     }
 
-    let out = sandbox.run(agent.pid(), in_vm());
+    let miner = MINER_PORTS
+        .iter()
+        .find_map(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).ok())
+        .expect("a free mining-pool port on loopback");
+    let miner_port = miner.local_addr().unwrap().port();
+    let bind_port = http::free_port().expect("a free port");
+    let out = sandbox.run(agent.pid(), in_vm(), Some((miner_port, bind_port)));
+    drop(miner);
     println!("{out}");
 
     let short = &sandbox.id[..12];
@@ -213,6 +245,7 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
             "signal the agent:",
             "exec a memfd:",
             "ptrace the agent:",
+            "bpf prog load:",
         ] {
             let line = said(act);
             assert!(
@@ -256,7 +289,7 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
 
     // The second set of hooks: the same alerts and events in both modes,
     // from the LSM hooks in LSM mode.
-    wait("BPF program load from container", &|_| true);
+    wait("BPF program load from container", &denied);
     wait("Root change in container", &|v| {
         field(v, "evt.type") == "chroot"
     });
@@ -299,6 +332,34 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
             (&setuid, "task_fix_setuid"),
             (&mmap, "mmap_file"),
             (&mprotect, "file_mprotect"),
+        ] {
+            assert_eq!(e["evt.arg.lsm_hook"], hook, "{e}");
+        }
+    }
+
+    // Network: the connects and the bind, from `socket_connect` and
+    // `socket_bind` in LSM mode (io_uring's connect included), from the
+    // syscall and io_uring tracepoints in tracepoint mode.
+    for act in ["io_uring connect to the miner port: ok", "bind: ok"] {
+        assert!(out.lines().any(|l| l == act), "{act:?} not in:\n{out}");
+    }
+    wait("Container runtime socket access from container", &|v| {
+        field(v, "fd.name") == "/var/run/dockershim.sock"
+    });
+    let miner = wait("Connection to mining pool port from container", &|v| {
+        v["output_fields"]["fd.sport"] == miner_port
+    });
+    assert_eq!(miner["output_fields"]["vigil.io_uring"], true, "{miner}");
+    let connect = hook_of("connect", &|e| e["fd.sport"] == miner_port);
+    assert_eq!(connect["evt.arg.io_uring"], 1, "{connect}");
+    let unix = hook_of("connect", &|e| e["fd.name"] == "/var/run/dockershim.sock");
+    let bind = hook_of("bind", &|e| e["fd.sport"] == bind_port);
+    assert_eq!(bind["fd.sip"], "127.0.0.1", "{bind}");
+    if mode == "lsm" {
+        for (e, hook) in [
+            (&connect, "socket_connect"),
+            (&unix, "socket_connect"),
+            (&bind, "socket_bind"),
         ] {
             assert_eq!(e["evt.arg.lsm_hook"], hook, "{e}");
         }
@@ -428,7 +489,7 @@ fn dry_run_refuses_nothing_and_says_what_it_would_have() {
     .echo(false)
     .start()
     .expect("start vigil run");
-    let out = sandbox.run(agent.pid(), false);
+    let out = sandbox.run(agent.pid(), false, None);
     println!("{out}");
     for act in ["exec a memfd: ok", "open release_agent for writing: ok"] {
         assert!(out.lines().any(|l| l == act), "{act:?} not in:\n{out}");
@@ -481,9 +542,17 @@ fn hooks_lsm_fails_clearly_where_the_kernel_refuses_it() {
     if !can_run() {
         return;
     }
-    let lsm = monitor_user::sensor::features::probe_features().lsm_hooks;
-    if lsm.supported {
-        // The VM: LSM mode is what the test above checks.
+    // The VM loads BPF-LSM (the test above checks it); probing there
+    // would only run the verifier over every LSM program once more.
+    if in_vm() {
+        eprintln!("BPF-LSM loads in the VM; nothing to refuse");
+        return;
+    }
+    use monitor_user::sensor::features::{probe_features, LsmProbe};
+    if probe_features(LsmProbe::Load)
+        .lsm_hooks
+        .is_some_and(|f| f.supported)
+    {
         eprintln!("BPF-LSM loads here; nothing to refuse");
         return;
     }

@@ -7,7 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::{AGENT_PID_ENV, PTRACE_ENV, SANDBOX_ENV};
+use crate::{AGENT_PID_ENV, NET_PORTS_ENV, PTRACE_ENV, SANDBOX_ENV};
 
 /// The sandbox's cgroup (`<v2 root>/docker/<64 hex>`, so the agent
 /// attributes it to a container) and scratch directory; removed on drop.
@@ -52,9 +52,10 @@ impl Sandbox {
         }
     }
 
-    /// Runs `sandbox_body` in the sandbox (told the agent's pid); returns
-    /// its output.
-    pub fn run(&self, agent_pid: u32, ptrace: bool) -> String {
+    /// Runs `sandbox_body` in the sandbox (told the agent's pid, and the
+    /// loopback ports of the network acts: a listener on a mining-pool
+    /// port, a free port to bind); returns its output.
+    pub fn run(&self, agent_pid: u32, ptrace: bool, net: Option<(u16, u16)>) -> String {
         let mut cmd = self.command(std::env::current_exe().unwrap());
         cmd.args([
             "--ignored",
@@ -67,6 +68,9 @@ impl Sandbox {
         .env(AGENT_PID_ENV, agent_pid.to_string());
         if ptrace {
             cmd.env(PTRACE_ENV, "1");
+        }
+        if let Some((miner, bind)) = net {
+            cmd.env(NET_PORTS_ENV, format!("{miner},{bind}"));
         }
         let out = cmd.output().expect("run the sandbox");
         let text = format!(
@@ -219,6 +223,10 @@ pub fn body() {
     unsafe { libc::umount2(c("cg").as_ptr(), libc::MNT_DETACH) };
     report("exec a memfd", exec_memfd());
     crate::acts::credentials_root_bpf_and_memory(&dir);
+    let ports = std::env::var(NET_PORTS_ENV).ok();
+    if let Some((miner, bind)) = ports.as_deref().and_then(|p| p.split_once(',')) {
+        crate::acts::network(miner.parse().unwrap(), bind.parse().unwrap());
+    }
     // SIGHUP: if it is not refused (tracepoint mode), the agent only
     // reloads its rules.
     if let Some(pid) = std::env::var(AGENT_PID_ENV)

@@ -484,7 +484,9 @@ async fn probe_reports_kernel_features() {
         return;
     }
     let _serial = SERIAL.lock().await;
-    let f = monitor_user::sensor::features::probe_features();
+    let f = monitor_user::sensor::features::probe_features(
+        monitor_user::sensor::features::LsmProbe::Load,
+    );
     eprintln!("{f:#?}");
     // What every kernel this project supports has.
     assert!(f.btf.supported, "BTF: {}", f.btf.detail);

@@ -173,9 +173,11 @@ async fn sensor_reports_both_ends_of_tcp_and_udp() {
         return;
     }
     let _serial = SERIAL.lock().await;
+    // The tracepoints' records (a connect's local port, its result): LSM
+    // mode's socket_connect/socket_bind are checked by tests/tests/lsm.
     let cfg = SensorConfig {
         net_loopback: true,
-        ..SensorConfig::default()
+        ..tracepoint_config()
     };
     let mut sensor = Sensor::load(&cfg).expect("load sensor");
     for tp in [
