@@ -129,7 +129,13 @@ impl Memo {
     /// container rule).
     #[inline]
     pub(crate) fn refutes(&self, req: &Required) -> bool {
-        (0..MEMO_SLOTS / 64).any(|w| req.0[w] & self.known[w] & !self.val[w] != 0)
+        // One OR over all words, no early exit: it runs once per candidate
+        // rule, and a branch per word costs more than the words.
+        let mut refuted = 0;
+        for w in 0..MEMO_SLOTS / 64 {
+            refuted |= req.0[w] & self.known[w] & !self.val[w];
+        }
+        refuted != 0
     }
 }
 
