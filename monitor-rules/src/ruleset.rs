@@ -10,7 +10,7 @@ use crate::action::{Capture, Enforce};
 use crate::collect::Collector;
 use crate::compile::{Compiler, Skip};
 use crate::error::{DiagKind, Diagnostic, Pos, RulesError};
-use crate::expr::{Expr, FastHash, Memo, OpenPaths, MEMO_SLOTS};
+use crate::expr::{Expr, FastHash, Memo, OpenPaths, Required, MEMO_SLOTS};
 use crate::field::{Field, FieldId};
 use crate::index::{Bucket, Candidates};
 use crate::output::OutputTemplate;
@@ -167,6 +167,8 @@ pub struct CompiledRule {
     evt_types: Option<BTreeSet<Box<str>>>,
     capture: Option<Capture>,
     enforce: Option<Enforce>,
+    /// Shared checks the condition needs true (set by the index).
+    required: Required,
 }
 
 impl std::fmt::Debug for CompiledRule {
@@ -272,6 +274,9 @@ impl<'s, E: FieldSource + ?Sized> Iterator for Matching<'s, '_, E> {
     fn next(&mut self) -> Option<&'s CompiledRule> {
         for i in self.next.by_ref() {
             let r = &self.set.rules[i as usize];
+            if self.memo.refutes(&r.required) {
+                continue;
+            }
             if r.expr.eval(self.ev, &mut self.memo) {
                 return Some(r);
             }
@@ -363,6 +368,7 @@ impl RuleSet {
                     evt_types: c.evt_types,
                     capture: c.capture,
                     enforce: c.enforce,
+                    required: Required::default(),
                 }),
                 Ok(None) => {}
                 Err(skip) if opts.strict => errors.push(Diagnostic {
@@ -410,6 +416,9 @@ impl RuleSet {
                     }
                 }
             });
+        }
+        for r in rules.iter_mut() {
+            r.required = r.expr.required_slots();
         }
         let mut any_type = Vec::new();
         let mut by_type: HashMap<Box<str>, Vec<u32>, FastHash> = HashMap::default();

@@ -122,7 +122,27 @@ impl Memo {
             val: [0; MEMO_SLOTS / 64],
         }
     }
+
+    /// Whether a check of `req` is already known to be false for this
+    /// event: the condition then fails without being walked (a host
+    /// event is refuted by `container.id != host` once for every
+    /// container rule).
+    #[inline]
+    pub(crate) fn refutes(&self, req: &Required) -> bool {
+        // One OR over all words, no early exit: it runs once per candidate
+        // rule, and a branch per word costs more than the words.
+        let mut refuted = 0;
+        for w in 0..MEMO_SLOTS / 64 {
+            refuted |= req.0[w] & self.known[w] & !self.val[w];
+        }
+        refuted != 0
+    }
 }
+
+/// The memo slots of the checks a condition cannot hold without (its
+/// top-level conjuncts that have a slot), as a bit mask.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Required([u64; MEMO_SLOTS / 64]);
 
 #[derive(Debug)]
 pub(crate) enum Test {
@@ -277,6 +297,25 @@ impl Expr {
             }
         }
         out
+    }
+
+    /// The memo slots of its top-level conjuncts ([`Memo::refutes`]);
+    /// call after slots are assigned.
+    pub(crate) fn required_slots(&self) -> Required {
+        let terms: &[Expr] = match self {
+            Expr::And(v) => v,
+            e => std::slice::from_ref(e),
+        };
+        let mut req = Required::default();
+        for t in terms {
+            if let Expr::Check(c) = t {
+                let slot = c.slot as usize;
+                if slot < MEMO_SLOTS {
+                    req.0[slot / 64] |= 1 << (slot % 64);
+                }
+            }
+        }
+        req
     }
 
     /// Visit the field of every check.

@@ -13,6 +13,7 @@
 pub mod container;
 pub mod name;
 pub mod shared;
+pub mod string;
 pub mod sysargs;
 pub mod text;
 pub mod time;
@@ -156,6 +157,7 @@ pub struct Process {
     pub euid: u32,
     pub egid: u32,
     /// `comm` (Falco's `proc.name`).
+    #[serde(deserialize_with = "crate::event::string::deserialize")]
     pub name: String,
     /// Process start, ns since boot.
     pub start_boot_ns: Option<u64>,
@@ -536,6 +538,7 @@ impl StatsData {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecData {
     /// The path as passed to exec (`bprm->filename`).
+    #[serde(deserialize_with = "crate::event::string::deserialize")]
     pub filename: String,
     /// argv entries in the record (argv may be longer: see `truncated`).
     pub argc: u32,
@@ -562,6 +565,7 @@ pub struct CloneData {
     pub child_tid: u32,
     pub flags: u64,
     /// Symbolic flags (`CLONE_NEWNS|CLONE_NEWPID|...`).
+    #[serde(deserialize_with = "crate::event::string::deserialize")]
     pub flags_text: String,
 }
 
@@ -589,6 +593,7 @@ pub struct SyscallData {
     pub args: Vec<Arg>,
     /// `fd.name`: the path opened, the socket's `client->server`, or the
     /// peer the syscall named.
+    #[serde(default, deserialize_with = "crate::event::string::option")]
     pub fd_name: Option<String>,
     pub sockaddr: Option<SockAddr>,
     /// An IP socket's endpoints (network syscalls).

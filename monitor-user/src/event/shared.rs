@@ -49,53 +49,85 @@ shared!(crate::event::ExecContext);
 shared!(crate::event::Container);
 shared!(crate::event::Cgroup);
 
-/// Direct-mapped: slot `hash(bytes) % SLOTS` holds the last value decoded
-/// from bytes with that hash. Memory is bounded by `SLOTS` values.
+/// Direct-mapped: slot [`slot_of`]`(bytes)` holds the last value decoded
+/// from bytes of that slot. Memory is bounded by `SLOTS` values and, per
+/// slot, the largest encoding it has held.
 pub struct Cache<T> {
-    slots: Vec<Option<Entry<T>>>,
+    slots: Vec<Slot<T>>,
     /// The slot of the last lookup: runs of events of one process or
     /// container skip the hash.
     last: usize,
 }
 
-/// Encoded bytes and the value they decoded to.
-type Entry<T> = (Box<[u8]>, Arc<T>);
+/// Encoded bytes and the value they decoded to. The key's buffer is
+/// reused when the slot is taken over (a replay of a long log replaces
+/// entries once per new process), so a miss allocates only the value.
+struct Slot<T> {
+    key: Vec<u8>,
+    value: Option<Arc<T>>,
+}
 
 impl<T: Shared> Cache<T> {
     fn new() -> Self {
         Cache {
-            slots: (0..SLOTS).map(|_| None).collect(),
+            slots: (0..SLOTS)
+                .map(|_| Slot {
+                    key: Vec::new(),
+                    value: None,
+                })
+                .collect(),
             last: 0,
         }
     }
 
     /// The value encoded by `bytes`, decoded at most once while it stays
-    /// in its slot.
+    /// in its slot. A value that does not decode leaves the cache as it was.
     fn get(&mut self, bytes: &[u8]) -> Result<Arc<T>, monitor_recorder::typed::DecodeError> {
-        if let Some((key, value)) = &self.slots[self.last] {
-            if **key == *bytes {
-                return Ok(value.clone());
-            }
+        if let Some(v) = self.slots[self.last].hit(bytes) {
+            return Ok(v);
         }
-        self.last = hash(bytes) as usize % SLOTS;
-        let slot = &mut self.slots[self.last];
-        if let Some((key, value)) = slot {
-            if **key == *bytes {
-                return Ok(value.clone());
-            }
+        self.last = slot_of(bytes);
+        if let Some(v) = self.slots[self.last].hit(bytes) {
+            return Ok(v);
         }
         let value = Arc::new(monitor_recorder::typed::decode::<T>(bytes)?);
-        *slot = Some((bytes.into(), value.clone()));
+        let slot = &mut self.slots[self.last];
+        slot.key.clear();
+        slot.key.extend_from_slice(bytes);
+        slot.value = Some(value.clone());
         Ok(value)
     }
 }
 
-/// Hash of the first 32 bytes: enough to spread slots (the encodings
-/// start with what tells values apart: pid and tid, the container id, the
-/// cgroup id), and a collision only costs a decode.
-fn hash(bytes: &[u8]) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::default().hash_one(&bytes[..bytes.len().min(32)])
+impl<T> Slot<T> {
+    #[inline]
+    fn hit(&self, bytes: &[u8]) -> Option<Arc<T>> {
+        match &self.value {
+            Some(v) if self.key == bytes => Some(v.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The slot for an encoding: a multiplicative hash of its length and of
+/// three 8-byte words (start, middle, end). The start tells most values
+/// apart (pid and tid, the container id, the cgroup id come first), the
+/// middle and end what shares a start (one program run with other
+/// arguments); a collision only costs a decode. Cheaper than hashing every
+/// byte, and lookups that hit are most lookups.
+fn slot_of(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    let mixed = if n >= 8 {
+        let word = |at: usize| {
+            let w: [u8; 8] = bytes[at..at + 8].try_into().expect("8 bytes in range");
+            u64::from_le_bytes(w)
+        };
+        word(0) ^ word((n - 8) / 2).rotate_left(21) ^ word(n - 8).rotate_left(42)
+    } else {
+        bytes.iter().fold(0, |h, &b| h << 8 | u64::from(b))
+    };
+    let h = (mixed ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> (64 - SLOTS.trailing_zeros())) as usize
 }
 
 thread_local! {
@@ -141,7 +173,7 @@ impl<T: Shared> Visitor<'_> for Nested<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Container, Process};
+    use crate::event::{Cgroup, Container, Process};
 
     fn process(pid: u32, name: &str) -> Arc<Process> {
         Arc::new(Process {
@@ -206,6 +238,65 @@ mod tests {
                 assert_eq!(round_trip(&e), e);
             }
         }
+    }
+
+    /// A cgroup's nested encoding (2 to 11 bytes: shorter than the
+    /// hash's words).
+    fn cgroup_bytes(id: u64) -> Vec<u8> {
+        monitor_recorder::typed::encode_into(&Cgroup { id, path: None }, Vec::new()).unwrap()
+    }
+
+    /// Two cgroup ids whose encodings share a slot.
+    fn colliding() -> (u64, u64) {
+        let mut seen = std::collections::HashMap::new();
+        for id in 0.. {
+            if let Some(first) = seen.insert(slot_of(&cgroup_bytes(id)), id) {
+                return (first, id);
+            }
+        }
+        unreachable!()
+    }
+
+    #[test]
+    fn colliding_values_evict_each_other_and_still_decode_right() {
+        let mut cache = Cache::<Cgroup>::new();
+        let (a, b) = colliding();
+        let (ka, kb) = (cgroup_bytes(a), cgroup_bytes(b));
+        let va = cache.get(&ka).unwrap();
+        assert!(Arc::ptr_eq(&va, &cache.get(&ka).unwrap()), "a hit");
+        let vb = cache.get(&kb).unwrap();
+        assert_eq!(vb.id, b);
+        let va2 = cache.get(&ka).unwrap();
+        assert_eq!(va2.id, a);
+        assert!(!Arc::ptr_eq(&va, &va2), "b evicted a: decoded anew");
+        let vb2 = cache.get(&kb).unwrap();
+        assert_eq!(vb2.id, b);
+        assert!(!Arc::ptr_eq(&vb, &vb2), "and a evicted b");
+    }
+
+    #[test]
+    fn bytes_that_do_not_decode_leave_the_cache_as_it_was() {
+        let mut cache = Cache::<Cgroup>::new();
+        assert!(cache.get(&[]).is_err(), "an empty slot is no hit");
+        let ka = cgroup_bytes(7);
+        let va = cache.get(&ka).unwrap();
+        // The same value with trailing bytes (an error), in its slot.
+        let bad = (0..=u16::MAX)
+            .map(|x| [&ka[..], &x.to_le_bytes()].concat())
+            .find(|b| slot_of(b) == slot_of(&ka))
+            .unwrap();
+        assert!(cache.get(&bad).is_err());
+        assert!(Arc::ptr_eq(&va, &cache.get(&ka).unwrap()), "still cached");
+    }
+
+    #[test]
+    fn a_prefix_of_a_key_is_another_key() {
+        let mut cache = Cache::<Process>::new();
+        let long = monitor_recorder::typed::encode_into(&*process(7, "sh"), Vec::new()).unwrap();
+        let short = monitor_recorder::typed::encode_into(&*process(7, ""), Vec::new()).unwrap();
+        assert_eq!(cache.get(&long).unwrap().name, "sh");
+        assert_eq!(cache.get(&short).unwrap().name, "");
+        assert_eq!(cache.get(&long).unwrap().name, "sh");
     }
 
     #[test]

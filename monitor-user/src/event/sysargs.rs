@@ -36,10 +36,11 @@ pub enum ArgValue {
     Int(i64),
     Uint(u64),
     /// Escaped text ([`crate::event::text`]).
-    Str(String),
+    Str(#[serde(deserialize_with = "crate::event::string::deserialize")] String),
     /// A flag set or mode: symbolic `text` (`O_WRONLY|O_CREAT`, `0644`) and the raw value.
     Flags {
         raw: u64,
+        #[serde(deserialize_with = "crate::event::string::deserialize")]
         text: String,
     },
 }
