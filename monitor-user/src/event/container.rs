@@ -6,10 +6,93 @@
 //! digest, the pod, labels, privilege and mounts. One [`ContainerMeta`] per
 //! container is shared (an `Arc`) by all of its events. When it could not
 //! be had, [`Unresolved`] says why, so an alert says that rather than null.
+//! [`Container`] is what every event carries: the identity the cgroup path
+//! gives, with that metadata beside it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+/// Which runtime created the container (Falco's `container.type` spelling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    Docker,
+    Containerd,
+    #[serde(rename = "cri-o")]
+    Crio,
+    Podman,
+    Host,
+}
+
+impl Runtime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runtime::Docker => "docker",
+            Runtime::Containerd => "containerd",
+            Runtime::Crio => "cri-o",
+            Runtime::Podman => "podman",
+            Runtime::Host => "host",
+        }
+    }
+}
+
+/// Kubernetes pod QoS class, from the kubepods hierarchy level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QosClass {
+    Guaranteed,
+    Burstable,
+    BestEffort,
+}
+
+impl QosClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QosClass::Guaranteed => "guaranteed",
+            QosClass::Burstable => "burstable",
+            QosClass::BestEffort => "besteffort",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    /// 12 hex chars, or `host`.
+    pub id: String,
+    pub full_id: Option<String>,
+    pub runtime: Runtime,
+    pub name: Option<String>,
+    pub image: Option<String>,
+    pub pod_uid: Option<String>,
+    pub qos: Option<QosClass>,
+    /// What the runtime says beyond the name and image (pod, labels, image
+    /// digest, privilege, mounts, start time); shared by the container's
+    /// events.
+    pub meta: Option<Arc<ContainerMeta>>,
+    /// Why `meta` is missing for a container (`None` for the host).
+    pub unresolved: Option<Unresolved>,
+    /// Who asked the runtime to start it (`None` for the host).
+    pub creator: Option<Arc<Creator>>,
+}
+
+impl Default for Container {
+    fn default() -> Self {
+        Container {
+            id: "host".into(),
+            full_id: None,
+            runtime: Runtime::Host,
+            name: None,
+            image: None,
+            pod_uid: None,
+            qos: None,
+            meta: None,
+            unresolved: None,
+            creator: None,
+        }
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerMeta {

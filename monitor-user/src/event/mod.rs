@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::name::Name;
 use crate::event::sysargs::{Arg, Conn, SockAddr};
+pub use container::{Container, QosClass, Runtime};
 pub use time::{rfc3339, Clock};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -279,86 +280,6 @@ pub struct Ancestor {
     /// (the child's), which is how environments mostly pass down and
     /// keeps a record from carrying one copy per level.
     pub env: Option<Env>,
-}
-
-/// Which runtime created the container (Falco's `container.type` spelling).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Runtime {
-    Docker,
-    Containerd,
-    #[serde(rename = "cri-o")]
-    Crio,
-    Podman,
-    Host,
-}
-
-impl Runtime {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Runtime::Docker => "docker",
-            Runtime::Containerd => "containerd",
-            Runtime::Crio => "cri-o",
-            Runtime::Podman => "podman",
-            Runtime::Host => "host",
-        }
-    }
-}
-
-/// Kubernetes pod QoS class, from the kubepods hierarchy level.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum QosClass {
-    Guaranteed,
-    Burstable,
-    BestEffort,
-}
-
-impl QosClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            QosClass::Guaranteed => "guaranteed",
-            QosClass::Burstable => "burstable",
-            QosClass::BestEffort => "besteffort",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Container {
-    /// 12 hex chars, or `host`.
-    pub id: String,
-    pub full_id: Option<String>,
-    pub runtime: Runtime,
-    pub name: Option<String>,
-    pub image: Option<String>,
-    pub pod_uid: Option<String>,
-    pub qos: Option<QosClass>,
-    /// What the runtime says beyond the name and image (pod, labels, image
-    /// digest, privilege, mounts, start time); shared by the container's
-    /// events.
-    pub meta: Option<Arc<container::ContainerMeta>>,
-    /// Why `meta` is missing for a container (`None` for the host).
-    pub unresolved: Option<container::Unresolved>,
-    /// Who asked the runtime to start it (`None` for the host).
-    pub creator: Option<Arc<container::Creator>>,
-}
-
-impl Default for Container {
-    fn default() -> Self {
-        Container {
-            id: "host".into(),
-            full_id: None,
-            runtime: Runtime::Host,
-            name: None,
-            image: None,
-            pod_uid: None,
-            qos: None,
-            meta: None,
-            unresolved: None,
-            creator: None,
-        }
-    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,8 +19,9 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use vigil_tests::Agent;
 
+use super::condition::IDLE_SETTLE;
 use super::usage::{self, Usage};
-use super::{BenchArgs, IDLE_SETTLE, READY_TIMEOUT};
+use super::{BenchArgs, READY_TIMEOUT};
 
 /// v1 controllers limited (and mirrored) on a hybrid host.
 const V1_CONTROLLERS: &[&str] = &["pids", "memory", "cpu", "cpuacct", "blkio"];
