@@ -214,20 +214,10 @@ fn with_tcp_socket(f: impl FnOnce(i32) -> std::io::Result<()>) -> std::io::Resul
 
 /// `connect(fd, sa)` submitted through io_uring (no connect syscall).
 fn uring_connect(fd: i32, sa: &libc::sockaddr_in) -> std::io::Result<()> {
-    use io_uring::{opcode, types, IoUring};
-    let mut ring = IoUring::new(4)?;
+    use io_uring::{opcode, types};
     let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
     let sqe =
         opcode::Connect::new(types::Fd(fd), (sa as *const libc::sockaddr_in).cast(), len).build();
-    // SAFETY: `sa` outlives the submission (we wait for its completion).
-    unsafe { ring.submission().push(&sqe) }.map_err(std::io::Error::other)?;
-    ring.submit_and_wait(1)?;
-    let cqe = ring
-        .completion()
-        .next()
-        .ok_or_else(|| std::io::Error::other("no completion"))?;
-    if cqe.result() < 0 {
-        return Err(std::io::Error::from_raw_os_error(-cqe.result()));
-    }
-    Ok(())
+    // SAFETY: `sa` outlives the call, which waits for the completion.
+    unsafe { crate::sandbox::io_uring_one(&sqe) }.map(drop)
 }

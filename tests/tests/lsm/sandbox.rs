@@ -281,14 +281,27 @@ fn exec_memfd() -> std::io::Result<()> {
 
 /// `openat(AT_FDCWD, path, O_RDONLY)` submitted through io_uring.
 fn io_uring_open(path: &str) -> std::io::Result<()> {
-    use io_uring::{opcode, types, IoUring};
-    let mut ring = IoUring::new(4)?;
+    use io_uring::{opcode, types};
     let p = CString::new(path).unwrap();
     let sqe = opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), p.as_ptr())
         .flags(libc::O_RDONLY)
         .build();
-    // SAFETY: `p` outlives the submission (we wait for its completion).
-    unsafe { ring.submission().push(&sqe) }.map_err(std::io::Error::other)?;
+    // SAFETY: `p` outlives the call, which waits for the completion.
+    let fd = unsafe { io_uring_one(&sqe) }?;
+    // SAFETY: the fd io_uring opened for us.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
+/// Submits `sqe` on a ring of its own and waits for it: its result, or
+/// the error it completed with.
+///
+/// # Safety
+/// The buffers `sqe` points to must stay valid until this returns.
+pub unsafe fn io_uring_one(sqe: &io_uring::squeue::Entry) -> std::io::Result<i32> {
+    let mut ring = io_uring::IoUring::new(4)?;
+    // SAFETY: the caller keeps the buffers valid; we wait for completion.
+    unsafe { ring.submission().push(sqe) }.map_err(std::io::Error::other)?;
     ring.submit_and_wait(1)?;
     let cqe = ring
         .completion()
@@ -297,7 +310,5 @@ fn io_uring_open(path: &str) -> std::io::Result<()> {
     if cqe.result() < 0 {
         return Err(std::io::Error::from_raw_os_error(-cqe.result()));
     }
-    // SAFETY: the fd io_uring opened for us.
-    unsafe { libc::close(cqe.result()) };
-    Ok(())
+    Ok(cqe.result())
 }
