@@ -61,22 +61,37 @@ impl<'w, W: AsyncWrite + Unpin + ?Sized> Outputs<'w, W> {
 
     /// One enriched event to every output.
     pub fn event(&mut self, ev: Event) {
+        let alerted = self.look_at(&ev);
+        if let Some(r) = &mut self.recorder {
+            r.record(ev, alerted);
+        }
+    }
+
+    /// [`Outputs::event`] for an event read into a box (replay): it leaves
+    /// the box only for the recorder, sparing the others a copy of it.
+    pub fn boxed_event(&mut self, ev: Box<Event>) {
+        let alerted = self.look_at(&ev);
+        if let Some(r) = &mut self.recorder {
+            r.record(*ev, alerted);
+        }
+    }
+
+    /// Event lines and alerts for `ev`: whether it alerted.
+    fn look_at(&mut self, ev: &Event) -> bool {
         self.n += 1;
         if self.events_out.is_some() {
-            self.events_format.write_line(&ev, &mut self.buf);
+            self.events_format.write_line(ev, &mut self.buf);
         }
         let mut alerted = false;
         if let Some(a) = self.alerting.as_mut() {
-            match a.check(&ev) {
+            match a.check(ev) {
                 Ok(n) => alerted = n > 0,
                 Err(e) => {
                     self.alert_err.get_or_insert(e);
                 }
             }
         }
-        if let Some(r) = &mut self.recorder {
-            r.record(ev, alerted);
-        }
+        alerted
     }
 
     /// When only rules look at events (no event lines, no recording): which

@@ -60,7 +60,7 @@ pub async fn replay<W: AsyncWrite + Unpin + ?Sized>(
                     s.read += 1;
                     if query.matches(&ev) {
                         s.replayed += 1;
-                        out.event(*ev);
+                        out.boxed_event(ev);
                         since_flush += 1;
                         if since_flush >= FLUSH_EVERY {
                             out.flush().await?;
