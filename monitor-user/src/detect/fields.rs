@@ -21,7 +21,7 @@ mod args;
 mod paths;
 
 use crate::event::sysargs::{ArgValue, SockAddr};
-use crate::event::{rfc3339, Ancestor, Data, DnsData, Event, Leader, StatsData, SyscallData};
+use crate::event::{rfc3339, Ancestor, Data, DnsData, Event, Leader, SyscallData};
 use args::{arg_value, is_open, named_arg, open_flags, raw_value};
 pub use paths::proc_is_other;
 use paths::{needs_normalising, normalise, split_path};
@@ -579,11 +579,11 @@ impl FieldSource for EventFields<'_> {
                 _ => None,
             },
             F::FsPath | F::FsTopWriter | F::FsWriters => match &ev.data {
-                Data::ContainerStats(StatsData { fs: Some(fs), .. }) => match field.id {
+                Data::ContainerStats(st) => st.fs.as_ref().and_then(|fs| match field.id {
                     F::FsPath => Some(Value::Str(&fs.path)),
                     F::FsTopWriter => fs.top_writer.as_deref().map(Value::Str),
                     _ => Some(Value::Str(&fs.writers)),
-                },
+                }),
                 _ => None,
             },
             _ => None,

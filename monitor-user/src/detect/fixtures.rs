@@ -518,7 +518,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
         }),
         "container_stats" => {
             stats.values.sort_by(|a, b| a.0.cmp(&b.0));
-            Data::ContainerStats(stats)
+            Data::ContainerStats(Box::new(stats))
         }
         "procexit" => Data::Exit(ExitData {
             raw: 0,

@@ -333,7 +333,7 @@ pub enum Data {
     },
     /// Synthetic, once per container per sampling interval
     /// ([`crate::stage::resources`]): the container's resource numbers.
-    ContainerStats(StatsData),
+    ContainerStats(Box<StatsData>),
     /// A DNS message a process sent to or received from port 53
     /// ([`crate::enrich::dns`]).
     Dns(Box<DnsData>),

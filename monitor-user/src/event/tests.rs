@@ -63,3 +63,16 @@ fn clock_offset_matches_system_time() {
     );
     assert_eq!(Clock::with_offset(-10).wall_ns(5), 0);
 }
+
+/// Every hand-over of an event (decoder, box, fan-out, recorder queue) is
+/// a copy of it: large per-kind data is boxed so that copy stays small
+/// (replay measured 15 instructions per event fewer at 192 bytes than at
+/// 280). A new field or variant that grows it should be a choice.
+#[test]
+fn an_event_stays_small_to_move() {
+    let (event, data) = (std::mem::size_of::<Event>(), std::mem::size_of::<Data>());
+    assert!(
+        event <= 192 && data <= 80,
+        "Event {event} bytes, Data {data}"
+    );
+}

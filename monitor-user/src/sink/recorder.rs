@@ -249,7 +249,7 @@ pub(crate) mod tests {
             victim_name: Some("cat".into()),
         };
         let mut st = evs[1].clone();
-        st.data = Data::ContainerStats(crate::event::StatsData {
+        st.data = Data::ContainerStats(Box::new(crate::event::StatsData {
             values: vec![
                 ("container.fork_rate[10s]".into(), 12.5),
                 ("user.nproc".into(), 31.0),
@@ -262,7 +262,7 @@ pub(crate) mod tests {
                 top_writer: Some("82ac0468654e".into()),
                 writers: "82ac0468654e +812 MiB in volume /data".into(),
             }),
-        });
+        }));
         let mut b = evs[0].clone();
         b.baseline = Some(crate::event::BaselineMark {
             in_baseline: false,

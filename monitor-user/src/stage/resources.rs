@@ -462,7 +462,7 @@ impl ResourceStage {
             }),
             container: k.container.clone(),
             cgroup: k.cgroup.clone(),
-            data: Data::ContainerStats(StatsData {
+            data: Data::ContainerStats(Box::new(StatsData {
                 values,
                 nproc_top_container: top,
                 inotify_top_container: inotify_top,
@@ -471,7 +471,7 @@ impl ResourceStage {
                     .find(|(other, _)| *other != id)
                     .map(|(_, text)| text.clone()),
                 fs,
-            }),
+            })),
             truncated: Vec::new(),
             target_is_vigil: None,
             baseline: None,
