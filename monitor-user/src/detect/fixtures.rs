@@ -17,11 +17,12 @@
 //! rest with a plain process in a podman container (see its doc for the
 //! keys and defaults).
 
+mod values;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value as Json;
-use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::event::sysargs::{Arg, ArgValue, Conn, Endpoint, SockAddr};
 use crate::event::Runtime;
@@ -30,30 +31,10 @@ use crate::event::{
     Namespaces, Process, SyscallData,
 };
 
-pub const FULL_ID: &str = "c0ffee1234abcd5678ef90c0ffee1234abcd5678ef90c0ffee1234abcd5678";
+use values::{boolean, cap_mask, open_flag_bits, port, string, strings, uint};
+pub use values::{parse_yaml, parse_yaml_map};
 
-fn yaml_to_json(y: &Yaml) -> Json {
-    match y {
-        Yaml::Real(s) => s.parse::<f64>().map(Json::from).unwrap_or(Json::Null),
-        Yaml::Integer(i) => Json::from(*i),
-        Yaml::String(s) => Json::String(s.clone()),
-        Yaml::Boolean(b) => Json::Bool(*b),
-        Yaml::Array(a) => Json::Array(a.iter().map(yaml_to_json).collect()),
-        Yaml::Hash(h) => Json::Object(
-            h.iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Yaml::String(s) => s.clone(),
-                        Yaml::Integer(i) => i.to_string(),
-                        other => format!("{other:?}"),
-                    };
-                    (key, yaml_to_json(v))
-                })
-                .collect(),
-        ),
-        _ => Json::Null,
-    }
-}
+pub const FULL_ID: &str = "c0ffee1234abcd5678ef90c0ffee1234abcd5678ef90c0ffee1234abcd5678";
 
 /// The `fd.*` keys of a socket event: with `fd.sip` or `fd.cip` the event
 /// carries a [`Conn`] and its `fd.name` defaults to `client->server`.
@@ -112,85 +93,8 @@ fn resource_field(key: &str) -> Option<String> {
     }
 }
 
-/// Parse a YAML document into JSON values.
-pub fn parse_yaml(text: &str) -> Result<Json, String> {
-    let docs = YamlLoader::load_from_str(text).map_err(|e| e.to_string())?;
-    Ok(docs.first().map(yaml_to_json).unwrap_or(Json::Null))
-}
-
-/// Parse a one-event YAML map (tests).
-pub fn parse_yaml_map(text: &str) -> BTreeMap<String, Json> {
-    match parse_yaml(text).expect("valid YAML") {
-        Json::Object(m) => m.into_iter().collect(),
-        other => panic!("not a map: {other}"),
-    }
-}
-
-fn open_flag_bits(text: &str) -> Result<u64, String> {
-    let mut raw = 0u64;
-    for part in text.split('|') {
-        raw |= match part.trim() {
-            "O_RDONLY" => libc::O_RDONLY,
-            "O_WRONLY" => libc::O_WRONLY,
-            "O_RDWR" => libc::O_RDWR,
-            "O_CREAT" => libc::O_CREAT,
-            "O_TRUNC" => libc::O_TRUNC,
-            "O_APPEND" => libc::O_APPEND,
-            "O_CLOEXEC" => libc::O_CLOEXEC,
-            "O_PATH" => libc::O_PATH,
-            "O_DIRECTORY" => libc::O_DIRECTORY,
-            other => return Err(format!("unknown open flag {other}")),
-        } as u64;
-    }
-    Ok(raw)
-}
-
 /// The boot time of every fixture event.
 const BOOT_NS: u64 = 12_345_000_000_000;
-
-/// `CAP_SYS_ADMIN CAP_NET_RAW` → bitmask (names as `thread.cap_effective`
-/// prints them).
-fn cap_mask(names: &str) -> Result<u64, String> {
-    let mut mask = 0u64;
-    for name in names.split_whitespace() {
-        let bit = (0..64)
-            .find(|&b| crate::event::sysargs::cap_names(1 << b) == name)
-            .ok_or_else(|| format!("unknown capability {name}"))?;
-        mask |= 1 << bit;
-    }
-    Ok(mask)
-}
-
-fn string(v: &Json, key: &str) -> Result<String, String> {
-    match v {
-        Json::String(s) => Ok(s.clone()),
-        Json::Number(n) => Ok(n.to_string()),
-        other => Err(format!("{key}: expected a string, got {other}")),
-    }
-}
-
-fn uint(v: &Json, key: &str) -> Result<u32, String> {
-    v.as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| format!("{key}: expected a number, got {v}"))
-}
-
-fn port(v: &Json, key: &str) -> Result<u16, String> {
-    u16::try_from(uint(v, key)?).map_err(|_| format!("{key}: not a port: {v}"))
-}
-
-fn boolean(v: &Json, key: &str) -> Result<bool, String> {
-    v.as_bool()
-        .ok_or_else(|| format!("{key}: expected true/false, got {v}"))
-}
-
-fn strings(v: &Json, key: &str) -> Result<Vec<String>, String> {
-    match v {
-        Json::Array(a) => a.iter().map(|x| string(x, key)).collect(),
-        Json::String(s) => Ok(s.split_whitespace().map(str::to_owned).collect()),
-        other => Err(format!("{key}: expected a list, got {other}")),
-    }
-}
 
 /// The session or group leader a fixture key fills in, created on first use.
 fn leader(l: &mut Option<crate::event::Leader>) -> &mut crate::event::Leader {
