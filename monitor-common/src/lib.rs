@@ -34,6 +34,7 @@ pub mod kinds;
 pub mod lsm;
 pub mod offsets;
 pub mod records;
+pub mod roundabout;
 pub mod syscalls;
 
 #[cfg(feature = "user")]

@@ -24,9 +24,15 @@ pub fn in_container() -> bool {
 
 /// The open filter for the open whose path is in `r.str0`: whether to
 /// report it, after the kill action when its match asks for one.
+/// `spelled`: the path is the process's own letters (an open syscall),
+/// so one with `.` or `..` components goes on ([`open_filter::matches_spelled`]).
 #[inline(always)]
-pub fn open_checked(r: &mut SyscallRecord, write: bool) -> bool {
-    let matched = open_filter::matches(r);
+pub fn open_checked(r: &mut SyscallRecord, write: bool, spelled: bool) -> bool {
+    let matched = if spelled {
+        open_filter::matches_spelled(r)
+    } else {
+        open_filter::matches(r)
+    };
     kill_on_write(r, matched, write);
     open_filter::reported(matched, write)
 }

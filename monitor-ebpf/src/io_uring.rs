@@ -106,7 +106,7 @@ fn on_submit(ctx: &TracePointContext) {
                     r.flags |= syscall_flags::STR0_TRUNCATED;
                 }
             }
-            enforce::open_checked(r, open_filter::is_write(how[0]))
+            enforce::open_checked(r, open_filter::is_write(how[0]), false)
         }
     };
     if !keep {

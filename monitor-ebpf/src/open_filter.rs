@@ -1,12 +1,15 @@
 //! The in-kernel open filter: only opens whose path matches a configured
 //! prefix (LPM trie) or whose final component matches a configured name
 //! (hash) go on to userspace; `when::WRITE` entries only count for opens
-//! that can modify the file.
+//! that can modify the file. A path with a `.`, `..` or empty component
+//! (`/tmp/../etc/shadow`) names another path than its letters, so no
+//! prefix can be read off it: it goes on too, and the agent normalises it.
 
 use aya_ebpf::helpers::generated::bpf_probe_read_kernel;
 use core::ffi::c_void;
 use monitor_common::{
     filter::{when, NAME_LEN, PREFIX_LEN},
+    roundabout::{keep, Scan},
     syscall_flags, SyscallRecord, PATH_LEN,
 };
 
@@ -25,6 +28,11 @@ pub fn is_write(flags: u64) -> bool {
 
 const _: () = assert!(PREFIX_LEN.is_power_of_two() && NAME_LEN.is_power_of_two());
 const _: () = assert!(PATH_LEN.is_power_of_two());
+const _: () = assert!(
+    core::mem::offset_of!(SyscallRecord, str0) % 8 == 0
+        && core::mem::offset_of!(SyscallRecord, str1) % 8 == 0
+        && PATH_LEN % 8 == 0
+);
 
 /// Whether an open whose path matched `verdict` (the `when` bits of its
 /// entries) should be reported.
@@ -34,16 +42,22 @@ pub fn reported(verdict: u32, write: bool) -> bool {
         || (write && verdict & (when::WRITE | when::DENY_WRITE | when::KILL_WRITE) != 0)
 }
 
-/// The `when` bits of every filter entry the open's path matches: the
-/// kernel's resolution of a relative path (`str1`, see `open_path`), else
-/// the path as passed (`str0`).
+/// The path the filter compares: the kernel's resolution of a relative
+/// path (`str1`, see `open_path`), else the path as passed (`str0`).
 #[inline(always)]
-pub fn matches(rec: &SyscallRecord) -> u32 {
-    let (src, len) = if rec.flags & syscall_flags::PATH_AT != 0 && rec.str1_len != 0 {
+fn path_of(rec: &SyscallRecord) -> (*const u8, u32) {
+    if rec.flags & syscall_flags::PATH_AT != 0 && rec.str1_len != 0 {
         (rec.str1.as_ptr(), rec.str1_len as u32)
     } else {
         (rec.str0.as_ptr(), rec.str0_len as u32)
-    };
+    }
+}
+
+/// The `when` bits of every filter entry the open's path ([`path_of`])
+/// matches.
+#[inline(always)]
+pub fn matches(rec: &SyscallRecord) -> u32 {
+    let (src, len) = path_of(rec);
     if len == 0 {
         return 0;
     }
@@ -115,4 +129,46 @@ pub fn matches(rec: &SyscallRecord) -> u32 {
         }
     }
     verdict
+}
+
+/// [`matches`] for a path as a process spelled it (the open syscalls'
+/// enter tracepoints): one with a `.`, `..` or empty component that
+/// matched nothing goes on anyway (`ANY`). Not for the LSM hook, whose
+/// paths are the kernel's (`bpf_d_path`), nor io_uring's submissions
+/// (docs/hooks.md: the check made Debian 6.1's verifier give up on that
+/// program).
+#[inline(always)]
+pub fn matches_spelled(rec: &SyscallRecord) -> u32 {
+    let verdict = matches(rec);
+    let (src, len) = path_of(rec);
+    if verdict == 0 && roundabout(src, len) {
+        return when::ANY;
+    }
+    verdict
+}
+
+/// Does the path (its first `len` bytes at `src`, 8-aligned) have a `.`,
+/// `..` or empty component (`monitor_common::roundabout`)? The words of
+/// the path are read, then one past it that closes its last patterns.
+/// Not inlined: one copy for the open programs' call sites, whose loop
+/// exits meet at its return.
+#[inline(never)]
+fn roundabout(src: *const u8, len: u32) -> bool {
+    const WORDS: u32 = (PATH_LEN / 8) as u32;
+    let mut scan = Scan::new();
+    let mut w = 0u32;
+    while w < WORDS {
+        let o = w * 8;
+        if o >= len {
+            break;
+        }
+        // SAFETY: o + 8 <= PATH_LEN: inside str0 or str1, both 8-aligned.
+        scan.word(
+            unsafe { *(src.add(o as usize) as *const u64) },
+            keep(len, o),
+        );
+        w += 1;
+    }
+    scan.word(0, 0);
+    scan.found()
 }

@@ -110,7 +110,7 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
                 let dirfd = dirfd(r, spec.str0);
                 open_path::resolve(r, dirfd);
                 let write = open_filter::is_write(r.args[flags_arg as usize]);
-                enforce::open_checked(r, write)
+                enforce::open_checked(r, write, true)
             }
             Extra::Openat2 => {
                 let dirfd = dirfd(r, spec.str0);
@@ -121,11 +121,11 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
                     r.args[5] = how[2];
                 }
                 let write = open_filter::is_write(r.args[3]);
-                enforce::open_checked(r, write)
+                enforce::open_checked(r, write, true)
             }
             Extra::Creat => {
                 open_path::resolve(r, open_path::AT_FDCWD);
-                enforce::open_checked(r, true)
+                enforce::open_checked(r, true, true)
             }
             Extra::Capset => {
                 read_caps(r);

@@ -6,8 +6,10 @@
 //! after `cd` into the directory, through leading `..`, and through
 //! `openat(dirfd, name)`, with `fd.name` resolved and `fd.nameraw` as
 //! passed: the kernel resolved them, since nothing else gets such an open
-//! past its filter. A relative open of an unwatched file never leaves the
-//! kernel. `proc.env[NAME]` and `proc.aenv[NAME]` see the container's `-e`
+//! past its filter. An absolute path through `..`, `.` and `//` reaches it
+//! too (the kernel forwards such paths; the agent normalises them). A
+//! relative open of an unwatched file, and dotted names that are not `.`
+//! or `..` components, never leave the kernel. `proc.env[NAME]` and `proc.aenv[NAME]` see the container's `-e`
 //! variable, and the default rule on `LD_PRELOAD` fires for a program
 //! `podman exec -e` started with it.
 
@@ -101,6 +103,13 @@ fn relative_opens_are_filtered_as_resolved_and_environments_are_seen() {
         field(v, "fd.nameraw") == "../../../srv/vigil-paths/conf/up.txt"
     });
     assert_eq!(field(&a, "fd.name"), "/srv/vigil-paths/conf/up.txt", "{a}");
+    // Absolute, through `..`, `.` and an empty component: no prefix of
+    // the letters is the directory's, so the kernel forwards it.
+    sh(&c, "echo s > /tmp/../srv//vigil-paths/./conf/abs.txt");
+    let a = expect(&agent, &c, PREFIX_RULE, |v| {
+        field(v, "fd.nameraw") == "/tmp/../srv//vigil-paths/./conf/abs.txt"
+    });
+    assert_eq!(field(&a, "fd.name"), "/srv/vigil-paths/conf/abs.txt", "{a}");
     // Relative to a directory fd.
     let out = c
         .exec(&[
@@ -122,8 +131,13 @@ fn relative_opens_are_filtered_as_resolved_and_environments_are_seen() {
         "/srv/vigil-paths/conf/dirfd.txt",
         "{a}"
     );
-    // An unwatched file opened by a relative name stays in the kernel.
-    sh(&c, "cd /srv/other && cat unwatched.txt >/dev/null");
+    // An unwatched file opened by a relative name stays in the kernel, as
+    // does one whose name (not a component) starts with dots.
+    sh(
+        &c,
+        "cd /srv/other && cat unwatched.txt >/dev/null \
+         && echo s > /srv/other/..unwatched && echo s > /srv/other/.unwatched",
+    );
 
     // Environments: the container's `-e`, inherited by exec's shell and
     // its child (the `; true` keeps the shell from exec'ing sleep itself).
@@ -159,12 +173,14 @@ fn relative_opens_are_filtered_as_resolved_and_environments_are_seen() {
         .filter(|l| {
             l.contains(&format!("\"container.full_id\":\"{}\"", c.id()))
                 && (l.contains("\"fd.name\":\"/srv/other/unwatched.txt\"")
-                    || l.contains("\"fd.name\":\"unwatched.txt\""))
+                    || l.contains("\"fd.name\":\"unwatched.txt\"")
+                    || l.contains("\"fd.name\":\"/srv/other/.unwatched\"")
+                    || l.contains("\"fd.name\":\"/srv/other/..unwatched\""))
         })
         .collect();
     assert!(
         mine.is_empty(),
-        "a relative open of an unwatched file left the kernel:\n{}",
+        "an open of an unwatched file left the kernel:\n{}",
         mine.join("\n")
     );
 }
