@@ -43,21 +43,27 @@ pub enum Dir {
     Blkio,
 }
 
-/// Raises this process's soft `RLIMIT_NOFILE` to its hard limit (the
-/// default soft limit, often 1024, is far below what holding a few files of
-/// 1,000 containers takes) and returns the new soft limit.
-pub fn raise_nofile_limit() -> io::Result<u64> {
+/// This process's `RLIMIT_NOFILE`.
+fn nofile_limit() -> io::Result<libc::rlimit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: getrlimit and setrlimit read or write the struct given.
+    // SAFETY: getrlimit writes the struct it is given.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok(lim)
+}
+
+/// Raises this process's soft `RLIMIT_NOFILE` to its hard limit (the
+/// default soft limit, often 1024, is far below what holding a few files of
+/// 1,000 containers takes) and returns the new soft limit.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let mut lim = nofile_limit()?;
     if lim.rlim_cur < lim.rlim_max {
         lim.rlim_cur = lim.rlim_max;
-        // SAFETY: as above.
+        // SAFETY: setrlimit reads the struct it is given.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
             return Err(io::Error::last_os_error());
         }
@@ -77,17 +83,7 @@ impl FdBudget {
     /// The soft `RLIMIT_NOFILE` less [`RESERVED_FDS`] or an eighth of it,
     /// whichever is more (raise the soft limit to the hard one first).
     pub fn from_rlimit() -> FdBudget {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes the struct it is given.
-        let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-            lim.rlim_cur
-        } else {
-            1024
-        };
-        let soft = soft.min(1 << 24);
+        let soft = nofile_limit().map_or(1024, |l| l.rlim_cur).min(1 << 24);
         FdBudget::new(soft.saturating_sub(RESERVED_FDS.max(soft / 8)) as usize)
     }
 
