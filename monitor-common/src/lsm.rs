@@ -152,6 +152,19 @@ pub mod setid {
     pub const FS: u32 = 8;
 }
 
+/// x86_64 syscall numbers the LSM programs compare with `pt_regs.orig_ax`
+/// (which syscall, if any, a hook runs inside).
+pub mod nr {
+    pub const MMAP: u64 = 9;
+    pub const MPROTECT: u64 = 10;
+    pub const CONNECT: u64 = 42;
+    pub const BIND: u64 = 49;
+    pub const PIVOT_ROOT: u64 = 155;
+    pub const CHROOT: u64 = 161;
+    pub const PKEY_MPROTECT: u64 = 329;
+    pub const IO_URING_ENTER: u64 = 426;
+}
+
 /// Memory protection and mapping bits (x86_64 and the generic ABI).
 pub mod prot {
     pub const WRITE: u64 = 0x2;
@@ -177,7 +190,7 @@ pub mod load_id {
 /// own tracepoints in tracepoint mode, [`crate::io_uring`]; where those
 /// cannot attach, the sensor adds [`crate::io_uring::GAP`].)
 pub const TRACEPOINT_MODE_GAPS: &[&str] = &[
-    "final paths (a relative open is resolved against the working directory or dirfd, but not through symbolic links or a later `..`; mounts are reported with the path as given)",
+    "final paths (a relative open is resolved against the working directory or dirfd, but not through symbolic links; a path with `.` or `..` components is normalised by the agent, and io_uring's opens are filtered as given; mounts are reported with the path as given)",
     "module and kexec loads are reported at the syscall, not at the kernel's read of the file",
     "refusing operations (a deny verdict needs the LSM hooks)",
 ];
@@ -195,5 +208,19 @@ mod tests {
         for h in HOOKS {
             assert!(h.program.starts_with("lsm_"), "{}", h.program);
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn syscall_numbers_are_the_kernels() {
+        let n = |x: libc::c_long| x as u64;
+        assert_eq!(nr::MMAP, n(libc::SYS_mmap));
+        assert_eq!(nr::MPROTECT, n(libc::SYS_mprotect));
+        assert_eq!(nr::CONNECT, n(libc::SYS_connect));
+        assert_eq!(nr::BIND, n(libc::SYS_bind));
+        assert_eq!(nr::PIVOT_ROOT, n(libc::SYS_pivot_root));
+        assert_eq!(nr::CHROOT, n(libc::SYS_chroot));
+        assert_eq!(nr::PKEY_MPROTECT, n(libc::SYS_pkey_mprotect));
+        assert_eq!(nr::IO_URING_ENTER, n(libc::SYS_io_uring_enter));
     }
 }

@@ -10,12 +10,7 @@
 
 use aya_ebpf::{macros::lsm, programs::LsmContext};
 use monitor_common::lsm::prot::{EXEC, MAP_ANONYMOUS, WRITE};
-use monitor_common::SyscallId;
-
-/// x86_64 syscall numbers (mprotect's hook also serves pkey_mprotect).
-const NR_MMAP: u64 = 9;
-const NR_MPROTECT: u64 = 10;
-const NR_PKEY_MPROTECT: u64 = 329;
+use monitor_common::{lsm::nr, SyscallId};
 
 /// Does a call `id` with `prot` (and mmap's `flags`) make memory
 /// executable that counts?
@@ -33,7 +28,7 @@ pub fn lsm_mmap_file(ctx: LsmContext) -> i32 {
     let prot: u64 = ctx.arg(2);
     let flags: u64 = ctx.arg(3);
     if exec_mem(SyscallId::Mmap, prot, flags) {
-        report(SyscallId::Mmap, prot, flags, [NR_MMAP, NR_MMAP]);
+        report(SyscallId::Mmap, prot, flags, [nr::MMAP, nr::MMAP]);
     }
     verdict
 }
@@ -49,7 +44,7 @@ pub fn lsm_file_mprotect(ctx: LsmContext) -> i32 {
             SyscallId::Mprotect,
             prot,
             0,
-            [NR_MPROTECT, NR_PKEY_MPROTECT],
+            [nr::MPROTECT, nr::PKEY_MPROTECT],
         );
     }
     verdict

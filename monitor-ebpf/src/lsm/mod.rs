@@ -34,6 +34,7 @@ use aya_ebpf::{
 };
 use monitor_common::{
     enforce::{mode, EPERM},
+    lsm::nr,
     syscall_flags, SyscallId, SyscallRecord, PATH_LEN,
 };
 
@@ -49,9 +50,8 @@ static LSM_SCRATCH: PerCpuArray<SyscallRecord> = PerCpuArray::with_max_entries(1
 
 /// `PF_IO_WORKER`: io_uring's worker and SQPOLL threads.
 const PF_IO_WORKER: u32 = 0x10;
-/// x86_64: `pt_regs.orig_ax` holds the syscall number, and io_uring_enter's.
+/// x86_64: `pt_regs.orig_ax` holds the syscall number.
 const PT_REGS_ORIG_AX: u64 = 15 * 8;
-const NR_IO_URING_ENTER: u64 = 426;
 
 /// A cleared record for `id` in this CPU's scratch, or None for the
 /// agent's own activity (and if the scratch is unavailable).
@@ -90,7 +90,7 @@ fn from_io_uring() -> bool {
     }
     // SAFETY: the BTF task pointer is what bpf_task_pt_regs takes.
     let regs = unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) } as u64;
-    read::<u64>(regs, PT_REGS_ORIG_AX as u32) == Some(NR_IO_URING_ENTER)
+    read::<u64>(regs, PT_REGS_ORIG_AX as u32) == Some(nr::IO_URING_ENTER)
 }
 
 /// The current task's user registers at syscall entry, and the syscall

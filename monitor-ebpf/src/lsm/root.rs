@@ -5,20 +5,16 @@
 //! `path_chroot` needs CONFIG_SECURITY_PATH.
 
 use aya_ebpf::{macros::lsm, programs::LsmContext};
-use monitor_common::{syscall_flags, SyscallId, PATH_LEN};
+use monitor_common::{lsm::nr, syscall_flags, SyscallId, PATH_LEN};
 
 use crate::kread::user_str;
-
-/// x86_64 syscall numbers.
-const NR_PIVOT_ROOT: u64 = 155;
-const NR_CHROOT: u64 = 161;
 
 #[lsm(hook = "sb_pivotroot")]
 pub fn lsm_sb_pivotroot(ctx: LsmContext) -> i32 {
     // sb_pivotroot(const struct path *old_path, const struct path *new_path),
     // verdict.
     let verdict: i32 = ctx.arg(2);
-    report(SyscallId::PivotRoot, NR_PIVOT_ROOT, true);
+    report(SyscallId::PivotRoot, nr::PIVOT_ROOT, true);
     verdict
 }
 
@@ -26,7 +22,7 @@ pub fn lsm_sb_pivotroot(ctx: LsmContext) -> i32 {
 pub fn lsm_path_chroot(ctx: LsmContext) -> i32 {
     // path_chroot(const struct path *path), verdict.
     let verdict: i32 = ctx.arg(1);
-    report(SyscallId::Chroot, NR_CHROOT, false);
+    report(SyscallId::Chroot, nr::CHROOT, false);
     verdict
 }
 

@@ -7,20 +7,16 @@
 //! same network filter.
 
 use aya_ebpf::{macros::lsm, programs::LsmContext};
-use monitor_common::SyscallId;
+use monitor_common::{lsm::nr, SyscallId};
 
 use crate::net;
-
-/// x86_64 syscall numbers.
-const NR_CONNECT: u64 = 42;
-const NR_BIND: u64 = 49;
 
 #[lsm(hook = "socket_connect")]
 pub fn lsm_socket_connect(ctx: LsmContext) -> i32 {
     // socket_connect(struct socket *sock, struct sockaddr *address,
     //                int addrlen), verdict.
     let verdict: i32 = ctx.arg(3);
-    report(&ctx, SyscallId::Connect, NR_CONNECT);
+    report(&ctx, SyscallId::Connect, nr::CONNECT);
     verdict
 }
 
@@ -29,7 +25,7 @@ pub fn lsm_socket_bind(ctx: LsmContext) -> i32 {
     // socket_bind(struct socket *sock, struct sockaddr *address,
     //             int addrlen), verdict.
     let verdict: i32 = ctx.arg(3);
-    report(&ctx, SyscallId::Bind, NR_BIND);
+    report(&ctx, SyscallId::Bind, nr::BIND);
     verdict
 }
 
