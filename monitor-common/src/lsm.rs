@@ -190,7 +190,7 @@ pub mod load_id {
 /// own tracepoints in tracepoint mode, [`crate::io_uring`]; where those
 /// cannot attach, the sensor adds [`crate::io_uring::GAP`].)
 pub const TRACEPOINT_MODE_GAPS: &[&str] = &[
-    "final paths (a relative open is resolved against the working directory or dirfd, but not through symbolic links; a path with `.` or `..` components is normalised by the agent, and io_uring's opens are filtered as given; mounts are reported with the path as given)",
+    "final paths (a relative open is resolved against the working directory or dirfd, but not through symbolic links, whose creation the default rules watch instead; a path with `.` or `..` components is normalised by the agent, as are io_uring's relative opens; mounts are reported with the path as given)",
     "module and kexec loads are reported at the syscall, not at the kernel's read of the file",
     "refusing operations (a deny verdict needs the LSM hooks)",
 ];

@@ -6,6 +6,8 @@
 //! io_connect`. It fills the record of the syscall the request stands for
 //! (openat, openat2, connect) as that syscall's enter program would, applies
 //! the same open filter and network filter, and parks it by request address.
+//! An open whose path the filter cannot judge as given (relative, or with
+//! a `.`, `..` or empty component) goes on for the agent to resolve.
 //! `io_uring_complete` adds the result and sends it. The header (pid,
 //! cgroup, comm) is the submitter's: the task inside `io_uring_enter`, or
 //! its SQPOLL thread. Tracepoint mode only: in LSM mode `file_open` and
@@ -107,6 +109,7 @@ fn on_submit(ctx: &TracePointContext) {
                 }
             }
             enforce::open_checked(r, open_filter::is_write(how[0]), false)
+                || open_filter::goes_on_as_given(r)
         }
     };
     if !keep {

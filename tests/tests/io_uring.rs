@@ -6,7 +6,10 @@
 //! mining-pool port through io_uring (IORING_OP_OPENAT, IORING_OP_CONNECT),
 //! never through the open or connect syscalls. Each must come out as the
 //! syscall's event, flagged `evt.arg.io_uring = 1`, and raise the same
-//! alert a plain open or connect raises, marked `vigil.io_uring`. The near
+//! alert a plain open or connect raises, marked `vigil.io_uring`. A user
+//! rule on a directory prefix fires for io_uring opens by a relative name
+//! and through `..`, `.` and `//` (the kernel forwards what it cannot
+//! judge as given; the agent resolves and normalises `fd.name`). The near
 //! misses must stay quiet: an io_uring read of an unwatched file
 //! (`/etc/hostname`) is dropped by the in-kernel open filter (no event at
 //! all), and an io_uring connect to port 8080 raises no mining alert.
@@ -20,6 +23,13 @@ use vigil_tests::podman::TempDir;
 use vigil_tests::{require_podman, require_vigil_binary, Agent, Container};
 
 const WAIT: Duration = Duration::from_secs(20);
+const PREFIX_RULE: &str = "io_uring test prefix";
+const RULES: &str = r#"- rule: io_uring test prefix
+  desc: opens under one directory, however the path was written
+  condition: evt.type in (open, openat, openat2) and container.id != host and fd.name startswith /srv/vigil-uring/
+  output: prefix open (file=%fd.name raw=%fd.nameraw container=%container.id)
+  priority: WARNING
+"#;
 
 #[test]
 fn io_uring_opens_and_connects_raise_the_same_alerts_as_syscalls() {
@@ -29,7 +39,11 @@ fn io_uring_opens_and_connects_raise_the_same_alerts_as_syscalls() {
     let image = actions_image().expect("build the actions image");
     let dir = TempDir::new("vigil-live-uring").expect("temp dir");
     let events_path = dir.path().join("events.jsonl");
-    let agent = Agent::builder(["run", "--net-loopback", "--events"])
+    let rules = dir.path().join("uring.yaml");
+    std::fs::write(&rules, RULES).expect("write rules");
+    let agent = Agent::builder(["run", "--net-loopback", "--rules"])
+        .arg(&rules)
+        .arg("--events")
         .arg(&events_path)
         .echo(false)
         .start()
@@ -50,12 +64,15 @@ fn io_uring_opens_and_connects_raise_the_same_alerts_as_syscalls() {
     let script = format!(
         "{a} uring-open /etc/shadow; {a} uring-open /etc/hostname; \
          {a} tcp-serve 127.0.0.1:3333 4 & {a} tcp-serve 127.0.0.1:8080 4 & sleep 1; \
-         {a} uring-connect 127.0.0.1:3333; {a} uring-connect 127.0.0.1:8080; wait"
+         {a} uring-connect 127.0.0.1:3333; {a} uring-connect 127.0.0.1:8080; wait; \
+         mkdir -p /srv/vigil-uring/conf && echo s > /srv/vigil-uring/conf/x.txt; \
+         (cd /srv/vigil-uring/conf && {a} uring-open x.txt); \
+         {a} uring-open /tmp/../srv//vigil-uring/./conf/x.txt"
     );
     let out = c.exec(&["sh", "-c", &script]).expect("podman exec");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && stdout.matches(": ok").count() >= 6,
+        out.status.success() && stdout.matches(": ok").count() >= 8,
         "actions in the container: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -104,6 +121,18 @@ fn io_uring_opens_and_connects_raise_the_same_alerts_as_syscalls() {
             s(&a, "output").ends_with("(submitted through io_uring)"),
             "{a}"
         );
+    }
+
+    // Paths the filter cannot judge as given reach the agent, which
+    // resolves and normalises them.
+    for raw in ["x.txt", "/tmp/../srv//vigil-uring/./conf/x.txt"] {
+        let a = alert(PREFIX_RULE, &format!("raw={raw} "));
+        assert_eq!(
+            s(&a["output_fields"], "fd.name"),
+            "/srv/vigil-uring/conf/x.txt",
+            "{a}"
+        );
+        assert_eq!(a["output_fields"]["vigil.io_uring"], true, "{a}");
     }
 
     // Near misses. The 8080 connect is reported (so it was seen) but is no

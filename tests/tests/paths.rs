@@ -9,7 +9,9 @@
 //! past its filter. An absolute path through `..`, `.` and `//` reaches it
 //! too (the kernel forwards such paths; the agent normalises them). A
 //! relative open of an unwatched file, and dotted names that are not `.`
-//! or `..` components, never leave the kernel. `proc.env[NAME]` and `proc.aenv[NAME]` see the container's `-e`
+//! or `..` components, never leave the kernel. Links to `/etc/shadow`
+//! and `/etc` raise the default rule on their creation (an open through
+//! them names the link). `proc.env[NAME]` and `proc.aenv[NAME]` see the container's `-e`
 //! variable, and the default rule on `LD_PRELOAD` fires for a program
 //! `podman exec -e` started with it.
 
@@ -25,6 +27,7 @@ const WAIT: Duration = Duration::from_secs(20);
 const PREFIX_RULE: &str = "Paths test prefix";
 const ENV_RULE: &str = "Paths test environment";
 const PRELOAD_RULE: &str = "Library injected through the environment in container";
+const LINK_RULE: &str = "Link to a secret created in container";
 
 const RULES: &str = r#"- rule: Paths test prefix
   desc: opens under one directory, however the path was written
@@ -139,6 +142,28 @@ fn relative_opens_are_filtered_as_resolved_and_environments_are_seen() {
          && echo s > /srv/other/..unwatched && echo s > /srv/other/.unwatched",
     );
 
+    // Links: an open through a link names the link, so the default rule
+    // catches the link's creation (symbolic, relative or not, and hard);
+    // a link to an ordinary file stays quiet.
+    sh(
+        &c,
+        "ln -s /etc/shadow /tmp/notes && cat /tmp/notes >/dev/null \
+         && cd /tmp/a && ln -s ../../etc /tmp/a/cfg && ln /etc/shadow /tmp/keep \
+         && ln -s /etc/hosts /tmp/hosts",
+    );
+    for what in [
+        "/etc/shadow /tmp/notes",
+        "../../etc /tmp/a/cfg",
+        "/etc/shadow /tmp/keep",
+    ] {
+        let (target, link) = what.split_once(' ').unwrap();
+        let a = expect(&agent, &c, LINK_RULE, |v| {
+            let args = s(&v["output_fields"], "evt.args");
+            args.contains(target) && args.contains(link)
+        });
+        assert!(s(&a, "priority").eq_ignore_ascii_case("warning"), "{a}");
+    }
+
     // Environments: the container's `-e`, inherited by exec's shell and
     // its child (the `; true` keeps the shell from exec'ing sleep itself).
     // Both live on while the agent reads their environ: a process gone by
@@ -163,6 +188,19 @@ fn relative_opens_are_filtered_as_resolved_and_environments_are_seen() {
     assert!(
         s(&a, "output").contains("LD_PRELOAD=/tmp/vigil-hook.so"),
         "{a}"
+    );
+
+    let quiet: Vec<Value> = agent
+        .stdout_json()
+        .expect("alerts")
+        .into_iter()
+        .filter(|v| {
+            s(v, "rule") == LINK_RULE && s(&v["output_fields"], "evt.args").contains("/etc/hosts")
+        })
+        .collect();
+    assert!(
+        quiet.is_empty(),
+        "alert for a link to /etc/hosts: {quiet:?}"
     );
 
     let stopped = agent.stop().expect("stop");
