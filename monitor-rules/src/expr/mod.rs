@@ -366,7 +366,13 @@ impl Check {
             ev.get(&self.field)
         };
         let Some(v) = v else { return false };
-        self.test.eval(v, ev)
+        // The most common shapes (a string or boolean test of a plain
+        // value) in place: a call to the general test costs as much.
+        match (&self.test, v) {
+            (Test::Str { pred, negate }, Value::Str(s)) => pred.test(s) != *negate,
+            (Test::Bool { want, negate }, Value::Bool(b)) => (b == *want) != *negate,
+            (test, v) => test.eval(v, ev),
+        }
     }
 }
 
