@@ -15,11 +15,10 @@ mod strings;
 pub use paths::{OpenPaths, PathNeed, PathPattern};
 
 pub(crate) use strings::{glob_pred, glob_regex};
-use strings::{icontains, NumBuf};
+use strings::{icontains, Needles, NumBuf};
 
 use std::collections::HashSet;
 
-use aho_corasick::AhoCorasick;
 use memchr::memmem::Finder;
 use regex::Regex;
 
@@ -204,7 +203,7 @@ pub(crate) enum StrPred {
     Regex(Regex),
     /// Any of several needles occurs (case-insensitively for merged
     /// `icontains`), in one pass ([`combine_substrings`]).
-    Substrings(Box<AhoCorasick>),
+    Substrings(Box<Needles>),
     /// Any of these holds: an `or` of plain string tests on one field,
     /// merged so the field is read and dispatched on once
     /// ([`Expr::merge_alternatives`]).
@@ -538,6 +537,23 @@ mod tests {
         let long = format!("{}--Donate-Level=1", "x".repeat(80));
         assert!(icontains(long.as_bytes(), b"--donate-level"));
         assert!(!icontains(long.as_bytes(), b"--donate-levels"));
+    }
+
+    #[test]
+    fn needles_match_short_and_long_texts_alike() {
+        let n = Needles::new(&[b"stratum+tcp".to_vec(), b"randomx".to_vec()], true).unwrap();
+        let pad = "x".repeat(80);
+        for (text, hit) in [
+            ("xmrig --RandomX", true),
+            ("stratum+tc", false),
+            ("", false),
+        ] {
+            assert_eq!(n.is_match(text), hit, "{text:?}");
+            let long = format!("{pad}{text}");
+            assert_eq!(n.is_match(&long), hit, "{long:?}");
+        }
+        let exact = Needles::new(&[b"ab".to_vec(), b"cd".to_vec()], false).unwrap();
+        assert!(exact.is_match("xxcd") && !exact.is_match("AB"));
     }
 
     #[test]
