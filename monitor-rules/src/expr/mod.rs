@@ -37,7 +37,50 @@ const SMALL_SET: usize = 8;
 #[derive(Debug)]
 pub(crate) enum StrSet {
     Small(Box<[Box<str>]>),
-    Hash(HashSet<Box<str>, FastHash>),
+    Hash(Box<HashedSet>),
+}
+
+/// A hash set with a filter in front: the lengths and first bytes of its
+/// members. Most texts a rule asks about are not members (`proc.name in
+/// (vigil_runtime_binaries)` for every exec), and most of those have a
+/// length or a first byte no member has: they are answered without hashing.
+#[derive(Debug)]
+pub(crate) struct HashedSet {
+    set: HashSet<Box<str>, FastHash>,
+    /// Bit `n`: a member is `n` bytes long (bit 63: 63 or longer).
+    lens: u64,
+    /// Bit `b`: a member starts with byte `b`.
+    firsts: [u64; 4],
+}
+
+impl HashedSet {
+    fn new(v: Vec<Box<str>>) -> HashedSet {
+        let (mut lens, mut firsts) = (0u64, [0u64; 4]);
+        for x in &v {
+            lens |= 1 << x.len().min(63);
+            if let Some(&b) = x.as_bytes().first() {
+                firsts[usize::from(b / 64)] |= 1 << (b % 64);
+            }
+        }
+        HashedSet {
+            set: v.into_iter().collect(),
+            lens,
+            firsts,
+        }
+    }
+
+    #[inline]
+    fn contains(&self, s: &str) -> bool {
+        if self.lens & (1 << s.len().min(63)) == 0 {
+            return false;
+        }
+        if let Some(&b) = s.as_bytes().first() {
+            if self.firsts[usize::from(b / 64)] & (1 << (b % 64)) == 0 {
+                return false;
+            }
+        }
+        self.set.contains(s)
+    }
 }
 
 impl FromIterator<Box<str>> for StrSet {
@@ -48,7 +91,7 @@ impl FromIterator<Box<str>> for StrSet {
         if v.len() <= SMALL_SET {
             StrSet::Small(v.into())
         } else {
-            StrSet::Hash(v.into_iter().collect())
+            StrSet::Hash(Box::new(HashedSet::new(v)))
         }
     }
 }
@@ -66,7 +109,7 @@ impl StrSet {
     pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = &Box<str>> + '_> {
         match self {
             StrSet::Small(v) => Box::new(v.iter()),
-            StrSet::Hash(h) => Box::new(h.iter()),
+            StrSet::Hash(h) => Box::new(h.set.iter()),
         }
     }
 }
@@ -554,6 +597,41 @@ mod tests {
         }
         let exact = Needles::new(&[b"ab".to_vec(), b"cd".to_vec()], false).unwrap();
         assert!(exact.is_match("xxcd") && !exact.is_match("AB"));
+    }
+
+    #[test]
+    fn a_hashed_set_answers_as_its_members_say() {
+        let members = [
+            "runc",
+            "crun",
+            "conmon",
+            "podman",
+            "",
+            "x",
+            "dockerd",
+            "a".repeat(70).as_str(),
+        ]
+        .iter()
+        .chain(["b1", "b2", "b3"].iter())
+        .map(|s| Box::<str>::from(*s))
+        .collect::<Vec<_>>();
+        let set: StrSet = members.iter().cloned().collect();
+        assert!(matches!(set, StrSet::Hash(_)));
+        for m in &members {
+            assert!(set.contains(m), "{m:?}");
+        }
+        let long_other = "a".repeat(71);
+        for other in [
+            "sh",
+            "runcc",
+            "crux",
+            "y",
+            "b4",
+            "\u{e9}",
+            long_other.as_str(),
+        ] {
+            assert!(!set.contains(other), "{other:?}");
+        }
     }
 
     #[test]
