@@ -282,6 +282,16 @@ impl Expr {
         }
     }
 
+    /// A rule's whole condition: the top-level `and` (most conditions)
+    /// walked in place, saving a call per rule and event.
+    #[inline]
+    pub(crate) fn eval_condition<E: FieldSource + ?Sized>(&self, ev: &E, memo: &mut Memo) -> bool {
+        match self {
+            Expr::And(v) => v.iter().all(|e| e.eval_term(ev, memo)),
+            e => e.eval(ev, memo),
+        }
+    }
+
     /// A term of an `and`/`or`: checks (most terms) are tested in place,
     /// since a recursive call per term costs as much as a simple test.
     #[inline(always)]
