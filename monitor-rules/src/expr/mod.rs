@@ -293,9 +293,22 @@ impl Expr {
     }
 
     /// A term of an `and`/`or`: checks (most terms) are tested in place,
-    /// since a recursive call per term costs as much as a simple test.
+    /// since a recursive call per term costs as much as a simple test; so
+    /// are the checks of a term's `or` or `not` (macros expand into an
+    /// `and` of such).
     #[inline(always)]
     fn eval_term<E: FieldSource + ?Sized>(&self, ev: &E, memo: &mut Memo) -> bool {
+        match self {
+            Expr::Check(c) => c.eval_memo(ev, memo),
+            Expr::Or(v) => v.iter().any(|e| e.eval_leaf(ev, memo)),
+            Expr::Not(e) => !e.eval_leaf(ev, memo),
+            e => e.eval(ev, memo),
+        }
+    }
+
+    /// [`Expr::eval_term`] one level down: a check in place, else a call.
+    #[inline(always)]
+    fn eval_leaf<E: FieldSource + ?Sized>(&self, ev: &E, memo: &mut Memo) -> bool {
         match self {
             Expr::Check(c) => c.eval_memo(ev, memo),
             e => e.eval(ev, memo),
