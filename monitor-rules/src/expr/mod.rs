@@ -171,20 +171,25 @@ impl Memo {
     /// container rule).
     #[inline]
     pub(crate) fn refutes(&self, req: &Required) -> bool {
-        // One OR over all words, no early exit: it runs once per candidate
-        // rule, and a branch per word costs more than the words.
+        // One OR over the words up to the last the rule uses (most rules:
+        // one), no early exit: it runs once per candidate rule, and a
+        // branch per word costs more than the words.
         let mut refuted = 0;
-        for w in 0..MEMO_SLOTS / 64 {
-            refuted |= req.0[w] & self.known[w] & !self.val[w];
+        for w in 0..usize::from(req.words) {
+            refuted |= req.bits[w] & self.known[w] & !self.val[w];
         }
         refuted != 0
     }
 }
 
 /// The memo slots of the checks a condition cannot hold without (its
-/// top-level conjuncts that have a slot), as a bit mask.
+/// top-level conjuncts that have a slot), as a bit mask, and how many of
+/// its words hold bits (up to the last that does).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Required([u64; MEMO_SLOTS / 64]);
+pub(crate) struct Required {
+    bits: [u64; MEMO_SLOTS / 64],
+    words: u8,
+}
 
 #[derive(Debug)]
 pub(crate) enum Test {
@@ -376,7 +381,8 @@ impl Expr {
             if let Expr::Check(c) = t {
                 let slot = c.slot as usize;
                 if slot < MEMO_SLOTS {
-                    req.0[slot / 64] |= 1 << (slot % 64);
+                    req.bits[slot / 64] |= 1 << (slot % 64);
+                    req.words = req.words.max((slot / 64 + 1) as u8);
                 }
             }
         }
