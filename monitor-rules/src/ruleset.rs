@@ -277,7 +277,7 @@ impl<'s, E: FieldSource + ?Sized> Iterator for Matching<'s, '_, E> {
             if self.memo.refutes(&r.required) {
                 continue;
             }
-            if r.expr.eval(self.ev, &mut self.memo) {
+            if r.expr.eval_condition(self.ev, &mut self.memo) {
                 return Some(r);
             }
         }

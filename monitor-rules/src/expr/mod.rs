@@ -15,11 +15,10 @@ mod strings;
 pub use paths::{OpenPaths, PathNeed, PathPattern};
 
 pub(crate) use strings::{glob_pred, glob_regex};
-use strings::{icontains, NumBuf};
+use strings::{icontains, Needles, NumBuf};
 
 use std::collections::HashSet;
 
-use aho_corasick::AhoCorasick;
 use memchr::memmem::Finder;
 use regex::Regex;
 
@@ -38,7 +37,50 @@ const SMALL_SET: usize = 8;
 #[derive(Debug)]
 pub(crate) enum StrSet {
     Small(Box<[Box<str>]>),
-    Hash(HashSet<Box<str>, FastHash>),
+    Hash(Box<HashedSet>),
+}
+
+/// A hash set with a filter in front: the lengths and first bytes of its
+/// members. Most texts a rule asks about are not members (`proc.name in
+/// (vigil_runtime_binaries)` for every exec), and most of those have a
+/// length or a first byte no member has: they are answered without hashing.
+#[derive(Debug)]
+pub(crate) struct HashedSet {
+    set: HashSet<Box<str>, FastHash>,
+    /// Bit `n`: a member is `n` bytes long (bit 63: 63 or longer).
+    lens: u64,
+    /// Bit `b`: a member starts with byte `b`.
+    firsts: [u64; 4],
+}
+
+impl HashedSet {
+    fn new(v: Vec<Box<str>>) -> HashedSet {
+        let (mut lens, mut firsts) = (0u64, [0u64; 4]);
+        for x in &v {
+            lens |= 1 << x.len().min(63);
+            if let Some(&b) = x.as_bytes().first() {
+                firsts[usize::from(b / 64)] |= 1 << (b % 64);
+            }
+        }
+        HashedSet {
+            set: v.into_iter().collect(),
+            lens,
+            firsts,
+        }
+    }
+
+    #[inline]
+    fn contains(&self, s: &str) -> bool {
+        if self.lens & (1 << s.len().min(63)) == 0 {
+            return false;
+        }
+        if let Some(&b) = s.as_bytes().first() {
+            if self.firsts[usize::from(b / 64)] & (1 << (b % 64)) == 0 {
+                return false;
+            }
+        }
+        self.set.contains(s)
+    }
 }
 
 impl FromIterator<Box<str>> for StrSet {
@@ -49,7 +91,7 @@ impl FromIterator<Box<str>> for StrSet {
         if v.len() <= SMALL_SET {
             StrSet::Small(v.into())
         } else {
-            StrSet::Hash(v.into_iter().collect())
+            StrSet::Hash(Box::new(HashedSet::new(v)))
         }
     }
 }
@@ -67,7 +109,7 @@ impl StrSet {
     pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = &Box<str>> + '_> {
         match self {
             StrSet::Small(v) => Box::new(v.iter()),
-            StrSet::Hash(h) => Box::new(h.iter()),
+            StrSet::Hash(h) => Box::new(h.set.iter()),
         }
     }
 }
@@ -129,20 +171,25 @@ impl Memo {
     /// container rule).
     #[inline]
     pub(crate) fn refutes(&self, req: &Required) -> bool {
-        // One OR over all words, no early exit: it runs once per candidate
-        // rule, and a branch per word costs more than the words.
+        // One OR over the words up to the last the rule uses (most rules:
+        // one), no early exit: it runs once per candidate rule, and a
+        // branch per word costs more than the words.
         let mut refuted = 0;
-        for w in 0..MEMO_SLOTS / 64 {
-            refuted |= req.0[w] & self.known[w] & !self.val[w];
+        for w in 0..usize::from(req.words) {
+            refuted |= req.bits[w] & self.known[w] & !self.val[w];
         }
         refuted != 0
     }
 }
 
 /// The memo slots of the checks a condition cannot hold without (its
-/// top-level conjuncts that have a slot), as a bit mask.
+/// top-level conjuncts that have a slot), as a bit mask, and how many of
+/// its words hold bits (up to the last that does).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Required([u64; MEMO_SLOTS / 64]);
+pub(crate) struct Required {
+    bits: [u64; MEMO_SLOTS / 64],
+    words: u8,
+}
 
 #[derive(Debug)]
 pub(crate) enum Test {
@@ -204,7 +251,7 @@ pub(crate) enum StrPred {
     Regex(Regex),
     /// Any of several needles occurs (case-insensitively for merged
     /// `icontains`), in one pass ([`combine_substrings`]).
-    Substrings(Box<AhoCorasick>),
+    Substrings(Box<Needles>),
     /// Any of these holds: an `or` of plain string tests on one field,
     /// merged so the field is read and dispatched on once
     /// ([`Expr::merge_alternatives`]).
@@ -240,10 +287,33 @@ impl Expr {
         }
     }
 
+    /// A rule's whole condition: the top-level `and` (most conditions)
+    /// walked in place, saving a call per rule and event.
+    #[inline]
+    pub(crate) fn eval_condition<E: FieldSource + ?Sized>(&self, ev: &E, memo: &mut Memo) -> bool {
+        match self {
+            Expr::And(v) => v.iter().all(|e| e.eval_term(ev, memo)),
+            e => e.eval(ev, memo),
+        }
+    }
+
     /// A term of an `and`/`or`: checks (most terms) are tested in place,
-    /// since a recursive call per term costs as much as a simple test.
+    /// since a recursive call per term costs as much as a simple test; so
+    /// are the checks of a term's `or` or `not` (macros expand into an
+    /// `and` of such).
     #[inline(always)]
     fn eval_term<E: FieldSource + ?Sized>(&self, ev: &E, memo: &mut Memo) -> bool {
+        match self {
+            Expr::Check(c) => c.eval_memo(ev, memo),
+            Expr::Or(v) => v.iter().any(|e| e.eval_leaf(ev, memo)),
+            Expr::Not(e) => !e.eval_leaf(ev, memo),
+            e => e.eval(ev, memo),
+        }
+    }
+
+    /// [`Expr::eval_term`] one level down: a check in place, else a call.
+    #[inline(always)]
+    fn eval_leaf<E: FieldSource + ?Sized>(&self, ev: &E, memo: &mut Memo) -> bool {
         match self {
             Expr::Check(c) => c.eval_memo(ev, memo),
             e => e.eval(ev, memo),
@@ -311,7 +381,8 @@ impl Expr {
             if let Expr::Check(c) = t {
                 let slot = c.slot as usize;
                 if slot < MEMO_SLOTS {
-                    req.0[slot / 64] |= 1 << (slot % 64);
+                    req.bits[slot / 64] |= 1 << (slot % 64);
+                    req.words = req.words.max((slot / 64 + 1) as u8);
                 }
             }
         }
@@ -366,7 +437,13 @@ impl Check {
             ev.get(&self.field)
         };
         let Some(v) = v else { return false };
-        self.test.eval(v, ev)
+        // The most common shapes (a string or boolean test of a plain
+        // value) in place: a call to the general test costs as much.
+        match (&self.test, v) {
+            (Test::Str { pred, negate }, Value::Str(s)) => pred.test(s) != *negate,
+            (Test::Bool { want, negate }, Value::Bool(b)) => (b == *want) != *negate,
+            (test, v) => test.eval(v, ev),
+        }
     }
 }
 
@@ -532,6 +609,58 @@ mod tests {
         let long = format!("{}--Donate-Level=1", "x".repeat(80));
         assert!(icontains(long.as_bytes(), b"--donate-level"));
         assert!(!icontains(long.as_bytes(), b"--donate-levels"));
+    }
+
+    #[test]
+    fn needles_match_short_and_long_texts_alike() {
+        let n = Needles::new(&[b"stratum+tcp".to_vec(), b"randomx".to_vec()], true).unwrap();
+        let pad = "x".repeat(80);
+        for (text, hit) in [
+            ("xmrig --RandomX", true),
+            ("stratum+tc", false),
+            ("", false),
+        ] {
+            assert_eq!(n.is_match(text), hit, "{text:?}");
+            let long = format!("{pad}{text}");
+            assert_eq!(n.is_match(&long), hit, "{long:?}");
+        }
+        let exact = Needles::new(&[b"ab".to_vec(), b"cd".to_vec()], false).unwrap();
+        assert!(exact.is_match("xxcd") && !exact.is_match("AB"));
+    }
+
+    #[test]
+    fn a_hashed_set_answers_as_its_members_say() {
+        let members = [
+            "runc",
+            "crun",
+            "conmon",
+            "podman",
+            "",
+            "x",
+            "dockerd",
+            "a".repeat(70).as_str(),
+        ]
+        .iter()
+        .chain(["b1", "b2", "b3"].iter())
+        .map(|s| Box::<str>::from(*s))
+        .collect::<Vec<_>>();
+        let set: StrSet = members.iter().cloned().collect();
+        assert!(matches!(set, StrSet::Hash(_)));
+        for m in &members {
+            assert!(set.contains(m), "{m:?}");
+        }
+        let long_other = "a".repeat(71);
+        for other in [
+            "sh",
+            "runcc",
+            "crux",
+            "y",
+            "b4",
+            "\u{e9}",
+            long_other.as_str(),
+        ] {
+            assert!(!set.contains(other), "{other:?}");
+        }
     }
 
     #[test]

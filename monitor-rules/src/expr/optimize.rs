@@ -160,11 +160,8 @@ fn combine_substrings(pred: &mut StrPred) {
             0 => continue,
             1 if fold => StrPred::IContains(needles[0].clone().into()),
             1 => StrPred::Contains(Box::new(Finder::new(&needles[0]).into_owned())),
-            _ => match AhoCorasick::builder()
-                .ascii_case_insensitive(fold)
-                .build(&needles)
-            {
-                Ok(ac) => StrPred::Substrings(Box::new(ac)),
+            _ => match Needles::new(&needles, fold) {
+                Ok(n) => StrPred::Substrings(Box::new(n)),
                 // Too large an automaton (not for a few needles): one by one.
                 Err(_) => {
                     rest.extend(needles.into_iter().map(|n| {

@@ -4,6 +4,8 @@
 
 use super::*;
 
+use aho_corasick::{AhoCorasick, BuildError};
+
 impl StrPred {
     pub(super) fn cost(&self) -> u32 {
         match self {
@@ -21,6 +23,17 @@ impl StrPred {
     #[inline]
     pub(crate) fn test(&self, s: &str) -> bool {
         match self {
+            StrPred::Any(v) => v.iter().any(|p| p.test_one(s)),
+            p => p.test_one(s),
+        }
+    }
+
+    /// One predicate. The alternatives of an `Any` are tested here in a
+    /// loop, not by a call each (the merge never nests an `Any`; one that
+    /// is goes back through [`StrPred::test`]).
+    #[inline(always)]
+    fn test_one(&self, s: &str) -> bool {
+        match self {
             StrPred::Eq(x) => s == &**x,
             StrPred::Contains(f) => f.find(s.as_bytes()).is_some(),
             StrPred::IContains(n) => icontains(s.as_bytes(), n),
@@ -30,9 +43,14 @@ impl StrPred {
             StrPred::Glob(r) | StrPred::Regex(r) => r.is_match(s),
             StrPred::In(set) => set.contains(s),
             StrPred::PMatch(pats) => pats.iter().any(|p| p.test(s)),
-            StrPred::Substrings(ac) => ac.is_match(s),
-            StrPred::Any(v) => v.iter().any(|p| p.test(s)),
+            StrPred::Substrings(n) => n.is_match(s),
+            StrPred::Any(_) => self.test_nested(s),
         }
+    }
+
+    #[inline(never)]
+    fn test_nested(&self, s: &str) -> bool {
+        self.test(s)
     }
 }
 
@@ -67,6 +85,44 @@ impl NumPred {
     }
 }
 
+/// Texts shorter than this are scanned plainly: a vectorised search
+/// costs more to set up than the scan ([`icontains`], [`Needles`]).
+const SHORT_TEXT: usize = 64;
+
+/// Several needles found in one pass (Aho-Corasick). Two automata for one
+/// set: a short text (most command lines) is scanned byte by byte, the
+/// prefilter a long one is worth costs more than such a scan.
+#[derive(Debug)]
+pub(crate) struct Needles {
+    short: AhoCorasick,
+    long: AhoCorasick,
+}
+
+impl Needles {
+    /// `fold`: match ASCII letters case-insensitively.
+    pub(super) fn new(needles: &[Vec<u8>], fold: bool) -> Result<Needles, BuildError> {
+        let build = |prefilter: bool| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(fold)
+                .prefilter(prefilter)
+                .build(needles)
+        };
+        Ok(Needles {
+            short: build(false)?,
+            long: build(true)?,
+        })
+    }
+
+    #[inline]
+    pub(super) fn is_match(&self, s: &str) -> bool {
+        if s.len() < SHORT_TEXT {
+            self.short.is_match(s)
+        } else {
+            self.long.is_match(s)
+        }
+    }
+}
+
 /// ASCII case-insensitive substring search; `needle` is lowercase.
 pub(super) fn icontains(hay: &[u8], needle: &[u8]) -> bool {
     let Some((&first, rest)) = needle.split_first() else {
@@ -84,7 +140,7 @@ pub(super) fn icontains(hay: &[u8], needle: &[u8]) -> bool {
     };
     // Short texts (most command lines and paths): a plain scan beats
     // setting up a vectorised search.
-    if hay.len() < 64 {
+    if hay.len() < SHORT_TEXT {
         return (0..=last_start).any(|at| hay[at].to_ascii_lowercase() == first && matches_at(at));
     }
     let upper = first.to_ascii_uppercase();

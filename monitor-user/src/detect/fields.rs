@@ -5,7 +5,10 @@
 //! Most fields are plain borrows. The few that Falco defines as derived
 //! text (`proc.cmdline`, `proc.args`, `evt.args`, `evt.time`, the ancestor
 //! name list) are built at most once per event, on first use, and cached in
-//! the view, so rules that do not look at them cost nothing.
+//! the view, so rules that do not look at them cost nothing. The caches
+//! the default rules seldom fill sit together in one lazily made part
+//! ([`Rare`]): a view is made and dropped per event, and most events then
+//! set up and check three caches, not twenty.
 //!
 //! `fd.name` is Falco's: an absolute path is lexically normalised
 //! (`/srv/../etc/passwd` is `/etc/passwd`); `fd.nameraw` is the path as the
@@ -31,6 +34,14 @@ pub struct EventFields<'a> {
     ev: &'a Event,
     hostname: &'a str,
     cmdline: OnceCell<String>,
+    /// `Some` when `fd.name` differs from the raw name.
+    fd_norm: OnceCell<Option<String>>,
+    rare: OnceCell<Rare<'a>>,
+}
+
+/// The caches of the fields rules seldom read (see the module's head).
+#[derive(Default)]
+struct Rare<'a> {
     args: OnceCell<String>,
     evt_args: OnceCell<String>,
     time: OnceCell<String>,
@@ -40,8 +51,6 @@ pub struct EventFields<'a> {
     aexepaths: OnceCell<Vec<&'a str>>,
     aexes: OnceCell<Vec<&'a str>>,
     container: super::container_fields::Cache<'a>,
-    /// `Some` when `fd.name` differs from the raw name.
-    fd_norm: OnceCell<Option<String>>,
     caps: [OnceCell<String>; 2],
     /// `dns.answers`: the answers' data.
     dns_answers: OnceCell<Vec<&'a str>>,
@@ -65,19 +74,13 @@ impl<'a> EventFields<'a> {
             ev,
             hostname,
             cmdline: OnceCell::new(),
-            args: OnceCell::new(),
-            evt_args: OnceCell::new(),
-            time: OnceCell::new(),
-            anames: OnceCell::new(),
-            aexepaths: OnceCell::new(),
-            aexes: OnceCell::new(),
-            container: Default::default(),
             fd_norm: OnceCell::new(),
-            caps: [OnceCell::new(), OnceCell::new()],
-            dns_answers: OnceCell::new(),
-            env: OnceCell::new(),
-            aenvs: OnceCell::new(),
+            rare: OnceCell::new(),
         }
+    }
+
+    fn rare(&self) -> &Rare<'a> {
+        self.rare.get_or_init(Rare::default)
     }
 
     /// The environment `level` steps up the ancestry (0: the process);
@@ -95,7 +98,7 @@ impl<'a> EventFields<'a> {
 
     /// The ancestors' environments as `proc.aenv` prints them, parent first.
     fn aenvs(&self) -> &[String] {
-        self.aenvs.get_or_init(|| {
+        self.rare().aenvs.get_or_init(|| {
             (1..=self.ev.process.exec.ancestors.len())
                 .map(|level| self.env_at(level).map(environ::joined).unwrap_or_default())
                 .collect()
@@ -149,7 +152,7 @@ impl<'a> EventFields<'a> {
     }
 
     fn anames(&self) -> &[&'a str] {
-        self.anames.get_or_init(|| {
+        self.rare().anames.get_or_init(|| {
             self.ev
                 .process
                 .exec
@@ -197,7 +200,7 @@ impl<'a> EventFields<'a> {
             ),
         };
         let mask = [eff, perm][which]?;
-        Some(self.caps[which].get_or_init(|| crate::event::sysargs::cap_names(mask)))
+        Some(self.rare().caps[which].get_or_init(|| crate::event::sysargs::cap_names(mask)))
     }
 
     fn arg(&self, field: &Field) -> Option<Value<'_>> {
@@ -230,7 +233,9 @@ impl FieldSource for EventFields<'_> {
         match field.id {
             F::EvtType => Some(Value::Str(ev.evt_type())),
             F::EvtNum => Some(Value::Num(i64::try_from(ev.num).unwrap_or(i64::MAX))),
-            F::EvtTime => Some(Value::Str(self.time.get_or_init(|| rfc3339(ev.wall_ns)))),
+            F::EvtTime => Some(Value::Str(
+                self.rare().time.get_or_init(|| rfc3339(ev.wall_ns)),
+            )),
             F::EvtRes => Some(Value::Str(match &ev.data {
                 Data::Syscall(s) => &s.res,
                 Data::Exec(x) if x.denied() => "EPERM",
@@ -262,7 +267,7 @@ impl FieldSource for EventFields<'_> {
             },
             F::EvtArgs => {
                 let s = self.syscall()?;
-                Some(Value::Str(self.evt_args.get_or_init(|| {
+                Some(Value::Str(self.rare().evt_args.get_or_init(|| {
                     let mut out = String::new();
                     for a in &s.args {
                         if !out.is_empty() {
@@ -294,7 +299,9 @@ impl FieldSource for EventFields<'_> {
             F::ProcExe => p.exec.exe.as_deref().map(Value::Str),
             F::ProcExepath => p.exec.exepath.as_deref().map(Value::Str),
             F::ProcCmdline => Some(Value::Str(self.cmdline.get_or_init(|| p.cmdline()))),
-            F::ProcArgs => Some(Value::Str(self.args.get_or_init(|| p.exec.args.join(" ")))),
+            F::ProcArgs => Some(Value::Str(
+                self.rare().args.get_or_init(|| p.exec.args.join(" ")),
+            )),
             F::ProcPname => p.exec.pname.as_deref().map(Value::Str),
             F::ProcPexepath => p.exec.pexepath.as_deref().map(Value::Str),
             // Not known: the parent's argv.
@@ -318,9 +325,9 @@ impl FieldSource for EventFields<'_> {
                     ancestor_exe
                 };
                 let (own, all) = if exepath {
-                    (&p.exec.exepath, &self.aexepaths)
+                    (&p.exec.exepath, &self.rare().aexepaths)
                 } else {
-                    (&p.exec.exe, &self.aexes)
+                    (&p.exec.exe, &self.rare().aexes)
                 };
                 match field.arg {
                     FieldArg::Index(0) => own.as_deref().map(Value::Str),
@@ -345,15 +352,17 @@ impl FieldSource for EventFields<'_> {
                 match &field.arg {
                     FieldArg::Name(n) => environ::lookup(env, n).map(Value::Str),
                     FieldArg::Index(i) => environ::lookup(env, &i.to_string()).map(Value::Str),
-                    FieldArg::None => {
-                        Some(Value::Str(self.env.get_or_init(|| environ::joined(env))))
-                    }
+                    FieldArg::None => Some(Value::Str(
+                        self.rare().env.get_or_init(|| environ::joined(env)),
+                    )),
                 }
             }
             F::ProcAenv => match &field.arg {
                 FieldArg::Index(0) => {
                     let env = p.exec.env.as_deref()?;
-                    Some(Value::Str(self.env.get_or_init(|| environ::joined(env))))
+                    Some(Value::Str(
+                        self.rare().env.get_or_init(|| environ::joined(env)),
+                    ))
                 }
                 FieldArg::Index(i) => self.aenvs().get(*i as usize - 1).map(|e| Value::Str(e)),
                 // The first value from the parent up.
@@ -430,7 +439,9 @@ impl FieldSource for EventFields<'_> {
             | F::ContainerStartTs
             | F::ContainerLabel
             | F::ContainerLabels
-            | F::ContainerUnresolved => super::container_fields::get(c, field, &self.container),
+            | F::ContainerUnresolved => {
+                super::container_fields::get(c, field, &self.rare().container)
+            }
             F::ContainerCreator
             | F::ContainerCreatorPid
             | F::ContainerCreatorUid
@@ -441,7 +452,7 @@ impl FieldSource for EventFields<'_> {
             | F::ContainerCreatorContainerId
             | F::ContainerCreatorCandidates
             | F::ContainerCreatorUnresolved => {
-                super::container_fields::creator(c, field, &self.container)
+                super::container_fields::creator(c, field, &self.rare().container)
             }
             F::CgroupId => Some(Value::Num(i64::try_from(ev.cgroup.id).unwrap_or(i64::MAX))),
             F::CgroupPath => ev.cgroup.path.as_deref().map(Value::Str),
@@ -533,6 +544,7 @@ impl FieldSource for EventFields<'_> {
             F::DnsAnswers => {
                 let d = self.dns()?;
                 let list = self
+                    .rare()
                     .dns_answers
                     .get_or_init(|| d.answers.iter().map(|a| a.data.as_str()).collect());
                 Some(Value::List(StrList::Strs(list)))
@@ -550,7 +562,7 @@ impl FieldSource for EventFields<'_> {
                 )))
             }
             F::FdHostPath => {
-                super::container_fields::host_path(c, self.fd_name()?, &self.container)
+                super::container_fields::host_path(c, self.fd_name()?, &self.rare().container)
             }
             F::FdProcIsOther => {
                 let path = self.fd_name()?;

@@ -131,6 +131,24 @@ pub fn peek_evt_type(payload: &[u8]) -> Option<&str> {
     }
 }
 
+/// A test of recorded events by `evt.type`, made once from `wanted`:
+/// the event kinds are answered from a table, only syscalls' names go to
+/// `wanted`. `None` when the payload does not parse that far (as
+/// [`peek_evt_type`]). Replay asks it of every record, so it spares the
+/// lookup of a type name for most of them.
+pub fn evt_type_test(wanted: impl Fn(&str) -> bool) -> impl Fn(&[u8]) -> Option<bool> {
+    let kinds = KINDS.map(|k| k.is_some_and(&wanted));
+    move |payload| {
+        let (kind, rest) = monitor_recorder::typed::decode_prefix::<u32>(payload).ok()?;
+        match KINDS.get(kind as usize)? {
+            Some(_) => Some(kinds[kind as usize]),
+            None => monitor_recorder::typed::decode_prefix::<&str>(rest)
+                .ok()
+                .map(|(name, _)| wanted(name)),
+        }
+    }
+}
+
 /// A process's environment (`proc.env`): `NAME=value` entries, escaped,
 /// in the order of `/proc/<pid>/environ` ([`crate::enrich::environ`]).
 pub type Env = Arc<[String]>;

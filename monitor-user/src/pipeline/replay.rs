@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use monitor_recorder::{Body, EventReader, LogReader, LossSource, ReadError};
 use tokio::io::AsyncWrite;
 
-use crate::event::{peek_evt_type, Event};
+use crate::event::{evt_type_test, Event};
 use crate::pipeline::error::PipelineError;
 use crate::pipeline::fanout::Outputs;
 use crate::pipeline::query::Query;
@@ -49,8 +49,8 @@ pub async fn replay<W: AsyncWrite + Unpin + ?Sized>(
     let mut reader = EventReader::<Box<Event>>::new(log);
     if query.only_time() {
         if let Some(wanted) = out.rule_types() {
-            reader =
-                reader.pass_over(move |payload| peek_evt_type(payload).is_some_and(|t| !wanted(t)));
+            let wanted = evt_type_test(wanted);
+            reader = reader.pass_over(move |payload| wanted(payload) == Some(false));
         }
     }
     for item in reader.by_ref() {
