@@ -36,6 +36,7 @@ pub mod offsets;
 pub mod records;
 pub mod roundabout;
 pub mod syscalls;
+pub mod wake;
 
 #[cfg(feature = "user")]
 pub mod decode;

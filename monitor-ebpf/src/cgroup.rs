@@ -9,7 +9,7 @@ use monitor_common::{CgroupRecord, EventKind, PATH_LEN};
 use crate::globals::off;
 use crate::header;
 use crate::kread::{kernel_str, ptr, read};
-use crate::maps::{count_drop, EVENTS};
+use crate::maps::{count_drop, lazy_wake, EVENTS};
 
 // cgroup_mkdir(struct cgroup *cgrp, const char *path)
 #[raw_tracepoint(tracepoint = "cgroup_mkdir")]
@@ -46,6 +46,6 @@ fn on_cgroup(cgrp: u64, path: u64, kind: EventKind) -> i32 {
         r.path_len = s.len;
         r.truncated = s.truncated as u16;
     }
-    entry.submit(0);
+    entry.submit(lazy_wake());
     0
 }

@@ -38,7 +38,7 @@ use monitor_common::{
 };
 
 use crate::counters::count_in;
-use crate::maps::{DROPS, EVENTS};
+use crate::maps::{lazy_wake, DROPS, EVENTS};
 
 const DNS_PORT: u16 = 53;
 const AF_INET: u16 = 2;
@@ -281,7 +281,7 @@ fn emit(
         }
         (*rec).len = n as u16;
     }
-    entry.submit(0);
+    entry.submit(lazy_wake());
 }
 
 /// The header of a packet's record: the socket's cgroup and owner (all

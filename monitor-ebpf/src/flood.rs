@@ -14,7 +14,7 @@ use monitor_common::flood::{
 use monitor_common::{EventKind, SyscallRecord, ThrottledRecord};
 
 use crate::globals::throttle_rate;
-use crate::maps::{count_drop, EVENTS};
+use crate::maps::{count_drop, lazy_wake, ring_fill, wake_for, EVENTS};
 use crate::{counters, header};
 
 #[map]
@@ -22,8 +22,6 @@ static THROTTLE: LruPerCpuHashMap<ThrottleKey, ThrottleWindow> =
     LruPerCpuHashMap::with_max_entries(THROTTLE_MAX, 0);
 
 const BPF_NOEXIST: u64 = 1;
-const BPF_RB_AVAIL_DATA: u64 = 0;
-const BPF_RB_RING_SIZE: u64 = 1;
 
 /// Send a finished syscall record, unless its cgroup is over its rate
 /// (counted, reported when the window closes) or the ring is down to the
@@ -33,12 +31,15 @@ pub fn send_syscall(r: &SyscallRecord) {
     if !within_rate(r) {
         return;
     }
-    let size = EVENTS.query(BPF_RB_RING_SIZE);
-    if EVENTS.query(BPF_RB_AVAIL_DATA) > size - (size >> LIFECYCLE_RESERVE_SHIFT) {
+    let (avail, size) = ring_fill();
+    if avail > size - (size >> LIFECYCLE_RESERVE_SHIFT) {
         count_drop(EventKind::Syscall);
         return;
     }
-    if EVENTS.output::<SyscallRecord>(r, 0).is_err() {
+    if EVENTS
+        .output::<SyscallRecord>(r, wake_for(avail, size))
+        .is_err()
+    {
         count_drop(EventKind::Syscall);
     }
 }
@@ -112,5 +113,5 @@ fn report(syscall: u16, count: u64, window_ns: u64) {
         (*rec).count = count;
         (*rec).window_ns = window_ns;
     }
-    entry.submit(0);
+    entry.submit(lazy_wake());
 }

@@ -22,7 +22,7 @@ use monitor_common::{syscall_flags, EventKind, SyscallId, SyscallRecord, PATH_LE
 
 use crate::globals::{agent_tgid, off};
 use crate::kread::{kernel_str, ptr, read};
-use crate::maps::{count_drop, EVENTS, IO_URING_PENDING, SYSCALL_SCRATCH};
+use crate::maps::{count_drop, lazy_wake, EVENTS, IO_URING_PENDING, SYSCALL_SCRATCH};
 use crate::{enforce, net, open_filter, syscall_record};
 
 #[tracepoint]
@@ -138,7 +138,9 @@ fn on_complete(ctx: &TracePointContext) {
             let ret = res as i64;
             (*p).rec.ret = ret;
             if net::on_exit(&mut (*p).rec, (*p).tuple, ret)
-                && EVENTS.output::<SyscallRecord>(&(*p).rec, 0).is_err()
+                && EVENTS
+                    .output::<SyscallRecord>(&(*p).rec, lazy_wake())
+                    .is_err()
             {
                 count_drop(EventKind::Syscall);
             }

@@ -9,7 +9,7 @@ use aya_ebpf::{
 use monitor_common::{
     filter::{self, NameKey, PathPrefix},
     kinds::NUM_KIND_SLOTS,
-    CgroupCounters, EventKind, SyscallRecord, CGROUP_COUNTERS_MAX,
+    wake, CgroupCounters, EventKind, SyscallRecord, CGROUP_COUNTERS_MAX,
 };
 
 /// Default ring size; the loader overrides it with `set_max_entries`.
@@ -17,6 +17,36 @@ const DEFAULT_RING_BYTES: u32 = 8 << 20;
 
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(DEFAULT_RING_BYTES, 0);
+
+const BPF_RB_AVAIL_DATA: u64 = 0;
+const BPF_RB_RING_SIZE: u64 = 1;
+
+/// Bytes waiting in the ring, and its size.
+#[inline(always)]
+pub fn ring_fill() -> (u64, u64) {
+    (
+        EVENTS.query(BPF_RB_AVAIL_DATA),
+        EVENTS.query(BPF_RB_RING_SIZE),
+    )
+}
+
+/// Submit flags of a record the agent need not read at once
+/// (`monitor_common::wake`): no wakeup, unless the ring is past its mark.
+#[inline(always)]
+pub fn lazy_wake() -> u64 {
+    let (avail, size) = ring_fill();
+    wake_for(avail, size)
+}
+
+/// [`lazy_wake`] for a fill already read.
+#[inline(always)]
+pub fn wake_for(avail: u64, size: u64) -> u64 {
+    if avail > size >> wake::FULL_SHIFT {
+        wake::BPF_RB_FORCE_WAKEUP
+    } else {
+        wake::BPF_RB_NO_WAKEUP
+    }
+}
 
 #[map]
 pub static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(NUM_KIND_SLOTS, 0);

@@ -8,7 +8,7 @@ use monitor_common::{EventKind, ModuleRecord, SHORT_LEN};
 use crate::globals::off;
 use crate::header;
 use crate::kread::kernel_str;
-use crate::maps::{count_drop, EVENTS};
+use crate::maps::{count_drop, lazy_wake, EVENTS};
 
 // module_load(struct module *mod)
 #[raw_tracepoint(tracepoint = "module_load")]
@@ -39,6 +39,6 @@ pub fn module_load(ctx: RawTracePointContext) -> i32 {
             (*rec).name_len = s.len;
         }
     }
-    entry.submit(0);
+    entry.submit(lazy_wake());
     0
 }

@@ -7,7 +7,7 @@ use core::mem::size_of;
 use monitor_common::{EventKind, OomRecord};
 
 use crate::header;
-use crate::maps::{count_drop, EVENTS};
+use crate::maps::{count_drop, lazy_wake, EVENTS};
 
 const PID_OFFSET: usize = 8;
 
@@ -30,6 +30,6 @@ pub fn oom_mark_victim(ctx: TracePointContext) -> u32 {
         (*rec).victim_tgid = victim as u32;
         (*rec)._pad = 0;
     }
-    entry.submit(0);
+    entry.submit(lazy_wake());
     0
 }

@@ -13,12 +13,12 @@ use aya_ebpf::{
 use core::ffi::c_void;
 use core::mem::size_of;
 use monitor_common::{
-    exec_flags, EventKind, ExecRecord, ExitRecord, ForkRecord, SyscallId, ARGS_LEN, PATH_LEN,
+    exec_flags, wake, EventKind, ExecRecord, ExitRecord, ForkRecord, SyscallId, ARGS_LEN, PATH_LEN,
 };
 
 use crate::globals::off;
 use crate::kread::{kernel_str, ptr, read};
-use crate::maps::{count_drop, EVENTS, PENDING};
+use crate::maps::{count_drop, lazy_wake, EVENTS, PENDING};
 use crate::{counters, exe_path, header};
 
 const _: () = assert!(ARGS_LEN.is_power_of_two());
@@ -108,7 +108,9 @@ pub fn report_exec(task: u64, bprm: u64, flags: u32, args: bool) {
             }
         }
     }
-    entry.submit(0);
+    // The agent reads the new program's /proc entries: wake it now
+    // (monitor_common::wake).
+    entry.submit(wake::BPF_RB_FORCE_WAKEUP);
 }
 
 /// A successful execveat() has no sys_exit event on some kernels (6.18),
@@ -303,7 +305,7 @@ fn on_fork(ctx: *mut c_void) -> i32 {
         (*rec).child_tgid = read::<u32>(task, off!(task_tgid)).unwrap_or(0);
         (*rec).child_tid = read::<u32>(task, off!(task_pid)).unwrap_or(0);
     }
-    entry.submit(0);
+    entry.submit(lazy_wake());
     0
 }
 
@@ -340,6 +342,6 @@ fn on_exit(ctx: *mut c_void) -> i32 {
         (*rec).exit_code = read::<u32>(task, off!(task_exit_code)).unwrap_or(0);
         (*rec)._pad = 0;
     }
-    entry.submit(0);
+    entry.submit(lazy_wake());
     0
 }

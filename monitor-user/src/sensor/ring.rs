@@ -1,16 +1,24 @@
 //! Reading the ring buffer asynchronously and decoding its records.
 //!
-//! The ring buffer's fd becomes readable when the kernel submits records;
-//! tokio's `AsyncFd` waits for that. Registration with the reactor happens
+//! The ring buffer's fd becomes readable when the kernel wakes the reader
+//! (exec records, a filling ring: `monitor_common::wake`); tokio's
+//! `AsyncFd` waits for that, and the ring is read every `wake::POLL_MS`
+//! in any case. Registration with the reactor happens
 //! on the first read, so the sensor can be loaded outside a runtime.
 
 use aya::maps::{MapData, RingBuf};
+use std::time::Duration;
+
 use monitor_common::decode::{decode, Record};
+use monitor_common::wake;
 use tokio::io::unix::AsyncFd;
 
 /// Records decoded per call at most, so one call cannot grow `out` without
 /// bound while the kernel keeps producing.
 const MAX_BATCH: usize = 16 * 1024;
+
+/// How often the ring is read when no record woke the reader.
+const POLL: Duration = Duration::from_millis(wake::POLL_MS);
 
 enum Ring {
     Unregistered(RingBuf<MapData>),
@@ -79,18 +87,28 @@ impl Reader {
 
     /// Wait for records, then decode what is available (at most
     /// [`MAX_BATCH`]) into `out`. Returns once at least one record (valid
-    /// or malformed) was consumed.
+    /// or malformed) was consumed. Most records come without a wakeup
+    /// (`monitor_common::wake`): the ring is also read every [`POLL`].
     pub async fn read_batch(&mut self, out: &mut Vec<Record>) -> std::io::Result<()> {
         loop {
             let fd = self.registered()?;
             let from = out.len();
-            let mut guard = fd.readable_mut().await?;
-            let (n, ok) = take(guard.get_inner_mut(), out, MAX_BATCH);
-            if n < MAX_BATCH {
-                // Drained: wait for the next wakeup.
-                guard.clear_ready();
-            }
-            drop(guard);
+            let woken = match tokio::time::timeout(POLL, fd.readable_mut()).await {
+                Ok(guard) => {
+                    let mut guard = guard?;
+                    let taken = take(guard.get_inner_mut(), out, MAX_BATCH);
+                    if taken.0 < MAX_BATCH {
+                        // Drained: wait for the next wakeup.
+                        guard.clear_ready();
+                    }
+                    Some(taken)
+                }
+                Err(_) => None,
+            };
+            let (n, ok) = match woken {
+                Some(taken) => taken,
+                None => take(fd.get_mut(), out, MAX_BATCH),
+            };
             self.count(n, ok, &out[from..]);
             if n > 0 {
                 return Ok(());
