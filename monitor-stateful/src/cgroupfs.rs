@@ -9,7 +9,8 @@
 //! file exists, and re-decided only while neither does yet.
 //!
 //! Only the numbers a [`Needs`] asks for are read, each file through
-//! [`Files`], which keeps it open between passes.
+//! [`Files`], which keeps it open between passes. A cgroup whose tasks have
+//! not run since the last pass costs one read ([`CgroupReader::sample_pass`]).
 //!
 //! Every value is an `Option`: a missing or unreadable file, or one in an
 //! unexpected format, leaves its fields `None` and sampling carries on.
@@ -32,6 +33,10 @@ const V1_UNLIMITED: u64 = 1 << 62;
 /// Passes between two reads of a cgroup's limits (`pids.max`,
 /// `memory.max`, the CPU quota).
 pub const LIMITS_EVERY: u64 = 10;
+
+/// Passes a quiet cgroup's numbers are carried over before it is read in
+/// full again ([`CgroupReader::sample_pass`]).
+pub const QUIET_REFRESH: u64 = 10;
 
 /// A limit file's value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +120,14 @@ pub struct IoStat {
 }
 
 impl CgroupSample {
+    fn set_psi(&mut self, res: PsiResource, psi: Option<Psi>) {
+        match res {
+            PsiResource::Cpu => self.psi_cpu = psi,
+            PsiResource::Memory => self.psi_memory = psi,
+            PsiResource::Io => self.psi_io = psi,
+        }
+    }
+
     pub fn psi(&self, res: PsiResource) -> Option<&Psi> {
         match res {
             PsiResource::Cpu => self.psi_cpu.as_ref(),
@@ -214,6 +227,18 @@ pub struct CgroupReader {
     pids: Source,
     memory: Source,
     cpu_limits: Source,
+    /// The latest reading, the pass of the last full one and its needs:
+    /// what a quiet pass carries over.
+    kept: Option<Kept>,
+    /// The last full reading took block I/O from v2 `io.stat`.
+    io_v2: bool,
+}
+
+#[derive(Debug)]
+struct Kept {
+    sample: CgroupSample,
+    full_pass: u64,
+    needs: Needs,
 }
 
 impl CgroupReader {
@@ -226,6 +251,8 @@ impl CgroupReader {
             pids: Source::Undecided,
             memory: Source::Undecided,
             cpu_limits: Source::Undecided,
+            kept: None,
+            io_v2: false,
         }
     }
 
@@ -251,6 +278,57 @@ impl CgroupReader {
     /// [`LIMITS_EVERY`] passes and reused between, and read at once when a
     /// held file turned out stale (the cgroup was made again).
     pub fn sample_with(&mut self, ctx: &mut ReadCtx, needs: Needs) -> CgroupSample {
+        self.sample_full(ctx, needs, CgroupSample::default())
+    }
+
+    /// One sampling pass's reading, as [`CgroupReader::sample_with`] but
+    /// cheap for a quiet cgroup. A cgroup whose CPU time has not moved since
+    /// the last pass ran no task, so what only its tasks change (task
+    /// counts, memory they charge, OOM kills, throttling, v1 block I/O) is
+    /// carried over, and the pass costs one `cpu.stat` read. What moves
+    /// while the tasks do not run is read again: a resource's pressure when
+    /// the host's moved (tasks waiting for CPU, memory or disk do not run),
+    /// and v2 `io.stat` (writeback is charged to the cgroup that dirtied
+    /// the pages; v1 charges it to the root). A full reading every
+    /// [`QUIET_REFRESH`] passes bounds what carrying misses: memory charged
+    /// outside the tasks (socket buffers) or reclaimed from them.
+    pub fn sample_pass(&mut self, ctx: &mut ReadCtx, needs: Needs) -> CgroupSample {
+        let mut probe = CgroupSample::default();
+        if needs.cpu_usage {
+            read_cpu_usage(&mut self.files, ctx, &self.dirs, needs, &mut probe);
+        }
+        let quiet = self.kept.as_ref().is_some_and(|k| {
+            k.needs == needs
+                && ctx.pass.saturating_sub(k.full_pass) < QUIET_REFRESH
+                && probe.cpu_usage_usec.is_some()
+                && probe.cpu_usage_usec == k.sample.cpu_usage_usec
+        }) && !self.files.reopened();
+        if !quiet {
+            return self.sample_full(ctx, needs, probe);
+        }
+        let kept = self.kept.as_mut().expect("quiet implies kept");
+        let s = &mut kept.sample;
+        if let Some(v2) = &self.dirs.v2 {
+            for (i, r) in PsiResource::ALL.into_iter().enumerate() {
+                if needs.psi[i] && ctx.psi_moved[i] {
+                    s.set_psi(r, read_psi(&mut self.files, ctx, v2, r));
+                }
+            }
+            if needs.io && self.io_v2 {
+                s.io = read_io_v2(&mut self.files, ctx, v2);
+            }
+        }
+        s.clone()
+    }
+
+    /// Reads everything `needs` asks for, starting from what `s` already
+    /// holds (the CPU usage a pass read first).
+    fn sample_full(
+        &mut self,
+        ctx: &mut ReadCtx,
+        needs: Needs,
+        mut s: CgroupSample,
+    ) -> CgroupSample {
         let limits = Needs {
             pids_max: needs.pids_max,
             memory_max: needs.memory_max,
@@ -263,7 +341,6 @@ impl CgroupReader {
             cpu_quota: false,
             ..needs
         };
-        let mut s = CgroupSample::default();
         self.read(ctx, others, &mut s);
         let due = self.limits_read.is_none_or(|(pass, asked)| {
             ctx.pass.saturating_sub(pass) >= LIMITS_EVERY || asked != limits
@@ -275,6 +352,11 @@ impl CgroupReader {
         } else {
             (s.pids_max, s.memory_max, s.cpu_quota) = self.limits;
         }
+        self.kept = Some(Kept {
+            sample: s.clone(),
+            full_pass: ctx.pass,
+            needs,
+        });
         s
     }
 
@@ -289,7 +371,8 @@ impl CgroupReader {
             read_memory(files, ctx, dirs, self.memory, needs, s);
         }
         if needs.cpu_usage || needs.cpu_throttling {
-            read_cpu(files, ctx, dirs, needs, s);
+            read_cpu_usage(files, ctx, dirs, needs, s);
+            read_cpu_throttling(files, ctx, dirs, needs, s);
         }
         if needs.cpu_quota {
             self.cpu_limits = decide(self.cpu_limits, dirs, "cpu.max", None);
@@ -306,20 +389,14 @@ impl CgroupReader {
         if let Some(v2) = &dirs.v2 {
             for (i, r) in PsiResource::ALL.into_iter().enumerate() {
                 if needs.psi[i] {
-                    let p = files
-                        .read(ctx, v2, Dir::V2, r.cgroup_file())
-                        .and_then(parse_psi);
-                    match r {
-                        PsiResource::Cpu => s.psi_cpu = p,
-                        PsiResource::Memory => s.psi_memory = p,
-                        PsiResource::Io => s.psi_io = p,
-                    }
+                    s.set_psi(r, read_psi(files, ctx, v2, r));
                 }
             }
             if needs.io {
-                s.io = files.read(ctx, v2, Dir::V2, "io.stat").map(parse_io_stat);
+                s.io = read_io_v2(files, ctx, v2);
             }
         }
+        self.io_v2 = s.io.is_some();
         if needs.io && s.io.is_none() {
             // v1 (hybrid and legacy hosts): the blkio controller's totals.
             if let Some(d) = &dirs.blkio {
@@ -451,13 +528,28 @@ fn read_memory(
     }
 }
 
-fn read_cpu(
+fn read_psi(files: &mut Files, ctx: &mut ReadCtx, v2: &Path, r: PsiResource) -> Option<Psi> {
+    files
+        .read(ctx, v2, Dir::V2, r.cgroup_file())
+        .and_then(parse_psi)
+}
+
+fn read_io_v2(files: &mut Files, ctx: &mut ReadCtx, v2: &Path) -> Option<IoStat> {
+    files.read(ctx, v2, Dir::V2, "io.stat").map(parse_io_stat)
+}
+
+/// CPU time used (and, where the v2 `cpu.stat` has them, the throttling
+/// counts), unless `s` has it already.
+fn read_cpu_usage(
     files: &mut Files,
     ctx: &mut ReadCtx,
     dirs: &CgroupDirs,
     needs: Needs,
     s: &mut CgroupSample,
 ) {
+    if s.cpu_usage_usec.is_some() {
+        return;
+    }
     // v2 cpu.stat exists in every v2 cgroup and always carries usage;
     // the throttling fields appear only where the cpu controller is
     // enabled, so on hybrid hosts they come from v1 `cpu.stat`.
@@ -479,6 +571,16 @@ fn read_cpu(
                 .map(|ns| ns / 1000);
         }
     }
+}
+
+/// The throttling counts from v1 `cpu.stat` when v2's had none.
+fn read_cpu_throttling(
+    files: &mut Files,
+    ctx: &mut ReadCtx,
+    dirs: &CgroupDirs,
+    needs: Needs,
+    s: &mut CgroupSample,
+) {
     if needs.cpu_throttling && s.cpu_nr_periods.is_none() {
         if let Some(d) = &dirs.cpu {
             if let Some(t) = files.read(ctx, d, Dir::Cpu, "cpu.stat") {

@@ -5,7 +5,8 @@
 //! [`Sampler::sample_all`] once per interval (one second is the default
 //! design point). A pass reads only what [`Sampler::set_needs`] asks for
 //! (what the loaded rules' fields need: [`needs_of`]), from files each
-//! reader keeps open, so it costs a few `pread`s per container. Each
+//! reader keeps open, so it costs a few `pread`s per container, and one for
+//! a container that has not run since the last pass. Each
 //! container keeps a [`Window`] per raw series, so memory is bounded by
 //! `containers × series × horizon / resolution`.
 //!
@@ -184,6 +185,8 @@ pub struct Sampler {
     layout: CgroupLayout,
     host_psi: HostPsi,
     host: [PsiSeries; 3],
+    /// The host's stall totals as the last pass read them.
+    host_last: [Option<(Option<u64>, Option<u64>)>; 3],
     containers: HashMap<CgroupId, Container>,
     /// What a pass reads of each cgroup.
     needs: Needs,
@@ -203,6 +206,7 @@ impl Sampler {
             layout,
             host_psi,
             host: Default::default(),
+            host_last: Default::default(),
             containers: HashMap::new(),
             needs: Needs::ALL,
             ctx: ReadCtx::new(FdBudget::from_rlimit()),
@@ -267,6 +271,10 @@ impl Sampler {
         for (i, r) in PsiResource::ALL.into_iter().enumerate() {
             let p = self.host_psi.read(r);
             self.host[i].push(&self.cfg, at, p.as_ref());
+            // The averages decay on their own; only the totals say a stall.
+            let totals = p.map(|p| (p.some.map(|l| l.total_us), p.full.map(|l| l.total_us)));
+            self.ctx.psi_moved[i] = totals.is_none() || totals != self.host_last[i];
+            self.host_last[i] = totals;
         }
         let cfg = self.cfg;
         let mut read = 0;
@@ -274,7 +282,7 @@ impl Sampler {
         let (ctx, needs) = (&mut self.ctx, self.needs);
         self.containers.retain(|_, c| match c.reader.as_mut() {
             Some(r) => {
-                let s = r.sample_with(ctx, needs);
+                let s = r.sample_pass(ctx, needs);
                 c.ingest(&cfg, at, s);
                 read += 1;
                 true

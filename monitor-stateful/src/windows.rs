@@ -103,7 +103,25 @@ impl Window {
     /// Number of samples at or before `start` (none when the window reaches
     /// back before time zero).
     fn count_until(&self, start: Option<Timestamp>) -> usize {
-        start.map_or(0, |s| self.samples.partition_point(|&(t, _)| t <= s))
+        let (Some(start), Some(&(newest, _))) = (start, self.samples.back()) else {
+            return 0;
+        };
+        // Samples come about one per resolution, so the answer is close to
+        // the window's length in slots back from the newest: step from that
+        // guess rather than search (every field of every container is
+        // asked each sampling pass).
+        let slots_back = newest.0.saturating_sub(start.0) / self.resolution_ns;
+        let mut i = self
+            .samples
+            .len()
+            .saturating_sub(usize::try_from(slots_back).unwrap_or(usize::MAX));
+        while i > 0 && self.samples[i - 1].0 > start {
+            i -= 1;
+        }
+        while i < self.samples.len() && self.samples[i].0 <= start {
+            i += 1;
+        }
+        i
     }
 
     /// Index one past the last sample at or before `now`.
@@ -312,5 +330,29 @@ mod tests {
     fn non_finite_values_are_ignored() {
         let w = counter(&[(0.0, 1.0), (1.0, f64::NAN), (2.0, f64::INFINITY)]);
         assert_eq!(w.len(), 1);
+    }
+
+    #[test]
+    fn window_starts_are_found_in_irregular_series() {
+        // Gaps, dense stretches and slots skipped: the guess from the
+        // resolution is off in both directions, the count must not be.
+        let mut w = Window::new(50, SEC);
+        let mut t = 0.0;
+        for k in 0..120u32 {
+            t += [0.3, 1.0, 1.7, 4.0, 0.9][k as usize % 5];
+            w.push(s(t), f64::from(k));
+        }
+        let times: Vec<_> = w.samples.iter().map(|&(t, _)| t).collect();
+        let mut start = 0u64;
+        while start < s(t + 3.0).0 {
+            let expect = times.iter().filter(|&&x| x.0 <= start).count();
+            assert_eq!(
+                w.count_until(Some(Timestamp(start))),
+                expect,
+                "start {start}"
+            );
+            start += SEC.as_nanos() as u64 / 7;
+        }
+        assert_eq!(w.count_until(None), 0);
     }
 }

@@ -139,6 +139,10 @@ pub struct ReadCtx {
     buf: Vec<u8>,
     pub(crate) budget: FdBudget,
     pub(crate) pass: u64,
+    /// Per [`crate::psi::PsiResource::ALL`]: the host's stall totals moved
+    /// since the last pass, so a cgroup's may have (the host's are the
+    /// sum over every cgroup). Unknown counts as moved.
+    pub(crate) psi_moved: [bool; 3],
 }
 
 impl ReadCtx {
@@ -147,6 +151,7 @@ impl ReadCtx {
             buf: vec![0; BUF_BYTES],
             budget,
             pass: 0,
+            psi_moved: [true; 3],
         }
     }
 }
@@ -183,6 +188,11 @@ pub struct Files {
 impl Files {
     /// Whether a held file went stale (and was opened again) since the
     /// last call.
+    /// Whether [`Files::take_reopened`] would say so, without clearing it.
+    pub fn reopened(&self) -> bool {
+        self.reopened
+    }
+
     pub fn take_reopened(&mut self) -> bool {
         std::mem::take(&mut self.reopened)
     }

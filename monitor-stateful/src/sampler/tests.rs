@@ -1,5 +1,5 @@
 use super::*;
-use crate::cgroupfs::LIMITS_EVERY;
+use crate::cgroupfs::{LIMITS_EVERY, QUIET_REFRESH};
 use std::fs;
 use std::path::Path;
 
@@ -271,4 +271,63 @@ fn needs_follow_the_fields() {
     ]);
     assert!(n.memory_usage && n.memory_max && n.psi[2]);
     assert!(!n.pids_current && !n.io && !n.psi[0]);
+}
+
+fn psi_text(some: u64, full: u64) -> String {
+    format!(
+        "some avg10=0.00 avg60=0.00 avg300=0.00 total={some}\n\
+         full avg10=0.00 avg60=0.00 avg300=0.00 total={full}\n"
+    )
+}
+
+#[test]
+fn quiet_containers_carry_what_only_their_tasks_change() {
+    let mut fx = Fixture::new();
+    let io = |wbytes: u64| format!("8:0 rbytes=0 wbytes={wbytes} rios=0 wios=1 dbytes=0 dios=0\n");
+    fx.write("cpu.stat", "usage_usec 500\n");
+    fx.write("pids.current", "3\n");
+    fx.write("memory.current", "4096\n");
+    fx.write("io.stat", &io(4096));
+    fx.write("io.pressure", &psi_text(100, 50));
+    fx.write("pressure/io", &psi_text(1000, 500));
+    fx.sampler.sample_all(Timestamp(0));
+    let last = |fx: &Fixture| fx.sampler.last_sample(7).unwrap().clone();
+    let io_stall = |fx: &Fixture| last(fx).psi_io.unwrap().some.unwrap().total_us;
+
+    // Its CPU time did not move: what only its tasks change is carried,
+    // whatever the files say now...
+    fx.write("pids.current", "9\n");
+    fx.write("memory.current", "8192\n");
+    // ...but writeback is charged to it while they sleep, and waiting for
+    // the disk is not running.
+    fx.write("io.stat", &io(65536));
+    fx.write("io.pressure", &psi_text(300, 60));
+    fx.sampler.sample_all(Timestamp(SEC));
+    let s = last(&fx);
+    assert_eq!((s.pids_current, s.memory_usage), (Some(3), Some(4096)));
+    assert_eq!(s.io.unwrap().bytes, 65536);
+    assert_eq!(io_stall(&fx), 100, "the host's I/O pressure did not move");
+    fx.write("pressure/io", &psi_text(1200, 510));
+    fx.sampler.sample_all(Timestamp(2 * SEC));
+    assert_eq!(io_stall(&fx), 300, "the host's moved: read again");
+    fx.sampler.sample_all(Timestamp(3 * SEC));
+    assert_eq!(io_stall(&fx), 300, "carried from the latest reading");
+    let now = Timestamp(3 * SEC);
+    assert_eq!(
+        fx.sampler.value(7, &f("container.cpu.pct[2s]"), now),
+        Some(0.0)
+    );
+
+    // It ran: read in full.
+    fx.write("cpu.stat", "usage_usec 900\n");
+    fx.sampler.sample_all(Timestamp(4 * SEC));
+    assert_eq!(last(&fx).pids_current, Some(9));
+    // Quiet again: carried for QUIET_REFRESH passes, then read in full.
+    fx.write("pids.current", "4\n");
+    for i in 5..4 + QUIET_REFRESH {
+        fx.sampler.sample_all(Timestamp(i * SEC));
+        assert_eq!(last(&fx).pids_current, Some(9), "pass {i}");
+    }
+    fx.sampler.sample_all(Timestamp((4 + QUIET_REFRESH) * SEC));
+    assert_eq!(last(&fx).pids_current, Some(4));
 }
