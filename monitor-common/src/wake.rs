@@ -13,6 +13,11 @@
 /// How often the agent reads the ring when nothing woke it.
 pub const POLL_MS: u64 = 10;
 
+/// While reads find the ring empty, the interval doubles up to this: an
+/// idle agent wakes about 12 times a second, not 100. The first records
+/// after a quiet spell wait at most this long.
+pub const IDLE_POLL_MS: u64 = 80;
+
 /// Past `size >> FULL_SHIFT` bytes waiting (a sixteenth), every record
 /// wakes the reader.
 pub const FULL_SHIFT: u32 = 4;

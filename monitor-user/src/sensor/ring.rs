@@ -3,7 +3,7 @@
 //! The ring buffer's fd becomes readable when the kernel wakes the reader
 //! (exec records, a filling ring: `monitor_common::wake`); tokio's
 //! `AsyncFd` waits for that, and the ring is read every `wake::POLL_MS`
-//! in any case. Registration with the reactor happens
+//! in any case (less often while it stays empty). Registration with the reactor happens
 //! on the first read, so the sensor can be loaded outside a runtime.
 
 use aya::maps::{MapData, RingBuf};
@@ -17,8 +17,10 @@ use tokio::io::unix::AsyncFd;
 /// bound while the kernel keeps producing.
 const MAX_BATCH: usize = 16 * 1024;
 
-/// How often the ring is read when no record woke the reader.
+/// How often the ring is read when no record woke the reader...
 const POLL: Duration = Duration::from_millis(wake::POLL_MS);
+/// ...and at most how seldom, after reads that found it empty.
+const IDLE_POLL: Duration = Duration::from_millis(wake::IDLE_POLL_MS);
 
 enum Ring {
     Unregistered(RingBuf<MapData>),
@@ -29,6 +31,8 @@ enum Ring {
 
 pub(crate) struct Reader {
     ring: Ring,
+    /// The current interval between reads nothing woke.
+    poll: Duration,
     pub records: u64,
     pub malformed: u64,
     /// Records the kernel's rate limit held back, as its `throttled`
@@ -40,6 +44,7 @@ impl Reader {
     pub fn new(ring: RingBuf<MapData>) -> Reader {
         Reader {
             ring: Ring::Unregistered(ring),
+            poll: POLL,
             records: 0,
             malformed: 0,
             throttled: 0,
@@ -88,12 +93,14 @@ impl Reader {
     /// Wait for records, then decode what is available (at most
     /// [`MAX_BATCH`]) into `out`. Returns once at least one record (valid
     /// or malformed) was consumed. Most records come without a wakeup
-    /// (`monitor_common::wake`): the ring is also read every [`POLL`].
+    /// (`monitor_common::wake`): the ring is also read every [`POLL`],
+    /// backing off to [`IDLE_POLL`] while it stays empty.
     pub async fn read_batch(&mut self, out: &mut Vec<Record>) -> std::io::Result<()> {
         loop {
+            let poll = self.poll;
             let fd = self.registered()?;
             let from = out.len();
-            let woken = match tokio::time::timeout(POLL, fd.readable_mut()).await {
+            let woken = match tokio::time::timeout(poll, fd.readable_mut()).await {
                 Ok(guard) => {
                     let mut guard = guard?;
                     let taken = take(guard.get_inner_mut(), out, MAX_BATCH);
@@ -111,8 +118,10 @@ impl Reader {
             };
             self.count(n, ok, &out[from..]);
             if n > 0 {
+                self.poll = POLL;
                 return Ok(());
             }
+            self.poll = (poll * 2).min(IDLE_POLL);
         }
     }
 
