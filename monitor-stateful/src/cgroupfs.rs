@@ -394,9 +394,9 @@ impl CgroupReader {
             }
             if needs.io {
                 s.io = read_io_v2(files, ctx, v2);
+                self.io_v2 = s.io.is_some();
             }
         }
-        self.io_v2 = s.io.is_some();
         if needs.io && s.io.is_none() {
             // v1 (hybrid and legacy hosts): the blkio controller's totals.
             if let Some(d) = &dirs.blkio {

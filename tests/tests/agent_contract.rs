@@ -90,3 +90,42 @@ fn events_to_stdout_are_one_json_object_per_line() {
         "a line is JSON but not an object"
     );
 }
+
+/// The scheduling policy of every thread of `pid` (`/proc/PID/task/*/stat`
+/// field 41: 0 SCHED_OTHER, 3 SCHED_BATCH).
+fn thread_policies(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).expect("task dir") {
+        let stat = std::fs::read_to_string(t.unwrap().path().join("stat")).expect("stat");
+        // Fields after the command name, which may hold spaces: state is 3.
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        let policy = rest.split(' ').nth(41 - 3).expect("policy field");
+        out.push(policy.parse().expect("a number"));
+    }
+    out
+}
+
+#[test]
+fn the_agent_yields_the_cpu_and_keeps_its_heap_in_small_pages() {
+    if !require_root("load the agent's eBPF programs") || require_vigil_binary().is_none() {
+        return;
+    }
+    let agent = Agent::run(&[]).expect("agent starts and logs ready");
+    let policies = thread_policies(agent.pid());
+    assert!(policies.len() > 1, "{policies:?}");
+    assert!(
+        policies.iter().all(|&p| p == 3),
+        "every thread SCHED_BATCH by default: {policies:?}"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", agent.pid())).unwrap();
+    assert!(
+        status.lines().any(|l| l == "THP_enabled:\t0"),
+        "transparent huge pages off for the agent:\n{status}"
+    );
+    assert!(agent.stop().expect("agent stops").status.success());
+
+    let agent = Agent::run(&["--scheduling", "normal"]).expect("agent starts");
+    let policies = thread_policies(agent.pid());
+    assert!(policies.iter().all(|&p| p == 0), "{policies:?}");
+    assert!(agent.stop().expect("agent stops").status.success());
+}

@@ -186,13 +186,13 @@ pub struct Files {
 }
 
 impl Files {
-    /// Whether a held file went stale (and was opened again) since the
-    /// last call.
     /// Whether [`Files::take_reopened`] would say so, without clearing it.
     pub fn reopened(&self) -> bool {
         self.reopened
     }
 
+    /// Whether a held file went stale (and was opened again) since the
+    /// last call.
     pub fn take_reopened(&mut self) -> bool {
         std::mem::take(&mut self.reopened)
     }

@@ -351,3 +351,38 @@ fn sample_reads_a_file_that_appeared_since() {
     );
     assert_eq!(r.sample().psi_io.unwrap().some.unwrap().total_us, 7);
 }
+
+#[test]
+fn a_quiet_hybrid_cgroup_carries_its_v1_block_io() {
+    let t = Tree::new();
+    let p = "libpod_parent/libpod-3f1e";
+    let io = |n: u64| format!("8:0 Read {n}\n8:0 Write 0\nTotal {n}\n");
+    let bytes = format!("blkio/{p}/blkio.throttle.io_service_bytes_recursive");
+    t.write(&format!("unified/{p}/cpu.stat"), "usage_usec 10\n");
+    t.write(&format!("pids/{p}/pids.current"), "3\n");
+    t.write(&bytes, &io(4096));
+    t.write(
+        &format!("blkio/{p}/blkio.throttle.io_serviced_recursive"),
+        &io(1),
+    );
+    let layout = t.mountinfo(&[
+        ("blkio", "cgroup", "rw,blkio"),
+        ("pids", "cgroup", "rw,pids"),
+        ("unified", "cgroup2", "rw"),
+    ]);
+    let mut r = CgroupReader::new(layout.resolve(CG).unwrap());
+    let mut ctx = ReadCtx::new(FdBudget::new(100));
+    let mut pass = |ctx: &mut ReadCtx, r: &mut CgroupReader| {
+        ctx.pass += 1;
+        let s = r.sample_pass(ctx, Needs::ALL);
+        (s.io.map(|io| io.bytes), s.pids_current)
+    };
+    assert_eq!(pass(&mut ctx, &mut r), (Some(4096), Some(3)));
+    // v1 charges writeback to the root: a cgroup whose tasks did not run
+    // did no I/O of its own, and made no task.
+    t.write(&bytes, &io(8192));
+    t.write(&format!("pids/{p}/pids.current"), "5\n");
+    assert_eq!(pass(&mut ctx, &mut r), (Some(4096), Some(3)));
+    t.write(&format!("unified/{p}/cpu.stat"), "usage_usec 20\n");
+    assert_eq!(pass(&mut ctx, &mut r), (Some(8192), Some(5)));
+}

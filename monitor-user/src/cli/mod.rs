@@ -101,11 +101,14 @@ pub fn main() -> ExitCode {
     };
     let cli = Cli::parse_from(argv);
     let result = match cli.cmd {
-        Cmd::Run(args) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the async runtime")
-            .and_then(|rt| rt.block_on(run::run(args))),
+        Cmd::Run(args) => {
+            run::set_scheduling(args.scheduling);
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")
+                .and_then(|rt| rt.block_on(run::run(args)))
+        }
         Cmd::Probe(args) => probe::run(&args),
         Cmd::Config(cmd) => {
             return if config::run(cmd) {

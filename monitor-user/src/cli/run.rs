@@ -112,6 +112,39 @@ pub struct RunArgs {
     /// docs/enforcement.md. Fixed at start (SIGHUP does not change it).
     #[arg(long, value_enum, value_name = "MODE", default_value_t = EnforceArg::Off)]
     pub enforce: EnforceArg,
+    /// How the kernel schedules the agent's threads: `batch` (the default:
+    /// a woken agent does not preempt the task running on a CPU; it runs at
+    /// once on an idle CPU, else at the scheduler's next tick) or `normal`
+    /// (it preempts like any task: a busy node's short-lived processes are
+    /// looked up in /proc a few ms sooner, at the workloads' expense).
+    /// docs/performance.md, "Who yields the CPU".
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = SchedArg::Batch)]
+    pub scheduling: SchedArg,
+}
+
+/// `--scheduling`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchedArg {
+    Batch,
+    Normal,
+}
+
+/// Puts the calling thread under `policy`; threads it starts afterwards
+/// (the runtime's workers, the blocking pool) inherit it, so call it
+/// before the runtime exists. A refusal is logged, never fatal.
+pub fn set_scheduling(policy: SchedArg) {
+    let p = match policy {
+        SchedArg::Batch => libc::SCHED_BATCH,
+        SchedArg::Normal => libc::SCHED_OTHER,
+    };
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid sched_param; pid 0 is the calling thread.
+    if unsafe { libc::sched_setscheduler(0, p, &param) } != 0 {
+        log::warn!(
+            "scheduling policy {policy:?} refused: {}; the agent runs under the inherited one",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 /// `--enforce`.

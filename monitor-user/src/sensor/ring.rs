@@ -3,8 +3,9 @@
 //! The ring buffer's fd becomes readable when the kernel wakes the reader
 //! (exec records, a filling ring: `monitor_common::wake`); tokio's
 //! `AsyncFd` waits for that, and the ring is read every `wake::POLL_MS`
-//! in any case (less often while it stays empty). Registration with the reactor happens
-//! on the first read, so the sensor can be loaded outside a runtime.
+//! in any case (less often while it stays empty). Registration with the
+//! reactor happens on the first read, so the sensor can be loaded outside
+//! a runtime.
 
 use aya::maps::{MapData, RingBuf};
 use std::time::Duration;
