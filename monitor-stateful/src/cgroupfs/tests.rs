@@ -372,7 +372,7 @@ fn a_quiet_hybrid_cgroup_carries_its_v1_block_io() {
     ]);
     let mut r = CgroupReader::new(layout.resolve(CG).unwrap());
     let mut ctx = ReadCtx::new(FdBudget::new(100));
-    let mut pass = |ctx: &mut ReadCtx, r: &mut CgroupReader| {
+    let pass = |ctx: &mut ReadCtx, r: &mut CgroupReader| {
         ctx.pass += 1;
         let s = r.sample_pass(ctx, Needs::ALL);
         (s.io.map(|io| io.bytes), s.pids_current)
