@@ -140,6 +140,10 @@ pub mod names {
         pub const PROBE_LSM: &str = "probe_lsm";
         pub const PROBE_FENTRY: &str = "probe_fentry";
         pub const BENCH_RAW_SYS_ENTER: &str = "bench_raw_sys_enter";
+        /// Empty programs on `openat`'s tracepoints (the benchmark's floor
+        /// for opens).
+        pub const BENCH_OPEN_ENTER: &str = "bench_open_enter";
+        pub const BENCH_OPEN_EXIT: &str = "bench_open_exit";
         /// [`SYS_EXIT`] plus refused attempts and fd-exhaustion counting,
         /// for the syscalls of [`crate::attempts::ATTEMPTS`].
         pub const SYS_EXIT_ATTEMPT: &str = "sys_exit_attempt";
@@ -176,6 +180,8 @@ pub mod names {
             PROBE_LSM,
             PROBE_FENTRY,
             BENCH_RAW_SYS_ENTER,
+            BENCH_OPEN_ENTER,
+            BENCH_OPEN_EXIT,
             SYS_EXIT_ATTEMPT,
             IO_URING_SUBMIT,
             IO_URING_COMPLETE,

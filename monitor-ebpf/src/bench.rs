@@ -1,14 +1,18 @@
-//! Probe-only program for the hook-design benchmark (`cargo xtask bench`):
-//! one program on the raw `sys_enter` tracepoint that does what a global
-//! syscall hook must do at minimum (look the syscall id up in a map) and
-//! nothing else. The sensor never attaches it; `vigil bench-hook
-//! raw-sys-enter` does, so its cost on untraced syscalls can be compared
-//! with the per-syscall tracepoints the sensor uses.
+//! Probe-only programs for the hook-design benchmark (`cargo xtask bench`),
+//! never attached by the sensor; `vigil bench-hook` attaches them:
+//!
+//! - `raw-sys-enter`: one program on the raw `sys_enter` tracepoint that
+//!   does what a global syscall hook must do at minimum (look the syscall
+//!   id up in a map), so its cost on untraced syscalls can be compared
+//!   with the per-syscall tracepoints the sensor uses;
+//! - `open-tracepoints`: empty programs on `openat`'s enter and exit
+//!   tracepoints, the floor under what the sensor's open filter costs an
+//!   open (the hooks' dispatch, without any work of their own).
 
 use aya_ebpf::{
-    macros::{map, raw_tracepoint},
+    macros::{map, raw_tracepoint, tracepoint},
     maps::Array,
-    programs::RawTracePointContext,
+    programs::{RawTracePointContext, TracePointContext},
     EbpfContext,
 };
 
@@ -26,4 +30,16 @@ pub fn bench_raw_sys_enter(ctx: RawTracePointContext) -> i32 {
         Some(&v) if v != 0 => 1,
         _ => 0,
     }
+}
+
+/// Attached to `syscalls/sys_enter_openat`: does nothing.
+#[tracepoint]
+pub fn bench_open_enter(_ctx: TracePointContext) -> u32 {
+    0
+}
+
+/// Attached to `syscalls/sys_exit_openat`: does nothing.
+#[tracepoint]
+pub fn bench_open_exit(_ctx: TracePointContext) -> u32 {
+    0
 }

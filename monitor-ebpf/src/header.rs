@@ -1,13 +1,17 @@
 //! The one helper that fills the [`Header`] every record starts with.
 
 use aya_ebpf::helpers::{
-    bpf_get_current_comm, bpf_get_current_pid_tgid,
-    generated::{bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_boot_ns},
+    bpf_get_current_pid_tgid,
+    generated::{
+        self as gen, bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_boot_ns,
+    },
 };
-use monitor_common::{EventKind, Header, RECORD_VERSION};
+use core::ffi::c_void;
+use monitor_common::{EventKind, Header, COMM_LEN, RECORD_VERSION};
 
 use crate::globals::off;
 use crate::kread::{ptr, read};
+use crate::store::put;
 
 /// Fill `*h` for the current task. `size` is the whole record's size.
 #[inline(always)]
@@ -26,8 +30,11 @@ pub fn fill(h: *mut Header, kind: EventKind, size: usize) {
     let pid_tgid = bpf_get_current_pid_tgid();
     h.tgid = (pid_tgid >> 32) as u32;
     h.tid = pid_tgid as u32;
-    h._pad = 0;
-    h.comm = bpf_get_current_comm().unwrap_or([0; 16]);
+    put(&mut h._pad, 0);
+    // Straight into the header (the helper zeroes it on failure): a copy
+    // of the array would go byte by byte.
+    // SAFETY: `comm` is COMM_LEN writable bytes.
+    unsafe { gen::bpf_get_current_comm(h.comm.as_mut_ptr() as *mut c_void, COMM_LEN as u32) };
 
     // SAFETY: helper without arguments.
     let task = unsafe { bpf_get_current_task() };
@@ -53,7 +60,7 @@ pub fn fill(h: *mut Header, kind: EventKind, size: usize) {
     h.ns.ipc = ns_inum(nsproxy, off!(nsproxy_ipc_ns), off!(ipc_ns_inum));
     h.ns.cgroup = ns_inum(nsproxy, off!(nsproxy_cgroup_ns), off!(cgroup_ns_inum));
     h.ns.user = ns_inum(cred, off!(cred_user_ns), off!(user_ns_inum));
-    h.ns._pad = 0;
+    put(&mut h.ns._pad, 0);
 }
 
 /// `owner->ns_field->ns.inum`, 0 when unknown.

@@ -29,6 +29,7 @@ mod open_filter;
 mod open_path;
 mod probe_only;
 mod process;
+mod store;
 mod syscall_record;
 mod syscalls;
 mod traffic;

@@ -14,6 +14,7 @@ use monitor_common::{
 };
 
 use crate::maps::{FILTER_SCRATCH, OPEN_NAMES, OPEN_PREFIXES};
+use crate::store;
 
 const O_WRONLY: u64 = 0o1;
 const O_RDWR: u64 = 0o2;
@@ -66,24 +67,21 @@ pub fn matches(rec: &SyscallRecord) -> u32 {
     };
     let base = s as *mut u8;
 
-    // Prefix: the first PREFIX_LEN bytes of the path, zero-padded so that
-    // stale bytes cannot extend a short path into a longer prefix.
+    // Prefix: the first PREFIX_LEN bytes of the path, its length in bits
+    // the key's prefix length, so that the bytes past it (left from an
+    // earlier path) take no part in the match.
     // SAFETY: offsets are inside FilterScratch (4 + 4 + PREFIX_LEN + NAME_LEN bytes).
     unsafe {
-        *(base.add(4) as *mut u32) = (PREFIX_LEN * 8) as u32;
-        let data = base.add(8) as *mut u64;
-        let mut i = 0;
-        while i < PREFIX_LEN / 8 {
-            *data.add(i) = 0;
-            i += 1;
-        }
         let n = if len > PREFIX_LEN as u32 {
             PREFIX_LEN as u32
         } else {
             len
         };
         let n = ((n - 1) & (PREFIX_LEN as u32 - 1)) + 1;
-        bpf_probe_read_kernel(data as *mut c_void, n, src as *const c_void);
+        *(base.add(4) as *mut u32) = n * 8;
+        // A helper call, not a copy loop: docs/performance.md ("Where
+        // open+close's cost goes") says why the loop was left out.
+        bpf_probe_read_kernel(base.add(8) as *mut c_void, n, src as *const c_void);
     }
     let mut verdict = 0u32;
     // SAFETY: the key lives in the scratch map value.
@@ -109,12 +107,9 @@ pub fn matches(rec: &SyscallRecord) -> u32 {
         let start = len - k;
         // SAFETY: offsets inside FilterScratch; source inside the record.
         unsafe {
-            let name = base.add(8 + PREFIX_LEN) as *mut u64;
-            let mut i = 0;
-            while i < NAME_LEN / 8 {
-                *name.add(i) = 0;
-                i += 1;
-            }
+            let name = base.add(8 + PREFIX_LEN) as *mut [u64; NAME_LEN / 8];
+            // The hash compares the whole key: its padding must be zero.
+            store::zero_words(&mut *name);
             bpf_probe_read_kernel(
                 name as *mut c_void,
                 k & (NAME_LEN as u32 - 1),

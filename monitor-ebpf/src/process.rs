@@ -19,6 +19,7 @@ use monitor_common::{
 use crate::globals::off;
 use crate::kread::{kernel_str, ptr, read};
 use crate::maps::{count_drop, lazy_wake, EVENTS, PENDING};
+use crate::store::put;
 use crate::{counters, exe_path, header};
 
 const _: () = assert!(ARGS_LEN.is_power_of_two());
@@ -89,7 +90,7 @@ pub fn report_exec(task: u64, bprm: u64, flags: u32, args: bool) {
             .clamp(0, u16::MAX as i32) as u16;
 
         r.vpid = vpid(task);
-        r._pad2 = 0;
+        put(&mut r._pad2, 0);
         session(r, task);
         if args {
             read_args(r, task);
@@ -195,10 +196,10 @@ fn nr_in(pid: u64, (level, ns): (u32, u64)) -> u32 {
 /// task's own pid namespace numbers them.
 #[inline(always)]
 fn session(r: &mut ExecRecord, task: u64) {
-    r.tty = 0;
-    r.loginuid = 0;
-    r.sid = 0;
-    r.vpgid = 0;
+    put(&mut r.tty, 0);
+    put(&mut r.loginuid, 0);
+    put(&mut r.sid, 0);
+    put(&mut r.vpgid, 0);
     if let Some(uid) = read::<u32>(task, off!(task_loginuid)) {
         r.loginuid = uid;
         r.flags |= exec_flags::LOGINUID_KNOWN;

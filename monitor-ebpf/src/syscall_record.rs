@@ -7,18 +7,21 @@ use core::mem::size_of;
 use monitor_common::{EventKind, SyscallRecord};
 
 use crate::header;
+use crate::store::put;
 
 /// Reset `r` for syscall `id` with `flags`: no strings, return value 0.
 /// The arguments are the caller's to fill.
 #[inline(always)]
 pub fn start(r: &mut SyscallRecord, id: u16, flags: u16) {
-    r.syscall = id;
-    r.flags = flags;
-    r.str0_len = 0;
-    r.str1_len = 0;
-    r.short_len = 0;
-    r._pad = [0; 3];
-    r.ret = 0;
+    put(&mut r.syscall, id);
+    put(&mut r.flags, flags);
+    put(&mut r.str0_len, 0);
+    put(&mut r.str1_len, 0);
+    put(&mut r.short_len, 0);
+    put(&mut r._pad[0], 0);
+    put(&mut r._pad[1], 0);
+    put(&mut r._pad[2], 0);
+    put(&mut r.ret, 0);
 }
 
 /// Stamp the header of a finished record for the current task.

@@ -22,6 +22,7 @@ use monitor_common::{syscall_flags, SyscallId, SyscallRecord, PATH_LEN, SHORT_LE
 use crate::globals::{agent_tgid, off};
 use crate::kread::{ptr, read, user, user_str};
 use crate::maps::{PENDING, SYSCALL_SCRATCH};
+use crate::store::put;
 use crate::{counters, enforce, net, open_filter, open_path, syscall_record};
 
 /// Namespace flags of clone()/unshare(). CLONE_NEWTIME (0x80) is only valid
@@ -58,11 +59,12 @@ fn on_enter(ctx: &TracePointContext, id: SyscallId) -> u32 {
         let args = c.add(ARGS_OFFSET) as *const u64;
         let mut i = 0;
         while i < 6 {
-            r.args[i] = if i < spec.nargs as usize {
+            let v = if i < spec.nargs as usize {
                 *args.add(i)
             } else {
                 0
             };
+            put(&mut r.args[i], v);
             i += 1;
         }
         // Strings are read at entry: the user pointer may be gone by exit.

@@ -129,3 +129,58 @@ fn the_agent_yields_the_cpu_and_keeps_its_heap_in_small_pages() {
     assert!(policies.iter().all(|&p| p == 0), "{policies:?}");
     assert!(agent.stop().expect("agent stops").status.success());
 }
+
+/// The program types (`prog_type` in fdinfo: 5 tracepoint, 17 raw
+/// tracepoint, ...) of the BPF programs whose fds `pid` holds, sorted.
+fn bpf_program_types(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).expect("fdinfo dir") {
+        // An fd may close between the listing and the read.
+        let Ok(info) = std::fs::read_to_string(fd.unwrap().path()) else {
+            continue;
+        };
+        if let Some(t) = info.lines().find_map(|l| l.strip_prefix("prog_type:\t")) {
+            out.push(t.trim().parse().expect("a number"));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `vigil bench-hook`, which `cargo xtask bench` runs for its hook-design
+/// conditions: each design loads its probe-only programs and no other,
+/// logs where it attached them, reaches `ready`, and exits 0 on SIGTERM.
+#[test]
+fn bench_hooks_load_only_their_programs() {
+    if !require_root("load the agent's eBPF programs") || require_vigil_binary().is_none() {
+        return;
+    }
+    for (hook, types, attached) in [
+        ("raw-sys-enter", vec![17], vec!["raw_tracepoint/sys_enter"]),
+        (
+            "open-tracepoints",
+            vec![5, 5],
+            vec![
+                "tracepoint/syscalls/sys_enter_openat",
+                "tracepoint/syscalls/sys_exit_openat",
+            ],
+        ),
+    ] {
+        let agent = Agent::builder(["bench-hook", hook])
+            .start()
+            .unwrap_or_else(|e| panic!("bench-hook {hook} starts: {e}"));
+        assert_eq!(bpf_program_types(agent.pid()), types, "{hook}");
+        let stopped = agent.stop().expect("bench-hook stops");
+        assert!(stopped.status.success(), "{hook}: {}", stopped.status);
+        for at in attached {
+            assert!(
+                stopped
+                    .stderr
+                    .iter()
+                    .any(|l| l.ends_with(&format!(" to {at}"))),
+                "{hook} attached to {at}:\n{}",
+                stopped.stderr.join("\n")
+            );
+        }
+    }
+}

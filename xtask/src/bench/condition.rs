@@ -1,6 +1,6 @@
-//! What runs beside a workload (nothing, the agent, one raw hook, Linux
-//! audit), starting it, and the agent's own counters read around each
-//! workload.
+//! What runs beside a workload (nothing, the agent, a probe-only hook
+//! design, Linux audit), starting it, and the agent's own counters read
+//! around each workload.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -22,6 +22,10 @@ pub enum Condition {
     /// The agent with `--watch-untraceable` (global `raw_syscalls/sys_exit`),
     /// measured on the getpid workload only.
     VigilUntraceable,
+    /// Empty programs on `openat`'s tracepoints (`vigil bench-hook
+    /// open-tracepoints`), measured on the open+close workload only: the
+    /// floor under the sensor's open hooks.
+    OpenHooks,
 }
 
 impl Condition {
@@ -32,6 +36,25 @@ impl Condition {
             Condition::RawSysEnter => "raw_sys_enter",
             Condition::Auditd => "auditd",
             Condition::VigilUntraceable => "vigil_untraceable",
+            Condition::OpenHooks => "open_hooks",
+        }
+    }
+
+    /// The workload a condition is limited to, if any.
+    pub fn only_workload(self) -> Option<&'static str> {
+        match self {
+            Condition::VigilUntraceable => Some("getpid"),
+            Condition::OpenHooks => Some("open_close"),
+            _ => None,
+        }
+    }
+
+    /// The `vigil bench-hook` design of a probe-only condition.
+    pub fn bench_hook(self) -> Option<&'static str> {
+        match self {
+            Condition::RawSysEnter => Some("raw-sys-enter"),
+            Condition::OpenHooks => Some("open-tracepoints"),
+            _ => None,
         }
     }
 }
@@ -71,7 +94,10 @@ pub fn start_condition(cond: Condition, agent_args: &[String], audit_dir: &Path)
             .chain((cond == Condition::VigilUntraceable).then(|| "--watch-untraceable".to_string()))
             .collect()
         }
-        Condition::RawSysEnter => vec!["bench-hook".into(), "raw-sys-enter".into()],
+        Condition::RawSysEnter | Condition::OpenHooks => {
+            let hook = cond.bench_hook().unwrap_or_default();
+            vec!["bench-hook".into(), hook.into()]
+        }
     };
     let agent = Agent::builder(&args)
         .echo(false)
@@ -110,9 +136,11 @@ fn records_in(metrics: &str) -> u64 {
         .sum::<f64>() as u64
 }
 
-/// Whether the agent has the hidden `bench-hook raw-sys-enter` command.
-pub fn probe_raw_hook() -> Result<(), String> {
-    match Agent::builder(["bench-hook", "raw-sys-enter"])
+/// Whether the agent's hidden `bench-hook` command attaches `hook`
+/// (`raw-sys-enter`, `open-tracepoints`).
+pub fn probe_hook(hook: &str) -> Result<(), String> {
+    let what = format!("`vigil bench-hook {hook}`");
+    match Agent::builder(["bench-hook", hook])
         .echo(false)
         .ready_timeout(READY_TIMEOUT)
         .start()
@@ -120,7 +148,7 @@ pub fn probe_raw_hook() -> Result<(), String> {
         Ok(agent) => {
             agent
                 .stop()
-                .map_err(|e| format!("`vigil bench-hook raw-sys-enter` did not stop: {e}"))?;
+                .map_err(|e| format!("{what} did not stop: {e}"))?;
             Ok(())
         }
         Err(e) => {
@@ -132,9 +160,8 @@ pub fn probe_raw_hook() -> Result<(), String> {
                 .unwrap_or("");
             let first = text.lines().next().unwrap_or("").trim_end_matches(':');
             Err(format!(
-                "`vigil bench-hook raw-sys-enter` is not available ({first}: {last}); it should \
-                 attach one program on the raw sys_enter tracepoint doing an array-map lookup of \
-                 the syscall id, log `ready`, and exit 0 on SIGTERM"
+                "{what} is not available ({first}: {last}); it should attach its probe-only \
+                 programs, log `ready`, and exit 0 on SIGTERM"
             ))
         }
     }

@@ -12,7 +12,9 @@
 //! Linux audit subsystem with rules equivalent to vigil's hooks
 //! ([`auditd`]); either is skipped, with the reason, where unavailable.
 //! The getpid loop also runs beside the agent with `--watch-untraceable`
-//! (a program on every syscall's exit), the opt-in's cost.
+//! (a program on every syscall's exit), the opt-in's cost; the open+close
+//! loop beside empty programs on `openat`'s tracepoints (`vigil bench-hook
+//! open-tracepoints`), the floor under what vigil's open hooks can cost.
 //! Where a cost can be counted it is: the agent's CPU ticks and the records
 //! it read per workload (its `/metrics`), its resident memory ([`usage`]).
 //! Then: stepped rates of sensitive opens find the highest event rate the
@@ -39,7 +41,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use vigil_tests::{Agent, AgentStats};
 
-use condition::{counters, probe_raw_hook, start_condition, Beside, IDLE_SETTLE};
+use condition::{counters, probe_hook, start_condition, Beside, IDLE_SETTLE};
 pub use condition::{Condition, READY_TIMEOUT};
 use usage::Usage;
 use worker::{Sample, Workload};
@@ -180,7 +182,7 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
     );
 
     let workloads = workload_defs(args, &plain);
-    let raw = probe_raw_hook();
+    let raw = probe_hook("raw-sys-enter");
     let mut conditions = vec![
         Condition::Without,
         Condition::Vigil,
@@ -189,6 +191,11 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
     match &raw {
         Ok(()) => conditions.push(Condition::RawSysEnter),
         Err(why) => println!("bench: syscall-hook comparison skipped: {why}"),
+    }
+    let open_hooks = probe_hook("open-tracepoints");
+    match &open_hooks {
+        Ok(()) => conditions.push(Condition::OpenHooks),
+        Err(why) => println!("bench: the open hooks' floor skipped: {why}"),
     }
     let audit = if args.no_auditd {
         Err("--no-auditd".to_string())
@@ -232,11 +239,9 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
                     idle.push(Usage::read(agent.pid())?);
                 }
             }
-            // The opt-in's cost is the one to untraced syscalls.
-            let only_getpid = cond == Condition::VigilUntraceable;
             for w in workloads
                 .iter()
-                .filter(|w| !only_getpid || w.key == "getpid")
+                .filter(|w| cond.only_workload().is_none_or(|k| k == w.key))
             {
                 let before = counters(cond, &beside)?;
                 let s = run_worker(&sandbox, &w.workload)?;
@@ -291,6 +296,7 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
         &workloads,
         &samples,
         raw.err(),
+        open_hooks.err(),
         agent_stats,
         steps,
         args,

@@ -26,6 +26,8 @@ pub struct Row {
     pub auditd: Cell,
     /// vigil with `--watch-untraceable` (getpid only).
     pub untraceable: Cell,
+    /// Empty programs on `openat`'s tracepoints (open+close only).
+    pub open_hooks: Cell,
 }
 
 /// The flood test's outcome (`bench::flood_test`).
@@ -78,6 +80,7 @@ pub struct Report {
     limits: Vec<String>,
     rows: Vec<Row>,
     raw_skipped: Option<String>,
+    open_hooks_skipped: Option<String>,
     agent_stats: Vec<AgentStats>,
     steps: Vec<Step>,
     ring_bytes: u32,
@@ -93,6 +96,7 @@ impl Report {
         workloads: &[WorkloadDef],
         samples: &Samples,
         raw_skipped: Option<String>,
+        open_hooks_skipped: Option<String>,
         agent_stats: Vec<AgentStats>,
         steps: Vec<Step>,
         args: &BenchArgs,
@@ -119,6 +123,7 @@ impl Report {
                 raw: cell(w.key, Condition::RawSysEnter),
                 auditd: cell(w.key, Condition::Auditd),
                 untraceable: cell(w.key, Condition::VigilUntraceable),
+                open_hooks: cell(w.key, Condition::OpenHooks),
             })
             .collect();
         Report {
@@ -131,6 +136,7 @@ impl Report {
             limits: limits.to_vec(),
             rows,
             raw_skipped,
+            open_hooks_skipped,
             agent_stats,
             steps,
             ring_bytes: args.rate_ring_bytes,
@@ -172,6 +178,16 @@ impl Report {
                 fmt_ratio(r.untraceable.ratio),
             );
         }
+        if let Some(r) = self.open_close() {
+            println!(
+                "{:<28} {:>8} {:>9} {:>9} {:>19}   (empty programs on openat's tracepoints)",
+                r.label,
+                r.unit,
+                fmt_med(r.without),
+                fmt_med(r.open_hooks.value),
+                fmt_ratio(r.open_hooks.ratio),
+            );
+        }
         if let Err(why) = &self.auditd {
             println!("auditd comparison skipped: {why}");
         }
@@ -201,6 +217,10 @@ impl Report {
         println!(
             "syscall-hook design (untraced getpid): {}",
             self.hook_design_line()
+        );
+        println!(
+            "open hooks (filtered open+close): {}",
+            self.open_floor_line()
         );
         if !self.steps.is_empty() {
             match rate::highest_clean(&self.steps) {
@@ -267,6 +287,30 @@ impl Report {
         self.rows.iter().find(|r| r.key == "getpid")
     }
 
+    fn open_close(&self) -> Option<&Row> {
+        self.rows.iter().find(|r| r.key == "open_close")
+    }
+
+    /// What opens pay for the hooks themselves (empty programs) and what
+    /// vigil's programs add on top, per open+close.
+    fn open_floor_line(&self) -> String {
+        if let Some(why) = &self.open_hooks_skipped {
+            return format!("floor skipped: {why}");
+        }
+        let Some(r) = self.open_close() else {
+            return "not measured".into();
+        };
+        let added = |s: Option<Summary>| Some(s?.median - r.without?.median);
+        match (added(r.open_hooks.value), added(r.vigil.value)) {
+            (Some(floor), Some(vigil)) => format!(
+                "empty programs {floor:+.1} ns/iter (the floor); vigil {vigil:+.1} ns/iter, \
+                 of which its programs' work {:+.1}",
+                vigil - floor
+            ),
+            _ => "not measured".into(),
+        }
+    }
+
     fn hook_design_line(&self) -> String {
         let Some(r) = self.getpid() else {
             return "not measured".into();
@@ -312,6 +356,9 @@ impl Report {
                     "vigil_untraceable": r.untraceable.value,
                     "vigil_untraceable_ratio": r.untraceable.ratio.map(|s| s.median),
                     "vigil_untraceable_ratio_spread": r.untraceable.ratio,
+                    "open_hooks": r.open_hooks.value,
+                    "open_hooks_ratio": r.open_hooks.ratio.map(|s| s.median),
+                    "open_hooks_ratio_spread": r.open_hooks.ratio,
                     "vigil_counted": c.map(|c| json!({
                         "iterations": c.iterations,
                         "records": c.records,
@@ -332,6 +379,15 @@ impl Report {
                 "watch_untraceable_added_ns": r.untraceable.value.zip(base).map(|(s, b)| s.median - b),
             })
         });
+        let open_floor = self.open_close().map(|r| {
+            let base = r.without.map(|s| s.median);
+            json!({
+                "without_ns": base,
+                "empty_hooks_added_ns": r.open_hooks.value.zip(base).map(|(s, b)| s.median - b),
+                "vigil_added_ns": r.vigil.value.zip(base).map(|(s, b)| s.median - b),
+                "skipped": self.open_hooks_skipped,
+            })
+        });
         json!({
             "generated_by": "cargo xtask bench",
             "kernel": kernel.trim(),
@@ -340,6 +396,7 @@ impl Report {
             "cgroup_limits": self.limits,
             "workloads": workloads,
             "syscall_hook_design": hook,
+            "open_hook_floor": open_floor,
             "agent_stats_during_workloads": self.agent_stats,
             "max_event_rate": {
                 "path": self.sensitive_path,
@@ -426,6 +483,7 @@ mod tests {
             &defs,
             &samples,
             None,
+            None,
             vec![],
             vec![],
             &args,
@@ -462,6 +520,42 @@ mod tests {
         );
         // Workloads without samples are reported as missing, not as zero.
         assert!(j["workloads"][1]["ratio"].is_null());
+        assert!(j["open_hook_floor"]["empty_hooks_added_ns"].is_null());
         assert!(rep.hook_design_line().contains("+95.0"));
+    }
+
+    /// The open hooks' floor: what empty programs on openat's tracepoints
+    /// add, and what vigil adds beyond them.
+    #[test]
+    fn open_floor_from_samples() {
+        let args = A::parse_from(["bench"]).a;
+        let defs = super::super::workload_defs(&args, &PathBuf::from("/tmp/plain"));
+        let mut samples = Samples::new();
+        let k = "open_close";
+        samples.insert((k, Condition::Without), vec![600.0, 590.0, 610.0]);
+        samples.insert((k, Condition::OpenHooks), vec![700.0, 690.0, 720.0]);
+        samples.insert((k, Condition::Vigil), vec![900.0, 880.0, 910.0]);
+        let rep = Report::new(1, &[], &defs, &samples, None, None, vec![], vec![], &args);
+        let j = rep.json();
+        assert_eq!(j["open_hook_floor"]["empty_hooks_added_ns"], 100.0);
+        assert_eq!(j["open_hook_floor"]["vigil_added_ns"], 300.0);
+        let w = &j["workloads"][1];
+        assert_eq!(w["open_hooks"]["median"], 700.0);
+        // Ratios pair by repetition: 700/600, 690/590, 720/610.
+        assert!((w["open_hooks_ratio"].as_f64().unwrap() - 690.0 / 590.0).abs() < 1e-9);
+        let line = rep.open_floor_line();
+        assert!(line.contains("+100.0") && line.contains("+200.0"), "{line}");
+        let skipped = Report::new(
+            1,
+            &[],
+            &defs,
+            &samples,
+            None,
+            Some("no".into()),
+            vec![],
+            vec![],
+            &args,
+        );
+        assert!(skipped.open_floor_line().contains("skipped: no"));
     }
 }
