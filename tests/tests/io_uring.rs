@@ -61,12 +61,17 @@ fn io_uring_opens_and_connects_raise_the_same_alerts_as_syscalls() {
     .expect("start container");
     let id = c.id().to_owned();
     let a = ACTIONS_IN_IMAGE;
+    // The relative open's subshell outlives the opener by a second, so
+    // that an agent reading the opener's working directory after it is
+    // gone (a busy machine, SCHED_BATCH: docs/performance.md) falls back
+    // to its parent's, the same directory (`enrich::cwd`). Without it the
+    // shell execs the opener in its own place and both are gone at once.
     let script = format!(
         "{a} uring-open /etc/shadow; {a} uring-open /etc/hostname; \
          {a} tcp-serve 127.0.0.1:3333 4 & {a} tcp-serve 127.0.0.1:8080 4 & sleep 1; \
          {a} uring-connect 127.0.0.1:3333; {a} uring-connect 127.0.0.1:8080; wait; \
          mkdir -p /srv/vigil-uring/conf && echo s > /srv/vigil-uring/conf/x.txt; \
-         (cd /srv/vigil-uring/conf && {a} uring-open x.txt); \
+         (cd /srv/vigil-uring/conf && {a} uring-open x.txt; sleep 1); \
          {a} uring-open /tmp/../srv//vigil-uring/./conf/x.txt"
     );
     let out = c.exec(&["sh", "-c", &script]).expect("podman exec");
