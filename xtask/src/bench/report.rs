@@ -30,6 +30,13 @@ pub struct Row {
     pub open_hooks: Cell,
 }
 
+impl Row {
+    /// What condition `cell` adds to the "without" median.
+    fn added(&self, cell: Cell) -> Option<f64> {
+        Some(cell.value?.median - self.without?.median)
+    }
+}
+
 /// The flood test's outcome (`bench::flood_test`).
 #[derive(Debug, serde::Serialize)]
 pub struct Flood {
@@ -169,24 +176,10 @@ impl Report {
             );
         }
         if let Some(r) = self.getpid() {
-            println!(
-                "{:<28} {:>8} {:>9} {:>9} {:>19}   (vigil --watch-untraceable)",
-                r.label,
-                r.unit,
-                fmt_med(r.without),
-                fmt_med(r.untraceable.value),
-                fmt_ratio(r.untraceable.ratio),
-            );
+            print_extra(r, r.untraceable, "vigil --watch-untraceable");
         }
         if let Some(r) = self.open_close() {
-            println!(
-                "{:<28} {:>8} {:>9} {:>9} {:>19}   (empty programs on openat's tracepoints)",
-                r.label,
-                r.unit,
-                fmt_med(r.without),
-                fmt_med(r.open_hooks.value),
-                fmt_ratio(r.open_hooks.ratio),
-            );
+            print_extra(r, r.open_hooks, "empty programs on openat's tracepoints");
         }
         if let Err(why) = &self.auditd {
             println!("auditd comparison skipped: {why}");
@@ -300,8 +293,7 @@ impl Report {
         let Some(r) = self.open_close() else {
             return "not measured".into();
         };
-        let added = |s: Option<Summary>| Some(s?.median - r.without?.median);
-        match (added(r.open_hooks.value), added(r.vigil.value)) {
+        match (r.added(r.open_hooks), r.added(r.vigil)) {
             (Some(floor), Some(vigil)) => format!(
                 "empty programs {floor:+.1} ns/iter (the floor); vigil {vigil:+.1} ns/iter, \
                  of which its programs' work {:+.1}",
@@ -315,17 +307,15 @@ impl Report {
         let Some(r) = self.getpid() else {
             return "not measured".into();
         };
-        let base = r.without.map(|s| s.median);
-        let added = |s: Option<Summary>| Some(s?.median - base?);
-        let vigil = match added(r.vigil.value) {
+        let vigil = match r.added(r.vigil) {
             Some(d) => format!("per-syscall tracepoints (vigil) {d:+.1} ns/call"),
             None => "vigil not measured".into(),
         };
-        let vigil = match added(r.untraceable.value) {
+        let vigil = match r.added(r.untraceable) {
             Some(d) => format!("{vigil}; with --watch-untraceable {d:+.1} ns/call"),
             None => vigil,
         };
-        match (&self.raw_skipped, added(r.raw.value)) {
+        match (&self.raw_skipped, r.added(r.raw)) {
             (None, Some(d)) => format!("{vigil}; one program on raw sys_enter {d:+.1} ns/call"),
             (Some(why), _) => format!("{vigil}; raw sys_enter alternative skipped: {why}"),
             (None, None) => format!("{vigil}; raw sys_enter not measured"),
@@ -370,21 +360,19 @@ impl Report {
             })
             .collect();
         let hook = self.getpid().map(|r| {
-            let base = r.without.map(|s| s.median);
             json!({
-                "untraced_getpid_ns": base,
-                "per_syscall_tracepoints_added_ns": r.vigil.value.zip(base).map(|(s, b)| s.median - b),
-                "raw_sys_enter_added_ns": r.raw.value.zip(base).map(|(s, b)| s.median - b),
+                "untraced_getpid_ns": r.without.map(|s| s.median),
+                "per_syscall_tracepoints_added_ns": r.added(r.vigil),
+                "raw_sys_enter_added_ns": r.added(r.raw),
                 "raw_sys_enter_skipped": self.raw_skipped,
-                "watch_untraceable_added_ns": r.untraceable.value.zip(base).map(|(s, b)| s.median - b),
+                "watch_untraceable_added_ns": r.added(r.untraceable),
             })
         });
         let open_floor = self.open_close().map(|r| {
-            let base = r.without.map(|s| s.median);
             json!({
-                "without_ns": base,
-                "empty_hooks_added_ns": r.open_hooks.value.zip(base).map(|(s, b)| s.median - b),
-                "vigil_added_ns": r.vigil.value.zip(base).map(|(s, b)| s.median - b),
+                "without_ns": r.without.map(|s| s.median),
+                "empty_hooks_added_ns": r.added(r.open_hooks),
+                "vigil_added_ns": r.added(r.vigil),
                 "skipped": self.open_hooks_skipped,
             })
         });
@@ -422,6 +410,18 @@ impl Report {
             "node_growth": self.node,
         })
     }
+}
+
+/// A table line for a condition measured on one workload only.
+fn print_extra(r: &Row, cell: Cell, what: &str) {
+    println!(
+        "{:<28} {:>8} {:>9} {:>9} {:>19}   ({what})",
+        r.label,
+        r.unit,
+        fmt_med(r.without),
+        fmt_med(cell.value),
+        fmt_ratio(cell.ratio),
+    );
 }
 
 fn fmt_med(s: Option<Summary>) -> String {
