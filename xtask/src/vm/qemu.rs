@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 /// LSMs to enable in the guest: Debian's default list plus `bpf`.
-const CMDLINE: &str =
-    "console=ttyS0 quiet panic=-1 lsm=lockdown,capability,landlock,yama,apparmor,bpf";
+/// `loglevel=5` after `quiet` keeps the boot quiet but lets the kernel's
+/// stack dumps (a soft lockup's, a warning's) reach the console log.
+const CMDLINE: &str = "console=ttyS0 quiet loglevel=5 panic=-1 \
+     lsm=lockdown,capability,landlock,yama,apparmor,bpf";
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -52,8 +54,14 @@ pub fn boot(
 ) -> Result<Outcome> {
     let mut child = Command::new("qemu-system-x86_64")
         .args([
+            // One host thread runs both vCPUs: multi-threaded TCG can
+            // livelock a vCPU at a tracepoint site the other is patching
+            // (attaching a program flips its static key), seen as soft
+            // lockups in `copy_process` at `task_newtask`.
             "-machine",
-            "q35,accel=tcg",
+            "q35",
+            "-accel",
+            "tcg,thread=single",
             "-cpu",
             "max",
             "-m",
