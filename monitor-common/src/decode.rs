@@ -114,8 +114,18 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
             let r: ExecRecord = match header.version {
                 1 => exec_older(buf, EXEC_RECORD_V1_SIZE)?,
                 2 => exec_older(buf, EXEC_RECORD_V2_SIZE)?,
+                3 => exec_older(buf, EXEC_RECORD_V3_SIZE)?,
                 _ => checked(kind, buf)?,
             };
+            check_len(kind, "env", r.env_len as usize, ENV_LEN)?;
+            check_len(
+                kind,
+                "cwd",
+                r.cwd_start as usize + r.cwd_len as usize,
+                EXE_BUF_LEN,
+            )?;
+            check_len(kind, "stdin", r.stdin.name_len as usize, PATH_LEN)?;
+            check_len(kind, "stdout", r.stdout.name_len as usize, PATH_LEN)?;
             check_len(kind, "args", r.args_len as usize, ARGS_LEN)?;
             check_len(kind, "filename", r.filename_len as usize, PATH_LEN)?;
             check_len(
@@ -275,6 +285,31 @@ impl ExecRecord {
     pub fn args_truncated(&self) -> bool {
         self.flags & exec_flags::ARGS_TRUNCATED != 0
     }
+
+    /// The environment as the kernel read it (NUL-separated), when
+    /// [`exec_flags::CONTEXT_KNOWN`].
+    pub fn env(&self) -> Bytes<'_> {
+        Bytes {
+            bytes: slice(&self.env, 0, self.env_len as usize),
+            truncated: self.flags & exec_flags::ENV_TRUNCATED != 0,
+        }
+    }
+
+    /// The working directory; empty when it was not resolved.
+    pub fn cwd(&self) -> Bytes<'_> {
+        Bytes {
+            bytes: slice(&self.cwd, self.cwd_start as usize, self.cwd_len as usize),
+            truncated: false,
+        }
+    }
+}
+
+impl StdFdRecord {
+    /// The file's path, a unix socket's `sun_path` or an anonymous
+    /// inode's name; empty when there is none.
+    pub fn name(&self) -> &[u8] {
+        slice(&self.name, 0, self.name_len as usize)
+    }
 }
 
 impl SyscallRecord {
@@ -363,6 +398,18 @@ mod tests {
             .to_vec()
     }
 
+    fn std_fd() -> StdFdRecord {
+        StdFdRecord {
+            mode: 0o020000,
+            fs_magic: 0x1373,
+            ino: 5,
+            name_len: 0,
+            _pad: [0; 3],
+            tuple: SockTuple::default(),
+            name: [0; PATH_LEN],
+        }
+    }
+
     fn exec_record() -> ExecRecord {
         let mut r = ExecRecord {
             header: header(EventKind::Exec, size_of::<ExecRecord>()),
@@ -384,7 +431,26 @@ mod tests {
             loginuid: 1000,
             sid: 1,
             vpgid: 1,
+            exe_mode: 0o100755,
+            exe_uid: 0,
+            exe_gid: 0,
+            env_len: 0,
+            cwd_start: 0,
+            cwd_len: 0,
+            _pad3: 0,
+            stdin: std_fd(),
+            stdout: std_fd(),
+            cwd: [0; EXE_BUF_LEN],
+            env: [0; ENV_LEN],
         };
+        let env = b"HOME=/root\0PATH=/bin";
+        r.env[..env.len()].copy_from_slice(env);
+        r.env_len = env.len() as u32;
+        r.cwd[EXE_BUF_LEN - 4..].copy_from_slice(b"/srv");
+        r.cwd_start = (EXE_BUF_LEN - 4) as u16;
+        r.cwd_len = 4;
+        r.stdin.name[..9].copy_from_slice(b"/dev/null");
+        r.stdin.name_len = 9;
         let args = b"ls\0-la\0";
         r.args[..args.len()].copy_from_slice(args);
         r.args_len = args.len() as u32;
@@ -463,17 +529,31 @@ mod tests {
             panic!("not exec")
         };
         assert_eq!((d.vpid, d.tty, d.loginuid), (1, 0, 0));
-        // A version-3 record must carry them.
+        // A version-3 record must carry them, and has no exec context.
         r.header.version = 3;
         let buf = bytes_of(&r);
         assert!(matches!(
             decode(&buf[..EXEC_RECORD_V2_SIZE]),
             Err(DecodeError::Size { .. })
         ));
-        let Record::Exec(d) = decode(&buf).unwrap() else {
+        let Record::Exec(d) = decode(&buf[..EXEC_RECORD_V3_SIZE]).unwrap() else {
             panic!("not exec")
         };
         assert_eq!((d.tty, d.loginuid, d.sid, d.vpgid), (34816, 1000, 1, 1));
+        assert_eq!((d.env_len, d.cwd_len, d.stdin.mode), (0, 0, 0));
+        // A version-4 record must carry it.
+        r.header.version = 4;
+        let buf = bytes_of(&r);
+        assert!(matches!(
+            decode(&buf[..EXEC_RECORD_V3_SIZE]),
+            Err(DecodeError::Size { .. })
+        ));
+        let Record::Exec(d) = decode(&buf).unwrap() else {
+            panic!("not exec")
+        };
+        assert_eq!(d.env().bytes, b"HOME=/root\0PATH=/bin");
+        assert_eq!(d.cwd().bytes, b"/srv");
+        assert_eq!(d.stdin.name(), b"/dev/null");
     }
 
     #[test]

@@ -143,6 +143,17 @@ shared_struct! {
         pub task_fs: u32,
         pub fs_pwd_dentry: u32,
         pub fs_pwd_mnt: u32,
+        // issue 15: what an exec record carries so the agent need not read
+        // /proc: the environment (mm->env_start..env_end), the
+        // executable's owner, the filesystem of a standard fd and a unix
+        // socket's bound path (unix_sock.addr->name).
+        pub mm_env_start: u32,
+        pub mm_env_end: u32,
+        pub inode_i_uid: u32,
+        pub inode_i_gid: u32,
+        pub unix_sock_addr: u32,
+        pub unix_address_len: u32,
+        pub unix_address_name: u32,
     }
 }
 
@@ -255,6 +266,13 @@ impl KernelOffsets {
             task_fs: m,
             fs_pwd_dentry: m,
             fs_pwd_mnt: m,
+            mm_env_start: m,
+            mm_env_end: m,
+            inode_i_uid: m,
+            inode_i_gid: m,
+            unix_sock_addr: m,
+            unix_address_len: m,
+            unix_address_name: m,
         }
     }
 }

@@ -13,6 +13,9 @@ pub const PATH_LEN: usize = 256;
 pub const EXE_BUF_LEN: usize = 512;
 /// Bytes kept of a process's argv (NUL-separated).
 pub const ARGS_LEN: usize = 2048;
+/// Bytes kept of a process's environment (`environ`, NUL-separated):
+/// Falco's bound.
+pub const ENV_LEN: usize = 4096;
 /// Bytes kept of a short string argument (mount fstype, module name).
 pub const SHORT_LEN: usize = 64;
 
@@ -66,10 +69,13 @@ shared_struct! {
 /// Current layout version written into [`Header::version`].
 ///
 /// Version 2 appended [`ExecRecord::vpid`], version 3 the session fields
-/// (`tty`, `loginuid`, `sid`, `vpgid`); every other record is laid out as
-/// in version 1, and older exec records still decode (the new fields 0,
-/// flagged unknown by [`exec_flags::SESSION_KNOWN`] being clear).
-pub const RECORD_VERSION: u16 = 3;
+/// (`tty`, `loginuid`, `sid`, `vpgid`), version 4 the exec context (the
+/// executable's owner, standard fds, working directory, environment);
+/// every other record is laid out as in version 1, and older exec records
+/// still decode (the new fields 0, flagged unknown by
+/// [`exec_flags::SESSION_KNOWN`] and [`exec_flags::CONTEXT_KNOWN`] being
+/// clear).
+pub const RECORD_VERSION: u16 = 4;
 /// Oldest layout version the decoder still reads.
 pub const MIN_RECORD_VERSION: u16 = 1;
 
@@ -99,6 +105,13 @@ pub mod exec_flags {
     pub const DENIED: u32 = 1 << 9;
     /// Dry run: the exec LSM hook would have refused this exec.
     pub const WOULD_DENY: u32 = 1 << 10;
+    /// The exec context was read (`exe_mode` .. `env`): clear on records
+    /// before version 4, on a refused exec, and when the kernel lacks the
+    /// members. Without it the agent reads the context from `/proc`.
+    pub const CONTEXT_KNOWN: u32 = 1 << 11;
+    /// The environment was longer than [`super::ENV_LEN`]: `env` is its
+    /// start, the last entry cut.
+    pub const ENV_TRUNCATED: u32 = 1 << 12;
 }
 
 shared_struct! {
@@ -140,13 +153,60 @@ shared_struct! {
         /// in the task's own pid namespace (0 when outside it).
         pub sid: u32,
         pub vpgid: u32,
+        /// Since version 4, with [`exec_flags::CONTEXT_KNOWN`]: what the
+        /// agent would otherwise read from `/proc` while the new program
+        /// may already be gone. The executable's mode, owner and group
+        /// (`proc.is_exe_writable`).
+        pub exe_mode: u32,
+        pub exe_uid: u32,
+        pub exe_gid: u32,
+        /// Bytes used in `env`.
+        pub env_len: u32,
+        /// The working directory is `cwd[cwd_start..cwd_start + cwd_len]`
+        /// (built right to left like `exe`); `cwd_len` 0: not resolved.
+        pub cwd_start: u16,
+        pub cwd_len: u16,
+        pub _pad3: u32,
+        /// Standard input and output (`proc.stdin.*`, `proc.stdout.*`).
+        pub stdin: StdFdRecord,
+        pub stdout: StdFdRecord,
+        pub cwd: [u8; EXE_BUF_LEN],
+        /// `environ` as the program started with it, NUL-separated. It
+        /// also gives the `cwd` walk the room past its buffer the
+        /// verifier asks for.
+        pub env: [u8; ENV_LEN],
     }
 }
 
 /// Size of a version-1 [`ExecRecord`] (before `vpid` was appended).
-pub const EXEC_RECORD_V1_SIZE: usize = core::mem::size_of::<ExecRecord>() - 24;
+pub const EXEC_RECORD_V1_SIZE: usize = core::mem::offset_of!(ExecRecord, vpid);
 /// Size of a version-2 [`ExecRecord`] (before the session fields).
-pub const EXEC_RECORD_V2_SIZE: usize = core::mem::size_of::<ExecRecord>() - 16;
+pub const EXEC_RECORD_V2_SIZE: usize = core::mem::offset_of!(ExecRecord, tty);
+/// Size of a version-3 [`ExecRecord`] (before the exec context).
+pub const EXEC_RECORD_V3_SIZE: usize = core::mem::offset_of!(ExecRecord, exe_mode);
+
+shared_struct! {
+    /// One standard fd of an exec'd program, as the kernel found it.
+    #[derive(Clone, Copy, Debug)]
+    pub struct StdFdRecord {
+        /// The inode's `i_mode` (type and permissions); 0: the fd is not
+        /// open.
+        pub mode: u32,
+        /// `s_magic` of the file's filesystem: pipes and anonymous inodes
+        /// have their own.
+        pub fs_magic: u32,
+        pub ino: u64,
+        /// Bytes used in `name`: a file's path, a unix socket's bound
+        /// path (`sun_path`, a leading NUL for an abstract one), an
+        /// anonymous inode's name (`[eventfd]`); 0 when there is none or
+        /// it did not fit.
+        pub name_len: u16,
+        pub _pad: [u16; 3],
+        /// A socket's family, type and ends.
+        pub tuple: SockTuple,
+        pub name: [u8; PATH_LEN],
+    }
+}
 
 shared_struct! {
     /// A new process (`task_newtask`); threads are not reported. The header

@@ -5,10 +5,13 @@
 //! record is submitted without a wakeup and the agent reads the ring every
 //! [`POLL_MS`]; a record wakes it at once when more than
 //! `size >> FULL_SHIFT` bytes wait (a burst is drained before it fills the
-//! ring), and exec records always wake it, because the agent reads the new
-//! program's `/proc` entries (working directory, environment, standard
-//! fds), which a short-lived process takes with it. Measured with `cargo
-//! xtask bench`: fork+exec 1.42x → 1.18x (docs/performance.md).
+//! ring), and so does an exec record without its context
+//! (`exec_flags::CONTEXT_KNOWN` clear: a kernel without the members, a
+//! refused exec), because the agent then reads the new program's `/proc`
+//! entries (working directory, environment, standard fds), which a
+//! short-lived process takes with it. Measured with `cargo xtask bench`:
+//! fork+exec 1.42x → 1.18x for the lazy wakeups, and from about 1.09x to
+//! 1.02x once exec records carried their context (docs/performance.md).
 
 /// How often the agent reads the ring when nothing woke it.
 pub const POLL_MS: u64 = 10;

@@ -7,9 +7,9 @@
 //! chooses in a buffer of [`BUF_LEN`] bytes; offsets into the buffer are
 //! masked so the verifier can bound every write.
 
-use aya_ebpf::helpers::generated::bpf_probe_read_kernel;
+use aya_ebpf::{helpers::generated::bpf_probe_read_kernel, macros::map, maps::PerCpuArray};
 use core::ffi::c_void;
-use monitor_common::{KernelOffsets, EXE_BUF_LEN};
+use monitor_common::{KernelOffsets, EXE_BUF_LEN, PATH_LEN};
 
 use crate::globals::off;
 use crate::kread::rd;
@@ -25,7 +25,49 @@ const MAX_DEPTH: u32 = 40;
 const MAX_NAME: u32 = 255;
 const BUF_MASK: u32 = BUF_LEN - 1;
 
+const PATH_MASK: u32 = PATH_LEN as u32 - 1;
+
 const _: () = assert!(EXE_BUF_LEN.is_power_of_two());
+const _: () = assert!(PATH_LEN.is_power_of_two() && (PATH_LEN as u32) < BUF_LEN);
+
+/// A buffer to walk in when the path goes to a smaller field (the stack
+/// is too small).
+#[repr(C)]
+pub struct Scratch {
+    pub buf: [u8; BUF_SPACE],
+}
+
+#[map]
+static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// This CPU's [`Scratch`] buffer (`BUF_SPACE` bytes).
+#[inline(always)]
+pub fn scratch() -> Option<*mut u8> {
+    SCRATCH.get_ptr_mut(0).map(|s| s as *mut u8)
+}
+
+/// Copy a walked path (`buf[pos..BUF_LEN]`) into `dst` (`PATH_LEN`
+/// bytes): its length, or 0 when the walk did not reach the root or the
+/// path does not fit.
+#[inline(never)]
+pub fn copy_out(dst: *mut u8, buf: *const u8, pos: u32, done: bool) -> u16 {
+    // SAFETY: a read of a local, opaque to the compiler: knowing the
+    // range of `pos`, it would drop the mask the verifier needs to see.
+    let pos = unsafe { core::ptr::read_volatile(&pos) } & BUF_MASK;
+    let n = BUF_LEN - pos;
+    if !done || n >= PATH_LEN as u32 {
+        return 0;
+    }
+    // SAFETY: n < PATH_LEN fits the destination; the source is probe-read.
+    unsafe {
+        bpf_probe_read_kernel(
+            dst as *mut c_void,
+            n & PATH_MASK,
+            buf.add(pos as usize) as *const c_void,
+        );
+    }
+    n as u16
+}
 
 /// Does this kernel have every member the walk reads?
 #[inline(always)]

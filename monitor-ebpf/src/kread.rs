@@ -87,6 +87,30 @@ pub fn kernel_str(dst: *mut u8, cap: u32, src: u64) -> Str {
     str_result(n, cap)
 }
 
+/// Copy the user memory `start..end` into `dst`, its first `N` bytes at
+/// most: the bytes copied and whether the range was longer; `None` when
+/// the range is empty or unreadable.
+#[inline(always)]
+pub fn user_range<const N: usize>(dst: &mut [u8; N], start: u64, end: u64) -> Option<(u32, bool)> {
+    const { assert!(N.is_power_of_two()) };
+    if end <= start {
+        return None;
+    }
+    let cut = end - start > N as u64;
+    let len = if cut { N as u64 } else { end - start };
+    // 1..=N in a form the verifier can bound.
+    let len = ((len as u32 - 1) & (N as u32 - 1)) + 1;
+    // SAFETY: `len` <= N, the size of the destination.
+    let rc = unsafe {
+        aya_ebpf::helpers::generated::bpf_probe_read_user(
+            dst.as_mut_ptr() as *mut c_void,
+            len,
+            start as *const c_void,
+        )
+    };
+    (rc == 0).then_some((len, cut))
+}
+
 /// Branch-free read of a `T` at `addr`: zero if the read fails (the helper
 /// zeroes its destination on error). For hot loops, where every branch
 /// multiplies the verifier's work. `T` must be valid when all-zero.

@@ -15,6 +15,7 @@ mod dentry_path;
 mod dns;
 mod enforce;
 mod exe_path;
+mod exec_context;
 mod flood;
 mod globals;
 mod header;

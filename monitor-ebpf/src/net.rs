@@ -369,7 +369,7 @@ fn socket_ino(fd: u64) -> Option<u64> {
 
 /// Family, type, protocol and both ends of `sk`.
 #[inline(always)]
-fn fill_tuple(sk: u64, t: &mut SockTuple) {
+pub(crate) fn fill_tuple(sk: u64, t: &mut SockTuple) {
     t.family = read::<u16>(sk, off!(sk_family)).unwrap_or(0);
     t.sock_type = read::<u16>(sk, off!(sk_type)).unwrap_or(0);
     t.protocol = read::<u16>(sk, off!(sk_protocol)).unwrap_or(0);

@@ -10,15 +10,11 @@
 //! `PATH_AT`, empty when it could not be resolved). Absolute paths pay one
 //! byte compare.
 
-use aya_ebpf::{
-    helpers::generated::{bpf_get_current_task, bpf_probe_read_kernel},
-    macros::map,
-    maps::PerCpuArray,
-};
+use aya_ebpf::helpers::generated::{bpf_get_current_task, bpf_probe_read_kernel};
 use core::ffi::c_void;
 use monitor_common::{syscall_flags, SyscallRecord, PATH_LEN};
 
-use crate::dentry_path::{self, BUF_LEN, BUF_SPACE};
+use crate::dentry_path::{self, BUF_LEN};
 use crate::globals::off;
 use crate::kread::{ptr, rd};
 
@@ -29,17 +25,6 @@ pub const AT_FDCWD: i64 = -100;
 const MAX_STEPS: u32 = 8;
 const BUF_MASK: u32 = BUF_LEN - 1;
 const PATH_MASK: u32 = PATH_LEN as u32 - 1;
-
-const _: () = assert!(PATH_LEN.is_power_of_two() && (PATH_LEN as u32) < BUF_LEN);
-
-/// The buffer the resolved path is built in (the stack is too small).
-#[repr(C)]
-pub struct PathScratch {
-    pub buf: [u8; BUF_SPACE],
-}
-
-#[map]
-static PATH_SCRATCH: PerCpuArray<PathScratch> = PerCpuArray::with_max_entries(1, 0);
 
 /// If `r.str0` is relative, resolve it against `dirfd` (an openat dirfd,
 /// or [`AT_FDCWD`]) into `r.str1` and flag `PATH_AT`.
@@ -56,10 +41,9 @@ pub fn resolve(r: &mut SyscallRecord, dirfd: i64) {
     let Some((dentry, vfsmnt)) = directory(dirfd) else {
         return;
     };
-    let Some(s) = PATH_SCRATCH.get_ptr_mut(0) else {
+    let Some(buf) = dentry_path::scratch() else {
         return;
     };
-    let buf = s as *mut u8;
     let (skip, dentry, mount) = steps(r, dentry, dentry_path::mount_of(vfsmnt));
     // "/" and the rest of the name end the buffer; the walk prepends the
     // directory. len < PATH_LEN < BUF_LEN, so `start` is in the buffer.
@@ -78,7 +62,7 @@ pub fn resolve(r: &mut SyscallRecord, dirfd: i64) {
         );
     }
     let (pos, done) = dentry_path::walk(buf, start, dentry, mount);
-    copy_out(r, buf, pos, done);
+    r.str1_len = dentry_path::copy_out(r.str1.as_mut_ptr(), buf, pos, done);
 }
 
 /// The directory's `(dentry, vfsmount)`.
@@ -140,25 +124,4 @@ fn steps(r: &SyscallRecord, mut dentry: u64, mut mount: u64) -> (u32, u64, u64) 
         }
     }
     (skip, dentry, mount)
-}
-
-/// Move the walked path (`buf[pos..BUF_LEN]`) into `str1`, unless the
-/// walk did not reach the root or the path does not fit.
-#[inline(never)]
-fn copy_out(r: &mut SyscallRecord, buf: *const u8, pos: u32, done: bool) {
-    // SAFETY: a read of a local, opaque to the compiler (see `resolve`).
-    let pos = unsafe { core::ptr::read_volatile(&pos) } & BUF_MASK;
-    let n = BUF_LEN - pos;
-    if !done || n >= PATH_LEN as u32 {
-        return;
-    }
-    // SAFETY: the destination is str1 (n < PATH_LEN); the source is probe-read.
-    unsafe {
-        bpf_probe_read_kernel(
-            r.str1.as_mut_ptr() as *mut c_void,
-            n & PATH_MASK,
-            buf.add(pos as usize) as *const c_void,
-        );
-    }
-    r.str1_len = n as u16;
 }

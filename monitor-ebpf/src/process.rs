@@ -5,7 +5,7 @@
 //! tracepoints). Both contexts are an array of u64 tracepoint arguments.
 
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, generated::bpf_probe_read_user},
+    helpers::bpf_get_current_pid_tgid,
     macros::{btf_tracepoint, raw_tracepoint},
     programs::{BtfTracePointContext, RawTracePointContext},
     EbpfContext,
@@ -13,16 +13,15 @@ use aya_ebpf::{
 use core::ffi::c_void;
 use core::mem::size_of;
 use monitor_common::{
-    exec_flags, wake, EventKind, ExecRecord, ExitRecord, ForkRecord, SyscallId, ARGS_LEN, PATH_LEN,
+    exec_flags, wake, EventKind, ExecRecord, ExitRecord, ForkRecord, SyscallId, PATH_LEN,
 };
 
 use crate::globals::off;
-use crate::kread::{kernel_str, ptr, read};
+use crate::kread::{kernel_str, ptr, read, user_range};
 use crate::maps::{count_drop, lazy_wake, EVENTS, PENDING};
 use crate::store::put;
-use crate::{counters, exe_path, header};
+use crate::{counters, exe_path, exec_context, header};
 
-const _: () = assert!(ARGS_LEN.is_power_of_two());
 const CLONE_THREAD: u64 = 0x0001_0000;
 
 /// Tracepoint argument `n` (both context kinds are `u64 args[]`).
@@ -97,6 +96,9 @@ pub fn report_exec(task: u64, bprm: u64, flags: u32, args: bool) {
         } else {
             r.args_len = 0;
         }
+        // The new program's context; a refused exec's task is still the
+        // old program, whose context the agent already has.
+        exec_context::fill(r, task, bprm, args);
         // Last: the path walk is the costliest part to verify, so nothing
         // but the submit follows it.
         match ptr(bprm, off!(bprm_file)) {
@@ -109,9 +111,15 @@ pub fn report_exec(task: u64, bprm: u64, flags: u32, args: bool) {
             }
         }
     }
-    // The agent reads the new program's /proc entries: wake it now
-    // (monitor_common::wake).
-    entry.submit(wake::BPF_RB_FORCE_WAKEUP);
+    // Without its context in the record, the agent reads the new
+    // program's /proc entries: wake it now (monitor_common::wake).
+    // SAFETY: the reservation is still ours until submit.
+    let known = unsafe { (*rec).flags } & exec_flags::CONTEXT_KNOWN != 0;
+    entry.submit(if known {
+        lazy_wake()
+    } else {
+        wake::BPF_RB_FORCE_WAKEUP
+    });
 }
 
 /// A successful execveat() has no sys_exit event on some kernels (6.18),
@@ -247,26 +255,11 @@ fn read_args(r: &mut ExecRecord, task: u64) {
     ) else {
         return;
     };
-    if end <= start {
-        return;
-    }
-    let mut len = end - start;
-    if len > ARGS_LEN as u64 {
-        len = ARGS_LEN as u64;
-        r.flags |= exec_flags::ARGS_TRUNCATED;
-    }
-    // 1..=ARGS_LEN in a form the verifier can bound.
-    let len = ((len as u32 - 1) & (ARGS_LEN as u32 - 1)) + 1;
-    // SAFETY: `len` <= ARGS_LEN = size of the destination.
-    let ok = unsafe {
-        bpf_probe_read_user(
-            r.args.as_mut_ptr() as *mut c_void,
-            len,
-            start as *const c_void,
-        )
-    } == 0;
-    if ok {
+    if let Some((len, cut)) = user_range(&mut r.args, start, end) {
         r.args_len = len;
+        if cut {
+            r.flags |= exec_flags::ARGS_TRUNCATED;
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `proc.cwd`: the working directory an exec started in. The kernel's exec
-//! record does not carry it, so it is read from procfs when the agent
-//! handles the exec (`/proc/<pid>/cwd`). An exec keeps the working
+//! record carries it (`enrich::startup`); where it could not, it is
+//! read from procfs when the agent handles the exec (`/proc/<pid>/cwd`).
+//! An exec keeps the working
 //! directory of the process before it, which is usually still its
 //! parent's: when the new process is already gone, the parent's is used.
 //! As in Falco, the directory ends with `/` (`/dev/shm/`).
@@ -25,12 +26,17 @@ use crate::event::text::escape;
 pub fn exec_cwd(proc_root: &Path, pid: u32, ppid: u32) -> Option<String> {
     [pid, ppid].into_iter().find_map(|p| {
         let link = std::fs::read_link(proc_root.join(p.to_string()).join("cwd")).ok()?;
-        let mut cwd = escape(link.as_os_str().as_bytes());
-        if !cwd.ends_with('/') {
-            cwd.push('/');
-        }
-        Some(cwd)
+        Some(dir_text(link.as_os_str().as_bytes()))
     })
+}
+
+/// A directory's path as `proc.cwd` shows it: escaped, ending in `/`.
+pub fn dir_text(path: &[u8]) -> String {
+    let mut cwd = escape(path);
+    if !cwd.ends_with('/') {
+        cwd.push('/');
+    }
+    cwd
 }
 
 /// `openat`'s "the working directory" dirfd.

@@ -15,8 +15,8 @@ use std::path::Path;
 use crate::event::text::escape;
 use crate::event::Env;
 
-/// Bytes of `environ` read at most.
-pub const ENV_MAX: usize = 4096;
+/// Bytes of `environ` read at most (the kernel's bound too).
+pub const ENV_MAX: usize = monitor_common::ENV_LEN;
 
 /// The environment of the process whose procfs directory is `proc_dir`
 /// (`/proc/<pid>`), and whether it was cut at [`ENV_MAX`] (the last,
@@ -26,15 +26,15 @@ pub fn read(proc_dir: &Path) -> Option<(Env, bool)> {
     let f = std::fs::File::open(proc_dir.join("environ")).ok()?;
     let mut buf = Vec::with_capacity(1024);
     f.take(ENV_MAX as u64 + 1).read_to_end(&mut buf).ok()?;
-    Some(parse(&buf))
+    let cut = buf.len() > ENV_MAX;
+    Some(parse(&buf[..buf.len().min(ENV_MAX)], cut))
 }
 
-/// Split a raw `environ` (NUL-separated); a buffer longer than
-/// [`ENV_MAX`] loses its incomplete last entry.
-pub fn parse(raw: &[u8]) -> (Env, bool) {
-    let truncated = raw.len() > ENV_MAX;
-    let mut used = &raw[..raw.len().min(ENV_MAX)];
-    if truncated {
+/// Split a raw `environ` (NUL-separated); one that was `cut` short loses
+/// its incomplete last entry. Returns the entries and `cut`.
+pub fn parse(raw: &[u8], cut: bool) -> (Env, bool) {
+    let mut used = raw;
+    if cut {
         // Keep whole entries only.
         used = match used.iter().rposition(|&b| b == 0) {
             Some(end) => &used[..end],
@@ -47,7 +47,7 @@ pub fn parse(raw: &[u8]) -> (Env, bool) {
         .filter(|e| !e.is_empty())
         .map(escape)
         .collect();
-    (env, truncated)
+    (env, cut)
 }
 
 /// The value of `name` in `env` (`proc.env[NAME]`).
@@ -67,7 +67,10 @@ mod tests {
 
     #[test]
     fn parses_and_looks_up_entries() {
-        let (env, cut) = parse(b"HOME=/root\0SHELL=/bin/sh\0SHELL_NEW=/bin/bash\0EMPTY=\0");
+        let (env, cut) = parse(
+            b"HOME=/root\0SHELL=/bin/sh\0SHELL_NEW=/bin/bash\0EMPTY=\0",
+            false,
+        );
         assert!(!cut);
         assert_eq!(
             joined(&env),
@@ -78,10 +81,10 @@ mod tests {
         assert_eq!(lookup(&env, "EMPTY"), Some(""));
         assert_eq!(lookup(&env, "SHEL"), None);
         assert_eq!(lookup(&env, "HOME=/root"), None);
-        let (env, _) = parse(b"");
+        let (env, _) = parse(b"", false);
         assert!(env.is_empty());
         // Non-UTF-8 and control bytes are escaped, as everywhere.
-        let (env, _) = parse(b"X=\xff\x01\0");
+        let (env, _) = parse(b"X=\xff\x01\0", false);
         assert_eq!(env.len(), 1);
         assert!(
             env[0].starts_with("X=") && !env[0].contains('\u{1}'),
@@ -96,7 +99,7 @@ mod tests {
         for i in 0..1000 {
             raw.extend_from_slice(format!("VAR{i}=value\0").as_bytes());
         }
-        let (env, cut) = parse(&raw);
+        let (env, cut) = parse(&raw[..ENV_MAX], true);
         assert!(cut);
         assert!(env.iter().map(|e| e.len() + 1).sum::<usize>() <= ENV_MAX);
         assert!(env.iter().all(|e| e.ends_with("=value")));

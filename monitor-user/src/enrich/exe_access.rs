@@ -1,9 +1,10 @@
 //! `proc.is_exe_writable`: whether the user a program runs as could write
 //! the file it was started from (a binary its own user can replace is how
-//! a foothold persists). The exec record does not carry the file's owner
-//! and mode, so they are read from procfs when the agent handles the exec
-//! (`/proc/<pid>/exe` leads to the file itself, in whatever mount namespace
-//! it lives). `None` when the process is already gone.
+//! a foothold persists). The exec record carries the file's owner and
+//! mode (`enrich::startup`); where it could not, they are read from
+//! procfs when the agent handles the exec (`/proc/<pid>/exe` leads to the
+//! file itself, in whatever mount namespace it lives). `None` when the
+//! process is already gone.
 //!
 //! The check is the kernel's for the effective uid and gid: root may write
 //! any file (`CAP_DAC_OVERRIDE`), the owner by the user bit, the group by
@@ -20,7 +21,7 @@ pub fn exe_writable(proc_root: &Path, pid: u32, euid: u32, egid: u32) -> Option<
 }
 
 /// The permission check for a file of `mode` owned by `uid`:`gid`.
-fn writable_by(mode: u32, uid: u32, gid: u32, euid: u32, egid: u32) -> bool {
+pub fn writable_by(mode: u32, uid: u32, gid: u32, euid: u32, egid: u32) -> bool {
     let bit = if euid == 0 {
         return true;
     } else if euid == uid {

@@ -22,6 +22,7 @@ pub mod metadata;
 pub mod pidfd;
 pub mod proctable;
 pub mod sockets;
+pub mod startup;
 pub mod stdio;
 pub mod users;
 
@@ -39,6 +40,7 @@ use crate::enrich::containers::{Registry, RegistryConfig};
 use crate::enrich::creator::{CreatorConfig, Creators};
 use crate::enrich::metadata::{Metadata, MetadataConfig};
 use crate::enrich::proctable::{ExecInfo, ProcTable, ProcTableConfig};
+use crate::enrich::startup::Startup;
 use crate::enrich::users::UserNames;
 use crate::event::sysargs;
 use crate::event::text::escape;
@@ -326,16 +328,8 @@ impl Enricher {
                 if r.filename().truncated {
                     truncated.push("evt.arg.filename".into());
                 }
-                let (stdin, stdout) = self
-                    .proc_root
-                    .as_deref()
-                    .map(|root| stdio::exec_stdio(root, h.tgid))
-                    .unwrap_or_default();
-                let env = self
-                    .proc_root
-                    .as_deref()
-                    .and_then(|root| environ::read(&root.join(h.tgid.to_string())));
-                if env.as_ref().is_some_and(|(_, cut)| *cut) {
+                let ctx = Startup::of(r, self.proc_root.as_deref());
+                if ctx.env_truncated {
                     truncated.push("proc.env".into());
                 }
                 let info = ExecInfo {
@@ -348,9 +342,7 @@ impl Enricher {
                             | exec_flags::EXE_UPPER_LAYER
                             | exec_flags::EXE_UNKNOWN)
                         == exec_flags::EXE_OVERLAY,
-                    exe_writable: self.proc_root.as_deref().and_then(|root| {
-                        crate::enrich::exe_access::exe_writable(root, h.tgid, h.euid, h.egid)
-                    }),
+                    exe_writable: ctx.exe_writable,
                     memfd: r.flags & exec_flags::EXE_MEMFD != 0,
                     vpid: (r.vpid != 0).then_some(r.vpid),
                     session: (r.flags & exec_flags::SESSION_KNOWN != 0).then_some(Session {
@@ -360,13 +352,10 @@ impl Enricher {
                     }),
                     loginuid: (r.flags & exec_flags::LOGINUID_KNOWN != 0).then_some(r.loginuid),
                     caps: Some((r.cap_effective, r.cap_permitted)),
-                    cwd: self
-                        .proc_root
-                        .as_deref()
-                        .and_then(|root| crate::enrich::cwd::exec_cwd(root, h.tgid, h.ppid)),
-                    stdin,
-                    stdout,
-                    env: env.map(|(env, _)| env),
+                    cwd: ctx.cwd,
+                    stdin: ctx.stdin,
+                    stdout: ctx.stdout,
+                    env: ctx.env,
                 };
                 let enforcement = if r.flags & exec_flags::DENIED != 0 {
                     undo_exec = self.procs.get(h.tgid).cloned();

@@ -41,6 +41,19 @@ pub(crate) fn header(
     }
 }
 
+/// A standard fd that is not open.
+pub(crate) fn closed_fd() -> StdFdRecord {
+    StdFdRecord {
+        mode: 0,
+        fs_magic: 0,
+        ino: 0,
+        name_len: 0,
+        _pad: [0; 3],
+        tuple: SockTuple::default(),
+        name: [0; PATH_LEN],
+    }
+}
+
 pub(crate) fn exec(
     pid: u32,
     ppid: u32,
@@ -74,6 +87,17 @@ pub(crate) fn exec(
         loginuid: u32::MAX,
         sid: pid,
         vpgid: pid,
+        exe_mode: 0,
+        exe_uid: 0,
+        exe_gid: 0,
+        env_len: 0,
+        cwd_start: 0,
+        cwd_len: 0,
+        _pad3: 0,
+        stdin: closed_fd(),
+        stdout: closed_fd(),
+        cwd: [0; EXE_BUF_LEN],
+        env: [0; ENV_LEN],
     };
     let mut off = 0;
     for a in argv {
@@ -570,4 +594,61 @@ fn serde_round_trip_of_every_kind() {
         let back: Event = serde_json::from_str(&text).unwrap();
         assert_eq!(back, ev, "{text}");
     }
+}
+
+/// With the exec context in the record, the event has it without any
+/// procfs (the program may be long gone): environment, working directory,
+/// standard fds and whether its user could write the executable.
+#[test]
+fn the_exec_context_comes_from_the_record() {
+    let mut e = bare();
+    let now = Instant::now();
+    let mut rec = exec(20, 1, 1, 1, &[b"sh"], b"/usr/bin/sh", 0);
+    let Record::Exec(r) = &mut rec else {
+        unreachable!()
+    };
+    r.flags |= exec_flags::CONTEXT_KNOWN | exec_flags::ENV_TRUNCATED;
+    (r.header.euid, r.header.egid) = (1000, 1000);
+    (r.exe_mode, r.exe_uid, r.exe_gid) = (0o100775, 0, 1000);
+    let env = b"HOME=/home/u\0TOKEN=s3cret\0CUT=abc";
+    r.env[..env.len()].copy_from_slice(env);
+    r.env_len = env.len() as u32;
+    r.cwd[EXE_BUF_LEN - 8..].copy_from_slice(b"/dev/shm");
+    (r.cwd_start, r.cwd_len) = ((EXE_BUF_LEN - 8) as u16, 8);
+    r.stdin.mode = libc::S_IFSOCK | 0o777;
+    r.stdin.tuple.family = libc::AF_INET as u16;
+    r.stdin.tuple.protocol = libc::IPPROTO_TCP as u16;
+    r.stdin.tuple.local = [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    r.stdin.tuple.remote = [10, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    (r.stdin.tuple.local_port, r.stdin.tuple.remote_port) = (40000, 4444);
+    r.stdout.mode = libc::S_IFIFO | 0o600;
+    (r.stdout.fs_magic, r.stdout.ino) = (0x5049_5045, 99);
+
+    let ev = e.enrich(&rec, now);
+    let x = &ev.process.exec;
+    assert_eq!(
+        x.env.as_deref(),
+        Some(&["HOME=/home/u".to_owned(), "TOKEN=s3cret".to_owned()][..]),
+        "the cut last entry is dropped"
+    );
+    assert!(ev.truncated.iter().any(|f| f == "proc.env"));
+    assert_eq!(x.cwd.as_deref(), Some("/dev/shm/"));
+    let stdin = x.stdin.as_ref().unwrap();
+    assert_eq!(
+        (stdin.kind.as_str(), stdin.name.as_str()),
+        ("ipv4", "10.0.0.2:40000->10.0.0.9:4444")
+    );
+    let stdout = x.stdout.as_ref().unwrap();
+    assert_eq!(
+        (stdout.kind.as_str(), stdout.name.as_str()),
+        ("pipe", "pipe:[99]")
+    );
+    assert_eq!(x.is_exe_writable, Some(true), "group-writable, own group");
+
+    // Without the flag (an older kernel's record) and without procfs:
+    // nothing is made up.
+    let ev = e.enrich(&exec(21, 1, 1, 2, &[b"sh"], b"/usr/bin/sh", 0), now);
+    let x = &ev.process.exec;
+    assert_eq!((&x.env, &x.cwd, &x.stdin), (&None, &None, &None));
+    assert_eq!(x.is_exe_writable, None);
 }

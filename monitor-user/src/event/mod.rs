@@ -236,15 +236,15 @@ pub struct ExecContext {
     /// agent has not seen an exec of it.
     pub cap_effective: Option<u64>,
     pub cap_permitted: Option<u64>,
-    /// Working directory the last exec ran in (`proc.cwd`), read from
-    /// procfs when the agent handled the exec.
+    /// Working directory the last exec ran in (`proc.cwd`), from the exec
+    /// record (else procfs: `enrich::startup`).
     pub cwd: Option<String>,
     /// Standard input and output at the last exec (`proc.stdin.*`,
-    /// `proc.stdout.*`), read from procfs (`enrich::stdio`).
+    /// `proc.stdout.*`), likewise (`enrich::stdio`).
     pub stdin: Option<StdFd>,
     pub stdout: Option<StdFd>,
-    /// The environment the last exec started with (`proc.env`), read from
-    /// procfs (`enrich::environ`); None when it could not be read.
+    /// The environment the last exec started with (`proc.env`), likewise
+    /// (`enrich::environ`); None when it could not be read.
     pub env: Option<Env>,
     /// The leaders of its session and process group (`proc.sname`,
     /// `proc.sid.exe`, `proc.vpgid.name`, ...), as the process table knew

@@ -167,6 +167,13 @@ pub fn resolve(btf: &Btf) -> Result<(KernelOffsets, Vec<Missing>), OffsetsError>
         o.task_fs = get("task_struct.fs")?;
         o.fs_pwd_dentry = get("fs_struct.pwd.dentry")?;
         o.fs_pwd_mnt = get("fs_struct.pwd.mnt")?;
+        o.mm_env_start = get("mm_struct.env_start")?;
+        o.mm_env_end = get("mm_struct.env_end")?;
+        o.inode_i_uid = get("inode.i_uid")?;
+        o.inode_i_gid = get("inode.i_gid")?;
+        o.unix_sock_addr = get("unix_sock.addr")?;
+        o.unix_address_len = get("unix_address.len")?;
+        o.unix_address_name = get("unix_address.name")?;
     }
     o.upid_size = match btf.struct_size("upid") {
         Ok(v) => v,

@@ -16,13 +16,15 @@
 //! (syscalls, drops, probes), [`lifecycle`] (exec, fork, exit, capabilities)
 //! and [`cgroups`] (cgroup events, OOM kills, per-cgroup counters) and
 //! [`session`] (terminal, session and login uid of an exec; links; dup of
-//! a socket).
+//! a socket) and [`startup`] (an exec's environment, working directory,
+//! standard fds and executable owner, read by the kernel).
 
 mod activity;
 mod cgroups;
 mod lifecycle;
 mod network;
 mod session;
+mod startup;
 
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
