@@ -400,13 +400,10 @@ mod tests {
 
     fn std_fd() -> StdFdRecord {
         StdFdRecord {
-            mode: 0o020000,
+            mode: 0o020666,
             fs_magic: 0x1373,
             ino: 5,
-            name_len: 0,
-            _pad: [0; 3],
-            tuple: SockTuple::default(),
-            name: [0; PATH_LEN],
+            ..StdFdRecord::CLOSED
         }
     }
 

@@ -208,6 +208,28 @@ shared_struct! {
     }
 }
 
+impl StdFdRecord {
+    /// An fd that is not open.
+    pub const CLOSED: StdFdRecord = StdFdRecord {
+        mode: 0,
+        fs_magic: 0,
+        ino: 0,
+        name_len: 0,
+        _pad: [0; 3],
+        tuple: SockTuple {
+            family: 0,
+            sock_type: 0,
+            protocol: 0,
+            local_port: 0,
+            remote_port: 0,
+            _pad: [0; 3],
+            local: [0; 16],
+            remote: [0; 16],
+        },
+        name: [0; PATH_LEN],
+    };
+}
+
 shared_struct! {
     /// A new process (`task_newtask`); threads are not reported. The header
     /// describes the parent.

@@ -196,7 +196,7 @@ mod tests {
     use std::process::{Command, Stdio};
 
     fn record(mode: u32, fs_magic: u32, name: &[u8]) -> StdFdRecord {
-        let mut r = crate::enrich::tests::closed_fd();
+        let mut r = StdFdRecord::CLOSED;
         (r.mode, r.fs_magic, r.ino) = (mode, fs_magic, 77);
         r.name[..name.len()].copy_from_slice(name);
         r.name_len = name.len() as u16;

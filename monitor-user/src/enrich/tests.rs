@@ -41,19 +41,6 @@ pub(crate) fn header(
     }
 }
 
-/// A standard fd that is not open.
-pub(crate) fn closed_fd() -> StdFdRecord {
-    StdFdRecord {
-        mode: 0,
-        fs_magic: 0,
-        ino: 0,
-        name_len: 0,
-        _pad: [0; 3],
-        tuple: SockTuple::default(),
-        name: [0; PATH_LEN],
-    }
-}
-
 pub(crate) fn exec(
     pid: u32,
     ppid: u32,
@@ -94,8 +81,8 @@ pub(crate) fn exec(
         cwd_start: 0,
         cwd_len: 0,
         _pad3: 0,
-        stdin: closed_fd(),
-        stdout: closed_fd(),
+        stdin: StdFdRecord::CLOSED,
+        stdout: StdFdRecord::CLOSED,
         cwd: [0; EXE_BUF_LEN],
         env: [0; ENV_LEN],
     };
