@@ -1,10 +1,10 @@
 //! `proc.cwd`: the working directory an exec started in. The kernel's exec
-//! record carries it (`enrich::startup`); where it could not, it is
-//! read from procfs when the agent handles the exec (`/proc/<pid>/cwd`).
-//! An exec keeps the working
-//! directory of the process before it, which is usually still its
-//! parent's: when the new process is already gone, the parent's is used.
-//! As in Falco, the directory ends with `/` (`/dev/shm/`).
+//! record carries it (`enrich::startup`); where it could not, it is read
+//! from procfs when the agent handles the exec (`/proc/<pid>/cwd`). An
+//! exec keeps the working directory of the process before it, which is
+//! usually still its parent's: when the new process is already gone, the
+//! parent's is used. As in Falco, the directory ends with `/`
+//! (`/dev/shm/`).
 //!
 //! [`resolve_at`] resolves a relative path a syscall passed (`cd /etc; cat
 //! shadow`, `openat(dirfd, "shadow")`) against the caller's working

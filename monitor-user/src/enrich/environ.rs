@@ -1,7 +1,8 @@
-//! `proc.env` and `proc.aenv`: a process's environment, read from procfs
-//! (`/proc/<pid>/environ`) when the agent handles its exec or seeds the
-//! process table, kept in the table (a fork shares its parent's) and
-//! carried by events with their ancestors'.
+//! `proc.env` and `proc.aenv`: a process's environment, read by the
+//! kernel at exec (`enrich::startup`; where it cannot, from procfs,
+//! `/proc/<pid>/environ`, when the agent handles the exec) and from
+//! procfs when the agent seeds the process table, kept in the table (a
+//! fork shares its parent's) and carried by events with their ancestors'.
 //!
 //! `environ` is the environment the program was started with (later
 //! `setenv` calls do not show, as in Falco). At most [`ENV_MAX`] bytes

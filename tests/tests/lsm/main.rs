@@ -275,12 +275,23 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
     wait("Read of shadow or sudoers file in container", &|v| {
         field(v, "fd.name") == "/etc/gshadow"
     });
-    let events = std::fs::read_to_string(&events).unwrap();
-    let uring = events
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|e| e["fd.name"] == "/etc/gshadow" && e["evt.arg.io_uring"] == 1);
-    let uring = uring.unwrap_or_else(|| panic!("no io_uring-flagged event for /etc/gshadow"));
+    // The events file has its own writer: its line may land after the
+    // alert's.
+    let deadline = std::time::Instant::now() + WAIT;
+    let uring = loop {
+        let found = std::fs::read_to_string(&events)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| e["fd.name"] == "/etc/gshadow" && e["evt.arg.io_uring"] == 1);
+        match found {
+            Some(e) => break e,
+            None if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(200))
+            }
+            None => panic!("no io_uring-flagged event for /etc/gshadow"),
+        }
+    };
     if mode == "lsm" {
         assert_eq!(uring["evt.arg.lsm_hook"], "file_open", "{uring}");
         // The sandbox mounted at a relative path; the hook saw it resolved.
