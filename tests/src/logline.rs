@@ -44,9 +44,31 @@ pub struct AgentStats {
     /// Syscall records the kernel's rate limit held back.
     #[serde(default)]
     pub throttled: u64,
+    /// The flight recorder's counters, when it runs.
+    #[serde(default)]
+    pub recorder: Option<RecorderStats>,
+}
+
+/// The `recorder` object of a `stats` line (the fields the tests and the
+/// benchmark read).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecorderStats {
+    /// Events written to the log.
+    pub written: u64,
+    /// Events the recorder could not take (its queue was full).
+    pub dropped: u64,
+    /// Events lost to write errors.
+    pub failed: u64,
 }
 
 impl AgentStats {
+    /// Events lost anywhere: in the kernel (`total_drops`) and, when it
+    /// runs, in the recorder (queue full or write errors). Events the
+    /// recorder's flood budget summarised are not lost: the log says so.
+    pub fn losses(&self) -> u64 {
+        self.total_drops + self.recorder.as_ref().map_or(0, |r| r.dropped + r.failed)
+    }
+
     /// Parses a log line whose message is `stats {json}`.
     pub fn from_log_line(line: &str) -> Result<AgentStats, Error> {
         let json = message(line)

@@ -6,7 +6,7 @@
 //! `vigil run --record` watches. With the default throttle, every exec,
 //! fork and exit of the quiet container and its alert arrive, the flood
 //! shows as `throttled` events (kernel and recorder) and per-container
-//! counters. With no throttle and a small ring, the kernel drops records,
+//! counters, and the log keeps no more of the flood than its budget. With no throttle and a small ring, the kernel drops records,
 //! yet the quiet container's lifecycle still arrives (the ring's lifecycle
 //! reserve), and the "Sensor losing events" alert fires. Nothing here
 //! asserts a duration.
@@ -193,6 +193,22 @@ fn a_throttled_flood_hides_nothing_of_another_container() {
         "no kernel throttled events: {throttled:?}"
     );
     assert!(held("recorder") > 0, "no recorder summaries: {throttled:?}");
+
+    // The budget (1000 events of a kind a minute) bounds what the flood
+    // put in the log, so that it cannot push everyone else's history out:
+    // a 20 s flood spans at most two of the container's windows, plus the
+    // events that raised an alert, which are always kept.
+    let kept = export(&rec, &["--type", "openat", "--container", &flooder_id]).len();
+    let alerted = stopped
+        .stdout
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| field(v, "container.id") == flooder_id)
+        .count();
+    assert!(
+        kept <= 2 * 1000 + alerted,
+        "{kept} of the flooder's opens in the log ({alerted} alerted)"
+    );
 }
 
 #[test]

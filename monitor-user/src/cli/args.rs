@@ -217,7 +217,7 @@ pub struct RecordArgs {
     #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_opt_duration, requires = "record")]
     pub record_retention_age: Limit<Duration>,
     /// Syscall events one container may put in the log per kind and
-    /// second; beyond it the log keeps one `throttled` event with the
+    /// minute; beyond it the log keeps one `throttled` event with the
     /// count, so a flood cannot push everyone else's history out of the
     /// retention budget. Execs, forks, exits and events a rule matched
     /// are always kept (`none`: keep everything).

@@ -1,10 +1,10 @@
 //! The flight recorder's flood budget: how many syscall events of one kind
-//! one cgroup may put in the log per second (`vigil run --record-budget`).
+//! one cgroup may put in the log per minute (`vigil run --record-budget`).
 //!
 //! A container that floods one syscall would otherwise fill the retention
 //! budget with copies of one event and push everyone else's history out.
 //! Over the budget, its events of that kind are counted instead of
-//! recorded, and when the second ends the log gets one `throttled` event
+//! recorded, and when the minute ends the log gets one `throttled` event
 //! (by `recorder`) with the count, in the flooder's own process and
 //! container context. Kept whatever the budget: process lifecycle and
 //! every non-syscall event, and every event that raised an alert (past
@@ -17,12 +17,16 @@ use std::collections::HashMap;
 use crate::event::name::Name;
 use crate::event::{Data, Event, ThrottleData, Throttler};
 
-/// Default of `--record-budget`: syscall events per cgroup, kind and second.
-pub const DEFAULT_PER_SECOND: u32 = 1000;
+/// Default of `--record-budget`: syscall events per cgroup, kind and
+/// minute. An event carries its whole process context (a few KiB with
+/// the environments), so a flood that keeps this many a minute adds a few
+/// MiB a minute: the default retention (1 GiB) then holds hours of it.
+/// Per second, the same count filled it in minutes.
+pub const DEFAULT_PER_MINUTE: u32 = 1000;
 
-const WINDOW_NS: u64 = 1_000_000_000;
+const WINDOW_NS: u64 = 60_000_000_000;
 
-/// One (cgroup, kind)'s current second.
+/// One (cgroup, kind)'s current minute.
 struct Window {
     kind: Name,
     start_ns: u64,
@@ -34,16 +38,17 @@ struct Window {
 
 /// Per-cgroup windows.
 pub struct RecordBudget {
-    per_second: u32,
+    per_window: u32,
     windows: HashMap<u64, Vec<Window>, foldhash::fast::FixedState>,
     /// Events held back so far.
     pub held: u64,
 }
 
 impl RecordBudget {
-    pub fn new(per_second: u32) -> RecordBudget {
+    /// `per_minute` syscall events per cgroup and kind.
+    pub fn new(per_minute: u32) -> RecordBudget {
         RecordBudget {
-            per_second,
+            per_window: per_minute,
             windows: HashMap::default(),
             held: 0,
         }
@@ -55,7 +60,7 @@ impl RecordBudget {
         let Data::Syscall(s) = &ev.data else {
             return true;
         };
-        let per_second = self.per_second;
+        let per_window = self.per_window;
         let windows = self.windows.entry(ev.cgroup.id).or_default();
         let i = match windows.iter().position(|w| w.kind == s.name) {
             Some(i) => i,
@@ -76,7 +81,7 @@ impl RecordBudget {
             w.start_ns = ev.boot_ns;
             w.kept = 0;
         }
-        if w.kept < per_second || alerted {
+        if w.kept < per_window || alerted {
             w.kept = w.kept.saturating_add(1);
             return true;
         }
@@ -126,11 +131,11 @@ mod tests {
             .find(|e| e.evt_type() == "openat")
             .unwrap()
             .clone();
-        // 3 s of 10 opens per 100 ms.
+        // 3 min of an open every 600 ms.
         (0..300)
             .map(|i| {
                 let mut e = open.clone();
-                e.boot_ns = 1_000_000_000 + i * 10_000_000;
+                e.boot_ns = 1_000_000_000 + i * 600_000_000;
                 e.num = i;
                 e
             })
@@ -149,11 +154,11 @@ mod tests {
     }
 
     #[test]
-    fn a_flood_is_summarised_per_second_and_nothing_is_uncounted() {
+    fn a_flood_is_summarised_per_minute_and_nothing_is_uncounted() {
         let evs = flood();
         let mut b = RecordBudget::new(20);
         let (kept, summaries) = run(&mut b, &evs, false);
-        assert_eq!(kept.len(), 60, "20 per second for 3 s");
+        assert_eq!(kept.len(), 60, "20 per minute for 3 min");
         assert_eq!(summaries.len(), 3);
         let mut held = 0;
         for s in &summaries {

@@ -40,7 +40,7 @@ impl Default for RecordConfig {
             segment_age: d.max_segment_age,
             retention_bytes: d.retention_bytes,
             retention_age: d.retention_age,
-            flood_budget: Some(crate::sink::record_budget::DEFAULT_PER_SECOND),
+            flood_budget: Some(crate::sink::record_budget::DEFAULT_PER_MINUTE),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! agent and its log cost.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -37,15 +38,17 @@ pub fn run(args: &BenchArgs, sandbox: &cgroup::Sandbox, out_dir: &Path) -> Resul
         args.flood_seconds
     );
     let start = Usage::read(agent.pid())?;
-    let sample = run_worker(
-        sandbox,
-        &Workload::Rate {
-            path: args.sensitive_path.clone(),
-            // Beyond any machine: as fast as it can.
-            rate: 1_000_000_000,
-            seconds: args.flood_seconds as f64,
-        },
-    )?;
+    let (sample, max_rss_kib) = max_rss_while(agent.pid(), || {
+        run_worker(
+            sandbox,
+            &Workload::Rate {
+                path: args.sensitive_path.clone(),
+                // Beyond any machine: as fast as it can.
+                rate: 1_000_000_000,
+                seconds: args.flood_seconds as f64,
+            },
+        )
+    })?;
     std::thread::sleep(Duration::from_millis(500));
     let end = Usage::read(agent.pid())?;
     let stopped = agent.stop()?;
@@ -66,7 +69,9 @@ pub fn run(args: &BenchArgs, sandbox: &cgroup::Sandbox, out_dir: &Path) -> Resul
         kernel_drops: stats.kernel_drops.clone(),
         total_drops: stats.total_drops,
         record_bytes,
+        logged_events: stats.recorder.as_ref().map_or(0, |r| r.written),
         rss_mib: end.rss_mib(),
+        max_rss_mib: max_rss_kib as f64 / 1024.0,
         peak_rss_mib: end.peak_rss_kib as f64 / 1024.0,
         agent_cpu_seconds: cpu_seconds,
     };
@@ -75,6 +80,29 @@ pub fn run(args: &BenchArgs, sandbox: &cgroup::Sandbox, out_dir: &Path) -> Resul
         flood.opens, flood.opens_per_second, flood.records, flood.throttled, flood.kernel_drops
     );
     Ok(flood)
+}
+
+/// Runs `f`, sampling the resident memory of process `pid` every 250 ms
+/// meanwhile; returns `f`'s result and the highest sample (KiB). `VmHWM`
+/// would not do: start-up's peak is in it.
+fn max_rss_while<T>(pid: u32, f: impl FnOnce() -> Result<T>) -> Result<(T, u64)> {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let sampler = s.spawn(|| {
+            let mut max = 0;
+            while !done.load(Ordering::Relaxed) {
+                if let Ok(u) = Usage::read(pid) {
+                    max = max.max(u.rss_kib);
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            max
+        });
+        let r = f();
+        done.store(true, Ordering::Relaxed);
+        let max = sampler.join().unwrap_or(0);
+        Ok((r?, max))
+    })
 }
 
 /// Bytes of the files in `dir` (a recorded log).

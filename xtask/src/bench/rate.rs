@@ -1,5 +1,6 @@
 //! Judging the stepped event-rate test: the highest rate of sensitive opens
-//! the agent takes with zero drops, from its final `stats` line per step.
+//! the agent takes with zero losses (in the kernel or in the recorder),
+//! from its final `stats` line per step.
 
 use serde::Serialize;
 use vigil_tests::AgentStats;
@@ -9,9 +10,9 @@ use super::worker::Sample;
 /// A step counts as achieved if the generator reached this share of its target.
 const ACHIEVED_SHARE: f64 = 0.9;
 
-/// The default steps, in opens per second.
+/// The default steps, in opens per second (300K: docs/performance.md's goal).
 pub const DEFAULT_RATES: &[u64] = &[
-    1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000,
+    1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 300_000, 500_000,
 ];
 
 #[derive(Debug, Serialize)]
@@ -31,7 +32,7 @@ pub enum Verdict {
     /// Nothing dropped, but the generator could not reach the target: the
     /// machine, not the agent, is the limit; higher steps are pointless.
     GeneratorLimited,
-    /// The kernel or agent dropped events.
+    /// Events were lost: in the kernel, or by the recorder.
     Dropped,
     /// No drops, yet fewer records than opens: the opens did not reach the
     /// agent at all (filter mismatch), so the step proves nothing.
@@ -41,7 +42,7 @@ pub enum Verdict {
 impl Step {
     pub fn new(target_rate: u64, sample: &Sample, stats: AgentStats) -> Step {
         let achieved_rate = sample.per_second();
-        let verdict = if stats.total_drops > 0 {
+        let verdict = if stats.losses() > 0 {
             Verdict::Dropped
         } else if stats.records < sample.iterations {
             Verdict::Unseen
@@ -106,6 +107,7 @@ pub fn highest_clean(steps: &[Step]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_tests::logline::RecorderStats;
 
     fn stats(records: u64, drops: u64) -> AgentStats {
         AgentStats {
@@ -140,6 +142,17 @@ mod tests {
         assert_eq!(
             Step::new(100_000, &sample(300_000, 5.0), stats(300_000, 0)).verdict,
             Verdict::GeneratorLimited
+        );
+        // Nothing lost in the kernel, but the recorder could not keep up.
+        let mut recorder_behind = stats(5100, 0);
+        recorder_behind.recorder = Some(RecorderStats {
+            written: 5000,
+            dropped: 100,
+            failed: 0,
+        });
+        assert_eq!(
+            Step::new(1000, &sample(5000, 5.0), recorder_behind).verdict,
+            Verdict::Dropped
         );
         assert!(Step::new(1000, &sample(5000, 5.0), stats(5000, 0)).keep_going());
         assert!(!Step::new(1000, &sample(5000, 5.0), stats(5000, 1)).keep_going());

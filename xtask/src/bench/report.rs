@@ -53,17 +53,31 @@ pub struct Flood {
     pub total_drops: u64,
     /// Size of the recorded log at the end.
     pub record_bytes: u64,
-    /// The agent's resident memory at the end, and its peak.
+    /// Events the recorder wrote (the flood budget summarises the rest).
+    pub logged_events: u64,
+    /// The agent's resident memory at the end; the highest of samples
+    /// taken every 250 ms during the flood; its peak since start-up
+    /// (`VmHWM`, which includes start-up's).
     pub rss_mib: f64,
+    pub max_rss_mib: f64,
     pub peak_rss_mib: f64,
     /// The agent's CPU time over the flood.
     pub agent_cpu_seconds: f64,
 }
 
 impl Flood {
-    /// Log bytes per record read.
-    pub fn bytes_per_record(&self) -> Option<f64> {
-        (self.records > 0).then(|| self.record_bytes as f64 / self.records as f64)
+    /// Minutes of this flood the log's default retention (`vigil run
+    /// --record-retention-size`, 1 GiB) holds: how fast a flood pushes
+    /// everyone else's history out.
+    pub fn retention_minutes(&self) -> Option<f64> {
+        const DEFAULT_RETENTION_BYTES: f64 = (1u64 << 30) as f64;
+        let per_minute = self.record_bytes as f64 / self.seconds.max(1) as f64 * 60.0;
+        (per_minute > 0.0).then(|| DEFAULT_RETENTION_BYTES / per_minute)
+    }
+
+    /// Log bytes per event written.
+    pub fn bytes_per_event(&self) -> Option<f64> {
+        (self.logged_events > 0).then(|| self.record_bytes as f64 / self.logged_events as f64)
     }
 
     /// Agent CPU, in % of a core, per 100K records/s.
@@ -90,7 +104,8 @@ pub struct Report {
     open_hooks_skipped: Option<String>,
     agent_stats: Vec<AgentStats>,
     steps: Vec<Step>,
-    ring_bytes: u32,
+    /// The rate test's ring; None: the agent's default.
+    ring_bytes: Option<u32>,
     sensitive_path: String,
     rate_seconds: f64,
 }
@@ -218,8 +233,11 @@ impl Report {
         if !self.steps.is_empty() {
             match rate::highest_clean(&self.steps) {
                 Some(r) => println!(
-                    "highest event rate with zero drops: {r:.0} events/s ({} opens, {} s steps, {} B ring)",
-                    self.sensitive_path, self.rate_seconds, self.ring_bytes
+                    "highest event rate with zero drops: {r:.0} events/s ({} opens, {} s steps, {}, recording on)",
+                    self.sensitive_path,
+                    self.rate_seconds,
+                    self.ring_bytes
+                        .map_or("the agent's default ring".into(), |b| format!("{b} B ring"))
                 ),
                 None => println!("highest event rate with zero drops: none of the steps was clean (see report.json)"),
             }
@@ -232,7 +250,7 @@ impl Report {
                 .map(|(k, n)| format!("{k} {n}"))
                 .collect();
             println!(
-                "flood ({} s, {:.0} opens/s): {} records, {} throttled, drops: {}; log {} bytes",
+                "flood ({} s, {:.0} opens/s): {} records, {} throttled, drops: {}; log {} bytes, {} events",
                 f.seconds,
                 f.opens_per_second,
                 f.records,
@@ -242,13 +260,21 @@ impl Report {
                 } else {
                     drops.join(", ")
                 },
-                f.record_bytes
+                f.record_bytes,
+                f.logged_events
             );
             println!(
-                "flood: agent RSS {:.1} MiB (peak {:.1}), {} log bytes/record, {} % of a core per 100K records/s",
+                "flood: the log's default retention (1 GiB) holds {} minutes of it",
+                f.retention_minutes()
+                    .map_or("-".into(), |m| format!("{m:.0}"))
+            );
+            println!(
+                "flood: agent RSS {:.1} MiB at the end, at most {:.1} during it (peak since start-up {:.1}), \
+                 {} log bytes/event, {} % of a core per 100K records/s",
                 f.rss_mib,
+                f.max_rss_mib,
                 f.peak_rss_mib,
-                f.bytes_per_record().map_or("-".into(), |b| format!("{b:.1}")),
+                f.bytes_per_event().map_or("-".into(), |b| format!("{b:.1}")),
                 f.cpu_pct_per_100k().map_or("-".into(), |c| format!("{c:.1}"))
             );
         }
@@ -389,13 +415,15 @@ impl Report {
             "max_event_rate": {
                 "path": self.sensitive_path,
                 "ring_bytes": self.ring_bytes,
+                "recording": true,
                 "step_seconds": self.rate_seconds,
                 "steps": self.steps,
                 "highest_zero_drop_rate": rate::highest_clean(&self.steps),
             },
             "flood": self.flood.as_ref().map(|f| {
                 let mut v = serde_json::to_value(f).unwrap_or_default();
-                v["log_bytes_per_record"] = json!(f.bytes_per_record());
+                v["log_bytes_per_event"] = json!(f.bytes_per_event());
+                v["retention_minutes_at_1gib"] = json!(f.retention_minutes());
                 v["agent_cpu_pct_per_100k_records_per_s"] = json!(f.cpu_pct_per_100k());
                 v
             }),
