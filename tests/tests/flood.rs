@@ -6,10 +6,11 @@
 //! `vigil run --record` watches. With the default throttle, every exec,
 //! fork and exit of the quiet container and its alert arrive, the flood
 //! shows as `throttled` events (kernel and recorder) and per-container
-//! counters, and the log keeps no more of the flood than its budget. With no throttle and a small ring, the kernel drops records,
-//! yet the quiet container's lifecycle still arrives (the ring's lifecycle
-//! reserve), and the "Sensor losing events" alert fires. Nothing here
-//! asserts a duration.
+//! counters, and the log keeps no more of the flood than its budget. With
+//! no throttle and a small ring, the kernel drops records, yet the quiet
+//! container's lifecycle still arrives (the ring's lifecycle reserve), and
+//! the "Sensor losing events" alert fires. Nothing here asserts a
+//! duration.
 
 use std::net::SocketAddr;
 use std::path::Path;
