@@ -27,6 +27,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
+use vigil_tests::events::EventFile;
 use vigil_tests::{http, in_vm, require_root, require_vigil_binary, Agent};
 
 mod acts;
@@ -277,21 +278,12 @@ fn sandbox_acts_raise_their_alerts_in_either_mode() {
     });
     // The events file has its own writer: its line may land after the
     // alert's.
-    let deadline = std::time::Instant::now() + WAIT;
-    let uring = loop {
-        let found = std::fs::read_to_string(&events)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|e| e["fd.name"] == "/etc/gshadow" && e["evt.arg.io_uring"] == 1);
-        match found {
-            Some(e) => break e,
-            None if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(200))
-            }
-            None => panic!("no io_uring-flagged event for /etc/gshadow"),
-        }
-    };
+    let uring = EventFile::new(&events)
+        .wait_for(WAIT, |e| {
+            e["fd.name"] == "/etc/gshadow" && e["evt.arg.io_uring"] == 1
+        })
+        .expect("read the events file")
+        .unwrap_or_else(|| panic!("no io_uring-flagged event for /etc/gshadow"));
     if mode == "lsm" {
         assert_eq!(uring["evt.arg.lsm_hook"], "file_open", "{uring}");
         // The sandbox mounted at a relative path; the hook saw it resolved.
