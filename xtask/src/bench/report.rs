@@ -67,12 +67,12 @@ pub struct Flood {
 
 impl Flood {
     /// Minutes of this flood the log's default retention (`vigil run
-    /// --record-retention-size`, 1 GiB) holds: how fast a flood pushes
-    /// everyone else's history out.
+    /// --record-retention-size`, the recorder's default) holds: how fast a
+    /// flood pushes everyone else's history out.
     pub fn retention_minutes(&self) -> Option<f64> {
-        const DEFAULT_RETENTION_BYTES: f64 = (1u64 << 30) as f64;
+        let retention = monitor_recorder::Config::default().retention_bytes? as f64;
         let per_minute = self.record_bytes as f64 / self.seconds.max(1) as f64 * 60.0;
-        (per_minute > 0.0).then(|| DEFAULT_RETENTION_BYTES / per_minute)
+        (per_minute > 0.0).then(|| retention / per_minute)
     }
 
     /// Log bytes per event written.
@@ -264,7 +264,7 @@ impl Report {
                 f.logged_events
             );
             println!(
-                "flood: the log's default retention (1 GiB) holds {} minutes of it",
+                "flood: the log's default retention holds {} minutes of it",
                 f.retention_minutes()
                     .map_or("-".into(), |m| format!("{m:.0}"))
             );
@@ -423,7 +423,7 @@ impl Report {
             "flood": self.flood.as_ref().map(|f| {
                 let mut v = serde_json::to_value(f).unwrap_or_default();
                 v["log_bytes_per_event"] = json!(f.bytes_per_event());
-                v["retention_minutes_at_1gib"] = json!(f.retention_minutes());
+                v["retention_minutes"] = json!(f.retention_minutes());
                 v["agent_cpu_pct_per_100k_records_per_s"] = json!(f.cpu_pct_per_100k());
                 v
             }),
