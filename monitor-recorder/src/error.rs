@@ -30,6 +30,8 @@ pub enum ReadError {
         needed: usize,
         available: usize,
     },
+    #[error("{}: offset 0: unfinished segment: the directory's last segment has no complete header (the writer stopped while creating it)", path.display())]
+    UnfinishedSegment { path: PathBuf },
     #[error("{}: offset {offset}: bad segment header: {reason}", path.display())]
     BadHeader {
         path: PathBuf,
@@ -83,6 +85,7 @@ impl ReadError {
             | Self::Foreign { path, .. }
             | Self::UnsupportedVersion { path, .. }
             | Self::TruncatedHeader { path, .. }
+            | Self::UnfinishedSegment { path }
             | Self::BadHeader { path, .. }
             | Self::Corrupt { path, .. }
             | Self::TruncatedTail { path, .. }
@@ -104,9 +107,25 @@ impl ReadError {
         )
     }
 
-    /// A torn tail is what a crash leaves behind; not damage.
+    /// A torn tail is what a crash leaves behind; not damage. So is a
+    /// last segment the writer was creating ([`ReadError::UnfinishedSegment`]).
     pub fn is_truncated_tail(&self) -> bool {
-        matches!(self, Self::TruncatedTail { .. })
+        matches!(
+            self,
+            Self::TruncatedTail { .. } | Self::UnfinishedSegment { .. }
+        )
+    }
+
+    /// A header problem of the last segment of a directory (`last`) is what
+    /// a writer killed while creating it leaves behind, and the writer's own
+    /// resume removes such a segment: an unfinished segment, not damage.
+    pub(crate) fn in_last_segment(self, last: bool) -> ReadError {
+        match self {
+            Self::Empty { path } | Self::TruncatedHeader { path, .. } if last => {
+                Self::UnfinishedSegment { path }
+            }
+            e => e,
+        }
     }
 }
 

@@ -49,6 +49,8 @@ impl TimeRange {
 #[derive(Debug, Clone)]
 pub struct LogReader {
     segments: Vec<PathBuf>,
+    /// The last segment of each directory given (see [`ReadError::in_last_segment`]).
+    last_of_dirs: Arc<Vec<PathBuf>>,
     range: TimeRange,
     schema: Option<String>,
 }
@@ -65,17 +67,21 @@ impl LogReader {
         paths: impl IntoIterator<Item = P>,
     ) -> Result<Self, ReadError> {
         let mut segments = Vec::new();
+        let mut last_of_dirs = Vec::new();
         for p in paths {
             let p = p.as_ref();
             let meta = std::fs::metadata(p).map_err(io_read(p, "open"))?;
             if meta.is_dir() {
-                segments.extend(list_segments(p)?.into_iter().map(|s| s.path));
+                let listed = list_segments(p)?;
+                last_of_dirs.extend(listed.last().map(|s| s.path.clone()));
+                segments.extend(listed.into_iter().map(|s| s.path));
             } else {
                 segments.push(p.to_owned());
             }
         }
         Ok(Self {
             segments,
+            last_of_dirs: Arc::new(last_of_dirs),
             range: TimeRange::ALL,
             schema: None,
         })
@@ -97,10 +103,17 @@ impl LogReader {
         &self.segments
     }
 
+    /// Whether `segment` is the last of a directory given to the reader:
+    /// the one a crashed writer may have left unfinished.
+    pub(crate) fn is_last_of_dir(&self, segment: &Path) -> bool {
+        self.last_of_dirs.iter().any(|p| p == segment)
+    }
+
     /// Streams records (footers excluded) in log order.
     pub fn records(&self) -> Records {
         Records {
             pending: self.segments.clone().into_iter(),
+            last_of_dirs: self.last_of_dirs.clone(),
             range: self.range,
             schema: self.schema.clone(),
             cur: None,
@@ -124,6 +137,7 @@ pub struct Record {
 /// Streaming cursor over a log's records.
 pub struct Records {
     pending: std::vec::IntoIter<PathBuf>,
+    last_of_dirs: Arc<Vec<PathBuf>>,
     range: TimeRange,
     schema: Option<String>,
     cur: Option<SegmentReader<File>>,
@@ -183,7 +197,8 @@ impl Records {
                 }
             }
         }
-        let reader = SegmentReader::new(path.clone(), file)?;
+        let last = self.last_of_dirs.contains(&path);
+        let reader = SegmentReader::new(path.clone(), file).map_err(|e| e.in_last_segment(last))?;
         if let Some(expected) = &self.schema {
             if &reader.header().schema != expected {
                 return Err(ReadError::SchemaMismatch {

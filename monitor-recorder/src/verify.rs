@@ -89,20 +89,26 @@ pub fn verify(path: impl AsRef<Path>) -> Result<VerifySummary, ReadError> {
     let mut s = VerifySummary::default();
     for seg in log.segments() {
         s.segments += 1;
-        verify_segment(seg, &mut s);
+        verify_segment(seg, log.is_last_of_dir(seg), &mut s);
     }
     Ok(s)
 }
 
-fn verify_segment(path: &Path, s: &mut VerifySummary) {
+/// `last`: the last segment of its directory.
+fn verify_segment(path: &Path, last: bool, s: &mut VerifySummary) {
     let opened = File::open(path)
         .map_err(io_read(path, "open"))
         .and_then(|f| {
             let len = f.metadata().map_err(io_read(path, "stat"))?.len();
-            Ok((SegmentReader::new(path, f)?, len))
+            let r = SegmentReader::new(path, f).map_err(|e| e.in_last_segment(last))?;
+            Ok((r, len))
         });
     let (mut r, len) = match opened {
         Ok(x) => x,
+        Err(e) if e.is_truncated_tail() => {
+            s.truncated_tails.push(Finding::from(&e));
+            return;
+        }
         Err(e) => {
             s.bad_segments.push(Finding::from(&e));
             return;

@@ -282,6 +282,40 @@ fn a_bad_segment_in_a_directory_does_not_stop_the_read() {
 }
 
 #[test]
+fn a_last_segment_without_its_header_is_a_torn_tail_not_damage() {
+    // A writer killed between creating a segment and writing its header
+    // leaves it empty or with part of the header; its own resume removes it.
+    let dir = tempfile::tempdir().unwrap();
+    let good = one_segment(dir.path(), 3);
+    let bytes = fs::read(&good).unwrap();
+    let header_len = SegmentHeader::decode(&bytes, false).unwrap().len;
+    let last = dir.path().join(format!("{:020}.vlog", 1000));
+    for unfinished in [&b""[..], &bytes[..header_len / 2]] {
+        fs::write(&last, unfinished).unwrap();
+        let (events, errs) = read_events(dir.path());
+        assert_eq!(events.len(), 3);
+        assert!(
+            matches!(&errs[..], [e @ ReadError::UnfinishedSegment { path }]
+                if path == &last && e.is_truncated_tail()),
+            "{errs:?}"
+        );
+        let s = monitor_recorder::verify(dir.path()).unwrap();
+        assert_eq!(s.truncated_tails.len(), 1, "{s:?}");
+        assert!(s.is_intact(), "{s:?}");
+    }
+    // Anywhere else, a segment without its header is damage.
+    let first = dir.path().join(format!("{:020}.vlog", 0));
+    fs::write(&first, b"").unwrap();
+    let (_, errs) = read_events(dir.path());
+    assert!(
+        matches!(&errs[..], [ReadError::Empty { path }, ReadError::UnfinishedSegment { .. }]
+            if path == &first),
+        "{errs:?}"
+    );
+    assert!(!monitor_recorder::verify(dir.path()).unwrap().is_intact());
+}
+
+#[test]
 fn writer_refuses_to_resume_a_future_version_log() {
     let dir = tempfile::tempdir().unwrap();
     let seg = one_segment(dir.path(), 3);
