@@ -13,7 +13,9 @@
 //! and `/etc` raise the default rule on their creation (an open through
 //! them names the link). `proc.env[NAME]` and `proc.aenv[NAME]` see the container's `-e`
 //! variable, and the default rule on `LD_PRELOAD` fires for a program
-//! `podman exec -e` started with it.
+//! `podman exec -e` started with it. The flight recorder keeps the
+//! ancestors' environments (written as changes to the one below's): a
+//! replay of the log names them as the live agent did.
 
 use std::time::Duration;
 
@@ -40,7 +42,9 @@ const RULES: &str = r#"- rule: Paths test prefix
     evt.type = execve and container.id != host and proc.name = sleep
     and proc.env[VIGIL_PATHS_MARK] = run-1 and proc.aenv[VIGIL_PATHS_MARK] = run-1
     and proc.env contains "VIGIL_PATHS_MARK=run-1"
-  output: marked (mark=%proc.env[VIGIL_PATHS_MARK] container=%container.id)
+  output: >
+    marked (mark=%proc.env[VIGIL_PATHS_MARK] container=%container.id
+    parent=%proc.aenv[1])
   priority: NOTICE
 "#;
 
@@ -72,10 +76,13 @@ fn relative_opens_are_filtered_as_resolved_and_environments_are_seen() {
     let rules = tmp.path().join("paths.yaml");
     std::fs::write(&rules, RULES).unwrap();
     let events = tmp.path().join("events.jsonl");
+    let log = tmp.path().join("log");
     let agent = Agent::builder(["run", "--alert-rate", "off", "--rules"])
         .arg(&rules)
         .arg("--events")
         .arg(&events)
+        .arg("--record")
+        .arg(&log)
         .echo(false)
         .start()
         .expect("start vigil run");
@@ -165,12 +172,21 @@ fn relative_opens_are_filtered_as_resolved_and_environments_are_seen() {
     }
 
     // Environments: the container's `-e`, inherited by exec's shell and
-    // its child (the `; true` keeps the shell from exec'ing sleep itself).
-    // Both live on while the agent reads their environ: a process gone by
-    // then keeps the environment it was forked with.
-    sh(&c, "sleep 2; true");
-    let a = expect(&agent, &c, ENV_RULE, |_| true);
-    assert!(s(&a, "output").contains("mark=run-1"), "{a}");
+    // its child (the `; true` keeps the shell from exec'ing sleep itself),
+    // which has one variable more than the shell. Both live on while the
+    // agent reads their environ: a process gone by then keeps the
+    // environment it was forked with.
+    sh(&c, "VIGIL_PATHS_CHILD=1 sleep 2; true");
+    let marked = expect(&agent, &c, ENV_RULE, |_| true);
+    let output = s(&marked, "output");
+    assert!(output.contains("mark=run-1"), "{marked}");
+    assert!(
+        output
+            .split_once("parent=")
+            .is_some_and(|(_, env)| env.contains("VIGIL_PATHS_MARK=run-1")
+                && !env.contains("VIGIL_PATHS_CHILD")),
+        "the parent's environment: {marked}"
+    );
     // A program that lives while the agent reads its environ.
     let out = std::process::Command::new("podman")
         .args([
@@ -220,5 +236,31 @@ fn relative_opens_are_filtered_as_resolved_and_environments_are_seen() {
         mine.is_empty(),
         "an open of an unwatched file left the kernel:\n{}",
         mine.join("\n")
+    );
+
+    // The recorded events raise the same alert, environments and all.
+    let replay = std::process::Command::new(require_vigil_binary().unwrap())
+        .args([
+            "replay",
+            "--no-default-rules",
+            "--container",
+            c.short_id(),
+            "--rules",
+        ])
+        .arg(&rules)
+        .arg(&log)
+        .output()
+        .expect("vigil replay");
+    assert!(replay.status.success(), "{replay:?}");
+    let replayed = String::from_utf8_lossy(&replay.stdout);
+    let outputs: Vec<String> = replayed
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| s(v, "rule") == ENV_RULE)
+        .map(|v| s(&v, "output").to_owned())
+        .collect();
+    assert!(
+        outputs.iter().any(|o| o == output),
+        "live: {output}\nreplayed: {outputs:#?}"
     );
 }

@@ -11,6 +11,7 @@
 //! Strings that come from the kernel are escaped text ([`crate::event::text`]).
 
 pub mod container;
+mod exec_wire;
 pub mod name;
 pub mod shared;
 pub mod string;
@@ -209,7 +210,9 @@ pub struct Session {
 }
 
 /// What a process's last exec loaded, and its parent and ancestors.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Encoded by hand: ancestors' environments are written as changes
+/// ([`exec_wire`]).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExecContext {
     /// argv[0] (`proc.exe`).
     pub exe: Option<String>,
@@ -287,7 +290,7 @@ impl Process {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ancestor {
     pub pid: u32,
     pub name: String,

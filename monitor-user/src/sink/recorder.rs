@@ -16,7 +16,7 @@ use crate::sink::record_budget::RecordBudget;
 
 /// Names the payload of event records: postcard of [`Event`]. Bump the
 /// suffix on any change to `Event` other than appending an enum variant.
-pub const EVENT_SCHEMA: &str = "vigil.event/7";
+pub const EVENT_SCHEMA: &str = "vigil.event/8";
 
 /// Rotation and retention of `--record`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub struct RecordConfig {
     pub retention_bytes: Option<u64>,
     /// `None`: keep whatever the age.
     pub retention_age: Option<Duration>,
-    /// Syscall events per cgroup, kind and second kept in the log;
+    /// Syscall events per cgroup, kind and minute kept in the log;
     /// `None`: all ([`crate::sink::record_budget`]).
     pub flood_budget: Option<u32>,
 }
@@ -298,7 +298,29 @@ pub(crate) mod tests {
         // A process with a login user (read from the container's passwd).
         let mut lg = evs[1].clone();
         std::sync::Arc::make_mut(&mut lg.process).login_name = Some("alice".into());
-        evs.extend([m, o, st, b, cr, t, lg]);
+        // A process with an environment, under ancestors with their own:
+        // the parent's differs in `_`, the grandparent's is the parent's.
+        let mut en = evs[3].clone();
+        let env = |e: &[&str]| Some(e.iter().map(|s| s.to_string()).collect());
+        let x = std::sync::Arc::make_mut(&mut std::sync::Arc::make_mut(&mut en.process).exec);
+        x.env = env(&["HOME=/root", "PATH=/usr/bin:/bin", "_=/bin/cat"]);
+        x.ancestors = vec![
+            crate::event::Ancestor {
+                pid: 10,
+                name: "sh".into(),
+                exe: Some("/bin/sh".into()),
+                exepath: Some("/bin/busybox".into()),
+                env: env(&["HOME=/root", "PATH=/usr/bin:/bin", "_=/bin/sh"]),
+            },
+            crate::event::Ancestor {
+                pid: 1,
+                name: "init".into(),
+                exe: None,
+                exepath: None,
+                env: None,
+            },
+        ];
+        evs.extend([m, o, st, b, cr, t, lg, en]);
         evs
     }
 

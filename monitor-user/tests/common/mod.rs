@@ -32,7 +32,55 @@ pub fn container(web: bool) -> Container {
     }
 }
 
+/// The environment a program of the scenario runs with: about 1.2 KiB,
+/// like a Kubernetes pod's (the service variables) or a login shell's,
+/// ending in the `_=` a shell sets for each command it runs.
+pub fn environment(name: &str) -> Env {
+    let mut env: Vec<String> = [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOSTNAME=web-7d4b9c8f6d-x2x9q",
+        "HOME=/root",
+        "LANG=C.UTF-8",
+        "NGINX_VERSION=1.27.3",
+        "NJS_VERSION=0.8.7",
+        "PKG_RELEASE=1~bookworm",
+    ]
+    .iter()
+    .map(|e| e.to_string())
+    .collect();
+    for svc in ["KUBERNETES", "WEB", "REDIS", "POSTGRES"] {
+        let ip = "10.96.0.1";
+        env.extend([
+            format!("{svc}_SERVICE_HOST={ip}"),
+            format!("{svc}_SERVICE_PORT=443"),
+            format!("{svc}_PORT=tcp://{ip}:443"),
+            format!("{svc}_PORT_443_TCP=tcp://{ip}:443"),
+            format!("{svc}_PORT_443_TCP_PROTO=tcp"),
+            format!("{svc}_PORT_443_TCP_ADDR={ip}"),
+        ]);
+    }
+    env.push(format!("_=/bin/{name}"));
+    env.into()
+}
+
 pub fn base(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, web: bool, data: Data) -> Event {
+    // A shell's child under the container's init (or cron under the
+    // host's): each ancestor's environment differs from its child's in
+    // its `_=`.
+    let levels: &[(u32, &str)] = match ppid {
+        1 => &[(1, "init")],
+        _ => &[(ppid, "sh"), (1, "init")],
+    };
+    let ancestors = levels
+        .iter()
+        .map(|&(pid, name)| Ancestor {
+            pid,
+            name: name.into(),
+            exe: Some(name.into()),
+            exepath: Some(format!("/bin/{name}")),
+            env: Some(environment(name)),
+        })
+        .collect();
     Event {
         num,
         boot_ns: secs * 1_000_000_000,
@@ -45,6 +93,8 @@ pub fn base(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, web: bool, dat
             exec: Arc::new(ExecContext {
                 exe: Some(name.into()),
                 exepath: Some(format!("/bin/{name}")),
+                env: Some(environment(name)),
+                ancestors,
                 ..Default::default()
             }),
             ..Default::default()
