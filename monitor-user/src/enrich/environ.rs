@@ -13,7 +13,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::event::text::escape;
+use crate::event::text::{escape, is_plain_ascii};
 use crate::event::Env;
 
 /// Bytes of `environ` read at most (the kernel's bound too).
@@ -34,6 +34,32 @@ pub fn read(proc_dir: &Path) -> Option<(Env, bool)> {
 /// Split a raw `environ` (NUL-separated); one that was `cut` short loses
 /// its incomplete last entry. Returns the entries and `cut`.
 pub fn parse(raw: &[u8], cut: bool) -> (Env, bool) {
+    (entries(raw, cut).map(escape).collect(), cut)
+}
+
+/// [`parse`], giving back `like` itself when the entries are its: a
+/// program exec'd with the environment it was forked with (any but a
+/// shell's children, whose `_=` differs) then shares its parent's
+/// instead of a copy, and its events' ancestry sees at once that the
+/// parent's is the same ([`crate::enrich::proctable::ProcTable::ancestry`]).
+pub fn parse_like(raw: &[u8], cut: bool, like: Option<&Env>) -> (Env, bool) {
+    if let Some(like) = like {
+        let mut theirs = like.iter();
+        let same = entries(raw, cut).all(|e| {
+            theirs
+                .next()
+                .is_some_and(|l| l.as_bytes() == e && is_plain_ascii(e))
+        });
+        if same && theirs.next().is_none() {
+            return (like.clone(), cut);
+        }
+    }
+    parse(raw, cut)
+}
+
+/// The entries of a raw `environ`, without the incomplete last one of an
+/// environment `cut` short.
+fn entries(raw: &[u8], cut: bool) -> impl Iterator<Item = &[u8]> {
     let mut used = raw;
     if cut {
         // Keep whole entries only.
@@ -43,12 +69,7 @@ pub fn parse(raw: &[u8], cut: bool) -> (Env, bool) {
         };
     }
     let used = used.strip_suffix(&[0]).unwrap_or(used);
-    let env = used
-        .split(|&b| b == 0)
-        .filter(|e| !e.is_empty())
-        .map(escape)
-        .collect();
-    (env, cut)
+    used.split(|&b| b == 0).filter(|e| !e.is_empty())
 }
 
 /// The value of `name` in `env` (`proc.env[NAME]`).
@@ -92,6 +113,31 @@ mod tests {
             "{}",
             env[0]
         );
+    }
+
+    #[test]
+    fn an_unchanged_environment_is_shared_not_copied() {
+        let (parent, _) = parse(b"HOME=/root\0PATH=/bin\0", false);
+        let like = Some(&parent);
+        let (same, _) = parse_like(b"HOME=/root\0PATH=/bin\0", false, like);
+        assert!(std::sync::Arc::ptr_eq(&same, &parent));
+        // One entry more, one fewer, or one changed: each its own.
+        for raw in [
+            &b"HOME=/root\0PATH=/bin\0_=/bin/ls\0"[..],
+            b"HOME=/root\0",
+            b"HOME=/root\0PATH=/usr/bin\0",
+            b"HOME=/root\0PATH=/bin\\x41\0",
+        ] {
+            let (env, _) = parse_like(raw, false, like);
+            assert!(!std::sync::Arc::ptr_eq(&env, &parent));
+            assert_eq!(env, parse(raw, false).0);
+        }
+        // Raw bytes that only read like an escaped entry are not it.
+        let (escaped, _) = parse(b"X=\x01\0", false);
+        let (env, _) = parse_like(escaped[0].as_bytes(), false, Some(&escaped));
+        assert!(!std::sync::Arc::ptr_eq(&env, &escaped), "{escaped:?}");
+        assert_eq!(env, parse(escaped[0].as_bytes(), false).0);
+        assert_eq!(parse_like(b"", false, None), parse(b"", false));
     }
 
     #[test]

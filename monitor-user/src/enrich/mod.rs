@@ -328,7 +328,8 @@ impl Enricher {
                 if r.filename().truncated {
                     truncated.push("evt.arg.filename".into());
                 }
-                let ctx = Startup::of(r, self.proc_root.as_deref());
+                let before = self.procs.get(h.tgid).and_then(|p| p.env.as_ref());
+                let ctx = Startup::of(r, self.proc_root.as_deref(), before);
                 if ctx.env_truncated {
                     truncated.push("proc.env".into());
                 }

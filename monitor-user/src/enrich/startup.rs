@@ -30,14 +30,16 @@ pub struct Startup {
 
 impl Startup {
     /// The context of exec record `r`, from the record itself, else from
-    /// procfs at `proc_root` (`None`: not read at all).
-    pub fn of(r: &ExecRecord, proc_root: Option<&Path>) -> Startup {
+    /// procfs at `proc_root` (`None`: not read at all). `env_before`: the
+    /// environment the process had before the exec, shared if unchanged
+    /// ([`environ::parse_like`]).
+    pub fn of(r: &ExecRecord, proc_root: Option<&Path>, env_before: Option<&Env>) -> Startup {
         let h = &r.header;
         if r.flags & exec_flags::CONTEXT_KNOWN == 0 {
             return proc_root.map_or_else(Startup::default, |root| Self::read(r, root));
         }
         let env = r.env();
-        let (env, env_truncated) = environ::parse(env.bytes, env.truncated);
+        let (env, env_truncated) = environ::parse_like(env.bytes, env.truncated, env_before);
         let cwd = r.cwd().bytes;
         Startup {
             env: Some(env),

@@ -17,8 +17,14 @@ use thiserror::Error;
 
 /// Escape raw bytes into printable, single-line text (see the module docs).
 pub fn escape(bytes: &[u8]) -> String {
+    // Most of what the kernel sends (an exec's environment: kilobytes a
+    // record) is printable ASCII without a backslash, kept as it is: copied
+    // at once, not a char at a time.
+    let plain = bytes.iter().position(|&b| !kept(b)).unwrap_or(bytes.len());
+    let (head, rest) = bytes.split_at(plain);
     let mut out = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
+    out.push_str(std::str::from_utf8(head).expect("printable ASCII is UTF-8"));
+    for chunk in rest.utf8_chunks() {
         for c in chunk.valid().chars() {
             if c == '\\' {
                 out.push_str("\\\\");
@@ -36,6 +42,18 @@ pub fn escape(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// A byte [`escape`] keeps as it is on its own: printable ASCII but the
+/// backslash.
+fn kept(b: u8) -> bool {
+    (b' '..=b'~').contains(&b) && b != b'\\'
+}
+
+/// Printable ASCII without a backslash: what [`escape`] gives back
+/// unchanged, so such bytes may be compared with escaped text as they are.
+pub fn is_plain_ascii(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| kept(b))
 }
 
 fn push_hex(out: &mut String, b: u8) {
@@ -152,6 +170,13 @@ pub(crate) mod tests {
             let text = escape(&bytes);
             assert!(text.chars().all(|c| !c.is_control()), "{text:?}");
             assert_eq!(unescape(&text).unwrap(), bytes, "{text:?}");
+            assert_eq!(
+                is_plain_ascii(&bytes),
+                text.as_bytes() == bytes && bytes.is_ascii()
+            );
+            // Behind printable ASCII (copied at once), the same escapes.
+            let behind = escape(&[b"HOME=/root ~".as_slice(), &bytes].concat());
+            assert_eq!(behind, format!("HOME=/root ~{text}"));
         }
     }
 

@@ -73,11 +73,18 @@ async fn exec_context_is_read_by_the_kernel() {
     let r = exec_of(plain);
     assert_ne!(r.flags & exec_flags::CONTEXT_KNOWN, 0, "the kernel read it");
     // No procfs: everything below comes from the record.
-    let s = Startup::of(&r, None);
+    let s = Startup::of(&r, None, None);
     assert_eq!(
         s.env.as_deref(),
         Some(&["VIGIL_STARTUP=1".to_owned(), "SECOND=two words".to_owned()][..])
     );
+    // The environment it was forked with, unchanged: shared, not copied.
+    let before = s.env.clone().unwrap();
+    let again = Startup::of(&r, None, Some(&before)).env.unwrap();
+    assert!(std::sync::Arc::ptr_eq(&again, &before));
+    let other: monitor_user::event::Env = ["VIGIL_STARTUP=1".to_owned()].into();
+    let again = Startup::of(&r, None, Some(&other)).env.unwrap();
+    assert_eq!(again, before);
     assert!(!s.env_truncated);
     assert_eq!(s.cwd, Some(format!("{}/", dir.0.display())));
     let stdin = s.stdin.expect("stdin");
@@ -99,7 +106,7 @@ async fn exec_context_is_read_by_the_kernel() {
     assert_eq!(s.exe_writable, Some(true), "root may write anything");
 
     let r = exec_of(closed);
-    let s = Startup::of(&r, None);
+    let s = Startup::of(&r, None, None);
     assert!(s.stdin.is_none() && s.stdout.is_none(), "closed fds");
     assert!(s.env_truncated);
     let env = s.env.expect("environment");
