@@ -7,10 +7,10 @@
 //! fork and exit of the quiet container and its alert arrive, the flood
 //! shows as `throttled` events (kernel and recorder) and per-container
 //! counters, and the log keeps no more of the flood than its budget. With
-//! no throttle and a small ring, the kernel drops records, yet the quiet
-//! container's lifecycle still arrives (the ring's lifecycle reserve), and
-//! the "Sensor losing events" alert fires. Nothing here asserts a
-//! duration.
+//! no throttle, a small ring and two such loops (two CPUs), the kernel
+//! drops records, yet the quiet container's lifecycle still arrives (the
+//! ring's lifecycle reserve), and the "Sensor losing events" alert fires.
+//! Nothing here asserts a duration.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -43,8 +43,9 @@ struct Run {
 }
 
 /// Starts the agent with `extra` flags, the quiet container, then the
-/// flood; the quiet container acts once the flood is on.
-fn flood(extra: &[&str]) -> Run {
+/// flood (`loops` processes, a CPU each); the quiet container acts once
+/// the flood is on.
+fn flood(extra: &[&str], loops: usize) -> Run {
     let image = actions_image().expect("build the actions image");
     let dir = TempDir::new("vigil-flood").expect("temp dir");
     let listen: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap())
@@ -60,10 +61,13 @@ fn flood(extra: &[&str]) -> Run {
     }
     let agent = builder.start().expect("start vigil run");
     let quiet = Container::run(&[], &image, &["sleep", "86400"]).expect("quiet container");
+    let open_loop = format!("{ACTIONS_IN_IMAGE} open-loop /etc/shadow {FLOOD_SECS}");
+    let script = format!("{} wait", format!("{open_loop} & ").repeat(loops));
+    let cpus = loops.to_string();
     let flooder = Container::run(
         &[
             "--cpus",
-            "1",
+            &cpus,
             "--pids-limit",
             "64",
             "--memory",
@@ -72,7 +76,7 @@ fn flood(extra: &[&str]) -> Run {
             "60",
         ],
         &image,
-        &[ACTIONS_IN_IMAGE, "open-loop", "/etc/shadow", FLOOD_SECS],
+        &["sh", "-c", &script],
     )
     .expect("flooding container");
     // Into the flood, then the quiet container's work.
@@ -154,7 +158,7 @@ fn a_throttled_flood_hides_nothing_of_another_container() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let run = flood(&[]);
+    let run = flood(&[], 1);
     let quiet_id = run.quiet.short_id().to_string();
     let flooder_id = run.flooder.short_id().to_string();
     let alert = run.agent.wait_stdout_json(WAIT, |v| {
@@ -218,7 +222,22 @@ fn a_flood_beyond_the_ring_keeps_lifecycle_and_raises_the_loss_alert() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let run = flood(&["--throttle", "0", "--ring-bytes", "262144"]);
+    // Two loops: one alone now floods at about the rate the agent reads,
+    // so the ring would fill only now and then, not for three checks in
+    // a row. With both CPUs flooded, a batch-scheduled agent waits its
+    // turn for whole time slices while the quiet container's lifecycle
+    // fills the ring's reserve: the normal policy lets it preempt.
+    let run = flood(
+        &[
+            "--throttle",
+            "0",
+            "--ring-bytes",
+            "262144",
+            "--scheduling",
+            "normal",
+        ],
+        2,
+    );
     let flooder_id = run.flooder.short_id().to_string();
     let loss = run
         .agent

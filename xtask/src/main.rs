@@ -8,6 +8,7 @@
 
 mod agent;
 mod bench;
+mod failures;
 mod image;
 mod setup;
 mod sh;

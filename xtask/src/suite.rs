@@ -5,13 +5,15 @@
 //! root integration tests in tests/tests/, which drive target/release/vigil
 //! and real containers), the VM test, and a short run of each fuzz target.
 //! A failed stage does not stop the later ones; the summary counts stages
-//! (`N passed, N failed`) and the exit status is non-zero if any failed.
+//! (`N passed, N failed`), names the failed tests and why they failed, and
+//! the exit status is non-zero if any failed.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
+use crate::failures;
 use crate::sh::{self, cmd};
 
 #[derive(clap::Args)]
@@ -66,7 +68,7 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
         if !sh::is_root() {
             println!("note: not root: root integration tests will say they cannot run (and fail if CI is set)");
         }
-        sh::run(
+        let (passed, failures) = failures::run(
             cmd(
                 "cargo",
                 // --no-fail-fast: one failing test binary must not hide
@@ -81,7 +83,10 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
             )
             .current_dir(root),
         )?;
-        Ok(Outcome::Passed)
+        Ok(match passed {
+            true => Outcome::Passed,
+            false => Outcome::Failed(failures::describe(&failures)),
+        })
     });
     if args.no_vm {
         stages.push(skipped("VM test", "--no-vm"));
@@ -166,7 +171,14 @@ fn summarise(stages: &[Stage]) -> Result<()> {
             }
             Outcome::Failed(why) => {
                 failed += 1;
-                ("FAIL", format!(": {}", first_line(why)))
+                // The first line beside the stage, the rest (the failed
+                // tests) below it, where CI's tail of the output shows it.
+                let mut lines = why.lines();
+                let mut detail = format!(": {}", lines.next().unwrap_or(""));
+                for l in lines.take(SUMMARY_LINES) {
+                    detail.push_str(&format!("\n      {l}"));
+                }
+                ("FAIL", detail)
             }
             Outcome::Skipped(why) => ("SKIP", format!(": {why}")),
         };
@@ -179,6 +191,5 @@ fn summarise(stages: &[Stage]) -> Result<()> {
     Ok(())
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
-}
+/// Lines of a failed stage's detail the summary repeats.
+const SUMMARY_LINES: usize = 40;
