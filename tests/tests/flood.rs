@@ -1,8 +1,9 @@
 //! A flood never blinds vigil (docs/performance.md, "Floods").
 //!
 //! One podman container opens `/etc/shadow` as fast as it can for 20 s
-//! (one CPU, 64 pids, 128 MiB, killed by podman after 60 s); beside it a
-//! quiet container runs ten `/bin/true` and reads `/etc/shadow` once.
+//! (a CPU per loop, 64 pids, 128 MiB, killed by podman after 60 s);
+//! beside it a quiet container runs ten `/bin/true` and reads
+//! `/etc/shadow` once.
 //! `vigil run --record` watches. With the default throttle, every exec,
 //! fork and exit of the quiet container and its alert arrive, the flood
 //! shows as `throttled` events (kernel and recorder) and per-container
