@@ -47,11 +47,18 @@ pub fn run(c: &mut Command) -> Result<(bool, Vec<Failure>)> {
     let mut reader = Reader::default();
     let stdout = child.stdout.take().expect("piped");
     let mut out = std::io::stdout().lock();
-    for line in BufReader::new(stdout).lines() {
-        // A line that is not UTF-8 is passed on, not kept.
-        let Ok(line) = line else { continue };
-        let _ = writeln!(out, "{line}");
-        reader.line(&line);
+    let mut stdout = BufReader::new(stdout);
+    let mut line = Vec::new();
+    // Bytes pass through as they are; the parser sees them as text.
+    while stdout
+        .read_until(b'\n', &mut line)
+        .context("reading cargo test")?
+        > 0
+    {
+        let _ = out.write_all(&line);
+        let text = String::from_utf8_lossy(&line);
+        reader.line(text.trim_end_matches(['\n', '\r']));
+        line.clear();
     }
     let status = child.wait().with_context(|| format!("{c:?}"))?;
     reader.close();
