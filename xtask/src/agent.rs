@@ -1,9 +1,17 @@
 //! Building the release agent and running it.
+//!
+//! There is one release build: statically linked (glibc with
+//! `+crt-static`, for the host triple passed as `--target` so build
+//! scripts and proc-macros stay dynamic), so the binary `cargo xtask
+//! build` leaves at `target/release/vigil` is the one the container image
+//! ships and one that runs on any x86-64 Linux host. A second, dynamic
+//! release build of the whole dependency graph would cost `cargo xtask
+//! test` as long again as the first.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::sh::{self, cmd};
 
@@ -20,11 +28,60 @@ pub fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
-/// `cargo build --release -p monitor-user` (which also builds the eBPF object).
-pub fn build(root: &Path) -> Result<()> {
-    sh::run(cmd("cargo", ["build", "--release", "-p", "monitor-user"]).current_dir(root))?;
-    println!("built {}", vigil_bin(root).display());
-    Ok(())
+/// The static release agent (which also builds the eBPF object), copied
+/// to [`vigil_bin`]; returns that path.
+pub fn build(root: &Path) -> Result<PathBuf> {
+    let built = build_static(root)?;
+    let bin = vigil_bin(root);
+    let dir = bin.parent().context("target/release has a parent")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Copied, then renamed over the old one: an agent running from it
+    // keeps its file, and nobody sees half a binary.
+    let tmp = dir.join(".vigil.tmp");
+    std::fs::copy(&built, &tmp)
+        .with_context(|| format!("copying {} to {}", built.display(), tmp.display()))?;
+    std::fs::rename(&tmp, &bin)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), bin.display()))?;
+    println!("built {} (static)", bin.display());
+    Ok(bin)
+}
+
+/// `cargo build --release -p monitor-user --bin vigil` for the host triple
+/// with `+crt-static`; returns the binary, checked to need no ELF
+/// interpreter.
+fn build_static(root: &Path) -> Result<PathBuf> {
+    let triple = crate::vm::binaries::host_triple()?;
+    let flags_var = format!(
+        "CARGO_TARGET_{}_RUSTFLAGS",
+        triple.to_uppercase().replace(['-', '.'], "_")
+    );
+    sh::run(
+        cmd(
+            "cargo",
+            [
+                "build",
+                "--release",
+                "-p",
+                "monitor-user",
+                "--bin",
+                "vigil",
+                "--target",
+                &triple,
+            ],
+        )
+        .current_dir(root)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env(&flags_var, "-C target-feature=+crt-static"),
+    )?;
+    let bin = target_dir(root).join(&triple).join("release").join("vigil");
+    if crate::vm::binaries::has_interpreter(&bin)? {
+        bail!(
+            "{} is dynamically linked; the scratch image has no libc",
+            bin.display()
+        );
+    }
+    Ok(bin)
 }
 
 /// Replaces this process with `vigil run <args>`.

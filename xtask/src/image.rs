@@ -1,15 +1,14 @@
 //! `cargo xtask image`: the agent's container image, built offline.
 //!
 //! No registry is reachable, so there is no base image to pull: the release
-//! agent is built statically linked (glibc with `+crt-static`, for the host
-//! triple passed as `--target` so build scripts and proc-macros stay
-//! dynamic, as the VM test does), stripped of debug info, and put alone into
-//! a `FROM scratch` image by `podman build --pull=never`. The default rules
+//! agent, statically linked (`crate::agent::build`), is stripped of debug
+//! info and put alone into a `FROM scratch` image by `podman build
+//! --pull=never`. The default rules
 //! are embedded in the binary; the image runs `vigil run` by default.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::sh::{self, cmd};
 
@@ -36,7 +35,7 @@ pub struct ImageArgs {
 
 /// Builds the static agent and the image; prints the image's size.
 pub fn run(root: &Path, args: &ImageArgs) -> Result<()> {
-    let bin = build_static(root)?;
+    let bin = crate::agent::build(root)?;
     let ctx = crate::agent::target_dir(root).join("image");
     std::fs::create_dir_all(&ctx).with_context(|| format!("creating {}", ctx.display()))?;
     let staged = ctx.join("vigil");
@@ -79,46 +78,6 @@ pub fn run(root: &Path, args: &ImageArgs) -> Result<()> {
         staged.display()
     );
     Ok(())
-}
-
-/// `cargo build --release -p monitor-user` for the host triple with
-/// `+crt-static`; returns the binary, checked to need no ELF interpreter.
-pub fn build_static(root: &Path) -> Result<PathBuf> {
-    let triple = crate::vm::binaries::host_triple()?;
-    let flags_var = format!(
-        "CARGO_TARGET_{}_RUSTFLAGS",
-        triple.to_uppercase().replace(['-', '.'], "_")
-    );
-    sh::run(
-        cmd(
-            "cargo",
-            [
-                "build",
-                "--release",
-                "-p",
-                "monitor-user",
-                "--bin",
-                "vigil",
-                "--target",
-                &triple,
-            ],
-        )
-        .current_dir(root)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env(&flags_var, "-C target-feature=+crt-static"),
-    )?;
-    let bin = crate::agent::target_dir(root)
-        .join(&triple)
-        .join("release")
-        .join("vigil");
-    if crate::vm::binaries::has_interpreter(&bin)? {
-        bail!(
-            "{} is dynamically linked; the scratch image has no libc",
-            bin.display()
-        );
-    }
-    Ok(bin)
 }
 
 fn path_str(p: &Path) -> Result<&str> {

@@ -35,7 +35,8 @@ enum Cmd {
     /// Install what this machine lacks (toolchain parts, bpf-linker, Debian
     /// packages, podman config, kernel filesystems). Idempotent and fast.
     Setup,
-    /// Setup, then build the release agent (target/release/vigil).
+    /// Setup, then build the release agent (target/release/vigil, statically
+    /// linked: the same binary the container image ships).
     Build,
     /// Setup, then build the container image `localhost/vigil` (a static
     /// agent in a `FROM scratch` image, built offline with podman).
@@ -75,7 +76,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Cmd::Setup => setup::run(&root),
         Cmd::Build => {
             setup::run(&root)?;
-            agent::build(&root)
+            agent::build(&root).map(drop)
         }
         Cmd::Image(args) => {
             setup::run(&root)?;
