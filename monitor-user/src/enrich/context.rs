@@ -125,16 +125,17 @@ impl Enricher {
             Some(uid) if uid != u32::MAX => self.users.name(h.tgid, h.ppid, h.ns.mnt, uid, now),
             _ => None,
         };
-        let leader = |group| {
-            self.procs.leader(h.tgid, group).map(|l| Leader {
-                name: l.name().to_owned(),
-                exe: l.exe.clone(),
-                exepath: l.exepath.clone(),
-            })
+        let generation = self.procs.generation();
+        let exec = match self.exec_contexts.get(h.tgid, h.ppid, generation) {
+            Some(exec) => exec,
+            None => {
+                let exec = Arc::new(self.exec_context(h));
+                self.exec_contexts
+                    .put(h.tgid, h.ppid, generation, exec.clone());
+                exec
+            }
         };
-        let (sid_leader, vpgid_leader) = (leader(false), leader(true));
         let entry = self.procs.get(h.tgid);
-        let parent = self.procs.get(h.ppid);
         Process {
             pid: h.tgid,
             tid: h.tid,
@@ -158,28 +159,42 @@ impl Enricher {
             group_name,
             login_name,
             ns: h.ns.into(),
-            exec: Arc::new(ExecContext {
-                exe: entry.and_then(|p| p.exe.clone()),
-                exepath: entry.and_then(|p| p.exepath.clone()),
-                args: entry.map(|p| p.args.clone()).unwrap_or_default(),
-                is_exe_upper_layer: entry.and_then(|p| p.is_exe_upper_layer),
-                is_exe_lower_layer: entry.and_then(|p| p.is_exe_lower_layer),
-                is_exe_writable: entry.and_then(|p| p.is_exe_writable),
-                is_exe_from_memfd: entry.and_then(|p| p.is_exe_from_memfd),
-                pname: parent.map(|p| p.name().to_owned()),
-                pexe: parent.and_then(|p| p.exe.clone()),
-                pexepath: parent.and_then(|p| p.exepath.clone()),
-                pcmdline: parent.map(|p| cmdline(p.name(), &p.args)),
-                ancestors: self.procs.ancestry(h.tgid),
-                cap_effective: entry.and_then(|p| p.caps).map(|c| c.0),
-                cap_permitted: entry.and_then(|p| p.caps).map(|c| c.1),
-                cwd: entry.and_then(|p| p.cwd.clone()),
-                stdin: entry.and_then(|p| p.stdin.clone()),
-                stdout: entry.and_then(|p| p.stdout.clone()),
-                env: entry.and_then(|p| p.env.clone()),
-                sid_leader,
-                vpgid_leader,
-            }),
+            exec,
+        }
+    }
+
+    /// The exec context of the record's process, from the process table.
+    fn exec_context(&self, h: &Header) -> ExecContext {
+        let leader = |group| {
+            self.procs.leader(h.tgid, group).map(|l| Leader {
+                name: l.name().to_owned(),
+                exe: l.exe.clone(),
+                exepath: l.exepath.clone(),
+            })
+        };
+        let entry = self.procs.get(h.tgid);
+        let parent = self.procs.get(h.ppid);
+        ExecContext {
+            exe: entry.and_then(|p| p.exe.clone()),
+            exepath: entry.and_then(|p| p.exepath.clone()),
+            args: entry.map(|p| p.args.clone()).unwrap_or_default(),
+            is_exe_upper_layer: entry.and_then(|p| p.is_exe_upper_layer),
+            is_exe_lower_layer: entry.and_then(|p| p.is_exe_lower_layer),
+            is_exe_writable: entry.and_then(|p| p.is_exe_writable),
+            is_exe_from_memfd: entry.and_then(|p| p.is_exe_from_memfd),
+            pname: parent.map(|p| p.name().to_owned()),
+            pexe: parent.and_then(|p| p.exe.clone()),
+            pexepath: parent.and_then(|p| p.exepath.clone()),
+            pcmdline: parent.map(|p| cmdline(p.name(), &p.args)),
+            ancestors: self.procs.ancestry(h.tgid),
+            cap_effective: entry.and_then(|p| p.caps).map(|c| c.0),
+            cap_permitted: entry.and_then(|p| p.caps).map(|c| c.1),
+            cwd: entry.and_then(|p| p.cwd.clone()),
+            stdin: entry.and_then(|p| p.stdin.clone()),
+            stdout: entry.and_then(|p| p.stdout.clone()),
+            env: entry.and_then(|p| p.env.clone()),
+            sid_leader: leader(false),
+            vpgid_leader: leader(true),
         }
     }
 }

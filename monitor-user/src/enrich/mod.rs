@@ -17,6 +17,7 @@ pub mod cwd;
 pub mod dns;
 pub mod environ;
 pub mod exe_access;
+mod exec_cache;
 pub mod hold;
 pub mod metadata;
 pub mod pidfd;
@@ -86,6 +87,8 @@ pub struct Enricher {
     names: dns::Names,
     /// Each process's IP sockets, for `fd.*` on later events of a socket.
     sockets: sockets::SocketTable,
+    /// The exec contexts built last, reused while the table stands still.
+    exec_contexts: exec_cache::ExecContexts,
 }
 
 impl Enricher {
@@ -112,6 +115,7 @@ impl Enricher {
             proc_root: None,
             names: dns::Names::default(),
             sockets: sockets::SocketTable::new(),
+            exec_contexts: exec_cache::ExecContexts::default(),
         }
     }
 

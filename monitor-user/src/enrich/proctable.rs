@@ -196,6 +196,9 @@ pub struct ProcTable {
     /// Exit order, for reaping: (pid, exit time).
     exited: VecDeque<(u32, u64)>,
     evicted: u64,
+    /// Bumped by every change to an entry other than its `last_seen`:
+    /// while it stays, `get`, `leader` and `ancestry` answer as before.
+    generation: u64,
 }
 
 impl ProcTable {
@@ -205,7 +208,14 @@ impl ProcTable {
             procs: HashMap::new(),
             exited: VecDeque::new(),
             evicted: 0,
+            generation: 0,
         }
+    }
+
+    /// Changes with every change of what the table answers (see the
+    /// field): equal generations, equal answers.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn len(&self) -> usize {
@@ -228,6 +238,7 @@ impl ProcTable {
     /// Put back a process as [`ProcTable::get`] returned it (after an
     /// exec that was refused).
     pub fn restore(&mut self, p: ProcInfo) {
+        self.generation += 1;
         self.procs.insert(p.pid, p);
     }
 
@@ -250,6 +261,7 @@ impl ProcTable {
     }
 
     fn insert(&mut self, p: ProcInfo) {
+        self.generation += 1;
         if self.procs.len() >= self.cfg.max_entries && !self.procs.contains_key(&p.pid) {
             self.make_room();
         }
@@ -267,6 +279,7 @@ impl ProcTable {
             self.procs.values().map(|p| (p.last_seen, p.pid)).collect();
         by_age.sort_unstable();
         let n = (self.cfg.max_entries / 8).max(1);
+        self.generation += 1;
         for &(_, pid) in by_age.iter().take(n) {
             self.procs.remove(&pid);
         }
@@ -294,12 +307,16 @@ impl ProcTable {
             ));
         }
         let p = self.procs.get_mut(&pid).expect("inserted above");
-        p.ppid = ppid;
-        p.uid = uid;
-        if p.comm.as_bytes() != comm {
-            p.comm = escape(comm);
+        // Most records repeat what the entry says: only a change counts.
+        if p.ppid != ppid || p.uid != uid || p.comm.as_bytes() != comm || p.container != container {
+            self.generation += 1;
+            p.ppid = ppid;
+            p.uid = uid;
+            if p.comm.as_bytes() != comm {
+                p.comm = escape(comm);
+            }
+            p.container = container;
         }
-        p.container = container;
         p.last_seen = now;
         p
     }
@@ -324,6 +341,7 @@ impl ProcTable {
 
     /// A successful exec replaced the program of `pid`.
     pub fn on_exec(&mut self, pid: u32, info: ExecInfo, now: u64) {
+        self.generation += 1;
         if let Some(p) = self.procs.get_mut(&pid) {
             p.exe = info.exe;
             p.exepath = info.exepath;
@@ -349,6 +367,7 @@ impl ProcTable {
 
     /// The process exited; it is reaped after the configured delay.
     pub fn on_exit(&mut self, pid: u32, now: u64) {
+        self.generation += 1;
         if let Some(p) = self.procs.get_mut(&pid) {
             p.exited_at = Some(now);
             self.exited.push_back((pid, now));
@@ -370,6 +389,7 @@ impl ProcTable {
                 .is_some_and(|p| p.exited_at == Some(at))
             {
                 self.procs.remove(&pid);
+                self.generation += 1;
                 n += 1;
             }
         }

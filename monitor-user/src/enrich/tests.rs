@@ -373,6 +373,50 @@ fn fork_exec_exit_keeps_the_process_table() {
     assert!(e.procs().get(11).is_none(), "reaped");
 }
 
+/// A process's records share one exec context while the process table
+/// stands still (a flood costs no context per record), and get a new one
+/// as soon as it changes: here the parent execs again.
+#[test]
+fn records_share_the_exec_context_until_the_table_changes() {
+    let mut e = bare();
+    let now = Instant::now();
+    e.enrich(&exec(10, 1, 1, 1, &[b"sh"], b"/usr/bin/sh", 0), now);
+    e.enrich(&fork(10, 1, 11, 1, 2, libc::SIGCHLD as u64), now);
+    e.enrich(&exec(11, 10, 1, 3, &[b"cat"], b"/usr/bin/cat", 0), now);
+    let open = |boot| {
+        let mut rec = syscall(
+            11,
+            1,
+            boot,
+            SyscallId::Openat,
+            3,
+            [libc::AT_FDCWD as u64, 0, 0, 0, 0, 0],
+            b"/etc/shadow",
+            b"",
+            b"",
+        );
+        if let Record::Syscall(r) = &mut rec {
+            r.header.ppid = 10;
+        }
+        rec
+    };
+    let a = e.enrich(&open(4), now);
+    let b = e.enrich(&open(5), now);
+    assert!(Arc::ptr_eq(&a.process.exec, &b.process.exec), "not shared");
+    assert_eq!(a.process.exec.pexepath.as_deref(), Some("/usr/bin/sh"));
+    // The same name (comm), so only the exec itself tells.
+    e.enrich(&exec(10, 1, 1, 6, &[b"sh", b"-e"], b"/bin/sh", 0), now);
+    let c = e.enrich(&open(7), now);
+    assert!(!Arc::ptr_eq(&a.process.exec, &c.process.exec), "stale");
+    assert_eq!(c.process.exec.pexepath.as_deref(), Some("/bin/sh"));
+    assert_eq!(c.process.exec.pcmdline.as_deref(), Some("sh -e"));
+    assert_eq!(
+        c.process.exec.ancestors.first().and_then(|a| a.exepath.as_deref()),
+        Some("/bin/sh")
+    );
+    assert_eq!(c.process.exec.exepath.as_deref(), Some("/usr/bin/cat"));
+}
+
 /// An exec the LSM hook refused describes the would-be process (its
 /// memfd exe) and leaves the process table as it was; a dry-run one
 /// is an exec like any other, flagged.
