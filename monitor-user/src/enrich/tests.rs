@@ -411,7 +411,11 @@ fn records_share_the_exec_context_until_the_table_changes() {
     assert_eq!(c.process.exec.pexepath.as_deref(), Some("/bin/sh"));
     assert_eq!(c.process.exec.pcmdline.as_deref(), Some("sh -e"));
     assert_eq!(
-        c.process.exec.ancestors.first().and_then(|a| a.exepath.as_deref()),
+        c.process
+            .exec
+            .ancestors
+            .first()
+            .and_then(|a| a.exepath.as_deref()),
         Some("/bin/sh")
     );
     assert_eq!(c.process.exec.exepath.as_deref(), Some("/usr/bin/cat"));
