@@ -325,6 +325,25 @@ fn short_lived_container_is_attributed_from_mkdir() {
     assert_eq!(ev.cgroup.path, None);
 }
 
+/// An `openat(AT_FDCWD, path)` of `pid`, child of `ppid`, returning `ret`.
+fn openat(pid: u32, ppid: u32, boot: u64, ret: i64, path: &[u8]) -> Record {
+    let mut rec = syscall(
+        pid,
+        1,
+        boot,
+        SyscallId::Openat,
+        ret,
+        [libc::AT_FDCWD as u64, 0, 0, 0, 0, 0],
+        path,
+        b"",
+        b"",
+    );
+    if let Record::Syscall(r) = &mut rec {
+        r.header.ppid = ppid;
+    }
+    rec
+}
+
 #[test]
 fn fork_exec_exit_keeps_the_process_table() {
     let mut e = bare();
@@ -337,21 +356,7 @@ fn fork_exec_exit_keeps_the_process_table() {
         &exec(11, 10, 1, 3, &[b"curl", b"http://x"], b"/usr/bin/curl", 0),
         now,
     );
-    let mut rec = syscall(
-        11,
-        1,
-        4,
-        SyscallId::Openat,
-        -2,
-        [libc::AT_FDCWD as u64, 0, 0, 0, 0, 0],
-        b"/etc/shadow",
-        b"",
-        b"",
-    );
-    if let Record::Syscall(r) = &mut rec {
-        r.header.ppid = 10;
-    }
-    let ev = e.enrich(&rec, now);
+    let ev = e.enrich(&openat(11, 10, 4, -2, b"/etc/shadow"), now);
     assert_eq!(ev.process.exec.pname.as_deref(), Some("sh"));
     assert_eq!(ev.process.exec.pexepath.as_deref(), Some("/usr/bin/sh"));
     assert_eq!(ev.process.exec.ancestors.first().map(|a| a.pid), Some(10));
@@ -383,23 +388,7 @@ fn records_share_the_exec_context_until_the_table_changes() {
     e.enrich(&exec(10, 1, 1, 1, &[b"sh"], b"/usr/bin/sh", 0), now);
     e.enrich(&fork(10, 1, 11, 1, 2, libc::SIGCHLD as u64), now);
     e.enrich(&exec(11, 10, 1, 3, &[b"cat"], b"/usr/bin/cat", 0), now);
-    let open = |boot| {
-        let mut rec = syscall(
-            11,
-            1,
-            boot,
-            SyscallId::Openat,
-            3,
-            [libc::AT_FDCWD as u64, 0, 0, 0, 0, 0],
-            b"/etc/shadow",
-            b"",
-            b"",
-        );
-        if let Record::Syscall(r) = &mut rec {
-            r.header.ppid = 10;
-        }
-        rec
-    };
+    let open = |boot| openat(11, 10, boot, 3, b"/etc/shadow");
     let a = e.enrich(&open(4), now);
     let b = e.enrich(&open(5), now);
     assert!(Arc::ptr_eq(&a.process.exec, &b.process.exec), "not shared");
