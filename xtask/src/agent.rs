@@ -51,33 +51,25 @@ pub fn build(root: &Path) -> Result<PathBuf> {
 /// interpreter.
 fn build_static(root: &Path) -> Result<PathBuf> {
     let triple = crate::vm::binaries::host_triple()?;
-    let flags_var = format!(
-        "CARGO_TARGET_{}_RUSTFLAGS",
-        triple.to_uppercase().replace(['-', '.'], "_")
+    let mut c = cmd(
+        "cargo",
+        [
+            "build",
+            "--release",
+            "-p",
+            "monitor-user",
+            "--bin",
+            "vigil",
+            "--target",
+            &triple,
+        ],
     );
-    sh::run(
-        cmd(
-            "cargo",
-            [
-                "build",
-                "--release",
-                "-p",
-                "monitor-user",
-                "--bin",
-                "vigil",
-                "--target",
-                &triple,
-            ],
-        )
-        .current_dir(root)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env(&flags_var, "-C target-feature=+crt-static"),
-    )?;
+    crate::vm::binaries::static_flags(&mut c, &triple);
+    sh::run(c.current_dir(root))?;
     let bin = target_dir(root).join(&triple).join("release").join("vigil");
     if crate::vm::binaries::has_interpreter(&bin)? {
         bail!(
-            "{} is dynamically linked; the scratch image has no libc",
+            "{} is dynamically linked; the agent must be static (the image has no libc)",
             bin.display()
         );
     }

@@ -3,8 +3,8 @@
 //! No registry is reachable, so there is no base image to pull: the release
 //! agent, statically linked (`crate::agent::build`), is stripped of debug
 //! info and put alone into a `FROM scratch` image by `podman build
-//! --pull=never`. The default rules
-//! are embedded in the binary; the image runs `vigil run` by default.
+//! --pull=never`. The default rules are embedded in the binary; the image
+//! runs `vigil run` by default.
 
 use std::path::Path;
 

@@ -58,7 +58,7 @@ pub fn build_agent(root: &Path) -> Result<PathBuf> {
 
 /// Static linking for `triple` only: build scripts and proc-macros (built
 /// for the host without `--target`'s flags) stay dynamic.
-fn static_flags(c: &mut std::process::Command, triple: &str) {
+pub fn static_flags(c: &mut std::process::Command, triple: &str) {
     let flags_var = format!(
         "CARGO_TARGET_{}_RUSTFLAGS",
         triple.to_uppercase().replace(['-', '.'], "_")
