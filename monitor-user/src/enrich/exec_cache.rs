@@ -58,3 +58,43 @@ impl ExecContexts {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::super::tests::{bare, exec, fork, openat};
+
+    /// A process's records share one exec context while the process table
+    /// stands still (a flood costs no context per record), and get a new one
+    /// as soon as it changes: here the parent execs again.
+    #[test]
+    fn records_share_the_exec_context_until_the_table_changes() {
+        let mut e = bare();
+        let now = Instant::now();
+        e.enrich(&exec(10, 1, 1, 1, &[b"sh"], b"/usr/bin/sh", 0), now);
+        e.enrich(&fork(10, 1, 11, 1, 2, libc::SIGCHLD as u64), now);
+        e.enrich(&exec(11, 10, 1, 3, &[b"cat"], b"/usr/bin/cat", 0), now);
+        let open = |boot| openat(11, 10, boot, 3, b"/etc/shadow");
+        let a = e.enrich(&open(4), now);
+        let b = e.enrich(&open(5), now);
+        assert!(Arc::ptr_eq(&a.process.exec, &b.process.exec), "not shared");
+        assert_eq!(a.process.exec.pexepath.as_deref(), Some("/usr/bin/sh"));
+        // The same name (comm), so only the exec itself tells.
+        e.enrich(&exec(10, 1, 1, 6, &[b"sh", b"-e"], b"/bin/sh", 0), now);
+        let c = e.enrich(&open(7), now);
+        assert!(!Arc::ptr_eq(&a.process.exec, &c.process.exec), "stale");
+        assert_eq!(c.process.exec.pexepath.as_deref(), Some("/bin/sh"));
+        assert_eq!(c.process.exec.pcmdline.as_deref(), Some("sh -e"));
+        assert_eq!(
+            c.process
+                .exec
+                .ancestors
+                .first()
+                .and_then(|a| a.exepath.as_deref()),
+            Some("/bin/sh")
+        );
+        assert_eq!(c.process.exec.exepath.as_deref(), Some("/usr/bin/cat"));
+    }
+}
