@@ -40,32 +40,43 @@ pub(super) fn open_flags(raw: u64) -> ArgValue {
         2 => "O_RDWR",
         _ => "O_ACCMODE",
     };
-    let rest = flag_text(raw & !(libc::O_ACCMODE as u64), OPEN_FLAGS);
-    let text = if rest == "0" {
-        access.to_owned()
-    } else {
-        format!("{access}|{rest}")
-    };
+    // One allocation: an open's flags are rendered for every open event.
+    let mut text = String::with_capacity(32);
+    text.push_str(access);
+    push_flags(&mut text, raw & !(libc::O_ACCMODE as u64), OPEN_FLAGS);
     ArgValue::Flags { raw, text }
 }
 
 /// Render a flag set: known names joined by `|`, unknown bits as hex, `0` if empty.
 pub fn flag_text(raw: u64, table: &[(u64, &str)]) -> String {
-    let mut parts: Vec<String> = Vec::new();
+    let mut out = String::new();
+    push_flags(&mut out, raw, table);
+    if out.is_empty() {
+        out.push('0');
+    }
+    out
+}
+
+/// Appends the names of `raw`'s flags to `out`, each after a `|` unless
+/// it is the first thing in `out`; unknown bits last, as hex.
+fn push_flags(out: &mut String, raw: u64, table: &[(u64, &str)]) {
+    use std::fmt::Write;
     let mut left = raw;
     for &(bits, name) in table {
         if bits != 0 && left & bits == bits {
-            parts.push(name.to_owned());
+            if !out.is_empty() {
+                out.push('|');
+            }
+            out.push_str(name);
             left &= !bits;
         }
     }
     if left != 0 {
-        parts.push(format!("{left:#x}"));
-    }
-    if parts.is_empty() {
-        "0".to_owned()
-    } else {
-        parts.join("|")
+        if !out.is_empty() {
+            out.push('|');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{left:#x}");
     }
 }
 

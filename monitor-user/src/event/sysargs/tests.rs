@@ -116,6 +116,14 @@ fn flag_rendering() {
     assert_eq!(flag_text(0, MOUNT_FLAGS), "0");
     assert_eq!(flag_text(1 << 40, MOUNT_FLAGS), "0x10000000000");
     assert_eq!(
+        flag_text(libc::MS_BIND | 1 << 40, MOUNT_FLAGS),
+        "MS_BIND|0x10000000000"
+    );
+    let ArgValue::Flags { text, .. } = open_flags(1 << 40 | libc::O_CREAT as u64) else {
+        panic!()
+    };
+    assert_eq!(text, "O_RDONLY|O_CREAT|0x10000000000");
+    assert_eq!(
         clone_flags_text((libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u64),
         "CLONE_NEWNS|CLONE_NEWUSER"
     );
