@@ -28,22 +28,41 @@ pub fn target_dir(root: &Path) -> PathBuf {
     }
 }
 
-/// The static release agent (which also builds the eBPF object), copied
-/// to [`vigil_bin`]; returns that path.
+/// The static release agent (which also builds the eBPF object), linked
+/// (or copied) to [`vigil_bin`]; returns that path.
 pub fn build(root: &Path) -> Result<PathBuf> {
     let built = build_static(root)?;
     let bin = vigil_bin(root);
     let dir = bin.parent().context("target/release has a parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Copied, then renamed over the old one: an agent running from it
-    // keeps its file, and nobody sees half a binary.
+    // Linked (copied where it cannot be), then renamed over the old one:
+    // an agent running from it keeps its file, nobody sees half a binary,
+    // and an unchanged build costs no copy of its 100 MB.
+    if same_file(&built, &bin) {
+        println!("built {} (static, unchanged)", bin.display());
+        return Ok(bin);
+    }
     let tmp = dir.join(".vigil.tmp");
-    std::fs::copy(&built, &tmp)
-        .with_context(|| format!("copying {} to {}", built.display(), tmp.display()))?;
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(&built, &tmp).is_err() {
+        std::fs::copy(&built, &tmp)
+            .with_context(|| format!("copying {} to {}", built.display(), tmp.display()))?;
+    }
     std::fs::rename(&tmp, &bin)
         .with_context(|| format!("renaming {} to {}", tmp.display(), bin.display()))?;
     println!("built {} (static)", bin.display());
     Ok(bin)
+}
+
+/// Whether two paths name one file (hard links of one inode). Renaming
+/// one link over another of the same file does nothing, so that case is
+/// told apart first.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 /// `cargo build --release -p monitor-user --bin vigil` for the host triple

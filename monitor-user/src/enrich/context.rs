@@ -120,7 +120,8 @@ impl Enricher {
     pub(super) fn process(&mut self, h: &Header, now: Instant) -> Process {
         let user_name = self.users.name(h.tgid, h.ppid, h.ns.mnt, h.uid, now);
         let group_name = self.groups.name(h.tgid, h.ppid, h.ns.mnt, h.gid, now);
-        let login_name = match self.procs.get(h.tgid).and_then(|p| p.loginuid) {
+        let entry = self.procs.get(h.tgid);
+        let login_name = match entry.and_then(|p| p.loginuid) {
             // Never set (`AUDIT_UID_UNSET`): no login user.
             Some(uid) if uid != u32::MAX => self.users.name(h.tgid, h.ppid, h.ns.mnt, uid, now),
             _ => None,
@@ -135,7 +136,6 @@ impl Enricher {
                 exec
             }
         };
-        let entry = self.procs.get(h.tgid);
         Process {
             pid: h.tgid,
             tid: h.tid,
