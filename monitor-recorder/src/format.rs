@@ -43,6 +43,13 @@ pub const FOOTER_PAYLOAD_LEN: usize = 40;
 /// A footer frame has this exact size, so a reader finds it at EOF - 69.
 pub const FOOTER_FRAME_LEN: usize = FRAME_OVERHEAD + FOOTER_PAYLOAD_LEN;
 
+/// CRC-32C (Castagnoli), the checksum of headers and frames. crc-fast
+/// folds with carry-less multiplication: a replay checks every byte of
+/// the log, and this is twice as fast as the `crc32` instruction alone.
+pub fn crc32c(bytes: &[u8]) -> u32 {
+    crc_fast::crc32_iscsi(bytes)
+}
+
 /// What kind of record a frame holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordKind {
@@ -122,7 +129,7 @@ impl SegmentHeader {
         out.extend_from_slice(&(schema.len() as u16).to_le_bytes());
         out.extend_from_slice(writer.as_bytes());
         out.extend_from_slice(schema.as_bytes());
-        let crc = crc32c::crc32c(&out);
+        let crc = crc32c(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
     }
@@ -180,7 +187,7 @@ impl SegmentHeader {
             });
         }
         let stored = u32_at(bytes, len - 4);
-        let computed = crc32c::crc32c(&bytes[..len - 4]);
+        let computed = crc32c(&bytes[..len - 4]);
         if stored != computed {
             return Err(HeaderProblem::Bad {
                 offset: (len - 4) as u64,
@@ -238,7 +245,10 @@ pub fn frame_prefix(kind: u8, ts_ns: u64, seq: u64, payload: &[u8]) -> [u8; FRAM
     p[12] = kind;
     p[13..21].copy_from_slice(&ts_ns.to_le_bytes());
     p[21..29].copy_from_slice(&seq.to_le_bytes());
-    let crc = crc32c::crc32c_append(crc32c::crc32c(&p[8..29]), payload);
+    let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
+    crc.update(&p[8..29]);
+    crc.update(payload);
+    let crc = crc.finalize() as u32;
     p[4..8].copy_from_slice(&crc.to_le_bytes());
     p
 }
@@ -268,7 +278,7 @@ pub fn check_prefix(prefix: &[u8]) -> Result<u32, Defect> {
 /// Verifies the CRC of a whole frame (prefix + body).
 pub fn check_crc(frame: &[u8]) -> Result<(), Defect> {
     let stored = u32_at(frame, 4);
-    let computed = crc32c::crc32c(&frame[8..]);
+    let computed = crc32c(&frame[8..]);
     if stored == computed {
         Ok(())
     } else {
@@ -519,7 +529,7 @@ mod golden {
 
     #[test]
     fn crc_is_crc32c_castagnoli() {
-        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
     }
 
     #[test]
@@ -531,7 +541,7 @@ mod golden {
         want.extend_from_slice(&[8, 7, 6, 5, 4, 3, 2, 1]); // created_ns
         want.extend_from_slice(&[42, 0, 0, 0, 0, 0, 0, 0]); // first_seq
         want.extend_from_slice(&[1, 0, 1, 0, b'w', b's']); // lengths, strings
-        let crc = crc32c::crc32c(&want);
+        let crc = crc32c(&want);
         want.extend_from_slice(&crc.to_le_bytes());
         assert_eq!(h, want);
     }
@@ -542,7 +552,7 @@ mod golden {
         let mut body = vec![19, 0, 0, 0, 1]; // body_len 17 + 2, kind 1
         body.extend_from_slice(&[0x10, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0]);
         body.extend_from_slice(b"hi");
-        let crc = crc32c::crc32c(&body);
+        let crc = crc32c(&body);
         let mut want = vec![0xF5, 0x56, 0x52, 0x0A];
         want.extend_from_slice(&crc.to_le_bytes());
         want.extend_from_slice(&body);

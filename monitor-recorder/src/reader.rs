@@ -188,17 +188,23 @@ impl Records {
 
     fn open_segment(&mut self, path: PathBuf) -> Result<(), ReadError> {
         let file = File::open(&path).map_err(io_read(&path, "open"))?;
-        if !self.range.is_all() {
-            let len = file.metadata().map_err(io_read(&path, "stat"))?.len();
-            if let Some((footer, _)) = read_footer(&file, len) {
-                if !self.range.overlaps(footer.min_ts, footer.max_ts) {
-                    self.skipped_segments += 1;
-                    return Ok(());
-                }
+        let len = file.metadata().map_err(io_read(&path, "stat"))?.len();
+        let footer = read_footer(&file, len).map(|(footer, _)| footer);
+        if let Some(footer) = &footer {
+            if !self.range.overlaps(footer.min_ts, footer.max_ts) {
+                self.skipped_segments += 1;
+                return Ok(());
             }
         }
         let last = self.last_of_dirs.contains(&path);
-        let reader = SegmentReader::new(path.clone(), file).map_err(|e| e.in_last_segment(last))?;
+        // A closed segment is read in place; one still being written (or
+        // left unfinished by a crash) through a buffer, as it may grow.
+        let reader = if footer.is_some() {
+            SegmentReader::mapped(path.clone(), file)
+        } else {
+            SegmentReader::new(path.clone(), file)
+        }
+        .map_err(|e| e.in_last_segment(last))?;
         if let Some(expected) = &self.schema {
             if &reader.header().schema != expected {
                 return Err(ReadError::SchemaMismatch {

@@ -74,8 +74,14 @@ fn entries(raw: &[u8], cut: bool) -> impl Iterator<Item = &[u8]> {
 
 /// The value of `name` in `env` (`proc.env[NAME]`).
 pub fn lookup<'a>(env: &'a [String], name: &str) -> Option<&'a str> {
-    env.iter()
-        .find_map(|e| e.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
+    let n = name.len();
+    env.iter().find_map(|e| {
+        // The '=' where the name would end rules out most entries before
+        // any comparison (rules ask on every event; environments are long).
+        let b = e.as_bytes();
+        // Slicing at `n + 1` is safe: the byte at `n` is the ASCII '='.
+        (b.get(n) == Some(&b'=') && &b[..n] == name.as_bytes()).then(|| &e[n + 1..])
+    })
 }
 
 /// `proc.env` as Falco prints it: the entries joined by spaces.
@@ -103,6 +109,10 @@ mod tests {
         assert_eq!(lookup(&env, "EMPTY"), Some(""));
         assert_eq!(lookup(&env, "SHEL"), None);
         assert_eq!(lookup(&env, "HOME=/root"), None);
+        let env = ["ÉTAT=prêt".to_string(), "É=1".to_string()];
+        assert_eq!(lookup(&env, "ÉTAT"), Some("prêt"));
+        assert_eq!(lookup(&env, "É"), Some("1"));
+        assert_eq!(lookup(&env, "\u{c9}T"), None);
         let (env, _) = parse(b"", false);
         assert!(env.is_empty());
         // Non-UTF-8 and control bytes are escaped, as everywhere.
