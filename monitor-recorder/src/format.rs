@@ -44,8 +44,9 @@ pub const FOOTER_PAYLOAD_LEN: usize = 40;
 pub const FOOTER_FRAME_LEN: usize = FRAME_OVERHEAD + FOOTER_PAYLOAD_LEN;
 
 /// CRC-32C (Castagnoli), the checksum of headers and frames. crc-fast
-/// folds with carry-less multiplication: a replay checks every byte of
-/// the log, and this is twice as fast as the `crc32` instruction alone.
+/// folds with carry-less multiplication where the CPU has it: a replay
+/// checks every byte of the log, and on a record's 1.4 KB this is 1.7
+/// times as fast as the `crc32` instruction alone (the crc32c crate).
 pub fn crc32c(bytes: &[u8]) -> u32 {
     crc_fast::crc32_iscsi(bytes)
 }
