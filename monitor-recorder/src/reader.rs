@@ -200,7 +200,7 @@ impl Records {
         // A closed segment is read in place; one still being written (or
         // left unfinished by a crash) through a buffer, as it may grow.
         let reader = if footer.is_some() {
-            SegmentReader::mapped(path.clone(), file)
+            SegmentReader::closed(path.clone(), file)
         } else {
             SegmentReader::new(path.clone(), file)
         }

@@ -371,24 +371,38 @@ impl<R: Read> SegmentReader<R> {
 }
 
 impl SegmentReader<File> {
-    /// Reads a closed segment in place, mapped into memory.
+    /// Reads a closed segment in place where it can: mapped, and read
+    /// into memory at once, so that an I/O error shows here rather than
+    /// as a fault on a page later. Where it cannot (such an error, a
+    /// kernel before 5.14), through a buffer as [`SegmentReader::new`],
+    /// which reports the problem at its offset.
     ///
     /// Only for segments that nothing writes to any more (a footer says
     /// the writer closed it; the recorder never shortens a file): a file
     /// shortened while mapped would fault on the lost pages.
-    pub fn mapped(path: impl Into<PathBuf>, file: File) -> Result<Self, ReadError> {
-        let path = path.into();
-        // All pages mapped at once (the segment is read whole anyway):
-        // faulting them in 64 KiB at a time costs more, and the CPU's
-        // prefetch stops at pages not mapped yet.
-        // SAFETY: the map is read-only and lives as long as the reader;
-        // the caller vouches that the file is no longer written or cut.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) };
-        let map = map.map_err(|source| ReadError::Io {
-            path: path.clone(),
-            op: "map",
-            source,
-        })?;
-        Self::over(path, file, Window::Mapped(map))
+    pub fn closed(path: impl Into<PathBuf>, file: File) -> Result<Self, ReadError> {
+        match map_whole(&file) {
+            Some(map) => Self::over(path.into(), file, Window::Mapped(map)),
+            None => Self::new(path, file),
+        }
     }
+}
+
+impl<R> SegmentReader<R> {
+    /// Whether the segment is read in place ([`SegmentReader::closed`]).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.buf, Window::Mapped(_))
+    }
+}
+
+/// `file` mapped with all its pages read in (faulting them in 64 KiB at
+/// a time costs more, and the CPU's prefetch stops at pages not mapped
+/// yet); `None` if any of that fails.
+fn map_whole(file: &File) -> Option<memmap2::Mmap> {
+    // SAFETY: the map is read-only and lives as long as the reader; the
+    // caller vouches that the file is no longer written or cut.
+    let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+    // Unlike MAP_POPULATE, this says when a page could not be read.
+    map.advise(memmap2::Advice::PopulateRead).ok()?;
+    Some(map)
 }
