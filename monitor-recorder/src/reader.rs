@@ -200,7 +200,10 @@ impl Records {
         // A closed segment is read in place; one still being written (or
         // left unfinished by a crash) through a buffer, as it may grow.
         let reader = if footer.is_some() {
-            SegmentReader::closed(path.clone(), file)
+            // SAFETY: the footer says the writer closed the segment, and
+            // a closed segment is never written again nor shortened
+            // (docs/log-format.md, section 7).
+            unsafe { SegmentReader::closed(path.clone(), file) }
         } else {
             SegmentReader::new(path.clone(), file)
         }

@@ -377,10 +377,13 @@ impl SegmentReader<File> {
     /// kernel before 5.14), through a buffer as [`SegmentReader::new`],
     /// which reports the problem at its offset.
     ///
-    /// Only for segments that nothing writes to any more (a footer says
-    /// the writer closed it; the recorder never shortens a file): a file
-    /// shortened while mapped would fault on the lost pages.
-    pub fn closed(path: impl Into<PathBuf>, file: File) -> Result<Self, ReadError> {
+    /// # Safety
+    ///
+    /// Nothing may write to or shorten the file while the reader lives
+    /// (a footer says the writer closed it, and the recorder never
+    /// touches a closed segment again): the frames handed out borrow the
+    /// mapped bytes, and a file cut short would fault on the lost pages.
+    pub unsafe fn closed(path: impl Into<PathBuf>, file: File) -> Result<Self, ReadError> {
         match map_whole(&file) {
             Some(map) => Self::over(path.into(), file, Window::Mapped(map)),
             None => Self::new(path, file),
@@ -400,7 +403,7 @@ impl<R> SegmentReader<R> {
 /// yet); `None` if any of that fails.
 fn map_whole(file: &File) -> Option<memmap2::Mmap> {
     // SAFETY: the map is read-only and lives as long as the reader; the
-    // caller vouches that the file is no longer written or cut.
+    // caller of `closed` vouches that the file is no longer written or cut.
     let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
     // Unlike MAP_POPULATE, this says when a page could not be read.
     map.advise(memmap2::Advice::PopulateRead).ok()?;
