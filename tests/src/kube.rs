@@ -72,12 +72,28 @@ pub struct PlayedPod {
 
 impl Drop for PlayedPod {
     fn drop(&mut self) {
-        let _ = Command::new("podman")
-            .args(["pod", "rm", "--force", "--time", "30", &self.name])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let quiet = |args: &[&str]| {
+            Command::new("podman")
+                .args(args)
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+        };
+        let id = quiet(&["pod", "inspect", "--format", "{{.Id}}", &self.name])
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        let _ = quiet(&["pod", "rm", "--force", "--time", "30", &self.name]);
+        // podman 4.3 (cgroupfs manager, hybrid hierarchy) leaves a played
+        // pod's cgroup behind in the unified and named hierarchies; an
+        // agent started later would take it for a container. rmdir only
+        // removes a cgroup with no tasks and no children.
+        if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let hierarchies = std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten();
+            for h in hierarchies.flatten() {
+                let _ = std::fs::remove_dir(h.path().join("libpod_parent").join(&id));
+            }
+            let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup/libpod_parent").join(&id));
+        }
     }
 }
 
