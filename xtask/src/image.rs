@@ -52,6 +52,7 @@ pub fn run(root: &Path, args: &ImageArgs) -> Result<()> {
         .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
     let tagged = format!("{IMAGE}:{version}");
     let latest = format!("{IMAGE}:latest");
+    let before = image_id(&latest);
     sh::run(&mut cmd(
         "podman",
         [
@@ -67,6 +68,17 @@ pub fn run(root: &Path, args: &ImageArgs) -> Result<()> {
             path_str(&ctx)?,
         ],
     ))?;
+    // The build this one replaces has no tag left: remove it, or every
+    // rebuild leaves one behind (podman refuses while a container uses it).
+    if let Some(old) = before.filter(|old| image_id(&latest).as_ref() != Some(old)) {
+        let tags = sh::output(&mut cmd(
+            "podman",
+            ["image", "inspect", "--format", "{{len .RepoTags}}", &old],
+        ));
+        if tags.is_ok_and(|n| n.trim() == "0") {
+            sh::succeeds(&mut cmd("podman", ["rmi", &old]));
+        }
+    }
     let size = sh::output(&mut cmd(
         "podman",
         ["image", "inspect", "--format", "{{.Size}}", &tagged],
@@ -78,6 +90,16 @@ pub fn run(root: &Path, args: &ImageArgs) -> Result<()> {
         staged.display()
     );
     Ok(())
+}
+
+/// The id of the image `name` names, if there is one.
+fn image_id(name: &str) -> Option<String> {
+    let id = sh::output(&mut cmd(
+        "podman",
+        ["image", "inspect", "--format", "{{.Id}}", name],
+    ))
+    .ok()?;
+    Some(id.trim().to_owned()).filter(|id| !id.is_empty())
 }
 
 fn path_str(p: &Path) -> Result<&str> {
