@@ -6,7 +6,10 @@
 //! second of the thread doing the work (one core's worth).
 //! `cargo bench -p monitor-user --bench replay` (EVENTS=n to change the count;
 //! RULES=DIR replays through the rule files in DIR instead of the defaults,
-//! e.g. an older release's rules, to compare the engine on the same work).
+//! e.g. an older release's rules, to compare the engine on the same work;
+//! LOG=DIR replays the log in DIR, e.g. a real recording, recording it
+//! there first (and keeping it) only if DIR does not exist: a second run
+//! then profiles the reading and replay alone).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -89,17 +92,11 @@ fn record(dir: &std::path::Path, n: usize, per_10ms: Option<usize>) -> (RecordSt
     (stats, t.elapsed().as_secs_f64(), cpu)
 }
 
-fn main() {
-    let n: usize = std::env::var("EVENTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
-    let tmp = std::env::temp_dir().join(format!("vigil-bench-replay-{}", std::process::id()));
-    let (dir, burst) = (tmp.join("paced"), tmp.join("burst"));
-    let _ = std::fs::remove_dir_all(&tmp);
-
+/// Sections 1 and 2: records `n` events into `dir` at a sensor's pace
+/// (kept for the replay), then `n / 2` flat out into `burst` (removed).
+fn record_both(n: usize, dir: &std::path::Path, burst: &std::path::Path) {
     // 1. Recording at a sensor's peak rate: 300k events/s, in 10 ms batches.
-    let (stats, _, cpu) = record(&dir, n, Some(3_000));
+    let (stats, _, cpu) = record(dir, n, Some(3_000));
     println!(
         "record at 300k events/s: {n} offered, {} written, {} dropped (counted), {:.0} bytes/event on disk, {:.2} us of agent CPU per event",
         stats.written,
@@ -109,7 +106,7 @@ fn main() {
     );
 
     // 2. Recording flat out: what the writer thread sustains.
-    let (stats, wall, _) = record(&burst, n / 2, None);
+    let (stats, wall, _) = record(burst, n / 2, None);
     println!(
         "record flat out: {} offered, {} written, {} dropped (counted): the writer sustains {:.0} events/s",
         n / 2,
@@ -117,7 +114,20 @@ fn main() {
         stats.dropped,
         stats.written as f64 / wall
     );
-    let _ = std::fs::remove_dir_all(&burst);
+    let _ = std::fs::remove_dir_all(burst);
+}
+
+fn main() {
+    let n: usize = std::env::var("EVENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let tmp = std::env::temp_dir().join(format!("vigil-bench-replay-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let dir = std::env::var_os("LOG").map_or_else(|| tmp.join("paced"), Into::into);
+    if !dir.exists() {
+        record_both(n, &dir, &tmp.join("burst"));
+    }
 
     // 3. Reading and decoding alone (the floor under any replay).
     let log = open_log(&[&dir]).expect("open log");
