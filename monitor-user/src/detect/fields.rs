@@ -158,7 +158,7 @@ impl<'a> EventFields<'a> {
                 .exec
                 .ancestors
                 .iter()
-                .map(|a| a.name.as_str())
+                .map(|a| &*a.name)
                 .collect()
         })
     }

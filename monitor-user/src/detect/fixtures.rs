@@ -99,7 +99,7 @@ const BOOT_NS: u64 = 12_345_000_000_000;
 /// The session or group leader a fixture key fills in, created on first use.
 fn leader(l: &mut Option<crate::event::Leader>) -> &mut crate::event::Leader {
     l.get_or_insert_with(|| crate::event::Leader {
-        name: String::new(),
+        name: "".into(),
         exe: None,
         exepath: None,
     })
@@ -147,7 +147,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
         None => "app".into(),
     };
     let mut x = ExecContext {
-        exepath: Some(format!("/usr/bin/{name}")),
+        exepath: Some(format!("/usr/bin/{name}").into()),
         is_exe_upper_layer: Some(false),
         is_exe_writable: Some(false),
         is_exe_from_memfd: Some(false),
@@ -157,7 +157,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
         pid: 4242,
         tid: 4242,
         ppid: 4200,
-        name,
+        name: name.into(),
         ns: Namespaces {
             mnt: 4026532500,
             pid: 4026532501,
@@ -184,7 +184,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     let mut net = NetKeys::default();
     let mut args: Vec<Arg> = Vec::new();
     let mut target_is_vigil = None;
-    let mut exe: Option<String> = None;
+    let mut exe: Option<crate::event::Text> = None;
     let mut aenv: Vec<Vec<String>> = Vec::new();
     let mut baseline: Option<crate::event::BaselineMark> = None;
     let mut stats = crate::event::StatsData::default();
@@ -232,23 +232,25 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
             "group.name" => p.group_name = Some(string(v, k)?.into()),
             "user.loginname" => p.login_name = Some(string(v, k)?.into()),
             // A leader's name, argv[0] and executable path.
-            "proc.sname" => leader(&mut x.sid_leader).name = string(v, k)?,
-            "proc.sid.exe" => leader(&mut x.sid_leader).exe = Some(string(v, k)?),
-            "proc.sid.exepath" => leader(&mut x.sid_leader).exepath = Some(string(v, k)?),
-            "proc.vpgid.name" => leader(&mut x.vpgid_leader).name = string(v, k)?,
-            "proc.vpgid.exe" => leader(&mut x.vpgid_leader).exe = Some(string(v, k)?),
-            "proc.vpgid.exepath" => leader(&mut x.vpgid_leader).exepath = Some(string(v, k)?),
-            "proc.exepath" => x.exepath = Some(string(v, k)?),
-            "proc.exe" => exe = Some(string(v, k)?),
-            "proc.args" => x.args = strings(v, k)?,
-            "proc.pname" => x.pname = Some(string(v, k)?),
+            "proc.sname" => leader(&mut x.sid_leader).name = string(v, k)?.into(),
+            "proc.sid.exe" => leader(&mut x.sid_leader).exe = Some(string(v, k)?.into()),
+            "proc.sid.exepath" => leader(&mut x.sid_leader).exepath = Some(string(v, k)?.into()),
+            "proc.vpgid.name" => leader(&mut x.vpgid_leader).name = string(v, k)?.into(),
+            "proc.vpgid.exe" => leader(&mut x.vpgid_leader).exe = Some(string(v, k)?.into()),
+            "proc.vpgid.exepath" => {
+                leader(&mut x.vpgid_leader).exepath = Some(string(v, k)?.into())
+            }
+            "proc.exepath" => x.exepath = Some(string(v, k)?.into()),
+            "proc.exe" => exe = Some(string(v, k)?.into()),
+            "proc.args" => x.args = strings(v, k)?.into(),
+            "proc.pname" => x.pname = Some(string(v, k)?.into()),
             "proc.anames" => {
                 x.ancestors = strings(v, k)?
                     .into_iter()
                     .enumerate()
                     .map(|(i, name)| Ancestor {
                         pid: 4200 - i as u32 * 10,
-                        name,
+                        name: name.into(),
                         exe: None,
                         exepath: None,
                         env: None,
@@ -406,7 +408,7 @@ pub fn build_event(m: &BTreeMap<String, Json>) -> Result<Event, String> {
     let data = match evt_type.as_str() {
         // A failed execve is a syscall event; a successful one the exec.
         "execve" if (!failed && ret >= 0) || enforcement.is_some() => Data::Exec(ExecData {
-            filename: p.exec.exepath.clone().unwrap_or_default(),
+            filename: p.exec.exepath.as_deref().unwrap_or_default().to_owned(),
             argc: p.exec.args.len() as u32 + 1,
             cap_effective: p.exec.cap_effective.unwrap_or(0),
             cap_permitted: p.exec.cap_permitted.unwrap_or(0),

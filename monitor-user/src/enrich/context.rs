@@ -12,7 +12,7 @@ use monitor_common::records::Header;
 use super::cgroup::CgroupInfo;
 use super::proctable::ContainerKey;
 use super::Enricher;
-use crate::event::text::escape;
+use crate::event::text::{escape, is_plain_ascii};
 use crate::event::{cmdline, Cgroup, Container, ExecContext, Leader, Process};
 
 impl Enricher {
@@ -104,7 +104,7 @@ impl Enricher {
             loginuid,
             uid,
             euid: uid,
-            name: entry.name().to_owned(),
+            name: entry.name().clone(),
             start_boot_ns: entry.start_boot_ns,
             exec: Arc::new(ExecContext {
                 exe: entry.exe.clone(),
@@ -147,12 +147,14 @@ impl Enricher {
             gid: h.gid,
             euid: h.euid,
             egid: h.egid,
-            name: {
-                let comm = escape(h.comm());
-                match entry {
-                    Some(p) => p.name_for(&comm).to_owned(),
-                    None => comm,
+            name: match entry {
+                // The entry holds this record's comm (`ProcTable::observe`):
+                // its name is shared, not escaped again.
+                Some(p) if p.comm.as_bytes() == h.comm() && is_plain_ascii(h.comm()) => {
+                    p.name().clone()
                 }
+                Some(p) => p.name_for(&escape(h.comm())).into(),
+                None => escape(h.comm()).into(),
             },
             start_boot_ns: entry.and_then(|p| p.start_boot_ns),
             user_name,
@@ -167,7 +169,7 @@ impl Enricher {
     fn exec_context(&self, h: &Header) -> ExecContext {
         let leader = |group| {
             self.procs.leader(h.tgid, group).map(|l| Leader {
-                name: l.name().to_owned(),
+                name: l.name().clone(),
                 exe: l.exe.clone(),
                 exepath: l.exepath.clone(),
             })
@@ -182,7 +184,7 @@ impl Enricher {
             is_exe_lower_layer: entry.and_then(|p| p.is_exe_lower_layer),
             is_exe_writable: entry.and_then(|p| p.is_exe_writable),
             is_exe_from_memfd: entry.and_then(|p| p.is_exe_from_memfd),
-            pname: parent.map(|p| p.name().to_owned()),
+            pname: parent.map(|p| p.name().clone()),
             pexe: parent.and_then(|p| p.exe.clone()),
             pexepath: parent.and_then(|p| p.exepath.clone()),
             pcmdline: parent.map(|p| cmdline(p.name(), &p.args)),

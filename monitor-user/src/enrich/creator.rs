@@ -424,7 +424,7 @@ impl Creators {
 }
 
 fn is_podman(p: &Process) -> bool {
-    p.name == "podman"
+    &*p.name == "podman"
 }
 
 /// `podman system service`: starts containers for its API clients.

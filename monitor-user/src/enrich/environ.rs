@@ -43,18 +43,26 @@ pub fn parse(raw: &[u8], cut: bool) -> (Env, bool) {
 /// instead of a copy, and its events' ancestry sees at once that the
 /// parent's is the same ([`crate::enrich::proctable::ProcTable::ancestry`]).
 pub fn parse_like(raw: &[u8], cut: bool, like: Option<&Env>) -> (Env, bool) {
-    if let Some(like) = like {
-        let mut theirs = like.iter();
-        let same = entries(raw, cut).all(|e| {
-            theirs
-                .next()
-                .is_some_and(|l| l.as_bytes() == e && is_plain_ascii(e))
-        });
-        if same && theirs.next().is_none() {
-            return (like.clone(), cut);
+    match like {
+        Some(like) if laid_out_as(raw, cut, like) => (like.clone(), cut),
+        _ => parse(raw, cut),
+    }
+}
+
+/// Whether `raw` is `like`'s entries each followed by a NUL (then, when
+/// `cut`, the partial entry the bound left), all plain ASCII, which
+/// [`parse`] would give back unchanged. Compares whole entries rather
+/// than splitting `raw` byte by byte: this runs for every exec. Any other
+/// layout (empty entries, no final NUL) is left to `parse`.
+fn laid_out_as(raw: &[u8], cut: bool, like: &[String]) -> bool {
+    let mut rest = raw;
+    for e in like.iter().map(String::as_bytes) {
+        match rest.strip_prefix(e).and_then(|r| r.split_first()) {
+            Some((0, after)) if !e.is_empty() && is_plain_ascii(e) => rest = after,
+            _ => return false,
         }
     }
-    parse(raw, cut)
+    rest.is_empty() || (cut && !rest.contains(&0))
 }
 
 /// The entries of a raw `environ`, without the incomplete last one of an
@@ -148,6 +156,24 @@ mod tests {
         assert!(!std::sync::Arc::ptr_eq(&env, &escaped), "{escaped:?}");
         assert_eq!(env, parse(escaped[0].as_bytes(), false).0);
         assert_eq!(parse_like(b"", false, None), parse(b"", false));
+        // Cut at the bound: the partial last entry is not one, so the
+        // rest is still the parent's.
+        let (env, cut) = parse_like(b"HOME=/root\0PATH=/bin\0LA", true, like);
+        assert!(cut && std::sync::Arc::ptr_eq(&env, &parent));
+        // Layouts that give the same entries another way (no final NUL,
+        // an empty entry) are parsed anew: the same value, not shared.
+        for (raw, cut) in [
+            (&b"HOME=/root\0PATH=/bin"[..], false),
+            (b"HOME=/root\0\0PATH=/bin\0", false),
+            (b"HOME=/root\0PATH=/bin\0\0LA", true),
+        ] {
+            let (env, _) = parse_like(raw, cut, like);
+            assert_eq!(env, parent, "{raw:?}");
+            assert!(!std::sync::Arc::ptr_eq(&env, &parent), "{raw:?}");
+        }
+        // An entry the parent has as a prefix of one of the child's.
+        let (env, _) = parse_like(b"HOME=/rootX\0PATH=/bin\0", false, like);
+        assert_eq!(env[0], "HOME=/rootX");
     }
 
     #[test]

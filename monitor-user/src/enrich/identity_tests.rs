@@ -53,7 +53,7 @@ fn login_users_and_session_leaders_are_named() {
     let ev = e.enrich(&shell, now);
     assert_eq!(ev.process.login_name.as_deref(), Some("alice"));
     let leader = ev.process.exec.sid_leader.as_ref().unwrap();
-    assert_eq!(leader.name, "sh");
+    assert_eq!(&*leader.name, "sh");
     assert_eq!(leader.exepath.as_deref(), Some("/bin/sh"));
     // A pipeline it forks: `cat | grep`, both in the shell's session, in
     // the group led by cat.
@@ -70,11 +70,11 @@ fn login_users_and_session_leaders_are_named() {
     let ev = e.enrich(&grep, now);
     let x = &ev.process.exec;
     assert_eq!(ev.process.login_name.as_deref(), Some("alice"));
-    assert_eq!(x.sid_leader.as_ref().unwrap().name, "sh");
+    assert_eq!(&*x.sid_leader.as_ref().unwrap().name, "sh");
     assert_eq!(x.sid_leader.as_ref().unwrap().exe.as_deref(), Some("sh"));
     let group = x.vpgid_leader.as_ref().unwrap();
     assert_eq!(
-        (group.name.as_str(), group.exepath.as_deref()),
+        (group.name.as_ref(), group.exepath.as_deref()),
         ("cat", Some("/usr/bin/cat"))
     );
     // The agent's fields say the same, and who leads.
@@ -105,7 +105,7 @@ fn login_users_and_session_leaders_are_named() {
     }
     e.enrich(&sh, now);
     let ev = e.enrich(&worker, now);
-    assert_eq!(ev.process.exec.sid_leader.as_ref().unwrap().name, "sh");
+    assert_eq!(&*ev.process.exec.sid_leader.as_ref().unwrap().name, "sh");
     // A login uid never set has no name; a leader outside the pid
     // namespace (id 0) is not named.
     let mut orphan = exec(52, 1, 777, 27, &[b"sleep"], b"/usr/bin/sleep", KNOWN);

@@ -47,7 +47,7 @@ use crate::event::sysargs;
 use crate::event::text::escape;
 use crate::event::{
     CgroupData, Clock, CloneData, Container, Data, Event, ExecData, ExitData, Process, Session,
-    SyscallData,
+    SyscallData, Text,
 };
 use crate::sensor::ContainerCgroups;
 
@@ -338,9 +338,9 @@ impl Enricher {
                     truncated.push("proc.env".into());
                 }
                 let info = ExecInfo {
-                    exe,
-                    exepath: (!unknown).then(|| escape(exepath.bytes)),
-                    args,
+                    exe: exe.map(Text::from),
+                    exepath: (!unknown).then(|| escape(exepath.bytes).into()),
+                    args: args.into(),
                     upper_layer: r.flags & exec_flags::EXE_UPPER_LAYER != 0,
                     lower_layer: r.flags
                         & (exec_flags::EXE_OVERLAY
@@ -482,7 +482,7 @@ impl Enricher {
             }
             Record::OomKill(r) => Data::OomKill {
                 victim_pid: r.victim_tgid,
-                victim_name: self.procs.get(r.victim_tgid).map(|p| p.name().to_owned()),
+                victim_name: self.procs.get(r.victim_tgid).map(|p| p.name().to_string()),
             },
             Record::Dns(r) => {
                 let d = dns::parse(r);

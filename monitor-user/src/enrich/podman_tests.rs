@@ -102,7 +102,7 @@ fn attributes_a_running_podman_container() {
     // Seeded from /proc: the container's init is sleep, run by busybox;
     // its parent (conmon) is on the host, so the ancestry is empty.
     assert_eq!(ev.process.exec.exepath.as_deref(), Some("/bin/busybox"));
-    assert_eq!(ev.process.exec.args, ["60"]);
+    assert_eq!(*ev.process.exec.args, ["60"]);
     assert!(
         ev.process.exec.ancestors.is_empty(),
         "{:?}",

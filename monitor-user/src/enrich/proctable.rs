@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::enrich::applet::applet_name;
 use crate::event::text::escape;
 use crate::event::Env;
-use crate::event::{Ancestor, Session, StdFd};
+use crate::event::{Ancestor, Args, Session, StdFd, Text};
 
 /// Container identity used to cut the ancestry: full id, `None` for host.
 pub type ContainerKey = Option<Arc<str>>;
@@ -30,16 +30,16 @@ pub struct ProcInfo {
     pub ppid: u32,
     pub uid: u32,
     /// Escaped `comm`.
-    pub comm: String,
+    pub comm: Text,
     /// The applet a multi-call binary runs (`enrich::applet`), with the
     /// `comm` it was derived for: a later rename (prctl) takes over.
-    applet: Option<(String, String)>,
+    applet: Option<(Text, Text)>,
     /// Escaped argv[0].
-    pub exe: Option<String>,
+    pub exe: Option<Text>,
     /// Escaped resolved executable path.
-    pub exepath: Option<String>,
+    pub exepath: Option<Text>,
     /// Escaped argv[1..].
-    pub args: Vec<String>,
+    pub args: Args,
     pub start_boot_ns: Option<u64>,
     pub container: ContainerKey,
     pub is_exe_upper_layer: Option<bool>,
@@ -69,7 +69,7 @@ pub struct ProcInfo {
 
 impl ProcInfo {
     /// A process known only from a record header.
-    pub fn new(pid: u32, ppid: u32, uid: u32, comm: String, container: ContainerKey) -> ProcInfo {
+    pub fn new(pid: u32, ppid: u32, uid: u32, comm: Text, container: ContainerKey) -> ProcInfo {
         ProcInfo {
             pid,
             ppid,
@@ -78,7 +78,7 @@ impl ProcInfo {
             applet: None,
             exe: None,
             exepath: None,
-            args: Vec::new(),
+            args: Args::from([]),
             start_boot_ns: None,
             container,
             is_exe_upper_layer: None,
@@ -103,14 +103,17 @@ impl ProcInfo {
     }
 
     /// `proc.name`: the applet of a multi-call binary, else `comm`.
-    pub fn name(&self) -> &str {
-        self.name_for(&self.comm)
+    pub fn name(&self) -> &Text {
+        match &self.applet {
+            Some((at, applet)) if *at == self.comm => applet,
+            _ => &self.comm,
+        }
     }
 
     /// `proc.name` for an event whose header says `comm` (escaped).
     pub fn name_for<'a>(&'a self, comm: &'a str) -> &'a str {
         match &self.applet {
-            Some((at, applet)) if at == comm => applet,
+            Some((at, applet)) if **at == *comm => applet,
             _ => comm,
         }
     }
@@ -122,7 +125,7 @@ impl ProcInfo {
             self.exe.as_deref(),
             &self.args,
         )
-        .map(|a| (self.comm.clone(), a));
+        .map(|a| (self.comm.clone(), a.into()));
     }
 }
 
@@ -141,9 +144,9 @@ pub fn pid_dirs(proc_root: &Path) -> impl Iterator<Item = (u32, PathBuf)> {
 
 /// What an exec tells about the new program.
 pub struct ExecInfo {
-    pub exe: Option<String>,
-    pub exepath: Option<String>,
-    pub args: Vec<String>,
+    pub exe: Option<Text>,
+    pub exepath: Option<Text>,
+    pub args: Args,
     pub upper_layer: bool,
     /// On overlayfs; with `upper_layer` false, in an image's lower layer.
     pub lower_layer: bool,
@@ -302,7 +305,7 @@ impl ProcTable {
                 pid,
                 ppid,
                 uid,
-                escape(comm),
+                escape(comm).into(),
                 container.clone(),
             ));
         }
@@ -313,7 +316,7 @@ impl ProcTable {
             p.ppid = ppid;
             p.uid = uid;
             if p.comm.as_bytes() != comm {
-                p.comm = escape(comm);
+                p.comm = escape(comm).into();
             }
             p.container = container;
         }
@@ -327,7 +330,7 @@ impl ProcTable {
     pub fn on_fork(&mut self, parent: u32, child: u32, ppid: u32, now: u64) {
         let mut p = match self.procs.get(&parent) {
             Some(par) => par.clone(),
-            None => ProcInfo::new(child, ppid, 0, String::new(), None),
+            None => ProcInfo::new(child, ppid, 0, Text::from(""), None),
         };
         p.pid = child;
         p.ppid = ppid;
@@ -456,7 +459,7 @@ impl ProcTable {
             below = parent.env.as_ref();
             out.push(Ancestor {
                 pid: parent.pid,
-                name: parent.name().to_owned(),
+                name: parent.name().clone(),
                 exe: parent.exe.clone(),
                 exepath: parent.exepath.clone(),
                 env,
@@ -498,10 +501,10 @@ fn read_proc(
         use std::os::unix::ffi::OsStrExt;
         escape(p.as_os_str().as_bytes())
     });
-    let mut p = ProcInfo::new(pid, ppid, uid, escape(comm), container);
-    p.exe = exe;
-    p.exepath = exepath;
-    p.args = argv;
+    let mut p = ProcInfo::new(pid, ppid, uid, escape(comm).into(), container);
+    p.exe = exe.map(Text::from);
+    p.exepath = exepath.map(Text::from);
+    p.args = argv.into();
     p.set_applet();
     p.env = crate::enrich::environ::read(dir).map(|(env, _)| env);
     p.start_boot_ns = Some(start_ticks.saturating_mul(1_000_000_000) / clock_ticks());

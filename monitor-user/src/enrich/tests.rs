@@ -307,7 +307,7 @@ fn short_lived_container_is_attributed_from_mkdir() {
     assert_eq!(ev.cgroup.path.as_deref(), Some(path.as_str()));
     assert_eq!(ev.process.exec.exe.as_deref(), Some("/bin/ls"));
     assert_eq!(ev.process.exec.exepath.as_deref(), Some("/usr/bin/ls"));
-    assert_eq!(ev.process.exec.args, ["-la"]);
+    assert_eq!(*ev.process.exec.args, ["-la"]);
     assert_eq!(ev.process.exec.is_exe_upper_layer, Some(true));
     assert_eq!(ev.process.exec.cap_effective, Some(0x1ff));
     assert_eq!(ev.process.exec.cap_permitted, Some(0x1ff));

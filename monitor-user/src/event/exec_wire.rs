@@ -17,7 +17,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::event::{Ancestor, Env, ExecContext, Leader, StdFd};
+use crate::event::{Ancestor, Env, ExecContext, Leader, StdFd, Text};
 
 /// One piece of an environment said against the level below's.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -33,26 +33,34 @@ enum Piece<'a> {
 #[derive(Serialize, Deserialize)]
 struct AncestorWire<'a> {
     pid: u32,
-    name: Cow<'a, str>,
-    exe: Cow<'a, Option<String>>,
-    exepath: Cow<'a, Option<String>>,
+    #[serde(deserialize_with = "crate::event::string::arc")]
+    name: Text,
+    #[serde(deserialize_with = "crate::event::string::arc_option")]
+    exe: Option<Text>,
+    #[serde(deserialize_with = "crate::event::string::arc_option")]
+    exepath: Option<Text>,
     env: Option<Vec<Piece<'a>>>,
 }
 
-/// [`ExecContext`]'s fields in its declaration order; borrowed when
-/// encoding, owned when decoded.
+/// [`ExecContext`]'s fields in its declaration order; borrowed (or
+/// shared) when encoding, owned when decoded.
 #[derive(Serialize, Deserialize)]
 struct Wire<'a> {
-    exe: Cow<'a, Option<String>>,
-    exepath: Cow<'a, Option<String>>,
+    #[serde(deserialize_with = "crate::event::string::arc_option")]
+    exe: Option<Text>,
+    #[serde(deserialize_with = "crate::event::string::arc_option")]
+    exepath: Option<Text>,
     args: Cow<'a, [String]>,
     is_exe_upper_layer: Option<bool>,
     is_exe_lower_layer: Option<bool>,
     is_exe_writable: Option<bool>,
     is_exe_from_memfd: Option<bool>,
-    pname: Cow<'a, Option<String>>,
-    pexe: Cow<'a, Option<String>>,
-    pexepath: Cow<'a, Option<String>>,
+    #[serde(deserialize_with = "crate::event::string::arc_option")]
+    pname: Option<Text>,
+    #[serde(deserialize_with = "crate::event::string::arc_option")]
+    pexe: Option<Text>,
+    #[serde(deserialize_with = "crate::event::string::arc_option")]
+    pexepath: Option<Text>,
     pcmdline: Cow<'a, Option<String>>,
     ancestors: Vec<AncestorWire<'a>>,
     cap_effective: Option<u64>,
@@ -100,24 +108,24 @@ impl Serialize for ExecContext {
                 });
                 AncestorWire {
                     pid: a.pid,
-                    name: Cow::Borrowed(&a.name),
-                    exe: Cow::Borrowed(&a.exe),
-                    exepath: Cow::Borrowed(&a.exepath),
+                    name: a.name.clone(),
+                    exe: a.exe.clone(),
+                    exepath: a.exepath.clone(),
                     env,
                 }
             })
             .collect();
         Wire {
-            exe: Cow::Borrowed(exe),
-            exepath: Cow::Borrowed(exepath),
+            exe: exe.clone(),
+            exepath: exepath.clone(),
             args: Cow::Borrowed(args),
             is_exe_upper_layer: *is_exe_upper_layer,
             is_exe_lower_layer: *is_exe_lower_layer,
             is_exe_writable: *is_exe_writable,
             is_exe_from_memfd: *is_exe_from_memfd,
-            pname: Cow::Borrowed(pname),
-            pexe: Cow::Borrowed(pexe),
-            pexepath: Cow::Borrowed(pexepath),
+            pname: pname.clone(),
+            pexe: pexe.clone(),
+            pexepath: pexepath.clone(),
             pcmdline: Cow::Borrowed(pcmdline),
             ancestors,
             cap_effective: *cap_effective,
@@ -149,23 +157,23 @@ impl<'de> Deserialize<'de> for ExecContext {
             };
             ancestors.push(Ancestor {
                 pid: a.pid,
-                name: a.name.into_owned(),
-                exe: a.exe.into_owned(),
-                exepath: a.exepath.into_owned(),
+                name: a.name,
+                exe: a.exe,
+                exepath: a.exepath,
                 env,
             });
         }
         Ok(ExecContext {
-            exe: w.exe.into_owned(),
-            exepath: w.exepath.into_owned(),
-            args: w.args.into_owned(),
+            exe: w.exe,
+            exepath: w.exepath,
+            args: w.args.into_owned().into(),
             is_exe_upper_layer: w.is_exe_upper_layer,
             is_exe_lower_layer: w.is_exe_lower_layer,
             is_exe_writable: w.is_exe_writable,
             is_exe_from_memfd: w.is_exe_from_memfd,
-            pname: w.pname.into_owned(),
-            pexe: w.pexe.into_owned(),
-            pexepath: w.pexepath.into_owned(),
+            pname: w.pname,
+            pexe: w.pexe,
+            pexepath: w.pexepath,
             pcmdline: w.pcmdline.into_owned(),
             ancestors,
             cap_effective: w.cap_effective,
@@ -244,7 +252,7 @@ mod tests {
     fn ancestor(pid: u32, env: Option<Env>) -> Ancestor {
         Ancestor {
             pid,
-            name: format!("p{pid}"),
+            name: format!("p{pid}").into(),
             exe: Some("sh".into()),
             exepath: None,
             env,

@@ -154,6 +154,14 @@ pub fn evt_type_test(wanted: impl Fn(&str) -> bool) -> impl Fn(&[u8]) -> Option<
 /// in the order of `/proc/<pid>/environ` ([`crate::enrich::environ`]).
 pub type Env = Arc<[String]>;
 
+/// Escaped text that the process table and every event of a process
+/// share (names, executables): a clone is a count, not a copy, which
+/// matters on every fork and exec.
+pub type Text = Arc<str>;
+
+/// A process's escaped argv[1..], shared like [`Text`].
+pub type Args = Arc<[String]>;
+
 /// The process that caused the event (for exec: after the exec).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Process {
@@ -177,8 +185,8 @@ pub struct Process {
     pub euid: u32,
     pub egid: u32,
     /// `comm` (Falco's `proc.name`).
-    #[serde(deserialize_with = "crate::event::string::deserialize")]
-    pub name: String,
+    #[serde(deserialize_with = "crate::event::string::arc")]
+    pub name: Text,
     /// Process start, ns since boot.
     pub start_boot_ns: Option<u64>,
     /// `user.name`: the uid's name in the process's own `/etc/passwd`
@@ -215,21 +223,21 @@ pub struct Session {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExecContext {
     /// argv[0] (`proc.exe`).
-    pub exe: Option<String>,
+    pub exe: Option<Text>,
     /// Resolved executable path (`proc.exepath`).
-    pub exepath: Option<String>,
+    pub exepath: Option<Text>,
     /// argv[1..] (`proc.args`).
-    pub args: Vec<String>,
+    pub args: Args,
     pub is_exe_upper_layer: Option<bool>,
     /// The executable is in an overlayfs lower layer (the image's).
     pub is_exe_lower_layer: Option<bool>,
     /// The user the process runs as could write its executable.
     pub is_exe_writable: Option<bool>,
     pub is_exe_from_memfd: Option<bool>,
-    pub pname: Option<String>,
+    pub pname: Option<Text>,
     /// The parent's argv[0] (`proc.pexe`).
-    pub pexe: Option<String>,
-    pub pexepath: Option<String>,
+    pub pexe: Option<Text>,
+    pub pexepath: Option<Text>,
     /// The parent's name and arguments (`proc.pcmdline`).
     pub pcmdline: Option<String>,
     /// Ancestors from the parent up to the container's init (or pid 1).
@@ -259,10 +267,13 @@ pub struct ExecContext {
 /// The process leading a session or a process group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Leader {
-    pub name: String,
+    #[serde(deserialize_with = "crate::event::string::arc")]
+    pub name: Text,
     /// argv[0].
-    pub exe: Option<String>,
-    pub exepath: Option<String>,
+    #[serde(default, deserialize_with = "crate::event::string::arc_option")]
+    pub exe: Option<Text>,
+    #[serde(default, deserialize_with = "crate::event::string::arc_option")]
+    pub exepath: Option<Text>,
 }
 
 /// One standard fd, as Falco's `fd.type` and `fd.name` would name it.
@@ -293,10 +304,10 @@ impl Process {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ancestor {
     pub pid: u32,
-    pub name: String,
+    pub name: Text,
     /// argv[0] (`proc.aexe[N]`).
-    pub exe: Option<String>,
-    pub exepath: Option<String>,
+    pub exe: Option<Text>,
+    pub exepath: Option<Text>,
     /// Its environment (`proc.aenv`); None: the same as the level below's
     /// (the child's), which is how environments mostly pass down and
     /// keeps a record from carrying one copy per level.

@@ -180,7 +180,7 @@ mod tests {
             pid,
             name: name.into(),
             exec: Arc::new(crate::event::ExecContext {
-                args: vec!["-c".into(), "id".into()],
+                args: vec!["-c".into(), "id".into()].into(),
                 ..Default::default()
             }),
             ..Process::default()
@@ -294,9 +294,9 @@ mod tests {
         let mut cache = Cache::<Process>::new();
         let long = monitor_recorder::typed::encode_into(&*process(7, "sh"), Vec::new()).unwrap();
         let short = monitor_recorder::typed::encode_into(&*process(7, ""), Vec::new()).unwrap();
-        assert_eq!(cache.get(&long).unwrap().name, "sh");
-        assert_eq!(cache.get(&short).unwrap().name, "");
-        assert_eq!(cache.get(&long).unwrap().name, "sh");
+        assert_eq!(&*cache.get(&long).unwrap().name, "sh");
+        assert_eq!(&*cache.get(&short).unwrap().name, "");
+        assert_eq!(&*cache.get(&long).unwrap().name, "sh");
     }
 
     #[test]

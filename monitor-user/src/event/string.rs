@@ -9,9 +9,11 @@
 //!
 //! Used as `#[serde(deserialize_with = "crate::event::string::deserialize")]`,
 //! or `crate::event::string::option` (with `#[serde(default)]`) on an
-//! `Option<String>`.
+//! `Option<String>`; `arc` and `arc_option` likewise for `Arc<str>`.
 
 use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
@@ -19,60 +21,74 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> 
     if d.is_human_readable() {
         return String::deserialize(d);
     }
-    d.deserialize_bytes(Text)
+    d.deserialize_bytes(Text(PhantomData))
 }
 
 pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     if d.is_human_readable() {
         return Option::<String>::deserialize(d);
     }
-    d.deserialize_option(MaybeText)
+    d.deserialize_option(MaybeText(PhantomData))
 }
 
-struct Text;
+/// [`deserialize`] for shared text ([`crate::event::Text`]): one
+/// allocation, where serde's own goes through a `String` and a copy.
+pub fn arc<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+    if d.is_human_readable() {
+        return Arc::<str>::deserialize(d);
+    }
+    d.deserialize_bytes(Text(PhantomData))
+}
 
-impl Visitor<'_> for Text {
-    type Value = String;
+/// [`option`] for shared text.
+pub fn arc_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<str>>, D::Error> {
+    if d.is_human_readable() {
+        return Option::<Arc<str>>::deserialize(d);
+    }
+    d.deserialize_option(MaybeText(PhantomData))
+}
+
+/// Decodes to `T` (`String` or `Arc<str>`) from a `str`.
+struct Text<T>(PhantomData<T>);
+
+impl<T: for<'a> From<&'a str>> Visitor<'_> for Text<T> {
+    type Value = T;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a string")
     }
 
-    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<String, E> {
+    fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<T, E> {
         if b.is_ascii() {
             // SAFETY: ASCII bytes are valid UTF-8.
-            return Ok(unsafe { String::from_utf8_unchecked(b.to_vec()) });
+            return Ok(T::from(unsafe { std::str::from_utf8_unchecked(b) }));
         }
         match std::str::from_utf8(b) {
-            Ok(s) => Ok(s.to_owned()),
+            Ok(s) => Ok(T::from(s)),
             Err(_) => Err(E::invalid_value(de::Unexpected::Bytes(b), &self)),
         }
     }
 
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<String, E> {
-        Ok(s.to_owned())
-    }
-
-    fn visit_string<E: de::Error>(self, s: String) -> Result<String, E> {
-        Ok(s)
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<T, E> {
+        Ok(T::from(s))
     }
 }
 
-struct MaybeText;
+struct MaybeText<T>(PhantomData<T>);
 
-impl<'de> Visitor<'de> for MaybeText {
-    type Value = Option<String>;
+impl<'de, T: for<'a> From<&'a str>> Visitor<'de> for MaybeText<T> {
+    type Value = Option<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an optional string")
     }
 
-    fn visit_none<E: de::Error>(self) -> Result<Option<String>, E> {
+    fn visit_none<E: de::Error>(self) -> Result<Option<T>, E> {
         Ok(None)
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
-        deserialize(d).map(Some)
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        d.deserialize_bytes(Text(PhantomData)).map(Some)
     }
 }
 

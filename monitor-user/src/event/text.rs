@@ -53,7 +53,9 @@ fn kept(b: u8) -> bool {
 /// Printable ASCII without a backslash: what [`escape`] gives back
 /// unchanged, so such bytes may be compared with escaped text as they are.
 pub fn is_plain_ascii(bytes: &[u8]) -> bool {
-    bytes.iter().all(|&b| kept(b))
+    // Without an early exit the loop is vectorised: inputs are mostly
+    // plain (environment entries, checked on every exec).
+    bytes.iter().fold(true, |plain, &b| plain & kept(b))
 }
 
 fn push_hex(out: &mut String, b: u8) {

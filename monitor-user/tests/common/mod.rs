@@ -77,7 +77,7 @@ pub fn base(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, web: bool, dat
             pid,
             name: name.into(),
             exe: Some(name.into()),
-            exepath: Some(format!("/bin/{name}")),
+            exepath: Some(format!("/bin/{name}").into()),
             env: Some(environment(name)),
         })
         .collect();
@@ -92,7 +92,7 @@ pub fn base(num: u64, secs: u64, pid: u32, ppid: u32, name: &str, web: bool, dat
             name: name.into(),
             exec: Arc::new(ExecContext {
                 exe: Some(name.into()),
-                exepath: Some(format!("/bin/{name}")),
+                exepath: Some(format!("/bin/{name}").into()),
                 env: Some(environment(name)),
                 ancestors,
                 ..Default::default()

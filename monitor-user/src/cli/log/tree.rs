@@ -90,14 +90,10 @@ impl Forest {
             }
             Data::Exec(x) => {
                 let i = self.node(p.pid, p.ppid, &p.name, t);
-                let path = p.exec.exepath.clone().unwrap_or_else(|| x.filename.clone());
-                let mut line = path;
-                for a in &p.exec.args {
-                    line.push(' ');
-                    line.push_str(a);
-                }
+                let path = p.exec.exepath.as_deref().unwrap_or(&x.filename);
+                let line = monitor_user::event::cmdline(path, &p.exec.args);
                 let n = &mut self.procs[i];
-                n.name.clone_from(&p.name);
+                n.name = p.name.to_string();
                 n.ppid = p.ppid;
                 n.execs.push((t, line));
             }

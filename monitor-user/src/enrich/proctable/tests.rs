@@ -38,22 +38,41 @@ fn busybox_applets_are_named_until_renamed() {
     // busybox sh re-running itself through /proc/self/exe: `exe`.
     t.observe(20, 1, 0, b"exe", None, 1);
     t.on_exec(20, exec_of("cat", "/bin/busybox", &["/etc/shadow"]), 1);
-    assert_eq!(t.get(20).unwrap().name(), "cat");
+    assert_eq!(&**t.get(20).unwrap().name(), "cat");
     assert_eq!(t.get(20).unwrap().name_for("exe"), "cat");
     // Its child, and the child's view of its parent.
     t.on_fork(20, 21, 20, 2);
-    assert_eq!(t.get(21).unwrap().name(), "cat");
+    assert_eq!(&**t.get(21).unwrap().name(), "cat");
     t.observe(22, 20, 0, b"busybox", None, 3);
     t.on_exec(22, exec_of("busybox", "/bin/busybox", &["wget", "x"]), 3);
-    assert_eq!(t.get(22).unwrap().name(), "wget");
-    assert_eq!(t.ancestry(22)[0].name, "cat");
+    assert_eq!(&**t.get(22).unwrap().name(), "wget");
+    assert_eq!(&*t.ancestry(22)[0].name, "cat");
     // The program names itself (prctl): its own name wins.
     t.observe(20, 1, 0, b"worker", None, 4);
-    assert_eq!(t.get(20).unwrap().name(), "worker");
+    assert_eq!(&**t.get(20).unwrap().name(), "worker");
     // A new exec of an ordinary program drops the applet.
     t.observe(21, 20, 0, b"ls", None, 5);
     t.on_exec(21, exec_of("ls", "/usr/bin/ls", &[]), 5);
-    assert_eq!(t.get(21).unwrap().name(), "ls");
+    assert_eq!(&**t.get(21).unwrap().name(), "ls");
+}
+
+#[test]
+fn forks_and_ancestries_share_the_tables_text() {
+    // Every fork and exec copies these into a new entry or an event's
+    // ancestry: a count, not a copy of each string.
+    let mut t = table();
+    t.observe(30, 1, 0, b"sh", None, 1);
+    t.on_exec(30, exec_of("sh", "/bin/sh", &["-c", "x"]), 1);
+    t.on_fork(30, 31, 30, 2);
+    let (sh, child) = (t.get(30).unwrap(), t.get(31).unwrap());
+    assert!(Arc::ptr_eq(sh.name(), child.name()));
+    assert!(Arc::ptr_eq(&sh.args, &child.args));
+    let up = &t.ancestry(31)[0];
+    assert!(Arc::ptr_eq(&up.name, sh.name()));
+    assert!(Arc::ptr_eq(
+        up.exepath.as_ref().unwrap(),
+        sh.exepath.as_ref().unwrap()
+    ));
 }
 
 #[test]
@@ -65,7 +84,7 @@ fn fork_exec_exit_and_reap() {
         ExecInfo {
             exe: Some("bash".into()),
             exepath: Some("/usr/bin/bash".into()),
-            args: vec![],
+            args: vec![].into(),
             upper_layer: false,
             lower_layer: false,
             exe_writable: None,
@@ -88,7 +107,7 @@ fn fork_exec_exit_and_reap() {
     t.on_fork(10, 11, 10, 3);
     let child = t.get(11).unwrap();
     assert_eq!(
-        (child.ppid, child.comm.as_str(), child.exepath.as_deref()),
+        (child.ppid, child.comm.as_ref(), child.exepath.as_deref()),
         (10, "bash", Some("/usr/bin/bash"))
     );
     assert_eq!(child.start_boot_ns, Some(3));
@@ -104,7 +123,7 @@ fn fork_exec_exit_and_reap() {
         ExecInfo {
             exe: Some("ls".into()),
             exepath: Some("/usr/bin/ls".into()),
-            args: vec!["-la".into()],
+            args: vec!["-la".into()].into(),
             upper_layer: true,
             lower_layer: false,
             exe_writable: Some(true),
@@ -120,7 +139,7 @@ fn fork_exec_exit_and_reap() {
         },
         4,
     );
-    assert_eq!(t.get(11).unwrap().args, ["-la"]);
+    assert_eq!(*t.get(11).unwrap().args, ["-la"]);
     assert_eq!(t.get(11).unwrap().is_exe_upper_layer, Some(true));
     assert_eq!(t.get(11).unwrap().is_exe_lower_layer, Some(false));
     assert_eq!(t.get(11).unwrap().is_exe_writable, Some(true));
@@ -175,11 +194,19 @@ fn ancestry_stops_at_the_container_init() {
     t.observe(101, 100, 0, b"sh", c.clone(), 1); // container init
     t.observe(102, 101, 0, b"bash", c.clone(), 1);
     t.observe(103, 102, 0, b"curl", c.clone(), 1);
-    let names: Vec<String> = t.ancestry(103).into_iter().map(|a| a.name).collect();
+    let names: Vec<String> = t
+        .ancestry(103)
+        .into_iter()
+        .map(|a| a.name.to_string())
+        .collect();
     assert_eq!(names, ["bash", "sh"]);
     // A host process walks up to pid 1, inclusive.
     t.observe(200, 100, 0, b"child", None, 1);
-    let names: Vec<String> = t.ancestry(200).into_iter().map(|a| a.name).collect();
+    let names: Vec<String> = t
+        .ancestry(200)
+        .into_iter()
+        .map(|a| a.name.to_string())
+        .collect();
     assert_eq!(names, ["conmon", "systemd"]);
     // Unknown parent: empty, no panic; a pid that is its own parent stops.
     t.observe(300, 299, 0, b"orphan", None, 1);
@@ -240,11 +267,11 @@ fn seeds_from_a_fake_proc_tree() {
     let n = t.seed_from_proc(dir.path(), |path| Some(Arc::from(path)));
     assert_eq!(n, 1);
     let pr = t.get(77).unwrap();
-    assert_eq!(pr.comm, "my prog");
+    assert_eq!(&*pr.comm, "my prog");
     assert_eq!(pr.ppid, 5);
     assert_eq!(pr.uid, 1000);
     assert_eq!(pr.exe.as_deref(), Some("/bin/prog"));
-    assert_eq!(pr.args, ["--flag", "x\\xffy"]);
+    assert_eq!(*pr.args, ["--flag", "x\\xffy"]);
     assert_eq!(pr.exepath.as_deref(), Some("/opt/prog"));
     assert_eq!(pr.container.as_deref(), Some("/libpod_parent/libpod-abc"));
     assert_eq!(pr.start_boot_ns, Some(300 * 1_000_000_000 / clock_ticks()));
