@@ -111,11 +111,11 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
     }
     Ok(match kind {
         EventKind::Exec => {
-            let r: ExecRecord = match header.version {
-                1 => exec_older(buf, EXEC_RECORD_V1_SIZE)?,
-                2 => exec_older(buf, EXEC_RECORD_V2_SIZE)?,
-                3 => exec_older(buf, EXEC_RECORD_V3_SIZE)?,
-                _ => checked(kind, buf)?,
+            let r: Box<ExecRecord> = match header.version {
+                1 => Box::new(exec_older(buf, EXEC_RECORD_V1_SIZE)?),
+                2 => Box::new(exec_older(buf, EXEC_RECORD_V2_SIZE)?),
+                3 => Box::new(exec_older(buf, EXEC_RECORD_V3_SIZE)?),
+                _ => checked_box(kind, buf)?,
             };
             check_len(kind, "env", r.env_len as usize, ENV_LEN)?;
             check_len(
@@ -134,17 +134,17 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
                 r.exe_start as usize + r.exe_len as usize,
                 EXE_BUF_LEN,
             )?;
-            Record::Exec(Box::new(r))
+            Record::Exec(r)
         }
         EventKind::Fork => Record::Fork(checked(kind, buf)?),
         EventKind::Exit => Record::Exit(checked(kind, buf)?),
         EventKind::Syscall => {
-            let r: SyscallRecord = checked(kind, buf)?;
+            let r: Box<SyscallRecord> = checked_box(kind, buf)?;
             SyscallId::from_u16(r.syscall).ok_or(DecodeError::UnknownSyscall(r.syscall))?;
             check_len(kind, "str0", r.str0_len as usize, PATH_LEN)?;
             check_len(kind, "str1", r.str1_len as usize, PATH_LEN)?;
             check_len(kind, "short", r.short_len as usize, SHORT_LEN)?;
-            Record::Syscall(Box::new(r))
+            Record::Syscall(r)
         }
         EventKind::ModuleLoad => {
             let r: ModuleRecord = checked(kind, buf)?;
@@ -162,9 +162,9 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
         }
         EventKind::OomKill => Record::OomKill(checked(kind, buf)?),
         EventKind::Dns => {
-            let r: DnsRecord = checked(kind, buf)?;
+            let r: Box<DnsRecord> = checked_box(kind, buf)?;
             check_len(kind, "payload", r.len as usize, DNS_PAYLOAD_LEN)?;
-            Record::Dns(Box::new(r))
+            Record::Dns(r)
         }
         EventKind::Throttled => {
             let r: ThrottledRecord = checked(kind, buf)?;
@@ -192,6 +192,28 @@ fn exec_older(buf: &[u8], size: usize) -> Result<ExecRecord, DecodeError> {
 }
 
 fn checked<T: Copy>(kind: EventKind, buf: &[u8]) -> Result<T, DecodeError> {
+    fits::<T>(kind, buf)?;
+    // SAFETY: length checked; every record type is repr(C) integers/arrays
+    // for which any byte pattern is valid.
+    Ok(unsafe { read(buf) })
+}
+
+/// [`checked`] straight into a box: the large records (hundreds of bytes
+/// to kilobytes, one per event) are copied once, not twice.
+fn checked_box<T: Copy>(kind: EventKind, buf: &[u8]) -> Result<Box<T>, DecodeError> {
+    fits::<T>(kind, buf)?;
+    let mut b = Box::<T>::new_uninit();
+    // SAFETY: `buf` holds at least a `T` (checked) and the copy fills all
+    // of it; every record type is repr(C) integers/arrays for which any
+    // byte pattern is valid.
+    unsafe {
+        core::ptr::copy_nonoverlapping(buf.as_ptr(), b.as_mut_ptr().cast::<u8>(), size_of::<T>());
+        Ok(b.assume_init())
+    }
+}
+
+/// A `T` fits in `buf`.
+fn fits<T>(kind: EventKind, buf: &[u8]) -> Result<(), DecodeError> {
     if buf.len() < size_of::<T>() {
         return Err(DecodeError::Size {
             kind,
@@ -199,9 +221,7 @@ fn checked<T: Copy>(kind: EventKind, buf: &[u8]) -> Result<T, DecodeError> {
             need: size_of::<T>(),
         });
     }
-    // SAFETY: length checked; every record type is repr(C) integers/arrays
-    // for which any byte pattern is valid.
-    Ok(unsafe { read(buf) })
+    Ok(())
 }
 
 fn check_len(

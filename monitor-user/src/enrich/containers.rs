@@ -16,7 +16,10 @@
 //! for a grace period so the records still queued behind its removal are
 //! attributed, then expired: memory follows the number of live cgroups.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+// foldhash: looked up for every event (SipHash cost more than the lookup).
+use foldhash::{HashMap, HashMapExt};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@ use std::time::Instant;
 use monitor_common::records::Header;
 
 use super::cgroup::CgroupInfo;
+use super::container_cache::{Built, Inputs};
 use super::proctable::ContainerKey;
 use super::Enricher;
 use crate::event::text::{escape, is_plain_ascii};
@@ -24,60 +25,42 @@ impl Enricher {
     }
 
     /// The container of `cgroup_id` as an event of its process `pid`
-    /// carries it (0: no process).
-    pub(super) fn container(
-        &mut self,
-        cgroup_id: u64,
-        pid: u32,
-        now: Instant,
-    ) -> (Arc<Container>, Arc<Cgroup>, ContainerKey) {
+    /// carries it (0: no process): the one built for the cgroup's last
+    /// event while what it is built from stays ([`container_cache`]).
+    pub(super) fn container(&mut self, cgroup_id: u64, pid: u32, now: Instant) -> Built {
+        let inputs = self.container_inputs(cgroup_id, pid, now);
+        if let Some(built) = self.container_contexts.get(cgroup_id, &inputs) {
+            return built;
+        }
+        let built = build_container(cgroup_id, &inputs);
+        self.container_contexts
+            .put(cgroup_id, inputs, built.clone());
+        built
+    }
+
+    /// What the registry, the metadata sources and the creator tracker
+    /// hold for `cgroup_id` now.
+    fn container_inputs(&mut self, cgroup_id: u64, pid: u32, now: Instant) -> Inputs {
+        let mut inputs = Inputs {
+            entry: None,
+            meta: None,
+            unresolved: None,
+            creator: None,
+        };
         let Some(entry) = self.containers.resolve(cgroup_id, now) else {
-            return (
-                Arc::default(),
-                Arc::new(Cgroup {
-                    id: cgroup_id,
-                    path: None,
-                }),
-                None,
-            );
+            return inputs;
         };
-        let cgroup = Arc::new(Cgroup {
-            id: cgroup_id,
-            path: Some(entry.path.to_string()),
-        });
         let info = entry.info.clone();
-        let key = container_key(&info);
-        let Some(full) = info.container_id.clone() else {
-            let c = Container {
-                pod_uid: info.pod_uid.clone(),
-                qos: info.qos,
-                ..Container::default()
-            };
-            return (Arc::new(c), cgroup, key);
+        inputs.entry = Some((entry.path.clone(), info.clone()));
+        let Some(full) = info.container_id.as_deref() else {
+            return inputs;
         };
-        let meta = self.meta.resolve(info.runtime, &full, now);
-        let (meta, unresolved) = match meta {
-            Ok(m) => (Some(m), None),
-            Err(why) => (None, Some(why)),
-        };
-        let creator = Some(self.creators.get(&full, pid));
-        let container = Container {
-            id: full[..12].to_owned(),
-            full_id: Some(full),
-            runtime: info.runtime,
-            name: meta.as_ref().and_then(|m| m.name.clone()),
-            image: meta.as_ref().and_then(|m| m.image.clone()),
-            // The runtime knows the pod even where the cgroup path does not say.
-            pod_uid: info.pod_uid.clone().or_else(|| {
-                let uid = &meta.as_ref()?.pod.as_ref()?.uid;
-                (!uid.is_empty()).then(|| uid.clone())
-            }),
-            qos: info.qos,
-            meta,
-            unresolved,
-            creator,
-        };
-        (Arc::new(container), cgroup, key)
+        match self.meta.resolve(info.runtime, full, now) {
+            Ok(m) => inputs.meta = Some(m),
+            Err(why) => inputs.unresolved = Some(why),
+        }
+        inputs.creator = Some(self.creators.get(full, pid));
+        inputs
     }
 
     /// A process known from the table seeded at start (no record yet):
@@ -199,6 +182,48 @@ impl Enricher {
             vpgid_leader: leader(true),
         }
     }
+}
+
+/// The context events of `cgroup_id` carry, from what is known of it.
+fn build_container(cgroup_id: u64, inputs: &Inputs) -> Built {
+    let Some((path, info)) = &inputs.entry else {
+        let cgroup = Cgroup {
+            id: cgroup_id,
+            path: None,
+        };
+        return (Arc::default(), Arc::new(cgroup), None);
+    };
+    let cgroup = Arc::new(Cgroup {
+        id: cgroup_id,
+        path: Some(path.to_string()),
+    });
+    let key = container_key(info);
+    let Some(full) = info.container_id.clone() else {
+        let c = Container {
+            pod_uid: info.pod_uid.clone(),
+            qos: info.qos,
+            ..Container::default()
+        };
+        return (Arc::new(c), cgroup, key);
+    };
+    let meta = inputs.meta.clone();
+    let container = Container {
+        id: full[..12].to_owned(),
+        full_id: Some(full),
+        runtime: info.runtime,
+        name: meta.as_ref().and_then(|m| m.name.clone()),
+        image: meta.as_ref().and_then(|m| m.image.clone()),
+        // The runtime knows the pod even where the cgroup path does not say.
+        pod_uid: info.pod_uid.clone().or_else(|| {
+            let uid = &meta.as_ref()?.pod.as_ref()?.uid;
+            (!uid.is_empty()).then(|| uid.clone())
+        }),
+        qos: info.qos,
+        meta,
+        unresolved: inputs.unresolved.clone(),
+        creator: inputs.creator.clone(),
+    };
+    (Arc::new(container), cgroup, key)
 }
 
 pub(super) fn container_key(info: &CgroupInfo) -> ContainerKey {

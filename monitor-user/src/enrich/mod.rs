@@ -10,6 +10,7 @@
 pub mod agent;
 pub mod applet;
 pub mod cgroup;
+mod container_cache;
 pub mod containers;
 mod context;
 pub mod creator;
@@ -89,6 +90,8 @@ pub struct Enricher {
     sockets: sockets::SocketTable,
     /// The exec contexts built last, reused while the table stands still.
     exec_contexts: exec_cache::ExecContexts,
+    /// The container contexts built last, reused while their sources stay.
+    container_contexts: container_cache::ContainerContexts,
 }
 
 impl Enricher {
@@ -116,6 +119,7 @@ impl Enricher {
             names: dns::Names::default(),
             sockets: sockets::SocketTable::new(),
             exec_contexts: exec_cache::ExecContexts::default(),
+            container_contexts: container_cache::ContainerContexts::default(),
         }
     }
 

@@ -11,7 +11,10 @@
 //! attributed, and is then reaped; a hard cap evicts the least recently seen
 //! entries if exits were lost (ring-buffer drops).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+// foldhash: looked up for every event (SipHash cost more than the lookup).
+use foldhash::{HashMap, HashMapExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

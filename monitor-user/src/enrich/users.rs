@@ -18,7 +18,9 @@
 //! (procfs denies it: a sandbox, an agent without ptrace rights over pid
 //! 1), the agent's own (the runtime runs beside it).
 
-use std::collections::HashMap;
+// foldhash: these maps are looked up for every event; SipHash cost more
+// than the lookups themselves.
+use foldhash::{HashMap, HashMapExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
