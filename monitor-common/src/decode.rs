@@ -39,16 +39,17 @@ pub enum DecodeError {
     UnknownSyscall(u16),
 }
 
-/// A decoded record. Large records are boxed so the enum stays small.
+/// A decoded record. Large records are boxed so the enum stays small
+/// (records are moved from the ring to the enricher by value).
 #[derive(Clone)]
 pub enum Record {
     Exec(Box<ExecRecord>),
     Fork(ForkRecord),
     Exit(ExitRecord),
     Syscall(Box<SyscallRecord>),
-    ModuleLoad(ModuleRecord),
-    CgroupMkdir(CgroupRecord),
-    CgroupRmdir(CgroupRecord),
+    ModuleLoad(Box<ModuleRecord>),
+    CgroupMkdir(Box<CgroupRecord>),
+    CgroupRmdir(Box<CgroupRecord>),
     OomKill(OomRecord),
     Dns(Box<DnsRecord>),
     Throttled(ThrottledRecord),
@@ -147,12 +148,12 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
             Record::Syscall(r)
         }
         EventKind::ModuleLoad => {
-            let r: ModuleRecord = checked(kind, buf)?;
+            let r: Box<ModuleRecord> = checked_box(kind, buf)?;
             check_len(kind, "name", r.name_len as usize, SHORT_LEN)?;
             Record::ModuleLoad(r)
         }
         EventKind::CgroupMkdir | EventKind::CgroupRmdir => {
-            let r: CgroupRecord = checked(kind, buf)?;
+            let r: Box<CgroupRecord> = checked_box(kind, buf)?;
             check_len(kind, "path", r.path_len as usize, PATH_LEN)?;
             if kind == EventKind::CgroupMkdir {
                 Record::CgroupMkdir(r)

@@ -223,9 +223,9 @@ pub(crate) fn cgroup_rec(mkdir: bool, id: u64, path: &str, boot: u64) -> Record 
     };
     r.path[..path.len()].copy_from_slice(path.as_bytes());
     if mkdir {
-        Record::CgroupMkdir(r)
+        Record::CgroupMkdir(Box::new(r))
     } else {
-        Record::CgroupRmdir(r)
+        Record::CgroupRmdir(Box::new(r))
     }
 }
 
@@ -567,12 +567,12 @@ fn serde_round_trip_of_every_kind() {
             b"",
         ),
         exit(10, 1, 5, 5, 256),
-        Record::ModuleLoad(ModuleRecord {
+        Record::ModuleLoad(Box::new(ModuleRecord {
             header: header(EventKind::ModuleLoad, 1, 0, b"insmod", 1, 6),
             name_len: 3,
             _pad: [0; 3],
             name: [b'x'; SHORT_LEN],
-        }),
+        })),
         Record::OomKill(OomRecord {
             header: header(EventKind::OomKill, 1, 0, b"a", 1, 7),
             victim_tgid: 10,

@@ -107,7 +107,7 @@ pub(super) fn examples() -> Vec<Event> {
         open,
         mount,
         exit(4242, 4200, 7, B + 9_500_000, 1 << 8),
-        Record::ModuleLoad(module),
+        Record::ModuleLoad(Box::new(module)),
         Record::OomKill(OomRecord {
             header: header(EventKind::OomKill, 4200, 4190, b"sh", 7, B + 10_000_000),
             victim_tgid: 4200,
