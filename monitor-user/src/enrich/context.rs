@@ -12,6 +12,7 @@ use monitor_common::records::Header;
 use super::cgroup::CgroupInfo;
 use super::container_cache::{Built, Inputs};
 use super::proctable::ContainerKey;
+use super::users::UserNames;
 use super::Enricher;
 use crate::event::text::{escape, is_plain_ascii};
 use crate::event::{cmdline, Cgroup, Container, ExecContext, Leader, Process};
@@ -26,7 +27,7 @@ impl Enricher {
 
     /// The container of `cgroup_id` as an event of its process `pid`
     /// carries it (0: no process): the one built for the cgroup's last
-    /// event while what it is built from stays ([`container_cache`]).
+    /// event while what it is built from stays ([`super::container_cache`]).
     pub(super) fn container(&mut self, cgroup_id: u64, pid: u32, now: Instant) -> Built {
         let inputs = self.container_inputs(cgroup_id, pid, now);
         if let Some(built) = self.container_contexts.get(cgroup_id, &inputs) {
@@ -100,7 +101,24 @@ impl Enricher {
         }
     }
 
-    pub(super) fn process(&mut self, h: &Header, now: Instant) -> Process {
+    /// The process of a record: the one built for the thread's last
+    /// record while it holds ([`super::process_cache`]).
+    pub(super) fn process_context(&mut self, h: &Header, now: Instant) -> Arc<Process> {
+        let generation = self.procs.generation();
+        if let Some(p) = self.process_contexts.get(h, generation, now) {
+            return p;
+        }
+        let p = Arc::new(self.process(h, now));
+        // A name not found (yet: a container's root not readable so
+        // early) is asked again on the thread's next record, as ever.
+        let named = |n: &Option<Arc<str>>, names: &UserNames| n.is_some() || !names.reads();
+        if named(&p.user_name, &self.users) && named(&p.group_name, &self.groups) {
+            self.process_contexts.put(h, generation, now, p.clone());
+        }
+        p
+    }
+
+    fn process(&mut self, h: &Header, now: Instant) -> Process {
         let user_name = self.users.name(h.tgid, h.ppid, h.ns.mnt, h.uid, now);
         let group_name = self.groups.name(h.tgid, h.ppid, h.ns.mnt, h.gid, now);
         let entry = self.procs.get(h.tgid);

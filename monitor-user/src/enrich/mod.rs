@@ -22,6 +22,7 @@ mod exec_cache;
 pub mod hold;
 pub mod metadata;
 pub mod pidfd;
+mod process_cache;
 pub mod proctable;
 pub mod sockets;
 pub mod startup;
@@ -92,6 +93,8 @@ pub struct Enricher {
     exec_contexts: exec_cache::ExecContexts,
     /// The container contexts built last, reused while their sources stay.
     container_contexts: container_cache::ContainerContexts,
+    /// The process contexts built last, reused while their sources stay.
+    process_contexts: process_cache::ProcessContexts,
 }
 
 impl Enricher {
@@ -120,6 +123,7 @@ impl Enricher {
             sockets: sockets::SocketTable::new(),
             exec_contexts: exec_cache::ExecContexts::default(),
             container_contexts: container_cache::ContainerContexts::default(),
+            process_contexts: process_cache::ProcessContexts::default(),
         }
     }
 
@@ -505,7 +509,7 @@ impl Enricher {
                 window_ns: r.window_ns,
             }),
         };
-        let process = Arc::new(self.process(h, now));
+        let process = self.process_context(h, now);
         self.watch_creators(&process, &container, &data, boot);
         if let Some(p) = undo_exec {
             self.procs.restore(p);

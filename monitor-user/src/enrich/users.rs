@@ -113,6 +113,12 @@ impl UserNames {
         UserNames::of_file(proc_root, "etc/group")
     }
 
+    /// Whether names are read at all (else [`UserNames::name`] is always
+    /// `None`).
+    pub fn reads(&self) -> bool {
+        self.proc_root.is_some()
+    }
+
     fn of_file(proc_root: Option<PathBuf>, file: &'static str) -> UserNames {
         let host = proc_root.as_deref().and_then(host_of);
         UserNames {
