@@ -13,11 +13,9 @@ use std::sync::Arc;
 
 use super::cgroup::CgroupInfo;
 use super::proctable::ContainerKey;
+use super::recent::Recent;
 use crate::event::container::{ContainerMeta, Creator, Unresolved};
 use crate::event::{Cgroup, Container};
-
-/// Slots, by cgroup id (a power of two): the cgroups busy at once.
-const SLOTS: usize = 64;
 
 /// What a context is built from. `Arc`s compare by identity.
 #[derive(Clone)]
@@ -59,41 +57,31 @@ struct Slot {
     built: Built,
 }
 
-/// Direct-mapped by cgroup id.
+/// By cgroup id, 64 slots: the cgroups busy at once.
+#[derive(Default)]
 pub struct ContainerContexts {
-    slots: Vec<Option<Slot>>,
-}
-
-impl Default for ContainerContexts {
-    fn default() -> Self {
-        ContainerContexts {
-            slots: (0..SLOTS).map(|_| None).collect(),
-        }
-    }
+    slots: Recent<Slot, 64>,
 }
 
 impl ContainerContexts {
     /// The context of `cgroup_id` if it was built from `inputs`.
     pub fn get(&self, cgroup_id: u64, inputs: &Inputs) -> Option<Built> {
-        match &self.slots[slot(cgroup_id)] {
-            Some(s) if s.cgroup_id == cgroup_id && s.inputs.same(inputs) => Some(s.built.clone()),
-            _ => None,
-        }
+        self.slots
+            .get(cgroup_id, |s| {
+                s.cgroup_id == cgroup_id && s.inputs.same(inputs)
+            })
+            .map(|s| s.built.clone())
     }
 
     /// Remembers the context of `cgroup_id` built from `inputs`.
     pub fn put(&mut self, cgroup_id: u64, inputs: Inputs, built: Built) {
-        self.slots[slot(cgroup_id)] = Some(Slot {
+        let slot = Slot {
             cgroup_id,
             inputs,
             built,
-        });
+        };
+        self.slots.put(cgroup_id, slot);
     }
-}
-
-/// Cgroup ids are inode numbers, handed out mostly in sequence.
-fn slot(cgroup_id: u64) -> usize {
-    cgroup_id as usize % SLOTS
 }
 
 #[cfg(test)]

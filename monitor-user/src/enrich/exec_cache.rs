@@ -12,9 +12,7 @@ use std::sync::Arc;
 
 use crate::event::ExecContext;
 
-/// Slots, by pid (a power of two): the processes active at once between
-/// two changes of the table.
-const SLOTS: usize = 64;
+use super::recent::Recent;
 
 struct Slot {
     pid: u32,
@@ -23,39 +21,33 @@ struct Slot {
     exec: Arc<ExecContext>,
 }
 
-/// Direct-mapped by pid; a miss only costs the build it would have cost.
+/// By pid, 64 slots: the processes active at once between two changes of
+/// the table.
+#[derive(Default)]
 pub struct ExecContexts {
-    slots: Vec<Option<Slot>>,
-}
-
-impl Default for ExecContexts {
-    fn default() -> Self {
-        ExecContexts {
-            slots: (0..SLOTS).map(|_| None).collect(),
-        }
-    }
+    slots: Recent<Slot, 64>,
 }
 
 impl ExecContexts {
     /// The context of `pid` (child of `ppid`) if it was built at table
     /// generation `generation`.
     pub fn get(&self, pid: u32, ppid: u32, generation: u64) -> Option<Arc<ExecContext>> {
-        match &self.slots[pid as usize % SLOTS] {
-            Some(s) if s.pid == pid && s.ppid == ppid && s.generation == generation => {
-                Some(s.exec.clone())
-            }
-            _ => None,
-        }
+        self.slots
+            .get(pid.into(), |s| {
+                s.pid == pid && s.ppid == ppid && s.generation == generation
+            })
+            .map(|s| s.exec.clone())
     }
 
     /// Remembers the context of `pid` built at `generation`.
     pub fn put(&mut self, pid: u32, ppid: u32, generation: u64, exec: Arc<ExecContext>) {
-        self.slots[pid as usize % SLOTS] = Some(Slot {
+        let slot = Slot {
             pid,
             ppid,
             generation,
             exec,
-        });
+        };
+        self.slots.put(pid.into(), slot);
     }
 }
 

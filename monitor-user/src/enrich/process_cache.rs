@@ -14,10 +14,8 @@ use std::time::{Duration, Instant};
 
 use monitor_common::records::{Header, Namespaces, COMM_LEN};
 
+use super::recent::Recent;
 use crate::event::Process;
-
-/// Slots, by thread id (a power of two): the threads active at once.
-const SLOTS: usize = 64;
 
 /// How long a context's names are trusted without asking again.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
@@ -53,44 +51,34 @@ struct Slot {
     process: Arc<Process>,
 }
 
-/// Direct-mapped by thread id; a miss only costs the build it would have
-/// cost.
+/// By thread id, 64 slots: the threads active at once.
+#[derive(Default)]
 pub struct ProcessContexts {
-    slots: Vec<Option<Slot>>,
-}
-
-impl Default for ProcessContexts {
-    fn default() -> Self {
-        ProcessContexts {
-            slots: (0..SLOTS).map(|_| None).collect(),
-        }
-    }
+    slots: Recent<Slot, 64>,
 }
 
 impl ProcessContexts {
     /// The context built for a record with header `h` at table generation
     /// `generation`, if it is younger than [`MAX_AGE`] at `now`.
     pub fn get(&self, h: &Header, generation: u64, now: Instant) -> Option<Arc<Process>> {
-        match &self.slots[h.tid as usize % SLOTS] {
-            Some(s)
-                if s.generation == generation
+        self.slots
+            .get(h.tid.into(), |s| {
+                s.generation == generation
                     && now.saturating_duration_since(s.built) < MAX_AGE
-                    && s.key == Key::of(h) =>
-            {
-                Some(s.process.clone())
-            }
-            _ => None,
-        }
+                    && s.key == Key::of(h)
+            })
+            .map(|s| s.process.clone())
     }
 
     /// Remembers the context built at `now` for header `h` at `generation`.
     pub fn put(&mut self, h: &Header, generation: u64, now: Instant, process: Arc<Process>) {
-        self.slots[h.tid as usize % SLOTS] = Some(Slot {
+        let slot = Slot {
             key: Key::of(h),
             generation,
             built: now,
             process,
-        });
+        };
+        self.slots.put(h.tid.into(), slot);
     }
 }
 
