@@ -106,6 +106,15 @@ mod tests {
         o: Option<String>,
     }
 
+    /// The same encoding decoded as shared text.
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Shared {
+        #[serde(deserialize_with = "super::arc")]
+        s: std::sync::Arc<str>,
+        #[serde(default, deserialize_with = "super::arc_option")]
+        o: Option<std::sync::Arc<str>>,
+    }
+
     /// What serde's own `String` and `Option<String>` decode to.
     #[derive(Serialize, Deserialize, Debug, PartialEq)]
     struct Plain {
@@ -129,12 +138,18 @@ mod tests {
                 let plain: Plain = decode(&bytes).unwrap();
                 assert_eq!((plain.s.as_str(), plain.o.as_ref()), (s, v.o.as_ref()));
                 assert_eq!(decode::<S>(&bytes).unwrap(), v);
+                let shared: Shared = decode(&bytes).unwrap();
+                assert_eq!((&*shared.s, shared.o.as_deref()), (s, v.o.as_deref()));
                 let json = serde_json::to_string(&v).unwrap();
                 assert_eq!(serde_json::from_str::<S>(&json).unwrap(), v);
+                let shared: Shared = serde_json::from_str(&json).unwrap();
+                assert_eq!((&*shared.s, shared.o.as_deref()), (s, v.o.as_deref()));
             }
         }
         // Absent from JSON: none, as for a plain `Option`.
         let v: S = serde_json::from_str(r#"{"s":"a"}"#).unwrap();
+        assert_eq!(v.o, None);
+        let v: Shared = serde_json::from_str(r#"{"s":"a"}"#).unwrap();
         assert_eq!(v.o, None);
     }
 
@@ -149,11 +164,15 @@ mod tests {
         }
         #[derive(Deserialize)]
         struct One(#[serde(deserialize_with = "super::deserialize")] String);
+        #[derive(Deserialize)]
+        struct Arc(#[serde(deserialize_with = "super::arc")] std::sync::Arc<str>);
         for bad in [&[0x66, 0xff, 0x6f][..], &[0xc3][..], &[0x80; 9][..]] {
             let bytes = encode_into(&B(bad), Vec::new()).unwrap();
             assert!(decode::<One>(&bytes).is_err(), "{bad:?}");
+            assert!(decode::<Arc>(&bytes).is_err(), "{bad:?}");
         }
         let ok = encode_into(&B("é".as_bytes()), Vec::new()).unwrap();
         assert_eq!(decode::<One>(&ok).unwrap().0, "é");
+        assert_eq!(&*decode::<Arc>(&ok).unwrap().0, "é");
     }
 }
