@@ -14,7 +14,7 @@ use super::container_cache::{Built, Inputs};
 use super::proctable::ContainerKey;
 use super::users::UserNames;
 use super::Enricher;
-use crate::event::text::{escape, is_plain_ascii};
+use crate::event::text::{escape, escapes_to};
 use crate::event::{cmdline, Cgroup, Container, ExecContext, Leader, Process};
 
 impl Enricher {
@@ -51,16 +51,15 @@ impl Enricher {
         let Some(entry) = self.containers.resolve(cgroup_id, now) else {
             return inputs;
         };
-        let info = entry.info.clone();
-        inputs.entry = Some((entry.path.clone(), info.clone()));
-        let Some(full) = info.container_id.as_deref() else {
-            return inputs;
-        };
-        match self.meta.resolve(info.runtime, full, now) {
-            Ok(m) => inputs.meta = Some(m),
-            Err(why) => inputs.unresolved = Some(why),
+        let (path, info) = (entry.path.clone(), entry.info.clone());
+        if let Some(full) = info.container_id.as_deref() {
+            match self.meta.resolve(info.runtime, full, now) {
+                Ok(m) => inputs.meta = Some(m),
+                Err(why) => inputs.unresolved = Some(why),
+            }
+            inputs.creator = Some(self.creators.get(full, pid));
         }
-        inputs.creator = Some(self.creators.get(full, pid));
+        inputs.entry = Some((path, info));
         inputs
     }
 
@@ -151,9 +150,7 @@ impl Enricher {
             name: match entry {
                 // The entry holds this record's comm (`ProcTable::observe`):
                 // its name is shared, not escaped again.
-                Some(p) if p.comm.as_bytes() == h.comm() && is_plain_ascii(h.comm()) => {
-                    p.name().clone()
-                }
+                Some(p) if escapes_to(h.comm(), &p.comm) => p.name().clone(),
                 Some(p) => p.name_for(&escape(h.comm())).into(),
                 None => escape(h.comm()).into(),
             },

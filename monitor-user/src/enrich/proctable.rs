@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::enrich::applet::applet_name;
-use crate::event::text::escape;
+use crate::event::text::{escape, escapes_to};
 use crate::event::Env;
 use crate::event::{Ancestor, Args, Session, StdFd, Text};
 
@@ -314,11 +314,12 @@ impl ProcTable {
         }
         let p = self.procs.get_mut(&pid).expect("inserted above");
         // Most records repeat what the entry says: only a change counts.
-        if p.ppid != ppid || p.uid != uid || p.comm.as_bytes() != comm || p.container != container {
+        let same_comm = escapes_to(comm, &p.comm);
+        if p.ppid != ppid || p.uid != uid || !same_comm || p.container != container {
             self.generation += 1;
             p.ppid = ppid;
             p.uid = uid;
-            if p.comm.as_bytes() != comm {
+            if !same_comm {
                 p.comm = escape(comm).into();
             }
             p.container = container;

@@ -58,6 +58,16 @@ pub fn is_plain_ascii(bytes: &[u8]) -> bool {
     bytes.iter().fold(true, |plain, &b| plain & kept(b))
 }
 
+/// Whether `escaped` is what [`escape`] makes of `raw`, without escaping
+/// plain bytes (the usual case) again.
+pub fn escapes_to(raw: &[u8], escaped: &str) -> bool {
+    if is_plain_ascii(raw) {
+        raw == escaped.as_bytes()
+    } else {
+        escape(raw) == escaped
+    }
+}
+
 fn push_hex(out: &mut String, b: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push_str("\\x");

@@ -57,6 +57,20 @@ fn busybox_applets_are_named_until_renamed() {
 }
 
 #[test]
+fn a_comm_that_needs_escaping_is_no_change_when_repeated() {
+    // Each record of such a process says the same comm: the table (and
+    // with it every context cache) must not count it as a change.
+    let mut t = table();
+    t.observe(40, 1, 0, b"a\\b\xff", None, 1);
+    let g = t.generation();
+    t.observe(40, 1, 0, b"a\\b\xff", None, 2);
+    assert_eq!(t.generation(), g);
+    assert_eq!(&*t.get(40).unwrap().comm, "a\\\\b\\xff");
+    t.observe(40, 1, 0, b"ab", None, 3);
+    assert_ne!(t.generation(), g);
+}
+
+#[test]
 fn forks_and_ancestries_share_the_tables_text() {
     // Every fork and exec copies these into a new entry or an event's
     // ancestry: a count, not a copy of each string.
