@@ -42,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = f.matches(&Ev);
     }
     for strict in [false, true] {
-        match RuleSet::load(std::slice::from_ref(&src), &LoadOptions { strict }) {
+        match RuleSet::load(std::slice::from_ref(&src), &LoadOptions {
+            strict,
+            ..LoadOptions::default()
+        }) {
             Ok((set, report)) => {
                 let _ = report.summary();
                 for r in set.matching(&Ev) {

@@ -19,7 +19,11 @@ pub struct CheckOutcome {
 
 /// Validate files and directories as `vigil rules check PATH...` does.
 pub fn check<P: AsRef<Path>>(paths: &[P], strict: bool) -> CheckOutcome {
-    match RuleSet::load_paths(paths, &LoadOptions { strict }) {
+    let opts = LoadOptions {
+        strict,
+        ..LoadOptions::default()
+    };
+    match RuleSet::load_paths(paths, &opts) {
         Ok((_, report)) => {
             let mut lines: Vec<String> = report.skipped.iter().map(|s| s.to_string()).collect();
             lines.extend(

@@ -45,7 +45,7 @@ pub use action::{Action, Capture, Enforce};
 pub use cli::{check, list, CheckOutcome};
 pub use compile::Skip;
 pub use error::{DiagKind, Diagnostic, Pos, RulesError};
-pub use expr::{OpenPaths, PathNeed, PathPattern};
+pub use expr::{ContextMemo, OpenPaths, PathNeed, PathPattern};
 pub use field::{Field, FieldArg, FieldId, FieldType, Lookup};
 pub use filter::{Filter, CONDITION_SOURCE};
 pub use output::OutputTemplate;

@@ -10,7 +10,7 @@ use crate::action::{Capture, Enforce};
 use crate::collect::Collector;
 use crate::compile::{Compiler, Skip};
 use crate::error::{DiagKind, Diagnostic, Pos, RulesError};
-use crate::expr::{Expr, FastHash, Memo, OpenPaths, Required, MEMO_SLOTS};
+use crate::expr::{ContextMemo, Expr, FastHash, Memo, OpenPaths, Required, SlotMask, MEMO_SLOTS};
 use crate::field::{Field, FieldId};
 use crate::index::{Bucket, Candidates};
 use crate::output::OutputTemplate;
@@ -103,6 +103,22 @@ pub struct LoadOptions {
     /// Treat rules vigil cannot support (unknown to vigil but Falco fields,
     /// other sources) as errors instead of skipping them.
     pub strict: bool,
+    /// The fields whose value is the same for every event that shares a
+    /// context (for vigil: a process and its container), so that a
+    /// caller may carry what one event's matching learnt about them to the
+    /// next event of that context ([`RuleSet::matching_from`]). `None`:
+    /// no field is.
+    pub context_fields: Option<fn(&Field) -> bool>,
+}
+
+impl LoadOptions {
+    /// Unsupported rules are errors; nothing else set.
+    pub fn strict() -> LoadOptions {
+        LoadOptions {
+            strict: true,
+            ..LoadOptions::default()
+        }
+    }
 }
 
 /// What loading did besides producing the rule set.
@@ -268,6 +284,14 @@ pub struct Matching<'s, 'e, E: ?Sized> {
     memo: Memo,
 }
 
+impl<E: ?Sized> Matching<'_, '_, E> {
+    /// What the matching so far knows about the event's context checks
+    /// (and what it was started with): for the next event of the context.
+    pub fn context(&self) -> ContextMemo {
+        self.memo.context(&self.set.context)
+    }
+}
+
 impl<'s, E: FieldSource + ?Sized> Iterator for Matching<'s, '_, E> {
     type Item = &'s CompiledRule;
 
@@ -294,6 +318,8 @@ pub struct RuleSet {
     by_type: HashMap<Box<str>, Bucket, FastHash>,
     /// Enabled rules that can match any event type.
     any_type: Bucket,
+    /// The memo slots of checks that read only context fields.
+    context: SlotMask,
     /// Sources and definitions, kept to compile standalone conditions
     /// with the set's macros and lists ([`RuleSet::filter`]).
     pub(crate) defs: Defs,
@@ -392,30 +418,45 @@ impl RuleSet {
         report.required_plugins = collected.required_plugins.clone();
         report.loaded = rules.len();
         report.enabled = rules.iter().filter(|r| r.enabled).count();
-        let mut set = RuleSet::index(rules);
+        let mut set = RuleSet::index(rules, opts.context_fields);
         set.defs = Defs { sm, collected };
         Ok((set, report))
     }
 
-    fn index(mut rules: Vec<CompiledRule>) -> RuleSet {
+    fn index(mut rules: Vec<CompiledRule>, context: Option<fn(&Field) -> bool>) -> RuleSet {
         // Checks used by several enabled rules get a memo slot, so each is
-        // evaluated at most once per event.
+        // evaluated at most once per event; so do checks of context fields,
+        // whose results a caller may carry from event to event (after the
+        // shared ones: those also save work within one event).
         let mut uses: HashMap<u32, u32> = HashMap::new();
         for r in rules.iter_mut().filter(|r| r.enabled) {
             r.expr
                 .checks_mut(&mut |c| *uses.entry(c.key).or_default() += 1);
         }
+        let is_context = |c: &crate::expr::Check| context.is_some_and(|f| c.reads_only(f));
         let mut slots: HashMap<u32, u32> = HashMap::new();
-        for r in rules.iter_mut().filter(|r| r.enabled) {
-            r.expr.checks_mut(&mut |c| {
-                if uses[&c.key] > 1 {
+        let mut context_mask = SlotMask::default();
+        for pass in [false, true] {
+            for r in rules.iter_mut().filter(|r| r.enabled) {
+                r.expr.checks_mut(&mut |c| {
+                    let wanted = if pass {
+                        is_context(c)
+                    } else {
+                        uses[&c.key] > 1
+                    };
+                    if !wanted {
+                        return;
+                    }
                     let next = slots.len() as u32;
                     let slot = *slots.entry(c.key).or_insert(next);
                     if (slot as usize) < MEMO_SLOTS {
                         c.slot = slot;
+                        if is_context(c) {
+                            context_mask[slot as usize / 64] |= 1 << (slot % 64);
+                        }
                     }
-                }
-            });
+                });
+            }
         }
         for r in rules.iter_mut() {
             r.required = r.expr.required_slots();
@@ -448,18 +489,39 @@ impl RuleSet {
             rules,
             by_type,
             any_type,
+            context: context_mask,
             defs: Defs::default(),
         }
     }
 
     /// The enabled rules whose condition holds for `ev`, in definition order.
     pub fn matching<'s, 'e, E: FieldSource + ?Sized>(&'s self, ev: &'e E) -> Matching<'s, 'e, E> {
+        self.matching_with(ev, Memo::new())
+    }
+
+    /// [`RuleSet::matching`] for an event whose context an earlier event
+    /// shared: `known` is what [`Matching::context`] said after that
+    /// event's matching, on this same set (a memo from another set, or
+    /// from an event of another context, gives wrong answers).
+    pub fn matching_from<'s, 'e, E: FieldSource + ?Sized>(
+        &'s self,
+        ev: &'e E,
+        known: &ContextMemo,
+    ) -> Matching<'s, 'e, E> {
+        self.matching_with(ev, Memo::from_context(known))
+    }
+
+    fn matching_with<'s, 'e, E: FieldSource + ?Sized>(
+        &'s self,
+        ev: &'e E,
+        memo: Memo,
+    ) -> Matching<'s, 'e, E> {
         let bucket = self.by_type.get(ev.evt_type()).unwrap_or(&self.any_type);
         Matching {
             set: self,
             ev,
             next: bucket.candidates(ev),
-            memo: Memo::new(),
+            memo,
         }
     }
 

@@ -37,8 +37,7 @@ fn falco_stable_rules_load_without_skips() {
         report.loaded
     );
     // Strict mode (unknown fields are errors) loads it too.
-    RuleSet::load_paths(&[&path], &LoadOptions { strict: true })
-        .unwrap_or_else(|e| panic!("strict: {e}"));
+    RuleSet::load_paths(&[&path], &LoadOptions::strict()).unwrap_or_else(|e| panic!("strict: {e}"));
 }
 
 /// A Falco rule on a field vigil lacks: skipped with a line naming the
@@ -61,7 +60,7 @@ fn a_rule_on_a_missing_falco_field_is_skipped_or_strictly_refused() {
     assert!(line.starts_with(&format!("{}:", path.display())), "{line}");
     assert!(line.contains("rule 'Client name' skipped: "), "{line}");
     assert!(s.pos.line >= 1 && s.pos.col >= 1);
-    let err = RuleSet::load_paths(&[&path], &LoadOptions { strict: true }).unwrap_err();
+    let err = RuleSet::load_paths(&[&path], &LoadOptions::strict()).unwrap_err();
     let d = err.diagnostics();
     assert!(d.iter().all(|d| d.kind == DiagKind::Unsupported), "{err}");
     assert!(d[0].message.contains("is not supported"), "{}", d[0]);

@@ -337,11 +337,8 @@ fn other_sources_and_unsupported_fields_are_skipped() {
         ]
     );
     assert_eq!(set.rules()[0].name(), "ok");
-    let err = RuleSet::load(
-        &[RuleSource::new("t.yaml", text)],
-        &LoadOptions { strict: true },
-    )
-    .unwrap_err();
+    let err =
+        RuleSet::load(&[RuleSource::new("t.yaml", text)], &LoadOptions::strict()).unwrap_err();
     assert_eq!(err.diagnostics().len(), 2);
     assert!(err.to_string().contains(
         "t.yaml:7:9: rule 'plugin' is not supported: field 'evt.pluginname' is not supported by vigil"

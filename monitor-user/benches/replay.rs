@@ -9,7 +9,8 @@
 //! e.g. an older release's rules, to compare the engine on the same work;
 //! LOG=DIR replays the log in DIR, e.g. a real recording, recording it
 //! there first (and keeping it) only if DIR does not exist: a second run
-//! then profiles the reading and replay alone).
+//! then profiles the reading and replay alone). Last, the rules' cost per
+//! event when one process's events follow each other (a flood).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -195,4 +196,29 @@ fn main() {
     }
     println!("replay: {best:.0} events/s per CPU-second (best of 3, one core)");
     let _ = std::fs::remove_dir_all(&tmp);
+    repeated_context(&spec);
+}
+
+/// Section 5: the rules' cost per event when its context repeats (a
+/// process flooding one syscall, a long-lived service): each event of the
+/// scenario checked many times in a row, as the live agent checks them.
+fn repeated_context(spec: &RuleSpec) {
+    const TIMES: u32 = 2_000_000;
+    let (set, _) = spec.load().expect("rules");
+    let det = Detector::new(set, spec.clone(), "bench".into()).0;
+    let mut det = Alerting::new(
+        det,
+        AlertSink::new(Box::new(std::io::sink())),
+        Default::default(),
+    );
+    let mut line = String::from("rules per event, context repeated:");
+    for e in &common::scenario() {
+        let c = cpu_secs();
+        for _ in 0..TIMES {
+            std::hint::black_box(det.check(std::hint::black_box(e)).expect("no sink error"));
+        }
+        let ns = (cpu_secs() - c) / f64::from(TIMES) * 1e9;
+        line.push_str(&format!(" {} {ns:.0} ns,", e.evt_type()));
+    }
+    println!("{}", line.trim_end_matches(','));
 }

@@ -70,17 +70,60 @@ pub(crate) const NO_SLOT: u32 = u32::MAX;
 /// Checks shared between rules are evaluated once per event: results are
 /// remembered here (on the stack: no allocation per event).
 pub(crate) const MEMO_SLOTS: usize = 256;
+const MEMO_WORDS: usize = MEMO_SLOTS / 64;
 
 pub(crate) struct Memo {
-    known: [u64; MEMO_SLOTS / 64],
-    val: [u64; MEMO_SLOTS / 64],
+    known: [u64; MEMO_WORDS],
+    val: [u64; MEMO_WORDS],
 }
+
+/// What one event's matching learnt about the checks of its context (the
+/// fields that are the same for every event sharing a process and
+/// container, [`crate::LoadOptions::context_fields`]): kept by the caller
+/// and handed to the matching of the context's next event
+/// ([`crate::RuleSet::matching_from`]), whose rules then find those checks
+/// answered, and are refuted by them before being walked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContextMemo {
+    known: [u64; MEMO_WORDS],
+    val: [u64; MEMO_WORDS],
+}
+
+impl ContextMemo {
+    /// How many checks it answers.
+    pub fn len(&self) -> usize {
+        self.known.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The memo slots of context checks, as a bit mask.
+pub(crate) type SlotMask = [u64; MEMO_WORDS];
 
 impl Memo {
     pub(crate) fn new() -> Memo {
         Memo {
-            known: [0; MEMO_SLOTS / 64],
-            val: [0; MEMO_SLOTS / 64],
+            known: [0; MEMO_WORDS],
+            val: [0; MEMO_WORDS],
+        }
+    }
+
+    /// A memo that starts out knowing what `context` knows.
+    pub(crate) fn from_context(context: &ContextMemo) -> Memo {
+        Memo {
+            known: context.known,
+            val: context.val,
+        }
+    }
+
+    /// What it knows of the checks in `mask`.
+    pub(crate) fn context(&self, mask: &SlotMask) -> ContextMemo {
+        ContextMemo {
+            known: std::array::from_fn(|w| self.known[w] & mask[w]),
+            val: std::array::from_fn(|w| self.val[w] & mask[w]),
         }
     }
 
@@ -330,6 +373,19 @@ impl Expr {
 }
 
 impl Check {
+    /// Whether every field the check reads satisfies `f` (the compared
+    /// field of a `field op val(other)` included).
+    pub(crate) fn reads_only(&self, f: impl Fn(&Field) -> bool) -> bool {
+        fn other(t: &Test) -> Option<&Field> {
+            match t {
+                Test::FieldCmp { other, .. } => Some(other),
+                Test::Xform { inner, .. } => other(inner),
+                _ => None,
+            }
+        }
+        f(&self.field) && other(&self.test).is_none_or(f)
+    }
+
     /// [`Check::eval`] through the memo when the check has a slot.
     #[inline(always)]
     fn eval_memo<E: FieldSource + ?Sized>(&self, ev: &E, memo: &mut Memo) -> bool {

@@ -7,6 +7,7 @@
 //! ([`crate::pipeline::alerts`]).
 
 pub mod container_fields;
+mod context_memo;
 pub mod enforce;
 pub mod fields;
 #[cfg(test)]
@@ -16,10 +17,11 @@ pub mod sensing;
 
 use std::sync::Arc;
 
-use monitor_rules::{Matching, RuleSet};
+use monitor_rules::{CompiledRule, Matching, RuleSet};
 use tokio::sync::watch;
 
 use crate::event::Event;
+use context_memo::ContextMemos;
 use fields::EventFields;
 pub use rules::{
     default_sources, error_lines, log_report, unhooked_lines, unhooked_rules, Reloader, RuleSpec,
@@ -43,6 +45,8 @@ pub struct Detector {
     rules: watch::Receiver<Arc<RuleSet>>,
     current: Arc<RuleSet>,
     hostname: String,
+    /// What `current`'s rules learnt about recent contexts.
+    memos: ContextMemos,
 }
 
 impl Detector {
@@ -55,6 +59,7 @@ impl Detector {
                 rules: rx,
                 current: set,
                 hostname,
+                memos: ContextMemos::default(),
             },
             Reloader::new(spec, tx),
         )
@@ -64,6 +69,7 @@ impl Detector {
     pub fn refresh(&mut self) {
         if self.rules.has_changed().unwrap_or(false) {
             self.current = self.rules.borrow_and_update().clone();
+            self.memos.clear();
         }
     }
 
@@ -87,6 +93,32 @@ impl Detector {
         EventFields::new(ev, &self.hostname)
     }
 
+    /// Runs `each` on the enabled rules `ev` matches, in rule order, with
+    /// the rules' view of it; stops at its first error. What the rules
+    /// learn about `ev`'s process and container is kept for the next event
+    /// that shares them ([`context_memo`]).
+    pub fn each_match<E>(
+        &mut self,
+        ev: &Event,
+        mut each: impl FnMut(&CompiledRule, &EventFields) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let f = EventFields::new(ev, &self.hostname);
+        let known = self.memos.get(ev);
+        let mut m = self.current.matching_from(&f, &known);
+        let mut out = Ok(());
+        for r in m.by_ref() {
+            out = each(r, &f);
+            if out.is_err() {
+                break;
+            }
+        }
+        let learnt = m.context();
+        if learnt != known {
+            self.memos.put(ev, learnt);
+        }
+        out
+    }
+
     /// The enabled rules that match, in rule order.
     pub fn matching<'s, 'f, 'e>(
         &'s self,
@@ -104,5 +136,78 @@ mod tests {
     fn hostname_is_the_kernels() {
         let h = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
         assert_eq!(hostname(), h.trim());
+    }
+
+    /// The rules `each_match` finds for `ev`.
+    fn each(d: &mut Detector, ev: &Event) -> Vec<String> {
+        let mut out = Vec::new();
+        d.each_match(ev, |r, _| {
+            out.push(r.name().to_owned());
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        out
+    }
+
+    /// Events that mix the contexts of the enricher's events of every
+    /// kind (processes, containers, cgroups) with their data, each met
+    /// again and again: every match, with what earlier events of its
+    /// context taught the rules, is the match of the event on its own.
+    #[test]
+    fn carried_context_checks_match_like_fresh_ones() {
+        let spec = RuleSpec::default();
+        let (set, _) = spec.load().unwrap();
+        let (mut d, _reloader) = Detector::new(set, spec, "h".into());
+        let evs = crate::sink::recorder::tests::events();
+        let mut matched = 0;
+        for round in 0..2 {
+            for a in &evs {
+                for c in &evs {
+                    for b in &evs {
+                        let ev = Event {
+                            process: a.process.clone(),
+                            container: c.container.clone(),
+                            cgroup: c.cgroup.clone(),
+                            ..b.clone()
+                        };
+                        let got = each(&mut d, &ev);
+                        let f = d.fields(&ev);
+                        let alone: Vec<_> = d.matching(&f).map(|r| r.name().to_owned()).collect();
+                        assert_eq!(got, alone, "round {round}: {ev:?}");
+                        matched += got.len();
+                    }
+                }
+            }
+        }
+        assert!(matched > 1000, "the events match rules: {matched}");
+    }
+
+    /// What was learnt with one rule set is not used with the next: the
+    /// same checks' slots may mean other checks there.
+    #[test]
+    fn a_new_rule_set_starts_from_nothing() {
+        let dir = crate::testutil::TempDir::new("context-memo");
+        let f = dir.path().join("extra.yaml");
+        let rule = |name: &str| {
+            format!("- rule: Extra\n  desc: d\n  condition: evt.type = openat and proc.name = {name}\n  output: o\n  priority: NOTICE\n")
+        };
+        std::fs::write(&f, rule("cat")).unwrap();
+        let spec = RuleSpec {
+            paths: vec![f.clone()],
+            no_defaults: true,
+            ..Default::default()
+        };
+        let (set, _) = spec.load().unwrap();
+        let (mut d, reloader) = Detector::new(set, spec, "h".into());
+        let ev = crate::detect::fixtures::build_event(&crate::detect::fixtures::parse_yaml_map(
+            "{evt.type: openat, fd.name: /etc/hosts, evt.arg.flags: O_RDONLY, proc.name: cat}",
+        ))
+        .unwrap();
+        assert_eq!(each(&mut d, &ev), ["Extra"]);
+        assert_eq!(each(&mut d, &ev), ["Extra"], "from what the first taught");
+        std::fs::write(&f, rule("dog")).unwrap();
+        reloader.reload().unwrap();
+        d.refresh();
+        assert!(each(&mut d, &ev).is_empty());
     }
 }

@@ -103,6 +103,7 @@ impl RuleSpec {
             &sources,
             &LoadOptions {
                 strict: self.strict,
+                context_fields: Some(super::fields::is_context_field),
             },
         )
     }

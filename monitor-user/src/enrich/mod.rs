@@ -24,7 +24,7 @@ pub mod metadata;
 pub mod pidfd;
 mod process_cache;
 pub mod proctable;
-mod recent;
+pub(crate) mod recent;
 pub mod sockets;
 pub mod startup;
 pub mod stdio;

@@ -62,26 +62,27 @@ impl Alerting {
     /// Match `ev` and write its alerts, as far as the throttle admits them;
     /// returns how many were written.
     pub fn check(&mut self, ev: &Event) -> io::Result<usize> {
-        let f = self.detector.fields(ev);
         let mut n = 0;
-        for r in self.detector.matching(&f) {
-            match self.throttle.admit(r.name(), &ev.container.id, ev.boot_ns) {
+        let (throttle, sink, by_rule) = (&mut self.throttle, &mut self.sink, &mut self.by_rule);
+        self.detector.each_match(ev, |r, f| {
+            match throttle.admit(r.name(), &ev.container.id, ev.boot_ns) {
                 Verdict::Suppress => {}
                 Verdict::Admit { suppressed } => {
-                    let mut a = Alert::new(r, &f);
+                    let mut a = Alert::new(r, f);
                     a.note_suppressed(suppressed);
                     let priority = a.priority;
-                    self.sink.write(a)?;
-                    match self.by_rule.get_mut(r.name()) {
+                    sink.write(a)?;
+                    match by_rule.get_mut(r.name()) {
                         Some(c) => *c = (priority, c.1 + 1),
                         None => {
-                            self.by_rule.insert(r.name().to_owned(), (priority, 1));
+                            by_rule.insert(r.name().to_owned(), (priority, 1));
                         }
                     }
                     n += 1;
                 }
             }
-        }
+            Ok::<_, io::Error>(())
+        })?;
         Ok(n)
     }
 

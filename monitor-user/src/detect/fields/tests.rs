@@ -173,3 +173,72 @@ fn ancestor_executables_like_falco() {
     assert!(holds("proc.aexe[2] endswith java and proc.aexe = java"));
     assert!(!holds("proc.aexe[1] exists"));
 }
+
+/// Every field [`is_context_field`] names gives the same value for any two
+/// events that share a process, container and cgroup, whatever else they
+/// differ in (kind, data, number, times, baseline mark): what lets the
+/// rules carry those checks' results from one event of a context to the
+/// next. The other fields do differ between such events, so the
+/// comparison can tell.
+#[test]
+fn context_fields_are_the_same_for_every_event_of_a_context() {
+    use std::sync::Arc;
+    let evs = crate::sink::recorder::tests::events();
+    let mut fields = Vec::new();
+    for name in Field::supported_names() {
+        for arg in [
+            None,
+            Some("0"),
+            Some("1"),
+            Some("2"),
+            Some("PATH"),
+            Some("app"),
+        ] {
+            if let monitor_rules::Lookup::Supported(f, _) = Field::lookup(name, arg) {
+                fields.push(f);
+            }
+        }
+    }
+    let shown = |ev: &Event, f: &Field| format!("{:?}", EventFields::new(ev, "h").get(f));
+    let mut differing = std::collections::BTreeSet::new();
+    let mut checked = 0;
+    for (i, a) in evs.iter().enumerate() {
+        let mut a = a.clone();
+        // A start time, so that a duration would tell events apart.
+        Arc::make_mut(&mut a.process).start_boot_ns = Some(1);
+        for (j, b) in evs.iter().enumerate() {
+            let b = Event {
+                process: a.process.clone(),
+                container: a.container.clone(),
+                cgroup: a.cgroup.clone(),
+                num: a.num + 1 + j as u64,
+                boot_ns: a.boot_ns + 1_000 * (1 + j as u64),
+                wall_ns: a.wall_ns + 1_000 * (1 + j as u64),
+                ..b.clone()
+            };
+            for f in &fields {
+                let (va, vb) = (shown(&a, f), shown(&b, f));
+                if is_context_field(f) {
+                    assert_eq!(va, vb, "{} of events {i} and {j}", f.name());
+                    checked += 1;
+                } else if va != vb {
+                    differing.insert(f.name());
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000, "{checked}");
+    for name in [
+        "evt.num",
+        "evt.type",
+        "fd.name",
+        "proc.duration",
+        "thread.cap_effective",
+        "proc.in_baseline",
+    ] {
+        assert!(
+            differing.contains(name),
+            "{name} never differed: {differing:?}"
+        );
+    }
+}
