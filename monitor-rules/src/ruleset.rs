@@ -10,7 +10,9 @@ use crate::action::{Capture, Enforce};
 use crate::collect::Collector;
 use crate::compile::{Compiler, Skip};
 use crate::error::{DiagKind, Diagnostic, Pos, RulesError};
-use crate::expr::{ContextMemo, Expr, FastHash, Memo, OpenPaths, Required, SlotMask, MEMO_SLOTS};
+use crate::expr::{
+    Check, ContextMemo, Expr, FastHash, Memo, OpenPaths, Required, SlotMask, MEMO_SLOTS,
+};
 use crate::field::{Field, FieldId};
 use crate::index::{Bucket, Candidates};
 use crate::output::OutputTemplate;
@@ -433,13 +435,13 @@ impl RuleSet {
             r.expr
                 .checks_mut(&mut |c| *uses.entry(c.key).or_default() += 1);
         }
-        let is_context = |c: &crate::expr::Check| context.is_some_and(|f| c.reads_only(f));
+        let is_context = |c: &Check| context.is_some_and(|f| c.reads_only(f));
         let mut slots: HashMap<u32, u32> = HashMap::new();
         let mut context_mask = SlotMask::default();
-        for pass in [false, true] {
+        for context_pass in [false, true] {
             for r in rules.iter_mut().filter(|r| r.enabled) {
                 r.expr.checks_mut(&mut |c| {
-                    let wanted = if pass {
+                    let wanted = if context_pass {
                         is_context(c)
                     } else {
                         uses[&c.key] > 1

@@ -126,10 +126,9 @@ fn falco_stable_rules_fire_on_live_container_activity() {
     // rule reads fd.nameraw and fd.name (normalised), and prints user.name.
     // (The sensor reports opens of sensitive paths only — `shadow` is one —
     // so Falco's rules on other files see nothing yet.)
-    // A `cat` is gone before the agent reads its passwd; the container's
-    // passwd is read (and cached per mount namespace) from any process of
-    // it that is still there, as on a real host: this one lives a second.
-    exec(&plain, Some(UID), &["sleep", "1"], true);
+    // The `cat` is the runtime's child and may be gone before the agent
+    // reads its passwd: the container's is then read through another
+    // process of the container in its mount namespace (its `sleep`).
     exec(
         &plain,
         Some(UID),

@@ -95,7 +95,9 @@ impl Enricher {
                 args: entry.args.clone(),
                 ..ExecContext::default()
             }),
-            user_name: self.users.name(pid, ppid, mnt, uid, now),
+            user_name: self
+                .users
+                .name(pid, ppid, mnt, uid, now, self.procs.container_peers(pid)),
             ..Process::default()
         }
     }
@@ -118,12 +120,19 @@ impl Enricher {
     }
 
     fn process(&mut self, h: &Header, now: Instant) -> Process {
-        let user_name = self.users.name(h.tgid, h.ppid, h.ns.mnt, h.uid, now);
-        let group_name = self.groups.name(h.tgid, h.ppid, h.ns.mnt, h.gid, now);
+        let peers = || self.procs.container_peers(h.tgid);
+        let user_name = self
+            .users
+            .name(h.tgid, h.ppid, h.ns.mnt, h.uid, now, peers());
+        let group_name = self
+            .groups
+            .name(h.tgid, h.ppid, h.ns.mnt, h.gid, now, peers());
         let entry = self.procs.get(h.tgid);
         let login_name = match entry.and_then(|p| p.loginuid) {
             // Never set (`AUDIT_UID_UNSET`): no login user.
-            Some(uid) if uid != u32::MAX => self.users.name(h.tgid, h.ppid, h.ns.mnt, uid, now),
+            Some(uid) if uid != u32::MAX => {
+                self.users.name(h.tgid, h.ppid, h.ns.mnt, uid, now, peers())
+            }
             _ => None,
         };
         let generation = self.procs.generation();

@@ -241,6 +241,16 @@ impl ProcTable {
         self.procs.get(&pid)
     }
 
+    /// The other live processes of `pid`'s container (none for a host
+    /// process or one not in the table), in no particular order.
+    pub fn container_peers(&self, pid: u32) -> impl Iterator<Item = u32> + '_ {
+        let key = self.procs.get(&pid).and_then(|p| p.container.clone());
+        self.procs
+            .values()
+            .filter(move |p| key.is_some() && p.container == key && p.pid != pid && !p.exited())
+            .map(|p| p.pid)
+    }
+
     /// Put back a process as [`ProcTable::get`] returned it (after an
     /// exec that was refused).
     pub fn restore(&mut self, p: ProcInfo) {

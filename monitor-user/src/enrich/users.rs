@@ -6,7 +6,9 @@
 //! while (a container's passwd rarely changes; a new one is picked up after
 //! [`TTL`], and a uid it lacks is looked for again after [`RETRY`]). When
 //! a process is already gone, its parent is read if it shares the mount
-//! namespace, else the namespace's last table answers, until tables past
+//! namespace, else another live process of its container that does (the
+//! enricher's process table knows them), else the namespace's last table
+//! answers, until tables past
 //! [`TTL`] are dropped (when another table is read), so the cache follows
 //! the containers that still run.
 //!
@@ -29,6 +31,9 @@ use std::time::{Duration, Instant};
 pub const TTL: Duration = Duration::from_secs(30);
 /// How long a table is trusted to lack a uid.
 pub const RETRY: Duration = Duration::from_secs(1);
+/// Most other processes of a container tried when a process and its
+/// parent cannot be read: each costs a few `/proc` reads.
+const MAX_PEERS: usize = 4;
 /// Most mount namespaces remembered (a busy node runs a few hundred
 /// containers); the oldest entries go first.
 const MAX_NAMESPACES: usize = 4096;
@@ -135,7 +140,10 @@ impl UserNames {
     /// namespace `mnt_ns`: `None` when its root has no passwd entry for the
     /// uid, or no passwd of the namespace could be read yet. A process that
     /// already exited is read through its parent if that shares the mount
-    /// namespace (a short command run by a shell in the container).
+    /// namespace (a short command run by a shell in the container), else
+    /// through one of `peers` (other processes of its container) that does:
+    /// a command run by `kubectl exec` or `docker exec` is the child of the
+    /// runtime, outside the container, and may be gone before it is read.
     pub fn name(
         &mut self,
         pid: u32,
@@ -143,6 +151,7 @@ impl UserNames {
         mnt_ns: u32,
         uid: u32,
         now: Instant,
+        peers: impl Iterator<Item = u32>,
     ) -> Option<Arc<str>> {
         let root = self.proc_root.as_deref()?;
         let cached = self.by_ns.get(&mnt_ns);
@@ -180,11 +189,16 @@ impl UserNames {
                 Err(_) => None,
             }
         };
-        let text = read(pid).or_else(|| {
-            (mnt_ns_of(root, ppid) == Some(mnt_ns))
-                .then(|| read(ppid))
-                .flatten()
-        });
+        let in_ns = |p: u32| mnt_ns_of(root, p) == Some(mnt_ns);
+        let text = read(pid)
+            .or_else(|| in_ns(ppid).then(|| read(ppid)).flatten())
+            .or_else(|| {
+                peers
+                    .filter(|&p| p != pid && p != ppid)
+                    .take(MAX_PEERS)
+                    .filter(|&p| in_ns(p))
+                    .find_map(read)
+            });
         let Some(text) = text else {
             // The process is gone (or not on its root yet): the last table
             // of the namespace answers; another process of it tries again.
@@ -225,6 +239,11 @@ impl UserNames {
 mod tests {
     use super::*;
 
+    /// No other process of the container.
+    fn none() -> std::iter::Empty<u32> {
+        std::iter::empty()
+    }
+
     #[test]
     fn parses_passwd_like_getpwuid() {
         let n = parse_passwd(
@@ -258,12 +277,15 @@ mod tests {
         let mut u = UserNames::new(Some(d.to_owned()));
         let t0 = Instant::now();
         // 50 is in the container's namespace but not yet on its root.
-        assert_eq!(u.name(50, 1, 9, 1000, t0), None);
+        assert_eq!(u.name(50, 1, 9, 1000, t0, none()), None);
         // Once a process of it is on the container's root: its names.
         let t1 = t0 + RETRY + Duration::from_millis(1);
-        assert_eq!(u.name(51, 1, 9, 1000, t1).as_deref(), Some("app"));
+        assert_eq!(u.name(51, 1, 9, 1000, t1, none()).as_deref(), Some("app"));
         // The host's own processes read the host's file.
-        assert_eq!(u.name(1, 0, 1, 1000, t1).as_deref(), Some("hostuser"));
+        assert_eq!(
+            u.name(1, 0, 1, 1000, t1, none()).as_deref(),
+            Some("hostuser")
+        );
     }
 
     #[test]
@@ -293,15 +315,69 @@ mod tests {
         let mut u = UserNames::new(Some(d.to_owned()));
         let t0 = Instant::now();
         assert_eq!(
-            u.name(50, 1, 9, 0, t0),
+            u.name(50, 1, 9, 0, t0, none()),
             None,
             "the host's passwd is not the container's"
         );
         // At once (well within RETRY), the container's own file answers:
         // no table of the host's was cached for namespace 9.
         let t1 = t0 + Duration::from_millis(10);
-        assert_eq!(u.name(51, 50, 9, 4321, t1).as_deref(), Some("vigilfalco"));
-        assert_eq!(u.name(51, 50, 9, 0, t1).as_deref(), Some("root"));
+        assert_eq!(
+            u.name(51, 50, 9, 4321, t1, none()).as_deref(),
+            Some("vigilfalco")
+        );
+        assert_eq!(u.name(51, 50, 9, 0, t1, none()).as_deref(), Some("root"));
+    }
+
+    /// `kubectl exec ctr -- id`: the command (60) is the runtime's child
+    /// (50, on the host) and gone before it is read; the container's init
+    /// (51) shares its mount namespace and answers. A process of the
+    /// container in another mount namespace (52) does not.
+    #[test]
+    fn a_command_gone_before_it_is_read_is_named_through_its_container() {
+        let dir = crate::testutil::TempDir::new("users-peers");
+        let d = dir.path();
+        for (root, passwd) in [
+            ("hostroot", "root:x:0:0::/:/bin/sh\n"),
+            (
+                "ctrroot",
+                "root:x:0:0::/:/bin/sh\napp:x:1000:1000::/:/bin/sh\n",
+            ),
+            ("otherroot", "other:x:1000:1000::/:/bin/sh\n"),
+        ] {
+            std::fs::create_dir_all(d.join(root).join("etc")).unwrap();
+            std::fs::write(d.join(root).join("etc/passwd"), passwd).unwrap();
+        }
+        for (pid, root, ns) in [
+            (1, "hostroot", 1),
+            (50, "hostroot", 1),
+            (51, "ctrroot", 9),
+            (52, "otherroot", 10),
+        ] {
+            std::fs::create_dir_all(d.join(format!("{pid}/ns"))).unwrap();
+            std::os::unix::fs::symlink(d.join(root), d.join(format!("{pid}/root"))).unwrap();
+            std::os::unix::fs::symlink(format!("mnt:[{ns}]"), d.join(format!("{pid}/ns/mnt")))
+                .unwrap();
+        }
+        let t0 = Instant::now();
+        let mut u = UserNames::new(Some(d.to_owned()));
+        assert_eq!(
+            u.name(60, 50, 9, 1000, t0, none()),
+            None,
+            "no peers: no name"
+        );
+        let mut u = UserNames::new(Some(d.to_owned()));
+        let peers = [52, 60, 50].into_iter();
+        assert_eq!(
+            u.name(60, 50, 9, 1000, t0, peers),
+            None,
+            "none in its namespace"
+        );
+        let mut u = UserNames::new(Some(d.to_owned()));
+        let peers = [52, 50, 51].into_iter();
+        assert_eq!(u.name(60, 50, 9, 1000, t0, peers).as_deref(), Some("app"));
+        // The namespace's table is kept: the next such command needs no peer.
+        assert_eq!(u.name(61, 50, 9, 0, t0, none()).as_deref(), Some("root"));
     }
 
     #[test]
@@ -310,18 +386,18 @@ mod tests {
         let d = dir.path();
         let mut u = UserNames::new(Some(d.to_owned()));
         let t0 = Instant::now();
-        assert_eq!(u.name(60, 1, 7, 1000, t0), None);
+        assert_eq!(u.name(60, 1, 7, 1000, t0, none()), None);
         // Its root appears, but the same pid is not tried again so soon.
         std::fs::create_dir_all(d.join("60/root/etc")).unwrap();
         std::fs::write(d.join("60/root/etc/passwd"), "app:x:1000:1000::/:/bin/sh\n").unwrap();
-        assert_eq!(u.name(60, 1, 7, 1000, t0), None);
+        assert_eq!(u.name(60, 1, 7, 1000, t0, none()), None);
         // After RETRY it is.
         let t1 = t0 + RETRY + Duration::from_millis(1);
-        assert_eq!(u.name(60, 1, 7, 1000, t1).as_deref(), Some("app"));
+        assert_eq!(u.name(60, 1, 7, 1000, t1, none()).as_deref(), Some("app"));
         // Another process of the namespace is tried at once.
         let mut u = UserNames::new(Some(d.to_owned()));
-        assert_eq!(u.name(59, 1, 7, 1000, t0), None);
-        assert_eq!(u.name(60, 1, 7, 1000, t0).as_deref(), Some("app"));
+        assert_eq!(u.name(59, 1, 7, 1000, t0, none()), None);
+        assert_eq!(u.name(60, 1, 7, 1000, t0, none()).as_deref(), Some("app"));
     }
 
     #[test]
@@ -336,33 +412,42 @@ mod tests {
         .unwrap();
         let mut u = UserNames::new(Some(dir.clone()));
         let t0 = Instant::now();
-        assert_eq!(u.name(42, 1, 7, 1000, t0).as_deref(), Some("app"));
-        assert_eq!(u.name(42, 1, 7, 5, t0), None);
+        assert_eq!(u.name(42, 1, 7, 1000, t0, none()).as_deref(), Some("app"));
+        assert_eq!(u.name(42, 1, 7, 5, t0, none()), None);
         // Cached: the file changing is seen only after the TTL.
         std::fs::write(etc.join("passwd"), "svc:x:1000:1000::/:/bin/sh\n").unwrap();
-        assert_eq!(u.name(42, 1, 7, 1000, t0).as_deref(), Some("app"));
+        assert_eq!(u.name(42, 1, 7, 1000, t0, none()).as_deref(), Some("app"));
         let later = t0 + TTL + Duration::from_secs(1);
-        assert_eq!(u.name(42, 1, 7, 1000, later).as_deref(), Some("svc"));
+        assert_eq!(
+            u.name(42, 1, 7, 1000, later, none()).as_deref(),
+            Some("svc")
+        );
         // A process already gone (99) is read through its parent (42) when
         // the parent is in the same mount namespace, not otherwise.
         std::fs::create_dir_all(dir.join("42/ns")).unwrap();
         std::os::unix::fs::symlink("mnt:[9]", dir.join("42/ns/mnt")).unwrap();
-        assert_eq!(u.name(99, 42, 9, 1000, later).as_deref(), Some("svc"));
-        assert_eq!(u.name(99, 42, 10, 1000, later), None);
+        assert_eq!(
+            u.name(99, 42, 9, 1000, later, none()).as_deref(),
+            Some("svc")
+        );
+        assert_eq!(u.name(99, 42, 10, 1000, later, none()), None);
         // The process is gone: the last table of its namespace answers.
         std::fs::remove_dir_all(&dir).unwrap();
         let much_later = later + TTL + Duration::from_secs(1);
-        assert_eq!(u.name(42, 1, 7, 1000, much_later).as_deref(), Some("svc"));
-        assert_eq!(u.name(43, 1, 8, 1000, much_later), None);
+        assert_eq!(
+            u.name(42, 1, 7, 1000, much_later, none()).as_deref(),
+            Some("svc")
+        );
+        assert_eq!(u.name(43, 1, 8, 1000, much_later, none()), None);
         // The host's own processes (this one, in the real procfs) resolve
         // through the host's passwd.
         let mut host = UserNames::new(Some("/proc".into()));
         if let Some((ns, _)) = host.host {
             let me = std::process::id();
-            assert_eq!(host.name(me, 0, ns, 0, t0).as_deref(), Some("root"));
+            assert_eq!(host.name(me, 0, ns, 0, t0, none()).as_deref(), Some("root"));
         }
         // Without procfs nothing resolves.
-        assert_eq!(UserNames::new(None).name(42, 1, 7, 0, t0), None);
+        assert_eq!(UserNames::new(None).name(42, 1, 7, 0, t0, none()), None);
     }
 
     #[test]
@@ -375,10 +460,13 @@ mod tests {
         }
         let mut u = UserNames::new(Some(dir.path().to_owned()));
         let t0 = Instant::now() + TTL;
-        assert_eq!(u.name(42, 1, 7, 1000, t0).as_deref(), Some("app"));
+        assert_eq!(u.name(42, 1, 7, 1000, t0, none()).as_deref(), Some("app"));
         assert!(u.by_ns.contains_key(&7));
         let later = t0 + TTL + Duration::from_secs(1);
-        assert_eq!(u.name(43, 1, 8, 1000, later).as_deref(), Some("app"));
+        assert_eq!(
+            u.name(43, 1, 8, 1000, later, none()).as_deref(),
+            Some("app")
+        );
         assert!(
             !u.by_ns.contains_key(&7),
             "namespace 7's table outlived its TTL"
@@ -406,7 +494,7 @@ staff:x:50:app,bob
         .unwrap();
         let mut g = UserNames::groups(Some(dir.path().to_owned()));
         let t0 = Instant::now();
-        assert_eq!(g.name(42, 1, 7, 50, t0).as_deref(), Some("staff"));
-        assert_eq!(g.name(42, 1, 7, 1000, t0), None);
+        assert_eq!(g.name(42, 1, 7, 50, t0, none()).as_deref(), Some("staff"));
+        assert_eq!(g.name(42, 1, 7, 1000, t0, none()), None);
     }
 }

@@ -301,3 +301,31 @@ fn seeds_from_the_real_proc() {
     assert_eq!(me.exepath.as_deref(), exe.to_str());
     assert_eq!(me.uid, unsafe { libc::getuid() });
 }
+
+#[test]
+fn a_containers_peers_are_its_other_live_processes() {
+    let mut t = table();
+    t.observe(1, 0, 0, b"init", None, 1);
+    for pid in [10, 11, 12] {
+        t.observe(pid, 1, 0, b"sh", key("a"), 1);
+    }
+    t.observe(20, 1, 0, b"sh", key("b"), 1);
+    t.on_exit(11, 2);
+    let peers = |pid| {
+        let mut v: Vec<u32> = t.container_peers(pid).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        peers(10),
+        [12],
+        "not itself, not the exited, not another container's"
+    );
+    assert_eq!(peers(20), [] as [u32; 0]);
+    assert_eq!(
+        peers(1),
+        [] as [u32; 0],
+        "the host's processes are no container"
+    );
+    assert_eq!(peers(99), [] as [u32; 0], "not in the table");
+}
