@@ -608,7 +608,7 @@ impl FieldSource for EventFields<'_> {
 /// same `Arc`s, which nothing changes once shared): it reads only them
 /// and the host's name, nothing of the event itself (its data, number,
 /// times, baseline mark). The rules carry such checks' results from one
-/// event of a context to the next ([`crate::pipeline::alerts`]).
+/// event of a context to the next (`detect/context_memo.rs`).
 pub fn is_context_field(field: &Field) -> bool {
     use FieldId as F;
     match field.id {
