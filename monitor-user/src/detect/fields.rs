@@ -21,11 +21,13 @@ use monitor_rules::{Field, FieldArg, FieldId, FieldSource, StrList, Value};
 use crate::enrich::environ;
 
 mod args;
+mod context;
 mod paths;
 
 use crate::event::sysargs::{ArgValue, SockAddr};
 use crate::event::{rfc3339, Ancestor, Data, DnsData, Event, Leader, SyscallData};
 use args::{arg_value, is_open, named_arg, open_flags, raw_value};
+pub use context::is_context_field;
 pub use paths::proc_is_other;
 use paths::{needs_normalising, normalise, split_path};
 
@@ -600,113 +602,6 @@ impl FieldSource for EventFields<'_> {
             },
             _ => None,
         }
-    }
-}
-
-/// Whether `field`'s value, as [`EventFields`] gives it, is the same for
-/// every event that carries the same process, container and cgroup (the
-/// same `Arc`s, which nothing changes once shared): it reads only them
-/// and the host's name, nothing of the event itself (its data, number,
-/// times, baseline mark). The rules carry such checks' results from one
-/// event of a context to the next (`detect/context_memo.rs`).
-pub fn is_context_field(field: &Field) -> bool {
-    use FieldId as F;
-    match field.id {
-        F::EvtHostname
-        | F::ProcPid
-        | F::ThreadTid
-        | F::ProcPpid
-        | F::ProcVpid
-        | F::ProcName
-        | F::ProcExe
-        | F::ProcExepath
-        | F::ProcCmdline
-        | F::ProcArgs
-        | F::ProcPname
-        | F::ProcPexe
-        | F::ProcPexepath
-        | F::ProcPcmdline
-        | F::ProcAname
-        | F::ProcAnames
-        | F::ProcApid
-        | F::ProcAexepath
-        | F::ProcAexe
-        | F::ProcCwd
-        | F::ProcEnv
-        | F::ProcAenv
-        | F::ProcStdinType
-        | F::ProcStdinName
-        | F::ProcStdoutType
-        | F::ProcStdoutName
-        | F::ProcIsExeUpperLayer
-        | F::ProcIsExeLowerLayer
-        | F::ProcIsExeWritable
-        | F::ProcIsExeFromMemfd
-        | F::UserUid
-        | F::UserEuid
-        | F::UserName
-        | F::UserLoginuid
-        | F::UserLoginname
-        | F::GroupGid
-        | F::GroupName
-        | F::ProcTty
-        | F::ProcSid
-        | F::ProcVpgid
-        | F::ProcSname
-        | F::ProcSidExe
-        | F::ProcSidExepath
-        | F::ProcVpgidName
-        | F::ProcVpgidExe
-        | F::ProcVpgidExepath
-        | F::ProcIsSidLeader
-        | F::ProcIsVpgidLeader
-        | F::NsMnt
-        | F::NsPid
-        | F::NsNet
-        | F::NsUser
-        | F::NsUts
-        | F::NsIpc
-        | F::NsCgroup
-        | F::ContainerId
-        | F::ContainerFullId
-        | F::ContainerName
-        | F::ContainerImage
-        | F::ContainerImageRepository
-        | F::ContainerImageTag
-        | F::ContainerType
-        | F::ContainerImageId
-        | F::ContainerImageDigest
-        | F::ContainerPrivileged
-        | F::ContainerMounts
-        | F::ContainerMountSource
-        | F::ContainerMountDest
-        | F::ContainerMountSources
-        | F::ContainerStartTs
-        | F::ContainerLabel
-        | F::ContainerLabels
-        | F::ContainerUnresolved
-        | F::K8sPodUid
-        | F::K8sPodName
-        | F::K8sNsName
-        | F::K8sPodLabel
-        | F::K8sPodLabels
-        | F::ContainerCreator
-        | F::ContainerCreatorPid
-        | F::ContainerCreatorUid
-        | F::ContainerCreatorLoginuid
-        | F::ContainerCreatorUser
-        | F::ContainerCreatorCmdline
-        | F::ContainerCreatorVia
-        | F::ContainerCreatorContainerId
-        | F::ContainerCreatorCandidates
-        | F::ContainerCreatorUnresolved
-        | F::CgroupId
-        | F::CgroupPath => true,
-        // The rest read the event itself: its kind, data, number, times
-        // and baseline mark (an exec's capabilities come from its record,
-        // a duration from its time). Also the answer for a field not
-        // placed here yet: never carried over, so never wrong.
-        _ => false,
     }
 }
 

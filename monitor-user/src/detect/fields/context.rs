@@ -1,0 +1,115 @@
+//! Which fields are the context's: read only from the process, its exec
+//! context, the container, the cgroup and the host name, so the same for
+//! every event that shares them. What the rules learn about such fields
+//! is carried from one event of a context to the next
+//! (`detect/context_memo.rs`); a field placed here wrongly would carry a
+//! wrong answer, which the test
+//! `context_fields_are_the_same_for_every_event_of_a_context` guards.
+
+use monitor_rules::{Field, FieldId};
+
+/// Whether `field`'s value, as [`super::EventFields`] gives it, is the
+/// same for every event that carries the same process, container and
+/// cgroup (the same `Arc`s, which nothing changes once shared): it reads
+/// only them and the host's name, nothing of the event itself (its data,
+/// number, times, baseline mark).
+pub fn is_context_field(field: &Field) -> bool {
+    use FieldId as F;
+    match field.id {
+        F::EvtHostname
+        | F::ProcPid
+        | F::ThreadTid
+        | F::ProcPpid
+        | F::ProcVpid
+        | F::ProcName
+        | F::ProcExe
+        | F::ProcExepath
+        | F::ProcCmdline
+        | F::ProcArgs
+        | F::ProcPname
+        | F::ProcPexe
+        | F::ProcPexepath
+        | F::ProcPcmdline
+        | F::ProcAname
+        | F::ProcAnames
+        | F::ProcApid
+        | F::ProcAexepath
+        | F::ProcAexe
+        | F::ProcCwd
+        | F::ProcEnv
+        | F::ProcAenv
+        | F::ProcStdinType
+        | F::ProcStdinName
+        | F::ProcStdoutType
+        | F::ProcStdoutName
+        | F::ProcIsExeUpperLayer
+        | F::ProcIsExeLowerLayer
+        | F::ProcIsExeWritable
+        | F::ProcIsExeFromMemfd
+        | F::UserUid
+        | F::UserEuid
+        | F::UserName
+        | F::UserLoginuid
+        | F::UserLoginname
+        | F::GroupGid
+        | F::GroupName
+        | F::ProcTty
+        | F::ProcSid
+        | F::ProcVpgid
+        | F::ProcSname
+        | F::ProcSidExe
+        | F::ProcSidExepath
+        | F::ProcVpgidName
+        | F::ProcVpgidExe
+        | F::ProcVpgidExepath
+        | F::ProcIsSidLeader
+        | F::ProcIsVpgidLeader
+        | F::NsMnt
+        | F::NsPid
+        | F::NsNet
+        | F::NsUser
+        | F::NsUts
+        | F::NsIpc
+        | F::NsCgroup
+        | F::ContainerId
+        | F::ContainerFullId
+        | F::ContainerName
+        | F::ContainerImage
+        | F::ContainerImageRepository
+        | F::ContainerImageTag
+        | F::ContainerType
+        | F::ContainerImageId
+        | F::ContainerImageDigest
+        | F::ContainerPrivileged
+        | F::ContainerMounts
+        | F::ContainerMountSource
+        | F::ContainerMountDest
+        | F::ContainerMountSources
+        | F::ContainerStartTs
+        | F::ContainerLabel
+        | F::ContainerLabels
+        | F::ContainerUnresolved
+        | F::K8sPodUid
+        | F::K8sPodName
+        | F::K8sNsName
+        | F::K8sPodLabel
+        | F::K8sPodLabels
+        | F::ContainerCreator
+        | F::ContainerCreatorPid
+        | F::ContainerCreatorUid
+        | F::ContainerCreatorLoginuid
+        | F::ContainerCreatorUser
+        | F::ContainerCreatorCmdline
+        | F::ContainerCreatorVia
+        | F::ContainerCreatorContainerId
+        | F::ContainerCreatorCandidates
+        | F::ContainerCreatorUnresolved
+        | F::CgroupId
+        | F::CgroupPath => true,
+        // The rest read the event itself: its kind, data, number, times
+        // and baseline mark (an exec's capabilities come from its record,
+        // a duration from its time). Also the answer for a field not
+        // placed here yet: never carried over, so never wrong.
+        _ => false,
+    }
+}
