@@ -244,10 +244,12 @@ impl ProcTable {
     /// The other live processes of `pid`'s container (none for a host
     /// process or one not in the table), in no particular order.
     pub fn container_peers(&self, pid: u32) -> impl Iterator<Item = u32> + '_ {
-        let key = self.procs.get(&pid).and_then(|p| p.container.clone());
+        let key = self.procs.get(&pid).and_then(|p| p.container.as_ref());
         self.procs
             .values()
-            .filter(move |p| key.is_some() && p.container == key && p.pid != pid && !p.exited())
+            .filter(move |p| {
+                key.is_some() && p.container.as_ref() == key && p.pid != pid && !p.exited()
+            })
             .map(|p| p.pid)
     }
 
