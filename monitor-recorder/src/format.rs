@@ -35,6 +35,7 @@ pub const MAX_PAYLOAD_LEN: usize = MAX_BODY_LEN as usize - BODY_FIXED_LEN;
 pub const KIND_EVENT: u8 = 1;
 pub const KIND_LOSS: u8 = 2;
 pub const KIND_FOOTER: u8 = 3;
+pub const KIND_DEFINE: u8 = 4;
 
 /// Loss payload: source(1) + count(8).
 pub const LOSS_PAYLOAD_LEN: usize = 9;
@@ -60,6 +61,9 @@ pub enum RecordKind {
     Loss,
     /// Summary written when a segment is closed cleanly.
     Footer,
+    /// Bytes that later records of the segment refer to by number
+    /// ([`crate::dict`]).
+    Define,
     /// A kind this version does not know; readers skip it.
     Unknown(u8),
 }
@@ -70,6 +74,7 @@ impl RecordKind {
             KIND_EVENT => Self::Event,
             KIND_LOSS => Self::Loss,
             KIND_FOOTER => Self::Footer,
+            KIND_DEFINE => Self::Define,
             other => Self::Unknown(other),
         }
     }
@@ -79,6 +84,7 @@ impl RecordKind {
             Self::Event => KIND_EVENT,
             Self::Loss => KIND_LOSS,
             Self::Footer => KIND_FOOTER,
+            Self::Define => KIND_DEFINE,
             Self::Unknown(b) => b,
         }
     }

@@ -178,7 +178,13 @@ impl Records {
                 None => self.cur = None,
                 Some(Err(e)) => return Some(Err(e)),
                 Some(Ok(f)) => {
-                    if f.kind != RecordKind::Footer && self.range.contains(f.timestamp_ns) {
+                    // Definitions serve the records after them, in range or not.
+                    let wanted = match f.kind {
+                        RecordKind::Footer => false,
+                        RecordKind::Define => true,
+                        _ => self.range.contains(f.timestamp_ns),
+                    };
+                    if wanted {
                         return Some(Ok(f));
                     }
                 }

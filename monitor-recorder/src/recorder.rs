@@ -2,10 +2,11 @@
 //! thread, so the agent never waits for the disk. When the queue is full
 //! the event is dropped and counted, and the writer puts a loss record into
 //! the log, so the loss is visible to whoever reads it later. The thread
-//! encodes events, flushes and fdatasyncs every `flush_interval`, applies
-//! rotation by age and retention, and closes the log cleanly on `close` or
-//! drop.
+//! encodes events (with the definitions they need first: [`crate::dict`]),
+//! flushes and fdatasyncs every `flush_interval`, applies rotation by age
+//! and retention, and closes the log cleanly on `close` or drop.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::path::Path;
@@ -18,6 +19,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::dict::{self, Dictionary};
 use crate::error::WriteError;
 use crate::format::{Loss, LossSource, RecordKind};
 use crate::stats::{Counters, Stats};
@@ -189,17 +191,20 @@ fn run<T: Serialize>(
     shared: Arc<Shared>,
     interval: std::time::Duration,
 ) -> Result<(), WriteError> {
-    let mut scratch = Vec::with_capacity(1024);
+    let mut work = Work {
+        dict: RefCell::default(),
+        scratch: Vec::with_capacity(1024),
+    };
     let mut next_flush = Instant::now() + interval;
     let mut open = true;
     while open {
         let wait = next_flush.saturating_duration_since(Instant::now());
         match rx.recv_timeout(wait) {
             Ok(msg) => {
-                scratch = handle(&mut writer, &shared, msg, scratch);
+                handle(&mut writer, &shared, msg, &mut work);
                 for _ in 1..BATCH {
                     match rx.try_recv() {
-                        Ok(msg) => scratch = handle(&mut writer, &shared, msg, scratch),
+                        Ok(msg) => handle(&mut writer, &shared, msg, &mut work),
                         Err(mpsc::TryRecvError::Empty) => break,
                         Err(mpsc::TryRecvError::Disconnected) => {
                             open = false;
@@ -223,28 +228,19 @@ fn run<T: Serialize>(
     writer.close().map(drop)
 }
 
-fn handle<T: Serialize>(
-    writer: &mut LogWriter,
-    shared: &Shared,
-    msg: Msg<T>,
-    mut scratch: Vec<u8>,
-) -> Vec<u8> {
+/// The writer thread's state besides the log.
+struct Work {
+    dict: RefCell<Dictionary>,
+    /// The last record's encoding (its buffer reused).
+    scratch: Vec<u8>,
+}
+
+fn handle<T: Serialize>(writer: &mut LogWriter, shared: &Shared, msg: Msg<T>, work: &mut Work) {
     match msg {
         Msg::Event(ts, value) => {
-            scratch.clear();
-            match encode_into(&value, scratch) {
-                Ok(buf) => {
-                    scratch = buf;
-                    if writer.append(RecordKind::Event, ts, &scratch).is_err() {
-                        Counters::add(&shared.counters.failed, 1);
-                        shared.pending.add(LossSource::RecorderWriteError, 1);
-                    }
-                }
-                Err(_) => {
-                    scratch = Vec::with_capacity(1024);
-                    Counters::add(&shared.counters.failed, 1);
-                    shared.pending.add(LossSource::RecorderEncodeError, 1);
-                }
+            if let Err(source) = write_event(writer, work, ts, &value) {
+                Counters::add(&shared.counters.failed, 1);
+                shared.pending.add(source, 1);
             }
         }
         Msg::Flush(ack) => {
@@ -252,7 +248,51 @@ fn handle<T: Serialize>(
             let _ = ack.send(writer.flush(true));
         }
     }
-    scratch
+}
+
+/// Encodes `value` for the segment it goes to and writes it after the
+/// definitions it needs ([`crate::dict`]); encoded again when that segment
+/// turns out to be full.
+fn write_event<T: Serialize>(
+    writer: &mut LogWriter,
+    work: &mut Work,
+    ts: u64,
+    value: &T,
+) -> Result<(), LossSource> {
+    // A second try goes to a new, empty segment, which takes any group.
+    for _ in 0..3 {
+        let (segment, bytes) = writer
+            .prepare()
+            .map_err(|_| LossSource::RecorderWriteError)?;
+        work.dict.borrow_mut().start(segment, bytes);
+        let mut buf = std::mem::take(&mut work.scratch);
+        buf.clear();
+        work.scratch = match dict::encoding(&work.dict, || encode_into(value, buf)) {
+            Ok(buf) => buf,
+            Err(_) => {
+                work.dict.borrow_mut().new_region(bytes);
+                return Err(LossSource::RecorderEncodeError);
+            }
+        };
+        let dict = work.dict.borrow();
+        let mut group: Vec<(RecordKind, u64, &[u8])> = dict
+            .pending()
+            .map(|d| (RecordKind::Define, ts, d))
+            .collect();
+        group.push((RecordKind::Event, ts, &work.scratch));
+        let written = writer.append_group(segment, &group);
+        drop(group);
+        drop(dict);
+        match written {
+            Ok(true) => return Ok(()),
+            Ok(false) => continue,
+            Err(_) => {
+                work.dict.borrow_mut().new_region(bytes);
+                return Err(LossSource::RecorderWriteError);
+            }
+        }
+    }
+    Err(LossSource::RecorderWriteError)
 }
 
 /// Turns pending loss counts into loss records; on failure they stay

@@ -1,8 +1,9 @@
 //! The typed layer: event payloads are `T` encoded with postcard (compact
 //! varint encoding with a written, stable wire specification). Reading turns
-//! records into `Entry<T>`: an event, or a loss marker. Payloads that do not
-//! decode as `T` are reported with segment, offset and sequence number, and
-//! reading goes on.
+//! records into `Entry<T>`: an event, or a loss marker; definition records
+//! are taken in on the way, for the events that refer to them
+//! ([`crate::dict`]). Payloads that do not decode as `T` are reported with
+//! segment, offset and sequence number, and reading goes on.
 
 use std::marker::PhantomData;
 use std::path::Path;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::dict::{self, Definitions};
 use crate::error::{ReadError, WriteError};
 use crate::format::{Loss, RecordKind};
 use crate::reader::{LogReader, Records};
@@ -65,6 +67,8 @@ type PassOver = Box<dyn FnMut(&[u8]) -> bool>;
 /// Streams `Entry<T>` from a log; records of unknown kinds are skipped.
 pub struct EventReader<T> {
     records: Records,
+    /// The current region's definitions ([`crate::dict`]).
+    defs: Definitions,
     pass_over: Option<PassOver>,
     passed_over: u64,
     _t: PhantomData<fn() -> T>,
@@ -74,6 +78,7 @@ impl<T: DeserializeOwned> EventReader<T> {
     pub fn new(log: &LogReader) -> Self {
         Self {
             records: log.records(),
+            defs: Definitions::default(),
             pass_over: None,
             passed_over: 0,
             _t: PhantomData,
@@ -116,6 +121,19 @@ impl<T: DeserializeOwned> Iterator for EventReader<T> {
                 .current_segment()
                 .expect("a frame implies an open segment");
             let payload = self.records.payload(&frame);
+            self.defs.enter(segment);
+            if frame.kind == RecordKind::Define {
+                if self.defs.add(payload).is_err() {
+                    return Some(Err(ReadError::BadPayload {
+                        path: segment.to_path_buf(),
+                        offset: frame.offset,
+                        seq: frame.seq,
+                        kind: "definition",
+                        len: payload.len(),
+                    }));
+                }
+                continue;
+            }
             if frame.kind == RecordKind::Event
                 && self.pass_over.as_mut().is_some_and(|f| f(payload))
             {
@@ -123,14 +141,14 @@ impl<T: DeserializeOwned> Iterator for EventReader<T> {
                 continue;
             }
             let body = match frame.kind {
-                RecordKind::Event => match decode::<T>(payload) {
+                RecordKind::Event => match dict::reading(&self.defs, || decode::<T>(payload)) {
                     Ok(v) => Body::Event(v),
                     Err(e) => {
                         return Some(Err(ReadError::Decode {
                             path: segment.to_path_buf(),
                             offset: frame.offset,
                             seq: frame.seq,
-                            message: e.to_string(),
+                            message: self.defs.take_missing().unwrap_or_else(|| e.to_string()),
                         }))
                     }
                 },
@@ -146,7 +164,7 @@ impl<T: DeserializeOwned> Iterator for EventReader<T> {
                         }))
                     }
                 },
-                RecordKind::Footer | RecordKind::Unknown(_) => continue,
+                RecordKind::Footer | RecordKind::Define | RecordKind::Unknown(_) => continue,
             };
             return Some(Ok(Entry {
                 seq: frame.seq,

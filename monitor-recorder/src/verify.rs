@@ -51,6 +51,8 @@ pub struct VerifySummary {
     pub bytes: u64,
     pub events: u64,
     pub loss_records: u64,
+    /// Definition records ([`crate::dict`]).
+    pub definitions: u64,
     pub unknown_records: u64,
     /// Events lost, by cause, as recorded in loss records.
     pub lost: BTreeMap<LossSource, u64>,
@@ -150,6 +152,7 @@ fn verify_segment(path: &Path, last: bool, s: &mut VerifySummary) {
         records += 1;
         match f.kind {
             RecordKind::Event => s.events += 1,
+            RecordKind::Define => s.definitions += 1,
             RecordKind::Loss => match Loss::decode(payload) {
                 Some(l) => {
                     s.loss_records += 1;
@@ -179,13 +182,14 @@ impl fmt::Display for VerifySummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{}: {} segments ({} closed), {} bytes, {} events, {} loss records",
+            "{}: {} segments ({} closed), {} bytes, {} events, {} loss records, {} definitions",
             if self.is_intact() { "OK" } else { "DAMAGED" },
             self.segments,
             self.segments_closed,
             self.bytes,
             self.events,
-            self.loss_records
+            self.loss_records,
+            self.definitions
         )?;
         if let (Some(a), Some(b)) = (self.first_seq, self.last_seq) {
             writeln!(f, "sequence {a}..={b}")?;

@@ -196,6 +196,73 @@ impl LogWriter {
         if self.active.is_none() {
             self.create_segment()?;
         }
+        self.write_frame(kind, ts_ns, payload)
+    }
+
+    /// The segment records go to next (its first sequence number) and the
+    /// bytes in it, opening one, or closing one that is old enough, as
+    /// [`append`](Self::append) would: records encoded for that segment
+    /// (numbers of [`crate::dict`]) are written with
+    /// [`append_group`](Self::append_group).
+    pub fn prepare(&mut self) -> Result<(u64, u64), WriteError> {
+        if let Some(a) = &self.active {
+            if a.records > 0 && a.opened.elapsed() >= self.cfg.max_segment_age {
+                self.rotate()?;
+            }
+        }
+        if self.active.is_none() {
+            self.create_segment()?;
+        }
+        let a = self.active.as_ref().expect("created above");
+        Ok((a.first_seq, a.bytes))
+    }
+
+    /// Appends `records` together to `segment` (from
+    /// [`prepare`](Self::prepare)). `Ok(false)`, with nothing written,
+    /// when they do not all fit in it (it is closed) or it is no longer
+    /// the active one: prepare and encode them again.
+    pub fn append_group(
+        &mut self,
+        segment: u64,
+        records: &[(RecordKind, u64, &[u8])],
+    ) -> Result<bool, WriteError> {
+        let mut total = 0;
+        for &(kind, _, payload) in records {
+            if kind == RecordKind::Footer {
+                return Err(WriteError::ReservedKind);
+            }
+            if payload.len() > MAX_PAYLOAD_LEN {
+                return Err(WriteError::PayloadTooLarge {
+                    len: payload.len(),
+                    max: MAX_PAYLOAD_LEN,
+                });
+            }
+            total += (FRAME_OVERHEAD + payload.len()) as u64;
+        }
+        let Some(a) = &self.active else {
+            return Ok(false);
+        };
+        if a.first_seq != segment {
+            return Ok(false);
+        }
+        if a.records > 0 && a.bytes + total > self.cfg.max_segment_bytes {
+            self.rotate()?;
+            return Ok(false);
+        }
+        for &(kind, ts_ns, payload) in records {
+            self.write_frame(kind, ts_ns, payload)?;
+        }
+        Ok(true)
+    }
+
+    /// Writes one frame to the active segment.
+    fn write_frame(
+        &mut self,
+        kind: RecordKind,
+        ts_ns: u64,
+        payload: &[u8],
+    ) -> Result<u64, WriteError> {
+        let frame_len = (FRAME_OVERHEAD + payload.len()) as u64;
         // A failed write burns the number: the next segment is named after
         // the next one, so a half-written frame never shares a name.
         let seq = self.next_seq;
@@ -222,14 +289,11 @@ impl LogWriter {
         a.bytes += frame_len;
         self.dirty = true;
         let c = &self.counters;
-        Counters::add(
-            if kind == RecordKind::Loss {
-                &c.loss_records
-            } else {
-                &c.written
-            },
-            1,
-        );
+        match kind {
+            RecordKind::Loss => Counters::add(&c.loss_records, 1),
+            RecordKind::Define => {}
+            _ => Counters::add(&c.written, 1),
+        }
         Counters::add(&c.bytes, frame_len);
         Ok(seq)
     }

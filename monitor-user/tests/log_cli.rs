@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 mod common;
 
 use common::*;
+use monitor_recorder::{LogReader, RecordKind};
 use monitor_user::event::{Data, Event};
 use monitor_user::sink::recorder::{EventRecorder, RecordConfig};
 
@@ -231,21 +232,24 @@ fn only_segment(dir: &Path) -> PathBuf {
     v.pop().unwrap()
 }
 
+/// Offsets of the segment's records of `kind`, in order.
+fn offsets_of(seg: &Path, kind: RecordKind) -> Vec<u64> {
+    LogReader::open(seg)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap())
+        .filter(|r| r.kind == kind)
+        .map(|r| r.offset)
+        .collect()
+}
+
 #[test]
 fn a_corrupt_record_is_named_and_the_rest_still_read() {
     let t = Tmp::new("corrupt");
     write_log(&t.0, &scenario());
     let seg = only_segment(&t.0);
     let mut bytes = std::fs::read(&seg).unwrap();
-    // The third frame: find sync markers after the header.
-    let sync = [0xF5u8, b'V', b'R', 0x0A];
-    let frames: Vec<usize> = bytes
-        .windows(4)
-        .enumerate()
-        .filter(|(_, w)| *w == sync)
-        .map(|(i, _)| i)
-        .collect();
-    let victim = frames[2];
+    let victim = offsets_of(&seg, RecordKind::Event)[2] as usize;
     bytes[victim + 40] ^= 0xff;
     std::fs::write(&seg, &bytes).unwrap();
 
@@ -270,6 +274,48 @@ fn a_corrupt_record_is_named_and_the_rest_still_read() {
     assert!(
         out.contains("DAMAGED") && out.contains(&format!("offset {victim}")),
         "{out}"
+    );
+}
+
+#[test]
+fn a_corrupt_definition_costs_the_events_that_use_it_each_named() {
+    let t = Tmp::new("corrupt-def");
+    write_log(&t.0, &scenario());
+    let seg = only_segment(&t.0);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    // Definition 0: the first event's exec context.
+    let victim = offsets_of(&seg, RecordKind::Define)[0] as usize;
+    let events = offsets_of(&seg, RecordKind::Event);
+    bytes[victim + 40] ^= 0xff;
+    std::fs::write(&seg, &bytes).unwrap();
+
+    let o = vigil(&["log", "export", s(&t.0)]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}: offset {victim}: corrupt record",
+            seg.display()
+        )),
+        "{err}"
+    );
+    let lost: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("refers to definition 0 of its segment"))
+        .collect();
+    assert!(!lost.is_empty(), "{err}");
+    for line in &lost {
+        assert!(
+            events
+                .iter()
+                .any(|o| line.contains(&format!(": offset {o}: "))),
+            "{line}"
+        );
+    }
+    assert_eq!(
+        out.lines().count() + lost.len(),
+        8,
+        "the events that do not use it are exported: {err}"
     );
 }
 

@@ -3,12 +3,15 @@
 //!
 //! In memory they are `Arc`s, so every stage after the enricher hands them
 //! on without copying strings. In the log (a compact encoding that is not
-//! self-describing: postcard) each is written as a byte string holding its
-//! own nested encoding; decoding looks those bytes up in a small per-thread
-//! cache of recently decoded values, so a replay decodes each distinct one
-//! once, not once per event, and the events share one allocation. Every record still carries its full context: nothing depends
-//! on another record, so a damaged record costs only itself. Self-describing
-//! formats (JSON) see the plain value.
+//! self-describing: postcard) the recorder writes each distinct one once
+//! per region of a segment, as a definition record, and events carry its
+//! number (`monitor_recorder::dict`): an event of a known process takes a
+//! hundred bytes, not the kilobyte or more of its process's environment,
+//! arguments and ancestry, and a replay decodes each definition once.
+//! Encoded anywhere else, a value is written whole, as a byte string
+//! holding its own nested encoding, which decoding looks up in a small
+//! per-thread cache of recently decoded values. Self-describing formats
+//! (JSON) see the plain value.
 //!
 //! Used as `#[serde(with = "crate::event::shared")]` on `Arc<T>` fields of a type
 //! that implements [`Shared`].
@@ -18,7 +21,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use serde::de::{self, DeserializeOwned, Visitor};
+use serde::de::{self, DeserializeOwned, VariantAccess, Visitor};
 use serde::{Deserializer, Serialize, Serializer};
 
 /// Slots in each type's decode cache (a power of two). Enough for the
@@ -26,7 +29,7 @@ use serde::{Deserializer, Serialize, Serializer};
 const SLOTS: usize = 256;
 
 /// A value that events share and that decodes through a cache.
-pub trait Shared: Serialize + DeserializeOwned + 'static {
+pub trait Shared: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Runs `f` on this thread's decode cache for the type.
     fn with_cache<R>(f: impl FnOnce(&mut Cache<Self>) -> R) -> R;
 }
@@ -140,34 +143,97 @@ pub fn serialize<T: Shared, S: Serializer>(value: &Arc<T>, s: S) -> Result<S::Ok
     if s.is_human_readable() {
         return value.serialize(s);
     }
+    // In a recorder's log: the number of its definition, encoded only the
+    // first time the region meets this `Arc`.
+    let encode = || monitor_recorder::typed::encode_into(&**value, Vec::new());
+    if let Some(id) = monitor_recorder::dict::define_shared(value, encode) {
+        let id = id.map_err(serde::ser::Error::custom)?;
+        return s.serialize_newtype_variant(WIRE, DEFINED, VARIANTS[1], &id);
+    }
     let mut buf = SCRATCH.with(|b| b.borrow_mut().pop()).unwrap_or_default();
     buf.clear();
     let buf =
         monitor_recorder::typed::encode_into(&**value, buf).map_err(serde::ser::Error::custom)?;
-    let out = s.serialize_bytes(&buf);
+    let out = s.serialize_newtype_variant(WIRE, INLINE, VARIANTS[0], &Bytes(&buf));
     SCRATCH.with(|b| b.borrow_mut().push(buf));
     out
+}
+
+/// How a shared value is written: whole (variant 0: its own encoding as a
+/// byte string), or, in a recorder's log, as the number of a definition
+/// record before it in its segment (variant 1: `monitor_recorder::dict`).
+const WIRE: &str = "Nested";
+const VARIANTS: &[&str] = &["Inline", "Defined"];
+const INLINE: u32 = 0;
+const DEFINED: u32 = 1;
+
+/// Bytes written as a byte string (not as a sequence of numbers).
+struct Bytes<'a>(&'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
 }
 
 pub fn deserialize<'de, T: Shared, D: Deserializer<'de>>(d: D) -> Result<Arc<T>, D::Error> {
     if d.is_human_readable() {
         return T::deserialize(d).map(Arc::new);
     }
-    d.deserialize_bytes(Nested(PhantomData))
+    d.deserialize_enum(WIRE, VARIANTS, Nested(PhantomData))
 }
 
 struct Nested<T>(PhantomData<T>);
 
-impl<T: Shared> Visitor<'_> for Nested<T> {
+impl<'de, T: Shared> Visitor<'de> for Nested<T> {
     type Value = Arc<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "the nested encoding of a {}", std::any::type_name::<T>())
     }
 
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Arc<T>, A::Error> {
+        let (variant, value) = data.variant::<u32>()?;
+        match variant {
+            INLINE => value.newtype_variant_seed(self),
+            DEFINED => {
+                let id: u64 = value.newtype_variant()?;
+                let decode =
+                    |bytes: &[u8]| monitor_recorder::typed::decode::<T>(bytes).map(Arc::new);
+                match monitor_recorder::dict::resolve(id, decode) {
+                    Some(v) => v.map_err(de::Error::custom),
+                    None => Err(de::Error::custom(format_args!(
+                        "its {} is definition {id} of its segment, which was not read before it \
+                         (a damaged definition record)",
+                        short_name::<T>()
+                    ))),
+                }
+            }
+            other => Err(de::Error::invalid_value(
+                de::Unexpected::Unsigned(other.into()),
+                &"variant 0 or 1",
+            )),
+        }
+    }
+
     fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Arc<T>, E> {
         T::with_cache(|c| c.get(bytes)).map_err(E::custom)
     }
+}
+
+/// An inline value's bytes go through the cache.
+impl<'de, T: Shared> de::DeserializeSeed<'de> for Nested<T> {
+    type Value = Arc<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Arc<T>, D::Error> {
+        d.deserialize_bytes(self)
+    }
+}
+
+/// `Process` for `monitor_user::event::Process`.
+fn short_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    full.rsplit("::").next().unwrap_or(full)
 }
 
 #[cfg(test)]
@@ -303,11 +369,13 @@ mod tests {
     fn damaged_nested_bytes_are_an_error() {
         let e = ev(7, "sh", 1);
         let mut bytes = encode(&e);
-        // The process's nested length comes first; claim one byte more
-        // than the nested value holds, so it has trailing garbage.
-        let inner = bytes[0] as usize;
-        bytes[0] += 1;
-        bytes.insert(1 + inner, 0x00);
+        // The process comes first, whole (variant 0), then its nested
+        // length; claim one byte more than the nested value holds, so it
+        // has trailing garbage.
+        assert_eq!(bytes[0], INLINE as u8);
+        let inner = bytes[1] as usize;
+        bytes[1] += 1;
+        bytes.insert(2 + inner, 0x00);
         assert!(monitor_recorder::typed::decode::<Ev>(&bytes).is_err());
     }
 

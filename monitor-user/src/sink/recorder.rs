@@ -16,7 +16,7 @@ use crate::sink::record_budget::RecordBudget;
 
 /// Names the payload of event records: postcard of [`Event`]. Bump the
 /// suffix on any change to `Event` other than appending an enum variant.
-pub const EVENT_SCHEMA: &str = "vigil.event/8";
+pub const EVENT_SCHEMA: &str = "vigil.event/9";
 
 /// Rotation and retention of `--record`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -463,10 +463,25 @@ pub(crate) mod tests {
     #[test]
     fn encoding_is_pinned_by_the_schema_name() {
         let mut bytes = Vec::new();
+        // Each event whole, as encoded outside a log...
         for ev in events() {
             let one = monitor_recorder::typed::encode_into(&ev, Vec::new()).unwrap();
             bytes.extend_from_slice(&(one.len() as u32).to_le_bytes());
             bytes.extend_from_slice(&one);
+        }
+        // ... and the records a recorder writes for them (definitions of
+        // the shared values, then the events naming them by number).
+        let dir = TempDir::new("pinned");
+        let mut rec = EventRecorder::open(dir.path(), &RecordConfig::default()).unwrap();
+        for ev in events() {
+            rec.record(ev, false);
+        }
+        rec.close().unwrap();
+        for r in open_log(&[dir.path()]).unwrap().records() {
+            let r = r.unwrap();
+            bytes.push(r.kind.to_byte());
+            bytes.extend_from_slice(&(r.payload.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&r.payload);
         }
         let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/golden")

@@ -1,0 +1,248 @@
+//! Definitions (`monitor_recorder::dict`) through a real recorder and
+//! reader: records that share a value carry its number, each segment and
+//! region defines what its records use, a time range still reads the
+//! definitions before it, and a damaged definition costs the records of
+//! its segment that use it, each reported with its offset, and no others.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use common::*;
+use monitor_recorder::dict;
+use monitor_recorder::format::{BODY_FIXED_LEN, FRAME_PREFIX_LEN};
+use monitor_recorder::{
+    Body, Config, EventReader, LogReader, ReadError, RecordKind, Recorder, TimeRange,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A record naming a shared context, as an event names its process.
+#[derive(Clone, PartialEq)]
+struct Rec {
+    n: u64,
+    ctx: Arc<String>,
+}
+
+impl std::fmt::Debug for Rec {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let kind = self.ctx.split(':').next().unwrap_or_default();
+        write!(f, "#{} ({kind}, {} bytes)", self.n, self.ctx.len())
+    }
+}
+
+/// The context as written: whole, or by number.
+#[derive(Serialize, Deserialize)]
+enum Ctx {
+    Inline(String),
+    Defined(u64),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    n: u64,
+    ctx: Ctx,
+}
+
+impl Serialize for Rec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let encode = || Ok::<_, ()>(self.ctx.as_bytes().to_vec());
+        let ctx = match dict::define_shared(&self.ctx, encode) {
+            Some(id) => Ctx::Defined(id.unwrap()),
+            None => Ctx::Inline((*self.ctx).clone()),
+        };
+        Wire { n: self.n, ctx }.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = Wire::deserialize(d)?;
+        let ctx = match w.ctx {
+            Ctx::Inline(s) => Arc::new(s),
+            Ctx::Defined(id) => {
+                let decode = |b: &[u8]| String::from_utf8(b.to_vec()).map(Arc::new);
+                dict::resolve(id, decode)
+                    .ok_or_else(|| serde::de::Error::custom(format!("definition {id} not read")))?
+                    .map_err(serde::de::Error::custom)?
+            }
+        };
+        Ok(Rec { n: w.n, ctx })
+    }
+}
+
+/// A kilobyte-long context, one of `kinds`, for record `n`.
+fn contexts(kinds: usize) -> Vec<Arc<String>> {
+    (0..kinds)
+        .map(|k| Arc::new(format!("{k}:{}", "x".repeat(1000))))
+        .collect()
+}
+
+fn record(dir: &Path, cfg: Config, n: u64, ctxs: &[Arc<String>]) -> Vec<Rec> {
+    let cfg = Config {
+        queue_capacity: n as usize + 1,
+        ..cfg
+    };
+    let rec = Recorder::<Rec>::open(dir, cfg).unwrap();
+    let recs: Vec<Rec> = (0..n)
+        .map(|n| Rec {
+            n,
+            ctx: ctxs[n as usize % ctxs.len()].clone(),
+        })
+        .collect();
+    for r in &recs {
+        assert!(rec.record(ts(r.n), r.clone()));
+    }
+    let stats = rec.close().unwrap();
+    assert_eq!((stats.written, stats.dropped, stats.failed), (n, 0, 0));
+    recs
+}
+
+fn read(log: &LogReader) -> (Vec<Rec>, Vec<ReadError>) {
+    let (mut recs, mut errs) = (vec![], vec![]);
+    for item in EventReader::<Rec>::new(log) {
+        match item {
+            Ok(e) => match e.body {
+                Body::Event(r) => recs.push(r),
+                Body::Loss(l) => panic!("loss {l:?}"),
+            },
+            Err(e) => errs.push(e),
+        }
+    }
+    (recs, errs)
+}
+
+fn all_records(dir: &Path) -> Vec<monitor_recorder::Record> {
+    LogReader::open(dir)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+#[test]
+fn shared_values_are_written_once_per_segment_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctxs = contexts(3);
+    let mut cfg = small_config();
+    cfg.max_segment_bytes = 16 * 1024;
+    let written = record(dir.path(), cfg, 2_000, &ctxs);
+    let (back, errs) = read(&LogReader::open(dir.path()).unwrap());
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(back, written);
+    // Decoded once per segment: records of a segment share one value.
+    assert!(Arc::ptr_eq(&back[0].ctx, &back[3].ctx));
+
+    // Each segment defines each context once, before its first use, and
+    // its records carry a few bytes instead of a kilobyte.
+    let segs = segments(dir.path());
+    assert!(segs.len() > 2, "several segments: {}", segs.len());
+    for seg in &segs {
+        let recs: Vec<_> = LogReader::open(seg)
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap())
+            .collect();
+        let defs = recs.iter().filter(|r| r.kind == RecordKind::Define).count();
+        assert_eq!(defs, 3, "{}", seg.display());
+        assert_eq!(recs[0].kind, RecordKind::Define, "defined before use");
+        for r in recs.iter().filter(|r| r.kind == RecordKind::Event) {
+            assert!(r.payload.len() < 16, "{} bytes", r.payload.len());
+        }
+    }
+    let v = monitor_recorder::verify(dir.path()).unwrap();
+    assert!(v.is_intact(), "{v}");
+    assert_eq!(v.events, 2_000);
+    assert_eq!(v.definitions, 3 * segs.len() as u64);
+}
+
+#[test]
+fn a_time_range_reads_the_definitions_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctxs = contexts(2);
+    let written = record(dir.path(), small_config(), 50, &ctxs);
+    // One segment; its definitions come with the first two records.
+    assert_eq!(segments(dir.path()).len(), 1);
+    let log = LogReader::open(dir.path())
+        .unwrap()
+        .time_range(TimeRange::new(Some(ts(10)), Some(ts(20))));
+    let (back, errs) = read(&log);
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(back, written[10..20]);
+}
+
+#[test]
+fn a_new_region_defines_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctxs = contexts(1);
+    // A record takes a few dozen bytes: more records than a region holds,
+    // in one segment.
+    let n = 150_000;
+    let mut cfg = small_config();
+    cfg.max_segment_bytes = 64 << 20;
+    let written = record(dir.path(), cfg, n, &ctxs);
+    assert_eq!(segments(dir.path()).len(), 1);
+    let recs = all_records(dir.path());
+    let bytes: u64 = recs.iter().map(|r| r.payload.len() as u64 + 29).sum();
+    let defs = recs.iter().filter(|r| r.kind == RecordKind::Define).count() as u64;
+    assert!(bytes > 2 * dict::REGION_BYTES, "{bytes} bytes");
+    assert_eq!(defs, bytes / dict::REGION_BYTES + 1, "one per region");
+    let (back, errs) = read(&LogReader::open(dir.path()).unwrap());
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(back, written);
+}
+
+#[test]
+fn a_damaged_definition_costs_only_the_records_of_its_segment_that_use_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctxs = contexts(2);
+    let mut cfg = small_config();
+    cfg.max_segment_bytes = 16 * 1024;
+    let written = record(dir.path(), cfg, 1_000, &ctxs);
+    let segs = segments(dir.path());
+    assert!(segs.len() >= 2);
+    // Damage the first segment's definition of context 0.
+    let first = LogReader::open(&segs[0]).unwrap();
+    let recs: Vec<_> = first.records().map(|r| r.unwrap()).collect();
+    let def = recs
+        .iter()
+        .find(|r| r.kind == RecordKind::Define && r.payload.ends_with(ctxs[0].as_bytes()))
+        .unwrap();
+    let mut bytes = fs::read(&segs[0]).unwrap();
+    bytes[def.offset as usize + FRAME_PREFIX_LEN + BODY_FIXED_LEN + 20] ^= 0x40;
+    fs::write(&segs[0], bytes).unwrap();
+
+    let (back, errs) = read(&LogReader::open(dir.path()).unwrap());
+    let users: Vec<&monitor_recorder::Record> = recs
+        .iter()
+        .filter(|r| r.kind == RecordKind::Event)
+        .step_by(2)
+        .collect();
+    // The damaged record itself, then each record that used it.
+    assert!(matches!(errs[0], ReadError::Corrupt { offset, .. } if offset == def.offset));
+    assert_eq!(errs.len(), 1 + users.len(), "{errs:?}");
+    for (e, user) in errs[1..].iter().zip(&users) {
+        match e {
+            ReadError::Decode {
+                path,
+                offset,
+                message,
+                ..
+            } => {
+                assert_eq!(path, &segs[0]);
+                assert_eq!(*offset, user.offset);
+                assert!(message.contains("definition 0 of its segment"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Every other record reads right, the next segment's included.
+    let lost: Vec<u64> = (0..users.len() as u64).map(|i| 2 * i).collect();
+    let expected: Vec<Rec> = written
+        .iter()
+        .filter(|r| !lost.contains(&r.n))
+        .cloned()
+        .collect();
+    assert_eq!(back, expected);
+}
