@@ -177,8 +177,11 @@ struct Definition {
     decoded: OnceCell<Box<dyn Any + Send + Sync>>,
 }
 
-/// Numbers a definition may skip (a writer skips none): more is damage.
+/// Numbers a definition may skip (a writer skips none), and numbers a
+/// reader holds at once (a region holds a few ten thousand at most): more
+/// is damage, or a forged log out to exhaust the reader's memory.
 const MAX_GAP: u64 = 1 << 16;
+const MAX_HELD: u64 = 1 << 20;
 
 impl Default for Definitions {
     fn default() -> Self {
@@ -243,7 +246,7 @@ impl Definitions {
             self.base = live_from;
         }
         let at = id - self.base;
-        if at > self.entries.len() as u64 + MAX_GAP {
+        if at > self.entries.len() as u64 + MAX_GAP || at >= MAX_HELD {
             return Err(BadDefinition);
         }
         if at >= self.entries.len() as u64 {
@@ -411,5 +414,13 @@ mod tests {
         assert!(r.get(0).is_none() && r.get(1).is_none() && r.get(2).is_some());
         assert!(r.add(&[1, 2, 3]).is_err(), "too short");
         assert!(r.add(&def(3, 4)).is_err(), "live_from past its own number");
+        assert!(r.add(&def(1, 0)).is_err(), "no longer live");
+        assert!(r.add(&def(2 + MAX_GAP + 2, 2)).is_err(), "a gap");
+        let far = 2 + MAX_HELD;
+        assert!(r.add(&def(far, far)).is_ok(), "a new region far on");
+        for step in 1..MAX_HELD / MAX_GAP {
+            assert!(r.add(&def(far + step * MAX_GAP, far)).is_ok());
+        }
+        assert!(r.add(&def(far + MAX_HELD, far)).is_err(), "too many held");
     }
 }

@@ -200,13 +200,10 @@ impl<'de, T: Shared> Visitor<'de> for Nested<T> {
                 let id: u64 = value.newtype_variant()?;
                 let decode =
                     |bytes: &[u8]| monitor_recorder::typed::decode::<T>(bytes).map(Arc::new);
+                // Not read: the reader names the record and the number.
                 match monitor_recorder::dict::resolve(id, decode) {
                     Some(v) => v.map_err(de::Error::custom),
-                    None => Err(de::Error::custom(format_args!(
-                        "its {} is definition {id} of its segment, which was not read before it \
-                         (a damaged definition record)",
-                        short_name::<T>()
-                    ))),
+                    None => Err(de::Error::custom(format_args!("definition {id} not read"))),
                 }
             }
             other => Err(de::Error::invalid_value(
@@ -228,12 +225,6 @@ impl<'de, T: Shared> de::DeserializeSeed<'de> for Nested<T> {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Arc<T>, D::Error> {
         d.deserialize_bytes(self)
     }
-}
-
-/// `Process` for `monitor_user::event::Process`.
-fn short_name<T>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    full.rsplit("::").next().unwrap_or(full)
 }
 
 #[cfg(test)]

@@ -416,6 +416,8 @@ pub(crate) mod tests {
         let v = monitor_recorder::verify(dir.path()).unwrap();
         assert!(v.is_intact() && v.truncated_tails.is_empty(), "{v}");
         assert_eq!(v.segments_closed, v.segments, "closed with a footer");
+        // The events' contexts went in as definitions (once each).
+        assert!(v.definitions > 0 && v.definitions < 4 * 11, "{v}");
     }
 
     #[test]
