@@ -27,6 +27,21 @@ use crate::sync::Syncer;
 pub const FIRST_SEQ: u64 = 1;
 const LOCK_FILE: &str = ".lock";
 
+/// The frame a record of `kind` with `payload` takes, if a writer may
+/// write it.
+fn frame_len(kind: RecordKind, payload: &[u8]) -> Result<u64, WriteError> {
+    if kind == RecordKind::Footer {
+        return Err(WriteError::ReservedKind);
+    }
+    if payload.len() > MAX_PAYLOAD_LEN {
+        return Err(WriteError::PayloadTooLarge {
+            len: payload.len(),
+            max: MAX_PAYLOAD_LEN,
+        });
+    }
+    Ok((FRAME_OVERHEAD + payload.len()) as u64)
+}
+
 pub fn now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -177,16 +192,7 @@ impl LogWriter {
         ts_ns: u64,
         payload: &[u8],
     ) -> Result<u64, WriteError> {
-        if kind == RecordKind::Footer {
-            return Err(WriteError::ReservedKind);
-        }
-        if payload.len() > MAX_PAYLOAD_LEN {
-            return Err(WriteError::PayloadTooLarge {
-                len: payload.len(),
-                max: MAX_PAYLOAD_LEN,
-            });
-        }
-        let frame_len = (FRAME_OVERHEAD + payload.len()) as u64;
+        let frame_len = frame_len(kind, payload)?;
         if let Some(a) = &self.active {
             let full = a.bytes + frame_len > self.cfg.max_segment_bytes;
             if a.records > 0 && (full || a.opened.elapsed() >= self.cfg.max_segment_age) {
@@ -228,16 +234,7 @@ impl LogWriter {
     ) -> Result<bool, WriteError> {
         let mut total = 0;
         for &(kind, _, payload) in records {
-            if kind == RecordKind::Footer {
-                return Err(WriteError::ReservedKind);
-            }
-            if payload.len() > MAX_PAYLOAD_LEN {
-                return Err(WriteError::PayloadTooLarge {
-                    len: payload.len(),
-                    max: MAX_PAYLOAD_LEN,
-                });
-            }
-            total += (FRAME_OVERHEAD + payload.len()) as u64;
+            total += frame_len(kind, payload)?;
         }
         let Some(a) = &self.active else {
             return Ok(false);
@@ -255,7 +252,7 @@ impl LogWriter {
         Ok(true)
     }
 
-    /// Writes one frame to the active segment.
+    /// Writes one frame to the active segment (checked by [`frame_len`]).
     fn write_frame(
         &mut self,
         kind: RecordKind,

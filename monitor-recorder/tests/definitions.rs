@@ -113,8 +113,9 @@ fn read(log: &LogReader) -> (Vec<Rec>, Vec<ReadError>) {
     (recs, errs)
 }
 
-fn all_records(dir: &Path) -> Vec<monitor_recorder::Record> {
-    LogReader::open(dir)
+/// Every record of a log directory or segment file, definitions included.
+fn all_records(path: &Path) -> Vec<monitor_recorder::Record> {
+    LogReader::open(path)
         .unwrap()
         .records()
         .map(|r| r.unwrap())
@@ -125,9 +126,8 @@ fn all_records(dir: &Path) -> Vec<monitor_recorder::Record> {
 fn shared_values_are_written_once_per_segment_and_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let ctxs = contexts(3);
-    let mut cfg = small_config();
-    cfg.max_segment_bytes = 16 * 1024;
-    let written = record(dir.path(), cfg, 2_000, &ctxs);
+    // Small segments (16 KiB): several of them.
+    let written = record(dir.path(), small_config(), 2_000, &ctxs);
     let (back, errs) = read(&LogReader::open(dir.path()).unwrap());
     assert!(errs.is_empty(), "{errs:?}");
     assert_eq!(back, written);
@@ -139,11 +139,7 @@ fn shared_values_are_written_once_per_segment_and_read_back() {
     let segs = segments(dir.path());
     assert!(segs.len() > 2, "several segments: {}", segs.len());
     for seg in &segs {
-        let recs: Vec<_> = LogReader::open(seg)
-            .unwrap()
-            .records()
-            .map(|r| r.unwrap())
-            .collect();
+        let recs = all_records(seg);
         let defs = recs.iter().filter(|r| r.kind == RecordKind::Define).count();
         assert_eq!(defs, 3, "{}", seg.display());
         assert_eq!(recs[0].kind, RecordKind::Define, "defined before use");
@@ -197,14 +193,11 @@ fn a_new_region_defines_again() {
 fn a_damaged_definition_costs_only_the_records_of_its_segment_that_use_it() {
     let dir = tempfile::tempdir().unwrap();
     let ctxs = contexts(2);
-    let mut cfg = small_config();
-    cfg.max_segment_bytes = 16 * 1024;
-    let written = record(dir.path(), cfg, 1_000, &ctxs);
+    let written = record(dir.path(), small_config(), 1_000, &ctxs);
     let segs = segments(dir.path());
     assert!(segs.len() >= 2);
     // Damage the first segment's definition of context 0.
-    let first = LogReader::open(&segs[0]).unwrap();
-    let recs: Vec<_> = first.records().map(|r| r.unwrap()).collect();
+    let recs = all_records(&segs[0]);
     let def = recs
         .iter()
         .find(|r| r.kind == RecordKind::Define && r.payload.ends_with(ctxs[0].as_bytes()))

@@ -243,26 +243,37 @@ fn offsets_of(seg: &Path, kind: RecordKind) -> Vec<u64> {
         .collect()
 }
 
+/// Flips a byte inside the record at `offset` of `seg`: its checksum no
+/// longer matches.
+fn damage(seg: &Path, offset: u64) {
+    let mut bytes = std::fs::read(seg).unwrap();
+    bytes[offset as usize + 40] ^= 0xff;
+    std::fs::write(seg, &bytes).unwrap();
+}
+
+/// `vigil log export` of a log whose record at `victim` of `seg` is
+/// damaged: it fails, naming that record; what it exported and said.
+fn export_damaged(dir: &Path, seg: &Path, victim: u64) -> (String, String) {
+    let o = vigil(&["log", "export", s(dir)]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let named = format!(
+        "{}: offset {victim}: corrupt record: CRC32C mismatch",
+        seg.display()
+    );
+    assert!(err.contains(&named), "{err}");
+    (out, err)
+}
+
 #[test]
 fn a_corrupt_record_is_named_and_the_rest_still_read() {
     let t = Tmp::new("corrupt");
     write_log(&t.0, &scenario());
     let seg = only_segment(&t.0);
-    let mut bytes = std::fs::read(&seg).unwrap();
-    let victim = offsets_of(&seg, RecordKind::Event)[2] as usize;
-    bytes[victim + 40] ^= 0xff;
-    std::fs::write(&seg, &bytes).unwrap();
+    let victim = offsets_of(&seg, RecordKind::Event)[2];
+    damage(&seg, victim);
 
-    let o = vigil(&["log", "export", s(&t.0)]);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains(&format!(
-            "{}: offset {victim}: corrupt record: CRC32C mismatch",
-            seg.display()
-        )),
-        "{err}"
-    );
+    let (out, _) = export_damaged(&t.0, &seg, victim);
     assert_eq!(
         out.lines().count(),
         7,
@@ -282,23 +293,12 @@ fn a_corrupt_definition_costs_the_events_that_use_it_each_named() {
     let t = Tmp::new("corrupt-def");
     write_log(&t.0, &scenario());
     let seg = only_segment(&t.0);
-    let mut bytes = std::fs::read(&seg).unwrap();
     // Definition 0: the first event's exec context.
-    let victim = offsets_of(&seg, RecordKind::Define)[0] as usize;
+    let victim = offsets_of(&seg, RecordKind::Define)[0];
     let events = offsets_of(&seg, RecordKind::Event);
-    bytes[victim + 40] ^= 0xff;
-    std::fs::write(&seg, &bytes).unwrap();
+    damage(&seg, victim);
 
-    let o = vigil(&["log", "export", s(&t.0)]);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains(&format!(
-            "{}: offset {victim}: corrupt record",
-            seg.display()
-        )),
-        "{err}"
-    );
+    let (out, err) = export_damaged(&t.0, &seg, victim);
     let lost: Vec<&str> = err
         .lines()
         .filter(|l| l.contains("refers to definition 0 of its segment"))
