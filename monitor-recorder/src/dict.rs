@@ -164,8 +164,10 @@ pub(crate) struct Definitions {
     entries: VecDeque<Option<Definition>>,
     /// While a definition is decoded, the values it holds must be defined
     /// before it (a writer defines them first): a damaged or forged log
-    /// cannot make a definition hold itself.
+    /// cannot make a definition hold itself, nor nest deeper than
+    /// [`MAX_DEPTH`] (the reader's stack).
     below: Cell<u64>,
+    depth: Cell<u32>,
     /// The number last asked for and not found, for the error message
     /// (a decoder's own errors may not carry one).
     missing: Cell<Option<u64>>,
@@ -182,6 +184,10 @@ struct Definition {
 /// is damage, or a forged log out to exhaust the reader's memory.
 const MAX_GAP: u64 = 1 << 16;
 const MAX_HELD: u64 = 1 << 20;
+
+/// Definitions inside definitions a reader follows (vigil's: two, a
+/// process's exec context inside the process).
+const MAX_DEPTH: u32 = 16;
 
 impl Default for Definitions {
     fn default() -> Self {
@@ -215,6 +221,7 @@ impl Definitions {
             base: 0,
             entries: VecDeque::new(),
             below: Cell::new(u64::MAX),
+            depth: Cell::new(0),
             missing: Cell::new(None),
         }
     }
@@ -283,7 +290,10 @@ where
         return None;
     }
     READING.with(|defs| {
-        let def = defs.get(id).filter(|_| id < defs.below.get());
+        let depth = defs.depth.get();
+        let def = defs
+            .get(id)
+            .filter(|_| id < defs.below.get() && depth < MAX_DEPTH);
         let Some(def) = def else {
             defs.missing.set(Some(id));
             return None;
@@ -293,7 +303,9 @@ where
             return Some(Ok(v.clone()));
         }
         let outer = defs.below.replace(id);
+        defs.depth.set(depth + 1);
         let value = decode(&def.bytes);
+        defs.depth.set(depth);
         defs.below.set(outer);
         if let (Ok(v), None) = (&value, cached) {
             let _ = def.decoded.set(Box::new(v.clone()));
@@ -399,6 +411,35 @@ mod tests {
             assert_eq!(resolve(3, nested), Some(Err(())), "no endless recursion");
             assert_eq!(resolve(4, nested), Some(Err(())));
             assert_eq!(*resolve(5, nested).unwrap().unwrap(), Vec::<u64>::new());
+        });
+    }
+
+    #[test]
+    fn a_reader_follows_definitions_so_deep_only() {
+        // Number k holds k-1, ..., 0: decoding it goes k + 1 deep.
+        let chain = || {
+            let mut r = Definitions::default();
+            r.enter(&Path::new("s").into());
+            let def = |id: u64, holds: &[u8]| {
+                [&id.to_le_bytes()[..], &0u64.to_le_bytes(), holds].concat()
+            };
+            r.add(&def(0, &[])).unwrap();
+            for id in 1..=u64::from(MAX_DEPTH) {
+                r.add(&def(id, &[id as u8 - 1])).unwrap();
+            }
+            r
+        };
+        let deepest = u64::from(MAX_DEPTH) - 1;
+        let r = chain();
+        reading(&r, || {
+            assert_eq!(
+                resolve(deepest, nested).unwrap().unwrap().len(),
+                deepest as usize
+            );
+        });
+        let r = chain();
+        reading(&r, || {
+            assert_eq!(resolve(deepest + 1, nested), Some(Err(())))
         });
     }
 
