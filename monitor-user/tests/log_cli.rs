@@ -204,6 +204,14 @@ fn stats_and_verify_summarise_the_log() {
     let o = vigil(&["log", "stats", s(&t.0)]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
+    let bytes = std::fs::metadata(only_segment(&t.0)).unwrap().len();
+    assert!(
+        out.contains(&format!(
+            "bytes: {bytes} ({:.0} per event)",
+            bytes as f64 / 8.0
+        )),
+        "{out}"
+    );
     for want in [
         "events: 8",
         "time span: 2026-11-22T06:00:00.000000000Z .. 2026-11-22T06:00:07.000000000Z (7.000 s)",

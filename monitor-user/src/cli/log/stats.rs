@@ -1,5 +1,6 @@
 //! `vigil log stats`: what a log holds, in one streaming pass: events per
-//! type and per container, the time span, and the losses it records.
+//! type and per container, the time span, the bytes it takes, and the
+//! losses it records.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -66,6 +67,18 @@ pub fn run(a: StatsArgs) -> anyhow::Result<ExitCode> {
     let mut out = stdout();
     writeln!(out, "segments: {}", log.segments().len())?;
     writeln!(out, "events: {events}")?;
+    // Definitions and framing included: what the log costs per event.
+    let bytes: u64 = log
+        .segments()
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    writeln!(
+        out,
+        "bytes: {bytes} ({:.0} per event)",
+        bytes as f64 / events.max(1) as f64
+    )?;
     match span {
         Some((a, b)) => writeln!(
             out,
