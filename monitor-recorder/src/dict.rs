@@ -1,7 +1,7 @@
-//! Definitions: byte strings that many records repeat (an event's process,
-//! its environment, its container), written once per region of a segment
-//! as a definition record and referred to by number from the records that
-//! use them.
+//! Definitions: byte strings that many records repeat (an event's process
+//! and its exec context, its container), written once per region of a
+//! segment as a definition record and referred to by number from the
+//! records that use them.
 //!
 //! A payload type opts in from its `Serialize` impl: while a [`Recorder`]
 //! encodes a record, [`define`] gives the number of some bytes in the

@@ -5,10 +5,10 @@
 //! caller, counts every drop) on top of [`LogWriter`] (segments, rotation,
 //! retention, fdatasync). Reading: [`LogReader`] streams records across
 //! segments with a time filter, [`EventReader`] decodes them into
-//! [`Entry<T>`], and [`verify`] summarises a log's integrity. Values that
+//! [`Entry<T>`], and [`verify()`] summarises a log's integrity. Values that
 //! many records repeat can be written once per region and referred to by
-//! number ([`dict`]). The byte
-//! format is specified in `docs/log-format.md` and lives in [`format`].
+//! number ([`dict`]). The byte format is specified in `docs/log-format.md`
+//! and lives in [`format`](mod@format).
 //!
 //! ```
 //! use serde::{Deserialize, Serialize};
