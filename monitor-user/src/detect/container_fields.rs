@@ -107,6 +107,30 @@ pub fn creator<'s, 'a: 's>(
 }
 
 /// The value of a runtime-metadata field, or `None` when it is not known.
+/// The fields [`get`] answers: the container's runtime metadata and why
+/// it is missing.
+pub fn is_metadata_field(id: FieldId) -> bool {
+    use FieldId as F;
+    matches!(
+        id,
+        F::K8sPodName
+            | F::K8sNsName
+            | F::K8sPodLabel
+            | F::K8sPodLabels
+            | F::ContainerImageId
+            | F::ContainerImageDigest
+            | F::ContainerPrivileged
+            | F::ContainerMounts
+            | F::ContainerMountSource
+            | F::ContainerMountDest
+            | F::ContainerMountSources
+            | F::ContainerStartTs
+            | F::ContainerLabel
+            | F::ContainerLabels
+            | F::ContainerUnresolved
+    )
+}
+
 pub fn get<'s, 'a: 's>(c: &'a Container, field: &Field, cache: &'s Cache<'a>) -> Option<Value<'s>> {
     use FieldId as F;
     if field.id == F::ContainerUnresolved {

@@ -427,21 +427,7 @@ impl FieldSource for EventFields<'_> {
                 .map(Value::Str),
             F::ContainerType => Some(Value::Str(c.runtime.as_str())),
             F::K8sPodUid => c.pod_uid.as_deref().map(Value::Str),
-            F::K8sPodName
-            | F::K8sNsName
-            | F::K8sPodLabel
-            | F::K8sPodLabels
-            | F::ContainerImageId
-            | F::ContainerImageDigest
-            | F::ContainerPrivileged
-            | F::ContainerMounts
-            | F::ContainerMountSource
-            | F::ContainerMountDest
-            | F::ContainerMountSources
-            | F::ContainerStartTs
-            | F::ContainerLabel
-            | F::ContainerLabels
-            | F::ContainerUnresolved => {
+            id if super::container_fields::is_metadata_field(id) => {
                 super::container_fields::get(c, field, &self.rare().container)
             }
             F::ContainerCreator

@@ -78,22 +78,7 @@ pub fn is_context_field(field: &Field) -> bool {
         | F::ContainerImageRepository
         | F::ContainerImageTag
         | F::ContainerType
-        | F::ContainerImageId
-        | F::ContainerImageDigest
-        | F::ContainerPrivileged
-        | F::ContainerMounts
-        | F::ContainerMountSource
-        | F::ContainerMountDest
-        | F::ContainerMountSources
-        | F::ContainerStartTs
-        | F::ContainerLabel
-        | F::ContainerLabels
-        | F::ContainerUnresolved
         | F::K8sPodUid
-        | F::K8sPodName
-        | F::K8sNsName
-        | F::K8sPodLabel
-        | F::K8sPodLabels
         | F::ContainerCreator
         | F::ContainerCreatorPid
         | F::ContainerCreatorUid
@@ -106,6 +91,8 @@ pub fn is_context_field(field: &Field) -> bool {
         | F::ContainerCreatorUnresolved
         | F::CgroupId
         | F::CgroupPath => true,
+        // The container's runtime metadata.
+        id if crate::detect::container_fields::is_metadata_field(id) => true,
         // The rest read the event itself: its kind, data, number, times
         // and baseline mark (an exec's capabilities come from its record,
         // a duration from its time). Also the answer for a field not
