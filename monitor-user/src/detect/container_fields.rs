@@ -80,6 +80,24 @@ pub fn host_path<'s, 'a: 's>(
         .map(Value::Str)
 }
 
+/// The fields [`creator`] answers: who started the container.
+pub fn is_creator_field(id: FieldId) -> bool {
+    use FieldId as F;
+    matches!(
+        id,
+        F::ContainerCreator
+            | F::ContainerCreatorPid
+            | F::ContainerCreatorUid
+            | F::ContainerCreatorLoginuid
+            | F::ContainerCreatorUser
+            | F::ContainerCreatorCmdline
+            | F::ContainerCreatorVia
+            | F::ContainerCreatorContainerId
+            | F::ContainerCreatorCandidates
+            | F::ContainerCreatorUnresolved
+    )
+}
+
 /// The value of a `container.creator.*` field (`enrich::creator`), or
 /// `None` when it is not known (the host, or a field the creator lacks).
 pub fn creator<'s, 'a: 's>(

@@ -430,16 +430,7 @@ impl FieldSource for EventFields<'_> {
             id if super::container_fields::is_metadata_field(id) => {
                 super::container_fields::get(c, field, &self.rare().container)
             }
-            F::ContainerCreator
-            | F::ContainerCreatorPid
-            | F::ContainerCreatorUid
-            | F::ContainerCreatorLoginuid
-            | F::ContainerCreatorUser
-            | F::ContainerCreatorCmdline
-            | F::ContainerCreatorVia
-            | F::ContainerCreatorContainerId
-            | F::ContainerCreatorCandidates
-            | F::ContainerCreatorUnresolved => {
+            id if super::container_fields::is_creator_field(id) => {
                 super::container_fields::creator(c, field, &self.rare().container)
             }
             F::CgroupId => Some(Value::Num(i64::try_from(ev.cgroup.id).unwrap_or(i64::MAX))),

@@ -79,20 +79,11 @@ pub fn is_context_field(field: &Field) -> bool {
         | F::ContainerImageTag
         | F::ContainerType
         | F::K8sPodUid
-        | F::ContainerCreator
-        | F::ContainerCreatorPid
-        | F::ContainerCreatorUid
-        | F::ContainerCreatorLoginuid
-        | F::ContainerCreatorUser
-        | F::ContainerCreatorCmdline
-        | F::ContainerCreatorVia
-        | F::ContainerCreatorContainerId
-        | F::ContainerCreatorCandidates
-        | F::ContainerCreatorUnresolved
         | F::CgroupId
         | F::CgroupPath => true,
-        // The container's runtime metadata.
+        // The container's runtime metadata, and who started it.
         id if crate::detect::container_fields::is_metadata_field(id) => true,
+        id if crate::detect::container_fields::is_creator_field(id) => true,
         // The rest read the event itself: its kind, data, number, times
         // and baseline mark (an exec's capabilities come from its record,
         // a duration from its time). Also the answer for a field not
