@@ -111,6 +111,13 @@ pub struct LoadOptions {
     /// next event of that context ([`RuleSet::matching_from`]). `None`:
     /// no field is.
     pub context_fields: Option<fn(&Field) -> bool>,
+    /// Of the context fields, those whose value is also the same for every
+    /// context of one command (for vigil: every process that runs the same
+    /// exec context under the same name in one container; not its pid,
+    /// user or namespaces), so that a caller may carry what the rules learnt
+    /// about them to the first event of another context of that command
+    /// ([`RuleSet::command_part`]). `None`: no field is.
+    pub command_fields: Option<fn(&Field) -> bool>,
 }
 
 impl LoadOptions {
@@ -322,6 +329,8 @@ pub struct RuleSet {
     any_type: Bucket,
     /// The memo slots of checks that read only context fields.
     context: SlotMask,
+    /// Of those, the slots of checks that read only command fields.
+    command: SlotMask,
     /// Sources and definitions, kept to compile standalone conditions
     /// with the set's macros and lists ([`RuleSet::filter`]).
     pub(crate) defs: Defs,
@@ -420,12 +429,16 @@ impl RuleSet {
         report.required_plugins = collected.required_plugins.clone();
         report.loaded = rules.len();
         report.enabled = rules.iter().filter(|r| r.enabled).count();
-        let mut set = RuleSet::index(rules, opts.context_fields);
+        let mut set = RuleSet::index(rules, opts.context_fields, opts.command_fields);
         set.defs = Defs { sm, collected };
         Ok((set, report))
     }
 
-    fn index(mut rules: Vec<CompiledRule>, context: Option<fn(&Field) -> bool>) -> RuleSet {
+    fn index(
+        mut rules: Vec<CompiledRule>,
+        context: Option<fn(&Field) -> bool>,
+        command: Option<fn(&Field) -> bool>,
+    ) -> RuleSet {
         // Checks used by several enabled rules get a memo slot, so each is
         // evaluated at most once per event; so do checks of context fields,
         // whose results a caller may carry from event to event (after the
@@ -436,8 +449,11 @@ impl RuleSet {
                 .checks_mut(&mut |c| *uses.entry(c.key).or_default() += 1);
         }
         let is_context = |c: &Check| context.is_some_and(|f| c.reads_only(f));
+        // A command's fields are context fields that more contexts share.
+        let is_command = |c: &Check| is_context(c) && command.is_some_and(|f| c.reads_only(f));
         let mut slots: HashMap<u32, u32> = HashMap::new();
         let mut context_mask = SlotMask::default();
+        let mut command_mask = SlotMask::default();
         for context_pass in [false, true] {
             for r in rules.iter_mut().filter(|r| r.enabled) {
                 r.expr.checks_mut(&mut |c| {
@@ -453,8 +469,12 @@ impl RuleSet {
                     let slot = *slots.entry(c.key).or_insert(next);
                     if (slot as usize) < MEMO_SLOTS {
                         c.slot = slot;
+                        let bit = 1 << (slot % 64);
                         if is_context(c) {
-                            context_mask[slot as usize / 64] |= 1 << (slot % 64);
+                            context_mask[slot as usize / 64] |= bit;
+                        }
+                        if is_command(c) {
+                            command_mask[slot as usize / 64] |= bit;
                         }
                     }
                 });
@@ -492,6 +512,7 @@ impl RuleSet {
             by_type,
             any_type,
             context: context_mask,
+            command: command_mask,
             defs: Defs::default(),
         }
     }
@@ -525,6 +546,14 @@ impl RuleSet {
             next: bucket.candidates(ev),
             memo,
         }
+    }
+
+    /// Of what a matching learnt about a context ([`Matching::context`]),
+    /// what holds for every context of the same command
+    /// ([`LoadOptions::command_fields`]): a memo [`RuleSet::matching_from`]
+    /// may start from for the first event of another context of it.
+    pub fn command_part(&self, known: &ContextMemo) -> ContextMemo {
+        known.masked(&self.command)
     }
 
     /// How many enabled rules can match an event of this type (before the

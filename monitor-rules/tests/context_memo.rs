@@ -1,7 +1,9 @@
 //! Context checks carried between events: what one event's matching learnt
 //! about its context's fields ([`LoadOptions::context_fields`]) answers
 //! those checks for the next event of the context, which gets the same
-//! matches as on its own, without reading those fields again.
+//! matches as on its own, without reading those fields again; what it
+//! learnt about its command's fields ([`LoadOptions::command_fields`])
+//! answers them for another context of the command.
 
 mod common;
 
@@ -15,6 +17,12 @@ use monitor_rules::{ContextMemo, Field, FieldSource, LoadOptions, RuleSet, RuleS
 fn context(f: &Field) -> bool {
     let name = f.name();
     name.starts_with("proc.") || name.starts_with("container.") || name.starts_with("user.")
+}
+
+/// And of those, the command's: all but the user's (another process of
+/// the same command may run as another user).
+fn command(f: &Field) -> bool {
+    context(f) && !f.name().starts_with("user.")
 }
 
 /// An event that counts its field reads by name.
@@ -64,8 +72,16 @@ const RULES: &str = r#"
 "#;
 
 fn load(context_fields: Option<fn(&Field) -> bool>) -> RuleSet {
+    load_with(context_fields, None)
+}
+
+fn load_with(
+    context_fields: Option<fn(&Field) -> bool>,
+    command_fields: Option<fn(&Field) -> bool>,
+) -> RuleSet {
     let opts = LoadOptions {
         context_fields,
+        command_fields,
         ..LoadOptions::default()
     };
     RuleSet::load(&[RuleSource::new("t.yaml", RULES)], &opts)
@@ -75,10 +91,15 @@ fn load(context_fields: Option<fn(&Field) -> bool>) -> RuleSet {
 
 /// `cat` (uid 0) in container `cid`: its exec, then its open of `path`.
 fn events(cid: &str, path: &str) -> (Counting, Counting) {
+    events_of(0, cid, path)
+}
+
+/// [`events`] of a `cat` that user `uid` runs.
+fn events_of(uid: i64, cid: &str, path: &str) -> (Counting, Counting) {
     let ctx = |ty| {
         Ev::new(ty)
             .s("proc.name", "cat")
-            .n("user.uid", 0)
+            .n("user.uid", uid)
             .s("container.id", cid)
     };
     (
@@ -152,4 +173,35 @@ fn without_context_fields_nothing_is_carried() {
     let (hits, known) = matches(&set, &exec, &ContextMemo::default());
     assert_eq!(hits, ["root runs cat", "in a container"]);
     assert!(known.is_empty());
+}
+
+#[test]
+fn another_context_of_a_command_starts_from_the_commands_part() {
+    let set = load_with(Some(context), Some(command));
+    let (exec, _) = events("abc", "/etc/shadow");
+    let (_, known) = matches(&set, &exec, &ContextMemo::default());
+    assert_eq!(known.len(), 3);
+    let part = set.command_part(&known);
+    assert_eq!(part.len(), 2, "proc.name = cat, container.id != host");
+
+    // The same command run by another user: what is the user's is read
+    // again, and decides otherwise.
+    let (other, _) = events_of(1000, "abc", "/etc/shadow");
+    let (hits, after) = matches(&set, &other, &part);
+    let (fresh, _) = events_of(1000, "abc", "/etc/shadow");
+    assert_eq!(hits, names(&set, &fresh));
+    assert_eq!(hits, ["in a container"]);
+    assert_eq!(other.reads("user.uid"), 1);
+    assert_eq!(other.reads("proc.name"), 0);
+    assert_eq!(other.reads("container.id"), 0);
+    assert_eq!(after.len(), 3, "the command's part and user.uid != 0");
+}
+
+#[test]
+fn without_command_fields_no_part_is_the_commands() {
+    let set = load(Some(context));
+    let (exec, _) = events("abc", "/etc/shadow");
+    let (_, known) = matches(&set, &exec, &ContextMemo::default());
+    assert_eq!(known.len(), 3);
+    assert!(set.command_part(&known).is_empty());
 }

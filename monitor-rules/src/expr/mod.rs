@@ -98,6 +98,14 @@ impl ContextMemo {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// What it knows of the checks in `mask`.
+    pub(crate) fn masked(&self, mask: &SlotMask) -> ContextMemo {
+        ContextMemo {
+            known: std::array::from_fn(|w| self.known[w] & mask[w]),
+            val: std::array::from_fn(|w| self.val[w] & mask[w]),
+        }
+    }
 }
 
 /// The memo slots of context checks, as a bit mask.
@@ -122,9 +130,10 @@ impl Memo {
     /// What it knows of the checks in `mask`.
     pub(crate) fn context(&self, mask: &SlotMask) -> ContextMemo {
         ContextMemo {
-            known: std::array::from_fn(|w| self.known[w] & mask[w]),
-            val: std::array::from_fn(|w| self.val[w] & mask[w]),
+            known: self.known,
+            val: self.val,
         }
+        .masked(mask)
     }
 
     /// Whether a check of `req` is already known to be false for this

@@ -7,6 +7,14 @@
 //! the results for the next event of the context, whose matching then
 //! starts with them known ([`monitor_rules::RuleSet::matching_from`]).
 //!
+//! What they learnt about the context's command (what its process runs,
+//! under which name, in which container: [`super::fields::is_command_field`])
+//! holds for every process of that command: a shell loop's thousandth
+//! `cat` starts knowing what the first taught the rules about `cat`, and
+//! only its own fields (pid, user, namespaces) are checked again. The exec
+//! context is the same `Arc` for such processes in a replay (the log
+//! defines equal contexts once) and for a shell's forked children live.
+//!
 //! An entry holds its context's `Arc`s: compared by address, and held so
 //! that no other context can take that address while the entry lives. The
 //! table is direct-mapped and small; a miss only costs the checks again.
@@ -18,14 +26,15 @@ use std::sync::Arc;
 use monitor_rules::ContextMemo;
 
 use crate::enrich::recent::Recent;
-use crate::event::{Cgroup, Container, Event, Process};
+use crate::event::{Cgroup, Container, Event, ExecContext, Process, Text};
 
 /// Contexts remembered: the threads active at once on a busy host.
 const SLOTS: usize = 256;
 
 #[derive(Default)]
 pub struct ContextMemos {
-    table: Recent<Entry, SLOTS>,
+    contexts: Recent<Entry, SLOTS>,
+    commands: Recent<CommandEntry, SLOTS>,
 }
 
 struct Entry {
@@ -43,30 +52,71 @@ impl Entry {
     }
 }
 
-/// The table key of an event's context: its `Arc`s' addresses, mixed so
-/// that the slot depends on all of them.
-fn key(ev: &Event) -> u64 {
+/// What is known about a command: only its part of a context's memo.
+struct CommandEntry {
+    exec: Arc<ExecContext>,
+    name: Text,
+    container: Arc<Container>,
+    cgroup: Arc<Cgroup>,
+    known: ContextMemo,
+}
+
+impl CommandEntry {
+    fn is_of(&self, ev: &Event) -> bool {
+        Arc::ptr_eq(&self.exec, &ev.process.exec)
+            && Arc::ptr_eq(&self.container, &ev.container)
+            && Arc::ptr_eq(&self.cgroup, &ev.cgroup)
+            && self.name == ev.process.name
+    }
+}
+
+/// A table key from `Arc`s' addresses, mixed so that the slot depends on
+/// all of them.
+fn key(a: *const u8, b: *const u8, c: *const u8) -> u64 {
     let addr = |p: *const u8| p as usize as u64;
-    let mixed = addr(Arc::as_ptr(&ev.process).cast())
-        ^ addr(Arc::as_ptr(&ev.container).cast()).rotate_left(21)
-        ^ addr(Arc::as_ptr(&ev.cgroup).cast()).rotate_left(42);
+    let mixed = addr(a) ^ addr(b).rotate_left(21) ^ addr(c).rotate_left(42);
     mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
 }
 
+/// The key of an event's context.
+fn context_key(ev: &Event) -> u64 {
+    key(
+        Arc::as_ptr(&ev.process).cast(),
+        Arc::as_ptr(&ev.container).cast(),
+        Arc::as_ptr(&ev.cgroup).cast(),
+    )
+}
+
+/// The key of an event's command (its name is compared, not keyed: the
+/// same exec context under another name is rare).
+fn command_key(ev: &Event) -> u64 {
+    key(
+        Arc::as_ptr(&ev.process.exec).cast(),
+        Arc::as_ptr(&ev.container).cast(),
+        Arc::as_ptr(&ev.cgroup).cast(),
+    )
+}
+
 impl ContextMemos {
-    /// What is known about `ev`'s context (nothing when it is not here).
+    /// What is known about `ev`'s context: all of it when the context is
+    /// here, else its command's part when that is, else nothing.
     pub fn get(&self, ev: &Event) -> ContextMemo {
-        self.table
-            .get(key(ev), |e| e.is_of(ev))
+        if let Some(e) = self.contexts.get(context_key(ev), |e| e.is_of(ev)) {
+            return e.known;
+        }
+        self.commands
+            .get(command_key(ev), |e| e.is_of(ev))
             .map_or_else(ContextMemo::default, |e| e.known)
     }
 
-    /// Keeps `known` for `ev`'s context, in place of what was known.
-    pub fn put(&mut self, ev: &Event, known: ContextMemo) {
-        let key = key(ev);
-        match self.table.get_mut(key, |e| e.is_of(ev)) {
+    /// Keeps `known` for `ev`'s context and `command` (its command's part,
+    /// [`monitor_rules::RuleSet::command_part`]) for its command, in place
+    /// of what was known.
+    pub fn put(&mut self, ev: &Event, known: ContextMemo, command: ContextMemo) {
+        let key = context_key(ev);
+        match self.contexts.get_mut(key, |e| e.is_of(ev)) {
             Some(e) => e.known = known,
-            None => self.table.put(
+            None => self.contexts.put(
                 key,
                 Entry {
                     process: ev.process.clone(),
@@ -76,10 +126,39 @@ impl ContextMemos {
                 },
             ),
         }
+        if command.is_empty() {
+            return;
+        }
+        let key = command_key(ev);
+        match self.commands.get_mut(key, |e| e.is_of(ev)) {
+            Some(e) => e.known = command,
+            None => self.commands.put(
+                key,
+                CommandEntry {
+                    exec: ev.process.exec.clone(),
+                    name: ev.process.name.clone(),
+                    container: ev.container.clone(),
+                    cgroup: ev.cgroup.clone(),
+                    known: command,
+                },
+            ),
+        }
+    }
+
+    /// Whether `ev`'s matching would start from its command's part alone.
+    #[cfg(test)]
+    pub fn only_command_known(&self, ev: &Event) -> bool {
+        self.contexts
+            .get(context_key(ev), |e| e.is_of(ev))
+            .is_none()
+            && self
+                .commands
+                .get(command_key(ev), |e| e.is_of(ev))
+                .is_some()
     }
 
     /// Forgets everything (the rule set changed).
     pub fn clear(&mut self) {
-        self.table = Recent::default();
+        *self = ContextMemos::default();
     }
 }

@@ -27,7 +27,7 @@ mod paths;
 use crate::event::sysargs::{ArgValue, SockAddr};
 use crate::event::{rfc3339, Ancestor, Data, DnsData, Event, Leader, SyscallData};
 use args::{arg_value, is_open, named_arg, open_flags, raw_value};
-pub use context::is_context_field;
+pub use context::{is_command_field, is_context_field};
 pub use paths::proc_is_other;
 use paths::{needs_normalising, normalise, split_path};
 
@@ -614,4 +614,4 @@ pub fn image_split(image: &str) -> (&str, Option<&str>) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -114,7 +114,8 @@ impl Detector {
         }
         let learnt = m.context();
         if learnt != known {
-            self.memos.put(ev, learnt);
+            let command = self.current.command_part(&learnt);
+            self.memos.put(ev, learnt, command);
         }
         out
     }
@@ -180,6 +181,45 @@ mod tests {
             }
         }
         assert!(matched > 1000, "the events match rules: {matched}");
+    }
+
+    /// Processes of one command (the same exec context and name) that
+    /// differ in their own fields (pids, user, session, namespaces: a
+    /// container's init among them, which `proc.vpid = 1` rules ask
+    /// about), each in every container and with every event's data, met
+    /// one after the other: every match, started from what the command's
+    /// other processes taught the rules, is the match of the event alone.
+    #[test]
+    fn carried_command_checks_match_like_fresh_ones() {
+        let spec = RuleSpec::default();
+        let (set, _) = spec.load().unwrap();
+        let (mut d, _reloader) = Detector::new(set, spec, "h".into());
+        let evs = crate::sink::recorder::tests::events();
+        let siblings = super::fields::tests::command_siblings(&evs);
+        let (mut matched, mut from_command) = (0, 0);
+        for p in &siblings {
+            for c in &evs {
+                for b in &evs {
+                    let ev = Event {
+                        process: p.clone(),
+                        container: c.container.clone(),
+                        cgroup: c.cgroup.clone(),
+                        ..b.clone()
+                    };
+                    from_command += usize::from(d.memos.only_command_known(&ev));
+                    let got = each(&mut d, &ev);
+                    let f = d.fields(&ev);
+                    let alone: Vec<_> = d.matching(&f).map(|r| r.name().to_owned()).collect();
+                    assert_eq!(got, alone, "{ev:?}");
+                    matched += got.len();
+                }
+            }
+        }
+        assert!(matched > 1000, "the events match rules: {matched}");
+        assert!(
+            from_command > 1000,
+            "events started from their command's part: {from_command}"
+        );
     }
 
     /// What was learnt with one rule set is not used with the next: the

@@ -104,6 +104,7 @@ impl RuleSpec {
             &LoadOptions {
                 strict: self.strict,
                 context_fields: Some(super::fields::is_context_field),
+                command_fields: Some(super::fields::is_command_field),
             },
         )
     }

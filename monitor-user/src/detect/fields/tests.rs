@@ -242,3 +242,130 @@ fn context_fields_are_the_same_for_every_event_of_a_context() {
         );
     }
 }
+
+/// Processes that run the command of each of `evs`' processes (its exec
+/// context, the same `Arc`, under its name) as processes of their own:
+/// every other process's pids, user, session and namespaces, and some
+/// made up (a container's init, root, another user).
+pub(crate) fn command_siblings(evs: &[Event]) -> Vec<std::sync::Arc<crate::event::Process>> {
+    use std::sync::Arc;
+    let mut own: Vec<crate::event::Process> = evs.iter().map(|e| (*e.process).clone()).collect();
+    let base = own[0].clone();
+    own.push(crate::event::Process {
+        pid: 7001,
+        tid: 7001,
+        ppid: 7000,
+        vpid: Some(1),
+        uid: 0,
+        euid: 0,
+        user_name: Some("root".into()),
+        ..base.clone()
+    });
+    own.push(crate::event::Process {
+        pid: 7002,
+        tid: 7003,
+        ppid: 1,
+        vpid: Some(9),
+        session: Some(crate::event::Session {
+            tty: 34816,
+            sid: 9,
+            vpgid: 9,
+        }),
+        loginuid: Some(1000),
+        login_name: Some("alice".into()),
+        uid: 1000,
+        gid: 1000,
+        euid: 1000,
+        egid: 1000,
+        user_name: Some("alice".into()),
+        group_name: Some("staff".into()),
+        ns: crate::event::Namespaces {
+            mnt: 1,
+            pid: 2,
+            net: 3,
+            user: 4,
+            uts: 5,
+            ipc: 6,
+            cgroup: 7,
+        },
+        ..base
+    });
+    let mut out = Vec::new();
+    for e in evs {
+        for p in &own {
+            out.push(Arc::new(crate::event::Process {
+                exec: e.process.exec.clone(),
+                name: e.process.name.clone(),
+                ..p.clone()
+            }));
+        }
+    }
+    out
+}
+
+/// Every field [`is_command_field`] names gives the same value for any two
+/// processes that run the same command (exec context and name) in the
+/// same container and cgroup, whatever else they differ in: what lets the
+/// rules carry those checks' results from one process of a command to
+/// the next. The process's own fields do differ between them.
+#[test]
+fn command_fields_are_the_same_for_every_process_of_a_command() {
+    let evs = crate::sink::recorder::tests::events();
+    let siblings = command_siblings(&evs);
+    let fields: Vec<Field> = Field::supported_names()
+        .flat_map(|name| {
+            [
+                None,
+                Some("0"),
+                Some("1"),
+                Some("2"),
+                Some("PATH"),
+                Some("app"),
+            ]
+            .into_iter()
+            .filter_map(move |arg| match Field::lookup(name, arg) {
+                monitor_rules::Lookup::Supported(f, _) => Some(f),
+                _ => None,
+            })
+        })
+        .collect();
+    let shown = |ev: &Event, f: &Field| format!("{:?}", EventFields::new(ev, "h").get(f));
+    let mut differing = std::collections::BTreeSet::new();
+    let mut checked = 0;
+    for a in &evs {
+        for p in siblings.iter().filter(|p| {
+            std::sync::Arc::ptr_eq(&p.exec, &a.process.exec) && p.name == a.process.name
+        }) {
+            let b = Event {
+                process: p.clone(),
+                ..a.clone()
+            };
+            for f in &fields {
+                let (va, vb) = (shown(a, f), shown(&b, f));
+                if is_command_field(f) {
+                    assert!(is_context_field(f), "{} is a context field", f.name());
+                    assert_eq!(va, vb, "{} of {:?} and {:?}", f.name(), a.process, p);
+                    checked += 1;
+                } else if va != vb {
+                    differing.insert(f.name());
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000, "{checked}");
+    for name in [
+        "proc.pid",
+        "proc.vpid",
+        "user.uid",
+        "user.name",
+        "user.loginname",
+        "proc.tty",
+        "proc.is_sid_leader",
+        "ns.mnt",
+    ] {
+        assert!(
+            differing.contains(name),
+            "{name} never differed: {differing:?}"
+        );
+    }
+}
