@@ -150,6 +150,16 @@ mod tests {
         out
     }
 
+    /// How many rules `each_match` finds for `ev`, checked to be those the
+    /// event matches on its own, with nothing carried.
+    fn each_like_alone(d: &mut Detector, ev: &Event, round: usize) -> usize {
+        let got = each(d, ev);
+        let f = d.fields(ev);
+        let alone: Vec<_> = d.matching(&f).map(|r| r.name().to_owned()).collect();
+        assert_eq!(got, alone, "round {round}: {ev:?}");
+        got.len()
+    }
+
     /// Events that mix the contexts of the enricher's events of every
     /// kind (processes, containers, cgroups) with their data, each met
     /// again and again: every match, with what earlier events of its
@@ -171,11 +181,7 @@ mod tests {
                             cgroup: c.cgroup.clone(),
                             ..b.clone()
                         };
-                        let got = each(&mut d, &ev);
-                        let f = d.fields(&ev);
-                        let alone: Vec<_> = d.matching(&f).map(|r| r.name().to_owned()).collect();
-                        assert_eq!(got, alone, "round {round}: {ev:?}");
-                        matched += got.len();
+                        matched += each_like_alone(&mut d, &ev, round);
                     }
                 }
             }
@@ -207,11 +213,7 @@ mod tests {
                         ..b.clone()
                     };
                     from_command += usize::from(d.memos.only_command_known(&ev));
-                    let got = each(&mut d, &ev);
-                    let f = d.fields(&ev);
-                    let alone: Vec<_> = d.matching(&f).map(|r| r.name().to_owned()).collect();
-                    assert_eq!(got, alone, "{ev:?}");
-                    matched += got.len();
+                    matched += each_like_alone(&mut d, &ev, 0);
                 }
             }
         }

@@ -1,4 +1,6 @@
 use super::*;
+use crate::event::Process;
+use std::sync::Arc;
 
 #[test]
 fn image_names_split_like_falco() {
@@ -34,7 +36,6 @@ fn environments_like_falco() {
     let mut ev = crate::detect::fixtures::build_event(&m).unwrap();
     let process = Arc::make_mut(&mut ev.process);
     // The grandparent's is the same as the parent's: said once.
-    use std::sync::Arc;
     Arc::make_mut(&mut process.exec)
         .ancestors
         .push(crate::event::Ancestor {
@@ -141,7 +142,6 @@ fn split_paths() {
 #[test]
 fn ancestor_executables_like_falco() {
     use monitor_rules::{Filter, Lookup};
-    use std::sync::Arc;
     let m: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(
         r#"{"evt.type": "execve", "proc.name": "insmod", "proc.exepath": "/usr/sbin/insmod",
             "proc.anames": ["sh", "java"]}"#,
@@ -174,6 +174,64 @@ fn ancestor_executables_like_falco() {
     assert!(!holds("proc.aexe[1] exists"));
 }
 
+/// Every supported field, with each argument the comparisons below try.
+fn fields_to_compare() -> Vec<Field> {
+    let args = [
+        None,
+        Some("0"),
+        Some("1"),
+        Some("2"),
+        Some("PATH"),
+        Some("app"),
+    ];
+    Field::supported_names()
+        .flat_map(|name| {
+            args.into_iter()
+                .filter_map(move |arg| match Field::lookup(name, arg) {
+                    monitor_rules::Lookup::Supported(f, _) => Some(f),
+                    _ => None,
+                })
+        })
+        .collect()
+}
+
+/// Events compared field by field: those `same` names must agree.
+#[derive(Default)]
+struct Comparison {
+    /// Fields `same` names that were compared.
+    checked: usize,
+    /// Names of the other fields whose values differed.
+    differing: std::collections::BTreeSet<String>,
+}
+
+impl Comparison {
+    fn compare(&mut self, fields: &[Field], same: fn(&Field) -> bool, a: &Event, b: &Event) {
+        let shown = |ev: &Event, f: &Field| format!("{:?}", EventFields::new(ev, "h").get(f));
+        for f in fields {
+            let (va, vb) = (shown(a, f), shown(b, f));
+            if same(f) {
+                assert_eq!(va, vb, "{} of {a:?} and {b:?}", f.name());
+                self.checked += 1;
+            } else if va != vb {
+                self.differing.insert(f.name());
+            }
+        }
+    }
+
+    /// Enough compared, and each of `names` differed somewhere: the
+    /// comparison can tell.
+    fn assert_telling(&self, names: &[&str]) {
+        assert!(self.checked > 10_000, "{}", self.checked);
+        for name in names {
+            assert!(
+                self.differing.contains(*name),
+                "{name} never differed: {:?}",
+                self.differing
+            );
+        }
+    }
+}
+
 /// Every field [`is_context_field`] names gives the same value for any two
 /// events that share a process, container and cgroup, whatever else they
 /// differ in (kind, data, number, times, baseline mark): what lets the
@@ -182,27 +240,10 @@ fn ancestor_executables_like_falco() {
 /// comparison can tell.
 #[test]
 fn context_fields_are_the_same_for_every_event_of_a_context() {
-    use std::sync::Arc;
     let evs = crate::sink::recorder::tests::events();
-    let mut fields = Vec::new();
-    for name in Field::supported_names() {
-        for arg in [
-            None,
-            Some("0"),
-            Some("1"),
-            Some("2"),
-            Some("PATH"),
-            Some("app"),
-        ] {
-            if let monitor_rules::Lookup::Supported(f, _) = Field::lookup(name, arg) {
-                fields.push(f);
-            }
-        }
-    }
-    let shown = |ev: &Event, f: &Field| format!("{:?}", EventFields::new(ev, "h").get(f));
-    let mut differing = std::collections::BTreeSet::new();
-    let mut checked = 0;
-    for (i, a) in evs.iter().enumerate() {
+    let fields = fields_to_compare();
+    let mut cmp = Comparison::default();
+    for a in &evs {
         let mut a = a.clone();
         // A start time, so that a duration would tell events apart.
         Arc::make_mut(&mut a.process).start_boot_ns = Some(1);
@@ -216,42 +257,27 @@ fn context_fields_are_the_same_for_every_event_of_a_context() {
                 wall_ns: a.wall_ns + 1_000 * (1 + j as u64),
                 ..b.clone()
             };
-            for f in &fields {
-                let (va, vb) = (shown(&a, f), shown(&b, f));
-                if is_context_field(f) {
-                    assert_eq!(va, vb, "{} of events {i} and {j}", f.name());
-                    checked += 1;
-                } else if va != vb {
-                    differing.insert(f.name());
-                }
-            }
+            cmp.compare(&fields, is_context_field, &a, &b);
         }
     }
-    assert!(checked > 10_000, "{checked}");
-    for name in [
+    cmp.assert_telling(&[
         "evt.num",
         "evt.type",
         "fd.name",
         "proc.duration",
         "thread.cap_effective",
         "proc.in_baseline",
-    ] {
-        assert!(
-            differing.contains(name),
-            "{name} never differed: {differing:?}"
-        );
-    }
+    ]);
 }
 
 /// Processes that run the command of each of `evs`' processes (its exec
 /// context, the same `Arc`, under its name) as processes of their own:
 /// every other process's pids, user, session and namespaces, and some
 /// made up (a container's init, root, another user).
-pub(crate) fn command_siblings(evs: &[Event]) -> Vec<std::sync::Arc<crate::event::Process>> {
-    use std::sync::Arc;
-    let mut own: Vec<crate::event::Process> = evs.iter().map(|e| (*e.process).clone()).collect();
+pub(crate) fn command_siblings(evs: &[Event]) -> Vec<Arc<Process>> {
+    let mut own: Vec<Process> = evs.iter().map(|e| (*e.process).clone()).collect();
     let base = own[0].clone();
-    own.push(crate::event::Process {
+    own.push(Process {
         pid: 7001,
         tid: 7001,
         ppid: 7000,
@@ -261,7 +287,7 @@ pub(crate) fn command_siblings(evs: &[Event]) -> Vec<std::sync::Arc<crate::event
         user_name: Some("root".into()),
         ..base.clone()
     });
-    own.push(crate::event::Process {
+    own.push(Process {
         pid: 7002,
         tid: 7003,
         ppid: 1,
@@ -293,7 +319,7 @@ pub(crate) fn command_siblings(evs: &[Event]) -> Vec<std::sync::Arc<crate::event
     let mut out = Vec::new();
     for e in evs {
         for p in &own {
-            out.push(Arc::new(crate::event::Process {
+            out.push(Arc::new(Process {
                 exec: e.process.exec.clone(),
                 name: e.process.name.clone(),
                 ..p.clone()
@@ -312,48 +338,24 @@ pub(crate) fn command_siblings(evs: &[Event]) -> Vec<std::sync::Arc<crate::event
 fn command_fields_are_the_same_for_every_process_of_a_command() {
     let evs = crate::sink::recorder::tests::events();
     let siblings = command_siblings(&evs);
-    let fields: Vec<Field> = Field::supported_names()
-        .flat_map(|name| {
-            [
-                None,
-                Some("0"),
-                Some("1"),
-                Some("2"),
-                Some("PATH"),
-                Some("app"),
-            ]
-            .into_iter()
-            .filter_map(move |arg| match Field::lookup(name, arg) {
-                monitor_rules::Lookup::Supported(f, _) => Some(f),
-                _ => None,
-            })
-        })
-        .collect();
-    let shown = |ev: &Event, f: &Field| format!("{:?}", EventFields::new(ev, "h").get(f));
-    let mut differing = std::collections::BTreeSet::new();
-    let mut checked = 0;
+    let fields = fields_to_compare();
+    assert!(fields
+        .iter()
+        .filter(|f| is_command_field(f))
+        .all(is_context_field));
+    let mut cmp = Comparison::default();
     for a in &evs {
-        for p in siblings.iter().filter(|p| {
-            std::sync::Arc::ptr_eq(&p.exec, &a.process.exec) && p.name == a.process.name
-        }) {
+        let of_command =
+            |p: &&Arc<Process>| Arc::ptr_eq(&p.exec, &a.process.exec) && p.name == a.process.name;
+        for p in siblings.iter().filter(of_command) {
             let b = Event {
                 process: p.clone(),
                 ..a.clone()
             };
-            for f in &fields {
-                let (va, vb) = (shown(a, f), shown(&b, f));
-                if is_command_field(f) {
-                    assert!(is_context_field(f), "{} is a context field", f.name());
-                    assert_eq!(va, vb, "{} of {:?} and {:?}", f.name(), a.process, p);
-                    checked += 1;
-                } else if va != vb {
-                    differing.insert(f.name());
-                }
-            }
+            cmp.compare(&fields, is_command_field, a, &b);
         }
     }
-    assert!(checked > 10_000, "{checked}");
-    for name in [
+    cmp.assert_telling(&[
         "proc.pid",
         "proc.vpid",
         "user.uid",
@@ -362,10 +364,5 @@ fn command_fields_are_the_same_for_every_process_of_a_command() {
         "proc.tty",
         "proc.is_sid_leader",
         "ns.mnt",
-    ] {
-        assert!(
-            differing.contains(name),
-            "{name} never differed: {differing:?}"
-        );
-    }
+    ]);
 }
