@@ -13,7 +13,8 @@
 //! `cat` starts knowing what the first taught the rules about `cat`, and
 //! only its own fields (pid, user, namespaces) are checked again. The exec
 //! context is the same `Arc` for such processes in a replay (the log
-//! defines equal contexts once) and for a shell's forked children live.
+//! defines equal contexts once) and, live, for the threads of one process
+//! (each a context of its own: the thread id is part of it).
 //!
 //! An entry holds its context's `Arc`s: compared by address, and held so
 //! that no other context can take that address while the entry lives. The
