@@ -124,7 +124,6 @@ pub fn creator<'s, 'a: 's>(
     }
 }
 
-/// The value of a runtime-metadata field, or `None` when it is not known.
 /// The fields [`get`] answers: the container's runtime metadata and why
 /// it is missing.
 pub fn is_metadata_field(id: FieldId) -> bool {
@@ -149,6 +148,7 @@ pub fn is_metadata_field(id: FieldId) -> bool {
     )
 }
 
+/// The value of a runtime-metadata field, or `None` when it is not known.
 pub fn get<'s, 'a: 's>(c: &'a Container, field: &Field, cache: &'s Cache<'a>) -> Option<Value<'s>> {
     use FieldId as F;
     if field.id == F::ContainerUnresolved {

@@ -29,133 +29,152 @@ use monitor_rules::ContextMemo;
 use crate::enrich::recent::Recent;
 use crate::event::{Cgroup, Container, Event, ExecContext, Process, Text};
 
-/// Contexts remembered: the threads active at once on a busy host.
+/// Contexts (and commands) remembered: the threads active at once on a
+/// busy host.
 const SLOTS: usize = 256;
 
 #[derive(Default)]
 pub struct ContextMemos {
-    contexts: Recent<Entry, SLOTS>,
-    commands: Recent<CommandEntry, SLOTS>,
+    contexts: Table<Context>,
+    commands: Table<Command>,
 }
 
-struct Entry {
+/// What a memo is kept for, as the `Arc`s an event shares with others.
+trait Owner {
+    /// `ev`'s.
+    fn of(ev: &Event) -> Self;
+    /// Whether it is `ev`'s.
+    fn is_of(&self, ev: &Event) -> bool;
+    /// Its slot in the table, from the `Arc`s' addresses.
+    fn key(ev: &Event) -> u64;
+}
+
+/// A process, its container and cgroup.
+struct Context {
     process: Arc<Process>,
     container: Arc<Container>,
     cgroup: Arc<Cgroup>,
-    known: ContextMemo,
 }
 
-impl Entry {
+impl Owner for Context {
+    fn of(ev: &Event) -> Self {
+        Context {
+            process: ev.process.clone(),
+            container: ev.container.clone(),
+            cgroup: ev.cgroup.clone(),
+        }
+    }
     fn is_of(&self, ev: &Event) -> bool {
         Arc::ptr_eq(&self.process, &ev.process)
             && Arc::ptr_eq(&self.container, &ev.container)
             && Arc::ptr_eq(&self.cgroup, &ev.cgroup)
     }
+    fn key(ev: &Event) -> u64 {
+        mix(
+            Arc::as_ptr(&ev.process).cast(),
+            Arc::as_ptr(&ev.container).cast(),
+            Arc::as_ptr(&ev.cgroup).cast(),
+        )
+    }
 }
 
-/// What is known about a command: only its part of a context's memo.
-struct CommandEntry {
+/// What a process runs (its exec context) under which name, in which
+/// container and cgroup.
+struct Command {
     exec: Arc<ExecContext>,
     name: Text,
     container: Arc<Container>,
     cgroup: Arc<Cgroup>,
-    known: ContextMemo,
 }
 
-impl CommandEntry {
+impl Owner for Command {
+    fn of(ev: &Event) -> Self {
+        Command {
+            exec: ev.process.exec.clone(),
+            name: ev.process.name.clone(),
+            container: ev.container.clone(),
+            cgroup: ev.cgroup.clone(),
+        }
+    }
     fn is_of(&self, ev: &Event) -> bool {
         Arc::ptr_eq(&self.exec, &ev.process.exec)
             && Arc::ptr_eq(&self.container, &ev.container)
             && Arc::ptr_eq(&self.cgroup, &ev.cgroup)
             && self.name == ev.process.name
     }
+    /// The name is compared, not keyed: the same exec context under
+    /// another name is rare.
+    fn key(ev: &Event) -> u64 {
+        mix(
+            Arc::as_ptr(&ev.process.exec).cast(),
+            Arc::as_ptr(&ev.container).cast(),
+            Arc::as_ptr(&ev.cgroup).cast(),
+        )
+    }
 }
 
 /// A table key from `Arc`s' addresses, mixed so that the slot depends on
 /// all of them.
-fn key(a: *const u8, b: *const u8, c: *const u8) -> u64 {
+fn mix(a: *const u8, b: *const u8, c: *const u8) -> u64 {
     let addr = |p: *const u8| p as usize as u64;
     let mixed = addr(a) ^ addr(b).rotate_left(21) ^ addr(c).rotate_left(42);
     mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
 }
 
-/// The key of an event's context.
-fn context_key(ev: &Event) -> u64 {
-    key(
-        Arc::as_ptr(&ev.process).cast(),
-        Arc::as_ptr(&ev.container).cast(),
-        Arc::as_ptr(&ev.cgroup).cast(),
-    )
+/// Memos by owner, direct-mapped.
+struct Table<O> {
+    slots: Recent<(O, ContextMemo), SLOTS>,
 }
 
-/// The key of an event's command (its name is compared, not keyed: the
-/// same exec context under another name is rare).
-fn command_key(ev: &Event) -> u64 {
-    key(
-        Arc::as_ptr(&ev.process.exec).cast(),
-        Arc::as_ptr(&ev.container).cast(),
-        Arc::as_ptr(&ev.cgroup).cast(),
-    )
+impl<O> Default for Table<O> {
+    fn default() -> Self {
+        Table {
+            slots: Recent::default(),
+        }
+    }
+}
+
+impl<O: Owner> Table<O> {
+    fn get(&self, ev: &Event) -> Option<ContextMemo> {
+        self.slots
+            .get(O::key(ev), |(o, _)| o.is_of(ev))
+            .map(|(_, known)| *known)
+    }
+
+    /// Keeps `known` for `ev`'s owner, in place of what was known.
+    fn put(&mut self, ev: &Event, known: ContextMemo) {
+        let key = O::key(ev);
+        match self.slots.get_mut(key, |(o, _)| o.is_of(ev)) {
+            Some((_, k)) => *k = known,
+            None => self.slots.put(key, (O::of(ev), known)),
+        }
+    }
 }
 
 impl ContextMemos {
     /// What is known about `ev`'s context: all of it when the context is
     /// here, else its command's part when that is, else nothing.
     pub fn get(&self, ev: &Event) -> ContextMemo {
-        if let Some(e) = self.contexts.get(context_key(ev), |e| e.is_of(ev)) {
-            return e.known;
-        }
-        self.commands
-            .get(command_key(ev), |e| e.is_of(ev))
-            .map_or_else(ContextMemo::default, |e| e.known)
+        self.contexts
+            .get(ev)
+            .or_else(|| self.commands.get(ev))
+            .unwrap_or_default()
     }
 
     /// Keeps `known` for `ev`'s context and `command` (its command's part,
     /// [`monitor_rules::RuleSet::command_part`]) for its command, in place
     /// of what was known.
     pub fn put(&mut self, ev: &Event, known: ContextMemo, command: ContextMemo) {
-        let key = context_key(ev);
-        match self.contexts.get_mut(key, |e| e.is_of(ev)) {
-            Some(e) => e.known = known,
-            None => self.contexts.put(
-                key,
-                Entry {
-                    process: ev.process.clone(),
-                    container: ev.container.clone(),
-                    cgroup: ev.cgroup.clone(),
-                    known,
-                },
-            ),
-        }
-        if command.is_empty() {
-            return;
-        }
-        let key = command_key(ev);
-        match self.commands.get_mut(key, |e| e.is_of(ev)) {
-            Some(e) => e.known = command,
-            None => self.commands.put(
-                key,
-                CommandEntry {
-                    exec: ev.process.exec.clone(),
-                    name: ev.process.name.clone(),
-                    container: ev.container.clone(),
-                    cgroup: ev.cgroup.clone(),
-                    known: command,
-                },
-            ),
+        self.contexts.put(ev, known);
+        if !command.is_empty() {
+            self.commands.put(ev, command);
         }
     }
 
     /// Whether `ev`'s matching would start from its command's part alone.
     #[cfg(test)]
     pub fn only_command_known(&self, ev: &Event) -> bool {
-        self.contexts
-            .get(context_key(ev), |e| e.is_of(ev))
-            .is_none()
-            && self
-                .commands
-                .get(command_key(ev), |e| e.is_of(ev))
-                .is_some()
+        self.contexts.get(ev).is_none() && self.commands.get(ev).is_some()
     }
 
     /// Forgets everything (the rule set changed).
